@@ -1,0 +1,40 @@
+/**
+ * The API core's platform-free request and response. `functions/runtime/local.ts` (node:http) and
+ * `functions/runtime/lambda.ts` (API Gateway HTTP API v2 events) translate to and from these;
+ * nothing in `functions/api/` knows which one called it.
+ */
+import type { Deps } from '../deps';
+
+export interface ApiRequest {
+  method: string;
+  /** Decoded path without the query string, e.g. `/api/v1/namespaces/default/pods`. */
+  path: string;
+  query: URLSearchParams;
+  /** Header names lower-cased. */
+  headers: Record<string, string>;
+  /** Raw body bytes; the runtime has already enforced the size limit (413). */
+  body?: Uint8Array;
+  /** Aborted when the client goes away (long-polls stop waiting). */
+  signal?: AbortSignal;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
+
+export interface ApiConfig {
+  /** Largest accepted request body in bytes (default 1 MiB); runtimes enforce it while reading. */
+  maxBodyBytes: number;
+  /** Reported by /version. */
+  version: string;
+}
+
+export interface ApiDeps extends Deps {
+  config: ApiConfig;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -1,0 +1,77 @@
+/**
+ * Records v1 Events about an object, the way `ferry describe` shows them. Repeats of the same
+ * (object, type, reason, message) bump `count` and `lastTimestamp` instead of piling up, as the
+ * Kubernetes event recorder does. Recording is best effort: a failure is logged, never thrown,
+ * because an event must not fail the reconcile that produced it.
+ */
+import { createHash } from 'node:crypto';
+import type { Deps } from './deps';
+import { isAlreadyExists, isConflict } from './errors';
+import type { Obj } from './store/types';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventSource {
+  component: string;
+  host?: string;
+}
+
+export async function recordEvent(
+  deps: Deps,
+  involved: Obj,
+  type: EventType,
+  reason: string,
+  message: string,
+  source: EventSource = { component: 'ferry' },
+): Promise<void> {
+  const namespace = involved.metadata.namespace ?? 'default';
+  const digest = createHash('sha256')
+    .update(`${involved.metadata.uid}\0${type}\0${reason}\0${message}`)
+    .digest('hex')
+    .slice(0, 16);
+  const name = `${involved.metadata.name}.${digest}`;
+  const now = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await deps.store.get({ kind: 'Event', namespace, name });
+      if (existing) {
+        existing.count = ((existing.count as number | undefined) ?? 1) + 1;
+        existing.lastTimestamp = now;
+        try {
+          await deps.store.update(existing);
+          return;
+        } catch (err) {
+          if (isConflict(err)) continue;
+          throw err;
+        }
+      }
+      try {
+        await deps.store.create({
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name, namespace },
+          involvedObject: {
+            apiVersion: involved.apiVersion,
+            kind: involved.kind,
+            name: involved.metadata.name,
+            ...(involved.metadata.namespace ? { namespace: involved.metadata.namespace } : {}),
+            uid: involved.metadata.uid,
+          },
+          type,
+          reason,
+          message,
+          count: 1,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          source,
+        });
+        return;
+      } catch (err) {
+        if (isAlreadyExists(err)) continue;
+        throw err;
+      }
+    }
+  } catch (err) {
+    deps.log.warn('recording event failed', { reason, object: involved.metadata.name, error: String(err) });
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Chooses a StateStore backend by name. Each backend is loaded with a lazy import() so a Lambda
+ * bundle never loads better-sqlite3 and the embedded server never loads the AWS SDK.
+ */
+import type { Clock, StateStore } from './types';
+
+export interface StoreConfig {
+  backend: 'memory' | 'sqlite' | 'dynamodb';
+  /** sqlite: path of the database file. */
+  path?: string;
+  /** dynamodb: table name, region and optional endpoint (for a local DynamoDB-compatible server). */
+  table?: string;
+  region?: string;
+  endpoint?: string;
+  clock?: Clock;
+}
+
+const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
+  memory: async (config) => new (await import('./memory')).MemoryStore(config.clock),
+  sqlite: async (config) => {
+    const { SqliteStore } = await import('./sqlite');
+    return SqliteStore.open(config.path ?? '.ferry/ferry.db', config.clock);
+  },
+};
+
+export async function openStore(config: StoreConfig): Promise<StateStore> {
+  const open = backends[config.backend];
+  if (!open) throw new Error(`opening state store: unknown backend ${JSON.stringify(config.backend)}`);
+  return open(config);
+}

@@ -1,0 +1,133 @@
+/**
+ * The StateStore seam: every control-plane function keeps all of its state behind this interface.
+ * Backends: `memory.ts` (tests, simulation), `sqlite.ts` (embedded default), `dynamodb.ts` (Lambda).
+ * Every backend passes the one conformance suite in `test/conformance/`.
+ *
+ * Objects have the Kubernetes shape. The store owns `metadata.uid`, `metadata.resourceVersion`,
+ * `metadata.creationTimestamp` and `metadata.generation`; whatever a caller puts there on create is
+ * replaced, and on update uid/creationTimestamp are carried over from the stored object.
+ * Objects are keyed by (kind, namespace, name): kind names are unique across API groups in ferry.
+ * Returned objects are copies: mutating one never changes what is stored.
+ */
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  generateName?: string;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** Any stored object. Kind-specific types live in `schemas/` and are assignable to this. */
+export interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: unknown;
+  [field: string]: unknown;
+}
+
+export interface ObjectRef {
+  kind: string;
+  /** Omitted for cluster-scoped kinds (Node, Namespace, NodePool, Cloud). */
+  namespace?: string;
+  name: string;
+}
+
+export interface ListOptions {
+  /** Only objects in this namespace; omitted lists every namespace. */
+  namespace?: string;
+  /** Kubernetes label selector syntax: `app=web,tier in (a,b),!canary`. Throws BadRequestError if malformed. */
+  labelSelector?: string;
+  /** Pods bound to this node (`spec.nodeName`), served from an index. */
+  nodeName?: string;
+}
+
+export interface ListResult<T extends Obj = Obj> {
+  items: T[];
+  /** The store revision the list was read at; opaque to callers. */
+  resourceVersion: string;
+}
+
+export interface DeleteOptions {
+  /** Delete only if the stored object still has this resourceVersion, else ConflictError. */
+  resourceVersion?: string;
+}
+
+export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ChangeEvent {
+  type: ChangeType;
+  /** The object after the change (for DELETED: as it was when deleted, with a new resourceVersion). */
+  object: Obj;
+}
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+export interface StateStore {
+  /** The object, or undefined when there is none. Never throws NotFoundError. */
+  get<T extends Obj = Obj>(ref: ObjectRef): Promise<T | undefined>;
+
+  /** Objects of one kind, sorted by namespace then name. */
+  list<T extends Obj = Obj>(kind: string, options?: ListOptions): Promise<ListResult<T>>;
+
+  /**
+   * Stores a new object and returns it with uid, resourceVersion, creationTimestamp and
+   * generation 1 set. Throws AlreadyExistsError if (kind, namespace, name) exists.
+   * Not safe to retry blindly: a retry after a lost reply gets AlreadyExistsError.
+   */
+  create<T extends Obj = Obj>(obj: T): Promise<T>;
+
+  /**
+   * Replaces a stored object. If `obj.metadata.resourceVersion` is set and is not the stored one,
+   * throws ConflictError carrying the stored object; if it is unset the write is unconditional.
+   * `generation` is bumped when anything outside `metadata` and `status` changes.
+   * Throws NotFoundError if the object does not exist. Safe to retry: a retry of a write that did
+   * land fails with ConflictError, never writes twice.
+   */
+  update<T extends Obj = Obj>(obj: T): Promise<T>;
+
+  /**
+   * Removes an object and returns it as it was. Throws NotFoundError if it does not exist and
+   * ConflictError if `options.resourceVersion` is set and stale.
+   */
+  delete(ref: ObjectRef, options?: DeleteOptions): Promise<Obj>;
+
+  /**
+   * Takes or renews the named lease for `holder` for `ttlMs`. True if `holder` holds it after the
+   * call; false if another holder's lease has not expired. Safe to call repeatedly (that renews).
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  /** Gives the lease up if `holder` holds it, so another holder can take it at once. */
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /**
+   * Calls `listener` after every committed write made through this store instance (in-process
+   * only: writes by another process sharing a SQLite file are seen by the periodic resync).
+   * Returns a function that unsubscribes.
+   */
+  watch(listener: ChangeListener): () => void;
+
+  close(): Promise<void>;
+}
+
+export type Clock = () => number;

@@ -1,0 +1,44 @@
+// Bundles ferry with esbuild: the CLI (which also runs the local control plane), the node agent,
+// and one bundle per Lambda function. better-sqlite3 is native and stays external (it is the
+// embedded store; the Lambda bundles use DynamoDB and never import it).
+import { existsSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: true,
+  logLevel: 'warning',
+  // ESM bundles of CJS dependencies need a require() in scope.
+  banner: {
+    js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);",
+  },
+};
+
+const targets = [
+  {
+    entryPoints: { cli: 'cli/main.ts' },
+    outdir: 'dist',
+    external: ['better-sqlite3', '@aws-sdk/*', '@google-cloud/*', '@azure/*'],
+    shebang: true,
+  },
+  { entryPoints: { agent: 'agent/main.ts' }, outdir: 'dist', external: [], shebang: true },
+  {
+    entryPoints: { lambda: 'functions/runtime/lambda.ts' },
+    outdir: 'dist/functions',
+    external: ['better-sqlite3', '@aws-sdk/*'],
+    minify: true,
+  },
+];
+
+for (const { shebang, ...t } of targets) {
+  const entries = Object.values(t.entryPoints);
+  if (!entries.every((e) => existsSync(e))) continue;
+  await build({
+    ...common,
+    ...t,
+    banner: { js: (shebang ? '#!/usr/bin/env node\n' : '') + common.banner.js },
+  });
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Docker-backed e2e suites share one Docker Engine; run files one at a time there
+    // and let the fast unit suites use both cores.
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    // A focused test must never land: fail the run instead of silently skipping the rest.
+    allowOnly: false,
+  },
+});
