@@ -1,0 +1,70 @@
+/**
+ * The wire protocol between the node agent and the control plane (`/agent/v1/*`). Both sides import
+ * these types; the server validates every request body against these schemas.
+ *
+ * The agent is a pull-diff-apply loop (like Nomad's client): it sends what changed since its last
+ * call and the fingerprint of the pod set it holds; the server answers with the pods bound to the
+ * node, holding the request open (bounded) while nothing changed, so a new pod starts at once.
+ */
+import { type Static, Type } from 'typebox';
+
+const Str = (max = 253) => Type.String({ maxLength: max });
+const Labels = Type.Record(Type.String({ maxLength: 316 }), Type.String({ maxLength: 63 }), { maxProperties: 64 });
+/** Status objects are validated against the Node and Pod schemas by the server, not here. */
+const Loose = Type.Record(Type.String(), Type.Unknown());
+
+export const RegisterRequestSchema = Type.Object(
+  {
+    nodeName: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    }),
+    labels: Type.Optional(Labels),
+    /** NodeStatus: capacity, allocatable, addresses, nodeInfo. */
+    status: Loose,
+  },
+  { additionalProperties: false },
+);
+export type RegisterRequest = Static<typeof RegisterRequestSchema>;
+
+export interface RegisterResponse {
+  nodeName: string;
+  /** The node credential: can touch only this node, its lease and the pods bound to it. */
+  token: string;
+}
+
+export const PodRefSchema = Type.Object(
+  { namespace: Str(63), name: Str(), uid: Str(64) },
+  { additionalProperties: false },
+);
+export type PodRef = Static<typeof PodRefSchema>;
+
+export const SyncRequestSchema = Type.Object(
+  {
+    /** Full NodeStatus, sent only when it changed (or every few minutes); omitted it is a cheap heartbeat. */
+    nodeStatus: Type.Optional(Loose),
+    /** Pod statuses that changed since the last successful sync. */
+    podStatuses: Type.Optional(
+      Type.Array(Type.Object({ pod: PodRefSchema, status: Loose }, { additionalProperties: false }), {
+        maxItems: 1000,
+      }),
+    ),
+    /** Terminating pods whose containers are all stopped: the server removes their objects. */
+    terminated: Type.Optional(Type.Array(PodRefSchema, { maxItems: 1000 })),
+    /** Fingerprint of the pod set the agent last received; the server waits while it is unchanged. */
+    podsVersion: Type.Optional(Str(128)),
+    /** How long the server may hold the request when nothing changed (capped by the server). */
+    waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
+  },
+  { additionalProperties: false },
+);
+export type SyncRequest = Static<typeof SyncRequestSchema>;
+
+export interface SyncResponse {
+  /** Every pod bound to this node, terminating ones included (the agent stops those). */
+  pods: Record<string, unknown>[];
+  podsVersion: string;
+  /** The agent sends a full node status at least this often. */
+  nodeStatusUpdateSeconds: number;
+}

@@ -1,0 +1,123 @@
+/**
+ * Defaulting, the Kubernetes way (pkg/apis/core/v1/defaults.go, pkg/apis/apps/v1/defaults.go):
+ * applied before validation, so a stored object always carries its effective settings.
+ */
+import type { Obj } from '../functions/store/types';
+import { kindInfo } from './kinds';
+
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function setDefault(target: Rec, key: string, value: unknown): void {
+  if (target[key] === undefined) target[key] = value;
+}
+
+/** A defaulted deep copy of `obj`. Never throws: shapes it does not recognise are left for validation. */
+export function applyDefaults<T extends Obj>(obj: T): T {
+  const out = structuredClone(obj) as T;
+  if (!isRec(out) || !isRec(out.metadata)) return out;
+  const info = kindInfo(out.kind);
+  if (info?.namespaced) setDefault(out.metadata as unknown as Rec, 'namespace', 'default');
+  const spec = out.spec;
+  switch (out.kind) {
+    case 'Pod':
+      if (isRec(spec)) defaultPodSpec(spec);
+      break;
+    case 'Deployment':
+      if (isRec(spec)) {
+        setDefault(spec, 'replicas', 1);
+        setDefault(spec, 'revisionHistoryLimit', 10);
+        setDefault(spec, 'progressDeadlineSeconds', 600);
+        setDefault(spec, 'minReadySeconds', 0);
+        setDefault(spec, 'strategy', {});
+        const strategy = spec.strategy;
+        if (isRec(strategy)) {
+          setDefault(strategy, 'type', 'RollingUpdate');
+          if (strategy.type === 'RollingUpdate') {
+            setDefault(strategy, 'rollingUpdate', {});
+            if (isRec(strategy.rollingUpdate)) {
+              setDefault(strategy.rollingUpdate, 'maxSurge', '25%');
+              setDefault(strategy.rollingUpdate, 'maxUnavailable', '25%');
+            }
+          }
+        }
+        defaultTemplate(spec.template);
+      }
+      break;
+    case 'ReplicaSet':
+      if (isRec(spec)) {
+        setDefault(spec, 'replicas', 1);
+        setDefault(spec, 'minReadySeconds', 0);
+        defaultTemplate(spec.template);
+      }
+      break;
+    case 'Service':
+      if (isRec(spec)) {
+        setDefault(spec, 'type', 'ClusterIP');
+        setDefault(spec, 'sessionAffinity', 'None');
+        if (spec.type === 'NodePort' || spec.type === 'LoadBalancer')
+          setDefault(spec, 'externalTrafficPolicy', 'Cluster');
+        if (Array.isArray(spec.ports)) {
+          for (const p of spec.ports) {
+            if (!isRec(p)) continue;
+            setDefault(p, 'protocol', 'TCP');
+            setDefault(p, 'targetPort', p.port);
+          }
+        }
+      }
+      break;
+    case 'Secret':
+      setDefault(out as unknown as Rec, 'type', 'Opaque');
+      break;
+    case 'NodePool':
+      if (isRec(spec)) {
+        setDefault(spec, 'minNodes', 0);
+        setDefault(spec, 'maxUnavailable', 1);
+      }
+      break;
+  }
+  return out;
+}
+
+function defaultTemplate(template: unknown): void {
+  if (isRec(template) && isRec(template.spec)) defaultPodSpec(template.spec);
+}
+
+function defaultPodSpec(spec: Rec): void {
+  setDefault(spec, 'restartPolicy', 'Always');
+  setDefault(spec, 'terminationGracePeriodSeconds', 30);
+  setDefault(spec, 'dnsPolicy', 'ClusterFirst');
+  setDefault(spec, 'schedulerName', 'default-scheduler');
+  for (const list of [spec.containers, spec.initContainers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) if (isRec(c)) defaultContainer(c);
+  }
+}
+
+function defaultContainer(c: Rec): void {
+  if (typeof c.image === 'string') setDefault(c, 'imagePullPolicy', pullPolicyFor(c.image));
+  setDefault(c, 'terminationMessagePath', '/dev/termination-log');
+  setDefault(c, 'terminationMessagePolicy', 'File');
+  if (Array.isArray(c.ports)) for (const p of c.ports) if (isRec(p)) setDefault(p, 'protocol', 'TCP');
+  for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const probe = c[key];
+    if (!isRec(probe)) continue;
+    setDefault(probe, 'timeoutSeconds', 1);
+    setDefault(probe, 'periodSeconds', 10);
+    setDefault(probe, 'successThreshold', 1);
+    setDefault(probe, 'failureThreshold', 3);
+    if (isRec(probe.httpGet)) {
+      setDefault(probe.httpGet, 'path', '/');
+      setDefault(probe.httpGet, 'scheme', 'HTTP');
+    }
+  }
+}
+
+/** Always for `:latest` or no tag, IfNotPresent otherwise (a digest counts as a tag). */
+export function pullPolicyFor(image: string): 'Always' | 'IfNotPresent' {
+  if (image.includes('@')) return 'IfNotPresent';
+  const lastSegment = image.slice(image.lastIndexOf('/') + 1);
+  const colon = lastSegment.lastIndexOf(':');
+  if (colon === -1) return 'Always';
+  return lastSegment.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}

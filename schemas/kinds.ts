@@ -1,0 +1,88 @@
+/** The registry of kinds ferry serves: REST names, scope and schema of each. */
+import type { TSchema } from 'typebox';
+import { ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema } from './core';
+import { CloudSchema, NodePoolSchema } from './ferry';
+import { LeaseSchema, NodeSchema } from './node';
+import { PodSchema } from './pod';
+import { EndpointsSchema, ServiceSchema } from './service';
+import { DeploymentSchema, ReplicaSetSchema } from './workloads';
+
+export interface KindInfo {
+  kind: string;
+  apiVersion: string;
+  /** '' for the core group. */
+  group: string;
+  version: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  namespaced: boolean;
+  listKind: string;
+  subresources: ('status' | 'scale')[];
+  schema: TSchema;
+}
+
+function info(
+  apiVersion: string,
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+  shortNames: string[],
+  subresources: KindInfo['subresources'],
+  schema: TSchema,
+): KindInfo {
+  const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
+  return {
+    kind,
+    apiVersion,
+    group,
+    version,
+    plural,
+    singular: kind.toLowerCase(),
+    shortNames,
+    namespaced,
+    listKind: `${kind}List`,
+    subresources,
+    schema,
+  };
+}
+
+export const kinds: readonly KindInfo[] = [
+  info('v1', 'Namespace', 'namespaces', false, ['ns'], ['status'], NamespaceSchema),
+  info('v1', 'Pod', 'pods', true, ['po'], ['status'], PodSchema),
+  info('v1', 'Service', 'services', true, ['svc'], ['status'], ServiceSchema),
+  info('v1', 'Endpoints', 'endpoints', true, ['ep'], [], EndpointsSchema),
+  info('v1', 'Node', 'nodes', false, ['no'], ['status'], NodeSchema),
+  info('v1', 'Event', 'events', true, ['ev'], [], EventSchema),
+  info('v1', 'Secret', 'secrets', true, [], [], SecretSchema),
+  info('v1', 'ConfigMap', 'configmaps', true, ['cm'], [], ConfigMapSchema),
+  info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale'], DeploymentSchema),
+  info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
+  info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
+  info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
+  info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
+];
+
+const byKind = new Map(kinds.map((k) => [k.kind, k]));
+
+export function kindInfo(kind: string): KindInfo | undefined {
+  return byKind.get(kind);
+}
+
+/** REST lookup: `/api/v1/pods` is ('', 'v1', 'pods'). */
+export function kindByPlural(group: string, version: string, plural: string): KindInfo | undefined {
+  return kinds.find((k) => k.group === group && k.version === version && k.plural === plural);
+}
+
+/** CLI lookup, case-insensitive: kind, plural, singular, short name or `plural.group` (`deployments.apps`). */
+export function kindByName(name: string): KindInfo | undefined {
+  const n = name.toLowerCase();
+  return kinds.find(
+    (k) =>
+      k.kind.toLowerCase() === n ||
+      k.plural === n ||
+      k.singular === n ||
+      k.shortNames.includes(n) ||
+      (k.group !== '' && (`${k.plural}.${k.group}` === n || `${k.singular}.${k.group}` === n)),
+  );
+}

@@ -1,0 +1,59 @@
+import { type Static, Type } from 'typebox';
+import { Bool, Free, Int, Obj, Opt, Str, StrMap, Time } from './dsl';
+
+export const OwnerReferenceSchema = Obj({
+  apiVersion: Str(),
+  kind: Str(),
+  name: Str(),
+  uid: Str(),
+  controller: Opt(Bool()),
+  blockOwnerDeletion: Opt(Bool()),
+});
+
+export const ObjectMetaSchema = Obj({
+  name: Opt(Str({ maxLength: 253 })),
+  generateName: Opt(Str({ maxLength: 253 })),
+  namespace: Opt(Str({ maxLength: 63 })),
+  uid: Opt(Str()),
+  resourceVersion: Opt(Str()),
+  generation: Opt(Int()),
+  creationTimestamp: Opt(Time()),
+  deletionTimestamp: Opt(Time()),
+  deletionGracePeriodSeconds: Opt(Int({ minimum: 0 })),
+  labels: Opt(StrMap()),
+  annotations: Opt(StrMap()),
+  ownerReferences: Opt(Type.Array(OwnerReferenceSchema)),
+  finalizers: Opt(Type.Array(Str())),
+  managedFields: Opt(Type.Array(Free())),
+});
+
+export const LabelSelectorSchema = Obj({
+  matchLabels: Opt(StrMap()),
+  matchExpressions: Opt(Type.Array(Obj({ key: Str(), operator: Str(), values: Opt(Type.Array(Str())) }))),
+});
+
+export const ConditionSchema = Obj({
+  type: Str(),
+  status: Str(),
+  reason: Opt(Str()),
+  message: Opt(Str()),
+  lastTransitionTime: Opt(Time()),
+  lastUpdateTime: Opt(Time()),
+  lastHeartbeatTime: Opt(Time()),
+  lastProbeTime: Opt(Type.Union([Time(), Type.Null()])),
+  observedGeneration: Opt(Int()),
+});
+
+export type ObjectMeta = Static<typeof ObjectMetaSchema> & { name: string };
+export type OwnerReference = Static<typeof OwnerReferenceSchema>;
+export type LabelSelector = Static<typeof LabelSelectorSchema>;
+export type Condition = Static<typeof ConditionSchema>;
+
+/** The envelope every kind shares. */
+export function envelope(apiVersion: string, kind: string) {
+  return {
+    apiVersion: Type.Literal(apiVersion),
+    kind: Type.Literal(kind),
+    metadata: ObjectMetaSchema,
+  };
+}

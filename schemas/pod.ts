@@ -1,0 +1,204 @@
+/** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
+import { type Static, Type } from 'typebox';
+import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, ResourceList, Str, StrMap, Time } from './dsl';
+import { ConditionSchema, envelope, LabelSelectorSchema, ObjectMetaSchema } from './meta';
+
+const KeyRef = Obj({ name: Opt(Str()), key: Str(), optional: Opt(Bool()) });
+
+export const EnvVarSchema = Obj({
+  name: Str(),
+  value: Opt(Str()),
+  valueFrom: Opt(
+    Obj({
+      secretKeyRef: Opt(KeyRef),
+      configMapKeyRef: Opt(KeyRef),
+      fieldRef: Opt(Obj({ fieldPath: Str(), apiVersion: Opt(Str()) })),
+      resourceFieldRef: Opt(Obj({ resource: Str(), containerName: Opt(Str()), divisor: Opt(IntOrString()) })),
+    }),
+  ),
+});
+
+const EnvFromSchema = Obj({
+  prefix: Opt(Str()),
+  configMapRef: Opt(Obj({ name: Str(), optional: Opt(Bool()) })),
+  secretRef: Opt(Obj({ name: Str(), optional: Opt(Bool()) })),
+});
+
+export const ContainerPortSchema = Obj({
+  name: Opt(Str({ maxLength: 15 })),
+  containerPort: Int({ minimum: 1, maximum: 65535 }),
+  hostPort: Opt(Int({ minimum: 0, maximum: 65535 })),
+  hostIP: Opt(Str()),
+  protocol: Opt(Enum(['TCP', 'UDP', 'SCTP'] as const)),
+});
+
+const HandlerFields = {
+  exec: Opt(Obj({ command: Opt(Type.Array(Str())) })),
+  httpGet: Opt(
+    Obj({
+      path: Opt(Str()),
+      port: IntOrString(),
+      host: Opt(Str()),
+      scheme: Opt(Enum(['HTTP', 'HTTPS'] as const)),
+      httpHeaders: Opt(Type.Array(Obj({ name: Str(), value: Str() }))),
+    }),
+  ),
+  tcpSocket: Opt(Obj({ port: IntOrString(), host: Opt(Str()) })),
+};
+
+export const ProbeSchema = Obj({
+  ...HandlerFields,
+  grpc: Opt(Obj({ port: Int(), service: Opt(Str()) })),
+  initialDelaySeconds: Opt(Int({ minimum: 0 })),
+  periodSeconds: Opt(Int({ minimum: 1 })),
+  timeoutSeconds: Opt(Int({ minimum: 1 })),
+  successThreshold: Opt(Int({ minimum: 1 })),
+  failureThreshold: Opt(Int({ minimum: 1 })),
+  terminationGracePeriodSeconds: Opt(Int({ minimum: 0 })),
+});
+
+export const ResourceRequirementsSchema = Obj({ limits: Opt(ResourceList()), requests: Opt(ResourceList()) });
+
+export const ContainerSchema = Obj({
+  name: Str({ maxLength: 63 }),
+  image: Str({ maxLength: 1024 }),
+  imagePullPolicy: Opt(Enum(['Always', 'IfNotPresent', 'Never'] as const)),
+  command: Opt(Type.Array(Str())),
+  args: Opt(Type.Array(Str())),
+  workingDir: Opt(Str()),
+  env: Opt(Type.Array(EnvVarSchema)),
+  envFrom: Opt(Type.Array(EnvFromSchema)),
+  ports: Opt(Type.Array(ContainerPortSchema)),
+  resources: Opt(ResourceRequirementsSchema),
+  livenessProbe: Opt(ProbeSchema),
+  readinessProbe: Opt(ProbeSchema),
+  startupProbe: Opt(ProbeSchema),
+  lifecycle: Opt(
+    Obj({
+      postStart: Opt(Obj(HandlerFields)),
+      preStop: Opt(Obj({ ...HandlerFields, sleep: Opt(Obj({ seconds: Int() })) })),
+    }),
+  ),
+  volumeMounts: Opt(
+    Type.Array(
+      Obj({ name: Str(), mountPath: Str(), readOnly: Opt(Bool()), subPath: Opt(Str()), mountPropagation: Opt(Str()) }),
+    ),
+  ),
+  securityContext: Opt(Free()),
+  terminationMessagePath: Opt(Str()),
+  terminationMessagePolicy: Opt(Enum(['File', 'FallbackToLogsOnError'] as const)),
+  stdin: Opt(Bool()),
+  tty: Opt(Bool()),
+});
+
+export const TolerationSchema = Obj({
+  key: Opt(Str()),
+  operator: Opt(Enum(['Exists', 'Equal'] as const)),
+  value: Opt(Str()),
+  effect: Opt(Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const)),
+  tolerationSeconds: Opt(Int()),
+});
+
+export const VolumeSchema = Obj({
+  name: Str({ maxLength: 63 }),
+  emptyDir: Opt(Obj({ medium: Opt(Str()), sizeLimit: Opt(IntOrString()) })),
+  hostPath: Opt(Obj({ path: Str(), type: Opt(Str()) })),
+  configMap: Opt(
+    Obj({ name: Opt(Str()), items: Opt(Type.Array(Free())), defaultMode: Opt(Int()), optional: Opt(Bool()) }),
+  ),
+  secret: Opt(
+    Obj({ secretName: Opt(Str()), items: Opt(Type.Array(Free())), defaultMode: Opt(Int()), optional: Opt(Bool()) }),
+  ),
+  persistentVolumeClaim: Opt(Obj({ claimName: Str(), readOnly: Opt(Bool()) })),
+});
+
+export const PodSpecSchema = Obj({
+  containers: Type.Array(ContainerSchema, { minItems: 1 }),
+  initContainers: Opt(Type.Array(ContainerSchema)),
+  volumes: Opt(Type.Array(VolumeSchema)),
+  restartPolicy: Opt(Enum(['Always', 'OnFailure', 'Never'] as const)),
+  terminationGracePeriodSeconds: Opt(Int({ minimum: 0 })),
+  activeDeadlineSeconds: Opt(Int({ minimum: 1 })),
+  dnsPolicy: Opt(Str()),
+  nodeSelector: Opt(StrMap()),
+  nodeName: Opt(Str()),
+  serviceAccountName: Opt(Str()),
+  serviceAccount: Opt(Str()),
+  automountServiceAccountToken: Opt(Bool()),
+  hostNetwork: Opt(Bool()),
+  hostname: Opt(Str()),
+  subdomain: Opt(Str()),
+  affinity: Opt(Free()),
+  tolerations: Opt(Type.Array(TolerationSchema)),
+  topologySpreadConstraints: Opt(Type.Array(Free())),
+  priority: Opt(Int()),
+  priorityClassName: Opt(Str()),
+  schedulerName: Opt(Str()),
+  securityContext: Opt(Free()),
+  imagePullSecrets: Opt(Type.Array(Obj({ name: Str() }))),
+  enableServiceLinks: Opt(Bool()),
+});
+
+const StateSchema = Obj({
+  waiting: Opt(Obj({ reason: Opt(Str()), message: Opt(Str()) })),
+  running: Opt(Obj({ startedAt: Opt(Time()) })),
+  terminated: Opt(
+    Obj({
+      exitCode: Int(),
+      signal: Opt(Int()),
+      reason: Opt(Str()),
+      message: Opt(Str()),
+      startedAt: Opt(Time()),
+      finishedAt: Opt(Time()),
+      containerID: Opt(Str()),
+    }),
+  ),
+});
+
+export const ContainerStatusSchema = Obj({
+  name: Str(),
+  image: Str(),
+  imageID: Opt(Str()),
+  containerID: Opt(Str()),
+  state: Opt(StateSchema),
+  lastState: Opt(StateSchema),
+  ready: Bool(),
+  started: Opt(Bool()),
+  restartCount: Int({ minimum: 0 }),
+});
+
+export const PodStatusSchema = Obj({
+  phase: Opt(Enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const)),
+  conditions: Opt(Type.Array(ConditionSchema)),
+  message: Opt(Str()),
+  reason: Opt(Str()),
+  hostIP: Opt(Str()),
+  podIP: Opt(Str()),
+  podIPs: Opt(Type.Array(Obj({ ip: Str() }))),
+  startTime: Opt(Time()),
+  containerStatuses: Opt(Type.Array(ContainerStatusSchema)),
+  initContainerStatuses: Opt(Type.Array(ContainerStatusSchema)),
+  qosClass: Opt(Str()),
+  /** ferry extension: where each container port is published on the node (the Service proxy's targets). */
+  portMappings: Opt(
+    Type.Array(Obj({ containerName: Str(), name: Opt(Str()), containerPort: Int(), hostPort: Int(), protocol: Str() })),
+  ),
+});
+
+export const PodTemplateSpecSchema = Obj({ metadata: Opt(ObjectMetaSchema), spec: PodSpecSchema });
+
+export const PodSchema = Obj({ ...envelope('v1', 'Pod'), spec: PodSpecSchema, status: Opt(PodStatusSchema) });
+
+export type Container = Static<typeof ContainerSchema>;
+export type ContainerPort = Static<typeof ContainerPortSchema>;
+export type ContainerStatus = Static<typeof ContainerStatusSchema>;
+export type EnvVar = Static<typeof EnvVarSchema>;
+export type Probe = Static<typeof ProbeSchema>;
+export type ResourceRequirements = Static<typeof ResourceRequirementsSchema>;
+export type Toleration = Static<typeof TolerationSchema>;
+export type Volume = Static<typeof VolumeSchema>;
+export type PodSpec = Static<typeof PodSpecSchema>;
+export type PodStatus = Static<typeof PodStatusSchema>;
+export type PodTemplateSpec = Static<typeof PodTemplateSpecSchema>;
+export type Pod = Static<typeof PodSchema>;
+export { LabelSelectorSchema };

@@ -1,0 +1,75 @@
+/** v1 Service and Endpoints. */
+import { type Static, Type } from 'typebox';
+import { Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap } from './dsl';
+import { ConditionSchema, envelope } from './meta';
+
+export const ServicePortSchema = Obj({
+  name: Opt(Str({ maxLength: 63 })),
+  protocol: Opt(Enum(['TCP', 'UDP', 'SCTP'] as const)),
+  appProtocol: Opt(Str()),
+  port: Int({ minimum: 1, maximum: 65535 }),
+  targetPort: Opt(IntOrString()),
+  nodePort: Opt(Int({ minimum: 0, maximum: 65535 })),
+});
+
+export const ServiceSpecSchema = Obj({
+  type: Opt(Enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const)),
+  selector: Opt(StrMap()),
+  ports: Opt(Type.Array(ServicePortSchema)),
+  clusterIP: Opt(Str()),
+  clusterIPs: Opt(Type.Array(Str())),
+  externalName: Opt(Str()),
+  externalIPs: Opt(Type.Array(Str())),
+  sessionAffinity: Opt(Enum(['None', 'ClientIP'] as const)),
+  sessionAffinityConfig: Opt(Free()),
+  externalTrafficPolicy: Opt(Enum(['Cluster', 'Local'] as const)),
+  internalTrafficPolicy: Opt(Enum(['Cluster', 'Local'] as const)),
+  loadBalancerIP: Opt(Str()),
+  loadBalancerSourceRanges: Opt(Type.Array(Str())),
+  publishNotReadyAddresses: Opt(Type.Boolean()),
+  ipFamilies: Opt(Type.Array(Str())),
+  ipFamilyPolicy: Opt(Str()),
+});
+
+export const ServiceStatusSchema = Obj({
+  loadBalancer: Opt(
+    Obj({ ingress: Opt(Type.Array(Obj({ ip: Opt(Str()), hostname: Opt(Str()), ports: Opt(Type.Array(Free())) }))) }),
+  ),
+  conditions: Opt(Type.Array(ConditionSchema)),
+});
+
+export const ServiceSchema = Obj({
+  ...envelope('v1', 'Service'),
+  spec: ServiceSpecSchema,
+  status: Opt(ServiceStatusSchema),
+});
+
+const EndpointAddressSchema = Obj({
+  ip: Str(),
+  hostname: Opt(Str()),
+  nodeName: Opt(Str()),
+  targetRef: Opt(
+    Obj({
+      kind: Opt(Str()),
+      namespace: Opt(Str()),
+      name: Opt(Str()),
+      uid: Opt(Str()),
+      apiVersion: Opt(Str()),
+      resourceVersion: Opt(Str()),
+    }),
+  ),
+});
+
+export const EndpointSubsetSchema = Obj({
+  addresses: Opt(Type.Array(EndpointAddressSchema)),
+  notReadyAddresses: Opt(Type.Array(EndpointAddressSchema)),
+  ports: Opt(Type.Array(Obj({ name: Opt(Str()), port: Int(), protocol: Opt(Str()), appProtocol: Opt(Str()) }))),
+});
+
+export const EndpointsSchema = Obj({ ...envelope('v1', 'Endpoints'), subsets: Opt(Type.Array(EndpointSubsetSchema)) });
+
+export type ServicePort = Static<typeof ServicePortSchema>;
+export type ServiceSpec = Static<typeof ServiceSpecSchema>;
+export type Service = Static<typeof ServiceSchema>;
+export type EndpointSubset = Static<typeof EndpointSubsetSchema>;
+export type Endpoints = Static<typeof EndpointsSchema>;

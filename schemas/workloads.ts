@@ -1,0 +1,70 @@
+/** apps/v1 Deployment and ReplicaSet. */
+import { type Static, Type } from 'typebox';
+import { Bool, Enum, Int, IntOrString, Obj, Opt } from './dsl';
+import { ConditionSchema, envelope, LabelSelectorSchema } from './meta';
+import { PodTemplateSpecSchema } from './pod';
+
+export const DeploymentStrategySchema = Obj({
+  type: Opt(Enum(['RollingUpdate', 'Recreate'] as const)),
+  rollingUpdate: Opt(Obj({ maxSurge: Opt(IntOrString()), maxUnavailable: Opt(IntOrString()) })),
+});
+
+export const DeploymentSpecSchema = Obj({
+  replicas: Opt(Int({ minimum: 0 })),
+  selector: LabelSelectorSchema,
+  template: PodTemplateSpecSchema,
+  strategy: Opt(DeploymentStrategySchema),
+  minReadySeconds: Opt(Int({ minimum: 0 })),
+  revisionHistoryLimit: Opt(Int({ minimum: 0 })),
+  paused: Opt(Bool()),
+  progressDeadlineSeconds: Opt(Int({ minimum: 1 })),
+});
+
+export const DeploymentStatusSchema = Obj({
+  observedGeneration: Opt(Int()),
+  replicas: Opt(Int()),
+  updatedReplicas: Opt(Int()),
+  readyReplicas: Opt(Int()),
+  availableReplicas: Opt(Int()),
+  unavailableReplicas: Opt(Int()),
+  terminatingReplicas: Opt(Int()),
+  collisionCount: Opt(Int()),
+  conditions: Opt(Type.Array(ConditionSchema)),
+});
+
+export const DeploymentSchema = Obj({
+  ...envelope('apps/v1', 'Deployment'),
+  spec: DeploymentSpecSchema,
+  status: Opt(DeploymentStatusSchema),
+});
+
+export const ReplicaSetSpecSchema = Obj({
+  replicas: Opt(Int({ minimum: 0 })),
+  selector: LabelSelectorSchema,
+  template: Opt(PodTemplateSpecSchema),
+  minReadySeconds: Opt(Int({ minimum: 0 })),
+});
+
+export const ReplicaSetStatusSchema = Obj({
+  replicas: Int(),
+  fullyLabeledReplicas: Opt(Int()),
+  readyReplicas: Opt(Int()),
+  availableReplicas: Opt(Int()),
+  terminatingReplicas: Opt(Int()),
+  observedGeneration: Opt(Int()),
+  conditions: Opt(Type.Array(ConditionSchema)),
+});
+
+export const ReplicaSetSchema = Obj({
+  ...envelope('apps/v1', 'ReplicaSet'),
+  spec: ReplicaSetSpecSchema,
+  status: Opt(ReplicaSetStatusSchema),
+});
+
+export type DeploymentStrategy = Static<typeof DeploymentStrategySchema>;
+export type DeploymentSpec = Static<typeof DeploymentSpecSchema>;
+export type DeploymentStatus = Static<typeof DeploymentStatusSchema>;
+export type Deployment = Static<typeof DeploymentSchema>;
+export type ReplicaSetSpec = Static<typeof ReplicaSetSpecSchema>;
+export type ReplicaSetStatus = Static<typeof ReplicaSetStatusSchema>;
+export type ReplicaSet = Static<typeof ReplicaSetSchema>;
