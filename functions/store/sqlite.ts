@@ -1,0 +1,232 @@
+/**
+ * The embedded StateStore: one SQLite file (better-sqlite3), WAL mode.
+ *
+ * Durability: WAL with synchronous=NORMAL never loses a committed transaction when the process
+ * crashes (the WAL is written before COMMIT returns); a power loss may lose the last transactions
+ * since the most recent checkpoint sync, but never corrupts the file. That is the right trade for a
+ * control plane whose agents report the truth again on their next sync.
+ *
+ * Concurrency: every write is one `BEGIN IMMEDIATE` transaction that bumps a global revision
+ * counter, so resourceVersions are monotonic across processes sharing the file, and a conditional
+ * update compares the stored revision inside the same transaction (exactly one writer wins).
+ * busy_timeout makes a second process wait for the lock instead of failing.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
+import { compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
+import { compileLabelSelector } from './selector';
+import type {
+  ChangeEvent,
+  ChangeListener,
+  Clock,
+  DeleteOptions,
+  ListOptions,
+  ListResult,
+  Obj,
+  ObjectRef,
+  StateStore,
+} from './types';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (
+  kind TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  rv INTEGER NOT NULL,
+  node_name TEXT,
+  body TEXT NOT NULL,
+  PRIMARY KEY (kind, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_node ON objects (kind, node_name) WHERE node_name IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
+`;
+
+type Row = { body: string; rv: number };
+
+export class SqliteStore implements StateStore {
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly stmt;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+  ) {
+    this.stmt = {
+      get: db.prepare<[string, string, string], Row>(
+        'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? AND name = ?',
+      ),
+      listKind: db.prepare<[string], Row>('SELECT body, rv FROM objects WHERE kind = ? ORDER BY namespace, name'),
+      listNs: db.prepare<[string, string], Row>(
+        'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? ORDER BY name',
+      ),
+      listNode: db.prepare<[string, string], Row>(
+        'SELECT body, rv FROM objects WHERE kind = ? AND node_name = ? ORDER BY namespace, name',
+      ),
+      insert: db.prepare('INSERT INTO objects (kind, namespace, name, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      update: db.prepare(
+        'UPDATE objects SET rv = ?, node_name = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ?',
+      ),
+      remove: db.prepare('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?'),
+      bump: db.prepare<[], { value: number }>(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+      ),
+      revision: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'revision'"),
+      lease: db.prepare<[string], { holder: string; expires: number }>(
+        'SELECT holder, expires FROM leases WHERE name = ?',
+      ),
+      putLease: db.prepare(
+        'INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires',
+      ),
+      dropLease: db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?'),
+    };
+  }
+
+  static async open(path: string, clock: Clock = Date.now): Promise<SqliteStore> {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(SCHEMA);
+      return new SqliteStore(db, clock);
+    } catch (err) {
+      throw translate(err, `opening SQLite store ${path}`);
+    }
+  }
+
+  async get<T extends Obj>(ref: ObjectRef): Promise<T | undefined> {
+    const row = this.stmt.get.get(ref.kind, ref.namespace ?? '', ref.name);
+    return row ? (JSON.parse(row.body) as T) : undefined;
+  }
+
+  async list<T extends Obj>(kind: string, options: ListOptions = {}): Promise<ListResult<T>> {
+    const match = compileLabelSelector(options.labelSelector);
+    try {
+      return this.db.transaction(() => {
+        const rows =
+          options.nodeName !== undefined
+            ? this.stmt.listNode.all(kind, options.nodeName)
+            : options.namespace !== undefined
+              ? this.stmt.listNs.all(kind, options.namespace)
+              : this.stmt.listKind.all(kind);
+        const items: Obj[] = [];
+        for (const row of rows) {
+          const obj = JSON.parse(row.body) as Obj;
+          if (options.namespace !== undefined && (obj.metadata.namespace ?? '') !== options.namespace) continue;
+          if (match(obj.metadata.labels)) items.push(obj);
+        }
+        if (options.nodeName !== undefined) items.sort(compareObjects);
+        const revision = this.stmt.revision.get()?.value ?? 0;
+        return { items: items as T[], resourceVersion: String(revision) };
+      })();
+    } catch (err) {
+      throw translate(err, `listing ${kind}`);
+    }
+  }
+
+  async create<T extends Obj>(obj: T): Promise<T> {
+    const stored = this.write(`creating ${obj.kind} ${obj.metadata.name}`, () => {
+      const ns = obj.metadata.namespace ?? '';
+      if (this.stmt.get.get(obj.kind, ns, obj.metadata.name)) throw new AlreadyExistsError(obj.kind, obj.metadata.name);
+      const rv = this.nextRevision();
+      const out = stampCreate(obj, String(rv), this.clock());
+      this.stmt.insert.run(obj.kind, ns, obj.metadata.name, rv, nodeNameOf(out) ?? null, JSON.stringify(out));
+      return out;
+    });
+    this.emit({ type: 'ADDED', object: stored });
+    return structuredClone(stored);
+  }
+
+  async update<T extends Obj>(obj: T): Promise<T> {
+    const stored = this.write(`updating ${obj.kind} ${obj.metadata.name}`, () => {
+      const ns = obj.metadata.namespace ?? '';
+      const row = this.stmt.get.get(obj.kind, ns, obj.metadata.name);
+      if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);
+      const current = JSON.parse(row.body) as Obj;
+      const rv = obj.metadata.resourceVersion;
+      if (rv !== undefined && rv !== String(row.rv)) throw new ConflictError(obj.kind, obj.metadata.name, current);
+      const next = this.nextRevision();
+      const out = stampUpdate(current, obj, String(next));
+      this.stmt.update.run(next, nodeNameOf(out) ?? null, JSON.stringify(out), obj.kind, ns, obj.metadata.name);
+      return out;
+    });
+    this.emit({ type: 'MODIFIED', object: stored });
+    return structuredClone(stored);
+  }
+
+  async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
+    const gone = this.write(`deleting ${ref.kind} ${ref.name}`, () => {
+      const ns = ref.namespace ?? '';
+      const row = this.stmt.get.get(ref.kind, ns, ref.name);
+      if (!row) throw new NotFoundError(ref.kind, ref.name);
+      const current = JSON.parse(row.body) as Obj;
+      if (options.resourceVersion !== undefined && options.resourceVersion !== String(row.rv)) {
+        throw new ConflictError(ref.kind, ref.name, current);
+      }
+      this.stmt.remove.run(ref.kind, ns, ref.name);
+      current.metadata.resourceVersion = String(this.nextRevision());
+      return current;
+    });
+    this.emit({ type: 'DELETED', object: gone });
+    return structuredClone(gone);
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.write(`acquiring lease ${name}`, () => {
+      const now = this.clock();
+      const lease = this.stmt.lease.get(name);
+      if (lease && lease.holder !== holder && lease.expires > now) return false;
+      this.stmt.putLease.run(name, holder, now + ttlMs);
+      return true;
+    });
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.write(`releasing lease ${name}`, () => this.stmt.dropLease.run(name, holder));
+  }
+
+  watch(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private nextRevision(): number {
+    return (this.stmt.bump.get() as { value: number }).value;
+  }
+
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction; translates SQLite errors at this boundary. */
+  private write<R>(doing: string, fn: () => R): R {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw translate(err, doing);
+    }
+  }
+
+  private emit(event: ChangeEvent): void {
+    for (const listener of this.listeners) {
+      const copy = { type: event.type, object: structuredClone(event.object) };
+      queueMicrotask(() => listener(copy));
+    }
+  }
+}
+
+function translate(err: unknown, doing: string): Error {
+  if (err instanceof FerryError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new FerryError(503, 'ServiceUnavailable', `${doing}: the SQLite file is locked by another writer; retry`);
+  }
+  return new FerryError(500, 'InternalError', `${doing}: ${code ? `${code}: ` : ''}${message}`);
+}

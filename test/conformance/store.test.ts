@@ -1,0 +1,191 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlreadyExistsError, BadRequestError, ConflictError, NotFoundError } from '../../functions/errors';
+import type { ChangeEvent, Obj, StateStore } from '../../functions/store/types';
+import { backends } from './backends';
+
+const pod = (
+  name: string,
+  extra: Partial<Obj> & { labels?: Record<string, string>; namespace?: string; nodeName?: string } = {},
+): Obj => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: extra.namespace ?? 'default', ...(extra.labels ? { labels: extra.labels } : {}) },
+  spec: { containers: [{ name: 'c', image: 'busybox' }], ...(extra.nodeName ? { nodeName: extra.nodeName } : {}) },
+});
+
+for (const backend of backends) {
+  describe(`StateStore conformance: ${backend.name}`, () => {
+    let store: StateStore;
+    let now = 1_700_000_000_000;
+    beforeEach(async () => {
+      now = 1_700_000_000_000;
+      store = await backend.open(() => now);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('create sets uid, resourceVersion, creationTimestamp and generation 1', async () => {
+      const created = await store.create(pod('a'));
+      expect(created.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(created.metadata.resourceVersion).toBeTruthy();
+      expect(created.metadata.creationTimestamp).toBe('2023-11-14T22:13:20Z');
+      expect(created.metadata.generation).toBe(1);
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'a' })).toEqual(created);
+    });
+
+    it('create of an existing object fails with AlreadyExists and changes nothing', async () => {
+      const first = await store.create(pod('a'));
+      await expect(store.create(pod('a', { labels: { x: 'y' } }))).rejects.toBeInstanceOf(AlreadyExistsError);
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'a' })).toEqual(first);
+    });
+
+    it('get of a missing object is undefined; update and delete of it are NotFound', async () => {
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'nope' })).toBeUndefined();
+      await expect(store.update(pod('nope'))).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.delete({ kind: 'Pod', namespace: 'default', name: 'nope' })).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+    });
+
+    it('an update with a stale resourceVersion fails with Conflict carrying the stored object', async () => {
+      const created = await store.create(pod('a'));
+      const winner = await store.update({ ...created, metadata: { ...created.metadata, labels: { v: '1' } } });
+      const err = await store
+        .update({ ...created, metadata: { ...created.metadata, labels: { v: '2' } } })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).current).toEqual(winner);
+    });
+
+    it('an update without resourceVersion is unconditional', async () => {
+      const created = await store.create(pod('a'));
+      const { resourceVersion: _rv, ...meta } = created.metadata;
+      const updated = await store.update({ ...created, metadata: { ...meta, labels: { x: '1' } } });
+      expect(updated.metadata.labels).toEqual({ x: '1' });
+      expect(Number(updated.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
+    });
+
+    it('generation is bumped by spec changes only, never by status or metadata', async () => {
+      const created = await store.create(pod('a'));
+      const labelled = await store.update({ ...created, metadata: { ...created.metadata, labels: { a: 'b' } } });
+      expect(labelled.metadata.generation).toBe(1);
+      const withStatus = await store.update({ ...labelled, status: { phase: 'Running' } });
+      expect(withStatus.metadata.generation).toBe(1);
+      const respec = await store.update({ ...withStatus, spec: { containers: [{ name: 'c', image: 'other' }] } });
+      expect(respec.metadata.generation).toBe(2);
+    });
+
+    it('uid and creationTimestamp cannot be changed by an update', async () => {
+      const created = await store.create(pod('a'));
+      now += 60_000;
+      const updated = await store.update({
+        ...created,
+        metadata: { ...created.metadata, uid: 'forged', creationTimestamp: '2000-01-01T00:00:00Z' },
+      });
+      expect(updated.metadata.uid).toBe(created.metadata.uid);
+      expect(updated.metadata.creationTimestamp).toBe(created.metadata.creationTimestamp);
+    });
+
+    it('delete returns the object, honours a resourceVersion precondition and removes it', async () => {
+      const created = await store.create(pod('a'));
+      await expect(
+        store.delete({ kind: 'Pod', namespace: 'default', name: 'a' }, { resourceVersion: '999999' }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      const gone = await store.delete(
+        { kind: 'Pod', namespace: 'default', name: 'a' },
+        { resourceVersion: created.metadata.resourceVersion as string },
+      );
+      expect(gone.metadata.uid).toBe(created.metadata.uid);
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'a' })).toBeUndefined();
+    });
+
+    it('lists by kind and namespace, sorted by namespace then name, with the store revision', async () => {
+      await store.create(pod('b', { namespace: 'x' }));
+      await store.create(pod('a', { namespace: 'y' }));
+      await store.create(pod('c', { namespace: 'x' }));
+      await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'x' } });
+      const all = await store.list('Pod');
+      expect(all.items.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual(['x/b', 'x/c', 'y/a']);
+      const inX = await store.list('Pod', { namespace: 'x' });
+      expect(inX.items.map((p) => p.metadata.name)).toEqual(['b', 'c']);
+      const last = await store.create(pod('d', { namespace: 'z' }));
+      expect((await store.list('Pod')).resourceVersion).toBe(last.metadata.resourceVersion);
+    });
+
+    it('lists by equality-based and set-based label selectors', async () => {
+      await store.create(pod('web-1', { labels: { app: 'web', tier: 'front' } }));
+      await store.create(pod('web-2', { labels: { app: 'web', tier: 'back' } }));
+      await store.create(pod('db', { labels: { app: 'db' } }));
+      await store.create(pod('plain'));
+      const names = async (sel: string) =>
+        (await store.list('Pod', { labelSelector: sel })).items.map((p) => p.metadata.name);
+      expect(await names('app=web')).toEqual(['web-1', 'web-2']);
+      expect(await names('app==web,tier!=back')).toEqual(['web-1']);
+      expect(await names('app in (web,db)')).toEqual(['db', 'web-1', 'web-2']);
+      expect(await names('app notin (web)')).toEqual(['db', 'plain']);
+      expect(await names('tier')).toEqual(['web-1', 'web-2']);
+      expect(await names('!tier')).toEqual(['db', 'plain']);
+    });
+
+    it('a malformed label selector is a BadRequest', async () => {
+      await expect(store.list('Pod', { labelSelector: 'app in web' })).rejects.toBeInstanceOf(BadRequestError);
+      await expect(store.list('Pod', { labelSelector: '=x' })).rejects.toBeInstanceOf(BadRequestError);
+    });
+
+    it('lists pods by spec.nodeName, following binds and unbinds', async () => {
+      const a = await store.create(pod('a', { nodeName: 'n1' }));
+      await store.create(pod('b', { nodeName: 'n2' }));
+      await store.create(pod('c'));
+      expect((await store.list('Pod', { nodeName: 'n1' })).items.map((p) => p.metadata.name)).toEqual(['a']);
+      await store.update({ ...a, spec: { ...(a.spec as object), nodeName: 'n2' } });
+      expect((await store.list('Pod', { nodeName: 'n1' })).items).toEqual([]);
+      expect((await store.list('Pod', { nodeName: 'n2' })).items.map((p) => p.metadata.name)).toEqual(['a', 'b']);
+    });
+
+    it('returns copies: mutating a returned object changes nothing stored', async () => {
+      const created = await store.create(pod('a'));
+      created.metadata.labels = { mutated: 'yes' };
+      const listed = (await store.list('Pod')).items[0] as Obj;
+      listed.metadata.name = 'changed';
+      const fresh = await store.get({ kind: 'Pod', namespace: 'default', name: 'a' });
+      expect(fresh?.metadata.labels).toBeUndefined();
+    });
+
+    it('watch delivers ADDED, MODIFIED and DELETED after each commit, until unsubscribed', async () => {
+      const events: ChangeEvent[] = [];
+      const stop = store.watch((e) => events.push(e));
+      const created = await store.create(pod('a'));
+      await store.update({ ...created, status: { phase: 'Running' } });
+      await store.delete({ kind: 'Pod', namespace: 'default', name: 'a' });
+      await new Promise((r) => setTimeout(r, 10));
+      stop();
+      await store.create(pod('b'));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED a', 'MODIFIED a', 'DELETED a']);
+    });
+
+    it('resourceVersions increase with every write', async () => {
+      const a = await store.create(pod('a'));
+      const b = await store.create(pod('b'));
+      const a2 = await store.update(a);
+      expect(Number(b.metadata.resourceVersion)).toBeGreaterThan(Number(a.metadata.resourceVersion));
+      expect(Number(a2.metadata.resourceVersion)).toBeGreaterThan(Number(b.metadata.resourceVersion));
+    });
+
+    it('a lease is held by one holder until it expires or is released, and renews for its holder', async () => {
+      expect(await store.acquireLease('cm', 'one', 10_000)).toBe(true);
+      expect(await store.acquireLease('cm', 'two', 10_000)).toBe(false);
+      now += 9_000;
+      expect(await store.acquireLease('cm', 'one', 10_000)).toBe(true);
+      now += 9_000;
+      expect(await store.acquireLease('cm', 'two', 10_000)).toBe(false);
+      now += 2_000;
+      expect(await store.acquireLease('cm', 'two', 10_000)).toBe(true);
+      await store.releaseLease('cm', 'one');
+      expect(await store.acquireLease('cm', 'one', 10_000)).toBe(false);
+      await store.releaseLease('cm', 'two');
+      expect(await store.acquireLease('cm', 'one', 10_000)).toBe(true);
+    });
+  });
+}
