@@ -38,7 +38,7 @@ describe('SqliteStore shared by several processes', () => {
     const reopened = await SqliteStore.open(file);
     const counter = await reopened.get({ kind: 'ConfigMap', namespace: 'default', name: 'counter' });
     const wins = results.reduce((s, r) => s + r.wins, 0);
-    expect((counter?.data as { n: string }).n).toBe(String(wins));
+    expect((counter?.data as { n: string } | undefined)?.n).toBe(String(wins));
     expect(results.reduce((s, r) => s + r.wins + r.conflicts, 0)).toBe(600);
     await reopened.close();
   }, 60_000);
