@@ -1,7 +1,7 @@
 /** v1 Namespace, Secret, ConfigMap and Event. */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Int, Obj, Opt, Str, StrMap, Time } from './dsl';
-import { ConditionSchema, envelope } from './meta';
+import { ConditionSchema, envelope, type Kind } from './meta';
 
 export const NamespaceSchema = Obj({
   ...envelope('v1', 'Namespace'),
@@ -50,7 +50,7 @@ export const EventSchema = Obj({
   action: Opt(Str()),
 });
 
-export type Namespace = Static<typeof NamespaceSchema>;
-export type Secret = Static<typeof SecretSchema>;
-export type ConfigMap = Static<typeof ConfigMapSchema>;
-export type Event = Static<typeof EventSchema>;
+export type Namespace = Kind<Static<typeof NamespaceSchema>>;
+export type Secret = Kind<Static<typeof SecretSchema>>;
+export type ConfigMap = Kind<Static<typeof ConfigMapSchema>>;
+export type Event = Kind<Static<typeof EventSchema>>;

@@ -15,6 +15,6 @@ export const IntOrString = () => Type.Union([Type.Integer(), Type.String()]);
 export const Quantity = () => Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
 export const ResourceList = () => Type.Record(Type.String(), Quantity());
 export const Time = () => Type.String({ description: 'RFC 3339 date and time' });
-export const Enum = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+export const Enum = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values as [...T]);
 /** Fields accepted for compatibility but not acted on by ferry yet (free-form). */
 export const Free = () => Type.Record(Type.String(), Type.Unknown());

@@ -1,7 +1,7 @@
 /** ferry.dev/v1 NodePool and Cloud: which provider makes the machines that become nodes. */
 import { type Static, Type } from 'typebox';
 import { Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap } from './dsl';
-import { ConditionSchema, envelope } from './meta';
+import { ConditionSchema, envelope, type Kind } from './meta';
 import { TaintSchema } from './node';
 
 export const CloudSpecSchema = Obj({
@@ -47,5 +47,5 @@ export const NodePoolSchema = Obj({
   ),
 });
 
-export type Cloud = Static<typeof CloudSchema>;
-export type NodePool = Static<typeof NodePoolSchema>;
+export type Cloud = Kind<Static<typeof CloudSchema>>;
+export type NodePool = Kind<Static<typeof NodePoolSchema>>;

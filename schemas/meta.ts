@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import type { ObjectMeta as StoredMeta } from '../functions/store/types';
 import { Bool, Free, Int, Obj, Opt, Str, StrMap, Time } from './dsl';
 
 export const OwnerReferenceSchema = Obj({
@@ -45,6 +46,9 @@ export const ConditionSchema = Obj({
 });
 
 export type ObjectMeta = Static<typeof ObjectMetaSchema> & { name: string };
+
+/** A kind's static type with the stored-object metadata contract (name always present). */
+export type Kind<T extends { metadata: unknown }> = Omit<T, 'metadata'> & { metadata: StoredMeta };
 export type OwnerReference = Static<typeof OwnerReferenceSchema>;
 export type LabelSelector = Static<typeof LabelSelectorSchema>;
 export type Condition = Static<typeof ConditionSchema>;

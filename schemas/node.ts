@@ -1,7 +1,7 @@
 /** v1 Node and coordination.k8s.io/v1 Lease (the node heartbeat). */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Free, Int, Obj, Opt, ResourceList, Str, Time } from './dsl';
-import { ConditionSchema, envelope } from './meta';
+import { ConditionSchema, envelope, type Kind } from './meta';
 
 export const TaintSchema = Obj({
   key: Str(),
@@ -59,5 +59,5 @@ export const LeaseSchema = Obj({
 export type Taint = Static<typeof TaintSchema>;
 export type NodeSpec = Static<typeof NodeSpecSchema>;
 export type NodeStatus = Static<typeof NodeStatusSchema>;
-export type Node = Static<typeof NodeSchema>;
-export type Lease = Static<typeof LeaseSchema>;
+export type Node = Kind<Static<typeof NodeSchema>>;
+export type Lease = Kind<Static<typeof LeaseSchema>>;

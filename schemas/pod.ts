@@ -1,7 +1,7 @@
 /** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, ResourceList, Str, StrMap, Time } from './dsl';
-import { ConditionSchema, envelope, LabelSelectorSchema, ObjectMetaSchema } from './meta';
+import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 
 const KeyRef = Obj({ name: Opt(Str()), key: Str(), optional: Opt(Bool()) });
 
@@ -200,5 +200,5 @@ export type Volume = Static<typeof VolumeSchema>;
 export type PodSpec = Static<typeof PodSpecSchema>;
 export type PodStatus = Static<typeof PodStatusSchema>;
 export type PodTemplateSpec = Static<typeof PodTemplateSpecSchema>;
-export type Pod = Static<typeof PodSchema>;
+export type Pod = Kind<Static<typeof PodSchema>>;
 export { LabelSelectorSchema };

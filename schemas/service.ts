@@ -1,7 +1,7 @@
 /** v1 Service and Endpoints. */
 import { type Static, Type } from 'typebox';
 import { Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap } from './dsl';
-import { ConditionSchema, envelope } from './meta';
+import { ConditionSchema, envelope, type Kind } from './meta';
 
 export const ServicePortSchema = Obj({
   name: Opt(Str({ maxLength: 63 })),
@@ -70,6 +70,6 @@ export const EndpointsSchema = Obj({ ...envelope('v1', 'Endpoints'), subsets: Op
 
 export type ServicePort = Static<typeof ServicePortSchema>;
 export type ServiceSpec = Static<typeof ServiceSpecSchema>;
-export type Service = Static<typeof ServiceSchema>;
+export type Service = Kind<Static<typeof ServiceSchema>>;
 export type EndpointSubset = Static<typeof EndpointSubsetSchema>;
-export type Endpoints = Static<typeof EndpointsSchema>;
+export type Endpoints = Kind<Static<typeof EndpointsSchema>>;

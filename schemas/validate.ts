@@ -180,6 +180,12 @@ function toCause(e: ErrorObject, all: ErrorObject[], root: unknown): StatusCause
       const detail = types.length > 0 ? `must be ${types.join(' or ')}` : 'does not match any allowed form';
       return { field: base, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${detail}` };
     }
+    case 'enum':
+      return {
+        field: base,
+        reason: 'FieldValueNotSupported',
+        message: `Unsupported value: ${show(value)}: supported values: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'const':
       return {
         field: base,

@@ -1,7 +1,7 @@
 /** apps/v1 Deployment and ReplicaSet. */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Int, IntOrString, Obj, Opt } from './dsl';
-import { ConditionSchema, envelope, LabelSelectorSchema } from './meta';
+import { ConditionSchema, envelope, type Kind, LabelSelectorSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 
 export const DeploymentStrategySchema = Obj({
@@ -64,7 +64,7 @@ export const ReplicaSetSchema = Obj({
 export type DeploymentStrategy = Static<typeof DeploymentStrategySchema>;
 export type DeploymentSpec = Static<typeof DeploymentSpecSchema>;
 export type DeploymentStatus = Static<typeof DeploymentStatusSchema>;
-export type Deployment = Static<typeof DeploymentSchema>;
+export type Deployment = Kind<Static<typeof DeploymentSchema>>;
 export type ReplicaSetSpec = Static<typeof ReplicaSetSpecSchema>;
 export type ReplicaSetStatus = Static<typeof ReplicaSetStatusSchema>;
-export type ReplicaSet = Static<typeof ReplicaSetSchema>;
+export type ReplicaSet = Kind<Static<typeof ReplicaSetSchema>>;
