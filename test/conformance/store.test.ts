@@ -61,9 +61,11 @@ for (const backend of backends) {
     it('an update without resourceVersion is unconditional', async () => {
       const created = await store.create(pod('a'));
       const { resourceVersion: _rv, ...meta } = created.metadata;
-      const updated = await store.update({ ...created, metadata: { ...meta, labels: { x: '1' } } });
+      const updated: Obj = await store.update({ ...created, metadata: { ...meta, labels: { x: '1' } } });
       expect(updated.metadata.labels).toEqual({ x: '1' });
-      expect(Number(updated.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
+      expect(Number(updated.metadata.resourceVersion)).toBeGreaterThan(
+        Number(created.metadata.resourceVersion as string),
+      );
     });
 
     it('generation is bumped by spec changes only, never by status or metadata', async () => {

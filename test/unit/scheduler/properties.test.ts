@@ -20,7 +20,10 @@ const podArb = fc.record({
   owner: fc.constantFrom('rs-1', 'rs-2', undefined),
 });
 
-async function run(nodes: fc.infer<typeof nodeArb>[], pods: fc.infer<typeof podArb>[]) {
+type NodeCase = { cpu: number; pods: number; ready: boolean; zone: string; ssd: boolean };
+type PodCase = { cpuMilli: number; wantsSsd: boolean; owner: string | undefined };
+
+async function run(nodes: NodeCase[], pods: PodCase[]) {
   const store = new MemoryStore(() => 0);
   const deps: Deps = { store, clock: () => 0, log: silentLogger };
   for (const [i, n] of nodes.entries()) {

@@ -1,0 +1,194 @@
+/**
+ * The control-plane side of the agent protocol (schemas/agent-protocol.ts), platform-free.
+ *
+ * A sync is the node's heartbeat (it renews the node's Lease: one tiny write), carries node and
+ * pod status only when they changed, confirms the removal of terminated pods, and answers with
+ * the pods bound to the node. When nothing changed since the agent's `podsVersion`, the call is
+ * held open (bounded) until a pod of this node changes, so a new pod starts without an interval.
+ *
+ * Node credentials are restricted like Kubernetes' NodeRestriction admission: a node writes only
+ * its own Node, its own Lease and the status of pods bound to it.
+ */
+import { createHash } from 'node:crypto';
+import type { PodRef, SyncRequest, SyncResponse } from '../../schemas/agent-protocol';
+import type { Deps } from '../deps';
+import { ForbiddenError, isConflict, isNotFound } from '../errors';
+import type { Obj, ObjectRef } from '../store/types';
+
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+export const NODE_STATUS_UPDATE_SECONDS = 60;
+/** The longest a sync is held open; below the node grace period so a held call is also a heartbeat. */
+export const MAX_SYNC_WAIT_SECONDS = 5;
+
+export interface SyncOptions {
+  signal?: AbortSignal;
+  /** Lease duration written for the node (the node-lifecycle grace period). */
+  leaseDurationSeconds?: number;
+}
+
+export async function syncNode(
+  deps: Deps,
+  nodeName: string,
+  req: SyncRequest,
+  options: SyncOptions = {},
+): Promise<SyncResponse> {
+  const node = await deps.store.get({ kind: 'Node', name: nodeName });
+  if (!node) throw new ForbiddenError(`node "${nodeName}" is not registered; register it again`);
+
+  // Check every pod reference before writing anything: a rejected sync changes nothing.
+  const owned = await podsOf(deps, nodeName);
+  const byUid = new Map(owned.map((p) => [p.metadata.uid, p]));
+  for (const ref of [...(req.podStatuses ?? []).map((s) => s.pod), ...(req.terminated ?? [])]) {
+    const pod = byUid.get(ref.uid);
+    if (!pod || pod.metadata.name !== ref.name || pod.metadata.namespace !== ref.namespace) {
+      if (await isBoundElsewhere(deps, ref, nodeName)) {
+        throw new ForbiddenError(
+          `node "${nodeName}" may not modify pod ${ref.namespace}/${ref.name}: it is not bound to this node`,
+        );
+      }
+    }
+  }
+
+  await renewLease(deps, nodeName, options.leaseDurationSeconds ?? 10);
+  if (req.nodeStatus) await writeNodeStatus(deps, nodeName, req.nodeStatus);
+  for (const { pod: ref, status } of req.podStatuses ?? []) {
+    if (byUid.has(ref.uid)) await writePodStatus(deps, ref, status);
+  }
+  for (const ref of req.terminated ?? []) {
+    const pod = byUid.get(ref.uid);
+    if (pod?.metadata.deletionTimestamp) await removePod(deps, ref);
+  }
+
+  let pods = await podsOf(deps, nodeName);
+  let version = podsVersion(pods);
+  const wait = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
+  if (wait > 0 && req.podsVersion === version && !req.podStatuses?.length && !req.terminated?.length) {
+    await waitForPodChange(deps, nodeName, wait, options.signal);
+    pods = await podsOf(deps, nodeName);
+    version = podsVersion(pods);
+  }
+  return { pods, podsVersion: version, nodeStatusUpdateSeconds: NODE_STATUS_UPDATE_SECONDS };
+}
+
+async function podsOf(deps: Deps, nodeName: string): Promise<Obj[]> {
+  return (await deps.store.list('Pod', { nodeName })).items;
+}
+
+async function isBoundElsewhere(deps: Deps, ref: PodRef, nodeName: string): Promise<boolean> {
+  const pod = await deps.store.get({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
+  // A pod that is gone (or replaced under the same name) is not a write to someone else's pod:
+  // the agent learns from the response that it is no longer bound here.
+  if (!pod || pod.metadata.uid !== ref.uid) return false;
+  return (pod.spec as { nodeName?: string } | undefined)?.nodeName !== nodeName;
+}
+
+/** The fingerprint of a pod set: changes whenever any pod of the node is added, changed or removed. */
+export function podsVersion(pods: Obj[]): string {
+  const h = createHash('sha256');
+  for (const p of [...pods].sort((a, b) => String(a.metadata.uid).localeCompare(String(b.metadata.uid)))) {
+    h.update(`${p.metadata.uid}:${p.metadata.resourceVersion}\n`);
+  }
+  return h.digest('base64url').slice(0, 22);
+}
+
+function waitForPodChange(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      unwatch();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const unwatch = deps.store.watch((ev) => {
+      if (ev.object.kind !== 'Pod') return;
+      // Own status writes come back as MODIFIED too; any change to a pod of this node wakes the call.
+      if ((ev.object.spec as { nodeName?: string } | undefined)?.nodeName === nodeName) done();
+    });
+    if (signal?.aborted) done();
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function renewLease(deps: Deps, nodeName: string, durationSeconds: number): Promise<void> {
+  const ref: ObjectRef = { kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name: nodeName };
+  const renewTime = new Date(deps.clock()).toISOString();
+  await retryOnConflict(async () => {
+    const lease = await deps.store.get(ref);
+    if (!lease) {
+      await deps.store.create({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: nodeName, namespace: NODE_LEASE_NAMESPACE },
+        spec: { holderIdentity: nodeName, leaseDurationSeconds: durationSeconds, renewTime },
+      });
+      return;
+    }
+    lease.spec = {
+      ...(lease.spec as object),
+      holderIdentity: nodeName,
+      leaseDurationSeconds: durationSeconds,
+      renewTime,
+    };
+    await deps.store.update(lease);
+  });
+}
+
+async function writeNodeStatus(deps: Deps, nodeName: string, status: Record<string, unknown>): Promise<void> {
+  await retryOnConflict(async () => {
+    const node = await deps.store.get({ kind: 'Node', name: nodeName });
+    if (!node) return;
+    node.status = keepTransitionTimes(node.status, status);
+    await deps.store.update(node);
+  });
+}
+
+async function writePodStatus(deps: Deps, ref: PodRef, status: Record<string, unknown>): Promise<void> {
+  await retryOnConflict(async () => {
+    const pod = await deps.store.get({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
+    if (!pod || pod.metadata.uid !== ref.uid) return;
+    // The scheduler owns PodScheduled; the agent owns the rest of the status.
+    const scheduled = ((pod.status as { conditions?: { type: string }[] } | undefined)?.conditions ?? []).filter(
+      (c) => c.type === 'PodScheduled',
+    );
+    const agentConditions = ((status.conditions as { type: string }[] | undefined) ?? []).filter(
+      (c) => c.type !== 'PodScheduled',
+    );
+    pod.status = keepTransitionTimes(pod.status, { ...status, conditions: [...scheduled, ...agentConditions] });
+    await deps.store.update(pod);
+  });
+}
+
+async function removePod(deps: Deps, ref: PodRef): Promise<void> {
+  try {
+    await deps.store.delete({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+type Condition = { type: string; status: string; lastTransitionTime?: string };
+
+/** A condition keeps its lastTransitionTime while its status does not change, as in Kubernetes. */
+function keepTransitionTimes(previous: unknown, next: Record<string, unknown>): Record<string, unknown> {
+  const before = new Map(
+    ((previous as { conditions?: Condition[] } | undefined)?.conditions ?? []).map((c) => [c.type, c]),
+  );
+  const conditions = (next.conditions as Condition[] | undefined)?.map((c) => {
+    const old = before.get(c.type);
+    return old && old.status === c.status && old.lastTransitionTime
+      ? { ...c, lastTransitionTime: old.lastTransitionTime }
+      : c;
+  });
+  return conditions ? { ...next, conditions } : next;
+}
+
+async function retryOnConflict(write: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isConflict(err) || i >= attempts - 1) throw err;
+    }
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * POST /apis/ferry.dev/v1/apply[?dryRun=All]: create or update every object of a bundle
+ * (multi-document YAML, or JSON: one object, an array, or a v1 List).
+ *
+ * All or nothing as far as the request is concerned: every object is identified, authorized,
+ * defaulted and validated before the first write, so an invalid (422) or forbidden (403) object
+ * anywhere writes nothing. An update takes the manifest's labels, annotations and everything but
+ * status, replacing what is stored; status and server-set metadata are kept. The store has no
+ * multi-object transactions, so a write failing mid-bundle (a concurrent delete) can leave the
+ * objects before it written; each write itself is conditional and retried on conflict.
+ */
+import { stringify } from 'yaml';
+import { type KindInfo, kinds } from '../../schemas';
+import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
+import type { Obj, ObjectRef } from '../store/types';
+import {
+  defaultAndValidate,
+  hasStatusSubresource,
+  isRecord,
+  resourceLabel,
+  SERVER_METADATA,
+  stripServerMetadata,
+} from './admission';
+import { type Access, authorize, authorizeObject, type Principal } from './auth';
+import { parseDocuments } from './body';
+import { unifiedDiff } from './diff';
+import { jsonResponse } from './http-errors';
+import { FERRY_GROUP, FERRY_VERSION } from './router';
+import type { ApiDeps, ApiRequest, ApiResponse } from './types';
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyItem {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: ApplyAction;
+  diff?: string;
+  object: Obj;
+}
+
+interface Planned {
+  index: number;
+  info: KindInfo;
+  ref: ObjectRef;
+  desired: Obj;
+  stored: Obj | undefined;
+}
+
+const WRITE_ATTEMPTS = 5;
+
+export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
+  const dryRunValues = req.query.getAll('dryRun');
+  if (dryRunValues.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
+  const dryRun = dryRunValues.length > 0;
+
+  const documents = flatten(parseDocuments(req, deps.config.maxBodyBytes));
+  if (documents.length === 0) throw new BadRequestError('the apply bundle holds no objects');
+
+  const causes: StatusCause[] = [];
+  const planned: Planned[] = [];
+  const seen = new Set<string>();
+  documents.forEach((doc, index) => {
+    const p = identify(doc, index, causes);
+    if (!p) return;
+    const key = `${p.info.kind}/${p.ref.namespace ?? ''}/${p.ref.name}`;
+    if (seen.has(key)) {
+      causes.push(cause(p, 'metadata.name', 'the bundle already holds this object', 'FieldValueDuplicate'));
+      return;
+    }
+    seen.add(key);
+    planned.push(p);
+  });
+
+  // Authorization first: a caller learns nothing about objects it may not write.
+  for (const p of planned) p.stored = await deps.store.get(p.ref);
+  const denied: string[] = [];
+  for (const p of planned) {
+    const access: Access = {
+      verb: p.stored ? 'update' : 'create',
+      kind: p.info.kind,
+      namespaced: p.info.namespaced,
+      name: p.ref.name,
+      ...(p.ref.namespace !== undefined ? { namespace: p.ref.namespace } : {}),
+    };
+    try {
+      authorize(principal, access);
+      if (p.stored) authorizeObject(principal, 'update', p.stored);
+    } catch (err) {
+      if (!(err instanceof ForbiddenError)) throw err;
+      denied.push(`${label(p)}: ${err.message}`);
+    }
+  }
+  if (denied.length > 0) {
+    throw new ForbiddenError(`nothing was applied: ${denied.length} object(s) are forbidden: ${denied.join('; ')}`);
+  }
+
+  const bundledNamespaces = new Set(planned.filter((p) => p.info.kind === 'Namespace').map((p) => p.ref.name));
+  for (const p of planned) {
+    const { obj, causes: invalid } = defaultAndValidate(p.desired);
+    p.desired = obj;
+    for (const c of invalid) causes.push(cause(p, c.field, c.message, c.reason));
+    const ns = p.ref.namespace;
+    if (ns !== undefined && !bundledNamespaces.has(ns) && !(await deps.store.get({ kind: 'Namespace', name: ns }))) {
+      causes.push(cause(p, 'metadata.namespace', `namespace "${ns}" does not exist`, 'FieldValueNotFound'));
+    }
+  }
+  if (causes.length > 0) {
+    const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+    throw new FerryError(422, 'Invalid', `the apply bundle is invalid (nothing was applied): ${list}`, {
+      group: FERRY_GROUP,
+      kind: 'apply',
+      causes,
+    });
+  }
+
+  const results = new Map<Planned, ApplyItem>();
+  // Namespaces first, so the objects in them can be created in the same bundle.
+  const order = [
+    ...planned.filter((p) => p.info.kind === 'Namespace'),
+    ...planned.filter((p) => p.info.kind !== 'Namespace'),
+  ];
+  for (const p of order) results.set(p, dryRun ? plan(p) : await write(deps, p));
+  return jsonResponse(200, {
+    apiVersion: `${FERRY_GROUP}/${FERRY_VERSION}`,
+    kind: 'ApplyResult',
+    dryRun,
+    items: planned.map((p) => results.get(p)),
+  });
+}
+
+/** A JSON array or a v1 List contributes its items; YAML documents are objects already. */
+function flatten(docs: unknown[]): unknown[] {
+  const out: unknown[] = [];
+  for (const doc of docs) {
+    if (Array.isArray(doc)) out.push(...flatten(doc));
+    else if (isRecord(doc) && doc.kind === 'List' && Array.isArray(doc.items)) out.push(...flatten(doc.items));
+    else out.push(doc);
+  }
+  return out;
+}
+
+function identify(doc: unknown, index: number, causes: StatusCause[]): Planned | undefined {
+  const bad = (field: string, message: string, reason = 'FieldValueInvalid') =>
+    causes.push({ field: `[${index}]${field ? ` ${field}` : ''}`, message, reason });
+  if (!isRecord(doc)) {
+    bad('', 'each document must be an object');
+    return undefined;
+  }
+  const info = kinds.find((k) => k.kind === doc.kind && k.apiVersion === doc.apiVersion);
+  if (!info) {
+    if (typeof doc.kind !== 'string' || typeof doc.apiVersion !== 'string') bad('', 'needs apiVersion and kind');
+    else bad('kind', `no kind "${doc.kind}" is known in apiVersion "${doc.apiVersion}"`, 'FieldValueNotSupported');
+    return undefined;
+  }
+  const desired = structuredClone(doc) as Obj;
+  if (!isRecord(desired.metadata)) {
+    bad(`${info.kind}: metadata.name`, 'required', 'FieldValueRequired');
+    return undefined;
+  }
+  const name = desired.metadata.name;
+  if (typeof name !== 'string' || name === '') {
+    bad(`${info.kind}: metadata.name`, 'required (apply does not support generateName)', 'FieldValueRequired');
+    return undefined;
+  }
+  const ref: ObjectRef = { kind: info.kind, name };
+  if (info.namespaced) {
+    const ns = desired.metadata.namespace;
+    desired.metadata.namespace = typeof ns === 'string' && ns !== '' ? ns : 'default';
+    ref.namespace = desired.metadata.namespace;
+  } else if (desired.metadata.namespace !== undefined && desired.metadata.namespace !== '') {
+    bad(`${info.kind} ${name}: metadata.namespace`, `${info.kind} is cluster-scoped and takes no namespace`);
+    return undefined;
+  } else delete desired.metadata.namespace;
+  stripServerMetadata(desired);
+  if (hasStatusSubresource(info)) delete desired.status;
+  return { index, info, ref, desired, stored: undefined };
+}
+
+function label(p: Planned): string {
+  return `[${p.index}] ${p.info.kind} ${p.ref.namespace ? `${p.ref.namespace}/` : ''}${p.ref.name}`;
+}
+
+function cause(p: Planned, field: string | undefined, message: string, reason: string): StatusCause {
+  return { field: `${label(p)}${field ? `: ${field}` : ''}`, message, reason };
+}
+
+/** What the object would become, and how that differs from what is stored. */
+function plan(p: Planned): ApplyItem {
+  const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : structuredClone(p.desired);
+  const before = p.stored ? comparable(p.stored) : undefined;
+  const after = comparable(next);
+  const action: ApplyAction = !p.stored
+    ? 'created'
+    : JSON.stringify(before) === JSON.stringify(after)
+      ? 'unchanged'
+      : 'configured';
+  const item: ApplyItem = {
+    apiVersion: p.info.apiVersion,
+    kind: p.info.kind,
+    ...(p.ref.namespace !== undefined ? { namespace: p.ref.namespace } : {}),
+    name: p.ref.name,
+    action,
+    object: next,
+  };
+  if (action !== 'unchanged') {
+    const path = `${resourceLabel(p.info)}/${p.ref.namespace ? `${p.ref.namespace}/` : ''}${p.ref.name}`;
+    item.diff = unifiedDiff(before ? stringify(before) : '', stringify(after), `live/${path}`, `desired/${path}`);
+  }
+  return item;
+}
+
+async function write(deps: ApiDeps, p: Planned): Promise<ApplyItem> {
+  for (let attempt = 1; ; attempt++) {
+    const item = plan(p);
+    try {
+      if (item.action === 'created') item.object = await deps.store.create(item.object);
+      else if (item.action === 'configured') item.object = await deps.store.update(item.object);
+      return item;
+    } catch (err) {
+      // Someone wrote the object meanwhile: apply is declarative, so rebase on what is there now.
+      if (!(isConflict(err) || isAlreadyExists(err)) || attempt >= WRITE_ATTEMPTS) throw err;
+      p.stored = await deps.store.get(p.ref);
+    }
+  }
+}
+
+/**
+ * The manifest over what is stored: the manifest's spec, labels and annotations (replacing the
+ * stored ones); the stored status and server-set metadata; metadata the manifest does not mention
+ * (ownerReferences, finalizers) and values the server allocated (a Service's cluster IP and node
+ * ports) stay as stored.
+ */
+export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
+  const next = structuredClone(desired);
+  const meta = next.metadata as unknown as Record<string, unknown>;
+  const old = stored.metadata as unknown as Record<string, unknown>;
+  for (const f of SERVER_METADATA) if (old[f] !== undefined) meta[f] = old[f];
+  for (const f of ['ownerReferences', 'finalizers'])
+    if (meta[f] === undefined && old[f] !== undefined) meta[f] = old[f];
+  if (hasStatusSubresource(info)) {
+    if (stored.status === undefined) delete next.status;
+    else next.status = structuredClone(stored.status);
+  }
+  if (info.kind === 'Service') keepAllocated(stored, next);
+  return next;
+}
+
+type ServiceSpec = {
+  clusterIP?: string;
+  clusterIPs?: string[];
+  ports?: { port?: number; protocol?: string; nodePort?: number }[];
+};
+
+function keepAllocated(stored: Obj, next: Obj): void {
+  const was = stored.spec as ServiceSpec | undefined;
+  const now = next.spec as ServiceSpec | undefined;
+  if (!was || !now) return;
+  if (now.clusterIP === undefined && was.clusterIP !== undefined) now.clusterIP = was.clusterIP;
+  if (now.clusterIPs === undefined && was.clusterIPs !== undefined) now.clusterIPs = [...was.clusterIPs];
+  for (const port of now.ports ?? []) {
+    if (port.nodePort !== undefined) continue;
+    const same = was.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
+    if (same?.nodePort !== undefined) port.nodePort = same.nodePort;
+  }
+}
+
+/** The part of an object apply owns and compares: no status, no server-set metadata. */
+function comparable(obj: Obj): Obj {
+  const { status: _status, ...rest } = structuredClone(obj);
+  return stripServerMetadata(rest as Obj);
+}

@@ -1,0 +1,157 @@
+/**
+ * Who is calling (authenticate: bearer token -> Principal, else 401) and what they may do
+ * (authorize: Principal x Access -> nothing, else 403 naming the role and what it may do).
+ *
+ * Roles:
+ * - admin: everything.
+ * - deployer: read and write namespaced objects (Secrets included) in its listed namespaces;
+ *   read Nodes and Namespaces; nothing else (no tokens, no all-namespace lists).
+ * - reader: read everything except Secrets; no writes.
+ * - bootstrap: only `POST /agent/v1/register`; always expires.
+ * - node: its own Node and its Lease, the pods bound to it (read, and write their status), and
+ *   `/agent/v1/sync`; like Kubernetes' NodeRestriction admission. `authorizeObject` is the hook
+ *   that checks the object itself once it is known (a pod's spec.nodeName).
+ * Tokens and Authorization headers are never logged.
+ */
+import type { Deps } from '../deps';
+import { ForbiddenError, UnauthorizedError } from '../errors';
+import type { Obj } from '../store/types';
+import { type Role, type TokenRecord, verifyToken } from './tokens';
+
+export { ensureAdminToken } from './tokens';
+
+export interface Principal {
+  /** The token's name (never the token). */
+  name: string;
+  role: Role;
+  /** deployer: the namespaces it may write. */
+  namespaces: string[];
+  /** node: the node it acts for. */
+  nodeName?: string;
+}
+
+export type Verb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete';
+
+export type Access =
+  | {
+      verb: Verb;
+      kind: string;
+      namespaced: boolean;
+      /** Undefined for cluster-scoped kinds and for lists across all namespaces. */
+      namespace?: string;
+      name?: string;
+      subresource?: string;
+      /** list: the `spec.nodeName=` a field selector pins (node tokens may list only their pods). */
+      nodeName?: string;
+    }
+  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' };
+
+/** Where node heartbeats (Leases) live, as in Kubernetes. */
+const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+const READ_VERBS: readonly Verb[] = ['get', 'list'];
+const DEPLOYER_CLUSTER_READS = new Set(['Node', 'Namespace']);
+
+export async function authenticate(deps: Deps, headers: Record<string, string>): Promise<Principal> {
+  const header = headers.authorization;
+  if (!header) throw new UnauthorizedError('Unauthorized: no bearer token (send "Authorization: Bearer <token>")');
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new UnauthorizedError('Unauthorized: the Authorization header is not "Bearer <token>"');
+  const record = await verifyToken(deps, match[1] as string);
+  if (!record) throw new UnauthorizedError('Unauthorized: the token is invalid, expired or revoked');
+  return principalOf(record);
+}
+
+export function principalOf(record: TokenRecord): Principal {
+  const p: Principal = { name: record.metadata.name, role: record.spec.role, namespaces: record.spec.namespaces ?? [] };
+  if (record.spec.nodeName) p.nodeName = record.spec.nodeName;
+  return p;
+}
+
+/** Throws ForbiddenError unless `principal` may perform `access`. */
+export function authorize(principal: Principal, access: Access): void {
+  if (!allowed(principal, access)) throw new ForbiddenError(`${deniedWhat(principal, access)}: ${mayDo(principal)}`);
+}
+
+/**
+ * The second check, once the object is known: a node may touch only pods bound to it. Every
+ * handler that reads or writes a single object calls this; for other roles it allows everything
+ * `authorize` already allowed.
+ */
+export function authorizeObject(principal: Principal, verb: Verb, obj: Obj): void {
+  if (principal.role !== 'node' || obj.kind !== 'Pod') return;
+  const nodeName = (obj.spec as { nodeName?: unknown } | undefined)?.nodeName;
+  if (nodeName !== principal.nodeName) {
+    throw new ForbiddenError(
+      `node "${principal.nodeName}" may not ${verb} pod ${obj.metadata.namespace}/${obj.metadata.name}: it is not bound to this node`,
+    );
+  }
+}
+
+function allowed(p: Principal, a: Access): boolean {
+  if (p.role === 'admin') return true;
+  if ('path' in a) {
+    switch (p.role) {
+      case 'bootstrap':
+        return a.path === 'agent/register';
+      case 'node':
+        return a.path === 'agent/sync' || a.path === 'discovery';
+      case 'deployer':
+      case 'reader':
+        return a.path === 'discovery';
+    }
+  }
+  const read = READ_VERBS.includes(a.verb);
+  switch (p.role) {
+    case 'reader':
+      return read && a.kind !== 'Secret';
+    case 'deployer':
+      if (!a.namespaced) return read && DEPLOYER_CLUSTER_READS.has(a.kind);
+      return a.namespace !== undefined && p.namespaces.includes(a.namespace);
+    case 'node':
+      return nodeAllowed(p, a);
+    case 'bootstrap':
+      return false;
+  }
+  return false;
+}
+
+function nodeAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolean {
+  const own = a.name === p.nodeName;
+  switch (a.kind) {
+    case 'Node':
+      return own && a.verb !== 'create' && a.verb !== 'delete';
+    case 'Lease':
+      return a.namespace === NODE_LEASE_NAMESPACE && (own || (a.verb === 'create' && a.name === undefined));
+    case 'Pod':
+      if (a.verb === 'list') return a.nodeName === p.nodeName;
+      if (a.verb === 'get') return a.name !== undefined;
+      return (a.verb === 'update' || a.verb === 'patch') && a.subresource === 'status';
+    default:
+      return false;
+  }
+}
+
+function deniedWhat(p: Principal, a: Access): string {
+  const who = `token "${p.name}" (role ${p.role})`;
+  if ('path' in a)
+    return `${who} may not use ${a.path === 'tokens' ? 'the token API' : `/${a.path.replace('agent/', 'agent/v1/')}`}`;
+  const what = `${a.kind.toLowerCase()}${a.subresource ? `/${a.subresource}` : ''}${a.name ? ` "${a.name}"` : 's'}`;
+  const where = a.namespaced ? (a.namespace ? ` in namespace "${a.namespace}"` : ' across all namespaces') : '';
+  return `${who} may not ${a.verb} ${what}${where}`;
+}
+
+/** One sentence per role, shown in every 403 so the caller knows what the token is for. */
+export function mayDo(p: Principal): string {
+  switch (p.role) {
+    case 'admin':
+      return 'an admin may do everything';
+    case 'deployer':
+      return `a deployer may read and write namespaced objects (Secrets included) in namespaces ${p.namespaces.join(', ')}, and read nodes and namespaces`;
+    case 'reader':
+      return 'a reader may read every object except Secrets, and write nothing';
+    case 'bootstrap':
+      return 'a bootstrap token may only register a node (POST /agent/v1/register)';
+    case 'node':
+      return `a node token may only read and update node "${p.nodeName}", its lease, and the pods bound to it`;
+  }
+}

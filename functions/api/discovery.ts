@@ -1,0 +1,76 @@
+/**
+ * The discovery documents kubectl reads before anything else: `/api` (APIVersions), `/apis`
+ * (APIGroupList), `/apis/{group}` (APIGroup) and `/api/v1`, `/apis/{group}/{version}`
+ * (APIResourceList). All of it is derived from the kinds in schemas/.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#discovery-api
+ */
+import { kinds } from '../../schemas';
+import { FERRY_GROUP, FERRY_VERSION } from './router';
+
+const OBJECT_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
+const STATUS_VERBS = ['get', 'patch', 'update'];
+
+export function apiVersions(): object {
+  return {
+    kind: 'APIVersions',
+    apiVersion: 'v1',
+    versions: versionsOf(''),
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }],
+  };
+}
+
+export function apiGroupList(): object {
+  const groups = [...new Set(kinds.filter((k) => k.group !== '').map((k) => k.group))].sort();
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupOf) };
+}
+
+export function apiGroup(group: string): object {
+  return { kind: 'APIGroup', apiVersion: 'v1', ...groupOf(group) };
+}
+
+export function apiResourceList(group: string, version: string): object {
+  const resources: object[] = [];
+  for (const k of kinds.filter((k) => k.group === group && k.version === version)) {
+    resources.push({
+      name: k.plural,
+      singularName: k.singular,
+      namespaced: k.namespaced,
+      kind: k.kind,
+      verbs: OBJECT_VERBS,
+      ...(k.shortNames.length ? { shortNames: [...k.shortNames] } : {}),
+    });
+    for (const sub of k.subresources) {
+      resources.push({
+        name: `${k.plural}/${sub}`,
+        singularName: '',
+        namespaced: k.namespaced,
+        kind: sub === 'scale' ? 'Scale' : k.kind,
+        verbs: STATUS_VERBS,
+      });
+    }
+  }
+  if (group === FERRY_GROUP && version === FERRY_VERSION) {
+    resources.push({
+      name: 'tokens',
+      singularName: 'token',
+      namespaced: false,
+      kind: 'Token',
+      verbs: ['create', 'delete', 'get', 'list'],
+    });
+  }
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources,
+  };
+}
+
+function versionsOf(group: string): string[] {
+  return [...new Set(kinds.filter((k) => k.group === group).map((k) => k.version))].sort();
+}
+
+function groupOf(group: string): object {
+  const versions = versionsOf(group).map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
+  return { name: group, versions, preferredVersion: versions[0] };
+}

@@ -1,0 +1,141 @@
+/**
+ * The API core: `ApiRequest -> ApiResponse`, platform-free (functions/runtime/* adapt node:http and
+ * Lambda events to it). Order of checks for every request: size (413), route (404, after
+ * authentication for everything but /healthz and /version), authentication (401), authorization
+ * (403), body parsing (400), defaults and validation (422), then the store (404, 409). Every error
+ * leaves through http-errors.ts.
+ */
+import { applyDefaults, openApiDocument } from '../../schemas';
+import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
+import type { Obj } from '../store/types';
+import { agentRoutes } from './agent-routes';
+import { handleApply } from './apply';
+import { type Access, authenticate, authorize, type Principal } from './auth';
+import { parseBody } from './body';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
+import { errorResponse, jsonResponse } from './http-errors';
+import { handleResource, SYSTEM_NAMESPACES } from './resources';
+import { type Route, route } from './router';
+import { getToken, issueToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
+import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
+
+export { ensureAdminToken } from './auth';
+export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
+
+export function createApiHandler(deps: ApiDeps): ApiHandler {
+  let openApi: string | undefined;
+  return async (req) => {
+    try {
+      if (req.body && req.body.byteLength > deps.config.maxBodyBytes)
+        throw new PayloadTooLargeError(deps.config.maxBodyBytes);
+      const r = route(req.path);
+      switch (r.type) {
+        case 'healthz':
+          return only(req, ['GET', 'HEAD'], () => ({
+            status: 200,
+            headers: { 'content-type': 'text/plain' },
+            body: 'ok',
+          }));
+        case 'version':
+          return only(req, ['GET'], () => jsonResponse(200, versionInfo(deps)));
+      }
+      const principal = await authenticate(deps, req.headers);
+      return await dispatch(deps, req, r, principal, () => {
+        openApi ??= JSON.stringify(openApiDocument());
+        return openApi;
+      });
+    } catch (err) {
+      return errorResponse(err, deps.log, { method: req.method, path: req.path });
+    }
+  };
+}
+
+async function dispatch(
+  deps: ApiDeps,
+  req: ApiRequest,
+  r: Exclude<Route, { type: 'healthz' | 'version' }>,
+  principal: Principal,
+  openApi: () => string,
+): Promise<ApiResponse> {
+  const gate = (access: Access) => authorize(principal, access);
+  switch (r.type) {
+    case 'openapi':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: openApi(),
+      }));
+    case 'apiVersions':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => jsonResponse(200, apiVersions()));
+    case 'apiGroups':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => jsonResponse(200, apiGroupList()));
+    case 'apiGroup':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => jsonResponse(200, apiGroup(r.group)));
+    case 'resourceList':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => jsonResponse(200, apiResourceList(r.group, r.version)));
+    case 'resource':
+      return handleResource(deps, req, r, principal);
+    case 'apply':
+      return only(req, ['POST'], () => handleApply(deps, req, principal));
+    case 'tokens':
+      gate({ path: 'tokens' });
+      return tokens(deps, req, r.name);
+    case 'agent': {
+      const handler = agentRoutes[r.op];
+      if (!handler) throw new MethodNotAllowedError(req.method, req.path);
+      gate({ path: `agent/${r.op}` as 'agent/register' | 'agent/sync' });
+      return only(req, ['POST'], () => handler(deps, req, principal));
+    }
+  }
+}
+
+async function tokens(deps: ApiDeps, req: ApiRequest, name: string | undefined): Promise<ApiResponse> {
+  if (name === undefined) {
+    if (req.method === 'GET') return jsonResponse(200, await listTokens(deps));
+    if (req.method === 'POST') {
+      const { record, token } = await issueToken(deps, tokenRequest(parseBody(req, deps.config.maxBodyBytes)));
+      return jsonResponse(201, tokenView(record, token));
+    }
+  } else {
+    if (req.method === 'GET') return jsonResponse(200, await getToken(deps, name));
+    if (req.method === 'DELETE') return jsonResponse(200, await revokeToken(deps, name));
+  }
+  throw new MethodNotAllowedError(req.method, req.path);
+}
+
+function only<T extends ApiResponse | Promise<ApiResponse>>(req: ApiRequest, methods: string[], run: () => T): T {
+  if (!methods.includes(req.method)) throw new MethodNotAllowedError(req.method, req.path);
+  return run();
+}
+
+function versionInfo(deps: ApiDeps): object {
+  // kubectl reads major/minor/gitVersion; the Kubernetes API level ferry follows is 1.30.
+  return {
+    major: '1',
+    minor: '30',
+    gitVersion: `v${deps.config.version}`,
+    ferryVersion: deps.config.version,
+  };
+}
+
+/**
+ * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) when they are
+ * missing. Safe to run on every start and from several processes at once.
+ */
+export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
+  for (const name of SYSTEM_NAMESPACES) {
+    if (await deps.store.get({ kind: 'Namespace', name })) continue;
+    try {
+      const ns = applyDefaults<Obj>({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+      ns.status ??= { phase: 'Active' };
+      await deps.store.create(ns);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+}

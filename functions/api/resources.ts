@@ -1,0 +1,323 @@
+/**
+ * CRUD on Kubernetes REST paths: create (POST, 201), get and list (GET), replace (PUT), patch
+ * (PATCH), delete (DELETE, 200 with the object), and the `status` subresource. As in Kubernetes,
+ * writes to the main resource never change `status` and writes to `/status` change nothing else.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/
+ */
+import { randomBytes } from 'node:crypto';
+import { type KindInfo, kinds } from '../../schemas';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  isConflict,
+  isNotFound,
+  MethodNotAllowedError,
+  NotFoundError,
+} from '../errors';
+import { deletePod } from '../pod-deletion';
+import type { Obj, ObjectRef } from '../store/types';
+import {
+  admit,
+  asObjectOf,
+  checkPlacement,
+  hasStatusSubresource,
+  isRecord,
+  resourceLabel,
+  stripServerMetadata,
+  validateOnly,
+} from './admission';
+import { type Access, authorize, authorizeObject, type Principal, type Verb } from './auth';
+import { checkTree, mediaType, parseBody } from './body';
+import { jsonResponse } from './http-errors';
+import { listObjects } from './list';
+import { applyPatch, PATCH_TYPES } from './patch';
+import { toScale, writeScale } from './scale';
+import type { ApiDeps, ApiRequest, ApiResponse } from './types';
+
+export interface ResourceRoute {
+  info: KindInfo;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+/** Namespaces a server creates on first start and refuses to delete. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-node-lease'] as const;
+
+const WRITE_ATTEMPTS = 5;
+
+export async function handleResource(
+  deps: ApiDeps,
+  req: ApiRequest,
+  route: ResourceRoute,
+  principal: Principal,
+): Promise<ApiResponse> {
+  const verb = verbOf(req.method, route);
+  const access: Access = {
+    verb,
+    kind: route.info.kind,
+    namespaced: route.info.namespaced,
+    ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
+    ...(route.name !== undefined ? { name: route.name } : {}),
+    ...(route.subresource !== undefined ? { subresource: route.subresource } : {}),
+  };
+  if (verb === 'list') {
+    const nodeName = pinnedNodeName(req.query.get('fieldSelector'));
+    if (nodeName !== undefined) access.nodeName = nodeName;
+  }
+  authorize(principal, access);
+  const dryRun = dryRunOf(req);
+
+  switch (verb) {
+    case 'list':
+      return jsonResponse(200, await listObjects(deps, route.info, route.namespace, req.query));
+    case 'create':
+      return jsonResponse(201, await create(deps, req, route, principal, dryRun));
+    case 'get': {
+      const obj = await mustGet(deps, route);
+      authorizeObject(principal, 'get', obj);
+      return jsonResponse(200, route.subresource === 'scale' ? toScale(obj) : obj);
+    }
+    case 'update':
+    case 'patch':
+      if (route.subresource === 'scale') {
+        const scale = await writeScale(deps, req, route, principal, verb, () => mustGet(deps, route), dryRun);
+        return jsonResponse(200, scale);
+      }
+      return jsonResponse(200, await write(deps, req, route, principal, verb, dryRun));
+    case 'delete':
+      return jsonResponse(200, await remove(deps, req, route, principal));
+  }
+}
+
+function verbOf(method: string, route: ResourceRoute): Verb {
+  const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
+  const table: Record<string, Partial<Record<string, Verb>>> = {
+    collection: { GET: 'list', POST: 'create' },
+    object: { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' },
+    subresource: { GET: 'get', PUT: 'update', PATCH: 'patch' },
+  };
+  const verb = table[path]?.[method];
+  // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
+  if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
+    throw new MethodNotAllowedError(method, describe(route));
+  }
+  return verb;
+}
+
+function describe(route: ResourceRoute): string {
+  const ns = route.namespace !== undefined ? `namespaces/${route.namespace}/` : '';
+  const name = route.name !== undefined ? `/${route.name}` : '';
+  return `${ns}${resourceLabel(route.info)}${name}${route.subresource ? `/${route.subresource}` : ''}`;
+}
+
+function dryRunOf(req: ApiRequest): boolean {
+  const values = req.query.getAll('dryRun');
+  if (values.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
+  return values.length > 0;
+}
+
+/** The node a `spec.nodeName=X` field selector pins, if any (node tokens may list only their pods). */
+function pinnedNodeName(selector: string | null): string | undefined {
+  for (const term of (selector ?? '').split(',')) {
+    const m = /^\s*spec\.nodeName\s*==?\s*(\S+)\s*$/.exec(term);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+function refOf(route: ResourceRoute, name: string): ObjectRef {
+  const ref: ObjectRef = { kind: route.info.kind, name };
+  if (route.info.namespaced && route.namespace !== undefined) ref.namespace = route.namespace;
+  return ref;
+}
+
+export function notFoundFor(info: KindInfo, name: string): NotFoundError {
+  return new NotFoundError(info.kind, name, `${resourceLabel(info)} "${name}" not found`);
+}
+
+async function mustGet(deps: ApiDeps, route: ResourceRoute): Promise<Obj> {
+  const obj = await deps.store.get(refOf(route, route.name as string));
+  if (!obj) throw notFoundFor(route.info, route.name as string);
+  return obj;
+}
+
+/** 404 unless the namespace exists: objects are never created into a namespace that is not there. */
+export async function requireNamespace(deps: ApiDeps, namespace: string): Promise<void> {
+  if (!(await deps.store.get({ kind: 'Namespace', name: namespace }))) {
+    throw new NotFoundError('Namespace', namespace, `namespaces "${namespace}" not found`);
+  }
+}
+
+async function create(
+  deps: ApiDeps,
+  req: ApiRequest,
+  route: ResourceRoute,
+  principal: Principal,
+  dryRun: boolean,
+): Promise<Obj> {
+  const { info } = route;
+  const body = asObjectOf(parseBody(req, deps.config.maxBodyBytes), info);
+  checkPlacement(body, info, route.namespace);
+  const meta = body.metadata;
+  if ((meta.name === undefined || meta.name === '') && typeof meta.generateName === 'string') {
+    meta.name = `${meta.generateName}${randomSuffix()}`;
+  }
+  stripServerMetadata(body);
+  if (hasStatusSubresource(info)) delete body.status;
+  const obj = admit(body);
+  authorizeObject(principal, 'create', obj);
+  if (info.namespaced) await requireNamespace(deps, obj.metadata.namespace as string);
+  if (dryRun) return obj;
+  return deps.store.create(obj);
+}
+
+/** PUT and PATCH, on the main resource or on `/status`. */
+async function write(
+  deps: ApiDeps,
+  req: ApiRequest,
+  route: ResourceRoute,
+  principal: Principal,
+  verb: 'update' | 'patch',
+  dryRun: boolean,
+): Promise<Obj> {
+  const { info } = route;
+  const name = route.name as string;
+  const status = route.subresource === 'status';
+  const type = mediaType(req);
+  if (verb === 'patch' && !(PATCH_TYPES as readonly string[]).includes(type)) {
+    throw new BadRequestError(`a PATCH needs Content-Type ${PATCH_TYPES.join(', ')} (got ${JSON.stringify(type)})`);
+  }
+  const input = parseBody(req, deps.config.maxBodyBytes);
+
+  for (let attempt = 1; ; attempt++) {
+    const stored = await mustGet(deps, route);
+    authorizeObject(principal, verb, stored);
+
+    // The object the client asks for, in full: the PUT body, or the stored object patched.
+    let desired: Obj;
+    let pinnedRv: string | undefined;
+    if (verb === 'update') {
+      desired = asObjectOf(structuredClone(input), info);
+      pinnedRv = desired.metadata.resourceVersion;
+    } else {
+      const patched = applyPatch(type, structuredClone(stored), input);
+      checkTree(patched);
+      desired = asObjectOf(patched, info);
+      const rv = desired.metadata.resourceVersion;
+      pinnedRv = rv !== stored.metadata.resourceVersion ? rv : undefined;
+    }
+    checkPlacement(desired, info, route.namespace, name);
+
+    let next: Obj;
+    if (status) {
+      // /status: only status moves; everything else stays as stored.
+      next = structuredClone(stored);
+      if (desired.status === undefined) delete next.status;
+      else next.status = desired.status;
+      validateOnly(next);
+    } else {
+      const body = stripServerMetadata(structuredClone(desired));
+      if (hasStatusSubresource(info)) delete body.status;
+      next = admit(body);
+      carryServerMetadata(stored, next);
+      if (hasStatusSubresource(info)) {
+        if (stored.status === undefined) delete next.status;
+        else next.status = structuredClone(stored.status);
+      }
+    }
+    authorizeObject(principal, verb, next);
+    if (pinnedRv !== undefined && pinnedRv !== stored.metadata.resourceVersion) {
+      throw new ConflictError(info.kind, name, stored);
+    }
+    next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
+    if (dryRun) return next;
+    try {
+      return await deps.store.update(next);
+    } catch (err) {
+      // Unpinned writes were computed from a snapshot: rebase on what is stored now and try again.
+      if (!isConflict(err) || pinnedRv !== undefined || attempt >= WRITE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Metadata the server keeps across writes to the main resource. */
+function carryServerMetadata(stored: Obj, next: Obj): void {
+  const m = stored.metadata;
+  if (m.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = m.deletionTimestamp;
+  if (m.deletionGracePeriodSeconds !== undefined)
+    next.metadata.deletionGracePeriodSeconds = m.deletionGracePeriodSeconds;
+  if (m.uid !== undefined) next.metadata.uid = m.uid;
+  if (m.creationTimestamp !== undefined) next.metadata.creationTimestamp = m.creationTimestamp;
+  if (m.generation !== undefined) next.metadata.generation = m.generation;
+}
+
+async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, principal: Principal): Promise<Obj> {
+  const { info } = route;
+  const name = route.name as string;
+  const options = deleteOptions(deps, req);
+  const stored = await mustGet(deps, route);
+  authorizeObject(principal, 'delete', stored);
+  if (options.resourceVersion !== undefined && options.resourceVersion !== stored.metadata.resourceVersion) {
+    throw new ConflictError(info.kind, name, stored);
+  }
+  if (info.kind === 'Namespace') return deleteNamespace(deps, stored);
+  if (info.kind === 'Pod') {
+    const grace = options.gracePeriodSeconds;
+    const pod = await deletePod(deps, refOf(route, name), grace !== undefined ? { gracePeriodSeconds: grace } : {});
+    if (!pod) throw notFoundFor(info, name);
+    return pod;
+  }
+  try {
+    return await deps.store.delete(refOf(route, name), { resourceVersion: stored.metadata.resourceVersion as string });
+  } catch (err) {
+    if (isNotFound(err)) throw notFoundFor(info, name);
+    throw err;
+  }
+}
+
+/** DeleteOptions from the query and the (optional) body, as kubectl sends them. */
+function deleteOptions(deps: ApiDeps, req: ApiRequest): { resourceVersion?: string; gracePeriodSeconds?: number } {
+  const out: { resourceVersion?: string; gracePeriodSeconds?: number } = {};
+  let body: unknown;
+  if (req.body && req.body.byteLength > 0) body = parseBody(req, deps.config.maxBodyBytes);
+  const grace = req.query.get('gracePeriodSeconds') ?? (isRecord(body) ? body.gracePeriodSeconds : undefined);
+  if (grace !== undefined && grace !== null) {
+    const n = Number(grace);
+    if (!Number.isInteger(n) || n < 0) throw new BadRequestError('gracePeriodSeconds must be a whole number >= 0');
+    out.gracePeriodSeconds = n;
+  }
+  const pre = isRecord(body) && isRecord(body.preconditions) ? body.preconditions : undefined;
+  if (typeof pre?.resourceVersion === 'string') out.resourceVersion = pre.resourceVersion;
+  return out;
+}
+
+/**
+ * Deleting a Namespace deletes every object in it, then the Namespace. Kubernetes does this
+ * asynchronously (phase Terminating, the namespace controller); ferry does it in the request,
+ * removing pods at once: their agents stop containers whose pods are gone.
+ */
+async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
+  const name = ns.metadata.name;
+  if ((SYSTEM_NAMESPACES as readonly string[]).includes(name)) {
+    throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
+  }
+  for (const info of kinds.filter((k) => k.namespaced)) {
+    const { items } = await deps.store.list(info.kind, { namespace: name });
+    for (const obj of items) {
+      try {
+        await deps.store.delete({ kind: info.kind, namespace: name, name: obj.metadata.name });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+  return deps.store.delete({ kind: 'Namespace', name });
+}
+
+/** Kubernetes' generateName suffix: five characters from [a-z0-9]. */
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
+}

@@ -1,0 +1,113 @@
+/**
+ * Kubernetes REST paths to routes. Core kinds live under `/api/v1`, others under
+ * `/apis/{group}/{version}`; then `namespaces/{ns}/{plural}[/{name}[/{subresource}]]` for
+ * namespaced kinds and `{plural}[/{name}[/{subresource}]]` for cluster-scoped kinds and for
+ * lists of a namespaced kind across all namespaces.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-uris
+ */
+import { type KindInfo, kindByPlural, kinds } from '../../schemas';
+import { NotFoundError } from '../errors';
+
+export const FERRY_GROUP = 'ferry.dev';
+export const FERRY_VERSION = 'v1';
+
+export type Route =
+  | { type: 'healthz' }
+  | { type: 'version' }
+  | { type: 'openapi' }
+  /** `/api`: the core group's versions. */
+  | { type: 'apiVersions' }
+  /** `/apis`: every named group. */
+  | { type: 'apiGroups' }
+  /** `/apis/{group}`: one group. */
+  | { type: 'apiGroup'; group: string }
+  /** `/api/v1`, `/apis/{group}/{version}`: the APIResourceList. */
+  | { type: 'resourceList'; group: string; version: string }
+  | { type: 'resource'; info: KindInfo; namespace?: string; name?: string; subresource?: string }
+  | { type: 'tokens'; name?: string }
+  | { type: 'apply' }
+  /** `/agent/v1/{op}`: the node agent's protocol (register, sync). */
+  | { type: 'agent'; op: string };
+
+export function route(path: string): Route {
+  const parts = path.split('/').filter((p, i, all) => p !== '' || (i > 0 && i < all.length - 1));
+  if (parts.some((p) => p === '')) throw notFound(path);
+  const [head, ...rest] = parts;
+  switch (head) {
+    case 'healthz':
+    case 'livez':
+    case 'readyz':
+      if (rest.length === 0) return { type: 'healthz' };
+      break;
+    case 'version':
+      if (rest.length === 0) return { type: 'version' };
+      break;
+    case 'openapi.json':
+      if (rest.length === 0) return { type: 'openapi' };
+      break;
+    case 'openapi':
+      if (rest.length === 1 && rest[0] === 'v3') return { type: 'openapi' };
+      break;
+    case 'agent':
+      if (rest.length === 2 && rest[0] === 'v1') return { type: 'agent', op: rest[1] as string };
+      break;
+    case 'api':
+      if (rest.length === 0) return { type: 'apiVersions' };
+      return groupRoute('', rest[0] as string, rest.slice(1), path);
+    case 'apis':
+      if (rest.length === 0) return { type: 'apiGroups' };
+      if (rest.length === 1) {
+        if (kinds.some((k) => k.group === rest[0])) return { type: 'apiGroup', group: rest[0] as string };
+        break;
+      }
+      return groupRoute(rest[0] as string, rest[1] as string, rest.slice(2), path);
+  }
+  throw notFound(path);
+}
+
+function groupRoute(group: string, version: string, rest: string[], path: string): Route {
+  if (group === FERRY_GROUP && version === FERRY_VERSION) {
+    if (rest[0] === 'apply' && rest.length === 1) return { type: 'apply' };
+    if (rest[0] === 'tokens' && rest.length <= 2)
+      return rest[1] ? { type: 'tokens', name: rest[1] } : { type: 'tokens' };
+  }
+  if (!kinds.some((k) => k.group === group && k.version === version)) throw notFound(path);
+  if (rest.length === 0) return { type: 'resourceList', group, version };
+
+  const lookup = (plural: string | undefined): KindInfo => {
+    const info = plural === undefined ? undefined : kindByPlural(group, version, plural);
+    if (!info) throw notFound(path);
+    return info;
+  };
+  const withSub = (info: KindInfo, sub: string | undefined): string | undefined => {
+    if (sub === undefined) return undefined;
+    if (!(info.subresources as readonly string[]).includes(sub)) throw notFound(path);
+    return sub;
+  };
+
+  // namespaces/{ns}/{plural}[/{name}[/{sub}]] -- but namespaces/{name}/status is the Namespace's own status.
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !(rest.length === 3 && rest[2] === 'status')) {
+    if (rest.length > 5) throw notFound(path);
+    const info = lookup(rest[2]);
+    if (!info.namespaced) throw notFound(path);
+    const r: Route = { type: 'resource', info, namespace: rest[1] as string };
+    if (rest[3] !== undefined) r.name = rest[3];
+    const sub = withSub(info, rest[4]);
+    if (sub !== undefined) r.subresource = sub;
+    return r;
+  }
+
+  if (rest.length > 3) throw notFound(path);
+  const info = lookup(rest[0]);
+  // A namespaced kind without a namespace is only the all-namespaces list.
+  if (info.namespaced && rest.length > 1) throw notFound(path);
+  const r: Route = { type: 'resource', info };
+  if (rest[1] !== undefined) r.name = rest[1];
+  const sub = withSub(info, rest[2]);
+  if (sub !== undefined) r.subresource = sub;
+  return r;
+}
+
+function notFound(path: string): NotFoundError {
+  return new NotFoundError('', path, `the server could not find the requested resource (${path})`);
+}

@@ -1,0 +1,103 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { pod, startApi, type TestApi } from './harness';
+
+const REGISTER = '/agent/v1/register';
+const SYNC = '/agent/v1/sync';
+const STATUS = {
+  capacity: { cpu: '2', memory: '4Gi', pods: '110' },
+  addresses: [{ type: 'InternalIP', address: '10.0.0.1' }],
+};
+
+describe('agent routes', () => {
+  let api: TestApi;
+  let bootstrap: string;
+
+  beforeEach(async () => {
+    api = await startApi();
+    bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+  });
+
+  it('registers a node with a bootstrap token and returns a node token', async () => {
+    // act
+    const res = await api.send('POST', REGISTER, {
+      token: bootstrap,
+      body: { nodeName: 'n1', labels: { zone: 'a' }, status: STATUS },
+    });
+
+    // assess
+    expect(res.status).toBe(200);
+    expect(res.json.nodeName).toBe('n1');
+    expect(String(res.json.token)).toMatch(/^ferry_node-n1_/);
+    const stored = await api.store.get({ kind: 'Node', name: 'n1' });
+    expect(stored?.metadata.labels).toEqual({ zone: 'a' });
+    expect(stored?.status).toEqual(expect.objectContaining({ addresses: STATUS.addresses }));
+  });
+
+  it('refuses register to any token but bootstrap and admin, and an expired bootstrap token', async () => {
+    // prepare
+    const reader = await api.token({ role: 'reader' });
+
+    // act
+    const asReader = await api.send('POST', REGISTER, { token: reader, body: { nodeName: 'n1', status: STATUS } });
+    api.now.ms += 601_000;
+    const expired = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+
+    // assess
+    expect(asReader.status).toBe(403);
+    expect(expired.status).toBe(401);
+  });
+
+  it('refuses a bootstrap token everything but register', async () => {
+    // act
+    const res = await api.send('POST', SYNC, { token: bootstrap, body: {} });
+
+    // assess
+    expect(res.status).toBe(403);
+    expect(res.json.message).toMatch(/bootstrap token may only register a node/);
+  });
+
+  it('rejects a malformed register request with 422 and writes nothing', async () => {
+    // prepare
+    const before = await api.snapshot();
+
+    // act
+    const res = await api.send('POST', REGISTER, {
+      token: bootstrap,
+      body: { nodeName: 'Not A Name', status: STATUS, extra: 1 },
+    });
+
+    // assess
+    expect(res.status).toBe(422);
+    expect(await api.snapshot()).toBe(before);
+  });
+
+  it('syncs with the node token: renews the lease and returns the pods bound to the node', async () => {
+    // prepare
+    const registered = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const nodeToken = String(registered.json.token);
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('mine', { nodeName: 'n1' }) });
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('other', { nodeName: 'n2' }) });
+
+    // act
+    const res = await api.send('POST', SYNC, { token: nodeToken, body: {} });
+
+    // assess
+    expect(res.status).toBe(200);
+    expect((res.json.pods as { metadata: { name: string } }[]).map((p) => p.metadata.name)).toEqual(['mine']);
+    expect(await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' })).toBeDefined();
+  });
+
+  it('replaces the node token when a node registers again', async () => {
+    // prepare
+    const first = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+
+    // act
+    const second = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const withOld = await api.send('POST', SYNC, { token: String(first.json.token), body: {} });
+    const withNew = await api.send('POST', SYNC, { token: String(second.json.token), body: {} });
+
+    // assess
+    expect(withOld.status).toBe(401);
+    expect(withNew.status).toBe(200);
+  });
+});
