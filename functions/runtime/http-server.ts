@@ -1,0 +1,138 @@
+/**
+ * node:http around the API core: enforces the body limit while reading (413 as soon as it is
+ * crossed, without buffering the rest), turns the request into an ApiRequest (with an AbortSignal
+ * that fires when the client goes away, so long-polls stop waiting), and closes gracefully.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { statusBody } from '../api/http-errors';
+import type { ApiHandler, ApiRequest } from '../api/types';
+import type { Logger } from '../log';
+
+export interface ApiServerOptions {
+  handler: ApiHandler;
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  log: Logger;
+}
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    void serve(options, req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+}
+
+async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  try {
+    const body = await readBody(req, options.maxBodyBytes);
+    if (body === 'too-large') {
+      send(
+        res,
+        413,
+        { 'content-type': 'application/json', connection: 'close' },
+        JSON.stringify(
+          statusBody(
+            413,
+            'RequestEntityTooLarge',
+            `request body is larger than the limit of ${options.maxBodyBytes} bytes`,
+          ),
+        ),
+      );
+      req.resume();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const apiReq: ApiRequest = {
+      method: req.method ?? 'GET',
+      path: safeDecode(url.pathname),
+      query: url.searchParams,
+      headers,
+      signal: abort.signal,
+      ...(body.length > 0 ? { body } : {}),
+    };
+    const out = await options.handler(apiReq);
+    send(res, out.status, out.headers, out.body);
+  } catch (err) {
+    options.log.error('serving request failed', {
+      method: req.method,
+      path: req.url?.split('?')[0],
+      error: String(err),
+    });
+    if (!res.headersSent)
+      send(
+        res,
+        500,
+        { 'content-type': 'application/json' },
+        JSON.stringify(statusBody(500, 'InternalError', 'internal error')),
+      );
+  }
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!done) resolve(new Uint8Array(Buffer.concat(chunks)));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeIdleConnections();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Long-polls end within their bound; do not wait longer than that for stragglers.
+  const timer = setTimeout(() => server.closeAllConnections(), 6_000);
+  await closed;
+  clearTimeout(timer);
+}

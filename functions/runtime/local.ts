@@ -1,0 +1,83 @@
+/**
+ * The local runtime: the whole control plane in one Node process. The API on node:http, the
+ * SQLite store, and the controller manager (scheduler + controllers) driven by store change events
+ * and a periodic resync. This file and lambda.ts are the only places that read process.env.
+ */
+import { join } from 'node:path';
+import { precompile } from '../../schemas';
+import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
+import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
+import { createLogger, type Logger, type LogLevel } from '../log';
+import { openStore } from '../store';
+import type { StateStore } from '../store/types';
+import { startApiServer } from './http-server';
+
+export { startApiServer } from './http-server';
+
+export const VERSION = '0.1.0';
+
+export interface LocalControlPlaneOptions {
+  /** Directory of the SQLite file (`ferry.db`); ignored when `store` is given. */
+  dataDir: string;
+  host?: string;
+  port?: number;
+  store?: StateStore;
+  log?: Logger;
+  /** Run the scheduler and controllers in this process (default true). */
+  controllers?: boolean;
+  /** Controller timing (tests shorten these). */
+  nodeGracePeriodMs?: number;
+  podEvictionDelayMs?: number;
+  resyncMs?: number;
+}
+
+export interface LocalControlPlane {
+  url: string;
+  port: number;
+  store: StateStore;
+  /** Plaintext admin token, only on the very first start of an empty store. */
+  adminToken?: string;
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+  const log = options.log ?? createLogger((process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+  const store = options.store ?? (await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db') }));
+  const config: ApiConfig = { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: VERSION };
+  const deps: ApiDeps = { store, clock: Date.now, log, config };
+  precompile();
+  await ensureDefaults(deps);
+  const adminToken = await ensureAdminToken(deps);
+  const server = await startApiServer({
+    handler: createApiHandler(deps),
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 7443,
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+  });
+  let stopControllers: (() => Promise<void>) | undefined;
+  if (options.controllers ?? true) {
+    const { createControllerManager } = await import('../controllers/manager');
+    const manager = createControllerManager(deps, {
+      ...(options.nodeGracePeriodMs !== undefined ? { nodeGracePeriodMs: options.nodeGracePeriodMs } : {}),
+      ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
+      ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+    });
+    manager.start();
+    stopControllers = () => manager.stop();
+  }
+  log.info('control plane listening', { url: server.url });
+  return {
+    url: server.url,
+    port: server.port,
+    store,
+    deps,
+    ...(adminToken ? { adminToken } : {}),
+    async close() {
+      await stopControllers?.();
+      await server.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
