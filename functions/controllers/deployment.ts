@@ -1,0 +1,283 @@
+/**
+ * Deployment controller: owns one ReplicaSet per pod template (named `<deployment>-<template hash>`)
+ * and moves replicas from the old ones to the new one, by RollingUpdate (within maxSurge and
+ * maxUnavailable) or Recreate. Availability is counted from the pods themselves, never from a
+ * ReplicaSet status that may lag a scale-down, so a rolling update can never dip below
+ * `replicas - maxUnavailable` available pods.
+ * https://kubernetes.io/docs/concepts/workloads/controllers/deployment/
+ */
+import type { Deployment, Pod, ReplicaSet } from '../../schemas';
+import type { Deps } from '../deps';
+import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { recordEvent } from '../events';
+import { deploymentStatus } from './deployment-status';
+import { isActive, isAvailable, isOwnedBy, ownerReferenceTo, resolveIntOrPercent, templateHash } from './util';
+
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export const HASH_LABEL = 'pod-template-hash';
+
+export interface RolloutState {
+  deployment: Deployment;
+  newRS: ReplicaSet;
+  oldRSes: ReplicaSet[];
+  /** Available, active pods per ReplicaSet uid. */
+  available: Map<string, number>;
+  /** Active (not terminating) pods per ReplicaSet uid. */
+  active: Map<string, number>;
+  /** Pods still terminating per ReplicaSet uid. */
+  terminating: Map<string, number>;
+}
+
+export async function reconcileDeployments(deps: Deps): Promise<void> {
+  const [deployments, sets, pods] = await Promise.all([
+    deps.store.list<Deployment>('Deployment'),
+    deps.store.list<ReplicaSet>('ReplicaSet'),
+    deps.store.list<Pod>('Pod'),
+  ]);
+  for (const d of deployments.items) {
+    if (d.metadata.deletionTimestamp) continue;
+    try {
+      await reconcileOne(deps, d, sets.items, pods.items);
+    } catch (err) {
+      if (!isConflict(err) && !isNotFound(err)) throw err;
+      // Someone wrote in between: the next pass sees the fresh state.
+    }
+  }
+}
+
+async function reconcileOne(deps: Deps, d: Deployment, allSets: ReplicaSet[], allPods: Pod[]): Promise<void> {
+  const ns = d.metadata.namespace as string;
+  const owned = allSets.filter((rs) => rs.metadata.namespace === ns && isOwnedBy(rs, d));
+  const hash = templateHash(d.spec.template);
+  let newRS = owned.find((rs) => rs.metadata.labels?.[HASH_LABEL] === hash);
+  const oldRSes = owned.filter((rs) => rs !== newRS).sort(byRevision);
+  const maxRevision = Math.max(0, ...owned.map(revisionOf));
+
+  if (!newRS) {
+    if (d.spec.paused) return writeStatus(deps, d, owned, allPods, undefined);
+    newRS = await createReplicaSet(deps, d, hash, maxRevision + 1);
+  } else if (revisionOf(newRS) < maxRevision) {
+    // A rollback to an older template: that ReplicaSet becomes the newest revision again.
+    newRS = await saveReplicaSet(deps, {
+      ...newRS,
+      metadata: {
+        ...newRS.metadata,
+        annotations: { ...newRS.metadata.annotations, [REVISION_ANNOTATION]: String(maxRevision + 1) },
+      },
+    });
+  }
+
+  const podsOf = (rs: ReplicaSet) => allPods.filter((p) => p.metadata.namespace === ns && isOwnedBy(p, rs));
+  const minReady = d.spec.minReadySeconds ?? 0;
+  const now = deps.clock();
+  const state: RolloutState = {
+    deployment: d,
+    newRS,
+    oldRSes,
+    available: new Map(),
+    active: new Map(),
+    terminating: new Map(),
+  };
+  for (const rs of [newRS, ...oldRSes]) {
+    const pods = podsOf(rs);
+    const uid = rs.metadata.uid as string;
+    state.active.set(uid, pods.filter(isActive).length);
+    state.available.set(uid, pods.filter((p) => isActive(p) && isAvailable(p, minReady, now)).length);
+    state.terminating.set(uid, pods.filter((p) => p.metadata.deletionTimestamp).length);
+  }
+
+  if (!d.spec.paused) {
+    if (d.spec.strategy?.type === 'Recreate') await recreate(deps, state);
+    else await rollingUpdate(deps, state);
+    await cleanupHistory(deps, d, state);
+  }
+  await writeStatus(deps, d, [state.newRS, ...state.oldRSes], allPods, state.newRS);
+}
+
+async function rollingUpdate(deps: Deps, s: RolloutState): Promise<void> {
+  const desired = s.deployment.spec.replicas ?? 1;
+  const ru = s.deployment.spec.strategy?.rollingUpdate;
+  const maxSurge = resolveIntOrPercent(ru?.maxSurge ?? '25%', desired, true);
+  let maxUnavailable = resolveIntOrPercent(ru?.maxUnavailable ?? '25%', desired, false);
+  if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
+  const total = [s.newRS, ...s.oldRSes].reduce((n, rs) => n + (rs.spec.replicas ?? 0), 0);
+
+  // Scale the new ReplicaSet up as far as the surge allows.
+  const newReplicas = s.newRS.spec.replicas ?? 0;
+  if (newReplicas > desired) {
+    await scale(deps, s, s.newRS, desired);
+  } else if (newReplicas < desired) {
+    const room = Math.min(desired + maxSurge - total, desired - newReplicas);
+    if (room > 0) await scale(deps, s, s.newRS, newReplicas + room);
+  }
+
+  // Scale old ReplicaSets down while at least desired - maxUnavailable pods stay available
+  // (Kubernetes' reconcileOldReplicaSets): first the old pods that are not available anyway,
+  // then available ones within the budget, oldest revision first.
+  const minAvailable = desired - maxUnavailable;
+  const availableOf = (rs: ReplicaSet) =>
+    Math.min(rs.spec.replicas ?? 0, s.available.get(rs.metadata.uid as string) ?? 0);
+  const newUnavailable = Math.max(0, (s.newRS.spec.replicas ?? 0) - availableOf(s.newRS));
+  const replicasNow = () => [s.newRS, ...s.oldRSes].reduce((n, rs) => n + (rs.spec.replicas ?? 0), 0);
+  let cleanup = replicasNow() - minAvailable - newUnavailable;
+  for (const rs of [...s.oldRSes]) {
+    if (cleanup <= 0) break;
+    const replicas = rs.spec.replicas ?? 0;
+    const unhealthy = replicas - availableOf(rs);
+    if (unhealthy <= 0) continue;
+    const cut = Math.min(cleanup, unhealthy);
+    cleanup -= cut;
+    await scale(deps, s, rs, replicas - cut);
+  }
+  const availableTotal = [s.newRS, ...s.oldRSes].reduce((n, rs) => n + availableOf(rs), 0);
+  let budget = availableTotal - minAvailable;
+  for (const rs of [...s.oldRSes]) {
+    if (budget <= 0) break;
+    const replicas = rs.spec.replicas ?? 0;
+    if (replicas === 0) continue;
+    const cut = Math.min(replicas, budget);
+    budget -= cut;
+    await scale(deps, s, rs, replicas - cut);
+  }
+}
+
+async function recreate(deps: Deps, s: RolloutState): Promise<void> {
+  const desired = s.deployment.spec.replicas ?? 1;
+  let oldRunning = false;
+  for (const rs of s.oldRSes) {
+    const uid = rs.metadata.uid as string;
+    if ((rs.spec.replicas ?? 0) > 0) await scale(deps, s, rs, 0);
+    if ((s.active.get(uid) ?? 0) > 0 || (s.terminating.get(uid) ?? 0) > 0) oldRunning = true;
+  }
+  // Only when every old pod is gone does the new ReplicaSet start.
+  if (!oldRunning && (s.newRS.spec.replicas ?? 0) !== desired) await scale(deps, s, s.newRS, desired);
+}
+
+async function scale(deps: Deps, s: RolloutState, rs: ReplicaSet, replicas: number): Promise<void> {
+  const from = rs.spec.replicas ?? 0;
+  if (from === replicas) return;
+  const saved = await saveReplicaSet(deps, { ...rs, spec: { ...rs.spec, replicas } });
+  if (rs === s.newRS) s.newRS = saved;
+  else s.oldRSes = s.oldRSes.map((o) => (o === rs ? saved : o));
+  const verb = replicas > from ? 'up' : 'down';
+  await recordEvent(
+    deps,
+    s.deployment,
+    'Normal',
+    'ScalingReplicaSet',
+    `Scaled ${verb} replica set ${rs.metadata.name} from ${from} to ${replicas}`,
+    {
+      component: 'deployment-controller',
+    },
+  );
+}
+
+async function createReplicaSet(deps: Deps, d: Deployment, hash: string, revision: number): Promise<ReplicaSet> {
+  const labels = { ...d.spec.template.metadata?.labels, [HASH_LABEL]: hash };
+  const rs: ReplicaSet = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: `${d.metadata.name}-${hash}`,
+      namespace: d.metadata.namespace as string,
+      labels,
+      annotations: { [REVISION_ANNOTATION]: String(revision) },
+      ownerReferences: [ownerReferenceTo(d)],
+    },
+    spec: {
+      replicas: 0,
+      minReadySeconds: d.spec.minReadySeconds ?? 0,
+      selector: {
+        ...d.spec.selector,
+        matchLabels: { ...d.spec.selector.matchLabels, [HASH_LABEL]: hash },
+      },
+      template: { ...d.spec.template, metadata: { ...d.spec.template.metadata, labels } },
+    },
+  };
+  try {
+    return await deps.store.create(rs);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    return (await deps.store.get<ReplicaSet>({
+      kind: 'ReplicaSet',
+      namespace: rs.metadata.namespace,
+      name: rs.metadata.name,
+    })) as ReplicaSet;
+  }
+}
+
+async function saveReplicaSet(deps: Deps, rs: ReplicaSet): Promise<ReplicaSet> {
+  return deps.store.update(rs);
+}
+
+/** Old ReplicaSets at zero replicas beyond revisionHistoryLimit are deleted, oldest first. */
+async function cleanupHistory(deps: Deps, d: Deployment, s: RolloutState): Promise<void> {
+  const limit = d.spec.revisionHistoryLimit ?? 10;
+  const idle = s.oldRSes.filter(
+    (rs) =>
+      (rs.spec.replicas ?? 0) === 0 &&
+      (s.active.get(rs.metadata.uid as string) ?? 0) === 0 &&
+      (s.terminating.get(rs.metadata.uid as string) ?? 0) === 0,
+  );
+  const excess = idle.length - limit;
+  for (const rs of idle.slice(0, Math.max(0, excess))) {
+    await deps.store
+      .delete({ kind: 'ReplicaSet', namespace: rs.metadata.namespace as string, name: rs.metadata.name })
+      .catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    s.oldRSes = s.oldRSes.filter((o) => o !== rs);
+  }
+}
+
+function revisionOf(rs: ReplicaSet): number {
+  return Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0);
+}
+
+/** Oldest revision first: the oldest are scaled down first. */
+function byRevision(a: ReplicaSet, b: ReplicaSet): number {
+  return revisionOf(a) - revisionOf(b);
+}
+
+async function writeStatus(
+  deps: Deps,
+  d: Deployment,
+  sets: ReplicaSet[],
+  pods: Pod[],
+  newRS: ReplicaSet | undefined,
+): Promise<void> {
+  const status = deploymentStatus(d, sets, pods, newRS, deps.clock());
+  if (!status) return;
+  await deps.store.update({ ...d, status });
+}
+
+/**
+ * Rolls a Deployment back to the template of an earlier revision (the last one before the current
+ * when `toRevision` is omitted), as `kubectl rollout undo` does.
+ */
+export async function rollbackDeployment(
+  deps: Deps,
+  ref: { namespace: string; name: string },
+  toRevision?: number,
+): Promise<Deployment> {
+  const d = await deps.store.get<Deployment>({ kind: 'Deployment', ...ref });
+  if (!d) throw new (await import('../errors')).NotFoundError('Deployment', ref.name);
+  const sets = (await deps.store.list<ReplicaSet>('ReplicaSet', { namespace: ref.namespace })).items
+    .filter((rs) => isOwnedBy(rs, d))
+    .sort(byRevision);
+  const current = templateHash(d.spec.template);
+  const candidates = sets.filter((rs) => rs.metadata.labels?.[HASH_LABEL] !== current);
+  const target = toRevision === undefined ? candidates.at(-1) : sets.find((rs) => revisionOf(rs) === toRevision);
+  if (!target?.spec.template) {
+    const { BadRequestError } = await import('../errors');
+    throw new BadRequestError(
+      toRevision === undefined
+        ? `deployment "${ref.name}" has no previous revision to roll back to`
+        : `deployment "${ref.name}" has no revision ${toRevision}`,
+    );
+  }
+  const labels = { ...target.spec.template.metadata?.labels };
+  delete labels[HASH_LABEL];
+  const template = { ...target.spec.template, metadata: { ...target.spec.template.metadata, labels } };
+  return deps.store.update({ ...d, spec: { ...d.spec, template } });
+}

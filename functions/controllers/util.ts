@@ -1,0 +1,83 @@
+/** Helpers shared by the controllers: ownership, pod readiness and availability, template hashes. */
+import { createHash } from 'node:crypto';
+import type { Pod, PodTemplateSpec } from '../../schemas';
+import type { Obj, OwnerReference } from '../store/types';
+
+export function controllerRef(obj: Obj): OwnerReference | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+export function isOwnedBy(obj: Obj, owner: Obj): boolean {
+  return controllerRef(obj)?.uid === owner.metadata.uid;
+}
+
+export function ownerReferenceTo(owner: Obj): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Not terminating and not finished: a pod that counts towards a ReplicaSet's replicas. */
+export function isActive(pod: Pod): boolean {
+  return !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+}
+
+export function isReady(pod: Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Ready for at least minReadySeconds (Kubernetes' "available"). */
+export function isAvailable(pod: Pod, minReadySeconds: number, now: number): boolean {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+  if (!ready) return false;
+  if (minReadySeconds <= 0) return true;
+  const since = ready.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : now;
+  return now - since >= minReadySeconds * 1000;
+}
+
+/** A stable short hash of a pod template (Kubernetes' pod-template-hash label). */
+export function templateHash(template: PodTemplateSpec): string {
+  return createHash('sha256').update(stableJson(template)).digest('hex').slice(0, 10);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** An IntOrString against a total: `25%` of 10 is 3 rounding up, 2 rounding down. */
+export function resolveIntOrPercent(value: number | string | undefined, total: number, roundUp: boolean): number {
+  if (value === undefined) return 0;
+  if (typeof value === 'number') return value;
+  const m = /^(\d+)%$/.exec(value);
+  if (!m) return Number.parseInt(value, 10) || 0;
+  const exact = (Number(m[1]) * total) / 100;
+  return roundUp ? Math.ceil(exact) : Math.floor(exact);
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+/** Kubernetes-style random suffix for generated names. */
+export function randomSuffix(length = 5): string {
+  let s = '';
+  for (let i = 0; i < length; i++) s += ALPHABET[Math.floor(Math.random() * ALPHABET.length)];
+  return s;
+}
