@@ -1,0 +1,72 @@
+/**
+ * The CLI's only way to the control plane: HTTP with a bearer token, via the global fetch.
+ * Every non-2xx answer becomes an ApiError carrying the Kubernetes `Status` body; a server that
+ * cannot be reached becomes one clear line that names the URL.
+ */
+import { type ResolvedConfig, resolveConfig } from './config';
+import { ApiError, CliError } from './errors';
+
+export interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  /** A JS value is sent as JSON; a string is sent as-is with `contentType`. */
+  body?: unknown;
+  contentType?: string;
+  /** Send no Authorization header (/version, /healthz). */
+  anonymous?: boolean;
+}
+
+export class ApiClient {
+  constructor(readonly config: ResolvedConfig) {}
+
+  get server(): string {
+    return this.config.server;
+  }
+
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.config.server + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (!options.anonymous && this.config.token) headers.authorization = `Bearer ${this.config.token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['content-type'] = options.contentType ?? 'application/json';
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (e as Error).message;
+      throw new CliError(
+        `cannot reach the ferry server at ${this.config.server} (${why}); is \`ferry server\` running?`,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (text && (res.headers.get('content-type') ?? '').includes('json')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // keep the raw text; the error below (or the caller) deals with it
+      }
+    }
+    if (!res.ok) {
+      const error = ApiError.from(res.status, parsed, `${method} ${path}`);
+      if (res.status === 401 && !this.config.token) {
+        throw new ApiError(
+          401,
+          error.status,
+          `${error.message}: no token (set FERRY_TOKEN, or start \`ferry server\` once to write ${this.config.path})`,
+        );
+      }
+      throw error;
+    }
+    return parsed as T;
+  }
+}
+
+/** A client for the server and token the environment and config file name. */
+export async function connect(env: Record<string, string | undefined>): Promise<ApiClient> {
+  return new ApiClient(await resolveConfig(env));
+}

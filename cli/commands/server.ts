@@ -1,0 +1,110 @@
+/**
+ * `ferry server [--port 7443] [--host 127.0.0.1] [--data-dir .ferry]`: the whole control plane in
+ * this process (SQLite under the data dir). On the first start of an empty store the admin token is
+ * written to the CLI config (mode 0600) and only the file's path is printed: the token never
+ * reaches stdout, stderr or the log. SIGINT/SIGTERM (or `io.signal`) close it cleanly.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger, type LogLevel } from '../../functions/log';
+import { configPath, readConfig, writeConfig } from '../config';
+import { type CliContext, out } from '../context';
+import { UsageError } from '../errors';
+
+interface ServerOptions {
+  port: string;
+  host: string;
+  dataDir: string;
+  logLevel: string;
+  controllers: boolean;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('server')
+    // `ferry up` (npm start) starts the same server until its own command lands (issue 3/4).
+    .alias('up')
+    .description('run the API server and control loops locally (SQLite store)')
+    .option('--port <port>', 'port to listen on (0: any free port)', '7443')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--data-dir <dir>', 'where the SQLite store lives', '.ferry')
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
+    .option('--no-controllers', 'serve the API only: no scheduler or controllers in this process')
+    .action(async (opts: ServerOptions) => {
+      await server(ctx, opts);
+    });
+}
+
+async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port "${opts.port}" is not a port number`);
+  if (!LOG_LEVELS.includes(opts.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const dataDir = resolve(ctx.io.cwd ?? process.cwd(), opts.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger(opts.logLevel as LogLevel, { component: 'server' }, (line) =>
+    ctx.io.stderr.write(`${line}\n`),
+  );
+
+  // Loaded here, not at the top: every other command is HTTP-only and must not load SQLite.
+  const { startLocalControlPlane } = await import('../../functions/runtime/local');
+  const plane = await startLocalControlPlane({ dataDir, port, host: opts.host, log, controllers: opts.controllers });
+  const stop = stopSignal(ctx);
+  try {
+    out(ctx, `ferry server listening on ${plane.url} (data in ${dataDir})`);
+    const path = configPath(ctx.io.env);
+    if (plane.adminToken) {
+      const previous = await readConfig(path).catch(() => ({}));
+      await writeConfig(path, { ...previous, server: clientUrl(plane.url), token: plane.adminToken });
+      out(ctx, `new store: admin token written to ${path} (mode 0600); the ferry CLI reads it from there`);
+    } else {
+      out(ctx, `existing store: the CLI uses the token in FERRY_TOKEN or ${path}`);
+    }
+    await stop.promise;
+    out(ctx, 'shutting down');
+  } finally {
+    stop.dispose();
+    await plane.close();
+  }
+}
+
+/** A server bound to every interface is still reached over loopback from this machine. */
+function clientUrl(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = '127.0.0.1';
+  return u.toString().replace(/\/$/, '');
+}
+
+function stopSignal(ctx: CliContext): { promise: Promise<void>; dispose(): void } {
+  const signal = ctx.io.signal;
+  if (signal) {
+    let onAbort = () => {};
+    const promise = new Promise<void>((done) => {
+      onAbort = () => done();
+      if (signal.aborted) done();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+  }
+  // Handlers are removed after the first signal, so a second Ctrl-C kills a stuck shutdown.
+  let handler = () => {};
+  const promise = new Promise<void>((done) => {
+    handler = () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      done();
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+  return {
+    promise,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

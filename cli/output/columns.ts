@@ -1,0 +1,204 @@
+/**
+ * Table columns per kind, after kubectl's printers (k8s.io/kubernetes/pkg/printers/internalversion).
+ * A kind not listed here prints NAME and AGE. `wide` adds the extra columns of `-o wide`.
+ */
+import { age } from './age';
+import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
+
+export interface KindColumns {
+  headers: string[];
+  row(obj: Loose, now: number): string[];
+  wideHeaders?: string[];
+  wideRow?(obj: Loose): string[];
+}
+
+const created = (obj: Loose, now: number) => age(at(obj, 'metadata.creationTimestamp'), now);
+const name = (obj: Loose) => str(obj, 'metadata.name');
+const containerImages = (obj: Loose, path: string) => [
+  arr(obj, path)
+    .map((c) => str(c, 'name'))
+    .join(','),
+  arr(obj, path)
+    .map((c) => str(c, 'image'))
+    .join(','),
+];
+
+/** kubectl's STATUS column: a waiting/terminated container's reason wins over the phase. */
+export function podStatus(pod: Loose): string {
+  if (at(pod, 'metadata.deletionTimestamp')) return 'Terminating';
+  let reason = str(pod, 'status.reason') || str(pod, 'status.phase', 'Pending');
+  for (const cs of arr(pod, 'status.containerStatuses')) {
+    const waiting = str(cs, 'state.waiting.reason');
+    const terminated = str(cs, 'state.terminated.reason');
+    if (waiting) reason = waiting;
+    else if (terminated && reason !== 'Completed') reason = terminated;
+  }
+  return reason;
+}
+
+function podReady(pod: Loose): string {
+  const statuses = arr(pod, 'status.containerStatuses');
+  const total = Math.max(arr(pod, 'spec.containers').length, statuses.length);
+  return `${statuses.filter((s) => s.ready === true).length}/${total}`;
+}
+
+export function nodeStatus(node: Loose): string {
+  const ready = arr(node, 'status.conditions').find((c) => c.type === 'Ready');
+  const status = ready?.status === 'True' ? 'Ready' : ready?.status === 'False' ? 'NotReady' : 'Unknown';
+  return at(node, 'spec.unschedulable') === true ? `${status},SchedulingDisabled` : status;
+}
+
+function nodeRoles(node: Loose): string {
+  const roles = Object.keys(record(node, 'metadata.labels'))
+    .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+    .map((k) => k.slice('node-role.kubernetes.io/'.length));
+  return roles.join(',') || '<none>';
+}
+
+function nodeAddress(node: Loose, type: string): string {
+  return str(
+    arr(node, 'status.addresses').find((a) => a.type === type),
+    'address',
+    '<none>',
+  );
+}
+
+export function servicePorts(svc: Loose): string {
+  const ports = arr(svc, 'spec.ports').map((p) => {
+    const nodePort = num(p, 'nodePort', 0);
+    return `${num(p, 'port')}${nodePort ? `:${nodePort}` : ''}/${str(p, 'protocol', 'TCP')}`;
+  });
+  return ports.join(',') || '<none>';
+}
+
+function externalIp(svc: Loose): string {
+  const ips = [
+    ...arr(svc, 'status.loadBalancer.ingress').map((i) => str(i, 'ip') || str(i, 'hostname')),
+    ...((at(svc, 'spec.externalIPs') as string[] | undefined) ?? []),
+  ].filter(Boolean);
+  if (ips.length > 0) return ips.join(',');
+  return str(svc, 'spec.type') === 'LoadBalancer' ? '<pending>' : '<none>';
+}
+
+function endpointsString(ep: Loose): string {
+  const addrs: string[] = [];
+  for (const subset of arr(ep, 'subsets')) {
+    const ports = arr(subset, 'ports').map((p) => num(p, 'port'));
+    for (const a of arr(subset, 'addresses')) {
+      for (const port of ports.length ? ports : [undefined]) {
+        addrs.push(port === undefined ? str(a, 'ip') : `${str(a, 'ip')}:${port}`);
+      }
+    }
+  }
+  if (addrs.length === 0) return '<none>';
+  return addrs.length > 3 ? `${addrs.slice(0, 3).join(',')} + ${addrs.length - 3} more...` : addrs.join(',');
+}
+
+export const COLUMNS: Record<string, KindColumns> = {
+  Pod: {
+    headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      podReady(o),
+      podStatus(o),
+      String(arr(o, 'status.containerStatuses').reduce((n, c) => n + num(c, 'restartCount'), 0)),
+      created(o, now),
+    ],
+    wideHeaders: ['IP', 'NODE'],
+    wideRow: (o) => [str(o, 'status.podIP', '<none>'), str(o, 'spec.nodeName', '<none>')],
+  },
+  Deployment: {
+    headers: ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      `${num(o, 'status.readyReplicas')}/${num(o, 'spec.replicas', 1)}`,
+      String(num(o, 'status.updatedReplicas')),
+      String(num(o, 'status.availableReplicas')),
+      created(o, now),
+    ],
+    wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
+    wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  ReplicaSet: {
+    headers: ['NAME', 'DESIRED', 'CURRENT', 'READY', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      String(num(o, 'spec.replicas', 1)),
+      String(num(o, 'status.replicas')),
+      String(num(o, 'status.readyReplicas')),
+      created(o, now),
+    ],
+    wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
+    wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  Service: {
+    headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      str(o, 'spec.type', 'ClusterIP'),
+      str(o, 'spec.clusterIP', '<none>'),
+      externalIp(o),
+      servicePorts(o),
+      created(o, now),
+    ],
+    wideHeaders: ['SELECTOR'],
+    wideRow: (o) => [labelsString(record(o, 'spec.selector'))],
+  },
+  Node: {
+    headers: ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'],
+    row: (o, now) => [
+      name(o),
+      nodeStatus(o),
+      nodeRoles(o),
+      created(o, now),
+      str(o, 'status.nodeInfo.kubeletVersion', '<none>'),
+    ],
+    wideHeaders: ['INTERNAL-IP', 'EXTERNAL-IP', 'OS-IMAGE', 'CONTAINER-RUNTIME'],
+    wideRow: (o) => [
+      nodeAddress(o, 'InternalIP'),
+      nodeAddress(o, 'ExternalIP'),
+      str(o, 'status.nodeInfo.osImage', '<unknown>'),
+      str(o, 'status.nodeInfo.containerRuntimeVersion', '<unknown>'),
+    ],
+  },
+  Namespace: {
+    headers: ['NAME', 'STATUS', 'AGE'],
+    row: (o, now) => [name(o), str(o, 'status.phase', 'Active'), created(o, now)],
+  },
+  Endpoints: {
+    headers: ['NAME', 'ENDPOINTS', 'AGE'],
+    row: (o, now) => [name(o), endpointsString(o), created(o, now)],
+  },
+  ConfigMap: {
+    headers: ['NAME', 'DATA', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      String(Object.keys(record(o, 'data')).length + Object.keys(record(o, 'binaryData')).length),
+      created(o, now),
+    ],
+  },
+  Secret: {
+    headers: ['NAME', 'TYPE', 'DATA', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      str(o, 'type', 'Opaque'),
+      String(Object.keys(record(o, 'data')).length + Object.keys(record(o, 'stringData')).length),
+      created(o, now),
+    ],
+  },
+  Event: {
+    headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
+    row: (o, now) => [
+      age(at(o, 'lastTimestamp') ?? at(o, 'eventTime') ?? at(o, 'metadata.creationTimestamp'), now),
+      str(o, 'type'),
+      str(o, 'reason'),
+      `${str(o, 'involvedObject.kind').toLowerCase()}/${str(o, 'involvedObject.name')}`,
+      str(o, 'message'),
+    ],
+  },
+};
+
+export const GENERIC_COLUMNS: KindColumns = {
+  headers: ['NAME', 'AGE'],
+  row: (o, now) => [name(o), created(o, now)],
+};

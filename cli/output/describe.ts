@@ -1,0 +1,219 @@
+/**
+ * `ferry describe` text, after kubectl's describers (k8s.io/kubectl/pkg/describe): the common
+ * metadata, the fields of the kind a person looks for first, then the object's Events.
+ * Kinds without a describer show their spec and status as YAML.
+ */
+import { age } from './age';
+import { nodeStatus, podStatus, servicePorts } from './columns';
+import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
+import { toYaml } from './print';
+import { renderTable } from './table';
+
+type Pairs = [string, string][];
+
+function pairs(rows: Pairs, indent = ''): string[] {
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => `${indent}${`${k}:`.padEnd(width)}${v}`.trimEnd());
+}
+
+function mapLines(label: string, map: Record<string, string>): Pairs {
+  const entries = Object.entries(map);
+  if (entries.length === 0) return [[label, '<none>']];
+  return entries.map(([k, v], i) => [i === 0 ? label : '', `${k}=${v}`]);
+}
+
+function metadataPairs(obj: Loose): Pairs {
+  const ns = str(obj, 'metadata.namespace');
+  return [
+    ['Name', str(obj, 'metadata.name')],
+    ...(ns ? ([['Namespace', ns]] as Pairs) : []),
+    ['CreationTimestamp', str(obj, 'metadata.creationTimestamp', '<unknown>')],
+    ...mapLines('Labels', record(obj, 'metadata.labels')),
+    ...mapLines('Annotations', record(obj, 'metadata.annotations')),
+  ];
+}
+
+function containerLines(containers: Loose[], statuses: Loose[], indent: string): string[] {
+  if (containers.length === 0) return [`${indent}<none>`];
+  const lines: string[] = [];
+  for (const c of containers) {
+    const cname = str(c, 'name');
+    const status = statuses.find((s) => s.name === cname);
+    const ports = arr(c, 'ports').map((p) => `${num(p, 'containerPort')}/${str(p, 'protocol', 'TCP')}`);
+    const rows: Pairs = [
+      ['Image', str(c, 'image')],
+      ['Port', ports.join(', ') || '<none>'],
+    ];
+    const limits = record(c, 'resources.limits');
+    const requests = record(c, 'resources.requests');
+    if (Object.keys(limits).length) rows.push(['Limits', labelsString(limits).replaceAll(',', ', ')]);
+    if (Object.keys(requests).length) rows.push(['Requests', labelsString(requests).replaceAll(',', ', ')]);
+    if (status) {
+      const state = status.state as Loose | undefined;
+      const stateName = state ? (Object.keys(state)[0] ?? 'Unknown') : 'Unknown';
+      const reason = str(state, `${stateName}.reason`);
+      rows.push(['State', `${stateName[0]?.toUpperCase()}${stateName.slice(1)}${reason ? ` (${reason})` : ''}`]);
+      rows.push(['Ready', String(status.ready === true)]);
+      rows.push(['Restart Count', String(num(status, 'restartCount'))]);
+    }
+    const env = arr(c, 'env');
+    if (env.length) {
+      rows.push(['Environment', '']);
+    }
+    lines.push(`${indent}${cname}:`, ...pairs(rows, `${indent}  `));
+    for (const e of env)
+      lines.push(`${indent}    ${str(e, 'name')}:  ${e.value !== undefined ? str(e, 'value') : '<set from a source>'}`);
+  }
+  return lines;
+}
+
+function conditionLines(obj: Loose): string[] {
+  const conditions = arr(obj, 'status.conditions');
+  if (conditions.length === 0) return [];
+  return [
+    'Conditions:',
+    ...renderTable(
+      ['Type', 'Status', 'Reason', 'Message'],
+      conditions.map((c) => [str(c, 'type'), str(c, 'status'), str(c, 'reason'), str(c, 'message')]),
+    )
+      .split('\n')
+      .map((l) => `  ${l}`),
+  ];
+}
+
+function ownerLine(obj: Loose): Pairs {
+  const owner = arr(obj, 'metadata.ownerReferences').find((o) => o.controller === true);
+  return owner ? [['Controlled By', `${str(owner, 'kind')}/${str(owner, 'name')}`]] : [];
+}
+
+function describePod(o: Loose): string[] {
+  return [
+    ...pairs([
+      ...metadataPairs(o),
+      ['Node', str(o, 'spec.nodeName', '<none>')],
+      ['Status', podStatus(o)],
+      ['IP', str(o, 'status.podIP', '<none>')],
+      ...ownerLine(o),
+    ]),
+    'Containers:',
+    ...containerLines(arr(o, 'spec.containers'), arr(o, 'status.containerStatuses'), '  '),
+    ...conditionLines(o),
+  ];
+}
+
+function replicasLine(o: Loose): string {
+  const desired = num(o, 'spec.replicas', 1);
+  const total = num(o, 'status.replicas');
+  const available = num(o, 'status.availableReplicas');
+  return `${desired} desired | ${num(o, 'status.updatedReplicas')} updated | ${total} total | ${available} available | ${num(o, 'status.unavailableReplicas', Math.max(0, total - available))} unavailable`;
+}
+
+function podTemplateLines(o: Loose): string[] {
+  return [
+    'Pod Template:',
+    ...pairs(mapLines('Labels', record(o, 'spec.template.metadata.labels')), '  '),
+    '  Containers:',
+    ...containerLines(arr(o, 'spec.template.spec.containers'), [], '   '),
+  ];
+}
+
+function describeDeployment(o: Loose): string[] {
+  const strategy = str(o, 'spec.strategy.type', 'RollingUpdate');
+  const rows: Pairs = [
+    ...metadataPairs(o),
+    ['Selector', selectorString(at(o, 'spec.selector'))],
+    ['Replicas', replicasLine(o)],
+    ['StrategyType', strategy],
+    ['MinReadySeconds', String(num(o, 'spec.minReadySeconds'))],
+  ];
+  if (strategy === 'RollingUpdate') {
+    rows.push([
+      'RollingUpdateStrategy',
+      `${str(o, 'spec.strategy.rollingUpdate.maxUnavailable', '25%')} max unavailable, ${str(o, 'spec.strategy.rollingUpdate.maxSurge', '25%')} max surge`,
+    ]);
+  }
+  return [...pairs(rows), ...podTemplateLines(o), ...conditionLines(o)];
+}
+
+function describeReplicaSet(o: Loose): string[] {
+  return [
+    ...pairs([
+      ...metadataPairs(o),
+      ['Selector', selectorString(at(o, 'spec.selector'))],
+      ...ownerLine(o),
+      ['Replicas', `${num(o, 'status.replicas')} current / ${num(o, 'spec.replicas', 1)} desired`],
+      ['Pods Status', `${num(o, 'status.readyReplicas')} Ready / ${num(o, 'status.availableReplicas')} Available`],
+    ]),
+    ...podTemplateLines(o),
+    ...conditionLines(o),
+  ];
+}
+
+function describeService(o: Loose): string[] {
+  return pairs([
+    ...metadataPairs(o),
+    ['Selector', labelsString(record(o, 'spec.selector'))],
+    ['Type', str(o, 'spec.type', 'ClusterIP')],
+    ['IP', str(o, 'spec.clusterIP', '<none>')],
+    ['Port(s)', servicePorts(o)],
+    ['Session Affinity', str(o, 'spec.sessionAffinity', 'None')],
+  ]);
+}
+
+function describeNode(o: Loose): string[] {
+  const taints = arr(o, 'spec.taints').map(
+    (t) => `${str(t, 'key')}${t.value !== undefined ? `=${str(t, 'value')}` : ''}:${str(t, 'effect')}`,
+  );
+  const lines = pairs([
+    ...metadataPairs(o),
+    ['Status', nodeStatus(o)],
+    ['Taints', taints.join(', ') || '<none>'],
+    ['Unschedulable', String(at(o, 'spec.unschedulable') === true)],
+  ]);
+  lines.push(...conditionLines(o));
+  for (const section of ['capacity', 'allocatable']) {
+    const values = record(o, `status.${section}`);
+    if (Object.keys(values).length === 0) continue;
+    lines.push(`${section[0]?.toUpperCase()}${section.slice(1)}:`, ...pairs(Object.entries(values), '  '));
+  }
+  return lines;
+}
+
+function describeGeneric(o: Loose): string[] {
+  const lines = pairs(metadataPairs(o));
+  for (const key of Object.keys(o)) {
+    if (['apiVersion', 'kind', 'metadata'].includes(key) || o[key] === undefined) continue;
+    const yaml = toYaml(o[key]).trimEnd();
+    lines.push(`${key[0]?.toUpperCase()}${key.slice(1)}:`, ...yaml.split('\n').map((l) => `  ${l}`));
+  }
+  return lines;
+}
+
+const DESCRIBERS: Record<string, (o: Loose) => string[]> = {
+  Pod: describePod,
+  Deployment: describeDeployment,
+  ReplicaSet: describeReplicaSet,
+  Service: describeService,
+  Node: describeNode,
+};
+
+export function describeObject(kind: string, obj: Loose, events: Loose[], now = Date.now()): string {
+  const body = (DESCRIBERS[kind] ?? describeGeneric)(obj);
+  return [...body, ...eventLines(events, now)].join('\n');
+}
+
+function eventLines(events: Loose[], now: number): string[] {
+  if (events.length === 0) return ['Events:  <none>'];
+  const sorted = [...events].sort((a, b) => str(a, 'lastTimestamp').localeCompare(str(b, 'lastTimestamp')));
+  const rows = sorted.map((e) => {
+    const count = num(e, 'count', 1);
+    const last = age(at(e, 'lastTimestamp') ?? at(e, 'metadata.creationTimestamp'), now);
+    const when = count > 1 ? `${last} (x${count} over ${age(at(e, 'firstTimestamp'), now)})` : last;
+    return [str(e, 'type'), str(e, 'reason'), when, str(e, 'source.component'), str(e, 'message')];
+  });
+  const table = renderTable(
+    ['Type', 'Reason', 'Age', 'From', 'Message'],
+    [['----', '------', '----', '----', '-------'], ...rows],
+  );
+  return ['Events:', ...table.split('\n').map((l) => `  ${l}`)];
+}

@@ -1,0 +1,54 @@
+/** `-o` formats shared by get (and later commands): table, wide, name, yaml, json. */
+import { stringify } from 'yaml';
+import { UsageError } from '../errors';
+import { COLUMNS, GENERIC_COLUMNS } from './columns';
+import type { Loose } from './fields';
+import { renderTable } from './table';
+
+export const OUTPUT_FORMATS = ['table', 'wide', 'name', 'yaml', 'json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export function parseOutputFormat(value: string | undefined): OutputFormat {
+  const format = value ?? 'table';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(
+      `unable to match a printer suitable for the output format "${format}", allowed formats are: ${OUTPUT_FORMATS.join(', ')}`,
+    );
+  }
+  return format as OutputFormat;
+}
+
+export function toYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
+}
+
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+export interface TableOptions {
+  wide: boolean;
+  /** Add a NAMESPACE column first (`-A`). */
+  withNamespace: boolean;
+  /** Prefix names with `deployment.apps/` (several kinds in one `get`). */
+  namePrefix?: string;
+  now?: number;
+}
+
+export function renderObjectsTable(kind: string, objects: Loose[], options: TableOptions): string {
+  const cols = COLUMNS[kind] ?? GENERIC_COLUMNS;
+  const now = options.now ?? Date.now();
+  const headers = [
+    ...(options.withNamespace ? ['NAMESPACE'] : []),
+    ...cols.headers,
+    ...(options.wide ? (cols.wideHeaders ?? []) : []),
+  ];
+  const nameIndex = cols.headers.indexOf('NAME');
+  const rows = objects.map((o) => {
+    const row = cols.row(o, now);
+    if (options.namePrefix && nameIndex >= 0) row[nameIndex] = `${options.namePrefix}/${row[nameIndex]}`;
+    const ns = (o.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    return [...(options.withNamespace ? [ns] : []), ...row, ...(options.wide && cols.wideRow ? cols.wideRow(o) : [])];
+  });
+  return renderTable(headers, rows);
+}
