@@ -11,10 +11,11 @@ import { createLogger, type Logger, type LogLevel } from '../log';
 import { openStore } from '../store';
 import type { StateStore } from '../store/types';
 import { startApiServer } from './http-server';
+import { VERSION } from './version';
 
 export { startApiServer } from './http-server';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version';
 
 export interface LocalControlPlaneOptions {
   /** Directory of the SQLite file (`ferry.db`); ignored when `store` is given. */

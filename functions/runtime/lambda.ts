@@ -1,0 +1,94 @@
+/**
+ * The Lambda runtime: middy handlers that translate events into the same platform-free cores the
+ * local runtime calls. API Gateway HTTP API (v2) events go to the API core; the type guard leaves
+ * room for DynamoDB stream and schedule events (controller triggers) in the serverless issue.
+ * This file and local.ts are the only places that read process.env.
+ */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { precompile } from '../../schemas';
+import { createApiHandler, ensureDefaults } from '../api';
+import { statusBody } from '../api/http-errors';
+import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
+import { createLogger, type LogLevel } from '../log';
+import { openStore, type StoreConfig } from '../store';
+import { VERSION } from './version';
+
+export function isHttpApiEvent(event: unknown): event is APIGatewayProxyEventV2 {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as { version?: string }).version === '2.0' &&
+    'requestContext' in event &&
+    'rawPath' in event
+  );
+}
+
+/** Translates one HTTP API v2 event through `api` (exported for the runtime parity tests). */
+export async function handleHttpEvent(
+  api: ApiHandler,
+  event: APIGatewayProxyEventV2,
+  maxBodyBytes: number,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const body =
+    event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (body && body.byteLength > maxBodyBytes) {
+    return {
+      statusCode: 413,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(
+        statusBody(413, 'RequestEntityTooLarge', `request body is larger than the limit of ${maxBodyBytes} bytes`),
+      ),
+    };
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  let path = event.rawPath;
+  try {
+    path = decodeURIComponent(event.rawPath);
+  } catch {}
+  const res = await api({
+    method: event.requestContext.http.method,
+    path,
+    query: new URLSearchParams(event.rawQueryString ?? ''),
+    headers,
+    ...(body && body.byteLength > 0 ? { body: new Uint8Array(body) } : {}),
+  });
+  return { statusCode: res.status, headers: res.headers, body: res.body };
+}
+
+/** A handler over given deps (tests inject a memory store). */
+export function createLambdaHandler(deps: ApiDeps) {
+  const api = createApiHandler(deps);
+  return middy(async (event: unknown): Promise<APIGatewayProxyStructuredResultV2> => {
+    if (isHttpApiEvent(event)) return handleHttpEvent(api, event, deps.config.maxBodyBytes);
+    throw new Error('ferry lambda: unsupported event shape');
+  });
+}
+
+let cold: Promise<ReturnType<typeof createLambdaHandler>> | undefined;
+
+async function fromEnvironment() {
+  const env = process.env;
+  const config: StoreConfig = { backend: (env.FERRY_STORE as StoreConfig['backend'] | undefined) ?? 'dynamodb' };
+  if (env.FERRY_TABLE) config.table = env.FERRY_TABLE;
+  if (env.AWS_REGION) config.region = env.AWS_REGION;
+  if (env.FERRY_DYNAMODB_ENDPOINT) config.endpoint = env.FERRY_DYNAMODB_ENDPOINT;
+  if (env.FERRY_SQLITE_PATH) config.path = env.FERRY_SQLITE_PATH;
+  const deps: ApiDeps = {
+    store: await openStore(config),
+    clock: Date.now,
+    log: createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info'),
+    config: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: VERSION },
+  };
+  precompile();
+  await ensureDefaults(deps);
+  return createLambdaHandler(deps);
+}
+
+/** The API function's entry point: deps are built once per container, on the first event. */
+export async function api(event: unknown, context: unknown) {
+  cold ??= fromEnvironment();
+  const handler = await cold;
+  return handler(event, context as never);
+}
