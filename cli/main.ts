@@ -13,6 +13,7 @@ import * as describe from './commands/describe';
 import * as get from './commands/get';
 import * as server from './commands/server';
 import * as token from './commands/token';
+import * as up from './commands/up';
 import * as version from './commands/version';
 import type { CliContext, CliIo } from './context';
 import { CliError } from './errors';
@@ -20,6 +21,7 @@ import { CliError } from './errors';
 export type { CliIo } from './context';
 
 const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
+  up,
   server,
   apply,
   get,

@@ -25,8 +25,6 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('server')
-    // `ferry up` (npm start) starts the same server until its own command lands (issue 3/4).
-    .alias('up')
     .description('run the API server and control loops locally (SQLite store)')
     .option('--port <port>', 'port to listen on (0: any free port)', '7443')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -72,13 +70,13 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
 }
 
 /** A server bound to every interface is still reached over loopback from this machine. */
-function clientUrl(url: string): string {
+export function clientUrl(url: string): string {
   const u = new URL(url);
   if (u.hostname === '0.0.0.0' || u.hostname === '[::]') u.hostname = '127.0.0.1';
   return u.toString().replace(/\/$/, '');
 }
 
-function stopSignal(ctx: CliContext): { promise: Promise<void>; dispose(): void } {
+export function stopSignal(ctx: CliContext): { promise: Promise<void>; dispose(): void } {
   const signal = ctx.io.signal;
   if (signal) {
     let onAbort = () => {};

@@ -24,6 +24,50 @@ export interface SyncOptions {
   signal?: AbortSignal;
   /** Lease duration written for the node (the node-lifecycle grace period). */
   leaseDurationSeconds?: number;
+  /** How long a node whose held sync connection dropped may take to call again. */
+  disconnectGraceMs?: number;
+}
+
+/**
+ * Failure detection that does not wait for the heartbeat to expire: when an agent's held sync call
+ * is cut (its process died, or its machine) and it does not call again within this grace, its node
+ * becomes Ready=Unknown (AgentDisconnected) at once, and node-lifecycle's eviction delay starts.
+ * Only runtimes that see the client go away (the local one) can tell; elsewhere the lease expiry
+ * (node-lifecycle's grace period) is the detector.
+ */
+export const DISCONNECT_GRACE_MS = 2_000;
+
+function suspectDisconnect(deps: Deps, nodeName: string, graceMs: number): void {
+  const cutAt = deps.clock();
+  const timer = setTimeout(() => {
+    void (async () => {
+      const lease = await deps.store.get({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name: nodeName });
+      const renewed = Date.parse(((lease?.spec ?? {}) as { renewTime?: string }).renewTime ?? '');
+      if (renewed > cutAt) return;
+      await retryOnConflict(async () => {
+        const node = await deps.store.get({ kind: 'Node', name: nodeName });
+        if (!node) return;
+        const status = (node.status ?? {}) as { conditions?: Condition[] };
+        const ready = status.conditions?.find((c) => c.type === 'Ready');
+        if (ready?.status !== 'True') return;
+        const time = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        const conditions = (status.conditions ?? []).map((c) =>
+          c.type === 'Ready'
+            ? {
+                ...c,
+                status: 'Unknown',
+                reason: 'AgentDisconnected',
+                message: 'The agent dropped its connection and did not reconnect.',
+                lastTransitionTime: time,
+              }
+            : c,
+        );
+        await deps.store.update({ ...node, status: { ...status, conditions } });
+        deps.log.warn('node agent disconnected; node marked NotReady', { node: nodeName });
+      });
+    })().catch((err) => deps.log.warn('checking a disconnected node failed', { node: nodeName, error: String(err) }));
+  }, graceMs);
+  timer.unref?.();
 }
 
 export async function syncNode(
@@ -63,7 +107,14 @@ export async function syncNode(
   let version = podsVersion(pods);
   const wait = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
   if (wait > 0 && req.podsVersion === version && !req.podStatuses?.length && !req.terminated?.length) {
-    await waitForPodChange(deps, nodeName, wait, options.signal);
+    const signal = options.signal;
+    if (signal)
+      signal.addEventListener(
+        'abort',
+        () => suspectDisconnect(deps, nodeName, options.disconnectGraceMs ?? DISCONNECT_GRACE_MS),
+        { once: true },
+      );
+    await waitForPodChange(deps, nodeName, wait, signal);
     pods = await podsOf(deps, nodeName);
     version = podsVersion(pods);
   }

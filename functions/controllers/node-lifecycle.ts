@@ -32,10 +32,21 @@ export async function reconcileNodes(
   const now = deps.clock();
   for (const node of nodes.items) {
     const last = renewed.get(node.metadata.name) ?? Date.parse(node.metadata.creationTimestamp ?? '');
-    const stale = !(now - last <= options.gracePeriodMs);
+    const fresh = now - last <= options.gracePeriodMs;
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     try {
-      if (stale && ready?.status !== 'Unknown') {
+      if (ready?.status === 'Unknown') {
+        // Marked unknown by a stale heartbeat or by the API seeing the agent disconnect.
+        const since = Date.parse(ready.lastTransitionTime ?? '') || now;
+        if (fresh && last > since) {
+          await setReady(deps, node, 'True', 'AgentReady', 'agent is posting ready status');
+          await recordEvent(deps, node, 'Normal', 'NodeReady', `Node ${node.metadata.name} status is now: NodeReady`, {
+            component: 'node-controller',
+          });
+        } else if (now - since >= options.evictionDelayMs) {
+          await evictPods(deps, node);
+        }
+      } else if (!fresh) {
         await setReady(deps, node, 'Unknown', 'NodeStatusUnknown', 'Agent stopped posting node status.');
         await recordEvent(
           deps,
@@ -45,14 +56,6 @@ export async function reconcileNodes(
           `Node ${node.metadata.name} status is now: NodeNotReady`,
           { component: 'node-controller' },
         );
-      } else if (stale && ready?.status === 'Unknown') {
-        const since = Date.parse(ready.lastTransitionTime ?? '') || now;
-        if (now - since >= options.evictionDelayMs) await evictPods(deps, node);
-      } else if (!stale && ready?.status === 'Unknown' && ready.reason === 'NodeStatusUnknown') {
-        await setReady(deps, node, 'True', 'AgentReady', 'agent is posting ready status');
-        await recordEvent(deps, node, 'Normal', 'NodeReady', `Node ${node.metadata.name} status is now: NodeReady`, {
-          component: 'node-controller',
-        });
       }
     } catch (err) {
       if (!isConflict(err) && !isNotFound(err)) throw err;

@@ -24,8 +24,10 @@ export interface ApiServer {
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const inflight = new Set<Promise<void>>();
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    void serve(options, req, res);
+    const p = serve(options, req, res).finally(() => inflight.delete(p));
+    inflight.add(p);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -33,7 +35,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    async close() {
+      await closeServer(server);
+      // Handlers still running (a long-poll woken by its client going away) finish before the
+      // caller closes the store under them.
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 6_000))]);
+    },
+  };
 }
 
 async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,0 +1,101 @@
+/**
+ * Agent configuration from flags, then environment, then defaults. This file and main.ts are the
+ * only agent code that reads process.argv/env.
+ */
+import { hostname, networkInterfaces } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface AgentConfig {
+  apiUrl: string;
+  /** A bootstrap token (to register) or a node token (kept in the state dir after registering). */
+  token?: string;
+  nodeName: string;
+  nodeIp: string;
+  labels: Record<string, string>;
+  dockerSocket: string;
+  stateDir: string;
+  /** Image of the container that owns each pod's network namespace. */
+  sandboxImage: string;
+  /** Override the reported capacity (several local nodes share one machine). */
+  cpu?: string;
+  memory?: string;
+  maxPods: number;
+  /** How long the server may hold a sync open when nothing changed. */
+  syncWaitSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--node-ip IP]
+  [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
+  [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS]
+Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_NODE_IP, FERRY_NODE_LABELS,
+  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY.`;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'api-url': { type: 'string' },
+      token: { type: 'string' },
+      'node-name': { type: 'string' },
+      'node-ip': { type: 'string' },
+      labels: { type: 'string' },
+      'docker-socket': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'sandbox-image': { type: 'string' },
+      cpu: { type: 'string' },
+      memory: { type: 'string' },
+      'max-pods': { type: 'string' },
+      'sync-wait': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) throw new ConfigError(USAGE);
+  const apiUrl = values['api-url'] ?? env.FERRY_API_URL;
+  if (!apiUrl) throw new ConfigError(`--api-url (or FERRY_API_URL) is required\n${USAGE}`);
+  const nodeName = (values['node-name'] ?? env.FERRY_NODE_NAME ?? hostname()).toLowerCase();
+  const config: AgentConfig = {
+    apiUrl,
+    nodeName,
+    nodeIp: values['node-ip'] ?? env.FERRY_NODE_IP ?? defaultNodeIp(),
+    labels: parseLabels(values.labels ?? env.FERRY_NODE_LABELS ?? ''),
+    dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+    stateDir: values['state-dir'] ?? env.FERRY_STATE_DIR ?? '/var/lib/ferry-agent',
+    sandboxImage: values['sandbox-image'] ?? env.FERRY_SANDBOX_IMAGE ?? 'registry.k8s.io/pause:3.10',
+    maxPods: Number(values['max-pods'] ?? 110),
+    syncWaitSeconds: Number(values['sync-wait'] ?? 5),
+    logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
+  };
+  const token = values.token ?? env.FERRY_TOKEN;
+  if (token) config.token = token;
+  const cpu = values.cpu ?? env.FERRY_NODE_CPU;
+  if (cpu) config.cpu = cpu;
+  const memory = values.memory ?? env.FERRY_NODE_MEMORY;
+  if (memory) config.memory = memory;
+  if (!Number.isInteger(config.maxPods) || config.maxPods < 1)
+    throw new ConfigError('--max-pods must be a positive integer');
+  if (!(config.syncWaitSeconds >= 0 && config.syncWaitSeconds <= 60))
+    throw new ConfigError('--sync-wait must be 0..60');
+  return config;
+}
+
+function parseLabels(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--labels: expected key=value, got ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function defaultNodeIp(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

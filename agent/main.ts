@@ -1,0 +1,56 @@
+/**
+ * ferry-agent entry point (bundled to dist/agent.js): wires config, the Docker runtime, the pod
+ * manager and the sync loop. SIGTERM/SIGINT stop the agent but leave every container running, so
+ * an agent upgrade or restart never restarts a pod; the next agent adopts them.
+ */
+
+import { Agent } from './agent';
+import { AgentApiClient } from './api-client';
+import { ConfigError, loadConfig } from './config';
+import { createAgentLogger } from './log';
+import { PodManager } from './pods/manager';
+import { DockerRuntime } from './runtime/docker';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createAgentLogger(config.logLevel, { node: config.nodeName });
+  const runtime = new DockerRuntime({
+    socketPath: config.dockerSocket,
+    nodeName: config.nodeName,
+    nodeIp: config.nodeIp,
+    sandboxImage: config.sandboxImage,
+  });
+  const pods = new PodManager(runtime, { nodeIp: config.nodeIp, stateDir: config.stateDir, log });
+  const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log);
+  const stop = async () => {
+    log.info('stopping agent; containers keep running', {});
+    agent.stop();
+    await pods.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  try {
+    await pods.start();
+  } catch (err) {
+    log.error('container runtime unavailable at start; retrying from the sync loop', {
+      error: String((err as Error).message),
+    });
+  }
+  log.info('agent started', { api: config.apiUrl, nodeIp: config.nodeIp });
+  await agent.run();
+}
+
+main().catch((err) => {
+  process.stderr.write(`ferry-agent: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/** The NodeStatus this agent reports: capacity from the host (or the configured override). */
+import { arch, availableParallelism, platform, release, totalmem } from 'node:os';
+import type { AgentConfig } from './config';
+
+export const AGENT_VERSION = 'ferry-agent/0.1.0';
+
+export interface NodeStatusInput {
+  config: AgentConfig;
+  runtimeVersion: string;
+  ready: boolean;
+  readyMessage: string;
+  now: Date;
+}
+
+export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, now }: NodeStatusInput) {
+  const cpu = config.cpu ?? String(availableParallelism());
+  const memory = config.memory ?? `${Math.floor(totalmem() / 1024)}Ki`;
+  const resources = { cpu, memory, pods: String(config.maxPods) };
+  const time = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    capacity: resources,
+    allocatable: resources,
+    conditions: [
+      {
+        type: 'Ready',
+        status: ready ? 'True' : 'False',
+        reason: ready ? 'AgentReady' : 'ContainerRuntimeNotReady',
+        message: readyMessage,
+        lastHeartbeatTime: time,
+        lastTransitionTime: time,
+      },
+    ],
+    addresses: [
+      { type: 'InternalIP', address: config.nodeIp },
+      { type: 'Hostname', address: config.nodeName },
+    ],
+    nodeInfo: {
+      kubeletVersion: AGENT_VERSION,
+      containerRuntimeVersion: runtimeVersion,
+      operatingSystem: platform(),
+      architecture: arch(),
+      kernelVersion: release(),
+      osImage: platform(),
+    },
+  };
+}
+
+/** Node status without the times, to tell whether anything worth writing changed. */
+export function nodeStatusFingerprint(status: ReturnType<typeof buildNodeStatus>): string {
+  const { conditions, ...rest } = status;
+  return JSON.stringify({ ...rest, conditions: conditions.map((c) => [c.type, c.status, c.reason, c.message]) });
+}

@@ -1,0 +1,261 @@
+/**
+ * The Docker implementation of the ContainerRuntime seam. Every container carries labels (pod uid,
+ * name, namespace, container name, role, spec hash, restart count, node) so a restarted agent
+ * adopts what runs; nothing without `ferry.managed=true` and this node's label is ever touched.
+ * Docker errors are translated here; none leaves this file.
+ */
+import { bytes, cpuMillis } from '../../schemas/quantity';
+import type { PortMapping } from '../pods/status';
+import { DockerApi, DockerError, demux } from './docker-api';
+import {
+  type ContainerInspect,
+  type ContainerSpecLike,
+  ImagePullFailedError,
+  type ManagedContainer,
+  type PodIdentity,
+  type PodRuntime,
+  type SandboxInfo,
+} from './types';
+
+const L = {
+  managed: 'ferry.managed',
+  node: 'ferry.node',
+  uid: 'ferry.pod.uid',
+  name: 'ferry.pod.name',
+  namespace: 'ferry.pod.namespace',
+  role: 'ferry.role',
+  container: 'ferry.container.name',
+  hash: 'ferry.spec-hash',
+  restarts: 'ferry.restart-count',
+  ports: 'ferry.ports',
+} as const;
+
+interface DockerContainerSummary {
+  Id: string;
+  Labels: Record<string, string>;
+  State: string;
+}
+
+interface DockerInspect {
+  Id: string;
+  State: { Running: boolean; ExitCode: number; StartedAt: string; FinishedAt: string; OOMKilled: boolean };
+  NetworkSettings: { IPAddress?: string; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  Config: { Labels: Record<string, string> };
+}
+
+export interface DockerRuntimeOptions {
+  socketPath: string;
+  nodeName: string;
+  nodeIp: string;
+  sandboxImage: string;
+}
+
+export class DockerRuntime implements PodRuntime {
+  private readonly api: DockerApi;
+
+  constructor(private readonly options: DockerRuntimeOptions) {
+    this.api = new DockerApi(options.socketPath);
+  }
+
+  async version(): Promise<string> {
+    const v = await this.api.json<{ Version: string }>('GET', '/version');
+    return `docker://${v.Version}`;
+  }
+
+  async listManaged(): Promise<ManagedContainer[]> {
+    const filters = encodeURIComponent(
+      JSON.stringify({ label: [`${L.managed}=true`, `${L.node}=${this.options.nodeName}`] }),
+    );
+    const list = await this.api.json<DockerContainerSummary[]>('GET', `/containers/json?all=1&filters=${filters}`);
+    return list.map((c) => ({
+      id: c.Id,
+      podUid: c.Labels[L.uid] ?? '',
+      podName: c.Labels[L.name] ?? '',
+      podNamespace: c.Labels[L.namespace] ?? '',
+      role: c.Labels[L.role] === 'sandbox' ? 'sandbox' : 'container',
+      ...(c.Labels[L.container] ? { containerName: c.Labels[L.container] } : {}),
+      ...(c.Labels[L.hash] ? { specHash: c.Labels[L.hash] } : {}),
+      restartCount: Number(c.Labels[L.restarts] ?? 0),
+      running: c.State === 'running',
+    }));
+  }
+
+  private labels(pod: PodIdentity, role: 'sandbox' | 'container'): Record<string, string> {
+    return {
+      [L.managed]: 'true',
+      [L.node]: this.options.nodeName,
+      [L.uid]: pod.uid,
+      [L.name]: pod.name,
+      [L.namespace]: pod.namespace,
+      [L.role]: role,
+    };
+  }
+
+  async createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo> {
+    await this.ensureImage(this.options.sandboxImage, 'IfNotPresent');
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of ports) {
+      const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
+      exposed[key] = {};
+      bindings[key] = [{ HostIp: this.options.nodeIp, HostPort: p.hostPort ? String(p.hostPort) : '' }];
+    }
+    const created = await this.api.json<{ Id: string }>(
+      'POST',
+      `/containers/create?name=${containerName(pod, 'sandbox', 0)}`,
+      {
+        Image: this.options.sandboxImage,
+        Hostname: pod.name.slice(0, 63),
+        Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
+        ExposedPorts: exposed,
+        HostConfig: { PortBindings: bindings, RestartPolicy: { Name: 'no' } },
+      },
+    );
+    try {
+      await this.api.json('POST', `/containers/${created.Id}/start`);
+    } catch (err) {
+      await this.remove(created.Id);
+      throw err;
+    }
+    return this.sandboxInfo(created.Id, pod);
+  }
+
+  async sandboxInfo(id: string, _pod: PodIdentity): Promise<SandboxInfo> {
+    const info = await this.api.json<DockerInspect>('GET', `/containers/${id}/json`);
+    const declared = JSON.parse(info.Config.Labels[L.ports] ?? '[]') as PortMapping[];
+    const portMappings = declared.map((p) => {
+      const bound = info.NetworkSettings.Ports?.[`${p.containerPort}/${p.protocol.toLowerCase()}`]?.[0];
+      return { ...p, hostPort: bound ? Number(bound.HostPort) : p.hostPort };
+    });
+    return { id, ...(info.NetworkSettings.IPAddress ? { podIp: info.NetworkSettings.IPAddress } : {}), portMappings };
+  }
+
+  async ensureImage(image: string, pullPolicy: string): Promise<void> {
+    const present = (await this.api.call('GET', `/images/${encodeURIComponent(image)}/json`)).status === 200;
+    if (present && pullPolicy !== 'Always') return;
+    if (pullPolicy === 'Never') {
+      if (!present) throw new ImagePullFailedError(`image ${image} is not present and imagePullPolicy is Never`);
+      return;
+    }
+    const [name, tag] = splitImage(image);
+    const res = await this.api.call(
+      'POST',
+      `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`,
+      undefined,
+      300_000,
+    );
+    const text = res.body.toString('utf8');
+    const failed = res.status !== 200 || /"error"/.test(text);
+    // A failed pull of an image we already have (Always) still runs what is present, as Docker does.
+    if (failed && !present) {
+      const detail =
+        /"message":"([^"]+)"/.exec(text)?.[1] ?? /"error":"([^"]+)"/.exec(text)?.[1] ?? `status ${res.status}`;
+      throw new ImagePullFailedError(`pulling image "${image}": ${detail}`);
+    }
+  }
+
+  async startContainer(
+    pod: PodIdentity,
+    sandboxId: string,
+    spec: ContainerSpecLike,
+    env: { name: string; value: string }[],
+    volumes: { hostPath: string; mountPath: string; readOnly: boolean }[],
+    specHash: string,
+    restartCount: number,
+  ): Promise<string> {
+    const limits = spec.resources?.limits ?? {};
+    const created = await this.api.json<{ Id: string }>(
+      'POST',
+      `/containers/create?name=${containerName(pod, spec.name, restartCount)}`,
+      {
+        Image: spec.image,
+        ...(spec.command ? { Entrypoint: spec.command } : {}),
+        ...(spec.args ? { Cmd: spec.args } : {}),
+        ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+        Env: env.map((e) => `${e.name}=${e.value}`),
+        Labels: {
+          ...this.labels(pod, 'container'),
+          [L.container]: spec.name,
+          [L.hash]: specHash,
+          [L.restarts]: String(restartCount),
+        },
+        HostConfig: {
+          NetworkMode: `container:${sandboxId}`,
+          Binds: volumes.map((v) => `${v.hostPath}:${v.mountPath}${v.readOnly ? ':ro' : ''}`),
+          RestartPolicy: { Name: 'no' },
+          ...(limits.cpu !== undefined ? { NanoCpus: cpuMillis(limits.cpu) * 1_000_000 } : {}),
+          ...(limits.memory !== undefined ? { Memory: bytes(limits.memory) } : {}),
+        },
+      },
+    );
+    try {
+      await this.api.json('POST', `/containers/${created.Id}/start`);
+    } catch (err) {
+      await this.remove(created.Id);
+      throw err;
+    }
+    return created.Id;
+  }
+
+  async inspect(id: string): Promise<ContainerInspect | undefined> {
+    const res = await this.api.call('GET', `/containers/${id}/json`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new DockerError(`docker inspect ${id}: ${res.status}`, res.status);
+    const s = (JSON.parse(res.body.toString('utf8')) as DockerInspect).State;
+    return {
+      running: s.Running,
+      exitCode: s.ExitCode,
+      oomKilled: s.OOMKilled,
+      ...(s.StartedAt && !s.StartedAt.startsWith('0001') ? { startedAt: s.StartedAt.replace(/\.\d+Z$/, 'Z') } : {}),
+      ...(s.FinishedAt && !s.FinishedAt.startsWith('0001') ? { finishedAt: s.FinishedAt.replace(/\.\d+Z$/, 'Z') } : {}),
+    };
+  }
+
+  async stopAndRemove(id: string, graceSeconds: number): Promise<void> {
+    // Docker's stop is SIGTERM, then SIGKILL after t seconds: the kubelet's graceful stop.
+    const res = await this.api.call(
+      'POST',
+      `/containers/${id}/stop?t=${Math.max(0, Math.floor(graceSeconds))}`,
+      undefined,
+      (graceSeconds + 30) * 1000,
+    );
+    if (![204, 304, 404].includes(res.status)) throw new DockerError(`docker stop ${id}: ${res.status}`, res.status);
+    await this.remove(id);
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<number> {
+    const created = await this.api.json<{ Id: string }>('POST', `/containers/${id}/exec`, {
+      Cmd: command,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const started = this.api.call('POST', `/exec/${created.Id}/start`, { Detach: false, Tty: false }, timeoutMs);
+    await started;
+    const info = await this.api.json<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${created.Id}/json`);
+    return info.ExitCode ?? 1;
+  }
+
+  /** Container output (demultiplexed), for `ferry logs` later and for tests. */
+  async logs(id: string): Promise<{ stdout: string; stderr: string }> {
+    const res = await this.api.call('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
+    return demux(res.body);
+  }
+
+  private async remove(id: string): Promise<void> {
+    const res = await this.api.call('DELETE', `/containers/${id}?force=1&v=1`);
+    if (![204, 404, 409].includes(res.status)) throw new DockerError(`docker rm ${id}: ${res.status}`, res.status);
+  }
+}
+
+/** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; Kubernetes names fit. */
+function containerName(pod: PodIdentity, container: string, restart: number): string {
+  return `ferry_${pod.namespace}_${pod.name}_${container}_${pod.uid.slice(0, 8)}_${restart}`;
+}
+
+function splitImage(image: string): [string, string] {
+  const at = image.indexOf('@');
+  if (at !== -1) return [image.slice(0, at), image.slice(at + 1)];
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  return colon > slash ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
+}

@@ -1,0 +1,187 @@
+/**
+ * The `local` provider: an "instance" is a ferry agent process on this machine with its own node
+ * name, state dir and loopback address (127.0.1.N), so a multi-node cluster fits on one laptop or
+ * CI machine. Deleting an instance stops its agent and removes its containers, as terminating a VM
+ * would. Values reach the agent as an argument vector, never through a shell.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LocalLoadBalancers } from './local-lb';
+import type { CloudProvider, Instance, InstanceSpec, LoadBalancerTarget } from './types';
+
+const run = promisify(execFile);
+
+export interface LocalProviderOptions {
+  /** Where each node's state dir, log and instance record live (`<dataDir>/nodes/<name>/`). */
+  dataDir: string;
+  /** Command that starts an agent, e.g. `[process.execPath, 'dist/agent.js']`. */
+  agentCommand: string[];
+  sandboxImage?: string;
+  dockerSocket?: string;
+  /** Capacity each local node reports (they share one machine). */
+  cpuPerNode?: string;
+  memoryPerNode?: string;
+  extraEnv?: Record<string, string>;
+}
+
+interface InstanceRecord extends Instance {
+  pid: number;
+}
+
+export class LocalProvider implements CloudProvider {
+  readonly type = 'local';
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly lbs = new LocalLoadBalancers();
+
+  constructor(private readonly options: LocalProviderOptions) {}
+
+  private nodeDir(name: string): string {
+    return join(this.options.dataDir, 'nodes', name);
+  }
+
+  async createInstance(spec: InstanceSpec): Promise<Instance> {
+    const dir = this.nodeDir(spec.name);
+    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
+    const ip = this.allocateIp();
+    const [cmd, ...baseArgs] = this.options.agentCommand;
+    if (!cmd) throw new Error('local provider: agentCommand is empty');
+    const labels = Object.entries({
+      ...spec.bootstrap.labels,
+      'topology.kubernetes.io/zone': spec.zone,
+      'ferry.dev/pool': spec.pool,
+    })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const args = [
+      ...baseArgs,
+      '--api-url',
+      spec.bootstrap.apiUrl,
+      '--node-name',
+      spec.name,
+      '--node-ip',
+      ip,
+      '--state-dir',
+      join(dir, 'state'),
+      '--labels',
+      labels,
+    ];
+    if (this.options.sandboxImage) args.push('--sandbox-image', this.options.sandboxImage);
+    if (this.options.dockerSocket) args.push('--docker-socket', this.options.dockerSocket);
+    if (this.options.cpuPerNode) args.push('--cpu', this.options.cpuPerNode);
+    if (this.options.memoryPerNode) args.push('--memory', this.options.memoryPerNode);
+    const log = openSync(join(dir, 'agent.log'), 'a');
+    // The token travels in the environment, not argv, so `ps` does not show it.
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...this.options.extraEnv, FERRY_TOKEN: spec.bootstrap.token },
+      detached: true,
+    });
+    closeSync(log);
+    if (child.pid === undefined) throw new Error(`launching local instance ${spec.name}: agent did not start`);
+    this.children.set(spec.name, child);
+    child.unref();
+    const record: InstanceRecord = {
+      id: `local-${spec.name}`,
+      name: spec.name,
+      pool: spec.pool,
+      zone: spec.zone,
+      state: 'running',
+      privateIp: ip,
+      tags: { ...spec.tags, 'ferry.dev/cluster': spec.cluster, 'ferry.dev/pool': spec.pool },
+      pid: child.pid,
+    };
+    writeFileSync(join(dir, 'instance.json'), JSON.stringify(record, null, 2));
+    const { pid: _pid, ...instance } = record;
+    return instance;
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    const record = this.records().find((r) => r.id === id);
+    if (!record) return;
+    await stopProcess(record.pid, 10_000);
+    this.children.delete(record.name);
+    await removeNodeContainers(record.name);
+    rmSync(join(this.nodeDir(record.name), 'instance.json'), { force: true });
+  }
+
+  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+    return this.records()
+      .filter((r) => r.tags['ferry.dev/cluster'] === filter.cluster && (!filter.pool || r.pool === filter.pool))
+      .map(({ pid, ...r }) => ({ ...r, state: isAlive(pid) ? 'running' : 'terminated' }));
+  }
+
+  /** The agent's process id, for tests and `ferry up` (which restarts agents it owns). */
+  pidOf(name: string): number | undefined {
+    return this.records().find((r) => r.name === name)?.pid;
+  }
+
+  ensureLoadBalancer(service: { namespace: string; name: string; port: number }, targets: LoadBalancerTarget[]) {
+    return this.lbs.ensure(`${service.namespace}/${service.name}`, service.port, targets);
+  }
+
+  async deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void> {
+    await this.lbs.delete(`${service.namespace}/${service.name}`);
+  }
+
+  async close(): Promise<void> {
+    await this.lbs.closeAll();
+  }
+
+  private records(): InstanceRecord[] {
+    const root = join(this.options.dataDir, 'nodes');
+    if (!existsSync(root)) return [];
+    const out: InstanceRecord[] = [];
+    for (const name of readdirSync(root)) {
+      const file = join(root, name, 'instance.json');
+      if (existsSync(file)) out.push(JSON.parse(readFileSync(file, 'utf8')) as InstanceRecord);
+    }
+    return out;
+  }
+
+  private allocateIp(): string {
+    const used = new Set(this.records().map((r) => r.privateIp));
+    for (let n = 1; n < 255; n++) {
+      const ip = `127.0.1.${n}`;
+      if (!used.has(ip)) return ip;
+    }
+    throw new Error('local provider: no free loopback address in 127.0.1.0/24');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopProcess(pid: number, graceMs: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+/** A terminated VM takes its containers with it; a local one must remove them itself. */
+async function removeNodeContainers(nodeName: string): Promise<void> {
+  try {
+    const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=ferry.node=${nodeName}`]);
+    const ids = stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await run('docker', ['rm', '-f', ...ids]);
+  } catch {
+    // Docker gone or nothing to remove: the instance is gone either way.
+  }
+}

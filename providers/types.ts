@@ -1,0 +1,70 @@
+/**
+ * The CloudProvider seam (the cloud-controller-manager layer): one adapter per provider creates
+ * and deletes the machines that become nodes. Implementations: `local.ts` (agent processes on this
+ * machine); `aws.ts`, `gcp.ts`, `azure.ts` come with the cloud issue. Like Karpenter's
+ * `cloudprovider/types.go`, the error contract is part of the interface.
+ */
+
+export interface Bootstrap {
+  /** URL the node's agent reaches the control plane at. */
+  apiUrl: string;
+  /** Short-lived bootstrap token: may register one node and nothing else. */
+  token: string;
+  labels: Record<string, string>;
+}
+
+export interface InstanceSpec {
+  /** Becomes the node name; unique in the cluster. */
+  name: string;
+  cluster: string;
+  pool: string;
+  instanceType: string;
+  zone: string;
+  image?: string;
+  bootstrap: Bootstrap;
+  tags: Record<string, string>;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'terminated';
+
+export interface Instance {
+  /** Provider's id (EC2 instance id, GCP instance name, local pid-based id). */
+  id: string;
+  name: string;
+  pool: string;
+  zone: string;
+  state: InstanceState;
+  privateIp?: string;
+  tags: Record<string, string>;
+}
+
+export interface LoadBalancerTarget {
+  name: string;
+  address: string;
+  port: number;
+  ready: boolean;
+}
+
+export interface CloudProvider {
+  readonly type: string;
+  /**
+   * Starts a machine that boots the agent with `spec.bootstrap`. Not idempotent by itself: callers
+   * list first (instances are tagged with cluster and pool). Throws InsufficientCapacityError when
+   * the provider cannot place it (try another zone or type).
+   */
+  createInstance(spec: InstanceSpec): Promise<Instance>;
+  /** Stops and removes a machine. Safe to retry: an instance already gone is not an error. */
+  deleteInstance(id: string): Promise<void>;
+  /** Machines of this cluster (and pool), including ones still starting. Safe to retry. */
+  listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]>;
+  /** Creates or updates a load balancer for a Service in front of the targets; returns its address. Safe to retry. */
+  ensureLoadBalancer(
+    service: { namespace: string; name: string; port: number },
+    targets: LoadBalancerTarget[],
+  ): Promise<{ address: string }>;
+  /** Safe to retry: a load balancer already gone is not an error. */
+  deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void>;
+}
+
+export class InsufficientCapacityError extends Error {}
+export class InstanceNotFoundError extends Error {}
