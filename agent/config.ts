@@ -22,6 +22,8 @@ export interface AgentConfig {
   maxPods: number;
   /** How long the server may hold a sync open when nothing changed. */
   syncWaitSeconds: number;
+  /** First container restart back-off (Kubernetes: 10 s); lowered by tests. */
+  restartBackoffMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -68,6 +70,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     sandboxImage: values['sandbox-image'] ?? env.FERRY_SANDBOX_IMAGE ?? 'registry.k8s.io/pause:3.10',
     maxPods: Number(values['max-pods'] ?? 110),
     syncWaitSeconds: Number(values['sync-wait'] ?? 5),
+    restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
   };
   const token = values.token ?? env.FERRY_TOKEN;

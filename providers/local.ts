@@ -28,6 +28,8 @@ export interface LocalProviderOptions {
 
 interface InstanceRecord extends Instance {
   pid: number;
+  /** How the agent was started (the bootstrap token is not kept: the node credential is in its state dir). */
+  command: string[];
 }
 
 export class LocalProvider implements CloudProvider {
@@ -71,17 +73,7 @@ export class LocalProvider implements CloudProvider {
     if (this.options.dockerSocket) args.push('--docker-socket', this.options.dockerSocket);
     if (this.options.cpuPerNode) args.push('--cpu', this.options.cpuPerNode);
     if (this.options.memoryPerNode) args.push('--memory', this.options.memoryPerNode);
-    const log = openSync(join(dir, 'agent.log'), 'a');
-    // The token travels in the environment, not argv, so `ps` does not show it.
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', log, log],
-      env: { ...process.env, ...this.options.extraEnv, FERRY_TOKEN: spec.bootstrap.token },
-      detached: true,
-    });
-    closeSync(log);
-    if (child.pid === undefined) throw new Error(`launching local instance ${spec.name}: agent did not start`);
-    this.children.set(spec.name, child);
-    child.unref();
+    const child = this.spawnAgent(spec.name, [cmd, ...args], spec.bootstrap.token);
     const record: InstanceRecord = {
       id: `local-${spec.name}`,
       name: spec.name,
@@ -90,11 +82,41 @@ export class LocalProvider implements CloudProvider {
       state: 'running',
       privateIp: ip,
       tags: { ...spec.tags, 'ferry.dev/cluster': spec.cluster, 'ferry.dev/pool': spec.pool },
-      pid: child.pid,
+      pid: child.pid as number,
+      command: [cmd, ...args],
     };
     writeFileSync(join(dir, 'instance.json'), JSON.stringify(record, null, 2));
-    const { pid: _pid, ...instance } = record;
+    const { pid: _pid, command: _command, ...instance } = record;
     return instance;
+  }
+
+  private spawnAgent(name: string, command: string[], token?: string): ChildProcess {
+    const [cmd, ...args] = command as [string, ...string[]];
+    const log = openSync(join(this.nodeDir(name), 'agent.log'), 'a');
+    // The token travels in the environment, not argv, so `ps` does not show it.
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...this.options.extraEnv, ...(token ? { FERRY_TOKEN: token } : {}) },
+      detached: true,
+    });
+    closeSync(log);
+    if (child.pid === undefined) throw new Error(`launching local instance ${name}: agent did not start`);
+    this.children.set(name, child);
+    child.unref();
+    return child;
+  }
+
+  /**
+   * Starts the agent of an existing instance again (after it crashed or was stopped), as a VM's
+   * init system would; it re-uses the node credential in its state dir.
+   */
+  restartAgent(name: string): number {
+    const record = this.records().find((r) => r.name === name);
+    if (!record) throw new Error(`restarting local agent ${name}: no such instance`);
+    const child = this.spawnAgent(name, record.command);
+    record.pid = child.pid as number;
+    writeFileSync(join(this.nodeDir(name), 'instance.json'), JSON.stringify(record, null, 2));
+    return record.pid;
   }
 
   async deleteInstance(id: string): Promise<void> {
@@ -109,7 +131,7 @@ export class LocalProvider implements CloudProvider {
   async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
     return this.records()
       .filter((r) => r.tags['ferry.dev/cluster'] === filter.cluster && (!filter.pool || r.pool === filter.pool))
-      .map(({ pid, ...r }) => ({ ...r, state: isAlive(pid) ? 'running' : 'terminated' }));
+      .map(({ pid, command: _command, ...r }) => ({ ...r, state: isAlive(pid) ? 'running' : 'terminated' }));
   }
 
   /** The agent's process id, for tests and `ferry up` (which restarts agents it owns). */

@@ -1,0 +1,221 @@
+/**
+ * End-to-end on real Docker: a 3-node local cluster (control plane in this process, three agent
+ * processes) running real containers. Tests run in order on one cluster, as a user's day would.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Deployment, Pod } from '../../schemas';
+import { applyDefaults } from '../../schemas';
+import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { describeDocker } from './helpers/docker';
+
+function web(name: string, replicas: number, image = 'ferry.local/busybox:1'): Deployment {
+  return applyDefaults({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: 'httpd',
+              image,
+              command: ['sh', '-c', 'echo "$(hostname)" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
+              ports: [{ containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  } as Deployment);
+}
+
+function pod(name: string, spec: Pod['spec']): Pod {
+  return applyDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec } as Pod);
+}
+
+async function removeDeployment(c: TestCluster, name: string): Promise<void> {
+  await c.store.delete({ kind: 'Deployment', namespace: 'default', name }).catch(() => undefined);
+  await c.waitFor(async () => (await c.pods(`${name}-`)).length === 0, 30_000, `${name} pods gone`);
+}
+
+describeDocker('e2e: a local cluster on real Docker', () => {
+  const c = new TestCluster();
+
+  beforeAll(async () => {
+    buildOnce();
+    await c.start(3);
+  }, 120_000);
+
+  afterAll(async () => {
+    await c.stop();
+  }, 60_000);
+
+  it('runs a 6-replica Deployment as 2 pods per node', async () => {
+    await c.store.create(web('web', 6));
+    await c.waitFor(async () => (await c.readyPods('web-')).length === 6, 60_000, '6 ready pods');
+    const perNode = new Map<string, number>();
+    for (const p of await c.readyPods('web-'))
+      perNode.set(p.spec.nodeName as string, (perNode.get(p.spec.nodeName as string) ?? 0) + 1);
+    expect([...perNode.values()]).toEqual([2, 2, 2]);
+    for (const p of await c.readyPods('web-')) expect(appContainers(p)).toHaveLength(1);
+  }, 90_000);
+
+  it('restarts a killed container and counts the restart', async () => {
+    const victim = (await c.readyPods('web-'))[0] as Pod;
+    docker('kill', appContainers(victim)[0] as string);
+    await c.waitFor(
+      async () => {
+        const p = (await c.pods(victim.metadata.name))[0];
+        return p?.status?.containerStatuses?.[0]?.restartCount === 1 && p.status.containerStatuses[0].ready === true;
+      },
+      30_000,
+      'restartCount 1 and ready again',
+    );
+  }, 40_000);
+
+  it('adopts running containers after an agent restart: same container IDs, node Ready', async () => {
+    const before = new Map((await c.readyPods('web-')).map((p) => [p.metadata.name, appContainers(p).join()]));
+    const node = 'e2e-1';
+    process.kill(c.provider.pidOf(node) as number, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    c.provider.restartAgent(node);
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(await c.readyNodes()).toContain(node);
+    const after = new Map((await c.readyPods('web-')).map((p) => [p.metadata.name, appContainers(p).join()]));
+    expect(after).toEqual(before);
+  }, 30_000);
+
+  it('keeps every container running while the control plane is down for 30 s, then converges', async () => {
+    const running = docker('ps', '-q', '--filter', 'label=ferry.managed=true').split('\n').filter(Boolean).sort();
+    await c.stopControlPlane();
+    await new Promise((r) => setTimeout(r, 30_000));
+    const still = docker('ps', '-q', '--filter', 'label=ferry.managed=true').split('\n').filter(Boolean).sort();
+    expect(still).toEqual(running);
+    await c.startControlPlane();
+    await c.waitFor(
+      async () => (await c.readyNodes()).length === 3 && (await c.readyPods('web-')).length === 6,
+      40_000,
+      'cluster converged',
+    );
+  }, 90_000);
+
+  it('rolls out a new image with maxUnavailable 0 without ever dropping below 6 ready pods', async () => {
+    const d = (await c.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'web' })) as Deployment;
+    const next = web('web', 6, 'ferry.local/busybox:2');
+    await c.store.update({ ...d, spec: next.spec });
+    let minReady = 6;
+    await c.waitFor(
+      async () => {
+        const ready = await c.readyPods('web-');
+        minReady = Math.min(minReady, ready.length);
+        return (
+          ready.length === 6 &&
+          ready.every((p) => p.spec.containers[0]?.image === 'ferry.local/busybox:2') &&
+          (await c.pods('web-')).length === 6
+        );
+      },
+      90_000,
+      'rollout complete',
+      100,
+    );
+    expect(minReady).toBeGreaterThanOrEqual(6);
+  }, 100_000);
+
+  it('moves the pods of a SIGKILLed agent to the other nodes within the failover bound', async () => {
+    const node = 'e2e-3';
+    const lost = (await c.readyPods('web-')).filter((p) => p.spec.nodeName === node).length;
+    expect(lost).toBeGreaterThan(0);
+    process.kill(c.provider.pidOf(node) as number, 'SIGKILL');
+    const took = await c.waitFor(
+      async () => {
+        const ready = await c.readyPods('web-');
+        return ready.length === 6 && ready.every((p) => p.spec.nodeName !== node);
+      },
+      30_000,
+      'pods running elsewhere',
+    );
+    console.log(`failover: ${lost} pod(s) of ${node} Running elsewhere ${(took / 1000).toFixed(1)} s after SIGKILL`);
+    expect(took).toBeLessThan(20_000);
+    expect(await c.readyNodes()).not.toContain(node);
+    c.provider.restartAgent(node);
+    await c.waitFor(async () => (await c.readyNodes()).includes(node), 20_000, 'node back');
+    await removeDeployment(c, 'web');
+  }, 90_000);
+
+  it('two containers of one pod share localhost and an emptyDir volume', async () => {
+    await c.store.create(
+      pod('sidecar', {
+        volumes: [{ name: 'shared', emptyDir: {} }],
+        containers: [
+          {
+            name: 'server',
+            image: 'ferry.local/busybox:1',
+            command: ['sh', '-c', 'echo from-server > /tmp/i && exec httpd -f -p 8080 -h /tmp'],
+            ports: [{ containerPort: 8080 }],
+          },
+          {
+            name: 'client',
+            image: 'ferry.local/busybox:1',
+            command: [
+              'sh',
+              '-c',
+              'until wget -q -O /data/got http://127.0.0.1:8080/i; do sleep 0.2; done; exec sleep 3600',
+            ],
+            volumeMounts: [{ name: 'shared', mountPath: '/data' }],
+            readinessProbe: { exec: { command: ['grep', '-q', 'from-server', '/data/got'] }, periodSeconds: 1 },
+          },
+          {
+            name: 'reader',
+            image: 'ferry.local/busybox:1',
+            command: ['sleep', '3600'],
+            volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+            readinessProbe: { exec: { command: ['grep', '-q', 'from-server', '/shared/got'] }, periodSeconds: 1 },
+          },
+        ],
+      }),
+    );
+    await c.waitFor(async () => (await c.readyPods('sidecar')).length === 1, 30_000, 'sidecar pod ready');
+  }, 40_000);
+
+  it('shows CrashLoopBackOff with growing delays for a crashing command', async () => {
+    await c.store.create(
+      pod('crasher', { containers: [{ name: 'c', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'exit 3'] }] }),
+    );
+    let sawBackOff = false;
+    await c.waitFor(
+      async () => {
+        const s = (await c.pods('crasher'))[0]?.status?.containerStatuses?.[0];
+        if (s?.state?.waiting?.reason === 'CrashLoopBackOff') sawBackOff = true;
+        return sawBackOff && (s?.restartCount ?? 0) >= 2;
+      },
+      30_000,
+      'CrashLoopBackOff',
+    );
+    // Back-off doubles (1 s, 2 s, 4 s ... in this test): after 5 more seconds at most 3 more restarts.
+    const before = (await c.pods('crasher'))[0]?.status?.containerStatuses?.[0]?.restartCount ?? 0;
+    await new Promise((r) => setTimeout(r, 5_000));
+    const after = (await c.pods('crasher'))[0]?.status?.containerStatuses?.[0];
+    expect((after?.restartCount ?? 0) - before).toBeLessThanOrEqual(3);
+    expect(after?.lastState?.terminated?.exitCode).toBe(3);
+  }, 45_000);
+
+  it('reports ErrImagePull for an image that cannot be pulled', async () => {
+    // A registry on a closed loopback port: the pull fails at once and no traffic leaves the machine.
+    await c.store.create(pod('missing', { containers: [{ name: 'c', image: '127.0.0.1:1/missing:1' }] }));
+    await c.waitFor(
+      async () => {
+        const reason = (await c.pods('missing'))[0]?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+        return reason === 'ErrImagePull' || reason === 'ImagePullBackOff';
+      },
+      20_000,
+      'ErrImagePull',
+    );
+  }, 30_000);
+});

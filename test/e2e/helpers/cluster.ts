@@ -1,0 +1,124 @@
+/**
+ * A real local cluster for end-to-end tests: the control plane in this process (SQLite in a temp
+ * dir) and N agent processes from dist/agent.js driving the real Docker Engine, made by the local
+ * provider exactly as `ferry up` makes them.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueToken } from '../../../functions/api/tokens';
+import { silentLogger } from '../../../functions/log';
+import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
+import { LocalProvider } from '../../../providers/local';
+import type { Node, Pod } from '../../../schemas';
+
+const ROOT = join(import.meta.dirname, '../../..');
+
+export function buildOnce(): void {
+  execFileSync('bash', [join(ROOT, 'scripts/build-test-images.sh')], { stdio: 'ignore' });
+  execFileSync('node', [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit', cwd: ROOT });
+}
+
+export class TestCluster {
+  plane!: LocalControlPlane;
+  provider!: LocalProvider;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
+  port = 0;
+  names: string[] = [];
+
+  async start(nodes: number): Promise<void> {
+    await this.startControlPlane();
+    this.provider = new LocalProvider({
+      dataDir: this.dataDir,
+      agentCommand: [process.execPath, join(ROOT, 'dist/agent.js')],
+      sandboxImage: 'ferry.local/pause:1',
+      cpuPerNode: '2',
+      memoryPerNode: '2Gi',
+      extraEnv: { FERRY_RESTART_BACKOFF_MS: '1000', FERRY_LOG_LEVEL: 'warn' },
+    });
+    const { token } = await issueToken(this.plane.deps, { role: 'bootstrap', ttlSeconds: 600 });
+    for (let i = 1; i <= nodes; i++) {
+      const name = `e2e-${i}`;
+      this.names.push(name);
+      await this.provider.createInstance({
+        name,
+        cluster: 'e2e',
+        pool: 'e2e',
+        instanceType: 'local',
+        zone: `z${i}`,
+        bootstrap: { apiUrl: this.plane.url, token, labels: {} },
+        tags: {},
+      });
+    }
+    await this.waitFor(async () => (await this.readyNodes()).length === nodes, 30_000, 'nodes Ready');
+  }
+
+  async startControlPlane(): Promise<void> {
+    this.plane = await startLocalControlPlane({ dataDir: this.dataDir, port: this.port, log: silentLogger });
+    this.port = this.plane.port;
+  }
+
+  async stopControlPlane(): Promise<void> {
+    await this.plane.close();
+  }
+
+  async stop(): Promise<void> {
+    for (const name of this.names) {
+      const id = `local-${name}`;
+      await this.provider.deleteInstance(id).catch(() => undefined);
+    }
+    await this.provider.close();
+    await this.plane.close().catch(() => undefined);
+  }
+
+  get store() {
+    return this.plane.store;
+  }
+
+  async readyNodes(): Promise<string[]> {
+    const nodes = (await this.store.list<Node>('Node')).items;
+    return nodes
+      .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .map((n) => n.metadata.name);
+  }
+
+  async pods(prefix = ''): Promise<Pod[]> {
+    return (await this.store.list<Pod>('Pod')).items.filter((p) => p.metadata.name.startsWith(prefix));
+  }
+
+  async readyPods(prefix = ''): Promise<Pod[]> {
+    return (await this.pods(prefix)).filter(
+      (p) =>
+        !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+  }
+
+  async waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, every = 200): Promise<number> {
+    const start = Date.now();
+    for (;;) {
+      if (await check().catch(() => false)) return Date.now() - start;
+      if (Date.now() - start > timeoutMs) throw new Error(`e2e: timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, every));
+    }
+  }
+}
+
+export function docker(...args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+/** IDs of the running containers of a pod (its app containers, not the sandbox). */
+export function appContainers(pod: Pod): string[] {
+  return docker(
+    'ps',
+    '-q',
+    '--no-trunc',
+    '--filter',
+    `label=ferry.pod.uid=${pod.metadata.uid}`,
+    '--filter',
+    'label=ferry.role=container',
+  )
+    .split('\n')
+    .filter(Boolean);
+}
