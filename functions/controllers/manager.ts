@@ -14,7 +14,7 @@ import { schedulePass } from '../scheduler';
 import type { StateStore } from '../store/types';
 import { reconcileDeployments } from './deployment';
 import { collectGarbage } from './gc';
-import { DEFAULT_NODE_LIFECYCLE, reconcileNodes } from './node-lifecycle';
+import { DEFAULT_NODE_LIFECYCLE, type NodeLifecycleOptions, reconcileNodes } from './node-lifecycle';
 import { reconcileReplicaSets } from './replicaset';
 
 export interface ControllerManagerOptions {
@@ -42,7 +42,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   const resyncMs = options.resyncMs ?? 10_000;
   const debounceMs = options.debounceMs ?? 20;
   const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-  const lifecycle = {
+  const lifecycle: NodeLifecycleOptions = {
     gracePeriodMs: options.nodeGracePeriodMs ?? DEFAULT_NODE_LIFECYCLE.gracePeriodMs,
     evictionDelayMs: options.podEvictionDelayMs ?? DEFAULT_NODE_LIFECYCLE.evictionDelayMs,
   };
@@ -102,7 +102,9 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     running = (async () => {
       do {
         again = false;
+        const was = leader;
         leader = await deps.store.acquireLease('controller-manager', holder, leaseTtlMs).catch(() => false);
+        if (leader && !was) lifecycle.observingSince = deps.clock();
         if (leader) await pass();
       } while (again && !stopped);
     })().finally(() => {

@@ -15,6 +15,13 @@ import { isoTime } from './util';
 export interface NodeLifecycleOptions {
   gracePeriodMs: number;
   evictionDelayMs: number;
+  /**
+   * When this controller started watching (became leader). Like Kubernetes' node lifecycle
+   * controller, which times heartbeats by its own observation, a node gets a full grace period from
+   * then: a control plane that was down itself must not evict every node for heartbeats it could
+   * not receive.
+   */
+  observingSince?: number;
 }
 
 export const DEFAULT_NODE_LIFECYCLE: NodeLifecycleOptions = { gracePeriodMs: 10_000, evictionDelayMs: 5_000 };
@@ -30,20 +37,26 @@ export async function reconcileNodes(
   ]);
   const renewed = new Map(leases.items.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '')]));
   const now = deps.clock();
+  // Full disruption (no node Ready at all) looks like our own outage or partition, not the nodes':
+  // do not evict then, as Kubernetes stops evicting in a fully disrupted zone.
+  const anyReady = nodes.items.some((n) =>
+    n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  );
   for (const node of nodes.items) {
-    const last = renewed.get(node.metadata.name) ?? Date.parse(node.metadata.creationTimestamp ?? '');
+    const heartbeat = renewed.get(node.metadata.name) ?? Date.parse(node.metadata.creationTimestamp ?? '');
+    const last = Math.max(heartbeat, options.observingSince ?? 0);
     const fresh = now - last <= options.gracePeriodMs;
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     try {
       if (ready?.status === 'Unknown') {
         // Marked unknown by a stale heartbeat or by the API seeing the agent disconnect.
         const since = Date.parse(ready.lastTransitionTime ?? '') || now;
-        if (fresh && last > since) {
+        if (fresh && heartbeat > since) {
           await setReady(deps, node, 'True', 'AgentReady', 'agent is posting ready status');
           await recordEvent(deps, node, 'Normal', 'NodeReady', `Node ${node.metadata.name} status is now: NodeReady`, {
             component: 'node-controller',
           });
-        } else if (now - since >= options.evictionDelayMs) {
+        } else if (now - since >= options.evictionDelayMs && anyReady) {
           await evictPods(deps, node);
         }
       } else if (!fresh) {

@@ -123,6 +123,19 @@ describe('simulated cluster', () => {
     expect((await sim.pods()).filter((p) => lost.some((l) => l.metadata.uid === p.metadata.uid))).toHaveLength(0);
   });
 
+  it('when every node stops heartbeating at once (our own outage, not theirs) nothing is evicted', async () => {
+    const sim = await cluster(3);
+    await sim.apply(deployment('web', 3));
+    await sim.until(isAvailable(sim, 'web', 3));
+    for (const n of ['node-1', 'node-2', 'node-3']) sim.killNode(n);
+    await sim.advance(60_000, 1_000);
+    const evicted = (await sim.store.list<Event>('Event')).items.filter((e) => e.reason === 'Evicted');
+    expect(evicted).toHaveLength(0);
+    expect(await sim.pods()).toHaveLength(3);
+    for (const n of ['node-1', 'node-2', 'node-3']) sim.reviveNode(n);
+    await sim.until(async () => (await sim.readyPods()).length === 3 && (await sim.node('node-1')).status?.conditions?.[0]?.status === 'True');
+  });
+
   it('not enough capacity: FailedScheduling with reasons, then a node joins and the pods run', async () => {
     const sim = await cluster(1);
     await sim.apply(deployment('big', 3, { cpu: '3' }));

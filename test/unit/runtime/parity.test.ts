@@ -8,8 +8,9 @@ import { createApiHandler, ensureDefaults } from '../../../functions/api';
 import { issueToken } from '../../../functions/api/tokens';
 import { type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../../../functions/api/types';
 import { silentLogger } from '../../../functions/log';
+import type { ApiServer } from '../../../functions/runtime/http-server';
 import { createLambdaHandler } from '../../../functions/runtime/lambda';
-import { type ApiServer, startApiServer } from '../../../functions/runtime/local';
+import { startApiServer } from '../../../functions/runtime/local';
 import { MemoryStore } from '../../../functions/store/memory';
 
 interface Case {
@@ -139,7 +140,10 @@ describe('runtime parity: node:http and Lambda give identical responses', () => 
     it(`answers "${c.name}" the same way`, async () => {
       const res = await fetch(`${server.url}${c.path}`, {
         method: c.method,
-        headers: { ...authHeader(c, httpToken), ...(c.contentType ? { 'content-type': c.contentType } : {}) },
+        headers: { ...authHeader(c, httpToken), ...(c.contentType ? { 'content-type': c.contentType } : {}) } as Record<
+          string,
+          string
+        >,
         ...(c.body !== undefined ? { body: c.body } : {}),
       });
       const httpBody = await res.text();
