@@ -14,8 +14,7 @@ export interface Score {
   free: number;
 }
 
-export function score(node: NodeInfo, ctx: PodContext, snapshot: Snapshot): Score {
-  const owner = controllerOf(ctx.pod);
+export function score(node: NodeInfo, ctx: PodContext, snapshot: Snapshot, owner = controllerOf(ctx.pod)): Score {
   const free =
     ((node.allocCpu > 0 ? (node.allocCpu - node.usedCpu - ctx.cpu) / node.allocCpu : 0) +
       (node.allocMem > 0 ? (node.allocMem - node.usedMem - ctx.mem) / node.allocMem : 0)) /

@@ -6,14 +6,14 @@
  * ports, pod count and resources need the accumulated usage, and resources fail most often on a
  * busy cluster, so they come last where their reason is the one reported.
  *
- * Large clusters: like kube-scheduler's percentageOfNodesToScore, stop after finding enough
- * feasible nodes (at least 100, or a share that shrinks from 50% toward 5% as the cluster grows),
- * starting where the previous pod stopped so every node gets its turn. Clusters of up to 100 nodes
- * are always scored in full.
+ * Large clusters: like kube-scheduler (percentageOfNodesToScore, minFeasibleNodesToFind = 100) and
+ * Nomad (its limit iterator scores only a few feasible nodes), stop after finding 100 feasible
+ * nodes, starting where the previous pod stopped so every node gets its turn. Clusters of up to
+ * 100 nodes are always scored in full, so spreading there is exact.
  */
 import * as f from './filters';
-import { compareScores, score } from './scorers';
-import type { NodeInfo, Snapshot } from './snapshot';
+import { compareScores, type Score, score } from './scorers';
+import { controllerOf, type NodeInfo, type Snapshot } from './snapshot';
 
 const FILTERS: f.Filter[] = [
   f.nodeReady,
@@ -34,9 +34,7 @@ export interface Choice {
 }
 
 export function feasibleNodesToFind(total: number): number {
-  if (total <= MIN_FEASIBLE) return total;
-  const pct = Math.max(5, 50 - total / 125);
-  return Math.max(MIN_FEASIBLE, Math.floor((total * pct) / 100));
+  return Math.min(total, MIN_FEASIBLE);
 }
 
 export class Stack {
@@ -49,7 +47,8 @@ export class Stack {
     const want = feasibleNodesToFind(nodes.length);
     const reasons = new Map<string, number>();
     let best: NodeInfo | undefined;
-    let bestScore: ReturnType<typeof score> | undefined;
+    let bestScore: Score | undefined;
+    const owner = controllerOf(ctx.pod);
     let found = 0;
     let i = 0;
     for (; i < nodes.length && found < want; i++) {
@@ -60,7 +59,7 @@ export class Stack {
         continue;
       }
       found++;
-      const s = score(node, ctx, this.snapshot);
+      const s = score(node, ctx, this.snapshot, owner);
       if (!bestScore || compareScores(s, bestScore) < 0) {
         best = node;
         bestScore = s;

@@ -117,9 +117,8 @@ describe('scheduler pass', () => {
 
   it('samples a bounded share of feasible nodes on large clusters and all of them on small ones', () => {
     expect(feasibleNodesToFind(50)).toBe(50);
-    expect(feasibleNodesToFind(1000)).toBe(420);
-    expect(feasibleNodesToFind(5000)).toBe(500);
-    expect(feasibleNodesToFind(100_000)).toBe(5000);
+    expect(feasibleNodesToFind(100)).toBe(100);
+    expect(feasibleNodesToFind(5000)).toBe(100);
     expect(unschedulableMessage(0, new Map())).toBe('0/0 nodes are available.');
   });
 });
