@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Compile } from 'typebox/compile';
 import { RegisterRequestSchema, type SyncRequest, SyncRequestSchema } from '../../schemas/agent-protocol';
-import { InvalidError, isConflict, type StatusCause } from '../errors';
+import { ConflictError, InvalidError, isConflict, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 import { admit, validateOnly } from './admission';
 import { syncNode } from './agent-sync';
@@ -26,16 +26,34 @@ export type AgentRoute = (deps: ApiDeps, req: ApiRequest, principal: Principal) 
 /** op -> handler; `authorize` (auth.ts) has already checked the role for `agent/<op>`. */
 export const agentRoutes: Record<string, AgentRoute> = { register, sync };
 
-async function register(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+/** Which bootstrap credential registered a node: only that one may register the name again. */
+const REGISTERED_BY = 'ferry.dev/registered-by';
+
+async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!registerCheck.Check(body)) throw invalid('RegisterRequest', registerCheck.Errors(body));
   const { nodeName, labels, status } = body;
   for (let attempt = 1; ; attempt++) {
     const stored = await deps.store.get({ kind: 'Node', name: nodeName });
+    // A bootstrap token must not take over a node another credential registered (it would get
+    // that node's identity and its pods).
+    const owner = stored?.metadata.annotations?.[REGISTERED_BY];
+    if (stored && owner !== undefined && owner !== principal.name) {
+      throw new ConflictError(
+        'Node',
+        nodeName,
+        undefined,
+        `node "${nodeName}" is already registered with another bootstrap credential; delete the Node first to re-register it`,
+      );
+    }
     const node = admit({
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: nodeName, ...(labels ? { labels: { ...stored?.metadata.labels, ...labels } } : {}) },
+      metadata: {
+        name: nodeName,
+        annotations: { ...stored?.metadata.annotations, [REGISTERED_BY]: owner ?? principal.name },
+        ...(labels ? { labels: { ...stored?.metadata.labels, ...labels } } : {}),
+      },
       spec: stored?.spec ?? {},
     });
     node.status = status;

@@ -33,6 +33,21 @@ describe('agent routes', () => {
     expect(stored?.status).toEqual(expect.objectContaining({ addresses: STATUS.addresses }));
   });
 
+  it('refuses to let another bootstrap token take over a registered node, but lets its own re-register', async () => {
+    // prepare
+    await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const other = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+
+    // act
+    const hijack = await api.send('POST', REGISTER, { token: other, body: { nodeName: 'n1', status: STATUS } });
+    const again = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+
+    // assess
+    expect(hijack.status).toBe(409);
+    expect(hijack.json.message).toMatch(/already registered with another bootstrap credential/);
+    expect(again.status).toBe(200);
+  });
+
   it('refuses register to any token but bootstrap and admin, and an expired bootstrap token', async () => {
     // prepare
     const reader = await api.token({ role: 'reader' });
