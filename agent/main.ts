@@ -29,7 +29,12 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
-  const pods = new PodManager(runtime, { nodeIp: config.nodeIp, stateDir: config.stateDir, log, backoffBaseMs: config.restartBackoffMs });
+  const pods = new PodManager(runtime, {
+    nodeIp: config.nodeIp,
+    stateDir: config.stateDir,
+    log,
+    backoffBaseMs: config.restartBackoffMs,
+  });
   const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log);
   const stop = async () => {
     log.info('stopping agent; containers keep running', {});

@@ -133,7 +133,10 @@ describe('simulated cluster', () => {
     expect(evicted).toHaveLength(0);
     expect(await sim.pods()).toHaveLength(3);
     for (const n of ['node-1', 'node-2', 'node-3']) sim.reviveNode(n);
-    await sim.until(async () => (await sim.readyPods()).length === 3 && (await sim.node('node-1')).status?.conditions?.[0]?.status === 'True');
+    await sim.until(
+      async () =>
+        (await sim.readyPods()).length === 3 && (await sim.node('node-1')).status?.conditions?.[0]?.status === 'True',
+    );
   });
 
   it('not enough capacity: FailedScheduling with reasons, then a node joins and the pods run', async () => {
