@@ -425,12 +425,7 @@ function checkService(spec: Rec, causes: StatusCause[]): void {
         });
       names.add(p.name);
     }
-    if (p.nodePort !== undefined && p.nodePort !== 0 && spec.type === 'ClusterIP') {
-      causes.push({
-        field: `spec.ports[${i}].nodePort`,
-        reason: 'FieldValueForbidden',
-        message: "Forbidden: may not be used when `type` is 'ClusterIP'",
-      });
-    }
+    // Unlike Kubernetes, a ClusterIP Service has node ports too: ferry has no cluster IPs and
+    // reaches every Service through its node port (functions/api/node-ports.ts).
   });
 }

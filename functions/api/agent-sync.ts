@@ -10,7 +10,7 @@
  * its own Node, its own Lease and the status of pods bound to it.
  */
 import { createHash } from 'node:crypto';
-import type { PodRef, SyncRequest, SyncResponse } from '../../schemas/agent-protocol';
+import type { PodRef, RoutePort, ServiceRoute, SyncRequest, SyncResponse } from '../../schemas/agent-protocol';
 import type { Deps } from '../deps';
 import { ForbiddenError, isConflict, isNotFound } from '../errors';
 import type { Obj, ObjectRef } from '../store/types';
@@ -105,8 +105,15 @@ export async function syncNode(
 
   let pods = await podsOf(deps, nodeName);
   let version = podsVersion(pods);
+  let routes = await serviceRoutes(deps);
   const wait = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
-  if (wait > 0 && req.podsVersion === version && !req.podStatuses?.length && !req.terminated?.length) {
+  if (
+    wait > 0 &&
+    req.podsVersion === version &&
+    req.servicesVersion === routes.version &&
+    !req.podStatuses?.length &&
+    !req.terminated?.length
+  ) {
     const signal = options.signal;
     if (signal)
       signal.addEventListener(
@@ -114,11 +121,70 @@ export async function syncNode(
         () => suspectDisconnect(deps, nodeName, options.disconnectGraceMs ?? DISCONNECT_GRACE_MS),
         { once: true },
       );
-    await waitForPodChange(deps, nodeName, wait, signal);
+    await waitForChange(deps, nodeName, wait, signal);
     pods = await podsOf(deps, nodeName);
     version = podsVersion(pods);
+    routes = await serviceRoutes(deps);
   }
-  return { pods, podsVersion: version, nodeStatusUpdateSeconds: NODE_STATUS_UPDATE_SECONDS };
+  return {
+    pods,
+    podsVersion: version,
+    services: routes.services,
+    servicesVersion: routes.version,
+    nodeStatusUpdateSeconds: NODE_STATUS_UPDATE_SECONDS,
+  };
+}
+
+type ServiceLike = Obj & {
+  spec: { type?: string; ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[] };
+};
+type EndpointsLike = Obj & {
+  subsets?: { addresses?: { ip: string }[]; ports?: { name?: string; port: number; protocol?: string }[] }[];
+};
+
+/**
+ * Every Service's node ports and ready endpoints, and a fingerprint of them. All nodes get all
+ * Services, as every kube-proxy watches every Service: any node port reaches any Service.
+ */
+export async function serviceRoutes(deps: Deps): Promise<{ services: ServiceRoute[]; version: string }> {
+  const services = (await deps.store.list<ServiceLike>('Service')).items;
+  const endpoints = new Map(
+    (await deps.store.list<EndpointsLike>('Endpoints')).items.map((e) => [
+      `${e.metadata.namespace}/${e.metadata.name}`,
+      e,
+    ]),
+  );
+  const h = createHash('sha256');
+  const out: ServiceRoute[] = [];
+  for (const svc of services) {
+    if (svc.spec.type === 'ExternalName') continue;
+    const ep = endpoints.get(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    h.update(`${svc.metadata.uid}:${svc.metadata.resourceVersion}:${ep?.metadata.resourceVersion ?? ''}\n`);
+    const svcPorts = svc.spec.ports ?? [];
+    const ports: RoutePort[] = [];
+    for (const sp of svcPorts) {
+      if (!sp.nodePort) continue;
+      const protocol = sp.protocol ?? 'TCP';
+      const targets: { ip: string; port: number }[] = [];
+      for (const subset of ep?.subsets ?? []) {
+        // Endpoints ports carry the Service port's name; a single-port Service may leave both unnamed.
+        const match = subset.ports?.find(
+          (p) => (p.protocol ?? 'TCP') === protocol && (p.name ?? '') === (sp.name ?? ''),
+        );
+        if (!match) continue;
+        for (const a of subset.addresses ?? []) targets.push({ ip: a.ip, port: match.port });
+      }
+      ports.push({
+        ...(sp.name ? { name: sp.name } : {}),
+        port: sp.port,
+        nodePort: sp.nodePort,
+        protocol,
+        endpoints: targets,
+      });
+    }
+    if (ports.length > 0) out.push({ namespace: svc.metadata.namespace as string, name: svc.metadata.name, ports });
+  }
+  return { services: out, version: h.digest('base64url').slice(0, 22) };
 }
 
 async function podsOf(deps: Deps, nodeName: string): Promise<Obj[]> {
@@ -142,7 +208,8 @@ export function podsVersion(pods: Obj[]): string {
   return h.digest('base64url').slice(0, 22);
 }
 
-function waitForPodChange(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves when a pod of this node, or any Service or Endpoints, changes (or after `ms`). */
+function waitForChange(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -152,6 +219,7 @@ function waitForPodChange(deps: Deps, nodeName: string, ms: number, signal?: Abo
     };
     const timer = setTimeout(done, ms);
     const unwatch = deps.store.watch((ev) => {
+      if (ev.object.kind === 'Service' || ev.object.kind === 'Endpoints') return done();
       if (ev.object.kind !== 'Pod') return;
       // Own status writes come back as MODIFIED too; any change to a pod of this node wakes the call.
       if ((ev.object.spec as { nodeName?: string } | undefined)?.nodeName === nodeName) done();

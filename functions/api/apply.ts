@@ -12,6 +12,7 @@
 import { stringify } from 'yaml';
 import { type KindInfo, kinds } from '../../schemas';
 import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
+import { checkNodePorts, keepAllocated, takenNodePorts, writeServiceWithNodePorts } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
 import {
   defaultAndValidate,
@@ -25,6 +26,7 @@ import { type Access, authorize, authorizeObject, type Principal } from './auth'
 import { parseDocuments } from './body';
 import { unifiedDiff } from './diff';
 import { jsonResponse } from './http-errors';
+import { nodePortRange } from './resources';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
@@ -106,6 +108,7 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
       causes.push(cause(p, 'metadata.namespace', `namespace "${ns}" does not exist`, 'FieldValueNotFound'));
     }
   }
+  causes.push(...(await checkBundleNodePorts(deps, planned)));
   if (causes.length > 0) {
     const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
     throw new FerryError(422, 'Invalid', `the apply bundle is invalid (nothing was applied): ${list}`, {
@@ -215,8 +218,11 @@ async function write(deps: ApiDeps, p: Planned): Promise<ApplyItem> {
   for (let attempt = 1; ; attempt++) {
     const item = plan(p);
     try {
-      if (item.action === 'created') item.object = await deps.store.create(item.object);
-      else if (item.action === 'configured') item.object = await deps.store.update(item.object);
+      const range = nodePortRange(deps);
+      if (item.action === 'created')
+        item.object = await writeServiceWithNodePorts(deps, range, item.object, undefined, (o) => deps.store.create(o));
+      else if (item.action === 'configured')
+        item.object = await writeServiceWithNodePorts(deps, range, item.object, p.stored, (o) => deps.store.update(o));
       return item;
     } catch (err) {
       // Someone wrote the object meanwhile: apply is declarative, so rebase on what is there now.
@@ -247,23 +253,36 @@ export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
   return next;
 }
 
-type ServiceSpec = {
-  clusterIP?: string;
-  clusterIPs?: string[];
-  ports?: { port?: number; protocol?: string; nodePort?: number }[];
-};
-
-function keepAllocated(stored: Obj, next: Obj): void {
-  const was = stored.spec as ServiceSpec | undefined;
-  const now = next.spec as ServiceSpec | undefined;
-  if (!was || !now) return;
-  if (now.clusterIP === undefined && was.clusterIP !== undefined) now.clusterIP = was.clusterIP;
-  if (now.clusterIPs === undefined && was.clusterIPs !== undefined) now.clusterIPs = [...was.clusterIPs];
-  for (const port of now.ports ?? []) {
-    if (port.nodePort !== undefined) continue;
-    const same = was.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
-    if (same?.nodePort !== undefined) port.nodePort = same.nodePort;
+/**
+ * Node ports the bundle's Services choose: in the range, not held by another Service, and not
+ * chosen twice within the bundle. Checked before the first write, so a taken port writes nothing.
+ */
+async function checkBundleNodePorts(deps: ApiDeps, planned: Planned[]): Promise<StatusCause[]> {
+  const causes: StatusCause[] = [];
+  const chosen = new Map<number, Planned>();
+  for (const p of planned) {
+    if (p.info.kind !== 'Service') continue;
+    const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired;
+    const prefix = `${label(p)}: `;
+    causes.push(...checkNodePorts(next, nodePortRange(deps), prefix), ...(await takenNodePorts(deps, next, prefix)));
+    const ports = (next.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? [];
+    for (const [i, port] of ports.entries()) {
+      if (!port.nodePort) continue;
+      const other = chosen.get(port.nodePort);
+      if (other && other !== p) {
+        causes.push(
+          cause(
+            p,
+            `spec.ports[${i}].nodePort`,
+            `${port.nodePort} is also chosen by ${label(other)}`,
+            'FieldValueDuplicate',
+          ),
+        );
+      }
+      chosen.set(port.nodePort, p);
+    }
   }
+  return causes;
 }
 
 /** The part of an object apply owns and compares: no status, no server-set metadata. */

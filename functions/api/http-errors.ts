@@ -53,9 +53,12 @@ export function statusBody(code: number, reason: string, message: string, detail
   return body;
 }
 
-/** Translates any thrown value to a response. 4xx: shown to the caller; 5xx: logged, generic message. */
+/**
+ * Translates any thrown value to a response. 4xx and a deliberate 503 (a resource is exhausted):
+ * shown to the caller; other 5xx: logged, generic message.
+ */
 export function errorResponse(err: unknown, log: Logger, context: { method: string; path: string }): ApiResponse {
-  if (err instanceof FerryError && err.status < 500) {
+  if (err instanceof FerryError && (err.status < 500 || err.status === 503)) {
     return jsonResponse(err.status, statusBody(err.status, err.reason, err.message, err.details));
   }
   const status = err instanceof FerryError ? err.status : 500;

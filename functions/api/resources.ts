@@ -10,11 +10,22 @@ import {
   BadRequestError,
   ConflictError,
   ForbiddenError,
+  InvalidError,
   isConflict,
   isNotFound,
   MethodNotAllowedError,
   NotFoundError,
 } from '../errors';
+import {
+  checkNodePorts,
+  DEFAULT_NODE_PORT_RANGE,
+  keepAllocated,
+  nodePortsOf,
+  ownerKey,
+  releaseNodePorts,
+  takenNodePorts,
+  writeServiceWithNodePorts,
+} from '../node-ports';
 import { deletePod } from '../pod-deletion';
 import type { Obj, ObjectRef } from '../store/types';
 import {
@@ -169,8 +180,21 @@ async function create(
   const obj = admit(body);
   authorizeObject(principal, 'create', obj);
   if (info.namespaced) await requireNamespace(deps, obj.metadata.namespace as string);
-  if (dryRun) return obj;
-  return deps.store.create(obj);
+  if (dryRun) {
+    if (obj.kind === 'Service') await checkServiceDryRun(deps, obj);
+    return obj;
+  }
+  return writeServiceWithNodePorts(deps, nodePortRange(deps), obj, undefined, (o) => deps.store.create(o));
+}
+
+export function nodePortRange(deps: ApiDeps) {
+  return deps.config.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
+}
+
+/** A dry run claims nothing but reports what a real write would refuse. */
+async function checkServiceDryRun(deps: ApiDeps, svc: Obj): Promise<void> {
+  const causes = [...checkNodePorts(svc, nodePortRange(deps)), ...(await takenNodePorts(deps, svc))];
+  if (causes.length > 0) throw new InvalidError('Service', svc.metadata.name, causes);
 }
 
 /** PUT and PATCH, on the main resource or on `/status`. */
@@ -220,6 +244,7 @@ async function write(
     } else {
       const body = stripServerMetadata(structuredClone(desired));
       if (hasStatusSubresource(info)) delete body.status;
+      if (info.kind === 'Service') keepAllocated(stored, body);
       next = admit(body);
       carryServerMetadata(stored, next);
       if (hasStatusSubresource(info)) {
@@ -232,9 +257,13 @@ async function write(
       throw new ConflictError(info.kind, name, stored);
     }
     next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
-    if (dryRun) return next;
+    if (dryRun) {
+      if (next.kind === 'Service' && !status) await checkServiceDryRun(deps, next);
+      return next;
+    }
     try {
-      return await deps.store.update(next);
+      if (status) return await deps.store.update(next);
+      return await writeServiceWithNodePorts(deps, nodePortRange(deps), next, stored, (o) => deps.store.update(o));
     } catch (err) {
       // Unpinned writes were computed from a snapshot: rebase on what is stored now and try again.
       if (!isConflict(err) || pinnedRv !== undefined || attempt >= WRITE_ATTEMPTS) throw err;
@@ -270,7 +299,11 @@ async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, prin
     return pod;
   }
   try {
-    return await deps.store.delete(refOf(route, name), { resourceVersion: stored.metadata.resourceVersion as string });
+    const gone = await deps.store.delete(refOf(route, name), {
+      resourceVersion: stored.metadata.resourceVersion as string,
+    });
+    await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
+    return gone;
   } catch (err) {
     if (isNotFound(err)) throw notFoundFor(info, name);
     throw err;
@@ -308,6 +341,7 @@ async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
     for (const obj of items) {
       try {
         await deps.store.delete({ kind: info.kind, namespace: name, name: obj.metadata.name });
+        await releaseNodePorts(deps, nodePortsOf(obj), ownerKey(obj));
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

@@ -4,6 +4,7 @@
  * nothing in `functions/api/` knows which one called it.
  */
 import type { Deps } from '../deps';
+import type { NodePortRange } from '../node-ports';
 
 export interface ApiRequest {
   method: string;
@@ -31,6 +32,8 @@ export interface ApiConfig {
   maxBodyBytes: number;
   /** Reported by /version. */
   version: string;
+  /** Where Services' node ports come from (default 30000-32767). */
+  nodePortRange?: NodePortRange;
 }
 
 export interface ApiDeps extends Deps {

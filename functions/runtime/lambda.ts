@@ -11,6 +11,7 @@ import { createApiHandler, ensureDefaults } from '../api';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type LogLevel } from '../log';
+import { parseNodePortRange } from '../node-ports';
 import { openStore, type StoreConfig } from '../store';
 import { VERSION } from './version';
 
@@ -79,7 +80,11 @@ async function fromEnvironment() {
     store: await openStore(config),
     clock: Date.now,
     log: createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info'),
-    config: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: VERSION },
+    config: {
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      version: VERSION,
+      ...(env.FERRY_NODE_PORT_RANGE ? { nodePortRange: parseNodePortRange(env.FERRY_NODE_PORT_RANGE) } : {}),
+    },
   };
   precompile();
   await ensureDefaults(deps);

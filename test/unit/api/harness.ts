@@ -5,7 +5,7 @@
 
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../../../functions/api';
 import { type IssueOptions, issueToken } from '../../../functions/api/tokens';
-import { type ApiDeps, type ApiResponse, DEFAULT_MAX_BODY_BYTES } from '../../../functions/api/types';
+import { type ApiConfig, type ApiDeps, type ApiResponse, DEFAULT_MAX_BODY_BYTES } from '../../../functions/api/types';
 import { type LogFields, silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import type { StateStore } from '../../../functions/store/types';
@@ -44,7 +44,10 @@ export interface TestApi {
   snapshot(): Promise<string>;
 }
 
-export async function startApi(store: StateStore = new MemoryStore(() => T0)): Promise<TestApi> {
+export async function startApi(
+  store: StateStore = new MemoryStore(() => T0),
+  config: Partial<ApiConfig> = {},
+): Promise<TestApi> {
   const now = { ms: T0 };
   const logs: { msg: string; fields?: LogFields }[] = [];
   const log = {
@@ -56,7 +59,7 @@ export async function startApi(store: StateStore = new MemoryStore(() => T0)): P
     store,
     clock: () => now.ms,
     log,
-    config: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: '0.1.0-test' },
+    config: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: '0.1.0-test', ...config },
   };
   await ensureDefaults(deps);
   const admin = await ensureAdminToken(deps);
@@ -97,7 +100,7 @@ export async function startApi(store: StateStore = new MemoryStore(() => T0)): P
     snapshot: async () => {
       const all: Record<string, unknown> = {};
       let revision = '';
-      for (const kind of [...kinds.map((k) => k.kind), 'Token']) {
+      for (const kind of [...kinds.map((k) => k.kind), 'Token', 'NodePortClaim']) {
         const list = await store.list(kind);
         all[kind] = list.items;
         revision = list.resourceVersion;
@@ -152,4 +155,18 @@ export function node(name: string) {
 
 export function namespace(name: string) {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
+}
+
+export function service(
+  name: string,
+  ports: Record<string, unknown>[] = [{ port: 80, targetPort: 8080 }],
+  extra: Record<string, unknown> = {},
+  namespace = 'default',
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: { selector: { app: name }, ports, ...extra },
+  };
 }
