@@ -6,7 +6,7 @@
  * with back-off and jitter and nothing else changes; when it returns, the next sync reports the
  * true state (every pod status is resent after a failed sync).
  */
-import type { PodRef, SyncRequest } from '../schemas/agent-protocol';
+import type { PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
@@ -28,11 +28,17 @@ export interface PodSink {
   runtimeHealthy(): Promise<{ ok: boolean; message: string; version: string }>;
 }
 
+/** What the sync loop feeds the service proxy (agent/proxy/). */
+export interface ServiceSink {
+  update(routes: ServiceRoute[]): Promise<void>;
+}
+
 export class Agent {
   private readonly abort = new AbortController();
   private lastNodeFingerprint = '';
   private lastNodeStatusAt = 0;
   private podsVersion: string | undefined;
+  private servicesVersion: string | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -40,6 +46,7 @@ export class Agent {
     private readonly pods: PodSink,
     private readonly log: AgentLogger,
     private readonly now: () => number = Date.now,
+    private readonly services?: ServiceSink,
   ) {}
 
   stop(): void {
@@ -58,6 +65,7 @@ export class Agent {
         this.pods.markAllUnreported();
         this.lastNodeFingerprint = '';
         this.podsVersion = undefined;
+        this.servicesVersion = undefined;
         if (err instanceof CredentialRejectedError) {
           this.log.error('node credential rejected; re-registering', {});
           await this.register().catch((e) => this.log.warn('re-register failed', { error: String(e) }));
@@ -129,6 +137,7 @@ export class Agent {
     if (statuses.length) req.podStatuses = statuses;
     if (terminated.length) req.terminated = terminated;
     if (this.podsVersion) req.podsVersion = this.podsVersion;
+    if (this.servicesVersion) req.servicesVersion = this.servicesVersion;
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
     const res = await this.client.sync(req, this.abort.signal);
@@ -138,6 +147,9 @@ export class Agent {
     }
     this.pods.markReported(statuses, terminated);
     this.podsVersion = res.podsVersion;
+    // Routes first: a pod that starts now gets the Service variables of this sync.
+    if (this.services && res.servicesVersion !== this.servicesVersion) await this.services.update(res.services ?? []);
+    this.servicesVersion = res.servicesVersion;
     this.pods.setDesired(res.pods);
   }
 }

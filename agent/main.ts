@@ -9,6 +9,7 @@ import { AgentApiClient } from './api-client';
 import { ConfigError, loadConfig } from './config';
 import { createAgentLogger } from './log';
 import { PodManager } from './pods/manager';
+import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
 import { DockerRuntime } from './runtime/docker';
 
 async function main(): Promise<void> {
@@ -29,13 +30,29 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
+  const proxy = new ServiceProxy({ log });
+  // Containers reach this node's proxy at the gateway of the node's pod network, once known.
+  let gateway: string | undefined;
   const pods = new PodManager(runtime, {
     nodeIp: config.nodeIp,
     stateDir: config.stateDir,
     log,
     backoffBaseMs: config.restartBackoffMs,
+    serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
+    routesTo: (ip, port) => proxy.routesTo(ip, port),
   });
-  const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log);
+  const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log, Date.now, proxy);
+  await proxy.setAddresses([config.nodeIp]);
+  const findGateway = async (): Promise<void> => {
+    try {
+      gateway = (await runtime.podNetwork()).gateway;
+      await proxy.setAddresses([config.nodeIp, gateway]);
+    } catch (err) {
+      log.warn('pod network not ready; retrying', { error: String((err as Error).message) });
+      setTimeout(() => void findGateway(), 5000).unref();
+    }
+  };
+  await findGateway();
   const stop = async () => {
     log.info('stopping agent; containers keep running', {});
     agent.stop();

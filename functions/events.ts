@@ -24,12 +24,7 @@ export async function recordEvent(
   message: string,
   source: EventSource = { component: 'ferry' },
 ): Promise<void> {
-  const namespace = involved.metadata.namespace ?? 'default';
-  const digest = createHash('sha256')
-    .update(`${involved.metadata.uid}\0${type}\0${reason}\0${message}`)
-    .digest('hex')
-    .slice(0, 16);
-  const name = `${involved.metadata.name}.${digest}`;
+  const { namespace, name } = eventRef(involved, type, reason, message);
   const now = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -74,4 +69,29 @@ export async function recordEvent(
   } catch (err) {
     deps.log.warn('recording event failed', { reason, object: involved.metadata.name, error: String(err) });
   }
+}
+
+function eventRef(involved: Obj, type: EventType, reason: string, message: string) {
+  const digest = createHash('sha256')
+    .update(`${involved.metadata.uid}\0${type}\0${reason}\0${message}`)
+    .digest('hex')
+    .slice(0, 16);
+  return { namespace: involved.metadata.namespace ?? 'default', name: `${involved.metadata.name}.${digest}` };
+}
+
+/**
+ * Records an Event only if this very event (object, type, reason, message) is not there yet: for
+ * conditions a level-triggered controller sees on every pass, which must not write on every pass.
+ */
+export async function recordEventOnce(
+  deps: Deps,
+  involved: Obj,
+  type: EventType,
+  reason: string,
+  message: string,
+  source: EventSource = { component: 'ferry' },
+): Promise<void> {
+  const { namespace, name } = eventRef(involved, type, reason, message);
+  if (await deps.store.get({ kind: 'Event', namespace, name }).catch(() => undefined)) return;
+  await recordEvent(deps, involved, type, reason, message, source);
 }

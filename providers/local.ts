@@ -9,7 +9,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LocalLoadBalancers } from './local-lb';
-import type { CloudProvider, Instance, InstanceSpec, LoadBalancerTarget } from './types';
+import type {
+  CloudProvider,
+  Instance,
+  InstanceSpec,
+  LoadBalancerIngress,
+  LoadBalancerNode,
+  LoadBalancerService,
+} from './types';
 
 const run = promisify(execFile);
 
@@ -139,12 +146,12 @@ export class LocalProvider implements CloudProvider {
     return this.records().find((r) => r.name === name)?.pid;
   }
 
-  ensureLoadBalancer(service: { namespace: string; name: string; port: number }, targets: LoadBalancerTarget[]) {
-    return this.lbs.ensure(`${service.namespace}/${service.name}`, service.port, targets);
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.lbs.ensure(service, nodes);
   }
 
   async deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void> {
-    await this.lbs.delete(`${service.namespace}/${service.name}`);
+    await this.lbs.delete(service);
   }
 
   async close(): Promise<void> {
@@ -203,6 +210,8 @@ async function removeNodeContainers(nodeName: string): Promise<void> {
     const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=ferry.node=${nodeName}`]);
     const ids = stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await run('docker', ['rm', '-f', ...ids]);
+    // The node's pod network (agent/runtime/docker.ts) goes with it.
+    await run('docker', ['network', 'rm', `ferry-${nodeName}`]).catch(() => undefined);
   } catch {
     // Docker gone or nothing to remove: the instance is gone either way.
   }

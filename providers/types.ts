@@ -38,11 +38,27 @@ export interface Instance {
   tags: Record<string, string>;
 }
 
-export interface LoadBalancerTarget {
+/** A Service as its load balancer sees it: each port is forwarded to that node port on every node. */
+export interface LoadBalancerService {
+  namespace: string;
+  name: string;
+  ports: { name?: string; port: number; nodePort: number; protocol: string }[];
+  /** The address this Service had (status.loadBalancer.ingress), kept when the provider can. */
+  previousAddress?: string;
+}
+
+/** A node behind a load balancer; traffic goes only to Ready ones. */
+export interface LoadBalancerNode {
   name: string;
   address: string;
-  port: number;
   ready: boolean;
+}
+
+/** Kubernetes' LoadBalancerIngress: an ip or a hostname, and the ports actually served. */
+export interface LoadBalancerIngress {
+  ip?: string;
+  hostname?: string;
+  ports?: { port: number; protocol: string }[];
 }
 
 export interface CloudProvider {
@@ -57,11 +73,11 @@ export interface CloudProvider {
   deleteInstance(id: string): Promise<void>;
   /** Machines of this cluster (and pool), including ones still starting. Safe to retry. */
   listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]>;
-  /** Creates or updates a load balancer for a Service in front of the targets; returns its address. Safe to retry. */
-  ensureLoadBalancer(
-    service: { namespace: string; name: string; port: number },
-    targets: LoadBalancerTarget[],
-  ): Promise<{ address: string }>;
+  /**
+   * Creates or updates the load balancer of a Service, in front of the Service's node ports on the
+   * given nodes, sending traffic only to Ready ones; returns where clients reach it. Safe to retry.
+   */
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress>;
   /** Safe to retry: a load balancer already gone is not an error. */
   deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void>;
 }

@@ -54,6 +54,8 @@ export const SyncRequestSchema = Type.Object(
     terminated: Type.Optional(Type.Array(PodRefSchema, { maxItems: 1000 })),
     /** Fingerprint of the pod set the agent last received; the server waits while it is unchanged. */
     podsVersion: Type.Optional(Str(128)),
+    /** Fingerprint of the service routes the agent last received; likewise. */
+    servicesVersion: Type.Optional(Str(128)),
     /** How long the server may hold the request when nothing changed (capped by the server). */
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
@@ -65,6 +67,27 @@ export interface SyncResponse {
   /** Every pod bound to this node, terminating ones included (the agent stops those). */
   pods: Record<string, unknown>[];
   podsVersion: string;
+  /** Every Service with node ports and where its ready endpoints are: the agent's proxy table. */
+  services: ServiceRoute[];
+  servicesVersion: string;
   /** The agent sends a full node status at least this often. */
   nodeStatusUpdateSeconds: number;
+}
+
+/** One Service as the node's proxy sees it (kube-proxy's view of a Service and its Endpoints). */
+export interface ServiceRoute {
+  namespace: string;
+  name: string;
+  ports: RoutePort[];
+}
+
+export interface RoutePort {
+  name?: string;
+  /** The Service's port (what `<NAME>_SERVICE_PORT` would be in Kubernetes). */
+  port: number;
+  /** Where every node listens for this port. */
+  nodePort: number;
+  protocol: string;
+  /** Ready endpoints: a node address and the host port the pod's container port is published on. */
+  endpoints: { ip: string; port: number }[];
 }

@@ -29,7 +29,7 @@ import { buildPodStatus, type ContainerState, type PortMapping } from './status'
 interface ContainerSpec extends ContainerSpecLike {
   livenessProbe?: ProbeSpec;
   readinessProbe?: ProbeSpec;
-  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } & Record<string, unknown> }[];
 }
 
 interface PodObject {
@@ -37,11 +37,15 @@ interface PodObject {
     name: string;
     namespace: string;
     uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     deletionTimestamp?: string;
     deletionGracePeriodSeconds?: number;
   };
   spec: {
     containers: ContainerSpec[];
+    nodeName?: string;
+    serviceAccountName?: string;
     restartPolicy?: RestartPolicy;
     terminationGracePeriodSeconds?: number;
     volumes?: { name: string; emptyDir?: object; hostPath?: { path: string } }[];
@@ -89,6 +93,14 @@ export interface PodManagerOptions {
   tickMs?: number;
   /** Restart back-off base (Kubernetes: 10 s); lowered in tests. */
   backoffBaseMs?: number;
+  /** Service environment variables for a pod's containers in this namespace, read at container start. */
+  serviceEnv?: (namespace: string) => { name: string; value: string }[];
+  /** Whether the node's proxy still sends traffic to this address and host port. */
+  routesTo?: (ip: string, port: number) => boolean;
+  /** Longest wait for the proxies to drop a terminating pod before its SIGTERM (default 5 s). */
+  drainTimeoutMs?: number;
+  /** Extra wait after this node's proxy dropped it, for the other nodes' proxies (default 1 s). */
+  drainSettleMs?: number;
 }
 
 export class PodManager implements PodSink {
@@ -230,6 +242,7 @@ export class PodManager implements PodSink {
           rec.stopping ??= this.stopPod(
             rec,
             pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30,
+            true,
           );
         } else {
           work.push(this.syncPod(rec, pod));
@@ -354,14 +367,9 @@ export class PodManager implements PodSink {
     hash: string,
   ): Promise<void> {
     const now = this.now();
-    const unsupported = (spec.env ?? []).find((e) => e.valueFrom !== undefined);
-    if (unsupported) {
-      c.state = {
-        waiting: {
-          reason: 'CreateContainerConfigError',
-          message: `env ${unsupported.name}: valueFrom is not supported by this agent yet`,
-        },
-      };
+    const resolved = this.containerEnv(rec, pod, spec);
+    if ('error' in resolved) {
+      c.state = { waiting: { reason: 'CreateContainerConfigError', message: resolved.error } };
       c.nextStartAt = now + 10_000;
       return;
     }
@@ -377,7 +385,7 @@ export class PodManager implements PodSink {
       return;
     }
     const volumes = this.volumesFor(rec, pod, spec);
-    const env = (spec.env ?? []).map((e) => ({ name: e.name, value: e.value ?? '' }));
+    const env = resolved.env;
     const restarts = c.lastState ? c.restartCount + 1 : c.restartCount;
     try {
       c.id = await this.runtime.startContainer(
@@ -403,6 +411,58 @@ export class PodManager implements PodSink {
     c.liveness = spec.livenessProbe ? new ProbeState(spec.livenessProbe, true) : undefined;
     c.readiness = spec.readinessProbe ? new ProbeState(spec.readinessProbe, false) : undefined;
     c.ready = !spec.readinessProbe;
+  }
+
+  /**
+   * The container's environment: the Service variables of its namespace first, then its own `env`
+   * (which wins on a clash, as in Kubernetes), with `valueFrom.fieldRef` resolved.
+   */
+  private containerEnv(
+    rec: PodRecord,
+    pod: PodObject,
+    spec: ContainerSpec,
+  ): { env: { name: string; value: string }[] } | { error: string } {
+    const out = new Map<string, string>();
+    for (const e of this.options.serviceEnv?.(pod.metadata.namespace) ?? []) out.set(e.name, e.value);
+    for (const e of spec.env ?? []) {
+      if (e.valueFrom === undefined) {
+        out.set(e.name, e.value ?? '');
+        continue;
+      }
+      const path = e.valueFrom.fieldRef?.fieldPath;
+      const value = path === undefined ? undefined : this.fieldValue(rec, pod, path);
+      if (value === undefined) {
+        return {
+          error: `env ${e.name}: only valueFrom.fieldRef with metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP or status.podIP is supported by this agent yet`,
+        };
+      }
+      out.set(e.name, value);
+    }
+    return { env: [...out].map(([name, value]) => ({ name, value })) };
+  }
+
+  /** Kubernetes' downward API fields (fieldRef.fieldPath). */
+  private fieldValue(rec: PodRecord, pod: PodObject, path: string): string | undefined {
+    const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(path);
+    if (m) return pod.metadata[m[1] as 'labels' | 'annotations']?.[m[2] as string] ?? '';
+    switch (path) {
+      case 'metadata.name':
+        return pod.metadata.name;
+      case 'metadata.namespace':
+        return pod.metadata.namespace;
+      case 'metadata.uid':
+        return pod.metadata.uid;
+      case 'spec.nodeName':
+        return pod.spec.nodeName ?? '';
+      case 'spec.serviceAccountName':
+        return pod.spec.serviceAccountName ?? 'default';
+      case 'status.hostIP':
+        return this.options.nodeIp;
+      case 'status.podIP':
+        return rec.sandbox?.podIp ?? '';
+      default:
+        return undefined;
+    }
   }
 
   private async runProbes(rec: PodRecord, c: ContainerRecord, spec: ContainerSpec): Promise<void> {
@@ -462,7 +522,8 @@ export class PodManager implements PodSink {
     return out;
   }
 
-  private async stopPod(rec: PodRecord, graceSeconds: number): Promise<void> {
+  private async stopPod(rec: PodRecord, graceSeconds: number, drain = false): Promise<void> {
+    if (drain) graceSeconds = Math.max(0, graceSeconds - (await this.drain(rec, graceSeconds)) / 1000);
     const ids = [...rec.containers.values()].map((c) => c.id).filter((id): id is string => id !== undefined);
     // All app containers get SIGTERM at once, as the kubelet does; the sandbox goes last.
     await Promise.all(ids.map((id) => this.runtime.stopAndRemove(id, graceSeconds)));
@@ -474,6 +535,25 @@ export class PodManager implements PodSink {
     rmSync(join(this.options.stateDir, 'pods', rec.identity.uid), { recursive: true, force: true });
     rec.stopped = true;
     void this.tick();
+  }
+
+  /**
+   * Before a terminating pod gets SIGTERM: wait until this node's proxy no longer routes to it,
+   * then a little longer for the other nodes' proxies, so no request is sent to a dying pod. The
+   * endpoints controller drops the pod as soon as it is marked for deletion; this only waits for
+   * that to reach the proxies. Bounded by drainTimeoutMs and the pod's grace period; returns the ms waited.
+   */
+  private async drain(rec: PodRecord, graceSeconds: number): Promise<number> {
+    const routesTo = this.options.routesTo;
+    const ports = (rec.sandbox?.portMappings ?? []).map((m) => m.hostPort).filter((p) => p > 0);
+    if (!routesTo || ports.length === 0 || graceSeconds <= 0) return 0;
+    const started = Date.now();
+    const limit = Math.min(this.options.drainTimeoutMs ?? 5000, graceSeconds * 500);
+    const routed = () => ports.some((p) => routesTo(this.options.nodeIp, p));
+    while (routed() && Date.now() - started < limit) await new Promise((r) => setTimeout(r, 100));
+    const settle = Math.min(this.options.drainSettleMs ?? 1000, Math.max(0, limit - (Date.now() - started)));
+    await new Promise((r) => setTimeout(r, settle));
+    return Date.now() - started;
   }
 
   private refreshStatus(rec: PodRecord): void {

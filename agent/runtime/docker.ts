@@ -39,7 +39,11 @@ interface DockerContainerSummary {
 interface DockerInspect {
   Id: string;
   State: { Running: boolean; ExitCode: number; StartedAt: string; FinishedAt: string; OOMKilled: boolean };
-  NetworkSettings: { IPAddress?: string; Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  NetworkSettings: {
+    IPAddress?: string;
+    Ports?: Record<string, { HostIp: string; HostPort: string }[] | null>;
+    Networks?: Record<string, { IPAddress?: string }>;
+  };
   Config: { Labels: Record<string, string> };
 }
 
@@ -50,8 +54,14 @@ export interface DockerRuntimeOptions {
   sandboxImage: string;
 }
 
+interface DockerNetwork {
+  Name: string;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
+}
+
 export class DockerRuntime implements PodRuntime {
   private readonly api: DockerApi;
+  private network: Promise<{ name: string; gateway: string }> | undefined;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.api = new DockerApi(options.socketPath);
@@ -91,8 +101,41 @@ export class DockerRuntime implements PodRuntime {
     };
   }
 
+  podNetwork(): Promise<{ name: string; gateway: string }> {
+    this.network ??= this.ensureNetwork().catch((err) => {
+      this.network = undefined;
+      throw err;
+    });
+    return this.network;
+  }
+
+  /** A bridge network per node (`ferry-<node>`, subnet chosen by Docker), so two local nodes never share a gateway. */
+  private async ensureNetwork(): Promise<{ name: string; gateway: string }> {
+    const name = `ferry-${this.options.nodeName}`.slice(0, 64);
+    const path = `/networks/${encodeURIComponent(name)}`;
+    let res = await this.api.call('GET', path);
+    if (res.status === 404) {
+      const created = await this.api.call('POST', '/networks/create', {
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { [L.managed]: 'true', [L.node]: this.options.nodeName },
+      });
+      // 409: another agent process for this node created it first.
+      if (![201, 409].includes(created.status))
+        throw new DockerError(`docker network create ${name}: ${created.status}`, created.status);
+      res = await this.api.call('GET', path);
+    }
+    if (res.status !== 200) throw new DockerError(`docker network inspect ${name}: ${res.status}`, res.status);
+    const net = JSON.parse(res.body.toString('utf8')) as DockerNetwork;
+    const gateway = net.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+    if (!gateway) throw new DockerError(`docker network ${name} has no gateway address`, 500);
+    return { name, gateway };
+  }
+
   async createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo> {
     await this.ensureImage(this.options.sandboxImage, 'IfNotPresent');
+    const network = await this.podNetwork();
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of ports) {
@@ -108,7 +151,7 @@ export class DockerRuntime implements PodRuntime {
         Hostname: pod.name.slice(0, 63),
         Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
         ExposedPorts: exposed,
-        HostConfig: { PortBindings: bindings, RestartPolicy: { Name: 'no' } },
+        HostConfig: { PortBindings: bindings, RestartPolicy: { Name: 'no' }, NetworkMode: network.name },
       },
     );
     try {
@@ -127,7 +170,11 @@ export class DockerRuntime implements PodRuntime {
       const bound = info.NetworkSettings.Ports?.[`${p.containerPort}/${p.protocol.toLowerCase()}`]?.[0];
       return { ...p, hostPort: bound ? Number(bound.HostPort) : p.hostPort };
     });
-    return { id, ...(info.NetworkSettings.IPAddress ? { podIp: info.NetworkSettings.IPAddress } : {}), portMappings };
+    // On a user-defined network the address is under Networks, not the legacy top-level field.
+    const podIp =
+      info.NetworkSettings.IPAddress ||
+      Object.values(info.NetworkSettings.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress;
+    return { id, ...(podIp ? { podIp } : {}), portMappings };
   }
 
   async ensureImage(image: string, pullPolicy: string): Promise<void> {

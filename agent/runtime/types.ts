@@ -59,6 +59,11 @@ export interface PodRuntime {
   version(): Promise<string>;
   /** Every container this agent created (by label), running or not. */
   listManaged(): Promise<ManagedContainer[]>;
+  /**
+   * The node's pod network (created on first use): containers reach the node, and so its service
+   * proxy, at `gateway`. Pods on one node share it; each node has its own.
+   */
+  podNetwork(): Promise<{ name: string; gateway: string }>;
   /** Creates and starts the pod's network sandbox, publishing every container port on the node IP. */
   createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo>;
   sandboxInfo(id: string, pod: PodIdentity): Promise<SandboxInfo>;

@@ -65,7 +65,6 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
   const { startLocalControlPlane } = await import('../../functions/runtime/local');
   const { issueToken } = await import('../../functions/api/tokens');
   const { LocalProvider } = await import('../../providers/local');
-  const plane = await startLocalControlPlane({ dataDir, port, log });
   const provider = new LocalProvider({
     dataDir,
     agentCommand: agentCommand(),
@@ -74,6 +73,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
     memoryPerNode: opts.memory,
     extraEnv: { FERRY_LOG_LEVEL: opts.logLevel === 'silent' ? 'error' : opts.logLevel },
   });
+  const plane = await startLocalControlPlane({ dataDir, port, log, provider });
   const stop = stopSignal(ctx);
   const names = Array.from({ length: count }, (_, i) => `local-${i + 1}`);
   try {

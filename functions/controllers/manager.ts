@@ -5,16 +5,21 @@
  * when the first dies.
  *
  * Order: deployment (ReplicaSets) -> replicaset (pods) -> scheduler (binds) -> node-lifecycle
- * (failures) -> gc (orphans). A pass repeats while it still writes (bounded), so one trigger
+ * (failures) -> endpoints (where Services send traffic) -> load-balancer (cloud load balancers)
+ * -> gc (orphans); node-port-repair once after. A pass repeats while it still writes (bounded), so one trigger
  * carries a new Deployment all the way to bound pods.
  */
 import { randomUUID } from 'node:crypto';
+import type { CloudProvider } from '../../providers/types';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
 import type { StateStore } from '../store/types';
 import { reconcileDeployments } from './deployment';
+import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { reconcileLoadBalancers } from './load-balancer';
 import { DEFAULT_NODE_LIFECYCLE, type NodeLifecycleOptions, reconcileNodes } from './node-lifecycle';
+import { repairNodePorts } from './node-port-repair';
 import { reconcileReplicaSets } from './replicaset';
 
 export interface ControllerManagerOptions {
@@ -25,6 +30,8 @@ export interface ControllerManagerOptions {
   podEvictionDelayMs?: number;
   /** Passes repeated per trigger while they keep writing. */
   maxRounds?: number;
+  /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
+  provider?: CloudProvider;
 }
 
 export interface ControllerManager {
@@ -37,6 +44,8 @@ export interface ControllerManager {
 }
 
 const WRITES = new Set(['create', 'update', 'delete']);
+/** Events, bookkeeping records and heartbeats do not need another pass. */
+const IGNORED_KINDS = new Set(['Event', 'NodeAllocation', 'Lease', 'NodePortClaim', 'LoadBalancerRecord']);
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;
@@ -80,9 +89,12 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       await step('replicaset', () => reconcileReplicaSets(passDeps));
       await step('scheduler', () => schedulePass(passDeps));
       await step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));
+      await step('endpoints', () => reconcileEndpoints(passDeps));
+      await step('load-balancer', () => reconcileLoadBalancers(passDeps, options.provider));
       await step('gc', () => collectGarbage(passDeps));
-      if (writes === before) return;
+      if (writes === before) break;
     }
+    await step('node-port-repair', () => repairNodePorts(passDeps));
   }
 
   async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
@@ -119,7 +131,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       stopped = false;
       unwatch = deps.store.watch((ev) => {
         // Events, allocation bookkeeping and heartbeats do not need another pass.
-        if (ev.object.kind === 'Event' || ev.object.kind === 'NodeAllocation' || ev.object.kind === 'Lease') return;
+        if (IGNORED_KINDS.has(ev.object.kind)) return;
         clearTimeout(debounce);
         debounce = setTimeout(trigger, debounceMs);
       });

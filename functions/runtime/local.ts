@@ -4,10 +4,12 @@
  * and a periodic resync. This file and lambda.ts are the only places that read process.env.
  */
 import { join } from 'node:path';
+import type { CloudProvider } from '../../providers/types';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
+import { type NodePortRange, parseNodePortRange } from '../node-ports';
 import { openStore } from '../store';
 import type { StateStore } from '../store/types';
 import { startApiServer } from './http-server';
@@ -30,6 +32,10 @@ export interface LocalControlPlaneOptions {
   nodeGracePeriodMs?: number;
   podEvictionDelayMs?: number;
   resyncMs?: number;
+  /** Makes load balancers for LoadBalancer Services (`ferry up`: the local provider). */
+  provider?: CloudProvider;
+  /** Node ports for Services (default FERRY_NODE_PORT_RANGE, else 30000-32767). */
+  nodePortRange?: NodePortRange;
 }
 
 export interface LocalControlPlane {
@@ -45,7 +51,13 @@ export interface LocalControlPlane {
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.log ?? createLogger((process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
   const store = options.store ?? (await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db') }));
-  const config: ApiConfig = { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: VERSION };
+  const envRange = process.env.FERRY_NODE_PORT_RANGE;
+  const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
+  const config: ApiConfig = {
+    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+    version: VERSION,
+    ...(nodePortRange ? { nodePortRange } : {}),
+  };
   const deps: ApiDeps = { store, clock: Date.now, log, config };
   precompile();
   await ensureDefaults(deps);
@@ -64,6 +76,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.nodeGracePeriodMs !== undefined ? { nodeGracePeriodMs: options.nodeGracePeriodMs } : {}),
       ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+      ...(options.provider ? { provider: options.provider } : {}),
     });
     manager.start();
     stopControllers = () => manager.stop();

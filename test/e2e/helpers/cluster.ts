@@ -28,7 +28,6 @@ export class TestCluster {
   names: string[] = [];
 
   async start(nodes: number): Promise<void> {
-    await this.startControlPlane();
     this.provider = new LocalProvider({
       dataDir: this.dataDir,
       agentCommand: [process.execPath, join(ROOT, 'dist/agent.js')],
@@ -37,6 +36,7 @@ export class TestCluster {
       memoryPerNode: '2Gi',
       extraEnv: { FERRY_RESTART_BACKOFF_MS: '1000', FERRY_LOG_LEVEL: 'warn' },
     });
+    await this.startControlPlane();
     const { token } = await issueToken(this.plane.deps, { role: 'bootstrap', ttlSeconds: 600 });
     for (let i = 1; i <= nodes; i++) {
       const name = `e2e-${i}`;
@@ -55,7 +55,12 @@ export class TestCluster {
   }
 
   async startControlPlane(): Promise<void> {
-    this.plane = await startLocalControlPlane({ dataDir: this.dataDir, port: this.port, log: silentLogger });
+    this.plane = await startLocalControlPlane({
+      dataDir: this.dataDir,
+      port: this.port,
+      log: silentLogger,
+      provider: this.provider,
+    });
     this.port = this.plane.port;
   }
 

@@ -1,0 +1,189 @@
+/**
+ * The endpoints controller: keeps one v1 Endpoints per Service with a selector, listing where each
+ * matching pod can be reached from any node: its node's address and the host port its container
+ * port is published on (pod IPs are node-local in ferry; DESIGN.md, Networking).
+ *
+ * - Ready pods on Ready nodes go under `addresses`; the rest under `notReadyAddresses`
+ *   (all under `addresses` with `publishNotReadyAddresses`).
+ * - A terminating pod (deletionTimestamp set) is left out at once; the agent delays its SIGTERM
+ *   until the proxies have dropped it (agent/pods/manager.ts), so no request reaches a dying pod.
+ * - `targetPort` is a container port number or the name of a container port; a pod that does not
+ *   publish it (no `ports` entry for it in the pod spec) cannot be reached from other nodes and is
+ *   left out, with a Warning Event on the Service.
+ * - Subsets group pods whose ports are the same, as in Kubernetes; host ports differ per pod, so
+ *   usually one subset per pod.
+ *
+ * Endpoints of a Service without a selector are the user's and are never touched; Endpoints this
+ * controller made are deleted with their Service.
+ */
+import type { Node, Pod } from '../../schemas';
+import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
+import type { Deps } from '../deps';
+import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { recordEvent } from '../events';
+import { compileSelectorObject } from '../store/selector';
+import { isReady, sameJson } from './util';
+
+export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+export const MANAGED_BY = 'endpoints-controller.ferry.dev';
+
+interface PortMapping {
+  containerName?: string;
+  name?: string;
+  containerPort: number;
+  hostPort: number;
+  protocol?: string;
+}
+
+type EndpointAddress = NonNullable<EndpointSubset['addresses']>[number];
+
+export async function reconcileEndpoints(deps: Deps): Promise<void> {
+  const services = (await deps.store.list<Service>('Service')).items;
+  const existing = new Map(
+    (await deps.store.list<Endpoints>('Endpoints')).items.map((e) => [key(e.metadata.namespace, e.metadata.name), e]),
+  );
+  const pods = (await deps.store.list<Pod>('Pod')).items;
+  const readyNodes = new Set(
+    (await deps.store.list<Node>('Node')).items
+      .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .map((n) => n.metadata.name),
+  );
+  const podsByNs = new Map<string, Pod[]>();
+  for (const p of pods) {
+    const list = podsByNs.get(p.metadata.namespace as string) ?? [];
+    list.push(p);
+    podsByNs.set(p.metadata.namespace as string, list);
+  }
+
+  const wanted = new Set<string>();
+  for (const svc of services) {
+    const selector = svc.spec.selector;
+    if (!selector || Object.keys(selector).length === 0 || svc.spec.type === 'ExternalName') continue;
+    const k = key(svc.metadata.namespace, svc.metadata.name);
+    wanted.add(k);
+    const matches = compileSelectorObject({ matchLabels: selector });
+    const matching = (podsByNs.get(svc.metadata.namespace as string) ?? []).filter((p) => matches(p.metadata.labels));
+    const { subsets, unpublished } = endpointSubsets(svc, matching, readyNodes);
+    try {
+      const changed = await write(deps, svc, existing.get(k), subsets);
+      // Only when the endpoints change, so a steady state writes nothing.
+      if (changed && unpublished.length > 0) await warnUnpublished(deps, svc, unpublished);
+    } catch (err) {
+      if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+      // Someone else wrote meanwhile: the next pass sees it.
+    }
+  }
+  for (const [k, ep] of existing) {
+    if (wanted.has(k) || ep.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) continue;
+    if (services.some((s) => key(s.metadata.namespace, s.metadata.name) === k && !s.spec.selector)) continue;
+    try {
+      await deps.store.delete(
+        { kind: 'Endpoints', namespace: ep.metadata.namespace as string, name: ep.metadata.name },
+        { resourceVersion: ep.metadata.resourceVersion as string },
+      );
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+}
+
+/** The subsets for a Service over the pods its selector matches; pods that cannot be reached, by name. */
+export function endpointSubsets(
+  svc: Service,
+  pods: Pod[],
+  readyNodes: Set<string>,
+): { subsets: EndpointSubset[]; unpublished: string[] } {
+  const groups = new Map<string, EndpointSubset>();
+  const unpublished: string[] = [];
+  const sorted = [...pods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  for (const pod of sorted) {
+    if (pod.metadata.deletionTimestamp) continue;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    const nodeName = pod.spec.nodeName;
+    const hostIP = pod.status?.hostIP;
+    if (!nodeName || !hostIP) continue;
+    const mappings = ((pod.status as { portMappings?: PortMapping[] } | undefined)?.portMappings ?? []).filter(
+      (m) => m.hostPort > 0,
+    );
+    const ports: { name?: string; port: number; protocol: string }[] = [];
+    let missing = false;
+    for (const sp of svc.spec.ports ?? []) {
+      const protocol = sp.protocol ?? 'TCP';
+      const target = sp.targetPort ?? sp.port;
+      const m = mappings.find(
+        (x) =>
+          (x.protocol ?? 'TCP') === protocol &&
+          (typeof target === 'number' ? x.containerPort === target : x.name === target),
+      );
+      if (!m) {
+        missing = true;
+        continue;
+      }
+      ports.push({ ...(sp.name ? { name: sp.name } : {}), port: m.hostPort, protocol });
+    }
+    if (ports.length === 0) {
+      // Not started yet (no host port bound) is normal; a pod that declares no such port is not.
+      if (missing && pod.status?.phase === 'Running') unpublished.push(pod.metadata.name);
+      continue;
+    }
+    const address: EndpointAddress = {
+      ip: hostIP,
+      nodeName,
+      targetRef: {
+        kind: 'Pod',
+        namespace: pod.metadata.namespace as string,
+        name: pod.metadata.name,
+        uid: pod.metadata.uid as string,
+      },
+    };
+    const ready = svc.spec.publishNotReadyAddresses || (isReady(pod) && readyNodes.has(nodeName));
+    const k = JSON.stringify(ports);
+    const subset: EndpointSubset = groups.get(k) ?? { ports };
+    if (ready) subset.addresses = [...(subset.addresses ?? []), address];
+    else subset.notReadyAddresses = [...(subset.notReadyAddresses ?? []), address];
+    groups.set(k, subset);
+  }
+  const subsets = [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+  return { subsets, unpublished };
+}
+
+/** Creates or updates the Endpoints; false when they were already as wanted. */
+async function write(
+  deps: Deps,
+  svc: Service,
+  current: Endpoints | undefined,
+  subsets: EndpointSubset[],
+): Promise<boolean> {
+  const labels = { ...svc.metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY };
+  if (!current) {
+    await deps.store.create<Endpoints>({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name: svc.metadata.name, namespace: svc.metadata.namespace as string, labels },
+      ...(subsets.length ? { subsets } : {}),
+    });
+    return true;
+  }
+  if (sameJson(current.subsets ?? [], subsets) && sameJson(current.metadata.labels ?? {}, labels)) return false;
+  const next: Endpoints = { ...current, metadata: { ...current.metadata, labels } };
+  if (subsets.length) next.subsets = subsets;
+  else delete next.subsets;
+  await deps.store.update(next);
+  return true;
+}
+
+async function warnUnpublished(deps: Deps, svc: Service, pods: string[]): Promise<void> {
+  const targets = (svc.spec.ports ?? []).map((p) => String(p.targetPort ?? p.port)).join(', ');
+  await recordEvent(
+    deps,
+    svc,
+    'Warning',
+    'PortNotPublished',
+    `pod(s) ${pods.join(', ')} do not declare target port ${targets} in spec.containers[].ports, so ferry cannot publish it on the node; they get no traffic`,
+    { component: 'endpoints-controller' },
+  );
+}
+
+function key(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
