@@ -115,4 +115,46 @@ describe('agent routes', () => {
     expect(withOld.status).toBe(401);
     expect(withNew.status).toBe(200);
   });
+
+  it('answers with every Service route and wakes a held sync when endpoints change', async () => {
+    // prepare
+    const registered = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const nodeToken = String(registered.json.token);
+    const svc = await api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } },
+    });
+    const nodePort = (svc.json.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
+    const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
+
+    // act
+    const held = api.send('POST', SYNC, {
+      token: nodeToken,
+      body: { podsVersion: first.json.podsVersion, servicesVersion: first.json.servicesVersion, waitSeconds: 5 },
+    });
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    await api.send('POST', '/api/v1/namespaces/default/endpoints', {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'web' },
+        subsets: [{ addresses: [{ ip: '10.0.0.2' }], ports: [{ port: 41000, protocol: 'TCP' }] }],
+      },
+    });
+    const woken = await held;
+
+    // assess
+    expect(first.json.services).toEqual([
+      { namespace: 'default', name: 'web', ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [] }] },
+    ]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(woken.json.servicesVersion).not.toBe(first.json.servicesVersion);
+    expect(woken.json.services).toEqual([
+      {
+        namespace: 'default',
+        name: 'web',
+        ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [{ ip: '10.0.0.2', port: 41000 }] }],
+      },
+    ]);
+  });
 });
