@@ -30,7 +30,10 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
-  const proxy = new ServiceProxy({ log });
+  const proxy = new ServiceProxy({
+    log,
+    shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+  });
   // Containers reach this node's proxy at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
   const pods = new PodManager(runtime, {

@@ -111,6 +111,8 @@ export class PodManager implements PodSink {
   private again = false;
   private swept = false;
   private readonly now: () => number;
+  /** Host port -> the pod IP and container port behind it, for this node's running pods. */
+  private local = new Map<number, { host: string; port: number }>();
 
   constructor(
     private readonly runtime: PodRuntime,
@@ -264,6 +266,22 @@ export class PodManager implements PodSink {
     }
     await Promise.all(work);
     for (const rec of this.records.values()) this.refreshStatus(rec);
+    const local = new Map<number, { host: string; port: number }>();
+    for (const rec of this.records.values()) {
+      const ip = rec.sandbox?.podIp;
+      if (!ip || rec.stopped) continue;
+      for (const m of rec.sandbox?.portMappings ?? [])
+        if (m.hostPort > 0) local.set(m.hostPort, { host: ip, port: m.containerPort });
+    }
+    this.local = local;
+  }
+
+  /**
+   * Where a host port of this node leads: the pod's own address and container port, so the proxy
+   * skips Docker's port publishing for pods on its own node (as kube-proxy sends to the pod IP).
+   */
+  podBehind(hostPort: number): { host: string; port: number } | undefined {
+    return this.local.get(hostPort);
   }
 
   /** Containers that carry our labels but belong to no pod we know (a crash between create and record). */

@@ -24,6 +24,11 @@ interface Listener {
 export interface ServiceProxyOptions {
   log: AgentLogger;
   forward?: ForwardOptions;
+  /**
+   * A shorter way to an endpoint, if any: the agent maps its own node's address and host port to
+   * the pod's IP and container port, skipping one hop through Docker's userland proxy.
+   */
+  shortcut?: (backend: Backend) => Backend | undefined;
 }
 
 export class ServiceProxy {
@@ -105,7 +110,9 @@ export class ServiceProxy {
       if (l.servers.has(address)) continue;
       const server = createServer({ allowHalfOpen: true }, (client) => {
         client.on('error', () => {});
-        forward(client, l.balancer.order(), {
+        const shortcut = this.options.shortcut;
+        const order = l.balancer.order();
+        forward(client, shortcut ? order.map((b) => shortcut(b) ?? b) : order, {
           ...this.options.forward,
           onBackendFailed: (b, reason) => {
             this.options.log.debug('endpoint failed; trying the next', {
