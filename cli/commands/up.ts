@@ -129,7 +129,12 @@ async function down(ctx: CliContext): Promise<void> {
   const { stdout } = await run('docker', ['ps', '-aq', '--filter', 'label=ferry.managed=true']);
   const ids = stdout.split('\n').filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', ...ids]);
-  out(ctx, `removed ${ids.length} container(s)`);
+  // Each node's pod network (ferry-<node>) goes too, once its containers are gone.
+  const nets = (await run('docker', ['network', 'ls', '-q', '--filter', 'label=ferry.managed=true'])).stdout
+    .split('\n')
+    .filter(Boolean);
+  for (const id of nets) await run('docker', ['network', 'rm', id]).catch(() => undefined);
+  out(ctx, `removed ${ids.length} container(s) and ${nets.length} pod network(s)`);
 }
 
 async function requireDocker(): Promise<void> {

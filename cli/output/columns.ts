@@ -72,8 +72,14 @@ export function servicePorts(svc: Loose): string {
 }
 
 function externalIp(svc: Loose): string {
+  const specPorts = new Set(arr(svc, 'spec.ports').map((p) => num(p, 'port')));
   const ips = [
-    ...arr(svc, 'status.loadBalancer.ingress').map((i) => str(i, 'ip') || str(i, 'hostname')),
+    ...arr(svc, 'status.loadBalancer.ingress').flatMap((i) => {
+      const host = str(i, 'ip') || str(i, 'hostname');
+      // A load balancer that could not take the Service's own port (e.g. 80 without root) says where it is.
+      const moved = arr(i, 'ports').filter((p) => !specPorts.has(num(p, 'port')));
+      return moved.length > 0 ? moved.map((p) => `${host}:${num(p, 'port')}`) : [host];
+    }),
     ...((at(svc, 'spec.externalIPs') as string[] | undefined) ?? []),
   ].filter(Boolean);
   if (ips.length > 0) return ips.join(',');

@@ -4,7 +4,7 @@
  * Kinds without a describer show their spec and status as YAML.
  */
 import { age } from './age';
-import { nodeStatus, podStatus, servicePorts } from './columns';
+import { nodeStatus, podStatus } from './columns';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
 import { toYaml } from './print';
 import { renderTable } from './table';
@@ -155,7 +155,26 @@ function describeService(o: Loose): string[] {
     ['Selector', labelsString(record(o, 'spec.selector'))],
     ['Type', str(o, 'spec.type', 'ClusterIP')],
     ['IP', str(o, 'spec.clusterIP', '<none>')],
-    ['Port(s)', servicePorts(o)],
+    ...arr(o, 'status.loadBalancer.ingress').map((i): [string, string] => [
+      'LoadBalancer Ingress',
+      [
+        str(i, 'ip') || str(i, 'hostname'),
+        arr(i, 'ports')
+          .map((p) => `${num(p, 'port')}/${str(p, 'protocol', 'TCP')}`)
+          .join(','),
+      ]
+        .filter(Boolean)
+        .join(' '),
+    ]),
+    ...arr(o, 'spec.ports').flatMap((p): [string, string][] => {
+      const name = str(p, 'name', '<unset>');
+      const protocol = str(p, 'protocol', 'TCP');
+      return [
+        ['Port', `${name}  ${num(p, 'port')}/${protocol}`],
+        ['TargetPort', `${String(at(p, 'targetPort') ?? num(p, 'port'))}/${protocol}`],
+        ['NodePort', `${name}  ${num(p, 'nodePort', 0) || '<none>'}/${protocol}`],
+      ];
+    }),
     ['Session Affinity', str(o, 'spec.sessionAffinity', 'None')],
   ]);
 }

@@ -37,9 +37,21 @@ export interface SyncOptions {
  */
 export const DISCONNECT_GRACE_MS = 2_000;
 
+/** Pending disconnect checks per store, so a control plane that shuts down cancels them. */
+const pendingChecks = new WeakMap<object, Set<NodeJS.Timeout>>();
+
+/** Cancels the disconnect checks still pending against this store (call before closing it). */
+export function cancelDisconnectChecks(store: object): void {
+  for (const t of pendingChecks.get(store) ?? []) clearTimeout(t);
+  pendingChecks.delete(store);
+}
+
 function suspectDisconnect(deps: Deps, nodeName: string, graceMs: number): void {
   const cutAt = deps.clock();
+  const pending = pendingChecks.get(deps.store) ?? new Set<NodeJS.Timeout>();
+  pendingChecks.set(deps.store, pending);
   const timer = setTimeout(() => {
+    pending.delete(timer);
     void (async () => {
       const lease = await deps.store.get({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name: nodeName });
       const renewed = Date.parse(((lease?.spec ?? {}) as { renewTime?: string }).renewTime ?? '');
@@ -68,6 +80,7 @@ function suspectDisconnect(deps: Deps, nodeName: string, graceMs: number): void 
     })().catch((err) => deps.log.warn('checking a disconnected node failed', { node: nodeName, error: String(err) }));
   }, graceMs);
   timer.unref?.();
+  pending.add(timer);
 }
 
 export async function syncNode(

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { CloudProvider } from '../../providers/types';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
+import { cancelDisconnectChecks } from '../api/agent-sync';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
@@ -91,6 +92,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     async close() {
       await stopControllers?.();
       await server.close();
+      cancelDisconnectChecks(store);
       if (!options.store) await store.close();
     },
   };

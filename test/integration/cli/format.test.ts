@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDurationSeconds } from '../../../cli/duration';
 import { parseManifests } from '../../../cli/manifests';
 import { humanDuration } from '../../../cli/output/age';
+import { COLUMNS } from '../../../cli/output/columns';
 import { renderTable } from '../../../cli/output/table';
 
 describe('cli formatting helpers', () => {
@@ -21,6 +22,26 @@ describe('cli formatting helpers', () => {
 
     // assess
     expect(parsed).toEqual([90, 1800, 5400, 604800, undefined, undefined, undefined, undefined]);
+  });
+
+  it('shows a load balancer address, with its port when it could not take the Service port', () => {
+    // prepare
+    const svc = (ingress: unknown) => ({
+      metadata: { name: 'web', creationTimestamp: '2026-01-01T00:00:00Z' },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80, nodePort: 30080, protocol: 'TCP' }] },
+      status: { loadBalancer: { ingress } },
+    });
+    const row = (o: unknown) => COLUMNS.Service?.row(o as never, Date.parse('2026-01-01T00:00:05Z'));
+
+    // act
+    const own = row(svc([{ ip: '127.0.2.1', ports: [{ port: 80, protocol: 'TCP' }] }]));
+    const moved = row(svc([{ ip: '127.0.2.1', ports: [{ port: 41234, protocol: 'TCP' }] }]));
+    const pending = row(svc(undefined));
+
+    // assess
+    expect(own).toEqual(['web', 'LoadBalancer', '<none>', '127.0.2.1', '80:30080/TCP', '5s']);
+    expect(moved?.[3]).toBe('127.0.2.1:41234');
+    expect(pending?.[3]).toBe('<pending>');
   });
 
   it('aligns table columns three spaces apart', () => {
