@@ -6,6 +6,8 @@ export default defineConfig({
     // Docker-backed e2e suites share one Docker Engine; run files one at a time there
     // and let the fast unit suites use both cores.
     pool: 'forks',
+    // Two Docker suites at once on 2 cores slow each other past their convergence bounds.
+    fileParallelism: false,
     testTimeout: 20_000,
     hookTimeout: 60_000,
     // A focused test must never land: fail the run instead of silently skipping the rest.
