@@ -58,17 +58,12 @@ try {
       },
     } as unknown as Deployment),
   );
-  const res = await fetch(`${c.plane.url}/api/v1/namespaces/default/services`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${c.plane.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'target' },
-      spec: { selector: { app: 'target' }, ports: [{ port: 80, targetPort: 8080 }] },
-    }),
+  const svc = await c.post<Service>('/api/v1/namespaces/default/services', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'target' },
+    spec: { selector: { app: 'target' }, ports: [{ port: 80, targetPort: 8080 }] },
   });
-  const svc = (await res.json()) as Service;
   const nodePort = svc.spec.ports?.[0]?.nodePort as number;
   await c.waitFor(
     async () =>

@@ -93,8 +93,21 @@ export function checkNodePorts(svc: Obj, range: NodePortRange, prefix = ''): Sta
   return causes;
 }
 
-/** Chosen node ports already claimed by another Service (read-only: for apply's all-or-nothing check). */
-export async function takenNodePorts(deps: Deps, svc: Obj, prefix = ''): Promise<StatusCause[]> {
+/**
+ * Everything a write of this Service would refuse about its node ports, without claiming any
+ * (dry runs and apply's all-or-nothing check): checkNodePorts plus ports another Service holds.
+ */
+export async function nodePortProblems(
+  deps: Deps,
+  svc: Obj,
+  range: NodePortRange,
+  prefix = '',
+): Promise<StatusCause[]> {
+  return [...checkNodePorts(svc, range, prefix), ...(await takenNodePorts(deps, svc, prefix))];
+}
+
+/** Chosen node ports already claimed by another Service. */
+async function takenNodePorts(deps: Deps, svc: Obj, prefix = ''): Promise<StatusCause[]> {
   const causes: StatusCause[] = [];
   const owner = ownerKey(svc);
   const ports = (svc as ServiceLike).spec?.ports ?? [];

@@ -11,6 +11,7 @@ import { type Backend, forward, RoundRobin } from '../agent/proxy/forward';
 import type { LoadBalancerIngress, LoadBalancerNode, LoadBalancerService } from './types';
 
 interface Balancer {
+  service: { namespace: string; name: string };
   ip: string;
   /** By Service port and protocol: the listening server, the node port it feeds and its backends. */
   ports: Map<string, { server: Server; nodePort: number; balancer: RoundRobin; bound: number }>;
@@ -25,7 +26,11 @@ export class LocalLoadBalancers {
     const key = `${service.namespace}/${service.name}`;
     let lb = this.balancers.get(key);
     if (!lb) {
-      lb = { ip: this.allocateIp(service.previousAddress), ports: new Map() };
+      lb = {
+        service: { namespace: service.namespace, name: service.name },
+        ip: this.allocateIp(service.previousAddress),
+        ports: new Map(),
+      };
       this.balancers.set(key, lb);
     }
     const ready = nodes.filter((n) => n.ready);
@@ -69,10 +74,7 @@ export class LocalLoadBalancers {
   }
 
   async closeAll(): Promise<void> {
-    for (const [key] of this.balancers) {
-      const [namespace = '', name = ''] = key.split('/');
-      await this.delete({ namespace, name });
-    }
+    await Promise.all([...this.balancers.values()].map((lb) => this.delete(lb.service)));
   }
 
   private allocateIp(previous?: string): string {

@@ -12,7 +12,7 @@
 import { stringify } from 'yaml';
 import { type KindInfo, kinds } from '../../schemas';
 import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
-import { checkNodePorts, keepAllocated, takenNodePorts, writeServiceWithNodePorts } from '../node-ports';
+import { keepAllocated, nodePortProblems, writeServiceWithNodePorts } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
 import {
   defaultAndValidate,
@@ -264,7 +264,7 @@ async function checkBundleNodePorts(deps: ApiDeps, planned: Planned[]): Promise<
     if (p.info.kind !== 'Service') continue;
     const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired;
     const prefix = `${label(p)}: `;
-    causes.push(...checkNodePorts(next, nodePortRange(deps), prefix), ...(await takenNodePorts(deps, next, prefix)));
+    causes.push(...(await nodePortProblems(deps, next, nodePortRange(deps), prefix)));
     const ports = (next.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? [];
     for (const [i, port] of ports.entries()) {
       if (!port.nodePort) continue;

@@ -17,13 +17,12 @@ import {
   NotFoundError,
 } from '../errors';
 import {
-  checkNodePorts,
   DEFAULT_NODE_PORT_RANGE,
   keepAllocated,
+  nodePortProblems,
   nodePortsOf,
   ownerKey,
   releaseNodePorts,
-  takenNodePorts,
   writeServiceWithNodePorts,
 } from '../node-ports';
 import { deletePod } from '../pod-deletion';
@@ -193,7 +192,7 @@ export function nodePortRange(deps: ApiDeps) {
 
 /** A dry run claims nothing but reports what a real write would refuse. */
 async function checkServiceDryRun(deps: ApiDeps, svc: Obj): Promise<void> {
-  const causes = [...checkNodePorts(svc, nodePortRange(deps)), ...(await takenNodePorts(deps, svc))];
+  const causes = await nodePortProblems(deps, svc, nodePortRange(deps));
   if (causes.length > 0) throw new InvalidError('Service', svc.metadata.name, causes);
 }
 

@@ -126,7 +126,7 @@ describeDocker('e2e: Services on real Docker', () => {
 
   it('spreads 300 requests through the load balancer over all 3 pods, 20-47% each', async () => {
     await c.store.create(echo(3));
-    const created = await createService(c, echoService);
+    const created = await c.post<Service>('/api/v1/namespaces/default/services', echoService);
     nodePort = created.spec.ports?.[0]?.nodePort as number;
     expect(nodePort).toBeGreaterThanOrEqual(30000);
     await c.waitFor(settled(3), 60_000, '3 ready echo pods in the endpoints');
@@ -285,15 +285,3 @@ describeDocker('e2e: Services on real Docker', () => {
     return current && allNew && s?.updatedReplicas === 3 && s.replicas === 3 && s.availableReplicas === 3;
   }
 });
-
-/** Through the API handler, so the node port is allocated as for any user. */
-async function createService(c: TestCluster, svc: Service): Promise<Service> {
-  const res = await fetch(`${c.plane.url}/api/v1/namespaces/default/services`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${c.plane.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(svc),
-  });
-  const body = (await res.json()) as Service;
-  if (res.status !== 201) throw new Error(`creating the Service: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}

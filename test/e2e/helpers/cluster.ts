@@ -77,6 +77,18 @@ export class TestCluster {
     await this.plane.close().catch(() => undefined);
   }
 
+  /** POSTs an object through the API as a user would (admission, node port allocation); the created object. */
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const res = await fetch(`${this.plane.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.plane.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const created = (await res.json()) as T;
+    if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(created)}`);
+    return created;
+  }
+
   get store() {
     return this.plane.store;
   }

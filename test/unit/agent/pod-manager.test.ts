@@ -40,6 +40,22 @@ function pod(extra: { deletionTimestamp?: string } = {}) {
   };
 }
 
+type Options = Partial<ConstructorParameters<typeof PodManager>[1]>;
+
+/** A started manager over `runtime` on node 127.0.1.1, ticking every 50 ms. */
+async function startManager(runtime: FakeRuntime, options: Options = {}): Promise<PodManager> {
+  const m = new PodManager(runtime, {
+    nodeIp: '127.0.1.1',
+    stateDir: mkdtempSync(join(tmpdir(), 'ferry-pm-')),
+    log,
+    tickMs: 50,
+    ...options,
+  });
+  managers.push(m);
+  await m.start();
+  return m;
+}
+
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
@@ -52,11 +68,7 @@ describe('pod manager', () => {
   it('starts containers with Service variables and downward-API fields, the container env winning', async () => {
     // prepare
     const runtime = new FakeRuntime();
-    const m = new PodManager(runtime, {
-      nodeIp: '127.0.1.1',
-      stateDir: mkdtempSync(join(tmpdir(), 'ferry-pm-')),
-      log,
-      tickMs: 50,
+    const m = await startManager(runtime, {
       serviceEnv: (ns) =>
         ns === 'default'
           ? [
@@ -65,8 +77,6 @@ describe('pod manager', () => {
             ]
           : [],
     });
-    managers.push(m);
-    await m.start();
 
     // act
     m.setDesired([pod()]);
@@ -88,16 +98,10 @@ describe('pod manager', () => {
     const runtime = new FakeRuntime();
     let routed = true;
     let droppedAt = 0;
-    const m = new PodManager(runtime, {
-      nodeIp: '127.0.1.1',
-      stateDir: mkdtempSync(join(tmpdir(), 'ferry-pm-')),
-      log,
-      tickMs: 50,
+    const m = await startManager(runtime, {
       routesTo: (ip, port) => routed && ip === '127.0.1.1' && port === 40000,
       drainSettleMs: 300,
     });
-    managers.push(m);
-    await m.start();
     m.setDesired([pod()]);
     await until(() => runtime.calls.some((c) => c.call === 'startContainer'));
 
@@ -118,16 +122,10 @@ describe('pod manager', () => {
   it('does not hold a pod longer than the drain timeout when the proxy keeps routing to it', async () => {
     // prepare
     const runtime = new FakeRuntime();
-    const m = new PodManager(runtime, {
-      nodeIp: '127.0.1.1',
-      stateDir: mkdtempSync(join(tmpdir(), 'ferry-pm-')),
-      log,
-      tickMs: 50,
+    const m = await startManager(runtime, {
       routesTo: () => true,
       drainTimeoutMs: 300,
     });
-    managers.push(m);
-    await m.start();
     m.setDesired([pod()]);
     await until(() => runtime.calls.some((c) => c.call === 'startContainer'));
 
