@@ -4,6 +4,9 @@
  * `process` directly (except `ferry server`, which listens for SIGINT/SIGTERM when no signal is given).
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CliError } from './errors';
+
 export interface Writable {
   write(chunk: string): unknown;
 }
@@ -32,4 +35,13 @@ export function out(ctx: CliContext, line = ''): void {
 
 export function err(ctx: CliContext, line: string): void {
   ctx.io.stderr.write(`${line}\n`);
+}
+
+/** Waits `ms` between polls; Ctrl-C (the run's signal) ends the command with exit 130. */
+export async function pause(ctx: CliContext, ms: number): Promise<void> {
+  try {
+    await sleep(ms, undefined, ctx.io.signal ? { signal: ctx.io.signal } : {});
+  } catch {
+    throw new CliError('interrupted', 130);
+  }
 }

@@ -11,6 +11,9 @@ import * as apply from './commands/apply';
 import * as del from './commands/delete';
 import * as describe from './commands/describe';
 import * as get from './commands/get';
+import * as node from './commands/node';
+import * as rollout from './commands/rollout';
+import * as scale from './commands/scale';
 import * as server from './commands/server';
 import * as token from './commands/token';
 import * as up from './commands/up';
@@ -27,6 +30,9 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   get,
   describe,
   del,
+  scale,
+  rollout,
+  node,
   token,
   version,
 ];

@@ -45,3 +45,30 @@ export function resourceNameFromApiVersion(kind: string, apiVersion: string): st
   const group = slash >= 0 ? apiVersion.slice(0, slash) : '';
   return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase();
 }
+
+/**
+ * kubectl's two ways to name one object: `deployment/web` or `deployment web`. `kinds` limits
+ * which kinds the command accepts (e.g. those with a scale subresource).
+ */
+export function parseTarget(args: string[], kinds: readonly string[]): { info: KindInfo; name: string } {
+  const [first, second, ...rest] = args;
+  if (first === undefined) throw new UsageError(`name a ${kinds.join(' or ')}: TYPE/NAME or TYPE NAME`);
+  let kindName: string;
+  let name: string | undefined;
+  if (first.includes('/')) {
+    if (second !== undefined) throw new UsageError(`give TYPE/NAME or TYPE NAME, not both ("${first}" "${second}")`);
+    [kindName, name] = first.split('/', 2) as [string, string];
+  } else {
+    kindName = first;
+    name = second;
+  }
+  if (rest.length > 0) throw new UsageError(`one object at a time (unexpected "${rest.join(' ')}")`);
+  const info = resolveKind(kindName);
+  if (!kinds.includes(info.kind)) {
+    throw new UsageError(
+      `${resourceName(info)} is not supported here: use ${kinds.map((k) => k.toLowerCase()).join(' or ')}`,
+    );
+  }
+  if (!name) throw new UsageError(`name the ${info.singular}: ${info.singular}/NAME`);
+  return { info, name };
+}

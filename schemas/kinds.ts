@@ -18,7 +18,7 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
   listKind: string;
-  subresources: ('status' | 'scale')[];
+  subresources: ('status' | 'scale' | 'rollback')[];
   schema: TSchema;
 }
 
@@ -56,7 +56,7 @@ export const kinds: readonly KindInfo[] = [
   info('v1', 'Event', 'events', true, ['ev'], [], EventSchema),
   info('v1', 'Secret', 'secrets', true, [], [], SecretSchema),
   info('v1', 'ConfigMap', 'configmaps', true, ['cm'], [], ConfigMapSchema),
-  info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale'], DeploymentSchema),
+  info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),

@@ -43,6 +43,14 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
         put: { requestBody: body, responses: { '200': ok } },
       };
     }
+    if (k.subresources.includes('rollback')) {
+      paths[`${collection}/{name}/rollback`] = {
+        post: {
+          summary: `roll a ${k.kind} back to a revision: body {"rollbackTo": {"revision": N}}, N 0 or absent = the previous one`,
+          responses: { '200': { description: 'Status' }, '422': { description: 'Invalid: no such revision' } },
+        },
+      };
+    }
   }
   paths['/apis/ferry.dev/v1/apply'] = {
     post: {

@@ -4,6 +4,11 @@ import { Bool, Enum, Int, IntOrString, Obj, Opt } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 
+/** Names the deployment controller, the API's rollback and `ferry rollout` agree on (Kubernetes' own). */
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
 export const DeploymentStrategySchema = Obj({
   type: Opt(Enum(['RollingUpdate', 'Recreate'] as const)),
   rollingUpdate: Opt(Obj({ maxSurge: Opt(IntOrString()), maxUnavailable: Opt(IntOrString()) })),

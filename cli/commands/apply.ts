@@ -2,15 +2,19 @@
  * `ferry apply -f FILE|DIR|- [-R] [--dry-run] [-n NS]`: one bundle, one request
  * (POST /apis/ferry.dev/v1/apply), so a bundle with any invalid object writes nothing.
  * Prints kubectl's lines (`deployment.apps/web created`); with --dry-run, `(dry run)` and the diff.
- * `--wait` (issue 3) will hook in after the apply result is printed.
+ * `--wait [--timeout 5m]` then follows every applied Deployment until it is rolled out at the
+ * generation just written (exit 0) or fails (exit 1 with the reason and the pods' problems): the
+ * one call a CI pipeline makes.
  */
 import type { Command } from 'commander';
 import { kindByName } from '../../schemas';
 import { connect } from '../client';
 import { type CliContext, out } from '../context';
-import { ApiError, CliError } from '../errors';
+import { parseTimeoutMs } from '../duration';
+import { ApiError, CliError, UsageError } from '../errors';
 import { readManifests, type SourcedManifest } from '../manifests';
-import { resourceName, resourceNameFromApiVersion } from '../resources';
+import { DEFAULT_NAMESPACE, resourceName, resourceNameFromApiVersion } from '../resources';
+import { type DeploymentRef, waitForRollouts } from '../rollout';
 
 export interface ApplyResultItem {
   apiVersion: string;
@@ -33,6 +37,8 @@ export interface ApplyOptions {
   recursive?: boolean;
   dryRun?: boolean;
   namespace?: string;
+  wait?: boolean;
+  timeout?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -45,8 +51,28 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-R, --recursive', 'also read subdirectories of a directory')
     .option('--dry-run', 'validate and show what would change, write nothing')
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
+    .option('--wait', 'then wait until every applied Deployment is rolled out; exit 1 with the reason if not')
+    .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 90s, 5m; 0 = never)', '5m')
     .action(async (opts: ApplyOptions) => {
-      await apply(ctx, opts);
+      const timeoutMs = parseTimeoutMs(opts.timeout);
+      if (opts.wait && opts.dryRun)
+        throw new UsageError('--wait and --dry-run do not go together: a dry run changes nothing');
+      const result = await apply(ctx, opts);
+      if (!opts.wait) return;
+      const refs: DeploymentRef[] = result.items
+        .filter((item) => item.kind === 'Deployment' && item.apiVersion === 'apps/v1')
+        .map((item) => {
+          const generation = (item.object?.metadata as { generation?: number } | undefined)?.generation;
+          return {
+            namespace: item.namespace ?? DEFAULT_NAMESPACE,
+            name: item.name,
+            ...(generation !== undefined ? { generation } : {}),
+          };
+        });
+      await waitForRollouts(ctx, await connect(ctx.io.env), refs, {
+        style: 'progress',
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
     });
 }
 

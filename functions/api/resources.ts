@@ -42,6 +42,7 @@ import { checkTree, mediaType, parseBody } from './body';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { applyPatch, PATCH_TYPES } from './patch';
+import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
@@ -79,6 +80,11 @@ export async function handleResource(
   authorize(principal, access);
   const dryRun = dryRunOf(req);
 
+  if (route.subresource === 'rollback') {
+    const ref = { namespace: route.namespace as string, name: route.name as string };
+    return jsonResponse(200, await handleRollback(deps, req, ref, dryRun));
+  }
+
   switch (verb) {
     case 'list':
       return jsonResponse(200, await listObjects(deps, route.info, route.namespace, req.query));
@@ -107,8 +113,10 @@ function verbOf(method: string, route: ResourceRoute): Verb {
     collection: { GET: 'list', POST: 'create' },
     object: { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' },
     subresource: { GET: 'get', PUT: 'update', PATCH: 'patch' },
+    // POST .../deployments/{name}/rollback changes the Deployment: authorized as an update of it.
+    rollback: { POST: 'update' },
   };
-  const verb = table[path]?.[method];
+  const verb = table[route.subresource === 'rollback' ? 'rollback' : path]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
     throw new MethodNotAllowedError(method, describe(route));

@@ -6,15 +6,19 @@
  * `replicas - maxUnavailable` available pods.
  * https://kubernetes.io/docs/concepts/workloads/controllers/deployment/
  */
-import type { Deployment, Pod, ReplicaSet } from '../../schemas';
+import {
+  CHANGE_CAUSE_ANNOTATION,
+  type Deployment,
+  POD_TEMPLATE_HASH_LABEL as HASH_LABEL,
+  type Pod,
+  REVISION_ANNOTATION,
+  type ReplicaSet,
+} from '../../schemas';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import { deploymentStatus } from './deployment-status';
 import { isActive, isAvailable, isOwnedBy, ownerReferenceTo, resolveIntOrPercent, templateHash } from './util';
-
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-export const HASH_LABEL = 'pod-template-hash';
 
 export interface RolloutState {
   deployment: Deployment;
@@ -62,7 +66,11 @@ async function reconcileOne(deps: Deps, d: Deployment, allSets: ReplicaSet[], al
       ...newRS,
       metadata: {
         ...newRS.metadata,
-        annotations: { ...newRS.metadata.annotations, [REVISION_ANNOTATION]: String(maxRevision + 1) },
+        annotations: {
+          ...newRS.metadata.annotations,
+          ...changeCauseOf(d),
+          [REVISION_ANNOTATION]: String(maxRevision + 1),
+        },
       },
     });
   }
@@ -181,7 +189,7 @@ async function createReplicaSet(deps: Deps, d: Deployment, hash: string, revisio
       name: `${d.metadata.name}-${hash}`,
       namespace: d.metadata.namespace as string,
       labels,
-      annotations: { [REVISION_ANNOTATION]: String(revision) },
+      annotations: { ...changeCauseOf(d), [REVISION_ANNOTATION]: String(revision) },
       ownerReferences: [ownerReferenceTo(d)],
     },
     spec: {
@@ -251,33 +259,8 @@ async function writeStatus(
   await deps.store.update({ ...d, status });
 }
 
-/**
- * Rolls a Deployment back to the template of an earlier revision (the last one before the current
- * when `toRevision` is omitted), as `kubectl rollout undo` does.
- */
-export async function rollbackDeployment(
-  deps: Deps,
-  ref: { namespace: string; name: string },
-  toRevision?: number,
-): Promise<Deployment> {
-  const d = await deps.store.get<Deployment>({ kind: 'Deployment', ...ref });
-  if (!d) throw new (await import('../errors')).NotFoundError('Deployment', ref.name);
-  const sets = (await deps.store.list<ReplicaSet>('ReplicaSet', { namespace: ref.namespace })).items
-    .filter((rs) => isOwnedBy(rs, d))
-    .sort(byRevision);
-  const current = templateHash(d.spec.template);
-  const candidates = sets.filter((rs) => rs.metadata.labels?.[HASH_LABEL] !== current);
-  const target = toRevision === undefined ? candidates.at(-1) : sets.find((rs) => revisionOf(rs) === toRevision);
-  if (!target?.spec.template) {
-    const { BadRequestError } = await import('../errors');
-    throw new BadRequestError(
-      toRevision === undefined
-        ? `deployment "${ref.name}" has no previous revision to roll back to`
-        : `deployment "${ref.name}" has no revision ${toRevision}`,
-    );
-  }
-  const labels = { ...target.spec.template.metadata?.labels };
-  delete labels[HASH_LABEL];
-  const template = { ...target.spec.template, metadata: { ...target.spec.template.metadata, labels } };
-  return deps.store.update({ ...d, spec: { ...d.spec, template } });
+/** `kubernetes.io/change-cause` travels from the Deployment to the ReplicaSet of its template (`rollout history`). */
+function changeCauseOf(d: Deployment): Record<string, string> {
+  const cause = d.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION];
+  return cause === undefined ? {} : { [CHANGE_CAUSE_ANNOTATION]: cause };
 }

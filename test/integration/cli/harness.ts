@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../cli/main';
 import { silentLogger } from '../../../functions/log';
-import { startLocalControlPlane } from '../../../functions/runtime/local';
+import { type LocalControlPlaneOptions, startLocalControlPlane } from '../../../functions/runtime/local';
+import { makeNode, type NodeOptions } from '../../helpers/objects';
+import { SimulatedAgents } from '../sim/harness';
 
 export const EXAMPLES = join(import.meta.dirname, '../../../examples');
 
@@ -69,7 +71,10 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(): Promise<TestPlane> {
+/** Without options: the API alone (no scheduler or controllers). */
+export async function startTestPlane(
+  options: Pick<LocalControlPlaneOptions, 'controllers' | 'resyncMs'> = {},
+): Promise<TestPlane> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-cli-'));
   const plane = await startLocalControlPlane({
     dataDir: join(dir, 'data'),
@@ -77,6 +82,7 @@ export async function startTestPlane(): Promise<TestPlane> {
     host: '127.0.0.1',
     log: silentLogger,
     controllers: false,
+    ...options,
   });
   if (!plane.adminToken) throw new Error('a fresh store must yield an admin token');
   const env = { FERRY_SERVER: plane.url, FERRY_TOKEN: plane.adminToken, FERRY_CONFIG: join(dir, 'config.json') };
@@ -97,4 +103,42 @@ export async function startTestPlane(): Promise<TestPlane> {
 /** stderr lines, without the trailing empty one. */
 export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l !== '');
+}
+
+export interface SimulatedNodes {
+  stop(): void;
+}
+
+/**
+ * Nodes for a plane with controllers: each is registered Ready and played by SimulatedAgents on a
+ * real-time timer (pods Running `startDelayMs` after binding, terminating pods gone `stopDelayMs`
+ * after), so `apply --wait`, `rollout` and `drain` see real progress without Docker.
+ */
+export async function startSimulatedNodes(
+  plane: TestPlane,
+  names: string[],
+  options: NodeOptions & { startDelayMs?: number; stopDelayMs?: number } = {},
+): Promise<SimulatedNodes> {
+  const store = plane.plane.store;
+  const agents = new SimulatedAgents(store, Date.now, {
+    startDelayMs: options.startDelayMs ?? 300,
+    stopDelayMs: options.stopDelayMs ?? 300,
+  });
+  for (const name of names) {
+    await store.create(makeNode(name, options));
+    await agents.heartbeat(name);
+  }
+  let stopped = false;
+  let running = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      for (const name of names) if (!stopped) await agents.run(name).catch(() => undefined);
+    });
+  }, 150);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }

@@ -35,14 +35,14 @@ export class Simulation {
   readonly deps: Deps;
   readonly manager: ControllerManager;
   readonly nodes = new Map<string, SimNode>();
-  private readonly boundAt = new Map<string, number>();
-  private readonly terminatingAt = new Map<string, number>();
+  private readonly agents: SimulatedAgents;
   private readonly failWrites = new Map<string, number>();
 
-  constructor(private readonly options: SimOptions = {}) {
+  constructor(options: SimOptions = {}) {
     this.store = new MemoryStore(() => this.now);
     const store = this.faulty(this.store);
     this.deps = { store, clock: () => this.now, log: silentLogger };
+    this.agents = new SimulatedAgents(this.store, () => this.now, options);
     this.manager = createControllerManager(this.deps, {
       nodeGracePeriodMs: options.nodeGracePeriodMs ?? 10_000,
       podEvictionDelayMs: options.podEvictionDelayMs ?? 5_000,
@@ -75,7 +75,7 @@ export class Simulation {
   async addNode(name: string, options: NodeOptions = {}): Promise<void> {
     await this.store.create(makeNode(name, options));
     this.nodes.set(name, { name, alive: true });
-    await this.heartbeat(name);
+    await this.agents.heartbeat(name);
   }
 
   /** The node's agent dies: no more heartbeats, its pods stop being reported. */
@@ -111,9 +111,9 @@ export class Simulation {
     const end = this.now + ms;
     while (this.now < end) {
       this.now = Math.min(end, this.now + step);
-      for (const node of this.nodes.values()) if (node.alive) await this.runAgent(node.name);
+      for (const node of this.nodes.values()) if (node.alive) await this.agents.run(node.name);
       await this.manager.runOnce();
-      for (const node of this.nodes.values()) if (node.alive) await this.runAgent(node.name);
+      for (const node of this.nodes.values()) if (node.alive) await this.agents.run(node.name);
       await check?.();
     }
   }
@@ -128,7 +128,48 @@ export class Simulation {
     return this.now - start;
   }
 
-  private async heartbeat(name: string): Promise<void> {
+  async pods(): Promise<Pod[]> {
+    return (await this.store.list<Pod>('Pod')).items;
+  }
+
+  async readyPods(prefix = ''): Promise<Pod[]> {
+    return (await this.pods()).filter(
+      (p) =>
+        p.metadata.name.startsWith(prefix) &&
+        !p.metadata.deletionTimestamp &&
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+  }
+
+  async deployment(name: string): Promise<Deployment> {
+    return (await this.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name })) as Deployment;
+  }
+
+  async node(name: string): Promise<Node> {
+    return (await this.store.get<Node>({ kind: 'Node', name })) as Node;
+  }
+}
+
+/**
+ * What a node's agent does, played against a store: heartbeat the node's Lease, report bound pods
+ * Running and Ready `startDelayMs` after they are first seen, delete terminating pods
+ * `stopDelayMs` after. Driven by the simulation's fake clock, or by a timer against a real
+ * control plane (the CLI's `apply --wait` and `drain` tests).
+ */
+export class SimulatedAgents {
+  private readonly boundAt = new Map<string, number>();
+  private readonly terminatingAt = new Map<string, number>();
+  private get now(): number {
+    return this.clock();
+  }
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly clock: () => number,
+    private readonly options: Pick<SimOptions, 'startDelayMs' | 'stopDelayMs'> = {},
+  ) {}
+
+  async heartbeat(name: string): Promise<void> {
     const ref = { kind: 'Lease', namespace: 'kube-node-lease', name };
     const renewTime = new Date(this.now).toISOString();
     const lease = await this.store.get<Lease>(ref);
@@ -144,7 +185,7 @@ export class Simulation {
     }
   }
 
-  private async runAgent(name: string): Promise<void> {
+  async run(name: string): Promise<void> {
     await this.heartbeat(name);
     const pods = (await this.store.list<Pod>('Pod', { nodeName: name })).items;
     for (const pod of pods) {
@@ -183,27 +224,6 @@ export class Simulation {
         })
         .catch(() => undefined);
     }
-  }
-
-  async pods(): Promise<Pod[]> {
-    return (await this.store.list<Pod>('Pod')).items;
-  }
-
-  async readyPods(prefix = ''): Promise<Pod[]> {
-    return (await this.pods()).filter(
-      (p) =>
-        p.metadata.name.startsWith(prefix) &&
-        !p.metadata.deletionTimestamp &&
-        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
-  }
-
-  async deployment(name: string): Promise<Deployment> {
-    return (await this.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name })) as Deployment;
-  }
-
-  async node(name: string): Promise<Node> {
-    return (await this.store.get<Node>({ kind: 'Node', name })) as Node;
   }
 }
 

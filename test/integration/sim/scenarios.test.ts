@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rollbackDeployment } from '../../../functions/controllers/deployment';
+import { rollbackDeployment } from '../../../functions/api/rollback';
 import { drainNode } from '../../../functions/controllers/node-lifecycle';
 import type { Event, Pod, ReplicaSet } from '../../../schemas';
 import { deployment, Simulation } from './harness';
@@ -88,7 +88,7 @@ describe('simulated cluster', () => {
     await sim.until(isAvailable(sim, 'web', 2));
     await sim.apply(deployment('web', 2, { image: 'ferry.local/busybox:2' }));
     await sim.until(isAvailable(sim, 'web', 2));
-    await rollbackDeployment(sim.deps, { namespace: 'default', name: 'web' });
+    await rollbackDeployment(sim.deps.store, { namespace: 'default', name: 'web' });
     await sim.until(isAvailable(sim, 'web', 2));
     const images = (await sim.readyPods()).map((p) => p.spec.containers[0]?.image);
     expect(images).toEqual(['ferry.local/busybox:1', 'ferry.local/busybox:1']);
