@@ -26,6 +26,8 @@ export interface PodSink {
   /** After a failed sync, everything is resent. */
   markAllUnreported(): void;
   runtimeHealthy(): Promise<{ ok: boolean; message: string; version: string }>;
+  /** Called when there are statuses to report, so a held sync can be cut short. */
+  onStatusChange(listener: () => void): void;
 }
 
 /** What the sync loop feeds the service proxy (agent/proxy/). */
@@ -39,6 +41,8 @@ export class Agent {
   private lastNodeStatusAt = 0;
   private podsVersion: string | undefined;
   private servicesVersion: string | undefined;
+  /** The sync being held open by the server, if any: cut short when a pod status changes. */
+  private held: AbortController | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -47,7 +51,19 @@ export class Agent {
     private readonly log: AgentLogger,
     private readonly now: () => number = Date.now,
     private readonly services?: ServiceSink,
-  ) {}
+  ) {
+    pods.onStatusChange(() => this.wake());
+  }
+
+  /**
+   * A pod's status changed: report it now rather than when the held sync returns (up to 5 s
+   * later). Aborting our own held call is safe: it carried nothing to report, and the next sync
+   * renews the lease before the server's disconnect check looks. A change while no sync is held
+   * needs nothing: the next sync reads the statuses after it starts.
+   */
+  private wake(): void {
+    this.held?.abort();
+  }
 
   stop(): void {
     this.abort.abort();
@@ -140,7 +156,18 @@ export class Agent {
     if (this.servicesVersion) req.servicesVersion = this.servicesVersion;
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
-    const res = await this.client.sync(req, this.abort.signal);
+    const held = req.waitSeconds ? new AbortController() : undefined;
+    this.held = held;
+    let res: Awaited<ReturnType<AgentApiClient['sync']>>;
+    try {
+      res = await this.client.sync(req, held ? AbortSignal.any([this.abort.signal, held.signal]) : this.abort.signal);
+    } catch (err) {
+      // Cut short by wake(): nothing was sent that needs resending; go round and report.
+      if (held?.signal.aborted && !this.abort.signal.aborted) return;
+      throw err;
+    } finally {
+      this.held = undefined;
+    }
     if (req.nodeStatus) {
       this.lastNodeFingerprint = fingerprint;
       this.lastNodeStatusAt = this.now();

@@ -2,7 +2,12 @@
  * The agent's HTTP client for `/agent/v1/*`. Errors are translated here: a control plane that
  * cannot be reached is `ApiUnreachableError` (the agent keeps every container running and retries),
  * a rejected credential is `CredentialRejectedError`, anything else `ApiRequestError`.
+ *
+ * node:http rather than fetch: loading fetch (undici) costs an idle process about 12 MB of
+ * resident memory, a fifth of the agent's budget; keep-alive connections are reused the same way.
  */
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { RegisterRequest, RegisterResponse, SyncRequest, SyncResponse } from '../schemas/agent-protocol';
 
 export class ApiUnreachableError extends Error {}
@@ -17,10 +22,16 @@ export class ApiRequestError extends Error {
 }
 
 export class AgentApiClient {
+  private readonly connections: HttpAgent;
+
   constructor(
     private readonly baseUrl: string,
     private token: string,
-  ) {}
+  ) {
+    this.connections = baseUrl.startsWith('https:')
+      ? new HttpsAgent({ keepAlive: true })
+      : new HttpAgent({ keepAlive: true });
+  }
 
   setToken(token: string): void {
     this.token = token;
@@ -38,27 +49,50 @@ export class AgentApiClient {
   private async post<T>(path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: combined,
-      });
+      res = await this.send(new URL(path, this.baseUrl), JSON.stringify(body), combined);
     } catch (err) {
-      throw new ApiUnreachableError(`calling ${path}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new ApiUnreachableError(`calling ${path}: ${(err as Error).message}`);
     }
-    const text = await res.text().catch(() => '');
-    if (res.status === 401) throw new CredentialRejectedError(`calling ${path}: credential rejected (401)`);
-    if (res.status >= 500) throw new ApiUnreachableError(`calling ${path}: server error ${res.status}`);
-    if (!res.ok) {
+    const { status, text } = res;
+    if (status === 401) throw new CredentialRejectedError(`calling ${path}: credential rejected (401)`);
+    if (status >= 500) throw new ApiUnreachableError(`calling ${path}: server error ${status}`);
+    if (status < 200 || status >= 300) {
       let message = text;
       try {
         message = (JSON.parse(text) as { message?: string }).message ?? text;
       } catch {}
-      throw new ApiRequestError(`calling ${path}: ${res.status} ${message}`, res.status);
+      throw new ApiRequestError(`calling ${path}: ${status} ${message}`, status);
     }
     return JSON.parse(text) as T;
+  }
+
+  private send(url: URL, payload: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent: this.connections,
+          signal,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+          res.on('aborted', () => reject(new Error('connection closed mid-response')));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 }

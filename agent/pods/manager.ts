@@ -111,6 +111,7 @@ export class PodManager implements PodSink {
   private again = false;
   private swept = false;
   private readonly now: () => number;
+  private statusListener: (() => void) | undefined;
   /** Host port -> the pod IP and container port behind it, for this node's running pods. */
   private local = new Map<number, { host: string; port: number }>();
 
@@ -137,6 +138,16 @@ export class PodManager implements PodSink {
       return { ok: true, message: 'agent is posting ready status', version: await this.runtime.version() };
     } catch (err) {
       return { ok: false, message: `container runtime is down: ${(err as Error).message}`, version: 'unknown' };
+    }
+  }
+
+  onStatusChange(listener: () => void): void {
+    this.statusListener = listener;
+  }
+
+  private notifyIfChanged(): void {
+    if (this.statusListener && (this.changedStatuses().length > 0 || this.terminated().length > 0)) {
+      this.statusListener();
     }
   }
 
@@ -247,7 +258,13 @@ export class PodManager implements PodSink {
             true,
           );
         } else {
-          work.push(this.syncPod(rec, pod));
+          // Each pod's status goes out as soon as that pod is done, not when the slowest one is.
+          work.push(
+            this.syncPod(rec, pod).then(() => {
+              this.refreshStatus(rec);
+              this.notifyIfChanged();
+            }),
+          );
         }
       }
       // Pods no longer bound here (deleted with force, or evicted while this node was away).
@@ -266,6 +283,7 @@ export class PodManager implements PodSink {
     }
     await Promise.all(work);
     for (const rec of this.records.values()) this.refreshStatus(rec);
+    this.notifyIfChanged();
     const local = new Map<number, { host: string; port: number }>();
     for (const rec of this.records.values()) {
       const ip = rec.sandbox?.podIp;

@@ -1,0 +1,94 @@
+/**
+ * The agent's sync loop against a scripted API client: a sync the server holds open (long-poll)
+ * is cut short as soon as a pod status changes, so a started pod is reported at once instead of
+ * when the hold ends (up to 5 s later).
+ */
+import { describe, expect, it } from 'vitest';
+import { Agent, type PodSink } from '../../../agent/agent';
+import type { AgentApiClient } from '../../../agent/api-client';
+import type { AgentConfig } from '../../../agent/config';
+import type { PodRef, SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
+
+const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
+const config = {
+  nodeName: 'n1',
+  nodeIp: '127.0.1.1',
+  syncWaitSeconds: 5,
+  maxPods: 110,
+  labels: {},
+} as unknown as AgentConfig;
+const POD: PodRef = { uid: 'u1', name: 'web-1', namespace: 'default' };
+
+/** Answers at once unless the request asks to be held; a held call waits 5 s or until aborted. */
+class ScriptedClient {
+  readonly calls: { req: SyncRequest; at: number }[] = [];
+  async sync(req: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
+    this.calls.push({ req, at: Date.now() });
+    if (req.waitSeconds) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, (req.waitSeconds ?? 0) * 1000);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new Error('aborted'));
+        });
+      });
+    }
+    return { pods: [], podsVersion: 'v1', services: [], servicesVersion: 's1', nodeStatusUpdateSeconds: 60 };
+  }
+}
+
+/** A pod sink whose statuses the test sets; `changed()` plays the pod manager noticing a change. */
+class ScriptedPods implements PodSink {
+  statuses: { pod: PodRef; status: Record<string, unknown> }[] = [];
+  private listener: (() => void) | undefined;
+  setDesired(): void {}
+  changedStatuses() {
+    return this.statuses;
+  }
+  terminated(): PodRef[] {
+    return [];
+  }
+  markReported(): void {
+    this.statuses = [];
+  }
+  markAllUnreported(): void {}
+  async runtimeHealthy() {
+    return { ok: true, message: 'ok', version: 'test' };
+  }
+  onStatusChange(listener: () => void): void {
+    this.listener = listener;
+  }
+  changed(status: Record<string, unknown>): void {
+    this.statuses = [{ pod: POD, status }];
+    this.listener?.();
+  }
+}
+
+function setup() {
+  const client = new ScriptedClient();
+  const pods = new ScriptedPods();
+  const agent = new Agent(config, client as unknown as AgentApiClient, pods, log);
+  return { client, pods, agent };
+}
+
+describe('agent sync loop', () => {
+  it('cuts a held sync short when a pod status changes and reports it at once', async () => {
+    // prepare
+    const { client, pods, agent } = setup();
+    await agent.syncOnce(); // first sync: node status, answered at once
+    const held = agent.syncOnce();
+    await new Promise((r) => setTimeout(r, 50));
+
+    // act
+    const changedAt = Date.now();
+    pods.changed({ phase: 'Running' });
+    await held;
+    await agent.syncOnce();
+
+    // assess
+    expect(client.calls.map((c) => c.req.waitSeconds)).toEqual([0, 5, 0]);
+    const report = client.calls[2];
+    expect(report?.req.podStatuses).toEqual([{ pod: POD, status: { phase: 'Running' } }]);
+    expect((report?.at ?? Number.POSITIVE_INFINITY) - changedAt).toBeLessThan(1000);
+  });
+});
