@@ -16,6 +16,14 @@ export interface EventSource {
   host?: string;
 }
 
+export interface EventRecord {
+  involved: Obj;
+  type: EventType;
+  reason: string;
+  message: string;
+  source?: EventSource;
+}
+
 export async function recordEvent(
   deps: Deps,
   involved: Obj,
@@ -25,7 +33,7 @@ export async function recordEvent(
   source: EventSource = { component: 'ferry' },
 ): Promise<void> {
   const { namespace, name } = eventRef(involved, type, reason, message);
-  const now = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const now = timestamp(deps);
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await deps.store.get({ kind: 'Event', namespace, name });
@@ -41,25 +49,7 @@ export async function recordEvent(
         }
       }
       try {
-        await deps.store.create({
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { name, namespace },
-          involvedObject: {
-            apiVersion: involved.apiVersion,
-            kind: involved.kind,
-            name: involved.metadata.name,
-            ...(involved.metadata.namespace ? { namespace: involved.metadata.namespace } : {}),
-            uid: involved.metadata.uid,
-          },
-          type,
-          reason,
-          message,
-          count: 1,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          source,
-        });
+        await deps.store.create(newEvent({ involved, type, reason, message, source }, now));
         return;
       } catch (err) {
         if (isAlreadyExists(err)) continue;
@@ -69,6 +59,54 @@ export async function recordEvent(
   } catch (err) {
     deps.log.warn('recording event failed', { reason, object: involved.metadata.name, error: String(err) });
   }
+}
+
+/**
+ * Many events in one store batch (the scheduler records one per bound pod). Each is created if it
+ * is new; a repeat of one already recorded goes through `recordEvent`, which bumps its count.
+ */
+export async function recordEvents(deps: Deps, events: EventRecord[]): Promise<void> {
+  if (events.length === 0) return;
+  const now = timestamp(deps);
+  let results: Awaited<ReturnType<Deps['store']['writeBatch']>>;
+  try {
+    results = await deps.store.writeBatch(events.map((e) => ({ op: 'create', object: newEvent(e, now) })));
+  } catch (err) {
+    deps.log.warn('recording events failed', { count: events.length, error: String(err) });
+    return;
+  }
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i];
+    const e = events[i] as EventRecord;
+    if (result && !result.ok) await recordEvent(deps, e.involved, e.type, e.reason, e.message, e.source);
+  }
+}
+
+function newEvent(e: EventRecord, now: string): Obj {
+  const { involved } = e;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: eventRef(involved, e.type, e.reason, e.message),
+    involvedObject: {
+      apiVersion: involved.apiVersion,
+      kind: involved.kind,
+      name: involved.metadata.name,
+      ...(involved.metadata.namespace ? { namespace: involved.metadata.namespace } : {}),
+      uid: involved.metadata.uid,
+    },
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    count: 1,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    source: e.source ?? { component: 'ferry' },
+  };
+}
+
+function timestamp(deps: Deps): string {
+  return new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function eventRef(involved: Obj, type: EventType, reason: string, message: string) {

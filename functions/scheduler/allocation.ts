@@ -6,7 +6,9 @@
  * A pass that reserved but then lost the pod's own conditional bind leaves a reservation behind;
  * it stops counting once the pod is bound elsewhere, or after RESERVATION_TTL_MS (a crashed pass).
  *
- * Records are an internal kind (`NodeAllocation`), not served by the API.
+ * Records are an internal kind (`NodeAllocation`), not served by the API. Reservations are a list,
+ * not an object keyed by pod uid: V8 gives every object with a new property name a new hidden
+ * class, and thousands of uid-keyed objects made record handling the scheduler's hot spot.
  */
 import type { Pod } from '../../schemas';
 import type { Obj } from '../store/types';
@@ -16,6 +18,8 @@ export const ALLOCATION_KIND = 'NodeAllocation';
 export const RESERVATION_TTL_MS = 30_000;
 
 export interface Reservation {
+  /** The pod's uid. */
+  uid: string;
   cpu: number;
   mem: number;
   hostPorts?: string[];
@@ -24,17 +28,20 @@ export interface Reservation {
 }
 
 export interface AllocationRecord extends Obj {
-  spec: { pods: Record<string, Reservation> };
+  spec: { pods: Reservation[] };
 }
 
 export function reservationOf(pod: Pod, now: number): Reservation {
   const { cpu, mem } = podRequests(pod);
-  const hostPorts = podHostPorts(pod);
-  return { cpu, mem, ...(hostPorts.length ? { hostPorts } : {}), boundAt: now };
+  return reservation(pod.metadata.uid as string, cpu, mem, podHostPorts(pod), now);
+}
+
+export function reservation(uid: string, cpu: number, mem: number, hostPorts: string[], now: number): Reservation {
+  return hostPorts.length ? { uid, cpu, mem, hostPorts, boundAt: now } : { uid, cpu, mem, boundAt: now };
 }
 
 export function newRecord(nodeName: string): AllocationRecord {
-  return { apiVersion: 'ferry.dev/v1', kind: ALLOCATION_KIND, metadata: { name: nodeName }, spec: { pods: {} } };
+  return { apiVersion: 'ferry.dev/v1', kind: ALLOCATION_KIND, metadata: { name: nodeName }, spec: { pods: [] } };
 }
 
 /**
@@ -46,15 +53,19 @@ export function newRecord(nodeName: string): AllocationRecord {
  * An entry for a pod the snapshot cannot know yet (made after the list) is kept: never under-count.
  */
 export function pruneEntries(
-  entries: Record<string, Reservation>,
+  record: AllocationRecord | undefined,
   nodeName: string,
   livePods: Map<string, string>,
   snapshotAt: number,
   now: number,
-): Record<string, Reservation> {
-  const out: Record<string, Reservation> = {};
-  for (const [uid, r] of Object.entries(entries)) {
-    const boundTo = livePods.get(uid);
+): Map<string, Reservation> {
+  const out = new Map<string, Reservation>();
+  const pods = record?.spec.pods;
+  // A record written before reservations were a list holds nothing worth keeping: bound pods are
+  // counted from the pods themselves, and its reservations are older than any pass still running.
+  if (!Array.isArray(pods)) return out;
+  for (const r of pods) {
+    const boundTo = livePods.get(r.uid);
     if (boundTo === undefined) {
       if (r.boundAt < snapshotAt - CLOCK_MARGIN_MS) continue;
     } else if (boundTo !== '' && boundTo !== nodeName) {
@@ -62,7 +73,7 @@ export function pruneEntries(
     } else if (boundTo === '' && now - r.boundAt > RESERVATION_TTL_MS) {
       continue;
     }
-    out[uid] = r;
+    out.set(r.uid, r);
   }
   return out;
 }

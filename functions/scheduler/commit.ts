@@ -1,21 +1,25 @@
 /**
- * Commits one node's share of a pass's plan: reserve on the node's allocation record (one
- * conditional write), then bind each pod (one conditional write each). On a record conflict the
- * fresh record is re-read and the planned pods re-checked against it; pods that no longer fit
- * are left pending for the next pass. See allocation.ts for why this never over-commits.
+ * Commits a pass's plan: reserve on each planned node's allocation record (conditional writes),
+ * then bind each accepted pod (conditional writes). Both steps go to the store as one batch
+ * (`writeBatch`: one SQLite transaction for the whole pass instead of one per pod). On a record
+ * conflict the fresh record is re-read and that node's planned pods re-checked against it; pods
+ * that no longer fit are left pending for the next pass. See allocation.ts for why this never
+ * over-commits.
  */
 import type { Pod } from '../../schemas';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
-import { recordEvent } from '../events';
+import { type EventRecord, recordEvents } from '../events';
+import type { WriteOp } from '../store/types';
 import {
   ALLOCATION_KIND,
   type AllocationRecord,
   newRecord,
   pruneEntries,
   type Reservation,
-  reservationOf,
+  reservation,
 } from './allocation';
+import type { PodContext } from './filters';
 import type { NodeInfo } from './snapshot';
 
 export interface CommitContext {
@@ -25,64 +29,118 @@ export interface CommitContext {
   events: boolean;
 }
 
-export interface NodeCommitResult {
+export interface CommitResult {
   bound: Pod[];
   /** Planned pods that did not fit the fresh record or lost their bind: still pending. */
   leftover: Pod[];
+  /** Allocation-record conflicts met (another pass committed on the same node). */
   conflicts: number;
 }
 
 const MAX_ATTEMPTS = 4;
 
-export async function commitNode(ctx: CommitContext, info: NodeInfo, planned: Pod[]): Promise<NodeCommitResult> {
+export async function commitPlan(ctx: CommitContext, plan: Map<NodeInfo, PodContext[]>): Promise<CommitResult> {
   const { deps } = ctx;
   const now = deps.clock();
-  let record: AllocationRecord | undefined = info.record;
+  const leftover: Pod[] = [];
+  const toBind: { pod: Pod; node: string }[] = [];
   let conflicts = 0;
-  let accepted: Pod[] = [];
-  let leftover: Pod[] = [];
-  for (let attempt = 0; ; attempt++) {
-    const entries = pruneEntries(record?.spec.pods ?? {}, info.name, ctx.live, ctx.snapshotAt, now);
-    // Bound pods of this node count even if the record does not list them yet.
-    for (const [uid, r] of info.entries) if (ctx.live.get(uid) === info.name && !entries[uid]) entries[uid] = r;
-    accepted = [];
-    leftover = [];
-    const used = sum(entries);
-    for (const pod of planned) {
-      const r = reservationOf(pod, now);
-      if (fits(info, used, r)) {
-        entries[pod.metadata.uid as string] = r;
-        add(used, r);
-        accepted.push(pod);
-      } else {
-        leftover.push(pod);
-      }
-    }
-    if (accepted.length === 0) return { bound: [], leftover, conflicts };
-    const next: AllocationRecord = { ...(record ?? newRecord(info.name)), spec: { pods: entries } };
-    try {
-      record = record ? await deps.store.update(next) : await deps.store.create(next);
+  let pending = [...plan].map(([info, planned]) => ({ info, planned, record: info.record }));
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= MAX_ATTEMPTS) {
+      for (const p of pending) for (const c of p.planned) leftover.push(c.pod);
       break;
-    } catch (err) {
-      if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+    }
+    const reserving: { info: NodeInfo; planned: PodContext[]; accepted: Pod[] }[] = [];
+    const ops: WriteOp<AllocationRecord>[] = [];
+    for (const { info, planned, record } of pending) {
+      const { entries, accepted, rejected } = reserve(ctx, info, record, planned, now);
+      leftover.push(...rejected);
+      if (accepted.length === 0) continue;
+      const next: AllocationRecord = { ...(record ?? newRecord(info.name)), spec: { pods: entries } };
+      ops.push(record ? { op: 'update', object: next } : { op: 'create', object: next });
+      reserving.push({ info, planned, accepted });
+    }
+    const results = await deps.store.writeBatch(ops);
+    const retry: typeof pending = [];
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      const r = reserving[i];
+      if (!result || !r) continue;
+      if (result.ok) {
+        for (const pod of r.accepted) toBind.push({ pod, node: r.info.name });
+        continue;
+      }
+      // Conflict or AlreadyExists: another pass wrote the record first. NotFound: it was removed
+      // (its node went away); re-reading finds none and the retry creates it if the node fits.
+      if (!isConflict(result.error) && !isAlreadyExists(result.error) && !isNotFound(result.error)) throw result.error;
       conflicts++;
-      if (attempt + 1 >= MAX_ATTEMPTS) return { bound: [], leftover: planned, conflicts };
-      record = await deps.store.get<AllocationRecord>({ kind: ALLOCATION_KIND, name: info.name });
+      const fresh = await deps.store.get<AllocationRecord>({ kind: ALLOCATION_KIND, name: r.info.name });
+      retry.push({ info: r.info, planned: r.planned, record: fresh });
+    }
+    pending = retry;
+  }
+
+  // Conditional on each pod's resourceVersion: a pod bound (or changed) by anyone since the
+  // snapshot is left alone, so no pod is ever bound twice.
+  const time = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const binds = await deps.store.writeBatch(
+    toBind.map(({ pod, node }) => ({ op: 'update', object: bound(pod, node, time) })),
+  );
+  const done: Pod[] = [];
+  const events: EventRecord[] = [];
+  for (let i = 0; i < binds.length; i++) {
+    const result = binds[i];
+    const { pod, node } = toBind[i] as { pod: Pod; node: string };
+    if (result?.ok) {
+      done.push(pod);
+      events.push({
+        involved: pod,
+        type: 'Normal',
+        reason: 'Scheduled',
+        message: `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node}`,
+        source: { component: 'default-scheduler' },
+      });
+    } else if (result && (isConflict(result.error) || isNotFound(result.error))) {
+      leftover.push(pod);
+    } else if (result) {
+      throw result.error;
     }
   }
-  const bound: Pod[] = [];
-  for (const pod of accepted) {
-    if (await bind(ctx, pod, info.name)) bound.push(pod);
-    else leftover.push(pod);
-  }
-  return { bound, leftover, conflicts };
+  if (ctx.events) await recordEvents(deps, events);
+  return { bound: done, leftover, conflicts };
 }
 
-async function bind(ctx: CommitContext, pod: Pod, nodeName: string): Promise<boolean> {
-  const { deps } = ctx;
-  const time = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** The node's reservations after adding whichever planned pods still fit its (fresh) record. */
+function reserve(
+  ctx: CommitContext,
+  info: NodeInfo,
+  record: AllocationRecord | undefined,
+  planned: PodContext[],
+  now: number,
+): { entries: Reservation[]; accepted: Pod[]; rejected: Pod[] } {
+  const entries = pruneEntries(record, info.name, ctx.live, ctx.snapshotAt, now);
+  // Bound pods of this node count even if the record does not list them yet.
+  for (const [uid, r] of info.entries) if (ctx.live.get(uid) === info.name && !entries.has(uid)) entries.set(uid, r);
+  const accepted: Pod[] = [];
+  const rejected: Pod[] = [];
+  const used = sum(entries.values());
+  for (const { pod, cpu, mem, hostPorts } of planned) {
+    const r = reservation(pod.metadata.uid as string, cpu, mem, hostPorts, now);
+    if (fits(info, used, r)) {
+      entries.set(r.uid, r);
+      add(used, r);
+      accepted.push(pod);
+    } else {
+      rejected.push(pod);
+    }
+  }
+  return { entries: [...entries.values()], accepted, rejected };
+}
+
+function bound(pod: Pod, nodeName: string, time: string): Pod {
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
-  const next: Pod = {
+  return {
     ...pod,
     spec: { ...pod.spec, nodeName },
     status: {
@@ -91,27 +149,6 @@ async function bind(ctx: CommitContext, pod: Pod, nodeName: string): Promise<boo
       conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: time }, ...conditions],
     },
   };
-  try {
-    // Conditional on the pod's resourceVersion: a pod bound (or changed) by anyone since the
-    // snapshot is left alone, so no pod is ever bound twice.
-    await deps.store.update(next);
-  } catch (err) {
-    if (isConflict(err) || isNotFound(err)) return false;
-    throw err;
-  }
-  if (ctx.events) {
-    await recordEvent(
-      deps,
-      pod,
-      'Normal',
-      'Scheduled',
-      `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${nodeName}`,
-      {
-        component: 'default-scheduler',
-      },
-    );
-  }
-  return true;
 }
 
 interface Used {
@@ -121,9 +158,9 @@ interface Used {
   ports: Set<string>;
 }
 
-function sum(entries: Record<string, Reservation>): Used {
+function sum(entries: Iterable<Reservation>): Used {
   const used: Used = { cpu: 0, mem: 0, pods: 0, ports: new Set() };
-  for (const r of Object.values(entries)) add(used, r);
+  for (const r of entries) add(used, r);
   return used;
 }
 

@@ -1,5 +1,6 @@
 /**
- * One scheduling pass: snapshot, plan every pending pod in memory, then commit per node.
+ * One scheduling pass: snapshot, plan every pending pod in memory, then commit the plan in two
+ * store batches (reservations, then binds).
  * Safe to run twice at once (Lambda does that now and then): see allocation.ts and commit.ts.
  */
 import type { Node, Pod } from '../../schemas';
@@ -7,8 +8,8 @@ import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import { ALLOCATION_KIND, type AllocationRecord } from './allocation';
-import { commitNode } from './commit';
-import { podContext } from './filters';
+import { commitPlan } from './commit';
+import { type PodContext, podContext } from './filters';
 import { assume, buildSnapshot, livePodMap, type NodeInfo } from './snapshot';
 import { Stack, unschedulableMessage } from './stack';
 
@@ -36,7 +37,7 @@ export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): P
   if (snapshot.pending.length === 0) return { bound: 0, unschedulable: 0, conflicts: 0 };
 
   const stack = new Stack(snapshot);
-  const plan = new Map<NodeInfo, Pod[]>();
+  const plan = new Map<NodeInfo, PodContext[]>();
   const failed: { pod: Pod; message: string }[] = [];
   for (const pod of snapshot.pending) {
     const ctx = podContext(pod);
@@ -45,20 +46,15 @@ export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): P
       failed.push({ pod, message: unschedulableMessage(snapshot.nodes.length, choice.reasons) });
       continue;
     }
-    assume(snapshot, choice.node, pod);
+    assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts);
     const list = plan.get(choice.node) ?? [];
-    list.push(pod);
+    list.push(ctx);
     plan.set(choice.node, list);
   }
 
   const commitCtx = { deps, live: livePodMap(pods.items), snapshotAt, events };
-  let bound = 0;
-  let conflicts = 0;
-  for (const [info, planned] of plan) {
-    const result = await commitNode(commitCtx, info, planned);
-    bound += result.bound.length;
-    conflicts += result.conflicts;
-  }
+  const { bound: placed, conflicts } = await commitPlan(commitCtx, plan);
+  const bound = placed.length;
   for (const { pod, message } of failed) await markUnschedulable(deps, pod, message, events);
   if (bound > 0 || failed.length > 0)
     deps.log.debug('scheduling pass', { bound, unschedulable: failed.length, conflicts });

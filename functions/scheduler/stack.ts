@@ -1,30 +1,15 @@
 /**
- * Picks a node for one pod: filters in order, then scores the feasible ones.
- *
- * Order (Nomad's feasible/stack.go reasoning: cheap and most selective first): readiness and
- * cordon are one field each and rule out whole nodes; selector and taints compare a few labels;
- * ports, pod count and resources need the accumulated usage, and resources fail most often on a
- * busy cluster, so they come last where their reason is the one reported.
+ * Picks a node for one pod: filters (filters.ts), then scores the feasible ones (scorers.ts).
  *
  * Large clusters: like kube-scheduler (percentageOfNodesToScore, minFeasibleNodesToFind = 100) and
  * Nomad (its limit iterator scores only a few feasible nodes), stop after finding 100 feasible
  * nodes, starting where the previous pod stopped so every node gets its turn. Clusters of up to
  * 100 nodes are always scored in full, so spreading there is exact.
  */
-import * as f from './filters';
-import { compareScores, type Score, score } from './scorers';
-import { controllerOf, type NodeInfo, type Snapshot } from './snapshot';
+import { firstFailure, type PodContext } from './filters';
+import { BestNode } from './scorers';
+import type { NodeInfo, Snapshot } from './snapshot';
 
-const FILTERS: f.Filter[] = [
-  f.nodeReady,
-  f.nodeSchedulable,
-  f.nodeSelector,
-  f.taints,
-  f.hostPorts,
-  f.podCount,
-  f.cpu,
-  f.memory,
-];
 const MIN_FEASIBLE = 100;
 
 export interface Choice {
@@ -42,13 +27,11 @@ export class Stack {
 
   constructor(private readonly snapshot: Snapshot) {}
 
-  select(ctx: f.PodContext): Choice {
+  select(ctx: PodContext): Choice {
     const nodes = this.snapshot.nodes;
     const want = feasibleNodesToFind(nodes.length);
     const reasons = new Map<string, number>();
-    let best: NodeInfo | undefined;
-    let bestScore: Score | undefined;
-    const owner = controllerOf(ctx.pod);
+    const best = new BestNode(ctx, this.snapshot);
     let found = 0;
     let i = 0;
     for (; i < nodes.length && found < want; i++) {
@@ -59,23 +42,11 @@ export class Stack {
         continue;
       }
       found++;
-      const s = score(node, ctx, this.snapshot, owner);
-      if (!bestScore || compareScores(s, bestScore) < 0) {
-        best = node;
-        bestScore = s;
-      }
+      best.offer(node);
     }
     this.offset = (this.offset + i) % Math.max(1, nodes.length);
-    return best ? { node: best, reasons } : { reasons };
+    return best.node ? { node: best.node, reasons } : { reasons };
   }
-}
-
-function firstFailure(node: NodeInfo, ctx: f.PodContext): string | undefined {
-  for (const filter of FILTERS) {
-    const reason = filter(node, ctx);
-    if (reason) return reason;
-  }
-  return undefined;
 }
 
 /** `0/3 nodes are available: 1 node(s) were not ready, 2 Insufficient cpu.` */

@@ -2,7 +2,7 @@
  * In-memory StateStore: the reference backend for unit tests and the deterministic simulation.
  * Same semantics as sqlite.ts (the conformance suite pins them); nothing survives the process.
  */
-import { AlreadyExistsError, ConflictError, NotFoundError } from '../errors';
+import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
 import { clone, compareObjects, keyOf, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
@@ -15,6 +15,8 @@ import type {
   Obj,
   ObjectRef,
   StateStore,
+  WriteOp,
+  WriteResult,
 } from './types';
 
 export class MemoryStore implements StateStore {
@@ -45,15 +47,44 @@ export class MemoryStore implements StateStore {
   }
 
   async create<T extends Obj>(obj: T): Promise<T> {
+    return clone(this.createNow(obj));
+  }
+
+  async update<T extends Obj>(obj: T): Promise<T> {
+    return clone(this.updateNow(obj));
+  }
+
+  async writeBatch<T extends Obj>(ops: WriteOp<T>[]): Promise<WriteResult<T>[]> {
+    return ops.map((op): WriteResult<T> => {
+      try {
+        const stored = op.op === 'create' ? this.createNow(op.object) : this.updateNow(op.object);
+        // Copied when first read: stored objects are replaced, never mutated, so a late copy is
+        // the same as an early one, and the scheduler writes thousands of binds and reads none.
+        let copy: T | undefined;
+        return {
+          ok: true,
+          get object() {
+            copy ??= clone(stored);
+            return copy;
+          },
+        };
+      } catch (err) {
+        if (err instanceof FerryError) return { ok: false, error: err };
+        throw err;
+      }
+    });
+  }
+
+  private createNow<T extends Obj>(obj: T): T {
     const key = keyOf(obj);
     if (this.objects.has(key)) throw new AlreadyExistsError(obj.kind, obj.metadata.name);
     const stored = stampCreate(obj, String(++this.revision), this.clock());
     this.objects.set(key, stored);
     this.emit({ type: 'ADDED', object: stored });
-    return clone(stored);
+    return stored;
   }
 
-  async update<T extends Obj>(obj: T): Promise<T> {
+  private updateNow<T extends Obj>(obj: T): T {
     const key = keyOf(obj);
     const current = this.objects.get(key);
     if (!current) throw new NotFoundError(obj.kind, obj.metadata.name);
@@ -64,7 +95,7 @@ export class MemoryStore implements StateStore {
     const stored = stampUpdate(current, obj, String(++this.revision));
     this.objects.set(key, stored);
     this.emit({ type: 'MODIFIED', object: stored });
-    return clone(stored);
+    return stored;
   }
 
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {

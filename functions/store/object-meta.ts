@@ -14,8 +14,31 @@ export function refOf(obj: Obj): ObjectRef {
   return ref;
 }
 
+/**
+ * A deep copy of a JSON value (every stored object is one). About ten times faster than
+ * structuredClone, which dominated the scheduler's profile. `undefined` members are dropped, as
+ * JSON would; a `__proto__` key stays an own data property and never sets a prototype.
+ */
 export function clone<T>(value: T): T {
-  return structuredClone(value);
+  return copyJson(value) as T;
+}
+
+function copyJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: copyJson(v), enumerable: true, writable: true, configurable: true });
+    else out[key] = copyJson(v);
+  }
+  return out;
 }
 
 /** A copy of `obj` as the store keeps it on create. */
@@ -41,10 +64,11 @@ export function stampUpdate<T extends Obj>(stored: Obj, next: T, resourceVersion
 
 /** Whether anything outside metadata and status differs (Kubernetes bumps generation then). */
 function desiredChanged(a: Obj, b: Obj): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) {
-    if (k === 'metadata' || k === 'status') continue;
-    if (!deepEqual(a[k], b[k])) return true;
+  for (const k of Object.keys(a)) {
+    if (k !== 'metadata' && k !== 'status' && !deepEqual(a[k], b[k])) return true;
+  }
+  for (const k of Object.keys(b)) {
+    if (k !== 'metadata' && k !== 'status' && !Object.hasOwn(a, k) && b[k] !== undefined) return true;
   }
   return false;
 }

@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
+import { clone, compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
   ChangeEvent,
@@ -27,6 +27,8 @@ import type {
   Obj,
   ObjectRef,
   StateStore,
+  WriteOp,
+  WriteResult,
 } from './types';
 
 const SCHEMA = `
@@ -130,33 +132,60 @@ export class SqliteStore implements StateStore {
   }
 
   async create<T extends Obj>(obj: T): Promise<T> {
-    const stored = this.write(`creating ${obj.kind} ${obj.metadata.name}`, () => {
-      const ns = obj.metadata.namespace ?? '';
-      if (this.stmt.get.get(obj.kind, ns, obj.metadata.name)) throw new AlreadyExistsError(obj.kind, obj.metadata.name);
-      const rv = this.nextRevision();
-      const out = stampCreate(obj, String(rv), this.clock());
-      this.stmt.insert.run(obj.kind, ns, obj.metadata.name, rv, nodeNameOf(out) ?? null, JSON.stringify(out));
-      return out;
-    });
+    const stored = this.write(`creating ${obj.kind} ${obj.metadata.name}`, () => this.createNow(obj));
     this.emit({ type: 'ADDED', object: stored });
-    return structuredClone(stored);
+    return stored; // nothing else holds it: the row is its serialization, watchers get copies
   }
 
   async update<T extends Obj>(obj: T): Promise<T> {
-    const stored = this.write(`updating ${obj.kind} ${obj.metadata.name}`, () => {
-      const ns = obj.metadata.namespace ?? '';
-      const row = this.stmt.get.get(obj.kind, ns, obj.metadata.name);
-      if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);
-      const current = JSON.parse(row.body) as Obj;
-      const rv = obj.metadata.resourceVersion;
-      if (rv !== undefined && rv !== String(row.rv)) throw new ConflictError(obj.kind, obj.metadata.name, current);
-      const next = this.nextRevision();
-      const out = stampUpdate(current, obj, String(next));
-      this.stmt.update.run(next, nodeNameOf(out) ?? null, JSON.stringify(out), obj.kind, ns, obj.metadata.name);
-      return out;
-    });
+    const stored = this.write(`updating ${obj.kind} ${obj.metadata.name}`, () => this.updateNow(obj));
     this.emit({ type: 'MODIFIED', object: stored });
-    return structuredClone(stored);
+    return stored;
+  }
+
+  async writeBatch<T extends Obj>(ops: WriteOp<T>[]): Promise<WriteResult<T>[]> {
+    if (ops.length === 0) return [];
+    // One transaction: a failed op has written nothing when it throws (every check comes before
+    // the revision bump), so the others commit together with one WAL append.
+    const results = this.write(`writing a batch of ${ops.length}`, () =>
+      ops.map((op): WriteResult<T> => {
+        try {
+          return { ok: true, object: op.op === 'create' ? this.createNow(op.object) : this.updateNow(op.object) };
+        } catch (err) {
+          if (err instanceof FerryError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
+    );
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i] as WriteResult<T>;
+      if (r.ok) this.emit({ type: ops[i]?.op === 'create' ? 'ADDED' : 'MODIFIED', object: r.object });
+    }
+    return results;
+  }
+
+  private createNow<T extends Obj>(obj: T): T {
+    const ns = obj.metadata.namespace ?? '';
+    if (this.stmt.get.get(obj.kind, ns, obj.metadata.name)) throw new AlreadyExistsError(obj.kind, obj.metadata.name);
+    const rv = this.nextRevision();
+    const out = stampCreate(obj, String(rv), this.clock());
+    this.stmt.insert.run(obj.kind, ns, obj.metadata.name, rv, nodeNameOf(out) ?? null, JSON.stringify(out));
+    return out;
+  }
+
+  private updateNow<T extends Obj>(obj: T): T {
+    const ns = obj.metadata.namespace ?? '';
+    const row = this.stmt.get.get(obj.kind, ns, obj.metadata.name);
+    if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);
+    const rv = obj.metadata.resourceVersion;
+    if (rv !== undefined && rv !== String(row.rv)) {
+      throw new ConflictError(obj.kind, obj.metadata.name, JSON.parse(row.body) as Obj);
+    }
+    const current = JSON.parse(row.body) as Obj;
+    const next = this.nextRevision();
+    const out = stampUpdate(current, obj, String(next));
+    this.stmt.update.run(next, nodeNameOf(out) ?? null, JSON.stringify(out), obj.kind, ns, obj.metadata.name);
+    return out;
   }
 
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
@@ -173,7 +202,7 @@ export class SqliteStore implements StateStore {
       return current;
     });
     this.emit({ type: 'DELETED', object: gone });
-    return structuredClone(gone);
+    return clone(gone);
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -215,7 +244,7 @@ export class SqliteStore implements StateStore {
 
   private emit(event: ChangeEvent): void {
     for (const listener of this.listeners) {
-      const copy = { type: event.type, object: structuredClone(event.object) };
+      const copy = { type: event.type, object: clone(event.object) };
       queueMicrotask(() => listener(copy));
     }
   }

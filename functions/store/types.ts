@@ -9,6 +9,7 @@
  * Objects are keyed by (kind, namespace, name): kind names are unique across API groups in ferry.
  * Returned objects are copies: mutating one never changes what is stored.
  */
+import type { FerryError } from '../errors';
 
 export interface ObjectMeta {
   name: string;
@@ -82,6 +83,12 @@ export interface ChangeEvent {
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
+/** One write of a batch: exactly what `create` or `update` would do with `object`. */
+export type WriteOp<T extends Obj = Obj> = { op: 'create'; object: T } | { op: 'update'; object: T };
+
+/** The result of one op of a batch: the stored object, or the error the single call would throw. */
+export type WriteResult<T extends Obj = Obj> = { ok: true; object: T } | { ok: false; error: FerryError };
+
 export interface StateStore {
   /** The object, or undefined when there is none. Never throws NotFoundError. */
   get<T extends Obj = Obj>(ref: ObjectRef): Promise<T | undefined>;
@@ -104,6 +111,17 @@ export interface StateStore {
    * land fails with ConflictError, never writes twice.
    */
   update<T extends Obj = Obj>(obj: T): Promise<T>;
+
+  /**
+   * Many creates and updates in one round trip: one transaction on SQLite (and one commit to
+   * disk), parallel conditional writes elsewhere. Each op succeeds or fails on its own, with the
+   * semantics and errors of `create`/`update` (AlreadyExists, Conflict, NotFound come back in its
+   * result, in op order); the batch is NOT atomic across objects. Throws only when the store
+   * itself fails, and then any subset may have landed (each op is as safe to retry as alone).
+   * Watchers see one event per successful op. For hot paths that write many objects at once: the
+   * scheduler's binds.
+   */
+  writeBatch<T extends Obj = Obj>(ops: WriteOp<T>[]): Promise<WriteResult<T>[]>;
 
   /**
    * Removes an object and returns it as it was. Throws NotFoundError if it does not exist and

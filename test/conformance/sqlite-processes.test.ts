@@ -5,12 +5,23 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../functions/store/sqlite';
 
-const tsx = join(import.meta.dirname, '../../node_modules/.bin/tsx');
+const root = join(import.meta.dirname, '../..');
 const writer = join(import.meta.dirname, 'sqlite-writer.ts');
+
+/**
+ * The writer runs as `node --import tsx`, one process: the tsx binary would start node as a child,
+ * so a SIGKILL would hit the wrapper and leave the writer running (and writing) on its own.
+ */
+function spawnWriter(args: string[]) {
+  return spawn(process.execPath, ['--import', 'tsx', writer, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [writer, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnWriter(args);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -47,7 +58,7 @@ describe('SqliteStore shared by several processes', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ferry-crash-')), 'ferry.db');
     const acknowledged: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(tsx, [writer, 'append', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnWriter(['append', file]);
       let buf = '';
       child.stdout.on('data', (d) => {
         buf += d;
@@ -62,6 +73,9 @@ describe('SqliteStore shared by several processes', () => {
 
     const reopened = await SqliteStore.open(file);
     const stored = new Set((await reopened.list('ConfigMap')).items.map((c) => c.metadata.name));
+    // The writer is really gone: nothing more lands after it was killed.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await reopened.list('ConfigMap')).items.length).toBe(stored.size);
     expect(acknowledged.length).toBeGreaterThanOrEqual(300);
     for (const name of acknowledged) expect(stored.has(name)).toBe(true);
     await reopened.close();

@@ -167,6 +167,66 @@ for (const backend of backends) {
       expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED a', 'MODIFIED a', 'DELETED a']);
     });
 
+    it('writeBatch: each op succeeds or fails on its own, results in op order, nothing else changes', async () => {
+      const a = await store.create(pod('a'));
+      const b = await store.create(pod('b'));
+      const bNow = await store.update({ ...b, metadata: { ...b.metadata, labels: { v: '1' } } });
+      const results = await store.writeBatch([
+        { op: 'create', object: pod('new') },
+        { op: 'create', object: pod('a') },
+        { op: 'update', object: { ...a, spec: { ...(a.spec as object), nodeName: 'n1' } } },
+        { op: 'update', object: { ...b, metadata: { ...b.metadata, labels: { v: 'stale' } } } },
+        { op: 'update', object: pod('missing') },
+      ]);
+      expect(results.map((r) => (r.ok ? 'ok' : r.error.constructor.name))).toEqual([
+        'ok',
+        'AlreadyExistsError',
+        'ok',
+        'ConflictError',
+        'NotFoundError',
+      ]);
+      const [created, , bound] = results;
+      expect(created?.ok && created.object.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(bound?.ok && Number(bound.object.metadata.resourceVersion)).toBeGreaterThan(
+        Number(created?.ok && created.object.metadata.resourceVersion),
+      );
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'b' })).toEqual(bNow);
+      expect(await store.get({ kind: 'Pod', namespace: 'default', name: 'missing' })).toBeUndefined();
+      expect((await store.list('Pod', { nodeName: 'n1' })).items.map((p) => p.metadata.name)).toEqual(['a']);
+      expect(await store.writeBatch([])).toEqual([]);
+    });
+
+    it('writeBatch: watchers see one event per successful op; results are copies', async () => {
+      const events: ChangeEvent[] = [];
+      const stop = store.watch((e) => events.push(e));
+      const a = await store.create(pod('a'));
+      const results = await store.writeBatch([
+        { op: 'update', object: { ...a, status: { phase: 'Running' } } },
+        { op: 'create', object: pod('a') },
+        { op: 'create', object: pod('b') },
+      ]);
+      await new Promise((r) => setTimeout(r, 10));
+      stop();
+      expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED a', 'MODIFIED a', 'ADDED b']);
+      const first = results[0];
+      if (!first?.ok) throw new Error('the update should have landed');
+      first.object.metadata.labels = { mutated: 'yes' };
+      expect((await store.get({ kind: 'Pod', namespace: 'default', name: 'a' }))?.metadata.labels).toBeUndefined();
+      expect(events[1]?.object.metadata.labels).toBeUndefined();
+    });
+
+    it('a "__proto__" key is stored as plain data and never becomes a prototype', async () => {
+      const hostile = JSON.parse('{"__proto__": {"polluted": "yes"}, "k": "v"}') as Record<string, unknown>;
+      await store.create({ ...pod('a'), data: hostile });
+      const got = (await store.get({ kind: 'Pod', namespace: 'default', name: 'a' })) as Obj & {
+        data: Record<string, unknown>;
+      };
+      expect(Object.getPrototypeOf(got.data)).toBe(Object.prototype);
+      expect((got.data as { polluted?: string }).polluted).toBeUndefined();
+      expect(Object.keys(got.data).sort()).toEqual(['__proto__', 'k']);
+      expect(({} as { polluted?: string }).polluted).toBeUndefined();
+    });
+
     it('resourceVersions increase with every write', async () => {
       const a = await store.create(pod('a'));
       const b = await store.create(pod('b'));
