@@ -70,8 +70,10 @@ export function kindInfo(kind: string): KindInfo | undefined {
 }
 
 /** REST lookup: `/api/v1/pods` is ('', 'v1', 'pods'). */
+const byPlural = new Map(kinds.map((k) => [`${k.group}/${k.version}/${k.plural}`, k]));
+
 export function kindByPlural(group: string, version: string, plural: string): KindInfo | undefined {
-  return kinds.find((k) => k.group === group && k.version === version && k.plural === plural);
+  return byPlural.get(`${group}/${version}/${plural}`);
 }
 
 /** CLI lookup, case-insensitive: kind, plural, singular, short name or `plural.group` (`deployments.apps`). */

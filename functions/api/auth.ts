@@ -13,6 +13,7 @@
  *   that checks the object itself once it is known (a pod's spec.nodeName).
  * Tokens and Authorization headers are never logged.
  */
+import { hash } from 'node:crypto';
 import type { Deps } from '../deps';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import type { Obj } from '../store/types';
@@ -51,14 +52,59 @@ const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 const READ_VERBS: readonly Verb[] = ['get', 'list'];
 const DEPLOYER_CLUSTER_READS = new Set(['Node', 'Namespace']);
 
-export async function authenticate(deps: Deps, headers: Record<string, string>): Promise<Principal> {
+export async function authenticate(
+  deps: Deps,
+  headers: Record<string, string>,
+  cache?: TokenCache,
+): Promise<Principal> {
   const header = headers.authorization;
   if (!header) throw new UnauthorizedError('Unauthorized: no bearer token (send "Authorization: Bearer <token>")');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new UnauthorizedError('Unauthorized: the Authorization header is not "Bearer <token>"');
-  const record = await verifyToken(deps, match[1] as string);
+  const token = match[1] as string;
+  const key = cache ? hash('sha256', token, 'hex') : '';
+  const cached = cache?.get(key, deps.clock());
+  if (cached) return cached;
+  const record = await verifyToken(deps, token);
   if (!record) throw new UnauthorizedError('Unauthorized: the token is invalid, expired or revoked');
-  return principalOf(record);
+  const principal = principalOf(record);
+  cache?.set(key, principal, record, deps.clock());
+  return principal;
+}
+
+/**
+ * Tokens verified in the last second. A client (a CI job, an agent) sends the same token on every
+ * request, and verifying it costs a store read. Keyed by the token's SHA-256, never the token. A
+ * change to any token record made through this process's store clears the cache at once (the
+ * handler subscribes to the store's watch); one made by another process sharing the SQLite file,
+ * or by another Lambda instance, takes effect within TTL_MS.
+ */
+export class TokenCache {
+  static readonly TTL_MS = 1_000;
+  private static readonly MAX_ENTRIES = 1_024;
+  private readonly entries = new Map<string, { principal: Principal; until: number }>();
+
+  get(key: string, now: number): Principal | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    if (hit.until > now) return hit.principal;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, principal: Principal, record: TokenRecord, now: number): void {
+    const expires = record.status?.expirationTimestamp;
+    const until = Math.min(
+      now + TokenCache.TTL_MS,
+      expires === undefined ? Number.POSITIVE_INFINITY : Date.parse(expires),
+    );
+    if (this.entries.size >= TokenCache.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { principal, until });
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
 export function principalOf(record: TokenRecord): Principal {

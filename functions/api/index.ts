@@ -10,13 +10,13 @@ import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '..
 import type { Obj } from '../store/types';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
-import { type Access, authenticate, authorize, type Principal } from './auth';
+import { type Access, authenticate, authorize, type Principal, TokenCache } from './auth';
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
 import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
-import { getToken, issueToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
+import { getToken, issueToken, listTokens, revokeToken, TOKEN_KIND, tokenRequest, tokenView } from './tokens';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 
 export { ensureAdminToken } from './auth';
@@ -24,6 +24,10 @@ export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 
 export function createApiHandler(deps: ApiDeps): ApiHandler {
   let openApi: string | undefined;
+  const tokens = new TokenCache();
+  deps.store.watch((event) => {
+    if (event.object.kind === TOKEN_KIND) tokens.clear();
+  });
   return async (req) => {
     try {
       if (req.body && req.body.byteLength > deps.config.maxBodyBytes)
@@ -39,7 +43,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
         case 'version':
           return only(req, ['GET'], () => jsonResponse(200, versionInfo(deps)));
       }
-      const principal = await authenticate(deps, req.headers);
+      const principal = await authenticate(deps, req.headers, tokens);
       return await dispatch(deps, req, r, principal, () => {
         openApi ??= JSON.stringify(openApiDocument());
         return openApi;

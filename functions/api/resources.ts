@@ -107,16 +107,17 @@ export async function handleResource(
   }
 }
 
+const VERBS: Record<string, Partial<Record<string, Verb>>> = {
+  collection: { GET: 'list', POST: 'create' },
+  object: { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' },
+  subresource: { GET: 'get', PUT: 'update', PATCH: 'patch' },
+  // POST .../deployments/{name}/rollback changes the Deployment: authorized as an update of it.
+  rollback: { POST: 'update' },
+};
+
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
-  const table: Record<string, Partial<Record<string, Verb>>> = {
-    collection: { GET: 'list', POST: 'create' },
-    object: { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' },
-    subresource: { GET: 'get', PUT: 'update', PATCH: 'patch' },
-    // POST .../deployments/{name}/rollback changes the Deployment: authorized as an update of it.
-    rollback: { POST: 'update' },
-  };
-  const verb = table[route.subresource === 'rollback' ? 'rollback' : path]?.[method];
+  const verb = VERBS[route.subresource === 'rollback' ? 'rollback' : path]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
     throw new MethodNotAllowedError(method, describe(route));

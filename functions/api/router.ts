@@ -71,41 +71,44 @@ function groupRoute(group: string, version: string, rest: string[], path: string
     if (rest[0] === 'tokens' && rest.length <= 2)
       return rest[1] ? { type: 'tokens', name: rest[1] } : { type: 'tokens' };
   }
-  if (!kinds.some((k) => k.group === group && k.version === version)) throw notFound(path);
+  if (!GROUP_VERSIONS.has(`${group}/${version}`)) throw notFound(path);
   if (rest.length === 0) return { type: 'resourceList', group, version };
-
-  const lookup = (plural: string | undefined): KindInfo => {
-    const info = plural === undefined ? undefined : kindByPlural(group, version, plural);
-    if (!info) throw notFound(path);
-    return info;
-  };
-  const withSub = (info: KindInfo, sub: string | undefined): string | undefined => {
-    if (sub === undefined) return undefined;
-    if (!(info.subresources as readonly string[]).includes(sub)) throw notFound(path);
-    return sub;
-  };
 
   // namespaces/{ns}/{plural}[/{name}[/{sub}]] -- but namespaces/{name}/status is the Namespace's own status.
   if (rest[0] === 'namespaces' && rest.length >= 3 && !(rest.length === 3 && rest[2] === 'status')) {
     if (rest.length > 5) throw notFound(path);
-    const info = lookup(rest[2]);
+    const info = lookup(group, version, rest[2], path);
     if (!info.namespaced) throw notFound(path);
     const r: Route = { type: 'resource', info, namespace: rest[1] as string };
     if (rest[3] !== undefined) r.name = rest[3];
-    const sub = withSub(info, rest[4]);
+    const sub = subresource(info, rest[4], path);
     if (sub !== undefined) r.subresource = sub;
     return r;
   }
 
   if (rest.length > 3) throw notFound(path);
-  const info = lookup(rest[0]);
+  const info = lookup(group, version, rest[0], path);
   // A namespaced kind without a namespace is only the all-namespaces list.
   if (info.namespaced && rest.length > 1) throw notFound(path);
   const r: Route = { type: 'resource', info };
   if (rest[1] !== undefined) r.name = rest[1];
-  const sub = withSub(info, rest[2]);
+  const sub = subresource(info, rest[2], path);
   if (sub !== undefined) r.subresource = sub;
   return r;
+}
+
+const GROUP_VERSIONS = new Set(kinds.map((k) => `${k.group}/${k.version}`));
+
+function lookup(group: string, version: string, plural: string | undefined, path: string): KindInfo {
+  const info = plural === undefined ? undefined : kindByPlural(group, version, plural);
+  if (!info) throw notFound(path);
+  return info;
+}
+
+function subresource(info: KindInfo, sub: string | undefined, path: string): string | undefined {
+  if (sub === undefined) return undefined;
+  if (!(info.subresources as readonly string[]).includes(sub)) throw notFound(path);
+  return sub;
 }
 
 function notFound(path: string): NotFoundError {

@@ -8,7 +8,7 @@
  * password KDF (scrypt, argon2) would add latency to every request and no security; hashes are
  * compared with timingSafeEqual. Revoking deletes the record, so the next request gets 401.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Deps } from '../deps';
 import { AlreadyExistsError, InvalidError, NotFoundError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
@@ -80,7 +80,7 @@ export async function verifyToken(deps: Deps, token: string): Promise<TokenRecor
   const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name });
   if (!record || typeof record.secretHash !== 'string') return undefined;
   const expected = Buffer.from(record.secretHash, 'hex');
-  const actual = Buffer.from(hashSecret(secret), 'hex');
+  const actual = hash('sha256', secret, 'buffer');
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
   const expires = record.status?.expirationTimestamp;
   if (expires !== undefined && Date.parse(expires) <= deps.clock()) return undefined;
@@ -88,7 +88,7 @@ export async function verifyToken(deps: Deps, token: string): Promise<TokenRecor
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** What the API shows of a token: never the hash. */

@@ -48,12 +48,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 }
 
 async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const abort = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
   try {
-    const body = await readBody(req, options.maxBodyBytes);
+    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes) : EMPTY;
     if (body === 'too-large') {
       send(
         res,
@@ -70,16 +66,33 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
       req.resume();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The raw path, not WHATWG URL resolution: `..` stays a path segment (and fails routing) rather
+    // than silently naming another resource, and a GET costs no URL object.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers))
+    for (const k in req.headers) {
+      const v = req.headers[k];
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    let abort: AbortController | undefined;
     const apiReq: ApiRequest = {
       method: req.method ?? 'GET',
-      path: safeDecode(url.pathname),
-      query: url.searchParams,
+      path: safeDecode(q === -1 ? target : target.slice(0, q)),
+      query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
       headers,
-      signal: abort.signal,
+      // Made on first use (only long-polls wait on it): fires when the client goes away.
+      get signal() {
+        if (!abort) {
+          const controller = new AbortController();
+          abort = controller;
+          res.on('close', () => {
+            if (!res.writableFinished) controller.abort();
+          });
+          if (res.destroyed) controller.abort();
+        }
+        return abort.signal;
+      },
       ...(body.length > 0 ? { body } : {}),
     };
     const out = await options.handler(apiReq);
@@ -100,7 +113,16 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** RFC 9112 §6.3: a request has a body only with Content-Length or Transfer-Encoding. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 function safeDecode(path: string): string {
+  if (!path.includes('%')) return path;
   try {
     return decodeURIComponent(path);
   } catch {
