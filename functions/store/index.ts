@@ -21,6 +21,17 @@ const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
     const { SqliteStore } = await import('./sqlite');
     return SqliteStore.open(config.path ?? '.ferry/ferry.db', config.clock);
   },
+  dynamodb: async (config) => {
+    const { DynamoStore } = await import('./dynamodb');
+    return DynamoStore.open({
+      table: config.table ?? 'ferry',
+      client: {
+        ...(config.region ? { region: config.region } : {}),
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      },
+      ...(config.clock ? { clock: config.clock } : {}),
+    });
+  },
 };
 
 export async function openStore(config: StoreConfig): Promise<StateStore> {
