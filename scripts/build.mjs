@@ -26,9 +26,14 @@ const targets = [
   },
   { entryPoints: { agent: 'agent/main.ts' }, outdir: 'dist', external: [], shebang: true },
   {
+    // Self-contained for the Lambda zip (the DynamoDB client is bundled, not taken from the
+    // runtime). Split into chunks so the lazily imported SQLite store, whose native driver is not
+    // in the zip, is only loaded if FERRY_STORE=sqlite asks for it. .mjs: ESM without a package.json.
     entryPoints: { lambda: 'functions/runtime/lambda.ts' },
     outdir: 'dist/functions',
-    external: ['better-sqlite3', '@aws-sdk/*'],
+    external: ['better-sqlite3'],
+    splitting: true,
+    outExtension: { '.js': '.mjs' },
     minify: true,
   },
 ];

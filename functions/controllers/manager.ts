@@ -37,13 +37,18 @@ export interface ControllerManagerOptions {
 export interface ControllerManager {
   /** One full pass (repeated while it writes); ignores the lease. */
   runOnce(): Promise<void>;
+  /**
+   * Takes or renews the lease and, if this manager holds it, runs one full pass: what one
+   * Lambda invocation does (the local runtime's start() does it on every trigger). True if it ran.
+   */
+  runLeased(): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
   isLeader(): boolean;
 }
 
-const WRITES = new Set(['create', 'update', 'delete']);
+const WRITES = new Set(['create', 'update', 'delete', 'writeBatch']);
 /** Events, bookkeeping records and heartbeats do not need another pass. */
 const IGNORED_KINDS = new Set(['Event', 'NodeAllocation', 'Lease', 'NodePortClaim', 'LoadBalancerRecord']);
 
@@ -105,6 +110,15 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     }
   }
 
+  async function leadAndPass(): Promise<boolean> {
+    const was = leader;
+    leader = await deps.store.acquireLease('controller-manager', holder, leaseTtlMs).catch(() => false);
+    // A new leader has not seen heartbeats yet: it gives every node a grace period from now.
+    if (leader && !was) lifecycle.observingSince = deps.clock();
+    if (leader) await pass();
+    return leader;
+  }
+
   function trigger(): void {
     if (stopped) return;
     if (running) {
@@ -114,10 +128,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     running = (async () => {
       do {
         again = false;
-        const was = leader;
-        leader = await deps.store.acquireLease('controller-manager', holder, leaseTtlMs).catch(() => false);
-        if (leader && !was) lifecycle.observingSince = deps.clock();
-        if (leader) await pass();
+        await leadAndPass();
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;
@@ -126,6 +137,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
 
   return {
     runOnce: pass,
+    runLeased: leadAndPass,
     isLeader: () => leader,
     start() {
       stopped = false;

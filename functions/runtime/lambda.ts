@@ -1,7 +1,8 @@
 /**
  * The Lambda runtime: middy handlers that translate events into the same platform-free cores the
- * local runtime calls. API Gateway HTTP API (v2) events go to the API core; the type guard leaves
- * room for DynamoDB stream and schedule events (controller triggers) in the serverless issue.
+ * local runtime calls. `api`: API Gateway HTTP API (v2) events go to the API core. `controllers`:
+ * schedule events (the periodic resync) and DynamoDB stream events (a store change) each run one
+ * leased pass of the controller manager, as a store change or resync does in the local runtime.
  * This file and local.ts are the only places that read process.env.
  */
 import middy from '@middy/core';
@@ -10,6 +11,8 @@ import { precompile } from '../../schemas';
 import { createApiHandler, ensureDefaults } from '../api';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
+import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
+import type { Deps } from '../deps';
 import { createLogger, type LogLevel } from '../log';
 import { parseNodePortRange } from '../node-ports';
 import { openStore, type StoreConfig } from '../store';
@@ -67,9 +70,33 @@ export function createLambdaHandler(deps: ApiDeps) {
   });
 }
 
-let cold: Promise<ReturnType<typeof createLambdaHandler>> | undefined;
+export function isScheduleEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { source?: string }).source === 'aws.events';
+}
 
-async function fromEnvironment() {
+export function isDynamoStreamEvent(event: unknown): boolean {
+  const records = (event as { Records?: { eventSource?: string }[] } | null)?.Records;
+  return Array.isArray(records) && records.length > 0 && records.every((r) => r?.eventSource === 'aws:dynamodb');
+}
+
+/**
+ * The controllers function over given deps. One pass per event, behind the store lease (the
+ * deployment also reserves a concurrency of 1; the lease keeps a second copy harmless anyway).
+ * A stream event carries no data the pass needs: the pass reads the store, level-triggered.
+ */
+export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
+  const manager = createControllerManager(deps, { leaseTtlMs: 60_000, ...options });
+  return middy(async (event: unknown): Promise<{ ran: boolean }> => {
+    if (!isScheduleEvent(event) && !isDynamoStreamEvent(event))
+      throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');
+    return { ran: await manager.runLeased() };
+  });
+}
+
+let cold: Promise<ReturnType<typeof createLambdaHandler>> | undefined;
+let coldControllers: Promise<ReturnType<typeof createControllersHandler>> | undefined;
+
+async function depsFromEnvironment(): Promise<ApiDeps> {
   const env = process.env;
   const config: StoreConfig = { backend: (env.FERRY_STORE as StoreConfig['backend'] | undefined) ?? 'dynamodb' };
   if (env.FERRY_TABLE) config.table = env.FERRY_TABLE;
@@ -88,12 +115,19 @@ async function fromEnvironment() {
   };
   precompile();
   await ensureDefaults(deps);
-  return createLambdaHandler(deps);
+  return deps;
 }
 
 /** The API function's entry point: deps are built once per container, on the first event. */
 export async function api(event: unknown, context: unknown) {
-  cold ??= fromEnvironment();
+  cold ??= depsFromEnvironment().then(createLambdaHandler);
   const handler = await cold;
+  return handler(event, context as never);
+}
+
+/** The controllers function's entry point (schedule and DynamoDB stream events). */
+export async function controllers(event: unknown, context: unknown) {
+  coldControllers ??= depsFromEnvironment().then((deps) => createControllersHandler(deps));
+  const handler = await coldControllers;
   return handler(event, context as never);
 }

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../../../functions/api/tokens';
 import { silentLogger } from '../../../functions/log';
 import { DynamoStore } from '../../../functions/store/dynamodb';
+import type { Pod } from '../../../schemas';
+import { makeNode } from '../../helpers/objects';
 
 const TABLE = 'ferry-lambda-test';
 
@@ -82,5 +84,35 @@ describe('the Lambda API on DynamoDB', () => {
       data: { mode: 'blue' },
     });
     expect(await store.get({ kind: 'ConfigMap', namespace: 'default', name: 'Bad_Name' })).toBeUndefined();
+  });
+
+  it('turns a Deployment into pods bound to a node on one schedule event to the controllers function', async () => {
+    const { api, controllers } = await import('../../../functions/runtime/lambda');
+    await store.create(makeNode('node-1'));
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'busybox' }] },
+        },
+      },
+    };
+    const created = await api(event('POST', '/apis/apps/v1/namespaces/default/deployments', token, deployment), {});
+    const schedule = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+
+    const result = await controllers(schedule, {});
+    const unsupported = await controllers({ hello: 'world' }, {}).catch((err: Error) => err);
+
+    expect(created.statusCode).toBe(201);
+    expect(result).toEqual({ ran: true });
+    const pods = (await store.list<Pod>('Pod', { namespace: 'default' })).items;
+    expect(pods).toHaveLength(3);
+    expect(pods.every((p) => p.spec.nodeName === 'node-1')).toBe(true);
+    expect(String(unsupported)).toContain('expected a schedule or DynamoDB stream event');
   });
 });
