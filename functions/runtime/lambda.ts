@@ -8,7 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { precompile } from '../../schemas';
-import { createApiHandler, ensureDefaults } from '../api';
+import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
@@ -123,6 +123,19 @@ export async function api(event: unknown, context: unknown) {
   cold ??= depsFromEnvironment().then(createLambdaHandler);
   const handler = await cold;
   return handler(event, context as never);
+}
+
+/**
+ * The bootstrap function's entry point, invoked once by hand after the first deploy
+ * (`osls invoke -f bootstrap`): on a store without tokens it issues the first admin token and
+ * returns it to the caller only (Lambda logs no return values, and neither does this).
+ */
+export async function bootstrap(_event: unknown, _context: unknown): Promise<{ adminToken?: string; message: string }> {
+  const deps = await depsFromEnvironment();
+  const adminToken = await ensureAdminToken(deps);
+  return adminToken
+    ? { adminToken, message: 'the first admin token: keep it safe, it is not shown again' }
+    : { message: 'tokens exist already: no admin token was issued' };
 }
 
 /** The controllers function's entry point (schedule and DynamoDB stream events). */

@@ -56,8 +56,8 @@ import type {
 type Item = Record<string, { S: string } | { N: string }>;
 type Attr = { S?: string; N?: string };
 
-const META = '~meta';
-const LEASES = '~lease';
+export const META_PARTITION = '~meta';
+export const LEASE_PARTITION = '~lease';
 const BY_NODE = 'by-node';
 /** DynamoDB items are at most 400 KB; leave room for the keys and attribute names. */
 export const MAX_OBJECT_BYTES = 350_000;
@@ -256,7 +256,12 @@ export class DynamoStore implements StateStore {
       await this.db.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { pk: { S: LEASES }, sk: { S: name }, holder: { S: holder }, expires: { N: String(now + ttlMs) } },
+          Item: {
+            pk: { S: LEASE_PARTITION },
+            sk: { S: name },
+            holder: { S: holder },
+            expires: { N: String(now + ttlMs) },
+          },
           ConditionExpression: 'attribute_not_exists(#pk) OR #holder = :holder OR #expires <= :now',
           ExpressionAttributeNames: { '#pk': 'pk', '#holder': 'holder', '#expires': 'expires' },
           ExpressionAttributeValues: { ':holder': { S: holder }, ':now': { N: String(now) } },
@@ -274,7 +279,7 @@ export class DynamoStore implements StateStore {
       await this.db.send(
         new DeleteItemCommand({
           TableName: this.table,
-          Key: { pk: { S: LEASES }, sk: { S: name } },
+          Key: { pk: { S: LEASE_PARTITION }, sk: { S: name } },
           ConditionExpression: '#holder = :holder',
           ExpressionAttributeNames: { '#holder': 'holder' },
           ExpressionAttributeValues: { ':holder': { S: holder } },
@@ -387,7 +392,7 @@ export class DynamoStore implements StateStore {
       this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: { S: META }, sk: { S: 'revision' } },
+          Key: { pk: { S: META_PARTITION }, sk: { S: 'revision' } },
           UpdateExpression: 'ADD #v :one',
           ExpressionAttributeNames: { '#v': 'value' },
           ExpressionAttributeValues: { ':one': { N: '1' } },
@@ -403,7 +408,7 @@ export class DynamoStore implements StateStore {
       this.db.send(
         new GetItemCommand({
           TableName: this.table,
-          Key: { pk: { S: META }, sk: { S: 'revision' } },
+          Key: { pk: { S: META_PARTITION }, sk: { S: 'revision' } },
           ConsistentRead: true,
         }),
       ),

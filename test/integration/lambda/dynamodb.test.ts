@@ -115,4 +115,32 @@ describe('the Lambda API on DynamoDB', () => {
     expect(pods.every((p) => p.spec.nodeName === 'node-1')).toBe(true);
     expect(String(unsupported)).toContain('expected a schedule or DynamoDB stream event');
   });
+
+  it('bootstrap issues the first admin token once, stored only as a hash', async () => {
+    const { bootstrap } = await import('../../../functions/runtime/lambda');
+    const options = {
+      table: 'ferry-bootstrap-test',
+      client: {
+        endpoint: process.env.FERRY_DYNAMODB_ENDPOINT as string,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      },
+    };
+    await DynamoStore.ensureTable(options);
+    process.env.FERRY_TABLE = options.table;
+    try {
+      const first = await bootstrap({}, {});
+      const second = await bootstrap({}, {});
+
+      expect(first.adminToken).toMatch(/^ferry_admin_/);
+      expect(second).toEqual({ message: 'tokens exist already: no admin token was issued' });
+      const fresh = await DynamoStore.open(options);
+      const record = await fresh.get({ kind: 'Token', name: 'admin' });
+      await fresh.close();
+      expect(record?.secretHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(JSON.stringify(record)).not.toContain((first.adminToken as string).slice('ferry_admin_'.length));
+    } finally {
+      process.env.FERRY_TABLE = TABLE;
+    }
+  });
 });

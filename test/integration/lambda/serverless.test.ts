@@ -1,0 +1,107 @@
+/**
+ * serverless.yml, packaged offline by osls (`osls package`): the CloudFormation it produces must
+ * match the code it deploys. The table is the one the DynamoDB store expects, every handler is an
+ * export of functions/runtime/lambda.ts, IAM allows only the store's calls on that table, the stream
+ * filter skips what the local controller manager skips, and the zip holds only the Lambda bundle.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { IGNORED_KINDS } from '../../../functions/controllers/manager';
+import * as lambda from '../../../functions/runtime/lambda';
+import { LEASE_PARTITION, META_PARTITION, tableDefinition } from '../../../functions/store/dynamodb';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '../../..');
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+describe('serverless.yml', () => {
+  let resources: Record<string, Resource>;
+  let out = '';
+
+  beforeAll(async () => {
+    await run(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root });
+    out = mkdtempSync(join(tmpdir(), 'ferry-sls-'));
+    await run(
+      process.execPath,
+      [join(root, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'ci', '--package', out],
+      { cwd: root, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' } },
+    );
+    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    resources = template.Resources;
+  }, 120_000);
+
+  const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+
+  it('declares the table the DynamoDB store expects, with a stream', () => {
+    const table = resources.StateTable?.Properties ?? {};
+    const expected = tableDefinition('ignored');
+    expect(table.AttributeDefinitions).toEqual(expected.AttributeDefinitions);
+    expect(table.KeySchema).toEqual(expected.KeySchema);
+    expect(table.GlobalSecondaryIndexes).toEqual(expected.GlobalSecondaryIndexes);
+    expect(table.BillingMode).toBe(expected.BillingMode);
+    expect(table.StreamSpecification).toEqual({ StreamViewType: 'KEYS_ONLY' });
+  });
+
+  it('points every function at an export of the Lambda runtime, on nodejs22.x', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.map((f) => f.Properties.Handler).sort()).toEqual([
+      'dist/functions/lambda.api',
+      'dist/functions/lambda.bootstrap',
+      'dist/functions/lambda.controllers',
+    ]);
+    for (const f of functions) {
+      expect(f.Properties.Runtime).toBe('nodejs22.x');
+      const name = String(f.Properties.Handler).split('.').pop() as string;
+      expect(typeof (lambda as Record<string, unknown>)[name]).toBe('function');
+    }
+  });
+
+  it('lets the functions make only the store calls, on the table and its index', () => {
+    const role = resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[];
+    };
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const dynamo = statements.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+    const actions = dynamo.flatMap((s) => s.Action).sort();
+    expect(actions).toEqual(
+      [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        // the stream event source: added by the framework, on the stream ARN
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+      ].sort(),
+    );
+    for (const s of dynamo) for (const r of s.Resource) expect(JSON.stringify(r)).toContain('StateTable');
+  });
+
+  it('triggers the controllers on the stream except for what the local manager ignores', () => {
+    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    const filters = (mapping?.Properties.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+    const pattern = JSON.parse(filters[0]?.Pattern ?? '{}');
+    const skipped = pattern.dynamodb.Keys.pk.S[0]['anything-but'] as string[];
+    expect(skipped.sort()).toEqual([...IGNORED_KINDS, META_PARTITION, LEASE_PARTITION].sort());
+    expect(ofType('AWS::Events::Rule')[0]?.Properties.ScheduleExpression).toBe('rate(1 minute)');
+  });
+
+  it('zips only the Lambda bundle', async () => {
+    const { stdout } = await run('python3', [
+      '-c',
+      'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
+      join(out, 'ferry.zip'),
+    ]);
+    const files = stdout.trim().split('\n');
+    expect(files).toContain('dist/functions/lambda.mjs');
+    for (const f of files) expect(f).toMatch(/^dist\/functions\/[^/]+\.mjs$/);
+  });
+});
