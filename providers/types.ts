@@ -1,9 +1,28 @@
 /**
  * The CloudProvider seam (the cloud-controller-manager layer): one adapter per provider creates
  * and deletes the machines that become nodes. Implementations: `local.ts` (agent processes on this
- * machine); `aws.ts`, `gcp.ts`, `azure.ts` come with the cloud issue. Like Karpenter's
- * `cloudprovider/types.go`, the error contract is part of the interface.
+ * machine); `aws.ts` (EC2), `gcp.ts` (Compute Engine), `azure.ts` (Virtual Machines), each built
+ * from a `CloudConfig` by `index.ts`. Like Karpenter's `cloudprovider/types.go`, the error contract
+ * is part of the interface.
  */
+
+/**
+ * Where and how a provider makes machines: a ferry.dev/v1 Cloud's spec, with the credentials of its
+ * `credentialsSecretRef` already read (the controller reads the Secret; providers never see the store).
+ */
+export interface CloudConfig {
+  /** The Cloud object's name. */
+  name: string;
+  type: 'aws' | 'gcp' | 'azure' | 'local';
+  region?: string;
+  project?: string;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  /** Provider-specific settings: subnet, security groups, network, image, agentImage ... */
+  options?: Record<string, unknown>;
+  /** The Secret's data, decoded; absent: the provider's default credential chain. */
+  credentials?: Record<string, string>;
+}
 
 export interface Bootstrap {
   /** URL the node's agent reaches the control plane at. */
@@ -84,3 +103,7 @@ export interface CloudProvider {
 
 export class InsufficientCapacityError extends Error {}
 export class InstanceNotFoundError extends Error {}
+/** The provider cannot do this (yet): e.g. load balancers on a cloud adapter. Not retryable. */
+export class NotSupportedError extends Error {}
+/** The CloudConfig is missing something the provider needs (names the field). Not retryable. */
+export class CloudConfigError extends Error {}
