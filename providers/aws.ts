@@ -1,0 +1,185 @@
+/**
+ * The `aws` provider: a node is one EC2 instance booted with ferry's user-data (userdata.ts).
+ *
+ * Tags: `Name` = the node name, `ferry:cluster`, `ferry:pool`, `ferry:node`, plus the pool's tags,
+ * on the instance and its volumes; listing filters on them. The instance id is EC2's (`i-...`).
+ * RunInstances carries the node name as its ClientToken, so a retried create after a lost reply
+ * returns the same instance instead of starting a second one. IMDSv2 is required on every instance.
+ *
+ * Cloud options: `imageId` (an AMI, unless the NodePool names one), `subnetId` or `subnetIds`
+ * (zone -> subnet), `securityGroupIds`, `instanceProfile` (an IAM instance profile name),
+ * `agentImage`. Credentials: the Cloud's Secret (`accessKeyId`, `secretAccessKey`, optional
+ * `sessionToken`), else the SDK's default chain (the Lambda role, an instance profile, env).
+ *
+ * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ */
+import {
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandOutput,
+  EC2Client,
+  type Instance as Ec2Instance,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  type CloudConfig,
+  CloudConfigError,
+  type CloudProvider,
+  type Instance,
+  type InstanceSpec,
+  type InstanceState,
+  InsufficientCapacityError,
+  type LoadBalancerIngress,
+  NotSupportedError,
+} from './types';
+import { userData } from './userdata';
+
+/** EC2 error codes meaning "not here, not now": try another zone or instance type. */
+const CAPACITY_ERRORS = new Set([
+  'InsufficientInstanceCapacity',
+  'InsufficientHostCapacity',
+  'InstanceLimitExceeded',
+  'VcpuLimitExceeded',
+  'Unsupported',
+]);
+
+const STATES: Record<string, InstanceState> = {
+  pending: 'pending',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopping',
+  'shutting-down': 'stopping',
+  terminated: 'terminated',
+};
+
+export class AwsProvider implements CloudProvider {
+  readonly type = 'aws';
+  private readonly ec2: EC2Client;
+
+  constructor(
+    private readonly config: CloudConfig,
+    overrides: { client?: EC2Client } = {},
+  ) {
+    if (!config.region) throw new CloudConfigError(`cloud ${config.name}: spec.region is required for aws`);
+    const creds = config.credentials;
+    this.ec2 =
+      overrides.client ??
+      new EC2Client({
+        region: config.region,
+        ...(creds?.accessKeyId && creds.secretAccessKey
+          ? {
+              credentials: {
+                accessKeyId: creds.accessKeyId,
+                secretAccessKey: creds.secretAccessKey,
+                ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+              },
+            }
+          : {}),
+      });
+  }
+
+  async createInstance(spec: InstanceSpec): Promise<Instance> {
+    const options = this.config.options ?? {};
+    const imageId = spec.image ?? stringOption(options, 'imageId');
+    if (!imageId)
+      throw new CloudConfigError(
+        `cloud ${this.config.name}: spec.options.imageId is required (or the NodePool's image)`,
+      );
+    const subnets = (options.subnetIds ?? {}) as Record<string, string>;
+    const subnetId = subnets[spec.zone] ?? stringOption(options, 'subnetId');
+    const securityGroupIds = Array.isArray(options.securityGroupIds) ? options.securityGroupIds.map(String) : undefined;
+    const profile = stringOption(options, 'instanceProfile');
+    const tags = [
+      { Key: 'Name', Value: spec.name },
+      { Key: 'ferry:cluster', Value: spec.cluster },
+      { Key: 'ferry:pool', Value: spec.pool },
+      { Key: 'ferry:node', Value: spec.name },
+      ...Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
+    ];
+    let out: Ec2Instance | undefined;
+    try {
+      const res = await this.ec2.send(
+        new RunInstancesCommand({
+          ImageId: imageId,
+          InstanceType: spec.instanceType as never,
+          MinCount: 1,
+          MaxCount: 1,
+          ClientToken: `ferry-${spec.cluster}-${spec.name}`.slice(0, 64),
+          UserData: Buffer.from(userData(spec, { agentImage: stringOption(options, 'agentImage') })).toString('base64'),
+          Placement: { AvailabilityZone: spec.zone },
+          ...(subnetId ? { SubnetId: subnetId } : {}),
+          ...(securityGroupIds ? { SecurityGroupIds: securityGroupIds } : {}),
+          ...(profile ? { IamInstanceProfile: { Name: profile } } : {}),
+          MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: tags },
+            { ResourceType: 'volume', Tags: tags },
+          ],
+        }),
+      );
+      out = res.Instances?.[0];
+    } catch (err) {
+      const code = (err as { name?: string }).name ?? '';
+      if (CAPACITY_ERRORS.has(code))
+        throw new InsufficientCapacityError(
+          `aws: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${(err as Error).message}`,
+        );
+      throw err;
+    }
+    if (!out?.InstanceId) throw new Error(`aws: RunInstances for ${spec.name} returned no instance`);
+    return toInstance(out);
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    try {
+      await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    } catch (err) {
+      if ((err as { name?: string }).name === 'InvalidInstanceID.NotFound') return;
+      throw err;
+    }
+  }
+
+  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+    const filters = [
+      { Name: 'tag:ferry:cluster', Values: [filter.cluster] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
+      ...(filter.pool ? [{ Name: 'tag:ferry:pool', Values: [filter.pool] }] : []),
+    ];
+    const out: Instance[] = [];
+    let next: string | undefined;
+    do {
+      const page: DescribeInstancesCommandOutput = await this.ec2.send(
+        new DescribeInstancesCommand({ Filters: filters, ...(next ? { NextToken: next } : {}) }),
+      );
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInstance(i));
+      next = page.NextToken;
+    } while (next);
+    return out;
+  }
+
+  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
+    throw new NotSupportedError('load balancers on aws are not supported yet: use a node port, or the local provider');
+  }
+
+  async deleteLoadBalancer(): Promise<void> {
+    throw new NotSupportedError('load balancers on aws are not supported yet');
+  }
+}
+
+function toInstance(i: Ec2Instance): Instance {
+  const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  return {
+    id: i.InstanceId as string,
+    name: tags['ferry:node'] ?? tags.Name ?? (i.InstanceId as string),
+    pool: tags['ferry:pool'] ?? '',
+    zone: i.Placement?.AvailabilityZone ?? '',
+    state: STATES[i.State?.Name ?? ''] ?? 'pending',
+    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    tags,
+  };
+}
+
+function stringOption(options: Record<string, unknown>, key: string): string | undefined {
+  const v = options[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
