@@ -6,8 +6,9 @@
  *
  * Order: deployment (ReplicaSets) -> replicaset (pods) -> scheduler (binds) -> node-lifecycle
  * (failures) -> endpoints (where Services send traffic) -> load-balancer (cloud load balancers)
- * -> gc (orphans); node-port-repair once after. A pass repeats while it still writes (bounded), so one trigger
- * carries a new Deployment all the way to bound pods.
+ * -> gc (orphans); the rounds repeat while they still write (bounded), so one trigger carries a
+ * new Deployment all the way to bound pods. Then node-port-repair, and nodepool (machines, when
+ * configured) once per pass, since it calls the cloud's APIs.
  */
 import { randomUUID } from 'node:crypto';
 import type { CloudProvider } from '../../providers/types';
@@ -20,6 +21,7 @@ import { collectGarbage } from './gc';
 import { reconcileLoadBalancers } from './load-balancer';
 import { DEFAULT_NODE_LIFECYCLE, type NodeLifecycleOptions, reconcileNodes } from './node-lifecycle';
 import { repairNodePorts } from './node-port-repair';
+import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
 
 export interface ControllerManagerOptions {
@@ -32,6 +34,8 @@ export interface ControllerManagerOptions {
   maxRounds?: number;
   /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
   provider?: CloudProvider;
+  /** Runs the node pool controller (machines for NodePools); without it NodePools are not acted on. */
+  nodePools?: NodePoolOptions;
 }
 
 export interface ControllerManager {
@@ -100,6 +104,9 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       if (writes === before) break;
     }
     await step('node-port-repair', () => repairNodePorts(passDeps));
+    // Once per pass, not per round: it calls the cloud's APIs.
+    const pools = options.nodePools;
+    if (pools) await step('nodepool', () => reconcileNodePools(passDeps, pools));
   }
 
   async function step(name: string, fn: () => Promise<unknown>): Promise<void> {

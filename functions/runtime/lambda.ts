@@ -7,6 +7,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { providerFor } from '../../providers';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { statusBody } from '../api/http-errors';
@@ -140,7 +141,15 @@ export async function bootstrap(_event: unknown, _context: unknown): Promise<{ a
 
 /** The controllers function's entry point (schedule and DynamoDB stream events). */
 export async function controllers(event: unknown, context: unknown) {
-  coldControllers ??= depsFromEnvironment().then((deps) => createControllersHandler(deps));
+  coldControllers ??= depsFromEnvironment().then((deps) => {
+    const env = process.env;
+    // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
+    const nodePools = env.FERRY_PUBLIC_URL
+      ? { nodePools: { cluster: env.FERRY_CLUSTER ?? 'ferry', apiUrl: env.FERRY_PUBLIC_URL, providerFor } }
+      : {};
+    if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
+    return createControllersHandler(deps, nodePools);
+  });
   const handler = await coldControllers;
   return handler(event, context as never);
 }

@@ -4,6 +4,7 @@
  * and a periodic resync. This file and lambda.ts are the only places that read process.env.
  */
 import { join } from 'node:path';
+import { providerFor } from '../../providers';
 import type { CloudProvider } from '../../providers/types';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
@@ -37,6 +38,10 @@ export interface LocalControlPlaneOptions {
   provider?: CloudProvider;
   /** Node ports for Services (default FERRY_NODE_PORT_RANGE, else 30000-32767). */
   nodePortRange?: NodePortRange;
+  /** Tags the machines of NodePools (default FERRY_CLUSTER, else "ferry"). */
+  cluster?: string;
+  /** Where machines of NodePools reach the API (default FERRY_PUBLIC_URL, else this server's URL). */
+  publicUrl?: string;
 }
 
 export interface LocalControlPlane {
@@ -78,6 +83,11 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
+      nodePools: {
+        cluster: options.cluster ?? process.env.FERRY_CLUSTER ?? 'ferry',
+        apiUrl: options.publicUrl ?? process.env.FERRY_PUBLIC_URL ?? server.url,
+        providerFor: (cloud) => providerFor(cloud, options.provider),
+      },
     });
     manager.start();
     stopControllers = () => manager.stop();

@@ -67,6 +67,7 @@ describe('serverless.yml', () => {
     };
     const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
     const dynamo = statements.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+    expect(statements.every((s) => !s.Action.some((a) => a.endsWith(':*')))).toBe(true);
     const actions = dynamo.flatMap((s) => s.Action).sort();
     expect(actions).toEqual(
       [
@@ -83,6 +84,17 @@ describe('serverless.yml', () => {
       ].sort(),
     );
     for (const s of dynamo) for (const r of s.Resource) expect(JSON.stringify(r)).toContain('StateTable');
+    // NodePools: EC2 termination only of this cluster's instances.
+    const terminate = statements.find((s) => s.Action.includes('ec2:TerminateInstances')) as unknown as {
+      Condition?: { StringEquals?: Record<string, unknown> };
+    };
+    expect(terminate.Condition?.StringEquals?.['ec2:ResourceTag/ferry:cluster']).toBe('ferry-ci');
+    const controllers = ofType('AWS::Lambda::Function').find((f) =>
+      String(f.Properties.Handler).endsWith('.controllers'),
+    ) as Resource;
+    const env = (controllers.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.FERRY_CLUSTER).toBe('ferry-ci');
+    expect(env.FERRY_PUBLIC_URL).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
   });
 
   it('triggers the controllers on the stream except for what the local manager ignores', () => {
