@@ -36,6 +36,14 @@ describe('ferry apply, get, describe and delete', () => {
     await t?.close();
   });
 
+  it('validates the cloud examples (a Cloud and a NodePool) without applying them', async () => {
+    const checked = await t.ferry(['apply', '--dry-run', '-f', `${EXAMPLES}/clouds`]);
+
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain('cloud.ferry.dev/aws-eu created (dry run)');
+    expect(checked.stdout).toContain('nodepool.ferry.dev/web created (dry run)');
+  });
+
   it('applies examples/ and then lists the deployment and service', async () => {
     // act
     const applied = await t.ferry(['apply', '-f', EXAMPLES]);
