@@ -8,8 +8,9 @@
  *
  * Cloud options: `imageId` (an AMI, unless the NodePool names one), `subnetId` or `subnetIds`
  * (zone -> subnet), `securityGroupIds`, `instanceProfile` (an IAM instance profile name),
- * `agentImage`. Credentials: the Cloud's Secret (`accessKeyId`, `secretAccessKey`, optional
- * `sessionToken`), else the SDK's default chain (the Lambda role, an instance profile, env).
+ * `agentImage`, `agentEnv` (more agent settings, e.g. FERRY_SANDBOX_IMAGE). Credentials: the
+ * Cloud's Secret (`accessKeyId`, `secretAccessKey`, optional `sessionToken`), else the SDK's
+ * default chain (the Lambda role, an instance profile, env).
  *
  * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
  */
@@ -32,7 +33,7 @@ import {
   type LoadBalancerIngress,
   NotSupportedError,
 } from './types';
-import { userData } from './userdata';
+import { type UserDataOptions, userData } from './userdata';
 
 /** EC2 error codes meaning "not here, not now": try another zone or instance type. */
 const CAPACITY_ERRORS = new Set([
@@ -105,7 +106,7 @@ export class AwsProvider implements CloudProvider {
           MinCount: 1,
           MaxCount: 1,
           ClientToken: `ferry-${spec.cluster}-${spec.name}`.slice(0, 64),
-          UserData: Buffer.from(userData(spec, { agentImage: stringOption(options, 'agentImage') })).toString('base64'),
+          UserData: Buffer.from(userData(spec, userDataOptions(options))).toString('base64'),
           Placement: { AvailabilityZone: spec.zone },
           ...(subnetId ? { SubnetId: subnetId } : {}),
           ...(securityGroupIds ? { SecurityGroupIds: securityGroupIds } : {}),
@@ -177,6 +178,18 @@ function toInstance(i: Ec2Instance): Instance {
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
     tags,
   };
+}
+
+/** The Cloud options the user-data takes: agentImage and agentEnv. */
+export function userDataOptions(options: Record<string, unknown>): UserDataOptions {
+  const out: UserDataOptions = {};
+  const image = stringOption(options, 'agentImage');
+  if (image) out.agentImage = image;
+  const env = options.agentEnv;
+  if (env && typeof env === 'object' && !Array.isArray(env)) {
+    out.env = Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  }
+  return out;
 }
 
 function stringOption(options: Record<string, unknown>, key: string): string | undefined {

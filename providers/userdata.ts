@@ -16,6 +16,11 @@ export const DEFAULT_AGENT_IMAGE = 'ghcr.io/ferry-dev/ferry-agent:0.1.0';
 export interface UserDataOptions {
   /** The agent's container image (a Cloud's `spec.options.agentImage`). */
   agentImage?: string;
+  /**
+   * More agent settings for the env file (a Cloud's `spec.options.agentEnv`), e.g.
+   * FERRY_SANDBOX_IMAGE or FERRY_LOG_LEVEL; the ones above take precedence.
+   */
+  env?: Record<string, string>;
   /** Where the env file and the agent's state live; tests point these into a temp dir. */
   etcDir?: string;
   stateDir?: string;
@@ -33,6 +38,7 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
   const state = options.stateDir ?? '/var/lib/ferry-agent';
   const image = options.agentImage ?? DEFAULT_AGENT_IMAGE;
   const env: Record<string, string> = {
+    ...options.env,
     FERRY_API_URL: spec.bootstrap.apiUrl,
     FERRY_TOKEN: spec.bootstrap.token,
     FERRY_NODE_NAME: spec.name,
@@ -43,6 +49,10 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
   };
   for (const [key, value] of [...Object.entries(env), ['agentImage', image] as const]) {
     if (/[\n\r\0]/.test(value)) throw new UserDataError(`user-data: ${key} may not contain a newline or NUL byte`);
+  }
+  for (const key of Object.keys(env)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(key))
+      throw new UserDataError(`user-data: ${JSON.stringify(key)} is not an env var name`);
   }
   const envFile = `${etc}/agent.env`;
   return [
