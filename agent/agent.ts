@@ -6,7 +6,7 @@
  * with back-off and jitter and nothing else changes; when it returns, the next sync reports the
  * true state (every pod status is resent after a failed sync).
  */
-import type { PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
+import type { ConfigSource, PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
@@ -17,7 +17,7 @@ import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
 /** What the sync loop needs from the pod manager (agent/pods/). */
 export interface PodSink {
   /** The pods bound to this node, as the control plane sees them now. */
-  setDesired(pods: Record<string, unknown>[]): void;
+  setDesired(pods: Record<string, unknown>[], config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] }): void;
   /** Statuses that changed since `markReported` was last called for them. */
   changedStatuses(): { pod: PodRef; status: Record<string, unknown> }[];
   /** Terminating pods whose containers are all gone. */
@@ -177,6 +177,6 @@ export class Agent {
     // Routes first: a pod that starts now gets the Service variables of this sync.
     if (this.services && res.servicesVersion !== this.servicesVersion) await this.services.update(res.services ?? []);
     this.servicesVersion = res.servicesVersion;
-    this.pods.setDesired(res.pods);
+    this.pods.setDesired(res.pods, { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] });
   }
 }

@@ -72,6 +72,21 @@ export interface SyncResponse {
   servicesVersion: string;
   /** The agent sends a full node status at least this often. */
   nodeStatusUpdateSeconds: number;
+  /**
+   * The ConfigMaps and Secrets this node's pods reference (env, envFrom, volumes), and no others:
+   * what a node may read of them, like Kubernetes' NodeRestriction. Their fingerprint is part of
+   * `podsVersion`, so a pod waiting for a missing one starts when it is created.
+   */
+  configMaps?: ConfigSource[];
+  secrets?: ConfigSource[];
+}
+
+/** A ConfigMap's `data`/`binaryData`, or a Secret's `data` (base64, as stored). */
+export interface ConfigSource {
+  namespace: string;
+  name: string;
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
 }
 
 /** One Service as the node's proxy sees it (kube-proxy's view of a Service and its Endpoints). */

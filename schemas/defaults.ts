@@ -4,6 +4,7 @@
  */
 import type { Obj } from '../functions/store/types';
 import { kindInfo } from './kinds';
+import { isConfigKey } from './validate';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -51,6 +52,9 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         defaultTemplate(spec.template);
       }
       break;
+    case 'Secret':
+      defaultSecret(out as unknown as Rec);
+      break;
     case 'Service':
       if (isRec(spec)) {
         setDefault(spec, 'type', 'ClusterIP');
@@ -65,9 +69,6 @@ export function applyDefaults<T extends Obj>(obj: T): T {
           }
         }
       }
-      break;
-    case 'Secret':
-      setDefault(out as unknown as Rec, 'type', 'Opaque');
       break;
     case 'NodePool':
       if (isRec(spec)) {
@@ -120,4 +121,21 @@ export function pullPolicyFor(image: string): 'Always' | 'IfNotPresent' {
   const colon = lastSegment.lastIndexOf(':');
   if (colon === -1) return 'Always';
   return lastSegment.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+/**
+ * A Secret's `stringData` is write-only: merged into `data` (base64), winning over the same key
+ * there, and never stored, as the Kubernetes API server does. `type` defaults to Opaque.
+ */
+function defaultSecret(secret: Rec): void {
+  setDefault(secret, 'type', 'Opaque');
+  const strings = secret.stringData;
+  if (!isRec(strings) || !Object.values(strings).every((v) => typeof v === 'string')) return;
+  if (secret.data !== undefined && !isRec(secret.data)) return;
+  // Left in place for validation to reject under their own field name.
+  if (!Object.keys(strings).every(isConfigKey)) return;
+  const data: Rec = { ...((secret.data as Rec | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(strings)) data[k] = Buffer.from(v as string, 'utf8').toString('base64');
+  secret.data = data;
+  delete secret.stringData;
 }

@@ -269,6 +269,9 @@ function semantic(info: KindInfo, obj: Rec): StatusCause[] {
   if (info.kind === 'Pod' && spec) checkPodSpec(spec, 'spec', causes);
   if ((info.kind === 'Deployment' || info.kind === 'ReplicaSet') && spec) checkWorkload(spec, causes);
   if (info.kind === 'Service' && spec) checkService(spec, causes);
+  if (info.kind === 'Secret' || info.kind === 'ConfigMap') {
+    for (const field of ['data', 'stringData', 'binaryData']) checkConfigKeys(obj[field], field, causes);
+  }
   return causes;
 }
 
@@ -302,6 +305,7 @@ function checkLabels(labels: unknown, path: string, causes: StatusCause[]): void
 function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
   const names = new Set<string>();
   const volumes = new Set((Array.isArray(spec.volumes) ? spec.volumes : []).filter(isRec).map((v) => v.name));
+  checkVolumes(spec.volumes, `${path}.volumes`, causes);
   for (const listName of ['initContainers', 'containers']) {
     const list = spec[listName];
     if (!Array.isArray(list)) continue;
@@ -363,6 +367,88 @@ function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
     });
   }
   checkLabels(spec.nodeSelector, `${path}.nodeSelector`, causes);
+}
+
+/**
+ * Volume names become directory names on the node, and configMap/secret items become file paths
+ * under them: names are DNS-1123 labels and item paths stay inside the volume, as in Kubernetes.
+ */
+function checkVolumes(list: unknown, path: string, causes: StatusCause[]): void {
+  if (!Array.isArray(list)) return;
+  const seen = new Set<unknown>();
+  list.forEach((v, i) => {
+    if (!isRec(v)) return;
+    const at = `${path}[${i}]`;
+    if (typeof v.name === 'string' && !DNS1123_LABEL.test(v.name))
+      causes.push({
+        field: `${at}.name`,
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: ${show(v.name)}: must be a lowercase RFC 1123 label`,
+      });
+    else if (seen.has(v.name))
+      causes.push({ field: `${at}.name`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${show(v.name)}` });
+    seen.add(v.name);
+    for (const [source, nameField] of [
+      ['configMap', 'name'],
+      ['secret', 'secretName'],
+    ] as const) {
+      const src = v[source];
+      if (!isRec(src)) continue;
+      const name = src[nameField];
+      if (typeof name !== 'string' || name === '')
+        causes.push({ field: `${at}.${source}.${nameField}`, reason: 'FieldValueRequired', message: 'Required value' });
+      checkMode(src.defaultMode, `${at}.${source}.defaultMode`, causes);
+      if (!Array.isArray(src.items)) continue;
+      src.items.forEach((item, j) => {
+        const ip = `${at}.${source}.items[${j}]`;
+        if (!isRec(item)) {
+          causes.push({ field: ip, reason: 'FieldValueInvalid', message: 'Invalid value: must be an object' });
+          return;
+        }
+        for (const k of Object.keys(item)) {
+          if (k !== 'key' && k !== 'path' && k !== 'mode')
+            causes.push({ field: `${ip}.${k}`, reason: 'FieldValueNotSupported', message: 'unknown field' });
+        }
+        if (typeof item.key !== 'string' || item.key === '')
+          causes.push({ field: `${ip}.key`, reason: 'FieldValueRequired', message: 'Required value' });
+        if (typeof item.path !== 'string' || item.path === '')
+          causes.push({ field: `${ip}.path`, reason: 'FieldValueRequired', message: 'Required value' });
+        else if (item.path.startsWith('/') || item.path.split('/').includes('..') || item.path.includes('\0'))
+          causes.push({
+            field: `${ip}.path`,
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: ${show(item.path)}: must be a relative path without '..'`,
+          });
+        checkMode(item.mode, `${ip}.mode`, causes);
+      });
+    }
+  });
+}
+
+/** ConfigMap and Secret keys become env var names and file names: Kubernetes' IsConfigMapKey. */
+export function isConfigKey(k: string): boolean {
+  return k.length <= 253 && /^[-._a-zA-Z0-9]+$/.test(k) && k !== '.' && !k.startsWith('..');
+}
+
+function checkConfigKeys(data: unknown, path: string, causes: StatusCause[]): void {
+  if (!isRec(data)) return;
+  for (const k of Object.keys(data)) {
+    if (!isConfigKey(k))
+      causes.push({
+        field: `${path}[${k}]`,
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: ${show(k)}: a valid config key must consist of alphanumeric characters, '-', '_' or '.', and must not be '.' or start with '..'`,
+      });
+  }
+}
+
+function checkMode(mode: unknown, field: string, causes: StatusCause[]): void {
+  if (mode !== undefined && (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o777))
+    causes.push({
+      field,
+      reason: 'FieldValueInvalid',
+      message: `Invalid value: ${show(mode)}: must be a number between 0 and 0777 (octal), both inclusive`,
+    });
 }
 
 function checkWorkload(spec: Rec, causes: StatusCause[]): void {

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PodRef } from '../../schemas/agent-protocol';
+import type { ConfigSource, PodRef } from '../../schemas/agent-protocol';
 import type { PodSink } from '../agent';
 import type { AgentLogger } from '../log';
 import { type ProbeSpec, ProbeState, runProbe } from '../probes';
@@ -23,13 +23,13 @@ import {
   type PodRuntime,
   type SandboxInfo,
 } from '../runtime/types';
+import { ConfigNotReadyError, type ConfigVolume, type EnvSpec, NodeConfig } from './config';
 import { type RestartPolicy, restartDelayMs, shouldRestart } from './restart';
 import { buildPodStatus, type ContainerState, type PortMapping } from './status';
 
-interface ContainerSpec extends ContainerSpecLike {
+interface ContainerSpec extends Omit<ContainerSpecLike, 'env'>, EnvSpec {
   livenessProbe?: ProbeSpec;
   readinessProbe?: ProbeSpec;
-  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } & Record<string, unknown> }[];
 }
 
 interface PodObject {
@@ -48,7 +48,7 @@ interface PodObject {
     serviceAccountName?: string;
     restartPolicy?: RestartPolicy;
     terminationGracePeriodSeconds?: number;
-    volumes?: { name: string; emptyDir?: object; hostPath?: { path: string } }[];
+    volumes?: ({ name: string; emptyDir?: object; hostPath?: { path: string } } & ConfigVolume)[];
   };
   status?: Record<string, unknown>;
 }
@@ -105,6 +105,7 @@ export interface PodManagerOptions {
 
 export class PodManager implements PodSink {
   private readonly records = new Map<string, PodRecord>();
+  private readonly config = new NodeConfig();
   private desired: Map<string, PodObject> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -151,9 +152,44 @@ export class PodManager implements PodSink {
     }
   }
 
-  setDesired(pods: Record<string, unknown>[]): void {
+  setDesired(
+    pods: Record<string, unknown>[],
+    config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
+  ): void {
     this.desired = new Map(pods.map((p) => [(p as unknown as PodObject).metadata.uid, p as unknown as PodObject]));
+    if (config && this.config.update(config.configMaps ?? [], config.secrets ?? [])) this.configChanged();
     void this.tick();
+  }
+
+  /**
+   * A ConfigMap or Secret changed or appeared: containers waiting for one try again now, and the
+   * volumes of running pods get the new contents.
+   */
+  private configChanged(): void {
+    for (const rec of this.records.values()) {
+      for (const c of rec.containers.values()) {
+        if ('waiting' in c.state && c.state.waiting.reason === 'CreateContainerConfigError') c.nextStartAt = 0;
+      }
+      const pod = this.desired?.get(rec.identity.uid);
+      if (!pod || !rec.sandbox || rec.stopping || pod.metadata.deletionTimestamp) continue;
+      for (const vol of pod.spec.volumes ?? []) {
+        if (!vol.configMap && !vol.secret) continue;
+        try {
+          this.config.project(pod.metadata.namespace, vol, this.volumeDir(rec, vol.name));
+        } catch (err) {
+          // The running container keeps the files it has; a restart reports the error.
+          this.options.log.warn('refreshing a volume failed', {
+            pod: podKey(rec),
+            volume: vol.name,
+            error: String(err),
+          });
+        }
+      }
+    }
+  }
+
+  private volumeDir(rec: PodRecord, volume: string): string {
+    return join(this.options.stateDir, 'pods', rec.identity.uid, 'volumes', volume);
   }
 
   changedStatuses() {
@@ -403,9 +439,14 @@ export class PodManager implements PodSink {
     hash: string,
   ): Promise<void> {
     const now = this.now();
-    const resolved = this.containerEnv(rec, pod, spec);
-    if ('error' in resolved) {
-      c.state = { waiting: { reason: 'CreateContainerConfigError', message: resolved.error } };
+    let env: { name: string; value: string }[];
+    let volumes: { hostPath: string; mountPath: string; readOnly: boolean }[];
+    try {
+      env = this.containerEnv(rec, pod, spec);
+      volumes = this.volumesFor(rec, pod, spec);
+    } catch (err) {
+      if (!(err instanceof ConfigNotReadyError)) throw err;
+      c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
       c.nextStartAt = now + 10_000;
       return;
     }
@@ -420,8 +461,6 @@ export class PodManager implements PodSink {
       c.state = { waiting: { reason: first ? 'ErrImagePull' : 'ImagePullBackOff', message: err.message } };
       return;
     }
-    const volumes = this.volumesFor(rec, pod, spec);
-    const env = resolved.env;
     const restarts = c.lastState ? c.restartCount + 1 : c.restartCount;
     try {
       c.id = await this.runtime.startContainer(
@@ -450,31 +489,29 @@ export class PodManager implements PodSink {
   }
 
   /**
-   * The container's environment: the Service variables of its namespace first, then its own `env`
-   * (which wins on a clash, as in Kubernetes), with `valueFrom.fieldRef` resolved.
+   * The container's environment: the Service variables of its namespace, then `envFrom`, then its
+   * own `env` (a later one wins on a clash, as in Kubernetes), with `valueFrom` resolved from the
+   * downward API, ConfigMaps and Secrets. Throws ConfigNotReadyError saying what is missing.
    */
-  private containerEnv(
-    rec: PodRecord,
-    pod: PodObject,
-    spec: ContainerSpec,
-  ): { env: { name: string; value: string }[] } | { error: string } {
+  private containerEnv(rec: PodRecord, pod: PodObject, spec: ContainerSpec): { name: string; value: string }[] {
     const out = new Map<string, string>();
     for (const e of this.options.serviceEnv?.(pod.metadata.namespace) ?? []) out.set(e.name, e.value);
-    for (const e of spec.env ?? []) {
-      if (e.valueFrom === undefined) {
-        out.set(e.name, e.value ?? '');
-        continue;
-      }
-      const path = e.valueFrom.fieldRef?.fieldPath;
-      const value = path === undefined ? undefined : this.fieldValue(rec, pod, path);
-      if (value === undefined) {
-        return {
-          error: `env ${e.name}: only valueFrom.fieldRef with metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP or status.podIP is supported by this agent yet`,
-        };
-      }
-      out.set(e.name, value);
-    }
-    return { env: [...out].map(([name, value]) => ({ name, value })) };
+    this.config.env(
+      pod.metadata.namespace,
+      spec,
+      (e) => {
+        if (e.valueFrom === undefined) return e.value ?? '';
+        const path = (e.valueFrom.fieldRef as { fieldPath?: string } | undefined)?.fieldPath;
+        const value = path === undefined ? undefined : this.fieldValue(rec, pod, path);
+        if (value === undefined)
+          throw new ConfigNotReadyError(
+            `env ${e.name}: only valueFrom.configMapKeyRef, valueFrom.secretKeyRef and valueFrom.fieldRef with metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP or status.podIP are supported by this agent yet`,
+          );
+        return value;
+      },
+      out,
+    );
+    return [...out].map(([name, value]) => ({ name, value }));
   }
 
   /** Kubernetes' downward API fields (fieldRef.fieldPath). */
@@ -547,13 +584,18 @@ export class PodManager implements PodSink {
       const vol = pod.spec.volumes?.find((v) => v.name === m.name);
       if (!vol) continue;
       let hostPath: string | undefined;
+      let readOnly = m.readOnly ?? false;
       if (vol.emptyDir) {
-        hostPath = join(this.options.stateDir, 'pods', rec.identity.uid, 'volumes', vol.name);
+        hostPath = this.volumeDir(rec, vol.name);
         mkdirSync(hostPath, { recursive: true, mode: 0o777 });
       } else if (vol.hostPath) {
         hostPath = vol.hostPath.path;
+      } else if (vol.configMap || vol.secret) {
+        hostPath = this.volumeDir(rec, vol.name);
+        this.config.project(pod.metadata.namespace, vol, hostPath);
+        readOnly = true; // as Kubernetes mounts them
       }
-      if (hostPath) out.push({ hostPath, mountPath: m.mountPath, readOnly: m.readOnly ?? false });
+      if (hostPath) out.push({ hostPath, mountPath: m.mountPath, readOnly });
     }
     return out;
   }

@@ -15,6 +15,7 @@ import type {
 
 interface FakeContainer extends ManagedContainer {
   env: { name: string; value: string }[];
+  volumes?: { hostPath: string; mountPath: string; readOnly: boolean }[];
   startedAt: string;
 }
 
@@ -57,12 +58,13 @@ export class FakeRuntime implements PodRuntime {
     _sandboxId: string,
     spec: ContainerSpecLike,
     env: { name: string; value: string }[],
-    _volumes: unknown,
+    volumes: { hostPath: string; mountPath: string; readOnly: boolean }[],
     specHash: string,
     restartCount: number,
   ): Promise<string> {
     const id = `container-${++this.next}`;
     const c = this.add(id, pod, 'container', env);
+    c.volumes = volumes;
     c.containerName = spec.name;
     c.specHash = specHash;
     c.restartCount = restartCount;

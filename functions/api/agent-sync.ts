@@ -10,7 +10,14 @@
  * its own Node, its own Lease and the status of pods bound to it.
  */
 import { createHash } from 'node:crypto';
-import type { PodRef, RoutePort, ServiceRoute, SyncRequest, SyncResponse } from '../../schemas/agent-protocol';
+import type {
+  ConfigSource,
+  PodRef,
+  RoutePort,
+  ServiceRoute,
+  SyncRequest,
+  SyncResponse,
+} from '../../schemas/agent-protocol';
 import type { Deps } from '../deps';
 import { ForbiddenError, isConflict, isNotFound } from '../errors';
 import type { Obj, ObjectRef } from '../store/types';
@@ -117,7 +124,8 @@ export async function syncNode(
   }
 
   let pods = await podsOf(deps, nodeName);
-  let version = podsVersion(pods);
+  let config = await podConfig(deps, pods);
+  let version = podsVersion(pods, config.version);
   let routes = await serviceRoutes(deps);
   const wait = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
   if (
@@ -134,9 +142,10 @@ export async function syncNode(
         () => suspectDisconnect(deps, nodeName, options.disconnectGraceMs ?? DISCONNECT_GRACE_MS),
         { once: true },
       );
-    await waitForChange(deps, nodeName, wait, signal);
+    await waitForChange(deps, nodeName, config.refs, wait, signal);
     pods = await podsOf(deps, nodeName);
-    version = podsVersion(pods);
+    config = await podConfig(deps, pods);
+    version = podsVersion(pods, config.version);
     routes = await serviceRoutes(deps);
   }
   return {
@@ -145,7 +154,70 @@ export async function syncNode(
     services: routes.services,
     servicesVersion: routes.version,
     nodeStatusUpdateSeconds: NODE_STATUS_UPDATE_SECONDS,
+    configMaps: config.configMaps,
+    secrets: config.secrets,
   };
+}
+
+type PodSpecRefs = {
+  containers?: ContainerRefs[];
+  initContainers?: ContainerRefs[];
+  volumes?: { configMap?: { name?: string }; secret?: { secretName?: string } }[];
+};
+type ContainerRefs = {
+  env?: { valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }[];
+  envFrom?: { configMapRef?: { name?: string }; secretRef?: { name?: string } }[];
+};
+
+/** `ConfigMap/ns/name` and `Secret/ns/name` for every ConfigMap and Secret a pod refers to. */
+export function configRefs(pod: Obj): string[] {
+  const ns = pod.metadata.namespace as string;
+  const spec = (pod.spec ?? {}) as PodSpecRefs;
+  const out = new Set<string>();
+  const add = (kind: string, name: string | undefined) => {
+    if (name) out.add(`${kind}/${ns}/${name}`);
+  };
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+    for (const e of c.env ?? []) {
+      add('ConfigMap', e.valueFrom?.configMapKeyRef?.name);
+      add('Secret', e.valueFrom?.secretKeyRef?.name);
+    }
+    for (const e of c.envFrom ?? []) {
+      add('ConfigMap', e.configMapRef?.name);
+      add('Secret', e.secretRef?.name);
+    }
+  }
+  for (const v of spec.volumes ?? []) {
+    add('ConfigMap', v.configMap?.name);
+    add('Secret', v.secret?.secretName);
+  }
+  return [...out];
+}
+
+/**
+ * The ConfigMaps and Secrets the pods of a node refer to, read one by one (only these reach the
+ * node), and a fingerprint of them that marks the missing ones too.
+ */
+async function podConfig(
+  deps: Deps,
+  pods: Obj[],
+): Promise<{ configMaps: ConfigSource[]; secrets: ConfigSource[]; refs: Set<string>; version: string }> {
+  const refs = new Set(pods.filter((p) => !p.metadata.deletionTimestamp).flatMap(configRefs));
+  const configMaps: ConfigSource[] = [];
+  const secrets: ConfigSource[] = [];
+  const h = createHash('sha256');
+  for (const ref of [...refs].sort()) {
+    const [kind, namespace, name] = ref.split('/') as [string, string, string];
+    const obj = await deps.store.get({ kind, namespace, name });
+    h.update(`${ref}:${obj?.metadata.resourceVersion ?? '-'}\n`);
+    if (!obj) continue;
+    const source: ConfigSource = { namespace, name };
+    const o = obj as Obj & { data?: Record<string, string>; binaryData?: Record<string, string> };
+    if (o.data) source.data = o.data;
+    if (o.binaryData) source.binaryData = o.binaryData;
+    (kind === 'Secret' ? secrets : configMaps).push(source);
+  }
+  return { configMaps, secrets, refs, version: refs.size ? h.digest('base64url').slice(0, 22) : '' };
 }
 
 type ServiceLike = Obj & {
@@ -212,17 +284,30 @@ async function isBoundElsewhere(deps: Deps, ref: PodRef, nodeName: string): Prom
   return (pod.spec as { nodeName?: string } | undefined)?.nodeName !== nodeName;
 }
 
-/** The fingerprint of a pod set: changes whenever any pod of the node is added, changed or removed. */
-export function podsVersion(pods: Obj[]): string {
+/**
+ * The fingerprint of a pod set: changes whenever any pod of the node is added, changed or removed,
+ * or a ConfigMap or Secret they refer to (`configVersion`) does.
+ */
+export function podsVersion(pods: Obj[], configVersion = ''): string {
   const h = createHash('sha256');
+  h.update(configVersion);
   for (const p of [...pods].sort((a, b) => String(a.metadata.uid).localeCompare(String(b.metadata.uid)))) {
     h.update(`${p.metadata.uid}:${p.metadata.resourceVersion}\n`);
   }
   return h.digest('base64url').slice(0, 22);
 }
 
-/** Resolves when a pod of this node, or any Service or Endpoints, changes (or after `ms`). */
-function waitForChange(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves when a pod of this node, a ConfigMap or Secret they refer to, or any Service or
+ * Endpoints changes (or after `ms`).
+ */
+function waitForChange(
+  deps: Deps,
+  nodeName: string,
+  refs: Set<string>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -232,7 +317,13 @@ function waitForChange(deps: Deps, nodeName: string, ms: number, signal?: AbortS
     };
     const timer = setTimeout(done, ms);
     const unwatch = deps.store.watch((ev) => {
-      if (ev.object.kind === 'Service' || ev.object.kind === 'Endpoints') return done();
+      const kind = ev.object.kind;
+      if (kind === 'Service' || kind === 'Endpoints') return done();
+      if (
+        (kind === 'ConfigMap' || kind === 'Secret') &&
+        refs.has(`${kind}/${ev.object.metadata.namespace}/${ev.object.metadata.name}`)
+      )
+        return done();
       if (ev.object.kind !== 'Pod') return;
       // Own status writes come back as MODIFIED too; any change to a pod of this node wakes the call.
       if ((ev.object.spec as { nodeName?: string } | undefined)?.nodeName === nodeName) done();

@@ -184,6 +184,63 @@ describeDocker('e2e: a local cluster on real Docker', () => {
     await c.waitFor(async () => (await c.readyPods('sidecar')).length === 1, 30_000, 'sidecar pod ready');
   }, 40_000);
 
+  it('gives containers env and files from a ConfigMap and a Secret, and updates the files in place', async () => {
+    await c.store.create(
+      applyDefaults({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'greet', namespace: 'default' },
+        data: { GREETING: 'hello' },
+      }),
+    );
+    await c.store.create(
+      applyDefaults({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'db', namespace: 'default' },
+        data: { password: Buffer.from('s3cret').toString('base64') },
+      }),
+    );
+    const check =
+      'test "$GREETING" = hello && test "$DB_PASSWORD" = s3cret && test "$(cat /run/db/password)" = s3cret && test -f /etc/greet/GREETING';
+    await c.store.create(
+      pod('configured', {
+        volumes: [
+          { name: 'greet', configMap: { name: 'greet' } },
+          { name: 'db', secret: { secretName: 'db', defaultMode: 0o400 } },
+        ],
+        containers: [
+          {
+            name: 'app',
+            image: 'ferry.local/busybox:1',
+            command: ['sleep', '3600'],
+            envFrom: [{ configMapRef: { name: 'greet' } }],
+            env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }],
+            volumeMounts: [
+              { name: 'greet', mountPath: '/etc/greet' },
+              { name: 'db', mountPath: '/run/db' },
+            ],
+            readinessProbe: { exec: { command: ['sh', '-c', check] }, periodSeconds: 1 },
+          },
+        ],
+      }),
+    );
+    await c.waitFor(async () => (await c.readyPods('configured')).length === 1, 30_000, 'configured pod ready');
+    const [id] = appContainers((await c.pods('configured'))[0] as Pod);
+
+    const cm = await c.store.get({ kind: 'ConfigMap', namespace: 'default', name: 'greet' });
+    await c.store.update({ ...(cm as NonNullable<typeof cm>), data: { GREETING: 'bonjour' } } as never);
+    await c.waitFor(
+      async () => docker('exec', id as string, 'cat', '/etc/greet/GREETING') === 'bonjour',
+      30_000,
+      'mounted ConfigMap updated in the running container',
+    );
+    expect(docker('exec', id as string, 'sh', '-c', 'echo x > /etc/greet/new 2>/dev/null || echo read-only')).toBe(
+      'read-only',
+    );
+    expect(appContainers((await c.pods('configured'))[0] as Pod)).toEqual([id]); // not restarted
+  }, 60_000);
+
   it('shows CrashLoopBackOff with growing delays for a crashing command', async () => {
     await c.store.create(
       pod('crasher', { containers: [{ name: 'c', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'exit 3'] }] }),

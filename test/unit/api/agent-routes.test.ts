@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { pod, startApi, type TestApi } from './harness';
+import { configMap, pod, secret, startApi, type TestApi } from './harness';
 
 const REGISTER = '/agent/v1/register';
 const SYNC = '/agent/v1/sync';
@@ -156,5 +156,52 @@ describe('agent routes', () => {
         ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [{ ip: '10.0.0.2', port: 41000 }] }],
       },
     ]);
+  });
+
+  it('sends a node only the ConfigMaps and Secrets its own pods refer to, and wakes a held sync when one appears', async () => {
+    // prepare
+    const registered = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const nodeToken = String(registered.json.token);
+    const withRefs = (name: string, nodeName: string, cm: string, sec: string) => {
+      const p = pod(name, { nodeName });
+      const c = p.spec.containers[0] as Record<string, unknown>;
+      c.envFrom = [{ configMapRef: { name: cm } }];
+      c.env = [{ name: 'PW', valueFrom: { secretKeyRef: { name: sec, key: 'k' } } }];
+      return p;
+    };
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: withRefs('mine', 'n1', 'mine-cm', 'mine-sec') });
+    await api.send('POST', '/api/v1/namespaces/default/pods', {
+      body: withRefs('other', 'n2', 'other-cm', 'other-sec'),
+    });
+    for (const body of [
+      configMap('mine-cm'),
+      configMap('other-cm'),
+      secret('mine-sec'),
+      secret('other-sec'),
+      secret('unused'),
+    ])
+      await api.send('POST', `/api/v1/namespaces/default/${body.kind === 'Secret' ? 'secrets' : 'configmaps'}`, {
+        body,
+      });
+    await api.send('DELETE', '/api/v1/namespaces/default/configmaps/mine-cm');
+    const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
+
+    // act
+    const held = api.send('POST', SYNC, {
+      token: nodeToken,
+      body: { podsVersion: first.json.podsVersion, servicesVersion: first.json.servicesVersion, waitSeconds: 5 },
+    });
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    await api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('mine-cm', { A: 'back' }) });
+    const woken = await held;
+
+    // assess
+    expect(first.json.configMaps).toEqual([]);
+    expect(first.json.secrets).toEqual([{ namespace: 'default', name: 'mine-sec', data: { k: 'dg==' } }]);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(woken.json.podsVersion).not.toBe(first.json.podsVersion);
+    expect(woken.json.configMaps).toEqual([{ namespace: 'default', name: 'mine-cm', data: { A: 'back' } }]);
+    expect(woken.json.secrets).toEqual(first.json.secrets);
   });
 });

@@ -50,6 +50,35 @@ describe('apply', () => {
     expect(await api.store.get({ kind: 'Deployment', namespace: 'default', name: 'web' })).toBeDefined();
   });
 
+  it('stores a Secret stringData in data, base64, and sees the same manifest as unchanged', async () => {
+    // prepare
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      data: { user: Buffer.from('old').toString('base64'), host: Buffer.from('db.local').toString('base64') },
+      stringData: { user: 'web', password: 'p@ss: "word"' },
+    };
+    const first = await apply(yamlBundle(manifest));
+
+    // act
+    const again = await apply(yamlBundle(manifest));
+
+    // assess
+    expect(first.items[0]?.action).toBe('created');
+    const stored = (await api.store.get({ kind: 'Secret', namespace: 'default', name: 'db' })) as unknown as {
+      data: Record<string, string>;
+      stringData?: unknown;
+      type: string;
+    };
+    expect(stored.stringData).toBeUndefined();
+    expect(stored.type).toBe('Opaque');
+    expect(
+      Object.fromEntries(Object.entries(stored.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])),
+    ).toEqual({ user: 'web', host: 'db.local', password: 'p@ss: "word"' });
+    expect(again.items[0]?.action).toBe('unchanged');
+  });
+
   it('reports unchanged when the same bundle is applied again', async () => {
     // prepare
     await apply(yamlBundle(deployment('web'), configMap('cfg')));

@@ -250,6 +250,68 @@ const cases: Case[] = [
     status: 400,
   },
   {
+    name: 'a volume name that would escape the pod directory on the node',
+    method: 'POST',
+    path: PODS,
+    options: () => {
+      const p = pod('vol') as ReturnType<typeof pod> & { spec: { volumes?: unknown[] } };
+      p.spec.volumes = [{ name: '../../../etc', emptyDir: {} }];
+      return { body: p };
+    },
+    status: 422,
+    expectBody: (json) => expect(causes(json).map((c) => c.field)).toContain('spec.volumes[0].name'),
+  },
+  {
+    name: 'configMap and secret volume items with paths outside the volume',
+    method: 'POST',
+    path: PODS,
+    options: () => {
+      const p = pod('items') as ReturnType<typeof pod> & { spec: { volumes?: unknown[] } };
+      p.spec.volumes = [
+        { name: 'a', configMap: { name: 'cm', items: [{ key: 'k', path: '../../root/.ssh/authorized_keys' }] } },
+        { name: 'b', secret: { secretName: 's', items: [{ key: 'k', path: '/etc/shadow' }], defaultMode: 4096 } },
+        { name: 'c', secret: {} },
+      ];
+      return { body: p };
+    },
+    status: 422,
+    expectBody: (json) =>
+      expect(causes(json).map((c) => c.field)).toEqual(
+        expect.arrayContaining([
+          'spec.volumes[0].configMap.items[0].path',
+          'spec.volumes[1].secret.items[0].path',
+          'spec.volumes[1].secret.defaultMode',
+          'spec.volumes[2].secret.secretName',
+        ]),
+      ),
+  },
+  {
+    name: 'ConfigMap and Secret keys that are not file names',
+    method: 'POST',
+    path: '/apis/ferry.dev/v1/apply',
+    options: () => ({
+      body: [
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { '../evil': 'x' } },
+        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { 'a/b': 'x', '..x': 'y' } },
+      ],
+    }),
+    status: 422,
+    expectBody: (_json, body) => {
+      expect(body).toContain('data[../evil]');
+      expect(body).toContain('stringData[a/b]');
+      expect(body).toContain('stringData[..x]');
+    },
+  },
+  {
+    name: 'a Secret whose stringData carries a prototype key',
+    method: 'POST',
+    path: '/api/v1/namespaces/default/secrets',
+    options: () => ({
+      raw: '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"p"},"stringData":{"__proto__":"x"}}',
+    }),
+    status: 400,
+  },
+  {
     name: 'an invalid apply bundle',
     method: 'POST',
     path: '/apis/ferry.dev/v1/apply',
