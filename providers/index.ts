@@ -9,6 +9,8 @@ export async function providerFor(config: CloudConfig, local?: CloudProvider): P
   switch (config.type) {
     case 'aws':
       return new (await import('./aws')).AwsProvider(config);
+    case 'azure':
+      return new (await import('./azure')).AzureProvider(config);
     case 'local':
       if (!local) throw new CloudConfigError(`cloud ${config.name}: type local works only under ferry up`);
       return local;

@@ -1,7 +1,7 @@
 // Bundles ferry with esbuild: the CLI (which also runs the local control plane), the node agent,
 // and one bundle per Lambda function. better-sqlite3 is native and stays external (it is the
 // embedded store; the Lambda bundles use DynamoDB and never import it).
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -37,6 +37,9 @@ const targets = [
     minify: true,
   },
 ];
+
+// Chunk names carry a content hash: clear the old ones so the Lambda zip holds only this build's.
+rmSync('dist/functions', { recursive: true, force: true });
 
 for (const { shebang, ...t } of targets) {
   const entries = Object.values(t.entryPoints);
