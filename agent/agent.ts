@@ -6,7 +6,7 @@
  * with back-off and jitter and nothing else changes; when it returns, the next sync reports the
  * true state (every pod status is resent after a failed sync).
  */
-import type { ConfigSource, PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
+import type { ConfigSource, LogRequestRef, PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
@@ -26,6 +26,8 @@ export interface PodSink {
   /** After a failed sync, everything is resent. */
   markAllUnreported(): void;
   runtimeHealthy(): Promise<{ ok: boolean; message: string; version: string }>;
+  /** A container's output, for a log request. */
+  logs(req: LogRequestRef): Promise<{ content: string } | { error: string }>;
   /** Called when there are statuses to report, so a held sync can be cut short. */
   onStatusChange(listener: () => void): void;
 }
@@ -41,6 +43,7 @@ export class Agent {
   private lastNodeStatusAt = 0;
   private podsVersion: string | undefined;
   private servicesVersion: string | undefined;
+  private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, if any: cut short when a pod status changes. */
   private held: AbortController | undefined;
 
@@ -178,5 +181,20 @@ export class Agent {
     if (this.services && res.servicesVersion !== this.servicesVersion) await this.services.update(res.services ?? []);
     this.servicesVersion = res.servicesVersion;
     this.pods.setDesired(res.pods, { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] });
+    this.answerLogRequests(res.logRequests ?? []);
+  }
+
+  /** Answers each log request once, in the background; the server drops answered ones from the sync. */
+  private answerLogRequests(requests: LogRequestRef[]): void {
+    const pending = new Set(requests.map((r) => r.name));
+    for (const name of this.answeringLogs) if (!pending.has(name)) this.answeringLogs.delete(name);
+    for (const r of requests) {
+      if (this.answeringLogs.has(r.name)) continue;
+      this.answeringLogs.add(r.name);
+      void (async () => {
+        const result = await this.pods.logs(r);
+        await this.client.answerLogs({ namespace: r.namespace, name: r.name, ...result });
+      })().catch((err) => this.log.warn('answering a log request failed', { request: r.name, error: String(err) }));
+    }
   }
 }

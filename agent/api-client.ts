@@ -8,7 +8,13 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { RegisterRequest, RegisterResponse, SyncRequest, SyncResponse } from '../schemas/agent-protocol';
+import type {
+  LogAnswer,
+  RegisterRequest,
+  RegisterResponse,
+  SyncRequest,
+  SyncResponse,
+} from '../schemas/agent-protocol';
 
 export class ApiUnreachableError extends Error {}
 export class CredentialRejectedError extends Error {}
@@ -44,6 +50,10 @@ export class AgentApiClient {
   sync(body: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
     const waitMs = (body.waitSeconds ?? 0) * 1000;
     return this.post('/agent/v1/sync', body, waitMs + 15_000, signal);
+  }
+
+  answerLogs(body: LogAnswer): Promise<unknown> {
+    return this.post('/agent/v1/logs', body, 15_000);
   }
 
   private async post<T>(path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {

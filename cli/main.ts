@@ -11,6 +11,7 @@ import * as apply from './commands/apply';
 import * as del from './commands/delete';
 import * as describe from './commands/describe';
 import * as get from './commands/get';
+import * as logs from './commands/logs';
 import * as node from './commands/node';
 import * as rollout from './commands/rollout';
 import * as scale from './commands/scale';
@@ -30,6 +31,7 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   get,
   describe,
   del,
+  logs,
   scale,
   rollout,
   node,

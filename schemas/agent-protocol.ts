@@ -79,7 +79,33 @@ export interface SyncResponse {
    */
   configMaps?: ConfigSource[];
   secrets?: ConfigSource[];
+  /** Log requests for this node's pods (`GET .../pods/{name}/log`), answered on `/agent/v1/logs`. */
+  logRequests?: LogRequestRef[];
 }
+
+export interface LogRequestRef {
+  /** The LogRequest object's namespace and name: what the answer names. */
+  namespace: string;
+  name: string;
+  pod: PodRef;
+  container: string;
+  previous: boolean;
+  tailLines: number;
+  limitBytes: number;
+}
+
+export const LogAnswerSchema = Type.Object(
+  {
+    namespace: Str(63),
+    name: Str(),
+    /** The tail of the container's output (stdout and stderr interleaved), at most limitBytes. */
+    content: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
+    /** Why there is no output (no such container, no previous instance ...). */
+    error: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type LogAnswer = Static<typeof LogAnswerSchema>;
 
 /** A ConfigMap's `data`/`binaryData`, or a Secret's `data` (base64, as stored). */
 export interface ConfigSource {

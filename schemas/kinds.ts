@@ -18,7 +18,7 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
   listKind: string;
-  subresources: ('status' | 'scale' | 'rollback')[];
+  subresources: ('status' | 'scale' | 'rollback' | 'log')[];
   schema: TSchema;
 }
 
@@ -49,7 +49,7 @@ function info(
 
 export const kinds: readonly KindInfo[] = [
   info('v1', 'Namespace', 'namespaces', false, ['ns'], ['status'], NamespaceSchema),
-  info('v1', 'Pod', 'pods', true, ['po'], ['status'], PodSchema),
+  info('v1', 'Pod', 'pods', true, ['po'], ['status', 'log'], PodSchema),
   info('v1', 'Service', 'services', true, ['svc'], ['status'], ServiceSchema),
   info('v1', 'Endpoints', 'endpoints', true, ['ep'], [], EndpointsSchema),
   info('v1', 'Node', 'nodes', false, ['no'], ['status'], NodeSchema),

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfigSource, PodRef } from '../../schemas/agent-protocol';
+import type { ConfigSource, LogRequestRef, PodRef } from '../../schemas/agent-protocol';
 import type { PodSink } from '../agent';
 import type { AgentLogger } from '../log';
 import { type ProbeSpec, ProbeState, runProbe } from '../probes';
@@ -68,6 +68,8 @@ interface ContainerRecord {
   ready: boolean;
   /** Exited for good (restart policy says no). */
   done: boolean;
+  /** Output tails of the last exited instances, newest first (for `logs` and `logs --previous`). */
+  exitedLogs?: string[];
 }
 
 interface PodRecord {
@@ -101,6 +103,19 @@ export interface PodManagerOptions {
   drainTimeoutMs?: number;
   /** Extra wait after this node's proxy dropped it, for the other nodes' proxies (default 1 s). */
   drainSettleMs?: number;
+}
+
+/** How much output of an exited container instance is kept (two instances per container). */
+const EXITED_LOG_BYTES = 64 * 1024;
+const EXITED_LOG_LINES = 10_000;
+
+/** The last `tailLines` lines of `text`, at most `limitBytes` (cut at a character boundary). */
+function tail(text: string, options: { tailLines: number; limitBytes: number }): string {
+  const lines = text.split(/(?<=\n)/);
+  const buf = Buffer.from(lines.slice(Math.max(0, lines.length - options.tailLines)).join(''), 'utf8');
+  let start = Math.max(0, buf.length - options.limitBytes);
+  while (start < buf.length && ((buf[start] as number) & 0xc0) === 0x80) start++;
+  return buf.subarray(start).toString('utf8');
 }
 
 export class PodManager implements PodSink {
@@ -185,6 +200,44 @@ export class PodManager implements PodSink {
           });
         }
       }
+    }
+  }
+
+  /**
+   * A container's output for `GET .../pods/{name}/log`: the running instance's from the runtime,
+   * else the last exited one's; `previous`, the instance before that, as the kubelet keeps it.
+   */
+  async logs(req: LogRequestRef): Promise<{ content: string } | { error: string }> {
+    const c = this.records.get(req.pod.uid)?.containers.get(req.container);
+    const who = `container "${req.container}" in pod "${req.pod.name}"`;
+    if (!c) return { error: `${who} is waiting to start` };
+    const options = { tailLines: req.tailLines, limitBytes: req.limitBytes };
+    const running = c.id !== undefined;
+    if (req.previous) {
+      const text = c.exitedLogs?.[running ? 0 : 1];
+      return text === undefined ? { error: `previous terminated ${who} not found` } : { content: tail(text, options) };
+    }
+    if (c.id) {
+      try {
+        return { content: await this.runtime.logTail(c.id, options) };
+      } catch (err) {
+        return { error: `reading the output of ${who}: ${(err as Error).message}` };
+      }
+    }
+    const last = c.exitedLogs?.[0];
+    if (last !== undefined) return { content: tail(last, options) };
+    const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
+    return { error: `${who} is waiting to start: ${reason}` };
+  }
+
+  /** Keeps the tail of an exiting container's output before the container is removed. */
+  private async keepExitedLog(c: ContainerRecord): Promise<void> {
+    if (!c.id) return;
+    try {
+      const text = await this.runtime.logTail(c.id, { tailLines: EXITED_LOG_LINES, limitBytes: EXITED_LOG_BYTES });
+      c.exitedLogs = [text, ...(c.exitedLogs ?? [])].slice(0, 2);
+    } catch {
+      // Gone already (removed by hand): nothing to keep.
     }
   }
 
@@ -405,6 +458,7 @@ export class PodManager implements PodSink {
         },
       };
       c.ready = false;
+      await this.keepExitedLog(c);
       await this.runtime.stopAndRemove(c.id, 0);
       c.id = undefined;
       if (!shouldRestart(policy, { exitCode, ranForMs })) {
@@ -549,6 +603,7 @@ export class PodManager implements PodSink {
       if (!c.liveness.passing && c.id) {
         this.options.log.info('liveness probe failed; restarting container', { pod: podKey(rec), container: c.name });
         // Stopped here; the next pass sees it exited and applies the restart policy.
+        await this.keepExitedLog(c);
         await this.runtime.stopAndRemove(c.id, 2).catch(() => undefined);
         c.liveness = undefined;
         c.ready = false;

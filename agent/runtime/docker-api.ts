@@ -71,6 +71,18 @@ function messageOf(body: Buffer): string {
   }
 }
 
+/** Both streams of multiplexed output in the order they were written. */
+export function demuxInterleaved(buf: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    parts.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(parts);
+}
+
 /** Non-TTY container output is multiplexed: 8-byte frame headers (stream, 0, 0, 0, size32be). */
 export function demux(buf: Buffer): { stdout: string; stderr: string } {
   let stdout = '';

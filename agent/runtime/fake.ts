@@ -16,6 +16,8 @@ import type {
 interface FakeContainer extends ManagedContainer {
   env: { name: string; value: string }[];
   volumes?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /** What the container "printed": tests set it. */
+  output?: string;
   startedAt: string;
 }
 
@@ -84,6 +86,14 @@ export class FakeRuntime implements PodRuntime {
 
   async exec(): Promise<number> {
     return 0;
+  }
+
+  async logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string> {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such container: ${id}`);
+    const lines = (c.output ?? '').split(/(?<=\n)/);
+    const tail = lines.slice(Math.max(0, lines.length - options.tailLines)).join('');
+    return Buffer.from(tail).subarray(-options.limitBytes).toString('utf8');
   }
 
   private add(id: string, pod: PodIdentity, role: 'sandbox' | 'container', env: FakeContainer['env']) {

@@ -83,6 +83,8 @@ export interface PodRuntime {
   /** SIGTERM, then SIGKILL after the grace period; then remove. Safe on a container already gone. */
   stopAndRemove(id: string, graceSeconds: number): Promise<void>;
   exec(id: string, command: string[], timeoutMs: number): Promise<number>;
+  /** The last `tailLines` lines of a container's output (stdout and stderr interleaved), at most `limitBytes`. */
+  logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string>;
 }
 
 export class ImagePullFailedError extends Error {}

@@ -7,7 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Compile } from 'typebox/compile';
-import { RegisterRequestSchema, type SyncRequest, SyncRequestSchema } from '../../schemas/agent-protocol';
+import {
+  LogAnswerSchema,
+  RegisterRequestSchema,
+  type SyncRequest,
+  SyncRequestSchema,
+} from '../../schemas/agent-protocol';
 import { ConflictError, InvalidError, isConflict, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 import { admit, validateOnly } from './admission';
@@ -15,16 +20,18 @@ import { syncNode } from './agent-sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
 import { jsonResponse } from './http-errors';
+import { answerLogRequest } from './pod-logs';
 import { issueToken, TOKEN_KIND } from './tokens';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
 const registerCheck = Compile(RegisterRequestSchema);
 const syncCheck = Compile(SyncRequestSchema);
+const logsCheck = Compile(LogAnswerSchema);
 
 export type AgentRoute = (deps: ApiDeps, req: ApiRequest, principal: Principal) => Promise<ApiResponse>;
 
 /** op -> handler; `authorize` (auth.ts) has already checked the role for `agent/<op>`. */
-export const agentRoutes: Record<string, AgentRoute> = { register, sync };
+export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs };
 
 /** Which bootstrap credential registered a node: only that one may register the name again. */
 const REGISTERED_BY = 'ferry.dev/registered-by';
@@ -81,6 +88,14 @@ async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
   await validateStatuses(deps, nodeName, body);
   const options = req.signal ? { signal: req.signal } : {};
   return jsonResponse(200, await syncNode(deps, nodeName, body, options));
+}
+
+/** A node's answer to a log request (functions/api/pod-logs.ts). */
+async function logs(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
+  const body = parseBody(req, deps.config.maxBodyBytes);
+  if (!logsCheck.Check(body)) throw invalid('LogAnswer', logsCheck.Errors(body));
+  await answerLogRequest(deps, principal.nodeName as string, body);
+  return jsonResponse(200, {});
 }
 
 /** Status the agent reports is validated like any status write: as part of its whole object. */

@@ -21,6 +21,7 @@ import type {
 import type { Deps } from '../deps';
 import { ForbiddenError, isConflict, isNotFound } from '../errors';
 import type { Obj, ObjectRef } from '../store/types';
+import { LOG_REQUEST_KIND, pendingLogRequests } from './pod-logs';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 export const NODE_STATUS_UPDATE_SECONDS = 60;
@@ -125,7 +126,8 @@ export async function syncNode(
 
   let pods = await podsOf(deps, nodeName);
   let config = await podConfig(deps, pods);
-  let version = podsVersion(pods, config.version);
+  let logRequests = await pendingLogRequests(deps, nodeName);
+  let version = podsVersion(pods, config.version + logsVersion(logRequests));
   let routes = await serviceRoutes(deps);
   const wait = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
   if (
@@ -145,7 +147,8 @@ export async function syncNode(
     await waitForChange(deps, nodeName, config.refs, wait, signal);
     pods = await podsOf(deps, nodeName);
     config = await podConfig(deps, pods);
-    version = podsVersion(pods, config.version);
+    logRequests = await pendingLogRequests(deps, nodeName);
+    version = podsVersion(pods, config.version + logsVersion(logRequests));
     routes = await serviceRoutes(deps);
   }
   return {
@@ -156,7 +159,12 @@ export async function syncNode(
     nodeStatusUpdateSeconds: NODE_STATUS_UPDATE_SECONDS,
     configMaps: config.configMaps,
     secrets: config.secrets,
+    ...(logRequests.length ? { logRequests } : {}),
   };
+}
+
+function logsVersion(requests: { name: string }[]): string {
+  return requests.map((r) => r.name).join(',');
 }
 
 type PodSpecRefs = {
@@ -319,6 +327,12 @@ function waitForChange(
     const unwatch = deps.store.watch((ev) => {
       const kind = ev.object.kind;
       if (kind === 'Service' || kind === 'Endpoints') return done();
+      if (
+        kind === LOG_REQUEST_KIND &&
+        ev.type === 'ADDED' &&
+        (ev.object.spec as { nodeName?: string }).nodeName === nodeName
+      )
+        return done();
       if (
         (kind === 'ConfigMap' || kind === 'Secret') &&
         refs.has(`${kind}/${ev.object.metadata.namespace}/${ev.object.metadata.name}`)

@@ -45,7 +45,7 @@ export type Access =
       /** list: the `spec.nodeName=` a field selector pins (node tokens may list only their pods). */
       nodeName?: string;
     }
-  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' };
+  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' };
 
 /** Where node heartbeats (Leases) live, as in Kubernetes. */
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
@@ -140,7 +140,7 @@ function allowed(p: Principal, a: Access): boolean {
       case 'bootstrap':
         return a.path === 'agent/register';
       case 'node':
-        return a.path === 'agent/sync' || a.path === 'discovery';
+        return a.path === 'agent/sync' || a.path === 'agent/logs' || a.path === 'discovery';
       case 'deployer':
       case 'reader':
         return a.path === 'discovery';
@@ -169,6 +169,7 @@ function nodeAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolea
     case 'Lease':
       return a.namespace === NODE_LEASE_NAMESPACE && (own || (a.verb === 'create' && a.name === undefined));
     case 'Pod':
+      if (a.subresource === 'log') return false; // the agent has them; a node credential reads none
       if (a.verb === 'list') return a.nodeName === p.nodeName;
       if (a.verb === 'get') return a.name !== undefined;
       return (a.verb === 'update' || a.verb === 'patch') && a.subresource === 'status';

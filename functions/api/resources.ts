@@ -42,6 +42,7 @@ import { checkTree, mediaType, parseBody } from './body';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { applyPatch, PATCH_TYPES } from './patch';
+import { podLogs } from './pod-logs';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
@@ -80,6 +81,12 @@ export async function handleResource(
   authorize(principal, access);
   const dryRun = dryRunOf(req);
 
+  if (route.subresource === 'log') {
+    if (verb !== 'get') throw new MethodNotAllowedError(req.method, describe(route));
+    const pod = await mustGet(deps, route);
+    authorizeObject(principal, 'get', pod);
+    return podLogs(deps, pod, req.query, req.signal);
+  }
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
     return jsonResponse(200, await handleRollback(deps, req, ref, dryRun));

@@ -54,7 +54,14 @@ export interface ControllerManager {
 
 const WRITES = new Set(['create', 'update', 'delete', 'writeBatch']);
 /** Events, bookkeeping records and heartbeats do not need another pass. */
-export const IGNORED_KINDS = new Set(['Event', 'NodeAllocation', 'Lease', 'NodePortClaim', 'LoadBalancerRecord']);
+export const IGNORED_KINDS = new Set([
+  'Event',
+  'NodeAllocation',
+  'Lease',
+  'NodePortClaim',
+  'LoadBalancerRecord',
+  'LogRequest',
+]);
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;

@@ -213,7 +213,7 @@ describeDocker('e2e: a local cluster on real Docker', () => {
           {
             name: 'app',
             image: 'ferry.local/busybox:1',
-            command: ['sleep', '3600'],
+            command: ['sh', '-c', 'echo "starting with $GREETING"; echo "a warning" >&2; exec sleep 3600'],
             envFrom: [{ configMapRef: { name: 'greet' } }],
             env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }],
             volumeMounts: [
@@ -239,11 +239,20 @@ describeDocker('e2e: a local cluster on real Docker', () => {
       'read-only',
     );
     expect(appContainers((await c.pods('configured'))[0] as Pod)).toEqual([id]); // not restarted
+    // Its output, relayed from its node through the API (what `ferry logs configured` prints).
+    // stdout and stderr both; Docker orders lines written in the same instant only per stream.
+    const logs = await c.get('/api/v1/namespaces/default/pods/configured/log');
+    expect(logs.status).toBe(200);
+    expect(logs.text.split('\n').sort()).toEqual(['', 'a warning', 'starting with hello']);
   }, 60_000);
 
   it('shows CrashLoopBackOff with growing delays for a crashing command', async () => {
     await c.store.create(
-      pod('crasher', { containers: [{ name: 'c', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'exit 3'] }] }),
+      pod('crasher', {
+        containers: [
+          { name: 'c', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'echo "failing: no database"; exit 3'] },
+        ],
+      }),
     );
     let sawBackOff = false;
     await c.waitFor(
@@ -261,6 +270,11 @@ describeDocker('e2e: a local cluster on real Docker', () => {
     const after = (await c.pods('crasher'))[0]?.status?.containerStatuses?.[0];
     expect((after?.restartCount ?? 0) - before).toBeLessThanOrEqual(3);
     expect(after?.lastState?.terminated?.exitCode).toBe(3);
+    // What a user runs next: the output of the instance that crashed, kept after its container is gone.
+    expect(await c.get('/api/v1/namespaces/default/pods/crasher/log?previous=true')).toEqual({
+      status: 200,
+      text: 'failing: no database\n',
+    });
   }, 45_000);
 
   it('reports ErrImagePull for an image that cannot be pulled', async () => {

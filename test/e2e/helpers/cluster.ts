@@ -89,6 +89,14 @@ export class TestCluster {
     return created;
   }
 
+  /** GETs a path through the API as the admin; the status and the raw body. */
+  async get(path: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(`${this.plane.url}${path}`, {
+      headers: { authorization: `Bearer ${this.plane.adminToken}` },
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
   get store() {
     return this.plane.store;
   }

@@ -139,4 +139,38 @@ describe('pod manager', () => {
     expect(stoppedAt - deletedAt).toBeGreaterThanOrEqual(250);
     expect(stoppedAt - deletedAt).toBeLessThan(2000);
   });
+
+  it('answers log requests from the running container, and from exited instances after they are removed', async () => {
+    // prepare
+    const runtime = new FakeRuntime();
+    const m = await startManager(runtime, { backoffBaseMs: 50 });
+    m.setDesired([pod()]);
+    await until(() => [...runtime.containers.values()].some((c) => c.role === 'container'));
+    const first = [...runtime.containers.values()].find((c) => c.role === 'container');
+    if (!first) throw new Error('no container');
+    first.output = 'one\ntwo\nthree\n';
+    const req = {
+      namespace: 'default',
+      name: 'r',
+      pod: { namespace: 'default', name: 'web-1', uid: 'uid-1' },
+      container: 'app',
+      previous: false,
+      tailLines: 2,
+      limitBytes: 1024,
+    };
+
+    // act
+    const running = await m.logs(req);
+    const noPrevious = await m.logs({ ...req, previous: true });
+    first.running = false; // it exits; the manager keeps its output, removes it and starts another
+    await until(() => [...runtime.containers.values()].some((c) => c.role === 'container' && c.id !== first.id));
+    const previous = await m.logs({ ...req, previous: true, tailLines: 10 });
+    const unknown = await m.logs({ ...req, container: 'nope' });
+
+    // assess
+    expect(running).toEqual({ content: 'two\nthree\n' });
+    expect(noPrevious).toEqual({ error: 'previous terminated container "app" in pod "web-1" not found' });
+    expect(previous).toEqual({ content: 'one\ntwo\nthree\n' });
+    expect(unknown).toEqual({ error: 'container "nope" in pod "web-1" is waiting to start' });
+  });
 });

@@ -42,6 +42,9 @@ class ScriptedPods implements PodSink {
   statuses: { pod: PodRef; status: Record<string, unknown> }[] = [];
   private listener: (() => void) | undefined;
   setDesired(): void {}
+  async logs() {
+    return { error: 'not in this test' };
+  }
   changedStatuses() {
     return this.statuses;
   }
