@@ -47,7 +47,7 @@ export interface InstanceSpec {
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'terminated';
 
 export interface Instance {
-  /** Provider's id (EC2 instance id, GCP instance name, local pid-based id). */
+  /** Provider's id (EC2 instance id, GCP `ZONE/NAME`, Azure VM name, local `local-NAME`). */
   id: string;
   name: string;
   pool: string;
