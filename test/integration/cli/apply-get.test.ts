@@ -42,6 +42,8 @@ describe('ferry apply, get, describe and delete', () => {
     expect(checked.code).toBe(0);
     expect(checked.stdout).toContain('cloud.ferry.dev/aws-eu created (dry run)');
     expect(checked.stdout).toContain('nodepool.ferry.dev/web created (dry run)');
+    expect(checked.stdout).toContain('cloud.ferry.dev/gcp-eu created (dry run)');
+    expect(checked.stdout).toContain('cloud.ferry.dev/azure-eu created (dry run)');
   });
 
   it('applies examples/ and then lists the deployment and service', async () => {
