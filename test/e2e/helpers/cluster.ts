@@ -22,6 +22,8 @@ export function buildOnce(): void {
 
 export class TestCluster {
   plane!: LocalControlPlane;
+  /** Issued by the first start only (a restarted plane finds a non-empty store and issues none). */
+  private adminToken = '';
   provider!: LocalProvider;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   port = 0;
@@ -62,6 +64,7 @@ export class TestCluster {
       provider: this.provider,
     });
     this.port = this.plane.port;
+    this.adminToken ||= this.plane.adminToken ?? '';
   }
 
   async stopControlPlane(): Promise<void> {
@@ -81,7 +84,7 @@ export class TestCluster {
   async post<T>(path: string, body: unknown): Promise<T> {
     const res = await fetch(`${this.plane.url}${path}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${this.plane.adminToken}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     const created = (await res.json()) as T;
@@ -92,7 +95,7 @@ export class TestCluster {
   /** GETs a path through the API as the admin; the status and the raw body. */
   async get(path: string): Promise<{ status: number; text: string }> {
     const res = await fetch(`${this.plane.url}${path}`, {
-      headers: { authorization: `Bearer ${this.plane.adminToken}` },
+      headers: { authorization: `Bearer ${this.adminToken}` },
     });
     return { status: res.status, text: await res.text() };
   }
