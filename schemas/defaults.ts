@@ -45,6 +45,21 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         defaultTemplate(spec.template);
       }
       break;
+    case 'Job':
+      if (isRec(spec)) {
+        // Kubernetes: both unset means one pod to one success.
+        if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
+        setDefault(spec, 'parallelism', 1);
+        setDefault(spec, 'backoffLimit', 6);
+        setDefault(spec, 'completionMode', 'NonIndexed');
+        setDefault(spec, 'suspend', false);
+        const podSpec = isRec(spec.template) && isRec(spec.template.spec) ? spec.template.spec : undefined;
+        const policy = podSpec?.restartPolicy;
+        defaultTemplate(spec.template);
+        // No default here: a Job's pods must say OnFailure or Never (validation names the field).
+        if (podSpec && policy === undefined) delete podSpec.restartPolicy;
+      }
+      break;
     case 'ReplicaSet':
       if (isRec(spec)) {
         setDefault(spec, 'replicas', 1);

@@ -5,7 +5,7 @@ import { CloudSchema, NodePoolSchema } from './ferry';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { EndpointsSchema, ServiceSchema } from './service';
-import { DeploymentSchema, ReplicaSetSchema } from './workloads';
+import { DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
 export interface KindInfo {
   kind: string;
@@ -58,6 +58,7 @@ export const kinds: readonly KindInfo[] = [
   info('v1', 'ConfigMap', 'configmaps', true, ['cm'], [], ConfigMapSchema),
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
+  info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),

@@ -268,6 +268,7 @@ function semantic(info: KindInfo, obj: Rec): StatusCause[] {
   const spec = isRec(obj.spec) ? obj.spec : undefined;
   if (info.kind === 'Pod' && spec) checkPodSpec(spec, 'spec', causes);
   if ((info.kind === 'Deployment' || info.kind === 'ReplicaSet') && spec) checkWorkload(spec, causes);
+  if (info.kind === 'Job' && spec) checkJob(spec, causes);
   if (info.kind === 'Service' && spec) checkService(spec, causes);
   if (info.kind === 'Secret' || info.kind === 'ConfigMap') {
     for (const field of ['data', 'stringData', 'binaryData']) checkConfigKeys(obj[field], field, causes);
@@ -487,6 +488,37 @@ function checkWorkload(spec: Rec, causes: StatusCause[]): void {
         reason: 'FieldValueNotSupported',
         message: `Unsupported value: ${show(policy)}: supported values: "Always"`,
       });
+    }
+  }
+}
+
+function checkJob(spec: Rec, causes: StatusCause[]): void {
+  const template = isRec(spec.template) ? spec.template : undefined;
+  if (!template || !isRec(template.spec)) return;
+  checkPodSpec(template.spec, 'spec.template.spec', causes);
+  const policy = template.spec.restartPolicy;
+  if (policy === undefined)
+    causes.push({
+      field: 'spec.template.spec.restartPolicy',
+      reason: 'FieldValueRequired',
+      message: 'Required value: supported values: "OnFailure", "Never"',
+    });
+  else if (policy !== 'OnFailure' && policy !== 'Never')
+    causes.push({
+      field: 'spec.template.spec.restartPolicy',
+      reason: 'FieldValueNotSupported',
+      message: `Unsupported value: ${show(policy)}: supported values: "OnFailure", "Never"`,
+    });
+  const labels = (isRec(template.metadata) && isRec(template.metadata.labels) ? template.metadata.labels : {}) as Rec;
+  const match = isRec(spec.selector) && isRec(spec.selector.matchLabels) ? spec.selector.matchLabels : {};
+  for (const [k, v] of Object.entries(match)) {
+    if (labels[k] !== v) {
+      causes.push({
+        field: 'spec.template.metadata.labels',
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: selector does not match template labels (${k}=${String(v)})`,
+      });
+      break;
     }
   }
 }

@@ -73,3 +73,37 @@ export type Deployment = Kind<Static<typeof DeploymentSchema>>;
 export type ReplicaSetSpec = Static<typeof ReplicaSetSpecSchema>;
 export type ReplicaSetStatus = Static<typeof ReplicaSetStatusSchema>;
 export type ReplicaSet = Kind<Static<typeof ReplicaSetSchema>>;
+
+/** batch/v1 Job: pods run to completion (`completions` successes, `parallelism` at a time). */
+export const JobSpecSchema = Obj({
+  parallelism: Opt(Int({ minimum: 0 })),
+  completions: Opt(Int({ minimum: 0 })),
+  backoffLimit: Opt(Int({ minimum: 0 })),
+  activeDeadlineSeconds: Opt(Int({ minimum: 1 })),
+  ttlSecondsAfterFinished: Opt(Int({ minimum: 0 })),
+  completionMode: Opt(Enum(['NonIndexed'] as const)),
+  suspend: Opt(Bool()),
+  selector: Opt(LabelSelectorSchema),
+  manualSelector: Opt(Bool()),
+  template: PodTemplateSpecSchema,
+});
+
+export const JobStatusSchema = Obj({
+  startTime: Opt(Type.String()),
+  completionTime: Opt(Type.String()),
+  active: Opt(Int()),
+  succeeded: Opt(Int()),
+  failed: Opt(Int()),
+  ready: Opt(Int()),
+  conditions: Opt(Type.Array(ConditionSchema)),
+});
+
+export const JobSchema = Obj({
+  ...envelope('batch/v1', 'Job'),
+  spec: JobSpecSchema,
+  status: Opt(JobStatusSchema),
+});
+
+export type JobSpec = Static<typeof JobSpecSchema>;
+export type JobStatus = Static<typeof JobStatusSchema>;
+export type Job = Kind<Static<typeof JobSchema>>;

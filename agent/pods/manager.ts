@@ -81,6 +81,8 @@ interface PodRecord {
   waitingReason?: { reason: string; message: string };
   stopping?: Promise<void>;
   stopped: boolean;
+  /** Every container exited for good: here, or before this agent started (nothing is run again). */
+  finished?: 'here' | 'before';
   status?: Record<string, unknown>;
   statusJson?: string;
   reportedJson?: string;
@@ -404,7 +406,13 @@ export class PodManager implements PodSink {
   }
 
   private async syncPod(rec: PodRecord, pod: PodObject): Promise<void> {
-    if (rec.stopping) return;
+    if (rec.stopping || rec.finished) return;
+    const phase = pod.status?.phase;
+    if ((phase === 'Succeeded' || phase === 'Failed') && ![...rec.containers.values()].some((c) => c.id)) {
+      // Finished before this agent (re)started: nothing to run, and its reported status stands.
+      rec.finished = 'before';
+      return;
+    }
     if (!rec.sandbox) {
       try {
         rec.sandbox = await this.runtime.createSandbox(rec.identity, portsOf(pod));
@@ -418,6 +426,12 @@ export class PodManager implements PodSink {
     }
     rec.startTime ??= iso(this.now());
     await Promise.all(pod.spec.containers.map((spec) => this.syncContainer(rec, pod, spec)));
+    if (pod.spec.containers.every((spec) => rec.containers.get(spec.name)?.done)) {
+      // Every container exited for good (a Job's pod): free the sandbox and its host ports, as
+      // the kubelet does for a terminal pod; the status keeps what it reported.
+      rec.finished = 'here';
+      if (rec.sandbox) await this.runtime.stopAndRemove(rec.sandbox.id, 0).catch(() => undefined);
+    }
   }
 
   private async syncContainer(rec: PodRecord, pod: PodObject, spec: ContainerSpec): Promise<void> {
@@ -691,7 +705,7 @@ export class PodManager implements PodSink {
 
   private refreshStatus(rec: PodRecord): void {
     const pod = rec.pod;
-    if (!pod || rec.stopped) return;
+    if (!pod || rec.stopped || rec.finished === 'before') return;
     const containers = pod.spec.containers.map((spec) => {
       const c = rec.containers.get(spec.name);
       return {

@@ -12,6 +12,7 @@ import { connect } from '../client';
 import { type CliContext, out } from '../context';
 import { parseTimeoutMs } from '../duration';
 import { ApiError, CliError, UsageError } from '../errors';
+import { type JobRef, waitForJobs } from '../jobs';
 import { readManifests, type SourcedManifest } from '../manifests';
 import { DEFAULT_NAMESPACE, resourceName, resourceNameFromApiVersion } from '../resources';
 import { type DeploymentRef, waitForRollouts } from '../rollout';
@@ -51,7 +52,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-R, --recursive', 'also read subdirectories of a directory')
     .option('--dry-run', 'validate and show what would change, write nothing')
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
-    .option('--wait', 'then wait until every applied Deployment is rolled out; exit 1 with the reason if not')
+    .option(
+      '--wait',
+      'then wait until every applied Job is complete and every Deployment rolled out; exit 1 with the reason if not',
+    )
     .option('--timeout <duration>', 'with --wait: give up after this long (e.g. 90s, 5m; 0 = never)', '5m')
     .action(async (opts: ApplyOptions) => {
       const timeoutMs = parseTimeoutMs(opts.timeout);
@@ -69,9 +73,16 @@ export function register(program: Command, ctx: CliContext): void {
             ...(generation !== undefined ? { generation } : {}),
           };
         });
-      await waitForRollouts(ctx, await connect(ctx.io.env), refs, {
+      const jobs: JobRef[] = result.items
+        .filter((item) => item.kind === 'Job' && item.apiVersion === 'batch/v1')
+        .map((item) => ({ namespace: item.namespace ?? DEFAULT_NAMESPACE, name: item.name }));
+      const client = await connect(ctx.io.env);
+      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+      // Jobs first: a migration Job usually has to finish before the new version can serve.
+      await waitForJobs(ctx, client, jobs, { deadline, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+      await waitForRollouts(ctx, client, refs, {
         style: 'progress',
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs: Math.max(0, deadline - Date.now()) } : {}),
       });
     });
 }

@@ -27,7 +27,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('logs')
     .description("print a container's output (the tail of it) from its node")
-    .argument('<target...>', 'POD, pod/NAME, or deployment/NAME (one of its pods)')
+    .argument('<target...>', 'POD, pod/NAME, or deployment/NAME or job/NAME (one of its pods)')
     .option('-c, --container <name>', 'the container (required when the pod has several)')
     .option('--tail <lines>', 'only the last N lines (default: up to 10,000)')
     .option('-p, --previous', 'the previous instance of the container (after a restart)')
@@ -56,13 +56,14 @@ async function podOf(
   namespace: string,
 ): Promise<string> {
   if (target.length === 1 && !target[0]?.includes('/')) return target[0] as string;
-  const { info, name } = parseTarget(target, ['Pod', 'Deployment', 'ReplicaSet']);
+  const { info, name } = parseTarget(target, ['Pod', 'Deployment', 'ReplicaSet', 'Job']);
   if (info.kind === 'Pod') return name;
   const owner = await client.request<{ spec: { selector?: { matchLabels?: Record<string, string> } } }>(
     'GET',
     objectPath(info, namespace, name),
   );
-  const labels = owner.spec.selector?.matchLabels ?? {};
+  // A Job's pods carry job-name (ferry does not generate a selector for Jobs).
+  const labels = info.kind === 'Job' ? { 'job-name': name } : (owner.spec.selector?.matchLabels ?? {});
   const selector = Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');

@@ -2,7 +2,7 @@
  * Table columns per kind, after kubectl's printers (k8s.io/kubernetes/pkg/printers/internalversion).
  * A kind not listed here prints NAME and AGE. `wide` adds the extra columns of `-o wide`.
  */
-import { age } from './age';
+import { age, humanDuration } from './age';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
 
 export interface KindColumns {
@@ -40,6 +40,21 @@ function podReady(pod: Loose): string {
   const statuses = arr(pod, 'status.containerStatuses');
   const total = Math.max(arr(pod, 'spec.containers').length, statuses.length);
   return `${statuses.filter((s) => s.ready === true).length}/${total}`;
+}
+
+/** kubectl's Job STATUS column: Complete, Failed, Suspended or Running. */
+export function jobStatus(job: Loose): string {
+  const conditions = arr(job, 'status.conditions');
+  for (const type of ['Complete', 'Failed', 'Suspended'])
+    if (conditions.some((c) => str(c, 'type') === type && str(c, 'status') === 'True')) return type;
+  return 'Running';
+}
+
+function jobDuration(job: Loose, now: number): string {
+  const start = Date.parse(str(job, 'status.startTime'));
+  if (Number.isNaN(start)) return '';
+  const end = Date.parse(str(job, 'status.completionTime'));
+  return humanDuration((Number.isNaN(end) ? now : end) - start);
 }
 
 export function nodeStatus(node: Loose): string {
@@ -136,6 +151,18 @@ export const COLUMNS: Record<string, KindColumns> = {
     ],
     wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
     wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  Job: {
+    headers: ['NAME', 'STATUS', 'COMPLETIONS', 'DURATION', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      jobStatus(o),
+      `${num(o, 'status.succeeded')}/${at(o, 'spec.completions') === undefined ? `1 of ${num(o, 'spec.parallelism', 1)}` : num(o, 'spec.completions')}`,
+      jobDuration(o, now),
+      created(o, now),
+    ],
+    wideHeaders: ['CONTAINERS', 'IMAGES'],
+    wideRow: (o) => containerImages(o, 'spec.template.spec.containers'),
   },
   Service: {
     headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],

@@ -111,3 +111,23 @@ export function validateOnly(obj: Obj): void {
 function nonEmpty(causes: StatusCause[], obj: Obj): StatusCause[] {
   return causes.length > 0 ? causes : [{ message: `${obj.kind} could not be defaulted`, reason: 'FieldValueInvalid' }];
 }
+
+/**
+ * Fields that may not change once set, as Kubernetes' update validation has them: a Job's pod
+ * template, selector and completions (its pods were made from them). Each change is one cause.
+ */
+export function immutableChanges(stored: Obj, next: Obj): StatusCause[] {
+  if (stored.kind !== 'Job') return [];
+  const before = (stored.spec ?? {}) as Record<string, unknown>;
+  const after = (next.spec ?? {}) as Record<string, unknown>;
+  const causes: StatusCause[] = [];
+  for (const field of ['template', 'selector', 'completions', 'completionMode']) {
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field]))
+      causes.push({
+        field: `spec.${field}`,
+        reason: 'FieldValueInvalid',
+        message: 'Invalid value: field is immutable (delete the Job and create it again to change it)',
+      });
+  }
+  return causes;
+}

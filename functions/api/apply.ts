@@ -17,6 +17,7 @@ import type { Obj, ObjectRef } from '../store/types';
 import {
   defaultAndValidate,
   hasStatusSubresource,
+  immutableChanges,
   isRecord,
   resourceLabel,
   SERVER_METADATA,
@@ -103,6 +104,10 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     const { obj, causes: invalid } = defaultAndValidate(p.desired);
     p.desired = obj;
     for (const c of invalid) causes.push(cause(p, c.field, c.message, c.reason));
+    if (p.stored && invalid.length === 0) {
+      for (const c of immutableChanges(p.stored, mergeForApply(p.stored, p.desired, p.info)))
+        causes.push(cause(p, c.field, c.message, c.reason));
+    }
     const ns = p.ref.namespace;
     if (ns !== undefined && !bundledNamespaces.has(ns) && !(await deps.store.get({ kind: 'Namespace', name: ns }))) {
       causes.push(cause(p, 'metadata.namespace', `namespace "${ns}" does not exist`, 'FieldValueNotFound'));

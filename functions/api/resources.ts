@@ -32,6 +32,7 @@ import {
   asObjectOf,
   checkPlacement,
   hasStatusSubresource,
+  immutableChanges,
   isRecord,
   resourceLabel,
   stripServerMetadata,
@@ -261,6 +262,8 @@ async function write(
       if (hasStatusSubresource(info)) delete body.status;
       if (info.kind === 'Service') keepAllocated(stored, body);
       next = admit(body);
+      const immutable = immutableChanges(stored, next);
+      if (immutable.length) throw new InvalidError(info.kind, name, immutable);
       carryServerMetadata(stored, next);
       if (hasStatusSubresource(info)) {
         if (stored.status === undefined) delete next.status;

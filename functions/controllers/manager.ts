@@ -18,6 +18,7 @@ import type { StateStore } from '../store/types';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
 import { DEFAULT_NODE_LIFECYCLE, type NodeLifecycleOptions, reconcileNodes } from './node-lifecycle';
 import { repairNodePorts } from './node-port-repair';
@@ -103,6 +104,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       const before = writes;
       await step('deployment', () => reconcileDeployments(passDeps));
       await step('replicaset', () => reconcileReplicaSets(passDeps));
+      await step('job', () => reconcileJobs(passDeps));
       await step('scheduler', () => schedulePass(passDeps));
       await step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));
       await step('endpoints', () => reconcileEndpoints(passDeps));

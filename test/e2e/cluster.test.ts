@@ -3,7 +3,7 @@
  * processes) running real containers. Tests run in order on one cluster, as a user's day would.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Deployment, Pod } from '../../schemas';
+import type { Deployment, Job, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
 import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
@@ -245,6 +245,44 @@ describeDocker('e2e: a local cluster on real Docker', () => {
     expect(logs.status).toBe(200);
     expect(logs.text.split('\n').sort()).toEqual(['', 'a warning', 'starting with hello']);
   }, 60_000);
+
+  it('runs a Job to completion, keeps its output readable and frees its pod sandbox', async () => {
+    await c.post('/apis/batch/v1/namespaces/default/jobs', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'migrate' },
+      spec: {
+        completions: 2,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'migrate', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'echo migrated'] }],
+          },
+        },
+      },
+    });
+    await c.waitFor(
+      async () => {
+        const job = await c.store.get<Job>({ kind: 'Job', namespace: 'default', name: 'migrate' });
+        return job?.status?.conditions?.some((x) => x.type === 'Complete' && x.status === 'True') ?? false;
+      },
+      60_000,
+      'Job complete',
+    );
+    const pods = (await c.pods('migrate-')).filter((p) => p.metadata.labels?.['job-name'] === 'migrate');
+    expect(pods.map((p) => p.status?.phase)).toEqual(['Succeeded', 'Succeeded']);
+    for (const p of pods) {
+      expect(await c.get(`/api/v1/namespaces/default/pods/${p.metadata.name}/log`)).toEqual({
+        status: 200,
+        text: 'migrated\n',
+      });
+      await c.waitFor(
+        async () => docker('ps', '-q', '--filter', `label=ferry.pod.uid=${p.metadata.uid}`) === '',
+        10_000,
+        'sandbox of a finished pod removed',
+      );
+    }
+  }, 90_000);
 
   it('shows CrashLoopBackOff with growing delays for a crashing command', async () => {
     await c.store.create(

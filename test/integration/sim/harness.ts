@@ -11,7 +11,7 @@ import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import { refOf } from '../../../functions/store/object-meta';
 import type { Obj, StateStore } from '../../../functions/store/types';
-import type { Deployment, Lease, Node, Pod } from '../../../schemas';
+import type { Deployment, Job, Lease, Node, Pod } from '../../../schemas';
 import { applyDefaults } from '../../../schemas';
 import { makeNode, type NodeOptions } from '../../helpers/objects';
 
@@ -156,6 +156,9 @@ export class Simulation {
  * `stopDelayMs` after. Driven by the simulation's fake clock, or by a timer against a real
  * control plane (the CLI's `apply --wait` and `drain` tests).
  */
+export const RUN_MS = 'sim.ferry.dev/run-ms';
+export const EXIT_CODE = 'sim.ferry.dev/exit-code';
+
 export class SimulatedAgents {
   private readonly boundAt = new Map<string, number>();
   private readonly terminatingAt = new Map<string, number>();
@@ -185,6 +188,45 @@ export class SimulatedAgents {
     }
   }
 
+  /**
+   * A pod annotated `sim.ferry.dev/run-ms` runs that long, then exits with `sim.ferry.dev/exit-code`
+   * (default 0): Succeeded, or Failed under restartPolicy Never, or restarted (restartCount + 1)
+   * under OnFailure. Other pods run until deleted.
+   */
+  private async finishIfDone(pod: Pod): Promise<void> {
+    const runMs = pod.metadata.annotations?.[RUN_MS];
+    const started = Date.parse(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
+    if (runMs === undefined || Number.isNaN(started) || this.now - started < Number(runMs)) return;
+    const exitCode = Number(pod.metadata.annotations?.[EXIT_CODE] ?? '0');
+    const t = new Date(this.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const previous = pod.status?.containerStatuses?.[0];
+    const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: t, finishedAt: t };
+    const restart = exitCode !== 0 && pod.spec.restartPolicy === 'OnFailure';
+    await this.store
+      .update({
+        ...pod,
+        status: {
+          ...pod.status,
+          phase: restart ? 'Running' : exitCode === 0 ? 'Succeeded' : 'Failed',
+          conditions: [
+            ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready'),
+            { type: 'Ready', status: 'False', lastTransitionTime: t },
+          ],
+          containerStatuses: [
+            {
+              name: 'app',
+              image: 'img',
+              ready: false,
+              restartCount: (previous?.restartCount ?? 0) + (restart ? 1 : 0),
+              state: restart ? { running: { startedAt: t } } : { terminated },
+              ...(restart ? { lastState: { terminated } } : {}),
+            },
+          ],
+        },
+      })
+      .catch(() => undefined);
+  }
+
   async run(name: string): Promise<void> {
     await this.heartbeat(name);
     const pods = (await this.store.list<Pod>('Pod', { nodeName: name })).items;
@@ -200,7 +242,11 @@ export class SimulatedAgents {
         }
         continue;
       }
-      if (pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') continue;
+      if (pod.status?.phase === 'Running') {
+        await this.finishIfDone(pod);
+        continue;
+      }
+      if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') continue;
       const since = this.boundAt.get(uid) ?? this.now;
       this.boundAt.set(uid, since);
       if (this.now - since < (this.options.startDelayMs ?? 2_000)) continue;
@@ -260,4 +306,32 @@ export function deployment(
       },
     },
   };
+}
+
+export function job(
+  name: string,
+  extra: {
+    completions?: number;
+    parallelism?: number;
+    backoffLimit?: number;
+    activeDeadlineSeconds?: number;
+    ttlSecondsAfterFinished?: number;
+    restartPolicy?: 'Never' | 'OnFailure';
+    runMs?: number;
+    exitCode?: number;
+  } = {},
+): Job {
+  const { runMs = 3_000, exitCode = 0, restartPolicy = 'Never', ...spec } = extra;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      ...spec,
+      template: {
+        metadata: { annotations: { [RUN_MS]: String(runMs), [EXIT_CODE]: String(exitCode) } },
+        spec: { restartPolicy, containers: [{ name: 'app', image: 'ferry.local/busybox:1' }] },
+      },
+    },
+  } as Job;
 }
