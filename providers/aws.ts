@@ -33,7 +33,7 @@ import {
   type LoadBalancerIngress,
   NotSupportedError,
 } from './types';
-import { type UserDataOptions, userData } from './userdata';
+import { stringOption, userData, userDataOptions } from './userdata';
 
 /** EC2 error codes meaning "not here, not now": try another zone or instance type. */
 const CAPACITY_ERRORS = new Set([
@@ -178,21 +178,4 @@ function toInstance(i: Ec2Instance): Instance {
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
     tags,
   };
-}
-
-/** The Cloud options the user-data takes: agentImage and agentEnv. */
-export function userDataOptions(options: Record<string, unknown>): UserDataOptions {
-  const out: UserDataOptions = {};
-  const image = stringOption(options, 'agentImage');
-  if (image) out.agentImage = image;
-  const env = options.agentEnv;
-  if (env && typeof env === 'object' && !Array.isArray(env)) {
-    out.env = Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-  }
-  return out;
-}
-
-function stringOption(options: Record<string, unknown>, key: string): string | undefined {
-  const v = options[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }

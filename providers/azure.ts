@@ -59,7 +59,7 @@ import {
   type LoadBalancerIngress,
   NotSupportedError,
 } from './types';
-import { type UserDataOptions, userData } from './userdata';
+import { stringOption, userData, userDataOptions } from './userdata';
 
 /** ARM error codes meaning "not here, not now": try another zone or VM size. */
 const CAPACITY_ERRORS = new Set([
@@ -335,21 +335,4 @@ async function throwawaySshKey(): Promise<string> {
   };
   const blob = Buffer.concat([field(Buffer.from('ssh-rsa')), field(mpint(jwk.e)), field(mpint(jwk.n))]);
   return `ssh-rsa ${blob.toString('base64')} ferry-no-login`;
-}
-
-/** The Cloud options the user-data takes: agentImage and agentEnv (as in aws.ts). */
-function userDataOptions(options: Record<string, unknown>): UserDataOptions {
-  const out: UserDataOptions = {};
-  const image = stringOption(options, 'agentImage');
-  if (image) out.agentImage = image;
-  const env = options.agentEnv;
-  if (env && typeof env === 'object' && !Array.isArray(env)) {
-    out.env = Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-  }
-  return out;
-}
-
-function stringOption(options: Record<string, unknown>, key: string): string | undefined {
-  const v = options[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }

@@ -50,7 +50,7 @@ import {
   type LoadBalancerIngress,
   NotSupportedError,
 } from './types';
-import { type UserDataOptions, userData } from './userdata';
+import { stringOption, userData, userDataOptions } from './userdata';
 
 type GceInstance = protos.google.cloud.compute.v1.IInstance;
 type GceOperation = protos.google.cloud.compute.v1.IOperation;
@@ -402,23 +402,6 @@ function snake(reason: string): string {
 
 function describe(errors: { code?: string | null; message?: string | null }[]): string {
   return errors.map((e) => `${e.code ?? 'ERROR'}: ${e.message ?? ''}`).join('; ');
-}
-
-/** The Cloud options the user-data takes: agentImage and agentEnv. */
-function userDataOptions(options: Record<string, unknown>): UserDataOptions {
-  const out: UserDataOptions = {};
-  const image = stringOption(options, 'agentImage');
-  if (image) out.agentImage = image;
-  const env = options.agentEnv;
-  if (env && typeof env === 'object' && !Array.isArray(env)) {
-    out.env = Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
-  }
-  return out;
-}
-
-function stringOption(options: Record<string, unknown>, key: string): string | undefined {
-  const v = options[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -85,3 +85,20 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
     '',
   ].join('\n');
 }
+
+/** The Cloud options the user-data takes (every provider's): `agentImage` and `agentEnv`. */
+export function userDataOptions(options: Record<string, unknown>): UserDataOptions {
+  const out: UserDataOptions = {};
+  const image = stringOption(options, 'agentImage');
+  if (image) out.agentImage = image;
+  const env = options.agentEnv;
+  if (env && typeof env === 'object' && !Array.isArray(env)) {
+    out.env = Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  }
+  return out;
+}
+
+export function stringOption(options: Record<string, unknown>, key: string): string | undefined {
+  const v = options[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
