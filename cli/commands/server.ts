@@ -1,11 +1,12 @@
 /**
- * `ferry server [--port 7443] [--host 127.0.0.1] [--data-dir .ferry]`: the whole control plane in
+ * `ferry server [--port 7443] [--host 127.0.0.1] [--data-dir .ferry] [--tls-cert F --tls-key F]`: the whole control plane in
  * this process (SQLite under the data dir). On the first start of an empty store the admin token is
  * written to the CLI config (mode 0600) and only the file's path is printed: the token never
  * reaches stdout, stderr or the log. SIGINT/SIGTERM (or `io.signal`) close it cleanly.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
 import { createLogger, type LogLevel } from '../../functions/log';
 import { configPath, readConfig, writeConfig } from '../config';
@@ -18,6 +19,8 @@ interface ServerOptions {
   dataDir: string;
   logLevel: string;
   controllers: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -31,6 +34,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--data-dir <dir>', 'where the SQLite store lives', '.ferry')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
     .option('--no-controllers', 'serve the API only: no scheduler or controllers in this process')
+    .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .action(async (opts: ServerOptions) => {
       await server(ctx, opts);
     });
@@ -47,9 +52,18 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
     ctx.io.stderr.write(`${line}\n`),
   );
 
+  const tls = await readTls(ctx, opts);
+
   // Loaded here, not at the top: every other command is HTTP-only and must not load SQLite.
   const { startLocalControlPlane } = await import('../../functions/runtime/local');
-  const plane = await startLocalControlPlane({ dataDir, port, host: opts.host, log, controllers: opts.controllers });
+  const plane = await startLocalControlPlane({
+    dataDir,
+    port,
+    host: opts.host,
+    log,
+    controllers: opts.controllers,
+    ...(tls ? { tls } : {}),
+  });
   const stop = stopSignal(ctx);
   try {
     out(ctx, `ferry server listening on ${plane.url} (data in ${dataDir})`);
@@ -67,6 +81,26 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
     stop.dispose();
     await plane.close();
   }
+}
+
+async function readTls(ctx: CliContext, opts: ServerOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!opts.tlsCert && !opts.tlsKey) return undefined;
+  if (!opts.tlsCert || !opts.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = async (file: string, flag: string) => {
+    try {
+      return await readFile(resolve(ctx.io.cwd ?? process.cwd(), file));
+    } catch (err) {
+      throw new UsageError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const cert = await read(opts.tlsCert, '--tls-cert');
+  const key = await read(opts.tlsKey, '--tls-key');
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and key (${(err as Error).message})`);
+  }
+  return { cert, key };
 }
 
 /** A server bound to every interface is still reached over loopback from this machine. */

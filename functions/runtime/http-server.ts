@@ -4,6 +4,7 @@
  * that fires when the client goes away, so long-polls stop waiting), and closes gracefully.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { statusBody } from '../api/http-errors';
 import type { ApiHandler, ApiRequest } from '../api/types';
@@ -15,6 +16,8 @@ export interface ApiServerOptions {
   port: number;
   maxBodyBytes: number;
   log: Logger;
+  /** PEM certificate (chain) and key: serve HTTPS. Without it, plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface ApiServer {
@@ -25,10 +28,13 @@ export interface ApiServer {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const inflight = new Set<Promise<void>>();
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const p = serve(options, req, res).finally(() => inflight.delete(p));
     inflight.add(p);
-  });
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ keepAliveTimeout: 65_000, cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer({ keepAliveTimeout: 65_000 }, onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -36,7 +42,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     async close() {
       await closeServer(server);

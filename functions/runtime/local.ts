@@ -42,6 +42,8 @@ export interface LocalControlPlaneOptions {
   cluster?: string;
   /** Where machines of NodePools reach the API (default FERRY_PUBLIC_URL, else this server's URL). */
   publicUrl?: string;
+  /** PEM certificate and key: serve HTTPS (what kubectl needs to send a token). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface LocalControlPlane {
@@ -74,6 +76,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     port: options.port ?? 7443,
     maxBodyBytes: config.maxBodyBytes,
     log,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   let stopControllers: (() => Promise<void>) | undefined;
   if (options.controllers ?? true) {

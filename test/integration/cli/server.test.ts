@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliResult, ferry } from './harness';
 
+const TLS = join(import.meta.dirname, '../../fixtures/tls');
+
 describe('ferry server', () => {
   let dir: string;
   let configFile: string;
@@ -94,5 +96,38 @@ describe('ferry server', () => {
     // assess
     expect(result.code).toBe(2);
     expect(result.stderr).toBe('error: --port "http" is not a port number\n');
+  });
+
+  it('refuses half a TLS setting, or files that are not a certificate and key, before listening', async () => {
+    // act
+    const half = await ferry(['server', '--port', '0', '--data-dir', join(dir, 'data'), '--tls-cert', 'cert.pem']);
+    const missing = await ferry([
+      'server',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'data'),
+      '--tls-cert',
+      join(dir, 'nope.pem'),
+      '--tls-key',
+      join(dir, 'nope.pem'),
+    ]);
+    const swapped = await ferry([
+      'server',
+      '--port',
+      '0',
+      '--data-dir',
+      join(dir, 'data'),
+      '--tls-cert',
+      join(TLS, 'key.pem'),
+      '--tls-key',
+      join(TLS, 'cert.pem'),
+    ]);
+
+    // assess
+    expect(half.code).not.toBe(0);
+    expect(half.stderr).toContain('--tls-cert and --tls-key go together');
+    expect(missing.stderr).toMatch(/--tls-cert \S+nope\.pem: ENOENT/);
+    expect(swapped.stderr).toContain('not a usable PEM certificate and key');
   });
 });

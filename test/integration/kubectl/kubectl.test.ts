@@ -1,0 +1,118 @@
+/**
+ * The real kubectl against ferry over HTTPS (kubectl sends a bearer token only over TLS): the
+ * everyday verbs a Kubernetes user reaches for. kubectl is not part of ferry's install: without it
+ * on the PATH this suite skips, saying so.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../functions/log';
+import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
+
+const run = promisify(execFile);
+const FIXTURES = join(import.meta.dirname, '../../fixtures/tls');
+const EXAMPLES = join(import.meta.dirname, '../../../examples');
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+if (!hasKubectl)
+  console.warn('\n*** SKIPPED: kubectl is not installed: the kubectl compatibility suite did not run ***\n');
+
+describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
+  let plane: LocalControlPlane;
+  let dir: string;
+  let kubeconfig: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-kubectl-'));
+    plane = await startLocalControlPlane({
+      dataDir: dir,
+      port: 0,
+      log: silentLogger,
+      controllers: true,
+      resyncMs: 500,
+      tls: { cert: await readFile(join(FIXTURES, 'cert.pem')), key: await readFile(join(FIXTURES, 'key.pem')) },
+    });
+    kubeconfig = join(dir, 'kubeconfig');
+    const k = (...args: string[]) => run('kubectl', ['--kubeconfig', kubeconfig, ...args]);
+    await k(
+      'config',
+      'set-cluster',
+      'ferry',
+      `--server=${plane.url}`,
+      `--certificate-authority=${join(FIXTURES, 'cert.pem')}`,
+    );
+    await k('config', 'set-credentials', 'admin', `--token=${plane.adminToken}`);
+    await k('config', 'set-context', 'ferry', '--cluster=ferry', '--user=admin');
+    await k('config', 'use-context', 'ferry');
+  });
+
+  afterAll(async () => {
+    await plane?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const kubectl = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+
+  it('serves HTTPS at the URL it reports', () => {
+    expect(plane.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('applies the examples (client-side apply: strategic merge patch), then re-applies them unchanged', async () => {
+    // act
+    const first = await kubectl('apply', '--validate=false', '-f', EXAMPLES);
+    const second = await kubectl('apply', '--validate=false', '-f', EXAMPLES);
+
+    // assess
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('deployment.apps/web created');
+    expect(first.stdout).toContain('service/web created');
+    expect(second.stdout).toContain('deployment.apps/web unchanged');
+  });
+
+  it('gets, describes, scales and deletes', async () => {
+    // act
+    const ns = await kubectl('get', 'namespaces', '-o', 'name');
+    const replicas = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}');
+    const described = await kubectl('describe', 'deployment', 'web');
+    const scaled = await kubectl('scale', 'deployment', 'web', '--replicas=1');
+    const after = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}');
+    const deleted = await kubectl('delete', 'service', 'web');
+    const gone = await kubectl('get', 'service', 'web');
+
+    // assess
+    expect(ns.stdout.split('\n')).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system']));
+    expect(replicas.stdout).toBe('3');
+    expect(described.stdout).toMatch(/Replicas:\s+3 desired/);
+    expect(scaled.stdout).toContain('deployment.apps/web scaled');
+    expect(after.stdout).toBe('1');
+    expect(deleted.stdout).toContain('service "web" deleted');
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('services "web" not found');
+  });
+
+  it('is refused with a forged token, and a reader token may not write', async () => {
+    // prepare
+    const { issueToken } = await import('../../../functions/api/tokens');
+    const reader = (await issueToken(plane.deps, { role: 'reader' })).token;
+
+    // act
+    const forged = await kubectl('get', 'pods', '--token=ferry_admin_forged');
+    const asReader = await kubectl('--token', reader, 'delete', 'deployment', 'web');
+
+    // assess
+    expect(forged.code).not.toBe(0);
+    expect(forged.stderr).toMatch(/must be logged in|Unauthorized/);
+    expect(asReader.code).not.toBe(0);
+    expect(asReader.stderr).toMatch(/Forbidden|forbidden/);
+  });
+});
