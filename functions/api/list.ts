@@ -60,6 +60,10 @@ export function parseFieldSelector(kind: string, selector: string | null): Field
   return out;
 }
 
+export function matchesFields(obj: Obj, fields: FieldRequirement[]): boolean {
+  return fields.every((f) => (fieldValue(obj, f.field) === f.value) === f.equal);
+}
+
 function fieldValue(obj: Obj, path: string): string {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
@@ -86,7 +90,7 @@ export async function listObjects(
   if (byNode && info.kind === 'Pod') options.nodeName = byNode.value;
 
   const { items, resourceVersion } = await deps.store.list(info.kind, options);
-  let selected = items.filter((obj) => fields.every((f) => (fieldValue(obj, f.field) === f.value) === f.equal));
+  let selected = items.filter((obj) => matchesFields(obj, fields));
 
   const after = decodeContinue(query.get('continue'));
   if (after) selected = selected.filter((o) => keyOf(o) > after);

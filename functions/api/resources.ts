@@ -47,6 +47,7 @@ import { podLogs } from './pod-logs';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
+import { isWatch, watchObjects } from './watch';
 
 export interface ResourceRoute {
   info: KindInfo;
@@ -95,6 +96,7 @@ export async function handleResource(
 
   switch (verb) {
     case 'list':
+      if (isWatch(req.query)) return watchObjects(deps, route.info, route.namespace, req);
       return jsonResponse(200, await listObjects(deps, route.info, route.namespace, req.query));
     case 'create':
       return jsonResponse(201, await create(deps, req, route, principal, dryRun));

@@ -23,11 +23,19 @@ export interface ApiResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /**
+   * A streamed body (watch): the runtime sends the head, then what `write` is given as it comes,
+   * until the promise settles; `signal` fires when the client goes away. Only runtimes that can
+   * stream (the local server) are given such responses (`ApiConfig.watch`).
+   */
+  stream?: (write: (chunk: string) => void, signal: AbortSignal) => Promise<void>;
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
 
 export interface ApiConfig {
+  /** The runtime can stream responses and sees every write (one process): watch is served. */
+  watch?: boolean;
   /** Largest accepted request body in bytes (default 1 MiB); runtimes enforce it while reading. */
   maxBodyBytes: number;
   /** Reported by /version. */

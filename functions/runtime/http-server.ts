@@ -102,6 +102,16 @@ async function serve(options: ApiServerOptions, req: IncomingMessage, res: Serve
       ...(body.length > 0 ? { body } : {}),
     };
     const out = await options.handler(apiReq);
+    if (out.stream) {
+      // Chunked: no length; each write goes out as it is made.
+      res.writeHead(out.status, out.headers);
+      res.flushHeaders();
+      await out.stream((chunk) => {
+        if (!res.destroyed) res.write(chunk);
+      }, apiReq.signal as AbortSignal);
+      if (!res.destroyed) res.end();
+      return;
+    }
     send(res, out.status, out.headers, out.body);
   } catch (err) {
     options.log.error('serving request failed', {

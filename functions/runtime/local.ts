@@ -62,6 +62,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   const config: ApiConfig = {
+    watch: true,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     version: VERSION,
     ...(nodePortRange ? { nodePortRange } : {}),

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
+import { type SimulatedNodes, startSimulatedNodes, type TestPlane } from '../cli/harness';
 
 const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../../fixtures/tls');
@@ -23,6 +24,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
   let plane: LocalControlPlane;
   let dir: string;
   let kubeconfig: string;
+  let nodes: SimulatedNodes;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-kubectl-'));
@@ -46,9 +48,11 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     await k('config', 'set-credentials', 'admin', `--token=${plane.adminToken}`);
     await k('config', 'set-context', 'ferry', '--cluster=ferry', '--user=admin');
     await k('config', 'use-context', 'ferry');
+    nodes = await startSimulatedNodes({ plane } as TestPlane, ['node-1', 'node-2'], { cpu: '4' });
   });
 
   afterAll(async () => {
+    nodes?.stop();
     await plane?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -114,5 +118,30 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(forged.stderr).toMatch(/must be logged in|Unauthorized/);
     expect(asReader.code).not.toBe(0);
     expect(asReader.stderr).toMatch(/Forbidden|forbidden/);
+  });
+
+  it('follows a rollout with kubectl rollout status (list, then watch) until it succeeds', async () => {
+    // prepare
+    await kubectl('apply', '--validate=false', '-f', join(EXAMPLES, 'web-deployment.yaml'));
+    await kubectl('scale', 'deployment', 'web', '--replicas=3');
+
+    // act
+    const status = await kubectl('rollout', 'status', 'deployment/web', '--timeout=30s');
+
+    // assess
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('deployment "web" successfully rolled out');
+  });
+
+  it('streams changes to kubectl get -w as they happen', async () => {
+    // act
+    const watching = kubectl('get', 'configmaps', '-w', '--request-timeout=4s', '-o', 'name');
+    await new Promise((r) => setTimeout(r, 1000));
+    await kubectl('create', 'configmap', 'live', '--from-literal=a=1');
+    await kubectl('delete', 'configmap', 'live');
+    const out = await watching;
+
+    // assess
+    expect(out.stdout.split('\n').filter((l) => l === 'configmap/live').length).toBeGreaterThanOrEqual(2);
   });
 });

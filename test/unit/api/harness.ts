@@ -85,7 +85,7 @@ export async function startApi(
       ...(body !== undefined ? { body } : {}),
     });
     let json: Sent['json'] = {};
-    if ((res.headers['content-type'] ?? '').includes('json')) json = JSON.parse(res.body);
+    if (!res.stream && (res.headers['content-type'] ?? '').includes('json')) json = JSON.parse(res.body);
     return { ...res, json };
   };
 
