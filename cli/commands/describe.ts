@@ -1,9 +1,9 @@
 /** `ferry describe KIND NAME [-n NS]`: key fields of one object, then the Events about it. */
 import type { Command } from 'commander';
+import type { Loose } from '../../schemas/printers/fields';
 import { type ApiClient, connect } from '../client';
 import { type CliContext, out } from '../context';
 import { describeObject } from '../output/describe';
-import type { Loose } from '../output/fields';
 import { collectionPath, DEFAULT_NAMESPACE, objectPath, resolveKind } from '../resources';
 
 export function register(program: Command, ctx: CliContext): void {

@@ -3,10 +3,10 @@
  * KIND is a kind, plural or short name (po, deploy, svc, no, rs, ns, ep, cm, ev).
  */
 import type { Command } from 'commander';
+import type { Loose } from '../../schemas/printers/fields';
 import { type ApiClient, connect } from '../client';
 import { type CliContext, err, out } from '../context';
 import { UsageError } from '../errors';
-import type { Loose } from '../output/fields';
 import { type OutputFormat, parseOutputFormat, renderObjectsTable, toJson, toYaml } from '../output/print';
 import { collectionPath, DEFAULT_NAMESPACE, type KindInfo, objectPath, resolveKind, resourceName } from '../resources';
 

@@ -4,12 +4,12 @@
  * works; what was created goes to stderr. The server never shows the secret again.
  */
 import type { Command } from 'commander';
+import { age } from '../../schemas/printers/age';
+import { arr, at, type Loose, str } from '../../schemas/printers/fields';
 import { connect } from '../client';
 import { type CliContext, err, out } from '../context';
 import { parseDurationSeconds } from '../duration';
 import { UsageError } from '../errors';
-import { age } from '../output/age';
-import { arr, at, type Loose, str } from '../output/fields';
 import { renderTable } from '../output/table';
 
 const TOKENS = '/apis/ferry.dev/v1/tokens';

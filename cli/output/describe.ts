@@ -3,9 +3,9 @@
  * metadata, the fields of the kind a person looks for first, then the object's Events.
  * Kinds without a describer show their spec and status as YAML.
  */
-import { age } from './age';
-import { nodeStatus, podStatus } from './columns';
-import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
+import { age } from '../../schemas/printers/age';
+import { nodeStatus, podStatus } from '../../schemas/printers/columns';
+import { arr, at, type Loose, labelsString, num, record, selectorString, str } from '../../schemas/printers/fields';
 import { toYaml } from './print';
 import { renderTable } from './table';
 

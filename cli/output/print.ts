@@ -1,8 +1,8 @@
 /** `-o` formats shared by get (and later commands): table, wide, name, yaml, json. */
 import { stringify } from 'yaml';
+import { COLUMNS, GENERIC_COLUMNS } from '../../schemas/printers/columns';
+import type { Loose } from '../../schemas/printers/fields';
 import { UsageError } from '../errors';
-import { COLUMNS, GENERIC_COLUMNS } from './columns';
-import type { Loose } from './fields';
 import { renderTable } from './table';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'name', 'yaml', 'json'] as const;

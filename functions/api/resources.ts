@@ -46,6 +46,7 @@ import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
+import { toTable, wantsTable } from './table';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 import { isWatch, watchObjects } from './watch';
 
@@ -95,15 +96,30 @@ export async function handleResource(
   }
 
   switch (verb) {
-    case 'list':
-      if (isWatch(req.query)) return watchObjects(deps, route.info, route.namespace, req);
-      return jsonResponse(200, await listObjects(deps, route.info, route.namespace, req.query));
+    case 'list': {
+      const table = wantsTable(req.headers);
+      if (isWatch(req.query))
+        return watchObjects(
+          deps,
+          route.info,
+          route.namespace,
+          req,
+          table ? (o) => toTable(route.info.kind, [o], req.query) : undefined,
+        );
+      const list = await listObjects(deps, route.info, route.namespace, req.query);
+      if (!table) return jsonResponse(200, list);
+      const { items, metadata } = list as unknown as { items: Obj[]; metadata: { resourceVersion: string } };
+      return jsonResponse(200, toTable(route.info.kind, items, req.query, metadata.resourceVersion));
+    }
     case 'create':
       return jsonResponse(201, await create(deps, req, route, principal, dryRun));
     case 'get': {
       const obj = await mustGet(deps, route);
       authorizeObject(principal, 'get', obj);
-      return jsonResponse(200, route.subresource === 'scale' ? toScale(obj) : obj);
+      if (route.subresource === 'scale') return jsonResponse(200, toScale(obj));
+      if (route.subresource === undefined && wantsTable(req.headers))
+        return jsonResponse(200, toTable(route.info.kind, [obj], req.query, obj.metadata.resourceVersion));
+      return jsonResponse(200, obj);
     }
     case 'update':
     case 'patch':

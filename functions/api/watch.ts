@@ -32,6 +32,8 @@ export async function watchObjects(
   info: KindInfo,
   namespace: string | undefined,
   req: ApiRequest,
+  /** What each event carries instead of the object (a one-row Table for `kubectl get -w`). */
+  present: (o: Obj) => Obj = (o) => o,
 ): Promise<ApiResponse> {
   if (!deps.config.watch)
     throw new BadRequestError('watch is not supported by this deployment of ferry (no change feed): list instead');
@@ -77,7 +79,7 @@ export async function watchObjects(
     body: '',
     stream: (write, signal) =>
       new Promise<void>((resolve) => {
-        const line = (type: string, object: Obj) => write(`${JSON.stringify({ type, object })}\n`);
+        const line = (type: string, object: Obj) => write(`${JSON.stringify({ type, object: present(object) })}\n`);
         for (const o of list.items) {
           if (from === undefined) line('ADDED', o);
           else if (BigInt(o.metadata.resourceVersion ?? '0') > from) line('MODIFIED', o);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseDurationSeconds } from '../../../cli/duration';
 import { parseManifests } from '../../../cli/manifests';
-import { humanDuration } from '../../../cli/output/age';
-import { COLUMNS } from '../../../cli/output/columns';
 import { renderTable } from '../../../cli/output/table';
+import { humanDuration } from '../../../schemas/printers/age';
+import { COLUMNS } from '../../../schemas/printers/columns';
 
 describe('cli formatting helpers', () => {
   it('prints ages the way kubectl does', () => {

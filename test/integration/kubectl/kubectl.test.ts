@@ -88,6 +88,8 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     const ns = await kubectl('get', 'namespaces', '-o', 'name');
     const replicas = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}');
     const described = await kubectl('describe', 'deployment', 'web');
+    const table = await kubectl('get', 'deployments');
+    const allNamespaces = await kubectl('get', 'pods', '-A');
     const scaled = await kubectl('scale', 'deployment', 'web', '--replicas=1');
     const after = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}');
     const deleted = await kubectl('delete', 'service', 'web');
@@ -97,6 +99,10 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(ns.stdout.split('\n')).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system']));
     expect(replicas.stdout).toBe('3');
     expect(described.stdout).toMatch(/Replicas:\s+3 desired/);
+    // Server-side columns (a Table), the same as ferry get's.
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+    expect(table.stdout.split('\n')[1]).toMatch(/^web\s+\d\/3\s+/);
+    expect(allNamespaces.stdout.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
     expect(scaled.stdout).toContain('deployment.apps/web scaled');
     expect(after.stdout).toBe('1');
     expect(deleted.stdout).toContain('service "web" deleted');
