@@ -7,7 +7,8 @@
  * stay readable, until the Job is deleted (the gc cascades) or `ttlSecondsAfterFinished` passes.
  *
  * Failures count failed pods (restartPolicy Never) and container restarts (OnFailure), as the
- * Kubernetes controller does. Pods carry the `job-name` and `batch.kubernetes.io/job-name` labels.
+ * Kubernetes controller does; after a failed pod the next one waits 10 s, doubling per failure up to
+ * 6 minutes. Pods carry the `job-name` and `batch.kubernetes.io/job-name` labels.
  * Level-triggered and idempotent: everything is derived from the Job and its pods on each pass.
  */
 import type { Job, Pod } from '../../schemas';
@@ -77,7 +78,8 @@ async function reconcileOne(deps: Deps, job: Job, owned: Pod[]): Promise<void> {
     const parallelism = spec.parallelism ?? 1;
     const remaining = completions !== undefined ? completions - succeeded : succeeded > 0 ? 0 : parallelism;
     const want = Math.max(0, Math.min(parallelism, remaining));
-    if (active.length < want) {
+    // After failures the next pod waits out the back-off; a later pass (resync) creates it.
+    if (active.length < want && now >= retryTime(owned, failed)) {
       const n = want - active.length;
       for (let i = 0; i < n; i++) await createPod(deps, job);
       await recordEvent(deps, job, 'Normal', 'SuccessfulCreate', `Created ${n} pod(s)`, SOURCE);
@@ -134,6 +136,25 @@ async function expire(deps: Deps, job: Job, finished: Condition, now: number): P
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+}
+
+/** Kubernetes' pod failure back-off: 10 s after the first failure, doubling, at most 6 minutes. */
+export const JOB_BACKOFF_BASE_MS = 10_000;
+export const JOB_BACKOFF_MAX_MS = 6 * 60_000;
+
+/** When the next pod may be created after `failed` failures, the last of which ended at the latest finishedAt. */
+function retryTime(pods: Pod[], failed: number): number {
+  if (failed === 0) return 0;
+  let last = Number.NaN;
+  for (const p of pods) {
+    if (p.status?.phase !== 'Failed') continue;
+    for (const c of p.status.containerStatuses ?? []) {
+      const t = Date.parse(c.state?.terminated?.finishedAt ?? '');
+      if (!Number.isNaN(t) && !(t <= last)) last = t;
+    }
+  }
+  if (Number.isNaN(last)) return 0; // evicted or lost without a finish time: no delay known
+  return last + Math.min(JOB_BACKOFF_BASE_MS * 2 ** (failed - 1), JOB_BACKOFF_MAX_MS);
 }
 
 function restarts(pods: Pod[]): number {

@@ -12,7 +12,7 @@ function job(name: string, exitCode: number): string {
     kind: 'Job',
     metadata: { name },
     spec: {
-      backoffLimit: 1,
+      backoffLimit: 0, // fail at the first failure: no 10 s retry back-off in this test
       template: {
         metadata: { annotations: { [RUN_MS]: '300', [EXIT_CODE]: String(exitCode) } },
         spec: { restartPolicy: 'Never', containers: [{ name: 'migrate', image: 'ferry.local/busybox:1' }] },

@@ -150,4 +150,27 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     // assess
     expect(out.stdout.split('\n').filter((l) => l === 'configmap/live').length).toBeGreaterThanOrEqual(2);
   });
+
+  it('reads container output with kubectl logs (the same relay as ferry logs)', async () => {
+    // prepare: play the node's agent, answering each log request for its pods
+    const { answerLogRequest, LOG_REQUEST_KIND } = await import('../../../functions/api/pod-logs');
+    const unwatch = plane.store.watch((ev) => {
+      if (ev.object.kind !== LOG_REQUEST_KIND || ev.type !== 'ADDED') return;
+      const spec = ev.object.spec as { nodeName: string; namespace: string; name: string; tailLines: number };
+      void answerLogRequest(plane.deps, spec.nodeName, {
+        namespace: spec.namespace,
+        name: spec.name,
+        content: `hello from the node (tail ${spec.tailLines})\n`,
+      });
+    });
+    const pod = (await kubectl('get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}')).stdout;
+
+    // act
+    const logs = await kubectl('logs', pod, '--tail=7');
+    unwatch();
+
+    // assess
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toBe('hello from the node (tail 7)\n');
+  });
 });

@@ -49,7 +49,7 @@ describe('simulated Jobs', () => {
     expect((await jobPods(sim, 'migrate')).length).toBe(5);
   });
 
-  it('fails with BackoffLimitExceeded after backoffLimit + 1 failed pods (restartPolicy Never)', async () => {
+  it('fails with BackoffLimitExceeded after backoffLimit + 1 failed pods, backing off between them', async () => {
     // prepare
     const sim = await cluster();
     await sim.apply(job('broken', { backoffLimit: 2, exitCode: 1, runMs: 1_000 }));
@@ -61,7 +61,12 @@ describe('simulated Jobs', () => {
     const j = await getJob(sim, 'broken');
     expect(condition(j, 'Failed')?.reason).toBe('BackoffLimitExceeded');
     expect(j.status).toMatchObject({ failed: 3, succeeded: 0, active: 0 });
-    expect((await jobPods(sim, 'broken')).map((p) => p.status?.phase)).toEqual(['Failed', 'Failed', 'Failed']);
+    const pods = await jobPods(sim, 'broken');
+    expect(pods.map((p) => p.status?.phase)).toEqual(['Failed', 'Failed', 'Failed']);
+    // Kubernetes' back-off between attempts: 10 s after the first failure, then 20 s.
+    const created = pods.map((p) => Date.parse(p.metadata.creationTimestamp as string)).sort((a, b) => a - b);
+    expect((created[1] as number) - (created[0] as number)).toBeGreaterThanOrEqual(10_000);
+    expect((created[2] as number) - (created[1] as number)).toBeGreaterThanOrEqual(20_000);
   });
 
   it('counts container restarts against backoffLimit under restartPolicy OnFailure', async () => {
