@@ -23,8 +23,8 @@ import type { StateStore } from '../functions/store/types';
 import { precompile } from '../schemas';
 import { type Row, report } from './report';
 
-const DURATION = 3;
-const ROUNDS = 3;
+const DURATION = 2;
+const ROUNDS = 7;
 const CONNECTIONS = 20;
 
 interface Load {
@@ -133,9 +133,13 @@ const baseline = await bare(mem.body);
 const targets = [baseline, mem, sql];
 // Rounds interleave the servers, so a slow stretch of this shared VM hits all of them alike; each
 // figure is the median over rounds, each ratio the median of per-round ratios.
+// One discarded round warms every server's JIT first; odd rounds run the servers in reverse order,
+// so none always goes first (the bench's CPU speed drifts on this shared VM).
+for (const t of targets) await load(t.url, { headers: t.headers, duration: 1 });
 const results = new Map<Target, Load[]>(targets.map((t) => [t, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (const t of targets) results.get(t)?.push(await load(t.url, { headers: t.headers }));
+  for (const t of round % 2 ? [...targets].reverse() : targets)
+    results.get(t)?.push(await load(t.url, { headers: t.headers }));
 }
 const ratio = (t: Target) =>
   median((results.get(t) ?? []).map((r, i) => r.rps / ((results.get(baseline) ?? [])[i] as Load).rps));
