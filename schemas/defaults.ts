@@ -45,20 +45,17 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         defaultTemplate(spec.template);
       }
       break;
-    case 'Job':
+    case 'CronJob':
       if (isRec(spec)) {
-        // Kubernetes: both unset means one pod to one success.
-        if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
-        setDefault(spec, 'parallelism', 1);
-        setDefault(spec, 'backoffLimit', 6);
-        setDefault(spec, 'completionMode', 'NonIndexed');
+        setDefault(spec, 'concurrencyPolicy', 'Allow');
         setDefault(spec, 'suspend', false);
-        const podSpec = isRec(spec.template) && isRec(spec.template.spec) ? spec.template.spec : undefined;
-        const policy = podSpec?.restartPolicy;
-        defaultTemplate(spec.template);
-        // No default here: a Job's pods must say OnFailure or Never (validation names the field).
-        if (podSpec && policy === undefined) delete podSpec.restartPolicy;
+        setDefault(spec, 'successfulJobsHistoryLimit', 3);
+        setDefault(spec, 'failedJobsHistoryLimit', 1);
+        if (isRec(spec.jobTemplate) && isRec(spec.jobTemplate.spec)) defaultJobSpec(spec.jobTemplate.spec);
       }
+      break;
+    case 'Job':
+      if (isRec(spec)) defaultJobSpec(spec);
       break;
     case 'ReplicaSet':
       if (isRec(spec)) {
@@ -93,6 +90,21 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       break;
   }
   return out;
+}
+
+/** A Job's spec (also a CronJob's jobTemplate.spec). */
+function defaultJobSpec(spec: Rec): void {
+  // Kubernetes: both unset means one pod to one success.
+  if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
+  setDefault(spec, 'parallelism', 1);
+  setDefault(spec, 'backoffLimit', 6);
+  setDefault(spec, 'completionMode', 'NonIndexed');
+  setDefault(spec, 'suspend', false);
+  const podSpec = isRec(spec.template) && isRec(spec.template.spec) ? spec.template.spec : undefined;
+  const policy = podSpec?.restartPolicy;
+  defaultTemplate(spec.template);
+  // No default here: a Job's pods must say OnFailure or Never (validation names the field).
+  if (podSpec && policy === undefined) delete podSpec.restartPolicy;
 }
 
 function defaultTemplate(template: unknown): void {

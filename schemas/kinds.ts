@@ -5,7 +5,7 @@ import { CloudSchema, NodePoolSchema } from './ferry';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { EndpointsSchema, ServiceSchema } from './service';
-import { DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
+import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
 export interface KindInfo {
   kind: string;
@@ -59,6 +59,7 @@ export const kinds: readonly KindInfo[] = [
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
+  info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),

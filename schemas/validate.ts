@@ -6,6 +6,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { StatusCause } from '../functions/errors';
+import { scheduleProblem } from './cron';
 import { type KindInfo, kindInfo, kinds } from './kinds';
 import { isQuantity } from './quantity';
 
@@ -269,6 +270,7 @@ function semantic(info: KindInfo, obj: Rec): StatusCause[] {
   if (info.kind === 'Pod' && spec) checkPodSpec(spec, 'spec', causes);
   if ((info.kind === 'Deployment' || info.kind === 'ReplicaSet') && spec) checkWorkload(spec, causes);
   if (info.kind === 'Job' && spec) checkJob(spec, causes);
+  if (info.kind === 'CronJob' && spec) checkCronJob(spec, causes);
   if (info.kind === 'Service' && spec) checkService(spec, causes);
   if (info.kind === 'Secret' || info.kind === 'ConfigMap') {
     for (const field of ['data', 'stringData', 'binaryData']) checkConfigKeys(obj[field], field, causes);
@@ -492,20 +494,34 @@ function checkWorkload(spec: Rec, causes: StatusCause[]): void {
   }
 }
 
-function checkJob(spec: Rec, causes: StatusCause[]): void {
+function checkCronJob(spec: Rec, causes: StatusCause[]): void {
+  if (typeof spec.schedule === 'string') {
+    const problem = scheduleProblem(spec.schedule, typeof spec.timeZone === 'string' ? spec.timeZone : undefined);
+    if (problem)
+      causes.push({
+        field: `spec.${problem.field}`,
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: ${show(problem.field === 'schedule' ? spec.schedule : spec.timeZone)}: ${problem.message}`,
+      });
+  }
+  const template = isRec(spec.jobTemplate) && isRec(spec.jobTemplate.spec) ? spec.jobTemplate.spec : undefined;
+  if (template) checkJob(template, causes, 'spec.jobTemplate.spec');
+}
+
+function checkJob(spec: Rec, causes: StatusCause[], at = 'spec'): void {
   const template = isRec(spec.template) ? spec.template : undefined;
   if (!template || !isRec(template.spec)) return;
-  checkPodSpec(template.spec, 'spec.template.spec', causes);
+  checkPodSpec(template.spec, `${at}.template.spec`, causes);
   const policy = template.spec.restartPolicy;
   if (policy === undefined)
     causes.push({
-      field: 'spec.template.spec.restartPolicy',
+      field: `${at}.template.spec.restartPolicy`,
       reason: 'FieldValueRequired',
       message: 'Required value: supported values: "OnFailure", "Never"',
     });
   else if (policy !== 'OnFailure' && policy !== 'Never')
     causes.push({
-      field: 'spec.template.spec.restartPolicy',
+      field: `${at}.template.spec.restartPolicy`,
       reason: 'FieldValueNotSupported',
       message: `Unsupported value: ${show(policy)}: supported values: "OnFailure", "Never"`,
     });
@@ -514,7 +530,7 @@ function checkJob(spec: Rec, causes: StatusCause[]): void {
   for (const [k, v] of Object.entries(match)) {
     if (labels[k] !== v) {
       causes.push({
-        field: 'spec.template.metadata.labels',
+        field: `${at}.template.metadata.labels`,
         reason: 'FieldValueInvalid',
         message: `Invalid value: selector does not match template labels (${k}=${String(v)})`,
       });

@@ -1,7 +1,7 @@
 /** apps/v1 Deployment and ReplicaSet. */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Int, IntOrString, Obj, Opt } from './dsl';
-import { ConditionSchema, envelope, type Kind, LabelSelectorSchema } from './meta';
+import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 
 /** Names the deployment controller, the API's rollback and `ferry rollout` agree on (Kubernetes' own). */
@@ -107,3 +107,39 @@ export const JobSchema = Obj({
 export type JobSpec = Static<typeof JobSpecSchema>;
 export type JobStatus = Static<typeof JobStatusSchema>;
 export type Job = Kind<Static<typeof JobSchema>>;
+
+/** batch/v1 CronJob: a Job from `jobTemplate` at each time of `schedule` (5-field cron, or @hourly ...). */
+export const CronJobSpecSchema = Obj({
+  schedule: Type.String({ minLength: 1, maxLength: 256 }),
+  timeZone: Opt(Type.String({ maxLength: 64 })),
+  startingDeadlineSeconds: Opt(Int({ minimum: 0 })),
+  concurrencyPolicy: Opt(Enum(['Allow', 'Forbid', 'Replace'] as const)),
+  suspend: Opt(Bool()),
+  successfulJobsHistoryLimit: Opt(Int({ minimum: 0 })),
+  failedJobsHistoryLimit: Opt(Int({ minimum: 0 })),
+  jobTemplate: Obj({ metadata: Opt(ObjectMetaSchema), spec: JobSpecSchema }),
+});
+
+export const CronJobStatusSchema = Obj({
+  active: Opt(
+    Type.Array(
+      Obj({
+        apiVersion: Opt(Type.String()),
+        kind: Opt(Type.String()),
+        name: Opt(Type.String()),
+        namespace: Opt(Type.String()),
+        uid: Opt(Type.String()),
+      }),
+    ),
+  ),
+  lastScheduleTime: Opt(Type.String()),
+  lastSuccessfulTime: Opt(Type.String()),
+});
+
+export const CronJobSchema = Obj({
+  ...envelope('batch/v1', 'CronJob'),
+  spec: CronJobSpecSchema,
+  status: Opt(CronJobStatusSchema),
+});
+
+export type CronJob = Kind<Static<typeof CronJobSchema>>;

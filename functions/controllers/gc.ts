@@ -10,8 +10,8 @@ import { deletePod } from '../pod-deletion';
 import type { Obj, ObjectRef } from '../store/types';
 
 /** Kinds that can own others, and kinds that can be owned. */
-const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job'];
-const DEPENDENT_KINDS = ['ReplicaSet', 'Pod'];
+const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob'];
+const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
 
 export type PropagationPolicy = 'Background' | 'Orphan' | 'Foreground';
 

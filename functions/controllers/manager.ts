@@ -15,6 +15,7 @@ import type { CloudProvider } from '../../providers/types';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
 import type { StateStore } from '../store/types';
+import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
@@ -104,6 +105,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       const before = writes;
       await step('deployment', () => reconcileDeployments(passDeps));
       await step('replicaset', () => reconcileReplicaSets(passDeps));
+      await step('cronjob', () => reconcileCronJobs(passDeps));
       await step('job', () => reconcileJobs(passDeps));
       await step('scheduler', () => schedulePass(passDeps));
       await step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));

@@ -164,6 +164,18 @@ export const COLUMNS: Record<string, KindColumns> = {
     wideHeaders: ['CONTAINERS', 'IMAGES'],
     wideRow: (o) => containerImages(o, 'spec.template.spec.containers'),
   },
+  CronJob: {
+    headers: ['NAME', 'SCHEDULE', 'TIMEZONE', 'SUSPEND', 'ACTIVE', 'LAST SCHEDULE', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      str(o, 'spec.schedule'),
+      str(o, 'spec.timeZone', '<none>'),
+      String(at(o, 'spec.suspend') === true ? 'True' : 'False'),
+      String(arr(o, 'status.active').length),
+      at(o, 'status.lastScheduleTime') === undefined ? '<none>' : age(at(o, 'status.lastScheduleTime'), now),
+      created(o, now),
+    ],
+  },
   Service: {
     headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
     row: (o, now) => [

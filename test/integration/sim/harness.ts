@@ -11,7 +11,7 @@ import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import { refOf } from '../../../functions/store/object-meta';
 import type { Obj, StateStore } from '../../../functions/store/types';
-import type { Deployment, Job, Lease, Node, Pod } from '../../../schemas';
+import type { CronJob, Deployment, Job, Lease, Node, Pod } from '../../../schemas';
 import { applyDefaults } from '../../../schemas';
 import { makeNode, type NodeOptions } from '../../helpers/objects';
 
@@ -334,4 +334,27 @@ export function job(
       },
     },
   } as Job;
+}
+
+export function cronJob(
+  name: string,
+  schedule: string,
+  extra: Partial<
+    Pick<CronJob['spec'], 'concurrencyPolicy' | 'startingDeadlineSeconds' | 'successfulJobsHistoryLimit' | 'suspend'>
+  > & {
+    runMs?: number;
+    exitCode?: number;
+  } = {},
+): CronJob {
+  const { runMs, exitCode, ...spec } = extra;
+  const j = job('unused', {
+    ...(runMs !== undefined ? { runMs } : {}),
+    ...(exitCode !== undefined ? { exitCode } : {}),
+  });
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name, namespace: 'default' },
+    spec: { schedule, ...spec, jobTemplate: { spec: j.spec } },
+  } as CronJob;
 }

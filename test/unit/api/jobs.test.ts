@@ -78,4 +78,51 @@ describe('Jobs through the API', () => {
     expect(labelOnly.status).toBe(200);
     expect(before).not.toBe(await api.snapshot()); // only the label write landed
   });
+
+  it.each([
+    ['*/5 * * * *', undefined, 201, ''],
+    ['@hourly', 'Europe/Paris', 201, ''],
+    ['0 0 * * * *', undefined, 422, 'spec.schedule: Invalid value: "0 0 * * * *": must have 5 fields'],
+    ['61 * * * *', undefined, 422, 'spec.schedule: Invalid value: "61 * * * *"'],
+    ['@fortnightly', undefined, 422, 'unknown macro'],
+    ['0 9 * * *', 'Mars/Olympus', 422, 'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone'],
+  ])('CronJob schedule %j in %j -> %i', async (schedule, timeZone, status, message) => {
+    // prepare
+    const before = await api.snapshot();
+
+    // act
+    const res = await api.send('POST', '/apis/batch/v1/namespaces/default/cronjobs', {
+      body: {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'nightly' },
+        spec: { schedule, ...(timeZone ? { timeZone } : {}), jobTemplate: { spec: job().spec } },
+      },
+    });
+
+    // assess
+    expect(res.status).toBe(status);
+    if (status === 201)
+      expect(res.json.spec).toMatchObject({ concurrencyPolicy: 'Allow', successfulJobsHistoryLimit: 3 });
+    else {
+      expect(res.json.message).toContain(message);
+      expect(await api.snapshot()).toBe(before);
+    }
+  });
+
+  it('validates a CronJob job template like a Job, naming the nested field', async () => {
+    // act
+    const res = await api.send('POST', '/apis/batch/v1/namespaces/default/cronjobs', {
+      body: {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'nightly' },
+        spec: { schedule: '@daily', jobTemplate: { spec: job('x', null).spec } },
+      },
+    });
+
+    // assess
+    expect(res.status).toBe(422);
+    expect(res.json.message).toContain('spec.jobTemplate.spec.template.spec.restartPolicy: Required value');
+  });
 });
