@@ -1,11 +1,12 @@
 /**
  * PATCH bodies. `application/merge-patch+json` is RFC 7386 JSON merge patch;
- * `application/strategic-merge-patch+json` (what kubectl sends by default) is treated as a merge
- * patch, which differs only for lists merged by key (ferry replaces them whole);
+ * `application/strategic-merge-patch+json` (what kubectl sends) merges lists by key
+ * (strategic-merge.ts);
  * `application/json-patch+json` is RFC 6902. Inputs have passed body.ts's checkTree, so no key
  * here can name prototype machinery. Results are fresh values; inputs are never mutated.
  */
 import { BadRequestError, FerryError, UnsupportedMediaTypeError } from '../errors';
+import { strategicMergePatch } from './strategic-merge';
 
 /** Same rule as body.ts: a pointer may not walk into prototype machinery. */
 const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -21,9 +22,10 @@ export const PATCH_TYPES = [
 export function applyPatch(contentType: string, target: unknown, patch: unknown): unknown {
   switch (contentType) {
     case 'application/merge-patch+json':
-    case 'application/strategic-merge-patch+json':
       if (!isObject(patch)) throw new BadRequestError('a merge patch must be a JSON object');
       return mergePatch(target, patch);
+    case 'application/strategic-merge-patch+json':
+      return strategicMergePatch(isObject(target) ? String(target.kind ?? '') : '', target, patch);
     case 'application/json-patch+json':
       return jsonPatch(target, patch);
     default:

@@ -4,7 +4,7 @@
  * on the PATH this suite skips, saying so.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +81,25 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(first.stdout).toContain('deployment.apps/web created');
     expect(first.stdout).toContain('service/web created');
     expect(second.stdout).toContain('deployment.apps/web unchanged');
+  });
+
+  it('applies a changed manifest (a new image): the container is patched by name, the rest kept', async () => {
+    // prepare
+    const manifest = await readFile(join(EXAMPLES, 'web-deployment.yaml'), 'utf8');
+    const changed = join(dir, 'web-v2.yaml');
+    await writeFile(changed, manifest.replaceAll('ferry.local/busybox:1', 'ferry.local/busybox:2'));
+
+    // act
+    const applied = await kubectl('apply', '--validate=false', '-f', changed);
+    const container = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0]}');
+
+    // assess
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('deployment.apps/web configured');
+    const c = JSON.parse(container.stdout) as { image: string; command: string[]; ports: unknown[] };
+    expect(c.image).toBe('ferry.local/busybox:2');
+    expect(c.command[0]).toBe('sh');
+    expect(c.ports).toHaveLength(1);
   });
 
   it('gets, describes, scales and deletes', async () => {
