@@ -100,29 +100,10 @@ describe('ferry server', () => {
 
   it('refuses half a TLS setting, or files that are not a certificate and key, before listening', async () => {
     // act
-    const half = await ferry(['server', '--port', '0', '--data-dir', join(dir, 'data'), '--tls-cert', 'cert.pem']);
-    const missing = await ferry([
-      'server',
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--tls-cert',
-      join(dir, 'nope.pem'),
-      '--tls-key',
-      join(dir, 'nope.pem'),
-    ]);
-    const swapped = await ferry([
-      'server',
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--tls-cert',
-      join(TLS, 'key.pem'),
-      '--tls-key',
-      join(TLS, 'cert.pem'),
-    ]);
+    const server = (...tls: string[]) => ferry(['server', '--port', '0', '--data-dir', join(dir, 'data'), ...tls]);
+    const half = await server('--tls-cert', 'cert.pem');
+    const missing = await server('--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'nope.pem'));
+    const swapped = await server('--tls-cert', join(TLS, 'key.pem'), '--tls-key', join(TLS, 'cert.pem'));
 
     // assess
     expect(half.code).not.toBe(0);

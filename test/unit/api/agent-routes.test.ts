@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { configMap, pod, secret, startApi, type TestApi } from './harness';
+import { configMap, pod, type Sent, secret, startApi, type TestApi } from './harness';
 
 const REGISTER = '/agent/v1/register';
 const SYNC = '/agent/v1/sync';
@@ -11,6 +11,13 @@ const STATUS = {
 describe('agent routes', () => {
   let api: TestApi;
   let bootstrap: string;
+
+  /** A sync that reports nothing new, so the server holds it until something changes (up to 5 s). */
+  const heldSync = (token: string, previous: Sent) =>
+    api.send('POST', SYNC, {
+      token,
+      body: { podsVersion: previous.json.podsVersion, servicesVersion: previous.json.servicesVersion, waitSeconds: 5 },
+    });
 
   beforeEach(async () => {
     api = await startApi();
@@ -127,10 +134,7 @@ describe('agent routes', () => {
     const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
 
     // act
-    const held = api.send('POST', SYNC, {
-      token: nodeToken,
-      body: { podsVersion: first.json.podsVersion, servicesVersion: first.json.servicesVersion, waitSeconds: 5 },
-    });
+    const held = heldSync(nodeToken, first);
     const started = Date.now();
     await new Promise((r) => setTimeout(r, 50));
     await api.send('POST', '/api/v1/namespaces/default/endpoints', {
@@ -187,10 +191,7 @@ describe('agent routes', () => {
     const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
 
     // act
-    const held = api.send('POST', SYNC, {
-      token: nodeToken,
-      body: { podsVersion: first.json.podsVersion, servicesVersion: first.json.servicesVersion, waitSeconds: 5 },
-    });
+    const held = heldSync(nodeToken, first);
     const started = Date.now();
     await new Promise((r) => setTimeout(r, 50));
     await api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('mine-cm', { A: 'back' }) });
