@@ -16,6 +16,7 @@ import type { ConfigSource, LogRequestRef, PodRef } from '../../schemas/agent-pr
 import type { PodSink } from '../agent';
 import type { AgentLogger } from '../log';
 import { type ProbeSpec, ProbeState, runProbe } from '../probes';
+import { tailOf } from '../runtime/log-tail';
 import {
   type ContainerSpecLike,
   ImagePullFailedError,
@@ -110,15 +111,6 @@ export interface PodManagerOptions {
 /** How much output of an exited container instance is kept (two instances per container). */
 const EXITED_LOG_BYTES = 64 * 1024;
 const EXITED_LOG_LINES = 10_000;
-
-/** The last `tailLines` lines of `text`, at most `limitBytes` (cut at a character boundary). */
-function tail(text: string, options: { tailLines: number; limitBytes: number }): string {
-  const lines = text.split(/(?<=\n)/);
-  const buf = Buffer.from(lines.slice(Math.max(0, lines.length - options.tailLines)).join(''), 'utf8');
-  let start = Math.max(0, buf.length - options.limitBytes);
-  while (start < buf.length && ((buf[start] as number) & 0xc0) === 0x80) start++;
-  return buf.subarray(start).toString('utf8');
-}
 
 export class PodManager implements PodSink {
   private readonly records = new Map<string, PodRecord>();
@@ -217,7 +209,9 @@ export class PodManager implements PodSink {
     const running = c.id !== undefined;
     if (req.previous) {
       const text = c.exitedLogs?.[running ? 0 : 1];
-      return text === undefined ? { error: `previous terminated ${who} not found` } : { content: tail(text, options) };
+      return text === undefined
+        ? { error: `previous terminated ${who} not found` }
+        : { content: tailOf(text, options) };
     }
     if (c.id) {
       try {
@@ -227,7 +221,7 @@ export class PodManager implements PodSink {
       }
     }
     const last = c.exitedLogs?.[0];
-    if (last !== undefined) return { content: tail(last, options) };
+    if (last !== undefined) return { content: tailOf(last, options) };
     const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
     return { error: `${who} is waiting to start: ${reason}` };
   }

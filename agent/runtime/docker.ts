@@ -7,6 +7,7 @@
 import { bytes, cpuMillis } from '../../schemas/quantity';
 import type { PortMapping } from '../pods/status';
 import { DockerApi, DockerError, demux, demuxInterleaved } from './docker-api';
+import { tailOf } from './log-tail';
 import {
   type ContainerInspect,
   type ContainerSpecLike,
@@ -291,10 +292,7 @@ export class DockerRuntime implements PodRuntime {
   async logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string> {
     const res = await this.api.call('GET', `/containers/${id}/logs?stdout=1&stderr=1&tail=${options.tailLines}`);
     if (res.status !== 200) throw new DockerError(`docker logs ${id}: ${res.status}`, res.status);
-    const out = demuxInterleaved(res.body);
-    let start = Math.max(0, out.length - options.limitBytes);
-    while (start < out.length && ((out[start] as number) & 0xc0) === 0x80) start++; // a whole character
-    return out.subarray(start).toString('utf8');
+    return tailOf(demuxInterleaved(res.body), options);
   }
 
   private async remove(id: string): Promise<void> {

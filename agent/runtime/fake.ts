@@ -4,6 +4,7 @@
  * (e.g. that SIGTERM came only after the proxies dropped a pod). Not used by the agent itself.
  */
 import type { PortMapping } from '../pods/status';
+import { tailOf } from './log-tail';
 import type {
   ContainerInspect,
   ContainerSpecLike,
@@ -91,9 +92,7 @@ export class FakeRuntime implements PodRuntime {
   async logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string> {
     const c = this.containers.get(id);
     if (!c) throw new Error(`no such container: ${id}`);
-    const lines = (c.output ?? '').split(/(?<=\n)/);
-    const tail = lines.slice(Math.max(0, lines.length - options.tailLines)).join('');
-    return Buffer.from(tail).subarray(-options.limitBytes).toString('utf8');
+    return tailOf(c.output ?? '', options);
   }
 
   private add(id: string, pod: PodIdentity, role: 'sandbox' | 'container', env: FakeContainer['env']) {

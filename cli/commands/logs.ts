@@ -5,6 +5,7 @@
  * on stderr, so `ferry logs deployment/web` works in a CI step after a failed `apply --wait`.
  */
 import type { Command } from 'commander';
+import { selectorString } from '../../schemas/printers/fields';
 import { connect } from '../client';
 import { type CliContext, err } from '../context';
 import { CliError, UsageError } from '../errors';
@@ -58,16 +59,10 @@ async function podOf(
   if (target.length === 1 && !target[0]?.includes('/')) return target[0] as string;
   const { info, name } = parseTarget(target, ['Pod', 'Deployment', 'ReplicaSet', 'Job']);
   if (info.kind === 'Pod') return name;
-  const owner = await client.request<{ spec: { selector?: { matchLabels?: Record<string, string> } } }>(
-    'GET',
-    objectPath(info, namespace, name),
-  );
+  const owner = await client.request<{ spec: { selector?: unknown } }>('GET', objectPath(info, namespace, name));
   // A Job's pods carry job-name (ferry does not generate a selector for Jobs).
-  const labels = info.kind === 'Job' ? { 'job-name': name } : (owner.spec.selector?.matchLabels ?? {});
-  const selector = Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  if (!selector) throw new CliError(`${info.singular}/${name} has no matchLabels selector to find its pods by`);
+  const selector = info.kind === 'Job' ? `job-name=${name}` : selectorString(owner.spec.selector);
+  if (selector === '<none>') throw new CliError(`${info.singular}/${name} has no selector to find its pods by`);
   const list = await client.request<{ items: PodSummary[] }>('GET', collectionPath(resolveKind('Pod'), namespace), {
     query: { labelSelector: selector },
   });

@@ -27,7 +27,11 @@ export const LOG_REQUEST_TTL_MS = 60_000;
 type PodLike = Obj & {
   spec: { nodeName?: string; containers: { name: string }[]; initContainers?: { name: string }[] };
 };
-type LogRequestObj = Obj & { spec: LogRequestRef & { nodeName: string }; status?: LogAnswer };
+/** The object's own namespace and name complete the ref the node is sent. */
+type LogRequestObj = Obj & {
+  spec: Omit<LogRequestRef, 'namespace' | 'name'> & { nodeName: string };
+  status?: LogAnswer;
+};
 
 export async function podLogs(
   deps: Deps,
@@ -60,8 +64,6 @@ export async function podLogs(
     metadata: { namespace, name: `${p.metadata.name.slice(0, 200)}.${randomBytes(5).toString('hex')}` },
     spec: {
       nodeName,
-      namespace,
-      name: '',
       pod: { namespace, name: p.metadata.name, uid: p.metadata.uid as string },
       container,
       previous,
@@ -69,7 +71,6 @@ export async function podLogs(
       limitBytes,
     },
   };
-  request.spec.name = request.metadata.name;
   const ref: ObjectRef = { kind: LOG_REQUEST_KIND, namespace, name: request.metadata.name };
   await deps.store.create(request);
   try {
@@ -148,8 +149,8 @@ export async function pendingLogRequests(deps: Deps, nodeName: string): Promise<
       continue;
     }
     if (r.status) continue;
-    const { nodeName: _, ...ref } = r.spec;
-    out.push(ref);
+    const { nodeName: _, ...spec } = r.spec;
+    out.push({ namespace: r.metadata.namespace as string, name: r.metadata.name, ...spec });
   }
   return out;
 }

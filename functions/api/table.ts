@@ -14,7 +14,7 @@ import type { Obj } from '../store/types';
 export function wantsTable(headers: Record<string, string>): boolean {
   const accept = headers.accept;
   if (!accept?.includes('as=Table')) return false;
-  // The first acceptable type wins; ferry serves the v1 Table (and v1beta1 asks get the same shape).
+  // Any Table type among those accepted gets the v1 Table (a v1beta1 ask gets the same shape).
   return accept.split(',').some((t) => /as=Table/.test(t) && /g=meta\.k8s\.io/.test(t));
 }
 

@@ -14,7 +14,7 @@ import { nextScheduled } from '../../schemas/cron';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
-import { finishedCondition } from './job';
+import { deleteJob, finishedCondition } from './job';
 import { isOwnedBy, isoTime, ownerReferenceTo, sameJson } from './util';
 
 const SOURCE = { component: 'cronjob-controller' };
@@ -55,7 +55,7 @@ async function reconcileOne(deps: Deps, cj: CronJob, owned: Job[]): Promise<void
       // Not this time: a later pass tries again while the deadline allows (the time stays due).
     } else {
       if (spec.concurrencyPolicy === 'Replace') {
-        for (const j of active) await removeJob(deps, j);
+        for (const j of active) await deleteJob(deps, j);
         active = [];
       }
       const created = await createJob(deps, cj, due);
@@ -145,16 +145,8 @@ async function pruneHistory(deps: Deps, cj: CronJob, owned: Job[]): Promise<void
       .filter((j) => finishedCondition(j)?.type === type)
       .sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
     for (const j of ofType.slice(0, Math.max(0, ofType.length - limit))) {
-      await removeJob(deps, j);
+      await deleteJob(deps, j);
       await recordEvent(deps, cj, 'Normal', 'SuccessfulDelete', `Deleted job ${j.metadata.name}`, SOURCE);
     }
-  }
-}
-
-async function removeJob(deps: Deps, job: Job): Promise<void> {
-  try {
-    await deps.store.delete({ kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
   }
 }

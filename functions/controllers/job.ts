@@ -16,7 +16,7 @@ import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import { deletePod } from '../pod-deletion';
-import { isActive, isOwnedBy, isoTime, isReady, ownerReferenceTo, randomSuffix, sameJson } from './util';
+import { isActive, isOwnedBy, isoTime, isReady, podFromTemplate, sameJson } from './util';
 
 const SOURCE = { component: 'job-controller' };
 type Condition = NonNullable<NonNullable<Job['status']>['conditions']>[number];
@@ -96,30 +96,25 @@ async function reconcileOne(deps: Deps, job: Job, owned: Pod[]): Promise<void> {
     stillActive = [];
   }
 
-  const kept = (job.status?.conditions ?? []).filter((c) => c.type !== 'Suspended');
-  const suspended =
-    spec.suspend && !condition ? job.status?.conditions?.find((c) => c.type === 'Suspended') : undefined;
+  const conditions = (job.status?.conditions ?? []).filter((c) => c.type !== 'Suspended');
+  if (condition) conditions.push(condition);
+  else if (spec.suspend)
+    conditions.push(
+      job.status?.conditions?.find((c) => c.type === 'Suspended') ?? {
+        type: 'Suspended',
+        status: 'True',
+        reason: 'JobSuspended',
+        message: 'Job suspended',
+        lastTransitionTime: isoTime(now),
+      },
+    );
   const status: NonNullable<Job['status']> = {
     ...(startTime ? { startTime } : {}),
     active: stillActive.length,
     succeeded,
     failed,
     ready: stillActive.filter(isReady).length,
-    conditions: [
-      ...kept,
-      ...(condition ? [condition] : []),
-      ...(spec.suspend && !condition
-        ? [
-            suspended ?? {
-              type: 'Suspended',
-              status: 'True',
-              reason: 'JobSuspended',
-              message: 'Job suspended',
-              lastTransitionTime: isoTime(now),
-            },
-          ]
-        : []),
-    ],
+    conditions,
   };
   if (condition?.type === 'Complete') status.completionTime = isoTime(now);
   await writeStatus(deps, job, status);
@@ -131,6 +126,11 @@ async function expire(deps: Deps, job: Job, finished: Condition, now: number): P
   if (ttl === undefined) return;
   const at = Date.parse(finished.lastTransitionTime ?? '');
   if (Number.isNaN(at) || now < at + ttl * 1000) return;
+  await deleteJob(deps, job);
+}
+
+/** Deletes a Job (its pods follow through the gc); one already gone is fine. */
+export async function deleteJob(deps: Deps, job: Job): Promise<void> {
   try {
     await deps.store.delete({ kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name });
   } catch (err) {
@@ -175,26 +175,10 @@ function failedCondition(now: number, reason: string, message: string): Conditio
 }
 
 async function createPod(deps: Deps, job: Job): Promise<void> {
-  const template = job.spec.template;
-  const name = job.metadata.name;
-  const pod: Pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: `${name.slice(0, 57)}-${randomSuffix()}`,
-      namespace: job.metadata.namespace as string,
-      labels: {
-        ...template.metadata?.labels,
-        'job-name': name.slice(0, 63),
-        'batch.kubernetes.io/job-name': name.slice(0, 63),
-      },
-      ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-      ownerReferences: [ownerReferenceTo(job)],
-    },
-    spec: structuredClone(template.spec),
-    status: { phase: 'Pending' },
-  } as Pod;
-  await deps.store.create(pod);
+  const name = job.metadata.name.slice(0, 63);
+  await deps.store.create(
+    podFromTemplate(job, job.spec.template, { 'job-name': name, 'batch.kubernetes.io/job-name': name }),
+  );
 }
 
 async function writeStatus(deps: Deps, job: Job, status: NonNullable<Job['status']>): Promise<void> {

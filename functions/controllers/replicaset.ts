@@ -9,7 +9,7 @@ import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import { deletePod } from '../pod-deletion';
 import { compileSelectorObject } from '../store/selector';
-import { isActive, isAvailable, isOwnedBy, isReady, ownerReferenceTo, randomSuffix, sameJson } from './util';
+import { isActive, isAvailable, isOwnedBy, isReady, podFromTemplate, sameJson } from './util';
 
 export async function reconcileReplicaSets(deps: Deps): Promise<void> {
   const [sets, pods] = await Promise.all([deps.store.list<ReplicaSet>('ReplicaSet'), deps.store.list<Pod>('Pod')]);
@@ -47,21 +47,7 @@ async function reconcileOne(deps: Deps, rs: ReplicaSet, owned: Pod[]): Promise<v
 }
 
 async function createPod(deps: Deps, rs: ReplicaSet): Promise<void> {
-  const template = rs.spec.template as NonNullable<ReplicaSet['spec']['template']>;
-  const pod: Pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: `${rs.metadata.name}-${randomSuffix()}`,
-      namespace: rs.metadata.namespace as string,
-      labels: { ...template.metadata?.labels },
-      ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-      ownerReferences: [ownerReferenceTo(rs)],
-    },
-    spec: structuredClone(template.spec),
-    status: { phase: 'Pending' },
-  };
-  await deps.store.create(pod);
+  await deps.store.create(podFromTemplate(rs, rs.spec.template as NonNullable<ReplicaSet['spec']['template']>));
 }
 
 /** Lower sorts first = deleted first. */

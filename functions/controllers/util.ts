@@ -81,3 +81,23 @@ export function randomSuffix(length = 5): string {
   for (let i = 0; i < length; i++) s += ALPHABET[Math.floor(Math.random() * ALPHABET.length)];
   return s;
 }
+
+/**
+ * A new pending pod from an owner's pod template: named `<owner>-<random>`, the template's labels
+ * (plus `labels`) and annotations, a controller reference to the owner.
+ */
+export function podFromTemplate(owner: Obj, template: PodTemplateSpec, labels: Record<string, string> = {}): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `${owner.metadata.name.slice(0, 57)}-${randomSuffix()}`,
+      namespace: owner.metadata.namespace as string,
+      labels: { ...template.metadata?.labels, ...labels },
+      ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
+      ownerReferences: [ownerReferenceTo(owner)],
+    },
+    spec: structuredClone(template.spec),
+    status: { phase: 'Pending' },
+  } as Pod;
+}

@@ -9,7 +9,7 @@ import { startTestPlane, type TestPlane } from './harness';
 
 describe('ferry logs', () => {
   let t: TestPlane;
-  const seen: LogRequestRef[] = [];
+  const seen: unknown[] = [];
   let unwatch: () => void;
 
   beforeAll(async () => {
@@ -17,11 +17,11 @@ describe('ferry logs', () => {
     const { store } = t.plane;
     unwatch = store.watch((ev) => {
       if (ev.object.kind !== LOG_REQUEST_KIND || ev.type !== 'ADDED') return;
-      const spec = ev.object.spec as LogRequestRef & { nodeName: string };
+      const spec = ev.object.spec as Omit<LogRequestRef, 'namespace' | 'name'> & { nodeName: string };
       seen.push(spec);
       void answerLogRequest(t.plane.deps, spec.nodeName, {
-        namespace: spec.namespace,
-        name: spec.name,
+        namespace: ev.object.metadata.namespace as string,
+        name: ev.object.metadata.name,
         content: `${spec.pod.name}/${spec.container} tail=${spec.tailLines} previous=${spec.previous}\n`,
       });
     });

@@ -175,10 +175,10 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     const { answerLogRequest, LOG_REQUEST_KIND } = await import('../../../functions/api/pod-logs');
     const unwatch = plane.store.watch((ev) => {
       if (ev.object.kind !== LOG_REQUEST_KIND || ev.type !== 'ADDED') return;
-      const spec = ev.object.spec as { nodeName: string; namespace: string; name: string; tailLines: number };
+      const spec = ev.object.spec as { nodeName: string; tailLines: number };
       void answerLogRequest(plane.deps, spec.nodeName, {
-        namespace: spec.namespace,
-        name: spec.name,
+        namespace: ev.object.metadata.namespace as string,
+        name: ev.object.metadata.name,
         content: `hello from the node (tail ${spec.tailLines})\n`,
       });
     });

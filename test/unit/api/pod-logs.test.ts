@@ -130,8 +130,6 @@ describe('pod logs', () => {
       metadata: { namespace: 'default', name: 'web.stale' },
       spec: {
         nodeName: 'n1',
-        namespace: 'default',
-        name: 'web.stale',
         pod: { namespace: 'default', name: 'web', uid: 'x' },
         container: 'app',
         previous: false,
