@@ -6,39 +6,10 @@
  * Field names follow the Kubernetes `Status` object: `reason` is a StatusReason, `causes` are
  * StatusCause entries whose `field` is a path such as `spec.template.spec.containers[0].image`.
  */
-import type { Obj } from './store/types';
+import type { Obj } from '../schemas/object';
+import type { StatusCause, StatusDetails, StatusReason } from '../schemas/status';
 
-export type StatusReason =
-  | 'BadRequest'
-  | 'Unauthorized'
-  | 'Forbidden'
-  | 'NotFound'
-  | 'AlreadyExists'
-  | 'Conflict'
-  | 'Invalid'
-  | 'MethodNotAllowed'
-  | 'RequestEntityTooLarge'
-  | 'UnsupportedMediaType'
-  | 'NotAcceptable'
-  | 'Timeout'
-  | 'TooManyRequests'
-  | 'InternalError'
-  | 'ServiceUnavailable';
-
-export interface StatusCause {
-  /** Kubernetes CauseType, e.g. FieldValueRequired, FieldValueInvalid, FieldValueNotSupported. */
-  reason: string;
-  message: string;
-  /** Path of the field at fault, e.g. `spec.replicas` or `metadata.labels[app]`. */
-  field?: string;
-}
-
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  causes?: StatusCause[];
-}
+export type { StatusCause, StatusDetails, StatusReason } from '../schemas/status';
 
 export class FerryError extends Error {
   constructor(

@@ -2,8 +2,9 @@
  * Defaulting, the Kubernetes way (pkg/apis/core/v1/defaults.go, pkg/apis/apps/v1/defaults.go):
  * applied before validation, so a stored object always carries its effective settings.
  */
-import type { Obj } from '../functions/store/types';
+
 import { kindInfo } from './kinds';
+import type { Obj } from './object';
 import { isConfigKey } from './validate';
 
 type Rec = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
-import type { ObjectMeta as StoredMeta } from '../functions/store/types';
 import { Bool, Free, Int, Obj, Opt, Str, StrMap, Time } from './dsl';
+import type { ObjectMeta as StoredMeta } from './object';
 
 export const OwnerReferenceSchema = Obj({
   apiVersion: Str(),

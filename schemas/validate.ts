@@ -5,10 +5,10 @@
  * say (name syntax per kind, selector must match template labels, unique names) are checked here.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { StatusCause } from '../functions/errors';
 import { scheduleProblem } from './cron';
 import { type KindInfo, kindInfo, kinds } from './kinds';
 import { isQuantity } from './quantity';
+import type { StatusCause } from './status';
 
 export const MAX_DEPTH = 64;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -66,9 +66,7 @@ export function resolveIntOrPercent(value: number | string | undefined, total: n
   return roundUp ? Math.ceil(exact) : Math.floor(exact);
 }
 
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { isoTime } from '../../schemas/time';
 
 export function sameJson(a: unknown, b: unknown): boolean {
   return stableJson(a) === stableJson(b);

@@ -9,49 +9,12 @@
  * Objects are keyed by (kind, namespace, name): kind names are unique across API groups in ferry.
  * Returned objects are copies: mutating one never changes what is stored.
  */
+
+import type { Obj, ObjectRef } from '../../schemas/object';
 import type { FerryError } from '../errors';
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  generateName?: string;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-/** Any stored object. Kind-specific types live in `schemas/` and are assignable to this. */
-export interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  spec?: unknown;
-  status?: unknown;
-  [field: string]: unknown;
-}
-
-export interface ObjectRef {
-  kind: string;
-  /** Omitted for cluster-scoped kinds (Node, Namespace, NodePool, Cloud). */
-  namespace?: string;
-  name: string;
-}
+/** The object model lives on the ground floor (`schemas/object.ts`); re-exported for the store's callers. */
+export type { Obj, ObjectMeta, ObjectRef, OwnerReference } from '../../schemas/object';
 
 export interface ListOptions {
   /** Only objects in this namespace; omitted lists every namespace. */
