@@ -47,15 +47,10 @@ import { podLogs } from './pod-logs';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import { toTable, wantsTable } from './table';
-import type { ApiDeps, ApiRequest, ApiResponse } from './types';
+import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
 import { isWatch, watchObjects } from './watch';
 
-export interface ResourceRoute {
-  info: KindInfo;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-}
+export type { ResourceRoute } from './types';
 
 /** Namespaces a server creates on first start and refuses to delete. */
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-node-lease'] as const;

@@ -10,8 +10,7 @@ import { isRecord, validateOnly } from './admission';
 import { authorizeObject, type Principal } from './auth';
 import { checkTree, mediaType, parseBody } from './body';
 import { applyPatch, PATCH_TYPES } from './patch';
-import type { ResourceRoute } from './resources';
-import type { ApiDeps, ApiRequest } from './types';
+import type { ApiDeps, ApiRequest, ResourceRoute } from './types';
 
 type Scalable = Obj & {
   spec?: { replicas?: number; selector?: { matchLabels?: Record<string, string> } };

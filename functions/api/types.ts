@@ -3,6 +3,7 @@
  * `functions/runtime/lambda.ts` (API Gateway HTTP API v2 events) translate to and from these;
  * nothing in `functions/api/` knows which one called it.
  */
+import type { KindInfo } from '../../schemas';
 import type { Deps } from '../deps';
 import type { NodePortRange } from '../node-ports';
 
@@ -49,3 +50,11 @@ export interface ApiDeps extends Deps {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** A request's target: the kind, and the namespace, name and subresource the path names. */
+export interface ResourceRoute {
+  info: KindInfo;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
