@@ -19,9 +19,14 @@ const common = {
 
 const targets = [
   {
+    // Split so a lazily imported module (the local control plane, a cloud adapter) is its own
+    // chunk: without splitting esbuild inlines it, and hoists its SDK imports to the top of
+    // cli.js, so every command loaded every cloud SDK (about 2 s).
     entryPoints: { cli: 'cli/main.ts' },
     outdir: 'dist',
     external: ['better-sqlite3', '@aws-sdk/*', '@google-cloud/*', '@azure/*'],
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     shebang: true,
   },
   { entryPoints: { agent: 'agent/main.ts' }, outdir: 'dist', external: [], shebang: true },
@@ -40,6 +45,7 @@ const targets = [
 
 // Chunk names carry a content hash: clear the old ones so the Lambda zip holds only this build's.
 rmSync('dist/functions', { recursive: true, force: true });
+rmSync('dist/chunks', { recursive: true, force: true });
 
 for (const { shebang, ...t } of targets) {
   const entries = Object.values(t.entryPoints);
