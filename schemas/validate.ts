@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { scheduleProblem } from './cron';
 import { type KindInfo, kindInfo, kinds } from './kinds';
 import { isQuantity } from './quantity';
+import { shareSubschemas } from './shared-subschemas';
 import type { StatusCause } from './status';
 
 export const MAX_DEPTH = 64;
@@ -26,7 +27,7 @@ const compiled = new Map<string, ValidateFunction>();
 function validatorFor(info: KindInfo): ValidateFunction {
   let v = compiled.get(info.kind);
   if (!v) {
-    v = ajv.compile(info.schema);
+    v = ajv.compile(shareSubschemas(ajv, info.schema));
     compiled.set(info.kind, v);
   }
   return v;
