@@ -10,6 +10,11 @@ export interface AgentConfig {
   /** A bootstrap token (to register) or a node token (kept in the state dir after registering). */
   token?: string;
   nodeName: string;
+  /**
+   * The cluster this node belongs to, on every container and network it makes, so two clusters
+   * on one machine (two `ferry up` data dirs) never adopt, sweep or remove each other's.
+   */
+  clusterId?: string;
   nodeIp: string;
   labels: Record<string, string>;
   dockerSocket: string;
@@ -27,10 +32,10 @@ export interface AgentConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--node-ip IP]
+const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS]
-Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_NODE_IP, FERRY_NODE_LABELS,
+Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
   DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY.`;
 
 export class ConfigError extends Error {}
@@ -42,6 +47,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'api-url': { type: 'string' },
       token: { type: 'string' },
       'node-name': { type: 'string' },
+      'cluster-id': { type: 'string' },
       'node-ip': { type: 'string' },
       labels: { type: 'string' },
       'docker-socket': { type: 'string' },
@@ -73,6 +79,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
   };
+  const clusterId = values['cluster-id'] ?? env.FERRY_CLUSTER_ID;
+  if (clusterId !== undefined) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(clusterId))
+      throw new ConfigError(`--cluster-id "${clusterId}" must be 1-32 lower-case letters, digits or '-'`);
+    config.clusterId = clusterId;
+  }
   const token = values.token ?? env.FERRY_TOKEN;
   if (token) config.token = token;
   const cpu = values.cpu ?? env.FERRY_NODE_CPU;

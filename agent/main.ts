@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const runtime = new DockerRuntime({
     socketPath: config.dockerSocket,
     nodeName: config.nodeName,
+    ...(config.clusterId ? { clusterId: config.clusterId } : {}),
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });

@@ -21,6 +21,7 @@ import {
 const L = {
   managed: 'ferry.managed',
   node: 'ferry.node',
+  cluster: 'ferry.cluster',
   uid: 'ferry.pod.uid',
   name: 'ferry.pod.name',
   namespace: 'ferry.pod.namespace',
@@ -51,6 +52,8 @@ interface DockerInspect {
 export interface DockerRuntimeOptions {
   socketPath: string;
   nodeName: string;
+  /** Labels every container and the pod network, and scopes what this runtime lists and removes. */
+  clusterId?: string;
   nodeIp: string;
   sandboxImage: string;
 }
@@ -74,9 +77,7 @@ export class DockerRuntime implements PodRuntime {
   }
 
   async listManaged(): Promise<ManagedContainer[]> {
-    const filters = encodeURIComponent(
-      JSON.stringify({ label: [`${L.managed}=true`, `${L.node}=${this.options.nodeName}`] }),
-    );
+    const filters = encodeURIComponent(JSON.stringify({ label: this.scope() }));
     const list = await this.api.json<DockerContainerSummary[]>('GET', `/containers/json?all=1&filters=${filters}`);
     return list.map((c) => ({
       id: c.Id,
@@ -91,10 +92,24 @@ export class DockerRuntime implements PodRuntime {
     }));
   }
 
+  /** The label filter of what this node owns: managed, this node, and this cluster when it has one. */
+  private scope(): string[] {
+    const clusterId = this.options.clusterId;
+    return [
+      `${L.managed}=true`,
+      `${L.node}=${this.options.nodeName}`,
+      ...(clusterId ? [`${L.cluster}=${clusterId}`] : []),
+    ];
+  }
+
+  private ownerLabels(): Record<string, string> {
+    const clusterId = this.options.clusterId;
+    return { [L.managed]: 'true', [L.node]: this.options.nodeName, ...(clusterId ? { [L.cluster]: clusterId } : {}) };
+  }
+
   private labels(pod: PodIdentity, role: 'sandbox' | 'container'): Record<string, string> {
     return {
-      [L.managed]: 'true',
-      [L.node]: this.options.nodeName,
+      ...this.ownerLabels(),
       [L.uid]: pod.uid,
       [L.name]: pod.name,
       [L.namespace]: pod.namespace,
@@ -112,7 +127,12 @@ export class DockerRuntime implements PodRuntime {
 
   /** A bridge network per node (`ferry-<node>`, subnet chosen by Docker), so two local nodes never share a gateway. */
   private async ensureNetwork(): Promise<{ name: string; gateway: string }> {
-    const name = `ferry-${this.options.nodeName}`.slice(0, 64);
+    // Two clusters on one machine may both have a node `local-1`: the cluster id keeps their networks apart.
+    const clusterId = this.options.clusterId;
+    const name = (clusterId ? `ferry-${clusterId}-${this.options.nodeName}` : `ferry-${this.options.nodeName}`).slice(
+      0,
+      64,
+    );
     const path = `/networks/${encodeURIComponent(name)}`;
     let res = await this.api.call('GET', path);
     if (res.status === 404) {
@@ -120,7 +140,7 @@ export class DockerRuntime implements PodRuntime {
         Name: name,
         Driver: 'bridge',
         CheckDuplicate: true,
-        Labels: { [L.managed]: 'true', [L.node]: this.options.nodeName },
+        Labels: this.ownerLabels(),
       });
       // 409: another agent process for this node created it first.
       if (![201, 409].includes(created.status))

@@ -7,14 +7,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { createLogger, type LogLevel } from '../../functions/log';
-import type { StateStore } from '../../functions/store/types';
-import type { Node } from '../../schemas';
 import { configPath, readConfig, writeConfig } from '../config';
 import { type CliContext, out } from '../context';
 import { CliError, UsageError } from '../errors';
@@ -46,7 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('down')
     .description('remove every container the local nodes of this data dir created')
     .option('--data-dir <dir>', 'where the store and node state live', '.ferry')
-    .action(async () => down(ctx));
+    .action(async (opts: { dataDir: string }) => down(ctx, opts));
 }
 
 async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
@@ -62,79 +60,89 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger(opts.logLevel as LogLevel, { component: 'up' }, (line) => ctx.io.stderr.write(`${line}\n`));
 
-  const { startLocalControlPlane } = await import('../../functions/runtime/local');
-  const { issueToken } = await import('../../functions/api/tokens');
-  const { LocalProvider } = await import('../../providers/local');
-  const provider = new LocalProvider({
-    dataDir,
-    agentCommand: agentCommand(),
-    sandboxImage: 'ferry.local/pause:1',
-    cpuPerNode: opts.cpu,
-    memoryPerNode: opts.memory,
-    extraEnv: { FERRY_LOG_LEVEL: opts.logLevel === 'silent' ? 'error' : opts.logLevel },
-  });
-  const plane = await startLocalControlPlane({ dataDir, port, log, provider });
+  const { startLocalCluster } = await import('../../functions/runtime/local-cluster');
   const stop = stopSignal(ctx);
-  const names = Array.from({ length: count }, (_, i) => `local-${i + 1}`);
   try {
-    out(ctx, `control plane listening on ${plane.url} (data in ${dataDir})`);
-    const path = configPath(ctx.io.env);
-    if (plane.adminToken) {
-      const previous = await readConfig(path).catch(() => ({}));
-      await writeConfig(path, { ...previous, server: clientUrl(plane.url), token: plane.adminToken });
-      out(ctx, `admin token written to ${path} (mode 0600)`);
-    }
-    const { token } = await issueToken(plane.deps, {
-      role: 'bootstrap',
-      ttlSeconds: 3600,
-      description: 'ferry up: local nodes',
+    out(ctx, `starting the control plane and ${count} node(s) (data in ${dataDir})`);
+    const cluster = await startLocalCluster({
+      dataDir,
+      port,
+      log,
+      nodes: count,
+      agentCommand: agentCommand(),
+      sandboxImage: 'ferry.local/pause:1',
+      cpuPerNode: opts.cpu,
+      memoryPerNode: opts.memory,
+      agentLogLevel: opts.logLevel === 'silent' ? 'error' : opts.logLevel,
+      apiUrlFor: clientUrl,
     });
-    const apiUrl = clientUrl(plane.url);
-    for (const [i, name] of names.entries()) {
-      await provider.createInstance({
-        name,
-        cluster: 'local',
-        pool: 'local',
-        instanceType: 'local',
-        zone: `local-${String.fromCharCode(97 + (i % 3))}`,
-        bootstrap: { apiUrl, token, labels: {} },
-        tags: {},
-      });
+    try {
+      const { plane } = cluster;
+      out(ctx, `control plane listening on ${plane.url} (cluster ${cluster.clusterId})`);
+      const path = configPath(ctx.io.env);
+      if (plane.adminToken) {
+        const previous = await readConfig(path).catch(() => ({}));
+        await writeConfig(path, { ...previous, server: clientUrl(plane.url), token: plane.adminToken });
+        out(ctx, `admin token written to ${path} (mode 0600)`);
+      }
+      out(ctx, `${count} node(s) Ready: ${cluster.nodeNames.join(', ')}`);
+      out(
+        ctx,
+        'next: ferry apply -f examples/ && ferry get pods -o wide   (Ctrl-C stops ferry; `ferry down` removes its containers)',
+      );
+      await stop.promise;
+      out(ctx, 'stopping nodes and control plane');
+    } finally {
+      await cluster.close();
     }
-    await waitReady(plane.store, names, 60_000);
-    out(ctx, `${count} node(s) Ready: ${names.join(', ')}`);
-    out(
-      ctx,
-      'next: ferry apply -f examples/ && ferry get pods -o wide   (Ctrl-C stops ferry; `ferry down` removes its containers)',
-    );
-    await stop.promise;
-    out(ctx, 'stopping nodes and control plane');
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('nodes not Ready')) throw new CliError(err.message);
+    throw err;
   } finally {
     stop.dispose();
-    for (const instance of await provider.listInstances({ cluster: 'local' })) {
-      const pid = provider.pidOf(instance.name);
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {}
-      }
-    }
-    await provider.close();
-    await plane.close();
   }
 }
 
-async function down(ctx: CliContext): Promise<void> {
+/**
+ * Removes the containers and pod networks of the cluster of this data dir only (their
+ * `ferry.cluster` label is the id in `<data-dir>/cluster-id`); another cluster on this machine
+ * keeps its pods. A network still used by another cluster's containers stays.
+ */
+async function down(ctx: CliContext, opts: { dataDir: string }): Promise<void> {
+  const dataDir = resolve(ctx.io.cwd ?? process.cwd(), opts.dataDir);
+  const clusterId = (await readFile(join(dataDir, 'cluster-id'), 'utf8').catch(() => '')).trim();
+  if (!/^[a-z0-9]{1,32}$/.test(clusterId))
+    throw new CliError(`${dataDir} holds no ferry cluster (no cluster-id file): nothing was removed`);
   await requireDocker();
-  const { stdout } = await run('docker', ['ps', '-aq', '--filter', 'label=ferry.managed=true']);
-  const ids = stdout.split('\n').filter(Boolean);
+  const scope = ['--filter', 'label=ferry.managed=true', '--filter', `label=ferry.cluster=${clusterId}`];
+  const ids = (await run('docker', ['ps', '-aq', ...scope])).stdout.split('\n').filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', ...ids]);
-  // Each node's pod network (ferry-<node>) goes too, once its containers are gone.
-  const nets = (await run('docker', ['network', 'ls', '-q', '--filter', 'label=ferry.managed=true'])).stdout
-    .split('\n')
-    .filter(Boolean);
-  for (const id of nets) await run('docker', ['network', 'rm', id]).catch(() => undefined);
-  out(ctx, `removed ${ids.length} container(s) and ${nets.length} pod network(s)`);
+  const nets = (await run('docker', ['network', 'ls', '-q', ...scope])).stdout.split('\n').filter(Boolean);
+  let removedNets = 0;
+  for (const id of nets) {
+    if (
+      await run('docker', ['network', 'rm', id]).then(
+        () => true,
+        () => false,
+      )
+    )
+      removedNets++;
+  }
+  out(ctx, `removed ${ids.length} container(s) and ${removedNets} pod network(s) of cluster ${clusterId} (${dataDir})`);
+  const labelled = await run('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    'label=ferry.managed=true',
+    '--format',
+    '{{.ID}} {{.Label "ferry.cluster"}}',
+  ]);
+  const legacy = labelled.stdout.split('\n').filter((l) => l.trim() && l.trim().split(' ').length === 1);
+  if (legacy.length)
+    out(
+      ctx,
+      `left ${legacy.length} ferry container(s) with no cluster label (made before cluster ids): docker rm -f them by hand if they are yours`,
+    );
 }
 
 async function requireDocker(): Promise<void> {
@@ -170,23 +178,5 @@ async function ensureLocalImages(ctx: CliContext): Promise<void> {
     await run('bash', [join(packageRoot(), 'scripts', 'build-test-images.sh')]);
   } catch (err) {
     throw new CliError(`building local images failed: ${((err as { stderr?: string }).stderr ?? String(err)).trim()}`);
-  }
-}
-
-async function waitReady(store: StateStore, names: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const nodes = (await store.list<Node>('Node')).items;
-    const ready = names.filter((n) =>
-      nodes
-        .find((x) => x.metadata.name === n)
-        ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
-    if (ready.length === names.length) return;
-    if (Date.now() > deadline)
-      throw new CliError(
-        `nodes not Ready after ${timeoutMs / 1000}s: ${names.filter((n) => !ready.includes(n)).join(', ')} (see the agent logs under the data dir's nodes/)`,
-      );
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
