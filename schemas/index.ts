@@ -1,4 +1,5 @@
 /** schemas/: the single source of truth for validation, TypeScript types and the API docs. */
+export * from './affinity';
 export * from './agent-protocol';
 export * from './core';
 export { applyDefaults, pullPolicyFor } from './defaults';

@@ -1,5 +1,6 @@
 /** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
 import { type Static, Type } from 'typebox';
+import { AffinitySchema, TopologySpreadConstraintSchema } from './affinity';
 import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, ResourceList, Str, StrMap, Time } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 
@@ -128,9 +129,9 @@ export const PodSpecSchema = Obj({
   hostNetwork: Opt(Bool()),
   hostname: Opt(Str()),
   subdomain: Opt(Str()),
-  affinity: Opt(Free()),
+  affinity: Opt(AffinitySchema),
   tolerations: Opt(Type.Array(TolerationSchema)),
-  topologySpreadConstraints: Opt(Type.Array(Free())),
+  topologySpreadConstraints: Opt(Type.Array(TopologySpreadConstraintSchema)),
   priority: Opt(Int()),
   priorityClassName: Opt(Str()),
   schedulerName: Opt(Str()),

@@ -2,14 +2,18 @@
  * Feasibility: why a node cannot take a pod. The reason strings are the ones kube-scheduler
  * prints, so `0/3 nodes are available: 2 Insufficient cpu` reads the same.
  */
-import type { Pod, Taint, Toleration } from '../../schemas';
+import type { Pod } from '../../schemas';
+import type { PodPlacement } from './affinity';
 import { type NodeInfo, podHostPorts, podRequests } from './snapshot';
+import { tolerates } from './tolerations';
 
 export interface PodContext {
   pod: Pod;
   cpu: number;
   mem: number;
   hostPorts: string[];
+  /** Node affinity, pod (anti-)affinity and spreading, when the pod or a placed pod has any. */
+  placement?: PodPlacement;
 }
 
 export function podContext(pod: Pod): PodContext {
@@ -37,6 +41,10 @@ export function firstFailure(n: NodeInfo, ctx: PodContext): string | undefined {
     if (!(pod.spec.tolerations ?? []).some((tol) => tolerates(tol, t)))
       return `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`;
   }
+  if (ctx.placement) {
+    const reason = ctx.placement.failure(n);
+    if (reason) return reason;
+  }
   if (ctx.hostPorts.length > 0 && ctx.hostPorts.some((p) => n.hostPorts.has(p)))
     return "node(s) didn't have free ports for the requested pod ports";
   if (n.usedPods + 1 > n.allocPods) return 'Too many pods';
@@ -45,8 +53,4 @@ export function firstFailure(n: NodeInfo, ctx: PodContext): string | undefined {
   return undefined;
 }
 
-export function tolerates(tol: Toleration, taint: Taint): boolean {
-  if (tol.effect && tol.effect !== taint.effect) return false;
-  if (tol.operator === 'Exists') return !tol.key || tol.key === taint.key;
-  return tol.key === taint.key && (tol.value ?? '') === (taint.value ?? '');
-}
+export { tolerates } from './tolerations';

@@ -7,6 +7,7 @@ import type { Node, Pod } from '../../schemas';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
+import { Placement } from './affinity';
 import { ALLOCATION_KIND, type AllocationRecord } from './allocation';
 import { commitPlan } from './commit';
 import { type PodContext, podContext } from './filters';
@@ -37,16 +38,20 @@ export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): P
   if (snapshot.pending.length === 0) return { bound: 0, unschedulable: 0, conflicts: 0 };
 
   const stack = new Stack(snapshot);
+  const placement = new Placement(snapshot.nodes, snapshot.byName, pods.items);
   const plan = new Map<NodeInfo, PodContext[]>();
   const failed: { pod: Pod; message: string }[] = [];
   for (const pod of snapshot.pending) {
     const ctx = podContext(pod);
+    const checks = placement.forPod(pod);
+    if (checks) ctx.placement = checks;
     const choice = stack.select(ctx);
     if (!choice.node) {
       failed.push({ pod, message: unschedulableMessage(snapshot.nodes.length, choice.reasons) });
       continue;
     }
     assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts);
+    placement.add(pod, choice.node);
     const list = plan.get(choice.node) ?? [];
     list.push(ctx);
     plan.set(choice.node, list);

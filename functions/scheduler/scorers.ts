@@ -17,6 +17,8 @@ export class BestNode {
   private inZone = 0;
   /** Share of CPU and memory left after placing the pod, 0..1; higher is better. */
   private free = 0;
+  /** The pod's affinity/spreading preference for the node (affinity.ts): compared first. */
+  private preference = 0;
   private readonly counts: { nodes: Int32Array; zones: Int32Array } | undefined;
 
   constructor(
@@ -28,6 +30,12 @@ export class BestNode {
   }
 
   offer(node: NodeInfo): void {
+    const preference = this.ctx.placement?.score(node) ?? 0;
+    if (this.node && preference !== this.preference) {
+      if (preference < this.preference) return;
+      this.take(node, preference);
+      return;
+    }
     const onNode = this.counts ? (this.counts.nodes[node.index] as number) : 0;
     const inZone = this.counts ? (this.counts.zones[node.zoneIndex] as number) : 0;
     if (this.node) {
@@ -43,8 +51,16 @@ export class BestNode {
       2;
     if (this.node && onNode === this.onNode && inZone === this.inZone && free <= this.free) return;
     this.node = node;
+    this.preference = preference;
     this.onNode = onNode;
     this.inZone = inZone;
     this.free = free;
+  }
+
+  /** A node preferred outright: its spread and free-share figures start the comparison anew. */
+  private take(node: NodeInfo, preference: number): void {
+    this.node = undefined;
+    this.preference = preference;
+    this.offer(node);
   }
 }

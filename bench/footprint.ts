@@ -1,0 +1,398 @@
+/**
+ * `npm run bench -- footprint` (Docker needed for the cluster and Swarm parts): what a user's
+ * machine pays for ferry.
+ *  (a) CLI start: median of 10 runs of `ferry version --client`, `ferry get pods` (against the
+ *      cluster below) and `ferry apply --dry-run`, against `node -e 0` in the same run;
+ *  (b) resident memory of `ferry up --nodes 3` (the control plane process) and of each agent:
+ *      idle, at 30 pods, and after ROUNDS rounds of update (a rolling update) + scale 30 -> 10 ->
+ *      30, with the growth per round (least-squares slope);
+ *  (c) the same create / rolling update / scale / replacement on Docker Swarm (`docker swarm init`
+ *      on loopback, left afterwards), beside ferry's times, and dockerd's memory growth.
+ * FOOTPRINT_ROUNDS (default 4) sets the rounds. Everything is bounded in time and cleaned up.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildOnce } from '../test/e2e/helpers/cluster';
+import { type Row, report } from './report';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist/cli.js');
+const ROUNDS = Number(process.env.FOOTPRINT_ROUNDS ?? 4);
+const IMAGE = 'ferry.local/busybox:1';
+const CMD = ['sh', '-c', 'echo ok > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'];
+const dir = mkdtempSync(join(tmpdir(), 'ferry-footprint-'));
+const env = { ...process.env, FERRY_CONFIG: join(dir, 'config.json') };
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (kb: number) => kb / 1024;
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+function timeMs(cmd: string, args: string[]): number {
+  const t0 = performance.now();
+  execFileSync(cmd, args, { env, stdio: 'ignore' });
+  return performance.now() - t0;
+}
+
+function ferry(...args: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what: string, timeoutMs: number, check: () => boolean): Promise<number> {
+  const t0 = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+  return performance.now() - t0;
+}
+
+/** Agent processes started by the `ferry up` process (the local provider's children). */
+function agentPids(dataDir: string): number[] {
+  return readdirSync(join(dataDir, 'nodes')).flatMap((n) => {
+    try {
+      return [JSON.parse(readFileSync(join(dataDir, 'nodes', n, 'instance.json'), 'utf8')).pid as number];
+    } catch {
+      return [];
+    }
+  });
+}
+
+interface PodView {
+  metadata: { name: string; deletionTimestamp?: string };
+  status?: { phase?: string; containerStatuses?: { ready?: boolean; restartCount?: number }[] };
+}
+
+function pods(prefix: string): PodView[] {
+  return (JSON.parse(ferry('get', 'pods', '-o', 'json')) as { items: PodView[] }).items.filter((p) =>
+    p.metadata.name.startsWith(prefix),
+  );
+}
+
+function runningPods(prefix: string): number {
+  return pods(prefix).filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      p.status?.phase === 'Running' &&
+      p.status.containerStatuses?.every((c) => c.ready),
+  ).length;
+}
+
+function allPods(prefix: string): number {
+  return pods(prefix).length;
+}
+
+function restarts(prefix: string): number {
+  return pods(prefix).reduce((n, p) => n + (p.status?.containerStatuses?.[0]?.restartCount ?? 0), 0);
+}
+
+function deploymentYaml(replicas: number, round: number): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: fp, namespace: default }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: fp } }
+  template:
+    metadata: { labels: { app: fp } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: httpd
+          image: ${IMAGE}
+          command: ${JSON.stringify(CMD)}
+          env: [{ name: ROUND, value: "${round}" }]
+          resources: { requests: { cpu: 10m, memory: 8Mi } }
+`;
+}
+
+function applyDeployment(replicas: number, round: number): void {
+  const file = join(dir, 'fp.yaml');
+  writeFileSync(file, deploymentYaml(replicas, round));
+  ferry('apply', '-f', file);
+}
+
+function slope(ys: number[]): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
+interface OpTimes {
+  create10: number;
+  scale10to30: number;
+  update30: number;
+  replace1: number;
+}
+
+async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record<string, number> }> {
+  const dataDir = join(dir, 'data');
+  const port = await freePort();
+  const up: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'up', '--nodes', '3', '--port', String(port), '--data-dir', dataDir],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let upOut = '';
+  up.stdout?.on('data', (d) => {
+    upOut += d;
+  });
+  up.stderr?.on('data', (d) => {
+    upOut += d;
+  });
+  try {
+    await until('3 nodes Ready', 90_000, () => upOut.includes('node(s) Ready'));
+    const plane = up.pid as number;
+    const agents = agentPids(dataDir);
+    await sleep(5_000);
+    const rss: Row[] = [];
+    const sample = (state: string) => {
+      const a = agents.map(rssKb);
+      const row = {
+        state,
+        'control plane MB': mb(rssKb(plane)),
+        'agents MB (each)': a.map((k) => mb(k).toFixed(1)).join(' / '),
+        'agents MB (max)': mb(Math.max(...a)),
+      };
+      rss.push(row);
+      return row;
+    };
+    sample('idle, 3 nodes, 0 pods');
+
+    const times = {} as OpTimes;
+    let t0 = performance.now();
+    applyDeployment(10, 0);
+    await until('10 Running', 120_000, () => runningPods('fp-') === 10);
+    times.create10 = performance.now() - t0;
+    t0 = performance.now();
+    applyDeployment(30, 0);
+    await until('30 Running', 180_000, () => runningPods('fp-') === 30);
+    times.scale10to30 = performance.now() - t0;
+    await sleep(5_000);
+    sample('30 pods');
+
+    const cliRows = cliStart();
+
+    t0 = performance.now();
+    applyDeployment(30, 1);
+    ferry('rollout', 'status', 'deployment/fp', '--timeout', '5m');
+    await until('30 Running after update', 180_000, () => runningPods('fp-') === 30 && allPods('fp-') === 30);
+    times.update30 = performance.now() - t0;
+
+    // Replacement: kill one pod's app container behind ferry's back; the agent restarts it.
+    const victim = execFileSync(
+      'docker',
+      ['ps', '-q', '--filter', 'label=ferry.role=container', '--filter', 'label=ferry.pod.namespace=default'],
+      {
+        encoding: 'utf8',
+      },
+    )
+      .split('\n')
+      .filter(Boolean)[0] as string;
+    t0 = performance.now();
+    execFileSync('docker', ['kill', victim], { stdio: 'ignore' });
+    await until('the killed container replaced', 60_000, () => {
+      const running = execFileSync('docker', ['ps', '-q', '--no-trunc', '--filter', `id=${victim}`], {
+        encoding: 'utf8',
+      });
+      return running.trim() === '' && runningPods('fp-') === 30;
+    });
+    await until('a restarted container', 60_000, () => restarts('fp-') >= 1 && runningPods('fp-') === 30);
+    times.replace1 = performance.now() - t0;
+
+    const planeSeries: number[] = [];
+    const agentSeries: number[] = [];
+    for (let r = 2; r < 2 + ROUNDS; r++) {
+      applyDeployment(30, r);
+      ferry('rollout', 'status', 'deployment/fp', '--timeout', '5m');
+      applyDeployment(10, r);
+      await until('scaled to 10', 120_000, () => allPods('fp-') === 10);
+      applyDeployment(30, r);
+      await until('scaled to 30', 180_000, () => runningPods('fp-') === 30);
+      await sleep(2_000);
+      const row = sample(`after round ${r - 1} (update + scale 30-10-30)`);
+      planeSeries.push(row['control plane MB']);
+      agentSeries.push(row['agents MB (max)']);
+    }
+    return {
+      times,
+      rss: [...rss, ...cliRows],
+      summary: {
+        controlPlaneIdleMB: rss[0]?.['control plane MB'] as number,
+        controlPlaneAt30PodsMB: rss[1]?.['control plane MB'] as number,
+        agentMaxAt30PodsMB: rss[1]?.['agents MB (max)'] as number,
+        controlPlaneGrowthMBPerRound: slope(planeSeries),
+        agentGrowthMBPerRound: slope(agentSeries),
+        agentMaxAfterRoundsMB: agentSeries.at(-1) ?? Number.NaN,
+      },
+    };
+  } finally {
+    up.kill('SIGINT');
+    await until('ferry up stopped', 30_000, () => up.exitCode !== null || up.signalCode !== null).catch(() =>
+      up.kill('SIGKILL'),
+    );
+    try {
+      ferry('down', '--data-dir', dataDir);
+    } catch {}
+  }
+}
+
+let cliMedians: Record<string, number> = {};
+function cliStart(): Row[] {
+  const runs = (args: string[]) => median(Array.from({ length: 10 }, () => timeMs(process.execPath, args)));
+  const base = runs(['-e', '0']);
+  const cmds: [string, string[]][] = [
+    ['ferry version --client', [CLI, 'version', '--client']],
+    ['ferry get pods', [CLI, 'get', 'pods']],
+    [
+      'ferry apply --dry-run -f examples/',
+      [CLI, 'apply', '--dry-run', '-f', join(ROOT, 'examples/web-deployment.yaml')],
+    ],
+  ];
+  cliMedians = { 'node -e 0': base };
+  const rows: Row[] = [
+    { state: 'CLI start: node -e 0 (baseline), median of 10', 'control plane MB': `${base.toFixed(0)} ms` },
+  ];
+  for (const [name, args] of cmds) {
+    const ms = runs(args);
+    cliMedians[name] = ms;
+    rows.push({
+      state: `CLI start: ${name}`,
+      'control plane MB': `${ms.toFixed(0)} ms (${(ms / base).toFixed(1)}x node -e 0)`,
+    });
+  }
+  return rows;
+}
+
+function dockerdKb(): number {
+  const pid = Number(execFileSync('pidof', ['dockerd'], { encoding: 'utf8' }).trim().split(' ')[0]);
+  return rssKb(pid);
+}
+
+async function swarmOps(): Promise<{ times: OpTimes; dockerdGrowthMB: number }> {
+  const svc = 'ferry-footprint-swarm';
+  const tasks = () =>
+    execFileSync(
+      'docker',
+      ['service', 'ps', svc, '--filter', 'desired-state=running', '--format', '{{.CurrentState}}'],
+      {
+        encoding: 'utf8',
+      },
+    )
+      .split('\n')
+      .filter((l) => l.startsWith('Running')).length;
+  const before = dockerdKb();
+  execFileSync('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', '127.0.0.1:0'], {
+    stdio: 'ignore',
+  });
+  const times = {} as OpTimes;
+  try {
+    let t0 = performance.now();
+    execFileSync(
+      'docker',
+      ['service', 'create', '--detach', '--name', svc, '--replicas', '10', '--stop-grace-period', '1s', IMAGE, ...CMD],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await until('swarm 10 running', 120_000, () => tasks() === 10);
+    times.create10 = performance.now() - t0;
+    t0 = performance.now();
+    execFileSync('docker', ['service', 'scale', '--detach', `${svc}=30`], { stdio: 'ignore' });
+    await until('swarm 30 running', 180_000, () => tasks() === 30);
+    times.scale10to30 = performance.now() - t0;
+    t0 = performance.now();
+    execFileSync(
+      'docker',
+      ['service', 'update', '--detach', '--env-add', 'ROUND=1', '--update-parallelism', '8', svc],
+      { stdio: 'ignore' },
+    );
+    await until('swarm update done', 300_000, () => {
+      const state = execFileSync(
+        'docker',
+        ['service', 'inspect', svc, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
+      return state === 'completed' && tasks() === 30;
+    });
+    times.update30 = performance.now() - t0;
+    const victim = execFileSync('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${svc}`], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)[0] as string;
+    t0 = performance.now();
+    execFileSync('docker', ['kill', victim], { stdio: 'ignore' });
+    await sleep(200);
+    await until('swarm replacement', 60_000, () => tasks() === 30);
+    times.replace1 = performance.now() - t0;
+    return { times, dockerdGrowthMB: mb(dockerdKb() - before) };
+  } finally {
+    execFileSync('docker', ['service', 'rm', svc], { stdio: 'ignore' });
+    execFileSync('docker', ['swarm', 'leave', '--force'], { stdio: 'ignore' });
+  }
+}
+
+buildOnce();
+try {
+  const f = await ferryOps();
+  let swarm: Awaited<ReturnType<typeof swarmOps>> | undefined;
+  try {
+    swarm = await swarmOps();
+  } catch (err) {
+    console.warn(`Docker Swarm comparison skipped: ${(err as Error).message}`);
+  }
+  const ops: Row[] = (['create10', 'scale10to30', 'update30', 'replace1'] as const).map((k) => ({
+    state: {
+      create10: 'create 10 replicas',
+      scale10to30: 'scale 10 -> 30',
+      update30: 'rolling update of 30',
+      replace1: 'a killed container replaced',
+    }[k],
+    'control plane MB': `ferry ${(f.times[k] / 1000).toFixed(2)} s`,
+    'agents MB (each)': swarm ? `swarm ${(swarm.times[k] / 1000).toFixed(2)} s` : 'swarm: n/a',
+    'agents MB (max)': swarm ? f.times[k] / swarm.times[k] : '',
+  }));
+  report('footprint', [...f.rss, ...ops], {
+    ...f.summary,
+    cliStartMs: cliMedians,
+    ferryOverSwarm: swarm
+      ? Object.fromEntries(
+          Object.keys(f.times).map((k) => [k, f.times[k as keyof OpTimes] / (swarm?.times[k as keyof OpTimes] ?? 1)]),
+        )
+      : 'n/a',
+    dockerdGrowthUnderSwarmMB: swarm?.dockerdGrowthMB ?? 'n/a',
+    rounds: ROUNDS,
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
