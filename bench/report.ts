@@ -10,7 +10,8 @@ export type Row = Record<string, string | number>;
 
 export function report(name: string, rows: Row[], summary: Record<string, unknown> = {}): void {
   printTable(rows);
-  for (const [k, v] of Object.entries(summary)) console.log(`${k}: ${typeof v === 'number' ? round(v) : String(v)}`);
+  for (const [k, v] of Object.entries(summary))
+    console.log(`${k}: ${typeof v === 'number' ? round(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const out = {
