@@ -10,7 +10,7 @@
  * disagree: versions order one object's history, and a single writer's, never a global one.
  * https://cse.buffalo.edu/tech-reports/2014-04.pdf (Kulkarni et al., logical physical clocks)
  *
- * Microseconds since 1970 are 16 decimal digits until the year 2286 and stay below 2^53, so a
+ * Microseconds since 1970 stay below 2^53 (and 16 decimal digits) until the year 2255, so a
  * version is an exact JavaScript number, a DynamoDB number, and orders as a number or a BigInt.
  */
 import type { Clock } from './types';
