@@ -11,7 +11,9 @@
  *   objects bound to a node, the key of the sparse `by-node` index.
  * - `pk` = `~lease`, `sk` = name: store leases (holder, expires).
  * There is no counter item: resourceVersions come from a hybrid logical clock per instance
- * (`revision-clock.ts`), so no item is read by every list or written by every write.
+ * (`revision-clock.ts`), so no item is read by every list or written by every write. A table
+ * written by an older ferry (unsharded `Pod`/`Event`/`Lease` partitions, a `~meta` counter) needs
+ * those items rewritten under their shard keys; the counter item can be deleted.
  *
  * Concurrency: create is `attribute_not_exists`; update and delete are conditional on the stored
  * `rv`, so of two writers exactly one wins; an update without a resourceVersion re-reads and
@@ -21,8 +23,8 @@
  * in it costs twice the write units of a plain write.
  *
  * Differences from SQLite, by DynamoDB's nature: resourceVersions order each object's history
- * and each instance's writes, not all writes (a list's resourceVersion is this instance's clock,
- * at or above every version in it); `list` by nodeName reads a global secondary index, which is
+ * and each instance's writes, not all writes (a list's resourceVersion is the newest version among
+ * the objects it read, "0" for none); `list` by nodeName reads a global secondary index, which is
  * eventually consistent (the agent's next sync catches up); a list is not a snapshot (it pages
  * through the partitions, sharded kinds in parallel); objects are limited to 350 KB of JSON
  * (DynamoDB items to 400 KB); `watch` sees writes made through this instance only (other
@@ -164,16 +166,21 @@ export class DynamoStore implements StateStore {
     // The shards of a kind are read in parallel: a sharded list takes one round trip, not four.
     const pages = await Promise.all(queries.map((q) => this.queryAll(kind, q)));
     const items: Obj[] = [];
+    let newest = 0;
     for (const page of pages) {
       for (const item of page) {
-        this.revisions.observe(Number((item.rv as Attr).N));
+        const rv = Number((item.rv as Attr).N);
+        if (rv > newest) newest = rv;
+        this.revisions.observe(rv);
         const obj = JSON.parse((item.body as Attr).S as string) as Obj;
         if (options.namespace !== undefined && (obj.metadata.namespace ?? '') !== options.namespace) continue;
         if (match(obj.metadata.labels)) items.push(obj);
       }
     }
     items.sort(compareObjects);
-    return { items: items as T[], resourceVersion: String(this.revisions.now()) };
+    // No counter to read: the newest version among what was read, which moves only when one of
+    // these objects changes (a deletion can lower it; a watch is never served on this store).
+    return { items: items as T[], resourceVersion: String(newest) };
   }
 
   async create<T extends Obj>(obj: T): Promise<T> {

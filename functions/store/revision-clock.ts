@@ -31,9 +31,4 @@ export class RevisionClock {
   observe(version: number): void {
     if (Number.isFinite(version) && version > this.last) this.last = version;
   }
-
-  /** A version at or above every version this instance issued or saw, without issuing one. */
-  now(): number {
-    return Math.max(Math.floor(this.clock()) * 1000, this.last);
-  }
 }

@@ -18,7 +18,6 @@ describe('RevisionClock (resourceVersions without a counter)', () => {
     const clock = new RevisionClock(() => 1_000);
     expect(clock.next(5_000_000)).toBe(5_000_001);
     clock.observe(9_000_000);
-    expect(clock.now()).toBe(9_000_000);
     expect(clock.next()).toBe(9_000_001);
     clock.observe(Number.NaN);
     expect(clock.next()).toBe(9_000_002);
@@ -26,7 +25,8 @@ describe('RevisionClock (resourceVersions without a counter)', () => {
 
   it('follows the wall clock in microseconds, so versions stay exact numbers until 2255', () => {
     const clock = new RevisionClock(() => Date.parse('2255-01-01T00:00:00Z'));
-    expect(Number.isSafeInteger(clock.next())).toBe(true);
-    expect(String(clock.now())).toHaveLength(16);
+    const version = clock.next();
+    expect(Number.isSafeInteger(version)).toBe(true);
+    expect(String(version)).toHaveLength(16);
   });
 });
