@@ -20,12 +20,15 @@ function recordingStore() {
   const inner = new MemoryStore(() => T0);
   const calls: string[] = [];
   let beforeTransact: ((ops: TransactOp[]) => Promise<void>) | undefined;
+  const record = <R>(call: string, write: () => R): R => {
+    calls.push(call);
+    return write();
+  };
   const store: StateStore = Object.assign(Object.create(inner) as StateStore, {
-    create: (o: Obj) => (calls.push(`create ${o.kind}`), inner.create(o)),
-    update: (o: Obj) => (calls.push(`update ${o.kind}`), inner.update(o)),
-    delete: (...args: Parameters<StateStore['delete']>) => (
-      calls.push(`delete ${args[0].kind}`), inner.delete(...args)
-    ),
+    create: (o: Obj) => record(`create ${o.kind}`, () => inner.create(o)),
+    update: (o: Obj) => record(`update ${o.kind}`, () => inner.update(o)),
+    delete: (...args: Parameters<StateStore['delete']>) =>
+      record(`delete ${args[0].kind}`, () => inner.delete(...args)),
     transact: async (ops: TransactOp[]) => {
       calls.push(`transact ${ops.length}`);
       const hook = beforeTransact;
