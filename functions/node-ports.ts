@@ -207,15 +207,20 @@ export async function claimNodePorts(deps: Deps, svc: Obj, range: NodePortRange)
   }
 }
 
+/** The record that claims `port` for the Service `owner` (namespace/name). */
+export function claimRecord(port: number, owner: string, now: number): ClaimRecord {
+  return {
+    apiVersion: 'ferry.dev/v1',
+    kind: NODE_PORT_CLAIM_KIND,
+    metadata: { name: String(port) },
+    spec: { service: owner, claimedAt: now },
+  };
+}
+
 /** `new`: claimed by this call; `ours`: `owner` held it already; `taken`: another Service holds it. */
 async function claim(deps: Deps, port: number, owner: string): Promise<'new' | 'ours' | 'taken'> {
   try {
-    await deps.store.create<ClaimRecord>({
-      apiVersion: 'ferry.dev/v1',
-      kind: NODE_PORT_CLAIM_KIND,
-      metadata: { name: String(port) },
-      spec: { service: owner, claimedAt: deps.clock() },
-    });
+    await deps.store.create<ClaimRecord>(claimRecord(port, owner, deps.clock()));
     return 'new';
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;

@@ -21,6 +21,7 @@ interface ServerOptions {
   controllers: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  encryptionKeyFile?: string;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -36,6 +37,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-controllers', 'serve the API only: no scheduler or controllers in this process')
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--encryption-key-file <file>', 'keys for Secrets at rest, NAME:BASE64 per line, the first encrypting')
     .action(async (opts: ServerOptions) => {
       await server(ctx, opts);
     });
@@ -63,6 +65,9 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
     log,
     controllers: opts.controllers,
     ...(tls ? { tls } : {}),
+    ...(opts.encryptionKeyFile
+      ? { encryptionKeyFile: resolve(ctx.io.cwd ?? process.cwd(), opts.encryptionKeyFile) }
+      : {}),
   });
   const stop = stopSignal(ctx);
   try {

@@ -5,14 +5,15 @@
  * All or nothing as far as the request is concerned: every object is identified, authorized,
  * defaulted and validated before the first write, so an invalid (422) or forbidden (403) object
  * anywhere writes nothing. An update takes the manifest's labels, annotations and everything but
- * status, replacing what is stored; status and server-set metadata are kept. The store has no
- * multi-object transactions, so a write failing mid-bundle (a concurrent delete) can leave the
- * objects before it written; each write itself is conditional and retried on conflict.
+ * status, replacing what is stored; status and server-set metadata are kept. The bundle then
+ * commits in one store transaction with its node port claims (`apply-commit.ts`): all of it or
+ * none, also when the server is killed mid-commit. A concurrent write to one of its objects makes
+ * the commit fail whole; it is re-planned from the store and retried.
  */
 import { stringify } from 'yaml';
 import { type KindInfo, kinds } from '../../schemas';
 import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
-import { keepAllocated, nodePortProblems, writeServiceWithNodePorts } from '../node-ports';
+import { keepAllocated, nodePortProblems } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
 import {
   defaultAndValidate,
@@ -23,6 +24,7 @@ import {
   SERVER_METADATA,
   stripServerMetadata,
 } from './admission';
+import { commitBundle } from './apply-commit';
 import { type Access, authorize, authorizeObject, type Principal } from './auth';
 import { parseDocuments } from './body';
 import { unifiedDiff } from './diff';
@@ -123,18 +125,12 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     });
   }
 
-  const results = new Map<Planned, ApplyItem>();
-  // Namespaces first, so the objects in them can be created in the same bundle.
-  const order = [
-    ...planned.filter((p) => p.info.kind === 'Namespace'),
-    ...planned.filter((p) => p.info.kind !== 'Namespace'),
-  ];
-  for (const p of order) results.set(p, dryRun ? plan(p) : await write(deps, p));
+  const items = dryRun ? planned.map(plan) : await commit(deps, planned);
   return jsonResponse(200, {
     apiVersion: `${FERRY_GROUP}/${FERRY_VERSION}`,
     kind: 'ApplyResult',
     dryRun,
-    items: planned.map((p) => results.get(p)),
+    items,
   });
 }
 
@@ -219,20 +215,28 @@ function plan(p: Planned): ApplyItem {
   return item;
 }
 
-async function write(deps: ApiDeps, p: Planned): Promise<ApplyItem> {
+/**
+ * Writes the bundle in one transaction. Someone writing one of its objects (or claiming a port it
+ * picked) meanwhile fails the whole commit: apply is declarative, so it re-plans on what is
+ * stored now and tries again.
+ */
+async function commit(deps: ApiDeps, planned: Planned[]): Promise<ApplyItem[]> {
   for (let attempt = 1; ; attempt++) {
-    const item = plan(p);
+    const items = planned.map(plan);
+    const changed = items.filter((item) => item.action !== 'unchanged');
     try {
-      const range = nodePortRange(deps);
-      if (item.action === 'created')
-        item.object = await writeServiceWithNodePorts(deps, range, item.object, undefined, (o) => deps.store.create(o));
-      else if (item.action === 'configured')
-        item.object = await writeServiceWithNodePorts(deps, range, item.object, p.stored, (o) => deps.store.update(o));
-      return item;
+      const stored = await commitBundle(
+        deps,
+        nodePortRange(deps),
+        changed.map((item) => ({ object: item.object, stored: planned[items.indexOf(item)]?.stored })),
+      );
+      changed.forEach((item, i) => {
+        item.object = stored[i] as Obj;
+      });
+      return items;
     } catch (err) {
-      // Someone wrote the object meanwhile: apply is declarative, so rebase on what is there now.
       if (!(isConflict(err) || isAlreadyExists(err)) || attempt >= WRITE_ATTEMPTS) throw err;
-      p.stored = await deps.store.get(p.ref);
+      for (const p of planned) p.stored = await deps.store.get(p.ref);
     }
   }
 }

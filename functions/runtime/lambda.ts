@@ -16,7 +16,8 @@ import { type ControllerManagerOptions, createControllerManager } from '../contr
 import type { Deps } from '../deps';
 import { createLogger, type LogLevel } from '../log';
 import { parseNodePortRange } from '../node-ports';
-import { openStore, type StoreConfig } from '../store';
+import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys, type StoreConfig } from '../store';
+import { rewriteSecretsAtStart } from '../store/encrypted';
 import { VERSION } from './version';
 
 export function isHttpApiEvent(event: unknown): event is APIGatewayProxyEventV2 {
@@ -104,10 +105,18 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   if (env.AWS_REGION) config.region = env.AWS_REGION;
   if (env.FERRY_DYNAMODB_ENDPOINT) config.endpoint = env.FERRY_DYNAMODB_ENDPOINT;
   if (env.FERRY_SQLITE_PATH) config.path = env.FERRY_SQLITE_PATH;
+  // On AWS the key belongs in KMS (envelope encryption, README "Encryption at rest"); until the
+  // KMS client is bundled, the key comes from the function's environment or a file in the bundle.
+  config.encryptionKeys = readEncryptionKeys({
+    inline: env.FERRY_ENCRYPTION_KEYS,
+    file: env.FERRY_ENCRYPTION_KEY_FILE,
+  });
+  const log = createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+  if (config.encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
   const deps: ApiDeps = {
     store: await openStore(config),
     clock: Date.now,
-    log: createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info'),
+    log,
     config: {
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       version: VERSION,
@@ -141,13 +150,15 @@ export async function bootstrap(_event: unknown, _context: unknown): Promise<{ a
 
 /** The controllers function's entry point (schedule and DynamoDB stream events). */
 export async function controllers(event: unknown, context: unknown) {
-  coldControllers ??= depsFromEnvironment().then((deps) => {
+  coldControllers ??= depsFromEnvironment().then(async (deps) => {
     const env = process.env;
     // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
     const nodePools = env.FERRY_PUBLIC_URL
       ? { nodePools: { cluster: env.FERRY_CLUSTER ?? 'ferry', apiUrl: env.FERRY_PUBLIC_URL, providerFor } }
       : {};
     if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
+    // One function seals Secrets left under an older key (rotation): the controllers, at cold start.
+    await rewriteSecretsAtStart(deps.store, deps.log);
     return createControllersHandler(deps, nodePools);
   });
   const handler = await coldControllers;

@@ -12,7 +12,8 @@ import { cancelDisconnectChecks } from '../api/agent-sync';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
-import { openStore } from '../store';
+import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys } from '../store';
+import { rewriteSecretsAtStart } from '../store/encrypted';
 import type { StateStore } from '../store/types';
 import { startApiServer } from './http-server';
 import { VERSION } from './version';
@@ -44,6 +45,11 @@ export interface LocalControlPlaneOptions {
   publicUrl?: string;
   /** PEM certificate and key: serve HTTPS (what kubectl needs to send a token). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * File of keys for Secrets at rest, `name:base64` per line, the first encrypting (default
+   * FERRY_ENCRYPTION_KEY_FILE; FERRY_ENCRYPTION_KEYS adds keys inline, before the file's).
+   */
+  encryptionKeyFile?: string;
 }
 
 export interface LocalControlPlane {
@@ -58,7 +64,15 @@ export interface LocalControlPlane {
 
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.log ?? createLogger((process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  const store = options.store ?? (await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db') }));
+  let store = options.store;
+  if (!store) {
+    const encryptionKeys = readEncryptionKeys({
+      inline: process.env.FERRY_ENCRYPTION_KEYS,
+      file: options.encryptionKeyFile ?? process.env.FERRY_ENCRYPTION_KEY_FILE,
+    });
+    if (encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
+    store = await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db'), encryptionKeys });
+  }
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   const config: ApiConfig = {
@@ -70,6 +84,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const deps: ApiDeps = { store, clock: Date.now, log, config };
   precompile();
   await ensureDefaults(deps);
+  await rewriteSecretsAtStart(store, log);
   const adminToken = await ensureAdminToken(deps);
   const server = await startApiServer({
     handler: createApiHandler(deps),

@@ -1,30 +1,38 @@
 /**
  * The StateStore for AWS Lambda: one DynamoDB table, conditional writes. Tested against dynalite
- * (a DynamoDB-compatible server) by the same conformance suite as the other backends.
+ * (a DynamoDB-compatible server) by the same conformance suite as the other backends; `transact`,
+ * which dynalite lacks, against DynamoDB Local when the suite can fetch it.
  *
- * Layout (one table, `tableDefinition` below; serverless.yml declares the same):
- * - objects: `pk` = kind, `sk` = `namespace/name` (`/name` when cluster-scoped), `rv` = the
+ * Layout (one table, `tableDefinition` in `dynamodb-layout.ts`; serverless.yml declares the same):
+ * - objects: `pk` = kind, or `kind#shard` for the kinds that grow large (Pods, Events, Leases: the
+ *   shard is a hash of namespace/name, see SHARDS), `sk` = `namespace/name` (`/name` when
+ *   cluster-scoped), `kind` = the kind (readable without parsing `pk`), `rv` = the
  *   resourceVersion as a number, `body` = the object's JSON, and `nodeKey` = `kind/nodeName` for
  *   objects bound to a node, the key of the sparse `by-node` index.
- * - `pk` = `~meta`, `sk` = `revision`: the revision counter every write increments first, so
- *   resourceVersions grow with every write across all Lambda instances (with gaps where a write
- *   then lost its condition).
- * - `pk` = `~lease`, `sk` = name: leases (holder, expires).
+ * - `pk` = `~lease`, `sk` = name: store leases (holder, expires).
+ * There is no counter item: resourceVersions come from a hybrid logical clock per instance
+ * (`revision-clock.ts`), so no item is read by every list or written by every write. A table
+ * written by an older ferry (unsharded `Pod`/`Event`/`Lease` partitions, a `~meta` counter) needs
+ * those items rewritten under their shard keys; the counter item can be deleted.
  *
  * Concurrency: create is `attribute_not_exists`; update and delete are conditional on the stored
  * `rv`, so of two writers exactly one wins; an update without a resourceVersion re-reads and
  * retries instead. A failed condition is told apart (NotFound or Conflict) by one consistent read.
+ * `transact` is one TransactWriteItems (all or nothing, also across a crash of the caller), at
+ * most 100 ops and 4 MB (DynamoDB's limits; more is a 413 before anything is written); each item
+ * in it costs twice the write units of a plain write.
  *
- * Differences from SQLite, by DynamoDB's nature: `list` by nodeName reads a global secondary index,
- * which is eventually consistent (the agent's next sync catches up); a list is not a snapshot (it
- * pages through the partition); objects are limited to 350 KB of JSON (DynamoDB items to 400 KB);
- * `watch` sees writes made through this instance only (other instances arrive through the periodic
- * resync; a DynamoDB stream trigger is the deployment's job).
+ * Differences from SQLite, by DynamoDB's nature: resourceVersions order each object's history
+ * and each instance's writes, not all writes (a list's resourceVersion is the newest version among
+ * the objects it read, "0" for none); `list` by nodeName reads a global secondary index, which is
+ * eventually consistent (the agent's next sync catches up); a list is not a snapshot (it pages
+ * through the partitions, sharded kinds in parallel); objects are limited to 350 KB of JSON
+ * (DynamoDB items to 400 KB); `watch` sees writes made through this instance only (other
+ * instances arrive through the periodic resync; a DynamoDB stream trigger is the deployment's job).
  */
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
-  type CreateTableCommandInput,
   DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
@@ -34,14 +42,19 @@ import {
   QueryCommand,
   type QueryCommandInput,
   ResourceInUseException,
-  UpdateItemCommand,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { clone, compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
+import { BY_NODE, type Item, itemOf, key, LEASE_PARTITION, partitionKeys, tableDefinition } from './dynamodb-layout';
+import { assertDistinct, clone, compareObjects, opRef, stampCreate, stampUpdate } from './object-meta';
+import { RevisionClock } from './revision-clock';
 import { compileLabelSelector } from './selector';
 import type {
   ChangeEvent,
   ChangeListener,
+  ChangeType,
   Clock,
   DeleteOptions,
   ListOptions,
@@ -49,21 +62,21 @@ import type {
   Obj,
   ObjectRef,
   StateStore,
+  TransactOp,
   WriteOp,
   WriteResult,
 } from './types';
 
-type Item = Record<string, { S: string } | { N: string }>;
+export { LEASE_PARTITION, MAX_OBJECT_BYTES, partitionKeys, SHARDS, tableDefinition } from './dynamodb-layout';
+
 type Attr = { S?: string; N?: string };
 
-export const META_PARTITION = '~meta';
-export const LEASE_PARTITION = '~lease';
-const BY_NODE = 'by-node';
-/** DynamoDB items are at most 400 KB; leave room for the keys and attribute names. */
-export const MAX_OBJECT_BYTES = 350_000;
 /** Writes in flight at once for writeBatch (each is its own conditional write). */
 const BATCH_CONCURRENCY = 16;
 const UNCONDITIONAL_RETRIES = 8;
+/** TransactWriteItems' limits: 100 actions and 4 MB in all. */
+export const MAX_TRANSACT_OPS = 100;
+export const MAX_TRANSACT_BYTES = 4_000_000;
 
 export interface DynamoStoreOptions {
   table: string;
@@ -72,37 +85,11 @@ export interface DynamoStoreOptions {
   clock?: Clock;
 }
 
-/** The table this store expects, as CreateTable input (serverless.yml declares the same). */
-export function tableDefinition(table: string): CreateTableCommandInput {
-  return {
-    TableName: table,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: 'pk', AttributeType: 'S' },
-      { AttributeName: 'sk', AttributeType: 'S' },
-      { AttributeName: 'nodeKey', AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: 'pk', KeyType: 'HASH' },
-      { AttributeName: 'sk', KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: BY_NODE,
-        KeySchema: [
-          { AttributeName: 'nodeKey', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
-  };
-}
-
 export class DynamoStore implements StateStore {
   private readonly listeners = new Set<ChangeListener>();
   private readonly table: string;
   private readonly clock: Clock;
+  private readonly revisions: RevisionClock;
 
   private constructor(
     private readonly db: DynamoDBClient,
@@ -110,6 +97,7 @@ export class DynamoStore implements StateStore {
   ) {
     this.table = options.table;
     this.clock = options.clock ?? Date.now;
+    this.revisions = new RevisionClock(this.clock);
   }
 
   /** Opens the store on an existing table (`ensureTable` creates one, for local use and tests). */
@@ -146,46 +134,53 @@ export class DynamoStore implements StateStore {
 
   async list<T extends Obj>(kind: string, options: ListOptions = {}): Promise<ListResult<T>> {
     const match = compileLabelSelector(options.labelSelector);
-    const revision = await this.currentRevision();
-    const query: QueryCommandInput =
+    const queries: QueryCommandInput[] =
       options.nodeName !== undefined
-        ? {
-            TableName: this.table,
-            IndexName: BY_NODE,
-            KeyConditionExpression: '#nk = :nk',
-            ExpressionAttributeNames: { '#nk': 'nodeKey' },
-            ExpressionAttributeValues: { ':nk': { S: `${kind}/${options.nodeName}` } },
-          }
-        : options.namespace !== undefined
-          ? {
+        ? [
+            {
               TableName: this.table,
-              ConsistentRead: true,
-              KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :ns)',
-              ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-              ExpressionAttributeValues: { ':pk': { S: kind }, ':ns': { S: `${options.namespace}/` } },
-            }
-          : {
-              TableName: this.table,
-              ConsistentRead: true,
-              KeyConditionExpression: '#pk = :pk',
-              ExpressionAttributeNames: { '#pk': 'pk' },
-              ExpressionAttributeValues: { ':pk': { S: kind } },
-            };
+              IndexName: BY_NODE,
+              KeyConditionExpression: '#nk = :nk',
+              ExpressionAttributeNames: { '#nk': 'nodeKey' },
+              ExpressionAttributeValues: { ':nk': { S: `${kind}/${options.nodeName}` } },
+            },
+          ]
+        : partitionKeys(kind).map(
+            (pk): QueryCommandInput =>
+              options.namespace !== undefined
+                ? {
+                    TableName: this.table,
+                    ConsistentRead: true,
+                    KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :ns)',
+                    ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+                    ExpressionAttributeValues: { ':pk': { S: pk }, ':ns': { S: `${options.namespace}/` } },
+                  }
+                : {
+                    TableName: this.table,
+                    ConsistentRead: true,
+                    KeyConditionExpression: '#pk = :pk',
+                    ExpressionAttributeNames: { '#pk': 'pk' },
+                    ExpressionAttributeValues: { ':pk': { S: pk } },
+                  },
+          );
+    // The shards of a kind are read in parallel: a sharded list takes one round trip, not four.
+    const pages = await Promise.all(queries.map((q) => this.queryAll(kind, q)));
     const items: Obj[] = [];
-    let start: QueryCommandInput['ExclusiveStartKey'];
-    do {
-      const page = await this.send(`listing ${kind}`, () =>
-        this.db.send(new QueryCommand({ ...query, ...(start ? { ExclusiveStartKey: start } : {}) })),
-      );
-      for (const item of page.Items ?? []) {
+    let newest = 0;
+    for (const page of pages) {
+      for (const item of page) {
+        const rv = Number((item.rv as Attr).N);
+        if (rv > newest) newest = rv;
+        this.revisions.observe(rv);
         const obj = JSON.parse((item.body as Attr).S as string) as Obj;
         if (options.namespace !== undefined && (obj.metadata.namespace ?? '') !== options.namespace) continue;
         if (match(obj.metadata.labels)) items.push(obj);
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
     items.sort(compareObjects);
-    return { items: items as T[], resourceVersion: String(revision) };
+    // No counter to read: the newest version among what was read, which moves only when one of
+    // these objects changes (a deletion can lower it; a watch is never served on this store).
+    return { items: items as T[], resourceVersion: String(newest) };
   }
 
   async create<T extends Obj>(obj: T): Promise<T> {
@@ -222,6 +217,50 @@ export class DynamoStore implements StateStore {
     return results;
   }
 
+  async transact(ops: TransactOp[]): Promise<Obj[]> {
+    assertDistinct(ops);
+    if (ops.length === 0) return [];
+    if (ops.length > MAX_TRANSACT_OPS) {
+      throw new FerryError(
+        413,
+        'RequestEntityTooLarge',
+        `a transaction of ${ops.length} writes is more than the DynamoDB store commits atomically (${MAX_TRANSACT_OPS}, TransactWriteItems' limit): split it`,
+      );
+    }
+    const doing = `committing a transaction of ${ops.length}`;
+    for (let attempt = 1; ; attempt++) {
+      const planned = await Promise.all(ops.map((op) => this.planTransactOp(op)));
+      const bytes = planned.reduce((sum, p) => sum + p.bytes, 0);
+      if (bytes > MAX_TRANSACT_BYTES) {
+        throw new FerryError(
+          413,
+          'RequestEntityTooLarge',
+          `a transaction of ${bytes} bytes is more than the DynamoDB store commits atomically (${MAX_TRANSACT_BYTES} bytes, TransactWriteItems' limit): split it`,
+        );
+      }
+      try {
+        await this.db.send(new TransactWriteItemsCommand({ TransactItems: planned.map((p) => p.write) }));
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw translate(err, doing);
+        // Which op lost its condition, and whether to try again (an unconditional update lost a
+        // race, or another transaction held an item): the reasons come in op order.
+        const reasons = err.CancellationReasons ?? [];
+        const lost = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+        const busy = reasons.some((r) => r.Code === 'TransactionConflict');
+        if (lost < 0 && !busy) throw translate(err, doing);
+        const failed = lost >= 0 ? (ops[lost] as TransactOp) : undefined;
+        const retry = attempt < UNCONDITIONAL_RETRIES && (failed ? isUnconditional(failed) : true);
+        if (retry) continue;
+        throw await this.transactError(failed ?? (ops[0] as TransactOp));
+      }
+      ops.forEach((op, i) => {
+        const type: ChangeType = op.op === 'create' ? 'ADDED' : op.op === 'update' ? 'MODIFIED' : 'DELETED';
+        this.emit({ type, object: (planned[i] as PlannedWrite).result });
+      });
+      return planned.map((p) => clone(p.result));
+    }
+  }
+
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
     const doing = `deleting ${ref.kind} ${ref.name}`;
     const rv = options.resourceVersion;
@@ -245,7 +284,7 @@ export class DynamoStore implements StateStore {
       throw new ConflictError(ref.kind, ref.name, current);
     }
     const gone = JSON.parse(old?.body?.S as string) as Obj;
-    gone.metadata.resourceVersion = String(await this.nextRevision(doing));
+    gone.metadata.resourceVersion = String(this.revisions.next(Number(old?.rv?.N)));
     this.emit({ type: 'DELETED', object: gone });
     return gone;
   }
@@ -302,12 +341,12 @@ export class DynamoStore implements StateStore {
 
   private async createNow<T extends Obj>(obj: T): Promise<T> {
     const doing = `creating ${obj.kind} ${obj.metadata.name}`;
-    const out = stampCreate(obj, String(await this.nextRevision(doing)), this.clock());
+    const out = stampCreate(obj, String(this.revisions.next()), this.clock());
     try {
       await this.db.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: this.item(out),
+          Item: itemOf(out),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': 'pk' },
         }),
@@ -327,12 +366,12 @@ export class DynamoStore implements StateStore {
       if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);
       const current = JSON.parse(row.body) as Obj;
       if (rv !== undefined && rv !== row.rv) throw new ConflictError(obj.kind, obj.metadata.name, current);
-      const out = stampUpdate(current, obj, String(await this.nextRevision(doing)));
+      const out = stampUpdate(current, obj, String(this.revisions.next(Number(row.rv))));
       try {
         await this.db.send(
           new PutItemCommand({
             TableName: this.table,
-            Item: this.item(out),
+            Item: itemOf(out),
             ConditionExpression: '#rv = :rv',
             ExpressionAttributeNames: { '#rv': 'rv' },
             ExpressionAttributeValues: { ':rv': { N: row.rv } },
@@ -353,24 +392,75 @@ export class DynamoStore implements StateStore {
     }
   }
 
-  private item(obj: Obj): Item {
-    const body = JSON.stringify(obj);
-    const bytes = Buffer.byteLength(body);
-    if (bytes > MAX_OBJECT_BYTES) {
-      throw new FerryError(
-        413,
-        'RequestEntityTooLarge',
-        `${obj.kind} ${obj.metadata.name} is ${bytes} bytes of JSON; the DynamoDB store keeps objects up to ${MAX_OBJECT_BYTES} bytes`,
-      );
+  /**
+   * One op of a transaction as a TransactWriteItem, checked against what is stored now (a failing
+   * check throws before anything is sent) and conditional on it (a write in between cancels all).
+   */
+  private async planTransactOp(op: TransactOp): Promise<PlannedWrite> {
+    if (op.op === 'create') {
+      const result = stampCreate(op.object, String(this.revisions.next()), this.clock());
+      const item = itemOf(result);
+      return {
+        result,
+        bytes: itemBytes(item),
+        write: {
+          Put: {
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': 'pk' },
+          },
+        },
+      };
     }
-    const item: Item = {
-      ...key(obj.kind, obj.metadata.namespace, obj.metadata.name),
-      rv: { N: obj.metadata.resourceVersion as string },
-      body: { S: body },
+    const ref = opRef(op);
+    const row = await this.read(ref.kind, ref.namespace, ref.name);
+    if (!row) throw new NotFoundError(ref.kind, ref.name);
+    const current = JSON.parse(row.body) as Obj;
+    const rv = op.op === 'update' ? op.object.metadata.resourceVersion : op.resourceVersion;
+    if (rv !== undefined && rv !== row.rv) throw new ConflictError(ref.kind, ref.name, current);
+    const condition = {
+      TableName: this.table,
+      ConditionExpression: '#rv = :rv',
+      ExpressionAttributeNames: { '#rv': 'rv' },
+      ExpressionAttributeValues: { ':rv': { N: row.rv } },
     };
-    const nodeName = nodeNameOf(obj);
-    if (nodeName) item.nodeKey = { S: `${obj.kind}/${nodeName}` };
-    return item;
+    const next = String(this.revisions.next(Number(row.rv)));
+    if (op.op === 'delete') {
+      current.metadata.resourceVersion = next;
+      return {
+        result: current,
+        bytes: 100,
+        write: { Delete: { ...condition, Key: key(ref.kind, ref.namespace, ref.name) } },
+      };
+    }
+    const result = stampUpdate(current, op.object, next);
+    const item = itemOf(result);
+    return { result, bytes: itemBytes(item), write: { Put: { ...condition, Item: item } } };
+  }
+
+  /** The error a lost transaction condition means for `op`, read from what is stored now. */
+  private async transactError(op: TransactOp): Promise<FerryError> {
+    const ref = opRef(op);
+    const current = await this.get(ref);
+    if (op.op === 'create') {
+      return current ? new AlreadyExistsError(ref.kind, ref.name) : new ConflictError(ref.kind, ref.name, undefined);
+    }
+    if (!current) return new NotFoundError(ref.kind, ref.name);
+    return new ConflictError(ref.kind, ref.name, current);
+  }
+
+  private async queryAll(kind: string, query: QueryCommandInput): Promise<Record<string, Attr>[]> {
+    const items: Record<string, Attr>[] = [];
+    let start: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const page = await this.send(`listing ${kind}`, () =>
+        this.db.send(new QueryCommand({ ...query, ...(start ? { ExclusiveStartKey: start } : {}) })),
+      );
+      for (const item of page.Items ?? []) items.push(item as Record<string, Attr>);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 
   private async read(
@@ -384,36 +474,9 @@ export class DynamoStore implements StateStore {
       ),
     );
     const item = res.Item as Record<string, Attr> | undefined;
-    return item ? { body: item.body?.S as string, rv: item.rv?.N as string } : undefined;
-  }
-
-  private async nextRevision(doing: string): Promise<number> {
-    const res = await this.send(doing, () =>
-      this.db.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: META_PARTITION }, sk: { S: 'revision' } },
-          UpdateExpression: 'ADD #v :one',
-          ExpressionAttributeNames: { '#v': 'value' },
-          ExpressionAttributeValues: { ':one': { N: '1' } },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      ),
-    );
-    return Number((res.Attributes?.value as Attr | undefined)?.N);
-  }
-
-  private async currentRevision(): Promise<number> {
-    const res = await this.send('reading the revision', () =>
-      this.db.send(
-        new GetItemCommand({
-          TableName: this.table,
-          Key: { pk: { S: META_PARTITION }, sk: { S: 'revision' } },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return Number((res.Item?.value as Attr | undefined)?.N ?? 0);
+    if (!item) return undefined;
+    this.revisions.observe(Number(item.rv?.N));
+    return { body: item.body?.S as string, rv: item.rv?.N as string };
   }
 
   private async send<R>(doing: string, call: () => Promise<R>): Promise<R> {
@@ -432,8 +495,24 @@ export class DynamoStore implements StateStore {
   }
 }
 
-function key(kind: string, namespace: string | undefined, name: string): Item {
-  return { pk: { S: kind }, sk: { S: `${namespace ?? ''}/${name}` } };
+interface PlannedWrite {
+  write: TransactWriteItem;
+  /** What the op stores (a delete: the object as it was, with its deletion's resourceVersion). */
+  result: Obj;
+  bytes: number;
+}
+
+function isUnconditional(op: TransactOp): boolean {
+  return op.op === 'update'
+    ? op.object.metadata.resourceVersion === undefined
+    : op.op === 'delete' && op.resourceVersion === undefined;
+}
+
+function itemBytes(item: Item): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item))
+    bytes += name.length + Buffer.byteLength('S' in value ? value.S : value.N);
+  return bytes;
 }
 
 /** A resourceVersion in a condition: a non-numeric one can match nothing, so it is a conflict. */
@@ -447,6 +526,7 @@ const THROTTLED = new Set([
   'RequestLimitExceeded',
   'InternalServerError',
   'ServiceUnavailable',
+  'TransactionInProgressException',
 ]);
 
 function translate(err: unknown, doing: string): Error {

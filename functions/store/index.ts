@@ -1,8 +1,16 @@
 /**
  * Chooses a StateStore backend by name. Each backend is loaded with a lazy import() so a Lambda
- * bundle never loads better-sqlite3 and the embedded server never loads the AWS SDK.
+ * bundle never loads better-sqlite3 and the embedded server never loads the AWS SDK. Every backend
+ * is opened under the Secrets encryption decorator (`encrypted.ts`), with or without keys: without
+ * keys Secrets are written as given, and a Secret sealed earlier still fails loudly on read
+ * instead of reading as empty.
  */
+import { EncryptedStore } from './encrypted';
+import type { EncryptionKey } from './encryption-keys';
 import type { Clock, StateStore } from './types';
+
+export { EncryptedStore } from './encrypted';
+export { type EncryptionKey, NO_ENCRYPTION_WARNING, parseEncryptionKeys, readEncryptionKeys } from './encryption-keys';
 
 export interface StoreConfig {
   backend: 'memory' | 'sqlite' | 'dynamodb';
@@ -13,6 +21,8 @@ export interface StoreConfig {
   region?: string;
   endpoint?: string;
   clock?: Clock;
+  /** Keys for Secrets at rest: the first encrypts, all decrypt (`encryption-keys.ts`). */
+  encryptionKeys?: EncryptionKey[];
 }
 
 const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
@@ -34,8 +44,8 @@ const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
   },
 };
 
-export async function openStore(config: StoreConfig): Promise<StateStore> {
+export async function openStore(config: StoreConfig): Promise<EncryptedStore> {
   const open = backends[config.backend];
   if (!open) throw new Error(`opening state store: unknown backend ${JSON.stringify(config.backend)}`);
-  return open(config);
+  return new EncryptedStore(await open(config), config.encryptionKeys ?? []);
 }

@@ -3,7 +3,16 @@
  * Same semantics as sqlite.ts (the conformance suite pins them); nothing survives the process.
  */
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { clone, compareObjects, keyOf, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
+import {
+  assertDistinct,
+  clone,
+  compareObjects,
+  keyOf,
+  nodeNameOf,
+  opRef,
+  stampCreate,
+  stampUpdate,
+} from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
   ChangeEvent,
@@ -15,6 +24,7 @@ import type {
   Obj,
   ObjectRef,
   StateStore,
+  TransactOp,
   WriteOp,
   WriteResult,
 } from './types';
@@ -98,18 +108,49 @@ export class MemoryStore implements StateStore {
     return stored;
   }
 
+  async transact(ops: TransactOp[]): Promise<Obj[]> {
+    assertDistinct(ops);
+    // Every condition is checked before the first write, so a failing op leaves nothing written.
+    for (const op of ops) {
+      const ref = opRef(op);
+      const current = this.objects.get(keyOf(ref));
+      if (op.op === 'create') {
+        if (current) throw new AlreadyExistsError(ref.kind, ref.name);
+        continue;
+      }
+      if (!current) throw new NotFoundError(ref.kind, ref.name);
+      const rv = op.op === 'update' ? op.object.metadata.resourceVersion : op.resourceVersion;
+      if (rv !== undefined && rv !== current.metadata.resourceVersion) {
+        throw new ConflictError(ref.kind, ref.name, clone(current));
+      }
+    }
+    return ops.map((op) =>
+      clone(
+        op.op === 'create'
+          ? this.createNow(op.object)
+          : op.op === 'update'
+            ? this.updateNow(op.object)
+            : this.deleteNow(op.ref, op.resourceVersion),
+      ),
+    );
+  }
+
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
+    return clone(this.deleteNow(ref, options.resourceVersion));
+  }
+
+  private deleteNow(ref: ObjectRef, rv: string | undefined): Obj {
     const key = keyOf(ref);
     const current = this.objects.get(key);
     if (!current) throw new NotFoundError(ref.kind, ref.name);
-    if (options.resourceVersion !== undefined && options.resourceVersion !== current.metadata.resourceVersion) {
+    if (rv !== undefined && rv !== current.metadata.resourceVersion) {
       throw new ConflictError(ref.kind, ref.name, clone(current));
     }
     this.objects.delete(key);
     const gone = clone(current);
     gone.metadata.resourceVersion = String(++this.revision);
     this.emit({ type: 'DELETED', object: gone });
-    return clone(gone);
+    return gone;
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {

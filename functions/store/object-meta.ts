@@ -1,6 +1,7 @@
 /** Metadata bookkeeping shared by every StateStore backend, so they cannot drift apart. */
 import { randomUUID } from 'node:crypto';
-import type { Obj, ObjectRef } from './types';
+import { BadRequestError } from '../errors';
+import type { Obj, ObjectRef, TransactOp } from './types';
 
 /** The storage key of an object: kind/namespace/name (namespace empty for cluster-scoped kinds). */
 export function keyOf(ref: ObjectRef | Obj): string {
@@ -12,6 +13,21 @@ export function refOf(obj: Obj): ObjectRef {
   const ref: ObjectRef = { kind: obj.kind, name: obj.metadata.name };
   if (obj.metadata.namespace !== undefined) ref.namespace = obj.metadata.namespace;
   return ref;
+}
+
+/** The object a transaction op writes. */
+export function opRef(op: TransactOp): ObjectRef {
+  return op.op === 'delete' ? op.ref : refOf(op.object);
+}
+
+/** Refuses a transaction naming one object twice (DynamoDB refuses it too, so every backend does). */
+export function assertDistinct(ops: TransactOp[]): void {
+  const seen = new Set<string>();
+  for (const op of ops) {
+    const key = keyOf(opRef(op));
+    if (seen.has(key)) throw new BadRequestError(`a transaction names ${key} twice: each object may appear once`);
+    seen.add(key);
+  }
 }
 
 /**

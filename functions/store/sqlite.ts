@@ -10,12 +10,19 @@
  * counter, so resourceVersions are monotonic across processes sharing the file, and a conditional
  * update compares the stored revision inside the same transaction (exactly one writer wins).
  * busy_timeout makes a second process wait for the lock instead of failing.
+ *
+ * At rest: the file is created mode 0600 (SQLite gives its -wal and -shm files the database's
+ * mode), an existing one is narrowed to 0600 at open, and `secure_delete` overwrites deleted
+ * content with zeros so a deleted Secret does not linger in free pages. It does not reach WAL
+ * frames already written: those stay until a checkpoint copies them back and later commits reuse
+ * the WAL from its start, overwriting them. Secrets' values are encrypted above this file anyway
+ * (`encrypted.ts`) when the operator gives a key.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { clone, compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
+import { assertDistinct, clone, compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
   ChangeEvent,
@@ -27,6 +34,7 @@ import type {
   Obj,
   ObjectRef,
   StateStore,
+  TransactOp,
   WriteOp,
   WriteResult,
 } from './types';
@@ -88,12 +96,13 @@ export class SqliteStore implements StateStore {
   }
 
   static async open(path: string, clock: Clock = Date.now): Promise<SqliteStore> {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
+      if (path !== ':memory:') ownerOnly(path);
       const db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
+      db.pragma('secure_delete = ON');
       db.exec(SCHEMA);
       return new SqliteStore(db, clock);
     } catch (err) {
@@ -188,21 +197,41 @@ export class SqliteStore implements StateStore {
     return out;
   }
 
-  async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
-    const gone = this.write(`deleting ${ref.kind} ${ref.name}`, () => {
-      const ns = ref.namespace ?? '';
-      const row = this.stmt.get.get(ref.kind, ns, ref.name);
-      if (!row) throw new NotFoundError(ref.kind, ref.name);
-      const current = JSON.parse(row.body) as Obj;
-      if (options.resourceVersion !== undefined && options.resourceVersion !== String(row.rv)) {
-        throw new ConflictError(ref.kind, ref.name, current);
-      }
-      this.stmt.remove.run(ref.kind, ns, ref.name);
-      current.metadata.resourceVersion = String(this.nextRevision());
-      return current;
+  async transact(ops: TransactOp[]): Promise<Obj[]> {
+    assertDistinct(ops);
+    if (ops.length === 0) return [];
+    // One BEGIN IMMEDIATE transaction: the first op that throws rolls every earlier one back.
+    const stored = this.write(`committing a transaction of ${ops.length}`, () =>
+      ops.map((op) =>
+        op.op === 'create'
+          ? this.createNow(op.object)
+          : op.op === 'update'
+            ? this.updateNow(op.object)
+            : this.deleteNow(op.ref, op.resourceVersion),
+      ),
+    );
+    ops.forEach((op, i) => {
+      const type = op.op === 'create' ? 'ADDED' : op.op === 'update' ? 'MODIFIED' : 'DELETED';
+      this.emit({ type, object: stored[i] as Obj });
     });
+    return stored.map((o, i) => (ops[i]?.op === 'delete' ? clone(o) : o));
+  }
+
+  async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<Obj> {
+    const gone = this.write(`deleting ${ref.kind} ${ref.name}`, () => this.deleteNow(ref, options.resourceVersion));
     this.emit({ type: 'DELETED', object: gone });
     return clone(gone);
+  }
+
+  private deleteNow(ref: ObjectRef, rv: string | undefined): Obj {
+    const ns = ref.namespace ?? '';
+    const row = this.stmt.get.get(ref.kind, ns, ref.name);
+    if (!row) throw new NotFoundError(ref.kind, ref.name);
+    const current = JSON.parse(row.body) as Obj;
+    if (rv !== undefined && rv !== String(row.rv)) throw new ConflictError(ref.kind, ref.name, current);
+    this.stmt.remove.run(ref.kind, ns, ref.name);
+    current.metadata.resourceVersion = String(this.nextRevision());
+    return current;
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -248,6 +277,17 @@ export class SqliteStore implements StateStore {
       queueMicrotask(() => listener(copy));
     }
   }
+}
+
+/**
+ * The database and its WAL/SHM hold every Secret and token hash: readable by the owner only. A new
+ * file is created 0600 before SQLite opens it (SQLite creates -wal and -shm with the database's
+ * mode); a file from an older ferry is narrowed, with its -wal and -shm.
+ */
+function ownerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 function translate(err: unknown, doing: string): Error {

@@ -52,6 +52,15 @@ export type WriteOp<T extends Obj = Obj> = { op: 'create'; object: T } | { op: '
 /** The result of one op of a batch: the stored object, or the error the single call would throw. */
 export type WriteResult<T extends Obj = Obj> = { ok: true; object: T } | { ok: false; error: FerryError };
 
+/**
+ * One op of an atomic transaction: a create, an update (conditional on
+ * `object.metadata.resourceVersion` when set) or a delete (conditional on `resourceVersion` when set).
+ */
+export type TransactOp<T extends Obj = Obj> =
+  | { op: 'create'; object: T }
+  | { op: 'update'; object: T }
+  | { op: 'delete'; ref: ObjectRef; resourceVersion?: string };
+
 export interface StateStore {
   /** The object, or undefined when there is none. Never throws NotFoundError. */
   get<T extends Obj = Obj>(ref: ObjectRef): Promise<T | undefined>;
@@ -85,6 +94,19 @@ export interface StateStore {
    * scheduler's binds.
    */
   writeBatch<T extends Obj = Obj>(ops: WriteOp<T>[]): Promise<WriteResult<T>[]>;
+
+  /**
+   * Several creates, updates and deletes that commit all together or not at all, even across a
+   * crash (kill -9 mid-call leaves every op landed or none): one SQLite transaction, one DynamoDB
+   * TransactWriteItems. Returns the stored objects in op order (a delete: the object as it was,
+   * with a new resourceVersion). Each op has the semantics of its single call; if any op's
+   * condition fails the whole call throws that op's error (AlreadyExistsError, ConflictError
+   * carrying the stored object, NotFoundError) and nothing is written. One object named by two
+   * ops is a BadRequestError. A backend with a size limit (DynamoDB: 100 ops, 4 MB) throws a 413
+   * FerryError naming it before writing anything. Watchers see one event per op, after the commit.
+   * Not safe to retry blindly (like create): after a lost reply, a retry fails on its conditions.
+   */
+  transact(ops: TransactOp[]): Promise<Obj[]>;
 
   /**
    * Removes an object and returns it as it was. Throws NotFoundError if it does not exist and

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlreadyExistsError, BadRequestError, ConflictError, NotFoundError } from '../../functions/errors';
+import { AlreadyExistsError, BadRequestError, ConflictError, FerryError, NotFoundError } from '../../functions/errors';
 import type { ChangeEvent, Obj, StateStore } from '../../functions/store/types';
 import { backends, closeBackends } from './backends';
 
@@ -16,7 +16,8 @@ const pod = (
 });
 
 for (const backend of backends) {
-  describe(`StateStore conformance: ${backend.name}`, () => {
+  const skipped = backend.unavailable ? ` (skipped: ${backend.unavailable})` : '';
+  describe.skipIf(!!backend.unavailable)(`StateStore conformance: ${backend.name}${skipped}`, () => {
     let store: StateStore;
     let now = 1_700_000_000_000;
     beforeEach(async () => {
@@ -255,6 +256,142 @@ for (const backend of backends) {
       expect(Number(b.metadata.resourceVersion)).toBeGreaterThan(Number(a.metadata.resourceVersion));
       expect(Number(a2.metadata.resourceVersion)).toBeGreaterThan(Number(b.metadata.resourceVersion));
     });
+
+    it('lists every object of a kind spread over many keys, by namespace and across namespaces', async () => {
+      const names: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const ns = `ns-${i % 3}`;
+        await store.create(pod(`p-${String(i).padStart(2, '0')}`, { namespace: ns }));
+        names.push(`${ns}/p-${String(i).padStart(2, '0')}`);
+      }
+      const all = await store.list('Pod');
+      expect(all.items.map((p) => `${p.metadata.namespace}/${p.metadata.name}`)).toEqual(names.sort());
+      const one = await store.list('Pod', { namespace: 'ns-1' });
+      expect(one.items.map((p) => p.metadata.name)).toEqual(
+        names.filter((n) => n.startsWith('ns-1/')).map((n) => n.slice(5)),
+      );
+    });
+
+    describe.skipIf(!!backend.noTransact)(
+      `transact${backend.noTransact ? ` (skipped: ${backend.noTransact})` : ''}`,
+      () => {
+        const ref = (name: string) => ({ kind: 'Pod', namespace: 'default', name });
+
+        it('commits creates, updates and deletes together and returns the results in op order', async () => {
+          const a = await store.create(pod('a'));
+          const b = await store.create(pod('b'));
+          const results = await store.transact([
+            { op: 'create', object: pod('c') },
+            { op: 'update', object: { ...a, metadata: { ...a.metadata, labels: { v: '2' } } } },
+            { op: 'delete', ref: ref('b'), resourceVersion: b.metadata.resourceVersion as string },
+          ]);
+          expect(results.map((o) => o.metadata.name)).toEqual(['c', 'a', 'b']);
+          expect(results[0]?.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+          expect(results[1]?.metadata.labels).toEqual({ v: '2' });
+          expect(Number(results[1]?.metadata.resourceVersion)).toBeGreaterThan(Number(a.metadata.resourceVersion));
+          expect(results[2]?.metadata.uid).toBe(b.metadata.uid);
+          expect(await store.get(ref('c'))).toEqual(results[0]);
+          expect(await store.get(ref('a'))).toEqual(results[1]);
+          expect(await store.get(ref('b'))).toBeUndefined();
+        });
+
+        it('one failing op writes nothing and throws the error that op alone would', async () => {
+          const a = await store.create(pod('a'));
+          const b = await store.create(pod('b'));
+          const bNow = await store.update({ ...b, metadata: { ...b.metadata, labels: { v: '1' } } });
+          const before = (await store.list('Pod')).items;
+          const attempt = (last: Parameters<StateStore['transact']>[0][number]) =>
+            store
+              .transact([
+                { op: 'create', object: pod('new') },
+                { op: 'update', object: { ...a, metadata: { ...a.metadata, labels: { v: 'x' } } } },
+                last,
+              ])
+              .catch((e) => e);
+
+          const exists = await attempt({ op: 'create', object: pod('b') });
+          const stale = await attempt({
+            op: 'update',
+            object: { ...b, metadata: { ...b.metadata, labels: { v: 's' } } },
+          });
+          const missing = await attempt({ op: 'delete', ref: ref('missing') });
+          const staleDelete = await attempt({
+            op: 'delete',
+            ref: ref('b'),
+            resourceVersion: b.metadata.resourceVersion as string,
+          });
+
+          expect(exists).toBeInstanceOf(AlreadyExistsError);
+          expect(stale).toBeInstanceOf(ConflictError);
+          expect((stale as ConflictError).current).toEqual(bNow);
+          expect(missing).toBeInstanceOf(NotFoundError);
+          expect(staleDelete).toBeInstanceOf(ConflictError);
+          expect((await store.list('Pod')).items).toEqual(before);
+        });
+
+        it('an object named twice is a BadRequest and nothing is written', async () => {
+          const err = await store
+            .transact([
+              { op: 'create', object: pod('a') },
+              { op: 'create', object: pod('a', { labels: { x: 'y' } }) },
+            ])
+            .catch((e) => e);
+          expect(err).toBeInstanceOf(BadRequestError);
+          expect(await store.get(ref('a'))).toBeUndefined();
+        });
+
+        it('an update without resourceVersion writes over what is stored; an empty transaction is a no-op', async () => {
+          const a = await store.create(pod('a'));
+          await store.update({ ...a, metadata: { ...a.metadata, labels: { by: 'someone-else' } } });
+          const { resourceVersion: _rv, ...meta } = a.metadata;
+          const [written] = await store.transact([
+            { op: 'update', object: { ...a, metadata: { ...meta, labels: { by: 'tx' } } } },
+          ]);
+          expect(written?.metadata.labels).toEqual({ by: 'tx' });
+          expect(written?.metadata.uid).toBe(a.metadata.uid);
+          expect(await store.transact([])).toEqual([]);
+        });
+
+        it('watchers see one event per op after a commit and none for a failed transaction', async () => {
+          const a = await store.create(pod('a'));
+          const events: ChangeEvent[] = [];
+          const stop = store.watch((e) => events.push(e));
+          await store.transact([
+            { op: 'create', object: pod('b') },
+            { op: 'delete', ref: ref('a') },
+          ]);
+          await store
+            .transact([
+              { op: 'create', object: pod('c') },
+              { op: 'create', object: pod('b') },
+            ])
+            .catch(() => {});
+          await new Promise((r) => setTimeout(r, 10));
+          stop();
+          expect(events.map((e) => `${e.type} ${e.object.metadata.name}`).sort()).toEqual(['ADDED b', 'DELETED a']);
+          expect(events.find((e) => e.type === 'DELETED')?.object.metadata.uid).toBe(a.metadata.uid);
+        });
+
+        it('many objects commit together (a 60-object bundle with its claims)', async () => {
+          const ops = Array.from({ length: 60 }, (_, i) => ({ op: 'create' as const, object: pod(`bulk-${i}`) }));
+          const results = await store.transact(ops);
+          expect(results).toHaveLength(60);
+          expect((await store.list('Pod')).items).toHaveLength(60);
+        });
+      },
+    );
+
+    // DynamoDB's TransactWriteItems takes at most 100 actions: more is refused before any write.
+    if (backend.name.startsWith('dynamodb')) {
+      it("a transaction over DynamoDB's 100-op limit is a 413 naming the limit and writes nothing", async () => {
+        const ops = Array.from({ length: 101 }, (_, i) => ({ op: 'create' as const, object: pod(`over-${i}`) }));
+        const err = await store.transact(ops).catch((e) => e);
+        expect(err).toBeInstanceOf(FerryError);
+        expect((err as FerryError).status).toBe(413);
+        expect((err as FerryError).message).toContain('100');
+        expect((await store.list('Pod')).items).toEqual([]);
+      });
+    }
 
     it('a lease is held by one holder until it expires or is released, and renews for its holder', async () => {
       expect(await store.acquireLease('cm', 'one', 10_000)).toBe(true);
