@@ -58,6 +58,9 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
   if (dryRunValues.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
   const dryRun = dryRunValues.length > 0;
 
+  // Before a byte is parsed: a caller that may write nothing (a bootstrap, node or reader token)
+  // gets its 403 without the server spending time on its body, however large or hostile.
+  mayApplySomething(principal);
   const documents = flatten(parseDocuments(req, deps.config.maxBodyBytes));
   if (documents.length === 0) throw new BadRequestError('the apply bundle holds no objects');
 
@@ -100,9 +103,11 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
   }
 
   const bundledNamespaces = new Set(planned.filter((p) => p.info.kind === 'Namespace').map((p) => p.ref.name));
+  const valid: Planned[] = [];
   for (const p of planned) {
     const { obj, causes: invalid } = defaultAndValidate(p.desired);
     p.desired = obj;
+    if (invalid.length === 0) valid.push(p);
     for (const c of invalid) causes.push(cause(p, c.field, c.message, c.reason));
     if (p.stored && invalid.length === 0) {
       for (const c of immutableChanges(p.stored, mergeForApply(p.stored, p.desired, p.info)))
@@ -113,7 +118,9 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
       causes.push(cause(p, 'metadata.namespace', `namespace "${ns}" does not exist`, 'FieldValueNotFound'));
     }
   }
-  causes.push(...(await checkBundleNodePorts(deps, planned)));
+  // Node ports only of valid objects: an invalid one already has its causes, and port handling
+  // assumes the shape validation guarantees (a malformed `ports` was a 500 here).
+  causes.push(...(await checkBundleNodePorts(deps, valid)));
   if (causes.length > 0) {
     const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
     throw new FerryError(422, 'Invalid', `the apply bundle is invalid (nothing was applied): ${list}`, {
@@ -136,6 +143,27 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     dryRun,
     items: planned.map((p) => results.get(p)),
   });
+}
+
+/**
+ * 403 unless the principal may write at least one object somewhere: an admin, or a deployer with
+ * a namespace. What each object of the bundle may do is checked per object once it is parsed.
+ */
+function mayApplySomething(principal: Principal): void {
+  const namespace = principal.namespaces[0];
+  try {
+    authorize(principal, {
+      verb: 'create',
+      kind: 'ConfigMap',
+      namespaced: true,
+      ...(namespace !== undefined ? { namespace } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof ForbiddenError)) throw err;
+    throw new ForbiddenError(
+      `token "${principal.name}" (role ${principal.role}) may not apply: it may write no object in any namespace`,
+    );
+  }
 }
 
 /** A JSON array or a v1 List contributes its items; YAML documents are objects already. */
@@ -255,6 +283,11 @@ export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
     else next.status = structuredClone(stored.status);
   }
   if (info.kind === 'Service') keepAllocated(stored, next);
+  // The scheduler's binding is the server's, like a Service's node ports: a manifest that leaves
+  // nodeName out keeps it (a Pod's spec is immutable but for its images).
+  const bound = (stored.spec as { nodeName?: unknown } | undefined)?.nodeName;
+  const spec = next.spec as { nodeName?: unknown } | undefined;
+  if (info.kind === 'Pod' && bound !== undefined && spec && spec.nodeName === undefined) spec.nodeName = bound;
   return next;
 }
 
