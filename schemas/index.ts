@@ -6,6 +6,7 @@ export { INT32_MAX, INT32_MIN } from './dsl';
 export * from './ferry';
 export { type KindInfo, kindByName, kindByPlural, kindInfo, kinds } from './kinds';
 export * from './meta';
+export { dropNulls } from './nulls';
 export * from './node';
 export { openApiDocument } from './openapi';
 export * from './pod';

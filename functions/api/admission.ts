@@ -4,7 +4,7 @@
  * Kubernetes defaults are applied and the schema validates the result (every violation, with its
  * field path). Nothing here writes.
  */
-import { applyDefaults, type KindInfo, updateProblems, validate } from '../../schemas';
+import { applyDefaults, dropNulls, type KindInfo, updateProblems, validate } from '../../schemas';
 import { BadRequestError, InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 
@@ -37,8 +37,10 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
  * Checks a request body is an object of the route's kind (filling in a missing apiVersion/kind,
  * as kubectl always sends them) and returns it typed. 400 when it names another kind.
  */
-export function asObjectOf(body: unknown, info: KindInfo): Obj {
-  if (!isRecord(body)) throw new BadRequestError(`the request body must be a ${info.kind} object`);
+export function asObjectOf(input: unknown, info: KindInfo): Obj {
+  if (!isRecord(input)) throw new BadRequestError(`the request body must be a ${info.kind} object`);
+  // null is unset, as in Kubernetes (schemas/nulls.ts).
+  const body = dropNulls(input);
   const apiVersion = body.apiVersion ?? info.apiVersion;
   const kind = body.kind ?? info.kind;
   if (apiVersion !== info.apiVersion || kind !== info.kind) {

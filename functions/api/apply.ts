@@ -10,7 +10,7 @@
  * objects before it written; each write itself is conditional and retried on conflict.
  */
 import { stringify } from 'yaml';
-import { type KindInfo, kinds } from '../../schemas';
+import { dropNulls, type KindInfo, kinds } from '../../schemas';
 import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
 import { keepAllocated, nodePortProblems, writeServiceWithNodePorts } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
@@ -190,7 +190,8 @@ function identify(doc: unknown, index: number, causes: StatusCause[]): Planned |
     else bad('kind', `no kind "${doc.kind}" is known in apiVersion "${doc.apiVersion}"`, 'FieldValueNotSupported');
     return undefined;
   }
-  const desired = structuredClone(doc) as Obj;
+  // null is unset, as in Kubernetes (schemas/nulls.ts); dropNulls returns a copy.
+  const desired = dropNulls(doc) as unknown as Obj;
   if (!isRecord(desired.metadata)) {
     bad(`${info.kind}: metadata.name`, 'required', 'FieldValueRequired');
     return undefined;
