@@ -62,7 +62,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const limits = { ...SERVER_LIMITS, ...options.limits };
   const http = {
     keepAliveTimeout: limits.keepAliveMs,
-    headersTimeout: limits.headersMs,
+    headersTimeout: Math.min(limits.headersMs, limits.requestMs),
     requestTimeout: limits.requestMs,
     // How often Node checks the two timeouts above (default 30 s, longer than they are).
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersMs / 2)),
