@@ -24,7 +24,7 @@ export const IntOrString = () => Type.Union([Int(), Type.String({ maxLength: 253
 /** A port as IntOrString (a Service's targetPort, a probe's port): 1-65535 or a port name. */
 export const PortOrName = () => Type.Union([Int({ minimum: 1, maximum: 65535 }), Type.String({ maxLength: 15 })]);
 /** A resource quantity: `100m`, `1.5`, `128Mi`, or a plain number. */
-/** The syntax of the string form is checked by validate.ts, with a message that shows examples. */
+/** The string form's grammar and the bounds are checked by rules/pod.ts (quantity.ts), with a message that shows examples. */
 export const Quantity = () => Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
 export const ResourceList = () => Type.Record(Type.String(), Quantity());
 export const Time = () => Type.String({ description: 'RFC 3339 date and time' });

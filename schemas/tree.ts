@@ -6,6 +6,7 @@
  * 451 KB. The walk is iterative and stops at the size limit, so a shared (aliased) subtree is
  * never walked further than the limit allows.
  */
+import { joinPath } from './causes';
 
 /** Deeper than any real manifest (a Deployment's pod template is ~12 levels). */
 export const MAX_DEPTH = 64;
@@ -25,12 +26,6 @@ export type TreeProblem =
   | { type: 'key'; path: string; key: string }
   | { type: 'number'; path: string; value: number }
   | { type: 'size'; path: string; limit: number };
-
-/** `spec.ports` + `name` -> `spec.ports.name`; keys that are not identifiers go in brackets. */
-function join(path: string, key: string): string {
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return path ? `${path}.${key}` : key;
-  return `${path}[${key}]`;
-}
 
 /**
  * Problems of `root` in document order, at most `limit` of them; a size problem ends the walk.
@@ -64,7 +59,7 @@ export function treeProblems(root: unknown, maxBytes = MAX_OBJECT_BYTES, limit =
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i] as string;
-      const child = join(path, key);
+      const child = joinPath(path, key);
       bytes += key.length + 3;
       if (FORBIDDEN_KEYS.has(key)) problems.push({ type: 'key', path: child, key });
       else stack.push({ value: (value as Rec)[key], path: child, depth: depth + 1 });

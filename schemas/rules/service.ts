@@ -4,7 +4,7 @@ import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 
 /** Kubernetes' IsValidPortName (IANA_SVC_NAME): at most 15 characters, a letter, no `--`. */
-const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*$/;
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*(?<!-)$/;
 
 export function checkService(spec: Rec, causes: StatusCause[]): void {
   const ports = Array.isArray(spec.ports) ? spec.ports.filter(isRec) : [];
