@@ -16,3 +16,4 @@ export * from './service';
 export { MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from './tree';
 export { precompile, validate } from './validate';
 export * from './workloads';
+export { KUBERNETES_YAML } from './yaml';

@@ -7,12 +7,11 @@
  * given twice, as Kubernetes' strict decoding does) keep one set per object; and the size of what
  * the text expands to (YAML aliases) is bounded, not only the size of the text.
  *
- * YAML is read as Kubernetes' tools read it (sigs.k8s.io/yaml, i.e. go-yaml v2: YAML 1.1 scalars):
- * `0755` is octal, `yes`/`no`/`on`/`off`/`y`/`n` are booleans, `<<` merges; but timestamps and
- * sexagesimal numbers stay strings, as go-yaml v2 leaves them when decoding into JSON.
+ * YAML is read as Kubernetes' tools read it (schemas/yaml.ts: go-yaml v2's YAML 1.1 scalars, so
+ * `0755` is octal and `on` is true), as the CLI reads manifests.
  */
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Tags } from 'yaml';
-import { MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from '../../schemas';
+import { type Document, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { KUBERNETES_YAML, MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from '../../schemas';
 import { BadRequestError, FerryError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { ApiRequest } from './types';
 
@@ -40,23 +39,6 @@ const JSON_TYPES = new Set([
   'application/json-patch+json',
 ]);
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
-/** go-yaml v2's scalars: YAML 1.1 without timestamps, sexagesimal numbers, !!binary and the set/omap/pairs tags. */
-const YAML_11_AS_KUBERNETES = (tags: Tags): Tags =>
-  tags.filter((t) => {
-    const tag = typeof t === 'string' ? t : t.tag;
-    const format = typeof t === 'string' ? undefined : t.format;
-    return (
-      format !== 'TIME' &&
-      ![
-        'tag:yaml.org,2002:timestamp',
-        'tag:yaml.org,2002:binary',
-        'tag:yaml.org,2002:omap',
-        'tag:yaml.org,2002:pairs',
-        'tag:yaml.org,2002:set',
-      ].includes(tag)
-    );
-  });
-
 /** The media type without parameters, lower-cased; '' when the header is absent. */
 export function mediaType(req: ApiRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -164,8 +146,7 @@ function parseYaml(text: string): unknown[] {
   let documents: Document.Parsed[];
   try {
     documents = parseAllDocuments(text, {
-      version: '1.1',
-      customTags: YAML_11_AS_KUBERNETES,
+      ...KUBERNETES_YAML,
       // The library's own check compares every pair with every other (quadratic): checked below.
       uniqueKeys: false,
       prettyErrors: false,

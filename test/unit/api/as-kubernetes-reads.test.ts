@@ -227,3 +227,15 @@ describe('securityContext', () => {
     expect((await api.send('POST', `${NS}/pods`, { body: p })).status).toBe(201);
   });
 });
+
+describe('the CLI reads manifests as the server does', () => {
+  it('reads defaultMode: 0755 as octal in `ferry apply -f`', async () => {
+    const { parseManifests } = await import('../../../cli/manifests');
+    const [m] = parseManifests(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes: [{name: v, configMap: {name: c, defaultMode: 0755}}]\n  containers: [{name: a, image: x}]\n',
+      'pod.yaml',
+    );
+    const spec = (m?.object as unknown as { spec?: { volumes: { configMap: { defaultMode: number } }[] } })?.spec;
+    expect(spec?.volumes[0]?.configMap.defaultMode).toBe(0o755);
+  });
+});
