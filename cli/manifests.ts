@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { KUBERNETES_YAML } from '../schemas';
 import type { CliIo } from './context';
 import { CliError } from './errors';
 
@@ -74,7 +75,8 @@ async function readStdin(io: CliIo): Promise<string> {
 
 /** Every non-empty document; a `v1 List` (or any `*List`) is flattened into its items. */
 export function parseManifests(text: string, source: string): SourcedManifest[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  // As the server and kubectl read YAML (0755 is octal): schemas/yaml.ts.
+  const docs = parseAllDocuments(text, { ...KUBERNETES_YAML, prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   const result: SourcedManifest[] = [];
   list.forEach((doc, i) => {

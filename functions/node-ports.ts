@@ -51,6 +51,21 @@ interface ServiceLike extends Obj {
   spec: { type?: string; ports?: ServicePortLike[] };
 }
 
+/**
+ * The Service's ports that are objects. Node ports are handled on bodies that may not have been
+ * validated yet (PUT keeps allocated ports before defaulting): a malformed `ports` (a string,
+ * `[null]`) yields nothing here, and validation then refuses it with a 422 naming the field.
+ */
+function portsOf(svc: Obj): ServicePortLike[] {
+  const ports = (svc.spec as { ports?: unknown } | undefined)?.ports;
+  if (!Array.isArray(ports)) return [];
+  return ports.filter((p): p is ServicePortLike => typeof p === 'object' && p !== null && !Array.isArray(p));
+}
+
+/** A chosen node port worth looking at: a whole number (anything else is validation's to refuse). */
+const chosen = (p: ServicePortLike): p is ServicePortLike & { nodePort: number } =>
+  Number.isInteger(p.nodePort) && (p.nodePort as number) > 0;
+
 export function ownerKey(svc: Obj): string {
   return `${svc.metadata.namespace ?? ''}/${svc.metadata.name}`;
 }
@@ -62,8 +77,13 @@ export function needsNodePorts(svc: Obj): boolean {
 /** The node ports a Service holds. */
 export function nodePortsOf(svc: Obj | undefined): number[] {
   if (svc?.kind !== 'Service') return [];
-  const ports = ((svc as ServiceLike).spec?.ports ?? []).map((p) => p.nodePort).filter((p): p is number => !!p);
-  return [...new Set(ports)];
+  return [
+    ...new Set(
+      portsOf(svc)
+        .filter(chosen)
+        .map((p) => p.nodePort),
+    ),
+  ];
 }
 
 /**
@@ -72,10 +92,9 @@ export function nodePortsOf(svc: Obj | undefined): number[] {
  */
 export function checkNodePorts(svc: Obj, range: NodePortRange, prefix = ''): StatusCause[] {
   const causes: StatusCause[] = [];
-  const ports = (svc as ServiceLike).spec?.ports ?? [];
   const seen = new Set<string>();
-  ports.forEach((p, i) => {
-    if (!p.nodePort) return;
+  portsOf(svc).forEach((p, i) => {
+    if (!chosen(p)) return;
     const field = `${prefix}spec.ports[${i}].nodePort`;
     if (!needsNodePorts(svc)) {
       causes.push({ field, reason: 'FieldValueForbidden', message: 'may not be used when type is ExternalName' });
@@ -110,9 +129,8 @@ export async function nodePortProblems(
 async function takenNodePorts(deps: Deps, svc: Obj, prefix = ''): Promise<StatusCause[]> {
   const causes: StatusCause[] = [];
   const owner = ownerKey(svc);
-  const ports = (svc as ServiceLike).spec?.ports ?? [];
-  for (const [i, p] of ports.entries()) {
-    if (!p.nodePort) continue;
+  for (const [i, p] of portsOf(svc).entries()) {
+    if (!chosen(p)) continue;
     const claim = await deps.store.get<ClaimRecord>({ kind: NODE_PORT_CLAIM_KIND, name: String(p.nodePort) });
     if (claim && claim.spec.service !== owner) causes.push(alreadyAllocated(`${prefix}spec.ports[${i}].nodePort`, p));
   }
@@ -132,14 +150,15 @@ function alreadyAllocated(field: string, p: ServicePortLike): StatusCause {
  * port and protocol (Kubernetes' patchAllocatedValues); so does its cluster IP, if it has one.
  */
 export function keepAllocated(stored: Obj, next: Obj): void {
-  const was = stored.spec as { clusterIP?: string; clusterIPs?: string[]; ports?: ServicePortLike[] } | undefined;
+  const was = stored.spec as { clusterIP?: string; clusterIPs?: string[] } | undefined;
   const now = next.spec as typeof was;
-  if (!was || !now) return;
+  if (!isObject(was) || !isObject(now)) return;
   if (now.clusterIP === undefined && was.clusterIP !== undefined) now.clusterIP = was.clusterIP;
-  if (now.clusterIPs === undefined && was.clusterIPs !== undefined) now.clusterIPs = [...was.clusterIPs];
-  for (const port of now.ports ?? []) {
+  if (now.clusterIPs === undefined && Array.isArray(was.clusterIPs)) now.clusterIPs = [...was.clusterIPs];
+  const before = portsOf(stored);
+  for (const port of portsOf(next)) {
     if (port.nodePort !== undefined) continue;
-    const same = was.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
+    const same = before.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
     if (same?.nodePort !== undefined) port.nodePort = same.nodePort;
   }
 }
@@ -215,6 +234,10 @@ export function claimRecord(port: number, owner: string, now: number): ClaimReco
     metadata: { name: String(port) },
     spec: { service: owner, claimedAt: now },
   };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** `new`: claimed by this call; `ours`: `owner` held it already; `taken`: another Service holds it. */

@@ -8,6 +8,12 @@
  * quoted heredoc (no expansion), which `docker run --env-file` reads literally; the image and paths
  * are single-quoted. Values with newlines or NUL bytes are refused, since they could end the heredoc
  * or an env-file line.
+ *
+ * Quoting keeps a value from the shell; some values reach other readers too, and each is checked
+ * for those: node labels become one `k=v,k=v` list the agent splits (a `,` or `=` in a value would
+ * add a label), so keys must be qualified names and values label values, as Kubernetes has them;
+ * the image becomes an argument of `docker run`, where a value starting with `-` would be read as a
+ * flag, so it must be an image reference; the node name is a DNS subdomain.
  */
 import type { InstanceSpec } from './types';
 
@@ -27,6 +33,30 @@ export interface UserDataOptions {
 }
 
 export class UserDataError extends Error {}
+
+const QUALIFIED_NAME =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Docker's reference grammar, loosely: `[host[:port]/]path[:tag][@digest]`, starting with a letter or digit. */
+const IMAGE_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*(@[A-Za-z0-9]+:[A-Fa-f0-9]{32,})?$/;
+
+/** Refuses what would change meaning where a value is read: a label list, a docker argument, a node name. */
+function checkValues(spec: InstanceSpec, image: string): void {
+  for (const [k, v] of Object.entries(spec.bootstrap.labels)) {
+    const name = k.includes('/') ? k.slice(k.indexOf('/') + 1) : k;
+    if (!QUALIFIED_NAME.test(k) || name.length > 63 || k.length > 317)
+      throw new UserDataError(`user-data: node label key ${JSON.stringify(k)} is not a qualified name`);
+    if (v.length > 63 || !LABEL_VALUE.test(v))
+      throw new UserDataError(
+        `user-data: node label ${k} has the value ${JSON.stringify(v)}, which is not a label value`,
+      );
+  }
+  if (image.length > 512 || !IMAGE_REFERENCE.test(image))
+    throw new UserDataError(`user-data: agentImage ${JSON.stringify(image)} is not an image reference`);
+  if (spec.name.length > 253 || !DNS_SUBDOMAIN.test(spec.name))
+    throw new UserDataError(`user-data: node name ${JSON.stringify(spec.name)} is not a DNS subdomain`);
+}
 
 /** POSIX shell single-quoting: the value comes back byte for byte, whatever it holds. */
 export function shellQuote(value: string): string {
@@ -50,6 +80,7 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
   for (const [key, value] of [...Object.entries(env), ['agentImage', image] as const]) {
     if (/[\n\r\0]/.test(value)) throw new UserDataError(`user-data: ${key} may not contain a newline or NUL byte`);
   }
+  checkValues(spec, image);
   for (const key of Object.keys(env)) {
     if (!/^[A-Z][A-Z0-9_]*$/.test(key))
       throw new UserDataError(`user-data: ${JSON.stringify(key)} is not an env var name`);

@@ -5,7 +5,7 @@
 
 import { kindInfo } from './kinds';
 import type { Obj } from './object';
-import { isConfigKey } from './validate';
+import { isConfigKey } from './rules/config';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Bool, Free, Int, Obj, Opt, Str, StrMap, Time } from './dsl';
+import { Bool, Free, Int64, Obj, Opt, Str, StrMap, Time } from './dsl';
 import type { ObjectMeta as StoredMeta } from './object';
 
 export const OwnerReferenceSchema = Obj({
@@ -17,10 +17,10 @@ export const ObjectMetaSchema = Obj({
   namespace: Opt(Str({ maxLength: 63 })),
   uid: Opt(Str()),
   resourceVersion: Opt(Str()),
-  generation: Opt(Int()),
+  generation: Opt(Int64()),
   creationTimestamp: Opt(Time()),
   deletionTimestamp: Opt(Time()),
-  deletionGracePeriodSeconds: Opt(Int({ minimum: 0 })),
+  deletionGracePeriodSeconds: Opt(Int64({ minimum: 0 })),
   labels: Opt(StrMap()),
   annotations: Opt(StrMap()),
   ownerReferences: Opt(Type.Array(OwnerReferenceSchema)),
@@ -42,7 +42,7 @@ export const ConditionSchema = Obj({
   lastUpdateTime: Opt(Time()),
   lastHeartbeatTime: Opt(Time()),
   lastProbeTime: Opt(Type.Union([Time(), Type.Null()])),
-  observedGeneration: Opt(Int()),
+  observedGeneration: Opt(Int64()),
 });
 
 export type ObjectMeta = Static<typeof ObjectMetaSchema> & { name: string };

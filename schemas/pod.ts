@@ -1,8 +1,23 @@
 /** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
 import { type Static, Type } from 'typebox';
 import { AffinitySchema, TopologySpreadConstraintSchema } from './affinity';
-import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, ResourceList, Str, StrMap, Time } from './dsl';
+import {
+  Bool,
+  Enum,
+  Free,
+  Int,
+  Int64,
+  IntOrString,
+  Obj,
+  Opt,
+  PortOrName,
+  ResourceList,
+  Str,
+  StrMap,
+  Time,
+} from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
+import { PodSecurityContextSchema, SecurityContextSchema } from './security-context';
 
 const KeyRef = Obj({ name: Opt(Str()), key: Str(), optional: Opt(Bool()) });
 
@@ -38,24 +53,24 @@ const HandlerFields = {
   httpGet: Opt(
     Obj({
       path: Opt(Str()),
-      port: IntOrString(),
+      port: PortOrName(),
       host: Opt(Str()),
       scheme: Opt(Enum(['HTTP', 'HTTPS'] as const)),
       httpHeaders: Opt(Type.Array(Obj({ name: Str(), value: Str() }))),
     }),
   ),
-  tcpSocket: Opt(Obj({ port: IntOrString(), host: Opt(Str()) })),
+  tcpSocket: Opt(Obj({ port: PortOrName(), host: Opt(Str()) })),
 };
 
 export const ProbeSchema = Obj({
   ...HandlerFields,
-  grpc: Opt(Obj({ port: Int(), service: Opt(Str()) })),
+  grpc: Opt(Obj({ port: Int({ minimum: 1, maximum: 65535 }), service: Opt(Str()) })),
   initialDelaySeconds: Opt(Int({ minimum: 0 })),
   periodSeconds: Opt(Int({ minimum: 1 })),
   timeoutSeconds: Opt(Int({ minimum: 1 })),
   successThreshold: Opt(Int({ minimum: 1 })),
   failureThreshold: Opt(Int({ minimum: 1 })),
-  terminationGracePeriodSeconds: Opt(Int({ minimum: 0 })),
+  terminationGracePeriodSeconds: Opt(Int64({ minimum: 0 })),
 });
 
 export const ResourceRequirementsSchema = Obj({ limits: Opt(ResourceList()), requests: Opt(ResourceList()) });
@@ -85,7 +100,7 @@ export const ContainerSchema = Obj({
       Obj({ name: Str(), mountPath: Str(), readOnly: Opt(Bool()), subPath: Opt(Str()), mountPropagation: Opt(Str()) }),
     ),
   ),
-  securityContext: Opt(Free()),
+  securityContext: Opt(SecurityContextSchema),
   terminationMessagePath: Opt(Str()),
   terminationMessagePolicy: Opt(Enum(['File', 'FallbackToLogsOnError'] as const)),
   stdin: Opt(Bool()),
@@ -97,7 +112,7 @@ export const TolerationSchema = Obj({
   operator: Opt(Enum(['Exists', 'Equal'] as const)),
   value: Opt(Str()),
   effect: Opt(Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const)),
-  tolerationSeconds: Opt(Int()),
+  tolerationSeconds: Opt(Int64()),
 });
 
 export const VolumeSchema = Obj({
@@ -118,8 +133,8 @@ export const PodSpecSchema = Obj({
   initContainers: Opt(Type.Array(ContainerSchema)),
   volumes: Opt(Type.Array(VolumeSchema)),
   restartPolicy: Opt(Enum(['Always', 'OnFailure', 'Never'] as const)),
-  terminationGracePeriodSeconds: Opt(Int({ minimum: 0 })),
-  activeDeadlineSeconds: Opt(Int({ minimum: 1 })),
+  terminationGracePeriodSeconds: Opt(Int64({ minimum: 0 })),
+  activeDeadlineSeconds: Opt(Int64({ minimum: 1 })),
   dnsPolicy: Opt(Str()),
   nodeSelector: Opt(StrMap()),
   nodeName: Opt(Str()),
@@ -135,7 +150,7 @@ export const PodSpecSchema = Obj({
   priority: Opt(Int()),
   priorityClassName: Opt(Str()),
   schedulerName: Opt(Str()),
-  securityContext: Opt(Free()),
+  securityContext: Opt(PodSecurityContextSchema),
   imagePullSecrets: Opt(Type.Array(Obj({ name: Str() }))),
   enableServiceLinks: Opt(Bool()),
 });

@@ -1,21 +1,29 @@
 /** v1 Service and Endpoints. */
 import { type Static, Type } from 'typebox';
-import { Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap } from './dsl';
+import { Enum, Free, Int, Obj, Opt, PortOrName, Str, StrMap } from './dsl';
 import { ConditionSchema, envelope, type Kind } from './meta';
+
+/**
+ * Ports per Service. Kubernetes sets no number (only etcd's object size, ~1.5 MiB, bounds it), but
+ * in ferry every port of every Service takes a node port from one shared range (2,768 by default):
+ * without a cap one tenant's Service could take them all and every later Service would get 503.
+ * 100 is far above what real Services declare (a handful) and keeps one Service to ~4% of the range.
+ */
+export const MAX_SERVICE_PORTS = 100;
 
 export const ServicePortSchema = Obj({
   name: Opt(Str({ maxLength: 63 })),
   protocol: Opt(Enum(['TCP', 'UDP', 'SCTP'] as const)),
   appProtocol: Opt(Str()),
   port: Int({ minimum: 1, maximum: 65535 }),
-  targetPort: Opt(IntOrString()),
+  targetPort: Opt(PortOrName()),
   nodePort: Opt(Int({ minimum: 0, maximum: 65535 })),
 });
 
 export const ServiceSpecSchema = Obj({
   type: Opt(Enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const)),
   selector: Opt(StrMap()),
-  ports: Opt(Type.Array(ServicePortSchema)),
+  ports: Opt(Type.Array(ServicePortSchema, { maxItems: MAX_SERVICE_PORTS })),
   clusterIP: Opt(Str()),
   clusterIPs: Opt(Type.Array(Str())),
   externalName: Opt(Str()),
@@ -63,7 +71,16 @@ const EndpointAddressSchema = Obj({
 export const EndpointSubsetSchema = Obj({
   addresses: Opt(Type.Array(EndpointAddressSchema)),
   notReadyAddresses: Opt(Type.Array(EndpointAddressSchema)),
-  ports: Opt(Type.Array(Obj({ name: Opt(Str()), port: Int(), protocol: Opt(Str()), appProtocol: Opt(Str()) }))),
+  ports: Opt(
+    Type.Array(
+      Obj({
+        name: Opt(Str()),
+        port: Int({ minimum: 1, maximum: 65535 }),
+        protocol: Opt(Str()),
+        appProtocol: Opt(Str()),
+      }),
+    ),
+  ),
 });
 
 export const EndpointsSchema = Obj({ ...envelope('v1', 'Endpoints'), subsets: Opt(Type.Array(EndpointSubsetSchema)) });

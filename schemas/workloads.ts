@@ -1,6 +1,6 @@
 /** apps/v1 Deployment and ReplicaSet. */
 import { type Static, Type } from 'typebox';
-import { Bool, Enum, Int, IntOrString, Obj, Opt } from './dsl';
+import { Bool, Enum, Int, Int64, IntOrString, Obj, Opt } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 
@@ -26,7 +26,7 @@ export const DeploymentSpecSchema = Obj({
 });
 
 export const DeploymentStatusSchema = Obj({
-  observedGeneration: Opt(Int()),
+  observedGeneration: Opt(Int64()),
   replicas: Opt(Int()),
   updatedReplicas: Opt(Int()),
   readyReplicas: Opt(Int()),
@@ -56,7 +56,7 @@ export const ReplicaSetStatusSchema = Obj({
   readyReplicas: Opt(Int()),
   availableReplicas: Opt(Int()),
   terminatingReplicas: Opt(Int()),
-  observedGeneration: Opt(Int()),
+  observedGeneration: Opt(Int64()),
   conditions: Opt(Type.Array(ConditionSchema)),
 });
 
@@ -79,7 +79,7 @@ export const JobSpecSchema = Obj({
   parallelism: Opt(Int({ minimum: 0 })),
   completions: Opt(Int({ minimum: 0 })),
   backoffLimit: Opt(Int({ minimum: 0 })),
-  activeDeadlineSeconds: Opt(Int({ minimum: 1 })),
+  activeDeadlineSeconds: Opt(Int64({ minimum: 1 })),
   ttlSecondsAfterFinished: Opt(Int({ minimum: 0 })),
   completionMode: Opt(Enum(['NonIndexed'] as const)),
   suspend: Opt(Bool()),
@@ -112,7 +112,7 @@ export type Job = Kind<Static<typeof JobSchema>>;
 export const CronJobSpecSchema = Obj({
   schedule: Type.String({ minLength: 1, maxLength: 256 }),
   timeZone: Opt(Type.String({ maxLength: 64 })),
-  startingDeadlineSeconds: Opt(Int({ minimum: 0 })),
+  startingDeadlineSeconds: Opt(Int64({ minimum: 0 })),
   concurrencyPolicy: Opt(Enum(['Allow', 'Forbid', 'Replace'] as const)),
   suspend: Opt(Bool()),
   successfulJobsHistoryLimit: Opt(Int({ minimum: 0 })),

@@ -4,7 +4,7 @@
  * Kubernetes defaults are applied and the schema validates the result (every violation, with its
  * field path). Nothing here writes.
  */
-import { applyDefaults, type KindInfo, validate } from '../../schemas';
+import { applyDefaults, dropNulls, type KindInfo, updateProblems, validate } from '../../schemas';
 import { BadRequestError, InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 
@@ -37,8 +37,10 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
  * Checks a request body is an object of the route's kind (filling in a missing apiVersion/kind,
  * as kubectl always sends them) and returns it typed. 400 when it names another kind.
  */
-export function asObjectOf(body: unknown, info: KindInfo): Obj {
-  if (!isRecord(body)) throw new BadRequestError(`the request body must be a ${info.kind} object`);
+export function asObjectOf(input: unknown, info: KindInfo): Obj {
+  if (!isRecord(input)) throw new BadRequestError(`the request body must be a ${info.kind} object`);
+  // null is unset, as in Kubernetes (schemas/nulls.ts).
+  const body = dropNulls(input);
   const apiVersion = body.apiVersion ?? info.apiVersion;
   const kind = body.kind ?? info.kind;
   if (apiVersion !== info.apiVersion || kind !== info.kind) {
@@ -113,21 +115,10 @@ function nonEmpty(causes: StatusCause[], obj: Obj): StatusCause[] {
 }
 
 /**
- * Fields that may not change once set, as Kubernetes' update validation has them: a Job's pod
- * template, selector and completions (its pods were made from them). Each change is one cause.
+ * Fields that may not change once set, as Kubernetes' update validation has them (Deployment,
+ * ReplicaSet and Job selectors, a Job's template, a Pod's spec but for the image and the few
+ * fields Kubernetes lets change): schemas/rules/immutable.ts. Each change is one cause.
  */
 export function immutableChanges(stored: Obj, next: Obj): StatusCause[] {
-  if (stored.kind !== 'Job') return [];
-  const before = (stored.spec ?? {}) as Record<string, unknown>;
-  const after = (next.spec ?? {}) as Record<string, unknown>;
-  const causes: StatusCause[] = [];
-  for (const field of ['template', 'selector', 'completions', 'completionMode']) {
-    if (JSON.stringify(before[field]) !== JSON.stringify(after[field]))
-      causes.push({
-        field: `spec.${field}`,
-        reason: 'FieldValueInvalid',
-        message: 'Invalid value: field is immutable (delete the Job and create it again to change it)',
-      });
-  }
-  return causes;
+  return updateProblems(stored as unknown as Record<string, unknown>, next as unknown as Record<string, unknown>);
 }

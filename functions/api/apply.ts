@@ -11,7 +11,7 @@
  * the commit fail whole; it is re-planned from the store and retried.
  */
 import { stringify } from 'yaml';
-import { type KindInfo, kinds } from '../../schemas';
+import { dropNulls, type KindInfo, kinds } from '../../schemas';
 import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
 import { keepAllocated, nodePortProblems } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
@@ -60,6 +60,9 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
   if (dryRunValues.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
   const dryRun = dryRunValues.length > 0;
 
+  // Before a byte is parsed: a caller that may write nothing (a bootstrap, node or reader token)
+  // gets its 403 without the server spending time on its body, however large or hostile.
+  mayApplySomething(principal);
   const documents = flatten(parseDocuments(req, deps.config.maxBodyBytes));
   if (documents.length === 0) throw new BadRequestError('the apply bundle holds no objects');
 
@@ -102,9 +105,11 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
   }
 
   const bundledNamespaces = new Set(planned.filter((p) => p.info.kind === 'Namespace').map((p) => p.ref.name));
+  const valid: Planned[] = [];
   for (const p of planned) {
     const { obj, causes: invalid } = defaultAndValidate(p.desired);
     p.desired = obj;
+    if (invalid.length === 0) valid.push(p);
     for (const c of invalid) causes.push(cause(p, c.field, c.message, c.reason));
     if (p.stored && invalid.length === 0) {
       for (const c of immutableChanges(p.stored, mergeForApply(p.stored, p.desired, p.info)))
@@ -115,7 +120,9 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
       causes.push(cause(p, 'metadata.namespace', `namespace "${ns}" does not exist`, 'FieldValueNotFound'));
     }
   }
-  causes.push(...(await checkBundleNodePorts(deps, planned)));
+  // Node ports only of valid objects: an invalid one already has its causes, and port handling
+  // assumes the shape validation guarantees (a malformed `ports` was a 500 here).
+  causes.push(...(await checkBundleNodePorts(deps, valid)));
   if (causes.length > 0) {
     const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
     throw new FerryError(422, 'Invalid', `the apply bundle is invalid (nothing was applied): ${list}`, {
@@ -132,6 +139,27 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     dryRun,
     items,
   });
+}
+
+/**
+ * 403 unless the principal may write at least one object somewhere: an admin, or a deployer with
+ * a namespace. What each object of the bundle may do is checked per object once it is parsed.
+ */
+function mayApplySomething(principal: Principal): void {
+  const namespace = principal.namespaces[0];
+  try {
+    authorize(principal, {
+      verb: 'create',
+      kind: 'ConfigMap',
+      namespaced: true,
+      ...(namespace !== undefined ? { namespace } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof ForbiddenError)) throw err;
+    throw new ForbiddenError(
+      `token "${principal.name}" (role ${principal.role}) may not apply: it may write no object in any namespace`,
+    );
+  }
 }
 
 /** A JSON array or a v1 List contributes its items; YAML documents are objects already. */
@@ -158,7 +186,8 @@ function identify(doc: unknown, index: number, causes: StatusCause[]): Planned |
     else bad('kind', `no kind "${doc.kind}" is known in apiVersion "${doc.apiVersion}"`, 'FieldValueNotSupported');
     return undefined;
   }
-  const desired = structuredClone(doc) as Obj;
+  // null is unset, as in Kubernetes (schemas/nulls.ts); dropNulls returns a copy.
+  const desired = dropNulls(doc) as unknown as Obj;
   if (!isRecord(desired.metadata)) {
     bad(`${info.kind}: metadata.name`, 'required', 'FieldValueRequired');
     return undefined;
@@ -259,6 +288,11 @@ export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
     else next.status = structuredClone(stored.status);
   }
   if (info.kind === 'Service') keepAllocated(stored, next);
+  // The scheduler's binding is the server's, like a Service's node ports: a manifest that leaves
+  // nodeName out keeps it (a Pod's spec is immutable but for its images).
+  const bound = (stored.spec as { nodeName?: unknown } | undefined)?.nodeName;
+  const spec = next.spec as { nodeName?: unknown } | undefined;
+  if (info.kind === 'Pod' && bound !== undefined && spec && spec.nodeName === undefined) spec.nodeName = bound;
   return next;
 }
 

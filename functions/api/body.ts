@@ -2,15 +2,21 @@
  * Request bodies: bytes -> UTF-8 text -> JSON or YAML value, chosen by Content-Type, and checked
  * for hostile shapes before any other code sees them. Every failure is a 4xx that says where:
  * malformed input names the line and column, a forbidden key or a too-deep value names the path.
+ *
+ * Every step is linear in the input: the duplicate-key checks (JSON and YAML alike refuse a key
+ * given twice, as Kubernetes' strict decoding does) keep one set per object; and the size of what
+ * the text expands to (YAML aliases) is bounded, not only the size of the text.
+ *
+ * YAML is read as Kubernetes' tools read it (schemas/yaml.ts: go-yaml v2's YAML 1.1 scalars, so
+ * `0755` is octal and `on` is true), as the CLI reads manifests.
  */
-import { type Document, parseAllDocuments } from 'yaml';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { type Document, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { KUBERNETES_YAML, MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from '../../schemas';
+import { BadRequestError, FerryError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { ApiRequest } from './types';
 
-/** Deeper than any real manifest (a Deployment's pod template is ~12 levels). */
-export const MAX_DEPTH = 64;
-/** Keys that could reach Object.prototype if any code ever assigned them; refused outright. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export { MAX_DEPTH };
+
 /**
  * Parsers recurse per nesting level: a body of 200,000 `[` would cost seconds or the stack. A
  * cheap scan refuses bracket nesting far beyond MAX_DEPTH before parsing; the exact limit is
@@ -18,8 +24,13 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  * a plain scalar is just text.
  */
 const MAX_SCAN_DEPTH = 512;
-/** YAML aliases expand; a "billion laughs" document is stopped here. */
+/** YAML aliases expand; a "billion laughs" document is stopped here (the yaml library's default). */
 const MAX_ALIASES = 100;
+/**
+ * What all documents of one body may expand to, as JSON: aliases aside, JSON of a YAML manifest
+ * is at most about twice its text, so four times the body limit leaves room for any honest body.
+ */
+const EXPANSION_FACTOR = 4;
 
 const JSON_TYPES = new Set([
   'application/json',
@@ -28,7 +39,6 @@ const JSON_TYPES = new Set([
   'application/json-patch+json',
 ]);
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
-
 /** The media type without parameters, lower-cased; '' when the header is absent. */
 export function mediaType(req: ApiRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -59,19 +69,20 @@ export function parseBody(req: ApiRequest, maxBytes: number): unknown {
 /** Every document of a JSON or (multi-document) YAML body; empty YAML documents are skipped. */
 export function parseDocuments(req: ApiRequest, maxBytes: number): unknown[] {
   const type = mediaType(req);
+  const json = JSON_TYPES.has(type);
+  if (!json && !YAML_TYPES.has(type) && type !== '') throw new UnsupportedMediaTypeError(type);
   const text = bodyText(req, maxBytes);
   if (bracketDepthExceeds(text, MAX_SCAN_DEPTH)) throw tooDeep('');
-  let docs: unknown[];
-  if (JSON_TYPES.has(type)) docs = text.trim() === '' ? [] : [parseJson(text)];
-  else if (YAML_TYPES.has(type) || type === '') docs = parseYaml(text);
-  else throw new UnsupportedMediaTypeError(type);
-  for (const doc of docs) checkTree(doc);
+  const docs = json ? (text.trim() === '' ? [] : [parseJson(text)]) : parseYaml(text);
+  let budget = Math.max(MAX_OBJECT_BYTES, EXPANSION_FACTOR * maxBytes);
+  for (const doc of docs) budget -= checkTree(doc, budget);
   return docs;
 }
 
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     if (err instanceof RangeError) throw tooDeep('');
     const message = (err as Error).message;
@@ -80,12 +91,66 @@ function parseJson(text: string): unknown {
     const what = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
     throw new BadRequestError(`malformed JSON at line ${where.line}, column ${where.column}: ${what}`);
   }
+  const dup = duplicateJsonKey(text);
+  if (dup) {
+    const where = lineColumn(text, dup.offset);
+    throw new BadRequestError(
+      `malformed JSON at line ${where.line}, column ${where.column}: duplicate key ${JSON.stringify(dup.key)}`,
+      {
+        causes: [
+          { reason: 'FieldValueDuplicate', message: `duplicate key ${JSON.stringify(dup.key)}`, field: dup.key },
+        ],
+      },
+    );
+  }
+  return value;
+}
+
+/**
+ * The first key an object of `text` (valid JSON) holds twice, in one pass: a set of keys per open
+ * object; a string right after `{` or after `,` inside an object is a key.
+ */
+function duplicateJsonKey(text: string): { key: string; offset: number } | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \\ */) {
+          escaped = true;
+          i++;
+        } else if (d === 34) break;
+      }
+      if (!expectKey) continue;
+      expectKey = false;
+      const raw = text.slice(start, i + 1);
+      const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      const keys = stack[stack.length - 1];
+      if (keys?.has(key)) return { key, offset: start };
+      keys?.add(key);
+    } else if (c === 123 /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 91 /* [ */) stack.push(null);
+    else if (c === 125 /* } */ || c === 93 /* ] */) stack.pop();
+    else if (c === 44 /* , */) expectKey = stack[stack.length - 1] instanceof Set;
+  }
+  return undefined;
 }
 
 function parseYaml(text: string): unknown[] {
   let documents: Document.Parsed[];
   try {
-    documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false }) as Document.Parsed[];
+    documents = parseAllDocuments(text, {
+      ...KUBERNETES_YAML,
+      // The library's own check compares every pair with every other (quadratic): checked below.
+      uniqueKeys: false,
+      prettyErrors: false,
+    }) as Document.Parsed[];
   } catch (err) {
     if (err instanceof RangeError) throw tooDeep('');
     throw err;
@@ -100,6 +165,18 @@ function parseYaml(text: string): unknown[] {
       throw new BadRequestError(`malformed YAML at line ${pos.line}, column ${pos.col ?? 1}: ${what}`);
     }
     if (doc.contents === null) continue;
+    const dup = duplicateYamlKey(doc.contents);
+    if (dup) {
+      const pos = lineColumn(text, dup.offset);
+      throw new BadRequestError(
+        `malformed YAML at line ${pos.line}, column ${pos.column}: Map keys must be unique (duplicate key ${JSON.stringify(dup.key)})`,
+        {
+          causes: [
+            { reason: 'FieldValueDuplicate', message: `duplicate key ${JSON.stringify(dup.key)}`, field: dup.key },
+          ],
+        },
+      );
+    }
     try {
       out.push(doc.toJS({ maxAliasCount: MAX_ALIASES }));
     } catch (err) {
@@ -108,6 +185,35 @@ function parseYaml(text: string): unknown[] {
     }
   }
   return out;
+}
+
+/** The first key a YAML mapping holds twice, keyed as the JSON key it becomes; aliases are not followed. */
+function duplicateYamlKey(root: unknown): { key: string; offset: number } | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isAlias(node)) continue;
+    if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isMap(node)) {
+      const keys = new Set<string>();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key;
+        if (isScalar(k)) {
+          const key = String(k.value ?? '');
+          if (key === '<<' && k.source === '<<') {
+            stack.push(pair.value);
+            continue;
+          }
+          if (keys.has(key)) return { key, offset: k.range?.[0] ?? 0 };
+          keys.add(key);
+        } else stack.push(k);
+        stack.push(pair.value);
+      }
+    }
+  }
+  return undefined;
 }
 
 function bracketDepthExceeds(text: string, max: number): boolean {
@@ -140,33 +246,37 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 }
 
 /**
- * Refuses values no manifest needs and some code could trip over: keys that name prototype
- * machinery, nesting deeper than MAX_DEPTH, and numbers JSON cannot carry (YAML's .inf/.nan).
+ * Refuses values no manifest needs and some code could trip over (schemas/tree.ts: keys that name
+ * prototype machinery, nesting deeper than MAX_DEPTH, numbers JSON cannot carry such as YAML's
+ * .inf/.nan) and values larger than `maxBytes` as JSON (413). Returns the value's JSON size.
  */
-export function checkTree(value: unknown, path = '', depth = 0): void {
-  if (depth > MAX_DEPTH) throw tooDeep(path);
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    throw new BadRequestError(`${path || 'body'}: ${value} is not a finite number`, {
-      causes: [{ reason: 'FieldValueInvalid', message: 'not a finite number', field: path }],
-    });
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      checkTree(item, `${path}[${i}]`, depth + 1);
-    });
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  for (const key of Object.keys(value)) {
-    const child = path ? `${path}.${key}` : key;
-    if (FORBIDDEN_KEYS.has(key)) {
-      throw new BadRequestError(`${child}: the key ${JSON.stringify(key)} is not allowed`, {
+export function checkTree(value: unknown, maxBytes = MAX_OBJECT_BYTES): number {
+  const problem = treeProblems(value, maxBytes, 1)[0];
+  if (!problem) return sizeUpTo(value, maxBytes);
+  const path = problem.path;
+  switch (problem.type) {
+    case 'depth':
+      throw tooDeep(path);
+    case 'number':
+      throw new BadRequestError(`${path || 'body'}: ${problem.value} is not a finite number`, {
+        causes: [{ reason: 'FieldValueInvalid', message: 'not a finite number', field: path }],
+      });
+    case 'key':
+      throw new BadRequestError(`${path}: the key ${JSON.stringify(problem.key)} is not allowed`, {
         causes: [
-          { reason: 'FieldValueForbidden', message: `the key ${JSON.stringify(key)} is not allowed`, field: child },
+          {
+            reason: 'FieldValueForbidden',
+            message: `the key ${JSON.stringify(problem.key)} is not allowed`,
+            field: path,
+          },
         ],
       });
-    }
-    checkTree((value as Record<string, unknown>)[key], child, depth + 1);
+    case 'size':
+      throw new FerryError(
+        413,
+        'RequestEntityTooLarge',
+        `the object would be larger than the limit of ${problem.limit} bytes as JSON (YAML aliases and patches count as expanded)`,
+      );
   }
 }
 

@@ -5,11 +5,21 @@
  * `application/json-patch+json` is RFC 6902. Inputs have passed body.ts's checkTree, so no key
  * here can name prototype machinery. Results are fresh values; inputs are never mutated.
  */
+import { MAX_OBJECT_BYTES, sizeUpTo } from '../../schemas';
 import { BadRequestError, FerryError, UnsupportedMediaTypeError } from '../errors';
 import { strategicMergePatch } from './strategic-merge';
 
 /** Same rule as body.ts: a pointer may not walk into prototype machinery. */
 const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Kubernetes' own bound on a JSON patch (apiserver's maxJSONPatchOperations). */
+export const MAX_JSON_PATCH_OPERATIONS = 10_000;
+/**
+ * What the `copy` operations of one patch may copy in total, as JSON (Kubernetes bounds it the
+ * same way, by its request limit: json-patch's AccumulatedCopySizeLimit). Each copy of a subtree
+ * into itself doubles the document: 23 operations of a 1 KB patch would make gigabytes.
+ */
+export const MAX_COPIED_BYTES = MAX_OBJECT_BYTES;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -54,7 +64,14 @@ interface Operation {
 /** RFC 6902: add, remove, replace, move, copy, test; a failing operation fails the whole patch. */
 export function jsonPatch(target: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw new BadRequestError('a JSON patch must be an array of operations');
+  if (ops.length > MAX_JSON_PATCH_OPERATIONS)
+    throw new FerryError(
+      413,
+      'RequestEntityTooLarge',
+      `a JSON patch may have at most ${MAX_JSON_PATCH_OPERATIONS} operations (got ${ops.length})`,
+    );
   let doc = structuredClone(target) as Json;
+  const copied = { bytes: 0 };
   ops.forEach((raw, i) => {
     if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string') {
       throw new BadRequestError(`JSON patch operation ${i}: needs "op" and "path"`);
@@ -62,7 +79,7 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
     const op = raw as unknown as Operation;
     const fail = (why: string) => new BadRequestError(`JSON patch operation ${i} (${op.op} ${op.path}): ${why}`);
     try {
-      doc = applyOperation(doc, op, fail);
+      doc = applyOperation(doc, op, fail, copied);
     } catch (err) {
       if (err instanceof FerryError) throw err;
       throw fail((err as Error).message);
@@ -71,7 +88,7 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
   return doc;
 }
 
-function applyOperation(doc: Json, op: Operation, fail: (why: string) => Error): Json {
+function applyOperation(doc: Json, op: Operation, fail: (why: string) => Error, copied: { bytes: number }): Json {
   const needValue = () => {
     if (!('value' in op)) throw fail('needs "value"');
     return structuredClone(op.value) as Json;
@@ -92,7 +109,16 @@ function applyOperation(doc: Json, op: Operation, fail: (why: string) => Error):
     }
     case 'copy': {
       if (op.from === undefined) throw fail('needs "from"');
-      return add(doc, pointer(op.path, fail), structuredClone(get(doc, pointer(op.from, fail), fail)), fail);
+      const value = get(doc, pointer(op.from, fail), fail);
+      copied.bytes += sizeUpTo(value, MAX_COPIED_BYTES - copied.bytes);
+      if (copied.bytes > MAX_COPIED_BYTES) {
+        throw new FerryError(
+          413,
+          'RequestEntityTooLarge',
+          `JSON patch operation (copy ${op.from} to ${op.path}): the patch copies more than ${MAX_COPIED_BYTES} bytes in total`,
+        );
+      }
+      return add(doc, pointer(op.path, fail), structuredClone(value), fail);
     }
     case 'test':
       if (JSON.stringify(get(doc, pointer(op.path, fail), fail)) !== JSON.stringify(needValue())) {

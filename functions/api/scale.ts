@@ -4,6 +4,7 @@
  * `spec.replicas`; the resulting object is validated like any other write.
  * https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/#Scale
  */
+import { INT32_MAX } from '../../schemas';
 import { BadRequestError, ConflictError, InvalidError, isConflict } from '../errors';
 import type { Obj } from '../store/types';
 import { isRecord, validateOnly } from './admission';
@@ -67,9 +68,14 @@ export async function writeScale(
       );
     }
     const replicas = isRecord(desired.spec) ? desired.spec.replicas : undefined;
-    if (!Number.isInteger(replicas) || (replicas as number) < 0) {
+    // int32, as Kubernetes types it: 2^31 replicas is a 422, not two billion pods.
+    if (!Number.isInteger(replicas) || (replicas as number) < 0 || (replicas as number) > INT32_MAX) {
       throw new InvalidError('Scale', route.name ?? '', [
-        { field: 'spec.replicas', message: 'must be a whole number >= 0', reason: 'FieldValueInvalid' },
+        {
+          field: 'spec.replicas',
+          message: `Invalid value: ${JSON.stringify(replicas) ?? 'undefined'}: must be a whole number between 0 and ${INT32_MAX}`,
+          reason: 'FieldValueInvalid',
+        },
       ]);
     }
     const pinned = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined;

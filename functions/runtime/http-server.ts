@@ -2,6 +2,13 @@
  * node:http around the API core: enforces the body limit while reading (413 as soon as it is
  * crossed, without buffering the rest), turns the request into an ApiRequest (with an AbortSignal
  * that fires when the client goes away, so long-polls stop waiting), and closes gracefully.
+ *
+ * Slow clients are bounded: headers must arrive within 10 s and a whole request (body included)
+ * within 30 s (Node's defaults are 60 s and 300 s), a body that stops arriving is cut at its own
+ * deadline (408, connection closed), idle keep-alive connections close after 15 s, and at most
+ * 2,048 connections are open at once (the rest are refused by the kernel's backlog, not by
+ * answering). These bound how a request is *received*: a watch or an agent's long-poll is a long
+ * response to a short request, and is not cut.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -18,7 +25,31 @@ export interface ApiServerOptions {
   log: Logger;
   /** PEM certificate (chain) and key: serve HTTPS. Without it, plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Bounds on slow clients (tests shorten them); the defaults are SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
 }
+
+export interface ServerLimits {
+  /** Until the request's headers are in (Node's headersTimeout). */
+  headersMs: number;
+  /** Until the whole request, body included, is in (Node's requestTimeout). */
+  requestMs: number;
+  /** Between two chunks of a body, and for the whole body: a stalled upload is cut with 408. */
+  bodyMs: number;
+  /** An idle keep-alive connection closes after this. */
+  keepAliveMs: number;
+  /** Open connections at most (watches and long-polls hold one each). */
+  maxConnections: number;
+}
+
+export const SERVER_LIMITS: ServerLimits = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  bodyMs: 20_000,
+  // Above a typical client's reuse window, below the 65 s that suits only a load balancer in front.
+  keepAliveMs: 15_000,
+  maxConnections: 2_048,
+};
 
 export interface ApiServer {
   url: string;
@@ -28,13 +59,23 @@ export interface ApiServer {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const inflight = new Set<Promise<void>>();
+  const limits = { ...SERVER_LIMITS, ...options.limits };
+  const http = {
+    keepAliveTimeout: limits.keepAliveMs,
+    headersTimeout: Math.min(limits.headersMs, limits.requestMs),
+    requestTimeout: limits.requestMs,
+    // How often Node checks the two timeouts above (default 30 s, longer than they are).
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersMs / 2)),
+  };
+  const serveWith = { ...options, limits };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const p = serve(options, req, res).finally(() => inflight.delete(p));
+    const p = serve(serveWith, req, res).finally(() => inflight.delete(p));
     inflight.add(p);
   };
   const server: Server = options.tls
-    ? createTlsServer({ keepAliveTimeout: 65_000, cert: options.tls.cert, key: options.tls.key }, onRequest)
-    : createServer({ keepAliveTimeout: 65_000 }, onRequest);
+    ? createTlsServer({ ...http, cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(http, onRequest);
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -53,9 +94,25 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
-async function serve(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  options: ApiServerOptions & { limits: ServerLimits },
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   try {
-    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes) : EMPTY;
+    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY;
+    if (body === 'timeout') {
+      send(
+        res,
+        408,
+        { 'content-type': 'application/json', connection: 'close' },
+        JSON.stringify(
+          statusBody(408, 'Timeout', `the request body did not arrive within ${options.limits.bodyMs} ms`),
+        ),
+      );
+      req.destroy();
+      return;
+    }
     if (body === 'too-large') {
       send(
         res,
@@ -152,28 +209,47 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(body);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | 'too-large'> {
+/** The body, `too-large` past `limit` bytes, or `timeout` when it is not all in within `deadlineMs`. */
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  deadlineMs: number,
+): Promise<Uint8Array | 'too-large' | 'timeout'> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) return Promise.resolve('too-large');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const finish = (value: Uint8Array | 'too-large' | 'timeout') => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      chunks.length = 0;
+      resolve(value);
+    };
+    // Endless chunked bodies (a trickle of bytes forever) end here, whatever they send.
+    const timer = setTimeout(() => finish('timeout'), deadlineMs);
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
       if (size > limit) {
-        done = true;
-        chunks.length = 0;
-        resolve('too-large');
+        finish('too-large');
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!done) resolve(new Uint8Array(Buffer.concat(chunks)));
+      if (!done) finish(new Uint8Array(Buffer.concat(chunks)));
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      if (!done) {
+        done = true;
+        reject(err);
+      }
+    });
+    req.on('close', () => finish('timeout'));
   });
 }
 

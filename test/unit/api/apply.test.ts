@@ -206,13 +206,17 @@ describe('apply', () => {
     const before = await api.snapshot();
 
     // act
-    const res = await apply(yamlBundle(configMap('ok', {}, 'team-a'), configMap('no', {}, 'default')), {}, deployer);
+    const res = await apply(
+      yamlBundle(configMap('ok', {}, 'team-a'), configMap('denied', {}, 'default')),
+      {},
+      deployer,
+    );
     const afterForbidden = await api.snapshot();
     const allowed = await apply(yamlBundle(configMap('ok', {}, 'team-a')), {}, deployer);
 
     // assess
     expect(res.status).toBe(403);
-    expect(res.json.message).toMatch(/\[1\] ConfigMap default\/no/);
+    expect(res.json.message).toMatch(/\[1\] ConfigMap default\/denied/);
     expect(allowed.status).toBe(200);
     expect(afterForbidden).toBe(before);
   });

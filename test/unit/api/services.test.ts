@@ -210,7 +210,8 @@ describe('Service node ports', () => {
       contentType: 'application/yaml',
     });
     const twice = await api.send('POST', APPLY, {
-      raw: [service('x', [{ port: 1, nodePort: 30500 }]), service('y', [{ port: 1, nodePort: 30500 }])]
+      // Not `y`: YAML 1.1 (as kubectl reads it) makes a bare y the boolean true.
+      raw: [service('x', [{ port: 1, nodePort: 30500 }]), service('z', [{ port: 1, nodePort: 30500 }])]
         .map((o) => stringify(o))
         .join('---\n'),
       contentType: 'application/yaml',

@@ -43,10 +43,11 @@ describe('user-data', () => {
     await run('mkdir', ['-p', bin]);
     writeFileSync(join(bin, 'docker'), `#!/bin/bash\nprintf '%s\\n' "$@" >> ${shellQuote(join(dir, 'docker.args'))}\n`);
     chmodSync(join(bin, 'docker'), 0o755);
-    const script = userData(spec({ apiUrl: hostile, labels: { team: hostile } }, 'node-1'), {
+    const script = userData(spec({ apiUrl: hostile, token: hostile, labels: { team: 'a' } }, 'node-1'), {
       etcDir: join(dir, 'etc'),
       stateDir: join(dir, 'state'),
-      agentImage: `registry.example.com/agent:1'; touch ${pwned}; '`,
+      env: { FERRY_LOG_LEVEL: hostile },
+      agentImage: 'registry.example.com:5000/agent:1',
     });
     writeFileSync(join(dir, 'user-data.sh'), script);
 
@@ -55,16 +56,39 @@ describe('user-data', () => {
     expect(existsSync(pwned)).toBe(false);
     const env = readFileSync(join(dir, 'etc/agent.env'), 'utf8').split('\n');
     expect(env).toContain(`FERRY_API_URL=${hostile}`);
-    expect(env).toContain(`FERRY_NODE_LABELS=team=${hostile}`);
+    expect(env).toContain(`FERRY_TOKEN=${hostile}`);
+    expect(env).toContain(`FERRY_LOG_LEVEL=${hostile}`);
+    expect(env).toContain('FERRY_NODE_LABELS=team=a');
     expect(env).toContain('FERRY_NODE_NAME=node-1');
     expect((await run('stat', ['-c', '%a', join(dir, 'etc/agent.env')])).stdout.trim()).toBe('600');
     const args = readFileSync(join(dir, 'docker.args'), 'utf8').trim().split('\n');
-    expect(args.at(-1)).toBe(`registry.example.com/agent:1'; touch ${pwned}; '`);
+    expect(args.at(-1)).toBe('registry.example.com:5000/agent:1');
     expect(args).toContain('--env-file');
   });
 
   it('refuses values with a newline, which could end the env file early', () => {
     expect(() => userData(spec({ token: 'a\nFERRY_AGENT_ENV\nrm -rf /' }))).toThrow(UserDataError);
     expect(() => userData(spec({ labels: { a: 'b\rc' } }))).toThrow(/FERRY_NODE_LABELS may not contain a newline/);
+  });
+
+  it('refuses node labels that would add labels of their own to the comma-joined list', () => {
+    expect(() => userData(spec({ labels: { team: 'a,node-role.kubernetes.io/control-plane=' } }))).toThrow(
+      /node label team has the value .* which is not a label value/,
+    );
+    expect(() => userData(spec({ labels: { 'a=b,c': 'x' } }))).toThrow(/is not a qualified name/);
+    expect(() => userData(spec({ labels: { team: `$(touch /tmp/x)` } }))).toThrow(UserDataError);
+  });
+
+  it('refuses an agent image the docker command line would read as a flag, or that is no image reference', () => {
+    for (const image of ['--privileged', '-v/:/host', "agent:1'; touch /tmp/x; '", 'agent image', '']) {
+      expect(() => userData(spec(), { agentImage: image }), image).toThrow(/agentImage .* is not an image reference/);
+    }
+    expect(userData(spec(), { agentImage: `ghcr.io/ferry-dev/agent@sha256:${'a'.repeat(64)}` })).toContain(
+      `'ghcr.io/ferry-dev/agent@sha256:${'a'.repeat(64)}'`,
+    );
+  });
+
+  it('refuses a node name that is not a DNS subdomain', () => {
+    expect(() => userData(spec({}, '-rf'))).toThrow(/node name "-rf" is not a DNS subdomain/);
   });
 });

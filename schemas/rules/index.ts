@@ -1,0 +1,40 @@
+/**
+ * The rules a JSON Schema cannot say, per kind, run after the schema: one file per kind family,
+ * each pushing causes built with ../causes.ts. Metadata rules run for every kind.
+ */
+import type { KindInfo } from '../kinds';
+import type { StatusCause } from '../status';
+import { isRec, type Rec } from '../tree';
+import { checkConfigData } from './config';
+import { checkEndpoints } from './endpoints';
+import { checkMetadata } from './meta';
+import { checkPodSpec } from './pod';
+import { checkService } from './service';
+import { checkCronJob, checkJob, checkWorkload } from './workloads';
+
+type Rule = (obj: Rec, causes: StatusCause[]) => void;
+
+const withSpec =
+  (rule: (spec: Rec, causes: StatusCause[]) => void): Rule =>
+  (obj, causes) => {
+    if (isRec(obj.spec)) rule(obj.spec, causes);
+  };
+
+const RULES: Record<string, Rule> = {
+  Pod: withSpec((spec, causes) => checkPodSpec(spec, 'spec', causes)),
+  Deployment: withSpec(checkWorkload),
+  ReplicaSet: withSpec(checkWorkload),
+  Job: withSpec((spec, causes) => checkJob(spec, causes)),
+  CronJob: withSpec(checkCronJob),
+  Service: withSpec(checkService),
+  Endpoints: checkEndpoints,
+  Secret: checkConfigData,
+  ConfigMap: checkConfigData,
+};
+
+export function semantic(info: KindInfo, obj: Rec): StatusCause[] {
+  const causes: StatusCause[] = [];
+  checkMetadata(info, obj, causes);
+  RULES[info.kind]?.(obj, causes);
+  return causes;
+}
