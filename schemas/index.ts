@@ -8,6 +8,7 @@ export * from './meta';
 export * from './node';
 export { openApiDocument } from './openapi';
 export * from './pod';
+export * from './policy';
 export { bytes, cpuMillis, isQuantity, parseQuantity } from './quantity';
 export * from './service';
 export { MAX_DEPTH, precompile, validate } from './validate';

@@ -63,7 +63,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
   const log = createLogger(opts.logLevel as LogLevel, { component: 'up' }, (line) => ctx.io.stderr.write(`${line}\n`));
 
   const { startLocalControlPlane } = await import('../../functions/runtime/local');
-  const { issueToken } = await import('../../functions/api/tokens');
+  const { issueToken } = await import('../../functions/tokens');
   const { LocalProvider } = await import('../../providers/local');
   const provider = new LocalProvider({
     dataDir,
@@ -87,6 +87,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
     const { token } = await issueToken(plane.deps, {
       role: 'bootstrap',
       ttlSeconds: 3600,
+      maxUses: count,
       description: 'ferry up: local nodes',
     });
     const apiUrl = clientUrl(plane.url);

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type KindInfo, kinds } from '../../schemas';
+import { checkQuota } from '../admission';
 import {
   BadRequestError,
   ConflictError,
@@ -42,8 +43,10 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
+import { restrictNodeWrite } from './node-identity';
 import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
+import { admitPolicy, warningHeaders } from './policy';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import { toTable, wantsTable } from './table';
@@ -111,8 +114,11 @@ export async function handleResource(
       const { items, metadata } = list as unknown as { items: Obj[]; metadata: { resourceVersion: string } };
       return jsonResponse(200, toTable(route.info.kind, items, req.query, metadata.resourceVersion));
     }
-    case 'create':
-      return jsonResponse(201, await create(deps, req, route, principal, dryRun));
+    case 'create': {
+      const warnings: string[] = [];
+      const created = await create(deps, req, route, principal, dryRun, warnings);
+      return withWarnings(jsonResponse(201, created), warnings);
+    }
     case 'get': {
       const obj = await mustGet(deps, route);
       authorizeObject(principal, 'get', obj);
@@ -127,10 +133,18 @@ export async function handleResource(
         const scale = await writeScale(deps, req, route, principal, verb, () => mustGet(deps, route), dryRun);
         return jsonResponse(200, scale);
       }
-      return jsonResponse(200, await write(deps, req, route, principal, verb, dryRun));
+      {
+        const warnings: string[] = [];
+        const written = await write(deps, req, route, principal, verb, dryRun, warnings);
+        return withWarnings(jsonResponse(200, written), warnings);
+      }
     case 'delete':
       return jsonResponse(200, await remove(deps, req, route, principal));
   }
+}
+
+function withWarnings(res: ApiResponse, warnings: string[]): ApiResponse {
+  return { ...res, headers: { ...res.headers, ...warningHeaders(warnings) } };
 }
 
 const VERBS: Record<string, Partial<Record<string, Verb>>> = {
@@ -201,6 +215,7 @@ async function create(
   route: ResourceRoute,
   principal: Principal,
   dryRun: boolean,
+  warnings: string[],
 ): Promise<Obj> {
   const { info } = route;
   const body = asObjectOf(parseBody(req, deps.config.maxBodyBytes), info);
@@ -213,11 +228,15 @@ async function create(
   if (hasStatusSubresource(info)) delete body.status;
   const obj = admit(body);
   authorizeObject(principal, 'create', obj);
+  restrictNodeWrite(principal, deps.clock(), obj, undefined);
   if (info.namespaced) await requireNamespace(deps, obj.metadata.namespace as string);
+  warnings.push(...(await admitPolicy(deps, principal, obj, undefined)));
   if (dryRun) {
     if (obj.kind === 'Service') await checkServiceDryRun(deps, obj);
+    await checkQuota(deps, obj, { dryRun });
     return obj;
   }
+  await checkQuota(deps, obj);
   return writeServiceWithNodePorts(deps, nodePortRange(deps), obj, undefined, (o) => deps.store.create(o));
 }
 
@@ -239,6 +258,7 @@ async function write(
   principal: Principal,
   verb: 'update' | 'patch',
   dryRun: boolean,
+  warnings: string[],
 ): Promise<Obj> {
   const { info } = route;
   const name = route.name as string;
@@ -289,10 +309,14 @@ async function write(
       }
     }
     authorizeObject(principal, verb, next);
+    restrictNodeWrite(principal, deps.clock(), next, stored);
+    if (!status) warnings.push(...(await admitPolicy(deps, principal, next, stored)));
     if (pinnedRv !== undefined && pinnedRv !== stored.metadata.resourceVersion) {
       throw new ConflictError(info.kind, name, stored);
     }
     next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
+    // A /status write changes no counted usage but a pod's phase, which only shrinks it.
+    if (!status) await checkQuota(deps, [{ obj: next, stored }], { dryRun });
     if (dryRun) {
       if (next.kind === 'Service' && !status) await checkServiceDryRun(deps, next);
       return next;

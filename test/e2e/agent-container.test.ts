@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { issueToken } from '../../functions/api/tokens';
+import { issueToken } from '../../functions/tokens';
 import { userData } from '../../providers/userdata';
 import type { Deployment, Node } from '../../schemas';
 import { applyDefaults } from '../../schemas';

@@ -1,0 +1,34 @@
+/**
+ * v1 ResourceQuota and LimitRange: per-namespace bounds on what tenants may use
+ * (https://kubernetes.io/docs/concepts/policy/resource-quotas/, .../limit-range/). The resource
+ * names a quota may bound are checked at admission (functions/admission/quota), which also keeps
+ * `status.used`; quota scopes are not supported, so the schema has no `scopes`/`scopeSelector`
+ * (a manifest using them is refused with the field named, never stored and ignored).
+ */
+import { type Static, Type } from 'typebox';
+import { Enum, Obj, Opt, ResourceList } from './dsl';
+import { envelope, type Kind } from './meta';
+
+export const ResourceQuotaSchema = Obj({
+  ...envelope('v1', 'ResourceQuota'),
+  spec: Opt(Obj({ hard: Opt(ResourceList()) })),
+  status: Opt(Obj({ hard: Opt(ResourceList()), used: Opt(ResourceList()) })),
+});
+
+export const LimitRangeItemSchema = Obj({
+  type: Enum(['Container', 'Pod'] as const),
+  max: Opt(ResourceList()),
+  min: Opt(ResourceList()),
+  default: Opt(ResourceList()),
+  defaultRequest: Opt(ResourceList()),
+  maxLimitRequestRatio: Opt(ResourceList()),
+});
+
+export const LimitRangeSchema = Obj({
+  ...envelope('v1', 'LimitRange'),
+  spec: Obj({ limits: Type.Array(LimitRangeItemSchema) }),
+});
+
+export type ResourceQuota = Kind<Static<typeof ResourceQuotaSchema>>;
+export type LimitRangeItem = Static<typeof LimitRangeItemSchema>;
+export type LimitRange = Kind<Static<typeof LimitRangeSchema>>;
