@@ -11,7 +11,7 @@ import { checkQuota } from './quota/check';
 
 export { applyLimitRanges } from './limit-range';
 export { admitPodSecurity } from './pod-security';
-export { checkQuota, type QuotaChange, refreshQuotaStatus } from './quota/check';
+export { checkQuota, QUOTA_LEDGER_KIND, type QuotaChange, refreshQuotaStatus, releaseQuota } from './quota/check';
 
 /**
  * A pod a controller is about to create: LimitRange defaults (in place), Pod Security enforce and

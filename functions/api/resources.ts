@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type KindInfo, kinds } from '../../schemas';
-import { checkQuota } from '../admission';
+import { checkQuota, QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
 import {
   BadRequestError,
   ConflictError,
@@ -356,6 +356,7 @@ async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, prin
     const grace = options.gracePeriodSeconds;
     const pod = await deletePod(deps, refOf(route, name), grace !== undefined ? { gracePeriodSeconds: grace } : {});
     if (!pod) throw notFoundFor(info, name);
+    await releaseQuota(deps, pod);
     return pod;
   }
   try {
@@ -363,6 +364,7 @@ async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, prin
       resourceVersion: stored.metadata.resourceVersion as string,
     });
     await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
+    await releaseQuota(deps, gone);
     return gone;
   } catch (err) {
     if (isNotFound(err)) throw notFoundFor(info, name);
@@ -407,6 +409,7 @@ async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
       }
     }
   }
+  await deps.store.delete({ kind: QUOTA_LEDGER_KIND, namespace: name, name: 'quota' }).catch(() => undefined);
   return deps.store.delete({ kind: 'Namespace', name });
 }
 

@@ -10,8 +10,11 @@
  * perhaps not yet stored. Two writes racing for the last unit both read the ledger; only one
  * conditional write wins, and the other re-reads it, sees the winner's pending entry and is
  * refused. An entry leaves the ledger once its object is stored (it is then counted by the
- * recount) or after PENDING_TTL_MS (its write failed). Deletes need no bookkeeping: the recount
- * no longer sees the object.
+ * recount) or after PENDING_TTL_MS (its write failed). Deletes need no bookkeeping, as the recount
+ * no longer sees the object, except within PENDING_TTL_MS of the create: an entry whose object
+ * is gone looks like a write still in flight, so the API's delete releases it (`releaseQuota`);
+ * a controller's delete that soon over-counts until the entry lapses (conservative, as
+ * Kubernetes' quota is until its controller recalculates).
  */
 import { kindInfo } from '../../../schemas/kinds';
 import type { ResourceQuota } from '../../../schemas/policy';
@@ -22,7 +25,7 @@ import { addUsage, formatAmount, kindsFor, quantity, type Usage, usageOf } from 
 
 export const QUOTA_LEDGER_KIND = 'QuotaLedger';
 /** How long an admitted write may take to reach the store before its reservation lapses. */
-export const PENDING_TTL_MS = 30_000;
+export const PENDING_TTL_MS = 10_000;
 const ATTEMPTS = 20;
 
 export interface QuotaChange {
@@ -150,6 +153,23 @@ function refuseIfExceeded(quota: ResourceQuota, used: Usage, delta: Usage): void
   throw new ForbiddenError(
     `exceeded quota: ${quota.metadata.name}, requested: ${show((r) => delta[r] ?? 0)}, used: ${show((r) => used[r] ?? 0)}, limited: ${show((r) => quantity(hard[r], r))}`,
   );
+}
+
+/** Drops a deleted object's pending entry (see the file comment); a no-op without one. */
+export async function releaseQuota(deps: Deps, obj: Obj): Promise<void> {
+  const namespace = obj.metadata.namespace;
+  if (namespace === undefined) return;
+  const key = keyOf(obj);
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const ledger = await deps.store.get<Ledger>({ kind: QUOTA_LEDGER_KIND, namespace, name: 'quota' });
+    if (!ledger?.pending.some((p) => p.key === key)) return;
+    try {
+      await deps.store.update<Ledger>({ ...ledger, pending: ledger.pending.filter((p) => p.key !== key) });
+      return;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
 }
 
 /** status.hard and status.used on each quota, as the quota controller keeps them; best effort. */
