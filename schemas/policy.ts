@@ -32,3 +32,25 @@ export const LimitRangeSchema = Obj({
 export type ResourceQuota = Kind<Static<typeof ResourceQuotaSchema>>;
 export type LimitRangeItem = Static<typeof LimitRangeItemSchema>;
 export type LimitRange = Kind<Static<typeof LimitRangeSchema>>;
+
+/**
+ * Kubernetes' LimitRangeItem defaulting (pkg/apis/core/v1/defaults.go SetDefaults_LimitRangeItem),
+ * in place: for type Container, `default` falls back to `max`, and `defaultRequest` to `default`,
+ * then to `min`.
+ */
+export function defaultLimitRangeItem(item: LimitRangeItem): LimitRangeItem {
+  if (item.type !== 'Container') return item;
+  for (const [r, v] of Object.entries(item.max ?? {})) {
+    item.default ??= {};
+    item.default[r] ??= v;
+  }
+  for (const [r, v] of Object.entries(item.default ?? {})) {
+    item.defaultRequest ??= {};
+    item.defaultRequest[r] ??= v;
+  }
+  for (const [r, v] of Object.entries(item.min ?? {})) {
+    item.defaultRequest ??= {};
+    item.defaultRequest[r] ??= v;
+  }
+  return item;
+}

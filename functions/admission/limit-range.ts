@@ -4,10 +4,10 @@
  * the namespace's `defaultRequest`/`default`, then every container (type Container) and the pod as
  * a whole (type Pod) must stay within `min`, `max` and `maxLimitRequestRatio`. A pod outside them
  * is refused with Kubernetes' 403 (`maximum cpu usage per Container is 1, but limit is 2`).
- * LimitRange's own defaulting is applied when it is read: a Container item's `default` falls back
- * to its `max`, and `defaultRequest` to `default`, then `min`.
+ * LimitRange's own defaulting (a Container item's `default` falls back to its `max`, and
+ * `defaultRequest` to `default`, then `min`) happens when it is stored (schemas/defaults.ts).
  */
-import type { LimitRange, LimitRangeItem } from '../../schemas/policy';
+import { defaultLimitRangeItem, type LimitRange, type LimitRangeItem } from '../../schemas/policy';
 import { isQuantity, parseQuantity } from '../../schemas/quantity';
 import type { Deps } from '../deps';
 import { ForbiddenError, type StatusCause } from '../errors';
@@ -45,22 +45,9 @@ export async function applyLimitRanges(deps: Deps, pod: Obj): Promise<void> {
   }
 }
 
+/** Objects stored before defaulting existed are defaulted as they are read. */
 function withDefaults(item: LimitRangeItem): LimitRangeItem {
-  if (item.type !== 'Container') return item;
-  const out = structuredClone(item);
-  for (const [r, v] of Object.entries(out.max ?? {})) {
-    out.default ??= {};
-    out.default[r] ??= v;
-  }
-  for (const [r, v] of Object.entries(out.default ?? {})) {
-    out.defaultRequest ??= {};
-    out.defaultRequest[r] ??= v;
-  }
-  for (const [r, v] of Object.entries(out.min ?? {})) {
-    out.defaultRequest ??= {};
-    out.defaultRequest[r] ??= v;
-  }
-  return out;
+  return defaultLimitRangeItem(structuredClone(item));
 }
 
 function defaultContainer(c: ContainerLike, item: LimitRangeItem): void {
