@@ -95,7 +95,7 @@ export async function handleResource(
   }
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
-    return jsonResponse(200, await handleRollback(deps, req, ref, dryRun));
+    return jsonResponse(200, await handleRollback(deps, req, ref, dryRun, principal));
   }
 
   switch (verb) {
