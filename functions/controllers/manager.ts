@@ -64,7 +64,6 @@ export const IGNORED_KINDS = new Set([
   'NodePortClaim',
   'LoadBalancerRecord',
   'LogRequest',
-  'QuotaLedger',
 ]);
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
