@@ -88,6 +88,8 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
       role: 'bootstrap',
       ttlSeconds: 3600,
       maxUses: count,
+      // The local provider labels its agents with their pool; a node may not claim it unless told.
+      nodeLabels: { 'ferry.dev/pool': 'local' },
       description: 'ferry up: local nodes',
     });
     const apiUrl = clientUrl(plane.url);

@@ -39,7 +39,12 @@ export class TestCluster {
       extraEnv: { FERRY_RESTART_BACKOFF_MS: '1000', FERRY_LOG_LEVEL: 'warn' },
     });
     await this.startControlPlane();
-    const { token } = await issueToken(this.plane.deps, { role: 'bootstrap', ttlSeconds: 600, maxUses: nodes });
+    const { token } = await issueToken(this.plane.deps, {
+      role: 'bootstrap',
+      ttlSeconds: 600,
+      maxUses: nodes,
+      nodeLabels: { 'ferry.dev/pool': 'e2e' },
+    });
     for (let i = 1; i <= nodes; i++) {
       const name = `e2e-${i}`;
       this.names.push(name);
