@@ -315,6 +315,41 @@ describe('Pod Security Admission and spec.nodeName (issue 18, finding 2)', () =>
     expect(scale.status).toBe(200);
   });
 
+  it('refuses a rollback to a template the namespace forbids now', async () => {
+    // prepare: revision 1 ran with hostNetwork while the namespace was privileged
+    await labelNamespace({ 'pod-security.kubernetes.io/enforce': 'privileged' });
+    const created = await api.send('POST', DEPLOYMENTS, { body: deployment('web', 1, 'team') });
+    const uid = String((created.json.metadata as { uid: string }).uid);
+    const template = (hostNetwork: boolean) => ({
+      metadata: { labels: { app: 'web' } },
+      spec: { ...(hostNetwork ? { hostNetwork } : {}), containers: [{ name: 'app', image: 'ferry.local/busybox:1' }] },
+    });
+    for (const [revision, hostNetwork] of [
+      [1, true],
+      [2, false],
+    ] as const) {
+      await api.store.create({
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name: `web-${revision}`,
+          namespace: 'team',
+          annotations: { 'deployment.kubernetes.io/revision': String(revision) },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid, controller: true }],
+        },
+        spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: template(hostNetwork) },
+      });
+    }
+    await labelNamespace({ 'pod-security.kubernetes.io/enforce': 'baseline' });
+
+    // act
+    const res = await api.send('POST', `${DEPLOYMENTS}/web/rollback`, { token: deployer });
+
+    // assess
+    expect(res.status).toBe(403);
+    expect(res.json.message).toContain('host namespaces (hostNetwork=true)');
+  });
+
   it('takes the levels of a namespace created in the same apply bundle', async () => {
     // prepare
     const ns = {
