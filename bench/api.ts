@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createApiHandler, ensureDefaults } from '../functions/api';
-import { issueToken } from '../functions/api/tokens';
 import { type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../functions/api/types';
 import { silentLogger } from '../functions/log';
 import { startApiServer } from '../functions/runtime/http-server';
 import { MemoryStore } from '../functions/store/memory';
 import { SqliteStore } from '../functions/store/sqlite';
 import type { StateStore } from '../functions/store/types';
+import { issueToken } from '../functions/tokens';
 import { precompile } from '../schemas';
 import { type Row, report } from './report';
 

@@ -16,6 +16,9 @@ export interface RequestOptions {
 }
 
 export class ApiClient {
+  /** `Warning:` headers of the answers so far (admission warnings, e.g. Pod Security's warn mode), unquoted. */
+  readonly warnings: string[] = [];
+
   constructor(readonly config: ResolvedConfig) {}
 
   get server(): string {
@@ -42,6 +45,7 @@ export class ApiClient {
         `cannot reach the ferry server at ${this.config.server} (${why}); is \`ferry server\` running?`,
       );
     }
+    this.warnings.push(...parseWarnings(res.headers.get('warning')));
     const text = await res.text();
     let parsed: unknown = text;
     if (text && (res.headers.get('content-type') ?? '').includes('json')) {
@@ -64,6 +68,14 @@ export class ApiClient {
     }
     return parsed as T;
   }
+}
+
+/** RFC 7234 `299 - "text"` values, as kube-apiserver sends them (comma-separated in one header). */
+export function parseWarnings(header: string | null): string[] {
+  const out: string[] = [];
+  for (const m of (header ?? '').matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g))
+    out.push((m[1] ?? '').replace(/\\(.)/g, '$1'));
+  return out;
 }
 
 /** A client for the server and token the environment and config file name. */

@@ -5,6 +5,7 @@
 
 import { kindInfo } from './kinds';
 import type { Obj } from './object';
+import { defaultLimitRangeItem, type LimitRangeItem } from './policy';
 import { isConfigKey } from './rules/config';
 
 type Rec = Record<string, unknown>;
@@ -57,6 +58,10 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       break;
     case 'Job':
       if (isRec(spec)) defaultJobSpec(spec);
+      break;
+    case 'LimitRange':
+      if (isRec(spec) && Array.isArray(spec.limits))
+        for (const item of spec.limits) if (isRec(item)) defaultLimitRangeItem(item as unknown as LimitRangeItem);
       break;
     case 'ReplicaSet':
       if (isRec(spec)) {

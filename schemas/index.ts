@@ -11,6 +11,7 @@ export * from './node';
 export { dropNulls } from './nulls';
 export { openApiDocument } from './openapi';
 export * from './pod';
+export * from './policy';
 export { bytes, cpuMillis, isQuantity, parseQuantity } from './quantity';
 export { immutableChanges as updateProblems } from './rules/immutable';
 export * from './service';

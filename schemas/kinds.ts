@@ -4,6 +4,7 @@ import { ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema } from './c
 import { CloudSchema, NodePoolSchema } from './ferry';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
+import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
 import { EndpointsSchema, ServiceSchema } from './service';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
@@ -56,6 +57,8 @@ export const kinds: readonly KindInfo[] = [
   info('v1', 'Event', 'events', true, ['ev'], [], EventSchema),
   info('v1', 'Secret', 'secrets', true, [], [], SecretSchema),
   info('v1', 'ConfigMap', 'configmaps', true, ['cm'], [], ConfigMapSchema),
+  info('v1', 'ResourceQuota', 'resourcequotas', true, ['quota'], ['status'], ResourceQuotaSchema),
+  info('v1', 'LimitRange', 'limitranges', true, ['limits'], [], LimitRangeSchema),
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),

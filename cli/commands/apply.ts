@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { kindByName } from '../../schemas';
 import { connect } from '../client';
-import { type CliContext, out } from '../context';
+import { type CliContext, err, out } from '../context';
 import { parseTimeoutMs } from '../duration';
 import { ApiError, CliError, UsageError } from '../errors';
 import { type JobRef, waitForJobs } from '../jobs';
@@ -100,6 +100,8 @@ export async function apply(ctx: CliContext, opts: ApplyOptions): Promise<ApplyR
     .catch((e: unknown) => {
       throw e instanceof ApiError ? withSources(e, manifests) : e;
     });
+  // As kubectl: admission warnings go to stderr, before the result.
+  for (const w of client.warnings) err(ctx, `Warning: ${w}`);
   for (const item of result.items) {
     const info = kindByName(item.kind);
     const resource = info ? resourceName(info) : resourceNameFromApiVersion(item.kind, item.apiVersion);

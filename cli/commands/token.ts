@@ -22,6 +22,8 @@ interface CreateOptions {
   ttl?: string;
   description?: string;
   name?: string;
+  maxUses?: string;
+  node?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -37,7 +39,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ttl <duration>', 'lifetime, e.g. 1h, 30m, 7d (default: no expiry)')
     .option('--description <text>', 'what the token is for')
     .option('--name <name>', 'token name (default: generated)')
+    .option('--max-uses <n>', 'bootstrap: how many nodes it may register (default 1; more for a fleet)')
+    .option('--node <name>', 'bootstrap: the only node name it may register')
     .action(async (opts: CreateOptions) => {
+      const maxUses = opts.maxUses === undefined ? undefined : Number(opts.maxUses);
+      if (maxUses !== undefined && !(Number.isInteger(maxUses) && maxUses >= 1)) {
+        throw new UsageError(`--max-uses "${opts.maxUses}" is not a whole number of at least 1`);
+      }
       const ttlSeconds = opts.ttl === undefined ? undefined : parseDurationSeconds(opts.ttl);
       if (opts.ttl !== undefined && ttlSeconds === undefined) {
         throw new UsageError(`--ttl "${opts.ttl}" is not a duration such as 90s, 30m, 1h or 7d`);
@@ -53,6 +61,8 @@ export function register(program: Command, ctx: CliContext): void {
             ...(opts.namespace?.length ? { namespaces: opts.namespace } : {}),
             ...(opts.description ? { description: opts.description } : {}),
             ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+            ...(maxUses !== undefined ? { maxUses } : {}),
+            ...(opts.node ? { nodeName: opts.node } : {}),
           },
         },
       });

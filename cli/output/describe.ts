@@ -198,6 +198,44 @@ function describeNode(o: Loose): string[] {
   return lines;
 }
 
+/** kubectl's quota describer: one row per bounded resource, used against hard. */
+function describeResourceQuota(o: Loose): string[] {
+  const hard = record(o, 'spec.hard');
+  const used = record(o, 'status.used');
+  const rows = Object.keys(hard)
+    .sort()
+    .map((r) => [r, used[r] ?? '0', hard[r] ?? '']);
+  const table = renderTable(['Resource', 'Used', 'Hard'], [['--------', '----', '----'], ...rows]);
+  return [
+    ...pairs([
+      ['Name', str(o, 'metadata.name')],
+      ['Namespace', str(o, 'metadata.namespace')],
+    ]),
+    ...table.split('\n'),
+  ];
+}
+
+/** kubectl's limit range describer: a row per type and resource. */
+function describeLimitRange(o: Loose): string[] {
+  const rows: string[][] = [];
+  for (const item of arr(o, 'spec.limits')) {
+    const fields = ['min', 'max', 'defaultRequest', 'default', 'maxLimitRequestRatio'].map((f) => record(item, f));
+    const resources = [...new Set(fields.flatMap((f) => Object.keys(f)))].sort();
+    for (const r of resources) rows.push([str(item, 'type'), r, ...fields.map((f) => f[r] ?? '-')]);
+  }
+  const table = renderTable(
+    ['Type', 'Resource', 'Min', 'Max', 'Default Request', 'Default Limit', 'Max Limit/Request Ratio'],
+    [['----', '--------', '---', '---', '---------------', '-------------', '-----------------------'], ...rows],
+  );
+  return [
+    ...pairs([
+      ['Name', str(o, 'metadata.name')],
+      ['Namespace', str(o, 'metadata.namespace')],
+    ]),
+    ...table.split('\n'),
+  ];
+}
+
 function describeGeneric(o: Loose): string[] {
   const lines = pairs(metadataPairs(o));
   for (const key of Object.keys(o)) {
@@ -214,6 +252,8 @@ const DESCRIBERS: Record<string, (o: Loose) => string[]> = {
   ReplicaSet: describeReplicaSet,
   Service: describeService,
   Node: describeNode,
+  ResourceQuota: describeResourceQuota,
+  LimitRange: describeLimitRange,
 };
 
 export function describeObject(kind: string, obj: Loose, events: Loose[], now = Date.now()): string {

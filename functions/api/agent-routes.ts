@@ -1,11 +1,10 @@
 /**
  * The HTTP side of the agent protocol (`/agent/v1/*`, schemas/agent-protocol.ts): the hook where
- * the node agent's calls enter the API. `register` trades a bootstrap token for a node token;
- * `sync` is the node's heartbeat and status report (functions/api/agent-sync.ts does the work).
+ * the node agent's calls enter the API. `register` trades a bootstrap token for a node token
+ * (register.ts decides who may register what); `sync` is the node's heartbeat and status report (functions/api/agent-sync.ts does the work).
  * Both bodies are checked against the protocol schemas, and the statuses they carry against the
  * Node and Pod schemas, before anything is written.
  */
-import { createHash } from 'node:crypto';
 import { Compile } from 'typebox/compile';
 import {
   LogAnswerSchema,
@@ -13,15 +12,16 @@ import {
   type SyncRequest,
   SyncRequestSchema,
 } from '../../schemas/agent-protocol';
-import { ConflictError, InvalidError, isConflict, type StatusCause } from '../errors';
+import { InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
-import { admit, validateOnly } from './admission';
+import { validateOnly } from './admission';
 import { syncNode } from './agent-sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
 import { jsonResponse } from './http-errors';
+import { checkCapacity } from './node-identity';
 import { answerLogRequest } from './pod-logs';
-import { issueToken, TOKEN_KIND } from './tokens';
+import { registerNode } from './register';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
 const registerCheck = Compile(RegisterRequestSchema);
@@ -33,52 +33,10 @@ export type AgentRoute = (deps: ApiDeps, req: ApiRequest, principal: Principal) 
 /** op -> handler; `authorize` (auth.ts) has already checked the role for `agent/<op>`. */
 export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs };
 
-/** Which bootstrap credential registered a node: only that one may register the name again. */
-const REGISTERED_BY = 'ferry.dev/registered-by';
-
 async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!registerCheck.Check(body)) throw invalid('RegisterRequest', registerCheck.Errors(body));
-  const { nodeName, labels, status } = body;
-  for (let attempt = 1; ; attempt++) {
-    const stored = await deps.store.get({ kind: 'Node', name: nodeName });
-    // A bootstrap token must not take over a node another credential registered (it would get
-    // that node's identity and its pods).
-    const owner = stored?.metadata.annotations?.[REGISTERED_BY];
-    if (stored && owner !== undefined && owner !== principal.name) {
-      throw new ConflictError(
-        'Node',
-        nodeName,
-        undefined,
-        `node "${nodeName}" is already registered with another bootstrap credential; delete the Node first to re-register it`,
-      );
-    }
-    const node = admit({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name: nodeName,
-        annotations: { ...stored?.metadata.annotations, [REGISTERED_BY]: owner ?? principal.name },
-        ...(labels ? { labels: { ...stored?.metadata.labels, ...labels } } : {}),
-      },
-      spec: stored?.spec ?? {},
-    });
-    node.status = status;
-    validateOnly(node);
-    try {
-      if (!stored) await deps.store.create(node);
-      else await deps.store.update({ ...node, metadata: { ...stored.metadata, ...node.metadata } });
-      break;
-    } catch (err) {
-      if (!isConflict(err) || attempt >= 5) throw err;
-    }
-  }
-  // One credential per node: registering again replaces (revokes) the previous one.
-  const name = nodeTokenName(nodeName);
-  await deps.store.delete({ kind: TOKEN_KIND, name }).catch(() => undefined);
-  const { token } = await issueToken(deps, { name, role: 'node', nodeName, description: `node ${nodeName}` });
-  deps.log.info('registered node', { node: nodeName });
-  return jsonResponse(200, { nodeName, token });
+  return jsonResponse(200, await registerNode(deps, principal, body));
 }
 
 async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
@@ -103,16 +61,12 @@ async function validateStatuses(deps: ApiDeps, nodeName: string, body: SyncReque
   if (body.nodeStatus) {
     const node = await deps.store.get({ kind: 'Node', name: nodeName });
     if (node) validateOnly({ ...node, status: body.nodeStatus });
+    checkCapacity('Node', nodeName, body.nodeStatus, 'nodeStatus');
   }
   for (const { pod: ref, status } of body.podStatuses ?? []) {
     const pod = await deps.store.get<Obj>({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
     if (pod && pod.metadata.uid === ref.uid) validateOnly({ ...pod, status });
   }
-}
-
-function nodeTokenName(nodeName: string): string {
-  const name = `node-${nodeName}`;
-  return name.length <= 253 ? name : `node-${createHash('sha256').update(nodeName).digest('hex').slice(0, 32)}`;
 }
 
 function invalid(kind: string, errors: Iterable<{ instancePath: string; message: string }>): InvalidError {

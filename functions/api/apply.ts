@@ -12,7 +12,17 @@
  */
 import { stringify } from 'yaml';
 import { dropNulls, type KindInfo, kinds } from '../../schemas';
-import { BadRequestError, FerryError, ForbiddenError, isAlreadyExists, isConflict, type StatusCause } from '../errors';
+import { checkQuota } from '../admission';
+import { policyOf } from '../admission/pod-security/policy';
+import {
+  BadRequestError,
+  FerryError,
+  ForbiddenError,
+  InvalidError,
+  isAlreadyExists,
+  isConflict,
+  type StatusCause,
+} from '../errors';
 import { keepAllocated, nodePortProblems } from '../node-ports';
 import type { Obj, ObjectRef } from '../store/types';
 import {
@@ -29,6 +39,8 @@ import { type Access, authorize, authorizeObject, type Principal } from './auth'
 import { parseDocuments } from './body';
 import { unifiedDiff } from './diff';
 import { jsonResponse } from './http-errors';
+import { restrictNodeWrite } from './node-identity';
+import { admitPolicy, warningHeaders } from './policy';
 import { nodePortRange } from './resources';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
@@ -123,6 +135,7 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
   // Node ports only of valid objects: an invalid one already has its causes, and port handling
   // assumes the shape validation guarantees (a malformed `ports` was a 500 here).
   causes.push(...(await checkBundleNodePorts(deps, valid)));
+  const warnings = causes.length === 0 ? await checkBundlePolicy(deps, principal, planned, causes) : [];
   if (causes.length > 0) {
     const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
     throw new FerryError(422, 'Invalid', `the apply bundle is invalid (nothing was applied): ${list}`, {
@@ -132,13 +145,64 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     });
   }
 
+  // Quota for the whole bundle at once: over quota anywhere writes nothing.
+  await checkQuota(
+    deps,
+    planned.map((p) => ({ obj: p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired, stored: p.stored })),
+    { dryRun },
+  );
   const items = dryRun ? planned.map(plan) : await commit(deps, planned);
-  return jsonResponse(200, {
+  const response = jsonResponse(200, {
     apiVersion: `${FERRY_GROUP}/${FERRY_VERSION}`,
     kind: 'ApplyResult',
     dryRun,
     items,
   });
+  return { ...response, headers: { ...response.headers, ...warningHeaders(warnings) } };
+}
+
+/**
+ * Policy admission (policy.ts) for every object before the first write; a Namespace created by
+ * the bundle gives the pod-security levels of the objects in it. Forbidden objects are reported
+ * together, like authorization; returns the warnings for the response.
+ */
+async function checkBundlePolicy(
+  deps: ApiDeps,
+  principal: Principal,
+  planned: Planned[],
+  causes: StatusCause[],
+): Promise<string[]> {
+  const warnings: string[] = [];
+  const denied: string[] = [];
+  const bundled = new Map(planned.filter((p) => p.info.kind === 'Namespace').map((p) => [p.ref.name, p.desired]));
+  for (const p of planned) {
+    const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired;
+    const ns = p.ref.namespace !== undefined ? bundled.get(p.ref.namespace) : undefined;
+    try {
+      restrictNodeWrite(principal, deps.clock(), next, p.stored);
+      const found = await admitPolicy(
+        deps,
+        principal,
+        next,
+        p.stored,
+        ns ? { policy: policyOf(ns.metadata.labels) } : {},
+      );
+      warnings.push(...found.map((w) => `${label(p)}: ${w}`));
+      // LimitRange defaults landed on `next`; for a create that is the object written.
+      if (!p.stored) p.desired = next;
+    } catch (err) {
+      if (err instanceof InvalidError) {
+        for (const c of err.details?.causes ?? []) causes.push(cause(p, c.field, c.message, c.reason));
+        continue;
+      }
+      if (!(err instanceof ForbiddenError)) throw err;
+      denied.push(`${label(p)}: ${err.message}`);
+    }
+  }
+  if (denied.length > 0) {
+    throw new ForbiddenError(`nothing was applied: ${denied.length} object(s) are forbidden: ${denied.join('; ')}`);
+  }
+  return warnings;
 }
 
 /**

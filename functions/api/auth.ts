@@ -17,9 +17,9 @@ import { hash } from 'node:crypto';
 import type { Deps } from '../deps';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import type { Obj } from '../store/types';
-import { type Role, type TokenRecord, verifyToken } from './tokens';
+import { type Role, type TokenRecord, verifyToken } from '../tokens';
 
-export { ensureAdminToken } from './tokens';
+export { ensureAdminToken } from '../tokens';
 
 export interface Principal {
   /** The token's name (never the token). */
@@ -140,7 +140,10 @@ function allowed(p: Principal, a: Access): boolean {
       case 'bootstrap':
         return a.path === 'agent/register';
       case 'node':
-        return a.path === 'agent/sync' || a.path === 'agent/logs' || a.path === 'discovery';
+        // register: its current credential re-registers its own node (register.ts checks the name).
+        return (
+          a.path === 'agent/sync' || a.path === 'agent/logs' || a.path === 'agent/register' || a.path === 'discovery'
+        );
       case 'deployer':
       case 'reader':
         return a.path === 'discovery';

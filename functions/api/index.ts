@@ -8,6 +8,7 @@
 import { applyDefaults, openApiDocument } from '../../schemas';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import type { Obj } from '../store/types';
+import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
 import { type Access, authenticate, authorize, type Principal, TokenCache } from './auth';
@@ -16,7 +17,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discover
 import { errorResponse, jsonResponse } from './http-errors';
 import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
-import { getToken, issueToken, listTokens, revokeToken, TOKEN_KIND, tokenRequest, tokenView } from './tokens';
+import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 
 export { ensureAdminToken } from './auth';

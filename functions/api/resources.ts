@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type KindInfo, kinds } from '../../schemas';
+import { checkQuota, QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
 import {
   BadRequestError,
   ConflictError,
@@ -42,8 +43,10 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
+import { restrictNodeWrite } from './node-identity';
 import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
+import { admitPolicy, warningHeaders } from './policy';
 import { handleRollback } from './rollback';
 import { toScale, writeScale } from './scale';
 import { toTable, wantsTable } from './table';
@@ -87,7 +90,7 @@ export async function handleResource(
   }
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
-    return jsonResponse(200, await handleRollback(deps, req, ref, dryRun));
+    return jsonResponse(200, await handleRollback(deps, req, ref, dryRun, principal));
   }
 
   switch (verb) {
@@ -106,8 +109,11 @@ export async function handleResource(
       const { items, metadata } = list as unknown as { items: Obj[]; metadata: { resourceVersion: string } };
       return jsonResponse(200, toTable(route.info.kind, items, req.query, metadata.resourceVersion));
     }
-    case 'create':
-      return jsonResponse(201, await create(deps, req, route, principal, dryRun));
+    case 'create': {
+      const warnings: string[] = [];
+      const created = await create(deps, req, route, principal, dryRun, warnings);
+      return withWarnings(jsonResponse(201, created), warnings);
+    }
     case 'get': {
       const obj = await mustGet(deps, route);
       authorizeObject(principal, 'get', obj);
@@ -122,10 +128,18 @@ export async function handleResource(
         const scale = await writeScale(deps, req, route, principal, verb, () => mustGet(deps, route), dryRun);
         return jsonResponse(200, scale);
       }
-      return jsonResponse(200, await write(deps, req, route, principal, verb, dryRun));
+      {
+        const warnings: string[] = [];
+        const written = await write(deps, req, route, principal, verb, dryRun, warnings);
+        return withWarnings(jsonResponse(200, written), warnings);
+      }
     case 'delete':
       return jsonResponse(200, await remove(deps, req, route, principal));
   }
+}
+
+function withWarnings(res: ApiResponse, warnings: string[]): ApiResponse {
+  return { ...res, headers: { ...res.headers, ...warningHeaders(warnings) } };
 }
 
 const VERBS: Record<string, Partial<Record<string, Verb>>> = {
@@ -196,6 +210,7 @@ async function create(
   route: ResourceRoute,
   principal: Principal,
   dryRun: boolean,
+  warnings: string[],
 ): Promise<Obj> {
   const { info } = route;
   const body = asObjectOf(parseBody(req, deps.config.maxBodyBytes), info);
@@ -208,11 +223,15 @@ async function create(
   if (hasStatusSubresource(info)) delete body.status;
   const obj = admit(body);
   authorizeObject(principal, 'create', obj);
+  restrictNodeWrite(principal, deps.clock(), obj, undefined);
   if (info.namespaced) await requireNamespace(deps, obj.metadata.namespace as string);
+  warnings.push(...(await admitPolicy(deps, principal, obj, undefined)));
   if (dryRun) {
     if (obj.kind === 'Service') await checkServiceDryRun(deps, obj);
+    await checkQuota(deps, obj, { dryRun });
     return obj;
   }
+  await checkQuota(deps, obj);
   return writeServiceWithNodePorts(deps, nodePortRange(deps), obj, undefined, (o) => deps.store.create(o));
 }
 
@@ -234,6 +253,7 @@ async function write(
   principal: Principal,
   verb: 'update' | 'patch',
   dryRun: boolean,
+  warnings: string[],
 ): Promise<Obj> {
   const { info } = route;
   const name = route.name as string;
@@ -284,10 +304,14 @@ async function write(
       }
     }
     authorizeObject(principal, verb, next);
+    restrictNodeWrite(principal, deps.clock(), next, stored);
+    if (!status) warnings.push(...(await admitPolicy(deps, principal, next, stored)));
     if (pinnedRv !== undefined && pinnedRv !== stored.metadata.resourceVersion) {
       throw new ConflictError(info.kind, name, stored);
     }
     next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
+    // A /status write changes no counted usage but a pod's phase, which only shrinks it.
+    if (!status) await checkQuota(deps, [{ obj: next, stored }], { dryRun });
     if (dryRun) {
       if (next.kind === 'Service' && !status) await checkServiceDryRun(deps, next);
       return next;
@@ -327,6 +351,7 @@ async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, prin
     const grace = options.gracePeriodSeconds;
     const pod = await deletePod(deps, refOf(route, name), grace !== undefined ? { gracePeriodSeconds: grace } : {});
     if (!pod) throw notFoundFor(info, name);
+    await releaseQuota(deps, pod);
     return pod;
   }
   try {
@@ -334,6 +359,7 @@ async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, prin
       resourceVersion: stored.metadata.resourceVersion as string,
     });
     await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
+    await releaseQuota(deps, gone);
     return gone;
   } catch (err) {
     if (isNotFound(err)) throw notFoundFor(info, name);
@@ -378,6 +404,7 @@ async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
       }
     }
   }
+  await deps.store.delete({ kind: QUOTA_LEDGER_KIND, namespace: name, name: 'quota' }).catch(() => undefined);
   return deps.store.delete({ kind: 'Namespace', name });
 }
 

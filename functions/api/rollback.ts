@@ -10,12 +10,15 @@
  * newest. Answers a `Status` naming the revision, with reason `Unchanged` when the Deployment
  * already runs that template (kubectl's "skipped rollback").
  */
+
 import { isDeepStrictEqual } from 'node:util';
 import { type Deployment, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, type ReplicaSet } from '../../schemas';
 import { BadRequestError, ConflictError, InvalidError, isConflict, NotFoundError } from '../errors';
 import type { StateStore } from '../store/types';
 import { isRecord } from './admission';
+import type { Principal } from './auth';
 import { checkTree, parseBody } from './body';
+import { admitPolicy } from './policy';
 import type { ApiDeps, ApiRequest } from './types';
 
 export interface RollbackOutcome {
@@ -34,6 +37,8 @@ export async function rollbackDeployment(
   ref: { namespace: string; name: string },
   toRevision = 0,
   dryRun = false,
+  /** Admission of the rolled-back Deployment (Pod Security, nodeName): the namespace may have tightened since. */
+  admitNext?: (next: Deployment, stored: Deployment) => Promise<unknown>,
 ): Promise<RollbackOutcome> {
   for (let attempt = 1; ; attempt++) {
     const d = await store.get<Deployment>({ kind: 'Deployment', ...ref });
@@ -53,6 +58,7 @@ export async function rollbackDeployment(
     const revision = revisionOf(target);
     if (isDeepStrictEqual(template, d.spec.template)) return { deployment: d, revision, unchanged: true };
     const next: Deployment = { ...d, spec: { ...d.spec, template } };
+    await admitNext?.(next, d);
     if (dryRun) return { deployment: next, revision, unchanged: false };
     try {
       return { deployment: await store.update(next), revision, unchanged: false };
@@ -68,8 +74,11 @@ export async function handleRollback(
   req: ApiRequest,
   ref: { namespace: string; name: string },
   dryRun: boolean,
+  principal: Principal,
 ): Promise<Record<string, unknown>> {
-  const outcome = await rollbackDeployment(deps.store, ref, requestedRevision(req, deps, ref.name), dryRun);
+  const outcome = await rollbackDeployment(deps.store, ref, requestedRevision(req, deps, ref.name), dryRun, (next, d) =>
+    admitPolicy(deps, principal, next, d),
+  );
   const what = `deployment "${ref.name}"`;
   return {
     kind: 'Status',

@@ -1,95 +1,28 @@
 /**
- * API tokens: issue, verify, list, revoke.
- *
- * A token reads `ferry_<name>_<secret>`: `<name>` is the token record's name (a DNS-1123 name, so
- * it never contains `_`) and `<secret>` is 32 random bytes in base64url. The store keeps a record of
- * kind `Token` (an internal kind: never served by the generic resource routes) holding only
- * sha256(secret). A 256-bit random secret cannot be guessed or brute-forced from its hash, so a slow
- * password KDF (scrypt, argon2) would add latency to every request and no security; hashes are
- * compared with timingSafeEqual. Revoking deletes the record, so the next request gets 401.
+ * The token API (`/apis/ferry.dev/v1/tokens`): what a token looks like to a caller (never its
+ * hash), list/get/revoke, and the validation of a create request. Issuing and verifying live in
+ * `functions/tokens.ts`, which the controllers share.
  */
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Deps } from '../deps';
-import { AlreadyExistsError, InvalidError, NotFoundError, type StatusCause } from '../errors';
+import { InvalidError, NotFoundError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
-import { FERRY_GROUP, FERRY_VERSION } from './router';
+import {
+  DNS_SUBDOMAIN,
+  type IssueOptions,
+  MAX_BOOTSTRAP_USES,
+  ROLES,
+  type Role,
+  TOKEN_API_VERSION,
+  TOKEN_KIND,
+  type TokenRecord,
+} from '../tokens';
+import { FERRY_GROUP } from './router';
 
-export const TOKEN_KIND = 'Token';
-export const TOKEN_API_VERSION = `${FERRY_GROUP}/${FERRY_VERSION}`;
-export const ROLES = ['admin', 'deployer', 'reader', 'bootstrap', 'node'] as const;
-export type Role = (typeof ROLES)[number];
+/** Kept for importers on other branches until they import `functions/tokens.ts` directly. */
+export { type IssueOptions, issueToken } from '../tokens';
 
-const PREFIX = 'ferry_';
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
-
-export interface TokenSpec {
-  role: Role;
-  /** deployer: the namespaces it may write. */
-  namespaces?: string[];
-  /** node: the node it acts for. */
-  nodeName?: string;
-  description?: string;
-}
-
-/** The stored record. `secretHash` never leaves this module's views. */
-export interface TokenRecord extends Obj {
-  spec: TokenSpec;
-  status: { expirationTimestamp?: string };
-  secretHash: string;
-}
-
-export interface IssueOptions extends TokenSpec {
-  name?: string;
-  ttlSeconds?: number;
-}
-
-/** Creates a token record and returns it with the plaintext token (shown to the caller once). */
-export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ record: TokenRecord; token: string }> {
-  const secret = randomBytes(32).toString('base64url');
-  const name = options.name ?? `${options.role}-${randomBytes(4).toString('hex')}`;
-  const spec: TokenSpec = { role: options.role };
-  if (options.namespaces?.length) spec.namespaces = [...options.namespaces];
-  if (options.nodeName) spec.nodeName = options.nodeName;
-  if (options.description) spec.description = options.description;
-  const status: TokenRecord['status'] = {};
-  if (options.ttlSeconds !== undefined) {
-    status.expirationTimestamp = isoSeconds(deps.clock() + options.ttlSeconds * 1000);
-  }
-  const record = await deps.store.create<TokenRecord>({
-    apiVersion: TOKEN_API_VERSION,
-    kind: TOKEN_KIND,
-    metadata: { name },
-    spec,
-    status,
-    secretHash: hashSecret(secret),
-  });
-  return { record, token: `${PREFIX}${name}_${secret}` };
-}
-
-/** The record a presented token belongs to, or undefined when it is malformed, unknown, revoked or expired. */
-export async function verifyToken(deps: Deps, token: string): Promise<TokenRecord | undefined> {
-  if (!token.startsWith(PREFIX)) return undefined;
-  const rest = token.slice(PREFIX.length);
-  const cut = rest.indexOf('_');
-  if (cut <= 0) return undefined;
-  const name = rest.slice(0, cut);
-  const secret = rest.slice(cut + 1);
-  if (!DNS_SUBDOMAIN.test(name) || name.length > 253 || secret.length === 0) return undefined;
-  const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name });
-  if (!record || typeof record.secretHash !== 'string') return undefined;
-  const expected = Buffer.from(record.secretHash, 'hex');
-  const actual = hash('sha256', secret, 'buffer');
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
-  const expires = record.status?.expirationTimestamp;
-  if (expires !== undefined && Date.parse(expires) <= deps.clock()) return undefined;
-  return record;
-}
-
-export function hashSecret(secret: string): string {
-  return hash('sha256', secret, 'hex');
-}
 
 /** What the API shows of a token: never the hash. */
 export function tokenView(record: TokenRecord, plaintext?: string): Obj {
@@ -150,7 +83,7 @@ export function tokenRequest(body: unknown): IssueOptions {
   const spec = isRecord(obj.spec) ? obj.spec : {};
   if (!isRecord(obj.spec)) bad('spec', 'required', 'FieldValueRequired');
   for (const key of Object.keys(spec)) {
-    if (!['role', 'namespaces', 'nodeName', 'description', 'ttlSeconds'].includes(key)) {
+    if (!['role', 'namespaces', 'nodeName', 'maxUses', 'description', 'ttlSeconds'].includes(key)) {
       bad(`spec.${key}`, 'unknown field', 'FieldValueNotSupported');
     }
   }
@@ -182,7 +115,16 @@ export function tokenRequest(body: unknown): IssueOptions {
   if (role === 'node' && (typeof nodeName !== 'string' || !DNS_SUBDOMAIN.test(nodeName))) {
     bad('spec.nodeName', 'a node token needs the name of its node', 'FieldValueRequired');
   }
-  if (role !== 'node' && nodeName !== undefined) bad('spec.nodeName', 'only node tokens name a node');
+  if (role === 'bootstrap' && nodeName !== undefined && (typeof nodeName !== 'string' || !DNS_SUBDOMAIN.test(nodeName)))
+    bad('spec.nodeName', 'must be the node name (DNS-1123 subdomain) this bootstrap token may register');
+  if (role !== 'node' && role !== 'bootstrap' && nodeName !== undefined)
+    bad('spec.nodeName', 'only node and bootstrap tokens name a node');
+  const maxUses = spec.maxUses;
+  if (maxUses !== undefined) {
+    if (role !== 'bootstrap') bad('spec.maxUses', 'only bootstrap tokens have a number of uses');
+    else if (!Number.isInteger(maxUses) || (maxUses as number) < 1 || (maxUses as number) > MAX_BOOTSTRAP_USES)
+      bad('spec.maxUses', `must be a whole number from 1 to ${MAX_BOOTSTRAP_USES}`);
+  }
   const description = spec.description;
   if (description !== undefined && (typeof description !== 'string' || description.length > 256)) {
     bad('spec.description', 'must be a string of at most 256 characters');
@@ -199,33 +141,12 @@ export function tokenRequest(body: unknown): IssueOptions {
   if (typeof name === 'string') out.name = name;
   if (Array.isArray(namespaces)) out.namespaces = namespaces as string[];
   if (typeof nodeName === 'string') out.nodeName = nodeName;
+  if (typeof maxUses === 'number') out.maxUses = maxUses;
   if (typeof description === 'string') out.description = description;
   if (typeof ttl === 'number') out.ttlSeconds = ttl;
   return out;
 }
 
-/**
- * The first admin token, created only when the store holds no token at all (a fresh server).
- * Returns the plaintext for the runtime to write to the user's CLI config, else undefined.
- * Two servers starting on one empty store at once: the fixed name lets exactly one win.
- */
-export async function ensureAdminToken(deps: Deps): Promise<string | undefined> {
-  const { items } = await deps.store.list(TOKEN_KIND);
-  if (items.length > 0) return undefined;
-  try {
-    const { token } = await issueToken(deps, { name: 'admin', role: 'admin', description: 'first admin token' });
-    deps.log.info('created the first admin token', { name: 'admin' });
-    return token;
-  } catch (err) {
-    if (err instanceof AlreadyExistsError) return undefined;
-    throw err;
-  }
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

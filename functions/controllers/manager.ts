@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CloudProvider } from '../../providers/types';
+import { refreshQuotaStatus } from '../admission';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
 import type { StateStore } from '../store/types';
@@ -115,6 +116,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       if (writes === before) break;
     }
     await step('node-port-repair', () => repairNodePorts(passDeps));
+    // The quota controller's resync: status.used after deletes the API did not see.
+    await step('resource-quota', () => refreshQuotaStatus(passDeps));
     // Once per pass, not per round: it calls the cloud's APIs.
     const pools = options.nodePools;
     if (pools) await step('nodepool', () => reconcileNodePools(passDeps, pools));

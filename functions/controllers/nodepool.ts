@@ -23,12 +23,12 @@ import { randomBytes } from 'node:crypto';
 import type { CloudConfig, CloudProvider, Instance } from '../../providers/types';
 import { InsufficientCapacityError } from '../../providers/types';
 import type { Cloud, Node, NodePool, Pod, Taint } from '../../schemas';
-import { issueToken, TOKEN_KIND } from '../api/tokens';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { recordEvent, recordEventOnce } from '../events';
 import { deletePod, isTerminating } from '../pod-deletion';
 import type { Obj } from '../store/types';
+import { issueToken, TOKEN_KIND } from '../tokens';
 import { sameJson } from './util';
 
 export const POOL_LABEL = 'ferry.dev/pool';
@@ -238,6 +238,9 @@ async function createMachines(
       const { record, token } = await issueToken(deps, {
         name: `boot-${nodeName}`,
         role: 'bootstrap',
+        // Single-use and bound to this machine's name; the labels are the pool's, not the agent's say.
+        nodeName,
+        nodeLabels: machineLabels(pool, cloud, zone),
         ttlSeconds: options.bootstrapTtlSeconds ?? 3600,
         description: `bootstrap of node ${nodeName} (pool ${pool.metadata.name})`,
       });
@@ -253,13 +256,7 @@ async function createMachines(
           bootstrap: {
             apiUrl: options.apiUrl,
             token,
-            labels: {
-              ...pool.spec.labels,
-              [POOL_LABEL]: pool.metadata.name,
-              [CLOUD_LABEL]: cloud.metadata.name,
-              [ZONE_LABEL]: zone,
-              [TYPE_LABEL]: pool.spec.instanceType,
-            },
+            labels: machineLabels(pool, cloud, zone),
           },
         });
         perZone.set(zone, (perZone.get(zone) ?? 0) + 1);
@@ -346,6 +343,17 @@ async function finishRetiring(deps: Deps, m: Machine): Promise<boolean> {
     );
   await removeNode(deps, node.metadata.name);
   return true;
+}
+
+/** The labels a pool's machine in `zone` registers with (carried by its bootstrap token). */
+function machineLabels(pool: NodePool, cloud: Cloud, zone: string): Record<string, string> {
+  return {
+    ...pool.spec.labels,
+    [POOL_LABEL]: pool.metadata.name,
+    [CLOUD_LABEL]: cloud.metadata.name,
+    [ZONE_LABEL]: zone,
+    [TYPE_LABEL]: pool.spec.instanceType,
+  };
 }
 
 /** Deletes a Node and the credentials issued to it. */

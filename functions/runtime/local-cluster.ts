@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { LocalProvider } from '../../providers/local';
 import type { Node } from '../../schemas';
 import { isConditionTrue } from '../../schemas/conditions';
-import { issueToken } from '../api/tokens';
 import type { Logger } from '../log';
+import { issueToken } from '../tokens';
 import { type LocalControlPlane, startLocalControlPlane } from './local';
 
 export const CLUSTER_ID_FILE = 'cluster-id';
@@ -88,6 +88,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const { token } = await issueToken(plane.deps, {
       role: 'bootstrap',
       ttlSeconds: 3600,
+      maxUses: options.nodes,
+      // The local provider labels its agents with their pool; a node may not claim it unless told.
+      nodeLabels: { 'ferry.dev/pool': 'local' },
       description: 'ferry up: local nodes',
     });
     const apiUrl = options.apiUrlFor(plane.url);

@@ -57,6 +57,17 @@ function jobDuration(job: Loose, now: number): string {
   return humanDuration((Number.isNaN(end) ? now : end) - start);
 }
 
+/** kubectl's quota columns: `pods: 1/10, requests.cpu: 500m/2` (LIMIT: the limits.* resources). */
+function quotaUsage(quota: Loose, limits: boolean): string {
+  const hard = record(quota, 'spec.hard');
+  const used = record(quota, 'status.used');
+  return Object.keys(hard)
+    .filter((r) => r.startsWith('limits.') === limits)
+    .sort()
+    .map((r) => `${r}: ${used[r] ?? '0'}/${hard[r]}`)
+    .join(', ');
+}
+
 export function nodeStatus(node: Loose): string {
   const ready = arr(node, 'status.conditions').find((c) => c.type === 'Ready');
   const status = ready?.status === 'True' ? 'Ready' : ready?.status === 'False' ? 'NotReady' : 'Unknown';
@@ -230,6 +241,14 @@ export const COLUMNS: Record<string, KindColumns> = {
       String(Object.keys(record(o, 'data')).length + Object.keys(record(o, 'stringData')).length),
       created(o, now),
     ],
+  },
+  ResourceQuota: {
+    headers: ['NAME', 'AGE', 'REQUEST', 'LIMIT'],
+    row: (o, now) => [name(o), created(o, now), quotaUsage(o, false), quotaUsage(o, true)],
+  },
+  LimitRange: {
+    headers: ['NAME', 'CREATED AT'],
+    row: (o) => [name(o), str(o, 'metadata.creationTimestamp')],
   },
   Event: {
     headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { issueToken } from '../../functions/api/tokens';
+import { issueToken } from '../../functions/tokens';
 import { userData } from '../../providers/userdata';
 import type { Deployment, Node } from '../../schemas';
 import { applyDefaults } from '../../schemas';
@@ -38,7 +38,13 @@ describeDocker('e2e: the agent as a container, started by the user-data', () => 
   }, 60_000);
 
   it('boots a node from the user-data script and runs a pod on it', async () => {
-    const { token } = await issueToken(cluster.plane.deps, { role: 'bootstrap', ttlSeconds: 600 });
+    // As a NodePool issues it: bound to the machine's name, carrying the pool's label.
+    const { token } = await issueToken(cluster.plane.deps, {
+      role: 'bootstrap',
+      ttlSeconds: 600,
+      nodeName: NODE,
+      nodeLabels: { 'ferry.dev/pool': 'ctr' },
+    });
     const script = userData(
       {
         name: NODE,

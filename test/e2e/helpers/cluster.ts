@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { issueToken } from '../../../functions/api/tokens';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
+import { issueToken } from '../../../functions/tokens';
 import { LocalProvider } from '../../../providers/local';
 import type { Node, Pod } from '../../../schemas';
 
@@ -39,7 +39,12 @@ export class TestCluster {
       extraEnv: { FERRY_RESTART_BACKOFF_MS: '1000', FERRY_LOG_LEVEL: 'warn' },
     });
     await this.startControlPlane();
-    const { token } = await issueToken(this.plane.deps, { role: 'bootstrap', ttlSeconds: 600 });
+    const { token } = await issueToken(this.plane.deps, {
+      role: 'bootstrap',
+      ttlSeconds: 600,
+      maxUses: nodes,
+      nodeLabels: { 'ferry.dev/pool': 'e2e' },
+    });
     for (let i = 1; i <= nodes; i++) {
       const name = `e2e-${i}`;
       this.names.push(name);

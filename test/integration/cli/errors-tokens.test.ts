@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Obj } from '../../../functions/store/types';
 import { EXAMPLES, ferry, lines, startTestPlane, type TestPlane } from './harness';
 
 const BAD_DEPLOYMENT = `apiVersion: apps/v1
@@ -50,6 +51,44 @@ describe('ferry tokens', () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/^ci-read\s+reader\s+<all>\s+<never>\s+\d+s\s+ci$/m);
     expect(listed.stdout).not.toContain(secret);
+  });
+
+  it('creates a bootstrap token for a fleet with --max-uses, bound to a node with --node', async () => {
+    // act
+    const fleet = await t.ferry([
+      'token',
+      'create',
+      '--role',
+      'bootstrap',
+      '--ttl',
+      '1h',
+      '--name',
+      'fleet',
+      '--max-uses',
+      '3',
+    ]);
+    const bound = await t.ferry([
+      'token',
+      'create',
+      '--role',
+      'bootstrap',
+      '--ttl',
+      '1h',
+      '--name',
+      'one',
+      '--node',
+      'web-1',
+    ]);
+    const bad = await t.ferry(['token', 'create', '--role', 'bootstrap', '--ttl', '1h', '--max-uses', 'many']);
+
+    // assess
+    expect([fleet.code, bound.code]).toEqual([0, 0]);
+    const stored = await t.plane.store.get<{ spec: Record<string, unknown> } & Obj>({ kind: 'Token', name: 'fleet' });
+    expect(stored?.spec.maxUses).toBe(3);
+    const one = await t.plane.store.get<{ spec: Record<string, unknown> } & Obj>({ kind: 'Token', name: 'one' });
+    expect(one?.spec).toEqual(expect.objectContaining({ nodeName: 'web-1', maxUses: 1 }));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--max-uses "many" is not a whole number');
   });
 
   it('scopes a deployer token to its namespaces', async () => {

@@ -131,7 +131,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
 
   it('is refused with a forged token, and a reader token may not write', async () => {
     // prepare
-    const { issueToken } = await import('../../../functions/api/tokens');
+    const { issueToken } = await import('../../../functions/tokens');
     const reader = (await issueToken(plane.deps, { role: 'reader' })).token;
 
     // act

@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken } from '../../../functions/api/tokens';
 import { silentLogger } from '../../../functions/log';
 import { DynamoStore } from '../../../functions/store/dynamodb';
+import { issueToken } from '../../../functions/tokens';
 import type { Pod } from '../../../schemas';
 import { makeNode } from '../../helpers/objects';
 

@@ -40,19 +40,20 @@ describe('agent routes', () => {
     expect(stored?.status).toEqual(expect.objectContaining({ addresses: STATUS.addresses }));
   });
 
-  it('refuses to let another bootstrap token take over a registered node, but lets its own re-register', async () => {
+  it('refuses to let any bootstrap token take over a registered node, its own included', async () => {
     // prepare
-    await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const fleet = await api.token({ role: 'bootstrap', ttlSeconds: 600, maxUses: 5 });
+    await api.send('POST', REGISTER, { token: fleet, body: { nodeName: 'n1', status: STATUS } });
     const other = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
 
     // act
     const hijack = await api.send('POST', REGISTER, { token: other, body: { nodeName: 'n1', status: STATUS } });
-    const again = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const again = await api.send('POST', REGISTER, { token: fleet, body: { nodeName: 'n1', status: STATUS } });
 
     // assess
-    expect(hijack.status).toBe(409);
-    expect(hijack.json.message).toMatch(/already registered with another bootstrap credential/);
-    expect(again.status).toBe(200);
+    expect(hijack.status).toBe(403);
+    expect(hijack.json.message).toMatch(/already registered.*current credential or an admin/);
+    expect(again.status).toBe(403);
   });
 
   it('refuses register to any token but bootstrap and admin, and an expired bootstrap token', async () => {
@@ -109,12 +110,15 @@ describe('agent routes', () => {
     expect(await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' })).toBeDefined();
   });
 
-  it('replaces the node token when a node registers again', async () => {
+  it('replaces the node token when a node registers again with its current credential', async () => {
     // prepare
     const first = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
 
     // act
-    const second = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status: STATUS } });
+    const second = await api.send('POST', REGISTER, {
+      token: String(first.json.token),
+      body: { nodeName: 'n1', status: STATUS },
+    });
     const withOld = await api.send('POST', SYNC, { token: String(first.json.token), body: {} });
     const withNew = await api.send('POST', SYNC, { token: String(second.json.token), body: {} });
 

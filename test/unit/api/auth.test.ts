@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ensureAdminToken } from '../../../functions/api';
-import { hashSecret } from '../../../functions/api/tokens';
+import { hashSecret } from '../../../functions/tokens';
 import { configMap, namespace, node, pod, secret, startApi, type TestApi } from './harness';
 
 const TOKENS = '/apis/ferry.dev/v1/tokens';

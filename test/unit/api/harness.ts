@@ -4,11 +4,11 @@
  */
 
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../../../functions/api';
-import { type IssueOptions, issueToken } from '../../../functions/api/tokens';
 import { type ApiConfig, type ApiDeps, type ApiResponse, DEFAULT_MAX_BODY_BYTES } from '../../../functions/api/types';
 import { type LogFields, silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import type { StateStore } from '../../../functions/store/types';
+import { type IssueOptions, issueToken } from '../../../functions/tokens';
 import { kinds } from '../../../schemas';
 
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -100,7 +100,7 @@ export async function startApi(
     snapshot: async () => {
       const all: Record<string, unknown> = {};
       let revision = '';
-      for (const kind of [...kinds.map((k) => k.kind), 'Token', 'NodePortClaim']) {
+      for (const kind of [...kinds.map((k) => k.kind), 'Token', 'NodePortClaim', 'QuotaLedger']) {
         const list = await store.list(kind);
         all[kind] = list.items;
         revision = list.resourceVersion;

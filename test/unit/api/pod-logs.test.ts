@@ -18,7 +18,7 @@ describe('pod logs', () => {
 
   beforeEach(async () => {
     api = await startApi();
-    const bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+    const bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600, maxUses: 2 });
     const reg = async (nodeName: string) =>
       String((await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName, status: STATUS } })).json.token);
     n1 = await reg('n1');

@@ -5,13 +5,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiHandler, ensureDefaults } from '../../../functions/api';
-import { issueToken } from '../../../functions/api/tokens';
 import { type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../../../functions/api/types';
 import { silentLogger } from '../../../functions/log';
 import type { ApiServer } from '../../../functions/runtime/http-server';
 import { createLambdaHandler } from '../../../functions/runtime/lambda';
 import { startApiServer } from '../../../functions/runtime/local';
 import { MemoryStore } from '../../../functions/store/memory';
+import { issueToken } from '../../../functions/tokens';
 
 interface Case {
   name: string;

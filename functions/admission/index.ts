@@ -1,0 +1,26 @@
+/**
+ * Admission shared by the API and the controllers: what a pod must pass before it is stored,
+ * whoever creates it. The API calls the parts on each write path (functions/api/policy.ts); the
+ * controllers call `admitControllerPod` just before `store.create(pod)`.
+ */
+import type { Deps } from '../deps';
+import type { Obj } from '../store/types';
+import { applyLimitRanges } from './limit-range';
+import { admitPodSecurity } from './pod-security';
+import { checkQuota } from './quota/check';
+
+export { applyLimitRanges } from './limit-range';
+export { admitPodSecurity } from './pod-security';
+export { checkQuota, QUOTA_LEDGER_KIND, type QuotaChange, refreshQuotaStatus, releaseQuota } from './quota/check';
+
+/**
+ * A pod a controller is about to create: LimitRange defaults (in place), Pod Security enforce and
+ * ResourceQuota, in that order (Kubernetes runs LimitRanger before ResourceQuota so defaulted
+ * requests are counted). Throws ForbiddenError (403) with Kubernetes' message; the controller
+ * should record it as a FailedCreate event and try again on a later pass.
+ */
+export async function admitControllerPod(deps: Deps, pod: Obj): Promise<void> {
+  await applyLimitRanges(deps, pod);
+  await admitPodSecurity(deps, pod);
+  await checkQuota(deps, pod);
+}

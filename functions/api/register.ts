@@ -1,0 +1,134 @@
+/**
+ * `POST /agent/v1/register`: a bootstrap token becomes a node credential. Who may register what:
+ * - a bootstrap token registers one new node (single-use unless issued with maxUses; bound to a
+ *   name when issued with one). It never takes over a Node that exists, whoever made it: an
+ *   admin-created Node or another agent's is refused, so a leaked fleet token cannot revoke a
+ *   running agent's credential and receive its pods and Secrets;
+ * - the node's current credential re-registers its own node (a new credential replaces it);
+ * - an admin may (re-)register any node.
+ * The Node's labels come from the token's issuer (a NodePool) plus what the agent may set on itself
+ * (node-identity.ts); spec and taints are never the agent's. Claimed capacity is bounded.
+ */
+import { createHash } from 'node:crypto';
+import type { RegisterRequest, RegisterResponse } from '../../schemas/agent-protocol';
+import { ForbiddenError, InvalidError, isConflict, type StatusCause } from '../errors';
+import type { Obj } from '../store/types';
+import { consumeBootstrapUse, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
+import { admit, validateOnly } from './admission';
+import type { Principal } from './auth';
+import { capacityProblems, nodeMaySetLabel } from './node-identity';
+import type { ApiDeps } from './types';
+
+/** Which credential registered a node (shown to admins; nodes may not change it). */
+export const REGISTERED_BY = 'ferry.dev/registered-by';
+
+export async function registerNode(
+  deps: ApiDeps,
+  principal: Principal,
+  body: RegisterRequest,
+): Promise<RegisterResponse> {
+  const { nodeName, status } = body;
+  checkCaller(principal, nodeName);
+  const issued = principal.role === 'bootstrap' ? await issuedLabels(deps, principal.name) : {};
+  const labels = registrationLabels(nodeName, body.labels ?? {}, issued);
+  const capacity = capacityProblems(status);
+  if (capacity.length > 0) throw new InvalidError('Node', nodeName, capacity);
+
+  for (let attempt = 1; ; attempt++) {
+    const stored = await deps.store.get({ kind: 'Node', name: nodeName });
+    if (stored && principal.role === 'bootstrap') {
+      throw new ForbiddenError(
+        `node "${nodeName}" is already registered: a bootstrap token registers new nodes only; re-registering needs the node's current credential or an admin (or delete the Node first)`,
+      );
+    }
+    const node = stored ? restatus(stored, status) : fresh(nodeName, labels, principal, status);
+    if (stored && principal.role === 'admin' && Object.keys(labels).length > 0)
+      node.metadata.labels = { ...stored.metadata.labels, ...labels };
+    validateOnly(node);
+    // The use is spent once everything about the request checked out, before the Node is written:
+    // a racing second registration on a single-use token fails here rather than after writing.
+    if (attempt === 1 && principal.role === 'bootstrap') await consumeBootstrapUse(deps, principal.name);
+    try {
+      if (!stored) await deps.store.create(node);
+      else await deps.store.update(node);
+      break;
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 5) throw err;
+    }
+  }
+  // One credential per node: registering again replaces (revokes) the previous one.
+  const name = nodeTokenName(nodeName);
+  await deps.store.delete({ kind: TOKEN_KIND, name }).catch(() => undefined);
+  const { token } = await issueToken(deps, { name, role: 'node', nodeName, description: `node ${nodeName}` });
+  deps.log.info('registered node', { node: nodeName, by: principal.role });
+  return { nodeName, token };
+}
+
+function checkCaller(principal: Principal, nodeName: string): void {
+  if (principal.role === 'node' && principal.nodeName !== nodeName) {
+    throw new ForbiddenError(`node "${principal.nodeName}" may re-register only itself, not node "${nodeName}"`);
+  }
+  // A bootstrap token's nodeName binds it to that one name.
+  if (principal.role === 'bootstrap' && principal.nodeName !== undefined && principal.nodeName !== nodeName) {
+    throw new ForbiddenError(
+      `bootstrap token "${principal.name}" may register only node "${principal.nodeName}", not "${nodeName}"`,
+    );
+  }
+}
+
+async function issuedLabels(deps: ApiDeps, tokenName: string): Promise<Record<string, string>> {
+  const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName });
+  return { ...record?.spec.nodeLabels };
+}
+
+/** The agent's labels, checked, under the labels the token's issuer assigned. */
+function registrationLabels(
+  nodeName: string,
+  claimed: Record<string, string>,
+  issued: Record<string, string>,
+): Record<string, string> {
+  const causes: StatusCause[] = [];
+  for (const [key, value] of Object.entries(claimed)) {
+    if (issued[key] === value) continue;
+    if (issued[key] !== undefined || !nodeMaySetLabel(key)) {
+      causes.push({
+        field: `labels.${key}`,
+        reason: 'FieldValueForbidden',
+        message: `a node may not set this label on itself${issued[key] !== undefined ? ` (its pool sets ${JSON.stringify(issued[key])})` : ''}: labels under kubernetes.io, k8s.io, node-restriction.kubernetes.io and ferry.dev come from its pool or an admin`,
+      });
+    }
+  }
+  if (causes.length > 0) {
+    throw new ForbiddenError(
+      `node "${nodeName}" may not register with these labels: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`,
+    );
+  }
+  return { ...claimed, ...issued };
+}
+
+function fresh(nodeName: string, labels: Record<string, string>, principal: Principal, status: unknown): Obj {
+  const node = admit({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: nodeName,
+      annotations: { [REGISTERED_BY]: principal.name },
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    },
+    spec: {},
+  });
+  node.status = status;
+  return node;
+}
+
+/** Re-registration refreshes status only: labels, taints and spec stay as the pool or an admin set them. */
+function restatus(stored: Obj, status: unknown): Obj {
+  const node = structuredClone(stored);
+  node.status = status;
+  return node;
+}
+
+function nodeTokenName(nodeName: string): string {
+  const name = `node-${nodeName}`;
+  return name.length <= 253 ? name : `node-${createHash('sha256').update(nodeName).digest('hex').slice(0, 32)}`;
+}
