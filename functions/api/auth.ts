@@ -7,10 +7,11 @@
  * - deployer: read and write namespaced objects (Secrets included) in its listed namespaces;
  *   read Nodes and Namespaces; nothing else (no tokens, no all-namespace lists).
  * - reader: read everything except Secrets; no writes.
- * - bootstrap: only `POST /agent/v1/register`; always expires.
- * - node: its own Node and its Lease, the pods bound to it (read, and write their status), and
- *   `/agent/v1/sync`; like Kubernetes' NodeRestriction admission. `authorizeObject` is the hook
- *   that checks the object itself once it is known (a pod's spec.nodeName).
+ * - bootstrap: only `POST /agent/v1/register` (register.ts: new nodes only, uses counted); always expires.
+ * - node: its own Node and its Lease, the pods bound to it (read, and write their status),
+ *   `/agent/v1/sync`, and re-registering itself; like Kubernetes' NodeRestriction admission.
+ *   `authorizeObject` is the hook that checks the object itself once it is known (a pod's
+ *   spec.nodeName); node-identity.ts limits what a node may change in its Node and Lease.
  * Tokens and Authorization headers are never logged.
  */
 import { hash } from 'node:crypto';

@@ -10,7 +10,7 @@ import { admitPodSecurity, applyLimitRanges } from '../admission';
 import { limitRangeProblems } from '../admission/limit-range';
 import { labelProblems, type NamespacePolicy, PSA_LABEL_PREFIX, podOf } from '../admission/pod-security/policy';
 import { quotaProblems } from '../admission/quota/validate';
-import { ForbiddenError, InvalidError } from '../errors';
+import { ForbiddenError, InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 import type { Principal } from './auth';
 import type { ApiDeps } from './types';
@@ -85,6 +85,6 @@ function checkNodeName(principal: Principal, next: Obj, path: string, stored: Ob
   );
 }
 
-function invalidIf(obj: Obj, causes: ReturnType<typeof quotaProblems>): void {
+function invalidIf(obj: Obj, causes: StatusCause[]): void {
   if (causes.length > 0) throw new InvalidError(obj.kind, obj.metadata.name, causes);
 }

@@ -129,6 +129,33 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(gone.stderr).toContain('services "web" not found');
   });
 
+  it('prints Pod Security warnings, and the Forbidden errors of Pod Security and ResourceQuota', async () => {
+    // prepare
+    await kubectl('create', 'namespace', 'psa');
+    const label = await kubectl('label', 'namespace', 'psa', 'pod-security.kubernetes.io/warn=restricted');
+    const quota = await kubectl('-n', 'psa', 'create', 'quota', 'q', '--hard=pods=1');
+
+    // act
+    const warned = await kubectl('-n', 'psa', 'run', 'web', '--image=ferry.local/busybox:1');
+    const host = await kubectl(
+      '-n',
+      'psa',
+      'run',
+      'host',
+      '--image=ferry.local/busybox:1',
+      '--overrides={"spec":{"hostNetwork":true}}',
+    );
+    const over = await kubectl('-n', 'psa', 'run', 'second', '--image=ferry.local/busybox:1');
+
+    // assess
+    expect([label.code, quota.code, warned.code]).toEqual([0, 0, 0]);
+    expect(warned.stderr).toMatch(/^Warning: would violate PodSecurity "restricted:latest": /m);
+    expect(host.stderr).toMatch(
+      /Forbidden.*violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\)/,
+    );
+    expect(over.stderr).toMatch(/Forbidden.*exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1/);
+  });
+
   it('is refused with a forged token, and a reader token may not write', async () => {
     // prepare
     const { issueToken } = await import('../../../functions/tokens');
