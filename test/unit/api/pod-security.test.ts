@@ -96,7 +96,10 @@ describe('Pod Security Admission and spec.nodeName (issue 18, finding 2)', () =>
     // assess
     expect(template.status).toBe(403);
     expect(template.json.message).toMatch(/spec\.template\.spec\.nodeName/);
-    expect(patch.status).toBe(403);
+    // A Pod's spec.nodeName is immutable, as in Kubernetes: validation refuses the patch (422)
+    // before the policy check would (403). Either way the pod stays unpinned.
+    expect(patch.status).toBe(422);
+    expect(JSON.stringify(patch.json)).toMatch(/spec\.nodeName/);
   });
 
   it('lets an admin pin a pod to a node', async () => {
