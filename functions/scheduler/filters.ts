@@ -3,7 +3,8 @@
  * prints, so `0/3 nodes are available: 2 Insufficient cpu` reads the same.
  */
 import type { Pod, Taint, Toleration } from '../../schemas';
-import { type NodeInfo, podHostPorts, podRequests } from './snapshot';
+import { podHostPorts, podRequests } from './requests';
+import type { NodeInfo } from './snapshot';
 
 export interface PodContext {
   pod: Pod;
