@@ -4,7 +4,11 @@
  * pods Running/Ready after a delay, finish terminating pods). Failures are injected by stopping a
  * node's heartbeat, crashing a pod, or making the store refuse the next writes of a kind.
  */
-import { type ControllerManager, createControllerManager } from '../../../functions/controllers/manager';
+import {
+  type ControllerManager,
+  type ControllerManagerOptions,
+  createControllerManager,
+} from '../../../functions/controllers/manager';
 import type { Deps } from '../../../functions/deps';
 import { ConflictError } from '../../../functions/errors';
 import { silentLogger } from '../../../functions/log';
@@ -22,6 +26,8 @@ export interface SimOptions {
   stopDelayMs?: number;
   nodeGracePeriodMs?: number;
   podEvictionDelayMs?: number;
+  /** Eviction limits passed to the controller manager (Kubernetes' defaults when omitted). */
+  eviction?: ControllerManagerOptions['eviction'];
 }
 
 interface SimNode {
@@ -46,6 +52,7 @@ export class Simulation {
     this.manager = createControllerManager(this.deps, {
       nodeGracePeriodMs: options.nodeGracePeriodMs ?? 10_000,
       podEvictionDelayMs: options.podEvictionDelayMs ?? 5_000,
+      ...(options.eviction ? { eviction: options.eviction } : {}),
     });
   }
 
@@ -116,6 +123,16 @@ export class Simulation {
       for (const node of this.nodes.values()) if (node.alive) await this.agents.run(node.name);
       await check?.();
     }
+  }
+
+  /**
+   * The control plane stalls for `ms` (a blocked event loop, a paused VM): nothing runs, not even
+   * the API that stores heartbeats. Then the controllers run first, before the agents' backlog of
+   * heartbeats gets through, as a control plane catching up does.
+   */
+  async stall(ms: number): Promise<void> {
+    this.now += ms;
+    await this.manager.runOnce();
   }
 
   /** Advances until `done` holds or `limitMs` passes; returns the time it took. */
