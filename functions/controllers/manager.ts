@@ -131,13 +131,22 @@ function declaredControllers(
   ];
 }
 
+/**
+ * The lease's timing for a documented TTL: a standby tries every `retryMs`, the lease is written
+ * for `writtenTtlMs` so that a dead leader's lease lapses and a standby's next try lands within
+ * the TTL, and the leader renews every `renewMs` (a third of the written TTL, as Kubernetes'
+ * leader election renews well inside its lease duration).
+ */
+export function leaseTiming(leaseTtlMs: number): { retryMs: number; writtenTtlMs: number; renewMs: number } {
+  const retryMs = Math.min(1_000, Math.floor(leaseTtlMs / 5));
+  const writtenTtlMs = leaseTtlMs - retryMs;
+  return { retryMs, writtenTtlMs, renewMs: Math.floor(writtenTtlMs / 3) };
+}
+
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;
   const debounceMs = options.debounceMs ?? 20;
-  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-  const retryMs = Math.min(1_000, Math.floor(leaseTtlMs / 5));
-  const writtenTtlMs = leaseTtlMs - retryMs;
-  const renewMs = Math.floor(writtenTtlMs / 3);
+  const { retryMs, writtenTtlMs, renewMs } = leaseTiming(options.leaseTtlMs ?? 15_000);
   const expectedIntervalMs = options.expectedIntervalMs ?? retryMs;
   const fullResyncMs = options.fullResyncMs ?? 3_600_000;
   const lifecycle: NodeLifecycleOptions = {
