@@ -25,6 +25,8 @@ interface KindView {
   /** Pods only: node name -> keys of the pods bound there. */
   byNode: Map<string, Set<string>>;
   sorted: Obj[] | undefined;
+  /** True while `byKey` is still in the store's order (namespace, then name): no write added one. */
+  inStoreOrder: boolean;
   resourceVersion: string;
 }
 
@@ -82,6 +84,7 @@ export class ClusterSnapshot {
     if (!view) return;
     const key = keyOf(obj.metadata);
     this.unindex(view, key);
+    if (!view.byKey.has(key)) view.inStoreOrder = false;
     view.byKey.set(key, obj);
     const owner = ownerOf(obj);
     if (owner) addTo(view.byOwner, owner, key);
@@ -121,6 +124,7 @@ export class ClusterSnapshot {
           byOwner: new Map(),
           byNode: new Map(),
           sorted: result.items,
+          inStoreOrder: true,
           resourceVersion: result.resourceVersion,
         };
         for (const obj of result.items) {
@@ -141,15 +145,16 @@ export class ClusterSnapshot {
   }
 
   private async listFiltered<T extends Obj>(kind: string, options: ListOptions = {}): Promise<ListResult<T>> {
-    let items: Obj[] = options.nodeName ? await this.podsOn(options.nodeName) : await this.list(kind);
-    if (options.nodeName && kind !== 'Pod') items = [];
+    let items: Obj[] = await this.list(kind);
+    if (options.nodeName) items = kind === 'Pod' ? await this.podsOn(options.nodeName) : [];
     if (options.namespace !== undefined) items = items.filter((o) => o.metadata.namespace === options.namespace);
     if (options.labelSelector) {
       const matches = compileLabelSelector(options.labelSelector);
       items = items.filter((o) => matches(o.metadata.labels));
     }
     const view = this.views.get(kind) as KindView;
-    const sorted = [...items].sort((a, b) => compare(keyOf(a.metadata), keyOf(b.metadata)));
+    const ordered = view.inStoreOrder && !options.nodeName;
+    const sorted = ordered ? [...items] : [...items].sort((a, b) => compare(keyOf(a.metadata), keyOf(b.metadata)));
     return { items: sorted as T[], resourceVersion: view.resourceVersion };
   }
 
