@@ -26,6 +26,7 @@ import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
+import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
@@ -46,7 +47,7 @@ import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
 import { ClusterSnapshot } from './snapshot';
-import { nodeFingerprint, triggersPass } from './triggers';
+import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
 export { IGNORED_KINDS } from './triggers';
 
@@ -170,6 +171,22 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let tick: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
   let stopped = false;
+  /**
+   * This manager's own writes, by `kind/namespace/name@resourceVersion` (deletes: `-kind/ns/name`).
+   * Their watch events start no pass: the rounds already followed them up, and a controller with
+   * more to do asks through wakeAt. Without this, every pass that wrote was followed by one more
+   * full pass, and a capped controller (500 creates) would run back to back instead of at the
+   * check's pace.
+   */
+  const ownWrites = new Set<string>();
+  let pending: ChangeEvent[] = [];
+  const writeKey = (obj: Obj, deleted: boolean) =>
+    `${deleted ? '-' : ''}${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}${deleted ? '' : `@${obj.metadata.resourceVersion}`}`;
+  const noteOwnWrite = (obj: Obj, deleted: boolean) => {
+    if (!IGNORED_KINDS.has(obj.kind)) ownWrites.add(writeKey(obj, deleted));
+  };
+  /** True for a watch event caused by this manager's own write (each matches once). */
+  const isOwn = (ev: ChangeEvent) => ownWrites.delete(writeKey(ev.object, ev.type === 'DELETED'));
 
   /** Notes how late this look at the cluster is; node-lifecycle extends its grace by it. */
   function look(): void {
@@ -181,7 +198,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   async function pass(): Promise<void> {
     look();
     const startedAt = deps.clock();
-    const snapshot = new ClusterSnapshot(deps.store);
+    if (ownWrites.size > 10_000) ownWrites.clear();
+    const snapshot = new ClusterSnapshot(deps.store, noteOwnWrite);
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },
@@ -199,12 +217,18 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
         ctx.wakeAt(deps.clock() + resyncMs);
       }
     };
-    for (let round = 0; round < (options.maxRounds ?? 8); round++) {
+    const maxRounds = options.maxRounds ?? 8;
+    for (let round = 0; round < maxRounds; round++) {
       const before = snapshot.writes;
       for (const c of controllers) if (!c.oncePerPass) await step(c);
       if (snapshot.writes === before) break;
+      // Still writing after the last round: the next check (a second away) goes on.
+      if (round === maxRounds - 1) ctx.wakeAt(deps.clock());
     }
+    const beforeOnce = snapshot.writes;
     for (const c of controllers) if (c.oncePerPass) await step(c);
+    // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
+    if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
     await remember(snapshot, startedAt, wakeAt);
   }
 
@@ -307,8 +331,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       stopped = false;
       unwatch = deps.store.watch((ev) => {
         if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
+        pending.push(ev);
         clearTimeout(debounce);
-        debounce = setTimeout(trigger, debounceMs);
+        // Decided after the debounce, when the pass's own writes have all been noted.
+        debounce = setTimeout(() => {
+          const events = pending;
+          pending = [];
+          if (events.filter((e) => !isOwn(e)).length > 0) trigger();
+        }, debounceMs);
       });
       resync = setInterval(trigger, resyncMs);
       tick = setInterval(() => void onTick(), retryMs);

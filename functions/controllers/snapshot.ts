@@ -50,7 +50,14 @@ export class ClusterSnapshot {
   /** The store this round's controllers use: see the file comment. */
   readonly store: StateStore;
 
-  constructor(private readonly backing: StateStore) {
+  /**
+   * @param written told of every write this pass made (the object as stored; for a delete, as it
+   * was), so the manager can tell its own writes' watch events from everyone else's.
+   */
+  constructor(
+    private readonly backing: StateStore,
+    private readonly written: (obj: Obj, deleted: boolean) => void = () => undefined,
+  ) {
     this.store = this.passStore();
   }
 
@@ -166,6 +173,7 @@ export class ClusterSnapshot {
       if (obj) this.observe(obj);
       else this.forget(ref);
       this.writes++;
+      this.written(obj ?? (value as Obj), obj === undefined);
       return value;
     } catch (err) {
       if (isConflict(err) && err.current) this.observe(err.current);
@@ -198,6 +206,7 @@ export class ClusterSnapshot {
           if (r.ok) {
             this.observe(r.object);
             this.writes++;
+            this.written(r.object, false);
           } else if (isConflict(r.error) && r.error.current) this.observe(r.error.current);
         }
         return results;

@@ -77,6 +77,28 @@ describe('a controllers pass', () => {
     expect(lists.get('Node')).toBe(1);
   });
 
+  it('one Deployment written costs one pass: the pass does not trigger itself again with its own writes', async () => {
+    const now = { ms: Date.now() };
+    const { store, raw, lists } = countingStore(now);
+    await raw.create(makeNode('n1'));
+    await heartbeat(raw, 'n1', now.ms);
+    const manager = createControllerManager(
+      { store, clock: () => now.ms, log: silentLogger },
+      { resyncMs: 60_000, debounceMs: 5 },
+    );
+    manager.start();
+    await new Promise((r) => setTimeout(r, 200));
+    lists.clear();
+
+    await raw.create(deployment('web', 3));
+    await new Promise((r) => setTimeout(r, 600));
+    await manager.stop();
+
+    const pods = (await raw.list<Pod>('Pod')).items;
+    expect(pods.filter((p) => p.spec.nodeName === 'n1')).toHaveLength(3);
+    expect(lists.get('Pod')).toBe(1);
+  });
+
   it("an idle empty cluster's scheduled check costs one small read and runs no pass", async () => {
     const now = { ms: 1_700_000_000_000 };
     const { store, lists, reads } = countingStore(now);
