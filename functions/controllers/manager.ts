@@ -26,6 +26,7 @@ import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
+import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
@@ -109,7 +110,14 @@ function declaredControllers(
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
     { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
-    { name: 'scheduler', run: (ctx) => schedulePass(ctx.deps, {}, ctx.snapshot) },
+    {
+      name: 'scheduler',
+      run: async (ctx) => {
+        const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
+        // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
+        if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
+      },
+    },
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },

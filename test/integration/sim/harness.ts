@@ -17,6 +17,7 @@ import { refOf } from '../../../functions/store/object-meta';
 import type { Obj, StateStore } from '../../../functions/store/types';
 import type { CronJob, Deployment, Job, Lease, Node, Pod } from '../../../schemas';
 import { applyDefaults } from '../../../schemas';
+import { isoTime } from '../../../schemas/time';
 import { makeNode, type NodeOptions } from '../../helpers/objects';
 
 export interface SimOptions {
@@ -215,7 +216,7 @@ export class SimulatedAgents {
     const started = Date.parse(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
     if (runMs === undefined || Number.isNaN(started) || this.now - started < Number(runMs)) return;
     const exitCode = Number(pod.metadata.annotations?.[EXIT_CODE] ?? '0');
-    const t = new Date(this.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const t = isoTime(this.now);
     const previous = pod.status?.containerStatuses?.[0];
     const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: t, finishedAt: t };
     const restart = exitCode !== 0 && pod.spec.restartPolicy === 'OnFailure';
@@ -267,7 +268,7 @@ export class SimulatedAgents {
       const since = this.boundAt.get(uid) ?? this.now;
       this.boundAt.set(uid, since);
       if (this.now - since < (this.options.startDelayMs ?? 2_000)) continue;
-      const t = new Date(this.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const t = isoTime(this.now);
       await this.store
         .update({
           ...pod,
