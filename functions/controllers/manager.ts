@@ -349,7 +349,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
         }, debounceMs);
       });
       resync = setInterval(trigger, resyncMs);
-      tick = setInterval(() => void onTick(), retryMs);
+      let ticking = false;
+      tick = setInterval(() => {
+        if (ticking) return; // a slow check or renewal is still under way
+        ticking = true;
+        void onTick().finally(() => {
+          ticking = false;
+        });
+      }, retryMs);
       trigger();
     },
     async stop() {
