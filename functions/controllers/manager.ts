@@ -274,6 +274,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     if (leader && !was) {
       lifecycle.observingSince = deps.clock();
       marker = undefined;
+      lastLook = undefined; // time spent not leading is not lag: observingSince covers it
     }
     return leader;
   }
