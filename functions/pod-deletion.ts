@@ -6,8 +6,10 @@
  * reached a node is removed at once.
  * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
  */
+import { isoTime } from '../schemas/time';
 import type { Deps } from './deps';
-import { isConflict, isNotFound } from './errors';
+import { isConflict } from './errors';
+import { ignoreNotFound, retryOnConflict } from './store/retry';
 import type { Obj, ObjectRef } from './store/types';
 
 export interface PodDeletionOptions {
@@ -27,31 +29,27 @@ export async function deletePod(
   ref: ObjectRef,
   options: PodDeletionOptions = {},
 ): Promise<Obj | undefined> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const pod = await deps.store.get<PodLike>(ref);
-    if (!pod) return undefined;
-    const grace = options.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    if (options.force || !pod.spec?.nodeName || grace === 0) {
-      try {
-        return await deps.store.delete(ref, { resourceVersion: pod.metadata.resourceVersion as string });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        if (isConflict(err)) continue;
-        throw err;
+  try {
+    return await retryOnConflict(async (current) => {
+      const pod = (current as PodLike | undefined) ?? (await deps.store.get<PodLike>(ref));
+      if (!pod) return undefined;
+      const grace = options.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+      if (options.force || !pod.spec?.nodeName || grace === 0) {
+        return await ignoreNotFound(
+          deps.store.delete(ref, { resourceVersion: pod.metadata.resourceVersion as string }),
+        );
       }
-    }
-    if (pod.metadata.deletionTimestamp) return pod;
-    pod.metadata.deletionTimestamp = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    pod.metadata.deletionGracePeriodSeconds = grace;
-    try {
-      return await deps.store.update(pod);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      if (isConflict(err)) continue;
-      throw err;
-    }
+      if (pod.metadata.deletionTimestamp) return pod;
+      const marked = {
+        ...pod,
+        metadata: { ...pod.metadata, deletionTimestamp: isoTime(deps.clock()), deletionGracePeriodSeconds: grace },
+      };
+      return await ignoreNotFound(deps.store.update(marked));
+    });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    throw new Error(`deleting pod ${ref.namespace}/${ref.name}: gave up after repeated write conflicts`);
   }
-  throw new Error(`deleting pod ${ref.namespace}/${ref.name}: gave up after repeated write conflicts`);
 }
 
 export function isTerminating(obj: Obj): boolean {

@@ -12,24 +12,25 @@
 import type { CronJob, Job } from '../../schemas';
 import { nextScheduled } from '../../schemas/cron';
 import type { Deps } from '../deps';
-import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { isAlreadyExists } from '../errors';
 import { recordEvent } from '../events';
+import { type PassContext, reconcileEach, standaloneContext } from './controller';
 import { deleteJob, finishedCondition } from './job';
-import { isOwnedBy, isoTime, ownerReferenceTo, sameJson } from './util';
+import { isoTime, ownerReferenceTo, sameJson } from './util';
 
 const SOURCE = { component: 'cronjob-controller' };
 /** Kubernetes refuses to work out more than 100 missed times; so does ferry (it runs the latest). */
 const MAX_MISSED = 100;
 
-export async function reconcileCronJobs(deps: Deps): Promise<void> {
-  const cronJobs = (await deps.store.list<CronJob>('CronJob')).items;
-  if (cronJobs.length === 0) return;
-  const jobs = (await deps.store.list<Job>('Job')).items;
-  for (const cj of cronJobs) {
-    if (cj.metadata.deletionTimestamp) continue;
-    const owned = jobs.filter((j) => j.metadata.namespace === cj.metadata.namespace && isOwnedBy(j, cj));
-    await reconcileOne(deps, cj, owned);
-  }
+export async function reconcileCronJobs(deps: Deps, ctx: PassContext = standaloneContext(deps)): Promise<void> {
+  const cronJobs = (await ctx.snapshot.list<CronJob>('CronJob')).filter((cj) => !cj.metadata.deletionTimestamp);
+  await reconcileEach(ctx, SOURCE.component, cronJobs, async (cj) => {
+    const owned = await ctx.snapshot.ownedBy<Job>('Job', cj.metadata.uid as string);
+    await reconcileOne(ctx.deps, cj, owned);
+    // The next time of the schedule is a time event: the scheduled check wakes for it.
+    const next = cj.spec.suspend ? undefined : nextScheduled(cj.spec.schedule, cj.spec.timeZone, ctx.deps.clock());
+    if (next !== undefined) ctx.wakeAt(next);
+  });
 }
 
 async function reconcileOne(deps: Deps, cj: CronJob, owned: Job[]): Promise<void> {
@@ -85,11 +86,7 @@ async function reconcileOne(deps: Deps, cj: CronJob, owned: Job[]): Promise<void
     ...(succeeded.length ? { lastSuccessfulTime: succeeded[succeeded.length - 1] as string } : {}),
   };
   if (sameJson(status, cj.status ?? {})) return;
-  try {
-    await deps.store.update({ ...cj, status });
-  } catch (err) {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
-  }
+  await deps.store.update({ ...cj, status });
 }
 
 /** The most recent scheduled time at or before now that has not run yet, if any. */

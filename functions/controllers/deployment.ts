@@ -15,8 +15,9 @@ import {
   type ReplicaSet,
 } from '../../schemas';
 import type { Deps } from '../deps';
-import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { isAlreadyExists, isNotFound } from '../errors';
 import { recordEvent } from '../events';
+import { type PassContext, reconcileEach, standaloneContext } from './controller';
 import { deploymentStatus } from './deployment-status';
 import { isActive, isAvailable, isOwnedBy, ownerReferenceTo, resolveIntOrPercent, templateHash } from './util';
 
@@ -32,26 +33,25 @@ export interface RolloutState {
   terminating: Map<string, number>;
 }
 
-export async function reconcileDeployments(deps: Deps): Promise<void> {
-  const [deployments, sets, pods] = await Promise.all([
-    deps.store.list<Deployment>('Deployment'),
-    deps.store.list<ReplicaSet>('ReplicaSet'),
-    deps.store.list<Pod>('Pod'),
-  ]);
-  for (const d of deployments.items) {
-    if (d.metadata.deletionTimestamp) continue;
-    try {
-      await reconcileOne(deps, d, sets.items, pods.items);
-    } catch (err) {
-      if (!isConflict(err) && !isNotFound(err)) throw err;
-      // Someone wrote in between: the next pass sees the fresh state.
+/** Reconciles every Deployment; one that fails gets a Warning Event and the others go on. */
+export async function reconcileDeployments(deps: Deps, ctx: PassContext = standaloneContext(deps)): Promise<void> {
+  const deployments = await ctx.snapshot.list<Deployment>('Deployment');
+  const live = deployments.filter((d) => !d.metadata.deletionTimestamp);
+  await reconcileEach(ctx, 'deployment-controller', live, async (d) => {
+    const owned = await ctx.snapshot.ownedBy<ReplicaSet>('ReplicaSet', d.metadata.uid as string);
+    const pods: Pod[] = [];
+    for (const rs of owned) pods.push(...(await ctx.snapshot.ownedBy<Pod>('Pod', rs.metadata.uid as string)));
+    await reconcileOne(ctx.deps, d, owned, pods);
+    if (d.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'ReplicaSetUpdated')) {
+      // A rollout in progress: its deadline and minReadySeconds are time-driven.
+      ctx.wakeAt(ctx.deps.clock() + 10_000);
     }
-  }
+  });
 }
 
-async function reconcileOne(deps: Deps, d: Deployment, allSets: ReplicaSet[], allPods: Pod[]): Promise<void> {
+/** `owned`: the Deployment's ReplicaSets; `allPods`: their pods. */
+async function reconcileOne(deps: Deps, d: Deployment, owned: ReplicaSet[], allPods: Pod[]): Promise<void> {
   const ns = d.metadata.namespace as string;
-  const owned = allSets.filter((rs) => rs.metadata.namespace === ns && isOwnedBy(rs, d));
   const hash = templateHash(d.spec.template);
   let newRS = owned.find((rs) => rs.metadata.labels?.[HASH_LABEL] === hash);
   const oldRSes = owned.filter((rs) => rs !== newRS).sort(byRevision);

@@ -10,26 +10,27 @@
  * Kubernetes controller does; after a failed pod the next one waits 10 s, doubling per failure up to
  * 6 minutes. Pods carry the `job-name` and `batch.kubernetes.io/job-name` labels.
  * Level-triggered and idempotent: everything is derived from the Job and its pods on each pass.
+ * Pods are created in slow-start batches within the pass's create budget (create-batches.ts), and
+ * one Job that fails to reconcile gets a Warning Event while the others go on.
  */
 import type { Job, Pod } from '../../schemas';
 import type { Deps } from '../deps';
-import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import { deletePod } from '../pod-deletion';
-import { isActive, isOwnedBy, isoTime, isReady, podFromTemplate, sameJson } from './util';
+import { ignoreNotFound } from '../store/retry';
+import { type PassContext, reconcileEach, standaloneContext } from './controller';
+import { slowStartBatch } from './create-batches';
+import { isActive, isoTime, isReady, podFromTemplate, sameJson } from './util';
 
 const SOURCE = { component: 'job-controller' };
 type Condition = NonNullable<NonNullable<Job['status']>['conditions']>[number];
 
-export async function reconcileJobs(deps: Deps): Promise<void> {
-  const jobs = (await deps.store.list<Job>('Job')).items;
-  if (jobs.length === 0) return;
-  const pods = (await deps.store.list<Pod>('Pod')).items;
-  for (const job of jobs) {
-    if (job.metadata.deletionTimestamp) continue;
-    const owned = pods.filter((p) => p.metadata.namespace === job.metadata.namespace && isOwnedBy(p, job));
-    await reconcileOne(deps, job, owned);
-  }
+export async function reconcileJobs(deps: Deps, ctx: PassContext = standaloneContext(deps)): Promise<void> {
+  const jobs = (await ctx.snapshot.list<Job>('Job')).filter((j) => !j.metadata.deletionTimestamp);
+  await reconcileEach(ctx, SOURCE.component, jobs, async (job) => {
+    const owned = await ctx.snapshot.ownedBy<Pod>('Pod', job.metadata.uid as string);
+    await reconcileOne(ctx, job, owned);
+  });
 }
 
 /** True when the Job has a Complete or Failed condition. */
@@ -37,13 +38,14 @@ export function finishedCondition(job: Job): Condition | undefined {
   return job.status?.conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
 }
 
-async function reconcileOne(deps: Deps, job: Job, owned: Pod[]): Promise<void> {
+async function reconcileOne(ctx: PassContext, job: Job, owned: Pod[]): Promise<void> {
+  const deps = ctx.deps;
   const now = deps.clock();
   const ns = job.metadata.namespace as string;
   const spec = job.spec;
   const finished = finishedCondition(job);
   if (finished) {
-    await expire(deps, job, finished, now);
+    await expire(ctx, job, finished, now);
     return;
   }
   const active = owned.filter(isActive);
@@ -78,11 +80,16 @@ async function reconcileOne(deps: Deps, job: Job, owned: Pod[]): Promise<void> {
     const parallelism = spec.parallelism ?? 1;
     const remaining = completions !== undefined ? completions - succeeded : succeeded > 0 ? 0 : parallelism;
     const want = Math.max(0, Math.min(parallelism, remaining));
-    // After failures the next pod waits out the back-off; a later pass (resync) creates it.
-    if (active.length < want && now >= retryTime(owned, failed)) {
+    // After failures the next pod waits out the back-off; a later pass creates it.
+    const retryAt = retryTime(owned, failed);
+    if (active.length < want && now < retryAt) ctx.wakeAt(retryAt);
+    if (active.length < want && now >= retryAt) {
       const n = want - active.length;
-      for (let i = 0; i < n; i++) await createPod(deps, job);
-      await recordEvent(deps, job, 'Normal', 'SuccessfulCreate', `Created ${n} pod(s)`, SOURCE);
+      const { created, error } = await slowStartBatch(ctx.takeCreates(SOURCE.component, n), () => createPod(deps, job));
+      if (created > 0) await recordEvent(deps, job, 'Normal', 'SuccessfulCreate', `Created ${created} pod(s)`, SOURCE);
+      if (error)
+        await recordEvent(deps, job, 'Warning', 'FailedCreate', `Error creating pod: ${String(error)}`, SOURCE);
+      if (created < n) ctx.wakeAt(now + 1_000);
     } else if (active.length > want) {
       // Parallelism lowered: the newest pods go first.
       const victims = [...active]
@@ -117,25 +124,24 @@ async function reconcileOne(deps: Deps, job: Job, owned: Pod[]): Promise<void> {
     conditions,
   };
   if (condition?.type === 'Complete') status.completionTime = isoTime(now);
+  if (!condition && !spec.suspend && spec.activeDeadlineSeconds !== undefined && startTime !== undefined)
+    ctx.wakeAt(Date.parse(startTime) + spec.activeDeadlineSeconds * 1000);
   await writeStatus(deps, job, status);
 }
 
 /** ttlSecondsAfterFinished: the finished Job is deleted (its pods follow through the gc). */
-async function expire(deps: Deps, job: Job, finished: Condition, now: number): Promise<void> {
+async function expire(ctx: PassContext, job: Job, finished: Condition, now: number): Promise<void> {
   const ttl = job.spec.ttlSecondsAfterFinished;
   if (ttl === undefined) return;
   const at = Date.parse(finished.lastTransitionTime ?? '');
-  if (Number.isNaN(at) || now < at + ttl * 1000) return;
-  await deleteJob(deps, job);
+  if (Number.isNaN(at)) return;
+  if (now < at + ttl * 1000) return ctx.wakeAt(at + ttl * 1000);
+  await deleteJob(ctx.deps, job);
 }
 
 /** Deletes a Job (its pods follow through the gc); one already gone is fine. */
 export async function deleteJob(deps: Deps, job: Job): Promise<void> {
-  try {
-    await deps.store.delete({ kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  await ignoreNotFound(deps.store.delete({ kind: 'Job', namespace: job.metadata.namespace, name: job.metadata.name }));
 }
 
 /** Kubernetes' pod failure back-off: 10 s after the first failure, doubling, at most 6 minutes. */
@@ -183,9 +189,5 @@ async function createPod(deps: Deps, job: Job): Promise<void> {
 
 async function writeStatus(deps: Deps, job: Job, status: NonNullable<Job['status']>): Promise<void> {
   if (sameJson(status, job.status)) return;
-  try {
-    await deps.store.update({ ...job, status });
-  } catch (err) {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
-  }
+  await deps.store.update({ ...job, status });
 }

@@ -1,31 +1,57 @@
 /**
- * The controller manager: runs the controllers and the scheduler as one ordered pass, triggered by
- * store changes (debounced) and a periodic resync, behind a store lease so only one manager acts
- * on a store at a time. A second manager on the same SQLite file takes over within the lease TTL
- * when the first dies.
+ * The controller manager: runs a declared list of controllers over one snapshot of the cluster per
+ * pass (snapshot.ts: each kind listed once, with owner-uid and node-name indexes, kept current
+ * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
- * Order: deployment (ReplicaSets) -> replicaset (pods) -> scheduler (binds) -> node-lifecycle
- * (failures) -> endpoints (where Services send traffic) -> load-balancer (cloud load balancers)
- * -> gc (orphans); the rounds repeat while they still write (bounded), so one trigger carries a
- * new Deployment all the way to bound pods. Then node-port-repair, and nodepool (machines, when
- * configured) once per pass, since it calls the cloud's APIs.
+ * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
+ * scheduler (binds) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
+ * load-balancer -> gc (orphans); the rounds repeat over the same snapshot while they still write
+ * (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
+ * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
+ *
+ * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
+ * heartbeats, or Node status writes that change nothing a controller acts on; a periodic full
+ * resync (10 s locally); and a cheap scheduled check (every second locally, each minute on
+ * Lambda) that reads the marker record and the node Leases only (marker.ts) and runs a full pass
+ * when time-driven work is due or a node's heartbeat went stale or came back.
+ *
+ * Leadership: the lease is written for `leaseTtlMs - retryMs`, the leader renews it every third
+ * of that (also during a long pass), and a standby tries every `retryMs` (1 s), so a standby takes
+ * over within `leaseTtlMs` (15 s) of the leader's death. (An outside audit measured 20 s: the
+ * standby used to try only every 5 s, on top of a lease renewed to a full 15 s.)
  */
 import { randomUUID } from 'node:crypto';
 import type { CloudProvider } from '../../providers/types';
+import type { Lease, Node } from '../../schemas';
+import { findCondition } from '../../schemas/conditions';
 import { refreshQuotaStatus } from '../admission';
 import type { Deps } from '../deps';
 import { schedulePass } from '../scheduler';
-import type { StateStore } from '../store/types';
+import { RESERVATION_TTL_MS } from '../scheduler/allocation';
+import type { ChangeEvent, Obj } from '../store/types';
+import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
 import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
-import { DEFAULT_NODE_LIFECYCLE, type NodeLifecycleOptions, reconcileNodes } from './node-lifecycle';
+import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
+import {
+  DEFAULT_NODE_LIFECYCLE,
+  NODE_LEASE_NAMESPACE,
+  type NodeLifecycleOptions,
+  newNodeLifecycleState,
+  noteLag,
+  reconcileNodes,
+} from './node-lifecycle';
 import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
+import { ClusterSnapshot } from './snapshot';
+import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
+
+export { IGNORED_KINDS } from './triggers';
 
 export interface ControllerManagerOptions {
   resyncMs?: number;
@@ -33,8 +59,21 @@ export interface ControllerManagerOptions {
   leaseTtlMs?: number;
   nodeGracePeriodMs?: number;
   podEvictionDelayMs?: number;
+  /** Eviction limits (node-lifecycle.ts); Kubernetes' defaults when omitted. */
+  eviction?: Pick<
+    NodeLifecycleOptions,
+    'evictionRate' | 'secondaryEvictionRate' | 'unhealthyZoneThreshold' | 'largeClusterSizeThreshold'
+  >;
   /** Passes repeated per trigger while they keep writing. */
   maxRounds?: number;
+  /**
+   * How often this manager is expected to look at the cluster (a pass or a scheduled check):
+   * looking later than that means the control plane is behind, and node-lifecycle extends its
+   * grace by the lag. Default: the retry period locally (1 s); the Lambda runtime says 60 s.
+   */
+  expectedIntervalMs?: number;
+  /** The scheduled check runs a full pass at least this often anyway (default one hour). */
+  fullResyncMs?: number;
   /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
   provider?: CloudProvider;
   /** Runs the node pool controller (machines for NodePools); without it NodePools are not acted on. */
@@ -46,98 +85,219 @@ export interface ControllerManager {
   runOnce(): Promise<void>;
   /**
    * Takes or renews the lease and, if this manager holds it, runs one full pass: what one
-   * Lambda invocation does (the local runtime's start() does it on every trigger). True if it ran.
+   * Lambda stream invocation does (the local runtime's start() does it on every trigger). True if it ran.
    */
   runLeased(): Promise<boolean>;
+  /**
+   * The scheduled check: reads the marker and the node Leases only, and runs a leased full pass
+   * if something is due (marker.ts). True if a pass ran. What a Lambda schedule event does.
+   */
+  runScheduled(): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
   isLeader(): boolean;
 }
 
-const WRITES = new Set(['create', 'update', 'delete', 'writeBatch']);
-/** Events, bookkeeping records and heartbeats do not need another pass. */
-export const IGNORED_KINDS = new Set([
-  'Event',
-  'NodeAllocation',
-  'Lease',
-  'NodePortClaim',
-  'LoadBalancerRecord',
-  'LogRequest',
-]);
+/** The declared list, in order. */
+function declaredControllers(
+  lifecycle: NodeLifecycleOptions,
+  lifecycleState: ReturnType<typeof newNodeLifecycleState>,
+  options: ControllerManagerOptions,
+): Controller[] {
+  const pools = options.nodePools;
+  return [
+    { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
+    { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
+    { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
+    {
+      name: 'scheduler',
+      run: async (ctx) => {
+        const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
+        // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
+        if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
+      },
+    },
+    { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
+    // These read through the pass store, which answers lists from the snapshot.
+    { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
+    { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider) },
+    { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
+    { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
+    // The quota controller's resync: status.used after deletes the API did not see.
+    { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
+    ...(pools
+      ? [
+          {
+            name: 'nodepool',
+            oncePerPass: true,
+            run: async (ctx: PassContext) => {
+              await reconcileNodePools(ctx.deps, pools);
+              // Machines change in the cloud without a write here: look again at the next resync.
+              if ((await ctx.snapshot.list('NodePool')).length > 0) ctx.wakeAt(ctx.deps.clock() + 60_000);
+            },
+          },
+        ]
+      : []),
+  ];
+}
+
+/**
+ * The lease's timing for a documented TTL: a standby tries every `retryMs`, the lease is written
+ * for `writtenTtlMs` so that a dead leader's lease lapses and a standby's next try lands within
+ * the TTL, and the leader renews every `renewMs` (a third of the written TTL, as Kubernetes'
+ * leader election renews well inside its lease duration).
+ */
+export function leaseTiming(leaseTtlMs: number): { retryMs: number; writtenTtlMs: number; renewMs: number } {
+  const retryMs = Math.min(1_000, Math.floor(leaseTtlMs / 5));
+  const writtenTtlMs = leaseTtlMs - retryMs;
+  return { retryMs, writtenTtlMs, renewMs: Math.floor(writtenTtlMs / 3) };
+}
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;
   const debounceMs = options.debounceMs ?? 20;
-  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  const { retryMs, writtenTtlMs, renewMs } = leaseTiming(options.leaseTtlMs ?? 15_000);
+  const expectedIntervalMs = options.expectedIntervalMs ?? retryMs;
+  const fullResyncMs = options.fullResyncMs ?? 3_600_000;
   const lifecycle: NodeLifecycleOptions = {
+    ...options.eviction,
     gracePeriodMs: options.nodeGracePeriodMs ?? DEFAULT_NODE_LIFECYCLE.gracePeriodMs,
     evictionDelayMs: options.podEvictionDelayMs ?? DEFAULT_NODE_LIFECYCLE.evictionDelayMs,
   };
+  const lifecycleState = newNodeLifecycleState();
+  const controllers = declaredControllers(lifecycle, lifecycleState, options);
   const holder = randomUUID();
   let leader = false;
+  let renewedAt = 0;
+  let lastLook: number | undefined;
+  let marker: MarkerSpec | undefined;
+  /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
+  let nodePrints = new Map<string, string>();
   let running: Promise<void> | undefined;
   let again = false;
   let debounce: NodeJS.Timeout | undefined;
   let resync: NodeJS.Timeout | undefined;
-  let renew: NodeJS.Timeout | undefined;
+  let tick: NodeJS.Timeout | undefined;
   let unwatch: (() => void) | undefined;
   let stopped = false;
+  /**
+   * This manager's own writes, by `kind/namespace/name@resourceVersion` (deletes: `-kind/ns/name`).
+   * Their watch events start no pass: the rounds already followed them up, and a controller with
+   * more to do asks through wakeAt. Without this, every pass that wrote was followed by one more
+   * full pass, and a capped controller (500 creates) would run back to back instead of at the
+   * check's pace.
+   */
+  const ownWrites = new Set<string>();
+  let pending: ChangeEvent[] = [];
+  const writeKey = (obj: Obj, deleted: boolean) =>
+    `${deleted ? '-' : ''}${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}${deleted ? '' : `@${obj.metadata.resourceVersion}`}`;
+  const noteOwnWrite = (obj: Obj, deleted: boolean) => {
+    if (!IGNORED_KINDS.has(obj.kind)) ownWrites.add(writeKey(obj, deleted));
+  };
+  /** True for a watch event caused by this manager's own write (each matches once). */
+  const isOwn = (ev: ChangeEvent) => ownWrites.delete(writeKey(ev.object, ev.type === 'DELETED'));
 
-  // Counts writes so a pass knows whether to go round again.
-  let writes = 0;
-  const counting = new Proxy(deps.store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      if (WRITES.has(String(prop))) {
-        return (...args: unknown[]) => {
-          writes++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return value.bind(target);
-    },
-  }) as StateStore;
-  const passDeps: Deps = { ...deps, store: counting };
-
-  async function pass(): Promise<void> {
-    for (let round = 0; round < (options.maxRounds ?? 8); round++) {
-      const before = writes;
-      await step('deployment', () => reconcileDeployments(passDeps));
-      await step('replicaset', () => reconcileReplicaSets(passDeps));
-      await step('cronjob', () => reconcileCronJobs(passDeps));
-      await step('job', () => reconcileJobs(passDeps));
-      await step('scheduler', () => schedulePass(passDeps));
-      await step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));
-      await step('endpoints', () => reconcileEndpoints(passDeps));
-      await step('load-balancer', () => reconcileLoadBalancers(passDeps, options.provider));
-      await step('gc', () => collectGarbage(passDeps));
-      if (writes === before) break;
-    }
-    await step('node-port-repair', () => repairNodePorts(passDeps));
-    // The quota controller's resync: status.used after deletes the API did not see.
-    await step('resource-quota', () => refreshQuotaStatus(passDeps));
-    // Once per pass, not per round: it calls the cloud's APIs.
-    const pools = options.nodePools;
-    if (pools) await step('nodepool', () => reconcileNodePools(passDeps, pools));
+  /** Notes how late this look at the cluster is; node-lifecycle extends its grace by it. */
+  function look(): void {
+    const now = deps.clock();
+    if (lastLook !== undefined) noteLag(lifecycleState, now - lastLook - expectedIntervalMs, now, lifecycle);
+    lastLook = now;
   }
 
-  async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      deps.log.error('controller pass failed', { controller: name, error: String((err as Error).stack ?? err) });
+  async function pass(): Promise<void> {
+    look();
+    const startedAt = deps.clock();
+    if (ownWrites.size > 10_000) ownWrites.clear();
+    const snapshot = new ClusterSnapshot(deps.store, noteOwnWrite);
+    let wakeAt: number | null = null;
+    const ctx: PassContext = {
+      deps: { ...deps, store: snapshot.store },
+      snapshot,
+      wakeAt: (at) => {
+        wakeAt = wakeAt === null ? at : Math.min(wakeAt, at);
+      },
+      takeCreates: createBudget(),
+    };
+    const step = async (c: Controller) => {
+      try {
+        await c.run(ctx);
+      } catch (err) {
+        deps.log.error('controller pass failed', { controller: c.name, error: String((err as Error).stack ?? err) });
+        ctx.wakeAt(deps.clock() + resyncMs);
+      }
+    };
+    const maxRounds = options.maxRounds ?? 8;
+    for (let round = 0; round < maxRounds; round++) {
+      const before = snapshot.writes;
+      for (const c of controllers) if (!c.oncePerPass) await step(c);
+      if (snapshot.writes === before) break;
+      // Still writing after the last round: the next check (a second away) goes on.
+      if (round === maxRounds - 1) ctx.wakeAt(deps.clock());
     }
+    const beforeOnce = snapshot.writes;
+    for (const c of controllers) if (c.oncePerPass) await step(c);
+    // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
+    if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
+    await remember(snapshot, startedAt, wakeAt);
+  }
+
+  /** Keeps what the next check and the watch filter need, and stores the marker when it changed. */
+  async function remember(snapshot: ClusterSnapshot, passAt: number, wakeAt: number | null): Promise<void> {
+    const nodes = await snapshot.list<Node>('Node');
+    nodePrints = new Map(nodes.map((n) => [n.metadata.name, nodeFingerprint(n)]));
+    const unknownNodes = nodes
+      .filter((n) => findCondition(n, 'Ready')?.status === 'Unknown')
+      .map((n) => n.metadata.name);
+    const next: MarkerSpec = { passAt, wakeAt, nodes: nodes.length, unknownNodes };
+    const previous = marker;
+    marker = next;
+    // passAt alone moving is not worth a write, except to keep the full resync honest.
+    if (
+      previous &&
+      previous.wakeAt === next.wakeAt &&
+      previous.nodes === next.nodes &&
+      previous.unknownNodes.join() === next.unknownNodes.join() &&
+      passAt - previous.passAt < fullResyncMs
+    ) {
+      marker = { ...next, passAt: previous.passAt };
+      return;
+    }
+    await writeMarker(deps.store, next).catch((err) =>
+      deps.log.warn('writing the controllers marker failed', { error: String(err) }),
+    );
+  }
+
+  async function renew(): Promise<boolean> {
+    const was = leader;
+    leader = await deps.store.acquireLease('controller-manager', holder, writtenTtlMs).catch(() => false);
+    if (leader) renewedAt = deps.clock();
+    // A new leader has not seen heartbeats yet: it gives every node a grace period from now.
+    if (leader && !was) {
+      lifecycle.observingSince = deps.clock();
+      marker = undefined;
+      lastLook = undefined; // time spent not leading is not lag: observingSince covers it
+    }
+    return leader;
   }
 
   async function leadAndPass(): Promise<boolean> {
-    const was = leader;
-    leader = await deps.store.acquireLease('controller-manager', holder, leaseTtlMs).catch(() => false);
-    // A new leader has not seen heartbeats yet: it gives every node a grace period from now.
-    if (leader && !was) lifecycle.observingSince = deps.clock();
-    if (leader) await pass();
+    if (await renew()) await pass();
     return leader;
+  }
+
+  /** Why a full pass is needed now, from the marker (stored, unless this manager keeps it) and the Leases. */
+  async function checkReason(fromStore: boolean): Promise<string | undefined> {
+    look();
+    const known = fromStore ? await readMarker(deps.store) : marker;
+    const now = deps.clock();
+    let leases: Lease[] | undefined;
+    if (known && known.nodes > 0) {
+      leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+    }
+    const grace = lifecycle.gracePeriodMs + (lifecycleState.lagUntil > now ? lifecycleState.lagMs : 0);
+    return passReason(known, leases, now, grace, fullResyncMs);
   }
 
   function trigger(): void {
@@ -156,28 +316,51 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     });
   }
 
+  async function onTick(): Promise<void> {
+    if (stopped) return;
+    // Renew even while a long pass runs, so the lease never lapses under a working leader.
+    if (leader && deps.clock() - renewedAt >= renewMs) {
+      await renew();
+      return;
+    }
+    if (running) return;
+    if (!leader) return trigger();
+    const reason = await checkReason(false).catch(() => 'check failed');
+    if (reason) trigger();
+  }
+
   return {
     runOnce: pass,
     runLeased: leadAndPass,
+    async runScheduled() {
+      const reason = await checkReason(true);
+      if (!reason) return false;
+      deps.log.debug('scheduled controllers pass', { reason });
+      return leadAndPass();
+    },
     isLeader: () => leader,
     start() {
       stopped = false;
       unwatch = deps.store.watch((ev) => {
-        // Events, allocation bookkeeping and heartbeats do not need another pass.
-        if (IGNORED_KINDS.has(ev.object.kind)) return;
+        if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
+        pending.push(ev);
         clearTimeout(debounce);
-        debounce = setTimeout(trigger, debounceMs);
+        // Decided after the debounce, when the pass's own writes have all been noted.
+        debounce = setTimeout(() => {
+          const events = pending;
+          pending = [];
+          if (events.filter((e) => !isOwn(e)).length > 0) trigger();
+        }, debounceMs);
       });
       resync = setInterval(trigger, resyncMs);
-      // Heartbeats expire with time, not with a write: check nodes every second, and renew the
-      // lease well within its TTL.
-      let ticks = 0;
-      const renewEvery = Math.max(1, Math.floor(leaseTtlMs / 3000));
-      renew = setInterval(() => {
-        if (running || stopped) return;
-        if (++ticks % renewEvery === 0) return trigger();
-        if (leader) void step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));
-      }, 1000);
+      let ticking = false;
+      tick = setInterval(() => {
+        if (ticking) return; // a slow check or renewal is still under way
+        ticking = true;
+        void onTick().finally(() => {
+          ticking = false;
+        });
+      }, retryMs);
       trigger();
     },
     async stop() {
@@ -185,7 +368,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       unwatch?.();
       clearTimeout(debounce);
       clearInterval(resync);
-      clearInterval(renew);
+      clearInterval(tick);
       await running;
       if (leader) await deps.store.releaseLease('controller-manager', holder).catch(() => undefined);
     },

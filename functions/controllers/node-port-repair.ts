@@ -7,24 +7,31 @@
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { CLAIM_REPAIR_AGE_MS, type ClaimRecord, NODE_PORT_CLAIM_KIND, nodePortsOf, ownerKey } from '../node-ports';
+import { type PassContext, standaloneContext } from './controller';
 
-export async function repairNodePorts(deps: Deps): Promise<void> {
-  const claims = (await deps.store.list<ClaimRecord>(NODE_PORT_CLAIM_KIND)).items;
+export async function repairNodePorts(deps: Deps, ctx: PassContext = standaloneContext(deps)): Promise<void> {
+  const claims = await ctx.snapshot.list<ClaimRecord>(NODE_PORT_CLAIM_KIND);
   if (claims.length === 0) return;
   const held = new Set<string>();
-  for (const svc of (await deps.store.list('Service')).items) {
+  for (const svc of await ctx.snapshot.list('Service')) {
     for (const port of nodePortsOf(svc)) held.add(`${port}:${ownerKey(svc)}`);
   }
   const now = deps.clock();
   for (const claim of claims) {
     if (held.has(`${claim.metadata.name}:${claim.spec.service}`)) continue;
-    if (now - claim.spec.claimedAt < CLAIM_REPAIR_AGE_MS) continue;
+    if (now - claim.spec.claimedAt < CLAIM_REPAIR_AGE_MS) {
+      ctx.wakeAt(claim.spec.claimedAt + CLAIM_REPAIR_AGE_MS);
+      continue;
+    }
     try {
-      await deps.store.delete(
+      await ctx.deps.store.delete(
         { kind: NODE_PORT_CLAIM_KIND, name: claim.metadata.name },
         { resourceVersion: claim.metadata.resourceVersion as string },
       );
-      deps.log.info('released a node port no Service holds', { port: claim.metadata.name, owner: claim.spec.service });
+      ctx.deps.log.info('released a node port no Service holds', {
+        port: claim.metadata.name,
+        owner: claim.spec.service,
+      });
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }

@@ -1,6 +1,7 @@
 /** Helpers shared by the controllers: ownership, pod readiness and availability, template hashes. */
 import { createHash } from 'node:crypto';
 import type { Pod, PodTemplateSpec } from '../../schemas';
+import { findCondition, isConditionTrue } from '../../schemas/conditions';
 import type { Obj, OwnerReference } from '../store/types';
 
 export function controllerRef(obj: Obj): OwnerReference | undefined {
@@ -28,13 +29,13 @@ export function isActive(pod: Pod): boolean {
 }
 
 export function isReady(pod: Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return isConditionTrue(pod);
 }
 
 /** Ready for at least minReadySeconds (Kubernetes' "available"). */
 export function isAvailable(pod: Pod, minReadySeconds: number, now: number): boolean {
-  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
-  if (!ready) return false;
+  const ready = findCondition(pod, 'Ready');
+  if (ready?.status !== 'True') return false;
   if (minReadySeconds <= 0) return true;
   const since = ready.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : now;
   return now - since >= minReadySeconds * 1000;

@@ -8,16 +8,18 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { providerFor } from '../../providers';
-import { precompile } from '../../schemas';
+import { type Node, precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
+import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/triggers';
 import type { Deps } from '../deps';
 import { createLogger, type LogLevel } from '../log';
 import { parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys, type StoreConfig } from '../store';
 import { rewriteSecretsAtStart } from '../store/encrypted';
+import type { Obj } from '../store/types';
 import { VERSION } from './version';
 
 export function isHttpApiEvent(event: unknown): event is APIGatewayProxyEventV2 {
@@ -76,22 +78,60 @@ export function isScheduleEvent(event: unknown): boolean {
   return typeof event === 'object' && event !== null && (event as { source?: string }).source === 'aws.events';
 }
 
-export function isDynamoStreamEvent(event: unknown): boolean {
-  const records = (event as { Records?: { eventSource?: string }[] } | null)?.Records;
+interface StreamRecord {
+  eventSource?: string;
+  eventName?: string;
+  dynamodb?: {
+    Keys?: { pk?: { S?: string } };
+    NewImage?: { body?: { S?: string } };
+    OldImage?: { body?: { S?: string } };
+  };
+}
+
+export function isDynamoStreamEvent(event: unknown): event is { Records: StreamRecord[] } {
+  const records = (event as { Records?: StreamRecord[] } | null)?.Records;
   return Array.isArray(records) && records.length > 0 && records.every((r) => r?.eventSource === 'aws:dynamodb');
 }
 
 /**
- * The controllers function over given deps. One pass per event, behind the store lease (the
- * deployment also reserves a concurrency of 1; the lease keeps a second copy harmless anyway).
- * A stream event carries no data the pass needs: the pass reads the store, level-triggered.
+ * Whether one stream record needs a pass, by the same rule as the local watch (controllers/
+ * triggers.ts; serverless.yml's filter already drops the ignored kinds). A Node MODIFY that
+ * carries both images is compared by fingerprint; a record without images (a KEYS_ONLY stream)
+ * counts, since a missed trigger costs correctness and an extra one only a pass.
+ */
+export function streamRecordTriggers(record: StreamRecord): boolean {
+  const kind = record.dynamodb?.Keys?.pk?.S ?? '';
+  if (IGNORED_KINDS.has(kind) || kind.startsWith('~')) return false;
+  const next = parseBody(record.dynamodb?.NewImage?.body?.S);
+  const previous = parseBody(record.dynamodb?.OldImage?.body?.S);
+  if (record.eventName !== 'MODIFY' || !next || !previous) return true;
+  return triggersPass('MODIFIED', next, nodeFingerprint(previous as Node));
+}
+
+function parseBody(body: string | undefined): Obj | undefined {
+  if (body === undefined) return undefined;
+  try {
+    return JSON.parse(body) as Obj;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The controllers function over given deps, behind the store lease (the deployment also reserves a
+ * concurrency of 1; the lease keeps a second copy harmless anyway). A stream event whose records
+ * matter runs a full pass (level-triggered: it reads the store, not the records); a schedule event
+ * runs the cheap check (the marker and the node Leases), and a full pass only when it is due.
  */
 export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
-  const manager = createControllerManager(deps, { leaseTtlMs: 60_000, ...options });
+  const manager = createControllerManager(deps, { leaseTtlMs: 60_000, expectedIntervalMs: 60_000, ...options });
   return middy(async (event: unknown): Promise<{ ran: boolean }> => {
-    if (!isScheduleEvent(event) && !isDynamoStreamEvent(event))
-      throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');
-    return { ran: await manager.runLeased() };
+    if (isScheduleEvent(event)) return { ran: await manager.runScheduled() };
+    if (isDynamoStreamEvent(event)) {
+      if (!event.Records.some(streamRecordTriggers)) return { ran: false };
+      return { ran: await manager.runLeased() };
+    }
+    throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');
   });
 }
 

@@ -12,7 +12,7 @@
  */
 import type { Pod } from '../../schemas';
 import type { Obj } from '../store/types';
-import { podHostPorts, podRequests } from './snapshot';
+import { podHostPorts, podRequests } from './requests';
 
 export const ALLOCATION_KIND = 'NodeAllocation';
 export const RESERVATION_TTL_MS = 30_000;

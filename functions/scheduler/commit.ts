@@ -7,6 +7,7 @@
  * over-commits.
  */
 import type { Pod } from '../../schemas';
+import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { type EventRecord, recordEvents } from '../events';
@@ -83,7 +84,7 @@ export async function commitPlan(ctx: CommitContext, plan: Map<NodeInfo, PodCont
 
   // Conditional on each pod's resourceVersion: a pod bound (or changed) by anyone since the
   // snapshot is left alone, so no pod is ever bound twice.
-  const time = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const time = isoTime(now);
   const binds = await deps.store.writeBatch(
     toBind.map(({ pod, node }) => ({ op: 'update', object: bound(pod, node, time) })),
   );

@@ -4,7 +4,8 @@
  */
 import type { Pod } from '../../schemas';
 import type { PodPlacement } from './affinity';
-import { type NodeInfo, podHostPorts, podRequests } from './snapshot';
+import { podHostPorts, podRequests } from './requests';
+import type { NodeInfo } from './snapshot';
 import { tolerates } from './tolerations';
 
 export interface PodContext {

@@ -2,11 +2,16 @@
  * One scheduling pass: snapshot, plan every pending pod in memory, then commit the plan in two
  * store batches (reservations, then binds).
  * Safe to run twice at once (Lambda does that now and then): see allocation.ts and commit.ts.
+ * Under the controller manager the nodes, pods and allocation records come from the round's
+ * cluster snapshot (listed once per round for every controller); called alone it lists them.
  */
 import type { Node, Pod } from '../../schemas';
+import { findCondition } from '../../schemas/conditions';
+import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
+import type { Obj } from '../store/types';
 import { Placement } from './affinity';
 import { ALLOCATION_KIND, type AllocationRecord } from './allocation';
 import { commitPlan } from './commit';
@@ -26,19 +31,31 @@ export interface ScheduleResult {
   conflicts: number;
 }
 
-export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): Promise<ScheduleResult> {
+/** Where a pass reads the cluster: the controllers' round snapshot (structurally, to keep the arrow one way). */
+export interface ClusterReader {
+  list<T extends Obj>(kind: string): Promise<T[]>;
+}
+
+export async function schedulePass(
+  deps: Deps,
+  options: ScheduleOptions = {},
+  cluster?: ClusterReader,
+): Promise<ScheduleResult> {
   const events = options.events ?? true;
   const snapshotAt = deps.clock();
+  const read = cluster
+    ? <T extends Obj>(kind: string) => cluster.list<T>(kind)
+    : async <T extends Obj>(kind: string) => (await deps.store.list<T>(kind)).items;
   const [nodes, pods, records] = await Promise.all([
-    deps.store.list<Node>('Node'),
-    deps.store.list<Pod>('Pod'),
-    deps.store.list<AllocationRecord>(ALLOCATION_KIND),
+    read<Node>('Node'),
+    read<Pod>('Pod'),
+    read<AllocationRecord>(ALLOCATION_KIND),
   ]);
-  const snapshot = buildSnapshot(nodes.items, pods.items, records.items, snapshotAt);
+  const snapshot = buildSnapshot(nodes, pods, records, snapshotAt);
   if (snapshot.pending.length === 0) return { bound: 0, unschedulable: 0, conflicts: 0 };
 
   const stack = new Stack(snapshot);
-  const placement = new Placement(snapshot.nodes, snapshot.byName, pods.items);
+  const placement = new Placement(snapshot.nodes, snapshot.byName, pods);
   const plan = new Map<NodeInfo, PodContext[]>();
   const failed: { pod: Pod; message: string }[] = [];
   for (const pod of snapshot.pending) {
@@ -57,7 +74,7 @@ export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): P
     plan.set(choice.node, list);
   }
 
-  const commitCtx = { deps, live: livePodMap(pods.items), snapshotAt, events };
+  const commitCtx = { deps, live: livePodMap(pods), snapshotAt, events };
   const { bound: placed, conflicts } = await commitPlan(commitCtx, plan);
   const bound = placed.length;
   for (const { pod, message } of failed) await markUnschedulable(deps, pod, message, events);
@@ -68,9 +85,9 @@ export async function schedulePass(deps: Deps, options: ScheduleOptions = {}): P
 
 /** PodScheduled=False with kube-scheduler's message; written (and evented) only when it changes. */
 async function markUnschedulable(deps: Deps, pod: Pod, message: string, events: boolean): Promise<void> {
-  const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const current = findCondition(pod, 'PodScheduled');
   if (current?.status === 'False' && current.message === message) return;
-  const time = new Date(deps.clock()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const time = isoTime(deps.clock());
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
   try {
     await deps.store.update({

@@ -4,6 +4,7 @@
  * kube-scheduler), so a pass never reads the store per pod.
  */
 import { bytes, cpuMillis, type Node, type Pod, type Taint } from '../../schemas';
+import { isConditionTrue } from '../../schemas/conditions';
 import type { Obj } from '../store/types';
 import { type AllocationRecord, pruneEntries, type Reservation, reservationOf } from './allocation';
 
@@ -80,30 +81,8 @@ export class OwnerCounts {
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
-export function podRequests(pod: Pod): { cpu: number; mem: number } {
-  let cpu = 0;
-  let mem = 0;
-  for (const c of pod.spec.containers) {
-    cpu += cpuMillis(c.resources?.requests?.cpu ?? c.resources?.limits?.cpu);
-    mem += bytes(c.resources?.requests?.memory ?? c.resources?.limits?.memory);
-  }
-  return { cpu, mem };
-}
-
-export function podHostPorts(pod: Pod): string[] {
-  const out: string[] = [];
-  for (const c of pod.spec.containers) {
-    for (const p of c.ports ?? []) if (p.hostPort) out.push(`${p.protocol ?? 'TCP'}/${p.hostPort}`);
-  }
-  return out;
-}
-
 export function controllerOf(obj: Obj): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller)?.uid;
-}
-
-export function isReady(node: Node): boolean {
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 export function isPending(pod: Pod): boolean {
@@ -144,7 +123,7 @@ export function buildSnapshot(nodes: Node[], pods: Pod[], records: AllocationRec
       index: list.length,
       zone,
       zoneIndex: zones.get(zone) as number,
-      ready: isReady(node),
+      ready: isConditionTrue(node),
       taints: (node.spec?.taints ?? []).filter((t) => t.effect !== 'PreferNoSchedule'),
       allocCpu: cpuMillis(alloc.cpu ?? 0),
       allocMem: bytes(alloc.memory ?? 0),

@@ -4,7 +4,11 @@
  * pods Running/Ready after a delay, finish terminating pods). Failures are injected by stopping a
  * node's heartbeat, crashing a pod, or making the store refuse the next writes of a kind.
  */
-import { type ControllerManager, createControllerManager } from '../../../functions/controllers/manager';
+import {
+  type ControllerManager,
+  type ControllerManagerOptions,
+  createControllerManager,
+} from '../../../functions/controllers/manager';
 import type { Deps } from '../../../functions/deps';
 import { ConflictError } from '../../../functions/errors';
 import { silentLogger } from '../../../functions/log';
@@ -13,6 +17,7 @@ import { refOf } from '../../../functions/store/object-meta';
 import type { Obj, StateStore } from '../../../functions/store/types';
 import type { CronJob, Deployment, Job, Lease, Node, Pod } from '../../../schemas';
 import { applyDefaults } from '../../../schemas';
+import { isoTime } from '../../../schemas/time';
 import { makeNode, type NodeOptions } from '../../helpers/objects';
 
 export interface SimOptions {
@@ -22,6 +27,8 @@ export interface SimOptions {
   stopDelayMs?: number;
   nodeGracePeriodMs?: number;
   podEvictionDelayMs?: number;
+  /** Eviction limits passed to the controller manager (Kubernetes' defaults when omitted). */
+  eviction?: ControllerManagerOptions['eviction'];
 }
 
 interface SimNode {
@@ -46,6 +53,7 @@ export class Simulation {
     this.manager = createControllerManager(this.deps, {
       nodeGracePeriodMs: options.nodeGracePeriodMs ?? 10_000,
       podEvictionDelayMs: options.podEvictionDelayMs ?? 5_000,
+      ...(options.eviction ? { eviction: options.eviction } : {}),
     });
   }
 
@@ -116,6 +124,16 @@ export class Simulation {
       for (const node of this.nodes.values()) if (node.alive) await this.agents.run(node.name);
       await check?.();
     }
+  }
+
+  /**
+   * The control plane stalls for `ms` (a blocked event loop, a paused VM): nothing runs, not even
+   * the API that stores heartbeats. Then the controllers run first, before the agents' backlog of
+   * heartbeats gets through, as a control plane catching up does.
+   */
+  async stall(ms: number): Promise<void> {
+    this.now += ms;
+    await this.manager.runOnce();
   }
 
   /** Advances until `done` holds or `limitMs` passes; returns the time it took. */
@@ -198,7 +216,7 @@ export class SimulatedAgents {
     const started = Date.parse(pod.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? '');
     if (runMs === undefined || Number.isNaN(started) || this.now - started < Number(runMs)) return;
     const exitCode = Number(pod.metadata.annotations?.[EXIT_CODE] ?? '0');
-    const t = new Date(this.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const t = isoTime(this.now);
     const previous = pod.status?.containerStatuses?.[0];
     const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: t, finishedAt: t };
     const restart = exitCode !== 0 && pod.spec.restartPolicy === 'OnFailure';
@@ -250,7 +268,7 @@ export class SimulatedAgents {
       const since = this.boundAt.get(uid) ?? this.now;
       this.boundAt.set(uid, since);
       if (this.now - since < (this.options.startDelayMs ?? 2_000)) continue;
-      const t = new Date(this.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const t = isoTime(this.now);
       await this.store
         .update({
           ...pod,
