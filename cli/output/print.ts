@@ -19,7 +19,9 @@ export function parseOutputFormat(value: string | undefined): OutputFormat {
 }
 
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0 });
+  // YAML 1.1 quoting, so what is printed reads back as it was (schemas/yaml.ts): the string "on"
+  // prints as "on", not as a plain on that YAML 1.1 (kubectl, ferry apply) reads as true.
+  return stringify(value, { lineWidth: 0, version: '1.1' });
 }
 
 export function toJson(value: unknown): string {

@@ -239,3 +239,14 @@ describe('the CLI reads manifests as the server does', () => {
     expect(spec?.volumes[0]?.configMap.defaultMode).toBe(0o755);
   });
 });
+
+describe('what the CLI prints reads back as it was', () => {
+  it('quotes strings that YAML 1.1 would read as booleans, numbers or octal', async () => {
+    const { toYaml } = await import('../../../cli/output/print');
+    const { parseManifests } = await import('../../../cli/manifests');
+    const data = { a: 'on', b: 'no', c: 'y', d: '0755', e: '12:30', f: 'yes' };
+    const printed = toYaml({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data });
+    const [read] = parseManifests(printed, 'out.yaml');
+    expect((read?.object as unknown as { data?: unknown } | undefined)?.data).toEqual(data);
+  });
+});
