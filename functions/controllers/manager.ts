@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudProvider } from '../../providers/types';
 import type { Deps } from '../deps';
+import { trackNodeDesired } from '../node-desired';
 import { schedulePass } from '../scheduler';
 import type { StateStore } from '../store/types';
 import { reconcileCronJobs } from './cronjob';
@@ -63,6 +64,9 @@ export const IGNORED_KINDS = new Set([
   'NodePortClaim',
   'LoadBalancerRecord',
   'LogRequest',
+  'NodeDesired',
+  'ServiceRoute',
+  'ServiceRouteIndex',
 ]);
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
@@ -85,7 +89,9 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
 
   // Counts writes so a pass knows whether to go round again.
   let writes = 0;
-  const counting = new Proxy(deps.store, {
+  // Every controller write moves the NodeDesired records it concerns (agents' syncs read those).
+  const tracked = trackNodeDesired(deps.store, deps.clock);
+  const counting = new Proxy(tracked, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { providerFor } from '../../providers';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
+import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
@@ -86,7 +87,13 @@ export function isDynamoStreamEvent(event: unknown): boolean {
  * A stream event carries no data the pass needs: the pass reads the store, level-triggered.
  */
 export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
-  const manager = createControllerManager(deps, { leaseTtlMs: 60_000, ...options });
+  // Agents poll here and renew their 60 s Leases every other sync (api/agent/modes.ts): the grace
+  // period is the lease duration.
+  const manager = createControllerManager(deps, {
+    leaseTtlMs: 60_000,
+    nodeGracePeriodMs: POLLED_SYNC.leaseDurationSeconds * 1000,
+    ...options,
+  });
   return middy(async (event: unknown): Promise<{ ran: boolean }> => {
     if (!isScheduleEvent(event) && !isDynamoStreamEvent(event))
       throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');
@@ -111,6 +118,9 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
     config: {
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       version: VERSION,
+      // A held call is billed by the second here and the store's watch sees only this instance's
+      // writes: syncs answer at once and tell the agent when to call again.
+      agentSync: POLLED_SYNC,
       ...(env.FERRY_NODE_PORT_RANGE ? { nodePortRange: parseNodePortRange(env.FERRY_NODE_PORT_RANGE) } : {}),
     },
   };

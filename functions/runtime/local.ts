@@ -8,7 +8,8 @@ import { providerFor } from '../../providers';
 import type { CloudProvider } from '../../providers/types';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
-import { cancelDisconnectChecks } from '../api/agent-sync';
+import { cancelDisconnectChecks } from '../api/agent/disconnect';
+import { HELD_SYNC } from '../api/agent/modes';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
@@ -63,6 +64,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   const config: ApiConfig = {
     watch: true,
+    // One long-lived process: holding a quiet sync costs nothing, and a dropped one is news.
+    agentSync: HELD_SYNC,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     version: VERSION,
     ...(nodePortRange ? { nodePortRange } : {}),

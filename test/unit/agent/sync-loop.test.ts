@@ -33,7 +33,12 @@ class ScriptedClient {
         });
       });
     }
-    return { pods: [], podsVersion: 'v1', services: [], servicesVersion: 's1', nodeStatusUpdateSeconds: 60 };
+    return {
+      versions: { pods: 'p1', config: 'c1', logs: 'l1', routes: '1' },
+      pods: [],
+      nodeStatusUpdateSeconds: 60,
+      leaseRenewedAt: 0,
+    };
   }
 }
 
