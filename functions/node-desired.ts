@@ -145,6 +145,25 @@ async function bumpOne(
   await store.update<NodeDesired>({ ...current, spec: next });
 }
 
+/**
+ * Creates a node's record if it has none (its agent's first sync): fresh tokens, so whatever the
+ * agent holds reads as moved; routes at no sequence yet, so its sync reads the route index.
+ */
+export async function createNodeDesired(store: StateStore, clock: Clock, nodeName: string): Promise<void> {
+  const t = token();
+  try {
+    await store.create<NodeDesired>({
+      apiVersion: 'ferry.dev/v1',
+      kind: NODE_DESIRED_KIND,
+      metadata: { name: nodeName },
+      spec: { pods: t, config: t, logs: t, routes: '', changedAt: clock() },
+    });
+  } catch (err) {
+    // A concurrent bump created it: that one is as good.
+    if (!isAlreadyExists(err)) throw err;
+  }
+}
+
 type PodSpecRefs = {
   containers?: ContainerRefs[];
   initContainers?: ContainerRefs[];

@@ -5,7 +5,7 @@
  */
 import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors';
-import { bumpNodes, NODE_DESIRED_KIND, type NodeDesired, nodeDesiredRef, untracked } from '../../node-desired';
+import { createNodeDesired, NODE_DESIRED_KIND, type NodeDesired, nodeDesiredRef, untracked } from '../../node-desired';
 
 /**
  * Eventually consistent: every write lands before it bumps this record, so a stale copy is one
@@ -19,7 +19,7 @@ export async function readDesired(deps: Deps, nodeName: string): Promise<NodeDes
   const node = await deps.store.get({ kind: 'Node', name: nodeName });
   if (!node) throw new ForbiddenError(`node "${nodeName}" is not registered; register it again`);
   // A node's first sync (or its record was lost): create it; every section reads as moved.
-  await bumpNodes(untracked(deps.store), deps.clock, new Map([[nodeName, new Set(['pods'] as const)]]));
+  await createNodeDesired(untracked(deps.store), deps.clock, nodeName);
   const created = await deps.store.get<NodeDesired>(nodeDesiredRef(nodeName));
   if (!created) throw new Error(`NodeDesired ${nodeName} vanished after its creation`);
   return created;

@@ -1,0 +1,531 @@
+/**
+ * The pull-diff agent protocol end to end in-process: the real API handler (held and polled
+ * modes), the real controllers writing pods and route records, and the real agent loop holding
+ * the desired state. Store calls are counted by a wrapper, as the cost bench counts them.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Agent, type PodSink, type ServiceSink } from '../../../agent/agent';
+import type { AgentApiClient } from '../../../agent/api-client';
+import type { AgentConfig } from '../../../agent/config';
+import { HELD_SYNC, POLLED_SYNC } from '../../../functions/api/agent/modes';
+import type { AgentSyncConfig } from '../../../functions/api/types';
+import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
+import { createControllerManager } from '../../../functions/controllers/manager';
+import { MemoryStore } from '../../../functions/store/memory';
+import type { StateStore } from '../../../functions/store/types';
+import type { ConfigSource, ServiceRoute, SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
+import { configMap, deployment, pod, type Sent, secret, startApi, T0, type TestApi } from './harness';
+
+const SYNC = '/agent/v1/sync';
+const STATUS = {
+  capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+  allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+  addresses: [{ type: 'InternalIP', address: '10.0.0.1' }],
+  conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady' }],
+};
+/** Past the time a list by node may lag its change (the polled mode's settle time). */
+const SETTLED = POLLED_SYNC.listSettleMs + 1;
+
+/** Counts every store call by method and kind while `on`. */
+function counting(inner: StateStore) {
+  const calls: { method: string; kind: string }[] = [];
+  const state = { on: false };
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (state.on && prop !== 'watch') {
+          const first = args[0] as { kind?: string } | string | unknown[] | undefined;
+          const kind = typeof first === 'string' ? first : Array.isArray(first) ? 'batch' : (first?.kind ?? '');
+          calls.push({ method: String(prop), kind });
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, calls, state };
+}
+
+async function setup(mode: AgentSyncConfig) {
+  const c = counting(new MemoryStore(() => T0));
+  const api = await startApi(c.store, { agentSync: mode });
+  const bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+  const reg = await api.send('POST', '/agent/v1/register', {
+    token: bootstrap,
+    body: { nodeName: 'n1', status: STATUS },
+  });
+  const token = String(reg.json.token);
+  const sync = (body: SyncRequest = {}) => api.send('POST', SYNC, { token, body });
+  /** The next sync from an agent that holds what `previous` gave it. */
+  const after = (previous: Sent, extra: SyncRequest = {}) =>
+    sync({
+      versions: previous.json.versions as SyncRequest['versions'],
+      leaseRenewedAt: previous.json.leaseRenewedAt as number,
+      ...extra,
+    });
+  const controllers = createControllerManager(api.deps);
+  return { api, counter: c, sync, after, token, controllers };
+}
+
+describe('agent protocol: what a sync costs', () => {
+  it('answers a quiet polled sync with one eventually consistent read of a small record and no write', async () => {
+    // prepare
+    const { api, counter, sync, after } = await setup(POLLED_SYNC);
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+    api.now.ms += SETTLED;
+    const first = await sync();
+    api.now.ms += 500; // within the token cache's second and the Lease's renewal interval
+
+    // act
+    counter.state.on = true;
+    const quiet = await after(first);
+    counter.state.on = false;
+
+    // assess
+    expect(quiet.status).toBe(200);
+    expect(counter.calls).toEqual([{ method: 'get', kind: 'NodeDesired' }]);
+    expect(quiet.json.pods).toBeUndefined();
+    expect(quiet.json.routes).toBeUndefined();
+    expect(quiet.json.configMaps).toBeUndefined();
+    expect(quiet.json.versions).toEqual(first.json.versions);
+    const record = await api.store.get({ kind: 'NodeDesired', name: 'n1' });
+    // Under 4 KB: half a read unit eventually consistent on DynamoDB.
+    expect(JSON.stringify(record).length).toBeLessThan(400);
+    console.log(
+      `quiet polled sync: ${counter.calls.length} store call(s), record ${JSON.stringify(record).length} bytes`,
+    );
+  });
+
+  it('renews the Lease with one write when it is due, and not before', async () => {
+    // prepare
+    const { api, counter, sync, after } = await setup(POLLED_SYNC);
+    const first = await sync();
+
+    // act
+    api.now.ms += 29_000;
+    const fresh = await after(first);
+    api.now.ms += 2_000;
+    counter.state.on = true;
+    const due = await after(fresh);
+    counter.state.on = false;
+
+    // assess
+    expect(fresh.json.leaseRenewedAt).toBe(first.json.leaseRenewedAt);
+    expect(due.json.leaseRenewedAt).toBe(api.now.ms);
+    expect(counter.calls.filter((c) => c.kind === 'Lease').map((c) => c.method)).toEqual(['update']);
+    const lease = await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' });
+    expect(lease?.spec).toEqual(
+      expect.objectContaining({ leaseDurationSeconds: 60, renewTime: new Date(api.now.ms).toISOString() }),
+    );
+  });
+
+  it('renews a Lease whose echoed renewal time lies in the future', async () => {
+    // prepare
+    const { api, sync } = await setup(POLLED_SYNC);
+
+    // act
+    const res = await sync({ leaseRenewedAt: api.now.ms + 3_600_000 });
+
+    // assess
+    expect(res.json.leaseRenewedAt).toBe(api.now.ms);
+  });
+
+  it('reads only the pods and their config after a pod change, never Services or Endpoints', async () => {
+    // prepare
+    const { api, counter, sync, after } = await setup(POLLED_SYNC);
+    await api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg') });
+    api.now.ms += SETTLED;
+    const first = await sync();
+    const p = pod('web', { nodeName: 'n1' });
+    (p.spec.containers[0] as Record<string, unknown>).envFrom = [{ configMapRef: { name: 'cfg' } }];
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: p });
+    api.now.ms += 500;
+
+    // act
+    counter.state.on = true;
+    const changed = await after(first);
+    counter.state.on = false;
+
+    // assess
+    expect((changed.json.pods as { metadata: { name: string } }[]).map((x) => x.metadata.name)).toEqual(['web']);
+    expect(changed.json.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { a: '1' } }]);
+    expect(counter.calls).toEqual([
+      { method: 'get', kind: 'NodeDesired' },
+      { method: 'list', kind: 'Pod' },
+      { method: 'get', kind: 'ConfigMap' },
+    ]);
+    expect(counter.calls.some((c) => c.kind === 'Service' || c.kind === 'Endpoints')).toBe(false);
+    console.log(`sync after a pod change: ${counter.calls.length} store call(s)`);
+  });
+});
+
+describe('agent protocol: every kind of change reaches its node', () => {
+  let t: Awaited<ReturnType<typeof setup>>;
+  let last: Sent;
+  const next = async () => {
+    t.api.now.ms += SETTLED;
+    last = await t.after(last);
+    expect(last.status).toBe(200);
+    return last;
+  };
+
+  beforeEach(async () => {
+    t = await setup(POLLED_SYNC);
+    last = await t.sync();
+  });
+
+  it('sends a pod the scheduler binds to the node, from a Deployment applied through the API', async () => {
+    // act
+    await t.api.send('POST', '/apis/apps/v1/namespaces/default/deployments', { body: deployment('web', 2) });
+    await t.controllers.runOnce();
+    const res = await next();
+
+    // assess
+    expect((res.json.pods as unknown[]).length).toBe(2);
+    expect(res.json.syncAfterSeconds).toBe(POLLED_SYNC.busySyncSeconds);
+  });
+
+  it('sends a pod marked for deletion, and then its removal once the agent reports it stopped', async () => {
+    // prepare
+    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+    const bound = (await next()).json.pods as { metadata: { name: string; uid: string; namespace: string } }[];
+
+    // act
+    await t.api.send('DELETE', '/api/v1/namespaces/default/pods/web');
+    const terminating = (await next()).json.pods as { metadata: { deletionTimestamp?: string } }[];
+    const ref = { namespace: 'default', name: 'web', uid: bound[0]?.metadata.uid as string };
+    t.api.now.ms += SETTLED;
+    last = await t.after(last, { terminated: [ref] });
+
+    // assess
+    expect(terminating[0]?.metadata.deletionTimestamp).toBeDefined();
+    expect(last.json.pods).toEqual([]);
+  });
+
+  it('sends a ConfigMap and a Secret its pods use when they are created, changed and deleted, and no others', async () => {
+    // prepare
+    const p = pod('web', { nodeName: 'n1' });
+    const c = p.spec.containers[0] as Record<string, unknown>;
+    c.envFrom = [{ configMapRef: { name: 'cfg' } }];
+    c.env = [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }];
+    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: p });
+    await next();
+
+    // act
+    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg', { A: '1' }) });
+    const created = await next();
+    await t.api.send('PUT', '/api/v1/namespaces/default/configmaps/cfg', { body: configMap('cfg', { A: '2' }) });
+    const changed = await next();
+    await t.api.send('POST', '/api/v1/namespaces/default/secrets', { body: secret('sec') });
+    const withSecret = await next();
+    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('unrelated') });
+    const unrelated = await next();
+    await t.api.send('DELETE', '/api/v1/namespaces/default/configmaps/cfg');
+    const deleted = await next();
+
+    // assess
+    expect(created.json.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { A: '1' } }]);
+    expect(created.json.pods).toBeUndefined();
+    expect(changed.json.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { A: '2' } }]);
+    expect(withSecret.json.secrets).toEqual([{ namespace: 'default', name: 'sec', data: { k: 'dg==' } }]);
+    expect(unrelated.json.configMaps).toBeUndefined();
+    expect(deleted.json.configMaps).toEqual([]);
+  });
+
+  it('sends a log request for one of its pods', async () => {
+    // prepare
+    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+    await next();
+
+    // act
+    const call = t.api.send('GET', '/api/v1/namespaces/default/pods/web/log');
+    await new Promise((r) => setTimeout(r, 20));
+    const res = await next();
+    const request = (res.json.logRequests as { namespace: string; name: string }[])[0];
+    await t.api.send('POST', '/agent/v1/logs', {
+      token: t.token,
+      body: { namespace: request?.namespace, name: request?.name, content: 'hello\n' },
+    });
+
+    // assess
+    expect((await call).body).toBe('hello\n');
+  });
+
+  it('sends the routes of a Service the endpoints controller publishes, then only what changed, then its removal', async () => {
+    // act
+    const svc = await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { ports: [{ port: 80 }] } },
+    });
+    await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b' }, spec: { ports: [{ port: 81 }] } },
+    });
+    await reconcileEndpoints(t.api.deps);
+    const both = await next();
+    await t.api.send('POST', '/api/v1/namespaces/default/endpoints', {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'a' },
+        subsets: [{ addresses: [{ ip: '10.0.0.2' }], ports: [{ port: 41000 }] }],
+      },
+    });
+    await reconcileEndpoints(t.api.deps);
+    const one = await next();
+    await t.api.send('DELETE', '/api/v1/namespaces/default/services/b');
+    await reconcileEndpoints(t.api.deps);
+    const gone = await next();
+    const quiet = await next();
+
+    // assess
+    const nodePort = (svc.json.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
+    expect((both.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual(['a', 'b']);
+    expect(one.json.routes).toEqual({
+      full: false,
+      services: [
+        {
+          namespace: 'default',
+          name: 'a',
+          ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [{ ip: '10.0.0.2', port: 41000 }] }],
+        },
+      ],
+    });
+    expect(gone.json.routes).toEqual({ full: false, services: [], removed: ['default/b'] });
+    expect(quiet.json.routes).toBeUndefined();
+  });
+
+  it("does not move the node's versions when its agent reports pod status", async () => {
+    // prepare
+    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+    const bound = (await next()).json.pods as { metadata: { uid: string } }[];
+
+    // act
+    t.api.now.ms += SETTLED;
+    last = await t.after(last, {
+      podStatuses: [
+        {
+          pod: { namespace: 'default', name: 'web', uid: bound[0]?.metadata.uid as string },
+          status: { phase: 'Running' },
+        },
+      ],
+    });
+    const after = await next();
+
+    // assess
+    expect(last.json.pods).toBeUndefined();
+    expect(after.json.pods).toBeUndefined();
+    const stored = await t.api.store.get<
+      { status?: { phase?: string } } & import('../../../functions/store/types').Obj
+    >({
+      kind: 'Pod',
+      namespace: 'default',
+      name: 'web',
+    });
+    expect(stored?.status?.phase).toBe('Running');
+  });
+
+  it('refuses a node whose Node object was deleted, writing nothing', async () => {
+    // act
+    await t.api.send('DELETE', '/api/v1/nodes/n1');
+    const res = await t.after(last);
+
+    // assess
+    expect(res.status).toBe(403);
+    expect(res.json.message).toMatch(/not registered/);
+  });
+});
+
+describe('agent protocol: modes', () => {
+  it('answers a quiet sync at once on a polled runtime, with a relaxed interval', async () => {
+    // prepare
+    const { api, sync, after } = await setup(POLLED_SYNC);
+    const first = await sync();
+    api.now.ms += POLLED_SYNC.busyForSeconds * 1000 + 1000;
+
+    // act
+    const started = Date.now();
+    const res = await after(first, { waitSeconds: 5 });
+
+    // assess
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(res.json.syncAfterSeconds).toBe(POLLED_SYNC.quietSyncSeconds);
+  });
+
+  it('holds a quiet sync on a held runtime until a pod of the node is created', async () => {
+    // prepare
+    const { api, sync, after } = await setup(HELD_SYNC);
+    const first = await sync();
+
+    // act
+    const held = after(first, { waitSeconds: 5 });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+    const res = await held;
+
+    // assess
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((res.json.pods as unknown[]).length).toBe(1);
+    expect(res.json.syncAfterSeconds).toBeUndefined();
+  });
+
+  it('answers sections read within the settle time with versions the agent will not match, so it reads them again', async () => {
+    // prepare
+    const { api, sync, after } = await setup(POLLED_SYNC);
+    const first = await sync();
+    await api.send('POST', '/api/v1/namespaces/default/pods', { body: pod('web', { nodeName: 'n1' }) });
+
+    // act
+    const soon = await after(first);
+    api.now.ms += POLLED_SYNC.listSettleMs + 1;
+    const later = await after(soon);
+    const quiet = await after(later);
+
+    // assess
+    expect((soon.json.pods as unknown[]).length).toBe(1);
+    expect((later.json.pods as unknown[]).length).toBe(1);
+    expect(quiet.json.pods).toBeUndefined();
+  });
+});
+
+/** The real agent loop over the in-process API; records what it feeds the pod manager and proxy. */
+class Harnessed {
+  desired: Record<string, unknown>[] = [];
+  config: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] } = {};
+  routes: ServiceRoute[] = [];
+  readonly agent: Agent;
+  constructor(api: TestApi, token: string) {
+    const client = {
+      async sync(req: SyncRequest): Promise<SyncResponse> {
+        const res = await api.send('POST', SYNC, { token, body: { ...req, waitSeconds: 0 } });
+        if (res.status !== 200) throw new Error(`sync: ${res.status} ${res.json.message}`);
+        return res.json as unknown as SyncResponse;
+      },
+    };
+    const pods: PodSink = {
+      setDesired: (p, c) => {
+        this.desired = p;
+        this.config = c ?? {};
+      },
+      changedStatuses: () => [],
+      terminated: () => [],
+      markReported() {},
+      markAllUnreported() {},
+      runtimeHealthy: async () => ({ ok: true, message: 'ok', version: 'test' }),
+      logs: async () => ({ error: 'none' }),
+      onStatusChange() {},
+    };
+    const services: ServiceSink = {
+      update: async (r) => {
+        this.routes = [...r].sort((a, b) => a.name.localeCompare(b.name));
+      },
+    };
+    const config = {
+      nodeName: 'n1',
+      nodeIp: '10.0.0.1',
+      syncWaitSeconds: 0,
+      maxPods: 110,
+      labels: {},
+    } as unknown as AgentConfig;
+    const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
+    this.agent = new Agent(config, client as unknown as AgentApiClient, pods, log, () => api.now.ms, services);
+  }
+  view() {
+    const names = this.desired
+      .map((p) => (p as { metadata: { name: string; deletionTimestamp?: string } }).metadata)
+      .filter((m) => !m.deletionTimestamp)
+      .map((m) => m.name)
+      .sort();
+    return { pods: names, config: this.config, routes: this.routes };
+  }
+}
+
+describe('agent protocol: convergence', () => {
+  async function changeEverything(t: Awaited<ReturnType<typeof setup>>, round: number) {
+    const p = pod(`web-${round}`, { nodeName: 'n1' });
+    (p.spec.containers[0] as Record<string, unknown>).envFrom = [{ configMapRef: { name: 'cfg' } }];
+    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: p });
+    if (round > 0) await t.api.send('DELETE', `/api/v1/namespaces/default/pods/web-${round - 1}`);
+    await t.api.send('PUT', '/api/v1/namespaces/default/configmaps/cfg', {
+      body: configMap('cfg', { R: String(round) }),
+    });
+    await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${round}` }, spec: { ports: [{ port: 80 }] } },
+    });
+    if (round > 0) await t.api.send('DELETE', `/api/v1/namespaces/default/services/svc-${round - 1}`);
+    await reconcileEndpoints(t.api.deps);
+  }
+
+  it('converges after missed syncs, and a restarted agent holding nothing converges to the same state', async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg') });
+    const steady = new Harnessed(t.api, t.token);
+    await steady.agent.syncOnce();
+
+    // act: changes with a sync after some rounds only (the others are missed)
+    for (let round = 0; round < 6; round++) {
+      await changeEverything(t, round);
+      t.api.now.ms += 500;
+      if (round % 2 === 1) await steady.agent.syncOnce();
+    }
+    t.api.now.ms += POLLED_SYNC.listSettleMs + 1;
+    await steady.agent.syncOnce();
+    await steady.agent.syncOnce();
+    const restarted = new Harnessed(t.api, t.token);
+    await restarted.agent.syncOnce();
+
+    // assess
+    expect(steady.view().pods).toEqual(['web-5']);
+    expect(steady.view().config.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { R: '5' } }]);
+    expect(steady.view().routes.map((r) => r.name)).toEqual(['svc-5']);
+    expect(restarted.view()).toEqual(steady.view());
+  });
+
+  it('converges when an agent sends versions that are stale, unknown or hostile', async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg') });
+    await changeEverything(t, 0);
+    await changeEverything(t, 1);
+    t.api.now.ms += POLLED_SYNC.listSettleMs + 1;
+    const truth = await t.sync();
+
+    // act
+    const answers = await Promise.all(
+      [
+        { pods: 'old', config: 'old', logs: 'old', routes: '1' },
+        { pods: '', config: '__proto__', logs: 'x'.repeat(64), routes: '999999' },
+        { routes: '-1' },
+      ].map((versions) => t.sync({ versions })),
+    );
+
+    // assess
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(res.json.pods).toEqual(truth.json.pods);
+      expect(res.json.configMaps).toEqual(truth.json.configMaps);
+      expect(res.json.versions).toEqual(truth.json.versions);
+    }
+    expect(answers[0]?.json.routes).toEqual({
+      full: false,
+      services: (truth.json.routes as { services: unknown[] }).services,
+      removed: ['default/svc-0'],
+    });
+    expect((answers[1]?.json.routes as { full: boolean }).full).toBe(true);
+    expect((answers[2]?.json.routes as { full: boolean }).full).toBe(true);
+  });
+
+  it('refuses versions longer than the protocol allows with 422, writing nothing', async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    const before = await t.api.snapshot();
+
+    // act
+    const res = await t.sync({ versions: { pods: 'x'.repeat(65) } });
+
+    // assess
+    expect(res.status).toBe(422);
+    expect(await t.api.snapshot()).toBe(before);
+  });
+});
