@@ -118,7 +118,7 @@ export class Agent {
       try {
         await this.syncOnce();
         backoff.reset();
-        await this.pauseBeforeNextSync();
+        await this.waitForNextSync();
       } catch (err) {
         if (this.abort.signal.aborted) break;
         this.pods.markAllUnreported();
@@ -251,8 +251,8 @@ export class Agent {
     for (const r of diff.services) this.routes.set(`${r.namespace}/${r.name}`, r);
   }
 
-  /** Polled servers (Lambda): wait the interval they named, but report a pod status change at once. */
-  private async pauseBeforeNextSync(): Promise<void> {
+  /** Polled servers (Lambda): waits the interval the last answer named, but a pod status change ends it. */
+  async waitForNextSync(): Promise<void> {
     if (this.nextSyncAfterMs <= 0 || this.abort.signal.aborted) return;
     const pause = new AbortController();
     this.held = pause;
