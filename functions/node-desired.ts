@@ -122,7 +122,10 @@ async function bumpOne(
     routes: routesSeq ?? '',
     changedAt: now,
   };
-  const next: NodeDesiredSpec = { ...spec, changedAt: now };
+  // A route change alone does not make the node busy (a polled node keeps its quiet interval):
+  // it is every node's at once, and the proxies retry an endpoint that went away.
+  const onlyRoutes = [...sections].every((s) => s === 'routes');
+  const next: NodeDesiredSpec = { ...spec, changedAt: onlyRoutes && current ? spec.changedAt : now };
   for (const s of sections) {
     if (s === 'routes') {
       if (routesSeq === undefined || Number(routesSeq) <= Number(spec.routes || '0')) continue;
@@ -141,7 +144,7 @@ async function bumpOne(
     });
     return;
   }
-  if (next.routes === spec.routes && [...sections].every((s) => s === 'routes')) return;
+  if (next.routes === spec.routes && onlyRoutes) return;
   await store.update<NodeDesired>({ ...current, spec: next });
 }
 

@@ -179,10 +179,18 @@ async function fanOut(deps: Deps, index: RouteIndex): Promise<void> {
   // Consistent: a node whose record this list misses created it after the index moved, and its
   // sync then read the moved index (functions/api/agent/routes.ts), so it cannot be left behind.
   const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
-  const behind = new Map<string, Set<Section>>();
-  for (const r of records)
-    if (Number(r.spec.routes || '0') < index.spec.seq) behind.set(r.metadata.name, new Set(['routes']));
-  await bumpNodes(store, deps.clock, behind, seq);
+  const behind = records.filter((r) => Number(r.spec.routes || '0') < index.spec.seq);
+  // One batch (one transaction on SQLite) for thousands of nodes; those bumped meanwhile retry one by one.
+  const results = await store.writeBatch(
+    behind.map((r) => ({ op: 'update' as const, object: { ...r, spec: { ...r.spec, routes: seq } } })),
+  );
+  const retry = new Map<string, Set<Section>>();
+  results.forEach((r, i) => {
+    if (r.ok) return;
+    if (!isConflict(r.error) && !isNotFound(r.error)) throw r.error;
+    if (isConflict(r.error)) retry.set(behind[i]?.metadata.name as string, new Set(['routes']));
+  });
+  await bumpNodes(store, deps.clock, retry, seq);
   try {
     await store.update<RouteIndex>({ ...index, spec: { ...index.spec, fannedOut: index.spec.seq } });
   } catch (err) {

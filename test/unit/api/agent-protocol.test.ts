@@ -12,7 +12,7 @@ import type { AgentSyncConfig } from '../../../functions/api/types';
 import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
 import { createControllerManager } from '../../../functions/controllers/manager';
 import { MemoryStore } from '../../../functions/store/memory';
-import type { StateStore } from '../../../functions/store/types';
+import type { Obj, StateStore } from '../../../functions/store/types';
 import type { ConfigSource, ServiceRoute, SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
 import { configMap, deployment, pod, type Sent, secret, startApi, T0, type TestApi } from './harness';
 
@@ -332,6 +332,63 @@ describe('agent protocol: every kind of change reaches its node', () => {
     // assess
     expect(res.status).toBe(403);
     expect(res.json.message).toMatch(/not registered/);
+  });
+});
+
+describe('agent protocol: route records', () => {
+  it('finishes a fan-out a failed pass left undone, so a lagging node still learns of the change', async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { ports: [{ port: 80 }] } },
+    });
+    await reconcileEndpoints(t.api.deps);
+    t.api.now.ms += SETTLED;
+    const first = await t.sync();
+    await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b' }, spec: { ports: [{ port: 81 }] } },
+    });
+    await reconcileEndpoints(t.api.deps);
+    // Play a pass that moved the index and died before bringing n1's record to it.
+    const index = (await t.api.store.get({ kind: 'ServiceRouteIndex', name: 'routes' })) as Obj & {
+      spec: { seq: number; fannedOut: number };
+    };
+    await t.api.store.update({ ...index, spec: { ...index.spec, fannedOut: index.spec.seq - 1 } });
+    const record = (await t.api.store.get({ kind: 'NodeDesired', name: 'n1' })) as Obj & { spec: { routes: string } };
+    await t.api.store.update({ ...record, spec: { ...record.spec, routes: String(index.spec.seq - 1) } });
+    t.api.now.ms += 500;
+    const missed = await t.after(first);
+
+    // act
+    await reconcileEndpoints(t.api.deps);
+    t.api.now.ms += 500;
+    const caughtUp = await t.after(missed);
+
+    // assess
+    expect(missed.json.routes).toBeUndefined();
+    expect((caughtUp.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual(['b']);
+  });
+
+  it("catches a node's record up to the route index when the record is behind it", async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    await t.api.send('POST', '/api/v1/namespaces/default/services', {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { ports: [{ port: 80 }] } },
+    });
+    // n1 has not synced yet: it has no record, so the fan-out did not reach it.
+    await reconcileEndpoints(t.api.deps);
+
+    // act
+    const first = await t.sync();
+    t.api.now.ms += 500;
+    t.counter.state.on = true;
+    const quiet = await t.after(first);
+    t.counter.state.on = false;
+
+    // assess
+    expect((first.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual(['a']);
+    expect(quiet.json.routes).toBeUndefined();
+    expect(t.counter.calls).toEqual([{ method: 'get', kind: 'NodeDesired' }]);
   });
 });
 
