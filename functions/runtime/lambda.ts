@@ -16,6 +16,7 @@ import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/ty
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
 import type { Deps } from '../deps';
 import { createLogger, type LogLevel } from '../log';
+import { trackNodeDesired } from '../node-desired';
 import { parseNodePortRange } from '../node-ports';
 import { openStore, type StoreConfig } from '../store';
 import { VERSION } from './version';
@@ -112,7 +113,8 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   if (env.FERRY_DYNAMODB_ENDPOINT) config.endpoint = env.FERRY_DYNAMODB_ENDPOINT;
   if (env.FERRY_SQLITE_PATH) config.path = env.FERRY_SQLITE_PATH;
   const deps: ApiDeps = {
-    store: await openStore(config),
+    // Every writer of this function moves the NodeDesired records agents' syncs read.
+    store: trackNodeDesired(await openStore(config), Date.now),
     clock: Date.now,
     log: createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info'),
     config: {

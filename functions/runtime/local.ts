@@ -12,6 +12,7 @@ import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
+import { trackNodeDesired } from '../node-desired';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
 import { openStore } from '../store';
 import type { StateStore } from '../store/types';
@@ -59,7 +60,10 @@ export interface LocalControlPlane {
 
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.log ?? createLogger((process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  const store = options.store ?? (await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db') }));
+  const opened = options.store ?? (await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db') }));
+  // Every writer of this process, and whoever writes through the store it returns, moves the
+  // NodeDesired records agents' syncs read (functions/node-desired.ts).
+  const store = trackNodeDesired(opened, Date.now);
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   const config: ApiConfig = {
