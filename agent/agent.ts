@@ -101,9 +101,12 @@ export class Agent {
     this.held?.abort();
   }
 
-  /** Forgets what it holds: the next sync is sent everything, and renews the Lease. */
+  /**
+   * After a failed sync: the next one renews the Lease (the server may have seen the call cut).
+   * The versions stay: they still describe what the agent holds, so a control plane that comes
+   * back is not asked for every node's whole state at once.
+   */
   private forget(): void {
-    this.versions = {};
     this.leaseRenewedAt = undefined;
   }
 
@@ -228,7 +231,6 @@ export class Agent {
 
   /** Takes in the sections the answer carries, and feeds the proxy and the pod manager. */
   private async apply(res: SyncResponse): Promise<void> {
-    this.versions = { ...res.versions };
     this.leaseRenewedAt = res.leaseRenewedAt;
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
@@ -243,6 +245,8 @@ export class Agent {
     }
     this.pods.setDesired(this.desiredPods, this.desiredConfig);
     this.answerLogRequests(this.logRequests);
+    // Last: an answer that failed to apply (the proxy could not bind) is asked for again.
+    this.versions = { ...res.versions };
   }
 
   private applyRoutes(diff: RoutesDiff): void {
