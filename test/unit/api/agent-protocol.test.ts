@@ -1,72 +1,15 @@
 /**
- * The pull-diff agent protocol end to end in-process: the real API handler (held and polled
- * modes), the real controllers writing pods and route records, and the real agent loop holding
- * the desired state. Store calls are counted by a wrapper, as the cost bench counts them.
+ * The pull-diff agent protocol in-process: the real API handler (held and polled modes) and the
+ * real controllers writing pods and route records; what each sync costs in store calls, that
+ * every kind of change reaches its node, and the two modes. Convergence: agent-convergence.test.ts.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Agent, type PodSink, type ServiceSink } from '../../../agent/agent';
-import type { AgentApiClient } from '../../../agent/api-client';
-import type { AgentConfig } from '../../../agent/config';
 import { HELD_SYNC, POLLED_SYNC } from '../../../functions/api/agent/modes';
-import type { AgentSyncConfig } from '../../../functions/api/types';
 import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
-import { createControllerManager } from '../../../functions/controllers/manager';
-import { MemoryStore } from '../../../functions/store/memory';
-import type { Obj, StateStore } from '../../../functions/store/types';
-import type { ConfigSource, ServiceRoute, SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
-import { configMap, deployment, pod, type Sent, secret, startApi, T0, type TestApi } from './harness';
-
-const SYNC = '/agent/v1/sync';
-const STATUS = {
-  capacity: { cpu: '4', memory: '8Gi', pods: '110' },
-  allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
-  addresses: [{ type: 'InternalIP', address: '10.0.0.1' }],
-  conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady' }],
-};
-/** Past the time a list by node may lag its change (the polled mode's settle time). */
-const SETTLED = POLLED_SYNC.listSettleMs + 1;
-
-/** Counts every store call by method and kind while `on`. */
-function counting(inner: StateStore) {
-  const calls: { method: string; kind: string }[] = [];
-  const state = { on: false };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (state.on && prop !== 'watch') {
-          const first = args[0] as { kind?: string } | string | unknown[] | undefined;
-          const kind = typeof first === 'string' ? first : Array.isArray(first) ? 'batch' : (first?.kind ?? '');
-          calls.push({ method: String(prop), kind });
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store, calls, state };
-}
-
-async function setup(mode: AgentSyncConfig) {
-  const c = counting(new MemoryStore(() => T0));
-  const api = await startApi(c.store, { agentSync: mode });
-  const bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
-  const reg = await api.send('POST', '/agent/v1/register', {
-    token: bootstrap,
-    body: { nodeName: 'n1', status: STATUS },
-  });
-  const token = String(reg.json.token);
-  const sync = (body: SyncRequest = {}) => api.send('POST', SYNC, { token, body });
-  /** The next sync from an agent that holds what `previous` gave it. */
-  const syncAfter = (previous: Sent, extra: SyncRequest = {}) =>
-    sync({
-      versions: previous.json.versions as SyncRequest['versions'],
-      leaseRenewedAt: previous.json.leaseRenewedAt as number,
-      ...extra,
-    });
-  const controllers = createControllerManager(api.deps);
-  return { api, counter: c, sync, syncAfter, token, controllers };
-}
+import type { Obj } from '../../../functions/store/types';
+import type { ServiceRoute } from '../../../schemas/agent-protocol';
+import { SETTLED, type Setup, setup } from './agent-protocol-harness';
+import { configMap, deployment, pod, type Sent, secret } from './harness';
 
 describe('agent protocol: what a sync costs', () => {
   it('answers a quiet polled sync with one eventually consistent read of a small record and no write', async () => {
@@ -161,7 +104,7 @@ describe('agent protocol: what a sync costs', () => {
 });
 
 describe('agent protocol: every kind of change reaches its node', () => {
-  let t: Awaited<ReturnType<typeof setup>>;
+  let t: Setup;
   let last: Sent;
   const next = async () => {
     t.api.now.ms += SETTLED;
@@ -446,143 +389,3 @@ describe('agent protocol: modes', () => {
 });
 
 /** The real agent loop over the in-process API; records what it feeds the pod manager and proxy. */
-class Harnessed {
-  desired: Record<string, unknown>[] = [];
-  config: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] } = {};
-  routes: ServiceRoute[] = [];
-  readonly agent: Agent;
-  constructor(api: TestApi, token: string) {
-    const client = {
-      async sync(req: SyncRequest): Promise<SyncResponse> {
-        const res = await api.send('POST', SYNC, { token, body: { ...req, waitSeconds: 0 } });
-        if (res.status !== 200) throw new Error(`sync: ${res.status} ${res.json.message}`);
-        return res.json as unknown as SyncResponse;
-      },
-    };
-    const pods: PodSink = {
-      setDesired: (p, c) => {
-        this.desired = p;
-        this.config = c ?? {};
-      },
-      changedStatuses: () => [],
-      terminated: () => [],
-      markReported() {},
-      markAllUnreported() {},
-      runtimeHealthy: async () => ({ ok: true, message: 'ok', version: 'test' }),
-      logs: async () => ({ error: 'none' }),
-      onStatusChange() {},
-    };
-    const services: ServiceSink = {
-      update: async (r) => {
-        this.routes = [...r].sort((a, b) => a.name.localeCompare(b.name));
-      },
-    };
-    const config = {
-      nodeName: 'n1',
-      nodeIp: '10.0.0.1',
-      syncWaitSeconds: 0,
-      maxPods: 110,
-      labels: {},
-    } as unknown as AgentConfig;
-    const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
-    this.agent = new Agent(config, client as unknown as AgentApiClient, pods, log, () => api.now.ms, services);
-  }
-  view() {
-    const names = this.desired
-      .map((p) => (p as { metadata: { name: string; deletionTimestamp?: string } }).metadata)
-      .filter((m) => !m.deletionTimestamp)
-      .map((m) => m.name)
-      .sort();
-    return { pods: names, config: this.config, routes: this.routes };
-  }
-}
-
-describe('agent protocol: convergence', () => {
-  async function changeEverything(t: Awaited<ReturnType<typeof setup>>, round: number) {
-    const p = pod(`web-${round}`, { nodeName: 'n1' });
-    (p.spec.containers[0] as Record<string, unknown>).envFrom = [{ configMapRef: { name: 'cfg' } }];
-    await t.api.send('POST', '/api/v1/namespaces/default/pods', { body: p });
-    if (round > 0) await t.api.send('DELETE', `/api/v1/namespaces/default/pods/web-${round - 1}`);
-    await t.api.send('PUT', '/api/v1/namespaces/default/configmaps/cfg', {
-      body: configMap('cfg', { R: String(round) }),
-    });
-    await t.api.send('POST', '/api/v1/namespaces/default/services', {
-      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${round}` }, spec: { ports: [{ port: 80 }] } },
-    });
-    if (round > 0) await t.api.send('DELETE', `/api/v1/namespaces/default/services/svc-${round - 1}`);
-    await reconcileEndpoints(t.api.deps);
-  }
-
-  it('converges after missed syncs, and a restarted agent holding nothing converges to the same state', async () => {
-    // prepare
-    const t = await setup(POLLED_SYNC);
-    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg') });
-    const steady = new Harnessed(t.api, t.token);
-    await steady.agent.syncOnce();
-
-    // act: changes with a sync after some rounds only (the others are missed)
-    for (let round = 0; round < 6; round++) {
-      await changeEverything(t, round);
-      t.api.now.ms += 500;
-      if (round % 2 === 1) await steady.agent.syncOnce();
-    }
-    t.api.now.ms += POLLED_SYNC.listSettleMs + 1;
-    await steady.agent.syncOnce();
-    await steady.agent.syncOnce();
-    const restarted = new Harnessed(t.api, t.token);
-    await restarted.agent.syncOnce();
-
-    // assess
-    expect(steady.view().pods).toEqual(['web-5']);
-    expect(steady.view().config.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { R: '5' } }]);
-    expect(steady.view().routes.map((r) => r.name)).toEqual(['svc-5']);
-    expect(restarted.view()).toEqual(steady.view());
-  });
-
-  it('converges when an agent sends versions that are stale, unknown or hostile', async () => {
-    // prepare
-    const t = await setup(POLLED_SYNC);
-    await t.api.send('POST', '/api/v1/namespaces/default/configmaps', { body: configMap('cfg') });
-    await changeEverything(t, 0);
-    await changeEverything(t, 1);
-    t.api.now.ms += POLLED_SYNC.listSettleMs + 1;
-    const truth = await t.sync();
-
-    // act
-    const answers = await Promise.all(
-      [
-        { pods: 'old', config: 'old', logs: 'old', routes: '1' },
-        { pods: '', config: '__proto__', logs: 'x'.repeat(64), routes: '999999' },
-        { routes: '-1' },
-      ].map((versions) => t.sync({ versions })),
-    );
-
-    // assess
-    for (const res of answers) {
-      expect(res.status).toBe(200);
-      expect(res.json.pods).toEqual(truth.json.pods);
-      expect(res.json.configMaps).toEqual(truth.json.configMaps);
-      expect(res.json.versions).toEqual(truth.json.versions);
-    }
-    expect(answers[0]?.json.routes).toEqual({
-      full: false,
-      services: (truth.json.routes as { services: unknown[] }).services,
-      removed: ['default/svc-0'],
-    });
-    expect(answers[1]?.json.routes).toEqual(expect.objectContaining({ full: true }));
-    expect(answers[2]?.json.routes).toEqual(expect.objectContaining({ full: true }));
-  });
-
-  it('refuses versions longer than the protocol allows with 422, writing nothing', async () => {
-    // prepare
-    const t = await setup(POLLED_SYNC);
-    const before = await t.api.snapshot();
-
-    // act
-    const res = await t.sync({ versions: { pods: 'x'.repeat(65) } });
-
-    // assess
-    expect(res.status).toBe(422);
-    expect(await t.api.snapshot()).toBe(before);
-  });
-});
