@@ -25,19 +25,42 @@ export async function readDesired(deps: Deps, nodeName: string): Promise<NodeDes
   return created;
 }
 
+/**
+ * The held syncs waiting per store, by node: one store listener for all of them, since a store
+ * copies every change for each listener and a server holds a sync per node (thousands).
+ */
+const waiting = new WeakMap<object, { byNode: Map<string, Set<() => void>>; unwatch: () => void }>();
+
+function waitersOf(deps: Deps): Map<string, Set<() => void>> {
+  let entry = waiting.get(deps.store);
+  if (!entry) {
+    const byNode = new Map<string, Set<() => void>>();
+    const unwatch = deps.store.watch((ev) => {
+      if (ev.object.kind !== NODE_DESIRED_KIND) return;
+      for (const wake of [...(byNode.get(ev.object.metadata.name) ?? [])]) wake();
+    });
+    entry = { byNode, unwatch };
+    waiting.set(deps.store, entry);
+  }
+  return entry.byNode;
+}
+
 /** Resolves when the node's record is written (or after `ms`, or when `signal` aborts). */
 export function waitForDesired(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
+  const byNode = waitersOf(deps);
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      unwatch();
+      const set = byNode.get(nodeName);
+      set?.delete(done);
+      if (set?.size === 0) byNode.delete(nodeName);
       signal?.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    const unwatch = deps.store.watch((ev) => {
-      if (ev.object.kind === NODE_DESIRED_KIND && ev.object.metadata.name === nodeName) done();
-    });
+    const set = byNode.get(nodeName) ?? new Set<() => void>();
+    set.add(done);
+    byNode.set(nodeName, set);
     if (signal?.aborted) done();
     signal?.addEventListener('abort', done, { once: true });
   });

@@ -4,12 +4,16 @@
  * every kind of change reaches its node, and the two modes. Convergence: agent-convergence.test.ts.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { waitForDesired } from '../../../functions/api/agent/desired';
 import { HELD_SYNC, POLLED_SYNC } from '../../../functions/api/agent/modes';
 import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
+import { silentLogger } from '../../../functions/log';
+import { createNodeDesired } from '../../../functions/node-desired';
+import { MemoryStore } from '../../../functions/store/memory';
 import type { Obj } from '../../../functions/store/types';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 import { SETTLED, type Setup, setup } from './agent-protocol-harness';
-import { configMap, deployment, pod, type Sent, secret } from './harness';
+import { configMap, deployment, pod, type Sent, secret, T0 } from './harness';
 
 describe('agent protocol: what a sync costs', () => {
   it('answers a quiet polled sync with one eventually consistent read of a small record and no write', async () => {
@@ -336,6 +340,33 @@ describe('agent protocol: route records', () => {
 });
 
 describe('agent protocol: modes', () => {
+  it('holds the syncs of many nodes on one store listener, and wakes only the node whose record moved', async () => {
+    // prepare
+    const inner = new MemoryStore(() => T0);
+    let listeners = 0;
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'watch') listeners++;
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const deps = { store, clock: () => T0, log: silentLogger };
+    const woken: string[] = [];
+    const holds = Array.from({ length: 50 }, (_, i) =>
+      waitForDesired(deps, `n${i}`, 2_000).then(() => woken.push(`n${i}`)),
+    );
+
+    // act
+    await createNodeDesired(store, () => T0, 'n7');
+    await new Promise((r) => setTimeout(r, 20));
+
+    // assess
+    expect(listeners).toBe(1);
+    expect(woken).toEqual(['n7']);
+    await Promise.all(holds);
+  });
+
   it('answers a quiet sync at once on a polled runtime, with a relaxed interval', async () => {
     // prepare
     const { api, sync, syncAfter } = await setup(POLLED_SYNC);
