@@ -1,12 +1,28 @@
 /**
  * The agent's main loop: register once with a bootstrap token, then sync forever.
  *
+ * Pull-diff-apply: the agent holds the desired state the control plane sent (its pods, their
+ * ConfigMaps and Secrets, pending log requests, the service routes) with one version per section,
+ * sends those versions, and applies the sections an answer carries (the routes as a diff). The pod
+ * manager still gets the whole pod list and config on every sync. Where the server holds quiet
+ * syncs (local) the loop calls again at once; where it does not (Lambda) it waits the interval the
+ * answer names, cut short when a pod status changes.
+ *
  * Static stability: the pod manager keeps containers running and restarting on its own timer; the
  * sync loop only feeds it the desired pods. When the control plane is unreachable the loop retries
  * with back-off and jitter and nothing else changes; when it returns, the next sync reports the
  * true state (every pod status is resent after a failed sync).
  */
-import type { ConfigSource, LogRequestRef, PodRef, ServiceRoute, SyncRequest } from '../schemas/agent-protocol';
+import type {
+  ConfigSource,
+  LogRequestRef,
+  PodRef,
+  RoutesDiff,
+  ServiceRoute,
+  SyncRequest,
+  SyncResponse,
+  SyncVersions,
+} from '../schemas/agent-protocol';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
@@ -37,14 +53,31 @@ export interface ServiceSink {
   update(routes: ServiceRoute[]): Promise<void>;
 }
 
+/**
+ * Every this often the agent forgets its pod, config and log versions and is sent them whole: a
+ * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes,
+ * which are the whole cluster's table (their writer repairs its own fan-out).
+ */
+export const FULL_RESYNC_MS = 10 * 60_000;
+
 export class Agent {
   private readonly abort = new AbortController();
   private lastNodeFingerprint = '';
   private lastNodeStatusAt = 0;
-  private podsVersion: string | undefined;
-  private servicesVersion: string | undefined;
+  private nodeStatusEveryMs = 60_000;
+  /** The versions of what it holds; a section without one is sent whole. */
+  private versions: Partial<SyncVersions> = {};
+  private lastFullAt = 0;
+  private leaseRenewedAt: number | undefined;
+  /** The desired state as last sent, section by section. */
+  private desiredPods: Record<string, unknown>[] = [];
+  private desiredConfig: { configMaps: ConfigSource[]; secrets: ConfigSource[] } = { configMaps: [], secrets: [] };
+  private logRequests: LogRequestRef[] = [];
+  private readonly routes = new Map<string, ServiceRoute>();
+  /** When the server polls rather than holds (Lambda): wait this long before the next sync. */
+  private nextSyncAfterMs = 0;
   private readonly answeringLogs = new Set<string>();
-  /** The sync being held open by the server, if any: cut short when a pod status changes. */
+  /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
 
   constructor(
@@ -68,6 +101,15 @@ export class Agent {
     this.held?.abort();
   }
 
+  /**
+   * After a failed sync: the next one renews the Lease (the server may have seen the call cut).
+   * The versions stay: they still describe what the agent holds, so a control plane that comes
+   * back is not asked for every node's whole state at once.
+   */
+  private forget(): void {
+    this.leaseRenewedAt = undefined;
+  }
+
   stop(): void {
     this.abort.abort();
   }
@@ -79,12 +121,12 @@ export class Agent {
       try {
         await this.syncOnce();
         backoff.reset();
+        await this.waitForNextSync();
       } catch (err) {
         if (this.abort.signal.aborted) break;
         this.pods.markAllUnreported();
         this.lastNodeFingerprint = '';
-        this.podsVersion = undefined;
-        this.servicesVersion = undefined;
+        this.forget();
         if (err instanceof CredentialRejectedError) {
           this.log.error('node credential rejected; re-registering', {});
           await this.register().catch((e) => this.log.warn('re-register failed', { error: String(e) }));
@@ -149,24 +191,32 @@ export class Agent {
     const health = await this.pods.runtimeHealthy();
     const status = this.nodeStatus(health);
     const fingerprint = nodeStatusFingerprint(status);
-    const statusDue = this.now() - this.lastNodeStatusAt > 60_000;
+    const statusDue = this.now() - this.lastNodeStatusAt > this.nodeStatusEveryMs;
     if (fingerprint !== this.lastNodeFingerprint || statusDue) req.nodeStatus = status;
     const statuses = this.pods.changedStatuses();
     const terminated = this.pods.terminated();
     if (statuses.length) req.podStatuses = statuses;
     if (terminated.length) req.terminated = terminated;
-    if (this.podsVersion) req.podsVersion = this.podsVersion;
-    if (this.servicesVersion) req.servicesVersion = this.servicesVersion;
+    if (this.now() - this.lastFullAt > FULL_RESYNC_MS) {
+      this.versions = this.versions.routes === undefined ? {} : { routes: this.versions.routes };
+      this.lastFullAt = this.now();
+    }
+    if (Object.keys(this.versions).length) req.versions = { ...this.versions };
+    if (this.leaseRenewedAt !== undefined) req.leaseRenewedAt = this.leaseRenewedAt;
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
-    let res: Awaited<ReturnType<AgentApiClient['sync']>>;
+    let res: SyncResponse;
     try {
       res = await this.client.sync(req, held ? AbortSignal.any([this.abort.signal, held.signal]) : this.abort.signal);
     } catch (err) {
-      // Cut short by wake(): nothing was sent that needs resending; go round and report.
-      if (held?.signal.aborted && !this.abort.signal.aborted) return;
+      // Cut short by wake(): nothing was sent that needs resending; go round and report. The
+      // server saw the call dropped, so the next sync renews the Lease (api/agent/disconnect.ts).
+      if (held?.signal.aborted && !this.abort.signal.aborted) {
+        this.leaseRenewedAt = undefined;
+        return;
+      }
       throw err;
     } finally {
       this.held = undefined;
@@ -176,12 +226,45 @@ export class Agent {
       this.lastNodeStatusAt = this.now();
     }
     this.pods.markReported(statuses, terminated);
-    this.podsVersion = res.podsVersion;
+    await this.apply(res);
+  }
+
+  /** Takes in the sections the answer carries, and feeds the proxy and the pod manager. */
+  private async apply(res: SyncResponse): Promise<void> {
+    this.leaseRenewedAt = res.leaseRenewedAt;
+    this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
+    this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
+    if (res.pods) this.desiredPods = res.pods;
+    if (res.configMaps || res.secrets)
+      this.desiredConfig = { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] };
+    if (res.logRequests) this.logRequests = res.logRequests;
     // Routes first: a pod that starts now gets the Service variables of this sync.
-    if (this.services && res.servicesVersion !== this.servicesVersion) await this.services.update(res.services ?? []);
-    this.servicesVersion = res.servicesVersion;
-    this.pods.setDesired(res.pods, { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] });
-    this.answerLogRequests(res.logRequests ?? []);
+    if (res.routes) {
+      this.applyRoutes(res.routes);
+      if (this.services) await this.services.update([...this.routes.values()]);
+    }
+    this.pods.setDesired(this.desiredPods, this.desiredConfig);
+    this.answerLogRequests(this.logRequests);
+    // Last: an answer that failed to apply (the proxy could not bind) is asked for again.
+    this.versions = { ...res.versions };
+  }
+
+  private applyRoutes(diff: RoutesDiff): void {
+    if (diff.full) this.routes.clear();
+    for (const key of diff.removed ?? []) this.routes.delete(key);
+    for (const r of diff.services) this.routes.set(`${r.namespace}/${r.name}`, r);
+  }
+
+  /** Polled servers (Lambda): waits the interval the last answer named, but a pod status change ends it. */
+  async waitForNextSync(): Promise<void> {
+    if (this.nextSyncAfterMs <= 0 || this.abort.signal.aborted) return;
+    const pause = new AbortController();
+    this.held = pause;
+    try {
+      await sleep(this.nextSyncAfterMs, AbortSignal.any([this.abort.signal, pause.signal]));
+    } finally {
+      this.held = undefined;
+    }
   }
 
   /** Answers each log request once, in the background; the server drops answered ones from the sync. */

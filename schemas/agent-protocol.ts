@@ -3,8 +3,11 @@
  * these types; the server validates every request body against these schemas.
  *
  * The agent is a pull-diff-apply loop (like Nomad's client): it sends what changed since its last
- * call and the fingerprint of the pod set it holds; the server answers with the pods bound to the
- * node, holding the request open (bounded) while nothing changed, so a new pod starts at once.
+ * call and the versions of what it holds (`versions`: one per section, pods, config, log requests
+ * and service routes); the server answers with only the sections that moved, and an answer with
+ * none of them means "nothing changed" (one small read on the server: the node's NodeDesired
+ * record). Where waiting is free (the local runtime) the server holds a quiet call open until
+ * something changes; where it is billed (Lambda) it answers at once and says when to call again.
  */
 import { type Static, Type } from 'typebox';
 
@@ -52,10 +55,20 @@ export const SyncRequestSchema = Type.Object(
     ),
     /** Terminating pods whose containers are all stopped: the server removes their objects. */
     terminated: Type.Optional(Type.Array(PodRefSchema, { maxItems: 1000 })),
-    /** Fingerprint of the pod set the agent last received; the server waits while it is unchanged. */
-    podsVersion: Type.Optional(Str(128)),
-    /** Fingerprint of the service routes the agent last received; likewise. */
-    servicesVersion: Type.Optional(Str(128)),
+    /** The version of each section the agent holds; a section left out (a restarted agent) is sent whole. */
+    versions: Type.Optional(
+      Type.Object(
+        {
+          pods: Type.Optional(Str(64)),
+          config: Type.Optional(Str(64)),
+          logs: Type.Optional(Str(64)),
+          routes: Type.Optional(Str(64)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** `leaseRenewedAt` of the previous answer: the server skips renewing a Lease that is still fresh. */
+    leaseRenewedAt: Type.Optional(Type.Number({ minimum: 0 })),
     /** How long the server may hold the request when nothing changed (capped by the server). */
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
@@ -63,24 +76,46 @@ export const SyncRequestSchema = Type.Object(
 );
 export type SyncRequest = Static<typeof SyncRequestSchema>;
 
+export interface SyncVersions {
+  pods: string;
+  config: string;
+  logs: string;
+  routes: string;
+}
+
 export interface SyncResponse {
-  /** Every pod bound to this node, terminating ones included (the agent stops those). */
-  pods: Record<string, unknown>[];
-  podsVersion: string;
-  /** Every Service with node ports and where its ready endpoints are: the agent's proxy table. */
-  services: ServiceRoute[];
-  servicesVersion: string;
-  /** The agent sends a full node status at least this often. */
-  nodeStatusUpdateSeconds: number;
+  /** What the agent holds after applying this answer; sent back as `versions` next time. */
+  versions: SyncVersions;
+  /** When the pods moved: every pod bound to this node, terminating ones included (the agent stops those). */
+  pods?: Record<string, unknown>[];
   /**
-   * The ConfigMaps and Secrets this node's pods reference (env, envFrom, volumes), and no others:
-   * what a node may read of them, like Kubernetes' NodeRestriction. Their fingerprint is part of
-   * `podsVersion`, so a pod waiting for a missing one starts when it is created.
+   * When the pods or their config moved: the ConfigMaps and Secrets this node's pods reference
+   * (env, envFrom, volumes), and no others: what a node may read of them, like Kubernetes'
+   * NodeRestriction. A pod waiting for a missing one starts when it is created.
    */
   configMaps?: ConfigSource[];
   secrets?: ConfigSource[];
-  /** Log requests for this node's pods (`GET .../pods/{name}/log`), answered on `/agent/v1/logs`. */
+  /** When they moved: the pending log requests for this node's pods, answered on `/agent/v1/logs`. */
   logRequests?: LogRequestRef[];
+  /** When the routes moved: the Services whose routes changed (all of them when `full`), and those removed. */
+  routes?: RoutesDiff;
+  /** The agent sends a full node status at least this often. */
+  nodeStatusUpdateSeconds: number;
+  /** When the node's Lease was last renewed (server clock, ms). */
+  leaseRenewedAt: number;
+  /**
+   * Polling runtimes (Lambda): the server did not hold the call; call again after this many
+   * seconds (shorter right after a change), or at once to report a status change.
+   */
+  syncAfterSeconds?: number;
+}
+
+export interface RoutesDiff {
+  /** True: `services` is the whole table (replace what is held); false: only what changed. */
+  full: boolean;
+  services: ServiceRoute[];
+  /** `namespace/name` of Services whose routes are gone. */
+  removed?: string[];
 }
 
 export interface LogRequestRef {
@@ -115,7 +150,11 @@ export interface ConfigSource {
   binaryData?: Record<string, string>;
 }
 
-/** One Service as the node's proxy sees it (kube-proxy's view of a Service and its Endpoints). */
+/**
+ * One Service as the node's proxy sees it (kube-proxy's view of a Service and its Endpoints), as
+ * the endpoints controller materializes it. Open to more: a `clusterIP` and headless pod addresses
+ * (issue 15) become optional fields here, and old agents ignore them.
+ */
 export interface ServiceRoute {
   namespace: string;
   name: string;

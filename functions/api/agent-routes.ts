@@ -1,25 +1,17 @@
 /**
  * The HTTP side of the agent protocol (`/agent/v1/*`, schemas/agent-protocol.ts): the hook where
  * the node agent's calls enter the API. `register` trades a bootstrap token for a node token
- * (register.ts decides who may register what); `sync` is the node's heartbeat and status report (functions/api/agent-sync.ts does the work).
- * Both bodies are checked against the protocol schemas, and the statuses they carry against the
- * Node and Pod schemas, before anything is written.
+ * (register.ts decides who may register what); `sync` is the node's heartbeat and status report
+ * (functions/api/agent/ does the work, and checks the statuses it carries against the Node and Pod
+ * schemas). Both bodies are checked against the protocol schemas before anything is written.
  */
 import { Compile } from 'typebox/compile';
-import {
-  LogAnswerSchema,
-  RegisterRequestSchema,
-  type SyncRequest,
-  SyncRequestSchema,
-} from '../../schemas/agent-protocol';
+import { LogAnswerSchema, RegisterRequestSchema, SyncRequestSchema } from '../../schemas/agent-protocol';
 import { InvalidError, type StatusCause } from '../errors';
-import type { Obj } from '../store/types';
-import { validateOnly } from './admission';
-import { syncNode } from './agent-sync';
+import { syncNode } from './agent/sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
 import { jsonResponse } from './http-errors';
-import { checkCapacity } from './node-identity';
 import { answerLogRequest } from './pod-logs';
 import { registerNode } from './register';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
@@ -42,10 +34,7 @@ async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): P
 async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!syncCheck.Check(body)) throw invalid('SyncRequest', syncCheck.Errors(body));
-  const nodeName = principal.nodeName as string;
-  await validateStatuses(deps, nodeName, body);
-  const options = req.signal ? { signal: req.signal } : {};
-  return jsonResponse(200, await syncNode(deps, nodeName, body, options));
+  return jsonResponse(200, await syncNode(deps, principal.nodeName as string, body, req.signal));
 }
 
 /** A node's answer to a log request (functions/api/pod-logs.ts). */
@@ -54,19 +43,6 @@ async function logs(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
   if (!logsCheck.Check(body)) throw invalid('LogAnswer', logsCheck.Errors(body));
   await answerLogRequest(deps, principal.nodeName as string, body);
   return jsonResponse(200, {});
-}
-
-/** Status the agent reports is validated like any status write: as part of its whole object. */
-async function validateStatuses(deps: ApiDeps, nodeName: string, body: SyncRequest): Promise<void> {
-  if (body.nodeStatus) {
-    const node = await deps.store.get({ kind: 'Node', name: nodeName });
-    if (node) validateOnly({ ...node, status: body.nodeStatus });
-    checkCapacity('Node', nodeName, body.nodeStatus, 'nodeStatus');
-  }
-  for (const { pod: ref, status } of body.podStatuses ?? []) {
-    const pod = await deps.store.get<Obj>({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
-    if (pod && pod.metadata.uid === ref.uid) validateOnly({ ...pod, status });
-  }
 }
 
 function invalid(kind: string, errors: Iterable<{ instancePath: string; message: string }>): InvalidError {

@@ -5,8 +5,10 @@
  * (403), body parsing (400), defaults and validation (422), then the store (404, 409). Every error
  * leaves through http-errors.ts.
  */
+
 import { applyDefaults, openApiDocument } from '../../schemas';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
+import { trackNodeDesired } from '../node-desired';
 import type { Obj } from '../store/types';
 import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
@@ -23,7 +25,9 @@ import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 export { ensureAdminToken } from './auth';
 export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 
-export function createApiHandler(deps: ApiDeps): ApiHandler {
+export function createApiHandler(given: ApiDeps): ApiHandler {
+  // Every write through the API moves the NodeDesired records it concerns (agents' syncs read those).
+  const deps: ApiDeps = { ...given, store: trackNodeDesired(given.store, given.clock) };
   let openApi: string | undefined;
   const tokens = new TokenCache();
   deps.store.watch((event) => {

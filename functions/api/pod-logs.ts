@@ -3,8 +3,9 @@
  * (text/plain; `container`, `tailLines`, `previous`, `limitBytes`).
  *
  * The control plane never calls an agent (agents poll, and may sit behind NAT), so the call is
- * relayed through the store: it writes an internal `LogRequest` for the pod's node, the node's held
- * sync returns at once with it, the agent answers on `/agent/v1/logs` with the tail of the output,
+ * relayed through the store: it writes an internal `LogRequest` for the pod's node, which moves the
+ * node's NodeDesired record (functions/node-desired.ts): a held sync returns at once with it, a
+ * polling agent gets it at its next sync (within 20 s on Lambda); the agent answers on `/agent/v1/logs` with the tail of the output,
  * and this call returns that and deletes the request. The only store traffic is one small object
  * per call; a node that does not answer within LOG_TIMEOUT_MS gives a 504.
  */
@@ -12,15 +13,17 @@ import { randomBytes } from 'node:crypto';
 import type { LogAnswer, LogRequestRef } from '../../schemas/agent-protocol';
 import type { Deps } from '../deps';
 import { BadRequestError, ForbiddenError, isNotFound, NotFoundError, TimeoutError } from '../errors';
+import { LOG_REQUEST_KIND } from '../node-desired';
 import type { Obj, ObjectRef } from '../store/types';
 import type { ApiResponse } from './types';
 
-export const LOG_REQUEST_KIND = 'LogRequest';
+export { LOG_REQUEST_KIND } from '../node-desired';
 /** The most a log call returns: the tail of the output (fits a DynamoDB item once JSON-escaped). */
 export const MAX_LOG_BYTES = 128 * 1024;
 /** Lines when `tailLines` is not given: the agent reads no more than this from Docker. */
 export const DEFAULT_TAIL_LINES = 10_000;
-export const LOG_TIMEOUT_MS = 15_000;
+/** A polling node's quiet interval (20 s, api/agent/modes.ts) and a round trip, below Lambda's 29 s API timeout. */
+export const LOG_TIMEOUT_MS = 25_000;
 /** Requests older than this are dropped by the node's next sync (their caller has given up). */
 export const LOG_REQUEST_TTL_MS = 60_000;
 

@@ -43,6 +43,34 @@ export interface ApiConfig {
   version: string;
   /** Where Services' node ports come from (default 30000-32767). */
   nodePortRange?: NodePortRange;
+  /** How agent syncs are answered: held (local, the default) or polled (Lambda); see api/agent/modes.ts. */
+  agentSync?: AgentSyncConfig;
+}
+
+/** The runtime's choice for `/agent/v1/sync` (functions/api/agent/modes.ts has the two presets). */
+export interface AgentSyncConfig {
+  /**
+   * True: a quiet sync is held open until the node's desired state moves (free where a process
+   * waits anyway) and a dropped held call is a failure signal. False: every sync answers at once
+   * with `syncAfterSeconds` (where a held call is billed by the second: Lambda).
+   */
+  hold: boolean;
+  /** The node Lease's duration: node-lifecycle's grace period must be the same. */
+  leaseDurationSeconds: number;
+  /** A sync renews the Lease only when its last renewal is older than this (a heartbeat is then no write). */
+  renewAfterSeconds: number;
+  /** Polling: the interval when nothing changed for the node lately, and right after a change. */
+  quietSyncSeconds: number;
+  busySyncSeconds: number;
+  /** How long after a change of the node's desired state it syncs at the busy interval. */
+  busyForSeconds: number;
+  /**
+   * How long a list by node may lag a write (DynamoDB's node index is eventually consistent): an
+   * answer within this of a change gives versions the agent will not match, so it reads again.
+   */
+  listSettleMs: number;
+  /** The agent sends its full node status at least this often (else only on change). */
+  nodeStatusUpdateSeconds: number;
 }
 
 export interface ApiDeps extends Deps {

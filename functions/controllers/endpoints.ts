@@ -15,12 +15,17 @@
  *
  * Endpoints of a Service without a selector are the user's and are never touched; Endpoints this
  * controller made are deleted with their Service.
+ *
+ * Then it publishes what the nodes' proxies need of every Service (selector or not) as route
+ * records (functions/service-routes.ts), from the Endpoints as this pass left them, so an agent's
+ * sync never reads Services or Endpoints.
  */
 import type { Node, Pod } from '../../schemas';
 import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
+import { publishRoutes } from '../service-routes';
 import { compileSelectorObject } from '../store/selector';
 import { isReady, sameJson } from './util';
 
@@ -56,6 +61,8 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
   }
 
   const wanted = new Set<string>();
+  // The Endpoints as this pass leaves them: what the route records are made from.
+  const current = new Map(existing);
   for (const svc of services) {
     const selector = svc.spec.selector;
     if (!selector || Object.keys(selector).length === 0 || svc.spec.type === 'ExternalName') continue;
@@ -65,9 +72,10 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
     const matching = (podsByNs.get(svc.metadata.namespace as string) ?? []).filter((p) => matches(p.metadata.labels));
     const { subsets, unpublished } = endpointSubsets(svc, matching, readyNodes);
     try {
-      const changed = await write(deps, svc, existing.get(k), subsets);
+      const written = await write(deps, svc, existing.get(k), subsets);
+      if (written) current.set(k, written);
       // Only when the endpoints change, so a steady state writes nothing.
-      if (changed && unpublished.length > 0) await warnUnpublished(deps, svc, unpublished);
+      if (written && unpublished.length > 0) await warnUnpublished(deps, svc, unpublished);
     } catch (err) {
       if (!isConflict(err) && !isAlreadyExists(err)) throw err;
       // Someone else wrote meanwhile: the next pass sees it.
@@ -81,10 +89,12 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
         { kind: 'Endpoints', namespace: ep.metadata.namespace as string, name: ep.metadata.name },
         { resourceVersion: ep.metadata.resourceVersion as string },
       );
+      current.delete(k);
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
   }
+  await publishRoutes(deps, services, current);
 }
 
 /** The subsets for a Service over the pods its selector matches; pods that cannot be reached, by name. */
@@ -147,29 +157,27 @@ export function endpointSubsets(
   return { subsets, unpublished };
 }
 
-/** Creates or updates the Endpoints; false when they were already as wanted. */
+/** Creates or updates the Endpoints and returns them as written; undefined when they were already as wanted. */
 async function write(
   deps: Deps,
   svc: Service,
   current: Endpoints | undefined,
   subsets: EndpointSubset[],
-): Promise<boolean> {
+): Promise<Endpoints | undefined> {
   const labels = { ...svc.metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY };
   if (!current) {
-    await deps.store.create<Endpoints>({
+    return await deps.store.create<Endpoints>({
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: { name: svc.metadata.name, namespace: svc.metadata.namespace as string, labels },
       ...(subsets.length ? { subsets } : {}),
     });
-    return true;
   }
-  if (sameJson(current.subsets ?? [], subsets) && sameJson(current.metadata.labels ?? {}, labels)) return false;
+  if (sameJson(current.subsets ?? [], subsets) && sameJson(current.metadata.labels ?? {}, labels)) return undefined;
   const next: Endpoints = { ...current, metadata: { ...current.metadata, labels } };
   if (subsets.length) next.subsets = subsets;
   else delete next.subsets;
-  await deps.store.update(next);
-  return true;
+  return await deps.store.update(next);
 }
 
 async function warnUnpublished(deps: Deps, svc: Service, pods: string[]): Promise<void> {

@@ -26,6 +26,7 @@ import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import { refreshQuotaStatus } from '../admission';
 import type { Deps } from '../deps';
+import { trackNodeDesired } from '../node-desired';
 import { schedulePass } from '../scheduler';
 import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
@@ -206,11 +207,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     lastLook = now;
   }
 
+  // Every controller write moves the NodeDesired records it concerns (agents' syncs read those).
+  const tracked = trackNodeDesired(deps.store, deps.clock);
+
   async function pass(): Promise<void> {
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
-    const snapshot = new ClusterSnapshot(deps.store, noteOwnWrite);
+    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite);
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },

@@ -21,6 +21,10 @@ export const IGNORED_KINDS = new Set([
   'NodePortClaim',
   'LoadBalancerRecord',
   'LogRequest',
+  // The agent protocol's bookkeeping (functions/node-desired.ts, functions/service-routes.ts).
+  'NodeDesired',
+  'ServiceRoute',
+  'ServiceRouteIndex',
   CONTROLLER_MARKER_KIND,
 ]);
 

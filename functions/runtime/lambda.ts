@@ -10,12 +10,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { providerFor } from '../../providers';
 import { type Node, precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
+import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/triggers';
 import type { Deps } from '../deps';
 import { createLogger, type LogLevel } from '../log';
+import { trackNodeDesired } from '../node-desired';
 import { parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys, type StoreConfig } from '../store';
 import { rewriteSecretsAtStart } from '../store/encrypted';
@@ -124,7 +126,14 @@ function parseBody(body: string | undefined): Obj | undefined {
  * runs the cheap check (the marker and the node Leases), and a full pass only when it is due.
  */
 export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
-  const manager = createControllerManager(deps, { leaseTtlMs: 60_000, expectedIntervalMs: 60_000, ...options });
+  // Agents poll here and renew their 60 s Leases every other sync (api/agent/modes.ts): the grace
+  // period is the lease duration.
+  const manager = createControllerManager(deps, {
+    leaseTtlMs: 60_000,
+    expectedIntervalMs: 60_000,
+    nodeGracePeriodMs: POLLED_SYNC.leaseDurationSeconds * 1000,
+    ...options,
+  });
   return middy(async (event: unknown): Promise<{ ran: boolean }> => {
     if (isScheduleEvent(event)) return { ran: await manager.runScheduled() };
     if (isDynamoStreamEvent(event)) {
@@ -154,12 +163,16 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   const log = createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
   if (config.encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
   const deps: ApiDeps = {
-    store: await openStore(config),
+    // Every writer of this function moves the NodeDesired records agents' syncs read.
+    store: trackNodeDesired(await openStore(config), Date.now),
     clock: Date.now,
     log,
     config: {
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       version: VERSION,
+      // A held call is billed by the second here and the store's watch sees only this instance's
+      // writes: syncs answer at once and tell the agent when to call again.
+      agentSync: POLLED_SYNC,
       ...(env.FERRY_NODE_PORT_RANGE ? { nodePortRange: parseNodePortRange(env.FERRY_NODE_PORT_RANGE) } : {}),
     },
   };

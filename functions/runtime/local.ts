@@ -8,9 +8,11 @@ import { providerFor } from '../../providers';
 import type { CloudProvider } from '../../providers/types';
 import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
-import { cancelDisconnectChecks } from '../api/agent-sync';
+import { cancelDisconnectChecks } from '../api/agent/disconnect';
+import { HELD_SYNC } from '../api/agent/modes';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { createLogger, type Logger, type LogLevel } from '../log';
+import { trackNodeDesired } from '../node-desired';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys } from '../store';
 import { rewriteSecretsAtStart } from '../store/encrypted';
@@ -64,19 +66,24 @@ export interface LocalControlPlane {
 
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.log ?? createLogger((process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  let store = options.store;
-  if (!store) {
+  let opened = options.store;
+  if (!opened) {
     const encryptionKeys = readEncryptionKeys({
       inline: process.env.FERRY_ENCRYPTION_KEYS,
       file: options.encryptionKeyFile ?? process.env.FERRY_ENCRYPTION_KEY_FILE,
     });
     if (encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
-    store = await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db'), encryptionKeys });
+    opened = await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db'), encryptionKeys });
   }
+  // Every writer of this process, and whoever writes through the store it returns, moves the
+  // NodeDesired records agents' syncs read (functions/node-desired.ts).
+  const store = trackNodeDesired(opened, Date.now);
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   const config: ApiConfig = {
     watch: true,
+    // One long-lived process: holding a quiet sync costs nothing, and a dropped one is news.
+    agentSync: HELD_SYNC,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     version: VERSION,
     ...(nodePortRange ? { nodePortRange } : {}),

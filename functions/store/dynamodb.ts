@@ -61,6 +61,7 @@ import type {
   ListResult,
   Obj,
   ObjectRef,
+  ReadOptions,
   StateStore,
   TransactOp,
   WriteOp,
@@ -127,8 +128,8 @@ export class DynamoStore implements StateStore {
     }
   }
 
-  async get<T extends Obj>(ref: ObjectRef): Promise<T | undefined> {
-    const item = await this.read(ref.kind, ref.namespace, ref.name);
+  async get<T extends Obj>(ref: ObjectRef, options: ReadOptions = {}): Promise<T | undefined> {
+    const item = await this.read(ref.kind, ref.namespace, ref.name, options.consistent ?? true);
     return item ? (JSON.parse(item.body) as T) : undefined;
   }
 
@@ -150,14 +151,14 @@ export class DynamoStore implements StateStore {
               options.namespace !== undefined
                 ? {
                     TableName: this.table,
-                    ConsistentRead: true,
+                    ConsistentRead: options.consistent ?? true,
                     KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :ns)',
                     ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
                     ExpressionAttributeValues: { ':pk': { S: pk }, ':ns': { S: `${options.namespace}/` } },
                   }
                 : {
                     TableName: this.table,
-                    ConsistentRead: true,
+                    ConsistentRead: options.consistent ?? true,
                     KeyConditionExpression: '#pk = :pk',
                     ExpressionAttributeNames: { '#pk': 'pk' },
                     ExpressionAttributeValues: { ':pk': { S: pk } },
@@ -467,10 +468,11 @@ export class DynamoStore implements StateStore {
     kind: string,
     namespace: string | undefined,
     name: string,
+    consistent = true,
   ): Promise<{ body: string; rv: string } | undefined> {
     const res = await this.send(`reading ${kind} ${name}`, () =>
       this.db.send(
-        new GetItemCommand({ TableName: this.table, Key: key(kind, namespace, name), ConsistentRead: true }),
+        new GetItemCommand({ TableName: this.table, Key: key(kind, namespace, name), ConsistentRead: consistent }),
       ),
     );
     const item = res.Item as Record<string, Attr> | undefined;

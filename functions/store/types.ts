@@ -16,7 +16,17 @@ import type { FerryError } from '../errors';
 /** The object model lives on the ground floor (`schemas/object.ts`); re-exported for the store's callers. */
 export type { Obj, ObjectMeta, ObjectRef, OwnerReference } from '../../schemas/object';
 
-export interface ListOptions {
+/**
+ * How fresh a read must be. Default: strongly consistent (every write that returned before the read
+ * started is seen). `consistent: false` allows a recently written value to be missed for a moment
+ * (DynamoDB's eventually consistent read, half the read units); backends that are always
+ * consistent (memory, SQLite) ignore it. Callers say why a stale answer is safe where they pass it.
+ */
+export interface ReadOptions {
+  consistent?: boolean;
+}
+
+export interface ListOptions extends ReadOptions {
   /** Only objects in this namespace; omitted lists every namespace. */
   namespace?: string;
   /** Kubernetes label selector syntax: `app=web,tier in (a,b),!canary`. Throws BadRequestError if malformed. */
@@ -63,7 +73,7 @@ export type TransactOp<T extends Obj = Obj> =
 
 export interface StateStore {
   /** The object, or undefined when there is none. Never throws NotFoundError. */
-  get<T extends Obj = Obj>(ref: ObjectRef): Promise<T | undefined>;
+  get<T extends Obj = Obj>(ref: ObjectRef, options?: ReadOptions): Promise<T | undefined>;
 
   /** Objects of one kind, sorted by namespace then name. */
   list<T extends Obj = Obj>(kind: string, options?: ListOptions): Promise<ListResult<T>>;

@@ -22,6 +22,9 @@ const POD: PodRef = { uid: 'u1', name: 'web-1', namespace: 'default' };
 /** Answers at once unless the request asks to be held; a held call waits 5 s or until aborted. */
 class ScriptedClient {
   readonly calls: { req: SyncRequest; at: number }[] = [];
+  syncAfterSeconds: number | undefined;
+  /** Extra fields of each answer in turn. */
+  script: Partial<SyncResponse>[] = [];
   async sync(req: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
     this.calls.push({ req, at: Date.now() });
     if (req.waitSeconds) {
@@ -33,7 +36,14 @@ class ScriptedClient {
         });
       });
     }
-    return { pods: [], podsVersion: 'v1', services: [], servicesVersion: 's1', nodeStatusUpdateSeconds: 60 };
+    return {
+      versions: { pods: 'p1', config: 'c1', logs: 'l1', routes: '1' },
+      pods: [],
+      nodeStatusUpdateSeconds: 60,
+      leaseRenewedAt: 0,
+      ...(this.syncAfterSeconds ? { syncAfterSeconds: this.syncAfterSeconds } : {}),
+      ...this.script.shift(),
+    };
   }
 }
 
@@ -93,5 +103,65 @@ describe('agent sync loop', () => {
     const report = client.calls[2];
     expect(report?.req.podStatuses).toEqual([{ pod: POD, status: { phase: 'Running' } }]);
     expect((report?.at ?? Number.POSITIVE_INFINITY) - changedAt).toBeLessThan(1000);
+  });
+
+  it('waits the interval a polling server names, and cuts the wait short when a pod status changes', async () => {
+    // prepare
+    const client = new ScriptedClient();
+    client.syncAfterSeconds = 20;
+    const pods = new ScriptedPods();
+    const agent = new Agent(config, client as unknown as AgentApiClient, pods, log);
+    await agent.syncOnce();
+    const waiting = agent.waitForNextSync();
+    let waited = false;
+    void waiting.then(() => {
+      waited = true;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const stillWaiting = !waited;
+
+    // act
+    const changedAt = Date.now();
+    pods.changed({ phase: 'Running' });
+    await waiting;
+    await agent.syncOnce();
+
+    // assess
+    expect(stillWaiting).toBe(true);
+    expect(client.calls[0]?.req.waitSeconds).toBe(0);
+    expect(client.calls[1]?.req.podStatuses).toEqual([{ pod: POD, status: { phase: 'Running' } }]);
+    expect((client.calls[1]?.at ?? Number.POSITIVE_INFINITY) - changedAt).toBeLessThan(1000);
+  });
+
+  it('applies route diffs to the table it holds and sends back the versions and Lease time it was given', async () => {
+    // prepare
+    const client = new ScriptedClient();
+    const route = (name: string, port: number) => ({
+      namespace: 'default',
+      name,
+      ports: [{ port: 80, nodePort: port, protocol: 'TCP', endpoints: [] }],
+    });
+    client.script = [
+      { routes: { full: true, services: [route('a', 30001), route('b', 30002)] } },
+      { routes: { full: false, services: [route('a', 30003)], removed: ['default/b'] } },
+      {},
+    ];
+    const tables: unknown[] = [];
+    const quick = { ...config, syncWaitSeconds: 0 } as AgentConfig;
+    const agent = new Agent(quick, client as unknown as AgentApiClient, new ScriptedPods(), log, Date.now, {
+      update: async (r) => {
+        tables.push(r);
+      },
+    });
+
+    // act
+    await agent.syncOnce();
+    await agent.syncOnce();
+    await agent.syncOnce();
+
+    // assess
+    expect(tables).toEqual([[route('a', 30001), route('b', 30002)], [route('a', 30003)]]);
+    expect(client.calls[1]?.req.versions).toEqual({ pods: 'p1', config: 'c1', logs: 'l1', routes: '1' });
+    expect(client.calls[1]?.req.leaseRenewedAt).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
 import { configMap, pod, type Sent, secret, startApi, type TestApi } from './harness';
 
 const REGISTER = '/agent/v1/register';
@@ -16,8 +17,10 @@ describe('agent routes', () => {
   const heldSync = (token: string, previous: Sent) =>
     api.send('POST', SYNC, {
       token,
-      body: { podsVersion: previous.json.podsVersion, servicesVersion: previous.json.servicesVersion, waitSeconds: 5 },
+      body: { versions: previous.json.versions, leaseRenewedAt: previous.json.leaseRenewedAt, waitSeconds: 5 },
     });
+  /** The endpoints controller's pass, which publishes the route records syncs read. */
+  const publishRoutes = () => reconcileEndpoints(api.deps);
 
   beforeEach(async () => {
     api = await startApi();
@@ -135,6 +138,7 @@ describe('agent routes', () => {
       body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } },
     });
     const nodePort = (svc.json.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
+    await publishRoutes();
     const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
 
     // act
@@ -149,15 +153,16 @@ describe('agent routes', () => {
         subsets: [{ addresses: [{ ip: '10.0.0.2' }], ports: [{ port: 41000, protocol: 'TCP' }] }],
       },
     });
+    await publishRoutes();
     const woken = await held;
 
     // assess
-    expect(first.json.services).toEqual([
+    expect((first.json.routes as { services: unknown[] }).services).toEqual([
       { namespace: 'default', name: 'web', ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [] }] },
     ]);
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(woken.json.servicesVersion).not.toBe(first.json.servicesVersion);
-    expect(woken.json.services).toEqual([
+    expect(woken.json.versions).not.toEqual(first.json.versions);
+    expect((woken.json.routes as { services: unknown[] }).services).toEqual([
       {
         namespace: 'default',
         name: 'web',
@@ -205,7 +210,7 @@ describe('agent routes', () => {
     expect(first.json.configMaps).toEqual([]);
     expect(first.json.secrets).toEqual([{ namespace: 'default', name: 'mine-sec', data: { k: 'dg==' } }]);
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(woken.json.podsVersion).not.toBe(first.json.podsVersion);
+    expect(woken.json.versions).not.toEqual(first.json.versions);
     expect(woken.json.configMaps).toEqual([{ namespace: 'default', name: 'mine-cm', data: { A: 'back' } }]);
     expect(woken.json.secrets).toEqual(first.json.secrets);
   });

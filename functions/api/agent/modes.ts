@@ -1,0 +1,45 @@
+/**
+ * The two ways `/agent/v1/sync` is answered, chosen by the runtime (functions/runtime/local.ts and
+ * lambda.ts pass one in `ApiConfig.agentSync`; the API core never reads the environment).
+ *
+ * Held (the local runtime, a long-lived process): a quiet sync waits up to the agent's
+ * `waitSeconds` (at most MAX_SYNC_WAIT_SECONDS) for the node's desired state to move, so new work
+ * starts at once, and a dropped held call marks the node Unknown within 2 s. Lease 10 s, as
+ * node-lifecycle's default grace period.
+ *
+ * Polled (Lambda, billed per GB-second while a call is held): every sync answers at once and says
+ * when to call again: every 20 s while the node's desired state is quiet (so a log request, which
+ * waits 25 s, reaches it), every 2 s for a minute after it moved. The Lease lasts 60 s and is
+ * renewed when older than 30 s: every other quiet sync writes it, a renewal that fails has a whole
+ * sync interval of margin, and a dead node's Lease expires within 60 s of its death; the Lambda
+ * controllers use the same 60 s as node grace period (functions/runtime/lambda.ts). Why polling and not a WebSocket push
+ * channel: README, "On AWS Lambda".
+ */
+import type { AgentSyncConfig } from '../types';
+
+/** The longest a sync is held open; below the node grace period so a held call is also a heartbeat. */
+export const MAX_SYNC_WAIT_SECONDS = 5;
+
+export const HELD_SYNC: AgentSyncConfig = {
+  hold: true,
+  leaseDurationSeconds: 10,
+  renewAfterSeconds: 3,
+  quietSyncSeconds: 0,
+  busySyncSeconds: 0,
+  busyForSeconds: 0,
+  // SQLite and memory lists are consistent: nothing to wait out.
+  listSettleMs: 0,
+  nodeStatusUpdateSeconds: 300,
+};
+
+export const POLLED_SYNC: AgentSyncConfig = {
+  hold: false,
+  leaseDurationSeconds: 60,
+  renewAfterSeconds: 30,
+  quietSyncSeconds: 20,
+  busySyncSeconds: 2,
+  busyForSeconds: 60,
+  // DynamoDB's by-node index usually follows a write within a second.
+  listSettleMs: 2_000,
+  nodeStatusUpdateSeconds: 300,
+};

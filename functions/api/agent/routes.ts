@@ -1,0 +1,46 @@
+/**
+ * The service routes a node is sent when its record's `routes` moved: only the records that
+ * changed since the index sequence the agent holds (all of them for an agent that holds none, or
+ * one older than the index's tombstones reach). Written by the endpoints controller
+ * (functions/service-routes.ts).
+ */
+import type { RoutesDiff, ServiceRoute } from '../../../schemas/agent-protocol';
+import type { Deps } from '../../deps';
+import { ROUTE_INDEX_REF, type RouteIndex, type RouteRecord, routeKey, SERVICE_ROUTE_KIND } from '../../service-routes';
+
+export interface RoutesRead {
+  /** The index sequence the answer brings the agent to. */
+  seq: string;
+  diff?: RoutesDiff;
+}
+
+export async function readRoutes(deps: Deps, held: string | undefined): Promise<RoutesRead> {
+  // Consistent: a node whose record was created while the index moved is caught up from this read
+  // (service-routes.ts, fanOut); a stale index would leave it behind for good.
+  const index = await deps.store.get<RouteIndex>(ROUTE_INDEX_REF);
+  if (!index) return { seq: '0', diff: { full: true, services: [] } };
+  const seq = index.spec.seq;
+  const from = held === undefined || !/^\d+$/.test(held) ? undefined : Number(held);
+  if (from === seq) return { seq: String(seq) };
+  if (from === undefined || from < index.spec.floor || from > seq) {
+    // Consistent (records and index alike): records are written before the index moves, so a
+    // consistent read returns at least what the index's sequence promises.
+    const records = (await deps.store.list<RouteRecord>(SERVICE_ROUTE_KIND)).items;
+    const wanted = new Set(Object.keys(index.spec.services));
+    const services = records
+      .filter((r) => wanted.has(routeKey(r.metadata.namespace, r.metadata.name)))
+      .map((r) => r.spec);
+    return { seq: String(seq), diff: { full: true, services } };
+  }
+  const services: ServiceRoute[] = [];
+  for (const [k, entry] of Object.entries(index.spec.services)) {
+    if (entry.seq <= from) continue;
+    const [namespace, name] = k.split('/') as [string, string];
+    const record = await deps.store.get<RouteRecord>({ kind: SERVICE_ROUTE_KIND, namespace, name });
+    if (record) services.push(record.spec);
+  }
+  const removed = Object.entries(index.spec.removed)
+    .filter(([, at]) => at > from)
+    .map(([k]) => k);
+  return { seq: String(seq), diff: { full: false, services, ...(removed.length ? { removed } : {}) } };
+}

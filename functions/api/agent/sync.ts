@@ -1,0 +1,138 @@
+/**
+ * `/agent/v1/sync`, platform-free: the node's heartbeat, its status report, and the answer of what
+ * it must run, as a diff of what it holds.
+ *
+ * 1. Check the report (restriction.ts) and read the node's NodeDesired record (desired.ts).
+ * 2. Renew the Lease if due (lease.ts), write the statuses and remove finished pods (status.ts).
+ * 3. Compare the record's section versions with those the agent holds; held runtimes wait for the
+ *    record to move while nothing did (modes.ts), polled ones answer at once with when to call again.
+ * 4. Read only the sections that moved: the pods bound to the node and their config (config.ts),
+ *    the log requests, the routes changed since the agent's sequence (routes.ts).
+ *
+ * A quiet sync with a fresh Lease is therefore one eventually consistent read of one small record.
+ */
+import type { SyncRequest, SyncResponse, SyncVersions } from '../../../schemas/agent-protocol';
+import { bumpNodes, type NodeDesired, SECTIONS, type Section, untracked } from '../../node-desired';
+import type { Obj } from '../../store/types';
+import { pendingLogRequests } from '../pod-logs';
+import type { ApiDeps } from '../types';
+import { podConfig } from './config';
+import { readDesired, waitForDesired } from './desired';
+import { suspectDisconnect } from './disconnect';
+import { heartbeat } from './lease';
+import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
+import { checkReports } from './restriction';
+import { readRoutes } from './routes';
+import { removePod, writeNodeStatus, writePodStatus } from './status';
+
+/** Appended to a version answered while a list may still lag its change: it never matches, so the agent reads again. */
+const SETTLING = '~';
+
+export async function syncNode(
+  deps: ApiDeps,
+  nodeName: string,
+  req: SyncRequest,
+  signal?: AbortSignal,
+): Promise<SyncResponse> {
+  const mode = deps.config.agentSync ?? HELD_SYNC;
+  const reports = await checkReports(deps, nodeName, req);
+  let desired = await readDesired(deps, nodeName);
+
+  const leaseRenewedAt = await heartbeat(
+    deps,
+    nodeName,
+    req.leaseRenewedAt,
+    mode.leaseDurationSeconds,
+    mode.renewAfterSeconds,
+  );
+  if (req.nodeStatus) await writeNodeStatus(deps, nodeName, reports.node, req.nodeStatus);
+  for (const { pod: ref, status } of req.podStatuses ?? []) {
+    const pod = reports.pods.get(ref.uid);
+    if (pod) await writePodStatus(deps, pod, ref, status);
+  }
+  let removed = false;
+  for (const ref of req.terminated ?? []) {
+    if (reports.pods.get(ref.uid)?.metadata.deletionTimestamp) {
+      await removePod(deps, ref);
+      removed = true;
+    }
+  }
+  // The removal moved this node's pods: answer with them gone rather than on the next sync.
+  if (removed) desired = await readDesired(deps, nodeName);
+
+  const held = req.versions ?? {};
+  let moved = movedSections(desired, held);
+  const reported = Boolean(req.podStatuses?.length || req.terminated?.length);
+  const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
+  if (mode.hold && waitMs > 0 && moved.size === 0 && !reported) {
+    signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
+    await waitForDesired(deps, nodeName, waitMs, signal);
+    desired = await readDesired(deps, nodeName);
+    moved = movedSections(desired, held);
+  }
+
+  const res: SyncResponse = {
+    versions: { ...(held as Partial<SyncVersions>), ...pick(desired) } as SyncVersions,
+    nodeStatusUpdateSeconds: mode.nodeStatusUpdateSeconds,
+    leaseRenewedAt,
+  };
+  if (moved.has('pods') || moved.has('config')) {
+    const pods = await podsOf(deps, nodeName);
+    if (moved.has('pods')) res.pods = pods;
+    const config = await podConfig(deps, pods);
+    res.configMaps = config.configMaps;
+    res.secrets = config.secrets;
+  }
+  if (moved.has('logs')) res.logRequests = await pendingLogRequests(deps, nodeName);
+  if (moved.has('routes')) {
+    const routes = await readRoutes(deps, held.routes);
+    res.versions.routes = routes.seq;
+    if (routes.diff) res.routes = routes.diff;
+    // The index is ahead of this node's record (the fan-out has not reached it yet, or the record
+    // is new): bring the record up, so the next quiet sync stays one read.
+    if (Number(routes.seq) > Number(desired.spec.routes || '0')) {
+      await bumpNodes(
+        untracked(deps.store),
+        deps.clock,
+        new Map([[nodeName, new Set<Section>(['routes'])]]),
+        routes.seq,
+      );
+    }
+  }
+  const now = deps.clock();
+  // Lists by node may lag their change (DynamoDB's index): versions answered within the settle
+  // time never match, so the agent reads those sections once more after it.
+  if (mode.listSettleMs > 0 && now - (desired.spec.podsChangedAt ?? 0) < mode.listSettleMs) {
+    if (res.pods) res.versions.pods += SETTLING;
+    if (res.logRequests) res.versions.logs += SETTLING;
+  }
+  if (!mode.hold) {
+    const busy = moved.size > 0 || reported || now - desired.spec.changedAt < mode.busyForSeconds * 1000;
+    res.syncAfterSeconds = busy ? mode.busySyncSeconds : mode.quietSyncSeconds;
+  }
+  return res;
+}
+
+function pick(desired: NodeDesired): Omit<SyncVersions, 'routes'> {
+  return { pods: desired.spec.pods, config: desired.spec.config, logs: desired.spec.logs };
+}
+
+/** The sections whose version on record differs from the one the agent holds. */
+function movedSections(desired: NodeDesired, held: Partial<SyncVersions>): Set<Section> {
+  return new Set(
+    SECTIONS.filter((s) => {
+      const mine = held[s];
+      if (mine === undefined) return true;
+      // Route versions are index sequence numbers; a record not yet brought to one reads as 0.
+      return s === 'routes' ? Number(desired.spec.routes || '0') !== Number(mine) : desired.spec[s] !== mine;
+    }),
+  );
+}
+
+/**
+ * The node's pods, from the store's by-node index (eventually consistent on DynamoDB: the settle
+ * time above covers it; SQLite and memory are consistent).
+ */
+async function podsOf(deps: ApiDeps, nodeName: string): Promise<Obj[]> {
+  return (await deps.store.list('Pod', { nodeName })).items;
+}

@@ -1,0 +1,199 @@
+/**
+ * Service routes as materialized records: what every node's service proxy needs of a Service
+ * (its node ports and ready endpoints), one internal `ServiceRoute` record per Service, and one
+ * `ServiceRouteIndex` record with a sequence number and each Service's route hash and the sequence
+ * at which it last changed. The endpoints controller writes them (`publishRoutes`); an agent's sync
+ * reads them only when its node's `NodeDesired.routes` moved, and then only the records that
+ * changed since the sequence the agent holds (functions/api/agent/routes.ts).
+ *
+ * Why records rather than reading Services and Endpoints on each sync: a sync used to list both
+ * (twice, strongly consistent) on every heartbeat, so every node paid for the whole cluster's
+ * routing table every few seconds. Now a route is computed once per change, by one writer.
+ *
+ * Order of writes, so that no reader can hold a sequence whose changes it did not get:
+ * records first, then the index (conditional on what was read), then every node's record brought
+ * to the index's sequence, then the index's `fannedOut` mark. A pass that fails midway leaves the
+ * index ahead of `fannedOut`, and the next pass finishes the fan-out.
+ *
+ * The record shape (`ServiceRoute` in schemas/agent-protocol.ts) is open to cluster IPs and
+ * headless pod addresses later (issue 15): new optional fields, hashed like the rest.
+ */
+import { createHash } from 'node:crypto';
+import type { RoutePort, ServiceRoute } from '../schemas/agent-protocol';
+import type { Deps } from './deps';
+import { isConflict, isNotFound } from './errors';
+import { bumpNodes, NODE_DESIRED_KIND, type NodeDesired, type Section, untracked } from './node-desired';
+import type { Obj, ObjectRef } from './store/types';
+
+export const SERVICE_ROUTE_KIND = 'ServiceRoute';
+export const ROUTE_INDEX_KIND = 'ServiceRouteIndex';
+export const ROUTE_INDEX_REF: ObjectRef = { kind: ROUTE_INDEX_KIND, name: 'routes' };
+/** Tombstones of removed Services kept; an agent older than the oldest dropped one gets every route. */
+export const MAX_TOMBSTONES = 1000;
+
+export interface RouteIndexSpec {
+  seq: number;
+  /** `namespace/name` -> the sequence at which its route last changed, and the route's hash. */
+  services: Record<string, { seq: number; hash: string }>;
+  /** Removed Services: `namespace/name` -> the sequence of the removal. */
+  removed: Record<string, number>;
+  /** Tombstones at or below this sequence were dropped: an agent holding it or less gets everything. */
+  floor: number;
+  /** The sequence every NodeDesired record has been brought to. */
+  fannedOut: number;
+}
+export type RouteIndex = Obj & { spec: RouteIndexSpec };
+export type RouteRecord = Obj & { spec: ServiceRoute };
+
+export type ServiceLike = Obj & {
+  spec: { type?: string; ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[] };
+};
+export type EndpointsLike = Obj & {
+  subsets?: { addresses?: { ip: string }[]; ports?: { name?: string; port: number; protocol?: string }[] }[];
+};
+
+export function routeKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+/** A Service's node ports and where its ready endpoints are; undefined when it has no node port. */
+export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined): ServiceRoute | undefined {
+  if (svc.spec.type === 'ExternalName') return undefined;
+  const ports: RoutePort[] = [];
+  for (const sp of svc.spec.ports ?? []) {
+    if (!sp.nodePort) continue;
+    const protocol = sp.protocol ?? 'TCP';
+    const targets: { ip: string; port: number }[] = [];
+    for (const subset of ep?.subsets ?? []) {
+      // Endpoints ports carry the Service port's name; a single-port Service may leave both unnamed.
+      const match = subset.ports?.find((p) => (p.protocol ?? 'TCP') === protocol && (p.name ?? '') === (sp.name ?? ''));
+      if (!match) continue;
+      for (const a of subset.addresses ?? []) targets.push({ ip: a.ip, port: match.port });
+    }
+    ports.push({
+      ...(sp.name ? { name: sp.name } : {}),
+      port: sp.port,
+      nodePort: sp.nodePort,
+      protocol,
+      endpoints: targets,
+    });
+  }
+  return ports.length > 0 ? { namespace: svc.metadata.namespace as string, name: svc.metadata.name, ports } : undefined;
+}
+
+function hashOf(route: ServiceRoute): string {
+  return createHash('sha256').update(JSON.stringify(route)).digest('base64url').slice(0, 16);
+}
+
+/**
+ * Writes the route records that changed, moves the index, and brings every node's record to it.
+ * `endpoints` are the Endpoints as this pass left them, by `namespace/name`.
+ */
+export async function publishRoutes(
+  deps: Deps,
+  services: ServiceLike[],
+  endpoints: Map<string, EndpointsLike>,
+): Promise<void> {
+  const store = untracked(deps.store);
+  // Consistent: the index write below is conditional on this read.
+  let index = await store.get<RouteIndex>(ROUTE_INDEX_REF);
+  const spec: RouteIndexSpec = index?.spec ?? { seq: 0, services: {}, removed: {}, floor: 0, fannedOut: 0 };
+  const wanted = new Map<string, ServiceRoute>();
+  for (const svc of services) {
+    const k = routeKey(svc.metadata.namespace, svc.metadata.name);
+    const route = routeOf(svc, endpoints.get(k));
+    if (route) wanted.set(k, route);
+  }
+  const changed = [...wanted].filter(([k, r]) => spec.services[k]?.hash !== hashOf(r));
+  const removed = Object.keys(spec.services).filter((k) => !wanted.has(k));
+
+  if (changed.length > 0 || removed.length > 0 || !index) {
+    const seq = spec.seq + 1;
+    for (const [, route] of changed) await putRecord(store, route);
+    for (const k of removed) {
+      const [namespace, name] = k.split('/') as [string, string];
+      await store.delete({ kind: SERVICE_ROUTE_KIND, namespace, name }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+    const next: RouteIndexSpec = {
+      ...spec,
+      seq,
+      services: { ...spec.services },
+      removed: { ...spec.removed },
+    };
+    for (const [k, route] of changed) {
+      next.services[k] = { seq, hash: hashOf(route) };
+      delete next.removed[k];
+    }
+    for (const k of removed) {
+      delete next.services[k];
+      next.removed[k] = seq;
+    }
+    pruneTombstones(next);
+    try {
+      index = index
+        ? await store.update<RouteIndex>({ ...index, spec: next })
+        : await store.create<RouteIndex>({
+            apiVersion: 'ferry.dev/v1',
+            kind: ROUTE_INDEX_KIND,
+            metadata: { name: ROUTE_INDEX_REF.name },
+            spec: next,
+          });
+    } catch (err) {
+      // Another writer moved the index meanwhile: the next pass recomputes from what it wrote.
+      if (isConflict(err) || isNotFound(err)) return;
+      throw err;
+    }
+  }
+  if (index && index.spec.fannedOut < index.spec.seq) await fanOut(deps, index);
+}
+
+async function putRecord(store: Deps['store'], route: ServiceRoute): Promise<void> {
+  const record: RouteRecord = {
+    apiVersion: 'ferry.dev/v1',
+    kind: SERVICE_ROUTE_KIND,
+    metadata: { namespace: route.namespace, name: route.name },
+    spec: route,
+  };
+  try {
+    await store.update(record);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await store.create(record);
+  }
+}
+
+function pruneTombstones(spec: RouteIndexSpec): void {
+  const tombstones = Object.entries(spec.removed).sort(([, a], [, b]) => a - b);
+  for (const [k, seq] of tombstones.slice(0, Math.max(0, tombstones.length - MAX_TOMBSTONES))) {
+    delete spec.removed[k];
+    spec.floor = Math.max(spec.floor, seq);
+  }
+}
+
+/** Every node's record to the index's sequence (one write per node and route change), then the mark. */
+async function fanOut(deps: Deps, index: RouteIndex): Promise<void> {
+  const store = untracked(deps.store);
+  const seq = String(index.spec.seq);
+  // Consistent: a node whose record this list misses created it after the index moved, and its
+  // sync then read the moved index (functions/api/agent/routes.ts), so it cannot be left behind.
+  const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
+  const behind = records.filter((r) => Number(r.spec.routes || '0') < index.spec.seq);
+  // One batch (one transaction on SQLite) for thousands of nodes; those bumped meanwhile retry one by one.
+  const results = await store.writeBatch(
+    behind.map((r) => ({ op: 'update' as const, object: { ...r, spec: { ...r.spec, routes: seq } } })),
+  );
+  const retry = new Map<string, Set<Section>>();
+  results.forEach((r, i) => {
+    if (r.ok) return;
+    if (!isConflict(r.error) && !isNotFound(r.error)) throw r.error;
+    if (isConflict(r.error)) retry.set(behind[i]?.metadata.name as string, new Set(['routes']));
+  });
+  await bumpNodes(store, deps.clock, retry, seq);
+  try {
+    await store.update<RouteIndex>({ ...index, spec: { ...index.spec, fannedOut: index.spec.seq } });
+  } catch (err) {
+    if (!isConflict(err) && !isNotFound(err)) throw err;
+  }
+}
