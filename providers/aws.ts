@@ -1,8 +1,10 @@
 /**
  * The `aws` provider: a node is one EC2 instance booted with ferry's user-data (userdata.ts).
  *
- * Tags: `Name` = the node name, `ferry:cluster`, `ferry:pool`, `ferry:node`, plus the pool's tags,
- * on the instance and its volumes; listing filters on them. The instance id is EC2's (`i-...`).
+ * Tags: `Name` = the node name, `ferry:cluster`, `ferry:cloud` and `ferry:cloud-uid` (the Cloud it
+ * was made for), `ferry:pool`, `ferry:node`, plus the pool's tags, on the instance and its volumes;
+ * listing filters on cluster, Cloud uid and pool, so two Clouds in one account never list each
+ * other's machines. The instance id is EC2's (`i-...`).
  * RunInstances carries the node name as its ClientToken, so a retried create after a lost reply
  * returns the same instance instead of starting a second one. IMDSv2 is required on every instance.
  *
@@ -27,6 +29,7 @@ import {
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
@@ -93,6 +96,8 @@ export class AwsProvider implements CloudProvider {
     const tags = [
       { Key: 'Name', Value: spec.name },
       { Key: 'ferry:cluster', Value: spec.cluster },
+      { Key: 'ferry:cloud', Value: spec.cloud.name },
+      { Key: 'ferry:cloud-uid', Value: spec.cloud.uid },
       { Key: 'ferry:pool', Value: spec.pool },
       { Key: 'ferry:node', Value: spec.name },
       ...Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
@@ -140,9 +145,10 @@ export class AwsProvider implements CloudProvider {
     }
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     const filters = [
       { Name: 'tag:ferry:cluster', Values: [filter.cluster] },
+      { Name: 'tag:ferry:cloud-uid', Values: [filter.cloud.uid] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
       ...(filter.pool ? [{ Name: 'tag:ferry:pool', Values: [filter.pool] }] : []),
     ];
@@ -176,6 +182,7 @@ function toInstance(i: Ec2Instance): Instance {
     zone: i.Placement?.AvailabilityZone ?? '',
     state: STATES[i.State?.Name ?? ''] ?? 'pending',
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(tags['ferry:cloud-uid'] ? { cloudUid: tags['ferry:cloud-uid'] } : {}),
     tags,
   };
 }

@@ -4,8 +4,8 @@
  *
  * A VM is created with an inline NIC (`networkProfile.networkInterfaceConfigurations`) in the
  * zone's subnet, so no network SDK is needed; its NIC and OS disk have `deleteOption: Delete` and go
- * with it. Tags: `ferry-cluster`, `ferry-pool`, `ferry-node` (they win over the pool's own tags),
- * plus the pool's tags (keys Azure refuses, with any of `<>%&\?/`, are dropped); listing filters on
+ * with it. Tags: `ferry-cluster`, `ferry-pool`, `ferry-node`, `ferry-cloud`, `ferry-cloud-uid`
+ * (they win over the pool's own tags), plus the pool's tags (keys Azure refuses, with any of `<>%&\?/`, are dropped); listing filters on
  * them. The instance id is the VM name (= the node name), the resource group being the Cloud's. A
  * create is a PUT by name, so a retried create after a lost reply updates the same VM instead of
  * making a second one. Creating waits for Azure's long-running operation: it resolves once the VM
@@ -53,6 +53,7 @@ import {
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
@@ -83,6 +84,8 @@ const STATES: Record<string, InstanceState> = {
 const CLUSTER_TAG = 'ferry-cluster';
 const POOL_TAG = 'ferry-pool';
 const NODE_TAG = 'ferry-node';
+const CLOUD_TAG = 'ferry-cloud';
+const CLOUD_UID_TAG = 'ferry-cloud-uid';
 /** A Linux VM name (and computer name) as ferry makes them: a DNS label of 1 to 64 characters. */
 const VM_NAME = /^[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?$/;
 /** Characters Azure refuses in a tag name. */
@@ -148,7 +151,13 @@ export class AzureProvider implements CloudProvider {
       : undefined;
     const tags: Record<string, string> = {};
     for (const [k, v] of Object.entries(spec.tags)) if (!BAD_TAG_KEY.test(k)) tags[k] = v;
-    Object.assign(tags, { [CLUSTER_TAG]: spec.cluster, [POOL_TAG]: spec.pool, [NODE_TAG]: name });
+    Object.assign(tags, {
+      [CLUSTER_TAG]: spec.cluster,
+      [POOL_TAG]: spec.pool,
+      [NODE_TAG]: name,
+      [CLOUD_TAG]: spec.cloud.name,
+      [CLOUD_UID_TAG]: spec.cloud.uid,
+    });
 
     const vm: VirtualMachine = {
       location: this.location,
@@ -218,11 +227,11 @@ export class AzureProvider implements CloudProvider {
     }
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     const out: Instance[] = [];
     for await (const vm of this.compute.virtualMachines.list(this.resourceGroup)) {
       const tags = vm.tags ?? {};
-      if (tags[CLUSTER_TAG] !== filter.cluster) continue;
+      if (tags[CLUSTER_TAG] !== filter.cluster || tags[CLOUD_UID_TAG] !== filter.cloud.uid) continue;
       if (filter.pool !== undefined && tags[POOL_TAG] !== filter.pool) continue;
       out.push(toInstance(vm, vm.name ?? ''));
     }
@@ -288,6 +297,7 @@ function toInstance(vm: VirtualMachine, fallbackName: string): Instance {
   const name = vm.name ?? fallbackName;
   return {
     id: name,
+    ...(tags[CLOUD_UID_TAG] ? { cloudUid: tags[CLOUD_UID_TAG] } : {}),
     name: tags[NODE_TAG] ?? name,
     pool: tags[POOL_TAG] ?? '',
     zone: vm.zones?.[0] ?? '',

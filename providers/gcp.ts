@@ -5,7 +5,7 @@
  *
  * The instance name is the node name, and the instance id is `ZONE/NAME` (instance names are unique
  * per zone, and every call on an instance needs its zone). Labels: `ferry-cluster`, `ferry-pool`,
- * `ferry-node` (they win over the pool's own tags), plus the pool's tags made into GCE labels
+ * `ferry-node`, `ferry-cloud` (the Cloud's name, dots made `_`) and `ferry-cloud-uid` (they win over the pool's own tags), plus the pool's tags made into GCE labels
  * (lower-cased, characters other than `[a-z0-9_-]` replaced by `_`, cut to 63 characters; a key
  * that does not then start with a letter is dropped, and so is any tag past the 64-label limit);
  * listing filters on them. The cluster and pool names must themselves be valid label values.
@@ -44,6 +44,7 @@ import {
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
@@ -82,6 +83,9 @@ const STATES: Record<string, InstanceState> = {
 
 const CLUSTER_LABEL = 'ferry-cluster';
 const POOL_LABEL = 'ferry-pool';
+const CLOUD_LABEL = 'ferry-cloud';
+/** A Cloud's uid is a lowercase UUID, already a valid label value; listings match it. */
+const CLOUD_UID_LABEL = 'ferry-cloud-uid';
 const NODE_LABEL = 'ferry-node';
 const MAX_LABELS = 64;
 /** A Compute Engine resource name (RFC 1035 label). */
@@ -233,9 +237,13 @@ export class GcpProvider implements CloudProvider {
     if (errors.length > 0) throw new Error(`gcp: deleting ${id} failed: ${describe(errors)}`);
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     this.checkLabelValue('cluster', filter.cluster);
-    const terms = [`(labels.${CLUSTER_LABEL} = "${filter.cluster}")`];
+    this.checkLabelValue('cloud uid', filter.cloud.uid);
+    const terms = [
+      `(labels.${CLUSTER_LABEL} = "${filter.cluster}")`,
+      `(labels.${CLOUD_UID_LABEL} = "${filter.cloud.uid}")`,
+    ];
     if (filter.pool) {
       this.checkLabelValue('pool', filter.pool);
       terms.push(`(labels.${POOL_LABEL} = "${filter.pool}")`);
@@ -276,7 +284,7 @@ export class GcpProvider implements CloudProvider {
     return new InsufficientCapacityError(`gcp: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${message}`);
   }
 
-  private checkLabelValue(field: 'cluster' | 'pool', value: string): void {
+  private checkLabelValue(field: 'cluster' | 'pool' | 'cloud uid', value: string): void {
     if (!value || !LABEL_VALUE.test(value))
       throw new CloudConfigError(
         `cloud ${this.config.name}: ${field} name ${JSON.stringify(value)} cannot be a GCP label value (lowercase letters, digits, '_' and '-', at most 63 characters)`,
@@ -328,6 +336,9 @@ function labelsOf(spec: InstanceSpec): Record<string, string> {
     [CLUSTER_LABEL]: spec.cluster,
     [POOL_LABEL]: spec.pool,
     [NODE_LABEL]: spec.name,
+    // A Cloud name is a DNS subdomain: its dots are not allowed in a label value.
+    [CLOUD_LABEL]: labelText(spec.cloud.name),
+    [CLOUD_UID_LABEL]: labelText(spec.cloud.uid),
   };
   const labels: Record<string, string> = {};
   let room = MAX_LABELS - Object.keys(ours).length;
@@ -359,6 +370,7 @@ function toInstance(i: GceInstance): Instance {
     zone,
     state: STATES[i.status ?? ''] ?? 'pending',
     ...(privateIp ? { privateIp } : {}),
+    ...(labels[CLOUD_UID_LABEL] ? { cloudUid: labels[CLOUD_UID_LABEL] } : {}),
     tags: labels,
   };
 }

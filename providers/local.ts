@@ -12,6 +12,7 @@ import { LocalLoadBalancers } from './local-lb';
 import type {
   CloudProvider,
   Instance,
+  InstanceFilter,
   InstanceSpec,
   LoadBalancerIngress,
   LoadBalancerNode,
@@ -88,7 +89,14 @@ export class LocalProvider implements CloudProvider {
       zone: spec.zone,
       state: 'running',
       privateIp: ip,
-      tags: { ...spec.tags, 'ferry.dev/cluster': spec.cluster, 'ferry.dev/pool': spec.pool },
+      tags: {
+        ...spec.tags,
+        'ferry.dev/cluster': spec.cluster,
+        'ferry.dev/pool': spec.pool,
+        'ferry.dev/cloud': spec.cloud.name,
+        'ferry.dev/cloud-uid': spec.cloud.uid,
+      },
+      cloudUid: spec.cloud.uid,
       pid: child.pid as number,
       command: [cmd, ...args],
     };
@@ -135,9 +143,15 @@ export class LocalProvider implements CloudProvider {
     rmSync(join(this.nodeDir(record.name), 'instance.json'), { force: true });
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  /** One LocalProvider serves every local Cloud: each Cloud sees only the agents tagged with its uid. */
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     return this.records()
-      .filter((r) => r.tags['ferry.dev/cluster'] === filter.cluster && (!filter.pool || r.pool === filter.pool))
+      .filter(
+        (r) =>
+          r.tags['ferry.dev/cluster'] === filter.cluster &&
+          r.tags['ferry.dev/cloud-uid'] === filter.cloud.uid &&
+          (!filter.pool || r.pool === filter.pool),
+      )
       .map(({ pid, command: _command, ...r }) => ({ ...r, state: isAlive(pid) ? 'running' : 'terminated' }));
   }
 

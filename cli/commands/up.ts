@@ -21,6 +21,8 @@ import { CliError, UsageError } from '../errors';
 import { clientUrl, stopSignal } from './server';
 
 const run = promisify(execFile);
+/** The Cloud `ferry up`'s own local nodes are tagged with (they belong to no Cloud object). */
+const UP_NODES = { name: 'ferry-up', uid: 'ferry-up' };
 
 interface UpOptions {
   nodes: string;
@@ -94,6 +96,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
       await provider.createInstance({
         name,
         cluster: 'local',
+        cloud: UP_NODES,
         pool: 'local',
         instanceType: 'local',
         zone: `local-${String.fromCharCode(97 + (i % 3))}`,
@@ -111,7 +114,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
     out(ctx, 'stopping nodes and control plane');
   } finally {
     stop.dispose();
-    for (const instance of await provider.listInstances({ cluster: 'local' })) {
+    for (const instance of await provider.listInstances({ cluster: 'local', cloud: UP_NODES })) {
       const pid = provider.pidOf(instance.name);
       if (pid) {
         try {

@@ -30,9 +30,13 @@ const cloud: CloudConfig = {
   },
 };
 
+/** The Cloud object these machines are made for (name and uid, as the controller passes them). */
+const CLOUD = { name: 'prod.eu', uid: '5f0c2c1e-8f3a-4d3b-9a51-2a7d1c9e0b11' };
+
 const spec: InstanceSpec = {
   name: 'web-pool-k2x9q',
   cluster: 'prod',
+  cloud: CLOUD,
   pool: 'web-pool',
   instanceType: 't3.medium',
   zone: 'eu-west-1b',
@@ -86,6 +90,8 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
       expect.arrayContaining([
         { Key: 'Name', Value: spec.name },
         { Key: 'ferry:cluster', Value: 'prod' },
+        { Key: 'ferry:cloud', Value: CLOUD.name },
+        { Key: 'ferry:cloud-uid', Value: CLOUD.uid },
         { Key: 'ferry:pool', Value: 'web-pool' },
         { Key: 'team', Value: 'web' },
       ]),
@@ -129,6 +135,7 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
 
     const list = await new AwsProvider(cloud, { client: new EC2Client({}) }).listInstances({
       cluster: 'prod',
+      cloud: CLOUD,
       pool: 'web-pool',
     });
 
@@ -140,6 +147,7 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     expect(calls[0]?.args[0].input.Filters).toEqual(
       expect.arrayContaining([
         { Name: 'tag:ferry:cluster', Values: ['prod'] },
+        { Name: 'tag:ferry:cloud-uid', Values: [CLOUD.uid] },
         { Name: 'tag:ferry:pool', Values: ['web-pool'] },
       ]),
     );

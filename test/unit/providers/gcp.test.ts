@@ -257,9 +257,13 @@ const cloud: CloudConfig = {
   },
 };
 
+/** The Cloud object these machines are made for (name and uid, as the controller passes them). */
+const CLOUD = { name: 'prod.eu', uid: '5f0c2c1e-8f3a-4d3b-9a51-2a7d1c9e0b11' };
+
 const spec: InstanceSpec = {
   name: 'web-pool-k2x9q',
   cluster: 'prod',
+  cloud: CLOUD,
   pool: 'web-pool',
   instanceType: 'e2-standard-2',
   zone: 'europe-west1-c',
@@ -324,6 +328,8 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       'ferry-cluster': 'prod',
       'ferry-pool': 'web-pool',
       'ferry-node': 'web-pool-k2x9q',
+      'ferry-cloud': 'prod_eu', // a Cloud name's dot is not allowed in a label value
+      'ferry-cloud-uid': CLOUD.uid,
     });
     const items = (post?.body?.metadata as { items: { key: string; value: string }[] } | undefined)?.items ?? [];
     expect(items.map((i) => i.key)).toEqual(['user-data']);
@@ -355,12 +361,15 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       zone: 'europe-west1-c',
       state: 'running',
       privateIp: expect.stringMatching(/^10\.132\.0\.\d+$/),
+      cloudUid: CLOUD.uid,
       tags: {
         team: 'web',
         cost_center: 'r_d_42',
         'ferry-cluster': 'prod',
         'ferry-pool': 'web-pool',
         'ferry-node': 'web-pool-k2x9q',
+        'ferry-cloud': 'prod_eu',
+        'ferry-cloud-uid': CLOUD.uid,
       },
     });
   });
@@ -451,11 +460,13 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       (gce.instances.get(`${zone}/${name}`) as WireInstance).status = status;
     }
     await provider.createInstance({ ...spec, cluster: 'staging', name: 'web-pool-eeeee' });
+    // Another Cloud listed with the same credential (same project): never this Cloud's machine.
+    await provider.createInstance({ ...spec, cloud: { name: 'prod.us', uid: 'other-uid' }, name: 'web-pool-fffff' });
     gce.pageSize = 2;
     gce.requests.length = 0;
 
-    const pool = await provider.listInstances({ cluster: 'prod', pool: 'web-pool' });
-    const all = await provider.listInstances({ cluster: 'prod' });
+    const pool = await provider.listInstances({ cluster: 'prod', cloud: CLOUD, pool: 'web-pool' });
+    const all = await provider.listInstances({ cluster: 'prod', cloud: CLOUD });
 
     const byName = (list: typeof pool) =>
       list.map((i) => [i.id, i.name, i.pool, i.zone, i.state] as const).sort((a, b) => a[1].localeCompare(b[1]));
@@ -470,8 +481,11 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
 
     const lists = gce.requests.filter((r) => r.path === `${BASE}/aggregated/instances`);
     expect(lists.length).toBeGreaterThan(2); // more than one page each
-    expect(lists[0]?.query.get('filter')).toBe('(labels.ferry-cluster = "prod") AND (labels.ferry-pool = "web-pool")');
-    expect(lists.at(-1)?.query.get('filter')).toBe('(labels.ferry-cluster = "prod")');
+    const uid = `(labels.ferry-cloud-uid = "${CLOUD.uid}")`;
+    expect(lists[0]?.query.get('filter')).toBe(
+      `(labels.ferry-cluster = "prod") AND ${uid} AND (labels.ferry-pool = "web-pool")`,
+    );
+    expect(lists.at(-1)?.query.get('filter')).toBe(`(labels.ferry-cluster = "prod") AND ${uid}`);
   });
 
   it('deletes an instance by ZONE/NAME and waits; deleting it again resolves', async () => {
@@ -488,7 +502,7 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
     ]);
 
     await expect(provider.deleteInstance(instance.id)).resolves.toBeUndefined();
-    await expect(provider.listInstances({ cluster: 'prod' })).resolves.toEqual([]);
+    await expect(provider.listInstances({ cluster: 'prod', cloud: CLOUD })).resolves.toEqual([]);
     await expect(provider.deleteInstance('web-pool-k2x9q')).rejects.toThrow(/is not ZONE\/NAME/);
   });
 
@@ -507,8 +521,8 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       [gcp({ ...cloud, options: noImage }).createInstance(spec), /spec.options.sourceImage/],
       [gcp().createInstance({ ...spec, name: '1-web' }), /node name "1-web"/],
       [gcp().createInstance({ ...spec, pool: 'web.pool' }), /pool name "web.pool"/],
-      [gcp().listInstances({ cluster: 'prod" OR labels.x = "y' }), /cluster name/],
-      [gcp().listInstances({ cluster: 'prod', pool: 'Web' }), /pool name "Web"/],
+      [gcp().listInstances({ cluster: 'prod" OR labels.x = "y', cloud: CLOUD }), /cluster name/],
+      [gcp().listInstances({ cluster: 'prod', cloud: CLOUD, pool: 'Web' }), /pool name "Web"/],
     ] as const;
     for (const [call, message] of bad) {
       await expect(call).rejects.toBeInstanceOf(CloudConfigError);
