@@ -25,6 +25,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import {
+  CloudApiError,
   type CloudConfig,
   CloudConfigError,
   type CloudProvider,
@@ -129,8 +130,11 @@ export class AwsProvider implements CloudProvider {
       if (CAPACITY_ERRORS.has(code))
         throw new InsufficientCapacityError(
           `aws: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${(err as Error).message}`,
+          { cause: err },
         );
-      throw err;
+      throw new CloudApiError(`aws: launching ${spec.name} in ${spec.zone}: ${code}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (!out?.InstanceId) throw new Error(`aws: RunInstances for ${spec.name} returned no instance`);
     return toInstance(out);
@@ -140,8 +144,9 @@ export class AwsProvider implements CloudProvider {
     try {
       await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     } catch (err) {
-      if ((err as { name?: string }).name === 'InvalidInstanceID.NotFound') return;
-      throw err;
+      const code = (err as { name?: string }).name ?? '';
+      if (code === 'InvalidInstanceID.NotFound') return;
+      throw new CloudApiError(`aws: terminating ${id}: ${code}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -212,6 +212,7 @@ export class AzureProvider implements CloudProvider {
       }
       throw new InsufficientCapacityError(
         `azure: no ${spec.instanceType} capacity in ${this.location} zone ${spec.zone || '(none)'} (${code}): ${(err as Error).message}${leftover}`,
+        { cause: err },
       );
     }
     return toInstance(out, name);

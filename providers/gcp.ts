@@ -199,7 +199,7 @@ export class GcpProvider implements CloudProvider {
     } catch (err) {
       const { status, reasons } = apiError(err);
       const capacity = reasons.find((r) => CAPACITY_ERRORS.has(r));
-      if (capacity) throw this.noCapacity(spec, capacity, (err as Error).message);
+      if (capacity) throw this.noCapacity(spec, capacity, (err as Error).message, err);
       // A create retried after its requestId expired: the instance is there already.
       if (status !== 409 || (reasons.length > 0 && !reasons.includes('ALREADY_EXISTS'))) throw err;
     }
@@ -280,8 +280,11 @@ export class GcpProvider implements CloudProvider {
     return op;
   }
 
-  private noCapacity(spec: InstanceSpec, code: string, message: string): InsufficientCapacityError {
-    return new InsufficientCapacityError(`gcp: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${message}`);
+  private noCapacity(spec: InstanceSpec, code: string, message: string, cause?: unknown): InsufficientCapacityError {
+    return new InsufficientCapacityError(
+      `gcp: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${message}`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   private checkLabelValue(field: 'cluster' | 'pool' | 'cloud uid', value: string): void {

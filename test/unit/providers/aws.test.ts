@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsProvider } from '../../../providers/aws';
 import {
+  CloudApiError,
   type CloudConfig,
   CloudConfigError,
   type InstanceSpec,
@@ -116,6 +117,19 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     await expect(new AwsProvider(cloud, { client: new EC2Client({}) }).createInstance(spec)).rejects.toBeInstanceOf(
       InsufficientCapacityError,
     );
+  });
+
+  it('translates other EC2 errors at the file boundary, with a name and the SDK error as the cause', async () => {
+    const sdk = awsError('UnauthorizedOperation', 'not allowed to RunInstances');
+    ec2.on(RunInstancesCommand).rejects(sdk);
+    const err = await new AwsProvider(cloud, { client: new EC2Client({}) }).createInstance(spec).catch((e) => e);
+
+    expect(err).toBeInstanceOf(CloudApiError);
+    expect(err.name).toBe('CloudApiError');
+    expect(err.message).toBe(
+      `aws: launching ${spec.name} in eu-west-1b: UnauthorizedOperation: not allowed to RunInstances`,
+    );
+    expect(err.cause).toBe(sdk);
   });
 
   it('lists the pool across pages by its tags, mapping EC2 states', async () => {
