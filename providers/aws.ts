@@ -14,8 +14,9 @@
  * Cloud's Secret (`accessKeyId`, `secretAccessKey`, optional `sessionToken`), else the SDK's
  * default chain (the Lambda role, an instance profile, env).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a Network Load Balancer per Service (aws-lb.ts, its SDK loaded on first use).
  */
+
 import {
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
@@ -24,6 +25,8 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsLoadBalancers } from './aws-lb';
 import {
   CloudApiError,
   type CloudConfig,
@@ -35,7 +38,8 @@ import {
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -60,27 +64,33 @@ const STATES: Record<string, InstanceState> = {
 export class AwsProvider implements CloudProvider {
   readonly type = 'aws';
   private readonly ec2: EC2Client;
+  private lbs: Promise<AwsLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
-    overrides: { client?: EC2Client } = {},
+    private readonly overrides: { client?: EC2Client; elb?: ElasticLoadBalancingV2Client } = {},
   ) {
     if (!config.region) throw new CloudConfigError(`cloud ${config.name}: spec.region is required for aws`);
-    const creds = config.credentials;
-    this.ec2 =
-      overrides.client ??
-      new EC2Client({
-        region: config.region,
-        ...(creds?.accessKeyId && creds.secretAccessKey
-          ? {
-              credentials: {
-                accessKeyId: creds.accessKeyId,
-                secretAccessKey: creds.secretAccessKey,
-                ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-              },
-            }
-          : {}),
-      });
+    this.ec2 = overrides.client ?? new EC2Client(this.clientConfig());
+  }
+
+  private clientConfig(): {
+    region: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  } {
+    const creds = this.config.credentials;
+    return {
+      region: this.config.region as string,
+      ...(creds?.accessKeyId && creds.secretAccessKey
+        ? {
+            credentials: {
+              accessKeyId: creds.accessKeyId,
+              secretAccessKey: creds.secretAccessKey,
+              ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+            },
+          }
+        : {}),
+    };
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {
@@ -169,12 +179,25 @@ export class AwsProvider implements CloudProvider {
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError('load balancers on aws are not supported yet: use a node port, or the local provider');
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
   }
 
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on aws are not supported yet');
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** The ELBv2 SDK is loaded on the first load balancer, not with the provider. */
+  private loadBalancers(): Promise<AwsLoadBalancers> {
+    this.lbs ??= (async () => {
+      const [{ AwsLoadBalancers }, { ElasticLoadBalancingV2Client }] = await Promise.all([
+        import('./aws-lb'),
+        import('@aws-sdk/client-elastic-load-balancing-v2'),
+      ]);
+      const client = this.overrides.elb ?? new ElasticLoadBalancingV2Client(this.clientConfig());
+      return new AwsLoadBalancers(this.config, client, this.ec2);
+    })();
+    return this.lbs;
   }
 }
 

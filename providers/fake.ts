@@ -37,6 +37,9 @@ export class FakeProvider implements CloudProvider {
   readonly loadBalancers = new Map<string, { service: LoadBalancerService; nodes: LoadBalancerNode[] }>();
   private seq = 0;
 
+  /** `label` goes into load balancer hostnames, to tell two fakes apart. */
+  constructor(readonly label = 'fake') {}
+
   async createInstance(spec: InstanceSpec): Promise<Instance> {
     this.calls.push({ method: 'createInstance', arg: spec });
     const err = this.nextCreateErrors.shift();
@@ -81,7 +84,7 @@ export class FakeProvider implements CloudProvider {
   async ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
     this.calls.push({ method: 'ensureLoadBalancer', arg: service });
     this.loadBalancers.set(`${service.namespace}/${service.name}`, { service, nodes });
-    return { hostname: `${service.name}.${service.namespace}.lb.fake` };
+    return { hostname: `${service.name}.${service.namespace}.${this.label}.example` };
   }
 
   async deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void> {

@@ -168,6 +168,22 @@ export class LocalProvider implements CloudProvider {
     await this.lbs.delete(service);
   }
 
+  /**
+   * The provider of one local Cloud. One LocalProvider serves every local Cloud (they are all this
+   * machine): instances are kept apart by their Cloud tag, load balancers by this scope, so a
+   * Service has one load balancer in each local Cloud, as it would in two real ones.
+   */
+  forCloud(cloud: string): CloudProvider {
+    return {
+      type: this.type,
+      createInstance: (spec) => this.createInstance(spec),
+      deleteInstance: (id) => this.deleteInstance(id),
+      listInstances: (filter) => this.listInstances(filter),
+      ensureLoadBalancer: (service, nodes) => this.lbs.ensure(service, nodes, cloud),
+      deleteLoadBalancer: (service) => this.lbs.delete(service, cloud),
+    };
+  }
+
   async close(): Promise<void> {
     await this.lbs.closeAll();
   }

@@ -82,8 +82,12 @@ export interface Instance {
 
 /** A Service as its load balancer sees it: each port is forwarded to that node port on every node. */
 export interface LoadBalancerService {
+  /** Tagged on every resource made for it, with the Service (so two clusters in one account never mix). */
+  cluster: string;
   namespace: string;
   name: string;
+  /** The Service's uid, tagged too (a Service deleted and made again gets a new one). */
+  uid?: string;
   ports: { name?: string; port: number; nodePort: number; protocol: string }[];
   /** The address this Service had (status.loadBalancer.ingress), kept when the provider can. */
   previousAddress?: string;
@@ -94,6 +98,8 @@ export interface LoadBalancerNode {
   name: string;
   address: string;
   ready: boolean;
+  /** The provider's id of the node's machine, where the controller knows it. */
+  instanceId?: string;
 }
 
 /** Kubernetes' LoadBalancerIngress: an ip or a hostname, and the ports actually served. */
@@ -123,8 +129,11 @@ export interface CloudProvider {
    * given nodes, sending traffic only to Ready ones; returns where clients reach it. Safe to retry.
    */
   ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress>;
-  /** Safe to retry: a load balancer already gone is not an error. */
-  deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void>;
+  /**
+   * Deletes the load balancer of a Service and everything made for it (listeners, target groups,
+   * rules, probes, its public address). Safe to retry: a load balancer already gone is not an error.
+   */
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void>;
 }
 
 /**

@@ -110,7 +110,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       await step('scheduler', () => schedulePass(passDeps));
       await step('node-lifecycle', () => reconcileNodes(passDeps, lifecycle));
       await step('endpoints', () => reconcileEndpoints(passDeps));
-      await step('load-balancer', () => reconcileLoadBalancers(passDeps, options.provider));
+      await step('load-balancer', () => reconcileLoadBalancers(passDeps, options.provider, options.nodePools));
       await step('gc', () => collectGarbage(passDeps));
       if (writes === before) break;
     }

@@ -14,7 +14,6 @@ import {
   CloudConfigError,
   type InstanceSpec,
   InsufficientCapacityError,
-  NotSupportedError,
 } from '../../../providers/types';
 
 const ec2 = mockClient(EC2Client);
@@ -186,10 +185,5 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     const noImage = new AwsProvider({ ...cloud, options: {} }, { client: new EC2Client({}) });
     await expect(noImage.createInstance(spec)).rejects.toBeInstanceOf(CloudConfigError);
     await expect(noImage.createInstance(spec)).rejects.toThrow(/spec.options.imageId/);
-  });
-
-  it('does not make load balancers yet, and says so', async () => {
-    const aws = new AwsProvider(cloud, { client: new EC2Client({}) });
-    await expect(aws.ensureLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
   });
 });
