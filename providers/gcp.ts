@@ -35,10 +35,12 @@
  * key), else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity,
  * the metadata server, a gcloud login).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a target pool and forwarding rule per Service (gcp-lb.ts).
  */
 import { createHash } from 'node:crypto';
 import { InstancesClient, type protos, ZoneOperationsClient } from '@google-cloud/compute';
+import { apiError } from './gcp-errors';
+import type { GcpLoadBalancers } from './gcp-lb';
 import {
   type CloudConfig,
   CloudConfigError,
@@ -49,7 +51,8 @@ import {
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -114,6 +117,8 @@ export class GcpProvider implements CloudProvider {
   private readonly instances: InstancesClient;
   private readonly operations: ZoneOperationsClient;
   private readonly pollIntervalMs: number;
+  private readonly clientOptions: ClientOptions;
+  private lbs: Promise<GcpLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -136,6 +141,23 @@ export class GcpProvider implements CloudProvider {
     }
     this.instances = new InstancesClient({ ...options });
     this.operations = new ZoneOperationsClient({ ...options });
+    this.clientOptions = options;
+  }
+
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
+  }
+
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** Built on the first load balancer (its clients share the instances' options and credentials). */
+  private loadBalancers(): Promise<GcpLoadBalancers> {
+    this.lbs ??= import('./gcp-lb').then(
+      ({ GcpLoadBalancers }) => new GcpLoadBalancers(this.config, this.project, this.instances, this.clientOptions),
+    );
+    return this.lbs;
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {
@@ -259,14 +281,6 @@ export class GcpProvider implements CloudProvider {
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError('load balancers on gcp are not supported yet: use a node port, or the local provider');
-  }
-
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on gcp are not supported yet');
-  }
-
   /** Waits on a zone operation until it is DONE (each wait blocks up to ~2 min on Compute Engine). */
   private async waitFor(operation: GceOperation, zone: string, what: string): Promise<GceOperation> {
     const deadline = Date.now() + OPERATION_TIMEOUT_MS;
@@ -376,43 +390,6 @@ function toInstance(i: GceInstance): Instance {
     ...(labels[CLOUD_UID_LABEL] ? { cloudUid: labels[CLOUD_UID_LABEL] } : {}),
     tags: labels,
   };
-}
-
-/**
- * The HTTP status and error reasons of a failed call, in Compute Engine's spelling (upper snake
- * case: `alreadyExists` → ALREADY_EXISTS). Through the REST transport a failed call rejects with
- * gaxios' error (`status` = the HTTP status, `message` = the JSON error body); google-gax's own
- * GoogleError (gRPC `code`, `reason`) is read too.
- */
-function apiError(err: unknown): { status?: number; reasons: string[] } {
-  const e = (err ?? {}) as { status?: unknown; code?: unknown; reason?: unknown; message?: unknown };
-  const grpc: Record<number, number> = { 5: 404, 6: 409, 8: 429 };
-  let status =
-    typeof e.status === 'number'
-      ? e.status
-      : typeof e.code === 'number'
-        ? e.code >= 100
-          ? e.code
-          : grpc[e.code]
-        : undefined;
-  const reasons = new Set<string>();
-  if (typeof e.reason === 'string') reasons.add(snake(e.reason));
-  if (typeof e.message === 'string' && e.message.trimStart().startsWith('{')) {
-    try {
-      const body = JSON.parse(e.message) as {
-        error?: { code?: unknown; errors?: { reason?: unknown }[] };
-      };
-      if (status === undefined && typeof body.error?.code === 'number') status = body.error.code;
-      for (const item of body.error?.errors ?? []) if (typeof item.reason === 'string') reasons.add(snake(item.reason));
-    } catch {
-      // not a JSON error body
-    }
-  }
-  return { ...(status !== undefined ? { status } : {}), reasons: [...reasons] };
-}
-
-function snake(reason: string): string {
-  return reason.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
 function describe(errors: { code?: string | null; message?: string | null }[]): string {
