@@ -37,7 +37,7 @@
  * (`tenantId`, `clientId`, `clientSecret`: a service principal), else DefaultAzureCredential (env,
  * workload identity, managed identity, Azure CLI login).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a Standard Load Balancer and public IP per Service (azure-lb.ts).
  */
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -48,6 +48,7 @@ import {
   type VirtualMachineIdentity,
 } from '@azure/arm-compute';
 import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { AzureLoadBalancers, AzureNetworkOptions } from './azure-lb';
 import {
   type CloudConfig,
   CloudConfigError,
@@ -58,7 +59,8 @@ import {
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -106,6 +108,8 @@ export class AzureProvider implements CloudProvider {
   private readonly resourceGroup: string;
   private readonly location: string;
   private readonly poll: { updateIntervalInMs?: number };
+  private readonly network: AzureNetworkOptions;
+  private lbs: Promise<AzureLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -119,11 +123,16 @@ export class AzureProvider implements CloudProvider {
     this.poll = overrides.pollIntervalMs !== undefined ? { updateIntervalInMs: overrides.pollIntervalMs } : {};
     const endpoint = overrides.endpoint;
     const insecure = endpoint?.startsWith('http://') ?? false;
-    this.compute = new ComputeManagementClient(
-      overrides.credential ?? credentialOf(config),
-      config.subscriptionId as string,
-      { ...(endpoint ? { endpoint } : {}), ...(insecure ? { allowInsecureConnection: true } : {}) },
-    );
+    const credential = overrides.credential ?? credentialOf(config);
+    this.network = {
+      credential,
+      ...(endpoint ? { endpoint } : {}),
+      ...(overrides.pollIntervalMs !== undefined ? { pollIntervalMs: overrides.pollIntervalMs } : {}),
+    };
+    this.compute = new ComputeManagementClient(credential, config.subscriptionId as string, {
+      ...(endpoint ? { endpoint } : {}),
+      ...(insecure ? { allowInsecureConnection: true } : {}),
+    });
     // The bearer token policy refuses plain http (it would send the token in clear): a local fake
     // endpoint gets no Authorization header at all.
     if (insecure) this.compute.pipeline.removePolicy({ name: 'bearerTokenAuthenticationPolicy' });
@@ -239,14 +248,20 @@ export class AzureProvider implements CloudProvider {
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError(
-      'load balancers on azure are not supported yet: use a node port, or the local provider',
-    );
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
   }
 
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on azure are not supported yet');
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** The network SDK is loaded on the first load balancer, not with the provider. */
+  private loadBalancers(): Promise<AzureLoadBalancers> {
+    this.lbs ??= import('./azure-lb').then(
+      ({ AzureLoadBalancers }) => new AzureLoadBalancers(this.config, this.network),
+    );
+    return this.lbs;
   }
 
   /** The image: the NodePool's (a string) or `spec.options.imageReference` (a string or an object). */

@@ -8,7 +8,6 @@ import {
   CloudConfigError,
   type InstanceSpec,
   InsufficientCapacityError,
-  NotSupportedError,
 } from '../../../providers/types';
 
 /**
@@ -514,11 +513,5 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
     arm.missingDelete = 404;
     await expect(provider.deleteInstance(spec.name)).resolves.toBeUndefined();
     expect(arm.requests.filter((r) => r.method === 'DELETE')).toHaveLength(3);
-  });
-
-  it('does not make load balancers yet, and says so', async () => {
-    const provider = azure();
-    await expect(provider.ensureLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
-    await expect(provider.deleteLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
   });
 });
