@@ -7,7 +7,7 @@
  * of no Cloud (`ferry up`'s own) belong to the control plane's provider. A Service gets a load
  * balancer in every Cloud that has Ready nodes, so while a NodePool moves between Clouds its
  * ingress lists the old Cloud's load balancer and the new one's; once the old Cloud has no Ready
- * node its load balancer is deleted and leaves the list. Moving traffic between them is the
+ * node that is not being retired, its load balancer is deleted and leaves the list. Moving traffic between them is the
  * user's DNS (a record per address, or a weighted record), as with any two clouds.
  *
  * Stateless like every controller: what was ensured is kept in an internal `LoadBalancerRecord`
@@ -28,6 +28,7 @@ import { recordEventOnce } from '../events';
 import { retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
 import { cloudConfig } from './nodepool/cloud-config';
+import { RETIRING_ANNOTATION } from './nodepool/context';
 import { sameJson } from './util';
 
 export const LB_RECORD_KIND = 'LoadBalancerRecord';
@@ -199,7 +200,11 @@ function nodesByCloud(nodes: Node[], clouds: Map<string, Cloud>): Map<string, Lo
     const label = n.metadata.labels?.[CLOUD_LABEL];
     const key = label && clouds.has(label) ? label : NO_CLOUD;
     const list = groups.get(key) ?? [];
-    list.push({ name: n.metadata.name, address, ready: isConditionTrue(n) });
+    // A node the pool is retiring leaves the load balancers first, before its machine goes, as
+    // Kubernetes' service controller drops nodes being deleted: open connections finish, new ones
+    // go to the nodes that stay.
+    const retiring = n.metadata.annotations?.[RETIRING_ANNOTATION] !== undefined;
+    list.push({ name: n.metadata.name, address, ready: isConditionTrue(n) && !retiring });
     groups.set(key, list);
   }
   return groups;
