@@ -192,10 +192,19 @@ describe('load balancer controller across Clouds', () => {
     expect(await ingress()).toEqual([{ hostname: 'web.default.eu.example' }, { hostname: 'web.default.us.example' }]);
     expect(fakes.get('aws-us')?.loadBalancers.get('default/web')?.service).toMatchObject({ cluster: 'prod' });
 
-    await deps.store.delete({ kind: 'Node', name: 'eu-1' });
+    // The pool retires the old node: it leaves the load balancers before its machine goes.
+    const eu = (await deps.store.get<Obj>({ kind: 'Node', name: 'eu-1' })) as Obj;
+    await deps.store.update({
+      ...eu,
+      metadata: { ...eu.metadata, annotations: { 'ferry.dev/retiring-since': '2026-01-01T00:00:00Z' } },
+    });
     await reconcileLoadBalancers(deps, undefined, clouds);
     expect(await ingress()).toEqual([{ hostname: 'web.default.us.example' }]);
     expect(fakes.get('aws-eu')?.loadBalancers.size).toBe(0);
+
+    await deps.store.delete({ kind: 'Node', name: 'eu-1' });
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(await ingress()).toEqual([{ hostname: 'web.default.us.example' }]);
 
     await deps.store.delete({ kind: 'Service', namespace: 'default', name: 'web' });
     await reconcileLoadBalancers(deps, undefined, clouds);
