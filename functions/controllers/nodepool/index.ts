@@ -132,7 +132,6 @@ async function clearDegraded(deps: Deps, pool: NodePool): Promise<NodePool | und
 
 async function writeCloudNotFound(deps: Deps, pool: NodePool): Promise<void> {
   const message = `Cloud "${pool.spec.cloud}" does not exist`;
-  const pass = { deps, pool } as const;
   const status = {
     ...pool.status,
     nodes: 0,
@@ -141,7 +140,7 @@ async function writeCloudNotFound(deps: Deps, pool: NodePool): Promise<void> {
     conditions: [{ type: 'Ready', status: 'False', reason: 'CloudNotFound', message }],
   };
   try {
-    await pass.deps.store.update({ ...pool, status });
+    await deps.store.update({ ...pool, status });
   } catch (err) {
     if (!isConflict(err)) throw err;
   }

@@ -15,7 +15,15 @@ import { isConflict, isNotFound } from '../../errors';
 import { recordEvent } from '../../events';
 import { deletePod, isTerminating } from '../../pod-deletion';
 import { ignoreNotFound } from '../../store/retry';
-import { DEFAULTS, generationOf, type Machine, type PoolPass, RETIRING_ANNOTATION } from './context';
+import {
+  CLOUD_LABEL,
+  DEFAULTS,
+  generationOf,
+  isNodeReady,
+  type Machine,
+  type PoolPass,
+  RETIRING_ANNOTATION,
+} from './context';
 import { deleteBootstrap, deleteNodeCredentials } from './credentials';
 
 export async function startRetiring(pass: PoolPass, m: Machine, reason: string): Promise<void> {
@@ -84,8 +92,8 @@ export async function finishRetirements(pass: PoolPass): Promise<void> {
   // cloud node lifecycle controller of Kubernetes does it.
   const listed = new Set(pass.machines.map((m) => m.instance.name));
   for (const n of pass.nodes.values()) {
-    const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    const cloud = n.metadata.labels?.['ferry.dev/cloud'] ?? '';
+    const ready = isNodeReady(n);
+    const cloud = n.metadata.labels?.[CLOUD_LABEL] ?? '';
     if (listed.has(n.metadata.name) || ready || !pass.cloudNames.has(cloud)) continue;
     await removeNode(pass, n.metadata.name);
   }
