@@ -1,8 +1,10 @@
 /**
  * The `aws` provider: a node is one EC2 instance booted with ferry's user-data (userdata.ts).
  *
- * Tags: `Name` = the node name, `ferry:cluster`, `ferry:pool`, `ferry:node`, plus the pool's tags,
- * on the instance and its volumes; listing filters on them. The instance id is EC2's (`i-...`).
+ * Tags: `Name` = the node name, `ferry:cluster`, `ferry:cloud` and `ferry:cloud-uid` (the Cloud it
+ * was made for), `ferry:pool`, `ferry:node`, plus the pool's tags, on the instance and its volumes;
+ * listing filters on cluster, Cloud uid and pool, so two Clouds in one account never list each
+ * other's machines. The instance id is EC2's (`i-...`).
  * RunInstances carries the node name as its ClientToken, so a retried create after a lost reply
  * returns the same instance instead of starting a second one. IMDSv2 is required on every instance.
  *
@@ -12,8 +14,9 @@
  * Cloud's Secret (`accessKeyId`, `secretAccessKey`, optional `sessionToken`), else the SDK's
  * default chain (the Lambda role, an instance profile, env).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a Network Load Balancer per Service (aws-lb.ts, its SDK loaded on first use).
  */
+
 import {
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
@@ -22,16 +25,21 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsLoadBalancers } from './aws-lb';
 import {
+  CloudApiError,
   type CloudConfig,
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -56,27 +64,33 @@ const STATES: Record<string, InstanceState> = {
 export class AwsProvider implements CloudProvider {
   readonly type = 'aws';
   private readonly ec2: EC2Client;
+  private lbs: Promise<AwsLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
-    overrides: { client?: EC2Client } = {},
+    private readonly overrides: { client?: EC2Client; elb?: ElasticLoadBalancingV2Client } = {},
   ) {
     if (!config.region) throw new CloudConfigError(`cloud ${config.name}: spec.region is required for aws`);
-    const creds = config.credentials;
-    this.ec2 =
-      overrides.client ??
-      new EC2Client({
-        region: config.region,
-        ...(creds?.accessKeyId && creds.secretAccessKey
-          ? {
-              credentials: {
-                accessKeyId: creds.accessKeyId,
-                secretAccessKey: creds.secretAccessKey,
-                ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-              },
-            }
-          : {}),
-      });
+    this.ec2 = overrides.client ?? new EC2Client(this.clientConfig());
+  }
+
+  private clientConfig(): {
+    region: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  } {
+    const creds = this.config.credentials;
+    return {
+      region: this.config.region as string,
+      ...(creds?.accessKeyId && creds.secretAccessKey
+        ? {
+            credentials: {
+              accessKeyId: creds.accessKeyId,
+              secretAccessKey: creds.secretAccessKey,
+              ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+            },
+          }
+        : {}),
+    };
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {
@@ -93,6 +107,8 @@ export class AwsProvider implements CloudProvider {
     const tags = [
       { Key: 'Name', Value: spec.name },
       { Key: 'ferry:cluster', Value: spec.cluster },
+      { Key: 'ferry:cloud', Value: spec.cloud.name },
+      { Key: 'ferry:cloud-uid', Value: spec.cloud.uid },
       { Key: 'ferry:pool', Value: spec.pool },
       { Key: 'ferry:node', Value: spec.name },
       ...Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
@@ -124,8 +140,11 @@ export class AwsProvider implements CloudProvider {
       if (CAPACITY_ERRORS.has(code))
         throw new InsufficientCapacityError(
           `aws: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${(err as Error).message}`,
+          { cause: err },
         );
-      throw err;
+      throw new CloudApiError(`aws: launching ${spec.name} in ${spec.zone}: ${code}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (!out?.InstanceId) throw new Error(`aws: RunInstances for ${spec.name} returned no instance`);
     return toInstance(out);
@@ -135,14 +154,16 @@ export class AwsProvider implements CloudProvider {
     try {
       await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     } catch (err) {
-      if ((err as { name?: string }).name === 'InvalidInstanceID.NotFound') return;
-      throw err;
+      const code = (err as { name?: string }).name ?? '';
+      if (code === 'InvalidInstanceID.NotFound') return;
+      throw new CloudApiError(`aws: terminating ${id}: ${code}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     const filters = [
       { Name: 'tag:ferry:cluster', Values: [filter.cluster] },
+      { Name: 'tag:ferry:cloud-uid', Values: [filter.cloud.uid] },
       { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
       ...(filter.pool ? [{ Name: 'tag:ferry:pool', Values: [filter.pool] }] : []),
     ];
@@ -158,12 +179,25 @@ export class AwsProvider implements CloudProvider {
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError('load balancers on aws are not supported yet: use a node port, or the local provider');
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
   }
 
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on aws are not supported yet');
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** The ELBv2 SDK is loaded on the first load balancer, not with the provider. */
+  private loadBalancers(): Promise<AwsLoadBalancers> {
+    this.lbs ??= (async () => {
+      const [{ AwsLoadBalancers }, { ElasticLoadBalancingV2Client }] = await Promise.all([
+        import('./aws-lb'),
+        import('@aws-sdk/client-elastic-load-balancing-v2'),
+      ]);
+      const client = this.overrides.elb ?? new ElasticLoadBalancingV2Client(this.clientConfig());
+      return new AwsLoadBalancers(this.config, client, this.ec2);
+    })();
+    return this.lbs;
   }
 }
 
@@ -176,6 +210,7 @@ function toInstance(i: Ec2Instance): Instance {
     zone: i.Placement?.AvailabilityZone ?? '',
     state: STATES[i.State?.Name ?? ''] ?? 'pending',
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(tags['ferry:cloud-uid'] ? { cloudUid: tags['ferry:cloud-uid'] } : {}),
     tags,
   };
 }

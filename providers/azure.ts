@@ -4,8 +4,8 @@
  *
  * A VM is created with an inline NIC (`networkProfile.networkInterfaceConfigurations`) in the
  * zone's subnet, so no network SDK is needed; its NIC and OS disk have `deleteOption: Delete` and go
- * with it. Tags: `ferry-cluster`, `ferry-pool`, `ferry-node` (they win over the pool's own tags),
- * plus the pool's tags (keys Azure refuses, with any of `<>%&\?/`, are dropped); listing filters on
+ * with it. Tags: `ferry-cluster`, `ferry-pool`, `ferry-node`, `ferry-cloud`, `ferry-cloud-uid`
+ * (they win over the pool's own tags), plus the pool's tags (keys Azure refuses, with any of `<>%&\?/`, are dropped); listing filters on
  * them. The instance id is the VM name (= the node name), the resource group being the Cloud's. A
  * create is a PUT by name, so a retried create after a lost reply updates the same VM instead of
  * making a second one. Creating waits for Azure's long-running operation: it resolves once the VM
@@ -37,7 +37,7 @@
  * (`tenantId`, `clientId`, `clientSecret`: a service principal), else DefaultAzureCredential (env,
  * workload identity, managed identity, Azure CLI login).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a Standard Load Balancer and public IP per Service (azure-lb.ts).
  */
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -48,16 +48,19 @@ import {
   type VirtualMachineIdentity,
 } from '@azure/arm-compute';
 import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { AzureLoadBalancers, AzureNetworkOptions } from './azure-lb';
 import {
   type CloudConfig,
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -83,6 +86,8 @@ const STATES: Record<string, InstanceState> = {
 const CLUSTER_TAG = 'ferry-cluster';
 const POOL_TAG = 'ferry-pool';
 const NODE_TAG = 'ferry-node';
+const CLOUD_TAG = 'ferry-cloud';
+const CLOUD_UID_TAG = 'ferry-cloud-uid';
 /** A Linux VM name (and computer name) as ferry makes them: a DNS label of 1 to 64 characters. */
 const VM_NAME = /^[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?$/;
 /** Characters Azure refuses in a tag name. */
@@ -103,6 +108,8 @@ export class AzureProvider implements CloudProvider {
   private readonly resourceGroup: string;
   private readonly location: string;
   private readonly poll: { updateIntervalInMs?: number };
+  private readonly network: AzureNetworkOptions;
+  private lbs: Promise<AzureLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -116,11 +123,16 @@ export class AzureProvider implements CloudProvider {
     this.poll = overrides.pollIntervalMs !== undefined ? { updateIntervalInMs: overrides.pollIntervalMs } : {};
     const endpoint = overrides.endpoint;
     const insecure = endpoint?.startsWith('http://') ?? false;
-    this.compute = new ComputeManagementClient(
-      overrides.credential ?? credentialOf(config),
-      config.subscriptionId as string,
-      { ...(endpoint ? { endpoint } : {}), ...(insecure ? { allowInsecureConnection: true } : {}) },
-    );
+    const credential = overrides.credential ?? credentialOf(config);
+    this.network = {
+      credential,
+      ...(endpoint ? { endpoint } : {}),
+      ...(overrides.pollIntervalMs !== undefined ? { pollIntervalMs: overrides.pollIntervalMs } : {}),
+    };
+    this.compute = new ComputeManagementClient(credential, config.subscriptionId as string, {
+      ...(endpoint ? { endpoint } : {}),
+      ...(insecure ? { allowInsecureConnection: true } : {}),
+    });
     // The bearer token policy refuses plain http (it would send the token in clear): a local fake
     // endpoint gets no Authorization header at all.
     if (insecure) this.compute.pipeline.removePolicy({ name: 'bearerTokenAuthenticationPolicy' });
@@ -148,7 +160,13 @@ export class AzureProvider implements CloudProvider {
       : undefined;
     const tags: Record<string, string> = {};
     for (const [k, v] of Object.entries(spec.tags)) if (!BAD_TAG_KEY.test(k)) tags[k] = v;
-    Object.assign(tags, { [CLUSTER_TAG]: spec.cluster, [POOL_TAG]: spec.pool, [NODE_TAG]: name });
+    Object.assign(tags, {
+      [CLUSTER_TAG]: spec.cluster,
+      [POOL_TAG]: spec.pool,
+      [NODE_TAG]: name,
+      [CLOUD_TAG]: spec.cloud.name,
+      [CLOUD_UID_TAG]: spec.cloud.uid,
+    });
 
     const vm: VirtualMachine = {
       location: this.location,
@@ -203,6 +221,7 @@ export class AzureProvider implements CloudProvider {
       }
       throw new InsufficientCapacityError(
         `azure: no ${spec.instanceType} capacity in ${this.location} zone ${spec.zone || '(none)'} (${code}): ${(err as Error).message}${leftover}`,
+        { cause: err },
       );
     }
     return toInstance(out, name);
@@ -218,25 +237,31 @@ export class AzureProvider implements CloudProvider {
     }
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     const out: Instance[] = [];
     for await (const vm of this.compute.virtualMachines.list(this.resourceGroup)) {
       const tags = vm.tags ?? {};
-      if (tags[CLUSTER_TAG] !== filter.cluster) continue;
+      if (tags[CLUSTER_TAG] !== filter.cluster || tags[CLOUD_UID_TAG] !== filter.cloud.uid) continue;
       if (filter.pool !== undefined && tags[POOL_TAG] !== filter.pool) continue;
       out.push(toInstance(vm, vm.name ?? ''));
     }
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError(
-      'load balancers on azure are not supported yet: use a node port, or the local provider',
-    );
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
   }
 
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on azure are not supported yet');
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** The network SDK is loaded on the first load balancer, not with the provider. */
+  private loadBalancers(): Promise<AzureLoadBalancers> {
+    this.lbs ??= import('./azure-lb').then(
+      ({ AzureLoadBalancers }) => new AzureLoadBalancers(this.config, this.network),
+    );
+    return this.lbs;
   }
 
   /** The image: the NodePool's (a string) or `spec.options.imageReference` (a string or an object). */
@@ -288,6 +313,7 @@ function toInstance(vm: VirtualMachine, fallbackName: string): Instance {
   const name = vm.name ?? fallbackName;
   return {
     id: name,
+    ...(tags[CLOUD_UID_TAG] ? { cloudUid: tags[CLOUD_UID_TAG] } : {}),
     name: tags[NODE_TAG] ?? name,
     pool: tags[POOL_TAG] ?? '',
     zone: vm.zones?.[0] ?? '',

@@ -5,7 +5,7 @@
  *
  * The instance name is the node name, and the instance id is `ZONE/NAME` (instance names are unique
  * per zone, and every call on an instance needs its zone). Labels: `ferry-cluster`, `ferry-pool`,
- * `ferry-node` (they win over the pool's own tags), plus the pool's tags made into GCE labels
+ * `ferry-node`, `ferry-cloud` (the Cloud's name, dots made `_`) and `ferry-cloud-uid` (they win over the pool's own tags), plus the pool's tags made into GCE labels
  * (lower-cased, characters other than `[a-z0-9_-]` replaced by `_`, cut to 63 characters; a key
  * that does not then start with a letter is dropped, and so is any tag past the 64-label limit);
  * listing filters on them. The cluster and pool names must themselves be valid label values.
@@ -35,20 +35,24 @@
  * key), else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity,
  * the metadata server, a gcloud login).
  *
- * Not supported yet: load balancers (NotSupportedError; the Service stays pending with an event).
+ * Load balancers: a target pool and forwarding rule per Service (gcp-lb.ts).
  */
 import { createHash } from 'node:crypto';
 import { InstancesClient, type protos, ZoneOperationsClient } from '@google-cloud/compute';
+import { apiError } from './gcp-errors';
+import type { GcpLoadBalancers } from './gcp-lb';
 import {
   type CloudConfig,
   CloudConfigError,
   type CloudProvider,
   type Instance,
+  type InstanceFilter,
   type InstanceSpec,
   type InstanceState,
   InsufficientCapacityError,
   type LoadBalancerIngress,
-  NotSupportedError,
+  type LoadBalancerNode,
+  type LoadBalancerService,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -82,6 +86,9 @@ const STATES: Record<string, InstanceState> = {
 
 const CLUSTER_LABEL = 'ferry-cluster';
 const POOL_LABEL = 'ferry-pool';
+const CLOUD_LABEL = 'ferry-cloud';
+/** A Cloud's uid is a lowercase UUID, already a valid label value; listings match it. */
+const CLOUD_UID_LABEL = 'ferry-cloud-uid';
 const NODE_LABEL = 'ferry-node';
 const MAX_LABELS = 64;
 /** A Compute Engine resource name (RFC 1035 label). */
@@ -110,6 +117,8 @@ export class GcpProvider implements CloudProvider {
   private readonly instances: InstancesClient;
   private readonly operations: ZoneOperationsClient;
   private readonly pollIntervalMs: number;
+  private readonly clientOptions: ClientOptions;
+  private lbs: Promise<GcpLoadBalancers> | undefined;
 
   constructor(
     private readonly config: CloudConfig,
@@ -132,6 +141,23 @@ export class GcpProvider implements CloudProvider {
     }
     this.instances = new InstancesClient({ ...options });
     this.operations = new ZoneOperationsClient({ ...options });
+    this.clientOptions = options;
+  }
+
+  ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
+    return this.loadBalancers().then((lbs) => lbs.ensure(service, nodes));
+  }
+
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void> {
+    return this.loadBalancers().then((lbs) => lbs.delete(service));
+  }
+
+  /** Built on the first load balancer (its clients share the instances' options and credentials). */
+  private loadBalancers(): Promise<GcpLoadBalancers> {
+    this.lbs ??= import('./gcp-lb').then(
+      ({ GcpLoadBalancers }) => new GcpLoadBalancers(this.config, this.project, this.instances, this.clientOptions),
+    );
+    return this.lbs;
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {
@@ -195,7 +221,7 @@ export class GcpProvider implements CloudProvider {
     } catch (err) {
       const { status, reasons } = apiError(err);
       const capacity = reasons.find((r) => CAPACITY_ERRORS.has(r));
-      if (capacity) throw this.noCapacity(spec, capacity, (err as Error).message);
+      if (capacity) throw this.noCapacity(spec, capacity, (err as Error).message, err);
       // A create retried after its requestId expired: the instance is there already.
       if (status !== 409 || (reasons.length > 0 && !reasons.includes('ALREADY_EXISTS'))) throw err;
     }
@@ -233,9 +259,13 @@ export class GcpProvider implements CloudProvider {
     if (errors.length > 0) throw new Error(`gcp: deleting ${id} failed: ${describe(errors)}`);
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     this.checkLabelValue('cluster', filter.cluster);
-    const terms = [`(labels.${CLUSTER_LABEL} = "${filter.cluster}")`];
+    this.checkLabelValue('cloud uid', filter.cloud.uid);
+    const terms = [
+      `(labels.${CLUSTER_LABEL} = "${filter.cluster}")`,
+      `(labels.${CLOUD_UID_LABEL} = "${filter.cloud.uid}")`,
+    ];
     if (filter.pool) {
       this.checkLabelValue('pool', filter.pool);
       terms.push(`(labels.${POOL_LABEL} = "${filter.pool}")`);
@@ -251,14 +281,6 @@ export class GcpProvider implements CloudProvider {
     return out;
   }
 
-  async ensureLoadBalancer(): Promise<LoadBalancerIngress> {
-    throw new NotSupportedError('load balancers on gcp are not supported yet: use a node port, or the local provider');
-  }
-
-  async deleteLoadBalancer(): Promise<void> {
-    throw new NotSupportedError('load balancers on gcp are not supported yet');
-  }
-
   /** Waits on a zone operation until it is DONE (each wait blocks up to ~2 min on Compute Engine). */
   private async waitFor(operation: GceOperation, zone: string, what: string): Promise<GceOperation> {
     const deadline = Date.now() + OPERATION_TIMEOUT_MS;
@@ -272,11 +294,14 @@ export class GcpProvider implements CloudProvider {
     return op;
   }
 
-  private noCapacity(spec: InstanceSpec, code: string, message: string): InsufficientCapacityError {
-    return new InsufficientCapacityError(`gcp: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${message}`);
+  private noCapacity(spec: InstanceSpec, code: string, message: string, cause?: unknown): InsufficientCapacityError {
+    return new InsufficientCapacityError(
+      `gcp: no ${spec.instanceType} capacity in ${spec.zone} (${code}): ${message}`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
-  private checkLabelValue(field: 'cluster' | 'pool', value: string): void {
+  private checkLabelValue(field: 'cluster' | 'pool' | 'cloud uid', value: string): void {
     if (!value || !LABEL_VALUE.test(value))
       throw new CloudConfigError(
         `cloud ${this.config.name}: ${field} name ${JSON.stringify(value)} cannot be a GCP label value (lowercase letters, digits, '_' and '-', at most 63 characters)`,
@@ -328,6 +353,9 @@ function labelsOf(spec: InstanceSpec): Record<string, string> {
     [CLUSTER_LABEL]: spec.cluster,
     [POOL_LABEL]: spec.pool,
     [NODE_LABEL]: spec.name,
+    // A Cloud name is a DNS subdomain: its dots are not allowed in a label value.
+    [CLOUD_LABEL]: labelText(spec.cloud.name),
+    [CLOUD_UID_LABEL]: labelText(spec.cloud.uid),
   };
   const labels: Record<string, string> = {};
   let room = MAX_LABELS - Object.keys(ours).length;
@@ -359,45 +387,9 @@ function toInstance(i: GceInstance): Instance {
     zone,
     state: STATES[i.status ?? ''] ?? 'pending',
     ...(privateIp ? { privateIp } : {}),
+    ...(labels[CLOUD_UID_LABEL] ? { cloudUid: labels[CLOUD_UID_LABEL] } : {}),
     tags: labels,
   };
-}
-
-/**
- * The HTTP status and error reasons of a failed call, in Compute Engine's spelling (upper snake
- * case: `alreadyExists` → ALREADY_EXISTS). Through the REST transport a failed call rejects with
- * gaxios' error (`status` = the HTTP status, `message` = the JSON error body); google-gax's own
- * GoogleError (gRPC `code`, `reason`) is read too.
- */
-function apiError(err: unknown): { status?: number; reasons: string[] } {
-  const e = (err ?? {}) as { status?: unknown; code?: unknown; reason?: unknown; message?: unknown };
-  const grpc: Record<number, number> = { 5: 404, 6: 409, 8: 429 };
-  let status =
-    typeof e.status === 'number'
-      ? e.status
-      : typeof e.code === 'number'
-        ? e.code >= 100
-          ? e.code
-          : grpc[e.code]
-        : undefined;
-  const reasons = new Set<string>();
-  if (typeof e.reason === 'string') reasons.add(snake(e.reason));
-  if (typeof e.message === 'string' && e.message.trimStart().startsWith('{')) {
-    try {
-      const body = JSON.parse(e.message) as {
-        error?: { code?: unknown; errors?: { reason?: unknown }[] };
-      };
-      if (status === undefined && typeof body.error?.code === 'number') status = body.error.code;
-      for (const item of body.error?.errors ?? []) if (typeof item.reason === 'string') reasons.add(snake(item.reason));
-    } catch {
-      // not a JSON error body
-    }
-  }
-  return { ...(status !== undefined ? { status } : {}), reasons: [...reasons] };
-}
-
-function snake(reason: string): string {
-  return reason.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
 function describe(errors: { code?: string | null; message?: string | null }[]): string {

@@ -5,6 +5,7 @@
  * plane's own LocalProvider (made by `ferry up`), passed in: it cannot be built from a Cloud's spec.
  */
 import { createHash } from 'node:crypto';
+import type { LocalProvider } from './local';
 import { type CloudConfig, CloudConfigError, type CloudProvider } from './types';
 
 /** Providers by a hash of their configuration (credentials included, so a rotated Secret makes a new one). */
@@ -14,7 +15,8 @@ const MAX_PROVIDERS = 32;
 export async function providerFor(config: CloudConfig, local?: CloudProvider): Promise<CloudProvider> {
   if (config.type === 'local') {
     if (!local) throw new CloudConfigError(`cloud ${config.name}: type local works only under ferry up`);
-    return local;
+    // Each local Cloud gets its own view (its own load balancers) of the one local provider.
+    return (local as Partial<Pick<LocalProvider, 'forCloud'>>).forCloud?.(config.name) ?? local;
   }
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex');
   let provider = providers.get(key);

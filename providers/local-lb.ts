@@ -11,7 +11,7 @@ import { type Backend, forward, RoundRobin } from '../agent/proxy/forward';
 import type { LoadBalancerIngress, LoadBalancerNode, LoadBalancerService } from './types';
 
 interface Balancer {
-  service: { namespace: string; name: string };
+  key: string;
   ip: string;
   /** By Service port and protocol: the listening server, the node port it feeds and its backends. */
   ports: Map<string, { server: Server; nodePort: number; balancer: RoundRobin; bound: number }>;
@@ -22,12 +22,13 @@ export class LocalLoadBalancers {
 
   constructor(private readonly subnet = '127.0.2') {}
 
-  async ensure(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress> {
-    const key = `${service.namespace}/${service.name}`;
+  /** `scope` keeps apart the load balancers of one Service in two local Clouds. */
+  async ensure(service: LoadBalancerService, nodes: LoadBalancerNode[], scope = ''): Promise<LoadBalancerIngress> {
+    const key = `${scope}/${service.namespace}/${service.name}`;
     let lb = this.balancers.get(key);
     if (!lb) {
       lb = {
-        service: { namespace: service.namespace, name: service.name },
+        key,
         ip: this.allocateIp(service.previousAddress),
         ports: new Map(),
       };
@@ -65,8 +66,11 @@ export class LocalLoadBalancers {
     };
   }
 
-  async delete(service: { namespace: string; name: string }): Promise<void> {
-    const key = `${service.namespace}/${service.name}`;
+  async delete(service: { namespace: string; name: string }, scope = ''): Promise<void> {
+    await this.close(`${scope}/${service.namespace}/${service.name}`);
+  }
+
+  private async close(key: string): Promise<void> {
     const lb = this.balancers.get(key);
     if (!lb) return;
     this.balancers.delete(key);
@@ -74,7 +78,7 @@ export class LocalLoadBalancers {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.balancers.values()].map((lb) => this.delete(lb.service)));
+    await Promise.all([...this.balancers.keys()].map((key) => this.close(key)));
   }
 
   private allocateIp(previous?: string): string {

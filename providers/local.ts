@@ -12,6 +12,7 @@ import { LocalLoadBalancers } from './local-lb';
 import type {
   CloudProvider,
   Instance,
+  InstanceFilter,
   InstanceSpec,
   LoadBalancerIngress,
   LoadBalancerNode,
@@ -88,7 +89,14 @@ export class LocalProvider implements CloudProvider {
       zone: spec.zone,
       state: 'running',
       privateIp: ip,
-      tags: { ...spec.tags, 'ferry.dev/cluster': spec.cluster, 'ferry.dev/pool': spec.pool },
+      tags: {
+        ...spec.tags,
+        'ferry.dev/cluster': spec.cluster,
+        'ferry.dev/pool': spec.pool,
+        'ferry.dev/cloud': spec.cloud.name,
+        'ferry.dev/cloud-uid': spec.cloud.uid,
+      },
+      cloudUid: spec.cloud.uid,
       pid: child.pid as number,
       command: [cmd, ...args],
     };
@@ -135,9 +143,15 @@ export class LocalProvider implements CloudProvider {
     rmSync(join(this.nodeDir(record.name), 'instance.json'), { force: true });
   }
 
-  async listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]> {
+  /** One LocalProvider serves every local Cloud: each Cloud sees only the agents tagged with its uid. */
+  async listInstances(filter: InstanceFilter): Promise<Instance[]> {
     return this.records()
-      .filter((r) => r.tags['ferry.dev/cluster'] === filter.cluster && (!filter.pool || r.pool === filter.pool))
+      .filter(
+        (r) =>
+          r.tags['ferry.dev/cluster'] === filter.cluster &&
+          r.tags['ferry.dev/cloud-uid'] === filter.cloud.uid &&
+          (!filter.pool || r.pool === filter.pool),
+      )
       .map(({ pid, command: _command, ...r }) => ({ ...r, state: isAlive(pid) ? 'running' : 'terminated' }));
   }
 
@@ -152,6 +166,22 @@ export class LocalProvider implements CloudProvider {
 
   async deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void> {
     await this.lbs.delete(service);
+  }
+
+  /**
+   * The provider of one local Cloud. One LocalProvider serves every local Cloud (they are all this
+   * machine): instances are kept apart by their Cloud tag, load balancers by this scope, so a
+   * Service has one load balancer in each local Cloud, as it would in two real ones.
+   */
+  forCloud(cloud: string): CloudProvider {
+    return {
+      type: this.type,
+      createInstance: (spec) => this.createInstance(spec),
+      deleteInstance: (id) => this.deleteInstance(id),
+      listInstances: (filter) => this.listInstances(filter),
+      ensureLoadBalancer: (service, nodes) => this.lbs.ensure(service, nodes, cloud),
+      deleteLoadBalancer: (service) => this.lbs.delete(service, cloud),
+    };
   }
 
   async close(): Promise<void> {

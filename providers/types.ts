@@ -13,6 +13,8 @@
 export interface CloudConfig {
   /** The Cloud object's name. */
   name: string;
+  /** The Cloud object's uid: what a machine's Cloud tag is matched on (a name can be reused). */
+  uid?: string;
   type: 'aws' | 'gcp' | 'azure' | 'local';
   region?: string;
   project?: string;
@@ -32,10 +34,29 @@ export interface Bootstrap {
   labels: Record<string, string>;
 }
 
+/**
+ * The Cloud a machine belongs to. Every machine carries both in its tags; listings match the uid,
+ * so two Clouds of one type sharing an account (or the one local provider) never see each other's
+ * machines, and a machine of a Cloud deleted and made again under the same name is not adopted.
+ */
+export interface CloudRef {
+  name: string;
+  uid: string;
+}
+
+/** What a listing selects: the machines of one cluster, in one Cloud, optionally of one pool. */
+export interface InstanceFilter {
+  cluster: string;
+  cloud: CloudRef;
+  pool?: string;
+}
+
 export interface InstanceSpec {
   /** Becomes the node name; unique in the cluster. */
   name: string;
   cluster: string;
+  /** Tagged on the machine (name and uid); `listInstances` of another Cloud never returns it. */
+  cloud: CloudRef;
   pool: string;
   instanceType: string;
   zone: string;
@@ -54,13 +75,19 @@ export interface Instance {
   zone: string;
   state: InstanceState;
   privateIp?: string;
+  /** The Cloud uid read back from the machine's tags (absent on a machine without one). */
+  cloudUid?: string;
   tags: Record<string, string>;
 }
 
 /** A Service as its load balancer sees it: each port is forwarded to that node port on every node. */
 export interface LoadBalancerService {
+  /** Tagged on every resource made for it, with the Service (so two clusters in one account never mix). */
+  cluster: string;
   namespace: string;
   name: string;
+  /** The Service's uid, tagged too (a Service deleted and made again gets a new one). */
+  uid?: string;
   ports: { name?: string; port: number; nodePort: number; protocol: string }[];
   /** The address this Service had (status.loadBalancer.ingress), kept when the provider can. */
   previousAddress?: string;
@@ -71,6 +98,8 @@ export interface LoadBalancerNode {
   name: string;
   address: string;
   ready: boolean;
+  /** The provider's id of the node's machine, where the controller knows it. */
+  instanceId?: string;
 }
 
 /** Kubernetes' LoadBalancerIngress: an ip or a hostname, and the ports actually served. */
@@ -90,20 +119,40 @@ export interface CloudProvider {
   createInstance(spec: InstanceSpec): Promise<Instance>;
   /** Stops and removes a machine. Safe to retry: an instance already gone is not an error. */
   deleteInstance(id: string): Promise<void>;
-  /** Machines of this cluster (and pool), including ones still starting. Safe to retry. */
-  listInstances(filter: { cluster: string; pool?: string }): Promise<Instance[]>;
+  /**
+   * Machines of this cluster and Cloud (and pool), including ones still starting, selected by their
+   * tags: a machine without the Cloud's uid tag is never returned. Safe to retry.
+   */
+  listInstances(filter: InstanceFilter): Promise<Instance[]>;
   /**
    * Creates or updates the load balancer of a Service, in front of the Service's node ports on the
    * given nodes, sending traffic only to Ready ones; returns where clients reach it. Safe to retry.
    */
   ensureLoadBalancer(service: LoadBalancerService, nodes: LoadBalancerNode[]): Promise<LoadBalancerIngress>;
-  /** Safe to retry: a load balancer already gone is not an error. */
-  deleteLoadBalancer(service: { namespace: string; name: string }): Promise<void>;
+  /**
+   * Deletes the load balancer of a Service and everything made for it (listeners, target groups,
+   * rules, probes, its public address). Safe to retry: a load balancer already gone is not an error.
+   */
+  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void>;
 }
 
-export class InsufficientCapacityError extends Error {}
-export class InstanceNotFoundError extends Error {}
-/** The provider cannot do this (yet): e.g. load balancers on a cloud adapter. Not retryable. */
-export class NotSupportedError extends Error {}
+/**
+ * Provider errors carry a `name` (what `instanceof` cannot tell across bundles, and what logs
+ * show) and, when they translate an SDK's error, that error as `cause`, so its code and request id
+ * reach the log without any SDK type leaving the adapter.
+ */
+abstract class ProviderError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The provider cannot place the machine here now: try another zone or type. */
+export class InsufficientCapacityError extends ProviderError {}
+/** The provider cannot do this (yet). Not retryable. */
+export class NotSupportedError extends ProviderError {}
 /** The CloudConfig is missing something the provider needs (names the field). Not retryable. */
-export class CloudConfigError extends Error {}
+export class CloudConfigError extends ProviderError {}
+/** A call to the cloud failed for another reason (the SDK's error is the `cause`). Retry on the next pass. */
+export class CloudApiError extends ProviderError {}

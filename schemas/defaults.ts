@@ -92,6 +92,7 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       if (isRec(spec)) {
         setDefault(spec, 'minNodes', 0);
         setDefault(spec, 'maxUnavailable', 1);
+        setDefault(spec, 'maxSurge', 1);
       }
       break;
   }

@@ -1,6 +1,6 @@
 /** ferry.dev/v1 NodePool and Cloud: which provider makes the machines that become nodes. */
 import { type Static, Type } from 'typebox';
-import { Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap } from './dsl';
+import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, Str, StrMap, Time } from './dsl';
 import { ConditionSchema, envelope, type Kind } from './meta';
 import { TaintSchema } from './node';
 
@@ -32,6 +32,36 @@ export const NodePoolSpecSchema = Obj({
   labels: Opt(StrMap()),
   taints: Opt(Type.Array(TaintSchema)),
   maxUnavailable: Opt(IntOrString()),
+  /**
+   * Machines the pool may have beyond `desiredNodes` while it replaces or moves nodes (default 1):
+   * never more than `desiredNodes + maxSurge` machines exist at once, in every Cloud together.
+   */
+  maxSurge: Opt(Int({ minimum: 0, maximum: 100 })),
+});
+
+/** A machine the pool launched recently (kept until it is registered and settled, or gone). */
+export const LaunchSchema = Obj({
+  name: Str(),
+  cloud: Str(),
+  /** The pool's generation when it was launched: retiring it at that same generation is churn. */
+  generation: Int({ minimum: 0 }),
+  launchedAt: Time(),
+});
+
+/**
+ * The churn guard's memory: machines lost soon after their creation (retired within minutes, or
+ * never registered) are strikes; each strike backs creation off exponentially, and `degraded`
+ * stops it until the spec changes or the user clears it.
+ */
+export const ChurnSchema = Obj({
+  strikes: Int({ minimum: 0 }),
+  /** The generation the strikes were counted for: a changed spec starts over. */
+  generation: Int({ minimum: 0 }),
+  reason: Opt(Str()),
+  message: Opt(Str()),
+  /** No machine is created before this time. */
+  backoffUntil: Opt(Time()),
+  degraded: Opt(Bool()),
 });
 
 export const NodePoolSchema = Obj({
@@ -43,9 +73,16 @@ export const NodePoolSchema = Obj({
       readyNodes: Opt(Int()),
       observedGeneration: Opt(Int()),
       conditions: Opt(Type.Array(ConditionSchema)),
+      /** Launches in flight: written before the cloud is called, so concurrent passes never both create. */
+      launches: Opt(Type.Array(LaunchSchema)),
+      /** Clouds the pool has machines in (besides `spec.cloud`), so a move finds unregistered ones too. */
+      clouds: Opt(Type.Array(Str())),
+      churn: Opt(ChurnSchema),
     }),
   ),
 });
 
 export type Cloud = Kind<Static<typeof CloudSchema>>;
 export type NodePool = Kind<Static<typeof NodePoolSchema>>;
+export type NodePoolLaunch = Static<typeof LaunchSchema>;
+export type NodePoolChurn = Static<typeof ChurnSchema>;

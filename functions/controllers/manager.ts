@@ -123,7 +123,7 @@ function declaredControllers(
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
-    { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider) },
+    { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
     // The quota controller's resync: status.used after deletes the API did not see.

@@ -19,6 +19,8 @@ import { issueToken } from '../tokens';
 import { type LocalControlPlane, startLocalControlPlane } from './local';
 
 export const CLUSTER_ID_FILE = 'cluster-id';
+/** The Cloud `ferry up`'s own nodes belong to (NodePools' local Clouds are others). */
+const UP_NODES = { name: 'ferry-up', uid: 'ferry-up' };
 
 export interface LocalClusterOptions {
   dataDir: string;
@@ -73,7 +75,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   });
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `local-${i + 1}`);
   const close = async () => {
-    for (const instance of await provider.listInstances({ cluster: 'local' })) {
+    for (const instance of await provider.listInstances({ cluster: 'local', cloud: UP_NODES })) {
       const pid = provider.pidOf(instance.name);
       if (pid) {
         try {
@@ -98,6 +100,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       await provider.createInstance({
         name,
         cluster: 'local',
+        cloud: UP_NODES,
         pool: 'local',
         instanceType: 'local',
         zone: `local-${String.fromCharCode(97 + (i % 3))}`,

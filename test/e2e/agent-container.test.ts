@@ -49,6 +49,7 @@ describeDocker('e2e: the agent as a container, started by the user-data', () => 
       {
         name: NODE,
         cluster: 'e2e',
+        cloud: { name: 'e2e', uid: 'e2e' },
         pool: 'ctr',
         instanceType: 'local',
         zone: 'z1',

@@ -51,6 +51,7 @@ export class TestCluster {
       await this.provider.createInstance({
         name,
         cluster: 'e2e',
+        cloud: { name: 'e2e', uid: 'e2e' },
         pool: 'e2e',
         instanceType: 'local',
         zone: `z${i}`,

@@ -10,8 +10,9 @@ import type { Deps } from '../../../functions/deps';
 import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import type { Obj } from '../../../functions/store/types';
+import { FakeProvider } from '../../../providers/fake';
 import { LocalLoadBalancers } from '../../../providers/local-lb';
-import type { CloudProvider, LoadBalancerNode, LoadBalancerService } from '../../../providers/types';
+import type { CloudConfig, CloudProvider, LoadBalancerNode, LoadBalancerService } from '../../../providers/types';
 import type { Service } from '../../../schemas/service';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -145,5 +146,69 @@ describe('load balancer controller', () => {
     expect(events.map((e) => [e.reason, e.count])).toEqual([['NoCloudProvider', 1]]);
     const svc = await deps.store.get<Service>({ kind: 'Service', namespace: 'default', name: 'web' });
     expect(svc?.status?.loadBalancer?.ingress).toBeUndefined();
+  });
+});
+
+describe('load balancer controller across Clouds', () => {
+  it('lists the load balancer of every Cloud with Ready nodes during a move, and deletes the old one when its nodes are gone', async () => {
+    // prepare
+    const deps: Deps = { store: new MemoryStore(() => T0), clock: () => T0, log: silentLogger };
+    const fakes = new Map([
+      ['aws-eu', new FakeProvider('eu')],
+      ['aws-us', new FakeProvider('us')],
+    ]);
+    for (const name of fakes.keys())
+      await deps.store.create({
+        apiVersion: 'ferry.dev/v1',
+        kind: 'Cloud',
+        metadata: { name },
+        spec: { type: 'aws', region: 'x' },
+      });
+    const cloudNode = (name: string, cloud: string, ready: boolean) => {
+      const n = node(name, `10.0.0.${name.length}`, ready);
+      return { ...n, metadata: { ...n.metadata, labels: { 'ferry.dev/cloud': cloud } } };
+    };
+    await deps.store.create(cloudNode('eu-1', 'aws-eu', true));
+    await deps.store.create({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80, nodePort: 30080, protocol: 'TCP' }] },
+    });
+    const clouds = {
+      cluster: 'prod',
+      providerFor: async (c: CloudConfig) => fakes.get(c.name) as FakeProvider,
+    };
+    const ingress = async () =>
+      (await deps.store.get<Service>({ kind: 'Service', namespace: 'default', name: 'web' }))?.status?.loadBalancer
+        ?.ingress;
+
+    // act and assess: one Cloud, then two while the pool moves, then the new one alone
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(await ingress()).toEqual([{ hostname: 'web.default.eu.example' }]);
+
+    await deps.store.create(cloudNode('us-1', 'aws-us', true));
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(await ingress()).toEqual([{ hostname: 'web.default.eu.example' }, { hostname: 'web.default.us.example' }]);
+    expect(fakes.get('aws-us')?.loadBalancers.get('default/web')?.service).toMatchObject({ cluster: 'prod' });
+
+    // The pool retires the old node: it leaves the load balancers before its machine goes.
+    const eu = (await deps.store.get<Obj>({ kind: 'Node', name: 'eu-1' })) as Obj;
+    await deps.store.update({
+      ...eu,
+      metadata: { ...eu.metadata, annotations: { 'ferry.dev/retiring-since': '2026-01-01T00:00:00Z' } },
+    });
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(await ingress()).toEqual([{ hostname: 'web.default.us.example' }]);
+    expect(fakes.get('aws-eu')?.loadBalancers.size).toBe(0);
+
+    await deps.store.delete({ kind: 'Node', name: 'eu-1' });
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(await ingress()).toEqual([{ hostname: 'web.default.us.example' }]);
+
+    await deps.store.delete({ kind: 'Service', namespace: 'default', name: 'web' });
+    await reconcileLoadBalancers(deps, undefined, clouds);
+    expect(fakes.get('aws-us')?.loadBalancers.size).toBe(0);
+    expect((await deps.store.list('LoadBalancerRecord')).items).toEqual([]);
   });
 });

@@ -194,7 +194,7 @@ describe('node pool controller', () => {
     fake.hidden = false;
     await pass();
     expect(fake.live('eu-west-1')).toHaveLength(3);
-    expect((await pool()).metadata.annotations?.['ferry.dev/launched']).toBeUndefined();
+    expect((await pool()).status?.launches?.map((l) => l.cloud)).toEqual(['aws-eu', 'aws-eu', 'aws-eu']);
 
     now += 301_000; // and a machine that never shows up is replaced after the grace
     fake.in('eu-west-1').clear();
@@ -277,7 +277,8 @@ describe('node pool controller', () => {
     await pass();
 
     const p = await pool();
-    await store.update({ ...p, spec: { ...p.spec, cloud: 'aws-us', zones: ['us-east-1a'] } });
+    // A surge as large as the pool: the whole new Cloud first, then the old nodes leave.
+    await store.update({ ...p, spec: { ...p.spec, cloud: 'aws-us', zones: ['us-east-1a'], maxSurge: 3 } });
     await pass();
 
     expect(fake.live('us-east-1')).toHaveLength(3);

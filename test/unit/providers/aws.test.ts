@@ -9,11 +9,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsProvider } from '../../../providers/aws';
 import {
+  CloudApiError,
   type CloudConfig,
   CloudConfigError,
   type InstanceSpec,
   InsufficientCapacityError,
-  NotSupportedError,
 } from '../../../providers/types';
 
 const ec2 = mockClient(EC2Client);
@@ -30,9 +30,13 @@ const cloud: CloudConfig = {
   },
 };
 
+/** The Cloud object these machines are made for (name and uid, as the controller passes them). */
+const CLOUD = { name: 'prod.eu', uid: '5f0c2c1e-8f3a-4d3b-9a51-2a7d1c9e0b11' };
+
 const spec: InstanceSpec = {
   name: 'web-pool-k2x9q',
   cluster: 'prod',
+  cloud: CLOUD,
   pool: 'web-pool',
   instanceType: 't3.medium',
   zone: 'eu-west-1b',
@@ -86,6 +90,8 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
       expect.arrayContaining([
         { Key: 'Name', Value: spec.name },
         { Key: 'ferry:cluster', Value: 'prod' },
+        { Key: 'ferry:cloud', Value: CLOUD.name },
+        { Key: 'ferry:cloud-uid', Value: CLOUD.uid },
         { Key: 'ferry:pool', Value: 'web-pool' },
         { Key: 'team', Value: 'web' },
       ]),
@@ -112,6 +118,19 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     );
   });
 
+  it('translates other EC2 errors at the file boundary, with a name and the SDK error as the cause', async () => {
+    const sdk = awsError('UnauthorizedOperation', 'not allowed to RunInstances');
+    ec2.on(RunInstancesCommand).rejects(sdk);
+    const err = await new AwsProvider(cloud, { client: new EC2Client({}) }).createInstance(spec).catch((e) => e);
+
+    expect(err).toBeInstanceOf(CloudApiError);
+    expect(err.name).toBe('CloudApiError');
+    expect(err.message).toBe(
+      `aws: launching ${spec.name} in eu-west-1b: UnauthorizedOperation: not allowed to RunInstances`,
+    );
+    expect(err.cause).toBe(sdk);
+  });
+
   it('lists the pool across pages by its tags, mapping EC2 states', async () => {
     ec2
       .on(DescribeInstancesCommand)
@@ -129,6 +148,7 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
 
     const list = await new AwsProvider(cloud, { client: new EC2Client({}) }).listInstances({
       cluster: 'prod',
+      cloud: CLOUD,
       pool: 'web-pool',
     });
 
@@ -140,6 +160,7 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     expect(calls[0]?.args[0].input.Filters).toEqual(
       expect.arrayContaining([
         { Name: 'tag:ferry:cluster', Values: ['prod'] },
+        { Name: 'tag:ferry:cloud-uid', Values: [CLOUD.uid] },
         { Name: 'tag:ferry:pool', Values: ['web-pool'] },
       ]),
     );
@@ -164,10 +185,5 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     const noImage = new AwsProvider({ ...cloud, options: {} }, { client: new EC2Client({}) });
     await expect(noImage.createInstance(spec)).rejects.toBeInstanceOf(CloudConfigError);
     await expect(noImage.createInstance(spec)).rejects.toThrow(/spec.options.imageId/);
-  });
-
-  it('does not make load balancers yet, and says so', async () => {
-    const aws = new AwsProvider(cloud, { client: new EC2Client({}) });
-    await expect(aws.ensureLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
   });
 });

@@ -8,7 +8,6 @@ import {
   CloudConfigError,
   type InstanceSpec,
   InsufficientCapacityError,
-  NotSupportedError,
 } from '../../../providers/types';
 
 /**
@@ -214,9 +213,13 @@ const cloud: CloudConfig = {
   },
 };
 
+/** The Cloud object these machines are made for (name and uid, as the controller passes them). */
+const CLOUD = { name: 'prod.eu', uid: '5f0c2c1e-8f3a-4d3b-9a51-2a7d1c9e0b11' };
+
 const spec: InstanceSpec = {
   name: 'web-pool-k2x9q',
   cluster: 'prod',
+  cloud: CLOUD,
   pool: 'web-pool',
   instanceType: 'Standard_D2s_v5',
   zone: '2',
@@ -263,7 +266,14 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
     expect(body).toMatchObject({
       location: 'westeurope',
       zones: ['2'],
-      tags: { 'ferry-cluster': 'prod', 'ferry-pool': 'web-pool', 'ferry-node': 'web-pool-k2x9q', team: 'web' },
+      tags: {
+        'ferry-cluster': 'prod',
+        'ferry-pool': 'web-pool',
+        'ferry-node': 'web-pool-k2x9q',
+        'ferry-cloud': CLOUD.name,
+        'ferry-cloud-uid': CLOUD.uid,
+        team: 'web',
+      },
       identity: { type: 'UserAssigned', userAssignedIdentities: { [IDENTITY]: {} } },
       properties: {
         hardwareProfile: { vmSize: 'Standard_D2s_v5' },
@@ -316,7 +326,15 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
       pool: 'web-pool',
       zone: '2',
       state: 'running',
-      tags: { 'ferry-cluster': 'prod', 'ferry-pool': 'web-pool', 'ferry-node': 'web-pool-k2x9q', team: 'web' },
+      cloudUid: CLOUD.uid,
+      tags: {
+        'ferry-cluster': 'prod',
+        'ferry-pool': 'web-pool',
+        'ferry-node': 'web-pool-k2x9q',
+        'ferry-cloud': CLOUD.name,
+        'ferry-cloud-uid': CLOUD.uid,
+        team: 'web',
+      },
     });
   });
 
@@ -355,7 +373,9 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
     expect(puts()).toHaveLength(2);
     expect(again.state).toBe('running');
     expect([...arm.vms.keys()]).toEqual(['web-pool-k2x9q']);
-    expect((await provider.listInstances({ cluster: 'prod' })).map((i) => i.id)).toEqual(['web-pool-k2x9q']);
+    expect((await provider.listInstances({ cluster: 'prod', cloud: CLOUD })).map((i) => i.id)).toEqual([
+      'web-pool-k2x9q',
+    ]);
   });
 
   it('a create refused at once for capacity (409 SkuNotAvailable) is InsufficientCapacityError', async () => {
@@ -445,36 +465,38 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
   });
 
   it('lists the VMs of a cluster (and pool) by their tags, across pages, mapping provisioning states', async () => {
-    const tags = (cluster: string, pool: string, node: string) => ({
+    const tags = (cluster: string, pool: string, node: string, cloudUid = CLOUD.uid) => ({
       'ferry-cluster': cluster,
       'ferry-pool': pool,
       'ferry-node': node,
+      'ferry-cloud-uid': cloudUid,
     });
     seed('web-a', tags('prod', 'web-pool', 'web-a'), 'Succeeded', '1');
     seed('other-cluster', tags('staging', 'web-pool', 'other-cluster'), 'Succeeded', '1');
     seed('web-b', tags('prod', 'web-pool', 'web-b'), 'Creating', '2');
     seed('not-ferry', undefined, 'Succeeded');
+    seed('other-cloud', tags('prod', 'web-pool', 'other-cloud', 'another-cloud-uid'), 'Succeeded', '1');
     seed('batch-a', tags('prod', 'batch', 'batch-a'), 'Deleting', '3');
     seed('web-c', tags('prod', 'web-pool', 'web-c'), 'Failed');
     const provider = azure();
 
-    const pool = await provider.listInstances({ cluster: 'prod', pool: 'web-pool' });
+    const pool = await provider.listInstances({ cluster: 'prod', cloud: CLOUD, pool: 'web-pool' });
     expect(pool.map((i) => [i.id, i.name, i.pool, i.zone, i.state])).toEqual([
       ['web-a', 'web-a', 'web-pool', '1', 'running'],
       ['web-b', 'web-b', 'web-pool', '2', 'pending'],
       ['web-c', 'web-c', 'web-pool', '', 'pending'],
     ]);
     const lists = arm.requests.filter((r) => r.method === 'GET' && r.path === VMS);
-    expect(lists.map((r) => r.query.get('$skiptoken'))).toEqual([null, '2', '4']);
+    expect(lists.map((r) => r.query.get('$skiptoken'))).toEqual([null, '2', '4', '6']);
 
-    const cluster = await provider.listInstances({ cluster: 'prod' });
+    const cluster = await provider.listInstances({ cluster: 'prod', cloud: CLOUD });
     expect(cluster.map((i) => [i.id, i.state])).toEqual([
       ['web-a', 'running'],
       ['web-b', 'pending'],
       ['batch-a', 'stopping'],
       ['web-c', 'pending'],
     ]);
-    expect(await provider.listInstances({ cluster: 'nobody' })).toEqual([]);
+    expect(await provider.listInstances({ cluster: 'nobody', cloud: CLOUD })).toEqual([]);
   });
 
   it('deletes a VM and waits for it to be gone; deleting it again (204 or 404 ResourceNotFound) resolves', async () => {
@@ -485,17 +507,11 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
     expect(arm.vms.size).toBe(0);
     const deletes = arm.requests.filter((r) => r.method === 'DELETE');
     expect(deletes.map((r) => [r.path, r.query.get('forceDeletion')])).toEqual([[`${VMS}/${spec.name}`, null]]);
-    expect(await provider.listInstances({ cluster: 'prod' })).toEqual([]);
+    expect(await provider.listInstances({ cluster: 'prod', cloud: CLOUD })).toEqual([]);
 
     await expect(provider.deleteInstance(spec.name)).resolves.toBeUndefined();
     arm.missingDelete = 404;
     await expect(provider.deleteInstance(spec.name)).resolves.toBeUndefined();
     expect(arm.requests.filter((r) => r.method === 'DELETE')).toHaveLength(3);
-  });
-
-  it('does not make load balancers yet, and says so', async () => {
-    const provider = azure();
-    await expect(provider.ensureLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
-    await expect(provider.deleteLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
   });
 });

@@ -8,6 +8,7 @@ import {
   CloudConfigError,
   type InstanceSpec,
   InsufficientCapacityError,
+  type LoadBalancerService,
   NotSupportedError,
 } from '../../../providers/types';
 
@@ -60,6 +61,11 @@ const gce = {
   noCapacity: new Map<string, 'operation' | 'quota'>(),
   zones: new Set(['europe-west1-b', 'europe-west1-c', 'europe-west1-d']),
   pageSize: 500,
+  /** Regional load balancer resources by name. */
+  targetPools: new Map<string, Json & { instances: string[] }>(),
+  forwardingRules: new Map<string, Json>(),
+  /** Region operations: RUNNING until their first wait. */
+  regionOps: new Map<string, WireOperation>(),
   self: '',
   nextOp: 1,
   nextIp: 2,
@@ -173,7 +179,71 @@ function aggregatedList(query: URLSearchParams): Reply {
   ];
 }
 
+/** Targets pools and forwarding rules in one region, as the REST reference documents them. */
+function regional(method: string, region: string, rest: string, body: Json | undefined): Reply | undefined {
+  const op = (type: string, name: string): Reply => {
+    const o = {
+      kind: 'compute#operation',
+      name: `operation-${gce.nextOp++}-${type}`,
+      region: `${gce.self}${BASE}/regions/${region}`,
+      operationType: type,
+      targetLink: `${gce.self}${BASE}/regions/${region}/${name}`,
+      status: 'RUNNING',
+    } as unknown as WireOperation;
+    gce.regionOps.set(o.name, o);
+    return [200, o];
+  };
+  const wait = rest.match(/^operations\/([^/]+)\/wait$/);
+  if (wait && method === 'POST') {
+    const o = gce.regionOps.get(wait[1] as string);
+    if (!o) return notFound(rest);
+    o.status = 'DONE';
+    return [200, o];
+  }
+  for (const [kind, store] of [
+    ['targetPools', gce.targetPools],
+    ['forwardingRules', gce.forwardingRules],
+  ] as const) {
+    const self = (name: string) => `${gce.self}${BASE}/regions/${region}/${kind}/${name}`;
+    if (rest === kind && method === 'POST') {
+      const name = String(body?.name);
+      if (store.has(name)) return googleError(409, 'alreadyExists', `The resource '${self(name)}' already exists`);
+      const made = {
+        ...body,
+        kind: `compute#${kind.slice(0, -1)}`,
+        name,
+        selfLink: self(name),
+        region: `${gce.self}${BASE}/regions/${region}`,
+      };
+      if (kind === 'forwardingRules') Object.assign(made, { IPAddress: `34.76.0.${gce.nextIp++}` });
+      else Object.assign(made, { instances: (body?.instances as string[] | undefined) ?? [] });
+      (store as Map<string, Json>).set(name, made);
+      return op('insert', `${kind}/${name}`);
+    }
+    const one = rest.match(new RegExp(`^${kind}/([^/]+)(?:/(addInstance|removeInstance))?$`));
+    if (!one) continue;
+    const [, name, action] = one as unknown as [string, string, string | undefined];
+    const item = store.get(name);
+    if (!item) return notFound(`projects/${PROJECT}/regions/${region}/${kind}/${name}`);
+    if (method === 'GET' && !action) return [200, item];
+    if (method === 'DELETE' && !action) {
+      store.delete(name);
+      return op('delete', `${kind}/${name}`);
+    }
+    if (method === 'POST' && action && kind === 'targetPools') {
+      const pool = item as Json & { instances: string[] };
+      const refs = ((body?.instances as { instance: string }[] | undefined) ?? []).map((r) => r.instance);
+      pool.instances =
+        action === 'addInstance' ? [...pool.instances, ...refs] : pool.instances.filter((i) => !refs.includes(i));
+      return op(action, `${kind}/${name}`);
+    }
+  }
+  return undefined;
+}
+
 function route(method: string, path: string, query: URLSearchParams, body: Json | undefined): Reply {
+  const inRegion = path.match(/^\/regions\/([^/]+)\/(.+)$/);
+  if (inRegion) return regional(method, inRegion[1] as string, inRegion[2] as string, body) ?? notFound(path);
   if (method === 'GET' && path === '/aggregated/instances') return aggregatedList(query);
   const insertTo = path.match(/^\/zones\/([^/]+)\/instances$/);
   if (insertTo && method === 'POST') return insert(insertTo[1] as string, query, body ?? {});
@@ -239,6 +309,9 @@ beforeEach(() => {
   gce.noCapacity.clear();
   gce.pageSize = 500;
   gce.nextOp = 1;
+  gce.targetPools.clear();
+  gce.forwardingRules.clear();
+  gce.regionOps.clear();
 });
 
 const cloud: CloudConfig = {
@@ -257,9 +330,13 @@ const cloud: CloudConfig = {
   },
 };
 
+/** The Cloud object these machines are made for (name and uid, as the controller passes them). */
+const CLOUD = { name: 'prod.eu', uid: '5f0c2c1e-8f3a-4d3b-9a51-2a7d1c9e0b11' };
+
 const spec: InstanceSpec = {
   name: 'web-pool-k2x9q',
   cluster: 'prod',
+  cloud: CLOUD,
   pool: 'web-pool',
   instanceType: 'e2-standard-2',
   zone: 'europe-west1-c',
@@ -324,6 +401,8 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       'ferry-cluster': 'prod',
       'ferry-pool': 'web-pool',
       'ferry-node': 'web-pool-k2x9q',
+      'ferry-cloud': 'prod_eu', // a Cloud name's dot is not allowed in a label value
+      'ferry-cloud-uid': CLOUD.uid,
     });
     const items = (post?.body?.metadata as { items: { key: string; value: string }[] } | undefined)?.items ?? [];
     expect(items.map((i) => i.key)).toEqual(['user-data']);
@@ -355,12 +434,15 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       zone: 'europe-west1-c',
       state: 'running',
       privateIp: expect.stringMatching(/^10\.132\.0\.\d+$/),
+      cloudUid: CLOUD.uid,
       tags: {
         team: 'web',
         cost_center: 'r_d_42',
         'ferry-cluster': 'prod',
         'ferry-pool': 'web-pool',
         'ferry-node': 'web-pool-k2x9q',
+        'ferry-cloud': 'prod_eu',
+        'ferry-cloud-uid': CLOUD.uid,
       },
     });
   });
@@ -451,11 +533,13 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       (gce.instances.get(`${zone}/${name}`) as WireInstance).status = status;
     }
     await provider.createInstance({ ...spec, cluster: 'staging', name: 'web-pool-eeeee' });
+    // Another Cloud listed with the same credential (same project): never this Cloud's machine.
+    await provider.createInstance({ ...spec, cloud: { name: 'prod.us', uid: 'other-uid' }, name: 'web-pool-fffff' });
     gce.pageSize = 2;
     gce.requests.length = 0;
 
-    const pool = await provider.listInstances({ cluster: 'prod', pool: 'web-pool' });
-    const all = await provider.listInstances({ cluster: 'prod' });
+    const pool = await provider.listInstances({ cluster: 'prod', cloud: CLOUD, pool: 'web-pool' });
+    const all = await provider.listInstances({ cluster: 'prod', cloud: CLOUD });
 
     const byName = (list: typeof pool) =>
       list.map((i) => [i.id, i.name, i.pool, i.zone, i.state] as const).sort((a, b) => a[1].localeCompare(b[1]));
@@ -470,8 +554,11 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
 
     const lists = gce.requests.filter((r) => r.path === `${BASE}/aggregated/instances`);
     expect(lists.length).toBeGreaterThan(2); // more than one page each
-    expect(lists[0]?.query.get('filter')).toBe('(labels.ferry-cluster = "prod") AND (labels.ferry-pool = "web-pool")');
-    expect(lists.at(-1)?.query.get('filter')).toBe('(labels.ferry-cluster = "prod")');
+    const uid = `(labels.ferry-cloud-uid = "${CLOUD.uid}")`;
+    expect(lists[0]?.query.get('filter')).toBe(
+      `(labels.ferry-cluster = "prod") AND ${uid} AND (labels.ferry-pool = "web-pool")`,
+    );
+    expect(lists.at(-1)?.query.get('filter')).toBe(`(labels.ferry-cluster = "prod") AND ${uid}`);
   });
 
   it('deletes an instance by ZONE/NAME and waits; deleting it again resolves', async () => {
@@ -488,7 +575,7 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
     ]);
 
     await expect(provider.deleteInstance(instance.id)).resolves.toBeUndefined();
-    await expect(provider.listInstances({ cluster: 'prod' })).resolves.toEqual([]);
+    await expect(provider.listInstances({ cluster: 'prod', cloud: CLOUD })).resolves.toEqual([]);
     await expect(provider.deleteInstance('web-pool-k2x9q')).rejects.toThrow(/is not ZONE\/NAME/);
   });
 
@@ -507,8 +594,8 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
       [gcp({ ...cloud, options: noImage }).createInstance(spec), /spec.options.sourceImage/],
       [gcp().createInstance({ ...spec, name: '1-web' }), /node name "1-web"/],
       [gcp().createInstance({ ...spec, pool: 'web.pool' }), /pool name "web.pool"/],
-      [gcp().listInstances({ cluster: 'prod" OR labels.x = "y' }), /cluster name/],
-      [gcp().listInstances({ cluster: 'prod', pool: 'Web' }), /pool name "Web"/],
+      [gcp().listInstances({ cluster: 'prod" OR labels.x = "y', cloud: CLOUD }), /cluster name/],
+      [gcp().listInstances({ cluster: 'prod', cloud: CLOUD, pool: 'Web' }), /pool name "Web"/],
     ] as const;
     for (const [call, message] of bad) {
       await expect(call).rejects.toBeInstanceOf(CloudConfigError);
@@ -520,9 +607,97 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
     ).resolves.toMatchObject({ state: 'running' });
     expect(gce.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/instances'))).toHaveLength(1);
   });
+});
 
-  it('does not make load balancers yet, and says so', async () => {
-    await expect(gcp().ensureLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
-    await expect(gcp().deleteLoadBalancer()).rejects.toBeInstanceOf(NotSupportedError);
+describe('gcp load balancers (target pool and forwarding rule, against the fake REST API)', () => {
+  const service: LoadBalancerService = {
+    cluster: 'prod',
+    namespace: 'default',
+    name: 'web',
+    uid: 'svc-uid-1',
+    ports: [
+      { port: 80, nodePort: 30080, protocol: 'TCP' },
+      { port: 443, nodePort: 30443, protocol: 'TCP' },
+    ],
+  };
+  const nodesOf = (...names: [string, boolean][]) =>
+    names.map(([name, ready]) => ({ name, address: '10.132.0.9', ready }));
+  const regionPath = `${BASE}/regions/europe-west1`;
+
+  it('makes a target pool of the Ready nodes and a labelled TCP forwarding rule on the node ports, and answers its IP', async () => {
+    for (const name of ['web-pool-aaaaa', 'web-pool-bbbbb', 'web-pool-ccccc'])
+      await gcp().createInstance({ ...spec, name, zone: 'europe-west1-b' });
+    gce.requests.length = 0;
+
+    const ingress = await gcp().ensureLoadBalancer(
+      service,
+      nodesOf(['web-pool-aaaaa', true], ['web-pool-bbbbb', true], ['web-pool-ccccc', false]),
+    );
+
+    expect(ingress).toEqual({
+      ip: expect.stringMatching(/^34\.76\.0\.\d+$/),
+      ports: [
+        { port: 30080, protocol: 'TCP' },
+        { port: 30443, protocol: 'TCP' },
+      ],
+    });
+    const posts = gce.requests.filter(
+      (r) => r.method === 'POST' && r.path.startsWith(regionPath) && !r.path.endsWith('/wait'),
+    );
+    expect(posts.map((r) => r.path.slice(regionPath.length))).toEqual(['/targetPools', '/forwardingRules']);
+    for (const r of posts) expect(r.query.get('requestId')).toMatch(/^[0-9a-f-]{36}$/);
+    const [pool, rule] = posts.map((r) => r.body as Json);
+    expect(pool?.name).toMatch(/^ferry-[0-9a-f]{20}$/);
+    expect(((pool?.instances ?? []) as string[]).map((u) => u.split('/instances/')[1])).toEqual([
+      'web-pool-aaaaa',
+      'web-pool-bbbbb',
+    ]);
+    expect(rule).toMatchObject({
+      name: pool?.name,
+      IPProtocol: 'TCP',
+      ports: ['30080', '30443'],
+      loadBalancingScheme: 'EXTERNAL',
+      target: expect.stringContaining(`/regions/europe-west1/targetPools/${pool?.name}`),
+      labels: { 'ferry-cluster': 'prod', 'ferry-service': 'default_web', 'ferry-service-uid': 'svc-uid-1' },
+    });
+    // Each insert waited for its region operation.
+    expect(gce.requests.filter((r) => r.path.includes('/regions/europe-west1/operations/'))).toHaveLength(2);
+  });
+
+  it('is idempotent and follows the nodes: a second ensure creates nothing and only changes the pool members', async () => {
+    for (const name of ['web-pool-aaaaa', 'web-pool-bbbbb'])
+      await gcp().createInstance({ ...spec, name, zone: 'europe-west1-b' });
+    const first = await gcp().ensureLoadBalancer(service, nodesOf(['web-pool-aaaaa', true]));
+    gce.requests.length = 0;
+
+    const second = await gcp().ensureLoadBalancer(
+      service,
+      nodesOf(['web-pool-aaaaa', false], ['web-pool-bbbbb', true]),
+    );
+
+    expect(second.ip).toBe(first.ip);
+    const posts = gce.requests
+      .filter((r) => r.method === 'POST' && !r.path.endsWith('/wait'))
+      .map((r) => r.path.split('/').pop());
+    expect(posts).toEqual(['addInstance', 'removeInstance']);
+    const [pool] = [...gce.targetPools.values()];
+    expect(pool?.instances.map((u) => u.split('/instances/')[1])).toEqual(['web-pool-bbbbb']);
+    expect(gce.forwardingRules.size).toBe(1);
+  });
+
+  it('deletes the forwarding rule, then the pool; deleting again is not an error', async () => {
+    await gcp().ensureLoadBalancer(service, []);
+    await gcp().deleteLoadBalancer(service);
+
+    expect(gce.forwardingRules.size).toBe(0);
+    expect(gce.targetPools.size).toBe(0);
+    await expect(gcp().deleteLoadBalancer(service)).resolves.toBeUndefined();
+  });
+
+  it('needs the region, and refuses UDP ports', async () => {
+    await expect(gcp({ ...cloud, region: undefined }).ensureLoadBalancer(service, [])).rejects.toThrow(/spec.region/);
+    await expect(
+      gcp().ensureLoadBalancer({ ...service, ports: [{ port: 53, nodePort: 30053, protocol: 'UDP' }] }, []),
+    ).rejects.toBeInstanceOf(NotSupportedError);
   });
 });

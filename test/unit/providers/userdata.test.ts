@@ -13,6 +13,7 @@ function spec(overrides: Partial<InstanceSpec['bootstrap']> = {}, name = 'pool-a
   return {
     name,
     cluster: 'prod',
+    cloud: { name: 'prod', uid: 'u-1' },
     pool: 'pool-a',
     instanceType: 't3.medium',
     zone: 'eu-west-1a',
