@@ -1,4 +1,8 @@
-/** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
+/**
+ * v1 Pod: the PodSpec fields ferry runs as Kubernetes does. A field ferry cannot honour yet is
+ * either absent (unknown fields are refused) or in REFUSED_POD_FIELDS below, refused with a 422
+ * that names it: nothing is stored and ignored.
+ */
 import { type Static, Type } from 'typebox';
 import { Bool, Enum, Free, Int, IntOrString, Obj, Opt, ResourceList, Str, StrMap, Time } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
@@ -32,6 +36,41 @@ export const ContainerPortSchema = Obj({
   protocol: Opt(Enum(['TCP', 'UDP', 'SCTP'] as const)),
 });
 
+const SecurityContextCommon = {
+  runAsUser: Opt(Int({ minimum: 0, maximum: 2147483647 })),
+  runAsGroup: Opt(Int({ minimum: 0, maximum: 2147483647 })),
+  runAsNonRoot: Opt(Bool()),
+  seccompProfile: Opt(
+    Obj({ type: Enum(['RuntimeDefault', 'Unconfined', 'Localhost'] as const), localhostProfile: Opt(Str()) }),
+  ),
+  appArmorProfile: Opt(
+    Obj({ type: Enum(['RuntimeDefault', 'Unconfined', 'Localhost'] as const), localhostProfile: Opt(Str()) }),
+  ),
+  seLinuxOptions: Opt(Obj({ user: Opt(Str()), role: Opt(Str()), type: Opt(Str()), level: Opt(Str()) })),
+  windowsOptions: Opt(Free()),
+};
+
+export const SecurityContextSchema = Obj({
+  ...SecurityContextCommon,
+  privileged: Opt(Bool()),
+  allowPrivilegeEscalation: Opt(Bool()),
+  readOnlyRootFilesystem: Opt(Bool()),
+  capabilities: Opt(
+    Obj({ add: Opt(Type.Array(Str({ maxLength: 64 }))), drop: Opt(Type.Array(Str({ maxLength: 64 }))) }),
+  ),
+  procMount: Opt(Str()),
+});
+
+export const PodSecurityContextSchema = Obj({
+  ...SecurityContextCommon,
+  supplementalGroups: Opt(Type.Array(Int({ minimum: 0, maximum: 2147483647 }))),
+  supplementalGroupsPolicy: Opt(Str()),
+  fsGroup: Opt(Int({ minimum: 0, maximum: 2147483647 })),
+  fsGroupChangePolicy: Opt(Enum(['OnRootMismatch', 'Always'] as const)),
+  sysctls: Opt(Type.Array(Obj({ name: Str({ maxLength: 253 }), value: Str({ maxLength: 4096 }) }))),
+  seLinuxChangePolicy: Opt(Str()),
+});
+
 const HandlerFields = {
   exec: Opt(Obj({ command: Opt(Type.Array(Str())) })),
   httpGet: Opt(
@@ -48,7 +87,7 @@ const HandlerFields = {
 
 export const ProbeSchema = Obj({
   ...HandlerFields,
-  grpc: Opt(Obj({ port: Int(), service: Opt(Str()) })),
+  grpc: Opt(Obj({ port: Int({ minimum: 1, maximum: 65535 }), service: Opt(Str()) })),
   initialDelaySeconds: Opt(Int({ minimum: 0 })),
   periodSeconds: Opt(Int({ minimum: 1 })),
   timeoutSeconds: Opt(Int({ minimum: 1 })),
@@ -59,7 +98,7 @@ export const ProbeSchema = Obj({
 
 export const ResourceRequirementsSchema = Obj({ limits: Opt(ResourceList()), requests: Opt(ResourceList()) });
 
-export const ContainerSchema = Obj({
+const ContainerFields = {
   name: Str({ maxLength: 63 }),
   image: Str({ maxLength: 1024 }),
   imagePullPolicy: Opt(Enum(['Always', 'IfNotPresent', 'Never'] as const)),
@@ -81,15 +120,31 @@ export const ContainerSchema = Obj({
   ),
   volumeMounts: Opt(
     Type.Array(
-      Obj({ name: Str(), mountPath: Str(), readOnly: Opt(Bool()), subPath: Opt(Str()), mountPropagation: Opt(Str()) }),
+      Obj({
+        name: Str(),
+        mountPath: Str(),
+        readOnly: Opt(Bool()),
+        subPath: Opt(Str()),
+        subPathExpr: Opt(Str()),
+        mountPropagation: Opt(Str()),
+        recursiveReadOnly: Opt(Str()),
+      }),
     ),
   ),
-  securityContext: Opt(Free()),
+  securityContext: Opt(SecurityContextSchema),
   terminationMessagePath: Opt(Str()),
   terminationMessagePolicy: Opt(Enum(['File', 'FallbackToLogsOnError'] as const)),
   stdin: Opt(Bool()),
+  stdinOnce: Opt(Bool()),
   tty: Opt(Bool()),
-});
+  resizePolicy: Opt(Type.Array(Free())),
+  volumeDevices: Opt(Type.Array(Free())),
+};
+
+export const ContainerSchema = Obj(ContainerFields);
+
+/** An init container; `restartPolicy: Always` makes it a native sidecar (Kubernetes 1.29+). */
+export const InitContainerSchema = Obj({ ...ContainerFields, restartPolicy: Opt(Enum(['Always'] as const)) });
 
 export const TolerationSchema = Obj({
   key: Opt(Str()),
@@ -110,11 +165,19 @@ export const VolumeSchema = Obj({
     Obj({ secretName: Opt(Str()), items: Opt(Type.Array(Free())), defaultMode: Opt(Int()), optional: Opt(Bool()) }),
   ),
   persistentVolumeClaim: Opt(Obj({ claimName: Str(), readOnly: Opt(Bool()) })),
+  downwardAPI: Opt(Free()),
+  projected: Opt(Free()),
+  ephemeral: Opt(Free()),
+  csi: Opt(Free()),
+  nfs: Opt(Free()),
+  iscsi: Opt(Free()),
+  image: Opt(Free()),
 });
 
 export const PodSpecSchema = Obj({
   containers: Type.Array(ContainerSchema, { minItems: 1 }),
-  initContainers: Opt(Type.Array(ContainerSchema)),
+  initContainers: Opt(Type.Array(InitContainerSchema)),
+  ephemeralContainers: Opt(Type.Array(Free())),
   volumes: Opt(Type.Array(VolumeSchema)),
   restartPolicy: Opt(Enum(['Always', 'OnFailure', 'Never'] as const)),
   terminationGracePeriodSeconds: Opt(Int({ minimum: 0 })),
@@ -134,9 +197,26 @@ export const PodSpecSchema = Obj({
   priority: Opt(Int()),
   priorityClassName: Opt(Str()),
   schedulerName: Opt(Str()),
-  securityContext: Opt(Free()),
+  securityContext: Opt(PodSecurityContextSchema),
   imagePullSecrets: Opt(Type.Array(Obj({ name: Str() }))),
   enableServiceLinks: Opt(Bool()),
+  hostAliases: Opt(
+    Type.Array(Obj({ ip: Str({ maxLength: 45 }), hostnames: Opt(Type.Array(Str({ maxLength: 253 }))) })),
+  ),
+  shareProcessNamespace: Opt(Bool()),
+  hostPID: Opt(Bool()),
+  hostIPC: Opt(Bool()),
+  dnsConfig: Opt(Free()),
+  runtimeClassName: Opt(Str()),
+  overhead: Opt(ResourceList()),
+  preemptionPolicy: Opt(Str()),
+  readinessGates: Opt(Type.Array(Free())),
+  os: Opt(Obj({ name: Str() })),
+  setHostnameAsFQDN: Opt(Bool()),
+  resourceClaims: Opt(Type.Array(Free())),
+  schedulingGates: Opt(Type.Array(Free())),
+  hostUsers: Opt(Bool()),
+  resources: Opt(ResourceRequirementsSchema),
 });
 
 const StateSchema = Obj({
@@ -190,6 +270,9 @@ export const PodTemplateSpecSchema = Obj({ metadata: Opt(ObjectMetaSchema), spec
 export const PodSchema = Obj({ ...envelope('v1', 'Pod'), spec: PodSpecSchema, status: Opt(PodStatusSchema) });
 
 export type Container = Static<typeof ContainerSchema>;
+export type InitContainer = Static<typeof InitContainerSchema>;
+export type SecurityContext = Static<typeof SecurityContextSchema>;
+export type PodSecurityContext = Static<typeof PodSecurityContextSchema>;
 export type ContainerPort = Static<typeof ContainerPortSchema>;
 export type ContainerStatus = Static<typeof ContainerStatusSchema>;
 export type EnvVar = Static<typeof EnvVarSchema>;

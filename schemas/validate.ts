@@ -7,6 +7,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { scheduleProblem } from './cron';
 import { type KindInfo, kindInfo, kinds } from './kinds';
+import { refusedPodFields } from './pod-refused';
 import { isQuantity } from './quantity';
 import type { StatusCause } from './status';
 
@@ -370,6 +371,7 @@ function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
     });
   }
   checkLabels(spec.nodeSelector, `${path}.nodeSelector`, causes);
+  causes.push(...refusedPodFields(spec, path));
 }
 
 /**

@@ -43,7 +43,7 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 export class ConfigNotReadyError extends Error {}
 
-export class NodeConfig {
+export class ConfigSources {
   private readonly objects = new Map<string, Map<string, Buffer>>();
   private fingerprint = '';
 
@@ -70,6 +70,11 @@ export class NodeConfig {
     const changed = next !== this.fingerprint;
     this.fingerprint = next;
     return changed;
+  }
+
+  /** One key of a ConfigMap or Secret the node holds (decoded), if present. */
+  value(kind: Kind, namespace: string, name: string, key: string): Buffer | undefined {
+    return this.objects.get(`${kind}/${namespace}/${name}`)?.get(key);
   }
 
   /**
