@@ -10,7 +10,8 @@ import type { StatusCause } from './status';
 interface Refused {
   path: string;
   what: string;
-  when?: (value: unknown) => boolean;
+  /** `parent` is the object holding the field (e.g. the emptyDir of a sizeLimit). */
+  when?: (value: unknown, parent: Record<string, unknown>) => boolean;
 }
 
 const C = ['containers[]', 'initContainers[]'];
@@ -32,6 +33,12 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].iscsi', what: 'iSCSI volumes' },
   { path: 'volumes[].image', what: 'image volumes' },
   { path: 'volumes[].emptyDir.medium', what: 'emptyDir medium other than Memory', when: not('', 'Memory') },
+  {
+    // A disk emptyDir's usage is not measured, so its limit could not be enforced (a Memory one is tmpfs-sized).
+    path: 'volumes[].emptyDir.sizeLimit',
+    what: 'sizeLimit on an emptyDir on disk (use medium: Memory)',
+    when: (_, emptyDir) => emptyDir.medium !== 'Memory',
+  },
   {
     path: 'volumes[].hostPath.type',
     what: 'hostPath types other than DirectoryOrCreate',
@@ -81,13 +88,37 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   ...forContainers('terminationMessagePath', 'a terminationMessagePath', not('/dev/termination-log')),
 ];
 
+/** subPath into a `medium: Memory` emptyDir: the engine's volume mounts have no sub-path (API 1.41). */
+function memorySubPaths(spec: unknown, at: string): StatusCause[] {
+  const s = spec as { volumes?: { name?: string; emptyDir?: { medium?: string } }[] } & Record<string, unknown>;
+  const memory = new Set(
+    (Array.isArray(s?.volumes) ? s.volumes : []).filter((v) => v?.emptyDir?.medium === 'Memory').map((v) => v.name),
+  );
+  const causes: StatusCause[] = [];
+  for (const list of ['containers', 'initContainers']) {
+    const cs = Array.isArray(s?.[list]) ? (s[list] as { volumeMounts?: Record<string, unknown>[] }[]) : [];
+    for (const [i, c] of cs.entries()) {
+      for (const [j, m] of (Array.isArray(c?.volumeMounts) ? c.volumeMounts : []).entries()) {
+        for (const key of ['subPath', 'subPathExpr'])
+          if (m?.[key] && memory.has(m.name as string))
+            causes.push({
+              field: `${at}.${list}[${i}].volumeMounts[${j}].${key}`,
+              reason: 'FieldValueNotSupported',
+              message: `ferry does not support ${key} into a medium: Memory emptyDir yet`,
+            });
+      }
+    }
+  }
+  return causes;
+}
+
 /** One 422 cause per refused field set in `spec` (found at `at`, e.g. `spec.template.spec`). */
 export function refusedPodFields(spec: unknown, at: string): StatusCause[] {
   const causes: StatusCause[] = [];
   for (const rule of REFUSED_POD_FIELDS) {
-    for (const [path, value] of walk(spec, rule.path.split('.'), at)) {
+    for (const [path, value, parent] of walk(spec, rule.path.split('.'), at, {})) {
       const set = value !== undefined && value !== null && value !== false && value !== '';
-      if (rule.when ? rule.when(value) : set)
+      if (rule.when ? rule.when(value, parent) : set)
         causes.push({
           field: path,
           reason: 'FieldValueNotSupported',
@@ -95,24 +126,30 @@ export function refusedPodFields(spec: unknown, at: string): StatusCause[] {
         });
     }
   }
-  return causes;
+  return [...causes, ...memorySubPaths(spec, at)];
 }
 
-function* walk(node: unknown, steps: string[], path: string): Generator<[string, unknown]> {
+function* walk(
+  node: unknown,
+  steps: string[],
+  path: string,
+  parent: Record<string, unknown>,
+): Generator<[string, unknown, Record<string, unknown>]> {
   const [step, ...rest] = steps;
   if (step === undefined) {
-    yield [path, node];
+    yield [path, node, parent];
     return;
   }
   if (node === null || typeof node !== 'object') return;
   const list = step.endsWith('[]');
   const key = list ? step.slice(0, -2) : step;
   if (!Object.hasOwn(node, key)) return;
-  const value = (node as Record<string, unknown>)[key];
+  const here = node as Record<string, unknown>;
+  const value = here[key];
   if (!list) {
-    if (rest.length === 0 || value !== undefined) yield* walk(value, rest, `${path}.${key}`);
+    if (rest.length === 0 || value !== undefined) yield* walk(value, rest, `${path}.${key}`, here);
     return;
   }
   if (!Array.isArray(value)) return;
-  for (const [i, item] of value.entries()) yield* walk(item, rest, `${path}.${key}[${i}]`);
+  for (const [i, item] of value.entries()) yield* walk(item, rest, `${path}.${key}[${i}]`, here);
 }

@@ -171,6 +171,7 @@ type PodSpecRefs = {
   containers?: ContainerRefs[];
   initContainers?: ContainerRefs[];
   volumes?: { configMap?: { name?: string }; secret?: { secretName?: string } }[];
+  imagePullSecrets?: { name?: string }[];
 };
 type ContainerRefs = {
   env?: { valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }[];
@@ -199,6 +200,8 @@ export function configRefs(pod: Obj): string[] {
     add('ConfigMap', v.configMap?.name);
     add('Secret', v.secret?.secretName);
   }
+  // The node's pull of the pod's images needs them (agent/pods/pull-secrets.ts).
+  for (const s of spec.imagePullSecrets ?? []) add('Secret', s.name);
   return [...out];
 }
 
