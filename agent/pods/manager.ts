@@ -331,14 +331,18 @@ export class PodManager implements PodSink {
     const pod = rec.pod;
     if (!pod || rec.stopped || rec.finished === 'before') return;
     const initialized = isInitialized(rec, pod);
+    const apps = new Set(pod.spec.containers.map((s) => s.name));
     const view = (spec: AnyContainer): ContainerView => {
       const c = rec.containers.get(spec.name);
-      const waiting = initialized || spec.restartPolicy !== undefined ? 'ContainerCreating' : 'PodInitializing';
+      // App containers wait for the init containers, as the kubelet reports them.
+      const initializing = !initialized && apps.has(spec.name) && !c?.id;
       return {
         name: spec.name,
         image: spec.image,
         ...(c?.id ? { containerId: c.id } : {}),
-        state: c?.state ?? { waiting: { reason: waiting } },
+        state: initializing
+          ? { waiting: { reason: 'PodInitializing' } }
+          : (c?.state ?? { waiting: { reason: 'ContainerCreating' } }),
         ...(c?.lastState ? { lastState: c.lastState } : {}),
         ready: c?.ready ?? false,
         started: c?.started ?? false,
