@@ -26,12 +26,18 @@ export function grpcHealthCheck(host: string, port: number, service: string, tim
       () => done({ ok: false, message: `timeout: health rpc did not complete within ${timeoutMs / 1000}s` }),
       timeoutMs,
     );
-    client.on('error', (err) =>
+    let connected = false;
+    client.on('connect', () => {
+      connected = true;
+    });
+    const failed = (err: Error) =>
       done({
         ok: false,
-        message: `failed to connect service "${address}" within ${timeoutMs / 1000}s: ${err.message}`,
-      }),
-    );
+        message: connected
+          ? `health rpc failed: ${err.message}`
+          : `failed to connect service "${address}" within ${timeoutMs / 1000}s: ${err.message}`,
+      });
+    client.on('error', failed);
     const req = client.request({
       ':method': 'POST',
       ':path': '/grpc.health.v1.Health/Check',
@@ -48,7 +54,7 @@ export function grpcHealthCheck(host: string, port: number, service: string, tim
     req.on('response', readStatus); // a "trailers-only" answer carries the status in the headers
     req.on('trailers', readStatus);
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', (err) => done({ ok: false, message: `health rpc failed: ${err.message}` }));
+    req.on('error', failed);
     req.on('end', () => {
       if (grpcStatus !== '0') {
         done({
