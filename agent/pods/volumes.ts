@@ -25,12 +25,14 @@ export interface VolumeContext {
 }
 
 /** The pod's `medium: Memory` emptyDirs, which the sandbox creates and holds. */
-export function memoryVolumes(pod: Pod): { name: string; sizeBytes?: number }[] {
+export function memoryVolumes(pod: Pod): { name: string; sizeBytes?: number; gid?: number }[] {
+  const gid = pod.spec.securityContext?.fsGroup;
   return (pod.spec.volumes ?? [])
     .filter((v) => v.emptyDir?.medium === 'Memory')
     .map((v) => ({
       name: v.name,
       ...(v.emptyDir?.sizeLimit !== undefined ? { sizeBytes: bytes(v.emptyDir.sizeLimit) } : {}),
+      ...(gid !== undefined ? { gid } : {}),
     }));
 }
 

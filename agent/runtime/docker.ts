@@ -152,7 +152,14 @@ export class DockerRuntime implements ContainerRuntime {
         Name: this.memoryVolumeName(pod, v.name),
         Driver: 'local',
         // A tmpfs mounted while the sandbox holds it: world-writable like an emptyDir, sized by sizeLimit.
-        DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: `mode=1777${v.sizeBytes ? `,size=${v.sizeBytes}` : ''}` },
+        DriverOpts: {
+          type: 'tmpfs',
+          device: 'tmpfs',
+          o: [
+            v.gid !== undefined ? `mode=2777,gid=${v.gid}` : 'mode=1777',
+            ...(v.sizeBytes ? [`size=${v.sizeBytes}`] : []),
+          ].join(','),
+        },
         Labels: { ...this.labels(pod, 'sandbox') },
       });
     }

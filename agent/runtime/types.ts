@@ -57,7 +57,7 @@ export interface SandboxConfig {
    * emptyDirs with `medium: Memory`: tmpfs volumes created with the sandbox and held by it, so the
    * pod's containers share them and their contents outlive a container restart; removed with it.
    */
-  memoryVolumes?: { name: string; sizeBytes?: number }[];
+  memoryVolumes?: { name: string; sizeBytes?: number /** fsGroup: group-owned, setgid */; gid?: number }[];
 }
 
 export type Mount =
