@@ -32,6 +32,8 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].nfs', what: 'NFS volumes' },
   { path: 'volumes[].iscsi', what: 'iSCSI volumes' },
   { path: 'volumes[].image', what: 'image volumes' },
+  { path: 'volumes[].downwardAPI', what: 'downwardAPI volumes' },
+  { path: 'volumes[].projected', what: 'projected volumes' },
   { path: 'volumes[].emptyDir.medium', what: 'emptyDir medium other than Memory', when: not('', 'Memory') },
   {
     // A disk emptyDir's usage is not measured, so its limit could not be enforced (a Memory one is tmpfs-sized).

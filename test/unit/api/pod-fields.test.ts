@@ -11,6 +11,18 @@ const withContainer = (extra: Record<string, unknown>) => ({ containers: [{ name
 
 const REFUSED: [string, Record<string, unknown>, string, string][] = [
   [
+    'a downwardAPI volume',
+    { ...base, volumes: [{ name: 'd', downwardAPI: { items: [] } }] },
+    'spec.volumes[0].downwardAPI',
+    'downwardAPI volumes',
+  ],
+  [
+    'a projected volume',
+    { ...base, volumes: [{ name: 'd', projected: { sources: [] } }] },
+    'spec.volumes[0].projected',
+    'projected volumes',
+  ],
+  [
     'a PVC volume',
     { ...base, volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] },
     'spec.volumes[0].persistentVolumeClaim',
