@@ -161,15 +161,17 @@ describeDocker('e2e: Pod fields on real Docker', () => {
     await c.waitFor(() => ready('swap'), 60_000, 'the swap pod Ready');
     const before = containerOf(await get('swap'), 'app');
 
-    // act
-    await c.patch(`${PODS}/swap`, { spec: { containers: [{ name: 'app', image: 'ferry.local/busybox:2' }] } });
+    // act: a merge patch replaces the whole list, so the container is given whole
+    await c.patch(`${PODS}/swap`, {
+      spec: { containers: [{ name: 'app', image: 'ferry.local/busybox:2', command: ['sleep', '3600'] }] },
+    });
     await c.waitFor(
       async () => {
-        const p = await get('swap');
-        return p.status?.containerStatuses?.[0]?.image === 'ferry.local/busybox:2' && (await ready('swap'));
+        const s = (await get('swap')).status?.containerStatuses?.[0];
+        return s?.ready === true && s.containerID !== undefined && !s.containerID.endsWith(before);
       },
       60_000,
-      'the new image running',
+      'the new container running',
     );
 
     // assess
