@@ -25,6 +25,9 @@ const not =
 const FIELD_PATHS =
   /^(metadata\.(name|namespace|uid)|metadata\.(labels|annotations)\['[^']+'\]|spec\.(nodeName|serviceAccountName)|status\.(hostIP|podIP|podIPs|hostIPs))$/;
 
+/** What a downwardAPI volume file can hold (agent/pods/volume-files.ts): pod metadata only, as in Kubernetes. */
+const VOLUME_FIELD_PATHS = /^metadata\.(name|namespace|uid|labels|annotations|(labels|annotations)\['[^']+'\])$/;
+
 export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].persistentVolumeClaim', what: 'persistentVolumeClaim volumes' },
   { path: 'volumes[].ephemeral', what: 'ephemeral volumes' },
@@ -32,8 +35,27 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].nfs', what: 'NFS volumes' },
   { path: 'volumes[].iscsi', what: 'iSCSI volumes' },
   { path: 'volumes[].image', what: 'image volumes' },
-  { path: 'volumes[].downwardAPI', what: 'downwardAPI volumes' },
-  { path: 'volumes[].projected', what: 'projected volumes' },
+  { path: 'volumes[].downwardAPI.items[].resourceFieldRef', what: 'downwardAPI resourceFieldRef files' },
+  {
+    path: 'volumes[].downwardAPI.items[].fieldRef.fieldPath',
+    what: 'this downward API fieldPath in a volume',
+    when: (v) => typeof v === 'string' && !VOLUME_FIELD_PATHS.test(v),
+  },
+  {
+    path: 'volumes[].projected.sources[].downwardAPI.items[].resourceFieldRef',
+    what: 'downwardAPI resourceFieldRef files',
+  },
+  {
+    path: 'volumes[].projected.sources[].downwardAPI.items[].fieldRef.fieldPath',
+    what: 'this downward API fieldPath in a volume',
+    when: (v) => typeof v === 'string' && !VOLUME_FIELD_PATHS.test(v),
+  },
+  {
+    path: 'volumes[].projected.sources[].serviceAccountToken',
+    what: 'serviceAccountToken projections (no ServiceAccounts yet)',
+  },
+  { path: 'volumes[].projected.sources[].clusterTrustBundle', what: 'clusterTrustBundle projections' },
+  { path: 'volumes[].projected.sources[].podCertificate', what: 'podCertificate projections' },
   { path: 'volumes[].emptyDir.medium', what: 'emptyDir medium other than Memory', when: not('', 'Memory') },
   {
     // A disk emptyDir's usage is not measured, so its limit could not be enforced (a Memory one is tmpfs-sized).

@@ -154,6 +154,14 @@ export const TolerationSchema = Obj({
   tolerationSeconds: Opt(Int()),
 });
 
+const KeyToPathSchema = Obj({ key: Str(), path: Str(), mode: Opt(Int()) });
+const DownwardAPIFileSchema = Obj({
+  path: Str(),
+  fieldRef: Opt(Obj({ fieldPath: Str(), apiVersion: Opt(Str()) })),
+  resourceFieldRef: Opt(Obj({ resource: Str(), containerName: Opt(Str()), divisor: Opt(IntOrString()) })),
+  mode: Opt(Int()),
+});
+
 export const VolumeSchema = Obj({
   name: Str({ maxLength: 63 }),
   emptyDir: Opt(Obj({ medium: Opt(Str()), sizeLimit: Opt(IntOrString()) })),
@@ -165,8 +173,24 @@ export const VolumeSchema = Obj({
     Obj({ secretName: Opt(Str()), items: Opt(Type.Array(Free())), defaultMode: Opt(Int()), optional: Opt(Bool()) }),
   ),
   persistentVolumeClaim: Opt(Obj({ claimName: Str(), readOnly: Opt(Bool()) })),
-  downwardAPI: Opt(Free()),
-  projected: Opt(Free()),
+  downwardAPI: Opt(Obj({ items: Opt(Type.Array(DownwardAPIFileSchema)), defaultMode: Opt(Int()) })),
+  projected: Opt(
+    Obj({
+      defaultMode: Opt(Int()),
+      sources: Opt(
+        Type.Array(
+          Obj({
+            configMap: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
+            secret: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
+            downwardAPI: Opt(Obj({ items: Opt(Type.Array(DownwardAPIFileSchema)) })),
+            serviceAccountToken: Opt(Free()),
+            clusterTrustBundle: Opt(Free()),
+            podCertificate: Opt(Free()),
+          }),
+        ),
+      ),
+    }),
+  ),
   ephemeral: Opt(Free()),
   csi: Opt(Free()),
   nfs: Opt(Free()),

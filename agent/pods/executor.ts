@@ -23,7 +23,7 @@ import { registryAuth } from './pull-secrets';
 import { type AnyContainer, type ContainerRecord, newContainerRecord, type PodRecord, podKey } from './record';
 import { restartDelayMs } from './restart';
 import { sandboxSysctls, securityConfig } from './security';
-import { containerMounts, memoryVolumes } from './volumes';
+import { containerMounts, memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
 
 export interface ExecutorOptions {
   runtime: ContainerRuntime;
@@ -75,6 +75,7 @@ export class PodExecutor {
       if (!(await this.act(rec, pod, action, infos))) return;
     }
     if (rec.finished) return;
+    this.refreshVolumes(rec, pod);
     // Probes of every running container, in parallel: one slow probe must not hold the others.
     await Promise.all(
       specs.map(async (spec) => {
@@ -83,6 +84,29 @@ export class PodExecutor {
           await probeContainer(c, spec, this.target(rec, c, spec), this.o.now(), graceOf(pod));
       }),
     );
+  }
+
+  /** downwardAPI and projected volumes follow the pod's labels and their ConfigMaps/Secrets. */
+  private refreshVolumes(rec: PodRecord, pod: Pod): void {
+    const ctx = this.volumeContext(rec, pod);
+    for (const vol of pod.spec.volumes ?? []) {
+      if (!vol.downwardAPI && !vol.projected) continue;
+      try {
+        prepareVolume(ctx, vol, pod.spec.securityContext?.fsGroup);
+      } catch (err) {
+        // The running container keeps the files it has; a restart reports the error.
+        this.o.log.warn('refreshing a volume failed', { pod: podKey(rec), volume: vol.name, error: String(err) });
+      }
+    }
+  }
+
+  private volumeContext(rec: PodRecord, pod: Pod): VolumeContext {
+    return {
+      config: this.o.config,
+      pod,
+      dir: (v) => this.volumeDir(rec, v),
+      memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
+    };
   }
 
   /** What the runtime shows of the container's instance (and its state, updated). */
@@ -254,16 +278,7 @@ export class PodExecutor {
     const facts = { pod, nodeIp: this.o.nodeIp, ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}) };
     try {
       env = containerEnv(this.o.config, facts, spec, this.o.serviceEnv?.(pod.metadata.namespace as string));
-      mounts = containerMounts(
-        {
-          config: this.o.config,
-          pod,
-          dir: (v) => this.volumeDir(rec, v),
-          memoryVolume: (v) => rt.memoryVolumeName(rec.identity, v),
-        },
-        spec,
-        env,
-      );
+      mounts = containerMounts(this.volumeContext(rec, pod), spec, env);
     } catch (err) {
       if (!(err instanceof ConfigNotReadyError)) throw err;
       c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };

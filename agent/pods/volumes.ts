@@ -2,7 +2,8 @@
  * A container's mounts from the pod's volumes: emptyDir (a directory under the node's state dir,
  * or with `medium: Memory` a tmpfs volume the sandbox holds so it is shared by the pod's
  * containers and outlives their restarts, sized by `sizeLimit`), hostPath, configMap and secret
- * (files projected by config-sources.ts, read-only as Kubernetes mounts them); `subPath` and
+ * (files projected by config-sources.ts), downwardAPI and projected (volume-files.ts), all
+ * read-only as Kubernetes mounts them; `subPath` and
  * `subPathExpr` (with `$(VAR)` from the container's env) mount one entry of a volume. With the
  * pod's `fsGroup`, volume directories get that group and the setgid bit, as the kubelet's
  * SetVolumeOwnership does. Throws ConfigNotReadyError (the container waits with
@@ -13,7 +14,8 @@ import { join, relative, sep } from 'node:path';
 import type { Container, Pod, Volume } from '../../schemas/pod';
 import { bytes } from '../../schemas/quantity';
 import type { Mount } from '../runtime/types';
-import { ConfigNotReadyError, type ConfigSources, type ConfigVolume } from './config-sources';
+import { ConfigNotReadyError, type ConfigSources, type ConfigVolume, writeVolumeFiles } from './config-sources';
+import { downwardFiles, projectedFiles } from './volume-files';
 
 export interface VolumeContext {
   config: ConfigSources;
@@ -43,14 +45,16 @@ export function containerMounts(ctx: VolumeContext, spec: Container, env: { name
     const vol = ctx.pod.spec.volumes?.find((v) => v.name === m.name);
     if (!vol) continue;
     const sub = m.subPathExpr !== undefined ? expand(m.subPathExpr, env) : m.subPath;
-    const readOnly = (m.readOnly ?? false) || vol.configMap !== undefined || vol.secret !== undefined;
+    // Kubernetes mounts these read-only whatever the mount says.
+    const projectedKind = vol.configMap ?? vol.secret ?? vol.downwardAPI ?? vol.projected;
+    const readOnly = (m.readOnly ?? false) || projectedKind !== undefined;
     if (vol.emptyDir?.medium === 'Memory') {
       if (sub)
         throw new ConfigNotReadyError(`volume ${vol.name}: ferry does not support subPath into a Memory emptyDir yet`);
       out.push({ kind: 'volume', volume: ctx.memoryVolume(vol.name), mountPath: m.mountPath, readOnly });
       continue;
     }
-    const root = volumeRoot(ctx, vol, fsGroup);
+    const root = prepareVolume(ctx, vol, fsGroup);
     if (root === undefined) continue;
     let hostPath = root;
     if (sub) {
@@ -63,8 +67,11 @@ export function containerMounts(ctx: VolumeContext, spec: Container, env: { name
   return out;
 }
 
-/** Prepares the volume's directory on the node (every container start: configMaps may have changed). */
-function volumeRoot(ctx: VolumeContext, vol: Volume, fsGroup: number | undefined): string | undefined {
+/**
+ * Prepares the volume's directory on the node; its path (undefined for a volume with none). Run at
+ * every container start, and every pass for downwardAPI and projected volumes (their sources change).
+ */
+export function prepareVolume(ctx: VolumeContext, vol: Volume, fsGroup: number | undefined): string | undefined {
   if (vol.hostPath) return vol.hostPath.path;
   if (vol.emptyDir) {
     const dir = ctx.dir(vol.name);
@@ -75,13 +82,21 @@ function volumeRoot(ctx: VolumeContext, vol: Volume, fsGroup: number | undefined
     if (fsGroup !== undefined) own(dir, fsGroup, 0o2777);
     return dir;
   }
-  if (vol.configMap || vol.secret) {
+  if (vol.configMap || vol.secret || vol.downwardAPI || vol.projected) {
     const dir = ctx.dir(vol.name);
-    ctx.config.project(ctx.pod.metadata.namespace as string, vol as ConfigVolume, dir);
+    projectVolume(ctx, vol, dir);
     if (fsGroup !== undefined) own(dir, fsGroup, 0o2755, true);
     return dir;
   }
   return undefined;
+}
+
+/** Writes the files of a configMap, secret, downwardAPI or projected volume (again when called again). */
+export function projectVolume(ctx: Pick<VolumeContext, 'config' | 'pod'>, vol: Volume, dir: string): void {
+  if (vol.downwardAPI)
+    writeVolumeFiles(dir, downwardFiles(ctx.pod, vol.downwardAPI.items ?? [], vol.downwardAPI.defaultMode));
+  else if (vol.projected) writeVolumeFiles(dir, projectedFiles(ctx.config, ctx.pod, vol.projected));
+  else ctx.config.project(ctx.pod.metadata.namespace as string, vol as ConfigVolume, dir);
 }
 
 /** Group `gid` on the directory (and, for projected files, every file, group-readable). */

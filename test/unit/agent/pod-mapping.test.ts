@@ -4,7 +4,7 @@
  * memory volumes, shareProcessNamespace, subPath/subPathExpr and fsGroup on volumes, and
  * imagePullSecrets as registry credentials for the image's registry only.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { registryOf } from '../../../agent/pods/pull-secrets';
 import { pod, startManager, statusOf, until } from './pod-harness';
@@ -230,5 +230,49 @@ describe('Pod fields mapped to the runtime', () => {
     ]);
     expect(registryOf('nginx:1.27')).toBe('docker.io');
     expect(registryOf('localhost:5000/app')).toBe('localhost:5000');
+  });
+
+  it('writes downwardAPI and projected volumes, and follows a label change into the running pod', async () => {
+    // prepare
+    const { m, runtime, stateDir } = await startManager();
+    const spec = {
+      volumes: [
+        { name: 'info', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+        {
+          name: 'all',
+          projected: {
+            sources: [
+              { configMap: { name: 'app', items: [{ key: 'mode', path: 'conf/mode' }] } },
+              { downwardAPI: { items: [{ path: 'name', fieldRef: { fieldPath: 'metadata.name' } }] } },
+            ],
+          },
+        },
+      ],
+      containers: [
+        {
+          name: 'app',
+          image: 'img',
+          volumeMounts: [
+            { name: 'info', mountPath: '/etc/podinfo' },
+            { name: 'all', mountPath: '/etc/all' },
+          ],
+        },
+      ],
+    };
+    const config = { configMaps: [{ namespace: 'default', name: 'app', data: { mode: 'fast' } }] };
+    const dir = `${stateDir}/pods/uid-1/volumes`;
+
+    // act
+    m.setDesired([pod(spec, { labels: { app: 'web', tier: 'front' } })], config);
+    await until(() => runtime.byName('app') !== undefined, 'app');
+    const before = readFileSync(`${dir}/info/labels`, 'utf8');
+    m.setDesired([pod(spec, { labels: { app: 'web', tier: 'back' } })], config);
+    await until(() => readFileSync(`${dir}/info/labels`, 'utf8').includes('back'), 'the new label in the file');
+
+    // assess
+    expect(before).toBe('app="web"\ntier="front"');
+    expect(readFileSync(`${dir}/all/conf/mode`, 'utf8')).toBe('fast');
+    expect(readFileSync(`${dir}/all/name`, 'utf8')).toBe('web-1');
+    expect(runtime.byName('app')?.config?.mounts.every((x) => x.readOnly)).toBe(true);
   });
 });

@@ -11,16 +11,19 @@ const withContainer = (extra: Record<string, unknown>) => ({ containers: [{ name
 
 const REFUSED: [string, Record<string, unknown>, string, string][] = [
   [
-    'a downwardAPI volume',
-    { ...base, volumes: [{ name: 'd', downwardAPI: { items: [] } }] },
-    'spec.volumes[0].downwardAPI',
-    'downwardAPI volumes',
+    'a serviceAccountToken projection',
+    { ...base, volumes: [{ name: 'd', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }] },
+    'spec.volumes[0].projected.sources[0].serviceAccountToken',
+    'serviceAccountToken projections (no ServiceAccounts yet)',
   ],
   [
-    'a projected volume',
-    { ...base, volumes: [{ name: 'd', projected: { sources: [] } }] },
-    'spec.volumes[0].projected',
-    'projected volumes',
+    'a downwardAPI volume file of spec.nodeName',
+    {
+      ...base,
+      volumes: [{ name: 'd', downwardAPI: { items: [{ path: 'n', fieldRef: { fieldPath: 'spec.nodeName' } }] } }],
+    },
+    'spec.volumes[0].downwardAPI.items[0].fieldRef.fieldPath',
+    'this downward API fieldPath in a volume',
   ],
   [
     'a PVC volume',
