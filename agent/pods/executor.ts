@@ -4,26 +4,23 @@
  * graceful stop: the proxies drain it, then the app containers get their preStop hooks and
  * SIGTERM together, then the sidecars, last started first, then the sandbox.
  */
-import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../schemas/pod';
-import { bytes, cpuMillis } from '../../schemas/quantity';
 import { isoTime } from '../../schemas/time';
 import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
-import { type ContainerInspect, type ContainerRuntime, ImagePullFailedError } from '../runtime/types';
+import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
-import { ConfigNotReadyError, type ConfigSources } from './config-sources';
-import { containerEnv } from './env';
-import { runHook, runPreStop } from './hooks';
+import type { ConfigSources } from './config-sources';
+import { runPreStop } from './hooks';
 import { keepExitedLog } from './logs';
-import { probeContainer, resetProbes } from './probing';
-import { registryAuth } from './pull-secrets';
+import { allContainers, graceOf, specHash } from './pod-spec';
+import { probeContainer } from './probing';
 import { type AnyContainer, type ContainerRecord, newContainerRecord, type PodRecord, podKey } from './record';
-import { restartDelayMs } from './restart';
-import { sandboxSysctls, securityConfig } from './security';
-import { containerMounts, memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
+import { sandboxSysctls } from './security';
+import { startContainer } from './start';
+import { memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
 
 export interface ExecutorOptions {
   runtime: ContainerRuntime;
@@ -265,82 +262,13 @@ export class PodExecutor {
   }
 
   private async start(rec: PodRecord, pod: Pod, spec: AnyContainer, c: ContainerRecord): Promise<void> {
-    const now = this.o.now();
-    const rt = this.o.runtime;
-    const backOff = (reason: string, message: string) => {
-      c.consecutiveFailures++;
-      c.nextStartAt =
-        now + restartDelayMs(c.consecutiveFailures + 1, { exitCode: 1, ranForMs: 0 }, this.o.backoffBaseMs);
-      c.state = { waiting: { reason, message } };
-    };
-    let env: { name: string; value: string }[];
-    let mounts: ReturnType<typeof containerMounts>;
-    const facts = { pod, nodeIp: this.o.nodeIp, ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}) };
-    try {
-      env = containerEnv(this.o.config, facts, spec, this.o.serviceEnv?.(pod.metadata.namespace as string));
-      mounts = containerMounts(this.volumeContext(rec, pod), spec, env);
-    } catch (err) {
-      if (!(err instanceof ConfigNotReadyError)) throw err;
-      c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
-      c.nextStartAt = now + 10_000;
-      return;
-    }
-    try {
-      await rt.ensureImage(
-        spec.image,
-        spec.imagePullPolicy ?? 'IfNotPresent',
-        registryAuth(this.o.config, pod, spec.image),
-      );
-    } catch (err) {
-      if (!(err instanceof ImagePullFailedError)) throw err;
-      const first = !('waiting' in c.state && c.state.waiting.reason.includes('Image'));
-      backOff(first ? 'ErrImagePull' : 'ImagePullBackOff', err.message);
-      return;
-    }
-    let security: ReturnType<typeof securityConfig>;
-    try {
-      security = securityConfig(pod, spec, await rt.imageUser(spec.image));
-    } catch (err) {
-      if (!(err instanceof ConfigNotReadyError)) throw err;
-      c.state = { waiting: { reason: 'CreateContainerConfigError', message: `Error: ${err.message}` } };
-      c.nextStartAt = now + 10_000;
-      return;
-    }
-    const restarts = c.lastState ? c.restartCount + 1 : c.restartCount;
-    const hash = specHash(spec);
-    const limits = spec.resources?.limits ?? {};
-    try {
-      c.id = await rt.startContainer(rec.identity, rec.sandbox?.id as string, {
-        name: spec.name,
-        image: spec.image,
-        ...(spec.command ? { command: spec.command } : {}),
-        ...(spec.args ? { args: spec.args } : {}),
-        ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
-        env,
-        mounts,
-        specHash: hash,
-        restartCount: restarts,
-        ...(limits.cpu !== undefined ? { cpuMillis: cpuMillis(limits.cpu) } : {}),
-        ...(limits.memory !== undefined ? { memoryBytes: bytes(limits.memory) } : {}),
-        security,
-        ...(pod.spec.shareProcessNamespace ? { sharePid: true } : {}),
-        ...(spec.tty ? { tty: true } : {}),
-        ...(spec.stdin ? { stdin: true } : {}),
-      });
-    } catch (err) {
-      backOff('RunContainerError', (err as Error).message);
-      return;
-    }
-    c.restartCount = restarts;
-    c.specHash = hash;
-    c.startedAtMs = now;
-    c.state = { running: { startedAt: isoTime(now) } };
-    resetProbes(c, spec);
-    const postStart = spec.lifecycle?.postStart;
-    if (postStart) {
-      const result = await runHook(postStart, this.target(rec, c, spec), graceOf(pod) * 1000);
-      if (!result.ok) c.unhealthy = { reason: 'FailedPostStartHook', message: `PostStartHookError: ${result.message}` };
-    }
+    await startContainer(
+      { ...this.o, volumes: this.volumeContext(rec, pod), target: () => this.target(rec, c, spec) },
+      rec,
+      pod,
+      spec,
+      c,
+    );
   }
 
   /**
@@ -391,10 +319,6 @@ export class PodExecutor {
   }
 }
 
-export function allContainers(pod: Pod): AnyContainer[] {
-  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers] as AnyContainer[];
-}
-
 /**
  * Whether the pod is initialized: every regular init container succeeded and every sidecar
  * started, or an app container has run already (its init containers were removed long ago).
@@ -412,15 +336,6 @@ export function isInitialized(rec: PodRecord, pod: Pod): boolean {
       ? c.id !== undefined && c.started
       : c.done && 'terminated' in c.state && c.state.terminated.exitCode === 0;
   });
-}
-
-/** The kubelet's container hash: a changed definition (e.g. a new image) replaces the container. */
-export function specHash(spec: AnyContainer): string {
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
-}
-
-function graceOf(pod: Pod): number {
-  return pod.spec.terminationGracePeriodSeconds ?? 30;
 }
 
 function portsOf(pod: Pod) {
