@@ -5,9 +5,13 @@
  * image is changed by a PATCH, and a gRPC readiness probe against a grpc.health.v1 server.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Pod } from '../../schemas';
+import type { Deployment, Node, Pod } from '../../schemas';
+import type { Service } from '../../schemas/service';
 import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
@@ -29,6 +33,19 @@ function containerOf(p: Pod, name: string): string {
   );
   if (!id) throw new Error(`no running container ${name} in ${p.metadata.name}`);
   return id;
+}
+
+/** One GET on a new connection: resolves on a 200, rejects otherwise. */
+function httpGet(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: '/', agent: false, timeout: 3000 }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describeDocker('e2e: Pod fields on real Docker', () => {
@@ -211,4 +228,90 @@ describeDocker('e2e: Pod fields on real Docker', () => {
     expect(cart.status?.containerStatuses?.[0]?.state?.running).toBeDefined();
     expect(cart.status?.containerStatuses?.[0]?.ready).toBe(false);
   }, 90_000);
+
+  it('runs preStop before SIGTERM in a rolling update, losing no request through the Service', async () => {
+    // prepare: each pod logs its preStop and its SIGTERM to a host directory
+    const events = mkdtempSync(join(tmpdir(), 'ferry-prestop-'));
+    const template = (version: string) => ({
+      metadata: { labels: { app: 'stop' } },
+      spec: {
+        terminationGracePeriodSeconds: 10,
+        volumes: [{ name: 'events', hostPath: { path: events } }],
+        containers: [
+          {
+            name: 'httpd',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'trap "echo term $POD >> /events/log; exit 0" TERM; httpd -f -p 8080 -h /www & wait'],
+            env: [
+              { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'VERSION', value: version },
+            ],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+            volumeMounts: [{ name: 'events', mountPath: '/events' }],
+            lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo prestop $POD >> /events/log; sleep 1'] } } },
+          },
+        ],
+      },
+    });
+    await c.post('/apis/apps/v1/namespaces/default/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'stop', namespace: 'default' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'stop' } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        template: template('1'),
+      },
+    });
+    const svc = await c.post<Service>('/api/v1/namespaces/default/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'stop', namespace: 'default' },
+      spec: { type: 'NodePort', selector: { app: 'stop' }, ports: [{ port: 80, targetPort: 'http' }] },
+    });
+    const node = (await c.store.list<Node>('Node')).items[0];
+    const ip = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address as string;
+    const port = svc.spec.ports?.[0]?.nodePort as number;
+    await c.waitFor(async () => (await c.readyPods('stop-')).length === 2, 60_000, 'two stop pods Ready');
+    await c.waitFor(() => httpGet(ip, port).then(() => true), 30_000, 'the Service answering');
+    const old = (await c.pods('stop-')).map((p) => p.metadata.name);
+
+    // act: requests in a loop through the node port while the Deployment rolls
+    let stopped = false;
+    const result = { ok: 0, failed: [] as string[] };
+    const loop = (async () => {
+      for (let i = 0; i < 20_000 && !stopped; i++) {
+        await httpGet(ip, port).then(
+          () => result.ok++,
+          (err: Error) => result.failed.push(err.message),
+        );
+      }
+    })();
+    const d = (await c.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'stop' })) as Deployment;
+    await c.store.update({ ...d, spec: { ...d.spec, template: template('2') } } as unknown as Deployment);
+    await c.waitFor(
+      async () => {
+        const pods = await c.pods('stop-');
+        return (
+          pods.length === 2 &&
+          pods.every((p) => !old.includes(p.metadata.name)) &&
+          (await c.readyPods('stop-')).length === 2
+        );
+      },
+      90_000,
+      'the rollout done',
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    stopped = true;
+    await loop;
+
+    // assess
+    const log = readFileSync(join(events, 'log'), 'utf8').trim().split('\n');
+    for (const name of old) expect(log.indexOf(`prestop ${name}`)).toBeLessThan(log.indexOf(`term ${name}`));
+    for (const name of old) expect(log).toContain(`term ${name}`);
+    expect(result.ok).toBeGreaterThan(20);
+    expect(result.failed).toEqual([]);
+  }, 150_000);
 });
