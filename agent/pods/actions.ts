@@ -43,6 +43,8 @@ export interface ObservedPod {
   specHash: (c: AnyContainer) => string;
   now: number;
   backoffBaseMs?: number;
+  /** The pod ran longer than its activeDeadlineSeconds: everything stops and the pod fails. */
+  deadlineExceeded?: boolean;
 }
 
 export type PodAction =
@@ -71,6 +73,14 @@ export function computePodActions(spec: Pod['spec'], observed: ObservedPod): Pod
   for (const c of [...inits, ...apps]) state.set(c.name, { ...fresh(), ...observed.containers.get(c.name) });
   const st = (c: AnyContainer) => state.get(c.name) as ObservedContainer;
   const running = (c: AnyContainer) => st(c).instance?.running === true;
+
+  if (observed.deadlineExceeded) {
+    const message = 'Pod was active on the node longer than the specified deadline';
+    const kills: PodAction[] = [...apps, ...[...inits].reverse()]
+      .filter(running)
+      .map((c) => ({ type: 'kill', container: c.name, reason: 'DeadlineExceeded', message }));
+    return [...kills, { type: 'finish', failed: true }];
+  }
 
   // 1. Instances that exited, or must be killed.
   for (const c of [...inits, ...apps]) {

@@ -61,7 +61,12 @@ export class PodExecutor {
       }
       observed.set(spec.name, await this.observe(c, infos, now));
     }
+    const deadline = pod.spec.activeDeadlineSeconds;
+    const deadlineExceeded =
+      deadline !== undefined && rec.startTime !== undefined && now - Date.parse(rec.startTime) >= deadline * 1000;
+    if (deadlineExceeded) rec.deadlineExceeded = true;
     const actions = computePodActions(pod.spec, {
+      deadlineExceeded,
       sandbox: rec.sandbox !== undefined,
       containers: observed,
       specHash,
@@ -195,6 +200,7 @@ export class PodExecutor {
     try {
       rec.sandbox = await this.o.runtime.createSandbox(rec.identity, {
         ports: portsOf(pod),
+        hostname: pod.spec.hostname ?? (pod.metadata.name as string),
         hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
         sysctls: sandboxSysctls(pod),
         memoryVolumes: memoryVolumes(pod),

@@ -368,6 +368,14 @@ export class PodManager implements PodSink {
         initialized,
         initFailed,
         ...(rec.waitingReason ? { waitingReason: rec.waitingReason } : {}),
+        ...(rec.deadlineExceeded
+          ? {
+              failure: {
+                reason: 'DeadlineExceeded',
+                message: 'Pod was active on the node longer than the specified deadline',
+              },
+            }
+          : {}),
         portMappings: rec.sandbox?.portMappings ?? [],
         now: isoTime(this.now()),
       },

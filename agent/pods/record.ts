@@ -46,6 +46,8 @@ export interface PodRecord {
   stopped: boolean;
   /** Every container exited for good: here, or before this agent started (nothing is run again). */
   finished?: 'here' | 'before';
+  /** Stopped for running past spec.activeDeadlineSeconds (status reason DeadlineExceeded). */
+  deadlineExceeded?: boolean;
   status?: Record<string, unknown>;
   statusJson?: string;
   reportedJson?: string;

@@ -51,7 +51,12 @@ export async function startContainer(
   let mounts: ReturnType<typeof containerMounts>;
   const facts = { pod, nodeIp: o.nodeIp, ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}) };
   try {
-    env = containerEnv(o.config, facts, spec, o.serviceEnv?.(pod.metadata.namespace as string));
+    env = containerEnv(
+      o.config,
+      facts,
+      spec,
+      pod.spec.enableServiceLinks === false ? [] : o.serviceEnv?.(pod.metadata.namespace as string),
+    );
     mounts = containerMounts(o.volumes, spec, env);
   } catch (err) {
     if (!(err instanceof ConfigNotReadyError)) throw err;

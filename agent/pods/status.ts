@@ -36,6 +36,8 @@ export interface PodView {
   initialized: boolean;
   /** An init container failed and the restart policy is Never. */
   initFailed: boolean;
+  /** The pod failed as a whole (activeDeadlineSeconds): phase Failed with this reason. */
+  failure?: { reason: string; message: string };
   /** A pod-level reason while no container exists yet (e.g. sandbox failure). */
   waitingReason?: { reason: string; message: string };
   portMappings: PortMapping[];
@@ -43,7 +45,7 @@ export interface PodView {
 }
 
 export function podPhase(view: PodView): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
-  if (view.initFailed) return 'Failed';
+  if (view.initFailed || view.failure) return 'Failed';
   if (!view.initialized) return 'Pending';
   const cs = view.containers;
   if (cs.length === 0 || cs.some((c) => 'waiting' in c.state && c.restartCount === 0 && !c.lastState)) return 'Pending';
@@ -98,9 +100,10 @@ export function buildPodStatus(view: PodView, previous?: Record<string, unknown>
   };
   if (view.podIp) status.podIP = view.podIp;
   if (view.startTime) status.startTime = view.startTime;
-  if (view.waitingReason) {
-    status.reason = view.waitingReason.reason;
-    status.message = view.waitingReason.message;
+  const reason = view.failure ?? view.waitingReason;
+  if (reason) {
+    status.reason = reason.reason;
+    status.message = reason.message;
   }
   if (view.portMappings.length > 0) status.portMappings = view.portMappings;
   return keepTransitionTimes(previous, status);

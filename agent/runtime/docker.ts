@@ -168,7 +168,7 @@ export class DockerRuntime implements ContainerRuntime {
       `/containers/create?name=${containerName(pod, 'sandbox', 0)}`,
       {
         Image: this.options.sandboxImage,
-        Hostname: pod.name.slice(0, 63),
+        Hostname: (config.hostname ?? pod.name).slice(0, 63),
         Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
         ExposedPorts: exposed,
         HostConfig: {

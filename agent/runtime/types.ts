@@ -49,6 +49,8 @@ export interface SandboxInfo {
 /** What the pod's sandbox (its network namespace) is created with. */
 export interface SandboxConfig {
   ports: PortMapping[];
+  /** The pod's hostname (`spec.hostname`, else its name), which its containers share. */
+  hostname?: string;
   /** Extra /etc/hosts entries (`hostAliases`): the containers share the sandbox's hosts file. */
   hostAliases?: { ip: string; hostnames: string[] }[];
   /** Namespaced network sysctls (`net.*`): they belong to the namespace the sandbox owns. */

@@ -160,4 +160,29 @@ describe('computePodActions', () => {
     const spec = { initContainers: [c('migrate'), c('proxy', { restartPolicy: 'Always' })] };
     expect(kinds(plan(spec, { app: running() }))).toEqual(['start proxy']);
   });
+
+  it('kills every running container, app first then sidecars, and fails the pod past activeDeadlineSeconds', () => {
+    const spec = { initContainers: [c('proxy', { restartPolicy: 'Always' })] } as Partial<Spec>;
+    const base = {
+      started: true,
+      done: false,
+      succeeded: false,
+      ranBefore: true,
+      nextStartAt: 0,
+      consecutiveFailures: 0,
+    };
+    const actions = computePodActions({ containers: [c('app')], ...spec } as Spec, {
+      sandbox: true,
+      containers: new Map([
+        ['proxy', { ...base, ...running() } as ObservedContainer],
+        ['app', { ...base, ...running() } as ObservedContainer],
+      ]),
+      specHash: () => 'h',
+      now: NOW,
+      deadlineExceeded: true,
+    });
+    expect(kinds(actions)).toEqual(['kill app', 'kill proxy', 'finish']);
+    expect(actions[0]).toMatchObject({ reason: 'DeadlineExceeded' });
+    expect(actions.at(-1)).toEqual({ type: 'finish', failed: true });
+  });
 });

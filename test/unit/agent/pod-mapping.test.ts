@@ -275,4 +275,35 @@ describe('Pod fields mapped to the runtime', () => {
     expect(readFileSync(`${dir}/all/name`, 'utf8')).toBe('web-1');
     expect(runtime.byName('app')?.config?.mounts.every((x) => x.readOnly)).toBe(true);
   });
+
+  it('names the sandbox after spec.hostname, and leaves Service variables out under enableServiceLinks: false', async () => {
+    // prepare
+    const { m, runtime } = await startManager({ serviceEnv: () => [{ name: 'WEB_SERVICE_HOST', value: '10.0.0.1' }] });
+
+    // act
+    m.setDesired([pod({ hostname: 'db-0', enableServiceLinks: false })]);
+    await until(() => runtime.byName('app') !== undefined, 'app');
+
+    // assess
+    const sandbox = [...runtime.containers.values()].find((c) => c.role === 'sandbox');
+    expect(sandbox?.sandbox?.hostname).toBe('db-0');
+    expect(runtime.byName('app')?.env).toEqual([]);
+  });
+
+  it('stops a pod that runs past activeDeadlineSeconds and reports it Failed with DeadlineExceeded', async () => {
+    // prepare
+    const { m, runtime } = await startManager();
+
+    // act
+    m.setDesired([pod({ activeDeadlineSeconds: 1 })]);
+    await until(() => runtime.byName('app') !== undefined, 'app');
+    await until(() => statusOf(m).phase === 'Failed', 'the pod Failed', 4000);
+
+    // assess
+    expect(statusOf(m)).toMatchObject({
+      reason: 'DeadlineExceeded',
+      message: 'Pod was active on the node longer than the specified deadline',
+    });
+    expect([...runtime.containers.values()]).toEqual([]);
+  });
 });

@@ -10,6 +10,7 @@ const base = { containers: [{ name: 'app', image: 'img' }] };
 const withContainer = (extra: Record<string, unknown>) => ({ containers: [{ name: 'app', image: 'img', ...extra }] });
 
 const REFUSED: [string, Record<string, unknown>, string, string][] = [
+  ['subdomain', { ...base, subdomain: 'db' }, 'spec.subdomain', 'subdomain (no cluster DNS yet)'],
   [
     'a serviceAccountToken projection',
     { ...base, volumes: [{ name: 'd', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }] },
