@@ -61,6 +61,17 @@ describeDocker('e2e: Pod fields on real Docker', () => {
 
   afterAll(async () => {
     await c.stop();
+    // The agents are stopped with their pods running: remove the pods' memory volumes too.
+    const volumes = docker(
+      'volume',
+      'ls',
+      '-q',
+      '--filter',
+      'label=ferry.managed=true',
+      '--filter',
+      'label=ferry.node=e2e-1',
+    );
+    for (const v of volumes.split('\n').filter(Boolean)) docker('volume', 'rm', '-f', v);
   }, 60_000);
 
   it('runs init containers in order to success, then a native sidecar that the app reaches on localhost', async () => {
