@@ -1,27 +1,15 @@
 /**
  * Liveness, readiness and startup probes, as the kubelet runs them: httpGet (2xx/3xx is success),
- * tcpSocket (a connection opens), exec (exit code 0, run through the container runtime).
+ * tcpSocket (a connection opens), exec (exit code 0, run through the container runtime), grpc
+ * (grpc.health.v1 Health/Check answers SERVING; grpc-probe.ts).
  * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-probes
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import type { Probe } from '../schemas/pod';
+import { grpcHealthCheck } from './grpc-probe';
 
-export interface ProbeSpec {
-  httpGet?: {
-    path?: string;
-    port: number | string;
-    host?: string;
-    scheme?: string;
-    httpHeaders?: { name: string; value: string }[];
-  };
-  tcpSocket?: { port: number | string; host?: string };
-  exec?: { command?: string[] };
-  initialDelaySeconds?: number;
-  periodSeconds?: number;
-  timeoutSeconds?: number;
-  successThreshold?: number;
-  failureThreshold?: number;
-}
+export type ProbeSpec = Probe;
 
 export interface ProbeTarget {
   /** Address the probe connects to (the node IP for published ports, or the pod IP). */
@@ -34,11 +22,24 @@ export interface ProbeTarget {
 
 export type ProbeResult = { ok: true } | { ok: false; message: string };
 
-export async function runProbe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
-  const timeoutMs = (spec.timeoutSeconds ?? 1) * 1000;
+export function runProbe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
+  return runHandler(spec, target, (spec.timeoutSeconds ?? 1) * 1000);
+}
+
+/** One probe or lifecycle-hook handler (exec, httpGet, tcpSocket, grpc), bounded by `timeoutMs`. */
+export async function runHandler(
+  spec: Pick<ProbeSpec, 'exec' | 'httpGet' | 'tcpSocket' | 'grpc'>,
+  target: ProbeTarget,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   try {
     if (spec.httpGet) return await httpProbe(spec.httpGet, target, timeoutMs);
     if (spec.tcpSocket) return await tcpProbe(spec.tcpSocket, target, timeoutMs);
+    if (spec.grpc) {
+      const port = target.resolvePort(spec.grpc.port);
+      if (port === undefined) return { ok: false, message: `port ${spec.grpc.port} is not published` };
+      return await grpcHealthCheck(target.host, port, spec.grpc.service ?? '', timeoutMs);
+    }
     if (spec.exec?.command?.length) {
       const code = await target.exec(spec.exec.command, timeoutMs);
       return code === 0 ? { ok: true } : { ok: false, message: `command exited with ${code}` };
@@ -102,6 +103,8 @@ function tcpProbe(
 export class ProbeState {
   private successes = 0;
   private failures = 0;
+  /** The last failure's message, for the Unhealthy reason. */
+  lastMessage = '';
   private lastRun = 0;
   passing: boolean;
 
@@ -110,6 +113,11 @@ export class ProbeState {
     initiallyPassing: boolean,
   ) {
     this.passing = initiallyPassing;
+  }
+
+  /** failureThreshold failures in a row (what ends a startup probe). */
+  get failed(): boolean {
+    return this.failures >= (this.spec.failureThreshold ?? 3);
   }
 
   due(now: number, startedAt: number): boolean {
@@ -126,6 +134,7 @@ export class ProbeState {
     } else {
       this.successes = 0;
       this.failures++;
+      this.lastMessage = result.message;
       if (this.failures >= (this.spec.failureThreshold ?? 3)) this.passing = false;
     }
   }

@@ -171,7 +171,12 @@ export async function createNodeDesired(store: StateStore, clock: Clock, nodeNam
 type PodSpecRefs = {
   containers?: ContainerRefs[];
   initContainers?: ContainerRefs[];
-  volumes?: { configMap?: { name?: string }; secret?: { secretName?: string } }[];
+  volumes?: {
+    configMap?: { name?: string };
+    secret?: { secretName?: string };
+    projected?: { sources?: { configMap?: { name?: string }; secret?: { name?: string } }[] };
+  }[];
+  imagePullSecrets?: { name?: string }[];
 };
 type ContainerRefs = {
   env?: { valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }[];
@@ -199,7 +204,13 @@ export function configRefs(pod: Obj): string[] {
   for (const v of spec.volumes ?? []) {
     add('ConfigMap', v.configMap?.name);
     add('Secret', v.secret?.secretName);
+    for (const src of v.projected?.sources ?? []) {
+      add('ConfigMap', src.configMap?.name);
+      add('Secret', src.secret?.name);
+    }
   }
+  // The node's pull of the pod's images needs them (agent/pods/pull-secrets.ts).
+  for (const s of spec.imagePullSecrets ?? []) add('Secret', s.name);
   return [...out];
 }
 

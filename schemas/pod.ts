@@ -1,4 +1,8 @@
-/** v1 Pod, with the PodSpec fields a plain web app's manifests use. */
+/**
+ * v1 Pod: the PodSpec fields ferry runs as Kubernetes does. A field ferry cannot honour yet is
+ * either absent (unknown fields are refused) or in REFUSED_POD_FIELDS below, refused with a 422
+ * that names it: nothing is stored and ignored.
+ */
 import { type Static, Type } from 'typebox';
 import { AffinitySchema, TopologySpreadConstraintSchema } from './affinity';
 import {
@@ -18,6 +22,8 @@ import {
 } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 import { PodSecurityContextSchema, SecurityContextSchema } from './security-context';
+
+export { PodSecurityContextSchema, SecurityContextSchema };
 
 const KeyRef = Obj({ name: Opt(Str()), key: Str(), optional: Opt(Bool()) });
 
@@ -75,7 +81,7 @@ export const ProbeSchema = Obj({
 
 export const ResourceRequirementsSchema = Obj({ limits: Opt(ResourceList()), requests: Opt(ResourceList()) });
 
-export const ContainerSchema = Obj({
+const ContainerFields = {
   name: Str({ maxLength: 63 }),
   image: Str({ maxLength: 1024 }),
   imagePullPolicy: Opt(Enum(['Always', 'IfNotPresent', 'Never'] as const)),
@@ -97,15 +103,31 @@ export const ContainerSchema = Obj({
   ),
   volumeMounts: Opt(
     Type.Array(
-      Obj({ name: Str(), mountPath: Str(), readOnly: Opt(Bool()), subPath: Opt(Str()), mountPropagation: Opt(Str()) }),
+      Obj({
+        name: Str(),
+        mountPath: Str(),
+        readOnly: Opt(Bool()),
+        subPath: Opt(Str()),
+        subPathExpr: Opt(Str()),
+        mountPropagation: Opt(Str()),
+        recursiveReadOnly: Opt(Str()),
+      }),
     ),
   ),
   securityContext: Opt(SecurityContextSchema),
   terminationMessagePath: Opt(Str()),
   terminationMessagePolicy: Opt(Enum(['File', 'FallbackToLogsOnError'] as const)),
   stdin: Opt(Bool()),
+  stdinOnce: Opt(Bool()),
   tty: Opt(Bool()),
-});
+  resizePolicy: Opt(Type.Array(Free())),
+  volumeDevices: Opt(Type.Array(Free())),
+};
+
+export const ContainerSchema = Obj(ContainerFields);
+
+/** An init container; `restartPolicy: Always` makes it a native sidecar (Kubernetes 1.29+). */
+export const InitContainerSchema = Obj({ ...ContainerFields, restartPolicy: Opt(Enum(['Always'] as const)) });
 
 export const TolerationSchema = Obj({
   key: Opt(Str()),
@@ -113,6 +135,14 @@ export const TolerationSchema = Obj({
   value: Opt(Str()),
   effect: Opt(Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const)),
   tolerationSeconds: Opt(Int64()),
+});
+
+const KeyToPathSchema = Obj({ key: Str(), path: Str(), mode: Opt(Int()) });
+const DownwardAPIFileSchema = Obj({
+  path: Str(),
+  fieldRef: Opt(Obj({ fieldPath: Str(), apiVersion: Opt(Str()) })),
+  resourceFieldRef: Opt(Obj({ resource: Str(), containerName: Opt(Str()), divisor: Opt(IntOrString()) })),
+  mode: Opt(Int()),
 });
 
 export const VolumeSchema = Obj({
@@ -126,11 +156,35 @@ export const VolumeSchema = Obj({
     Obj({ secretName: Opt(Str()), items: Opt(Type.Array(Free())), defaultMode: Opt(Int()), optional: Opt(Bool()) }),
   ),
   persistentVolumeClaim: Opt(Obj({ claimName: Str(), readOnly: Opt(Bool()) })),
+  downwardAPI: Opt(Obj({ items: Opt(Type.Array(DownwardAPIFileSchema)), defaultMode: Opt(Int()) })),
+  projected: Opt(
+    Obj({
+      defaultMode: Opt(Int()),
+      sources: Opt(
+        Type.Array(
+          Obj({
+            configMap: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
+            secret: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
+            downwardAPI: Opt(Obj({ items: Opt(Type.Array(DownwardAPIFileSchema)) })),
+            serviceAccountToken: Opt(Free()),
+            clusterTrustBundle: Opt(Free()),
+            podCertificate: Opt(Free()),
+          }),
+        ),
+      ),
+    }),
+  ),
+  ephemeral: Opt(Free()),
+  csi: Opt(Free()),
+  nfs: Opt(Free()),
+  iscsi: Opt(Free()),
+  image: Opt(Free()),
 });
 
 export const PodSpecSchema = Obj({
   containers: Type.Array(ContainerSchema, { minItems: 1 }),
-  initContainers: Opt(Type.Array(ContainerSchema)),
+  initContainers: Opt(Type.Array(InitContainerSchema)),
+  ephemeralContainers: Opt(Type.Array(Free())),
   volumes: Opt(Type.Array(VolumeSchema)),
   restartPolicy: Opt(Enum(['Always', 'OnFailure', 'Never'] as const)),
   terminationGracePeriodSeconds: Opt(Int64({ minimum: 0 })),
@@ -153,6 +207,23 @@ export const PodSpecSchema = Obj({
   securityContext: Opt(PodSecurityContextSchema),
   imagePullSecrets: Opt(Type.Array(Obj({ name: Str() }))),
   enableServiceLinks: Opt(Bool()),
+  hostAliases: Opt(
+    Type.Array(Obj({ ip: Str({ maxLength: 45 }), hostnames: Opt(Type.Array(Str({ maxLength: 253 }))) })),
+  ),
+  shareProcessNamespace: Opt(Bool()),
+  hostPID: Opt(Bool()),
+  hostIPC: Opt(Bool()),
+  dnsConfig: Opt(Free()),
+  runtimeClassName: Opt(Str()),
+  overhead: Opt(ResourceList()),
+  preemptionPolicy: Opt(Str()),
+  readinessGates: Opt(Type.Array(Free())),
+  os: Opt(Obj({ name: Str() })),
+  setHostnameAsFQDN: Opt(Bool()),
+  resourceClaims: Opt(Type.Array(Free())),
+  schedulingGates: Opt(Type.Array(Free())),
+  hostUsers: Opt(Bool()),
+  resources: Opt(ResourceRequirementsSchema),
 });
 
 const StateSchema = Obj({
@@ -206,6 +277,9 @@ export const PodTemplateSpecSchema = Obj({ metadata: Opt(ObjectMetaSchema), spec
 export const PodSchema = Obj({ ...envelope('v1', 'Pod'), spec: PodSpecSchema, status: Opt(PodStatusSchema) });
 
 export type Container = Static<typeof ContainerSchema>;
+export type InitContainer = Static<typeof InitContainerSchema>;
+export type SecurityContext = Static<typeof SecurityContextSchema>;
+export type PodSecurityContext = Static<typeof PodSecurityContextSchema>;
 export type ContainerPort = Static<typeof ContainerPortSchema>;
 export type ContainerStatus = Static<typeof ContainerStatusSchema>;
 export type EnvVar = Static<typeof EnvVarSchema>;

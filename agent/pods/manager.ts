@@ -1,94 +1,30 @@
 /**
- * The pod manager: reconciles the container runtime to the pods bound to this node, on its own
- * one-second tick so restarts and probes go on while the control plane is unreachable.
+ * The pod manager: keeps the container runtime matching the pods bound to this node, on its own
+ * one-second tick so restarts and probes go on while the control plane is unreachable. This file
+ * is the intake and the bookkeeping: the desired pods and their ConfigMaps/Secrets from the sync
+ * loop, one record per pod, adoption after an agent restart, the statuses to report. What to do
+ * for a pod is decided by actions.ts (pure) and done by executor.ts.
  *
- * Per pod: a sandbox container that owns the network namespace and the published ports, then the
- * pod's containers joined to it; restart policy with CrashLoopBackOff; liveness (restart) and
- * readiness (Ready condition) probes; graceful stop on deletion. After an agent restart it adopts
- * the containers it finds by label and restarts none of them (Nomad's RecoverTask); containers of
- * pods no longer bound here are removed only after the first successful sync, so an agent that
- * starts while the API is down never tears down healthy pods.
+ * After an agent restart it adopts the containers it finds by label and restarts none of them
+ * (Nomad's RecoverTask); containers of pods no longer bound here are removed only after the first
+ * successful sync, so an agent that starts while the API is down never tears down healthy pods.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigSource, LogRequestRef, PodRef } from '../../schemas/agent-protocol';
+import type { Pod } from '../../schemas/pod';
+import { isoTime } from '../../schemas/time';
 import type { PodSink } from '../agent';
 import type { AgentLogger } from '../log';
-import { type ProbeSpec, ProbeState, runProbe } from '../probes';
-import { tailOf } from '../runtime/log-tail';
-import {
-  type ContainerSpecLike,
-  ImagePullFailedError,
-  type PodIdentity,
-  type PodRuntime,
-  type SandboxInfo,
-} from '../runtime/types';
-import { ConfigNotReadyError, type ConfigVolume, type EnvSpec, NodeConfig } from './config';
-import { type RestartPolicy, restartDelayMs, shouldRestart } from './restart';
-import { buildPodStatus, type ContainerState, type PortMapping } from './status';
-
-interface ContainerSpec extends Omit<ContainerSpecLike, 'env'>, EnvSpec {
-  livenessProbe?: ProbeSpec;
-  readinessProbe?: ProbeSpec;
-}
-
-interface PodObject {
-  metadata: {
-    name: string;
-    namespace: string;
-    uid: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-    deletionGracePeriodSeconds?: number;
-  };
-  spec: {
-    containers: ContainerSpec[];
-    nodeName?: string;
-    serviceAccountName?: string;
-    restartPolicy?: RestartPolicy;
-    terminationGracePeriodSeconds?: number;
-    volumes?: ({ name: string; emptyDir?: object; hostPath?: { path: string } } & ConfigVolume)[];
-  };
-  status?: Record<string, unknown>;
-}
-
-interface ContainerRecord {
-  name: string;
-  id?: string;
-  specHash: string;
-  restartCount: number;
-  consecutiveFailures: number;
-  nextStartAt: number;
-  startedAtMs?: number;
-  state: ContainerState;
-  lastState?: ContainerState;
-  liveness?: ProbeState;
-  readiness?: ProbeState;
-  ready: boolean;
-  /** Exited for good (restart policy says no). */
-  done: boolean;
-  /** Output tails of the last exited instances, newest first (for `logs` and `logs --previous`). */
-  exitedLogs?: string[];
-}
-
-interface PodRecord {
-  identity: PodIdentity;
-  pod?: PodObject;
-  sandbox?: SandboxInfo;
-  containers: Map<string, ContainerRecord>;
-  startTime?: string;
-  waitingReason?: { reason: string; message: string };
-  stopping?: Promise<void>;
-  stopped: boolean;
-  /** Every container exited for good: here, or before this agent started (nothing is run again). */
-  finished?: 'here' | 'before';
-  status?: Record<string, unknown>;
-  statusJson?: string;
-  reportedJson?: string;
-  terminationReported: boolean;
-}
+import type { ContainerRuntime, PodIdentity } from '../runtime/types';
+import { isSidecar } from './actions';
+import type { ConfigVolume } from './config-sources';
+import { ConfigSources } from './config-sources';
+import { drain } from './drain';
+import { isInitialized, PodExecutor } from './executor';
+import { answerLogs } from './logs';
+import { type AnyContainer, type PodRecord, podKey } from './record';
+import { buildPodStatus, type ContainerView } from './status';
 
 export interface PodManagerOptions {
   nodeIp: string;
@@ -108,14 +44,11 @@ export interface PodManagerOptions {
   drainSettleMs?: number;
 }
 
-/** How much output of an exited container instance is kept (two instances per container). */
-const EXITED_LOG_BYTES = 64 * 1024;
-const EXITED_LOG_LINES = 10_000;
-
 export class PodManager implements PodSink {
   private readonly records = new Map<string, PodRecord>();
-  private readonly config = new NodeConfig();
-  private desired: Map<string, PodObject> | undefined;
+  private readonly config = new ConfigSources();
+  private readonly executor: PodExecutor;
+  private desired: Map<string, Pod> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
@@ -126,10 +59,20 @@ export class PodManager implements PodSink {
   private local = new Map<number, { host: string; port: number }>();
 
   constructor(
-    private readonly runtime: PodRuntime,
+    private readonly runtime: ContainerRuntime,
     private readonly options: PodManagerOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.executor = new PodExecutor({
+      runtime,
+      config: this.config,
+      log: options.log,
+      now: this.now,
+      nodeIp: options.nodeIp,
+      stateDir: options.stateDir,
+      ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
+      ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+    });
   }
 
   /** Adopts what runs already, then starts the tick. */
@@ -165,7 +108,7 @@ export class PodManager implements PodSink {
     pods: Record<string, unknown>[],
     config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
   ): void {
-    this.desired = new Map(pods.map((p) => [(p as unknown as PodObject).metadata.uid, p as unknown as PodObject]));
+    this.desired = new Map(pods.map((p) => [(p as unknown as Pod).metadata.uid as string, p as unknown as Pod]));
     if (config && this.config.update(config.configMaps ?? [], config.secrets ?? [])) this.configChanged();
     void this.tick();
   }
@@ -184,7 +127,11 @@ export class PodManager implements PodSink {
       for (const vol of pod.spec.volumes ?? []) {
         if (!vol.configMap && !vol.secret) continue;
         try {
-          this.config.project(pod.metadata.namespace, vol, this.volumeDir(rec, vol.name));
+          this.config.project(
+            pod.metadata.namespace as string,
+            vol as ConfigVolume,
+            this.executor.volumeDir(rec, vol.name),
+          );
         } catch (err) {
           // The running container keeps the files it has; a restart reports the error.
           this.options.log.warn('refreshing a volume failed', {
@@ -197,48 +144,9 @@ export class PodManager implements PodSink {
     }
   }
 
-  /**
-   * A container's output for `GET .../pods/{name}/log`: the running instance's from the runtime,
-   * else the last exited one's; `previous`, the instance before that, as the kubelet keeps it.
-   */
-  async logs(req: LogRequestRef): Promise<{ content: string } | { error: string }> {
-    const c = this.records.get(req.pod.uid)?.containers.get(req.container);
-    const who = `container "${req.container}" in pod "${req.pod.name}"`;
-    if (!c) return { error: `${who} is waiting to start` };
-    const options = { tailLines: req.tailLines, limitBytes: req.limitBytes };
-    const running = c.id !== undefined;
-    if (req.previous) {
-      const text = c.exitedLogs?.[running ? 0 : 1];
-      return text === undefined
-        ? { error: `previous terminated ${who} not found` }
-        : { content: tailOf(text, options) };
-    }
-    if (c.id) {
-      try {
-        return { content: await this.runtime.logTail(c.id, options) };
-      } catch (err) {
-        return { error: `reading the output of ${who}: ${(err as Error).message}` };
-      }
-    }
-    const last = c.exitedLogs?.[0];
-    if (last !== undefined) return { content: tailOf(last, options) };
-    const reason = 'waiting' in c.state ? c.state.waiting.reason : 'ContainerCreating';
-    return { error: `${who} is waiting to start: ${reason}` };
-  }
-
-  /** Keeps the tail of an exiting container's output before the container is removed. */
-  private async keepExitedLog(c: ContainerRecord): Promise<void> {
-    if (!c.id) return;
-    try {
-      const text = await this.runtime.logTail(c.id, { tailLines: EXITED_LOG_LINES, limitBytes: EXITED_LOG_BYTES });
-      c.exitedLogs = [text, ...(c.exitedLogs ?? [])].slice(0, 2);
-    } catch {
-      // Gone already (removed by hand): nothing to keep.
-    }
-  }
-
-  private volumeDir(rec: PodRecord, volume: string): string {
-    return join(this.options.stateDir, 'pods', rec.identity.uid, 'volumes', volume);
+  /** A container's output for `GET .../pods/{name}/log` (logs.ts). */
+  logs(req: LogRequestRef): Promise<{ content: string } | { error: string }> {
+    return answerLogs(this.runtime, this.records.get(req.pod.uid)?.containers.get(req.container), req);
   }
 
   changedStatuses() {
@@ -300,7 +208,7 @@ export class PodManager implements PodSink {
     const found = await this.runtime.listManaged();
     for (const c of found) {
       const identity = { uid: c.podUid, name: c.podName, namespace: c.podNamespace };
-      const rec = this.records.get(c.podUid) ?? this.newRecord(identity);
+      const rec = this.records.get(c.podUid) ?? newRecord(identity);
       this.records.set(c.podUid, rec);
       if (c.role === 'sandbox') {
         rec.sandbox = await this.runtime.sandboxInfo(c.id, identity).catch(() => undefined);
@@ -314,6 +222,8 @@ export class PodManager implements PodSink {
           nextStartAt: 0,
           startedAtMs: this.now(),
           state: { waiting: { reason: 'Adopted' } },
+          // An adopted instance is past its startup probe: it was running before the agent stopped.
+          started: true,
           ready: false,
           done: false,
         });
@@ -323,17 +233,14 @@ export class PodManager implements PodSink {
       this.options.log.info('adopted running containers', { containers: found.length, pods: this.records.size });
   }
 
-  private newRecord(identity: PodIdentity): PodRecord {
-    return { identity, containers: new Map(), stopped: false, terminationReported: false };
-  }
-
   private async reconcile(): Promise<void> {
     const desired = this.desired;
     const work: Promise<void>[] = [];
     if (desired) {
       for (const [uid, pod] of desired) {
         const rec =
-          this.records.get(uid) ?? this.newRecord({ uid, name: pod.metadata.name, namespace: pod.metadata.namespace });
+          this.records.get(uid) ??
+          newRecord({ uid, name: pod.metadata.name, namespace: pod.metadata.namespace as string });
         this.records.set(uid, rec);
         rec.pod = pod;
         if (pod.metadata.deletionTimestamp) {
@@ -345,7 +252,7 @@ export class PodManager implements PodSink {
         } else {
           // Each pod's status goes out as soon as that pod is done, not when the slowest one is.
           work.push(
-            this.syncPod(rec, pod).then(() => {
+            this.executor.sync(rec, pod).then(() => {
               this.refreshStatus(rec);
               this.notifyIfChanged();
             }),
@@ -364,7 +271,7 @@ export class PodManager implements PodSink {
       }
     } else {
       // Before the first sync: keep adopted containers running and restarting, change nothing else.
-      for (const rec of this.records.values()) if (rec.pod) work.push(this.syncPod(rec, rec.pod));
+      for (const rec of this.records.values()) if (rec.pod) work.push(this.executor.sync(rec, rec.pod));
     }
     await Promise.all(work);
     for (const rec of this.records.values()) this.refreshStatus(rec);
@@ -399,329 +306,78 @@ export class PodManager implements PodSink {
     }
   }
 
-  private async syncPod(rec: PodRecord, pod: PodObject): Promise<void> {
-    if (rec.stopping || rec.finished) return;
-    const phase = pod.status?.phase;
-    if ((phase === 'Succeeded' || phase === 'Failed') && ![...rec.containers.values()].some((c) => c.id)) {
-      // Finished before this agent (re)started: nothing to run, and its reported status stands.
-      rec.finished = 'before';
-      return;
-    }
-    if (!rec.sandbox) {
-      try {
-        rec.sandbox = await this.runtime.createSandbox(rec.identity, portsOf(pod));
-        rec.startTime = iso(this.now());
-        rec.waitingReason = undefined;
-      } catch (err) {
-        rec.waitingReason = { reason: 'SandboxCreateFailed', message: (err as Error).message };
-        this.options.log.warn('creating pod sandbox failed', { pod: podKey(rec), error: (err as Error).message });
-        return;
-      }
-    }
-    rec.startTime ??= iso(this.now());
-    await Promise.all(pod.spec.containers.map((spec) => this.syncContainer(rec, pod, spec)));
-    if (pod.spec.containers.every((spec) => rec.containers.get(spec.name)?.done)) {
-      // Every container exited for good (a Job's pod): free the sandbox and its host ports, as
-      // the kubelet does for a terminal pod; the status keeps what it reported.
-      rec.finished = 'here';
-      if (rec.sandbox) await this.runtime.stopAndRemove(rec.sandbox.id, 0).catch(() => undefined);
-    }
-  }
-
-  private async syncContainer(rec: PodRecord, pod: PodObject, spec: ContainerSpec): Promise<void> {
-    const now = this.now();
-    const policy = pod.spec.restartPolicy ?? 'Always';
-    const hash = specHash(spec);
-    let c = rec.containers.get(spec.name);
-    if (!c) {
-      c = {
-        name: spec.name,
-        specHash: hash,
-        restartCount: 0,
-        consecutiveFailures: 0,
-        nextStartAt: 0,
-        state: { waiting: { reason: 'ContainerCreating' } },
-        ready: false,
-        done: false,
-      };
-      rec.containers.set(spec.name, c);
-    }
-    if (c.id) {
-      const info = await this.runtime.inspect(c.id);
-      if (info?.running) {
-        c.state = { running: { startedAt: info.startedAt ?? iso(c.startedAtMs ?? now) } };
-        c.startedAtMs ??= info.startedAt ? Date.parse(info.startedAt) : now;
-        await this.runProbes(rec, c, spec);
-        return;
-      }
-      const exitCode = info?.exitCode ?? 137;
-      const startedAt = info?.startedAt ?? iso(c.startedAtMs ?? now);
-      const ranForMs = now - (info?.startedAt ? Date.parse(info.startedAt) : (c.startedAtMs ?? now));
-      c.state = {
-        terminated: {
-          exitCode,
-          reason: info?.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
-          startedAt,
-          finishedAt: info?.finishedAt ?? iso(now),
-        },
-      };
-      c.ready = false;
-      await this.keepExitedLog(c);
-      await this.runtime.stopAndRemove(c.id, 0);
-      c.id = undefined;
-      if (!shouldRestart(policy, { exitCode, ranForMs })) {
-        c.done = true;
-        return;
-      }
-      c.lastState = c.state;
-      c.consecutiveFailures = ranForMs >= 10 * 60_000 ? 1 : c.consecutiveFailures + 1;
-      c.nextStartAt = now + restartDelayMs(c.consecutiveFailures, { exitCode, ranForMs }, this.options.backoffBaseMs);
-    }
-    if (c.done) return;
-    if (now < c.nextStartAt) {
-      const waiting =
-        'waiting' in c.state && c.state.waiting.reason.includes('Image') ? c.state.waiting.reason : 'CrashLoopBackOff';
-      const reason = waiting === 'ErrImagePull' ? 'ImagePullBackOff' : waiting;
-      c.state = {
-        waiting: {
-          reason,
-          message: `back-off ${Math.ceil((c.nextStartAt - now) / 1000)}s restarting failed container=${c.name} pod=${podKey(rec)}`,
-        },
-      };
-      return;
-    }
-    await this.startContainer(rec, pod, spec, c, hash);
-  }
-
-  private async startContainer(
-    rec: PodRecord,
-    pod: PodObject,
-    spec: ContainerSpec,
-    c: ContainerRecord,
-    hash: string,
-  ): Promise<void> {
-    const now = this.now();
-    let env: { name: string; value: string }[];
-    let volumes: { hostPath: string; mountPath: string; readOnly: boolean }[];
-    try {
-      env = this.containerEnv(rec, pod, spec);
-      volumes = this.volumesFor(rec, pod, spec);
-    } catch (err) {
-      if (!(err instanceof ConfigNotReadyError)) throw err;
-      c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
-      c.nextStartAt = now + 10_000;
-      return;
+  private async stopPod(rec: PodRecord, graceSeconds: number, drainFirst = false): Promise<void> {
+    if (drainFirst) {
+      const ports = (rec.sandbox?.portMappings ?? []).map((m) => m.hostPort);
+      const waited = await drain(ports, graceSeconds, {
+        nodeIp: this.options.nodeIp,
+        ...(this.options.routesTo ? { routesTo: this.options.routesTo } : {}),
+        ...(this.options.drainTimeoutMs !== undefined ? { timeoutMs: this.options.drainTimeoutMs } : {}),
+        ...(this.options.drainSettleMs !== undefined ? { settleMs: this.options.drainSettleMs } : {}),
+      });
+      graceSeconds = Math.max(0, graceSeconds - waited / 1000);
     }
     try {
-      await this.runtime.ensureImage(spec.image, spec.imagePullPolicy ?? 'IfNotPresent');
+      await this.executor.stopPod(rec, graceSeconds);
     } catch (err) {
-      if (!(err instanceof ImagePullFailedError)) throw err;
-      const first = !('waiting' in c.state && c.state.waiting.reason.includes('Image'));
-      c.consecutiveFailures++;
-      c.nextStartAt =
-        now + restartDelayMs(c.consecutiveFailures + 1, { exitCode: 1, ranForMs: 0 }, this.options.backoffBaseMs);
-      c.state = { waiting: { reason: first ? 'ErrImagePull' : 'ImagePullBackOff', message: err.message } };
-      return;
+      this.options.log.error('stopping pod failed', { pod: podKey(rec), error: String(err) });
+      rmSync(join(this.options.stateDir, 'pods', rec.identity.uid), { recursive: true, force: true });
     }
-    const restarts = c.lastState ? c.restartCount + 1 : c.restartCount;
-    try {
-      c.id = await this.runtime.startContainer(
-        rec.identity,
-        rec.sandbox?.id as string,
-        spec,
-        env,
-        volumes,
-        hash,
-        restarts,
-      );
-    } catch (err) {
-      c.state = { waiting: { reason: 'RunContainerError', message: (err as Error).message } };
-      c.consecutiveFailures++;
-      c.nextStartAt =
-        now + restartDelayMs(c.consecutiveFailures + 1, { exitCode: 1, ranForMs: 0 }, this.options.backoffBaseMs);
-      return;
-    }
-    c.restartCount = restarts;
-    c.specHash = hash;
-    c.startedAtMs = now;
-    c.state = { running: { startedAt: iso(now) } };
-    c.liveness = spec.livenessProbe ? new ProbeState(spec.livenessProbe, true) : undefined;
-    c.readiness = spec.readinessProbe ? new ProbeState(spec.readinessProbe, false) : undefined;
-    c.ready = !spec.readinessProbe;
-  }
-
-  /**
-   * The container's environment: the Service variables of its namespace, then `envFrom`, then its
-   * own `env` (a later one wins on a clash, as in Kubernetes), with `valueFrom` resolved from the
-   * downward API, ConfigMaps and Secrets. Throws ConfigNotReadyError saying what is missing.
-   */
-  private containerEnv(rec: PodRecord, pod: PodObject, spec: ContainerSpec): { name: string; value: string }[] {
-    const out = new Map<string, string>();
-    for (const e of this.options.serviceEnv?.(pod.metadata.namespace) ?? []) out.set(e.name, e.value);
-    this.config.env(
-      pod.metadata.namespace,
-      spec,
-      (e) => {
-        if (e.valueFrom === undefined) return e.value ?? '';
-        const path = (e.valueFrom.fieldRef as { fieldPath?: string } | undefined)?.fieldPath;
-        const value = path === undefined ? undefined : this.fieldValue(rec, pod, path);
-        if (value === undefined)
-          throw new ConfigNotReadyError(
-            `env ${e.name}: only valueFrom.configMapKeyRef, valueFrom.secretKeyRef and valueFrom.fieldRef with metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP or status.podIP are supported by this agent yet`,
-          );
-        return value;
-      },
-      out,
-    );
-    return [...out].map(([name, value]) => ({ name, value }));
-  }
-
-  /** Kubernetes' downward API fields (fieldRef.fieldPath). */
-  private fieldValue(rec: PodRecord, pod: PodObject, path: string): string | undefined {
-    const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(path);
-    if (m) return pod.metadata[m[1] as 'labels' | 'annotations']?.[m[2] as string] ?? '';
-    switch (path) {
-      case 'metadata.name':
-        return pod.metadata.name;
-      case 'metadata.namespace':
-        return pod.metadata.namespace;
-      case 'metadata.uid':
-        return pod.metadata.uid;
-      case 'spec.nodeName':
-        return pod.spec.nodeName ?? '';
-      case 'spec.serviceAccountName':
-        return pod.spec.serviceAccountName ?? 'default';
-      case 'status.hostIP':
-        return this.options.nodeIp;
-      case 'status.podIP':
-        return rec.sandbox?.podIp ?? '';
-      default:
-        return undefined;
-    }
-  }
-
-  private async runProbes(rec: PodRecord, c: ContainerRecord, spec: ContainerSpec): Promise<void> {
-    const now = this.now();
-    const started = c.startedAtMs ?? now;
-    if (spec.livenessProbe && !c.liveness) c.liveness = new ProbeState(spec.livenessProbe, true);
-    if (spec.readinessProbe && !c.readiness) c.readiness = new ProbeState(spec.readinessProbe, false);
-    const target = this.probeTarget(rec, c, spec);
-    if (c.liveness?.due(now, started)) {
-      c.liveness.record(now, await runProbe(c.liveness.spec, target));
-      if (!c.liveness.passing && c.id) {
-        this.options.log.info('liveness probe failed; restarting container', { pod: podKey(rec), container: c.name });
-        // Stopped here; the next pass sees it exited and applies the restart policy.
-        await this.keepExitedLog(c);
-        await this.runtime.stopAndRemove(c.id, 2).catch(() => undefined);
-        c.liveness = undefined;
-        c.ready = false;
-        return;
-      }
-    }
-    if (c.readiness) {
-      if (c.readiness.due(now, started)) c.readiness.record(now, await runProbe(c.readiness.spec, target));
-      c.ready = c.readiness.passing;
-    } else {
-      c.ready = true;
-    }
-  }
-
-  private probeTarget(rec: PodRecord, c: ContainerRecord, spec: ContainerSpec) {
-    const mappings = rec.sandbox?.portMappings ?? [];
-    const podIp = rec.sandbox?.podIp;
-    return {
-      host: podIp ?? this.options.nodeIp,
-      resolvePort: (port: number | string) => {
-        const byName = typeof port === 'string' ? spec.ports?.find((p) => p.name === port)?.containerPort : port;
-        if (byName === undefined) return undefined;
-        if (podIp) return byName;
-        return mappings.find((m) => m.containerPort === byName)?.hostPort;
-      },
-      exec: (command: string[], timeoutMs: number) => this.runtime.exec(c.id as string, command, timeoutMs),
-    };
-  }
-
-  private volumesFor(rec: PodRecord, pod: PodObject, spec: ContainerSpec) {
-    const out: { hostPath: string; mountPath: string; readOnly: boolean }[] = [];
-    for (const m of spec.volumeMounts ?? []) {
-      const vol = pod.spec.volumes?.find((v) => v.name === m.name);
-      if (!vol) continue;
-      let hostPath: string | undefined;
-      let readOnly = m.readOnly ?? false;
-      if (vol.emptyDir) {
-        hostPath = this.volumeDir(rec, vol.name);
-        mkdirSync(hostPath, { recursive: true, mode: 0o777 });
-      } else if (vol.hostPath) {
-        hostPath = vol.hostPath.path;
-      } else if (vol.configMap || vol.secret) {
-        hostPath = this.volumeDir(rec, vol.name);
-        this.config.project(pod.metadata.namespace, vol, hostPath);
-        readOnly = true; // as Kubernetes mounts them
-      }
-      if (hostPath) out.push({ hostPath, mountPath: m.mountPath, readOnly });
-    }
-    return out;
-  }
-
-  private async stopPod(rec: PodRecord, graceSeconds: number, drain = false): Promise<void> {
-    if (drain) graceSeconds = Math.max(0, graceSeconds - (await this.drain(rec, graceSeconds)) / 1000);
-    const ids = [...rec.containers.values()].map((c) => c.id).filter((id): id is string => id !== undefined);
-    // All app containers get SIGTERM at once, as the kubelet does; the sandbox goes last.
-    await Promise.all(ids.map((id) => this.runtime.stopAndRemove(id, graceSeconds)));
-    if (rec.sandbox) await this.runtime.stopAndRemove(rec.sandbox.id, 0);
-    for (const c of rec.containers.values()) {
-      c.id = undefined;
-      c.ready = false;
-    }
-    rmSync(join(this.options.stateDir, 'pods', rec.identity.uid), { recursive: true, force: true });
     rec.stopped = true;
     void this.tick();
-  }
-
-  /**
-   * Before a terminating pod gets SIGTERM: wait until this node's proxy no longer routes to it,
-   * then a little longer for the other nodes' proxies, so no request is sent to a dying pod. The
-   * endpoints controller drops the pod as soon as it is marked for deletion; this only waits for
-   * that to reach the proxies. Bounded by drainTimeoutMs and the pod's grace period; returns the ms waited.
-   */
-  private async drain(rec: PodRecord, graceSeconds: number): Promise<number> {
-    const routesTo = this.options.routesTo;
-    const ports = (rec.sandbox?.portMappings ?? []).map((m) => m.hostPort).filter((p) => p > 0);
-    if (!routesTo || ports.length === 0 || graceSeconds <= 0) return 0;
-    const started = Date.now();
-    const limit = Math.min(this.options.drainTimeoutMs ?? 5000, graceSeconds * 500);
-    const routed = () => ports.some((p) => routesTo(this.options.nodeIp, p));
-    while (routed() && Date.now() - started < limit) await new Promise((r) => setTimeout(r, 100));
-    const settle = Math.min(this.options.drainSettleMs ?? 1000, Math.max(0, limit - (Date.now() - started)));
-    await new Promise((r) => setTimeout(r, settle));
-    return Date.now() - started;
   }
 
   private refreshStatus(rec: PodRecord): void {
     const pod = rec.pod;
     if (!pod || rec.stopped || rec.finished === 'before') return;
-    const containers = pod.spec.containers.map((spec) => {
+    const initialized = isInitialized(rec, pod);
+    const apps = new Set(pod.spec.containers.map((s) => s.name));
+    const view = (spec: AnyContainer): ContainerView => {
       const c = rec.containers.get(spec.name);
+      // App containers wait for the init containers, as the kubelet reports them.
+      const initializing = !initialized && apps.has(spec.name) && !c?.id;
       return {
         name: spec.name,
         image: spec.image,
         ...(c?.id ? { containerId: c.id } : {}),
-        state: c?.state ?? { waiting: { reason: 'ContainerCreating' } },
+        state: initializing
+          ? { waiting: { reason: 'PodInitializing' } }
+          : (c?.state ?? { waiting: { reason: 'ContainerCreating' } }),
         ...(c?.lastState ? { lastState: c.lastState } : {}),
         ready: c?.ready ?? false,
+        started: c?.started ?? false,
         restartCount: c?.restartCount ?? 0,
+        ...(isSidecar(spec) ? { sidecar: true } : {}),
       };
-    });
+    };
+    const inits = (pod.spec.initContainers ?? []) as AnyContainer[];
+    const initFailed =
+      (pod.spec.restartPolicy ?? 'Always') === 'Never' &&
+      inits.some((s) => {
+        const c = rec.containers.get(s.name);
+        return !isSidecar(s) && c?.done === true && 'terminated' in c.state && c.state.terminated.exitCode !== 0;
+      });
     const status = buildPodStatus(
       {
         restartPolicy: pod.spec.restartPolicy ?? 'Always',
         nodeIp: this.options.nodeIp,
-        podIp: rec.sandbox?.podIp,
-        startTime: rec.startTime,
-        containers,
-        waitingReason: rec.waitingReason,
+        ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}),
+        ...(rec.startTime ? { startTime: rec.startTime } : {}),
+        containers: pod.spec.containers.map((s) => view(s as AnyContainer)),
+        initContainers: inits.map(view),
+        initialized,
+        initFailed,
+        ...(rec.waitingReason ? { waitingReason: rec.waitingReason } : {}),
+        ...(rec.deadlineExceeded
+          ? {
+              failure: {
+                reason: 'DeadlineExceeded',
+                message: 'Pod was active on the node longer than the specified deadline',
+              },
+            }
+          : {}),
         portMappings: rec.sandbox?.portMappings ?? [],
-        now: iso(this.now()),
+        now: isoTime(this.now()),
       },
       rec.status ?? pod.status,
     );
@@ -730,26 +386,6 @@ export class PodManager implements PodSink {
   }
 }
 
-function portsOf(pod: PodObject): PortMapping[] {
-  return pod.spec.containers.flatMap((c) =>
-    (c.ports ?? []).map((p) => ({
-      containerName: c.name,
-      ...(p.name ? { name: p.name } : {}),
-      containerPort: p.containerPort,
-      hostPort: p.hostPort ?? 0,
-      protocol: p.protocol ?? 'TCP',
-    })),
-  );
-}
-
-function specHash(spec: ContainerSpec): string {
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
-}
-
-function podKey(rec: PodRecord): string {
-  return `${rec.identity.namespace}/${rec.identity.name}`;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+function newRecord(identity: PodIdentity): PodRecord {
+  return { identity, containers: new Map(), stopped: false, terminationReported: false };
 }

@@ -13,7 +13,13 @@ export class DockerApi {
     private readonly prefix = '/v1.41',
   ) {}
 
-  call(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<DockerResponse> {
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 60_000,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<DockerResponse> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
@@ -21,7 +27,10 @@ export class DockerApi {
           socketPath: this.socketPath,
           path: this.prefix + path,
           method,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers: {
+            ...extraHeaders,
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          },
           timeout: timeoutMs,
         },
         (res) => {
@@ -71,7 +80,10 @@ function messageOf(body: Buffer): string {
   }
 }
 
-/** Both streams of multiplexed output in the order they were written. */
+/**
+ * Both streams of non-TTY output in the order they were written: frames of an 8-byte header
+ * (stream, 0, 0, 0, size32be) and the bytes.
+ */
 export function demuxInterleaved(buf: Buffer): Buffer {
   const parts: Buffer[] = [];
   let i = 0;
@@ -81,20 +93,4 @@ export function demuxInterleaved(buf: Buffer): Buffer {
     i += 8 + size;
   }
   return Buffer.concat(parts);
-}
-
-/** Non-TTY container output is multiplexed: 8-byte frame headers (stream, 0, 0, 0, size32be). */
-export function demux(buf: Buffer): { stdout: string; stderr: string } {
-  let stdout = '';
-  let stderr = '';
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const stream = buf[i];
-    const size = buf.readUInt32BE(i + 4);
-    const chunk = buf.subarray(i + 8, i + 8 + size).toString('utf8');
-    if (stream === 2) stderr += chunk;
-    else stdout += chunk;
-    i += 8 + size;
-  }
-  return { stdout, stderr };
 }

@@ -4,17 +4,18 @@
  * adopts what runs; nothing without `ferry.managed=true` and this node's label is ever touched.
  * Docker errors are translated here; none leaves this file.
  */
-import { bytes, cpuMillis } from '../../schemas/quantity';
-import type { PortMapping } from '../pods/status';
-import { DockerApi, DockerError, demux, demuxInterleaved } from './docker-api';
+import { DockerApi, DockerError, demuxInterleaved } from './docker-api';
 import { tailOf } from './log-tail';
 import {
+  type ContainerConfig,
   type ContainerInspect,
-  type ContainerSpecLike,
+  type ContainerRuntime,
   ImagePullFailedError,
   type ManagedContainer,
   type PodIdentity,
-  type PodRuntime,
+  type PortMapping,
+  type RegistryAuth,
+  type SandboxConfig,
   type SandboxInfo,
 } from './types';
 
@@ -63,7 +64,7 @@ interface DockerNetwork {
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
 }
 
-export class DockerRuntime implements PodRuntime {
+export class DockerRuntime implements ContainerRuntime {
   private readonly api: DockerApi;
   private network: Promise<{ name: string; gateway: string }> | undefined;
 
@@ -154,7 +155,8 @@ export class DockerRuntime implements PodRuntime {
     return { name, gateway };
   }
 
-  async createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo> {
+  async createSandbox(pod: PodIdentity, config: SandboxConfig): Promise<SandboxInfo> {
+    const ports = config.ports;
     await this.ensureImage(this.options.sandboxImage, 'IfNotPresent');
     const network = await this.podNetwork();
     const exposed: Record<string, object> = {};
@@ -164,15 +166,44 @@ export class DockerRuntime implements PodRuntime {
       exposed[key] = {};
       bindings[key] = [{ HostIp: this.options.nodeIp, HostPort: p.hostPort ? String(p.hostPort) : '' }];
     }
+    const memory = config.memoryVolumes ?? [];
+    for (const v of memory) {
+      await this.api.json('POST', '/volumes/create', {
+        Name: this.memoryVolumeName(pod, v.name),
+        Driver: 'local',
+        // A tmpfs mounted while the sandbox holds it: world-writable like an emptyDir, sized by sizeLimit.
+        DriverOpts: {
+          type: 'tmpfs',
+          device: 'tmpfs',
+          o: [
+            v.gid !== undefined ? `mode=2777,gid=${v.gid}` : 'mode=1777',
+            ...(v.sizeBytes ? [`size=${v.sizeBytes}`] : []),
+          ].join(','),
+        },
+        Labels: { ...this.labels(pod, 'sandbox') },
+      });
+    }
     const created = await this.api.json<{ Id: string }>(
       'POST',
       `/containers/create?name=${containerName(pod, 'sandbox', 0)}`,
       {
         Image: this.options.sandboxImage,
-        Hostname: pod.name.slice(0, 63),
+        Hostname: (config.hostname ?? pod.name).slice(0, 63),
         Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
         ExposedPorts: exposed,
-        HostConfig: { PortBindings: bindings, RestartPolicy: { Name: 'no' }, NetworkMode: network.name },
+        HostConfig: {
+          PortBindings: bindings,
+          RestartPolicy: { Name: 'no' },
+          NetworkMode: network.name,
+          Mounts: memory.map((v) => ({
+            Type: 'volume',
+            Source: this.memoryVolumeName(pod, v.name),
+            Target: `/ferry/memory/${v.name}`,
+          })),
+          // The pod's containers join this network namespace and share its /etc/hosts.
+          ExtraHosts: (config.hostAliases ?? []).flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`)),
+          ...(config.sysctls && Object.keys(config.sysctls).length ? { Sysctls: config.sysctls } : {}),
+        },
       },
     );
     try {
@@ -182,6 +213,23 @@ export class DockerRuntime implements PodRuntime {
       throw err;
     }
     return this.sandboxInfo(created.Id, pod);
+  }
+
+  memoryVolumeName(pod: PodIdentity, volume: string): string {
+    return `ferry_${pod.uid}_${volume}`;
+  }
+
+  async removeSandbox(id: string, pod: PodIdentity): Promise<void> {
+    await this.stopAndRemove(id, 0);
+    const filters = encodeURIComponent(
+      JSON.stringify({ label: [`${L.uid}=${pod.uid}`, `${L.node}=${this.options.nodeName}`] }),
+    );
+    const list = await this.api.json<{ Volumes: { Name: string }[] | null }>('GET', `/volumes?filters=${filters}`);
+    for (const v of list.Volumes ?? []) {
+      const res = await this.api.call('DELETE', `/volumes/${encodeURIComponent(v.Name)}`);
+      if (![204, 404].includes(res.status))
+        throw new DockerError(`docker volume rm ${v.Name}: ${res.status}`, res.status);
+    }
   }
 
   async sandboxInfo(id: string, _pod: PodIdentity): Promise<SandboxInfo> {
@@ -198,7 +246,7 @@ export class DockerRuntime implements PodRuntime {
     return { id, ...(podIp ? { podIp } : {}), portMappings };
   }
 
-  async ensureImage(image: string, pullPolicy: string): Promise<void> {
+  async ensureImage(image: string, pullPolicy: string, auth: RegistryAuth[] = []): Promise<void> {
     const present = (await this.api.call('GET', `/images/${encodeURIComponent(image)}/json`)).status === 200;
     if (present && pullPolicy !== 'Always') return;
     if (pullPolicy === 'Never') {
@@ -206,13 +254,22 @@ export class DockerRuntime implements PodRuntime {
       return;
     }
     const [name, tag] = splitImage(image);
-    const res = await this.api.call(
-      'POST',
-      `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`,
-      undefined,
-      300_000,
-    );
-    const text = res.body.toString('utf8');
+    // Each credential in turn, then anonymously, as the kubelet tries the pod's pull secrets.
+    let res: { status: number; body: Buffer } | undefined;
+    let text = '';
+    for (const cred of [...auth, undefined]) {
+      res = await this.api.call(
+        'POST',
+        `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`,
+        undefined,
+        300_000,
+        // In a header only: never in a URL, a file or a log line.
+        cred ? { 'x-registry-auth': Buffer.from(JSON.stringify(cred)).toString('base64url') } : {},
+      );
+      text = res.body.toString('utf8');
+      if (res.status === 200 && !/"error"/.test(text)) break;
+    }
+    if (!res) return;
     const failed = res.status !== 200 || /"error"/.test(text);
     // A failed pull of an image we already have (Always) still runs what is present, as Docker does.
     if (failed && !present) {
@@ -222,37 +279,55 @@ export class DockerRuntime implements PodRuntime {
     }
   }
 
-  async startContainer(
-    pod: PodIdentity,
-    sandboxId: string,
-    spec: ContainerSpecLike,
-    env: { name: string; value: string }[],
-    volumes: { hostPath: string; mountPath: string; readOnly: boolean }[],
-    specHash: string,
-    restartCount: number,
-  ): Promise<string> {
-    const limits = spec.resources?.limits ?? {};
+  async imageUser(image: string): Promise<string> {
+    const info = await this.api.json<{ Config?: { User?: string } }>(
+      'GET',
+      `/images/${encodeURIComponent(image)}/json`,
+    );
+    return info.Config?.User ?? '';
+  }
+
+  async startContainer(pod: PodIdentity, sandboxId: string, config: ContainerConfig): Promise<string> {
+    const sec = config.security;
     const created = await this.api.json<{ Id: string }>(
       'POST',
-      `/containers/create?name=${containerName(pod, spec.name, restartCount)}`,
+      `/containers/create?name=${containerName(pod, config.name, config.restartCount)}`,
       {
-        Image: spec.image,
-        ...(spec.command ? { Entrypoint: spec.command } : {}),
-        ...(spec.args ? { Cmd: spec.args } : {}),
-        ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
-        Env: env.map((e) => `${e.name}=${e.value}`),
+        Image: config.image,
+        ...(config.command ? { Entrypoint: config.command } : {}),
+        ...(config.args ? { Cmd: config.args } : {}),
+        ...(config.workingDir ? { WorkingDir: config.workingDir } : {}),
+        ...(sec.user ? { User: sec.user } : {}),
+        ...(config.tty ? { Tty: true } : {}),
+        ...(config.stdin ? { OpenStdin: true } : {}),
+        Env: config.env.map((e) => `${e.name}=${e.value}`),
         Labels: {
           ...this.labels(pod, 'container'),
-          [L.container]: spec.name,
-          [L.hash]: specHash,
-          [L.restarts]: String(restartCount),
+          [L.container]: config.name,
+          [L.hash]: config.specHash,
+          [L.restarts]: String(config.restartCount),
         },
         HostConfig: {
           NetworkMode: `container:${sandboxId}`,
-          Binds: volumes.map((v) => `${v.hostPath}:${v.mountPath}${v.readOnly ? ':ro' : ''}`),
+          ...(config.sharePid ? { PidMode: `container:${sandboxId}` } : {}),
+          Binds: config.mounts.flatMap((m) =>
+            m.kind === 'bind' ? [`${m.hostPath}:${m.mountPath}${m.readOnly ? ':ro' : ''}`] : [],
+          ),
+          Mounts: config.mounts.flatMap((m) =>
+            m.kind === 'volume'
+              ? [{ Type: 'volume', Source: m.volume, Target: m.mountPath, ReadOnly: m.readOnly }]
+              : [],
+          ),
           RestartPolicy: { Name: 'no' },
-          ...(limits.cpu !== undefined ? { NanoCpus: cpuMillis(limits.cpu) * 1_000_000 } : {}),
-          ...(limits.memory !== undefined ? { Memory: bytes(limits.memory) } : {}),
+          ...(config.cpuMillis !== undefined ? { NanoCpus: config.cpuMillis * 1_000_000 } : {}),
+          ...(config.memoryBytes !== undefined ? { Memory: config.memoryBytes } : {}),
+          ...(sec.groupAdd?.length ? { GroupAdd: sec.groupAdd } : {}),
+          ...(sec.readOnlyRootfs ? { ReadonlyRootfs: true } : {}),
+          ...(sec.securityOpt?.length ? { SecurityOpt: sec.securityOpt } : {}),
+          ...(sec.capAdd?.length ? { CapAdd: sec.capAdd } : {}),
+          ...(sec.capDrop?.length ? { CapDrop: sec.capDrop } : {}),
+          ...(sec.privileged ? { Privileged: true } : {}),
+          ...(sec.sysctls && Object.keys(sec.sysctls).length ? { Sysctls: sec.sysctls } : {}),
         },
       },
     );
@@ -301,12 +376,6 @@ export class DockerRuntime implements PodRuntime {
     await started;
     const info = await this.api.json<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${created.Id}/json`);
     return info.ExitCode ?? 1;
-  }
-
-  /** Container output (demultiplexed), for `ferry logs` later and for tests. */
-  async logs(id: string): Promise<{ stdout: string; stderr: string }> {
-    const res = await this.api.call('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
-    return demux(res.body);
   }
 
   async logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string> {

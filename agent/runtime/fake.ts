@@ -1,34 +1,73 @@
 /**
- * An in-memory PodRuntime for unit tests of the pod manager: containers "run" until stopped, and
- * every call is recorded with the time it was made, so a test can assert the order of events
- * (e.g. that SIGTERM came only after the proxies dropped a pod). Not used by the agent itself.
+ * An in-memory ContainerRuntime for unit tests of the pod manager (Karpenter's fake cloud provider
+ * is the model): containers "run" until stopped or told to exit, every call is recorded with the
+ * time it was made (so a test can assert the order of events, e.g. that SIGTERM came only after
+ * the proxies dropped a pod), and a test can make the next create, start or pull fail. Not used
+ * by the agent itself.
  */
-import type { PortMapping } from '../pods/status';
+import { isoTime as iso } from '../../schemas/time';
 import { tailOf } from './log-tail';
-import type {
-  ContainerInspect,
-  ContainerSpecLike,
-  ManagedContainer,
-  PodIdentity,
-  PodRuntime,
-  SandboxInfo,
+import {
+  type ContainerConfig,
+  type ContainerInspect,
+  type ContainerRuntime,
+  ImagePullFailedError,
+  type ManagedContainer,
+  type PodIdentity,
+  type RegistryAuth,
+  type SandboxConfig,
+  type SandboxInfo,
 } from './types';
 
-interface FakeContainer extends ManagedContainer {
+export interface FakeContainer extends ManagedContainer {
   env: { name: string; value: string }[];
-  volumes?: { hostPath: string; mountPath: string; readOnly: boolean }[];
+  /** What it was started with (a sandbox has none). */
+  config?: ContainerConfig;
+  sandbox?: SandboxConfig;
   /** What the container "printed": tests set it. */
   output?: string;
+  exitCode: number;
   startedAt: string;
+  finishedAt?: string;
 }
 
-export class FakeRuntime implements PodRuntime {
+type Failable = 'createSandbox' | 'startContainer' | 'ensureImage';
+
+export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, FakeContainer>();
-  readonly calls: { at: number; call: string; id?: string }[] = [];
+  readonly calls: { at: number; call: string; id?: string; detail?: string }[] = [];
+  /** Images present on the "node"; a pull of any other image succeeds unless told to fail. */
+  readonly images = new Map<string, { user: string }>();
+  /** Credentials each pull was given, for tests of imagePullSecrets. */
+  readonly pulls: { image: string; auth: RegistryAuth[] }[] = [];
+  /** exec results by command[0] (default 0); a test sets them. */
+  readonly execResults = new Map<string, number>();
+  private readonly failures = new Map<Failable, Error[]>();
   private next = 0;
   private nextHostPort = 40000;
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /** The next call of `call` throws `error` (Karpenter's NextCreateErr); queued per call. */
+  failNext(call: Failable, error?: Error): void {
+    const err =
+      error ?? (call === 'ensureImage' ? new ImagePullFailedError('pulling image: fake pull failure') : undefined);
+    this.failures.set(call, [...(this.failures.get(call) ?? []), err ?? new Error(`fake ${call} failure`)]);
+  }
+
+  /** The container exits with `code` now, as if its process ended. */
+  exit(id: string, code: number): void {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such container: ${id}`);
+    c.running = false;
+    c.exitCode = code;
+    c.finishedAt = iso(this.now());
+  }
+
+  /** The running app container named `name` (the newest instance), for tests. */
+  byName(name: string): FakeContainer | undefined {
+    return [...this.containers.values()].filter((c) => c.containerName === name).at(-1);
+  }
 
   async version(): Promise<string> {
     return 'fake://1.0';
@@ -42,10 +81,11 @@ export class FakeRuntime implements PodRuntime {
     return { name: 'ferry-fake', gateway: '10.99.0.1' };
   }
 
-  async createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo> {
+  async createSandbox(pod: PodIdentity, config: SandboxConfig): Promise<SandboxInfo> {
+    this.failIfTold('createSandbox');
     const id = `sandbox-${++this.next}`;
-    const portMappings = ports.map((p) => ({ ...p, hostPort: p.hostPort || this.nextHostPort++ }));
-    this.add(id, pod, 'sandbox', []);
+    const portMappings = config.ports.map((p) => ({ ...p, hostPort: p.hostPort || this.nextHostPort++ }));
+    this.add(id, pod, 'sandbox', []).sandbox = config;
     this.record('createSandbox', id);
     return { id, podIp: `10.99.0.${this.next + 1}`, portMappings };
   }
@@ -54,45 +94,78 @@ export class FakeRuntime implements PodRuntime {
     return { id, portMappings: [] };
   }
 
-  async ensureImage(): Promise<void> {}
+  memoryVolumeName(pod: PodIdentity, volume: string): string {
+    return `fake_${pod.uid}_${volume}`;
+  }
 
-  async startContainer(
-    pod: PodIdentity,
-    _sandboxId: string,
-    spec: ContainerSpecLike,
-    env: { name: string; value: string }[],
-    volumes: { hostPath: string; mountPath: string; readOnly: boolean }[],
-    specHash: string,
-    restartCount: number,
-  ): Promise<string> {
+  async removeSandbox(id: string): Promise<void> {
+    await this.stopAndRemove(id, 0);
+  }
+
+  async ensureImage(image: string, pullPolicy: string, auth: RegistryAuth[] = []): Promise<void> {
+    const present = this.images.has(image);
+    if (present && pullPolicy !== 'Always') return;
+    if (pullPolicy === 'Never' && !present)
+      throw new ImagePullFailedError(`image ${image} is not present and imagePullPolicy is Never`);
+    this.pulls.push({ image, auth });
+    this.record('ensureImage', undefined, image);
+    this.failIfTold('ensureImage');
+    if (!present) this.images.set(image, { user: '' });
+  }
+
+  async imageUser(image: string): Promise<string> {
+    return this.images.get(image)?.user ?? '';
+  }
+
+  async startContainer(pod: PodIdentity, _sandboxId: string, config: ContainerConfig): Promise<string> {
+    this.failIfTold('startContainer');
     const id = `container-${++this.next}`;
-    const c = this.add(id, pod, 'container', env);
-    c.volumes = volumes;
-    c.containerName = spec.name;
-    c.specHash = specHash;
-    c.restartCount = restartCount;
-    this.record('startContainer', id);
+    const c = this.add(id, pod, 'container', config.env);
+    c.config = config;
+    c.containerName = config.name;
+    c.specHash = config.specHash;
+    c.restartCount = config.restartCount;
+    this.record('startContainer', id, config.name);
     return id;
   }
 
   async inspect(id: string): Promise<ContainerInspect | undefined> {
     const c = this.containers.get(id);
     if (!c) return undefined;
-    return { running: c.running, exitCode: 0, oomKilled: false, startedAt: c.startedAt };
+    return {
+      running: c.running,
+      exitCode: c.exitCode,
+      oomKilled: false,
+      startedAt: c.startedAt,
+      ...(c.finishedAt ? { finishedAt: c.finishedAt } : {}),
+    };
   }
 
-  async stopAndRemove(id: string): Promise<void> {
-    if (this.containers.delete(id)) this.record('stopAndRemove', id);
+  async stopAndRemove(id: string, graceSeconds: number): Promise<void> {
+    const c = this.containers.get(id);
+    if (c && this.containers.delete(id))
+      this.record('stopAndRemove', id, `${c.containerName ?? c.role} ${graceSeconds}`);
   }
 
-  async exec(): Promise<number> {
-    return 0;
+  async exec(id: string, command: string[]): Promise<number> {
+    const c = this.containers.get(id);
+    if (!c?.running) throw new Error(`container ${id} is not running`);
+    this.record('exec', id, command.join(' '));
+    return this.execResults.get(command[0] ?? '') ?? 0;
   }
 
   async logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string> {
     const c = this.containers.get(id);
     if (!c) throw new Error(`no such container: ${id}`);
     return tailOf(c.output ?? '', options);
+  }
+
+  private failIfTold(call: Failable): void {
+    const err = this.failures.get(call)?.shift();
+    if (err) {
+      this.record(`${call} failed`);
+      throw err;
+    }
   }
 
   private add(id: string, pod: PodIdentity, role: 'sandbox' | 'container', env: FakeContainer['env']) {
@@ -103,14 +176,15 @@ export class FakeRuntime implements PodRuntime {
       podNamespace: pod.namespace,
       role,
       running: true,
+      exitCode: 0,
       env,
-      startedAt: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      startedAt: iso(this.now()),
     };
     this.containers.set(id, c);
     return c;
   }
 
-  private record(call: string, id: string): void {
-    this.calls.push({ at: this.now(), call, id });
+  private record(call: string, id?: string, detail?: string): void {
+    this.calls.push({ at: this.now(), call, ...(id ? { id } : {}), ...(detail ? { detail } : {}) });
   }
 }

@@ -1,11 +1,22 @@
 /**
  * The ContainerRuntime seam: what the pod manager needs from a container engine, from the pod's
  * point of view. Implementations: `docker.ts` (Docker Engine API over its unix socket) and
- * `fake.ts` (in memory, for unit tests). Errors: `ImagePullFailedError` for an image that is
- * missing and cannot be pulled; `RuntimeUnavailableError` when the engine cannot be reached
- * (every call is then safe to retry); anything else is a bug or an engine fault, logged by the caller.
+ * `fake.ts` (in memory, for unit tests; it can be told to fail next). One conformance suite
+ * (test/conformance/runtime.test.ts) runs over both.
+ *
+ * Errors: `ImagePullFailedError` for an image that is missing and cannot be pulled;
+ * `RuntimeUnavailableError` when the engine cannot be reached (every call is then safe to retry);
+ * anything else is a bug or an engine fault (e.g. a create the engine refused), logged by the caller.
  */
-import type { PortMapping } from '../pods/status';
+
+/** Where a container port of the pod is published on the node. */
+export interface PortMapping {
+  containerName: string;
+  name?: string;
+  containerPort: number;
+  hostPort: number;
+  protocol: string;
+}
 
 export interface ManagedContainer {
   id: string;
@@ -14,7 +25,7 @@ export interface ManagedContainer {
   podNamespace: string;
   role: 'sandbox' | 'container';
   containerName?: string;
-  /** Hash of the container spec it was created from: a changed spec means replace. */
+  /** Hash of the container spec it was created from: the pod manager replaces it when the spec's differs. */
   specHash?: string;
   /** Restarts before this container was created (kept in a label so a restarted agent knows it). */
   restartCount?: number;
@@ -35,17 +46,68 @@ export interface SandboxInfo {
   portMappings: PortMapping[];
 }
 
-export interface ContainerSpecLike {
+/** What the pod's sandbox (its network namespace) is created with. */
+export interface SandboxConfig {
+  ports: PortMapping[];
+  /** The pod's hostname (`spec.hostname`, else its name), which its containers share. */
+  hostname?: string;
+  /** Extra /etc/hosts entries (`hostAliases`): the containers share the sandbox's hosts file. */
+  hostAliases?: { ip: string; hostnames: string[] }[];
+  /** Namespaced network sysctls (`net.*`): they belong to the namespace the sandbox owns. */
+  sysctls?: Record<string, string>;
+  /**
+   * emptyDirs with `medium: Memory`: tmpfs volumes created with the sandbox and held by it, so the
+   * pod's containers share them and their contents outlive a container restart; removed with it.
+   */
+  memoryVolumes?: { name: string; sizeBytes?: number /** fsGroup: group-owned, setgid */; gid?: number }[];
+}
+
+export type Mount =
+  | { kind: 'bind'; hostPath: string; mountPath: string; readOnly: boolean }
+  /** One of the pod's memory volumes (SandboxConfig.memoryVolumes), by the name `memoryVolume` gives. */
+  | { kind: 'volume'; volume: string; mountPath: string; readOnly: boolean };
+
+/** The container's process identity and privileges (its securityContext, resolved). */
+export interface SecurityConfig {
+  /** `uid` or `uid:gid`. */
+  user?: string;
+  groupAdd?: string[];
+  readOnlyRootfs?: boolean;
+  /** Docker's security options: `no-new-privileges`, `seccomp=unconfined`, `apparmor=unconfined`. */
+  securityOpt?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  /** Non-network namespaced sysctls (`kernel.shm*`, ...), set on the container's own namespace. */
+  sysctls?: Record<string, string>;
+}
+
+export interface ContainerConfig {
   name: string;
   image: string;
-  imagePullPolicy?: string;
   command?: string[];
   args?: string[];
   workingDir?: string;
-  env?: { name: string; value?: string }[];
-  ports?: { name?: string; containerPort: number; hostPort?: number; protocol?: string }[];
-  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  env: { name: string; value: string }[];
+  mounts: Mount[];
+  /** Written to a label: the pod manager compares it to the spec's to decide a replace. */
+  specHash: string;
+  restartCount: number;
+  cpuMillis?: number;
+  memoryBytes?: number;
+  security: SecurityConfig;
+  /** `shareProcessNamespace`: the container joins the sandbox's PID namespace. */
+  sharePid?: boolean;
+  tty?: boolean;
+  stdin?: boolean;
+}
+
+/** Registry credentials for one pull (from a `kubernetes.io/dockerconfigjson` Secret); never persisted. */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  auth?: string;
+  serveraddress: string;
 }
 
 export interface PodIdentity {
@@ -54,7 +116,7 @@ export interface PodIdentity {
   namespace: string;
 }
 
-export interface PodRuntime {
+export interface ContainerRuntime {
   /** Engine version (`docker://20.10.24`); throws RuntimeUnavailableError when unreachable. */
   version(): Promise<string>;
   /** Every container this agent created (by label), running or not. */
@@ -65,27 +127,34 @@ export interface PodRuntime {
    */
   podNetwork(): Promise<{ name: string; gateway: string }>;
   /** Creates and starts the pod's network sandbox, publishing every container port on the node IP. */
-  createSandbox(pod: PodIdentity, ports: PortMapping[]): Promise<SandboxInfo>;
+  createSandbox(pod: PodIdentity, config: SandboxConfig): Promise<SandboxInfo>;
   sandboxInfo(id: string, pod: PodIdentity): Promise<SandboxInfo>;
-  /** Throws ImagePullFailedError when the image is missing and cannot be pulled. */
-  ensureImage(image: string, pullPolicy: string): Promise<void>;
-  /** Creates and starts a container inside the sandbox's network namespace. */
-  startContainer(
-    pod: PodIdentity,
-    sandboxId: string,
-    spec: ContainerSpecLike,
-    env: { name: string; value: string }[],
-    volumes: { hostPath: string; mountPath: string; readOnly: boolean }[],
-    specHash: string,
-    restartCount: number,
-  ): Promise<string>;
+  /** The runtime's name for the pod's memory volume `volume` (what a `volume` Mount names). */
+  memoryVolumeName(pod: PodIdentity, volume: string): string;
+  /** Stops and removes the sandbox and the pod's memory volumes. Safe when already gone. */
+  removeSandbox(id: string, pod: PodIdentity): Promise<void>;
+  /**
+   * Throws ImagePullFailedError when the image is missing and cannot be pulled. `auth` is tried
+   * in order for a pull (the pod's imagePullSecrets matching the image's registry).
+   */
+  ensureImage(image: string, pullPolicy: string, auth?: RegistryAuth[]): Promise<void>;
+  /** The user an image runs as when the pod sets none (`''` means root), for runAsNonRoot. */
+  imageUser(image: string): Promise<string>;
+  /** Creates and starts a container inside the sandbox's network namespace; resolves to its id. */
+  startContainer(pod: PodIdentity, sandboxId: string, config: ContainerConfig): Promise<string>;
+  /** undefined when the container is gone. */
   inspect(id: string): Promise<ContainerInspect | undefined>;
   /** SIGTERM, then SIGKILL after the grace period; then remove. Safe on a container already gone. */
   stopAndRemove(id: string, graceSeconds: number): Promise<void>;
+  /** Runs a command in a running container; resolves to its exit code (timeout: rejects). */
   exec(id: string, command: string[], timeoutMs: number): Promise<number>;
   /** The last `tailLines` lines of a container's output (stdout and stderr interleaved), at most `limitBytes`. */
   logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string>;
 }
 
-export class ImagePullFailedError extends Error {}
-export class RuntimeUnavailableError extends Error {}
+export class ImagePullFailedError extends Error {
+  override readonly name = 'ImagePullFailedError';
+}
+export class RuntimeUnavailableError extends Error {
+  override readonly name = 'RuntimeUnavailableError';
+}

@@ -23,10 +23,33 @@ const containerImages = (obj: Loose, path: string) => [
     .join(','),
 ];
 
-/** kubectl's STATUS column: a waiting/terminated container's reason wins over the phase. */
+/**
+ * kubectl's STATUS column (printPod): while the pod initializes, the first unfinished init
+ * container speaks (`Init:0/2`, `Init:CrashLoopBackOff`, `Init:Error`; a native sidecar only
+ * needs to run); then a waiting/terminated container's reason wins over the phase.
+ */
 export function podStatus(pod: Loose): string {
   if (at(pod, 'metadata.deletionTimestamp')) return 'Terminating';
   let reason = str(pod, 'status.reason') || str(pod, 'status.phase', 'Pending');
+  const inits = arr(pod, 'spec.initContainers');
+  const sidecars = new Set(inits.filter((c) => str(c, 'restartPolicy') === 'Always').map((c) => str(c, 'name')));
+  let initializing = false;
+  for (const [i, cs] of arr(pod, 'status.initContainerStatuses').entries()) {
+    if (sidecars.has(str(cs, 'name'))) {
+      if (at(cs, 'started') === true) continue;
+    } else if (at(cs, 'state.terminated') !== undefined && num(cs, 'state.terminated.exitCode') === 0) continue;
+    const terminated = at(cs, 'state.terminated');
+    const waiting = str(cs, 'state.waiting.reason');
+    if (terminated !== undefined && !sidecars.has(str(cs, 'name'))) {
+      const why = str(cs, 'state.terminated.reason');
+      reason = why ? `Init:${why}` : `Init:ExitCode:${num(cs, 'state.terminated.exitCode')}`;
+    } else if (waiting && waiting !== 'PodInitializing') reason = `Init:${waiting}`;
+    else reason = `Init:${i}/${inits.length}`;
+    initializing = true;
+    break;
+  }
+  const initialized = arr(pod, 'status.conditions').some((c) => c.type === 'Initialized' && c.status === 'True');
+  if (initializing && !initialized) return reason;
   for (const cs of arr(pod, 'status.containerStatuses')) {
     const waiting = str(cs, 'state.waiting.reason');
     const terminated = str(cs, 'state.terminated.reason');
@@ -36,10 +59,17 @@ export function podStatus(pod: Loose): string {
   return reason;
 }
 
+/** READY: app containers and native sidecars (kubectl counts a started sidecar as a container). */
 function podReady(pod: Loose): string {
   const statuses = arr(pod, 'status.containerStatuses');
-  const total = Math.max(arr(pod, 'spec.containers').length, statuses.length);
-  return `${statuses.filter((s) => s.ready === true).length}/${total}`;
+  const sidecars = new Set(
+    arr(pod, 'spec.initContainers')
+      .filter((c) => str(c, 'restartPolicy') === 'Always')
+      .map((c) => str(c, 'name')),
+  );
+  const sidecarStatuses = arr(pod, 'status.initContainerStatuses').filter((s) => sidecars.has(str(s, 'name')));
+  const total = Math.max(arr(pod, 'spec.containers').length, statuses.length) + sidecars.size;
+  return `${[...statuses, ...sidecarStatuses].filter((s) => s.ready === true).length}/${total}`;
 }
 
 /** kubectl's Job STATUS column: Complete, Failed, Suspended or Running. */

@@ -3,6 +3,7 @@
  * and volume names, mounts of declared volumes, resource quantities, file modes, item paths.
  */
 import { duplicate, invalid, invalidMessage, notFound, required } from '../causes';
+import { refusedPodFields } from '../pod-refused';
 import { quantityProblem } from '../quantity';
 import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
@@ -21,6 +22,7 @@ export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): vo
     });
   }
   checkLabels(spec.nodeSelector, `${path}.nodeSelector`, causes);
+  causes.push(...refusedPodFields(spec, path));
 }
 
 function checkContainer(c: Rec, at: string, names: Set<string>, volumes: Set<unknown>, causes: StatusCause[]): void {

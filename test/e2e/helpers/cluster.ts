@@ -98,6 +98,18 @@ export class TestCluster {
     return created;
   }
 
+  /** Merge-patches an object through the API as `kubectl patch --type merge` does; the patched object. */
+  async patch<T>(path: string, body: unknown): Promise<T> {
+    const res = await fetch(`${this.plane.url}${path}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify(body),
+    });
+    const patched = (await res.json()) as T;
+    if (res.status !== 200) throw new Error(`PATCH ${path}: ${res.status} ${JSON.stringify(patched)}`);
+    return patched;
+  }
+
   /** GETs a path through the API as the admin; the status and the raw body. */
   async get(path: string): Promise<{ status: number; text: string }> {
     const res = await fetch(`${this.plane.url}${path}`, {

@@ -155,7 +155,7 @@ describe('ConfigMaps and Secrets on the node', () => {
     // act
     m.setDesired([p], { configMaps: [APP_CONFIG], secrets: [DB_SECRET] });
     await until(() => appContainer(runtime) !== undefined);
-    const mounts = appContainer(runtime)?.volumes ?? [];
+    const mounts = (appContainer(runtime)?.config?.mounts ?? []).flatMap((v) => (v.kind === 'bind' ? [v] : []));
     const conf = mounts.find((v) => v.mountPath === '/etc/app');
     const creds = mounts.find((v) => v.mountPath === '/run/secrets/db');
     const before = readFileSync(join(conf?.hostPath ?? '', 'nginx/app.conf'), 'utf8');

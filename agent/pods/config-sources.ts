@@ -9,7 +9,7 @@
  * when the object changes, so a running container sees the new contents, as in Kubernetes.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ConfigSource } from '../../schemas/agent-protocol';
 
@@ -43,7 +43,7 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 export class ConfigNotReadyError extends Error {}
 
-export class NodeConfig {
+export class ConfigSources {
   private readonly objects = new Map<string, Map<string, Buffer>>();
   private fingerprint = '';
 
@@ -70,6 +70,11 @@ export class NodeConfig {
     const changed = next !== this.fingerprint;
     this.fingerprint = next;
     return changed;
+  }
+
+  /** One key of a ConfigMap or Secret the node holds (decoded), if present. */
+  value(kind: Kind, namespace: string, name: string, key: string): Buffer | undefined {
+    return this.objects.get(`${kind}/${namespace}/${name}`)?.get(key);
   }
 
   /**
@@ -125,12 +130,21 @@ export class NodeConfig {
    * ConfigNotReadyError when a required object or item key is missing.
    */
   project(namespace: string, volume: ConfigVolume, dir: string): void {
-    const kind: Kind = volume.secret ? 'Secret' : 'ConfigMap';
     const src = volume.secret ?? volume.configMap;
-    const name = volume.secret ? volume.secret.secretName : volume.configMap?.name;
     if (!src) return;
+    const name = volume.secret ? volume.secret.secretName : volume.configMap?.name;
+    writeVolumeFiles(dir, this.files(namespace, { kind: volume.secret ? 'Secret' : 'ConfigMap', name, ...src }));
+  }
+
+  /**
+   * The files one ConfigMap or Secret gives a volume (every key, or `items`), with their modes.
+   * Throws ConfigNotReadyError when a required object or item key is missing.
+   */
+  files(namespace: string, src: FileSource, defaultMode = DEFAULT_MODE): VolumeFiles {
+    const { kind, name } = src;
     const values = this.objects.get(`${kind}/${namespace}/${name ?? ''}`);
-    const files = new Map<string, { data: Buffer; mode: number }>();
+    const files: VolumeFiles = new Map();
+    const mode = src.defaultMode ?? defaultMode;
     if (!values) {
       if (!src.optional) throw new ConfigNotReadyError(`${kind.toLowerCase()} "${name}" not found`);
     } else if (src.items) {
@@ -140,24 +154,50 @@ export class NodeConfig {
           if (src.optional) continue;
           throw new ConfigNotReadyError(`couldn't find key ${item.key} in ${kind} ${namespace}/${name}`);
         }
-        files.set(item.path, { data, mode: item.mode ?? src.defaultMode ?? DEFAULT_MODE });
+        files.set(item.path, { data, mode: item.mode ?? mode });
       }
     } else {
-      for (const [k, data] of values) files.set(k, { data, mode: src.defaultMode ?? DEFAULT_MODE });
+      for (const [k, data] of values) files.set(k, { data, mode });
     }
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    for (const [path, file] of files) {
-      const target = join(dir, path);
-      // The API validates keys and item paths; this is the node's own guard against a path that escapes.
-      const rel = relative(dir, target);
-      if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..') throw new ConfigNotReadyError(`bad path ${path}`);
-      mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-      const aside = `${target}.ferry-tmp`;
-      writeFileSync(aside, file.data);
-      chmodSync(aside, file.mode); // not subject to the umask, unlike writeFileSync's mode
-      renameSync(aside, target);
-    }
-    removeStale(dir, dir, files);
+    return files;
+  }
+}
+
+export type VolumeFiles = Map<string, { data: Buffer; mode: number }>;
+interface FileSource {
+  kind: Kind;
+  name?: string | undefined;
+  items?: KeyToPath[] | undefined;
+  defaultMode?: number | undefined;
+  optional?: boolean | undefined;
+}
+
+/**
+ * Writes a volume's files into `dir` (created 0755), each written aside and renamed over so a
+ * reader never sees half a file; an unchanged file is left alone; files no longer projected go.
+ */
+export function writeVolumeFiles(dir: string, files: VolumeFiles): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const [path, file] of files) {
+    const target = join(dir, path);
+    // The API validates keys and item paths; this is the node's own guard against a path that escapes.
+    const rel = relative(dir, target);
+    if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..') throw new ConfigNotReadyError(`bad path ${path}`);
+    if (unchanged(target, file)) continue;
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    const aside = `${target}.ferry-tmp`;
+    writeFileSync(aside, file.data);
+    chmodSync(aside, file.mode); // not subject to the umask, unlike writeFileSync's mode
+    renameSync(aside, target);
+  }
+  removeStale(dir, dir, files);
+}
+
+function unchanged(target: string, file: { data: Buffer; mode: number }): boolean {
+  try {
+    return (statSync(target).mode & 0o7777) === file.mode && readFileSync(target).equals(file.data);
+  } catch {
+    return false;
   }
 }
 
