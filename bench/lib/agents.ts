@@ -17,9 +17,12 @@ import { FakeRuntime } from '../../agent/runtime/fake';
 import type { SyncRequest, SyncResponse } from '../../schemas/agent-protocol';
 
 export interface SyncTimings {
-  /** Completed syncs (all agents) and their latencies in ms, in completion order. */
+  /** Completed syncs (all agents). */
   count: number;
+  /** Latencies (ms) of the syncs the agent did not ask the server to hold: the server's answer time. */
   latencies: number[];
+  /** Held syncs answered more than a second after the wait they asked for. */
+  heldLate: number;
   failed: number;
   /** Latencies are kept only while recording. */
   recording: boolean;
@@ -39,8 +42,14 @@ class TimedClient extends AgentApiClient {
     const started = performance.now();
     try {
       const res = await super.sync(body, signal);
+      const ms = performance.now() - started;
+      // Read loosely: the request's shape belongs to the protocol, which may drop the field.
+      const waitMs = ((body as { waitSeconds?: number }).waitSeconds ?? 0) * 1000;
       this.timings.count++;
-      if (this.timings.recording) this.timings.latencies.push(performance.now() - started);
+      if (this.timings.recording) {
+        if (waitMs === 0) this.timings.latencies.push(ms);
+        else if (ms > waitMs + 1000) this.timings.heldLate++;
+      }
       return res;
     } catch (err) {
       if (!signal?.aborted) this.timings.failed++;
@@ -80,7 +89,7 @@ export interface FleetOptions {
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  const timings: SyncTimings = { count: 0, latencies: [], failed: 0, recording: false };
+  const timings: SyncTimings = { count: 0, latencies: [], heldLate: 0, failed: 0, recording: false };
   const nodes: SimulatedNode[] = [];
   const log = options.log ?? quiet;
   const gap = options.count > 0 ? (options.rampMs ?? 0) / options.count : 0;

@@ -6,7 +6,7 @@
 
 export const PODS_PER_APP = 10;
 
-export function appObjects(i: number, image = 'ferry.local/app:1'): Record<string, unknown>[] {
+export function appObjects(i: number, image = 'ferry.local/app:1', replicas = PODS_PER_APP): Record<string, unknown>[] {
   const name = `app-${String(i).padStart(4, '0')}`;
   const labels = { app: name };
   return [
@@ -16,7 +16,7 @@ export function appObjects(i: number, image = 'ferry.local/app:1'): Record<strin
       kind: 'Deployment',
       metadata: { name, namespace: 'default', labels },
       spec: {
-        replicas: PODS_PER_APP,
+        replicas,
         selector: { matchLabels: labels },
         template: {
           metadata: { labels },
@@ -78,13 +78,14 @@ export class AdminClient {
     return res.status.token;
   }
 
-  /** Creates `apps` apps, a few at a time. */
-  async applyApps(apps: number, concurrency = 4): Promise<void> {
+  /** Creates `apps` apps of `replicas` pods each, a few at a time. */
+  async applyApps(apps: number, concurrency = 4, replicas = PODS_PER_APP): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < apps) {
         const i = next++;
-        for (const obj of appObjects(i)) await this.call('POST', COLLECTION[obj.kind as string] as string, obj);
+        for (const obj of appObjects(i, undefined, replicas))
+          await this.call('POST', COLLECTION[obj.kind as string] as string, obj);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, apps) }, worker));
