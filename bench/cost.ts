@@ -38,8 +38,8 @@ const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.spl
 const QUICK = argv.includes('--quick');
 const NODE_COUNTS = (flag('nodes') ?? '10,100').split(',').map(Number);
 const WINDOW_S = Number(flag('window') ?? (QUICK ? 20 : 60));
-const ROLL_LIMIT_S = QUICK ? 40 : 90;
-const CONVERGE_LIMIT_S = 150;
+const ROLL_LIMIT_S = QUICK ? 30 : 60;
+const CONVERGE_LIMIT_S = 300;
 const IDLE_WINDOW_S = QUICK ? 5 : 10;
 /** Per-sync counts within this ratio from 10 to 100 nodes count as flat. */
 const FLAT_TOLERANCE = 0.1;
@@ -69,6 +69,17 @@ async function until(limitS: number, done: () => Promise<boolean>): Promise<bool
   return false;
 }
 
+let lastProgress = 0;
+/** A line every 15 s while a cluster converges, so a slow machine shows where it is. */
+function progress(cluster: Cluster, what: string, counts: Record<string, number>): void {
+  if (Date.now() - lastProgress < 15_000) return;
+  lastProgress = Date.now();
+  const s = cluster.controllers.stats.stream;
+  console.log(
+    `    ${what}: pods ${JSON.stringify(counts)}; ${cluster.http.stats.invocations} API calls, ${s.invocations} stream passes (${round(s.billedMs / Math.max(1, s.invocations))} ms each)`,
+  );
+}
+
 async function measureCluster(endpoint: string, nodes: number, root: string): Promise<Measured[]> {
   const cluster = await Cluster.start(endpoint, `ferry-cost-${nodes}-${Date.now()}`, deployment);
   const out: Measured[] = [];
@@ -93,6 +104,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
       nodes === 0 ||
       (await until(CONVERGE_LIMIT_S, async () => {
         const c = podCounts((await cluster.observer.list<Pod>('Pod')).items);
+        progress(cluster, `${nodes} nodes starting`, c);
         return c.ready === want && c.total === want;
       }));
     const c = podCounts((await cluster.observer.list<Pod>('Pod')).items);
@@ -101,7 +113,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
     );
     // Let the last writes of the start-up drain through the stream before measuring.
     await sleep(nodes === 0 ? 0 : 5000);
-    await cluster.controllers.idle();
+    await cluster.controllers.drained(nodes === 0 ? 10_000 : 5000);
 
     const a = await cluster.snapshot();
     await cluster.controllers.invokeSchedule();
@@ -123,19 +135,21 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
       await cluster.admin.rollApps(nodes, NEW_IMAGE);
       const rolled = await until(ROLL_LIMIT_S, async () => {
         const p = podCounts((await cluster.observer.list<Pod>('Pod')).items, NEW_IMAGE);
+        progress(cluster, `${nodes} nodes rolling`, p);
         return p.readyOnImage === want && p.total === want;
       });
       await cluster.controllers.idle();
       const r1 = await cluster.snapshot();
       const p = podCounts((await cluster.observer.list<Pod>('Pod')).items, NEW_IMAGE);
+      const done = rolled || (p.readyOnImage === want && p.total === want);
       console.log(
-        `  ${nodes} nodes: rolling update ${rolled ? 'done' : 'NOT done'} in ${round((r1.at - r0.at) / 1000)} s (${p.readyOnImage}/${want} pods Ready on the new image)`,
+        `  ${nodes} nodes: rolling update ${done ? 'done' : 'NOT done (rates measured while rolling)'} in ${round((r1.at - r0.at) / 1000)} s (${p.readyOnImage}/${want} pods Ready on the new image)`,
       );
       out.push({
         nodes,
         phase: 'rolling',
         window: Cluster.window(r0, r1),
-        converged: rolled,
+        converged: done,
         seconds: (r1.at - r0.at) / 1000,
         containers: r1.containers,
         peakConcurrency: cluster.http.peakConcurrency,
@@ -289,9 +303,12 @@ const breakdown = (w: Window | undefined, per: number) =>
   Object.entries(w?.api.byOp ?? {})
     .map(([op, s]) => ({ op, calls: s.calls / per, rru: s.rru / per, wru: s.wru / per, failed: s.failed / per }))
     .sort((x, y) => y.rru + y.wru - (x.rru + x.wru));
-const syncBreakdown = breakdown(large?.window, large?.window.syncs || 1);
-const passes = large ? large.window.stream.invocations || 1 : 1;
-const passBreakdown = Object.entries(large?.window.stream.dynamo.byOp ?? {})
+const largest = NODE_COUNTS.map(steady)
+  .filter((m) => m !== undefined)
+  .pop();
+const syncBreakdown = breakdown(largest?.window, largest?.window.syncs || 1);
+const passes = largest ? largest.window.stream.invocations || 1 : 1;
+const passBreakdown = Object.entries(largest?.window.stream.dynamo.byOp ?? {})
   .map(([op, s]) => ({
     op,
     calls: s.calls / passes,

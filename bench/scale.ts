@@ -156,7 +156,6 @@ async function measure(nodes: number): Promise<Result> {
         rampMs: RAMP_MS,
         tickMs: AGENT_TICK_MS,
       });
-      child.send({ type: 'record' });
     }
     // The workload goes in while the nodes register, as `ferry apply` after `ferry up` would.
     const apps = Math.ceil((nodes * PODS_PER_NODE) / REPLICAS);

@@ -78,11 +78,21 @@ export class ControllersFunction {
     await this.chain;
   }
 
-  /** Resolves when no record waits for its batch and no invocation is running or queued. */
-  async idle(): Promise<void> {
+  /** Resolves when the invocations started or queued so far have finished. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Resolves when no record waits for its batch and nothing runs, or after `limitMs` (a busy
+   * cluster's stream never empties).
+   */
+  async drained(limitMs: number): Promise<boolean> {
+    const deadline = Date.now() + limitMs;
     for (;;) {
       await this.chain;
-      if (this.queue.length === 0 && !this.timer) return;
+      if (this.queue.length === 0 && !this.timer) return true;
+      if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 100));
     }
   }

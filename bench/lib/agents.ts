@@ -86,10 +86,12 @@ export interface FleetOptions {
   /** The pod manager's reconcile tick (the agent's default: 1 s). */
   tickMs?: number;
   log?: AgentLogger;
+  /** Keep sync latencies from the first sync on (else from `timings.recording = true`). */
+  record?: boolean;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  const timings: SyncTimings = { count: 0, latencies: [], heldLate: 0, failed: 0, recording: false };
+  const timings: SyncTimings = { count: 0, latencies: [], heldLate: 0, failed: 0, recording: options.record ?? false };
   const nodes: SimulatedNode[] = [];
   const log = options.log ?? quiet;
   const gap = options.count > 0 ? (options.rampMs ?? 0) / options.count : 0;

@@ -1,6 +1,6 @@
 /**
  * A child process of the scale bench carrying a share of the simulated nodes (bench/lib/agents.ts).
- * Told its share by an IPC message, it starts them, records sync timings from `record` on, and on
+ * Told its share by an IPC message, it starts them, recording sync timings from the first, and on
  * `stop` stops them and sends its figures back. It exits on its own if the bench goes away.
  */
 import { startFleet } from '../lib/agents';
@@ -16,21 +16,16 @@ interface Start {
   tickMs: number;
 }
 
-type Message = Start | { type: 'record' } | { type: 'stop' };
+type Message = Start | { type: 'stop' };
 
 let fleet: Awaited<ReturnType<typeof startFleet>> | undefined;
-let pendingRecord = false;
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (msg: Message) => {
   void (async () => {
     if (msg.type === 'start') {
-      fleet = await startFleet({ ...msg });
-      if (pendingRecord) fleet.timings.recording = true;
+      fleet = await startFleet({ ...msg, record: true });
       process.send?.({ type: 'started' });
-    } else if (msg.type === 'record') {
-      pendingRecord = true;
-      if (fleet) fleet.timings.recording = true;
     } else if (msg.type === 'stop') {
       const timings = fleet?.timings;
       if (timings) timings.recording = false;
