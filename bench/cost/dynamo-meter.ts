@@ -132,13 +132,16 @@ export class DynamoMeter {
     return () => this.streamListeners.delete(listener);
   }
 
-  /** Waits for the background read-backs, so counters are complete. */
+  /**
+   * Waits for the read-backs of the writes answered so far, so their units are counted (not for
+   * later ones: under steady writes the set never empties).
+   */
   async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await Promise.all([...this.pending]);
   }
 
   async close(): Promise<void> {
-    await this.settled();
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     for (const s of this.servers) s.closeAllConnections();
   }
