@@ -39,7 +39,8 @@ const QUICK = argv.includes('--quick');
 const NODE_COUNTS = (flag('nodes') ?? '10,100').split(',').map(Number);
 const WINDOW_S = Number(flag('window') ?? (QUICK ? 20 : 60));
 const ROLL_LIMIT_S = QUICK ? 30 : 60;
-const CONVERGE_LIMIT_S = 300;
+/** Today's controllers take minutes to start 1,000 pods on dynalite on 2 shared cores. */
+const CONVERGE_LIMIT_S = 480;
 const IDLE_WINDOW_S = QUICK ? 5 : 10;
 /** Per-sync counts within this ratio from 10 to 100 nodes count as flat. */
 const FLAT_TOLERANCE = 0.1;
@@ -56,6 +57,8 @@ interface Measured {
   seconds: number;
   containers: number;
   peakConcurrency: number;
+  /** Controllers invocations so far that ran past the function's timeout (billed at the timeout). */
+  controllerTimeouts: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -128,6 +131,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
       seconds: (b.at - a.at) / 1000,
       containers: b.containers,
       peakConcurrency: cluster.http.peakConcurrency,
+      controllerTimeouts: cluster.controllers.timeouts,
     });
 
     if (nodes > 0) {
@@ -153,6 +157,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
         seconds: (r1.at - r0.at) / 1000,
         containers: r1.containers,
         peakConcurrency: cluster.http.peakConcurrency,
+        controllerTimeouts: cluster.controllers.timeouts,
       });
     }
   } finally {
@@ -253,6 +258,7 @@ for (const m of measured) {
     costRow(m.phase === 'rolling' ? 'rolling update*' : m.phase, m.nodes, m, costOf(m), {
       converged: m.converged ? 'yes' : 'NO',
       'peak containers': m.peakConcurrency,
+      'ctl timeouts': m.controllerTimeouts,
     }),
   );
 }

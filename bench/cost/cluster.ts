@@ -74,6 +74,7 @@ export class Cluster {
       ctlTap.stats,
       () => meter.settled(),
       deployment.stream,
+      deployment.controllers.timeoutSeconds * 1000,
     );
     meter.onStreamRecord((r) => this.controllers.record(r));
   }

@@ -43,12 +43,19 @@ export class ControllersFunction {
   /** Records seen on the stream before and after the filter. */
   streamSeen = 0;
   errors = 0;
+  /**
+   * Invocations that ran past the function's timeout. Lambda would stop them there and bill the
+   * timeout; in this process the pass cannot be stopped, so it finishes (as a retried batch would)
+   * and is billed the timeout only.
+   */
+  timeouts = 0;
 
   constructor(
     private readonly fn: (event: unknown, context: unknown) => Promise<unknown>,
     private readonly tap: MeterStats,
     private readonly settle: () => Promise<void>,
     private readonly trigger: StreamTrigger | undefined,
+    private readonly timeoutMs = Number.POSITIVE_INFINITY,
   ) {}
 
   /** A stream record from the table (the meter's listener). */
@@ -121,7 +128,11 @@ export class ControllersFunction {
       } catch {
         this.errors++;
       }
-      const billed = Math.max(1, Math.ceil(performance.now() - started));
+      let billed = Math.max(1, Math.ceil(performance.now() - started));
+      if (billed > this.timeoutMs) {
+        this.timeouts++;
+        billed = this.timeoutMs;
+      }
       await this.settle();
       const s = this.stats[kind];
       s.invocations++;

@@ -11,6 +11,8 @@ import { parse } from 'yaml';
 export interface FunctionShape {
   memoryMb: number;
   architecture: string;
+  /** Lambda stops an invocation after this long (and bills it up to here). */
+  timeoutSeconds: number;
 }
 
 export interface StreamTrigger {
@@ -27,17 +29,18 @@ export interface Deployment {
   stream?: StreamTrigger;
 }
 
-type Fn = { memorySize?: number; architecture?: string; events?: Record<string, unknown>[] };
+type Fn = { memorySize?: number; architecture?: string; timeout?: number; events?: Record<string, unknown>[] };
 
 export function readDeployment(root = join(import.meta.dirname, '..', '..')): Deployment {
   // CloudFormation tags (!Ref, !GetAtt) are not needed here: silence them.
   const doc = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    provider: { memorySize?: number; architecture?: string };
+    provider: { memorySize?: number; architecture?: string; timeout?: number };
     functions: Record<string, Fn>;
   };
   const shape = (fn: Fn | undefined): FunctionShape => ({
     memoryMb: fn?.memorySize ?? doc.provider.memorySize ?? 1024,
     architecture: fn?.architecture ?? doc.provider.architecture ?? 'x86_64',
+    timeoutSeconds: fn?.timeout ?? doc.provider.timeout ?? 6,
   });
   const controllers = doc.functions.controllers;
   let schedulePerMinute = 0;
