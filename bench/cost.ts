@@ -5,7 +5,8 @@
  * request units; the API function sits behind an HTTP API adapter (one container per concurrent
  * request, durations measured); the controllers function runs on its schedule and on the table's
  * stream with serverless.yml's filter and batching. N simulated nodes run the real agent loop on
- * the in-memory runtime with ten pods each (Deployments applied through the API). Each cluster is
+ * the in-memory runtime with ten pods each (Deployments of 100 replicas and a Service each, applied
+ * through the API). Each cluster is
  * measured in a steady window (real time: the protocol's own intervals are honoured) and during a
  * rolling update, and projected to a month at list prices (bench/cost/model.ts). 1,000 nodes are
  * extrapolated: from the per-node cost when the per-sync counts are flat from 10 to 100 nodes,
@@ -30,7 +31,7 @@ import {
   PRICES,
 } from './cost/model';
 import { startFleet } from './lib/agents';
-import { PODS_PER_APP, podCounts } from './lib/workload';
+import { podCounts } from './lib/workload';
 import { printTable, type Row, report, round } from './report';
 
 const argv = process.argv.slice(2);
@@ -45,6 +46,10 @@ const IDLE_WINDOW_S = QUICK ? 5 : 10;
 /** Per-sync counts within this ratio from 10 to 100 nodes count as flat. */
 const FLAT_TOLERANCE = 0.1;
 const NEW_IMAGE = 'ferry.local/app:2';
+/** Ten pods per node, in Deployments of 100 replicas (one Service each): one app per ten nodes. */
+const PODS_PER_NODE = 10;
+const REPLICAS = 100;
+const appsFor = (nodes: number) => Math.ceil((nodes * PODS_PER_NODE) / REPLICAS);
 
 const deployment = readDeployment();
 const perGbS = deployment.api.architecture === 'arm64' ? PRICES.lambdaPerGbSecondArm64 : PRICES.lambdaPerGbSecondX86;
@@ -91,7 +96,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
     await cluster.controllers.invokeSchedule();
     cluster.controllers.startSchedule(60_000 / deployment.schedulePerMinute);
     if (nodes === 0) return undefined;
-    await cluster.admin.applyApps(nodes);
+    await cluster.admin.applyApps(appsFor(nodes), 4, REPLICAS);
     return startFleet({
       apiUrl: cluster.http.url,
       bootstrapToken: cluster.bootstrapToken,
@@ -102,7 +107,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
   })();
   try {
     const started = Date.now();
-    const want = nodes * PODS_PER_APP;
+    const want = appsFor(nodes) * REPLICAS;
     const converged =
       nodes === 0 ||
       (await until(CONVERGE_LIMIT_S, async () => {
@@ -136,7 +141,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
 
     if (nodes > 0) {
       const r0 = await cluster.snapshot();
-      await cluster.admin.rollApps(nodes, NEW_IMAGE);
+      await cluster.admin.rollApps(appsFor(nodes), NEW_IMAGE);
       const rolled = await until(ROLL_LIMIT_S, async () => {
         const p = podCounts((await cluster.observer.list<Pod>('Pod')).items, NEW_IMAGE);
         progress(cluster, `${nodes} nodes rolling`, p);
