@@ -10,8 +10,11 @@ export type Row = Record<string, string | number>;
 
 export function report(name: string, rows: Row[], summary: Record<string, unknown> = {}): void {
   printTable(rows);
-  for (const [k, v] of Object.entries(summary))
-    console.log(`${k}: ${typeof v === 'number' ? round(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  for (const [k, v] of Object.entries(summary)) {
+    // Objects are printed when short; long ones are in the JSON file only.
+    const text = typeof v === 'number' ? String(round(v)) : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    console.log(`${k}: ${text.length > 240 ? '(see the JSON file)' : text}`);
+  }
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const out = {

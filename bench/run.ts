@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 const names = readdirSync(import.meta.dirname)
   .filter((f) => f.endsWith('.ts') && !['run.ts', 'report.ts'].includes(f))
   .map((f) => f.replace(/\.ts$/, ''));
-const wanted = process.argv.slice(2);
+// Arguments starting with -- are the benchmarks' own flags (they read process.argv).
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (wanted.length === 0) {
   console.log(`usage: npm run bench -- NAME\nbenchmarks: ${names.join(', ')}`);
   process.exit(0);

@@ -19,8 +19,6 @@ import { CliError, UsageError } from '../errors';
 import { clientUrl, stopSignal } from './server';
 
 const run = promisify(execFile);
-/** The Cloud `ferry up`'s own local nodes are tagged with (they belong to no Cloud object). */
-const UP_NODES = { name: 'ferry-up', uid: 'ferry-up' };
 
 interface UpOptions {
   nodes: string;

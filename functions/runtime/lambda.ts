@@ -144,9 +144,6 @@ export function createControllersHandler(deps: Deps, options: ControllerManagerO
   });
 }
 
-let cold: Promise<ReturnType<typeof createLambdaHandler>> | undefined;
-let coldControllers: Promise<ReturnType<typeof createControllersHandler>> | undefined;
-
 async function depsFromEnvironment(): Promise<ApiDeps> {
   const env = process.env;
   const config: StoreConfig = { backend: (env.FERRY_STORE as StoreConfig['backend'] | undefined) ?? 'dynamodb' };
@@ -181,12 +178,21 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   return deps;
 }
 
-/** The API function's entry point: deps are built once per container, on the first event. */
-export async function api(event: unknown, context: unknown) {
-  cold ??= depsFromEnvironment().then(createLambdaHandler);
-  const handler = await cold;
-  return handler(event, context as never);
+/**
+ * One container of the API function: deps are built once, on its first event. Exported so the cost
+ * bench can run many containers in one process, as Lambda runs one per concurrent request.
+ */
+export function createApiFunction(): (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2> {
+  let cold: Promise<ReturnType<typeof createLambdaHandler>> | undefined;
+  return async (event, context) => {
+    cold ??= depsFromEnvironment().then(createLambdaHandler);
+    const handler = await cold;
+    return handler(event, context as never);
+  };
 }
+
+/** The API function's entry point (one container per module instance). */
+export const api = createApiFunction();
 
 /**
  * The bootstrap function's entry point, invoked once by hand after the first deploy
@@ -201,19 +207,28 @@ export async function bootstrap(_event: unknown, _context: unknown): Promise<{ a
     : { message: 'tokens exist already: no admin token was issued' };
 }
 
-/** The controllers function's entry point (schedule and DynamoDB stream events). */
-export async function controllers(event: unknown, context: unknown) {
-  coldControllers ??= depsFromEnvironment().then(async (deps) => {
-    const env = process.env;
-    // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
-    const nodePools = env.FERRY_PUBLIC_URL
-      ? { nodePools: { cluster: env.FERRY_CLUSTER ?? 'ferry', apiUrl: env.FERRY_PUBLIC_URL, providerFor } }
-      : {};
-    if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
-    // One function seals Secrets left under an older key (rotation): the controllers, at cold start.
-    await rewriteSecretsAtStart(deps.store, deps.log);
-    return createControllersHandler(deps, nodePools);
-  });
-  const handler = await coldControllers;
-  return handler(event, context as never);
+/**
+ * One container of the controllers function (schedule and DynamoDB stream events): deps are built
+ * on its first event. Exported so the cost bench can start a fresh one per measured cluster.
+ */
+export function createControllersFunction(): (event: unknown, context: unknown) => Promise<{ ran: boolean }> {
+  let coldControllers: Promise<ReturnType<typeof createControllersHandler>> | undefined;
+  return async (event, context) => {
+    coldControllers ??= depsFromEnvironment().then(async (deps) => {
+      const env = process.env;
+      // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
+      const nodePools = env.FERRY_PUBLIC_URL
+        ? { nodePools: { cluster: env.FERRY_CLUSTER ?? 'ferry', apiUrl: env.FERRY_PUBLIC_URL, providerFor } }
+        : {};
+      if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
+      // One function seals Secrets left under an older key (rotation): the controllers, at cold start.
+      await rewriteSecretsAtStart(deps.store, deps.log);
+      return createControllersHandler(deps, nodePools);
+    });
+    const handler = await coldControllers;
+    return handler(event, context as never);
+  };
 }
+
+/** The controllers function's entry point (one container per module instance). */
+export const controllers = createControllersFunction();

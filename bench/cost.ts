@@ -1,0 +1,387 @@
+/**
+ * `npm run bench -- cost [--quick] [--nodes=10,100] [--window=60]`: what ferry's serverless
+ * control plane costs a month, measured. The real Lambda entry points (functions/runtime/lambda.ts)
+ * run over dynalite behind a metering proxy that counts every DynamoDB command, its bytes and its
+ * request units; the API function sits behind an HTTP API adapter (one container per concurrent
+ * request, durations measured); the controllers function runs on its schedule and on the table's
+ * stream with serverless.yml's filter and batching. N simulated nodes run the real agent loop on
+ * the in-memory runtime with ten pods each (Deployments of 100 replicas and a Service each, applied
+ * through the API). Each cluster is
+ * measured in a steady window (real time: the protocol's own intervals are honoured) and during a
+ * rolling update, and projected to a month at list prices (bench/cost/model.ts). 1,000 nodes are
+ * extrapolated: from the per-node cost when the per-sync counts are flat from 10 to 100 nodes,
+ * else along the line the per-sync counts follow.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import type { Pod } from '../schemas';
+import { Cluster, type Window } from './cost/cluster';
+import { readDeployment } from './cost/deployment';
+import {
+  extrapolate,
+  FORMULA,
+  gbSeconds,
+  type MonthlyCost,
+  monthly,
+  type PerMinute,
+  type PerScheduled,
+  PRICES,
+} from './cost/model';
+import { startFleet } from './lib/agents';
+import { podCounts } from './lib/workload';
+import { printTable, type Row, report, round } from './report';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const QUICK = argv.includes('--quick');
+const NODE_COUNTS = (flag('nodes') ?? '10,100').split(',').map(Number);
+const WINDOW_S = Number(flag('window') ?? (QUICK ? 20 : 60));
+const ROLL_LIMIT_S = QUICK ? 30 : 60;
+/** Today's controllers take minutes to start 1,000 pods on dynalite on 2 shared cores. */
+const CONVERGE_LIMIT_S = 480;
+const IDLE_WINDOW_S = QUICK ? 5 : 10;
+/** Per-sync counts within this ratio from 10 to 100 nodes count as flat. */
+const FLAT_TOLERANCE = 0.1;
+const NEW_IMAGE = 'ferry.local/app:2';
+/** Ten pods per node, in Deployments of 100 replicas (one Service each): one app per ten nodes. */
+const PODS_PER_NODE = 10;
+const REPLICAS = 100;
+const appsFor = (nodes: number) => Math.ceil((nodes * PODS_PER_NODE) / REPLICAS);
+
+const deployment = readDeployment();
+const perGbS = deployment.api.architecture === 'arm64' ? PRICES.lambdaPerGbSecondArm64 : PRICES.lambdaPerGbSecondX86;
+
+interface Measured {
+  nodes: number;
+  phase: 'idle' | 'steady' | 'rolling';
+  window: Window;
+  converged: boolean;
+  seconds: number;
+  containers: number;
+  peakConcurrency: number;
+  /** Controllers invocations so far that ran past the function's timeout (billed at the timeout). */
+  controllerTimeouts: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(limitS: number, done: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + limitS * 1000;
+  while (Date.now() < deadline) {
+    if (await done()) return true;
+    await sleep(1000);
+  }
+  return false;
+}
+
+let lastProgress = 0;
+/** A line every 15 s while a cluster converges, so a slow machine shows where it is. */
+function progress(cluster: Cluster, what: string, counts: Record<string, number>): void {
+  if (Date.now() - lastProgress < 15_000) return;
+  lastProgress = Date.now();
+  const s = cluster.controllers.stats.stream;
+  console.log(
+    `    ${what}: pods ${JSON.stringify(counts)}; ${cluster.http.stats.invocations} API calls, ${s.invocations} stream passes (${round(s.billedMs / Math.max(1, s.invocations))} ms each)`,
+  );
+}
+
+async function measureCluster(endpoint: string, nodes: number, root: string): Promise<Measured[]> {
+  const cluster = await Cluster.start(endpoint, `ferry-cost-${nodes}-${Date.now()}`, deployment);
+  const out: Measured[] = [];
+  const fleet = await (async () => {
+    // The first scheduled pass cold-starts the controllers function, as the first minute would.
+    await cluster.controllers.invokeSchedule();
+    cluster.controllers.startSchedule(60_000 / deployment.schedulePerMinute);
+    if (nodes === 0) return undefined;
+    await cluster.admin.applyApps(appsFor(nodes), 4, REPLICAS);
+    return startFleet({
+      apiUrl: cluster.http.url,
+      bootstrapToken: cluster.bootstrapToken,
+      count: nodes,
+      root: join(root, `n${nodes}`),
+      rampMs: Math.min(10_000, nodes * 100),
+    });
+  })();
+  try {
+    const started = Date.now();
+    const want = appsFor(nodes) * REPLICAS;
+    const converged =
+      nodes === 0 ||
+      (await until(CONVERGE_LIMIT_S, async () => {
+        const c = podCounts((await cluster.observer.list<Pod>('Pod')).items);
+        progress(cluster, `${nodes} nodes starting`, c);
+        return c.ready === want && c.total === want;
+      }));
+    const c = podCounts((await cluster.observer.list<Pod>('Pod')).items);
+    console.log(
+      `  ${nodes} nodes: ${converged ? 'converged' : 'NOT converged'} in ${round((Date.now() - started) / 1000)} s (${c.ready}/${want} pods Ready)`,
+    );
+    // Let the last writes of the start-up drain through the stream before measuring.
+    await sleep(nodes === 0 ? 0 : 5000);
+    await cluster.controllers.drained(nodes === 0 ? 10_000 : 5000);
+
+    const a = await cluster.snapshot();
+    await cluster.controllers.invokeSchedule();
+    await sleep((nodes === 0 ? IDLE_WINDOW_S : WINDOW_S) * 1000);
+    await cluster.controllers.idle();
+    const b = await cluster.snapshot();
+    out.push({
+      nodes,
+      phase: nodes === 0 ? 'idle' : 'steady',
+      window: Cluster.window(a, b),
+      converged,
+      seconds: (b.at - a.at) / 1000,
+      containers: b.containers,
+      peakConcurrency: cluster.http.peakConcurrency,
+      controllerTimeouts: cluster.controllers.timeouts,
+    });
+
+    if (nodes > 0) {
+      const r0 = await cluster.snapshot();
+      await cluster.admin.rollApps(appsFor(nodes), NEW_IMAGE);
+      const rolled = await until(ROLL_LIMIT_S, async () => {
+        const p = podCounts((await cluster.observer.list<Pod>('Pod')).items, NEW_IMAGE);
+        progress(cluster, `${nodes} nodes rolling`, p);
+        return p.readyOnImage === want && p.total === want;
+      });
+      await cluster.controllers.idle();
+      const r1 = await cluster.snapshot();
+      const p = podCounts((await cluster.observer.list<Pod>('Pod')).items, NEW_IMAGE);
+      const done = rolled || (p.readyOnImage === want && p.total === want);
+      console.log(
+        `  ${nodes} nodes: rolling update ${done ? 'done' : 'NOT done (rates measured while rolling)'} in ${round((r1.at - r0.at) / 1000)} s (${p.readyOnImage}/${want} pods Ready on the new image)`,
+      );
+      out.push({
+        nodes,
+        phase: 'rolling',
+        window: Cluster.window(r0, r1),
+        converged: done,
+        seconds: (r1.at - r0.at) / 1000,
+        containers: r1.containers,
+        peakConcurrency: cluster.http.peakConcurrency,
+        controllerTimeouts: cluster.controllers.timeouts,
+      });
+    }
+  } finally {
+    await fleet?.stop();
+    await cluster.close();
+  }
+  return out;
+}
+
+function perMinute(w: Window): PerMinute {
+  const m = w.minutes;
+  return {
+    apiInvocations: w.http.invocations / m,
+    apiGbS: gbSeconds(w.http.billedMs, deployment.api.memoryMb) / m,
+    streamInvocations: w.stream.invocations / m,
+    streamGbS: gbSeconds(w.stream.billedMs, deployment.controllers.memoryMb) / m,
+    rru: (w.api.rru + w.stream.dynamo.rru) / m,
+    wru: (w.api.wru + w.stream.dynamo.wru) / m,
+  };
+}
+
+/**
+ * One scheduled pass of this cluster, per invocation (each window holds at least one: the one
+ * invoked at its start; a rolling-update window without one uses its cluster's steady figure).
+ */
+function scheduledCost(m: Measured, all: Measured[]): PerScheduled {
+  const own = m.window.schedule.invocations > 0 ? m : all.find((x) => x.nodes === m.nodes && x.phase !== 'rolling');
+  const s = (own ?? m).window.schedule;
+  const n = s.invocations || 1;
+  return {
+    gbS: gbSeconds(s.billedMs, deployment.controllers.memoryMb) / n,
+    rru: s.dynamo.rru / n,
+    wru: s.dynamo.wru / n,
+  };
+}
+
+function perSync(w: Window) {
+  const n = w.syncs || 1;
+  return {
+    calls: w.api.calls / n,
+    rru: w.api.rru / n,
+    wru: w.api.wru / n,
+    bytes: (w.api.requestBytes + w.api.responseBytes) / n,
+  };
+}
+
+function costRow(
+  label: string,
+  nodes: number | string,
+  m: Measured | undefined,
+  cost: MonthlyCost,
+  extra: Row = {},
+): Row {
+  const w = m?.window;
+  const s = w ? perSync(w) : undefined;
+  return {
+    cluster: label,
+    nodes,
+    'min measured': w ? round(w.minutes) : '-',
+    'syncs/node/min': w && m && m.nodes > 0 ? round(w.syncs / m.nodes / w.minutes) : '-',
+    'ddb calls/sync': s && w?.syncs ? round(s.calls) : '-',
+    'RRU/sync': s && w?.syncs ? round(s.rru) : '-',
+    'WRU/sync': s && w?.syncs ? round(s.wru) : '-',
+    'ctl inv/min': w ? round(w.stream.invocations / w.minutes + deployment.schedulePerMinute) : '-',
+    ...extra,
+    '$ lambda req': round(cost.lambdaRequests),
+    '$ GB-s': round(cost.lambdaGbS),
+    '$ HTTP API': round(cost.httpApi),
+    '$ ddb reads': round(cost.dynamoReads),
+    '$ ddb writes': round(cost.dynamoWrites),
+    '$/month': round(cost.total),
+  };
+}
+
+const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const root = mkdtempSync(join(tmpdir(), 'ferry-cost-'));
+const measured: Measured[] = [];
+const benchStart = Date.now();
+try {
+  console.log(
+    `serverless.yml: api ${deployment.api.memoryMb} MB ${deployment.api.architecture}, controllers ${deployment.controllers.memoryMb} MB, schedule ${deployment.schedulePerMinute}/min, stream batch ${deployment.stream?.batchSize} / ${deployment.stream?.batchWindowSeconds} s, ${deployment.stream?.filterPatterns.length ?? 0} filter pattern(s)`,
+  );
+  for (const n of [0, ...NODE_COUNTS]) measured.push(...(await measureCluster(endpoint, n, root)));
+} finally {
+  await new Promise((r) => server.close(() => r(undefined)));
+  rmSync(root, { recursive: true, force: true });
+}
+
+const costOf = (m: Measured) =>
+  monthly(perMinute(m.window), scheduledCost(m, measured), deployment.schedulePerMinute, perGbS);
+const idle = measured.find((m) => m.phase === 'idle') as Measured;
+const steady = (n: number) => measured.find((m) => m.phase === 'steady' && m.nodes === n);
+const rows: Row[] = [];
+for (const m of measured) {
+  rows.push(
+    costRow(m.phase === 'rolling' ? 'rolling update*' : m.phase, m.nodes, m, costOf(m), {
+      converged: m.converged ? 'yes' : 'NO',
+      'peak containers': m.peakConcurrency,
+      'ctl timeouts': m.controllerTimeouts,
+    }),
+  );
+}
+
+// 1,000 nodes: from the two largest measured clusters.
+const [small, large] = NODE_COUNTS.slice(-2).map(steady) as [Measured | undefined, Measured | undefined];
+let n1000: MonthlyCost | undefined;
+let rruPerSync1000: number | undefined;
+let flat: Record<string, unknown> = { checked: false };
+if (small && large && small.window.syncs > 0 && large.window.syncs > 0) {
+  const a = perSync(small.window);
+  const b = perSync(large.window);
+  const ratio = {
+    calls: b.calls / a.calls,
+    rru: b.rru / a.rru,
+    wru: b.wru / a.wru,
+  };
+  const isFlat = Object.values(ratio).every((r) => Math.abs(r - 1) <= FLAT_TOLERANCE);
+  const target = 1000;
+  n1000 = extrapolate(
+    costOf(idle),
+    { nodes: small.nodes, cost: costOf(small) },
+    { nodes: large.nodes, cost: costOf(large) },
+    target,
+    isFlat,
+  );
+  rruPerSync1000 = isFlat ? b.rru : a.rru + ((b.rru - a.rru) * (target - small.nodes)) / (large.nodes - small.nodes);
+  flat = {
+    checked: true,
+    from: small.nodes,
+    to: large.nodes,
+    perSync: { [`n${small.nodes}`]: a, [`n${large.nodes}`]: b },
+    ratio,
+    tolerance: FLAT_TOLERANCE,
+    flat: isFlat,
+    n1000: isFlat
+      ? `flat: idle + 1,000 x the per-node cost at ${large.nodes} nodes`
+      : `NOT flat: per-sync counts grow with N; per-node cost extrapolated along the line through ${small.nodes} and ${large.nodes} nodes (cost grows with N squared)`,
+  };
+  console.log(
+    `flat check ${small.nodes} -> ${large.nodes} nodes: calls/sync x${round(ratio.calls)}, RRU/sync x${round(ratio.rru)}, WRU/sync x${round(ratio.wru)} => ${isFlat ? 'flat' : 'NOT flat'} (tolerance ${FLAT_TOLERANCE * 100}%)`,
+  );
+  rows.push(costRow('extrapolated', 1000, undefined, n1000, { converged: '-', 'peak containers': '-' }));
+}
+
+// Which calls dominate a sync (the largest cluster) and a controllers pass.
+const breakdown = (w: Window | undefined, per: number) =>
+  Object.entries(w?.api.byOp ?? {})
+    .map(([op, s]) => ({ op, calls: s.calls / per, rru: s.rru / per, wru: s.wru / per, failed: s.failed / per }))
+    .sort((x, y) => y.rru + y.wru - (x.rru + x.wru));
+const largest = NODE_COUNTS.map(steady)
+  .filter((m) => m !== undefined)
+  .pop();
+const syncBreakdown = breakdown(largest?.window, largest?.window.syncs || 1);
+const passes = largest ? largest.window.stream.invocations || 1 : 1;
+const passBreakdown = Object.entries(largest?.window.stream.dynamo.byOp ?? {})
+  .map(([op, s]) => ({
+    op,
+    calls: s.calls / passes,
+    rru: s.rru / passes,
+    wru: s.wru / passes,
+    failed: s.failed / passes,
+  }))
+  .sort((x, y) => y.rru + y.wru - (x.rru + x.wru));
+
+console.log('\nper sync at the largest cluster (API function, DynamoDB):');
+printTable(
+  syncBreakdown
+    .slice(0, 12)
+    .map((r) => ({ op: r.op, 'calls/sync': round(r.calls), 'RRU/sync': round(r.rru), 'WRU/sync': round(r.wru) })),
+);
+console.log('\nper stream-triggered controllers pass at the largest cluster:');
+printTable(
+  passBreakdown
+    .slice(0, 12)
+    .map((r) => ({ op: r.op, 'calls/pass': round(r.calls), 'RRU/pass': round(r.rru), 'WRU/pass': round(r.wru) })),
+);
+const unpriced = measured.flatMap((m) => [
+  ...Object.entries(m.window.api.unpriced),
+  ...Object.entries(m.window.stream.dynamo.unpriced),
+]);
+if (unpriced.length)
+  console.log(`\nWARNING: commands priced approximately: ${JSON.stringify(Object.fromEntries(unpriced))}`);
+console.log(
+  `\n* rolling update rows: the rollout's rates, as $/month if sustained. Bench took ${round((Date.now() - benchStart) / 1000)} s.\n`,
+);
+
+const usd = (m: Measured | undefined) => (m ? costOf(m).total : null);
+const rruSync = (m: Measured | undefined) => (m?.window.syncs ? perSync(m.window).rru : null);
+report('cost', rows, {
+  usdPerMonth: { idle: usd(idle), n10: usd(steady(10)), n100: usd(steady(100)), n1000: n1000?.total ?? null },
+  readUnitsPerSync: { n10: rruSync(steady(10)), n100: rruSync(steady(100)), n1000: rruPerSync1000 ?? null },
+  readUnitsPerSyncMeans: 'RRU the API function spends per agent sync (controllers passes are priced separately)',
+  formula: FORMULA,
+  prices: PRICES,
+  deployment,
+  scheduledInvocation: Object.fromEntries(
+    measured.filter((m) => m.phase !== 'rolling').map((m) => [`n${m.nodes}`, scheduledCost(m, measured)]),
+  ),
+  flatCheck: flat,
+  perSyncBreakdown: syncBreakdown,
+  perPassBreakdown: passBreakdown,
+  rollingUpdates: measured
+    .filter((m) => m.phase === 'rolling')
+    .map((m) => ({
+      nodes: m.nodes,
+      seconds: m.seconds,
+      done: m.converged,
+      usd: (costOf(m).total * m.window.minutes) / 43_200,
+    })),
+  windows: measured.map((m) => ({
+    nodes: m.nodes,
+    phase: m.phase,
+    seconds: m.seconds,
+    syncs: m.window.syncs,
+    api: m.window.http,
+    apiDynamo: { ...m.window.api, byOp: undefined },
+    stream: { ...m.window.stream, dynamo: { ...m.window.stream.dynamo, byOp: undefined } },
+    schedule: { ...m.window.schedule, dynamo: { ...m.window.schedule.dynamo, byOp: undefined } },
+  })),
+});

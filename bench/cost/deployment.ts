@@ -1,0 +1,112 @@
+/**
+ * What the cost model takes from serverless.yml, read from the file itself so the bench follows
+ * the deployment: each function's memory and architecture, the controllers' schedule rate and its
+ * DynamoDB stream trigger (batch size, batch window, filter patterns), and an evaluator for those
+ * filter patterns (the EventBridge-style subset Lambda event filtering uses).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+export interface FunctionShape {
+  memoryMb: number;
+  architecture: string;
+  /** Lambda stops an invocation after this long (and bills it up to here). */
+  timeoutSeconds: number;
+}
+
+export interface StreamTrigger {
+  batchSize: number;
+  batchWindowSeconds: number;
+  filterPatterns: unknown[];
+}
+
+export interface Deployment {
+  api: FunctionShape;
+  controllers: FunctionShape;
+  /** Scheduled invocations of the controllers function per minute. */
+  schedulePerMinute: number;
+  stream?: StreamTrigger;
+}
+
+type Fn = { memorySize?: number; architecture?: string; timeout?: number; events?: Record<string, unknown>[] };
+
+export function readDeployment(root = join(import.meta.dirname, '..', '..')): Deployment {
+  // CloudFormation tags (!Ref, !GetAtt) are not needed here: silence them.
+  const doc = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
+    provider: { memorySize?: number; architecture?: string; timeout?: number };
+    functions: Record<string, Fn>;
+  };
+  const shape = (fn: Fn | undefined): FunctionShape => ({
+    memoryMb: fn?.memorySize ?? doc.provider.memorySize ?? 1024,
+    architecture: fn?.architecture ?? doc.provider.architecture ?? 'x86_64',
+    timeoutSeconds: fn?.timeout ?? doc.provider.timeout ?? 6,
+  });
+  const controllers = doc.functions.controllers;
+  let schedulePerMinute = 0;
+  let stream: StreamTrigger | undefined;
+  for (const ev of controllers?.events ?? []) {
+    if (typeof ev.schedule === 'string') schedulePerMinute += perMinute(ev.schedule);
+    const s = ev.stream as { type?: string; batchSize?: number; batchWindow?: number; filterPatterns?: unknown[] };
+    if (s && typeof s === 'object' && s.type === 'dynamodb') {
+      stream = {
+        batchSize: s.batchSize ?? 100,
+        batchWindowSeconds: s.batchWindow ?? 0,
+        filterPatterns: s.filterPatterns ?? [],
+      };
+    }
+  }
+  return {
+    api: shape(doc.functions.api),
+    controllers: shape(controllers),
+    schedulePerMinute,
+    ...(stream ? { stream } : {}),
+  };
+}
+
+/** `rate(1 minute)`, `rate(5 minutes)`, `rate(1 hour)`. */
+function perMinute(expr: string): number {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expr.trim());
+  if (!m) throw new Error(`cost bench: cannot read schedule ${JSON.stringify(expr)} (rate(...) only)`);
+  const n = Number(m[1]);
+  const unit = m[2] as string;
+  const minutes = unit.startsWith('minute') ? n : unit.startsWith('hour') ? n * 60 : n * 1440;
+  return 1 / minutes;
+}
+
+/** Whether a record passes the trigger's filters (no filters: every record; several: any of them). */
+export function passesFilters(record: unknown, patterns: unknown[]): boolean {
+  if (patterns.length === 0) return true;
+  return patterns.some((p) => matches(record, p));
+}
+
+function matches(value: unknown, pattern: unknown): boolean {
+  if (Array.isArray(pattern)) return pattern.some((rule) => matchesRule(value, rule));
+  if (pattern && typeof pattern === 'object') {
+    if (!value || typeof value !== 'object') return false;
+    return Object.entries(pattern).every(([k, p]) => matches((value as Record<string, unknown>)[k], p));
+  }
+  throw new Error(`cost bench: filter pattern leaf must be a list, got ${JSON.stringify(pattern)}`);
+}
+
+function matchesRule(value: unknown, rule: unknown): boolean {
+  if (rule === null || typeof rule !== 'object') return value === rule;
+  const [op, arg] = Object.entries(rule)[0] ?? [];
+  switch (op) {
+    case 'anything-but': {
+      if (value === undefined) return false;
+      const list = Array.isArray(arg) ? arg : [arg];
+      if (list.length && typeof list[0] === 'object' && list[0] !== null && 'prefix' in list[0])
+        return !String(value).startsWith(String((list[0] as { prefix: string }).prefix));
+      return !list.includes(value);
+    }
+    case 'prefix':
+      return typeof value === 'string' && value.startsWith(String(arg));
+    case 'exists':
+      return (value !== undefined) === arg;
+    default:
+      throw new Error(
+        `cost bench: filter operator ${JSON.stringify(op)} is not modelled; add it to bench/cost/deployment.ts`,
+      );
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all]`: how many nodes the
+ * local control plane holds. `ferry server` runs as a child process on its default store (SQLite),
+ * so its CPU and resident memory are its own (read from /proc); N simulated nodes run the real
+ * agent loop on the in-memory runtime in other child processes (bench/scale/agents-child.ts) with
+ * ten pods per node (Deployments of 100 replicas applied through the API). For each N, for the
+ * given seconds from the first agent's start: server CPU (cores), peak RSS, sync p50/p99 (syncs the
+ * agent did not ask to be held), nodes that left Ready although every agent kept syncing (watched
+ * through GET /api/v1/nodes every 5 s), and pods bound at the end. A node count that is not held
+ * (a node left Ready, or p99 > 1 s) ends the run unless --all: larger counts would only load the
+ * machine longer. Every child is stopped, by SIGKILL if need be.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SyncTimings } from './lib/agents';
+import { AdminClient } from './lib/workload';
+import { type Row, report, round } from './report';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const NODE_COUNTS = (flag('nodes') ?? '1000,2000,5000').split(',').map(Number);
+const SECONDS = Number(flag('seconds') ?? 60);
+const ALL = argv.includes('--all');
+const AGENTS_PER_CHILD = 2500;
+const REPLICAS = 100;
+const PODS_PER_NODE = 10;
+const P99_LIMIT_MS = 1000;
+/** The agents start over this long (machines do not boot in one instant). */
+const RAMP_MS = 10_000;
+/** The pod manager's reconcile tick: 5 s rather than 1 s, so 5,000 nodes fit the agents' processes. */
+const AGENT_TICK_MS = 5000;
+const ROOT = join(import.meta.dirname, '..');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function procStat(pid: number): { cpuSeconds: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+}
+
+async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
+  const config = join(dataDir, 'cli-config.json');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'cli', 'main.ts'),
+      'server',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'error',
+    ],
+    { env: { ...process.env, FERRY_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`ferry server did not start in 30 s: ${stderr}`)), 30_000);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve((m[1] as string).replace(/\/$/, ''));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`ferry server exited (${code}): ${stderr}`)));
+  });
+  await sleep(200);
+  const token = (JSON.parse(readFileSync(config, 'utf8')) as { token: string }).token;
+  return { child, url, token };
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
+  child.kill('SIGKILL');
+  await exited;
+}
+
+type NodeList = {
+  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+interface Result {
+  nodes: number;
+  held: boolean;
+  cpuCores: number;
+  peakRssMb: number;
+  syncP50Ms: number;
+  syncP99Ms: number;
+  syncs: number;
+  heldLate: number;
+  failedSyncs: number;
+  registered: number;
+  everReady: number;
+  leftReady: number;
+  podsBound: number;
+  podsWanted: number;
+}
+
+async function measure(nodes: number): Promise<Result> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-scale-'));
+  const server = await startServer(dataDir);
+  const children: ChildProcess[] = [];
+  try {
+    const admin = new AdminClient(server.url, server.token);
+    const bootstrapToken = await admin.bootstrapToken();
+    const pid = server.child.pid as number;
+    const cpu0 = procStat(pid).cpuSeconds;
+    const started = Date.now();
+    const figures: Promise<SyncTimings>[] = [];
+    for (let i = 0; i * AGENTS_PER_CHILD < nodes; i++) {
+      const count = Math.min(AGENTS_PER_CHILD, nodes - i * AGENTS_PER_CHILD);
+      const child = fork(join(import.meta.dirname, 'scale', 'agents-child.ts'), [], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      });
+      children.push(child);
+      figures.push(
+        new Promise((resolve, reject) => {
+          child.on('message', (m: { type: string; timings?: SyncTimings; message?: string }) => {
+            if (m.type === 'figures' && m.timings) resolve(m.timings);
+            if (m.type === 'error') reject(new Error(m.message));
+          });
+          child.on('exit', () => reject(new Error('agents child exited before sending its figures')));
+        }),
+      );
+      child.send({
+        type: 'start',
+        apiUrl: server.url,
+        bootstrapToken,
+        count,
+        prefix: `c${i}-node`,
+        root: join(dataDir, `agents-${i}`),
+        rampMs: RAMP_MS,
+        tickMs: AGENT_TICK_MS,
+      });
+    }
+    // The workload goes in while the nodes register, as `ferry apply` after `ferry up` would.
+    const apps = Math.ceil((nodes * PODS_PER_NODE) / REPLICAS);
+    const applied = admin.applyApps(apps, 4, REPLICAS).catch((err: unknown) => `apply failed: ${String(err)}`);
+
+    const everReady = new Set<string>();
+    const leftReady = new Set<string>();
+    let registered = 0;
+    let peakRssMb = 0;
+    const deadline = started + SECONDS * 1000;
+    while (Date.now() < deadline) {
+      peakRssMb = Math.max(peakRssMb, procStat(pid).rssMb);
+      try {
+        const list = await fetchJson<NodeList>(admin, '/api/v1/nodes', 10_000);
+        registered = list.items.length;
+        for (const n of list.items) {
+          const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+          if (ready) everReady.add(n.metadata.name);
+          else if (everReady.has(n.metadata.name)) leftReady.add(n.metadata.name);
+        }
+      } catch {
+        // An API too busy to list nodes in 10 s is a figure too: the next sample tries again.
+      }
+      await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
+    }
+    const cpu1 = procStat(pid).cpuSeconds;
+    const wall = (Date.now() - started) / 1000;
+    for (const c of children) c.send({ type: 'stop' });
+    const timings = await Promise.all(figures.map((f) => Promise.race([f, sleep(30_000).then(() => undefined)])));
+    const applyProblem = await Promise.race([applied, sleep(1000).then(() => 'apply still running at the end')]);
+    if (typeof applyProblem === 'string') console.log(`  ${nodes} nodes: ${applyProblem}`);
+    let podsBound = Number.NaN;
+    try {
+      const pods = await fetchJson<{ items: { spec?: { nodeName?: string } }[] }>(admin, '/api/v1/pods', 60_000);
+      podsBound = pods.items.filter((p) => p.spec?.nodeName).length;
+    } catch {}
+    const latencies = timings.flatMap((t) => t?.latencies ?? []).sort((a, b) => a - b);
+    const result: Result = {
+      nodes,
+      held: false,
+      cpuCores: (cpu1 - cpu0) / wall,
+      peakRssMb,
+      syncP50Ms: percentile(latencies, 50),
+      syncP99Ms: percentile(latencies, 99),
+      syncs: timings.reduce((n, t) => n + (t?.count ?? 0), 0),
+      heldLate: timings.reduce((n, t) => n + (t?.heldLate ?? 0), 0),
+      failedSyncs: timings.reduce((n, t) => n + (t?.failed ?? 0), 0),
+      registered,
+      everReady: everReady.size,
+      leftReady: leftReady.size,
+      podsBound,
+      podsWanted: apps * REPLICAS,
+    };
+    result.held =
+      timings.every((t) => t !== undefined) &&
+      registered === nodes &&
+      everReady.size === nodes &&
+      leftReady.size === 0 &&
+      result.syncP99Ms <= P99_LIMIT_MS;
+    return result;
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c, 'SIGTERM', 10_000)));
+    await stopChild(server.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function fetchJson<T>(admin: AdminClient, path: string, timeoutMs: number): Promise<T> {
+  return Promise.race([
+    admin.call<T>('GET', path),
+    sleep(timeoutMs).then(() => {
+      throw new Error(`GET ${path}: no answer in ${timeoutMs} ms`);
+    }),
+  ]);
+}
+
+const results: Result[] = [];
+const rows: Row[] = [];
+let stopAfter = false;
+for (const n of NODE_COUNTS) {
+  if (stopAfter) {
+    rows.push({ nodes: n, held: 'skipped: a smaller count was not held (--all runs it)' });
+    continue;
+  }
+  console.log(`  ${n} nodes for ${SECONDS} s ...`);
+  const r = await measure(n);
+  results.push(r);
+  rows.push({
+    nodes: n,
+    held: r.held ? 'yes' : 'NO',
+    'server cores': round(r.cpuCores),
+    'peak RSS MB': round(r.peakRssMb),
+    'sync p50 ms': round(r.syncP50Ms),
+    'sync p99 ms': round(r.syncP99Ms),
+    syncs: r.syncs,
+    'held syncs late': r.heldLate,
+    'failed syncs': r.failedSyncs,
+    registered: r.registered,
+    'ever Ready': r.everReady,
+    'left Ready': r.leftReady,
+    'pods bound': Number.isNaN(r.podsBound) ? 'unknown' : `${r.podsBound}/${r.podsWanted}`,
+  });
+  if (!r.held && !ALL) stopAfter = true;
+}
+const heldResults = results.filter((r) => r.held);
+const best = heldResults[heldResults.length - 1];
+if (!best) console.log(`no node count was held (smallest tried: ${NODE_COUNTS[0]})`);
+report('scale', rows, {
+  nodesHeld: best?.nodes ?? 0,
+  cpuCoresAtHeld: best?.cpuCores ?? null,
+  falseNotReady: results.reduce((n, r) => n + r.leftReady, 0),
+  seconds: SECONDS,
+  heldMeans: `every node registered and Ready, none left Ready, sync p99 <= ${P99_LIMIT_MS} ms (syncs not asked to be held)`,
+  results,
+});
