@@ -6,7 +6,8 @@
  * (pkg/probe/grpc/grpc.go). https://github.com/grpc/grpc/blob/master/doc/health-checking.md
  */
 import { connect } from 'node:http2';
-import type { ProbeResult } from './probes';
+/** What a probe found (probes.ts's ProbeResult, declared here so the two files do not import each other). */
+export type ProbeResult = { ok: true } | { ok: false; message: string };
 
 const STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 

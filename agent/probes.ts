@@ -7,7 +7,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { Probe } from '../schemas/pod';
-import { grpcHealthCheck } from './grpc-probe';
+import { grpcHealthCheck, type ProbeResult } from './grpc-probe';
 
 export type ProbeSpec = Probe;
 
@@ -20,7 +20,7 @@ export interface ProbeTarget {
   exec(command: string[], timeoutMs: number): Promise<number>;
 }
 
-export type ProbeResult = { ok: true } | { ok: false; message: string };
+export type { ProbeResult } from './grpc-probe';
 
 export function runProbe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
   return runHandler(spec, target, (spec.timeoutSeconds ?? 1) * 1000);

@@ -143,7 +143,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
       'run',
       'host',
       '--image=ferry.local/busybox:1',
-      '--overrides={"spec":{"hostNetwork":true}}',
+      '--overrides={"spec":{"volumes":[{"name":"h","hostPath":{"path":"/etc"}}]}}',
     );
     const over = await kubectl('-n', 'psa', 'run', 'second', '--image=ferry.local/busybox:1');
 
@@ -151,7 +151,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect([label.code, quota.code, warned.code]).toEqual([0, 0, 0]);
     expect(warned.stderr).toMatch(/^Warning: would violate PodSecurity "restricted:latest": /m);
     expect(host.stderr).toMatch(
-      /Forbidden.*violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\)/,
+      /Forbidden.*violates PodSecurity "baseline:latest": hostPath volumes/,
     );
     expect(over.stderr).toMatch(/Forbidden.*exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1/);
   });
