@@ -11,6 +11,7 @@
  */
 import type { CronJob, Job } from '../../schemas';
 import { nextScheduled } from '../../schemas/cron';
+import { checkQuota } from '../admission';
 import type { Deps } from '../deps';
 import { isAlreadyExists } from '../errors';
 import { recordEvent } from '../events';
@@ -123,6 +124,8 @@ async function createJob(deps: Deps, cj: CronJob, scheduled: number): Promise<Jo
     spec: structuredClone(template.spec),
   } as Job;
   try {
+    // A Job counts against the namespace's quota (count/jobs.batch) like one a user creates.
+    await checkQuota(deps, job);
     const created = await deps.store.create(job);
     await recordEvent(deps, cj, 'Normal', 'SuccessfulCreate', `Created job ${name}`, SOURCE);
     return created as Job;

@@ -14,6 +14,7 @@
  * one Job that fails to reconcile gets a Warning Event while the others go on.
  */
 import type { Job, Pod } from '../../schemas';
+import { admitControllerPod } from '../admission';
 import type { Deps } from '../deps';
 import { recordEvent } from '../events';
 import { deletePod } from '../pod-deletion';
@@ -182,9 +183,10 @@ function failedCondition(now: number, reason: string, message: string): Conditio
 
 async function createPod(deps: Deps, job: Job): Promise<void> {
   const name = job.metadata.name.slice(0, 63);
-  await deps.store.create(
-    podFromTemplate(job, job.spec.template, { 'job-name': name, 'batch.kubernetes.io/job-name': name }),
-  );
+  const pod = podFromTemplate(job, job.spec.template, { 'job-name': name, 'batch.kubernetes.io/job-name': name });
+  // LimitRange defaults, Pod Security and quota, as the API applies them to a user's pod.
+  await admitControllerPod(deps, pod);
+  await deps.store.create(pod);
 }
 
 async function writeStatus(deps: Deps, job: Job, status: NonNullable<Job['status']>): Promise<void> {

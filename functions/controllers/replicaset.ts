@@ -11,6 +11,7 @@
  */
 import type { Pod, ReplicaSet } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
+import { admitControllerPod } from '../admission';
 import type { Deps } from '../deps';
 import { recordEvent } from '../events';
 import { deletePod } from '../pod-deletion';
@@ -45,9 +46,12 @@ async function reconcileOne(ctx: PassContext, rs: ReplicaSet, owned: Pod[]): Pro
   const diff = want - active.length;
   if (diff > 0 && rs.spec.template) {
     const template = rs.spec.template;
-    const { created, error } = await slowStartBatch(ctx.takeCreates(SOURCE.component, diff), () =>
-      deps.store.create(podFromTemplate(rs, template)),
-    );
+    const { created, error } = await slowStartBatch(ctx.takeCreates(SOURCE.component, diff), async () => {
+      const pod = podFromTemplate(rs, template);
+      // LimitRange defaults, Pod Security and quota, as the API applies them to a user's pod.
+      await admitControllerPod(deps, pod);
+      return deps.store.create(pod);
+    });
     if (created > 0) await recordEvent(deps, rs, 'Normal', 'SuccessfulCreate', `Created ${created} pod(s)`, SOURCE);
     if (error) {
       await recordEvent(deps, rs, 'Warning', 'FailedCreate', `Error creating pod: ${messageOf(error)}`, SOURCE);
