@@ -30,7 +30,10 @@ export async function registerNode(
   const { nodeName, status } = body;
   checkCaller(principal, nodeName);
   const issued = principal.role === 'bootstrap' ? await issuedLabels(deps, principal.name) : {};
-  const labels = registrationLabels(nodeName, body.labels ?? {}, issued);
+  const labels = {
+    ...wellKnownLabels(nodeName, body.status),
+    ...registrationLabels(nodeName, body.labels ?? {}, issued),
+  };
   const capacity = capacityProblems(status);
   if (capacity.length > 0) throw new InvalidError('Node', nodeName, capacity);
 
@@ -79,6 +82,31 @@ function checkCaller(principal: Principal, nodeName: string): void {
 async function issuedLabels(deps: ApiDeps, tokenName: string): Promise<Record<string, string>> {
   const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName });
   return { ...record?.spec.nodeLabels };
+}
+
+/** Go's names for Node's architectures (`process.arch` -> GOARCH), as the kubelet reports them. */
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+};
+
+/**
+ * The labels the kubelet puts on its Node itself: `kubernetes.io/hostname`, `kubernetes.io/os` and
+ * `kubernetes.io/arch`, so `nodeSelector: {kubernetes.io/os: linux}` (in most charts) matches.
+ */
+export function wellKnownLabels(nodeName: string, status: unknown): Record<string, string> {
+  const info = (status as { nodeInfo?: { operatingSystem?: unknown; architecture?: unknown } } | undefined)?.nodeInfo;
+  const os = typeof info?.operatingSystem === 'string' ? info.operatingSystem : 'linux';
+  const arch = typeof info?.architecture === 'string' ? (GOARCH[info.architecture] ?? info.architecture) : undefined;
+  return {
+    'kubernetes.io/hostname': nodeName.slice(0, 63),
+    ...(/^[a-z0-9]{1,63}$/.test(os) ? { 'kubernetes.io/os': os } : {}),
+    ...(arch && /^[a-z0-9]{1,63}$/.test(arch) ? { 'kubernetes.io/arch': arch } : {}),
+  };
 }
 
 /** The agent's labels, checked, under the labels the token's issuer assigned. */

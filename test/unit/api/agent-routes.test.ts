@@ -39,7 +39,7 @@ describe('agent routes', () => {
     expect(res.json.nodeName).toBe('n1');
     expect(String(res.json.token)).toMatch(/^ferry_node-n1_/);
     const stored = await api.store.get({ kind: 'Node', name: 'n1' });
-    expect(stored?.metadata.labels).toEqual({ zone: 'a' });
+    expect(stored?.metadata.labels).toEqual({ zone: 'a', 'kubernetes.io/hostname': 'n1', 'kubernetes.io/os': 'linux' });
     expect(stored?.status).toEqual(expect.objectContaining({ addresses: STATUS.addresses }));
   });
 

@@ -18,6 +18,26 @@ describe('node identity (issue 18, findings 3, 8 and 9)', () => {
     api = await startApi();
   });
 
+  describe('the labels a node carries', () => {
+    it('gets kubernetes.io/hostname, os and arch as the kubelet sets them, so nodeSelector os=linux matches', async () => {
+      // prepare
+      const bootstrap = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+      const status = { ...STATUS, nodeInfo: { operatingSystem: 'linux', architecture: 'x64' } };
+
+      // act
+      const res = await api.send('POST', REGISTER, { token: bootstrap, body: { nodeName: 'n1', status } });
+      const node = await api.send('GET', '/api/v1/nodes/n1');
+
+      // assess
+      expect(res.status).toBe(200);
+      expect(node.json.metadata.labels).toMatchObject({
+        'kubernetes.io/hostname': 'n1',
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+      });
+    });
+  });
+
   describe('bootstrap tokens', () => {
     it('registers one node with a bootstrap token, then the token is spent', async () => {
       // prepare
@@ -352,6 +372,8 @@ describe('node identity (issue 18, findings 3, 8 and 9)', () => {
         'ferry.dev/pool': 'pool-a',
         'topology.kubernetes.io/zone': 'z1',
         app: 'x',
+        'kubernetes.io/hostname': 'pool-a-1',
+        'kubernetes.io/os': 'linux',
       });
     });
   });
