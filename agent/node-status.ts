@@ -1,5 +1,6 @@
 /** The NodeStatus this agent reports: capacity from the host (or the configured override). */
 import { arch, availableParallelism, platform, release, totalmem } from 'node:os';
+import { isoTime } from '../schemas/time';
 import type { AgentConfig } from './config';
 
 export const AGENT_VERSION = 'ferry-agent/0.1.0';
@@ -16,7 +17,7 @@ export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, n
   const cpu = config.cpu ?? String(availableParallelism());
   const memory = config.memory ?? `${Math.floor(totalmem() / 1024)}Ki`;
   const resources = { cpu, memory, pods: String(config.maxPods) };
-  const time = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const time = isoTime(now.getTime());
   return {
     capacity: resources,
     allocatable: resources,

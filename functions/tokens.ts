@@ -14,6 +14,7 @@
  * one use with a conditional write, so two agents racing on the last use cannot both register.
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isoTime } from '../schemas/time';
 import type { Deps } from './deps';
 import { AlreadyExistsError, ForbiddenError, isConflict } from './errors';
 import type { Obj } from './store/types';
@@ -70,7 +71,7 @@ export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ r
   if (options.description) spec.description = options.description;
   const status: TokenRecord['status'] = {};
   if (options.ttlSeconds !== undefined) {
-    status.expirationTimestamp = isoSeconds(deps.clock() + options.ttlSeconds * 1000);
+    status.expirationTimestamp = isoTime(deps.clock() + options.ttlSeconds * 1000);
   }
   if (options.role === 'bootstrap') status.uses = 0;
   const record = await deps.store.create<TokenRecord>({
@@ -157,8 +158,4 @@ export async function ensureAdminToken(deps: Deps): Promise<string | undefined> 
     if (err instanceof AlreadyExistsError) return undefined;
     throw err;
   }
-}
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

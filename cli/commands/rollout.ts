@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import { CHANGE_CAUSE_ANNOTATION, type Deployment, REVISION_ANNOTATION, type ReplicaSet } from '../../schemas';
+import { isoTime } from '../../schemas/time';
 import { type ApiClient, connect } from '../client';
 import { type CliContext, out } from '../context';
 import { parseTimeoutMs } from '../duration';
@@ -134,7 +135,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-n, --namespace <ns>', 'namespace')
     .action(async (args: string[], opts: { namespace?: string }) => {
       const t = await target(ctx, args, opts.namespace);
-      const stamp = { [RESTARTED_AT_ANNOTATION]: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      const stamp = { [RESTARTED_AT_ANNOTATION]: isoTime(Date.now()) };
       await t.client.request('PATCH', t.path, {
         body: { spec: { template: { metadata: { annotations: stamp } } } },
         contentType: MERGE_PATCH,

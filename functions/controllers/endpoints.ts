@@ -21,6 +21,7 @@
  * sync never reads Services or Endpoints.
  */
 import type { Node, Pod } from '../../schemas';
+import { isConditionTrue } from '../../schemas/conditions';
 import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
@@ -49,9 +50,7 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
   );
   const pods = (await deps.store.list<Pod>('Pod')).items;
   const readyNodes = new Set(
-    (await deps.store.list<Node>('Node')).items
-      .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-      .map((n) => n.metadata.name),
+    (await deps.store.list<Node>('Node')).items.filter((n) => isConditionTrue(n)).map((n) => n.metadata.name),
   );
   const podsByNs = new Map<string, Pod[]>();
   for (const p of pods) {

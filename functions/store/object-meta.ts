@@ -1,5 +1,6 @@
 /** Metadata bookkeeping shared by every StateStore backend, so they cannot drift apart. */
 import { randomUUID } from 'node:crypto';
+import { isoTime } from '../../schemas/time';
 import { BadRequestError } from '../errors';
 import type { Obj, ObjectRef, TransactOp } from './types';
 
@@ -62,7 +63,7 @@ export function stampCreate<T extends Obj>(obj: T, resourceVersion: string, now:
   const out = clone(obj);
   out.metadata.uid = randomUUID();
   out.metadata.resourceVersion = resourceVersion;
-  out.metadata.creationTimestamp = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  out.metadata.creationTimestamp = isoTime(now);
   out.metadata.generation = 1;
   return out;
 }

@@ -5,6 +5,7 @@
  */
 import type { CloudConfig, CloudProvider, Instance } from '../../../providers/types';
 import type { Cloud, Node, NodePool, NodePoolLaunch } from '../../../schemas';
+import { isConditionTrue } from '../../../schemas/conditions';
 import type { Deps } from '../../deps';
 
 export const POOL_LABEL = 'ferry.dev/pool';
@@ -90,7 +91,7 @@ export function isRetiring(m: Machine): boolean {
 }
 
 export function isNodeReady(node: Node | undefined): boolean {
-  return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return isConditionTrue(node);
 }
 
 /** Machines still there (not deleted in this pass). */

@@ -30,7 +30,7 @@ describe('node identity (issue 18, findings 3, 8 and 9)', () => {
 
       // assess
       expect(res.status).toBe(200);
-      expect(node.json.metadata.labels).toMatchObject({
+      expect(node.json.metadata?.labels).toMatchObject({
         'kubernetes.io/hostname': 'n1',
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
