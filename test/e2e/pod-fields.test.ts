@@ -265,6 +265,17 @@ describeDocker('e2e: Pod fields on real Docker', () => {
         ],
       },
     });
+    // A hostPath volume is refused by Pod Security's baseline level (the default): this test's
+    // namespace is labelled privileged, as an admin would for such a workload.
+    const ns = await c.store.get({ kind: 'Namespace', name: 'default' });
+    if (!ns) throw new Error('no default namespace');
+    await c.store.update({
+      ...ns,
+      metadata: {
+        ...ns.metadata,
+        labels: { ...ns.metadata.labels, 'pod-security.kubernetes.io/enforce': 'privileged' },
+      },
+    });
     await c.post('/apis/apps/v1/namespaces/default/deployments', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',

@@ -150,9 +150,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     // assess
     expect([label.code, quota.code, warned.code]).toEqual([0, 0, 0]);
     expect(warned.stderr).toMatch(/^Warning: would violate PodSecurity "restricted:latest": /m);
-    expect(host.stderr).toMatch(
-      /Forbidden.*violates PodSecurity "baseline:latest": hostPath volumes/,
-    );
+    expect(host.stderr).toMatch(/Forbidden.*violates PodSecurity "baseline:latest": hostPath volumes/);
     expect(over.stderr).toMatch(/Forbidden.*exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1/);
   });
 
