@@ -41,6 +41,7 @@ import {
 } from './admission';
 import { type Access, authorize, authorizeObject, type Principal, type Verb } from './auth';
 import { checkTree, mediaType, parseBody } from './body';
+import { removeResource } from './delete';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { restrictNodeWrite } from './node-identity';
@@ -48,15 +49,14 @@ import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
 import { admitPolicy, warningHeaders } from './policy';
 import { handleRollback } from './rollback';
+import { mustGet, notFoundFor, refOf } from './route-objects';
 import { toScale, writeScale } from './scale';
 import { toTable, wantsTable } from './table';
 import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
 import { isWatch, watchObjects } from './watch';
 
+export { notFoundFor, SYSTEM_NAMESPACES } from './route-objects';
 export type { ResourceRoute } from './types';
-
-/** Namespaces a server creates on first start and refuses to delete. */
-export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-node-lease'] as const;
 
 const WRITE_ATTEMPTS = 5;
 
@@ -134,7 +134,7 @@ export async function handleResource(
         return withWarnings(jsonResponse(200, written), warnings);
       }
     case 'delete':
-      return jsonResponse(200, await remove(deps, req, route, principal));
+      return jsonResponse(200, await removeResource(deps, req, route, principal));
   }
 }
 
@@ -179,22 +179,6 @@ function pinnedNodeName(selector: string | null): string | undefined {
     if (m) return m[1];
   }
   return undefined;
-}
-
-function refOf(route: ResourceRoute, name: string): ObjectRef {
-  const ref: ObjectRef = { kind: route.info.kind, name };
-  if (route.info.namespaced && route.namespace !== undefined) ref.namespace = route.namespace;
-  return ref;
-}
-
-export function notFoundFor(info: KindInfo, name: string): NotFoundError {
-  return new NotFoundError(info.kind, name, `${resourceLabel(info)} "${name}" not found`);
-}
-
-async function mustGet(deps: ApiDeps, route: ResourceRoute): Promise<Obj> {
-  const obj = await deps.store.get(refOf(route, route.name as string));
-  if (!obj) throw notFoundFor(route.info, route.name as string);
-  return obj;
 }
 
 /** 404 unless the namespace exists: objects are never created into a namespace that is not there. */
@@ -335,77 +319,6 @@ function carryServerMetadata(stored: Obj, next: Obj): void {
   if (m.uid !== undefined) next.metadata.uid = m.uid;
   if (m.creationTimestamp !== undefined) next.metadata.creationTimestamp = m.creationTimestamp;
   if (m.generation !== undefined) next.metadata.generation = m.generation;
-}
-
-async function remove(deps: ApiDeps, req: ApiRequest, route: ResourceRoute, principal: Principal): Promise<Obj> {
-  const { info } = route;
-  const name = route.name as string;
-  const options = deleteOptions(deps, req);
-  const stored = await mustGet(deps, route);
-  authorizeObject(principal, 'delete', stored);
-  if (options.resourceVersion !== undefined && options.resourceVersion !== stored.metadata.resourceVersion) {
-    throw new ConflictError(info.kind, name, stored);
-  }
-  if (info.kind === 'Namespace') return deleteNamespace(deps, stored);
-  if (info.kind === 'Pod') {
-    const grace = options.gracePeriodSeconds;
-    const pod = await deletePod(deps, refOf(route, name), grace !== undefined ? { gracePeriodSeconds: grace } : {});
-    if (!pod) throw notFoundFor(info, name);
-    await releaseQuota(deps, pod);
-    return pod;
-  }
-  try {
-    const gone = await deps.store.delete(refOf(route, name), {
-      resourceVersion: stored.metadata.resourceVersion as string,
-    });
-    await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
-    await releaseQuota(deps, gone);
-    return gone;
-  } catch (err) {
-    if (isNotFound(err)) throw notFoundFor(info, name);
-    throw err;
-  }
-}
-
-/** DeleteOptions from the query and the (optional) body, as kubectl sends them. */
-function deleteOptions(deps: ApiDeps, req: ApiRequest): { resourceVersion?: string; gracePeriodSeconds?: number } {
-  const out: { resourceVersion?: string; gracePeriodSeconds?: number } = {};
-  let body: unknown;
-  if (req.body && req.body.byteLength > 0) body = parseBody(req, deps.config.maxBodyBytes);
-  const grace = req.query.get('gracePeriodSeconds') ?? (isRecord(body) ? body.gracePeriodSeconds : undefined);
-  if (grace !== undefined && grace !== null) {
-    const n = Number(grace);
-    if (!Number.isInteger(n) || n < 0) throw new BadRequestError('gracePeriodSeconds must be a whole number >= 0');
-    out.gracePeriodSeconds = n;
-  }
-  const pre = isRecord(body) && isRecord(body.preconditions) ? body.preconditions : undefined;
-  if (typeof pre?.resourceVersion === 'string') out.resourceVersion = pre.resourceVersion;
-  return out;
-}
-
-/**
- * Deleting a Namespace deletes every object in it, then the Namespace. Kubernetes does this
- * asynchronously (phase Terminating, the namespace controller); ferry does it in the request,
- * removing pods at once: their agents stop containers whose pods are gone.
- */
-async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
-  const name = ns.metadata.name;
-  if ((SYSTEM_NAMESPACES as readonly string[]).includes(name)) {
-    throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
-  }
-  for (const info of kinds.filter((k) => k.namespaced)) {
-    const { items } = await deps.store.list(info.kind, { namespace: name });
-    for (const obj of items) {
-      try {
-        await deps.store.delete({ kind: info.kind, namespace: name, name: obj.metadata.name });
-        await releaseNodePorts(deps, nodePortsOf(obj), ownerKey(obj));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-  }
-  await deps.store.delete({ kind: QUOTA_LEDGER_KIND, namespace: name, name: 'quota' }).catch(() => undefined);
-  return deps.store.delete({ kind: 'Namespace', name });
 }
 
 /** Kubernetes' generateName suffix: five characters from [a-z0-9]. */

@@ -1,0 +1,170 @@
+/**
+ * DELETE of one object: preconditions, grace periods for pods, a Namespace with everything in it,
+ * and the propagation policy of an owner (Background, the default: the garbage collector removes
+ * the dependents; Orphan: they lose their owner reference and stay; Foreground: they go first).
+ * https://kubernetes.io/docs/concepts/architecture/garbage-collection/#cascading-deletion
+ */
+import { kinds } from '../../schemas';
+import { QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
+import { BadRequestError, ConflictError, ForbiddenError, InvalidError, isNotFound } from '../errors';
+import { nodePortsOf, ownerKey, releaseNodePorts } from '../node-ports';
+import { deletePod } from '../pod-deletion';
+import { ignoreNotFound, retryOnConflict } from '../store/retry';
+import type { Obj } from '../store/types';
+import { isRecord } from './admission';
+import { authorizeObject, type Principal } from './auth';
+import { parseBody } from './body';
+import { mustGet, notFoundFor, refOf, SYSTEM_NAMESPACES } from './route-objects';
+import type { ApiDeps, ApiRequest, ResourceRoute } from './types';
+
+export async function removeResource(
+  deps: ApiDeps,
+  req: ApiRequest,
+  route: ResourceRoute,
+  principal: Principal,
+): Promise<Obj> {
+  const { info } = route;
+  const name = route.name as string;
+  const options = deleteOptions(deps, req);
+  const stored = await mustGet(deps, route);
+  authorizeObject(principal, 'delete', stored);
+  if (options.resourceVersion !== undefined && options.resourceVersion !== stored.metadata.resourceVersion) {
+    throw new ConflictError(info.kind, name, stored);
+  }
+  if (info.kind === 'Namespace') return deleteNamespace(deps, stored);
+  if (info.kind === 'Pod') {
+    const grace = options.gracePeriodSeconds;
+    const pod = await deletePod(deps, refOf(route, name), grace !== undefined ? { gracePeriodSeconds: grace } : {});
+    if (!pod) throw notFoundFor(info, name);
+    await releaseQuota(deps, pod);
+    return pod;
+  }
+  const policy = options.propagationPolicy ?? 'Background';
+  if (policy === 'Orphan') await orphanDependents(deps, stored);
+  if (policy === 'Foreground') await deleteDependents(deps, stored);
+  try {
+    const gone = await deps.store.delete(refOf(route, name), {
+      resourceVersion: policy === 'Background' ? (stored.metadata.resourceVersion as string) : undefined,
+    } as { resourceVersion?: string });
+    await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
+    await releaseQuota(deps, gone);
+    return gone;
+  } catch (err) {
+    if (isNotFound(err)) throw notFoundFor(info, name);
+    throw err;
+  }
+}
+
+type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';
+const POLICIES: readonly PropagationPolicy[] = ['Orphan', 'Background', 'Foreground'];
+
+interface DeleteOptions {
+  resourceVersion?: string;
+  gracePeriodSeconds?: number;
+  propagationPolicy?: PropagationPolicy;
+}
+
+/** DeleteOptions from the query and the (optional) body, as kubectl sends them. */
+function deleteOptions(deps: ApiDeps, req: ApiRequest): DeleteOptions {
+  const out: DeleteOptions = {};
+  let body: unknown;
+  if (req.body && req.body.byteLength > 0) body = parseBody(req, deps.config.maxBodyBytes);
+  const grace = req.query.get('gracePeriodSeconds') ?? (isRecord(body) ? body.gracePeriodSeconds : undefined);
+  if (grace !== undefined && grace !== null) {
+    const n = Number(grace);
+    if (!Number.isInteger(n) || n < 0) throw new BadRequestError('gracePeriodSeconds must be a whole number >= 0');
+    out.gracePeriodSeconds = n;
+  }
+  const pre = isRecord(body) && isRecord(body.preconditions) ? body.preconditions : undefined;
+  if (typeof pre?.resourceVersion === 'string') out.resourceVersion = pre.resourceVersion;
+  // kubectl --cascade=orphan|background|foreground sends propagationPolicy; older clients
+  // orphanDependents: true (Kubernetes reads it as Orphan).
+  const policy = req.query.get('propagationPolicy') ?? (isRecord(body) ? body.propagationPolicy : undefined);
+  const orphan = req.query.get('orphanDependents') ?? (isRecord(body) ? body.orphanDependents : undefined);
+  if (policy !== undefined && policy !== null) {
+    if (!POLICIES.includes(policy as PropagationPolicy))
+      throw new InvalidError('DeleteOptions', '', [
+        {
+          field: 'propagationPolicy',
+          reason: 'FieldValueNotSupported',
+          message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Orphan", "Background", "Foreground"`,
+        },
+      ]);
+    out.propagationPolicy = policy as PropagationPolicy;
+  } else if (orphan === true || orphan === 'true') out.propagationPolicy = 'Orphan';
+  return out;
+}
+
+/** Kinds whose objects other objects name in their ownerReferences (the garbage collector's). */
+const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
+
+async function dependentsOf(deps: ApiDeps, owner: Obj): Promise<Obj[]> {
+  const namespace = owner.metadata.namespace;
+  if (namespace === undefined) return [];
+  const out: Obj[] = [];
+  for (const kind of DEPENDENT_KINDS) {
+    const { items } = await deps.store.list(kind, { namespace });
+    out.push(...items.filter((o) => o.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid)));
+  }
+  return out;
+}
+
+/** Orphan: dependents lose their reference to the owner, so the garbage collector leaves them. */
+async function orphanDependents(deps: ApiDeps, owner: Obj): Promise<void> {
+  for (const dep of await dependentsOf(deps, owner)) {
+    await retryOnConflict(async (current) => {
+      const obj =
+        current ??
+        (await deps.store.get({ kind: dep.kind, namespace: dep.metadata.namespace, name: dep.metadata.name }));
+      if (!obj) return;
+      const refs = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== owner.metadata.uid);
+      const { ownerReferences: _dropped, ...metadata } = obj.metadata;
+      await deps.store.update({
+        ...obj,
+        metadata: refs.length > 0 ? { ...metadata, ownerReferences: refs } : metadata,
+      });
+    });
+  }
+}
+
+/**
+ * Foreground: the dependents (and theirs) are deleted before the owner, in this request; pods go
+ * gracefully, so the owner is gone while its pods may still be terminating (Kubernetes keeps the
+ * owner, with a deletionTimestamp, until they are gone).
+ */
+async function deleteDependents(deps: ApiDeps, owner: Obj): Promise<void> {
+  for (const dep of await dependentsOf(deps, owner)) {
+    const ref = { kind: dep.kind, namespace: dep.metadata.namespace as string, name: dep.metadata.name };
+    if (dep.kind === 'Pod') {
+      await deletePod(deps, ref);
+      continue;
+    }
+    await deleteDependents(deps, dep);
+    await ignoreNotFound(deps.store.delete(ref));
+  }
+}
+
+/**
+ * Deleting a Namespace deletes every object in it, then the Namespace. Kubernetes does this
+ * asynchronously (phase Terminating, the namespace controller); ferry does it in the request,
+ * removing pods at once: their agents stop containers whose pods are gone.
+ */
+async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
+  const name = ns.metadata.name;
+  if ((SYSTEM_NAMESPACES as readonly string[]).includes(name)) {
+    throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
+  }
+  for (const info of kinds.filter((k) => k.namespaced)) {
+    const { items } = await deps.store.list(info.kind, { namespace: name });
+    for (const obj of items) {
+      try {
+        await deps.store.delete({ kind: info.kind, namespace: name, name: obj.metadata.name });
+        await releaseNodePorts(deps, nodePortsOf(obj), ownerKey(obj));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+  await deps.store.delete({ kind: QUOTA_LEDGER_KIND, namespace: name, name: 'quota' }).catch(() => undefined);
+  return deps.store.delete({ kind: 'Namespace', name });
+}
