@@ -1,6 +1,6 @@
 /** apps/v1 Deployment and ReplicaSet. */
 import { type Static, Type } from 'typebox';
-import { Bool, Enum, Int, Int64, IntOrString, Obj, Opt } from './dsl';
+import { Bool, Enum, Free, Int, Int64, IntOrString, Obj, Opt } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 
@@ -81,7 +81,14 @@ export const JobSpecSchema = Obj({
   backoffLimit: Opt(Int({ minimum: 0 })),
   activeDeadlineSeconds: Opt(Int64({ minimum: 1 })),
   ttlSecondsAfterFinished: Opt(Int({ minimum: 0 })),
-  completionMode: Opt(Enum(['NonIndexed'] as const)),
+  completionMode: Opt(Enum(['NonIndexed', 'Indexed'] as const)),
+  // Valid Kubernetes fields the job controller does not run yet: accepted by the schema so the
+  // rule (rules/workloads.ts) refuses them with "ferry does not support ... yet", not "unknown".
+  podFailurePolicy: Opt(Free()),
+  backoffLimitPerIndex: Opt(Int({ minimum: 0 })),
+  maxFailedIndexes: Opt(Int({ minimum: 0 })),
+  successPolicy: Opt(Free()),
+  podReplacementPolicy: Opt(Enum(['TerminatingOrFailed', 'Failed'] as const)),
   suspend: Opt(Bool()),
   selector: Opt(LabelSelectorSchema),
   manualSelector: Opt(Bool()),

@@ -61,8 +61,26 @@ export function checkCronJob(spec: Rec, causes: StatusCause[]): void {
   if (template) checkJob(template, causes, 'spec.jobTemplate.spec');
 }
 
+/** Job fields of Kubernetes ferry's job controller does not run yet (refused, never ignored). */
+const UNSUPPORTED_JOB_FIELDS: [string, string][] = [
+  ['podFailurePolicy', 'pod failure policies'],
+  ['backoffLimitPerIndex', 'per-index back-off limits'],
+  ['maxFailedIndexes', 'per-index back-off limits'],
+  ['successPolicy', 'Job success policies'],
+];
+
 export function checkJob(spec: Rec, causes: StatusCause[], at = 'spec'): void {
   checkSelector(spec.selector, `${at}.selector`, causes);
+  const unsupported = (field: string, what: string) =>
+    causes.push({
+      field: `${at}.${field}`,
+      reason: 'FieldValueNotSupported',
+      message: `ferry does not support ${what} yet`,
+    });
+  if (spec.completionMode === 'Indexed') unsupported('completionMode', 'Indexed Jobs');
+  for (const [field, what] of UNSUPPORTED_JOB_FIELDS) if (spec[field] !== undefined) unsupported(field, what);
+  if (spec.podReplacementPolicy === 'Failed')
+    unsupported('podReplacementPolicy', 'podReplacementPolicy: Failed (it replaces a pod once it is terminating)');
   const template = isRec(spec.template) ? spec.template : undefined;
   if (!template || !isRec(template.spec)) return;
   checkPodSpec(template.spec, `${at}.template.spec`, causes);
