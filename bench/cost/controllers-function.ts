@@ -44,9 +44,10 @@ export class ControllersFunction {
   streamSeen = 0;
   errors = 0;
   /**
-   * Invocations that ran past the function's timeout. Lambda would stop them there and bill the
-   * timeout; in this process the pass cannot be stopped, so it finishes (as a retried batch would)
-   * and is billed the timeout only.
+   * Invocations that ran past the function's timeout. Lambda stops them there and bills the
+   * timeout; in this process the pass cannot be stopped, so the next invocation starts at the
+   * timeout while that pass goes on in the background (its DynamoDB calls are counted in whatever
+   * invocation runs meanwhile).
    */
   timeouts = 0;
 
@@ -123,10 +124,18 @@ export class ControllersFunction {
       await this.settle();
       const before = copyStats(this.tap);
       const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await this.fn(event, {});
+        await Promise.race([
+          this.fn(event, {}),
+          new Promise((r) => {
+            if (Number.isFinite(this.timeoutMs)) timer = setTimeout(r, this.timeoutMs + 1);
+          }),
+        ]);
       } catch {
         this.errors++;
+      } finally {
+        clearTimeout(timer);
       }
       let billed = Math.max(1, Math.ceil(performance.now() - started));
       if (billed > this.timeoutMs) {
