@@ -45,9 +45,8 @@ export class ControllersFunction {
   errors = 0;
   /**
    * Invocations that ran past the function's timeout. Lambda stops them there and bills the
-   * timeout; in this process the pass cannot be stopped, so the next invocation starts at the
-   * timeout while that pass goes on in the background (its DynamoDB calls are counted in whatever
-   * invocation runs meanwhile).
+   * timeout; in this process the pass cannot be stopped (a second pass beside it would double the
+   * load), so it finishes and is billed the timeout only.
    */
   timeouts = 0;
 
@@ -98,7 +97,7 @@ export class ControllersFunction {
   async drained(limitMs: number): Promise<boolean> {
     const deadline = Date.now() + limitMs;
     for (;;) {
-      await this.chain;
+      await Promise.race([this.chain, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
       if (this.queue.length === 0 && !this.timer) return true;
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 100));
@@ -124,18 +123,10 @@ export class ControllersFunction {
       await this.settle();
       const before = copyStats(this.tap);
       const started = performance.now();
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          this.fn(event, {}),
-          new Promise((r) => {
-            if (Number.isFinite(this.timeoutMs)) timer = setTimeout(r, this.timeoutMs + 1);
-          }),
-        ]);
+        await this.fn(event, {});
       } catch {
         this.errors++;
-      } finally {
-        clearTimeout(timer);
       }
       let billed = Math.max(1, Math.ceil(performance.now() - started));
       if (billed > this.timeoutMs) {
