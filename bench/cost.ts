@@ -185,12 +185,15 @@ function perMinute(w: Window): PerMinute {
 }
 
 /**
- * One scheduled pass of this cluster, per invocation (each window holds at least one: the one
- * invoked at its start; a rolling-update window without one uses its cluster's steady figure).
+ * One scheduled pass of this cluster, per invocation (each window queues one at its start; a
+ * window where none finished uses its cluster's other window, else its own stream passes).
  */
 function scheduledCost(m: Measured, all: Measured[]): PerScheduled {
-  const own = m.window.schedule.invocations > 0 ? m : all.find((x) => x.nodes === m.nodes && x.phase !== 'rolling');
-  const s = (own ?? m).window.schedule;
+  const same = all.filter((x) => x.nodes === m.nodes);
+  const own = [m, ...same].find((x) => x.window.schedule.invocations > 0);
+  // No scheduled pass finished (queued behind long stream passes): a pass is a pass, price it as
+  // this window's average stream pass.
+  const s = own ? own.window.schedule : m.window.stream;
   const n = s.invocations || 1;
   return {
     gbS: gbSeconds(s.billedMs, deployment.controllers.memoryMb) / n,

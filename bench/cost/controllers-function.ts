@@ -77,12 +77,14 @@ export class ControllersFunction {
     return this.enqueue('schedule', { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, 0);
   }
 
-  /** Stops the triggers and waits for the invocation under way. */
-  async stop(): Promise<void> {
+  /** Stops the triggers and waits (at most `limitMs`) for the invocation under way. */
+  async stop(limitMs = 30_000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.scheduleTimer);
-    await this.chain;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain, new Promise((r) => (timer = setTimeout(r, limitMs)))]);
+    clearTimeout(timer);
   }
 
   /** Resolves when the invocations started or queued so far have finished. */
