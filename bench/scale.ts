@@ -35,16 +35,33 @@ const ROOT = join(import.meta.dirname, '..');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function procStat(pid: number): { cpuSeconds: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds and RSS of a live process (undefined once it is gone). */
+function procStat(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
+  let stat: string;
+  let status: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
   const ticks = Number(fields[11]) + Number(fields[12]);
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const rss = /VmRSS:\s+(\d+) kB/.exec(status);
   return { cpuSeconds: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
 }
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
+interface Server {
+  child: ChildProcess;
+  url: string;
+  token: string;
+  /** The last lines it wrote to stderr, and how it ended if it did. */
+  stderr(): string;
+  exit?: string;
+}
+
+async function startServer(dataDir: string): Promise<Server> {
   const config = join(dataDir, 'cli-config.json');
   const child = spawn(
     process.execPath,
@@ -81,7 +98,11 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   });
   await sleep(200);
   const token = (JSON.parse(readFileSync(config, 'utf8')) as { token: string }).token;
-  return { child, url, token };
+  const server: Server = { child, url, token, stderr: () => stderr };
+  child.on('exit', (code, signal) => {
+    server.exit = `exited with ${signal ?? `code ${code}`}`;
+  });
+  return server;
 }
 
 async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
@@ -117,6 +138,7 @@ interface Result {
   leftReady: number;
   podsBound: number;
   podsWanted: number;
+  serverExit?: string;
 }
 
 async function measure(nodes: number): Promise<Result> {
@@ -127,7 +149,8 @@ async function measure(nodes: number): Promise<Result> {
     const admin = new AdminClient(server.url, server.token);
     const bootstrapToken = await admin.bootstrapToken();
     const pid = server.child.pid as number;
-    const cpu0 = procStat(pid).cpuSeconds;
+    const cpu0 = procStat(pid)?.cpuSeconds ?? 0;
+    let cpuLast = cpu0;
     const started = Date.now();
     const figures: Promise<SyncTimings>[] = [];
     for (let i = 0; i * AGENTS_PER_CHILD < nodes; i++) {
@@ -166,8 +189,12 @@ async function measure(nodes: number): Promise<Result> {
     let registered = 0;
     let peakRssMb = 0;
     const deadline = started + SECONDS * 1000;
-    while (Date.now() < deadline) {
-      peakRssMb = Math.max(peakRssMb, procStat(pid).rssMb);
+    while (Date.now() < deadline && !server.exit) {
+      const now = procStat(pid);
+      if (now) {
+        peakRssMb = Math.max(peakRssMb, now.rssMb);
+        cpuLast = now.cpuSeconds;
+      }
       try {
         const list = await fetchJson<NodeList>(admin, '/api/v1/nodes', 10_000);
         registered = list.items.length;
@@ -181,7 +208,12 @@ async function measure(nodes: number): Promise<Result> {
       }
       await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
     }
-    const cpu1 = procStat(pid).cpuSeconds;
+    const cpu1 = procStat(pid)?.cpuSeconds ?? cpuLast;
+    if (server.exit) {
+      console.log(
+        `  ${nodes} nodes: ferry server ${server.exit} after ${round((Date.now() - started) / 1000)} s: ${server.stderr().slice(-600)}`,
+      );
+    }
     const wall = (Date.now() - started) / 1000;
     for (const c of children) c.send({ type: 'stop' });
     const timings = await Promise.all(figures.map((f) => Promise.race([f, sleep(30_000).then(() => undefined)])));
@@ -208,12 +240,14 @@ async function measure(nodes: number): Promise<Result> {
       leftReady: leftReady.size,
       podsBound,
       podsWanted: apps * REPLICAS,
+      ...(server.exit ? { serverExit: server.exit } : {}),
     };
     result.held =
       timings.every((t) => t !== undefined) &&
       registered === nodes &&
       everReady.size === nodes &&
       leftReady.size === 0 &&
+      !server.exit &&
       result.syncP99Ms <= P99_LIMIT_MS;
     return result;
   } finally {
@@ -245,7 +279,7 @@ for (const n of NODE_COUNTS) {
   results.push(r);
   rows.push({
     nodes: n,
-    held: r.held ? 'yes' : 'NO',
+    held: r.held ? 'yes' : r.serverExit ? `NO (server ${r.serverExit})` : 'NO',
     'server cores': round(r.cpuCores),
     'peak RSS MB': round(r.peakRssMb),
     'sync p50 ms': round(r.syncP50Ms),

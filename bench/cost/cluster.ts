@@ -37,6 +37,8 @@ export interface Snapshot {
   http: InvocationStats;
   schedule: TriggerStats;
   stream: TriggerStats;
+  /** Every DynamoDB command of the controllers function, whichever invocation made it. */
+  controllers: MeterStats;
   containers: number;
 }
 
@@ -61,7 +63,7 @@ export class Cluster {
     private readonly meter: DynamoMeter,
     private readonly apiTap: { url: string; stats: MeterStats },
     private readonly env: (endpoint: string) => Record<string, string>,
-    ctlTap: { url: string; stats: MeterStats },
+    private readonly ctlTap: { url: string; stats: MeterStats },
     deployment: Deployment,
   ) {
     this.http = new HttpApi(() => {
@@ -121,18 +123,24 @@ export class Cluster {
       http: structuredClone(this.http.stats),
       schedule: structuredClone(this.controllers.stats.schedule),
       stream: structuredClone(this.controllers.stats.stream),
+      controllers: copyStats(this.ctlTap.stats),
       containers: this.http.containers,
     };
   }
 
   static window(a: Snapshot, b: Snapshot): Window {
     const http = diffInvocations(b.http, a.http);
+    const schedule = diffTrigger(b.schedule, a.schedule);
+    const stream = diffTrigger(b.stream, a.stream);
+    // A pass can outlast a window: the window takes the commands made within it, and gives the
+    // scheduled passes (which run alone) theirs; the rest is the stream's.
+    stream.dynamo = diffStats(diffStats(b.controllers, a.controllers), schedule.dynamo);
     return {
       minutes: (b.at - a.at) / 60_000,
       api: diffStats(b.api, a.api),
       http,
-      schedule: diffTrigger(b.schedule, a.schedule),
-      stream: diffTrigger(b.stream, a.stream),
+      schedule,
+      stream,
       syncs: http.byRoute['POST /agent/v1/sync']?.requests ?? 0,
     };
   }

@@ -44,9 +44,9 @@ export class ControllersFunction {
   streamSeen = 0;
   errors = 0;
   /**
-   * Invocations that ran past the function's timeout. Lambda would stop them there and bill the
-   * timeout; in this process the pass cannot be stopped, so it finishes (as a retried batch would)
-   * and is billed the timeout only.
+   * Invocations that ran past the function's timeout. Lambda stops them there and bills the
+   * timeout; in this process the pass cannot be stopped (a second pass beside it would double the
+   * load), so it finishes and is billed the timeout only.
    */
   timeouts = 0;
 
@@ -77,12 +77,14 @@ export class ControllersFunction {
     return this.enqueue('schedule', { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, 0);
   }
 
-  /** Stops the triggers and waits for the invocation under way. */
-  async stop(): Promise<void> {
+  /** Stops the triggers and waits (at most `limitMs`) for the invocation under way. */
+  async stop(limitMs = 30_000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.scheduleTimer);
-    await this.chain;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain, new Promise((r) => (timer = setTimeout(r, limitMs)))]);
+    clearTimeout(timer);
   }
 
   /** Resolves when the invocations started or queued so far have finished. */
@@ -97,7 +99,7 @@ export class ControllersFunction {
   async drained(limitMs: number): Promise<boolean> {
     const deadline = Date.now() + limitMs;
     for (;;) {
-      await this.chain;
+      await Promise.race([this.chain, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
       if (this.queue.length === 0 && !this.timer) return true;
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 100));
