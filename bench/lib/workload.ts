@@ -73,7 +73,8 @@ export class AdminClient {
       apiVersion: 'ferry.dev/v1',
       kind: 'Token',
       metadata: { name: `bench-bootstrap-${Date.now()}` },
-      spec: { role: 'bootstrap', ttlSeconds: 7200 },
+      // One token for the whole fleet: bootstrap tokens are single-use unless given a number of uses.
+      spec: { role: 'bootstrap', ttlSeconds: 7200, maxUses: 10_000 },
     });
     return res.status.token;
   }
