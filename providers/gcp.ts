@@ -1,4 +1,7 @@
 /**
+ * Longer than 400 lines because it is the one Compute Engine adapter (one file per provider, as the
+ * seam asks); its load balancers already live in gcp-lb.ts.
+ *
  * The `gcp` provider: a node is one Compute Engine instance booted with ferry's user-data
  * (userdata.ts) as its `user-data` metadata, which cloud-init runs on first boot: the image must
  * have cloud-init (Ubuntu and Container-Optimized OS images do; Google's Debian images do not).

@@ -1,4 +1,8 @@
 /**
+ * Longer than 400 lines because it is the one Docker implementation of the seam (its HTTP client is
+ * docker-api.ts, output tails log-tail.ts); splitting pod network, sandbox and container calls
+ * into files is the next step when it grows.
+ *
  * The Docker implementation of the ContainerRuntime seam. Every container carries labels (pod uid,
  * name, namespace, container name, role, spec hash, restart count, node) so a restarted agent
  * adopts what runs; nothing without `ferry.managed=true` and this node's label is ever touched.

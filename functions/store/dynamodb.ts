@@ -1,4 +1,8 @@
 /**
+ * Longer than 400 lines because it is the one DynamoDB backend and the seam's rule is one file per
+ * implementation (STYLE.md); its key layout and sharding already live in dynamodb-layout.ts and
+ * its revision clock in revision-clock.ts, and what remains is the seam's ten operations.
+ *
  * The StateStore for AWS Lambda: one DynamoDB table, conditional writes. Tested against dynalite
  * (a DynamoDB-compatible server) by the same conformance suite as the other backends; `transact`,
  * which dynalite lacks, against DynamoDB Local when the suite can fetch it.
