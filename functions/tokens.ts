@@ -17,6 +17,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isoTime } from '../schemas/time';
 import type { Deps } from './deps';
 import { AlreadyExistsError, ForbiddenError, isConflict } from './errors';
+import { retryOnConflict } from './store/retry';
 import type { Obj } from './store/types';
 
 export const TOKEN_KIND = 'Token';
@@ -120,22 +121,21 @@ export function usesLeft(record: TokenRecord): number {
  * (or the token was revoked meanwhile).
  */
 export async function consumeBootstrapUse(deps: Deps, name: string): Promise<void> {
-  for (let attempt = 1; attempt <= 10; attempt++) {
-    const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name });
-    if (!record || usesLeft(record) <= 0) {
-      throw new ForbiddenError(
-        `bootstrap token "${name}" has no registrations left (it is single-use unless created with --max-uses)`,
-      );
-    }
-    record.status = { ...record.status, uses: (record.status?.uses ?? 0) + 1 };
-    try {
-      await deps.store.update(record);
-      return;
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
+  try {
+    await retryOnConflict(async (current) => {
+      const record =
+        (current as TokenRecord | undefined) ?? (await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name }));
+      if (!record || usesLeft(record) <= 0) {
+        throw new ForbiddenError(
+          `bootstrap token "${name}" has no registrations left (it is single-use unless created with --max-uses)`,
+        );
+      }
+      await deps.store.update({ ...record, status: { ...record.status, uses: (record.status?.uses ?? 0) + 1 } });
+    }, 10);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    throw new ForbiddenError(`bootstrap token "${name}": too many concurrent registrations, try again`);
   }
-  throw new ForbiddenError(`bootstrap token "${name}": too many concurrent registrations, try again`);
 }
 
 export function hashSecret(secret: string): string {
