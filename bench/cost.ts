@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
+import { POLLED_SYNC } from '../functions/api/agent/modes';
 import type { Pod } from '../schemas';
 import { Cluster, type Window } from './cost/cluster';
 import { readDeployment } from './cost/deployment';
@@ -119,8 +120,10 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
     console.log(
       `  ${nodes} nodes: ${converged ? 'converged' : 'NOT converged'} in ${round((Date.now() - started) / 1000)} s (${c.ready}/${want} pods Ready)`,
     );
-    // Let the last writes of the start-up drain through the stream before measuring.
-    await sleep(nodes === 0 ? 0 : 5000);
+    // Steady means quiet: after a change a polled node syncs every busySyncSeconds for
+    // busyForSeconds (functions/api/agent/modes.ts), so the window starts once that is over and
+    // one quiet interval more has passed; the start-up's last writes drain meanwhile.
+    await sleep(nodes === 0 ? 0 : (POLLED_SYNC.busyForSeconds + POLLED_SYNC.quietSyncSeconds) * 1000);
     await cluster.controllers.drained(nodes === 0 ? 10_000 : 5000);
 
     const a = await cluster.snapshot();
