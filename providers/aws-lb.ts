@@ -37,13 +37,12 @@ import {
   type CloudConfig,
   CloudConfigError,
   type LoadBalancerIngress,
+  type LoadBalancerKey,
   type LoadBalancerNode,
   type LoadBalancerService,
   NotSupportedError,
 } from './types';
 import { stringOption } from './userdata';
-
-type ServiceKey = { cluster: string; namespace: string; name: string };
 
 export class AwsLoadBalancers {
   constructor(
@@ -132,7 +131,7 @@ export class AwsLoadBalancers {
     };
   }
 
-  async delete(service: ServiceKey): Promise<void> {
+  async delete(service: LoadBalancerKey): Promise<void> {
     const what = `deleting the load balancer of ${service.namespace}/${service.name}`;
     const lb = await this.call(what, () => this.findLoadBalancer(lbName(service)));
     if (!lb?.LoadBalancerArn) return;
@@ -253,7 +252,7 @@ export class AwsLoadBalancers {
 }
 
 /** ELB names: at most 32 letters, digits and hyphens, unique per region and account. */
-export function lbName(service: ServiceKey): string {
+export function lbName(service: LoadBalancerKey): string {
   const hash = createHash('sha256').update(`${service.cluster}/${service.namespace}/${service.name}`).digest('hex');
   return `ferry-${hash.slice(0, 20)}`;
 }

@@ -21,12 +21,11 @@ import {
   type CloudConfig,
   CloudConfigError,
   type LoadBalancerIngress,
+  type LoadBalancerKey,
   type LoadBalancerNode,
   type LoadBalancerService,
   NotSupportedError,
 } from './types';
-
-type ServiceKey = { cluster: string; namespace: string; name: string };
 
 export interface AzureNetworkOptions {
   credential: TokenCredential;
@@ -127,7 +126,7 @@ export class AzureLoadBalancers {
     return { ip: ip.ipAddress, ports: service.ports.map((p) => ({ port: p.port, protocol: 'TCP' })) };
   }
 
-  async delete(service: ServiceKey): Promise<void> {
+  async delete(service: LoadBalancerKey): Promise<void> {
     const rg = this.config.resourceGroup as string;
     const name = lbName(service);
     const what = `deleting the load balancer of ${service.namespace}/${service.name}`;
@@ -177,7 +176,7 @@ function translate(what: string, err: unknown): Error {
 }
 
 /** An Azure resource name (1-80: letters, digits, '-', '_', '.'), unique per cluster and Service. */
-export function lbName(service: ServiceKey): string {
+export function lbName(service: LoadBalancerKey): string {
   const hash = createHash('sha256').update(`${service.cluster}/${service.namespace}/${service.name}`).digest('hex');
   return `ferry-${hash.slice(0, 20)}`;
 }

@@ -33,6 +33,7 @@ import {
   type CloudConfig,
   CloudConfigError,
   type LoadBalancerIngress,
+  type LoadBalancerKey,
   type LoadBalancerNode,
   type LoadBalancerService,
   NotSupportedError,
@@ -42,7 +43,6 @@ type GceOperation = protos.google.cloud.compute.v1.IOperation;
 /** What an insert or delete resolves to: an operation handle whose `latestResponse` is the Operation. */
 type Lro = { latestResponse: unknown };
 type ClientOptions = NonNullable<ConstructorParameters<typeof InstancesClient>[0]>;
-type ServiceKey = { cluster: string; namespace: string; name: string };
 
 export class GcpLoadBalancers {
   private readonly pools: TargetPoolsClient;
@@ -147,7 +147,7 @@ export class GcpLoadBalancers {
     return { ip: rule.IPAddress, ports: ports.map((p) => ({ port: Number(p), protocol: 'TCP' })) };
   }
 
-  async delete(service: ServiceKey): Promise<void> {
+  async delete(service: LoadBalancerKey): Promise<void> {
     const name = lbName(service);
     const scope = { project: this.project, region: this.region };
     const what = `deleting the load balancer of ${service.namespace}/${service.name}`;
@@ -237,7 +237,7 @@ function translate(what: string, err: unknown): Error {
 }
 
 /** A Compute Engine name (RFC 1035, at most 63), unique per cluster and Service. */
-export function lbName(service: ServiceKey): string {
+export function lbName(service: LoadBalancerKey): string {
   const hash = createHash('sha256').update(`${service.cluster}/${service.namespace}/${service.name}`).digest('hex');
   return `ferry-${hash.slice(0, 20)}`;
 }

@@ -81,6 +81,9 @@ export interface Instance {
 }
 
 /** A Service as its load balancer sees it: each port is forwarded to that node port on every node. */
+/** Which Service a load balancer is for: its cluster, namespace and name (what every adapter names and tags it by). */
+export type LoadBalancerKey = { cluster: string; namespace: string; name: string };
+
 export interface LoadBalancerService {
   /** Tagged on every resource made for it, with the Service (so two clusters in one account never mix). */
   cluster: string;
@@ -133,7 +136,7 @@ export interface CloudProvider {
    * Deletes the load balancer of a Service and everything made for it (listeners, target groups,
    * rules, probes, its public address). Safe to retry: a load balancer already gone is not an error.
    */
-  deleteLoadBalancer(service: { cluster: string; namespace: string; name: string }): Promise<void>;
+  deleteLoadBalancer(service: LoadBalancerKey): Promise<void>;
 }
 
 /**
