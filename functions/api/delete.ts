@@ -43,9 +43,10 @@ export async function removeResource(
   if (policy === 'Orphan') await orphanDependents(deps, stored);
   if (policy === 'Foreground') await deleteDependents(deps, stored);
   try {
-    const gone = await deps.store.delete(refOf(route, name), {
-      resourceVersion: policy === 'Background' ? (stored.metadata.resourceVersion as string) : undefined,
-    } as { resourceVersion?: string });
+    // After orphaning or deleting the dependents a controller may have touched the owner's status
+    // meanwhile: that must not turn this delete into a 409 with its dependents already handled.
+    const rv = policy === 'Background' ? stored.metadata.resourceVersion : undefined;
+    const gone = await deps.store.delete(refOf(route, name), rv ? { resourceVersion: rv } : {});
     await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
     await releaseQuota(deps, gone);
     return gone;
