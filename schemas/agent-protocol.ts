@@ -151,22 +151,42 @@ export interface ConfigSource {
 }
 
 /**
- * One Service as the node's proxy sees it (kube-proxy's view of a Service and its Endpoints), as
- * the endpoints controller materializes it. Open to more: a `clusterIP` and headless pod addresses
- * (issue 15) become optional fields here, and old agents ignore them.
+ * One Service as the node's proxy and DNS server see it (kube-proxy's and CoreDNS's view of a
+ * Service and its Endpoints), as the endpoints controller materializes it. Fields added later are
+ * optional, so old agents ignore them.
  */
 export interface ServiceRoute {
   namespace: string;
   name: string;
+  /** `spec.type`; absent means ClusterIP. */
+  type?: string;
+  /** The Service's cluster IP (what its DNS name answers), `None` for a headless Service. */
+  clusterIP?: string;
+  /** ExternalName Services: the name DNS answers with a CNAME; such a route has no ports to proxy. */
+  externalName?: string;
   ports: RoutePort[];
+  /**
+   * Headless Services (`clusterIP: None`): the pods DNS answers with, ready ones only unless
+   * `publishNotReadyAddresses`. `hostname`/`subdomain` are the pod's (StatefulSet pods have both),
+   * giving `hostname.subdomain.ns.svc.<domain>` records.
+   */
+  pods?: RoutePod[];
+}
+
+export interface RoutePod {
+  /** The address a client on the asking node dials (the pod's IP on its own node's network). */
+  ip: string;
+  nodeName?: string;
+  hostname?: string;
+  subdomain?: string;
 }
 
 export interface RoutePort {
   name?: string;
-  /** The Service's port (what `<NAME>_SERVICE_PORT` would be in Kubernetes). */
+  /** The Service's port (what `<NAME>_SERVICE_PORT` is in Kubernetes, and what the cluster IP serves). */
   port: number;
-  /** Where every node listens for this port. */
-  nodePort: number;
+  /** Where every node listens for this port; absent when the Service has none (headless). */
+  nodePort?: number;
   protocol: string;
   /** Ready endpoints: a node address and the host port the pod's container port is published on. */
   endpoints: { ip: string; port: number }[];
