@@ -6,7 +6,9 @@
 import { kindInfo } from './kinds';
 import type { Obj } from './object';
 import { defaultLimitRangeItem, type LimitRangeItem } from './policy';
+import { RBAC_GROUP } from './rbac';
 import { isConfigKey } from './rules/config';
+import { DEFAULT_SERVICE_ACCOUNT } from './service-account';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,7 +26,16 @@ export function applyDefaults<T extends Obj>(obj: T): T {
   const spec = out.spec;
   switch (out.kind) {
     case 'Pod':
-      if (isRec(spec)) defaultPodSpec(spec);
+      if (isRec(spec)) {
+        defaultPodSpec(spec);
+        // Kubernetes' ServiceAccount admission names `default` for a pod that names none.
+        setDefault(spec, 'serviceAccountName', DEFAULT_SERVICE_ACCOUNT);
+        spec.serviceAccount = spec.serviceAccountName;
+      }
+      break;
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      defaultBinding(out as unknown as Rec);
       break;
     case 'Deployment':
       if (isRec(spec)) {
@@ -119,6 +130,12 @@ function defaultTemplate(template: unknown): void {
 }
 
 function defaultPodSpec(spec: Rec): void {
+  // `serviceAccount` is the deprecated alias: read when the name is unset, and always kept equal
+  // to it (Kubernetes' defaulting and its v1 conversion).
+  if (typeof spec.serviceAccount === 'string' && spec.serviceAccount !== '')
+    setDefault(spec, 'serviceAccountName', spec.serviceAccount);
+  if (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '')
+    spec.serviceAccount = spec.serviceAccountName;
   setDefault(spec, 'restartPolicy', 'Always');
   setDefault(spec, 'terminationGracePeriodSeconds', 30);
   setDefault(spec, 'dnsPolicy', 'ClusterFirst');
@@ -126,6 +143,17 @@ function defaultPodSpec(spec: Rec): void {
   for (const list of [spec.containers, spec.initContainers]) {
     if (!Array.isArray(list)) continue;
     for (const c of list) if (isRec(c)) defaultContainer(c);
+  }
+}
+
+/** Kubernetes' SetDefaults_Subject and roleRef: User and Group subjects, and roles, are RBAC's group. */
+function defaultBinding(binding: Rec): void {
+  if (isRec(binding.roleRef)) setDefault(binding.roleRef, 'apiGroup', RBAC_GROUP);
+  if (!Array.isArray(binding.subjects)) return;
+  for (const s of binding.subjects) {
+    if (!isRec(s)) continue;
+    if (s.kind === 'ServiceAccount') setDefault(s, 'apiGroup', '');
+    else if (s.kind === 'User' || s.kind === 'Group') setDefault(s, 'apiGroup', RBAC_GROUP);
   }
 }
 

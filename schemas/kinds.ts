@@ -5,7 +5,9 @@ import { CloudSchema, NodePoolSchema } from './ferry';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
+import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSchema } from './rbac';
 import { EndpointsSchema, ServiceSchema } from './service';
+import { ServiceAccountSchema } from './service-account';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
 export interface KindInfo {
@@ -64,6 +66,19 @@ export const kinds: readonly KindInfo[] = [
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
+  info('v1', 'ServiceAccount', 'serviceaccounts', true, ['sa'], [], ServiceAccountSchema),
+  info('rbac.authorization.k8s.io/v1', 'Role', 'roles', true, [], [], RoleSchema),
+  info('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles', false, [], [], ClusterRoleSchema),
+  info('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings', true, [], [], RoleBindingSchema),
+  info(
+    'rbac.authorization.k8s.io/v1',
+    'ClusterRoleBinding',
+    'clusterrolebindings',
+    false,
+    [],
+    [],
+    ClusterRoleBindingSchema,
+  ),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
 ];

@@ -280,6 +280,14 @@ export const COLUMNS: Record<string, KindColumns> = {
     headers: ['NAME', 'CREATED AT'],
     row: (o) => [name(o), str(o, 'metadata.creationTimestamp')],
   },
+  ServiceAccount: {
+    headers: ['NAME', 'SECRETS', 'AGE'],
+    row: (o, now) => [name(o), String(arr(o, 'secrets').length), created(o, now)],
+  },
+  Role: { headers: ['NAME', 'CREATED AT'], row: (o) => [name(o), str(o, 'metadata.creationTimestamp')] },
+  ClusterRole: { headers: ['NAME', 'CREATED AT'], row: (o) => [name(o), str(o, 'metadata.creationTimestamp')] },
+  RoleBinding: bindingColumns(),
+  ClusterRoleBinding: bindingColumns(),
   Event: {
     headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
     row: (o, now) => [
@@ -291,6 +299,21 @@ export const COLUMNS: Record<string, KindColumns> = {
     ],
   },
 };
+
+/** kubectl's printRoleBinding: ROLE is `Kind/name`; `-o wide` lists the subjects by kind. */
+function bindingColumns(): KindColumns {
+  const subjects = (o: Loose, kind: string) =>
+    arr(o, 'subjects')
+      .filter((s) => str(s, 'kind') === kind)
+      .map((s) => (kind === 'ServiceAccount' ? `${str(s, 'namespace')}/${str(s, 'name')}` : str(s, 'name')))
+      .join(', ');
+  return {
+    headers: ['NAME', 'ROLE', 'AGE'],
+    row: (o, now) => [name(o), `${str(o, 'roleRef.kind')}/${str(o, 'roleRef.name')}`, created(o, now)],
+    wideHeaders: ['USERS', 'GROUPS', 'SERVICEACCOUNTS'],
+    wideRow: (o) => [subjects(o, 'User'), subjects(o, 'Group'), subjects(o, 'ServiceAccount')],
+  };
+}
 
 export const GENERIC_COLUMNS: KindColumns = {
   headers: ['NAME', 'AGE'],

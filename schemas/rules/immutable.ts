@@ -63,6 +63,10 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
         : [immutable('spec.selector', ` (delete the ${stored.kind} and create it again to change it)`)];
     case 'Pod':
       return podSpecChanges(before, after);
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      // Kubernetes: a binding's role is its identity; delete and recreate it to bind another.
+      return sameValue(stored.roleRef, next.roleRef) ? [] : [immutable('roleRef', ': cannot change roleRef')];
     default:
       return [];
   }

@@ -9,6 +9,7 @@ import { checkConfigData } from './config';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
 import { checkPodSpec } from './pod';
+import { checkBinding, checkRoleRules } from './rbac';
 import { checkService } from './service';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
 
@@ -30,6 +31,10 @@ const RULES: Record<string, Rule> = {
   Endpoints: checkEndpoints,
   Secret: checkConfigData,
   ConfigMap: checkConfigData,
+  Role: checkRoleRules(true),
+  ClusterRole: checkRoleRules(false),
+  RoleBinding: checkBinding(true),
+  ClusterRoleBinding: checkBinding(false),
 };
 
 export function semantic(info: KindInfo, obj: Rec): StatusCause[] {

@@ -8,12 +8,27 @@ import { DNS1123_LABEL, DNS1123_SUBDOMAIN, validLabelValue, validQualifiedName }
 const ANNOTATIONS_MAX_BYTES = 256 * 1024;
 /** Kinds whose names must be DNS-1123 labels (they become DNS names or env var prefixes). */
 const LABEL_NAMED = new Set(['Namespace', 'Service']);
+/**
+ * RBAC objects are named by path segments, not DNS names (Kubernetes' ValidateRBACName):
+ * `system:metrics-server` is a ClusterRole real manifests ship.
+ */
+const PATH_SEGMENT_NAMED = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
+/** Kubernetes' path.IsValidPathSegmentName, bounded like every other name. */
+export function validPathSegmentName(name: string): boolean {
+  return name !== '.' && name !== '..' && !/[/%]/.test(name) && name.length <= 253;
+}
 
 export function checkMetadata(info: KindInfo, obj: Rec, causes: StatusCause[]): void {
   const meta = isRec(obj.metadata) ? obj.metadata : {};
   const name = meta.name;
   if (typeof name !== 'string' || name === '') {
     causes.push(required('metadata.name', 'name or generateName is required'));
+  } else if (PATH_SEGMENT_NAMED.has(info.kind)) {
+    if (!validPathSegmentName(name))
+      causes.push(
+        invalid('metadata.name', name, `may not be '.' or '..', contain '/' or '%', or exceed 253 characters`),
+      );
   } else if (
     LABEL_NAMED.has(info.kind) ? !DNS1123_LABEL.test(name) || name.length > 63 : !DNS1123_SUBDOMAIN.test(name)
   ) {

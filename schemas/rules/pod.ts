@@ -8,7 +8,7 @@ import { quantityProblem } from '../quantity';
 import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 import { checkLabels } from './meta';
-import { DNS1123_LABEL } from './names';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names';
 
 export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
   const names = new Set<string>();
@@ -22,6 +22,11 @@ export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): vo
     });
   }
   checkLabels(spec.nodeSelector, `${path}.nodeSelector`, causes);
+  const account = spec.serviceAccountName;
+  if (typeof account === 'string' && account !== '' && (!DNS1123_SUBDOMAIN.test(account) || account.length > 253))
+    causes.push(
+      invalid(`${path}.serviceAccountName`, account, 'a ServiceAccount name must be a lowercase RFC 1123 subdomain'),
+    );
   causes.push(...refusedPodFields(spec, path));
 }
 
