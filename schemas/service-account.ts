@@ -32,3 +32,12 @@ export type ServiceAccount = Kind<Static<typeof ServiceAccountSchema>>;
 
 /** The ServiceAccount a pod runs as when it names none. */
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
+
+/** The `default` ServiceAccount every namespace has (a create body: the store sets the rest). */
+export function defaultServiceAccount(namespace: string): {
+  apiVersion: 'v1';
+  kind: 'ServiceAccount';
+  metadata: { name: string; namespace: string };
+} {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace } };
+}

@@ -175,6 +175,7 @@ async function checkBundlePolicy(
   const warnings: string[] = [];
   const denied: string[] = [];
   const bundled = new Map(planned.filter((p) => p.info.kind === 'Namespace').map((p) => [p.ref.name, p.desired]));
+  const objects = planned.map((p) => p.desired);
   for (const p of planned) {
     const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired;
     const ns = p.ref.namespace !== undefined ? bundled.get(p.ref.namespace) : undefined;
@@ -185,7 +186,7 @@ async function checkBundlePolicy(
         principal,
         next,
         p.stored,
-        ns ? { policy: policyOf(ns.metadata.labels) } : {},
+        ns ? { policy: policyOf(ns.metadata.labels), bundled: objects } : { bundled: objects },
       );
       warnings.push(...found.map((w) => `${label(p)}: ${w}`));
       // LimitRange defaults landed on `next`; for a create that is the object written.

@@ -7,6 +7,7 @@
  */
 
 import { applyDefaults, openApiDocument } from '../../schemas';
+import { DEFAULT_SERVICE_ACCOUNT, defaultServiceAccount } from '../../schemas/service-account';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import { trackNodeDesired } from '../node-desired';
 import type { Obj } from '../store/types';
@@ -134,7 +135,9 @@ function versionInfo(deps: ApiDeps): object {
 
 /**
  * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) when they are
- * missing. Safe to run on every start and from several processes at once.
+ * missing, and the `default` ServiceAccount of every namespace (the controllers keep it so; this
+ * repairs a store written before ServiceAccounts existed). Safe to run on every start and from
+ * several processes at once.
  */
 export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
   for (const name of SYSTEM_NAMESPACES) {
@@ -143,6 +146,19 @@ export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): P
       const ns = applyDefaults<Obj>({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
       ns.status ??= { phase: 'Active' };
       await deps.store.create(ns);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  const accounts = new Set(
+    (await deps.store.list('ServiceAccount')).items
+      .filter((sa) => sa.metadata.name === DEFAULT_SERVICE_ACCOUNT)
+      .map((sa) => sa.metadata.namespace),
+  );
+  for (const ns of (await deps.store.list('Namespace')).items) {
+    if (accounts.has(ns.metadata.name) || ns.metadata.deletionTimestamp) continue;
+    try {
+      await deps.store.create(defaultServiceAccount(ns.metadata.name));
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }

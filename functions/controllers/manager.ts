@@ -49,6 +49,7 @@ import {
 import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
+import { ensureDefaultServiceAccounts } from './service-accounts';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
@@ -108,6 +109,8 @@ function declaredControllers(
 ): Controller[] {
   const pools = options.nodePools;
   return [
+    // First: a namespace's pods (made below) run as its `default` ServiceAccount.
+    { name: 'service-accounts', run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx) },
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },

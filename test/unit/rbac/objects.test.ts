@@ -151,6 +151,9 @@ describe('ServiceAccount and RBAC objects', () => {
   });
 
   it('keeps serviceAccount, the deprecated alias, equal to serviceAccountName', async () => {
+    // prepare
+    await api.send('POST', APPLY, { raw: BUNDLE, contentType: 'application/yaml' });
+
     // act
     const res = await api.send('POST', '/api/v1/namespaces/default/pods', {
       body: {
