@@ -22,8 +22,13 @@ import type { Obj } from './store/types';
 
 export const TOKEN_KIND = 'Token';
 export const TOKEN_API_VERSION = 'ferry.dev/v1';
+/** The roles a caller may issue through the token API. */
 export const ROLES = ['admin', 'deployer', 'reader', 'bootstrap', 'node'] as const;
-export type Role = (typeof ROLES)[number];
+/**
+ * `serviceaccount`: a pod's token, issued only to the agent of the pod's node
+ * (functions/pod-tokens.ts), governed by RBAC instead of a ferry role.
+ */
+export type Role = (typeof ROLES)[number] | 'serviceaccount';
 /** A fleet token may register at most this many nodes. */
 export const MAX_BOOTSTRAP_USES = 10_000;
 
@@ -44,6 +49,16 @@ export interface TokenSpec {
    */
   nodeLabels?: Record<string, string>;
   description?: string;
+  /** serviceaccount: the pod the token is bound to; it stops working when the pod or its ServiceAccount goes. */
+  boundPod?: BoundPod;
+}
+
+export interface BoundPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  serviceAccountName: string;
+  serviceAccountUid: string;
 }
 
 /** The stored record. `secretHash` never leaves the API's views. */
@@ -70,6 +85,7 @@ export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ r
     if (options.nodeLabels && Object.keys(options.nodeLabels).length > 0) spec.nodeLabels = { ...options.nodeLabels };
   }
   if (options.description) spec.description = options.description;
+  if (options.boundPod) spec.boundPod = { ...options.boundPod };
   const status: TokenRecord['status'] = {};
   if (options.ttlSeconds !== undefined) {
     status.expirationTimestamp = isoTime(deps.clock() + options.ttlSeconds * 1000);

@@ -142,6 +142,18 @@ export const LogAnswerSchema = Type.Object(
 );
 export type LogAnswer = Static<typeof LogAnswerSchema>;
 
+/** `POST /agent/v1/token`: a token for a pod bound to the calling node (functions/pod-tokens.ts). */
+export const PodTokenRequestSchema = Type.Object({ pod: PodRefSchema }, { additionalProperties: false });
+export type PodTokenRequest = Static<typeof PodTokenRequestSchema>;
+
+/**
+ * The pod's ServiceAccount token, to mount at /var/run/secrets/kubernetes.io/serviceaccount, or
+ * `automount: false` when the pod (or its ServiceAccount) mounts none.
+ */
+export type PodTokenResponse =
+  | { automount: false }
+  | { automount: true; token: string; expirationTimestamp: string; namespace: string };
+
 /** A ConfigMap's `data`/`binaryData`, or a Secret's `data` (base64, as stored). */
 export interface ConfigSource {
   namespace: string;

@@ -3,11 +3,17 @@
  * the node agent's calls enter the API. `register` trades a bootstrap token for a node token
  * (register.ts decides who may register what); `sync` is the node's heartbeat and status report
  * (functions/api/agent/ does the work, and checks the statuses it carries against the Node and Pod
- * schemas). Both bodies are checked against the protocol schemas before anything is written.
+ * schemas); `token` gives a node its pods' ServiceAccount tokens (functions/pod-tokens.ts). Both bodies are checked against the protocol schemas before anything is written.
  */
 import { Compile } from 'typebox/compile';
-import { LogAnswerSchema, RegisterRequestSchema, SyncRequestSchema } from '../../schemas/agent-protocol';
+import {
+  LogAnswerSchema,
+  PodTokenRequestSchema,
+  RegisterRequestSchema,
+  SyncRequestSchema,
+} from '../../schemas/agent-protocol';
 import { InvalidError, type StatusCause } from '../errors';
+import { issuePodToken } from '../pod-tokens';
 import { syncNode } from './agent/sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
@@ -19,11 +25,12 @@ import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 const registerCheck = Compile(RegisterRequestSchema);
 const syncCheck = Compile(SyncRequestSchema);
 const logsCheck = Compile(LogAnswerSchema);
+const tokenCheck = Compile(PodTokenRequestSchema);
 
 export type AgentRoute = (deps: ApiDeps, req: ApiRequest, principal: Principal) => Promise<ApiResponse>;
 
 /** op -> handler; `authorize` (auth.ts) has already checked the role for `agent/<op>`. */
-export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs };
+export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs, token };
 
 async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
@@ -43,6 +50,13 @@ async function logs(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
   if (!logsCheck.Check(body)) throw invalid('LogAnswer', logsCheck.Errors(body));
   await answerLogRequest(deps, principal.nodeName as string, body);
   return jsonResponse(200, {});
+}
+
+/** A ServiceAccount token for a pod bound to the calling node (functions/pod-tokens.ts). */
+async function token(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
+  const body = parseBody(req, deps.config.maxBodyBytes);
+  if (!tokenCheck.Check(body)) throw invalid('PodTokenRequest', tokenCheck.Errors(body));
+  return jsonResponse(200, await issuePodToken(deps, principal.nodeName as string, body.pod));
 }
 
 function invalid(kind: string, errors: Iterable<{ instancePath: string; message: string }>): InvalidError {

@@ -181,13 +181,10 @@ async function checkBundlePolicy(
     const ns = p.ref.namespace !== undefined ? bundled.get(p.ref.namespace) : undefined;
     try {
       restrictNodeWrite(principal, deps.clock(), next, p.stored);
-      const found = await admitPolicy(
-        deps,
-        principal,
-        next,
-        p.stored,
-        ns ? { policy: policyOf(ns.metadata.labels), bundled: objects } : { bundled: objects },
-      );
+      const found = await admitPolicy(deps, principal, next, p.stored, {
+        bundled: objects,
+        ...(ns ? { policy: policyOf(ns.metadata.labels) } : {}),
+      });
       warnings.push(...found.map((w) => `${label(p)}: ${w}`));
       // LimitRange defaults landed on `next`; for a create that is the object written.
       if (!p.stored) p.desired = next;
@@ -207,10 +204,11 @@ async function checkBundlePolicy(
 }
 
 /**
- * 403 unless the principal may write at least one object somewhere: an admin, or a deployer with
- * a namespace. What each object of the bundle may do is checked per object once it is parsed.
+ * 403 unless the principal may write some object: an admin, a deployer with a namespace, a pod's
+ * ServiceAccount token (RBAC grants kinds). Each object of the bundle is checked once parsed.
  */
 function mayApplySomething(principal: Principal): void {
+  if (principal.role === 'serviceaccount') return;
   const namespace = principal.namespaces[0];
   try {
     authorize(principal, {

@@ -9,16 +9,24 @@
  * - reader: read everything except Secrets; no writes.
  * - bootstrap: only `POST /agent/v1/register` (register.ts: new nodes only, uses counted); always expires.
  * - node: its own Node and its Lease, the pods bound to it (read, and write their status),
- *   `/agent/v1/sync`, and re-registering itself; like Kubernetes' NodeRestriction admission.
+ *   `/agent/v1/sync`, `/agent/v1/token` (its pods' tokens), and re-registering itself; like
+ *   Kubernetes' NodeRestriction admission.
+ * - serviceaccount: a pod's token (../pod-tokens.ts): what RBAC grants its ServiceAccount
+ *   (rbac.ts; the rules are read at authentication, rbac-rules.ts), plus discovery, which
+ *   Kubernetes grants every authenticated user (system:discovery). Never tokens or /agent/v1.
  *   `authorizeObject` is the hook that checks the object itself once it is known (a pod's
  *   spec.nodeName); node-identity.ts limits what a node may change in its Node and Lease.
  * Tokens and Authorization headers are never logged.
  */
 import { hash } from 'node:crypto';
+import { kindInfo } from '../../schemas/kinds';
 import type { Deps } from '../deps';
 import { ForbiddenError, UnauthorizedError } from '../errors';
+import { podTokenProblem } from '../pod-tokens';
 import type { Obj } from '../store/types';
 import { type Role, type TokenRecord, verifyToken } from '../tokens';
+import { rbacAllows, type ScopedRule } from './rbac';
+import { rulesFor, serviceAccountUser } from './rbac-rules';
 
 export { ensureAdminToken } from '../tokens';
 
@@ -30,6 +38,9 @@ export interface Principal {
   namespaces: string[];
   /** node: the node it acts for. */
   nodeName?: string;
+  /** serviceaccount: who it is, and the rules its bindings give it (read at authentication). */
+  serviceAccount?: { namespace: string; name: string };
+  rules?: ScopedRule[];
 }
 
 export type Verb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete';
@@ -45,8 +56,10 @@ export type Access =
       subresource?: string;
       /** list: the `spec.nodeName=` a field selector pins (node tokens may list only their pods). */
       nodeName?: string;
+      /** list with `?watch=true`: RBAC's `watch` verb. */
+      watch?: boolean;
     }
-  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' };
+  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token' };
 
 /** Where node heartbeats (Leases) live, as in Kubernetes. */
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
@@ -69,6 +82,11 @@ export async function authenticate(
   const record = await verifyToken(deps, token);
   if (!record) throw new UnauthorizedError('Unauthorized: the token is invalid, expired or revoked');
   const principal = principalOf(record);
+  if (record.spec.role === 'serviceaccount') {
+    const problem = await podTokenProblem(deps, record);
+    if (problem) throw new UnauthorizedError(`Unauthorized: the token is invalid, expired or revoked (${problem})`);
+    principal.rules = await rulesFor(deps, principal.serviceAccount as { namespace: string; name: string });
+  }
   cache?.set(key, principal, record, deps.clock());
   return principal;
 }
@@ -111,6 +129,9 @@ export class TokenCache {
 export function principalOf(record: TokenRecord): Principal {
   const p: Principal = { name: record.metadata.name, role: record.spec.role, namespaces: record.spec.namespaces ?? [] };
   if (record.spec.nodeName) p.nodeName = record.spec.nodeName;
+  const bound = record.spec.boundPod;
+  if (record.spec.role === 'serviceaccount' && bound)
+    p.serviceAccount = { namespace: bound.namespace, name: bound.serviceAccountName };
   return p;
 }
 
@@ -143,8 +164,13 @@ function allowed(p: Principal, a: Access): boolean {
       case 'node':
         // register: its current credential re-registers its own node (register.ts checks the name).
         return (
-          a.path === 'agent/sync' || a.path === 'agent/logs' || a.path === 'agent/register' || a.path === 'discovery'
+          a.path === 'agent/sync' ||
+          a.path === 'agent/logs' ||
+          a.path === 'agent/token' ||
+          a.path === 'agent/register' ||
+          a.path === 'discovery'
         );
+      case 'serviceaccount':
       case 'deployer':
       case 'reader':
         return a.path === 'discovery';
@@ -159,10 +185,26 @@ function allowed(p: Principal, a: Access): boolean {
       return a.namespace !== undefined && p.namespaces.includes(a.namespace);
     case 'node':
       return nodeAllowed(p, a);
+    case 'serviceaccount':
+      return serviceAccountAllowed(p, a);
     case 'bootstrap':
       return false;
   }
   return false;
+}
+
+function serviceAccountAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolean {
+  const info = kindInfo(a.kind);
+  if (!info) return false;
+  const verb = a.verb === 'list' && a.watch ? 'watch' : a.verb;
+  return rbacAllows(p.rules ?? [], {
+    verb,
+    apiGroup: info.group,
+    resource: a.subresource ? `${info.plural}/${a.subresource}` : info.plural,
+    namespaced: a.namespaced,
+    ...(a.name !== undefined ? { name: a.name } : {}),
+    ...(a.namespace !== undefined ? { namespace: a.namespace } : {}),
+  });
 }
 
 function nodeAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolean {
@@ -183,12 +225,25 @@ function nodeAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolea
 }
 
 function deniedWhat(p: Principal, a: Access): string {
+  if (p.role === 'serviceaccount' && !('path' in a)) return serviceAccountDenied(p, a);
   const who = `token "${p.name}" (role ${p.role})`;
   if ('path' in a)
     return `${who} may not use ${a.path === 'tokens' ? 'the token API' : `/${a.path.replace('agent/', 'agent/v1/')}`}`;
   const what = `${a.kind.toLowerCase()}${a.subresource ? `/${a.subresource}` : ''}${a.name ? ` "${a.name}"` : 's'}`;
   const where = a.namespaced ? (a.namespace ? ` in namespace "${a.namespace}"` : ' across all namespaces') : '';
   return `${who} may not ${a.verb} ${what}${where}`;
+}
+
+/** Kubernetes' RBAC denial, which in-cluster clients show as it is. */
+function serviceAccountDenied(p: Principal, a: Exclude<Access, { path: string }>): string {
+  const info = kindInfo(a.kind);
+  const resource = `${info?.plural ?? a.kind.toLowerCase()}${a.subresource ? `/${a.subresource}` : ''}`;
+  const what = `${resource}${a.name ? ` "${a.name}"` : ''}`;
+  const user = serviceAccountUser(p.serviceAccount ?? { namespace: '', name: '' });
+  const verb = a.verb === 'list' && a.watch ? 'watch' : a.verb;
+  const where =
+    a.namespace !== undefined ? ` in the namespace "${a.namespace}"` : a.namespaced ? ' at the cluster scope' : '';
+  return `${what} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${info?.group ?? ''}"${where}`;
 }
 
 /** One sentence per role, shown in every 403 so the caller knows what the token is for. */
@@ -204,5 +259,7 @@ export function mayDo(p: Principal): string {
       return 'a bootstrap token may only register a node (POST /agent/v1/register)';
     case 'node':
       return `a node token may only read and update node "${p.nodeName}", its lease, and the pods bound to it`;
+    case 'serviceaccount':
+      return `a pod's ServiceAccount token may do what Roles and ClusterRoles bound to ${serviceAccountUser(p.serviceAccount ?? { namespace: '', name: '' })} grant`;
   }
 }

@@ -32,7 +32,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   let openApi: string | undefined;
   const tokens = new TokenCache();
   deps.store.watch((event) => {
-    if (event.object.kind === TOKEN_KIND) tokens.clear();
+    if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
   });
   return async (req) => {
     try {
@@ -98,7 +98,7 @@ async function dispatch(
     case 'agent': {
       const handler = agentRoutes[r.op];
       if (!handler) throw new MethodNotAllowedError(req.method, req.path);
-      gate({ path: `agent/${r.op}` as 'agent/register' | 'agent/sync' | 'agent/logs' });
+      gate({ path: `agent/${r.op}` as 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token' });
       return only(req, ['POST'], () => handler(deps, req, principal));
     }
   }
@@ -116,6 +116,16 @@ async function tokens(deps: ApiDeps, req: ApiRequest, name: string | undefined):
     if (req.method === 'DELETE') return jsonResponse(200, await revokeToken(deps, name));
   }
   throw new MethodNotAllowedError(req.method, req.path);
+}
+
+const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding', 'ServiceAccount']);
+
+/**
+ * Writes after which a cached principal may be wrong: a token record, an RBAC object or a
+ * ServiceAccount (a pod token's rules and binding), a deleted pod (its token stops working).
+ */
+function clearsTokenCache(type: string, kind: string): boolean {
+  return kind === TOKEN_KIND || RBAC_KINDS.has(kind) || (kind === 'Pod' && type === 'DELETED');
 }
 
 function only<T extends ApiResponse | Promise<ApiResponse>>(req: ApiRequest, methods: string[], run: () => T): T {

@@ -1,6 +1,7 @@
 /**
  * The policy half of admission, after defaults and validation and before the store: who may set
- * what (pod-security labels on Namespaces, `spec.nodeName`), Pod Security levels, LimitRange
+ * what (pod-security labels on Namespaces, `spec.nodeName`, RBAC objects: rbac-escalation.ts),
+ * the pod's ServiceAccount, Pod Security levels, LimitRange
  * defaults and bounds, and the shape of ResourceQuota/LimitRange objects. Every write path of the
  * API calls `admitPolicy` (create, update, patch, apply); ResourceQuota is checked separately,
  * just before the store write (`checkQuota`), so dry runs reserve nothing. Returns the warnings
@@ -13,6 +14,7 @@ import { quotaProblems } from '../admission/quota/validate';
 import { ForbiddenError, InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 import type { Principal } from './auth';
+import { checkRbacWrite, RBAC_WRITE_KINDS } from './rbac-escalation';
 import type { ApiDeps } from './types';
 
 export interface PolicyOptions {
@@ -32,6 +34,7 @@ export async function admitPolicy(
   if (next.kind === 'Namespace') checkNamespaceLabels(principal, next, stored);
   if (next.kind === 'ResourceQuota') invalidIf(next, quotaProblems(next));
   if (next.kind === 'LimitRange') invalidIf(next, limitRangeProblems(next));
+  if (RBAC_WRITE_KINDS.has(next.kind)) await checkRbacWrite(deps, principal, next, options.bundled);
   const runs = podOf(next);
   if (!runs) return [];
   checkNodeName(principal, next, runs.path, stored);

@@ -78,6 +78,7 @@ export async function handleResource(
   if (verb === 'list') {
     const nodeName = pinnedNodeName(req.query.get('fieldSelector'));
     if (nodeName !== undefined) access.nodeName = nodeName;
+    if (isWatch(req.query)) access.watch = true;
   }
   authorize(principal, access);
   const dryRun = dryRunOf(req);

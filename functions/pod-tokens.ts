@@ -1,0 +1,109 @@
+/**
+ * Pod tokens: the ServiceAccount credential a pod gets at
+ * /var/run/secrets/kubernetes.io/serviceaccount/token, like Kubernetes' bound service account
+ * tokens (the kubelet's TokenRequest with a boundObjectRef to the pod).
+ *
+ * Who issues: the API, to the agent of the pod's node only (`POST /agent/v1/token`, node
+ * credential): a node may obtain tokens for the pods bound to it and no others, as
+ * NodeRestriction allows the kubelet. The token is an ordinary ferry token record (hashed at rest,
+ * never logged) of role `serviceaccount`, bound to the pod's namespace, name and uid and to the
+ * ServiceAccount's uid, expiring after POD_TOKEN_TTL_SECONDS; the agent asks for a new one at 80%
+ * of its life and rewrites the file in place, as the kubelet does. It stops working (401) when the
+ * pod is gone or replaced (another uid), once a deleted pod's grace period is over, or when the
+ * ServiceAccount is deleted or recreated; the service-accounts controller deletes such records.
+ *
+ * Whether a pod gets a token: `spec.automountServiceAccountToken`, else the ServiceAccount's, else
+ * true (Kubernetes' order: the pod wins).
+ */
+import type { PodTokenResponse } from '../schemas/agent-protocol';
+import type { ServiceAccount } from '../schemas/service-account';
+import type { Deps } from './deps';
+import { ForbiddenError, NotFoundError } from './errors';
+import type { Obj } from './store/types';
+import { type BoundPod, issueToken, type TokenRecord } from './tokens';
+
+export const POD_TOKEN_TTL_SECONDS = 3600;
+
+interface PodParts extends Obj {
+  spec?: { nodeName?: string; serviceAccountName?: string; automountServiceAccountToken?: boolean };
+}
+
+export function automounts(pod: PodParts, account: ServiceAccount | undefined): boolean {
+  return pod.spec?.automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true;
+}
+
+/** A token for `ref`, a pod bound to `nodeName`; `{ automount: false }` when the pod mounts none. */
+export async function issuePodToken(
+  deps: Deps,
+  nodeName: string,
+  ref: { namespace: string; name: string; uid: string },
+): Promise<PodTokenResponse> {
+  const pod = await deps.store.get<PodParts>({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
+  if (!pod || pod.metadata.uid !== ref.uid)
+    throw new NotFoundError(
+      'Pod',
+      ref.name,
+      `pods "${ref.name}" with uid ${ref.uid} not found in namespace "${ref.namespace}"`,
+    );
+  if (pod.spec?.nodeName !== nodeName)
+    throw new ForbiddenError(
+      `node "${nodeName}" may not get a token for pod ${ref.namespace}/${ref.name}: it is not bound to this node`,
+    );
+  if (pod.metadata.deletionTimestamp)
+    throw new ForbiddenError(`pod ${ref.namespace}/${ref.name} is terminating: no new token is issued for it`);
+  const saName = pod.spec?.serviceAccountName || 'default';
+  const account = await deps.store.get<ServiceAccount>({
+    kind: 'ServiceAccount',
+    namespace: ref.namespace,
+    name: saName,
+  });
+  if (!automounts(pod, account)) return { automount: false };
+  if (!account)
+    throw new NotFoundError(
+      'ServiceAccount',
+      saName,
+      `serviceaccounts "${saName}" not found in namespace "${ref.namespace}": the pod's token waits for it`,
+    );
+  const boundPod: BoundPod = {
+    namespace: ref.namespace,
+    name: ref.name,
+    uid: ref.uid,
+    serviceAccountName: saName,
+    serviceAccountUid: account.metadata.uid as string,
+  };
+  const { record, token } = await issueToken(deps, {
+    role: 'serviceaccount',
+    ttlSeconds: POD_TOKEN_TTL_SECONDS,
+    boundPod,
+    description: `pod ${ref.namespace}/${ref.name}, serviceaccount ${saName}`,
+  });
+  return {
+    automount: true,
+    token,
+    expirationTimestamp: record.status.expirationTimestamp as string,
+    namespace: ref.namespace,
+  };
+}
+
+/**
+ * Why a pod token no longer works (its pod is gone, replaced or past its deletion grace period,
+ * its ServiceAccount deleted or recreated), or undefined while it does.
+ */
+export async function podTokenProblem(deps: Deps, record: TokenRecord): Promise<string | undefined> {
+  const bound = record.spec.boundPod;
+  if (!bound) return 'the token is bound to no pod';
+  const pod = await deps.store.get({ kind: 'Pod', namespace: bound.namespace, name: bound.name });
+  if (!pod || pod.metadata.uid !== bound.uid) return 'its pod no longer exists';
+  const deleted = pod.metadata.deletionTimestamp;
+  if (deleted) {
+    const grace = (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
+    if (Date.parse(deleted) + grace <= deps.clock()) return 'its pod was deleted';
+  }
+  const account = await deps.store.get({
+    kind: 'ServiceAccount',
+    namespace: bound.namespace,
+    name: bound.serviceAccountName,
+  });
+  if (!account || account.metadata.uid !== bound.serviceAccountUid) return 'its ServiceAccount no longer exists';
+  return undefined;
+}
