@@ -10,6 +10,8 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type {
   LogAnswer,
+  PodTokenRequest,
+  PodTokenResponse,
   RegisterRequest,
   RegisterResponse,
   SyncRequest,
@@ -50,6 +52,11 @@ export class AgentApiClient {
   sync(body: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
     const waitMs = (body.waitSeconds ?? 0) * 1000;
     return this.post('/agent/v1/sync', body, waitMs + 15_000, signal);
+  }
+
+  /** A ServiceAccount token for a pod bound to this node (the API refuses any other pod). */
+  podToken(body: PodTokenRequest): Promise<PodTokenResponse> {
+    return this.post('/agent/v1/token', body, 15_000);
   }
 
   answerLogs(body: LogAnswer): Promise<unknown> {

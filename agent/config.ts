@@ -30,13 +30,18 @@ export interface AgentConfig {
   /** First container restart back-off (Kubernetes: 10 s); lowered by tests. */
   restartBackoffMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Where pods reach the API (api-relay.ts): this port on the pod network's gateway. */
+  apiRelayPort: number;
+  /** The CA that verifies the API, mounted into pods as `ca.crt` (default: NODE_EXTRA_CA_CERTS). */
+  caFile?: string;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
-  [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS]
+  [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS] [--api-relay-port N] [--ca-file PEM]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
-  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY.`;
+  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY, FERRY_API_RELAY_PORT,
+  FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS).`;
 
 export class ConfigError extends Error {}
 
@@ -58,6 +63,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'max-pods': { type: 'string' },
       'sync-wait': { type: 'string' },
       'log-level': { type: 'string' },
+      'api-relay-port': { type: 'string' },
+      'ca-file': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -78,7 +85,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     syncWaitSeconds: Number(values['sync-wait'] ?? 5),
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
+    apiRelayPort: Number(values['api-relay-port'] ?? env.FERRY_API_RELAY_PORT ?? 6443),
   };
+  const caFile = values['ca-file'] ?? env.FERRY_CA_FILE ?? env.NODE_EXTRA_CA_CERTS;
+  if (caFile) config.caFile = caFile;
+  if (!Number.isInteger(config.apiRelayPort) || config.apiRelayPort < 1 || config.apiRelayPort > 65535)
+    throw new ConfigError('--api-relay-port must be a port number (1-65535)');
   const clusterId = values['cluster-id'] ?? env.FERRY_CLUSTER_ID;
   if (clusterId !== undefined) {
     if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(clusterId))

@@ -4,11 +4,14 @@
  * an agent upgrade or restart never restarts a pod; the next agent adopts them.
  */
 
+import { readFileSync } from 'node:fs';
 import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
+import { ApiRelay } from './api-relay';
 import { ConfigError, loadConfig } from './config';
 import { createAgentLogger } from './log';
 import { PodManager } from './pods/manager';
+import { PodTokens } from './pods/service-account';
 import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
 import { DockerRuntime } from './runtime/docker';
 
@@ -37,6 +40,16 @@ async function main(): Promise<void> {
   });
   // Containers reach this node's proxy at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
+  const client = new AgentApiClient(config.apiUrl, config.token ?? '');
+  const relay = new ApiRelay(config.apiUrl, log);
+  const tokens = new PodTokens({
+    stateDir: config.stateDir,
+    fetch: (pod) => client.podToken({ pod }),
+    // Read when a token is written, so a rotated CA file reaches pods with their next token.
+    caCert: () => (config.caFile ? readFileSync(config.caFile, 'utf8') : ''),
+    now: Date.now,
+    log,
+  });
   const pods = new PodManager(runtime, {
     nodeIp: config.nodeIp,
     stateDir: config.stateDir,
@@ -44,13 +57,15 @@ async function main(): Promise<void> {
     backoffBaseMs: config.restartBackoffMs,
     serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
+    inCluster: { env: () => relay.env(), hostAliases: () => relay.hostAliases(), tokens },
   });
-  const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log, Date.now, proxy);
+  const agent = new Agent(config, client, pods, log, Date.now, proxy);
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {
       gateway = (await runtime.podNetwork()).gateway;
       await proxy.setAddresses([config.nodeIp, gateway]);
+      await relay.listen(gateway, config.apiRelayPort);
     } catch (err) {
       log.warn('pod network not ready; retrying', { error: String((err as Error).message) });
       setTimeout(() => void findGateway(), 5000).unref();

@@ -14,6 +14,7 @@ import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
 import type { ConfigSources } from './config-sources';
 import { runPreStop } from './hooks';
+import type { InClusterApi } from './in-cluster';
 import { keepExitedLog } from './logs';
 import { allContainers, graceOf, specHash } from './pod-spec';
 import { probeContainer } from './probing';
@@ -31,6 +32,7 @@ export interface ExecutorOptions {
   stateDir: string;
   backoffBaseMs?: number;
   serviceEnv?: (namespace: string) => { name: string; value: string }[];
+  inCluster?: InClusterApi;
 }
 
 export class PodExecutor {
@@ -78,6 +80,7 @@ export class PodExecutor {
     }
     if (rec.finished) return;
     this.refreshVolumes(rec, pod);
+    await this.o.inCluster?.tokens.refresh(pod);
     // Probes of every running container, in parallel: one slow probe must not hold the others.
     await Promise.all(
       specs.map(async (spec) => {
@@ -201,7 +204,10 @@ export class PodExecutor {
       rec.sandbox = await this.o.runtime.createSandbox(rec.identity, {
         ports: portsOf(pod),
         hostname: pod.spec.hostname ?? (pod.metadata.name as string),
-        hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
+        hostAliases: [
+          ...(this.o.inCluster?.hostAliases() ?? []),
+          ...(pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
+        ],
         sysctls: sandboxSysctls(pod),
         memoryVolumes: memoryVolumes(pod),
       });
@@ -305,6 +311,7 @@ export class PodExecutor {
       c.ready = false;
     }
     rmSync(join(this.o.stateDir, 'pods', rec.identity.uid), { recursive: true, force: true });
+    this.o.inCluster?.tokens.forget(rec.identity.uid);
   }
 
   /** Where probes and hooks of this container connect, and how they exec in it. */

@@ -22,6 +22,7 @@ import type { ConfigVolume } from './config-sources';
 import { ConfigSources } from './config-sources';
 import { drain } from './drain';
 import { isInitialized, PodExecutor } from './executor';
+import type { InClusterApi } from './in-cluster';
 import { answerLogs } from './logs';
 import { type AnyContainer, type PodRecord, podKey } from './record';
 import { buildPodStatus, type ContainerView } from './status';
@@ -36,6 +37,7 @@ export interface PodManagerOptions {
   backoffBaseMs?: number;
   /** Service environment variables for a pod's containers in this namespace, read at container start. */
   serviceEnv?: (namespace: string) => { name: string; value: string }[];
+  inCluster?: InClusterApi;
   /** Whether the node's proxy still sends traffic to this address and host port. */
   routesTo?: (ip: string, port: number) => boolean;
   /** Longest wait for the proxies to drop a terminating pod before its SIGTERM (default 5 s). */
@@ -72,6 +74,7 @@ export class PodManager implements PodSink {
       stateDir: options.stateDir,
       ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+      ...(options.inCluster ? { inCluster: options.inCluster } : {}),
     });
   }
 
@@ -322,6 +325,7 @@ export class PodManager implements PodSink {
     } catch (err) {
       this.options.log.error('stopping pod failed', { pod: podKey(rec), error: String(err) });
       rmSync(join(this.options.stateDir, 'pods', rec.identity.uid), { recursive: true, force: true });
+      this.options.inCluster?.tokens.forget(rec.identity.uid);
     }
     rec.stopped = true;
     void this.tick();

@@ -1,6 +1,6 @@
 /**
- * Starting one container instance, as the kubelet's startContainer does: its env (Service
- * variables, downward API, ConfigMaps/Secrets), its mounts, the image pull (with the pod's pull
+ * Starting one container instance, as the kubelet's startContainer does: its env (the API's and
+ * Service variables, downward API, ConfigMaps/Secrets), its mounts (the ServiceAccount token too), the image pull (with the pod's pull
  * secrets), its securityContext (runAsNonRoot checked against the image), the create and start,
  * then the postStart hook. Each failure leaves the container waiting with the kubelet's reason
  * (CreateContainerConfigError, ErrImagePull/ImagePullBackOff, RunContainerError) and a back-off.
@@ -13,6 +13,7 @@ import { type ContainerRuntime, ImagePullFailedError } from '../runtime/types';
 import { ConfigNotReadyError, type ConfigSources } from './config-sources';
 import { containerEnv } from './env';
 import { runHook } from './hooks';
+import type { InClusterApi } from './in-cluster';
 import { graceOf, specHash } from './pod-spec';
 import { resetProbes } from './probing';
 import { registryAuth } from './pull-secrets';
@@ -28,6 +29,8 @@ export interface StartDeps {
   nodeIp: string;
   backoffBaseMs?: number;
   serviceEnv?: (namespace: string) => { name: string; value: string }[];
+  /** The API's variables and the ServiceAccount token mount (in-cluster.ts). */
+  inCluster?: InClusterApi;
   volumes: VolumeContext;
   /** Where the postStart hook connects. */
   target: () => ProbeTarget;
@@ -51,13 +54,13 @@ export async function startContainer(
   let mounts: ReturnType<typeof containerMounts>;
   const facts = { pod, nodeIp: o.nodeIp, ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}) };
   try {
-    env = containerEnv(
-      o.config,
-      facts,
-      spec,
-      pod.spec.enableServiceLinks === false ? [] : o.serviceEnv?.(pod.metadata.namespace as string),
-    );
+    env = containerEnv(o.config, facts, spec, [
+      ...(o.inCluster?.env() ?? []),
+      ...(pod.spec.enableServiceLinks === false ? [] : (o.serviceEnv?.(pod.metadata.namespace as string) ?? [])),
+    ]);
     mounts = containerMounts(o.volumes, spec, env);
+    const token = await o.inCluster?.tokens.mountFor(pod, spec.volumeMounts ?? []);
+    if (token) mounts.push(token);
   } catch (err) {
     if (!(err instanceof ConfigNotReadyError)) throw err;
     c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
