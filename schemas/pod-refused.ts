@@ -52,7 +52,7 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   },
   {
     path: 'volumes[].projected.sources[].serviceAccountToken',
-    what: 'serviceAccountToken projections (no ServiceAccounts yet)',
+    what: 'serviceAccountToken projections (the pod token is mounted at the standard path; audiences and custom paths are not)',
   },
   { path: 'volumes[].projected.sources[].clusterTrustBundle', what: 'clusterTrustBundle projections' },
   { path: 'volumes[].projected.sources[].podCertificate', what: 'podCertificate projections' },

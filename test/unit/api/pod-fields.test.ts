@@ -15,7 +15,7 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'a serviceAccountToken projection',
     { ...base, volumes: [{ name: 'd', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }] },
     'spec.volumes[0].projected.sources[0].serviceAccountToken',
-    'serviceAccountToken projections (no ServiceAccounts yet)',
+    'serviceAccountToken projections (the pod token is mounted at the standard path; audiences and custom paths are not)',
   ],
   [
     'a downwardAPI volume file of spec.nodeName',
