@@ -6,32 +6,10 @@
 import { age } from '../../schemas/printers/age';
 import { nodeStatus, podStatus } from '../../schemas/printers/columns';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from '../../schemas/printers/fields';
+import { mapLines, metadataPairs, type Pairs, pairs } from './describe-pairs';
+import { RBAC_DESCRIBERS } from './describe-rbac';
 import { toYaml } from './print';
 import { renderTable } from './table';
-
-type Pairs = [string, string][];
-
-function pairs(rows: Pairs, indent = ''): string[] {
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  return rows.map(([k, v]) => `${indent}${`${k}:`.padEnd(width)}${v}`.trimEnd());
-}
-
-function mapLines(label: string, map: Record<string, string>): Pairs {
-  const entries = Object.entries(map);
-  if (entries.length === 0) return [[label, '<none>']];
-  return entries.map(([k, v], i) => [i === 0 ? label : '', `${k}=${v}`]);
-}
-
-function metadataPairs(obj: Loose): Pairs {
-  const ns = str(obj, 'metadata.namespace');
-  return [
-    ['Name', str(obj, 'metadata.name')],
-    ...(ns ? ([['Namespace', ns]] as Pairs) : []),
-    ['CreationTimestamp', str(obj, 'metadata.creationTimestamp', '<unknown>')],
-    ...mapLines('Labels', record(obj, 'metadata.labels')),
-    ...mapLines('Annotations', record(obj, 'metadata.annotations')),
-  ];
-}
 
 function containerLines(containers: Loose[], statuses: Loose[], indent: string): string[] {
   if (containers.length === 0) return [`${indent}<none>`];
@@ -254,6 +232,7 @@ const DESCRIBERS: Record<string, (o: Loose) => string[]> = {
   Node: describeNode,
   ResourceQuota: describeResourceQuota,
   LimitRange: describeLimitRange,
+  ...RBAC_DESCRIBERS,
 };
 
 export function describeObject(kind: string, obj: Loose, events: Loose[], now = Date.now()): string {
