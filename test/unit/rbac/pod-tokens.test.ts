@@ -176,6 +176,7 @@ describe('pod tokens and RBAC', () => {
       { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: ['open'], verbs: ['get', 'update'] },
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['list'] },
     ]);
     const get = (path: string) => api.send('GET', path, { token });
 
@@ -190,10 +191,12 @@ describe('pod tokens and RBAC', () => {
       (await get('/apis/apps/v1/namespaces/team/deployments/web/scale')).status, // allowed, then 404
       (await get('/apis/apps/v1/namespaces/team/deployments/web')).status, // the scale rule is not the deployment
       (await get('/api/v1/namespaces/team/secrets')).status,
+      (await get('/api/v1/namespaces/team/services')).status,
+      (await api.send('GET', '/api/v1/namespaces/team/services', { token, query: { watch: 'true' } })).status, // watch is its own verb
     ];
 
     // assess
-    expect(statuses).toEqual([200, 403, 403, 200, 403, 403, 404, 403, 403]);
+    expect(statuses).toEqual([200, 403, 403, 200, 403, 403, 404, 403, 403, 200, 403]);
   });
 
   it('reads wildcards as Kubernetes does: "*" verbs and resources, and a ClusterRoleBinding everywhere', async () => {
