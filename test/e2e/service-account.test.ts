@@ -11,25 +11,28 @@
  * would test nothing more. The relay's TLS pass-through is covered by the unit tests' design
  * (it never reads the bytes) and the README says how certificates must name the address.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Pod } from '../../schemas';
 import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
+const run = promisify(execFile);
 const BUSYBOX = 'ferry.local/busybox:1';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 
-/** Runs a fixed shell script in the pod's container (no test value reaches the shell). */
-function inPod(p: Pod, script: string): { ok: boolean; out: string } {
+/**
+ * Runs a fixed shell script in the pod's container (no test value reaches the shell). Async: the
+ * control plane answering the container's request runs in this process.
+ */
+async function inPod(p: Pod, script: string): Promise<{ ok: boolean; out: string }> {
   const [id] = appContainers(p);
   if (!id) throw new Error(`no running container in ${p.metadata.name}`);
   try {
-    return {
-      ok: true,
-      out: execFileSync('docker', ['exec', id, 'sh', '-c', script], { encoding: 'utf8', stdio: 'pipe' }),
-    };
+    const { stdout } = await run('docker', ['exec', id, 'sh', '-c', script], { encoding: 'utf8', timeout: 20_000 });
+    return { ok: true, out: stdout };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
@@ -90,7 +93,7 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
 
   it("lists its own namespace's pods with the mounted token through the relay", async () => {
     // act
-    const res = inPod(await pod('client'), listPods('sa-team'));
+    const res = await inPod(await pod('client'), listPods('sa-team'));
 
     // assess
     expect(res.ok, res.out).toBe(true);
@@ -100,7 +103,7 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
 
   it('is refused with 403 on another namespace', async () => {
     // act
-    const res = inPod(await pod('client'), listPods('sa-other'));
+    const res = await inPod(await pod('client'), listPods('sa-other'));
 
     // assess
     expect(res.ok).toBe(false);
@@ -109,10 +112,10 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
 
   it('mounts token, ca.crt and namespace read-only, and nothing for a pod that opts out', async () => {
     // act
-    const files = inPod(await pod('client'), `ls ${SA_DIR} && cat ${SA_DIR}/namespace && echo`);
-    const write = inPod(await pod('client'), `echo x > ${SA_DIR}/token`);
-    const quiet = inPod(await pod('quiet'), `ls ${SA_DIR}`);
-    const env = inPod(await pod('quiet'), 'echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"');
+    const files = await inPod(await pod('client'), `ls ${SA_DIR} && cat ${SA_DIR}/namespace && echo`);
+    const write = await inPod(await pod('client'), `echo x > ${SA_DIR}/token`);
+    const quiet = await inPod(await pod('quiet'), `ls ${SA_DIR}`);
+    const env = await inPod(await pod('quiet'), 'echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"');
 
     // assess
     expect(files.out.split('\n').filter(Boolean)).toEqual(['ca.crt', 'namespace', 'token', 'sa-team']);
@@ -124,7 +127,7 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
   it('stops the token working once its pod is deleted', async () => {
     // prepare
     const client = await pod('client');
-    const token = inPod(client, `cat ${SA_DIR}/token`).out;
+    const token = (await inPod(client, `cat ${SA_DIR}/token`)).out;
     const url = `${c.plane.url}/api/v1/namespaces/sa-team/pods`;
     const before = (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status;
 
