@@ -18,11 +18,13 @@
 import type { PodTokenResponse } from '../schemas/agent-protocol';
 import type { ServiceAccount } from '../schemas/service-account';
 import type { Deps } from './deps';
-import { ForbiddenError, NotFoundError } from './errors';
+import { ForbiddenError, isAlreadyExists, NotFoundError } from './errors';
+import { ignoreNotFound } from './store/retry';
 import type { Obj } from './store/types';
-import { type BoundPod, issueToken, type TokenRecord } from './tokens';
+import { type BoundPod, issueToken, TOKEN_KIND, type TokenRecord } from './tokens';
 
 export const POD_TOKEN_TTL_SECONDS = 3600;
+export const POD_TOKEN_SLOTS = 3;
 
 interface PodParts extends Obj {
   spec?: { nodeName?: string; serviceAccountName?: string; automountServiceAccountToken?: boolean };
@@ -71,18 +73,49 @@ export async function issuePodToken(
     serviceAccountName: saName,
     serviceAccountUid: account.metadata.uid as string,
   };
-  const { record, token } = await issueToken(deps, {
-    role: 'serviceaccount',
-    ttlSeconds: POD_TOKEN_TTL_SECONDS,
-    boundPod,
-    description: `pod ${ref.namespace}/${ref.name}, serviceaccount ${saName}`,
-  });
+  const { record, token } = await issueInSlot(deps, boundPod, saName);
   return {
     automount: true,
     token,
     expirationTimestamp: record.status.expirationTimestamp as string,
     namespace: ref.namespace,
   };
+}
+
+/**
+ * A pod holds at most POD_TOKEN_SLOTS token records, named `pod-<uid>-<slot>`: a new token takes
+ * a free slot or replaces the one expiring first (revoking it), so a node asking again and again
+ * cannot pile records up in the store. The agent asks at 80% of a token's life, so two slots are
+ * in use at most; a third lets a renewal race a restart.
+ */
+async function issueInSlot(
+  deps: Deps,
+  boundPod: BoundPod,
+  saName: string,
+): Promise<{ record: TokenRecord; token: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const slots = await Promise.all(
+      Array.from({ length: POD_TOKEN_SLOTS }, async (_, i) => {
+        const name = `pod-${boundPod.uid}-${i}`;
+        return { name, record: await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name }) };
+      }),
+    );
+    const expiry = (r: TokenRecord | undefined) => (r ? Date.parse(r.status?.expirationTimestamp ?? '') || 0 : -1);
+    const slot = slots.reduce((a, b) => (expiry(b.record) < expiry(a.record) ? b : a));
+    if (slot.record) await ignoreNotFound(deps.store.delete({ kind: TOKEN_KIND, name: slot.name }));
+    try {
+      return await issueToken(deps, {
+        name: slot.name,
+        role: 'serviceaccount',
+        ttlSeconds: POD_TOKEN_TTL_SECONDS,
+        boundPod,
+        description: `pod ${boundPod.namespace}/${boundPod.name}, serviceaccount ${saName}`,
+      });
+    } catch (err) {
+      // Another request for the same pod took the slot meanwhile: choose again.
+      if (!isAlreadyExists(err) || attempt >= 2) throw err;
+    }
+  }
 }
 
 /**

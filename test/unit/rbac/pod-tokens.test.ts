@@ -86,6 +86,29 @@ describe('pod tokens and RBAC', () => {
     expect(records[0]?.secretHash).toBe(hashSecret(secret));
   });
 
+  it('keeps at most three token records per pod however often its node asks, revoking the one replaced', async () => {
+    // prepare
+    const ref = await runPod('p');
+    await grant([{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }]);
+    const issued: string[] = [];
+
+    // act
+    for (let i = 0; i < 10; i++) {
+      api.now.ms += 1_000;
+      issued.push((await podToken(ref)).json.token as string);
+    }
+
+    // assess
+    const records = (await api.store.list('Token')).items.filter(
+      (t) => (t.spec as { role: string }).role === 'serviceaccount',
+    );
+    expect(records).toHaveLength(3);
+    const status = async (token: string) =>
+      (await api.send('GET', '/api/v1/namespaces/team/configmaps', { token })).status;
+    expect(await status(issued[0] as string)).toBe(401);
+    expect(await status(issued[9] as string)).toBe(200);
+  });
+
   it("refuses a node a token for another node's pod, and a pod named with a stale uid", async () => {
     // prepare
     const mine = await runPod('p');
