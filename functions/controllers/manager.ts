@@ -49,7 +49,7 @@ import {
 import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
-import { ensureDefaultServiceAccounts, sweepPodTokens } from './service-accounts';
+import { ensureDefaultServiceAccounts, podTokenSweeper } from './service-accounts';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
@@ -131,7 +131,7 @@ function declaredControllers(
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
     // The quota controller's resync: status.used after deletes the API did not see.
     { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
-    { name: 'pod-tokens', oncePerPass: true, run: (ctx) => sweepPodTokens(ctx.deps, ctx) },
+    { name: 'pod-tokens', oncePerPass: true, run: podTokenSweeper() },
     ...(pools
       ? [
           {

@@ -50,3 +50,18 @@ export async function sweepPodTokens(deps: Deps, ctx: PassContext = standaloneCo
     await ignoreNotFound(ctx.deps.store.delete({ kind: TOKEN_KIND, name: token.metadata.name }));
   }
 }
+
+/**
+ * The sweep at most once a minute (the controller manager's passes run at every write): a stale
+ * record costs nothing but its row, since authentication refuses it already, while listing every
+ * token on each pass would cost a read of them all (a scan on DynamoDB).
+ */
+export function podTokenSweeper(everyMs = 60_000): (ctx: PassContext) => Promise<void> {
+  let last = Number.NEGATIVE_INFINITY;
+  return async (ctx) => {
+    const now = ctx.deps.clock();
+    if (now - last < everyMs) return;
+    last = now;
+    await sweepPodTokens(ctx.deps, ctx);
+  };
+}

@@ -4,11 +4,14 @@
  * imagePullSecrets reach its pods; controller-made pods pass the same admission.
  */
 import { describe, expect, it } from 'vitest';
+import { standaloneContext } from '../../../functions/controllers/controller';
 import { createControllerManager } from '../../../functions/controllers/manager';
+import { podTokenSweeper } from '../../../functions/controllers/service-accounts';
 import type { Deps } from '../../../functions/deps';
 import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import type { Obj } from '../../../functions/store/types';
+import { issueToken } from '../../../functions/tokens';
 import { namespace, startApi } from '../api/harness';
 
 const podBody = (name: string, spec: Record<string, unknown> = {}) => ({
@@ -154,5 +157,28 @@ describe('the service-accounts controller', () => {
       message?: string;
     })[];
     expect(events.find((e) => e.reason === 'FailedCreate')?.message).toContain('serviceaccount "robot" not found');
+  });
+
+  it('sweeps the token records of gone pods at most once a minute', async () => {
+    // prepare
+    const now = { ms: 1_700_000_000_000 };
+    const store = new MemoryStore(() => now.ms);
+    const deps: Deps = { store, clock: () => now.ms, log: silentLogger };
+    const bound = { namespace: 'team', name: 'gone', uid: 'u1', serviceAccountName: 'default', serviceAccountUid: 's' };
+    const sweep = podTokenSweeper();
+    const tokens = async () => (await store.list('Token')).items.length;
+
+    // act
+    await sweep(standaloneContext(deps));
+    await issueToken(deps, { role: 'serviceaccount', ttlSeconds: 3600, boundPod: bound });
+    now.ms += 30_000;
+    await sweep(standaloneContext(deps));
+    const within = await tokens();
+    now.ms += 31_000;
+    await sweep(standaloneContext(deps));
+
+    // assess
+    expect(within).toBe(1);
+    expect(await tokens()).toBe(0);
   });
 });
