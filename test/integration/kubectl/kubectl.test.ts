@@ -154,6 +154,24 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(over.stderr).toMatch(/Forbidden.*exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1/);
   });
 
+  it('creates, lists and describes ServiceAccounts, Roles and RoleBindings with kubectl create', async () => {
+    // act
+    const sa = await kubectl('create', 'serviceaccount', 'robot');
+    const role = await kubectl('create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods,deployments.apps');
+    const binding = await kubectl('create', 'rolebinding', 'rb', '--role=pod-reader', '--serviceaccount=default:robot');
+    const sas = await kubectl('get', 'serviceaccounts');
+    const bindings = await kubectl('get', 'rolebindings', '-o', 'wide');
+    const described = await kubectl('describe', 'role', 'pod-reader');
+
+    // assess
+    expect([sa.code, role.code, binding.code], `${sa.stderr}${role.stderr}${binding.stderr}`).toEqual([0, 0, 0]);
+    expect(sas.stdout.split('\n')[0]).toMatch(/^NAME\s+SECRETS\s+AGE$/);
+    expect(sas.stdout).toMatch(/^robot\s+0\s+/m);
+    expect(sas.stdout).toMatch(/^default\s+0\s+/m);
+    expect(bindings.stdout).toMatch(/^rb\s+Role\/pod-reader\s+\S+\s+default\/robot$/m);
+    expect(described.stdout).toMatch(/deployments\.apps\s+\[\]\s+\[\]\s+\[get list\]/);
+  });
+
   it('is refused with a forged token, and a reader token may not write', async () => {
     // prepare
     const { issueToken } = await import('../../../functions/tokens');
