@@ -8,8 +8,8 @@
  * Transport: plain HTTP. The test control plane serves HTTP on loopback, and the relay passes
  * bytes through untouched, so the container speaks what the API speaks; busybox's wget could
  * not verify an HTTPS certificate against ca.crt anyway (it has no CA option), so HTTPS here
- * would test nothing more. The relay's TLS pass-through is covered by the unit tests' design
- * (it never reads the bytes) and the README says how certificates must name the address.
+ * would test nothing more. The relay's TLS pass-through (a client verifying the API server's
+ * certificate with its CA through the relay) is a unit test (test/unit/agent/in-cluster.test.ts).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -201,6 +202,42 @@ describe('the API relay', () => {
     expect(vars.KUBERNETES_SERVICE_PORT_HTTPS).toBe(vars.KUBERNETES_SERVICE_PORT);
     expect(vars.KUBERNETES_PORT).toBe(`tcp://127.0.0.1:${vars.KUBERNETES_SERVICE_PORT}`);
     expect(relay.hostAliases()).toEqual([]);
+  });
+
+  it('passes TLS through untouched: a client verifies the API server itself with its CA', async () => {
+    // prepare: the fixture certificate names 127.0.0.1, the relay's address here
+    const tls = join(import.meta.dirname, '../../fixtures/tls');
+    const cert = readFileSync(join(tls, 'cert.pem'));
+    const server = createHttpsServer({ cert, key: readFileSync(join(tls, 'key.pem')) }, (req, res) => res.end(req.url));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const relay = new ApiRelay(`https://127.0.0.1:${(server.address() as { port: number }).port}`, log);
+    relays.push(relay);
+    await relay.listen('127.0.0.1', 0);
+    const vars = Object.fromEntries(relay.env().map((e) => [e.name, e.value]));
+
+    // act
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: vars.KUBERNETES_SERVICE_HOST,
+          port: Number(vars.KUBERNETES_SERVICE_PORT),
+          path: '/version',
+          ca: cert,
+          agent: false,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await new Promise<void>((r) => server.close(() => r()));
+
+    // assess
+    expect(body).toBe('/version');
   });
 
   it('names an HTTPS API by its DNS name, pointed at the gateway, so its certificate matches', async () => {
