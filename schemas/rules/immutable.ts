@@ -63,6 +63,10 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
         : [immutable('spec.selector', ` (delete the ${stored.kind} and create it again to change it)`)];
     case 'Pod':
       return podSpecChanges(before, after);
+    case 'IngressClass':
+      return sameValue(before.controller, after.controller)
+        ? []
+        : [immutable('spec.controller', ' (delete the IngressClass and create it again to change it)')];
     default:
       return [];
   }

@@ -8,6 +8,7 @@ import { isRec, type Rec } from '../tree';
 import { checkConfigData } from './config';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
+import { checkIngress, checkIngressClass, checkNetworkPolicy } from './networking';
 import { checkPodSpec } from './pod';
 import { checkService } from './service';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
@@ -30,6 +31,9 @@ const RULES: Record<string, Rule> = {
   Endpoints: checkEndpoints,
   Secret: checkConfigData,
   ConfigMap: checkConfigData,
+  Ingress: checkIngress,
+  IngressClass: checkIngressClass,
+  NetworkPolicy: checkNetworkPolicy,
 };
 
 export function semantic(info: KindInfo, obj: Rec): StatusCause[] {
