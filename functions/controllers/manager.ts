@@ -35,6 +35,7 @@ import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { reconcileIngresses } from './ingress';
 import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
@@ -126,6 +127,16 @@ function declaredControllers(
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
+    // Once per pass: it may call the provider for the ingress' load balancer.
+    {
+      name: 'ingress',
+      oncePerPass: true,
+      run: (ctx) =>
+        reconcileIngresses(ctx.deps, {
+          ...(options.provider ? { provider: options.provider } : {}),
+          ...(pools?.cluster ? { cluster: pools.cluster } : {}),
+        }),
+    },
     // The quota controller's resync: status.used after deletes the API did not see.
     { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
     ...(pools
