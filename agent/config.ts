@@ -30,13 +30,18 @@ export interface AgentConfig {
   /** First container restart back-off (Kubernetes: 10 s); lowered by tests. */
   restartBackoffMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The built-in ingress' ports on the node address (agent/ingress/); undefined: off. */
+  ingressHttpPort: number | undefined;
+  ingressHttpsPort: number | undefined;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS]
+  [--ingress-http-port N|off] [--ingress-https-port N|off]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
-  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY.`;
+  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY,
+  FERRY_INGRESS_HTTP_PORT, FERRY_INGRESS_HTTPS_PORT.`;
 
 export class ConfigError extends Error {}
 
@@ -58,6 +63,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'max-pods': { type: 'string' },
       'sync-wait': { type: 'string' },
       'log-level': { type: 'string' },
+      'ingress-http-port': { type: 'string' },
+      'ingress-https-port': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -78,6 +85,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     syncWaitSeconds: Number(values['sync-wait'] ?? 5),
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
+    ingressHttpPort: ingressPort('--ingress-http-port', values['ingress-http-port'] ?? env.FERRY_INGRESS_HTTP_PORT, 80),
+    ingressHttpsPort: ingressPort(
+      '--ingress-https-port',
+      values['ingress-https-port'] ?? env.FERRY_INGRESS_HTTPS_PORT,
+      443,
+    ),
   };
   const clusterId = values['cluster-id'] ?? env.FERRY_CLUSTER_ID;
   if (clusterId !== undefined) {
@@ -96,6 +109,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
   if (!(config.syncWaitSeconds >= 0 && config.syncWaitSeconds <= 60))
     throw new ConfigError('--sync-wait must be 0..60');
   return config;
+}
+
+/** A port 1-65535, or `off`; the control plane's load balancer expects 80 and 443 (README: Ingress). */
+function ingressPort(flag: string, raw: string | undefined, dflt: number): number | undefined {
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'off') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${flag} must be 1..65535 or off`);
+  return n;
 }
 
 function parseLabels(raw: string): Record<string, string> {

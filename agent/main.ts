@@ -7,6 +7,7 @@
 import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ConfigError, loadConfig } from './config';
+import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
 import { PodManager } from './pods/manager';
 import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
@@ -45,7 +46,23 @@ async function main(): Promise<void> {
     serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
   });
-  const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log, Date.now, proxy);
+  // The built-in ingress listens once the first table arrives; its TLS keys stay in this process' memory.
+  const ingress = new IngressServer({
+    log,
+    address: config.nodeIp,
+    httpPort: config.ingressHttpPort,
+    httpsPort: config.ingressHttpsPort,
+    shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+  });
+  const agent = new Agent(
+    config,
+    new AgentApiClient(config.apiUrl, config.token ?? ''),
+    pods,
+    log,
+    Date.now,
+    proxy,
+    ingress,
+  );
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {

@@ -24,8 +24,9 @@ export interface IngressServerOptions {
   log: AgentLogger;
   /** Address to listen on (the node's). */
   address: string;
-  httpPort: number;
-  httpsPort: number;
+  /** Undefined: that listener is off (`--ingress-http-port off`); 0: any free port (tests). */
+  httpPort: number | undefined;
+  httpsPort: number | undefined;
   connectTimeoutMs?: number;
   /** As the service proxy's: this node's own endpoints reached at the pod's IP directly. */
   shortcut?: (backend: Backend) => Backend | undefined;
@@ -140,13 +141,13 @@ export class IngressServer {
   /** Binds what is not bound yet (HTTPS once there is a certificate); a failed bind is retried on the next update. */
   private async listen(): Promise<void> {
     const { address, httpPort, httpsPort } = this.options;
-    if (!this.http) {
+    if (!this.http && httpPort !== undefined) {
       const h = this.handler('http', httpPort);
       const server = createHttpServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, h.request);
       server.on('upgrade', h.upgrade);
       this.http = await this.bind(server, address, httpPort);
     }
-    if (!this.https && this.certs.size > 0) {
+    if (!this.https && httpsPort !== undefined && this.certs.size > 0) {
       const h = this.handler('https', httpsPort);
       const server = createHttpsServer(
         {
