@@ -18,27 +18,31 @@ export function warningValue(text: string): string {
   return `299 - "${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]/g, ' ')}"`;
 }
 
-/** What a successful write of `info`'s kind should warn about, given the stored object it answered. */
-export function writeWarnings(info: KindInfo, method: string, res: ApiResponse): string[] {
-  if (!WRITES.has(method) || res.status < 200 || res.status > 299) return [];
-  if (info.kind === 'NetworkPolicy') return [NETWORK_POLICY_WARNING];
-  if (info.kind !== 'Ingress') return [];
-  let obj: unknown;
-  try {
-    obj = JSON.parse(res.body);
-  } catch {
-    return [];
-  }
-  if (typeof obj !== 'object' || obj === null || (obj as { kind?: unknown }).kind !== 'Ingress') return [];
+/** What writing `obj` (of `kind`) should warn about: what ferry accepts but does not act on. */
+export function objectWarnings(kind: string, obj: unknown): string[] {
+  if (kind === 'NetworkPolicy') return [NETWORK_POLICY_WARNING];
+  if (kind !== 'Ingress' || typeof obj !== 'object' || obj === null) return [];
   const ignored = ignoredIngressAnnotations(obj as Record<string, unknown>);
   if (ignored.length === 0) return [];
   const shown = ignored.length > 5 ? [...ignored.slice(0, 5), `and ${ignored.length - 5} more`] : ignored;
   return [`ferry's ingress does not act on ingress-nginx annotations: ${shown.join(', ')} (ignored)`];
 }
 
-/** The response with its warnings added (Kubernetes sends one header value per warning). */
+/** What a successful write of `info`'s kind should warn about, given the stored object it answered. */
+export function writeWarnings(info: KindInfo, method: string, res: ApiResponse): string[] {
+  if (!WRITES.has(method) || res.status < 200 || res.status > 299) return [];
+  if (info.kind === 'NetworkPolicy') return [NETWORK_POLICY_WARNING];
+  if (info.kind !== 'Ingress') return [];
+  try {
+    return objectWarnings(info.kind, JSON.parse(res.body));
+  } catch {
+    return [];
+  }
+}
+
+/** The response with its warnings added after any it carries (Pod Security's, policy.ts). */
 export function withWarnings(res: ApiResponse, warnings: string[]): ApiResponse {
   if (warnings.length === 0) return res;
-  const value = warnings.map(warningValue).join(', ');
+  const value = [res.headers.warning, ...warnings.map(warningValue)].filter(Boolean).join(', ');
   return { ...res, headers: { ...res.headers, warning: value } };
 }

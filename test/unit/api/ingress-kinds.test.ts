@@ -226,6 +226,33 @@ describe('Ingress, IngressClass and NetworkPolicy through the API', () => {
     expect(res.headers.warning).not.toContain('example.com/x');
   });
 
+  it('says the same in an apply bundle: NetworkPolicy not enforced, ingress-nginx annotations ignored', async () => {
+    // act
+    const res = await api.send('POST', '/apis/ferry.dev/v1/apply', {
+      body: [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'p', namespace: 'default' },
+          spec: { podSelector: {} },
+        },
+        {
+          ...ingress('n', [{ paths: [path('/', 'Prefix')] }]),
+          metadata: {
+            name: 'n',
+            namespace: 'default',
+            annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' },
+          },
+        },
+      ],
+    });
+
+    // assess
+    expect(res.status).toBe(200);
+    expect(res.headers.warning).toContain('ferry does not enforce NetworkPolicy yet');
+    expect(res.headers.warning).toContain('nginx.ingress.kubernetes.io/ssl-redirect');
+  });
+
   it('keeps answering 404 for kinds ferry does not know', async () => {
     // act
     const res = await api.send('GET', '/apis/networking.k8s.io/v1/namespaces/default/servicecidrs');
