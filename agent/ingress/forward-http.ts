@@ -3,7 +3,8 @@
  * proxy's guarantee where it is cheap: endpoints are tried in round-robin order, and one that
  * refuses or does not accept the connect in time is skipped for the next before any byte of the
  * request is sent, so the client sees an error only when all of them failed (502). The request
- * body is piped only once a backend's connection is up, so nothing needs replaying.
+ * body is piped only once a backend's connection is up, so nothing needs replaying. A bodiless
+ * GET/HEAD/OPTIONS whose endpoint closes before answering is sent to the next one too.
  *
  * Headers: hop-by-hop ones (RFC 9110 §7.6.1, and those `Connection` names) are dropped; the
  * client's `Host` is kept; `X-Forwarded-For` gets the client's address appended,
@@ -70,10 +71,10 @@ export function forwardedHeaders(req: IncomingMessage, ctx: ForwardContext, upgr
 }
 
 /** Connects to the first backend that accepts, in order; rejects when none does. */
-function connectFirst(backends: Backend[], ctx: ForwardContext): Promise<Socket> {
+function connectFirst(backends: Backend[], ctx: ForwardContext, from = 0): Promise<{ socket: Socket; index: number }> {
   const timeout = ctx.connectTimeoutMs ?? 2000;
   return new Promise((resolve, reject) => {
-    let i = 0;
+    let i = from;
     const next = () => {
       const b = backends[i++];
       if (!b) return reject(new Error('no endpoint accepted the connection'));
@@ -92,7 +93,7 @@ function connectFirst(backends: Backend[], ctx: ForwardContext): Promise<Socket>
         socket.removeAllListeners('error');
         socket.removeAllListeners('timeout');
         socket.setTimeout(0);
-        resolve(socket);
+        resolve({ socket, index: i - 1 });
       });
     };
     next();
@@ -109,15 +110,20 @@ export function answer(res: ServerResponse, status: number, text: string): void 
   res.end(text);
 }
 
+/** Methods whose bodiless request may be sent again (RFC 9110 §9.2.2; nginx's proxy_next_upstream default). */
+const RETRIABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export async function forwardRequest(
   req: IncomingMessage,
   res: ServerResponse,
   backends: Backend[],
   ctx: ForwardContext,
+  from = 0,
 ): Promise<void> {
   let socket: Socket;
+  let index: number;
   try {
-    socket = await connectFirst(backends, ctx);
+    ({ socket, index } = await connectFirst(backends, ctx, from));
   } catch {
     answer(res, 502, 'no endpoint of the backend Service accepted the connection\n');
     return;
@@ -126,6 +132,10 @@ export async function forwardRequest(
     socket.destroy();
     return;
   }
+  // Docker's userland proxy accepts on a gone container's host port and then closes: a bodiless
+  // idempotent request that got no answer byte is sent to the next endpoint, as the node proxy does.
+  const bodiless = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
+  const retriable = bodiless && RETRIABLE.has(req.method ?? '') && index + 1 < backends.length;
   const headers = forwardedHeaders(req, ctx);
   const upstream = request({
     method: req.method,
@@ -135,7 +145,9 @@ export async function forwardRequest(
     // Not `agent: false`: Node then makes its own connection and ignores this one.
     createConnection: () => socket,
   });
+  let answered = false;
   upstream.on('response', (up) => {
+    answered = true;
     const out: string[] = [];
     const raw = up.rawHeaders;
     const named = new Set(
@@ -152,11 +164,19 @@ export async function forwardRequest(
     up.pipe(res);
     up.on('error', () => res.destroy());
   });
-  upstream.on('error', () => answer(res, 502, 'the backend closed the connection before answering\n'));
+  upstream.on('error', (err) => {
+    if (!answered && retriable && !res.headersSent && !req.destroyed) {
+      ctx.onBackendFailed?.(backends[index] as Backend, `closed before answering: ${err.message}`);
+      void forwardRequest(req, res, backends, ctx, index + 1);
+      return;
+    }
+    answer(res, 502, 'the backend closed the connection before answering\n');
+  });
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();
   });
-  req.pipe(upstream);
+  if (bodiless) upstream.end();
+  else req.pipe(upstream);
 }
 
 /** A WebSocket (or any Upgrade) request: the handshake is forwarded, then bytes flow both ways. */
@@ -170,7 +190,7 @@ export async function forwardUpgrade(
   client.on('error', () => {});
   let up: Socket;
   try {
-    up = await connectFirst(backends, ctx);
+    ({ socket: up } = await connectFirst(backends, ctx));
   } catch {
     client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;

@@ -245,6 +245,28 @@ describe('the built-in ingress serving HTTP', () => {
     expect(answers.map((a) => a.json?.name)).toEqual(['good', 'good', 'good', 'good']);
   });
 
+  it('sends a GET on to the next endpoint when one accepts and closes without answering, but not a POST', async () => {
+    // prepare: what Docker's userland proxy does for a container that is gone
+    const hole = createTcpServer((sock) => sock.destroy());
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => hole.close(() => r())));
+    const holePort = (hole.address() as { port: number }).port;
+    const good = await backend('good');
+    const ing = await start(
+      { rules: [{ ingress: 'default/a', path: '/', pathType: 'Prefix', backend: ref('web') }], defaults: [], tls: [] },
+      [route('web', [{ port: 80, endpoints: [holePort, good] }])],
+    );
+    const port = ing.boundPort('http') as number;
+
+    // act
+    const gets = await Promise.all([1, 2, 3, 4].map(() => get(port, '/')));
+    const posts = await Promise.all([1, 2].map(() => get(port, '/', {}, 'POST', 'x')));
+
+    // assess: every GET answered by the good one; a POST through the hole is a 502, never sent twice
+    expect(gets.map((g) => g.json?.name)).toEqual(['good', 'good', 'good', 'good']);
+    expect(posts.map((p) => p.status).sort()).toEqual([200, 502]);
+  });
+
   it('answers 502 when every endpoint refuses', async () => {
     // prepare
     const ing = await start(
