@@ -147,6 +147,8 @@ export async function reconcileIngresses(deps: Deps, options: IngressControllerO
         {
           ...(lb.ingress.ip ? { ip: lb.ingress.ip } : {}),
           ...(lb.ingress.hostname ? { hostname: lb.ingress.hostname } : {}),
+          // A load balancer that could not take 80 or 443 (no root) says where it listens instead.
+          ...(lb.ingress.ports?.some((p) => p.port !== 80 && p.port !== 443) ? { ports: lb.ingress.ports } : {}),
         },
       ]
     : readyNodeAddresses(nodes).map((ip) => ({ ip }));
@@ -228,7 +230,11 @@ async function deleteLoadBalancer(deps: Deps, options: IngressControllerOptions)
   }
 }
 
-async function writeStatus(deps: Deps, ing: Ingress, ingress: { ip?: string; hostname?: string }[]): Promise<void> {
+async function writeStatus(
+  deps: Deps,
+  ing: Ingress,
+  ingress: { ip?: string; hostname?: string; ports?: { port: number; protocol: string }[] }[],
+): Promise<void> {
   const ref = { kind: 'Ingress', namespace: ing.metadata.namespace as string, name: ing.metadata.name };
   await retryOnConflict(async (current) => {
     const fresh = (current as Ingress | undefined) ?? (await deps.store.get<Ingress>(ref));

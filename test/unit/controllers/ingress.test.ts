@@ -212,4 +212,38 @@ describe('the ingress controller and the sync ingress section', () => {
     // assess
     expect(provider.loadBalancers.has('kube-system/ferry-ingress')).toBe(false);
   });
+
+  it('names the ports a load balancer moved to when it could not take 80 and 443', async () => {
+    // prepare
+    class Moved extends FakeProvider {
+      override async ensureLoadBalancer(...args: Parameters<FakeProvider['ensureLoadBalancer']>) {
+        await super.ensureLoadBalancer(...args);
+        return {
+          ip: '127.0.2.9',
+          ports: [
+            { port: 40080, protocol: 'TCP' },
+            { port: 40443, protocol: 'TCP' },
+          ],
+        };
+      }
+    }
+    const t = await setup(mode);
+    const controllers = createControllerManager(t.api.deps, { provider: new Moved() });
+    await t.api.send('POST', INGS, { body: ingress('shop') });
+
+    // act
+    await controllers.runOnce();
+
+    // assess
+    const status = (await t.api.send('GET', `${INGS}/shop`)).json.status as { loadBalancer: { ingress: unknown[] } };
+    expect(status.loadBalancer.ingress).toEqual([
+      {
+        ip: '127.0.2.9',
+        ports: [
+          { port: 40080, protocol: 'TCP' },
+          { port: 40443, protocol: 'TCP' },
+        ],
+      },
+    ]);
+  });
 });
