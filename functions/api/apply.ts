@@ -44,7 +44,6 @@ import { admitPolicy, warningHeaders } from './policy';
 import { nodePortRange } from './resources';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
-import { objectWarnings } from './warnings';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -159,8 +158,6 @@ export async function handleApply(deps: ApiDeps, req: ApiRequest, principal: Pri
     dryRun,
     items,
   });
-  // What ferry stores but does not act on (NetworkPolicy, ingress-nginx annotations) is said too.
-  for (const p of planned) warnings.push(...objectWarnings(p.info.kind, p.desired));
   return { ...response, headers: { ...response.headers, ...warningHeaders(warnings) } };
 }
 

@@ -21,7 +21,7 @@ import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
-import { withWarnings, writeWarnings } from './warnings';
+import { applyWarnings, withWarnings, writeWarnings } from './warnings';
 
 export { ensureAdminToken } from './auth';
 export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
@@ -92,8 +92,10 @@ async function dispatch(
       const res = await handleResource(deps, req, r, principal);
       return r.subresource ? res : withWarnings(res, writeWarnings(r.info, req.method, res));
     }
-    case 'apply':
-      return only(req, ['POST'], () => handleApply(deps, req, principal));
+    case 'apply': {
+      const res = await only(req, ['POST'], () => handleApply(deps, req, principal));
+      return withWarnings(res, applyWarnings(res));
+    }
     case 'tokens':
       gate({ path: 'tokens' });
       return tokens(deps, req, r.name);

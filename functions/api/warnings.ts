@@ -40,6 +40,17 @@ export function writeWarnings(info: KindInfo, method: string, res: ApiResponse):
   }
 }
 
+/** What an apply bundle's answer (`ApplyResult`, each item with its object) should warn about. */
+export function applyWarnings(res: ApiResponse): string[] {
+  if (res.status !== 200) return [];
+  try {
+    const result = JSON.parse(res.body) as { items?: { kind?: string; object?: unknown }[] };
+    return [...new Set((result.items ?? []).flatMap((i) => objectWarnings(String(i.kind), i.object)))];
+  } catch {
+    return [];
+  }
+}
+
 /** The response with its warnings added after any it carries (Pod Security's, policy.ts). */
 export function withWarnings(res: ApiResponse, warnings: string[]): ApiResponse {
   if (warnings.length === 0) return res;
