@@ -61,8 +61,8 @@ export interface IngressSink {
 
 /**
  * Every this often the agent forgets its pod, config and log versions and is sent them whole: a
- * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes,
- * which are the whole cluster's table (their writer repairs its own fan-out).
+ * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes
+ * nor the ingress table, each the whole cluster's (their writers repair their own fan-out).
  */
 export const FULL_RESYNC_MS = 10 * 60_000;
 
@@ -205,7 +205,8 @@ export class Agent {
     if (statuses.length) req.podStatuses = statuses;
     if (terminated.length) req.terminated = terminated;
     if (this.now() - this.lastFullAt > FULL_RESYNC_MS) {
-      this.versions = this.versions.routes === undefined ? {} : { routes: this.versions.routes };
+      const { routes, ingress } = this.versions;
+      this.versions = { ...(routes !== undefined ? { routes } : {}), ...(ingress !== undefined ? { ingress } : {}) };
       this.lastFullAt = this.now();
     }
     if (Object.keys(this.versions).length) req.versions = { ...this.versions };

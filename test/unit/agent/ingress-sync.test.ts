@@ -4,7 +4,7 @@
  * flags (80 and 443 by default, `off` to turn one off).
  */
 import { describe, expect, it } from 'vitest';
-import { Agent, type IngressSink, type PodSink } from '../../../agent/agent';
+import { Agent, FULL_RESYNC_MS, type IngressSink, type PodSink } from '../../../agent/agent';
 import type { AgentApiClient } from '../../../agent/api-client';
 import { ConfigError, loadConfig } from '../../../agent/config';
 import { HELD_SYNC } from '../../../functions/api/agent/modes';
@@ -59,11 +59,14 @@ describe('the agent feeding its built-in ingress', () => {
     });
     await t.controllers.runOnce();
 
-    // act
+    // act: a first sync, a quiet one, and one after the agent's periodic full resync
     await agent.syncOnce();
+    await agent.syncOnce();
+    t.api.now.ms += FULL_RESYNC_MS + 1;
     await agent.syncOnce();
 
-    // assess: the first sync carried the table (and the route table); the quiet second nothing
+    // assess: only the first carried the table (and the route table): the full resync keeps the
+    // ingress version, as it keeps the routes', so TLS keys are not resent every ten minutes
     expect(fed).toHaveLength(1);
     expect(fed[0]?.table?.defaults.map((d) => d.backend.name)).toEqual(['web']);
     expect(fed[0]?.routes).toEqual([]);
