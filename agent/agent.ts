@@ -15,6 +15,7 @@
  */
 import type {
   ConfigSource,
+  IngressTable,
   LogRequestRef,
   PodRef,
   RoutesDiff,
@@ -53,10 +54,15 @@ export interface ServiceSink {
   update(routes: ServiceRoute[]): Promise<void>;
 }
 
+/** What the sync loop feeds the built-in ingress (agent/ingress/): its table, and the routes for its endpoints. */
+export interface IngressSink {
+  update(table: IngressTable | undefined, routes: readonly ServiceRoute[] | undefined): Promise<void>;
+}
+
 /**
  * Every this often the agent forgets its pod, config and log versions and is sent them whole: a
- * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes,
- * which are the whole cluster's table (their writer repairs its own fan-out).
+ * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes
+ * nor the ingress table, each the whole cluster's (their writers repair their own fan-out).
  */
 export const FULL_RESYNC_MS = 10 * 60_000;
 
@@ -87,6 +93,7 @@ export class Agent {
     private readonly log: AgentLogger,
     private readonly now: () => number = Date.now,
     private readonly services?: ServiceSink,
+    private readonly ingress?: IngressSink,
   ) {
     pods.onStatusChange(() => this.wake());
   }
@@ -198,7 +205,8 @@ export class Agent {
     if (statuses.length) req.podStatuses = statuses;
     if (terminated.length) req.terminated = terminated;
     if (this.now() - this.lastFullAt > FULL_RESYNC_MS) {
-      this.versions = this.versions.routes === undefined ? {} : { routes: this.versions.routes };
+      const { routes, ingress } = this.versions;
+      this.versions = { ...(routes !== undefined ? { routes } : {}), ...(ingress !== undefined ? { ingress } : {}) };
       this.lastFullAt = this.now();
     }
     if (Object.keys(this.versions).length) req.versions = { ...this.versions };
@@ -243,6 +251,8 @@ export class Agent {
       this.applyRoutes(res.routes);
       if (this.services) await this.services.update([...this.routes.values()]);
     }
+    if (this.ingress && (res.routes || res.ingress))
+      await this.ingress.update(res.ingress, res.routes ? [...this.routes.values()] : undefined);
     this.pods.setDesired(this.desiredPods, this.desiredConfig);
     this.answerLogRequests(this.logRequests);
     // Last: an answer that failed to apply (the proxy could not bind) is asked for again.

@@ -34,14 +34,18 @@ export interface AgentConfig {
   apiRelayPort: number;
   /** The CA that verifies the API, mounted into pods as `ca.crt` (default: NODE_EXTRA_CA_CERTS). */
   caFile?: string;
+  /** The built-in ingress' ports on the node address (agent/ingress/); undefined: off. */
+  ingressHttpPort: number | undefined;
+  ingressHttpsPort: number | undefined;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS] [--api-relay-port N] [--ca-file PEM]
+  [--ingress-http-port N|off] [--ingress-https-port N|off]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
   DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY, FERRY_API_RELAY_PORT,
-  FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS).`;
+  FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS), FERRY_INGRESS_HTTP_PORT, FERRY_INGRESS_HTTPS_PORT.`;
 
 export class ConfigError extends Error {}
 
@@ -65,6 +69,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'log-level': { type: 'string' },
       'api-relay-port': { type: 'string' },
       'ca-file': { type: 'string' },
+      'ingress-http-port': { type: 'string' },
+      'ingress-https-port': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -86,6 +92,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
     apiRelayPort: Number(values['api-relay-port'] ?? env.FERRY_API_RELAY_PORT ?? 6443),
+    ingressHttpPort: ingressPort('--ingress-http-port', values['ingress-http-port'] ?? env.FERRY_INGRESS_HTTP_PORT, 80),
+    ingressHttpsPort: ingressPort(
+      '--ingress-https-port',
+      values['ingress-https-port'] ?? env.FERRY_INGRESS_HTTPS_PORT,
+      443,
+    ),
   };
   const caFile = values['ca-file'] ?? env.FERRY_CA_FILE ?? env.NODE_EXTRA_CA_CERTS;
   if (caFile) config.caFile = caFile;
@@ -108,6 +120,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
   if (!(config.syncWaitSeconds >= 0 && config.syncWaitSeconds <= 60))
     throw new ConfigError('--sync-wait must be 0..60');
   return config;
+}
+
+/** A port 1-65535, or `off`; the control plane's load balancer expects 80 and 443 (README: Ingress). */
+function ingressPort(flag: string, raw: string | undefined, dflt: number): number | undefined {
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'off') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${flag} must be 1..65535 or off`);
+  return n;
 }
 
 function parseLabels(raw: string): Record<string, string> {

@@ -9,6 +9,7 @@ import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ApiRelay } from './api-relay';
 import { ConfigError, loadConfig } from './config';
+import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
 import { PodManager } from './pods/manager';
 import { PodTokens } from './pods/service-account';
@@ -59,7 +60,15 @@ async function main(): Promise<void> {
     routesTo: (ip, port) => proxy.routesTo(ip, port),
     inCluster: { env: () => relay.env(), hostAliases: () => relay.hostAliases(), tokens },
   });
-  const agent = new Agent(config, client, pods, log, Date.now, proxy);
+  // The built-in ingress listens once the first table arrives; its TLS keys stay in this process' memory.
+  const ingress = new IngressServer({
+    log,
+    address: config.nodeIp,
+    httpPort: config.ingressHttpPort,
+    httpsPort: config.ingressHttpsPort,
+    shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+  });
+  const agent = new Agent(config, client, pods, log, Date.now, proxy, ingress);
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {

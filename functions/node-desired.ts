@@ -52,6 +52,8 @@ export interface NodeDesiredSpec {
   changedAt: number;
   /** When `pods`/`logs` last moved: lists of them read a node index that may lag on DynamoDB. */
   podsChangedAt?: number;
+  /** The ingress table's hash this record was brought to (functions/ingress-table.ts); absent: none yet. */
+  ingress?: string;
 }
 export type NodeDesired = Obj & { spec: NodeDesiredSpec };
 

@@ -63,6 +63,7 @@ export const SyncRequestSchema = Type.Object(
           config: Type.Optional(Str(64)),
           logs: Type.Optional(Str(64)),
           routes: Type.Optional(Str(64)),
+          ingress: Type.Optional(Str(64)),
         },
         { additionalProperties: false },
       ),
@@ -81,6 +82,8 @@ export interface SyncVersions {
   config: string;
   logs: string;
   routes: string;
+  /** The ingress table's hash (agent/ingress/); absent from servers that have none. */
+  ingress?: string;
 }
 
 export interface SyncResponse {
@@ -99,6 +102,8 @@ export interface SyncResponse {
   logRequests?: LogRequestRef[];
   /** When the routes moved: the Services whose routes changed (all of them when `full`), and those removed. */
   routes?: RoutesDiff;
+  /** When the ingress table moved: the whole table, with the certificates it serves. */
+  ingress?: IngressTable;
   /** The agent sends a full node status at least this often. */
   nodeStatusUpdateSeconds: number;
   /** When the node's Lease was last renewed (server clock, ms). */
@@ -202,4 +207,51 @@ export interface RoutePort {
   protocol: string;
   /** Ready endpoints: a node address and the host port the pod's container port is published on. */
   endpoints: { ip: string; port: number }[];
+}
+
+/**
+ * The built-in ingress' table (agent/ingress/), the same for every node: every rule of the
+ * Ingresses of ferry's class, oldest Ingress first (the first of two equal rules wins, as
+ * ingress-nginx lets the oldest Ingress win), with the Services they send to. The agent finds each
+ * Service's endpoints in the routes it holds. Sent whole when its hash moves.
+ */
+export interface IngressTable {
+  rules: IngressPathRule[];
+  /** `spec.defaultBackend`s, oldest Ingress first, with the hosts their Ingress has rules for. */
+  defaults: IngressDefault[];
+  /** Certificates by host (`spec.tls`), from `kubernetes.io/tls` Secrets: PEM, kept in memory only. */
+  tls: IngressCert[];
+}
+
+export interface IngressServiceRef {
+  namespace: string;
+  name: string;
+  /** The Service port's number or name. */
+  port: number | string;
+}
+
+export interface IngressPathRule {
+  /** `namespace/name` of the Ingress (logs, conflicts). */
+  ingress: string;
+  /** Absent: every host. `*.foo.com`: one label in front of foo.com. */
+  host?: string;
+  path: string;
+  /** ImplementationSpecific is served as Prefix. */
+  pathType: 'Exact' | 'Prefix';
+  backend: IngressServiceRef;
+}
+
+export interface IngressDefault {
+  ingress: string;
+  /** The hosts the Ingress has rules for ('' for its host-less rules); empty when it has no rules. */
+  hosts: string[];
+  backend: IngressServiceRef;
+}
+
+export interface IngressCert {
+  ingress: string;
+  /** Empty: the certificate for connections whose SNI name no other entry covers. */
+  hosts: string[];
+  cert: string;
+  key: string;
 }

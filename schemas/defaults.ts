@@ -99,6 +99,13 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         }
       }
       break;
+    case 'NetworkPolicy':
+      if (isRec(spec)) defaultNetworkPolicy(spec);
+      break;
+    case 'IngressClass':
+      // pkg/apis/networking/v1/defaults.go: parameters without a scope are cluster-scoped.
+      if (isRec(spec) && isRec(spec.parameters)) setDefault(spec.parameters, 'scope', 'Cluster');
+      break;
     case 'NodePool':
       if (isRec(spec)) {
         setDefault(spec, 'minNodes', 0);
@@ -200,4 +207,22 @@ function defaultSecret(secret: Rec): void {
   for (const [k, v] of Object.entries(strings)) data[k] = Buffer.from(v as string, 'utf8').toString('base64');
   secret.data = data;
   delete secret.stringData;
+}
+
+/**
+ * pkg/apis/networking/v1/defaults.go: a policy without `policyTypes` is an Ingress policy, and an
+ * Egress one too when it has egress rules; ports default to TCP; a missing podSelector selects all.
+ */
+function defaultNetworkPolicy(spec: Rec): void {
+  setDefault(spec, 'podSelector', {});
+  if (spec.policyTypes === undefined)
+    spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  for (const dir of ['ingress', 'egress']) {
+    const rules = spec[dir];
+    if (!Array.isArray(rules)) continue;
+    for (const rule of rules) {
+      if (!isRec(rule) || !Array.isArray(rule.ports)) continue;
+      for (const p of rule.ports) if (isRec(p)) setDefault(p, 'protocol', 'TCP');
+    }
+  }
 }

@@ -7,6 +7,7 @@ export { INT32_MAX, INT32_MIN } from './dsl';
 export * from './ferry';
 export { type KindInfo, kindByName, kindByPlural, kindInfo, kinds } from './kinds';
 export * from './meta';
+export * from './networking';
 export * from './node';
 export { dropNulls } from './nulls';
 export { openApiDocument } from './openapi';

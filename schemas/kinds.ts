@@ -2,6 +2,7 @@
 import type { TSchema } from 'typebox';
 import { ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema } from './core';
 import { CloudSchema, NodePoolSchema } from './ferry';
+import { IngressClassSchema, IngressSchema, NetworkPolicySchema } from './networking';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
@@ -79,6 +80,9 @@ export const kinds: readonly KindInfo[] = [
     [],
     ClusterRoleBindingSchema,
   ),
+  info('networking.k8s.io/v1', 'Ingress', 'ingresses', true, ['ing'], ['status'], IngressSchema),
+  info('networking.k8s.io/v1', 'IngressClass', 'ingressclasses', false, [], [], IngressClassSchema),
+  info('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', true, ['netpol'], [], NetworkPolicySchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
 ];

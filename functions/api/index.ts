@@ -22,6 +22,7 @@ import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
+import { applyWarnings, withWarnings, writeWarnings } from './warnings';
 
 export { ensureAdminToken } from './auth';
 export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
@@ -88,10 +89,14 @@ async function dispatch(
     case 'resourceList':
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => jsonResponse(200, apiResourceList(r.group, r.version)));
-    case 'resource':
-      return handleResource(deps, req, r, principal);
-    case 'apply':
-      return only(req, ['POST'], () => handleApply(deps, req, principal));
+    case 'resource': {
+      const res = await handleResource(deps, req, r, principal);
+      return r.subresource ? res : withWarnings(res, writeWarnings(r.info, req.method, res));
+    }
+    case 'apply': {
+      const res = await only(req, ['POST'], () => handleApply(deps, req, principal));
+      return withWarnings(res, applyWarnings(res));
+    }
     case 'tokens':
       gate({ path: 'tokens' });
       return tokens(deps, req, r.name);

@@ -5,8 +5,8 @@
  *
  * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
  * scheduler (binds) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
- * load-balancer -> gc (orphans); the rounds repeat over the same snapshot while they still write
- * (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
+ * load-balancer -> ingress (the built-in ingress' table and load balancer) -> gc (orphans); the
+ * rounds repeat over the same snapshot while they still write (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
  * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
  *
  * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
@@ -35,6 +35,7 @@ import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { reconcileIngresses } from './ingress';
 import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
@@ -127,6 +128,16 @@ function declaredControllers(
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
+    // Every round, so its first write (the built-in IngressClass) is settled within the pass; it
+    // calls the provider only when the nodes behind the ingress' load balancer change.
+    {
+      name: 'ingress',
+      run: (ctx) =>
+        reconcileIngresses(ctx.deps, {
+          ...(options.provider ? { provider: options.provider } : {}),
+          ...(pools?.cluster ? { cluster: pools.cluster } : {}),
+        }),
+    },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
     // The quota controller's resync: status.used after deletes the API did not see.

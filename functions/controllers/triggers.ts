@@ -25,6 +25,8 @@ export const IGNORED_KINDS = new Set([
   'NodeDesired',
   'ServiceRoute',
   'ServiceRouteIndex',
+  // The built-in ingress' table (functions/ingress-table.ts): written only by the ingress controller.
+  'IngressTable',
   CONTROLLER_MARKER_KIND,
 ]);
 

@@ -67,6 +67,10 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
     case 'ClusterRoleBinding':
       // Kubernetes: a binding's role is its identity; delete and recreate it to bind another.
       return sameValue(stored.roleRef, next.roleRef) ? [] : [immutable('roleRef', ': cannot change roleRef')];
+    case 'IngressClass':
+      return sameValue(before.controller, after.controller)
+        ? []
+        : [immutable('spec.controller', ' (delete the IngressClass and create it again to change it)')];
     default:
       return [];
   }

@@ -8,6 +8,7 @@ import { isRec, type Rec } from '../tree';
 import { checkConfigData } from './config';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
+import { checkIngress, checkIngressClass, checkNetworkPolicy } from './networking';
 import { checkPodSpec } from './pod';
 import { checkBinding, checkRoleRules } from './rbac';
 import { checkService } from './service';
@@ -35,6 +36,9 @@ const RULES: Record<string, Rule> = {
   ClusterRole: checkRoleRules(false),
   RoleBinding: checkBinding(true),
   ClusterRoleBinding: checkBinding(false),
+  Ingress: checkIngress,
+  IngressClass: checkIngressClass,
+  NetworkPolicy: checkNetworkPolicy,
 };
 
 export function semantic(info: KindInfo, obj: Rec): StatusCause[] {

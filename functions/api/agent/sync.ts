@@ -7,7 +7,8 @@
  * 3. Compare the record's section versions with those the agent holds; held runtimes wait for the
  *    record to move while nothing did (modes.ts), polled ones answer at once with when to call again.
  * 4. Read only the sections that moved: the pods bound to the node and their config (config.ts),
- *    the log requests, the routes changed since the agent's sequence (routes.ts).
+ *    the log requests, the routes changed since the agent's sequence (routes.ts), the ingress
+ *    table when its hash moved (ingress.ts).
  *
  * A quiet sync with a fresh Lease is therefore one eventually consistent read of one small record.
  */
@@ -19,6 +20,7 @@ import type { ApiDeps } from '../types';
 import { podConfig } from './config';
 import { readDesired, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
+import { ingressMoved, readIngress } from './ingress';
 import { heartbeat } from './lease';
 import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
 import { checkReports } from './restriction';
@@ -64,7 +66,7 @@ export async function syncNode(
   let moved = movedSections(desired, held);
   const reported = Boolean(req.podStatuses?.length || req.terminated?.length);
   const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
-  if (mode.hold && waitMs > 0 && moved.size === 0 && !reported) {
+  if (mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress)) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
     await waitForDesired(deps, nodeName, waitMs, signal);
     desired = await readDesired(deps, nodeName);
@@ -98,6 +100,11 @@ export async function syncNode(
         routes.seq,
       );
     }
+  }
+  if (ingressMoved(desired, held.ingress)) {
+    const ingress = await readIngress(deps, desired, held.ingress);
+    res.versions.ingress = ingress.hash;
+    if (ingress.table) res.ingress = ingress.table;
   }
   const now = deps.clock();
   // Lists by node may lag their change (DynamoDB's index): versions answered within the settle
