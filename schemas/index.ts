@@ -2,7 +2,9 @@
 export * from './affinity';
 export * from './agent-protocol';
 export * from './core';
+export * from './daemonset';
 export { applyDefaults, pullPolicyFor } from './defaults';
+export * from './disruption';
 export { INT32_MAX, INT32_MIN } from './dsl';
 export * from './ferry';
 export { type KindInfo, kindByName, kindByPlural, kindInfo, kinds } from './kinds';
