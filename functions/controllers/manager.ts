@@ -4,7 +4,7 @@
  * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
  * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
- * scheduler (binds) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
+ * scheduler (binds) -> node-lifecycle (failures) -> disruption (budgets) -> endpoints (where Services send traffic) ->
  * load-balancer -> gc (orphans); the rounds repeat over the same snapshot while they still write
  * (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
  * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
@@ -33,6 +33,7 @@ import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
+import { reconcileDisruptionBudgets } from './disruption';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
 import { reconcileJobs } from './job';
@@ -121,6 +122,8 @@ function declaredControllers(
       },
     },
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
+    // After the pods moved this round: what each PodDisruptionBudget allows the next eviction.
+    { name: 'disruption', run: (ctx) => reconcileDisruptionBudgets(ctx) },
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
