@@ -3,7 +3,7 @@
  * pass (snapshot.ts: each kind listed once, with owner-uid and node-name indexes, kept current
  * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
- * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
+ * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> daemonset (pods) -> cronjob -> job ->
  * scheduler (binds) -> node-lifecycle (failures) -> disruption (budgets) -> endpoints (where Services send traffic) ->
  * load-balancer -> gc (orphans); the rounds repeat over the same snapshot while they still write
  * (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
@@ -32,6 +32,7 @@ import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
+import { reconcileDaemonSets } from './daemonset';
 import { reconcileDeployments } from './deployment';
 import { reconcileDisruptionBudgets } from './disruption';
 import { reconcileEndpoints } from './endpoints';
@@ -111,6 +112,7 @@ function declaredControllers(
   return [
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'daemonset', run: (ctx) => reconcileDaemonSets(ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
     { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
     {
