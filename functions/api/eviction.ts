@@ -6,7 +6,7 @@
  * while a PodDisruptionBudget forbids it, 500 when several budgets select the pod, as Kubernetes.
  * https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/
  */
-import { evictionProblems } from '../../schemas';
+import { dropNulls, evictionProblems } from '../../schemas';
 import { releaseQuota } from '../admission';
 import { BadRequestError, InvalidError } from '../errors';
 import { type EvictOptions, evictPod } from '../eviction';
@@ -26,7 +26,10 @@ export async function handleEviction(
 ): Promise<ApiResponse> {
   const name = route.name as string;
   const namespace = route.namespace as string;
-  const body = parseBody(req, deps.config.maxBodyBytes);
+  const raw = parseBody(req, deps.config.maxBodyBytes);
+  // kubectl sends `creationTimestamp: null`: null is unset, as everywhere in the API (schemas/nulls.ts).
+  const body =
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? dropNulls(raw as Record<string, unknown>) : raw;
   const causes = evictionProblems(body);
   if (causes.length > 0) throw new InvalidError('Eviction', name, causes);
   const eviction = body as {

@@ -338,6 +338,22 @@ describe('evicting pods through PodDisruptionBudgets', () => {
     expect(await api.snapshot()).toBe(before);
   });
 
+  it("accepts kubectl's Eviction (policy/v1beta1, creationTimestamp: null, DeleteOptions kind)", async () => {
+    // act
+    const res = await evict('web-1', {
+      body: {
+        apiVersion: 'policy/v1beta1',
+        kind: 'Eviction',
+        metadata: { name: 'web-1', namespace: 'default', creationTimestamp: null },
+        deleteOptions: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: null },
+      },
+    });
+
+    // assess
+    expect(res.status, res.body).toBe(201);
+    expect(await terminating('web-1')).toBe(true);
+  });
+
   it('answers 404 for a pod that does not exist and 405 for a GET of the subresource', async () => {
     // act
     const missing = await evict('nope');
