@@ -97,11 +97,15 @@ describe('ferry drain through evictions and budgets', () => {
     const deadline = Date.now() + 30_000;
     while ((await ready('agent')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 
+    const status = await t.ferry(['rollout', 'status', 'daemonset/agent', '--timeout', '30s']);
+
     // act
     const refused = await t.ferry(['drain', 'node-2']);
     const drained = await t.ferry(['drain', 'node-2', '--ignore-daemonsets', '--timeout', '60s']);
 
     // assess
+    expect(status.code, status.stderr).toBe(0);
+    expect(lines(status.stdout).at(-1)).toBe('daemon set "agent" successfully rolled out');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /cannot delete DaemonSet-managed Pods \(use --ignore-daemonsets to ignore\): default\/agent-/,
