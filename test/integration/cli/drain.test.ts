@@ -104,6 +104,16 @@ describe('ferry drain through evictions and budgets', () => {
     const drained = await t.ferry(['drain', 'node-2', '--ignore-daemonsets', '--timeout', '60s']);
 
     // assess
+    const described = await t.ferry(['describe', 'pdb', 'guarded']);
+    const table = await t.ferry(['get', 'ds']);
+    const dsDescribed = await t.ferry(['describe', 'ds', 'agent']);
+    expect(described.stdout).toMatch(/Min available:\s+1/);
+    expect(described.stdout).toMatch(/Allowed disruptions:\s+\d/);
+    expect(lines(table.stdout)[0]).toMatch(
+      /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE$/,
+    );
+    expect(lines(table.stdout)[1]).toMatch(/^agent\s+2\s+2\s+2\s+2\s+2\s+<none>\s+/);
+    expect(dsDescribed.stdout).toMatch(/Desired Number of Nodes Scheduled:\s+2/);
     expect(status.code, status.stderr).toBe(0);
     expect(lines(status.stdout).at(-1)).toBe('daemon set "agent" successfully rolled out');
     expect(refused.code).toBe(1);
