@@ -20,7 +20,7 @@ export interface Status {
   message?: string;
   reason?: string;
   code?: number;
-  details?: { name?: string; kind?: string; group?: string; causes?: StatusCause[] };
+  details?: { name?: string; kind?: string; group?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
 }
 
 export class CliError extends Error {

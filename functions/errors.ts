@@ -107,9 +107,27 @@ export class TimeoutError extends FerryError {
 }
 
 export class InternalError extends FerryError {
-  constructor(message = 'internal error') {
+  /** @param shown the message is for the caller (Kubernetes says it too), not only the log. */
+  constructor(
+    message = 'internal error',
+    readonly shown = false,
+  ) {
     super(500, 'InternalError', message);
   }
+}
+
+/** 429: the request is refused for now (an eviction a disruption budget forbids); try again later. */
+export class TooManyRequestsError extends FerryError {
+  constructor(message: string, retryAfterSeconds: number, causes: StatusCause[] = []) {
+    super(429, 'TooManyRequests', message, {
+      ...(causes.length > 0 ? { causes } : {}),
+      ...(retryAfterSeconds > 0 ? { retryAfterSeconds } : {}),
+    });
+  }
+}
+
+export function isTooManyRequests(err: unknown): err is TooManyRequestsError {
+  return err instanceof TooManyRequestsError;
 }
 
 export function isNotFound(err: unknown): err is NotFoundError {

@@ -8,7 +8,7 @@
  */
 import { isoTime } from '../schemas/time';
 import type { Deps } from './deps';
-import { isConflict } from './errors';
+import { ConflictError, isConflict } from './errors';
 import { ignoreNotFound, retryOnConflict } from './store/retry';
 import type { Obj, ObjectRef } from './store/types';
 
@@ -17,6 +17,8 @@ export interface PodDeletionOptions {
   gracePeriodSeconds?: number;
   /** Remove the object now without waiting for the node (a node that is gone cannot confirm). */
   force?: boolean;
+  /** Delete only the pod as it was at this resourceVersion (a 409 otherwise, never retried). */
+  resourceVersion?: string;
 }
 
 interface PodLike extends Obj {
@@ -33,6 +35,8 @@ export async function deletePod(
     return await retryOnConflict(async (current) => {
       const pod = (current as PodLike | undefined) ?? (await deps.store.get<PodLike>(ref));
       if (!pod) return undefined;
+      if (options.resourceVersion !== undefined && pod.metadata.resourceVersion !== options.resourceVersion)
+        throw new PreconditionFailedError(pod);
       const grace = options.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
       if (options.force || !pod.spec?.nodeName || grace === 0) {
         return await ignoreNotFound(
@@ -47,8 +51,15 @@ export async function deletePod(
       return await ignoreNotFound(deps.store.update(marked));
     });
   } catch (err) {
-    if (!isConflict(err)) throw err;
+    if (!isConflict(err) || err instanceof PreconditionFailedError) throw err;
     throw new Error(`deleting pod ${ref.namespace}/${ref.name}: gave up after repeated write conflicts`);
+  }
+}
+
+/** The pod changed since the caller looked: a 409 the caller sees, as Kubernetes' preconditions give. */
+class PreconditionFailedError extends ConflictError {
+  constructor(pod: Obj) {
+    super('Pod', pod.metadata.name, pod);
   }
 }
 

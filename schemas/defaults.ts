@@ -58,6 +58,26 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         defaultTemplate(spec.template);
       }
       break;
+    case 'DaemonSet':
+      // pkg/apis/apps/v1/defaults.go SetDefaults_DaemonSet.
+      if (isRec(spec)) {
+        setDefault(spec, 'revisionHistoryLimit', 10);
+        setDefault(spec, 'minReadySeconds', 0);
+        setDefault(spec, 'updateStrategy', {});
+        const strategy = spec.updateStrategy;
+        if (isRec(strategy)) {
+          setDefault(strategy, 'type', 'RollingUpdate');
+          if (strategy.type === 'RollingUpdate') {
+            setDefault(strategy, 'rollingUpdate', {});
+            if (isRec(strategy.rollingUpdate)) {
+              setDefault(strategy.rollingUpdate, 'maxUnavailable', 1);
+              setDefault(strategy.rollingUpdate, 'maxSurge', 0);
+            }
+          }
+        }
+        defaultTemplate(spec.template);
+      }
+      break;
     case 'CronJob':
       if (isRec(spec)) {
         setDefault(spec, 'concurrencyPolicy', 'Allow');

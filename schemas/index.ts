@@ -2,8 +2,11 @@
 export * from './affinity';
 export * from './agent-protocol';
 export * from './core';
+export * from './daemonset';
 export { applyDefaults, pullPolicyFor } from './defaults';
+export * from './disruption';
 export { INT32_MAX, INT32_MIN } from './dsl';
+export * from './eviction';
 export * from './ferry';
 export { type KindInfo, kindByName, kindByPlural, kindInfo, kinds } from './kinds';
 export * from './meta';

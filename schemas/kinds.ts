@@ -1,6 +1,8 @@
 /** The registry of kinds ferry serves: REST names, scope and schema of each. */
 import type { TSchema } from 'typebox';
 import { ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema } from './core';
+import { DaemonSetSchema } from './daemonset';
+import { PodDisruptionBudgetSchema } from './disruption';
 import { CloudSchema, NodePoolSchema } from './ferry';
 import { IngressClassSchema, IngressSchema, NetworkPolicySchema } from './networking';
 import { LeaseSchema, NodeSchema } from './node';
@@ -22,7 +24,7 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
   listKind: string;
-  subresources: ('status' | 'scale' | 'rollback' | 'log')[];
+  subresources: ('status' | 'scale' | 'rollback' | 'log' | 'eviction')[];
   schema: TSchema;
 }
 
@@ -53,7 +55,7 @@ function info(
 
 export const kinds: readonly KindInfo[] = [
   info('v1', 'Namespace', 'namespaces', false, ['ns'], ['status'], NamespaceSchema),
-  info('v1', 'Pod', 'pods', true, ['po'], ['status', 'log'], PodSchema),
+  info('v1', 'Pod', 'pods', true, ['po'], ['status', 'log', 'eviction'], PodSchema),
   info('v1', 'Service', 'services', true, ['svc'], ['status'], ServiceSchema),
   info('v1', 'Endpoints', 'endpoints', true, ['ep'], [], EndpointsSchema),
   info('v1', 'Node', 'nodes', false, ['no'], ['status'], NodeSchema),
@@ -64,6 +66,16 @@ export const kinds: readonly KindInfo[] = [
   info('v1', 'LimitRange', 'limitranges', true, ['limits'], [], LimitRangeSchema),
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
+  info('apps/v1', 'DaemonSet', 'daemonsets', true, ['ds'], ['status'], DaemonSetSchema),
+  info(
+    'policy/v1',
+    'PodDisruptionBudget',
+    'poddisruptionbudgets',
+    true,
+    ['pdb'],
+    ['status'],
+    PodDisruptionBudgetSchema,
+  ),
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),

@@ -34,4 +34,6 @@ export interface StatusDetails {
   group?: string;
   kind?: string;
   causes?: StatusCause[];
+  /** 429 and some 5xx: when to try again (also sent as the `Retry-After` header). */
+  retryAfterSeconds?: number;
 }

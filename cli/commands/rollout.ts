@@ -17,6 +17,7 @@ import { toYaml } from '../output/print';
 import { renderTable } from '../output/table';
 import { collectionPath, DEFAULT_NAMESPACE, objectPath, parseTarget, resolveKind } from '../resources';
 import { waitForRollouts } from '../rollout';
+import { waitForDaemonSet } from '../rollout-daemonset';
 
 /** The annotation kubectl stamps on the pod template for `rollout restart`. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
@@ -28,8 +29,13 @@ interface Target {
   path: string;
 }
 
-async function target(ctx: CliContext, args: string[], namespace: string | undefined): Promise<Target> {
-  const { info, name } = parseTarget(args, ['Deployment']);
+async function target(
+  ctx: CliContext,
+  args: string[],
+  namespace: string | undefined,
+  kinds: readonly string[] = ['Deployment'],
+): Promise<Target> {
+  const { info, name } = parseTarget(args, kinds);
   const ns = namespace ?? DEFAULT_NAMESPACE;
   return { client: await connect(ctx.io.env), namespace: ns, name, path: objectPath(info, ns, name) };
 }
@@ -41,13 +47,21 @@ export function register(program: Command, ctx: CliContext): void {
 
   rollout
     .command('status')
-    .description('wait until a Deployment is rolled out (exit 1 if it fails or times out)')
-    .argument('<target...>', 'deployment/NAME')
+    .description('wait until a Deployment or DaemonSet is rolled out (exit 1 if it fails or times out)')
+    .argument('<target...>', 'deployment/NAME or daemonset/NAME')
     .option('-n, --namespace <ns>', 'namespace')
     .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m); default: never')
     .option('--no-watch', 'print the current state once instead of waiting')
     .action(async (args: string[], opts: { namespace?: string; timeout?: string; watch: boolean }) => {
       const timeoutMs = parseTimeoutMs(opts.timeout);
+      if (parseTarget(args, ['Deployment', 'DaemonSet']).info.kind === 'DaemonSet') {
+        const t = await target(ctx, args, opts.namespace, ['DaemonSet']);
+        await waitForDaemonSet(ctx, t.client, t.path, {
+          once: !opts.watch,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        });
+        return;
+      }
       const t = await target(ctx, args, opts.namespace);
       await waitForRollouts(ctx, t.client, [{ namespace: t.namespace, name: t.name }], {
         style: 'kubectl',

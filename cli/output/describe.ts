@@ -127,6 +127,51 @@ function describeReplicaSet(o: Loose): string[] {
   ];
 }
 
+/** kubectl's DaemonSetDescriber: node counts, then pod counts by phase are in `get pods`. */
+function describeDaemonSet(o: Loose): string[] {
+  const strategy = str(o, 'spec.updateStrategy.type', 'RollingUpdate');
+  const rows: Pairs = [
+    ...metadataPairs(o),
+    ['Selector', selectorString(at(o, 'spec.selector'))],
+    ['Node-Selector', labelsString(record(o, 'spec.template.spec.nodeSelector'))],
+    ['Desired Number of Nodes Scheduled', String(num(o, 'status.desiredNumberScheduled'))],
+    ['Current Number of Nodes Scheduled', String(num(o, 'status.currentNumberScheduled'))],
+    ['Number of Nodes Scheduled with Up-to-date Pods', String(num(o, 'status.updatedNumberScheduled'))],
+    ['Number of Nodes Scheduled with Available Pods', String(num(o, 'status.numberAvailable'))],
+    ['Number of Nodes Misscheduled', String(num(o, 'status.numberMisscheduled'))],
+    ['Pods Ready', String(num(o, 'status.numberReady'))],
+    ['Update Strategy', strategy],
+  ];
+  if (strategy === 'RollingUpdate') {
+    rows.push([
+      'RollingUpdateStrategy',
+      `${str(o, 'spec.updateStrategy.rollingUpdate.maxUnavailable', '1')} max unavailable, ${str(o, 'spec.updateStrategy.rollingUpdate.maxSurge', '0')} max surge`,
+    ]);
+  }
+  return [...pairs(rows), ...podTemplateLines(o), ...conditionLines(o)];
+}
+
+/** kubectl's PodDisruptionBudgetDescriber. */
+function describePodDisruptionBudget(o: Loose): string[] {
+  const min = at(o, 'spec.minAvailable');
+  const max = at(o, 'spec.maxUnavailable');
+  return [
+    ...pairs([
+      ...metadataPairs(o),
+      ...(min !== undefined ? ([['Min available', String(min)]] as Pairs) : []),
+      ...(max !== undefined ? ([['Max unavailable', String(max)]] as Pairs) : []),
+      ['Selector', at(o, 'spec.selector') === undefined ? '<unset>' : selectorString(at(o, 'spec.selector'))],
+      ['Unhealthy pod eviction policy', str(o, 'spec.unhealthyPodEvictionPolicy', 'IfHealthyBudget')],
+      ['Status', ''],
+      ['    Allowed disruptions', String(num(o, 'status.disruptionsAllowed'))],
+      ['    Current', String(num(o, 'status.currentHealthy'))],
+      ['    Desired', String(num(o, 'status.desiredHealthy'))],
+      ['    Total', String(num(o, 'status.expectedPods'))],
+    ]),
+    ...conditionLines(o),
+  ];
+}
+
 function describeService(o: Loose): string[] {
   return pairs([
     ...metadataPairs(o),
@@ -228,6 +273,8 @@ const DESCRIBERS: Record<string, (o: Loose) => string[]> = {
   Pod: describePod,
   Deployment: describeDeployment,
   ReplicaSet: describeReplicaSet,
+  DaemonSet: describeDaemonSet,
+  PodDisruptionBudget: describePodDisruptionBudget,
   Service: describeService,
   Node: describeNode,
   ResourceQuota: describeResourceQuota,

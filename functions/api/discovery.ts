@@ -40,6 +40,19 @@ export function apiResourceList(group: string, version: string): object {
       ...(k.shortNames.length ? { shortNames: [...k.shortNames] } : {}),
     });
     for (const sub of k.subresources) {
+      if (sub === 'eviction') {
+        // kubectl drain looks for pods/eviction here and POSTs an Eviction of the group-version named.
+        resources.push({
+          name: `${k.plural}/eviction`,
+          singularName: '',
+          namespaced: true,
+          group: 'policy',
+          version: 'v1',
+          kind: 'Eviction',
+          verbs: ['create'],
+        });
+        continue;
+      }
       resources.push({
         name: `${k.plural}/${sub}`,
         singularName: '',

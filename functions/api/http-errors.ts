@@ -4,7 +4,7 @@
  * details go to the log only, never to the caller.
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind
  */
-import { FerryError, type StatusDetails } from '../errors';
+import { FerryError, InternalError, type StatusDetails } from '../errors';
 import type { Logger } from '../log';
 import type { ApiResponse } from './types';
 
@@ -58,8 +58,14 @@ export function statusBody(code: number, reason: string, message: string, detail
  * shown to the caller; other 5xx: logged, generic message.
  */
 export function errorResponse(err: unknown, log: Logger, context: { method: string; path: string }): ApiResponse {
-  if (err instanceof FerryError && (err.status < 500 || err.status === 503)) {
-    return jsonResponse(err.status, statusBody(err.status, err.reason, err.message, err.details));
+  if (
+    err instanceof FerryError &&
+    (err.status < 500 || err.status === 503 || (err instanceof InternalError && err.shown))
+  ) {
+    const res = jsonResponse(err.status, statusBody(err.status, err.reason, err.message, err.details));
+    const retry = err.details.retryAfterSeconds;
+    if (retry !== undefined && retry > 0) res.headers['retry-after'] = String(retry);
+    return res;
   }
   const status = err instanceof FerryError ? err.status : 500;
   const reason = err instanceof FerryError ? err.reason : 'InternalError';

@@ -42,6 +42,7 @@ import {
 import { type Access, authorize, authorizeObject, type Principal, type Verb } from './auth';
 import { checkTree, mediaType, parseBody } from './body';
 import { removeResource } from './delete';
+import { handleEviction } from './eviction';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { restrictNodeWrite } from './node-identity';
@@ -89,6 +90,7 @@ export async function handleResource(
     authorizeObject(principal, 'get', pod);
     return podLogs(deps, pod, req.query, req.signal);
   }
+  if (route.subresource === 'eviction') return handleEviction(deps, req, route, principal, dryRun);
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
     return jsonResponse(200, await handleRollback(deps, req, ref, dryRun, principal));
@@ -149,11 +151,14 @@ const VERBS: Record<string, Partial<Record<string, Verb>>> = {
   subresource: { GET: 'get', PUT: 'update', PATCH: 'patch' },
   // POST .../deployments/{name}/rollback changes the Deployment: authorized as an update of it.
   rollback: { POST: 'update' },
+  // POST .../pods/{name}/eviction: Kubernetes' verb is create on pods/eviction.
+  eviction: { POST: 'create' },
 };
 
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
-  const verb = VERBS[route.subresource === 'rollback' ? 'rollback' : path]?.[method];
+  const special = route.subresource === 'rollback' || route.subresource === 'eviction';
+  const verb = VERBS[special ? (route.subresource as string) : path]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
     throw new MethodNotAllowedError(method, describe(route));

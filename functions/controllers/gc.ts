@@ -11,7 +11,7 @@ import type { Obj } from '../store/types';
 import { ClusterSnapshot } from './snapshot';
 
 /** Kinds that can own others, and kinds that can be owned. */
-const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob'];
+const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob', 'DaemonSet'];
 const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
 
 export async function collectGarbage(

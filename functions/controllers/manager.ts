@@ -3,10 +3,12 @@
  * pass (snapshot.ts: each kind listed once, with owner-uid and node-name indexes, kept current
  * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
- * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
- * scheduler (binds) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
- * load-balancer -> ingress (the built-in ingress' table and load balancer) -> gc (orphans); the
- * rounds repeat over the same snapshot while they still write (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
+ * Order (CONTROLLERS below): service-accounts -> deployment (ReplicaSets) -> replicaset (pods) ->
+ * daemonset (pods) -> cronjob -> job -> scheduler (binds) -> node-lifecycle (failures) ->
+ * disruption (budgets) -> endpoints (where Services send traffic) -> load-balancer -> ingress (the
+ * built-in ingress' table and load balancer) -> gc (orphans); the rounds repeat over the same
+ * snapshot while they still write (bounded), so one trigger carries a new Deployment all the way
+ * to bound pods without rereading.
  * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
  *
  * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
@@ -32,7 +34,9 @@ import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
+import { reconcileDaemonSets } from './daemonset';
 import { reconcileDeployments } from './deployment';
+import { reconcileDisruptionBudgets } from './disruption';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
 import { reconcileIngresses } from './ingress';
@@ -114,6 +118,7 @@ function declaredControllers(
     { name: 'service-accounts', run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx) },
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'daemonset', run: (ctx) => reconcileDaemonSets(ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
     { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
     {
@@ -125,6 +130,8 @@ function declaredControllers(
       },
     },
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
+    // After the pods moved this round: what each PodDisruptionBudget allows the next eviction.
+    { name: 'disruption', run: (ctx) => reconcileDisruptionBudgets(ctx) },
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },

@@ -17,6 +17,8 @@ export interface PodContext {
   placement?: PodPlacement;
 }
 
+const UNSCHEDULABLE_TAINT = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' } as const;
+
 export function podContext(pod: Pod): PodContext {
   return { pod, ...podRequests(pod), hostPorts: podHostPorts(pod) };
 }
@@ -31,8 +33,11 @@ export function podContext(pod: Pod): PodContext {
  */
 export function firstFailure(n: NodeInfo, ctx: PodContext): string | undefined {
   if (!n.ready) return 'node(s) were not ready';
-  if (n.node.spec?.unschedulable) return 'node(s) were unschedulable';
   const { pod } = ctx;
+  // kube-scheduler's NodeUnschedulable: a pod that tolerates the unschedulable taint (DaemonSet
+  // pods do) may still go to a cordoned node.
+  if (n.node.spec?.unschedulable && !(pod.spec.tolerations ?? []).some((tol) => tolerates(tol, UNSCHEDULABLE_TAINT)))
+    return 'node(s) were unschedulable';
   if (pod.spec.nodeSelector) {
     const labels = n.node.metadata.labels ?? {};
     for (const [k, v] of Object.entries(pod.spec.nodeSelector))

@@ -178,6 +178,11 @@ function ingressClassParameters(cls: Loose): string {
   return `${group ? `${kind}.${group}` : kind}/${str(cls, 'spec.parameters.name')}`;
 }
 
+/** kubectl's PDB columns: the IntOrString as given, `N/A` when unset. */
+function intOrNA(v: unknown): string {
+  return typeof v === 'number' || typeof v === 'string' ? String(v) : 'N/A';
+}
+
 export const COLUMNS: Record<string, KindColumns> = {
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
@@ -214,6 +219,31 @@ export const COLUMNS: Record<string, KindColumns> = {
     ],
     wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
     wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  DaemonSet: {
+    headers: ['NAME', 'DESIRED', 'CURRENT', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'NODE SELECTOR', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      String(num(o, 'status.desiredNumberScheduled')),
+      String(num(o, 'status.currentNumberScheduled')),
+      String(num(o, 'status.numberReady')),
+      String(num(o, 'status.updatedNumberScheduled')),
+      String(num(o, 'status.numberAvailable')),
+      labelsString(record(o, 'spec.template.spec.nodeSelector')),
+      created(o, now),
+    ],
+    wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
+    wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  PodDisruptionBudget: {
+    headers: ['NAME', 'MIN AVAILABLE', 'MAX UNAVAILABLE', 'ALLOWED DISRUPTIONS', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      intOrNA(at(o, 'spec.minAvailable')),
+      intOrNA(at(o, 'spec.maxUnavailable')),
+      String(num(o, 'status.disruptionsAllowed')),
+      created(o, now),
+    ],
   },
   Job: {
     headers: ['NAME', 'STATUS', 'COMPLETIONS', 'DURATION', 'AGE'],

@@ -1,7 +1,7 @@
 /**
  * Fields an update may not change, as Kubernetes' update validation has them (each change is one
  * 422 cause naming the field):
- * - Deployment and ReplicaSet `spec.selector` (apps/v1: the controller's pods were chosen by it);
+ * - Deployment, ReplicaSet and DaemonSet `spec.selector` (apps/v1: the controller's pods were chosen by it);
  * - Job `spec.template`, `spec.selector`, `spec.completions`, `spec.completionMode` (its pods were
  *   made from them);
  * - a Pod's spec, but for the fields Kubernetes lets change: `containers[*].image`,
@@ -58,6 +58,7 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
         .map((f) => immutable(`spec.${f}`, ' (delete the Job and create it again to change it)'));
     case 'Deployment':
     case 'ReplicaSet':
+    case 'DaemonSet':
       return sameValue(before.selector, after.selector)
         ? []
         : [immutable('spec.selector', ` (delete the ${stored.kind} and create it again to change it)`)];

@@ -6,6 +6,8 @@ import type { KindInfo } from '../kinds';
 import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 import { checkConfigData } from './config';
+import { checkDaemonSet } from './daemonset';
+import { checkPodDisruptionBudget } from './disruption';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
 import { checkIngress, checkIngressClass, checkNetworkPolicy } from './networking';
@@ -26,6 +28,8 @@ const RULES: Record<string, Rule> = {
   Pod: withSpec((spec, causes) => checkPodSpec(spec, 'spec', causes)),
   Deployment: withSpec(checkWorkload),
   ReplicaSet: withSpec(checkWorkload),
+  DaemonSet: withSpec(checkDaemonSet),
+  PodDisruptionBudget: withSpec(checkPodDisruptionBudget),
   Job: withSpec((spec, causes) => checkJob(spec, causes)),
   CronJob: withSpec(checkCronJob),
   Service: withSpec(checkService),

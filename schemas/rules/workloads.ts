@@ -13,7 +13,7 @@ function templateLabels(template: Rec | undefined): Rec {
 }
 
 /** The first matchLabels entry the template's labels lack, as a cause on them. */
-function checkSelectorMatches(selector: unknown, template: Rec, at: string, causes: StatusCause[]): void {
+export function checkSelectorMatches(selector: unknown, template: Rec, at: string, causes: StatusCause[]): void {
   const match = isRec(selector) && isRec(selector.matchLabels) ? selector.matchLabels : {};
   const labels = templateLabels(template);
   for (const [k, v] of Object.entries(match)) {

@@ -1,18 +1,20 @@
 /**
- * Retirement, cordon and drain: a retiring node is cordoned and its pods deleted gracefully (their
- * ReplicaSets recreate them on other nodes); once its pods are gone, or `retireTimeoutMs` passed,
- * the machine is deleted, then the Node and its credentials. A machine that never registered is
- * deleted at once (nothing runs there). Retiring a machine the pool launched at its current
- * generation within `earlyRetirementMs` is churn (the loop of issue 17 looked exactly like that).
- *
- * PodDisruptionBudgets do not exist in ferry yet (issue 16): draining deletes pods within the
- * pool's `maxUnavailable` budget, not through the Eviction API. Once PDBs exist, `drain` is where
- * evictions that respect them go.
+ * Retirement, cordon and drain: a retiring node is cordoned and its pods evicted through the same
+ * path as the API's Eviction subresource (functions/eviction.ts), so PodDisruptionBudgets hold:
+ * an eviction a budget refuses is tried again at every pass, for as long as the budget refuses
+ * (a Warning `EvictionBlocked` event on the pool says which pod waits). DaemonSet pods are left,
+ * as `kubectl drain --ignore-daemonsets` leaves them: they go with the node. Once the other pods
+ * are gone the machine is deleted, then the Node and its credentials; pods that were evicted but
+ * are still not gone `retireTimeoutMs` after (a node that cannot confirm) are removed with it.
+ * A machine that never registered is deleted at once (nothing runs there). Retiring a machine the
+ * pool launched at its current generation within `earlyRetirementMs` is churn (the loop of issue
+ * 17 looked exactly like that).
  */
 import type { Node, Pod } from '../../../schemas';
 import { isoTime } from '../../../schemas/time';
-import { isConflict, isNotFound } from '../../errors';
+import { InternalError, isConflict, isNotFound, isTooManyRequests } from '../../errors';
 import { recordEvent } from '../../events';
+import { evictPod } from '../../eviction';
 import { deletePod, isTerminating } from '../../pod-deletion';
 import { ignoreNotFound } from '../../store/retry';
 import {
@@ -50,24 +52,47 @@ export async function startRetiring(pass: PoolPass, m: Machine, reason: string):
     if (isConflict(err) || isNotFound(err)) return; // the next pass sees the fresh node
     throw err;
   }
-  const pods = await drain(pass, node.metadata.name);
+  const drained = await drain(pass, node.metadata.name);
   await recordEvent(
     deps,
     pool,
     'Normal',
     reason,
-    `retiring ${node.metadata.name}: cordoned, ${pods} pod(s) moving to other nodes`,
+    `retiring ${node.metadata.name}: cordoned, ${drained.evicting} pod(s) moving to other nodes`,
   );
+  await noteBlocked(pass, node.metadata.name, drained);
 }
 
-/** Deletes the pods of a cordoned node gracefully; returns how many were asked to stop. */
-async function drain(pass: PoolPass, nodeName: string): Promise<number> {
-  const pods = (await pass.deps.store.list<Pod>('Pod', { nodeName })).items;
-  for (const pod of pods) {
+interface DrainResult {
+  /** Pods asked to stop (or already stopping). */
+  evicting: number;
+  /** Why evictions are refused for now (a budget allows no disruption), one line per pod. */
+  blocked: string[];
+}
+
+/** Evicts the pods of a cordoned node that are not DaemonSet pods and not already terminating. */
+async function drain(pass: PoolPass, nodeName: string): Promise<DrainResult> {
+  const result: DrainResult = { evicting: 0, blocked: [] };
+  for (const pod of await drainablePods(pass, nodeName)) {
+    result.evicting++;
     if (isTerminating(pod)) continue;
-    await deletePod(pass.deps, { kind: 'Pod', namespace: pod.metadata.namespace as string, name: pod.metadata.name });
+    const ref = { namespace: pod.metadata.namespace as string, name: pod.metadata.name };
+    try {
+      await evictPod(pass.deps, ref);
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) continue;
+      // 429 (the budget allows no disruption now) and 500 (two budgets select the pod): wait.
+      if (!isTooManyRequests(err) && !(err instanceof InternalError)) throw err;
+      result.blocked.push(`${ref.namespace}/${ref.name}: ${err.message}`);
+    }
   }
-  return pods.length;
+  return result;
+}
+
+/** The pods retirement waits for: all but DaemonSet pods, which leave with the node. */
+async function drainablePods(pass: PoolPass, nodeName: string): Promise<Pod[]> {
+  const pods = (await pass.deps.store.list<Pod>('Pod', { nodeName })).items;
+  return pods.filter((p) => p.metadata.ownerReferences?.find((o) => o.controller)?.kind !== 'DaemonSet');
 }
 
 /** Finishes what retiring started: deletes machines whose pods are gone (or that waited long enough). */
@@ -77,10 +102,17 @@ export async function finishRetirements(pass: PoolPass): Promise<void> {
     const node = m.node;
     const since = Date.parse(node?.metadata.annotations?.[RETIRING_ANNOTATION] ?? '');
     if (!node || Number.isNaN(since)) continue;
-    const pods = (await pass.deps.store.list<Pod>('Pod', { nodeName: node.metadata.name })).items;
-    if (pods.length > 0 && pass.now - since < timeout) continue;
+    const waiting = await drainablePods(pass, node.metadata.name);
+    if (waiting.length > 0) {
+      const drained = await drain(pass, node.metadata.name);
+      await noteBlocked(pass, node.metadata.name, drained);
+      // A budget that refuses is waited for however long; an evicted pod that never goes, not.
+      const evicted = await drainablePods(pass, node.metadata.name);
+      if (drained.blocked.length > 0 || pass.now - lastStart(since, evicted) < timeout) continue;
+    }
     await deleteMachine(pass, m);
-    for (const pod of pods)
+    // Whatever is left (DaemonSet pods, pods the node never confirmed) goes with the machine.
+    for (const pod of (await pass.deps.store.list<Pod>('Pod', { nodeName: node.metadata.name })).items)
       await deletePod(
         pass.deps,
         { kind: 'Pod', namespace: pod.metadata.namespace as string, name: pod.metadata.name },
@@ -97,6 +129,23 @@ export async function finishRetirements(pass: PoolPass): Promise<void> {
     if (listed.has(n.metadata.name) || ready || !pass.cloudNames.has(cloud)) continue;
     await removeNode(pass, n.metadata.name);
   }
+}
+
+/** The later of the retirement's start and the last eviction of a pod still there. */
+function lastStart(since: number, pods: Pod[]): number {
+  const evicted = pods.map((p) => Date.parse(p.metadata.deletionTimestamp ?? '')).filter((t) => !Number.isNaN(t));
+  return Math.max(since, ...evicted);
+}
+
+async function noteBlocked(pass: PoolPass, nodeName: string, drained: DrainResult): Promise<void> {
+  if (drained.blocked.length === 0) return;
+  await recordEvent(
+    pass.deps,
+    pass.pool,
+    'Warning',
+    'EvictionBlocked',
+    `retiring ${nodeName} waits for a PodDisruptionBudget: ${drained.blocked.join('; ')}`,
+  );
 }
 
 /** Machines launched but not registered within the deadline are deleted, as one turn of churn. */

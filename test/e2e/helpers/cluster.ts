@@ -62,6 +62,32 @@ export class TestCluster {
     await this.waitFor(async () => (await this.readyNodes()).length === nodes, 30_000, 'nodes Ready');
   }
 
+  /** One more agent, joining later with a bootstrap token of its own. */
+  async addNode(name: string, zone: string): Promise<void> {
+    const { token } = await issueToken(this.plane.deps, {
+      role: 'bootstrap',
+      ttlSeconds: 600,
+      maxUses: 1,
+      nodeLabels: { 'ferry.dev/pool': 'e2e' },
+    });
+    this.names.push(name);
+    await this.provider.createInstance({
+      name,
+      cluster: 'e2e',
+      cloud: { name: 'e2e', uid: 'e2e' },
+      pool: 'e2e',
+      instanceType: 'local',
+      zone,
+      bootstrap: { apiUrl: this.plane.url, token, labels: {} },
+      tags: {},
+    });
+  }
+
+  /** The environment a `ferry` CLI run needs to act as the admin on this cluster. */
+  cliEnv(): Record<string, string> {
+    return { FERRY_SERVER: this.plane.url, FERRY_TOKEN: this.adminToken, FERRY_CONFIG: join(this.dataDir, 'cli.json') };
+  }
+
   async startControlPlane(): Promise<void> {
     this.plane = await startLocalControlPlane({
       dataDir: this.dataDir,

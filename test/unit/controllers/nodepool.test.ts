@@ -256,6 +256,60 @@ describe('node pool controller', () => {
     expect((await pool()).status).toMatchObject({ nodes: 2, readyNodes: 2 });
   });
 
+  it('retires through evictions: waits for a PodDisruptionBudget however long, and leaves DaemonSet pods to go with the node', async () => {
+    // prepare: one guarded ready pod and one DaemonSet pod per node, a budget that allows nothing
+    await pass();
+    for (const m of fake.live('eu-west-1')) await register(m);
+    await pass();
+    for (const [i, nodeName] of fake.live('eu-west-1').map(nameOf).entries()) {
+      for (const [name, owner] of [
+        [`app-${i}`, { kind: 'ReplicaSet', name: 'app', uid: 'rs-1' }],
+        [`logs-${i}`, { kind: 'DaemonSet', name: 'logs', uid: 'ds-1' }],
+      ] as const) {
+        const pod = makePod(name, { owner, labels: { app: name.split('-')[0] as string } });
+        await store.create({
+          ...pod,
+          spec: { ...pod.spec, nodeName },
+          status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+        } as Pod);
+      }
+    }
+    await store.create({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'app', namespace: 'default', generation: 1 },
+      spec: { minAvailable: 3, selector: { matchLabels: { app: 'app' } } },
+      status: { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 3, desiredHealthy: 3, expectedPods: 3 },
+    } as Obj);
+    const p = await pool();
+    await store.update({ ...p, spec: { ...p.spec, desiredNodes: 2 } });
+
+    // act: retire, then wait well past the retirement timeout
+    await pass();
+    now += 600_000;
+    await pass();
+    const blocked = (await store.list<Pod>('Pod')).items.filter((x) => x.metadata.deletionTimestamp);
+    const machinesWhileBlocked = fake.live('eu-west-1').length;
+    const events = (await store.list<Obj & { reason: string; message: string }>('Event')).items;
+    const budget = (await store.get({ kind: 'PodDisruptionBudget', namespace: 'default', name: 'app' })) as Obj;
+    await store.update({ ...budget, status: { ...(budget.status as object), disruptionsAllowed: 1 } });
+    await pass();
+    const evicted = (await store.list<Pod>('Pod')).items.filter((x) => x.metadata.deletionTimestamp);
+    await store.delete({ kind: 'Pod', namespace: 'default', name: (evicted[0] as Pod).metadata.name }); // the agent stopped it
+    await pass();
+
+    // assess
+    expect(blocked).toEqual([]);
+    expect(machinesWhileBlocked).toBe(3);
+    expect(events.find((e) => e.reason === 'EvictionBlocked')?.message).toContain(
+      "Cannot evict pod as it would violate the pod's disruption budget.",
+    );
+    expect(evicted.map((x) => x.metadata.name)).toEqual([expect.stringMatching(/^app-/)]);
+    expect(fake.live('eu-west-1')).toHaveLength(2); // the DaemonSet pod did not hold the machine
+    const left = (await store.list<Pod>('Pod')).items.map((x) => x.metadata.name);
+    expect(left.filter((n) => n.startsWith('logs-'))).toHaveLength(2);
+  });
+
   it('skips a zone without capacity and says so', async () => {
     fake.full.add('eu-west-1a');
     await pass();
