@@ -30,15 +30,24 @@ export interface AgentConfig {
   /** First container restart back-off (Kubernetes: 10 s); lowered by tests. */
   restartBackoffMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The cluster's DNS domain (the kubelet's --cluster-domain): what the node DNS serves and pods search. */
+  clusterDomain: string;
+  /** The node's own resolver config (the kubelet's --resolv-conf): DNS forwards to it, Default pods get it. */
+  resolvConf: string;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS]
+  [--cluster-domain DOMAIN] [--resolv-conf PATH]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
-  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY.`;
+  DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY,
+  FERRY_CLUSTER_DOMAIN (default cluster.local), FERRY_RESOLV_CONF (default /etc/resolv.conf).`;
 
 export class ConfigError extends Error {}
+
+/** A DNS subdomain (DNS-1123), at least one label. */
+const DOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig {
   const { values } = parseArgs({
@@ -58,6 +67,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'max-pods': { type: 'string' },
       'sync-wait': { type: 'string' },
       'log-level': { type: 'string' },
+      'cluster-domain': { type: 'string' },
+      'resolv-conf': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -78,7 +89,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     syncWaitSeconds: Number(values['sync-wait'] ?? 5),
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
+    clusterDomain: (values['cluster-domain'] ?? env.FERRY_CLUSTER_DOMAIN ?? 'cluster.local')
+      .toLowerCase()
+      .replace(/\.$/, ''),
+    resolvConf: values['resolv-conf'] ?? env.FERRY_RESOLV_CONF ?? '/etc/resolv.conf',
   };
+  if (config.clusterDomain.length > 200 || !DOMAIN.test(config.clusterDomain))
+    throw new ConfigError(`--cluster-domain "${config.clusterDomain}" must be a DNS domain such as cluster.local`);
   const clusterId = values['cluster-id'] ?? env.FERRY_CLUSTER_ID;
   if (clusterId !== undefined) {
     if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(clusterId))

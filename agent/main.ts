@@ -7,6 +7,8 @@
 import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ConfigError, loadConfig } from './config';
+import { HostResolvConf } from './dns/resolv-conf';
+import { NodeDnsServer } from './dns/server';
 import { createAgentLogger } from './log';
 import { PodManager } from './pods/manager';
 import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
@@ -35,8 +37,21 @@ async function main(): Promise<void> {
     log,
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
   });
-  // Containers reach this node's proxy at the gateway of the node's pod network, once known.
+  // Containers reach this node's proxy and DNS server at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
+  const hostResolv = new HostResolvConf(config.resolvConf);
+  // The DNS server reads the proxy's table (read-only) and forwards the rest to the node's own
+  // resolvers: loopback ones too, since the agent, not the pod, sends those (resolv.conf(5):
+  // none listed means the local host).
+  const dns = new NodeDnsServer({
+    routes: () => proxy.table,
+    domain: config.clusterDomain,
+    upstreams: () => {
+      const listed = hostResolv.get().nameservers;
+      return (listed.length ? listed : ['127.0.0.1']).map((host) => ({ host, port: 53 }));
+    },
+    log,
+  });
   const pods = new PodManager(runtime, {
     nodeIp: config.nodeIp,
     stateDir: config.stateDir,
@@ -44,6 +59,11 @@ async function main(): Promise<void> {
     backoffBaseMs: config.restartBackoffMs,
     serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
+    dns: () => ({
+      ...(dns.address ? { nodeDns: dns.address.address } : {}),
+      domain: config.clusterDomain,
+      host: hostResolv.get(),
+    }),
   });
   const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log, Date.now, proxy);
   await proxy.setAddresses([config.nodeIp]);
@@ -51,8 +71,9 @@ async function main(): Promise<void> {
     try {
       gateway = (await runtime.podNetwork()).gateway;
       await proxy.setAddresses([config.nodeIp, gateway]);
+      await dns.listen(gateway);
     } catch (err) {
-      log.warn('pod network not ready; retrying', { error: String((err as Error).message) });
+      log.warn('pod network or its DNS server not ready; retrying', { error: String((err as Error).message) });
       setTimeout(() => void findGateway(), 5000).unref();
     }
   };
@@ -61,6 +82,7 @@ async function main(): Promise<void> {
     log.info('stopping agent; containers keep running', {});
     agent.stop();
     await pods.stop();
+    await dns.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

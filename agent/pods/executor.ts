@@ -8,11 +8,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
+import type { NodeDnsFacts } from '../dns/pod-config';
+import { podHostDomain } from '../dns/pod-config';
 import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
 import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
 import type { ConfigSources } from './config-sources';
+import { resolvConfPath, writePodResolvConf } from './dns';
 import { runPreStop } from './hooks';
 import { keepExitedLog } from './logs';
 import { allContainers, graceOf, specHash } from './pod-spec';
@@ -31,6 +34,8 @@ export interface ExecutorOptions {
   stateDir: string;
   backoffBaseMs?: number;
   serviceEnv?: (namespace: string) => { name: string; value: string }[];
+  /** The node's DNS facts, for each new sandbox's resolv.conf; absent, Docker's resolver stays. */
+  dns?: () => NodeDnsFacts;
 }
 
 export class PodExecutor {
@@ -198,9 +203,14 @@ export class PodExecutor {
 
   private async createSandbox(rec: PodRecord, pod: Pod): Promise<boolean> {
     try {
+      const dns = this.o.dns?.();
+      if (dns) writePodResolvConf(resolvConfPath(this.o.stateDir, rec.identity.uid), pod, dns);
+      const domainname =
+        dns && podHostDomain({ namespace: rec.identity.namespace, subdomain: pod.spec.subdomain }, dns.domain);
       rec.sandbox = await this.o.runtime.createSandbox(rec.identity, {
         ports: portsOf(pod),
         hostname: pod.spec.hostname ?? (pod.metadata.name as string),
+        ...(domainname ? { domainname } : {}),
         hostAliases: (pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
         sysctls: sandboxSysctls(pod),
         memoryVolumes: memoryVolumes(pod),
@@ -269,7 +279,12 @@ export class PodExecutor {
 
   private async start(rec: PodRecord, pod: Pod, spec: AnyContainer, c: ContainerRecord): Promise<void> {
     await startContainer(
-      { ...this.o, volumes: this.volumeContext(rec, pod), target: () => this.target(rec, c, spec) },
+      {
+        ...this.o,
+        volumes: this.volumeContext(rec, pod),
+        target: () => this.target(rec, c, spec),
+        resolvConf: resolvConfPath(this.o.stateDir, rec.identity.uid),
+      },
       rec,
       pod,
       spec,

@@ -11,6 +11,7 @@ import { isoTime } from '../../schemas/time';
 import type { ProbeTarget } from '../probes';
 import { type ContainerRuntime, ImagePullFailedError } from '../runtime/types';
 import { ConfigNotReadyError, type ConfigSources } from './config-sources';
+import { resolvConfMount } from './dns';
 import { containerEnv } from './env';
 import { runHook } from './hooks';
 import { graceOf, specHash } from './pod-spec';
@@ -31,6 +32,8 @@ export interface StartDeps {
   volumes: VolumeContext;
   /** Where the postStart hook connects. */
   target: () => ProbeTarget;
+  /** The pod's resolv.conf, mounted when it was written (dns.ts). */
+  resolvConf?: string;
 }
 
 export async function startContainer(
@@ -58,6 +61,8 @@ export async function startContainer(
       pod.spec.enableServiceLinks === false ? [] : o.serviceEnv?.(pod.metadata.namespace as string),
     );
     mounts = containerMounts(o.volumes, spec, env);
+    const resolv = o.resolvConf ? resolvConfMount(o.resolvConf, mounts) : undefined;
+    if (resolv) mounts.push(resolv);
   } catch (err) {
     if (!(err instanceof ConfigNotReadyError)) throw err;
     c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };

@@ -193,6 +193,7 @@ export class DockerRuntime implements ContainerRuntime {
       {
         Image: this.options.sandboxImage,
         Hostname: (config.hostname ?? pod.name).slice(0, 63),
+        ...(config.domainname ? { Domainname: config.domainname } : {}),
         Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
         ExposedPorts: exposed,
         HostConfig: {

@@ -51,6 +51,11 @@ export interface SandboxConfig {
   ports: PortMapping[];
   /** The pod's hostname (`spec.hostname`, else its name), which its containers share. */
   hostname?: string;
+  /**
+   * The pod's domain when it has a subdomain (`<subdomain>.<ns>.svc.<cluster domain>`): /etc/hosts
+   * then maps the pod IP to `<hostname>.<domain>` and `<hostname>`, as the kubelet writes it.
+   */
+  domainname?: string;
   /** Extra /etc/hosts entries (`hostAliases`): the containers share the sandbox's hosts file. */
   hostAliases?: { ip: string; hostnames: string[] }[];
   /** Namespaced network sysctls (`net.*`): they belong to the namespace the sandbox owns. */

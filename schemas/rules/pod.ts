@@ -9,6 +9,7 @@ import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 import { checkLabels } from './meta';
 import { DNS1123_LABEL } from './names';
+import { checkPodDns } from './pod-dns';
 
 export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
   const names = new Set<string>();
@@ -22,6 +23,7 @@ export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): vo
     });
   }
   checkLabels(spec.nodeSelector, `${path}.nodeSelector`, causes);
+  checkPodDns(spec, path, causes);
   causes.push(...refusedPodFields(spec, path));
 }
 
