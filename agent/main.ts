@@ -8,8 +8,10 @@ import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ConfigError, loadConfig } from './config';
 import { createAgentLogger } from './log';
+import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
-import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
+import { ClusterIPRules } from './proxy/cluster-ip-rules';
+import { ServiceProxy } from './proxy/service-proxy';
 import { DockerRuntime } from './runtime/docker';
 
 async function main(): Promise<void> {
@@ -31,9 +33,12 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
+  // Cluster IPs: nat rules on the node's pod bridge, once the pod network is known (main.ts findGateway).
+  let rules: ClusterIPRules | undefined;
   const proxy = new ServiceProxy({
     log,
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+    onApplied: async (routes) => rules?.update(routes),
   });
   // Containers reach this node's proxy at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
@@ -42,15 +47,28 @@ async function main(): Promise<void> {
     stateDir: config.stateDir,
     log,
     backoffBaseMs: config.restartBackoffMs,
-    serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
+    serviceEnv: (namespace) =>
+      serviceEnv(proxy.table, namespace, {
+        clusterIPs: rules?.active ?? false,
+        fallbackHost: gateway ?? config.nodeIp,
+      }),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
   });
   const agent = new Agent(config, new AgentApiClient(config.apiUrl, config.token ?? ''), pods, log, Date.now, proxy);
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {
-      gateway = (await runtime.podNetwork()).gateway;
+      const network = await runtime.podNetwork();
+      gateway = network.gateway;
       await proxy.setAddresses([config.nodeIp, gateway]);
+      if (network.bridge && !rules) {
+        const candidate = new ClusterIPRules({ network: network.name, log });
+        if (await candidate.start(network.bridge)) {
+          rules = candidate;
+          await rules.update(proxy.table);
+          log.info('cluster IPs served on this node', { chain: rules.chain, bridge: network.bridge });
+        }
+      }
     } catch (err) {
       log.warn('pod network not ready; retrying', { error: String((err as Error).message) });
       setTimeout(() => void findGateway(), 5000).unref();
@@ -61,6 +79,8 @@ async function main(): Promise<void> {
     log.info('stopping agent; containers keep running', {});
     agent.stop();
     await pods.stop();
+    // Containers keep running but no proxy answers for them now: the redirects go with it.
+    await rules?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
