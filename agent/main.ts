@@ -10,8 +10,10 @@ import { ConfigError, loadConfig } from './config';
 import { HostResolvConf } from './dns/resolv-conf';
 import { NodeDnsServer } from './dns/server';
 import { createAgentLogger } from './log';
+import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
-import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
+import { ClusterIPRules } from './proxy/cluster-ip-rules';
+import { ServiceProxy } from './proxy/service-proxy';
 import { DockerRuntime } from './runtime/docker';
 
 async function main(): Promise<void> {
@@ -33,9 +35,12 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
+  // Cluster IPs: nat rules on the node's pod bridge, once the pod network is known (main.ts findGateway).
+  let rules: ClusterIPRules | undefined;
   const proxy = new ServiceProxy({
     log,
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+    onApplied: async (routes) => rules?.update(routes),
   });
   // Containers reach this node's proxy and DNS server at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
@@ -57,7 +62,11 @@ async function main(): Promise<void> {
     stateDir: config.stateDir,
     log,
     backoffBaseMs: config.restartBackoffMs,
-    serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
+    serviceEnv: (namespace) =>
+      serviceEnv(proxy.table, namespace, {
+        clusterIPs: rules?.active ?? false,
+        fallbackHost: gateway ?? config.nodeIp,
+      }),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
     dns: () => ({
       ...(dns.address ? { nodeDns: dns.address.address } : {}),
@@ -69,8 +78,17 @@ async function main(): Promise<void> {
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {
-      gateway = (await runtime.podNetwork()).gateway;
+      const network = await runtime.podNetwork();
+      gateway = network.gateway;
       await proxy.setAddresses([config.nodeIp, gateway]);
+      if (network.bridge && !rules) {
+        const candidate = new ClusterIPRules({ network: network.name, log });
+        if (await candidate.start(network.bridge)) {
+          rules = candidate;
+          await rules.update(proxy.table);
+          log.info('cluster IPs served on this node', { chain: rules.chain, bridge: network.bridge });
+        }
+      }
       await dns.listen(gateway);
     } catch (err) {
       log.warn('pod network or its DNS server not ready; retrying', { error: String((err as Error).message) });
@@ -83,6 +101,8 @@ async function main(): Promise<void> {
     agent.stop();
     await pods.stop();
     await dns.close();
+    // Containers keep running but no proxy answers for them now: the redirects go with it.
+    await rules?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());
