@@ -1,11 +1,13 @@
 /**
  * The UDP relay (agent/proxy/udp-relay.ts) on loopback: answers come back to the client, each
  * client's flow stays on one backend while new clients spread, a refusing backend is skipped with
- * the datagram sent again, quiet flows close, and the flow count is bounded.
+ * the datagram sent again, quiet flows close, the flow count is bounded, and the service proxy
+ * relays a UDP Service port on its node port.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoundRobin } from '../../../agent/proxy/forward';
+import { ServiceProxy } from '../../../agent/proxy/service-proxy';
 import { UdpRelay } from '../../../agent/proxy/udp-relay';
 
 const sockets: Socket[] = [];
@@ -118,5 +120,37 @@ describe('UDP relay', () => {
 
     // assess
     expect(r.flowCount).toBe(0);
+  });
+});
+
+describe('the service proxy with a UDP Service port', () => {
+  it('relays datagrams on the node port to the endpoints, and stops when the port leaves the table', async () => {
+    // prepare
+    const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
+    const proxy = new ServiceProxy({ log });
+    const nodePort = await closedPort();
+    const backend = await echo('dns');
+    await proxy.setAddresses(['127.0.0.1']);
+    const client = await bound();
+
+    // act
+    await proxy.update([
+      {
+        namespace: 'default',
+        name: 'dns',
+        clusterIP: '10.96.0.10',
+        ports: [{ port: 53, nodePort, protocol: 'UDP', endpoints: [{ ip: '127.0.0.1', port: backend }] }],
+      },
+    ]);
+    const answer = await ask(client, nodePort, 'q');
+    const flows = proxy.udpFlows(nodePort);
+    await proxy.update([]);
+    const after = await ask(client, nodePort, 'again').catch((err: Error) => err.message);
+    await proxy.close();
+
+    // assess
+    expect(answer).toBe('dns:q');
+    expect(flows).toBe(1);
+    expect(after).toBe('no answer to again');
   });
 });
