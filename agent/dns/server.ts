@@ -43,6 +43,30 @@ export class NodeDnsServer {
     if (this.bound?.address === address) return;
     await this.close();
     const port = this.options.port ?? 53;
+    // Port 0 (tests): UDP picks a free port and TCP takes the same number, which may be taken: try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.bound = await this.bindPair(address, port);
+        break;
+      } catch (err) {
+        if (port !== 0 || attempt >= 5)
+          throw new Error(`DNS server: cannot listen on ${address}:${port}: ${(err as Error).message}`);
+      }
+    }
+    const { udp, tcp } = this.bound;
+    udp.on('error', (err) => this.options.log.warn('DNS UDP socket error', { error: String(err) }));
+    tcp.on('error', (err) => this.options.log.warn('DNS TCP listener error', { error: String(err) }));
+    udp.on('message', (msg, from) => {
+      this.resolver.handle(msg, 'udp').then(
+        (reply) => {
+          if (reply) udp.send(reply, from.port, from.address);
+        },
+        (err) => this.options.log.warn('DNS query failed', { error: String(err) }),
+      );
+    });
+  }
+
+  private async bindPair(address: string, port: number) {
     const udp = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
     const tcp = createServer({ pauseOnConnect: false }, (socket) => this.serveTcp(socket));
     tcp.maxConnections = this.options.maxTcpConnections ?? 64;
@@ -62,22 +86,12 @@ export class NodeDnsServer {
           resolve();
         });
       });
-      this.bound = { address, port: udpPort, udp, tcp };
+      return { address, port: udpPort, udp, tcp };
     } catch (err) {
       udp.close();
       tcp.close();
-      throw new Error(`DNS server: cannot listen on ${address}:${port}: ${(err as Error).message}`);
+      throw err;
     }
-    udp.on('error', (err) => this.options.log.warn('DNS UDP socket error', { error: String(err) }));
-    tcp.on('error', (err) => this.options.log.warn('DNS TCP listener error', { error: String(err) }));
-    udp.on('message', (msg, from) => {
-      this.resolver.handle(msg, 'udp').then(
-        (reply) => {
-          if (reply) udp.send(reply, from.port, from.address);
-        },
-        (err) => this.options.log.warn('DNS query failed', { error: String(err) }),
-      );
-    });
   }
 
   async close(): Promise<void> {

@@ -3,9 +3,10 @@
  * a query is checked before it is decoded (size, the QR bit, the opcode, the section counts), so
  * a hostile packet costs a header read and a short error answer; a reply larger than the client
  * can take over UDP is cut to its header and question with the TC bit, and the client asks again
- * over TCP (RFC 1035 §4.2.1, what glibc does).
+ * over TCP (RFC 1035 §4.2.1, what glibc does). Names in replies are compressed (compress.ts).
  */
 import { type Answer, type DecodedPacket, decode, encode, type Question, TRUNCATED_RESPONSE } from 'dns-packet';
+import { compressNames } from './compress';
 
 /** Queries are small (a name and an OPT record); anything longer is not a query we answer. */
 export const MAX_QUERY_BYTES = 1232;
@@ -126,7 +127,9 @@ export function encodeReply(query: Query, reply: Reply, transport: 'udp' | 'tcp'
     additionals: [...reply.additionals, ...opt],
   };
   const limit = transport === 'udp' ? query.udpLimit : 65_535;
-  const full = encode(packet);
+  const full = compressNames(encode(packet));
   if (full.length <= limit) return full;
-  return encode({ ...packet, flags: flags | TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: opt });
+  return compressNames(
+    encode({ ...packet, flags: flags | TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: opt }),
+  );
 }

@@ -198,3 +198,52 @@ describe('node DNS: answers too large for UDP', () => {
     expect(fits.answers).toHaveLength(20);
   });
 });
+
+describe('node DNS: name compression in answers', () => {
+  it('fits 25 headless pods in a classic 512-byte UDP answer, each A record 16 bytes', async () => {
+    const r25 = new DnsResolver({
+      routes: () => [{ ...many, pods: many.pods?.slice(0, 25) }],
+      domain: 'cluster.local',
+      upstreams: () => [],
+    });
+    const q = encode({ type: 'query', id: 3, questions: [{ type: 'A', name: 'many.default.svc.cluster.local' }] });
+    const raw = (await r25.handle(q, 'udp')) as Buffer;
+    expect(raw.length).toBeLessThanOrEqual(512);
+    const res = decode(raw);
+    expect(res.flag_tc).toBe(false);
+    expect(res.answers?.map((a) => a.name)).toEqual(Array(25).fill('many.default.svc.cluster.local'));
+  });
+
+  it('decodes to the same records as the uncompressed encoding (SRV targets and their additionals)', async () => {
+    const srv = new DnsResolver({
+      routes: () => [
+        {
+          namespace: 'data',
+          name: 'db',
+          clusterIP: 'None',
+          ports: [{ name: 'pg', port: 5432, protocol: 'TCP', endpoints: [] }],
+          pods: [
+            { ip: '172.18.0.5', hostname: 'db-0', subdomain: 'db' },
+            { ip: '172.18.0.6', hostname: 'db-1', subdomain: 'db' },
+          ],
+        },
+      ],
+      domain: 'cluster.local',
+      upstreams: () => [],
+    });
+    const q = encode({
+      type: 'query',
+      id: 4,
+      questions: [{ type: 'SRV', name: '_pg._tcp.db.data.svc.cluster.local' }],
+    });
+    const raw = (await srv.handle(q, 'udp')) as Buffer;
+    const res = decode(raw);
+    const plain = decode(encode({ ...res, type: 'response' }));
+    expect(raw.length).toBeLessThan(encode({ ...res, type: 'response' }).length);
+    expect(res.answers).toEqual(plain.answers);
+    expect(res.additionals?.map((a) => `${a.name} ${(a as { data: string }).data}`)).toEqual([
+      'db-0.db.data.svc.cluster.local 172.18.0.5',
+      'db-1.db.data.svc.cluster.local 172.18.0.6',
+    ]);
+  });
+});

@@ -81,16 +81,16 @@ async function silentPort(): Promise<UdpSocket> {
   return s;
 }
 
-async function udpAsk(port: number, raw: Buffer): Promise<Buffer> {
+async function udpAsk(port: number, raw: Buffer, host = '127.0.0.1', timeoutMs = 3000): Promise<Buffer> {
   const s = createSocket('udp4');
   try {
     return await new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no UDP answer')), 3000);
+      const timer = setTimeout(() => reject(new Error('no UDP answer')), timeoutMs);
       s.on('message', (m) => {
         clearTimeout(timer);
         resolve(m);
       });
-      s.send(raw, port, '127.0.0.1');
+      s.send(raw, port, host);
     });
   } finally {
     s.close();
@@ -225,6 +225,13 @@ describe('node DNS server on sockets', () => {
     expect(decode(await udpAsk(first, query('backend.default.svc.cluster.local'))).answers).toHaveLength(1);
     await other.listen('127.0.0.2');
     expect(other.address?.address).toBe('127.0.0.2');
+    const moved = other.address?.port as number;
+    expect(decode(await udpAsk(moved, query('backend.default.svc.cluster.local'), '127.0.0.2')).answers).toHaveLength(
+      1,
+    );
+    await expect(udpAsk(first, query('backend.default.svc.cluster.local'), '127.0.0.1', 300)).rejects.toThrow(
+      /no UDP answer/,
+    );
     await other.close();
   });
 });
