@@ -205,8 +205,11 @@ export class PodExecutor {
     try {
       const dns = this.o.dns?.();
       if (dns) writePodResolvConf(resolvConfPath(this.o.stateDir, rec.identity.uid), pod, dns);
-      const domainname =
+      // Docker sets it as the UTS domain name too, which the kernel caps at 64 bytes: a longer one
+      // is left out (the pod keeps its hostname; /etc/hosts then lacks the FQDN line).
+      const fqdnDomain =
         dns && podHostDomain({ namespace: rec.identity.namespace, subdomain: pod.spec.subdomain }, dns.domain);
+      const domainname = fqdnDomain && fqdnDomain.length <= 64 ? fqdnDomain : undefined;
       rec.sandbox = await this.o.runtime.createSandbox(rec.identity, {
         ports: portsOf(pod),
         hostname: pod.spec.hostname ?? (pod.metadata.name as string),

@@ -3,11 +3,13 @@
  * resolver's limits applied; and the pod manager writing it when it makes the sandbox and
  * mounting it in every container, with the pod's FQDN domain from its subdomain.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../agent/config';
 import { type NodeDnsFacts, podHostDomain, podResolvConf } from '../../../agent/dns/pod-config';
-import { parseResolvConf, renderResolvConf } from '../../../agent/dns/resolv-conf';
+import { HostResolvConf, parseResolvConf, renderResolvConf } from '../../../agent/dns/resolv-conf';
 import { pod, startManager, until } from './pod-harness';
 
 const host = parseResolvConf(
@@ -193,5 +195,23 @@ describe('the agent flags for DNS', () => {
   it('refuses a cluster domain that is not a DNS domain', () => {
     for (const bad of ['-x.local', 'a..b', 'has space', 'x_y.local'])
       expect(() => loadConfig(['--api-url', 'http://x', `--cluster-domain=${bad}`], {}), bad).toThrow(ConfigError);
+  });
+});
+
+describe("the node's resolv.conf, read again", () => {
+  it('reads the file again once it changed, and an unreadable one as empty', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ferry-resolv-')), 'resolv.conf');
+    writeFileSync(path, 'nameserver 10.0.0.2\n');
+    let now = 0;
+    const conf = new HostResolvConf(path, 1000, () => now);
+    expect(conf.get().nameservers).toEqual(['10.0.0.2']);
+    writeFileSync(path, 'nameserver 10.0.0.3\n');
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    expect(conf.get().nameservers).toEqual(['10.0.0.2']);
+    now = 1500;
+    expect(conf.get().nameservers).toEqual(['10.0.0.3']);
+    rmSync(path);
+    now = 3000;
+    expect(conf.get().nameservers).toEqual([]);
   });
 });
