@@ -37,17 +37,25 @@ export interface AgentConfig {
   /** The built-in ingress' ports on the node address (agent/ingress/); undefined: off. */
   ingressHttpPort: number | undefined;
   ingressHttpsPort: number | undefined;
+  /** The cluster's DNS domain (the kubelet's --cluster-domain): what the node DNS serves and pods search. */
+  clusterDomain: string;
+  /** The node's own resolver config (the kubelet's --resolv-conf): DNS forwards to it, Default pods get it. */
+  resolvConf: string;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS] [--api-relay-port N] [--ca-file PEM]
-  [--ingress-http-port N|off] [--ingress-https-port N|off]
+  [--ingress-http-port N|off] [--ingress-https-port N|off] [--cluster-domain DOMAIN] [--resolv-conf PATH]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
   DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY, FERRY_API_RELAY_PORT,
-  FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS), FERRY_INGRESS_HTTP_PORT, FERRY_INGRESS_HTTPS_PORT.`;
+  FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS), FERRY_INGRESS_HTTP_PORT, FERRY_INGRESS_HTTPS_PORT,
+  FERRY_CLUSTER_DOMAIN (default cluster.local), FERRY_RESOLV_CONF (default /etc/resolv.conf).`;
 
 export class ConfigError extends Error {}
+
+/** A DNS subdomain (DNS-1123), at least one label. */
+const DOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig {
   const { values } = parseArgs({
@@ -71,6 +79,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'ca-file': { type: 'string' },
       'ingress-http-port': { type: 'string' },
       'ingress-https-port': { type: 'string' },
+      'cluster-domain': { type: 'string' },
+      'resolv-conf': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -98,11 +108,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       values['ingress-https-port'] ?? env.FERRY_INGRESS_HTTPS_PORT,
       443,
     ),
+    clusterDomain: (values['cluster-domain'] ?? env.FERRY_CLUSTER_DOMAIN ?? 'cluster.local')
+      .toLowerCase()
+      .replace(/\.$/, ''),
+    resolvConf: values['resolv-conf'] ?? env.FERRY_RESOLV_CONF ?? '/etc/resolv.conf',
   };
   const caFile = values['ca-file'] ?? env.FERRY_CA_FILE ?? env.NODE_EXTRA_CA_CERTS;
   if (caFile) config.caFile = caFile;
   if (!Number.isInteger(config.apiRelayPort) || config.apiRelayPort < 1 || config.apiRelayPort > 65535)
     throw new ConfigError('--api-relay-port must be a port number (1-65535)');
+  if (config.clusterDomain.length > 200 || !DOMAIN.test(config.clusterDomain))
+    throw new ConfigError(`--cluster-domain "${config.clusterDomain}" must be a DNS domain such as cluster.local`);
   const clusterId = values['cluster-id'] ?? env.FERRY_CLUSTER_ID;
   if (clusterId !== undefined) {
     if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(clusterId))

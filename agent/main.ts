@@ -9,11 +9,15 @@ import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ApiRelay } from './api-relay';
 import { ConfigError, loadConfig } from './config';
+import { HostResolvConf } from './dns/resolv-conf';
+import { NodeDnsServer } from './dns/server';
 import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
+import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
 import { PodTokens } from './pods/service-account';
-import { ServiceProxy, serviceEnv } from './proxy/service-proxy';
+import { ClusterIPRules } from './proxy/cluster-ip-rules';
+import { ServiceProxy } from './proxy/service-proxy';
 import { DockerRuntime } from './runtime/docker';
 
 async function main(): Promise<void> {
@@ -35,11 +39,14 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
+  // Cluster IPs: nat rules on the node's pod bridge, once the pod network is known (main.ts findGateway).
+  let rules: ClusterIPRules | undefined;
   const proxy = new ServiceProxy({
     log,
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
+    onApplied: async (routes) => rules?.update(routes),
   });
-  // Containers reach this node's proxy at the gateway of the node's pod network, once known.
+  // Containers reach this node's proxy and DNS server at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
   const client = new AgentApiClient(config.apiUrl, config.token ?? '');
   const relay = new ApiRelay(config.apiUrl, log);
@@ -51,14 +58,36 @@ async function main(): Promise<void> {
     now: Date.now,
     log,
   });
+  const hostResolv = new HostResolvConf(config.resolvConf);
+  // The DNS server reads the proxy's table (read-only) and forwards the rest to the node's own
+  // resolvers: loopback ones too, since the agent, not the pod, sends those (resolv.conf(5):
+  // none listed means the local host).
+  const dns = new NodeDnsServer({
+    routes: () => proxy.table,
+    domain: config.clusterDomain,
+    upstreams: () => {
+      const listed = hostResolv.get().nameservers;
+      return (listed.length ? listed : ['127.0.0.1']).map((host) => ({ host, port: 53 }));
+    },
+    log,
+  });
   const pods = new PodManager(runtime, {
     nodeIp: config.nodeIp,
     stateDir: config.stateDir,
     log,
     backoffBaseMs: config.restartBackoffMs,
-    serviceEnv: (namespace) => serviceEnv(proxy.table, namespace, gateway ?? config.nodeIp),
+    serviceEnv: (namespace) =>
+      serviceEnv(proxy.table, namespace, {
+        clusterIPs: rules?.active ?? false,
+        fallbackHost: gateway ?? config.nodeIp,
+      }),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
     inCluster: { env: () => relay.env(), hostAliases: () => relay.hostAliases(), tokens },
+    dns: () => ({
+      ...(dns.address ? { nodeDns: dns.address.address } : {}),
+      domain: config.clusterDomain,
+      host: hostResolv.get(),
+    }),
   });
   // The built-in ingress listens once the first table arrives; its TLS keys stay in this process' memory.
   const ingress = new IngressServer({
@@ -72,11 +101,21 @@ async function main(): Promise<void> {
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {
-      gateway = (await runtime.podNetwork()).gateway;
+      const network = await runtime.podNetwork();
+      gateway = network.gateway;
       await proxy.setAddresses([config.nodeIp, gateway]);
       await relay.listen(gateway, config.apiRelayPort);
+      if (network.bridge && !rules) {
+        const candidate = new ClusterIPRules({ network: network.name, log });
+        if (await candidate.start(network.bridge)) {
+          rules = candidate;
+          await rules.update(proxy.table);
+          log.info('cluster IPs served on this node', { chain: rules.chain, bridge: network.bridge });
+        }
+      }
+      await dns.listen(gateway);
     } catch (err) {
-      log.warn('pod network not ready; retrying', { error: String((err as Error).message) });
+      log.warn('pod network or its DNS server not ready; retrying', { error: String((err as Error).message) });
       setTimeout(() => void findGateway(), 5000).unref();
     }
   };
@@ -85,6 +124,9 @@ async function main(): Promise<void> {
     log.info('stopping agent; containers keep running', {});
     agent.stop();
     await pods.stop();
+    await dns.close();
+    // Containers keep running but no proxy answers for them now: the redirects go with it.
+    await rules?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -16,12 +16,14 @@
  * at 1,000 req/s over 4 connections). Each request here opens its own connection and is timed
  * from before connect to the end of the body with performance.now().
  * Target: proxy rate >= 70% of direct, proxy p99 <= 2x direct.
+ * Then DNS lookups/s and p99 from a pod through the C library (lib/dns-load.ts, its own baseline).
  * Loopback only; bounded by duration.
  */
 import { request } from 'node:http';
 import { applyDefaults, type Deployment, type Pod } from '../schemas';
 import type { Service } from '../schemas/service';
 import { buildOnce, TestCluster } from '../test/e2e/helpers/cluster';
+import { dnsLoad } from './lib/dns-load';
 import { type Row, report } from './report';
 
 const CONCURRENCY = 8;
@@ -110,6 +112,8 @@ try {
     rate: totals[path].rps / totals.direct.rps,
     p99: totals[path].p99 / Math.max(totals.direct.p99, 0.001),
   });
+  const dns = await dnsLoad(c, { service: 'target', namespace: 'default', node: c.names[0] as string });
+  rows.push(...dns.rows);
   report('proxy', rows, {
     'direct req/s (mean)': totals.direct.rps,
     'proxy-local req/s (mean)': totals['proxy-local'].rps,
@@ -120,6 +124,7 @@ try {
     'p99 ratio proxy-remote/direct (target <= 2)': ratio('proxy-remote').p99,
     concurrency: CONCURRENCY,
     'seconds per run': DURATION_S,
+    ...dns.summary,
   });
 } finally {
   await c.stop();

@@ -153,8 +153,18 @@ export function keepAllocated(stored: Obj, next: Obj): void {
   const was = stored.spec as { clusterIP?: string; clusterIPs?: string[] } | undefined;
   const now = next.spec as typeof was;
   if (!isObject(was) || !isObject(now)) return;
-  if (now.clusterIP === undefined && was.clusterIP !== undefined) now.clusterIP = was.clusterIP;
-  if (now.clusterIPs === undefined && Array.isArray(was.clusterIPs)) now.clusterIPs = [...was.clusterIPs];
+  // Kubernetes keeps them only while both versions have one (not when the type becomes ExternalName);
+  // an empty clusterIP means "not chosen", as unset.
+  const keepsIP = (s: Record<string, unknown>) => s.type !== 'ExternalName';
+  if (keepsIP(was) && keepsIP(now)) {
+    if ((now.clusterIP === undefined || now.clusterIP === '') && was.clusterIP !== undefined) {
+      now.clusterIP = was.clusterIP;
+    }
+    const nowIPs = now.clusterIPs as unknown;
+    // Not when clusterIP was changed: that is refused as immutable, not as a clusterIPs mismatch.
+    const unset = nowIPs === undefined || (Array.isArray(nowIPs) && nowIPs.length === 0);
+    if (unset && Array.isArray(was.clusterIPs) && now.clusterIP === was.clusterIP) now.clusterIPs = [...was.clusterIPs];
+  }
   const before = portsOf(stored);
   for (const port of portsOf(next)) {
     if (port.nodePort !== undefined) continue;

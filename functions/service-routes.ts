@@ -15,11 +15,13 @@
  * to the index's sequence, then the index's `fannedOut` mark. A pass that fails midway leaves the
  * index ahead of `fannedOut`, and the next pass finishes the fan-out.
  *
- * The record shape (`ServiceRoute` in schemas/agent-protocol.ts) is open to cluster IPs and
- * headless pod addresses later (issue 15): new optional fields, hashed like the rest.
+ * The record shape is `ServiceRoute` in schemas/agent-protocol.ts: with the node ports and
+ * endpoints, the cluster IP the node's proxy serves, and what the node's DNS server answers
+ * (ExternalName, headless pods). Fields are optional so an older agent ignores what it does not know.
  */
 import { createHash } from 'node:crypto';
-import type { RoutePort, ServiceRoute } from '../schemas/agent-protocol';
+import type { Pod } from '../schemas';
+import type { RoutePod, RoutePort, ServiceRoute } from '../schemas/agent-protocol';
 import type { Deps } from './deps';
 import { isConflict, isNotFound } from './errors';
 import { bumpNodes, NODE_DESIRED_KIND, type NodeDesired, type Section, untracked } from './node-desired';
@@ -46,7 +48,13 @@ export type RouteIndex = Obj & { spec: RouteIndexSpec };
 export type RouteRecord = Obj & { spec: ServiceRoute };
 
 export type ServiceLike = Obj & {
-  spec: { type?: string; ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[] };
+  spec: {
+    type?: string;
+    clusterIP?: string;
+    externalName?: string;
+    publishNotReadyAddresses?: boolean;
+    ports?: { name?: string; port: number; nodePort?: number; protocol?: string }[];
+  };
 };
 export type EndpointsLike = Obj & {
   subsets?: { addresses?: { ip: string }[]; ports?: { name?: string; port: number; protocol?: string }[] }[];
@@ -56,12 +64,43 @@ export function routeKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
 
-/** A Service's node ports and where its ready endpoints are; undefined when it has no node port. */
-export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined): ServiceRoute | undefined {
-  if (svc.spec.type === 'ExternalName') return undefined;
+/**
+ * The pods a headless Service's DNS names answer with: those its selector matches that have an
+ * address and are not going away, ready ones only unless `publishNotReadyAddresses` (Kubernetes'
+ * endpoints controller), sorted by name so the route hash is stable. `ready` says whether a pod
+ * counts as ready (its Ready condition, on a Ready node).
+ */
+export function headlessPods(svc: ServiceLike, matching: Pod[], ready: (pod: Pod) => boolean): RoutePod[] {
+  const pods: RoutePod[] = [];
+  for (const pod of [...matching].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    const ip = pod.status?.podIP;
+    if (!ip || pod.metadata.deletionTimestamp) continue;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    if (!svc.spec.publishNotReadyAddresses && !ready(pod)) continue;
+    pods.push({
+      ip,
+      ...(pod.spec.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+      ...(pod.spec.hostname ? { hostname: pod.spec.hostname } : {}),
+      ...(pod.spec.subdomain ? { subdomain: pod.spec.subdomain } : {}),
+    });
+  }
+  return pods;
+}
+
+/**
+ * What every node needs of a Service: its type, cluster IP (or `None`), external name, each port
+ * with its node port and ready endpoints, and for a headless Service its pods (`headlessPods`).
+ * ExternalName Services get a route with no ports (DNS answers a CNAME); undefined for a Service
+ * with nothing to serve (no port, not headless, not ExternalName).
+ */
+export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined, pods?: RoutePod[]): ServiceRoute | undefined {
+  const base = { namespace: svc.metadata.namespace as string, name: svc.metadata.name };
+  const type = svc.spec.type;
+  if (type === 'ExternalName') {
+    return svc.spec.externalName ? { ...base, type, externalName: svc.spec.externalName, ports: [] } : undefined;
+  }
   const ports: RoutePort[] = [];
   for (const sp of svc.spec.ports ?? []) {
-    if (!sp.nodePort) continue;
     const protocol = sp.protocol ?? 'TCP';
     const targets: { ip: string; port: number }[] = [];
     for (const subset of ep?.subsets ?? []) {
@@ -73,12 +112,21 @@ export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined): Servic
     ports.push({
       ...(sp.name ? { name: sp.name } : {}),
       port: sp.port,
-      nodePort: sp.nodePort,
+      ...(sp.nodePort ? { nodePort: sp.nodePort } : {}),
       protocol,
       endpoints: targets,
     });
   }
-  return ports.length > 0 ? { namespace: svc.metadata.namespace as string, name: svc.metadata.name, ports } : undefined;
+  const clusterIP = svc.spec.clusterIP;
+  const headless = clusterIP === 'None';
+  if (ports.length === 0 && !headless) return undefined;
+  return {
+    ...base,
+    ...(type && type !== 'ClusterIP' ? { type } : {}),
+    ...(clusterIP ? { clusterIP } : {}),
+    ports,
+    ...(headless ? { pods: pods ?? [] } : {}),
+  };
 }
 
 function hashOf(route: ServiceRoute): string {
@@ -87,12 +135,14 @@ function hashOf(route: ServiceRoute): string {
 
 /**
  * Writes the route records that changed, moves the index, and brings every node's record to it.
- * `endpoints` are the Endpoints as this pass left them, by `namespace/name`.
+ * `endpoints` are the Endpoints as this pass left them, `headless` the pods of headless Services,
+ * both by `namespace/name`.
  */
 export async function publishRoutes(
   deps: Deps,
   services: ServiceLike[],
   endpoints: Map<string, EndpointsLike>,
+  headless: Map<string, RoutePod[]> = new Map(),
 ): Promise<void> {
   const store = untracked(deps.store);
   // Consistent: the index write below is conditional on this read.
@@ -101,7 +151,7 @@ export async function publishRoutes(
   const wanted = new Map<string, ServiceRoute>();
   for (const svc of services) {
     const k = routeKey(svc.metadata.namespace, svc.metadata.name);
-    const route = routeOf(svc, endpoints.get(k));
+    const route = routeOf(svc, endpoints.get(k), headless.get(k));
     if (route) wanted.set(k, route);
   }
   const changed = [...wanted].filter(([k, r]) => spec.services[k]?.hash !== hashOf(r));

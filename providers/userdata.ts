@@ -107,7 +107,8 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
     'fi',
     'docker rm -f ferry-agent >/dev/null 2>&1 || true',
     [
-      'docker run -d --name ferry-agent --restart=always --network host',
+      // NET_ADMIN in the host's network namespace: the agent's nat rules for cluster IPs.
+      'docker run -d --name ferry-agent --restart=always --network host --cap-add NET_ADMIN',
       `--env-file ${shellQuote(envFile)}`,
       '-v /var/run/docker.sock:/var/run/docker.sock',
       `-v ${shellQuote(`${state}:${state}`)}`,

@@ -110,6 +110,7 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         setDefault(spec, 'sessionAffinity', 'None');
         if (spec.type === 'NodePort' || spec.type === 'LoadBalancer')
           setDefault(spec, 'externalTrafficPolicy', 'Cluster');
+        if (spec.type !== 'ExternalName') defaultClusterIPs(spec);
         if (Array.isArray(spec.ports)) {
           for (const p of spec.ports) {
             if (!isRec(p)) continue;
@@ -135,6 +136,24 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       break;
   }
   return out;
+}
+
+/**
+ * `clusterIP` and `clusterIPs` mirror each other (Kubernetes: either may be given, clusterIPs[0] is
+ * clusterIP), and the family fields say what ferry runs: single-stack IPv4.
+ */
+function defaultClusterIPs(spec: Rec): void {
+  const ips = spec.clusterIPs;
+  if (
+    typeof spec.clusterIP === 'string' &&
+    spec.clusterIP !== '' &&
+    (ips === undefined || (Array.isArray(ips) && ips.length === 0))
+  )
+    spec.clusterIPs = [spec.clusterIP];
+  else if ((spec.clusterIP === undefined || spec.clusterIP === '') && Array.isArray(ips) && typeof ips[0] === 'string')
+    spec.clusterIP = ips[0];
+  setDefault(spec, 'ipFamilies', ['IPv4']);
+  setDefault(spec, 'ipFamilyPolicy', 'SingleStack');
 }
 
 /** A Job's spec (also a CronJob's jobTemplate.spec). */

@@ -70,8 +70,6 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   },
   { path: 'ephemeralContainers', what: 'ephemeral containers' },
   { path: 'runtimeClassName', what: 'runtimeClassName' },
-  { path: 'subdomain', what: 'subdomain (no cluster DNS yet)' },
-  { path: 'dnsConfig', what: 'dnsConfig' },
   { path: 'hostNetwork', what: 'hostNetwork', when: (v) => v === true },
   { path: 'hostPID', what: 'hostPID', when: (v) => v === true },
   { path: 'hostIPC', what: 'hostIPC', when: (v) => v === true },

@@ -189,7 +189,7 @@ export const PodSpecSchema = Obj({
   restartPolicy: Opt(Enum(['Always', 'OnFailure', 'Never'] as const)),
   terminationGracePeriodSeconds: Opt(Int64({ minimum: 0 })),
   activeDeadlineSeconds: Opt(Int64({ minimum: 1 })),
-  dnsPolicy: Opt(Str()),
+  dnsPolicy: Opt(Enum(['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'] as const)),
   nodeSelector: Opt(StrMap()),
   nodeName: Opt(Str()),
   serviceAccountName: Opt(Str()),
@@ -213,7 +213,13 @@ export const PodSpecSchema = Obj({
   shareProcessNamespace: Opt(Bool()),
   hostPID: Opt(Bool()),
   hostIPC: Opt(Bool()),
-  dnsConfig: Opt(Free()),
+  dnsConfig: Opt(
+    Obj({
+      nameservers: Opt(Type.Array(Str({ maxLength: 45 }))),
+      searches: Opt(Type.Array(Str())),
+      options: Opt(Type.Array(Obj({ name: Opt(Str()), value: Opt(Str()) }))),
+    }),
+  ),
   runtimeClassName: Opt(Str()),
   overhead: Opt(ResourceList()),
   preemptionPolicy: Opt(Str()),

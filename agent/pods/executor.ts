@@ -8,11 +8,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container, Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
+import type { NodeDnsFacts } from '../dns/pod-config';
+import { podHostDomain } from '../dns/pod-config';
 import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
 import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
 import type { ConfigSources } from './config-sources';
+import { resolvConfPath, writePodResolvConf } from './dns';
 import { runPreStop } from './hooks';
 import type { InClusterApi } from './in-cluster';
 import { keepExitedLog } from './logs';
@@ -33,6 +36,8 @@ export interface ExecutorOptions {
   backoffBaseMs?: number;
   serviceEnv?: (namespace: string) => { name: string; value: string }[];
   inCluster?: InClusterApi;
+  /** The node's DNS facts, for each new sandbox's resolv.conf; absent, Docker's resolver stays. */
+  dns?: () => NodeDnsFacts;
 }
 
 export class PodExecutor {
@@ -201,9 +206,17 @@ export class PodExecutor {
 
   private async createSandbox(rec: PodRecord, pod: Pod): Promise<boolean> {
     try {
+      const dns = this.o.dns?.();
+      if (dns) writePodResolvConf(resolvConfPath(this.o.stateDir, rec.identity.uid), pod, dns);
+      // Docker sets it as the UTS domain name too, which the kernel caps at 64 bytes: a longer one
+      // is left out (the pod keeps its hostname; /etc/hosts then lacks the FQDN line).
+      const fqdnDomain =
+        dns && podHostDomain({ namespace: rec.identity.namespace, subdomain: pod.spec.subdomain }, dns.domain);
+      const domainname = fqdnDomain && fqdnDomain.length <= 64 ? fqdnDomain : undefined;
       rec.sandbox = await this.o.runtime.createSandbox(rec.identity, {
         ports: portsOf(pod),
         hostname: pod.spec.hostname ?? (pod.metadata.name as string),
+        ...(domainname ? { domainname } : {}),
         hostAliases: [
           ...(this.o.inCluster?.hostAliases() ?? []),
           ...(pod.spec.hostAliases ?? []).map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] })),
@@ -275,7 +288,12 @@ export class PodExecutor {
 
   private async start(rec: PodRecord, pod: Pod, spec: AnyContainer, c: ContainerRecord): Promise<void> {
     await startContainer(
-      { ...this.o, volumes: this.volumeContext(rec, pod), target: () => this.target(rec, c, spec) },
+      {
+        ...this.o,
+        volumes: this.volumeContext(rec, pod),
+        target: () => this.target(rec, c, spec),
+        resolvConf: resolvConfPath(this.o.stateDir, rec.identity.uid),
+      },
       rec,
       pod,
       spec,

@@ -15,6 +15,7 @@ import type { ConfigSource, LogRequestRef, PodRef } from '../../schemas/agent-pr
 import type { Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { PodSink } from '../agent';
+import type { NodeDnsFacts } from '../dns/pod-config';
 import type { AgentLogger } from '../log';
 import type { ContainerRuntime, PodIdentity } from '../runtime/types';
 import { isSidecar } from './actions';
@@ -44,6 +45,8 @@ export interface PodManagerOptions {
   drainTimeoutMs?: number;
   /** Extra wait after this node's proxy dropped it, for the other nodes' proxies (default 1 s). */
   drainSettleMs?: number;
+  /** The node's DNS facts for new pods' resolv.conf (agent/dns/pod-config.ts). */
+  dns?: () => NodeDnsFacts;
 }
 
 export class PodManager implements PodSink {
@@ -75,6 +78,7 @@ export class PodManager implements PodSink {
       ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.inCluster ? { inCluster: options.inCluster } : {}),
+      ...(options.dns ? { dns: options.dns } : {}),
     });
   }
 

@@ -11,6 +11,7 @@ import { isoTime } from '../../schemas/time';
 import type { ProbeTarget } from '../probes';
 import { type ContainerRuntime, ImagePullFailedError } from '../runtime/types';
 import { ConfigNotReadyError, type ConfigSources } from './config-sources';
+import { resolvConfMount } from './dns';
 import { containerEnv } from './env';
 import { runHook } from './hooks';
 import type { InClusterApi } from './in-cluster';
@@ -34,6 +35,8 @@ export interface StartDeps {
   volumes: VolumeContext;
   /** Where the postStart hook connects. */
   target: () => ProbeTarget;
+  /** The pod's resolv.conf, mounted when it was written (dns.ts). */
+  resolvConf?: string;
 }
 
 export async function startContainer(
@@ -61,6 +64,8 @@ export async function startContainer(
     mounts = containerMounts(o.volumes, spec, env);
     const token = await o.inCluster?.tokens.mountFor(pod, spec.volumeMounts ?? []);
     if (token) mounts.push(token);
+    const resolv = o.resolvConf ? resolvConfMount(o.resolvConf, mounts) : undefined;
+    if (resolv) mounts.push(resolv);
   } catch (err) {
     if (!(err instanceof ConfigNotReadyError)) throw err;
     c.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };

@@ -4,14 +4,19 @@
  * network so containers reach it) and forward each TCP connection to a ready endpoint on any node,
  * round-robin, retrying the next endpoint before the client sees an error (forward.ts).
  *
+ * UDP ports are relayed per client flow (udp-relay.ts). Cluster IPs reach these same listeners:
+ * the node's nat rules redirect `clusterIP:port` to the node port at the pod network's gateway
+ * (cluster-ip-rules.ts), so both paths spread, retry and drain alike.
+ *
  * `update()` takes the whole routing table from each sync. Endpoint changes swap the backend list
- * of a listener in place: established connections are never touched. A port that disappears stops
- * accepting; its open connections finish on their own. UDP and SCTP ports are not proxied yet.
+ * of a listener in place: established connections (and UDP flows) are never touched. A port that
+ * disappears stops accepting; its open connections finish on their own.
  */
 import { createServer, type Server } from 'node:net';
 import type { RoutePort, ServiceRoute } from '../../schemas/agent-protocol';
 import type { AgentLogger } from '../log';
 import { type Backend, type ForwardOptions, forward, RoundRobin } from './forward';
+import { UdpRelay } from './udp-relay';
 
 interface Listener {
   nodePort: number;
@@ -21,8 +26,18 @@ interface Listener {
   servers: Map<string, Server>;
 }
 
+interface UdpListener {
+  service: string;
+  balancer: RoundRobin;
+  relays: Map<string, UdpRelay>;
+}
+
 export interface ServiceProxyOptions {
   log: AgentLogger;
+  /** Told each table once its listeners are in place (the cluster IP rules follow it). */
+  onApplied?: (routes: readonly ServiceRoute[]) => Promise<void>;
+  /** How long a quiet UDP flow stays open (default 30 s). */
+  udpIdleMs?: number;
   forward?: ForwardOptions;
   /**
    * A shorter way to an endpoint, if any: the agent maps its own node's address and host port to
@@ -33,6 +48,7 @@ export interface ServiceProxyOptions {
 
 export class ServiceProxy {
   private readonly listeners = new Map<number, Listener>();
+  private readonly udp = new Map<number, UdpListener>();
   private addresses: string[] = [];
   private routes: ServiceRoute[] = [];
   private updating: Promise<void> = Promise.resolve();
@@ -55,10 +71,19 @@ export class ServiceProxy {
     this.routes = routes;
     this.updating = this.updating
       .then(() => this.apply(this.routes))
+      // Listeners first, then the redirects to them, so a redirected packet always finds one.
+      .then(() => this.options.onApplied?.(this.routes))
       .catch((err) => {
         this.options.log.error('service proxy update failed', { error: String(err) });
       });
     return this.updating;
+  }
+
+  /** Open UDP flows on a node port (tests). */
+  udpFlows(nodePort: number): number {
+    let n = 0;
+    for (const r of this.udp.get(nodePort)?.relays.values() ?? []) n += r.flowCount;
+    return n;
   }
 
   /** Whether any route sends traffic to this endpoint (the pod manager waits for it to go). */
@@ -70,16 +95,21 @@ export class ServiceProxy {
     await this.updating;
     await Promise.all([...this.listeners.values()].map((l) => this.closeListener(l)));
     this.listeners.clear();
+    for (const u of this.udp.values()) for (const r of u.relays.values()) r.close();
+    this.udp.clear();
   }
 
   private async apply(routes: ServiceRoute[]): Promise<void> {
     const wanted = new Map<number, { service: string; port: RoutePort }>();
+    const wantedUdp = new Map<number, { service: string; port: RoutePort }>();
     for (const route of routes) {
       for (const port of route.ports) {
-        if (port.protocol !== 'TCP' || !port.nodePort) continue;
-        wanted.set(port.nodePort, { service: `${route.namespace}/${route.name}`, port });
+        if (!port.nodePort) continue;
+        const table = port.protocol === 'TCP' ? wanted : port.protocol === 'UDP' ? wantedUdp : undefined;
+        table?.set(port.nodePort, { service: `${route.namespace}/${route.name}`, port });
       }
     }
+    this.applyUdp(wantedUdp);
     for (const [nodePort, l] of this.listeners) {
       if (wanted.has(nodePort)) continue;
       this.listeners.delete(nodePort);
@@ -95,6 +125,54 @@ export class ServiceProxy {
       l.service = service;
       l.balancer.backends = backends;
       await this.bind(l);
+    }
+  }
+
+  private applyUdp(wanted: Map<number, { service: string; port: RoutePort }>): void {
+    for (const [nodePort, u] of this.udp) {
+      if (wanted.has(nodePort)) continue;
+      this.udp.delete(nodePort);
+      for (const r of u.relays.values()) r.close();
+    }
+    for (const [nodePort, { service, port }] of wanted) {
+      const backends: Backend[] = port.endpoints.map((e) => ({ host: e.ip, port: e.port }));
+      let u = this.udp.get(nodePort);
+      if (!u) {
+        u = { service, balancer: new RoundRobin(backends), relays: new Map() };
+        this.udp.set(nodePort, u);
+      }
+      u.service = service;
+      u.balancer.backends = backends;
+      for (const [address, relay] of u.relays) {
+        if (this.addresses.includes(address)) continue;
+        u.relays.delete(address);
+        relay.close();
+      }
+      for (const address of this.addresses) {
+        if (u.relays.has(address)) continue;
+        const listener = u;
+        const relay = new UdpRelay({
+          address,
+          port: nodePort,
+          balancer: u.balancer,
+          ...(this.options.udpIdleMs ? { idleMs: this.options.udpIdleMs } : {}),
+          onBackendFailed: (b, reason) =>
+            this.options.log.debug('UDP endpoint failed; trying the next', {
+              service: listener.service,
+              endpoint: `${b.host}:${b.port}`,
+              reason,
+            }),
+        });
+        u.relays.set(address, relay);
+        relay.listen().catch((err) => {
+          if (listener.relays.get(address) === relay) listener.relays.delete(address);
+          this.options.log.warn('cannot listen on UDP node port', {
+            service: listener.service,
+            address: `${address}:${nodePort}`,
+            error: String((err as Error).message),
+          });
+        });
+      }
     }
   }
 
@@ -149,26 +227,4 @@ export class ServiceProxy {
     for (const server of l.servers.values()) server.close();
     l.servers.clear();
   }
-}
-
-/**
- * Kubernetes-style service environment variables for a pod in `namespace`: `WEB_SERVICE_HOST`,
- * `WEB_SERVICE_PORT`, `WEB_SERVICE_PORT_HTTP`, ... pointing at `host` (an address of the pod's own
- * node its containers can reach) and the Service's node ports.
- */
-export function serviceEnv(routes: readonly ServiceRoute[], namespace: string, host: string) {
-  const env: { name: string; value: string }[] = [];
-  for (const route of routes) {
-    if (route.namespace !== namespace) continue;
-    const tcp = route.ports.filter((p) => p.protocol === 'TCP' && p.nodePort);
-    const first = tcp[0];
-    if (!first) continue;
-    const prefix = `${route.name.toUpperCase().replace(/-/g, '_')}_SERVICE`;
-    env.push({ name: `${prefix}_HOST`, value: host }, { name: `${prefix}_PORT`, value: String(first.nodePort) });
-    for (const p of tcp) {
-      if (p.name)
-        env.push({ name: `${prefix}_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`, value: String(p.nodePort) });
-    }
-  }
-  return env;
 }

@@ -17,6 +17,7 @@ import {
   ImagePullFailedError,
   type ManagedContainer,
   type PodIdentity,
+  type PodNetwork,
   type PortMapping,
   type RegistryAuth,
   type SandboxConfig,
@@ -64,13 +65,15 @@ export interface DockerRuntimeOptions {
 }
 
 interface DockerNetwork {
+  Id: string;
   Name: string;
+  Options?: Record<string, string>;
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
 }
 
 export class DockerRuntime implements ContainerRuntime {
   private readonly api: DockerApi;
-  private network: Promise<{ name: string; gateway: string }> | undefined;
+  private network: Promise<PodNetwork> | undefined;
 
   constructor(private readonly options: DockerRuntimeOptions) {
     this.api = new DockerApi(options.socketPath);
@@ -122,7 +125,7 @@ export class DockerRuntime implements ContainerRuntime {
     };
   }
 
-  podNetwork(): Promise<{ name: string; gateway: string }> {
+  podNetwork(): Promise<PodNetwork> {
     this.network ??= this.ensureNetwork().catch((err) => {
       this.network = undefined;
       throw err;
@@ -131,7 +134,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** A bridge network per node (`ferry-<node>`, subnet chosen by Docker), so two local nodes never share a gateway. */
-  private async ensureNetwork(): Promise<{ name: string; gateway: string }> {
+  private async ensureNetwork(): Promise<PodNetwork> {
     // Two clusters on one machine may both have a node `local-1`: the cluster id keeps their networks apart.
     const clusterId = this.options.clusterId;
     const name = (clusterId ? `ferry-${clusterId}-${this.options.nodeName}` : `ferry-${this.options.nodeName}`).slice(
@@ -156,7 +159,9 @@ export class DockerRuntime implements ContainerRuntime {
     const net = JSON.parse(res.body.toString('utf8')) as DockerNetwork;
     const gateway = net.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
     if (!gateway) throw new DockerError(`docker network ${name} has no gateway address`, 500);
-    return { name, gateway };
+    // Docker names a user network's bridge br-<first 12 of its id> unless the network names it.
+    const bridge = net.Options?.['com.docker.network.bridge.name'] ?? `br-${net.Id.slice(0, 12)}`;
+    return { name, gateway, bridge };
   }
 
   async createSandbox(pod: PodIdentity, config: SandboxConfig): Promise<SandboxInfo> {
@@ -193,6 +198,7 @@ export class DockerRuntime implements ContainerRuntime {
       {
         Image: this.options.sandboxImage,
         Hostname: (config.hostname ?? pod.name).slice(0, 63),
+        ...(config.domainname ? { Domainname: config.domainname } : {}),
         Labels: { ...this.labels(pod, 'sandbox'), [L.ports]: JSON.stringify(ports) },
         ExposedPorts: exposed,
         HostConfig: {

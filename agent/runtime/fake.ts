@@ -14,6 +14,7 @@ import {
   ImagePullFailedError,
   type ManagedContainer,
   type PodIdentity,
+  type PodNetwork,
   type RegistryAuth,
   type SandboxConfig,
   type SandboxInfo,
@@ -77,7 +78,7 @@ export class FakeRuntime implements ContainerRuntime {
     return [...this.containers.values()];
   }
 
-  async podNetwork(): Promise<{ name: string; gateway: string }> {
+  async podNetwork(): Promise<PodNetwork> {
     return { name: 'ferry-fake', gateway: '10.99.0.1' };
   }
 

@@ -46,11 +46,23 @@ export interface SandboxInfo {
   portMappings: PortMapping[];
 }
 
+export interface PodNetwork {
+  name: string;
+  gateway: string;
+  /** The node's interface of the network (Linux bridge), when the runtime has one. */
+  bridge?: string;
+}
+
 /** What the pod's sandbox (its network namespace) is created with. */
 export interface SandboxConfig {
   ports: PortMapping[];
   /** The pod's hostname (`spec.hostname`, else its name), which its containers share. */
   hostname?: string;
+  /**
+   * The pod's domain when it has a subdomain (`<subdomain>.<ns>.svc.<cluster domain>`): /etc/hosts
+   * then maps the pod IP to `<hostname>.<domain>` and `<hostname>`, as the kubelet writes it.
+   */
+  domainname?: string;
   /** Extra /etc/hosts entries (`hostAliases`): the containers share the sandbox's hosts file. */
   hostAliases?: { ip: string; hostnames: string[] }[];
   /** Namespaced network sysctls (`net.*`): they belong to the namespace the sandbox owns. */
@@ -123,9 +135,10 @@ export interface ContainerRuntime {
   listManaged(): Promise<ManagedContainer[]>;
   /**
    * The node's pod network (created on first use): containers reach the node, and so its service
-   * proxy, at `gateway`. Pods on one node share it; each node has its own.
+   * proxy, at `gateway`. Pods on one node share it; each node has its own. `bridge` is its
+   * interface on the node, where the agent redirects cluster IPs (agent/proxy/cluster-ip-rules.ts).
    */
-  podNetwork(): Promise<{ name: string; gateway: string }>;
+  podNetwork(): Promise<PodNetwork>;
   /** Creates and starts the pod's network sandbox, publishing every container port on the node IP. */
   createSandbox(pod: PodIdentity, config: SandboxConfig): Promise<SandboxInfo>;
   sandboxInfo(id: string, pod: PodIdentity): Promise<SandboxInfo>;

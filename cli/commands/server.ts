@@ -22,6 +22,7 @@ interface ServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   encryptionKeyFile?: string;
+  serviceClusterIpRange?: string;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -38,6 +39,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--encryption-key-file <file>', 'keys for Secrets at rest, NAME:BASE64 per line, the first encrypting')
+    .option(
+      '--service-cluster-ip-range <cidr>',
+      "Services' cluster IPs (default FERRY_SERVICE_CLUSTER_IP_RANGE, else 10.96.0.0/16)",
+    )
     .action(async (opts: ServerOptions) => {
       await server(ctx, opts);
     });
@@ -65,6 +70,7 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
     log,
     controllers: opts.controllers,
     ...(tls ? { tls } : {}),
+    ...(opts.serviceClusterIpRange ? { serviceRange: opts.serviceClusterIpRange } : {}),
     ...(opts.encryptionKeyFile
       ? { encryptionKeyFile: resolve(ctx.io.cwd ?? process.cwd(), opts.encryptionKeyFile) }
       : {}),

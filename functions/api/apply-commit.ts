@@ -1,11 +1,12 @@
 /**
- * The commit of an apply bundle: every object it creates or changes, and the node port claims
- * its Services take and give up, in one `store.transact`, so a crash (kill -9 of the server) at
+ * The commit of an apply bundle: every object it creates or changes, and the cluster IP and node
+ * port claims its Services take and give up, in one `store.transact`, so a crash (kill -9 of the server) at
  * any point leaves the whole bundle stored or none of it (issue 18 finding 11). Claims are made as
  * a single Service write makes them (`../node-ports.ts`): a chosen port is claimed unless the
  * Service holds it, an unset one gets a free port from the range (or the port it shares with the
  * same port number on another protocol), and ports the new version drops are released.
  */
+import { clusterIPClaimOps, DEFAULT_SERVICE_RANGE } from '../cluster-ips';
 import { FerryError, InvalidError } from '../errors';
 import {
   type ClaimRecord,
@@ -34,8 +35,9 @@ export interface BundleWrite {
  * re-plans from the store and tries again.
  */
 export async function commitBundle(deps: ApiDeps, range: NodePortRange, writes: BundleWrite[]): Promise<Obj[]> {
+  const ipRange = deps.config.serviceRange ?? DEFAULT_SERVICE_RANGE;
   const claims = writes.some((w) => needsNodePorts(w.object) || w.stored?.kind === 'Service')
-    ? await claimOps(deps, range, writes)
+    ? [...(await clusterIPClaimOps(deps, ipRange, writes)), ...(await claimOps(deps, range, writes))]
     : [];
   const ops: TransactOp[] = writes.map((w) =>
     w.stored ? { op: 'update', object: w.object } : { op: 'create', object: w.object },

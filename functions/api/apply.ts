@@ -6,7 +6,7 @@
  * defaulted and validated before the first write, so an invalid (422) or forbidden (403) object
  * anywhere writes nothing. An update takes the manifest's labels, annotations and everything but
  * status, replacing what is stored; status and server-set metadata are kept. The bundle then
- * commits in one store transaction with its node port claims (`apply-commit.ts`): all of it or
+ * commits in one store transaction with its IP and port claims (`apply-commit.ts`): all of it or
  * none, also when the server is killed mid-commit. A concurrent write to one of its objects makes
  * the commit fail whole; it is re-planned from the store and retried.
  */
@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { dropNulls, type KindInfo, kinds } from '../../schemas';
 import { checkQuota } from '../admission';
 import { policyOf } from '../admission/pod-security/policy';
+import { clusterIPProblems } from '../cluster-ips';
 import {
   BadRequestError,
   FerryError,
@@ -41,7 +42,7 @@ import { unifiedDiff } from './diff';
 import { jsonResponse } from './http-errors';
 import { restrictNodeWrite } from './node-identity';
 import { admitPolicy, warningHeaders } from './policy';
-import { nodePortRange } from './resources';
+import { nodePortRange, serviceRange } from './resources';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
@@ -359,17 +360,16 @@ export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
   return next;
 }
 
-/**
- * Node ports the bundle's Services choose: in the range, not held by another Service, and not
- * chosen twice within the bundle. Checked before the first write, so a taken port writes nothing.
- */
+/** Cluster IPs and node ports the bundle chooses: in range, free, not chosen twice; before any write. */
 async function checkBundleNodePorts(deps: ApiDeps, planned: Planned[]): Promise<StatusCause[]> {
   const causes: StatusCause[] = [];
   const chosen = new Map<number, Planned>();
+  const chosenIPs = new Map<string, string>();
   for (const p of planned) {
     if (p.info.kind !== 'Service') continue;
     const next = p.stored ? mergeForApply(p.stored, p.desired, p.info) : p.desired;
     const prefix = `${label(p)}: `;
+    causes.push(...(await clusterIPProblems(deps, next, serviceRange(deps), prefix, chosenIPs, label(p))));
     causes.push(...(await nodePortProblems(deps, next, nodePortRange(deps), prefix)));
     const ports = (next.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? [];
     for (const [i, port] of ports.entries()) {

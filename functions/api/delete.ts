@@ -6,6 +6,7 @@
  */
 import { kinds } from '../../schemas';
 import { QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
+import { clusterIPOf, releaseClusterIP } from '../cluster-ips';
 import { BadRequestError, ConflictError, ForbiddenError, InvalidError, isNotFound } from '../errors';
 import { nodePortsOf, ownerKey, releaseNodePorts } from '../node-ports';
 import { deletePod } from '../pod-deletion';
@@ -48,6 +49,7 @@ export async function removeResource(
     const rv = policy === 'Background' ? stored.metadata.resourceVersion : undefined;
     const gone = await deps.store.delete(refOf(route, name), rv ? { resourceVersion: rv } : {});
     await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
+    await releaseClusterIP(deps, clusterIPOf(gone), ownerKey(gone));
     await releaseQuota(deps, gone);
     return gone;
   } catch (err) {
@@ -161,6 +163,7 @@ async function deleteNamespace(deps: ApiDeps, ns: Obj): Promise<Obj> {
       try {
         await deps.store.delete({ kind: info.kind, namespace: name, name: obj.metadata.name });
         await releaseNodePorts(deps, nodePortsOf(obj), ownerKey(obj));
+        await releaseClusterIP(deps, clusterIPOf(obj), ownerKey(obj));
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

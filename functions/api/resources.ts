@@ -8,6 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { type KindInfo, kinds } from '../../schemas';
 import { checkQuota, QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
 import {
+  checkRangeHasRoom,
+  clusterIPOf,
+  clusterIPProblems,
+  DEFAULT_SERVICE_RANGE,
+  writeServiceWithClusterIP,
+} from '../cluster-ips';
+import {
   BadRequestError,
   ConflictError,
   ForbiddenError,
@@ -222,16 +229,43 @@ async function create(
     return obj;
   }
   await checkQuota(deps, obj);
-  return writeServiceWithNodePorts(deps, nodePortRange(deps), obj, undefined, (o) => deps.store.create(o));
+  return writeService(deps, obj, undefined, (o) => deps.store.create(o));
 }
 
 export function nodePortRange(deps: ApiDeps) {
   return deps.config.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
 }
 
+export function serviceRange(deps: ApiDeps) {
+  return deps.config.serviceRange ?? DEFAULT_SERVICE_RANGE;
+}
+
+/**
+ * Any write of a main resource: a Service's node ports and cluster IP are claimed around it.
+ * A chosen cluster IP is checked (read only) before any claim, so a refused one writes nothing.
+ */
+async function writeService<T extends Obj>(
+  deps: ApiDeps,
+  next: Obj,
+  stored: Obj | undefined,
+  write: (obj: Obj) => Promise<T>,
+): Promise<T> {
+  if (next.kind === 'Service') {
+    const causes = await clusterIPProblems(deps, next, serviceRange(deps));
+    if (causes.length > 0) throw new InvalidError('Service', next.metadata.name, causes);
+    if (clusterIPOf(stored) === undefined) await checkRangeHasRoom(deps, next, serviceRange(deps));
+  }
+  return writeServiceWithNodePorts(deps, nodePortRange(deps), next, stored, (o) =>
+    writeServiceWithClusterIP(deps, serviceRange(deps), o, stored, write),
+  );
+}
+
 /** A dry run claims nothing but reports what a real write would refuse. */
 async function checkServiceDryRun(deps: ApiDeps, svc: Obj): Promise<void> {
-  const causes = await nodePortProblems(deps, svc, nodePortRange(deps));
+  const causes = [
+    ...(await clusterIPProblems(deps, svc, serviceRange(deps))),
+    ...(await nodePortProblems(deps, svc, nodePortRange(deps))),
+  ];
   if (causes.length > 0) throw new InvalidError('Service', svc.metadata.name, causes);
 }
 
@@ -308,7 +342,7 @@ async function write(
     }
     try {
       if (status) return await deps.store.update(next);
-      return await writeServiceWithNodePorts(deps, nodePortRange(deps), next, stored, (o) => deps.store.update(o));
+      return await writeService(deps, next, stored, (o) => deps.store.update(o));
     } catch (err) {
       // Unpinned writes were computed from a snapshot: rebase on what is stored now and try again.
       if (!isConflict(err) || pinnedRv !== undefined || attempt >= WRITE_ATTEMPTS) throw err;

@@ -4,6 +4,7 @@
  * nothing in `functions/api/` knows which one called it.
  */
 import type { KindInfo } from '../../schemas';
+import type { ServiceRange } from '../cluster-ips';
 import type { Deps } from '../deps';
 import type { NodePortRange } from '../node-ports';
 
@@ -43,6 +44,8 @@ export interface ApiConfig {
   version: string;
   /** Where Services' node ports come from (default 30000-32767). */
   nodePortRange?: NodePortRange;
+  /** Where Services' cluster IPs come from (default 10.96.0.0/16). */
+  serviceRange?: ServiceRange;
   /** How agent syncs are answered: held (local, the default) or polled (Lambda); see api/agent/modes.ts. */
   agentSync?: AgentSyncConfig;
 }

@@ -21,12 +21,13 @@
  * sync never reads Services or Endpoints.
  */
 import type { Node, Pod } from '../../schemas';
+import type { RoutePod } from '../../schemas/agent-protocol';
 import { isConditionTrue } from '../../schemas/conditions';
 import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { recordEvent } from '../events';
-import { publishRoutes } from '../service-routes';
+import { headlessPods, publishRoutes } from '../service-routes';
 import { compileSelectorObject } from '../store/selector';
 import { isReady, sameJson } from './util';
 
@@ -62,6 +63,8 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
   const wanted = new Set<string>();
   // The Endpoints as this pass leaves them: what the route records are made from.
   const current = new Map(existing);
+  // Headless Services' pods, for the nodes' DNS (pod addresses, not node ports).
+  const headless = new Map<string, RoutePod[]>();
   for (const svc of services) {
     const selector = svc.spec.selector;
     if (!selector || Object.keys(selector).length === 0 || svc.spec.type === 'ExternalName') continue;
@@ -69,6 +72,11 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
     wanted.add(k);
     const matches = compileSelectorObject({ matchLabels: selector });
     const matching = (podsByNs.get(svc.metadata.namespace as string) ?? []).filter((p) => matches(p.metadata.labels));
+    if (svc.spec.clusterIP === 'None')
+      headless.set(
+        k,
+        headlessPods(svc, matching, (p) => isReady(p) && readyNodes.has(p.spec.nodeName ?? '')),
+      );
     const { subsets, unpublished } = endpointSubsets(svc, matching, readyNodes);
     try {
       const written = await write(deps, svc, existing.get(k), subsets);
@@ -93,7 +101,7 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
   }
-  await publishRoutes(deps, services, current);
+  await publishRoutes(deps, services, current, headless);
 }
 
 /** The subsets for a Service over the pods its selector matches; pods that cannot be reached, by name. */

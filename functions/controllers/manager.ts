@@ -32,6 +32,7 @@ import { trackNodeDesired } from '../node-desired';
 import { schedulePass } from '../scheduler';
 import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
+import { repairClusterIPs } from './cluster-ip-repair';
 import { type Controller, createBudget, type PassContext } from './controller';
 import { reconcileCronJobs } from './cronjob';
 import { reconcileDaemonSets } from './daemonset';
@@ -147,6 +148,7 @@ function declaredControllers(
     },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
+    { name: 'cluster-ip-repair', oncePerPass: true, run: (ctx) => repairClusterIPs(ctx.deps, ctx) },
     // The quota controller's resync: status.used after deletes the API did not see.
     { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
     { name: 'pod-tokens', oncePerPass: true, run: podTokenSweeper() },

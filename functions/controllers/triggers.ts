@@ -19,6 +19,7 @@ export const IGNORED_KINDS = new Set([
   'NodeAllocation',
   'Lease',
   'NodePortClaim',
+  'ClusterIPClaim',
   'LoadBalancerRecord',
   'LogRequest',
   // The agent protocol's bookkeeping (functions/node-desired.ts, functions/service-routes.ts).

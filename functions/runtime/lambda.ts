@@ -13,6 +13,7 @@ import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
+import { parseServiceRange } from '../cluster-ips';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/triggers';
 import type { Deps } from '../deps';
@@ -171,6 +172,9 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
       // writes: syncs answer at once and tell the agent when to call again.
       agentSync: POLLED_SYNC,
       ...(env.FERRY_NODE_PORT_RANGE ? { nodePortRange: parseNodePortRange(env.FERRY_NODE_PORT_RANGE) } : {}),
+      ...(env.FERRY_SERVICE_CLUSTER_IP_RANGE
+        ? { serviceRange: parseServiceRange(env.FERRY_SERVICE_CLUSTER_IP_RANGE) }
+        : {}),
     },
   };
   precompile();

@@ -11,6 +11,7 @@ import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
+import { parseServiceRange, type ServiceRange } from '../cluster-ips';
 import { createLogger, type Logger, type LogLevel } from '../log';
 import { trackNodeDesired } from '../node-desired';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
@@ -41,6 +42,8 @@ export interface LocalControlPlaneOptions {
   provider?: CloudProvider;
   /** Node ports for Services (default FERRY_NODE_PORT_RANGE, else 30000-32767). */
   nodePortRange?: NodePortRange;
+  /** Cluster IPs for Services, or its CIDR text (default FERRY_SERVICE_CLUSTER_IP_RANGE, else 10.96.0.0/16). */
+  serviceRange?: ServiceRange | string;
   /** Tags the machines of NodePools (default FERRY_CLUSTER, else "ferry"). */
   cluster?: string;
   /** Where machines of NodePools reach the API (default FERRY_PUBLIC_URL, else this server's URL). */
@@ -80,6 +83,14 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const store = trackNodeDesired(opened, Date.now);
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
+  const envIPs = process.env.FERRY_SERVICE_CLUSTER_IP_RANGE;
+  const rangeText = typeof options.serviceRange === 'string' ? options.serviceRange : envIPs;
+  const serviceRange =
+    typeof options.serviceRange === 'object'
+      ? options.serviceRange
+      : rangeText
+        ? parseServiceRange(rangeText)
+        : undefined;
   const config: ApiConfig = {
     watch: true,
     // One long-lived process: holding a quiet sync costs nothing, and a dropped one is news.
@@ -87,6 +98,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     version: VERSION,
     ...(nodePortRange ? { nodePortRange } : {}),
+    ...(serviceRange ? { serviceRange } : {}),
   };
   const deps: ApiDeps = { store, clock: Date.now, log, config };
   precompile();

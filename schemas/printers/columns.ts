@@ -128,6 +128,8 @@ export function servicePorts(svc: Loose): string {
 }
 
 function externalIp(svc: Loose): string {
+  // kubectl prints an ExternalName Service's name there (its CLUSTER-IP is <none>).
+  if (str(svc, 'spec.type') === 'ExternalName') return str(svc, 'spec.externalName', '<none>');
   const specPorts = new Set(arr(svc, 'spec.ports').map((p) => num(p, 'port')));
   const ips = [
     ...arr(svc, 'status.loadBalancer.ingress').flatMap((i) => {

@@ -7,7 +7,9 @@
  * - a Pod's spec, but for the fields Kubernetes lets change: `containers[*].image`,
  *   `initContainers[*].image`, `activeDeadlineSeconds` (set, or lowered), `tolerations`
  *   (additions only). `terminationGracePeriodSeconds` may only go from negative to 1 in
- *   Kubernetes; ferry's schema refuses negative values, so here it never changes.
+ *   Kubernetes; ferry's schema refuses negative values, so here it never changes;
+ * - a Service's `spec.clusterIP` once allocated (ValidateServiceUpdate), but across a change to or
+ *   from ExternalName.
  * https://github.com/kubernetes/kubernetes/blob/master/pkg/apis/core/validation/validation.go (ValidatePodUpdate)
  */
 import { forbidden, invalidMessage } from '../causes';
@@ -72,6 +74,8 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
       return sameValue(before.controller, after.controller)
         ? []
         : [immutable('spec.controller', ' (delete the IngressClass and create it again to change it)')];
+    case 'Service':
+      return clusterIPChanges(before, after);
     default:
       return [];
   }
@@ -109,4 +113,18 @@ function podSpecChanges(before: Rec, after: Rec): StatusCause[] {
   if (causes.length > 0) return causes;
   const d = firstDifference(allowed, after, 'spec');
   return d === undefined ? [] : [{ ...forbidden(d, POD_MUTABLE) }];
+}
+
+/**
+ * A Service's cluster IP (an address or `None`) stays as allocated, as in Kubernetes, unless the
+ * Service becomes ExternalName (which has none) or was one (and gets one now). An update that
+ * leaves it out keeps it (functions/node-ports.ts keepAllocated) and so never trips this.
+ */
+function clusterIPChanges(before: Rec, after: Rec): StatusCause[] {
+  if (before.type === 'ExternalName' || after.type === 'ExternalName') return [];
+  const was = before.clusterIP;
+  if (typeof was !== 'string' || was === '' || sameValue(was, after.clusterIP)) return [];
+  return [
+    immutable('spec.clusterIP', ` (it is ${JSON.stringify(was)}: delete the Service and create it again to change it)`),
+  ];
 }

@@ -9,6 +9,7 @@ import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 import { checkLabels } from './meta';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names';
+import { checkPodDns } from './pod-dns';
 
 export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
   const names = new Set<string>();
@@ -27,6 +28,7 @@ export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): vo
     causes.push(
       invalid(`${path}.serviceAccountName`, account, 'a ServiceAccount name must be a lowercase RFC 1123 subdomain'),
     );
+  checkPodDns(spec, path, causes);
   causes.push(...refusedPodFields(spec, path));
 }
 

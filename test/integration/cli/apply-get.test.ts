@@ -60,7 +60,9 @@ describe('ferry apply, get, describe and delete', () => {
     expect(lines(deployments.stdout)[1]).toMatch(/^web\s+0\/3\s+0\s+0\s+\d+s$/);
     expect(lines(services.stdout)[0]).toMatch(/^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/);
     // No cloud provider in this harness: the load balancer stays pending; the node port is allocated.
-    expect(lines(services.stdout)[1]).toMatch(/^web\s+LoadBalancer\s+<none>\s+<pending>\s+80:3\d{4}\/TCP\s+\d+s$/);
+    expect(lines(services.stdout)[1]).toMatch(
+      /^web\s+LoadBalancer\s+10\.96\.\d+\.\d+\s+<pending>\s+80:3\d{4}\/TCP\s+\d+s$/,
+    );
   });
 
   it('reports unchanged when the same manifests are applied again', async () => {

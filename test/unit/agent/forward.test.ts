@@ -4,7 +4,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServiceProxy, serviceEnv } from '../../../agent/proxy/service-proxy';
+import { ServiceProxy } from '../../../agent/proxy/service-proxy';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
@@ -179,34 +179,5 @@ describe('service proxy', () => {
     // assess
     expect(replayed).toBe(48 * 1024);
     expect(large).toBe(4 * 1024 * 1024);
-  });
-});
-
-describe('service environment variables', () => {
-  it('names each Service of the namespace like Kubernetes, pointing at the node and the node ports', () => {
-    // act
-    const env = serviceEnv(
-      [
-        {
-          namespace: 'default',
-          name: 'my-api',
-          ports: [
-            { name: 'http', port: 80, nodePort: 30080, protocol: 'TCP', endpoints: [] },
-            { name: 'grpc-port', port: 81, nodePort: 30081, protocol: 'TCP', endpoints: [] },
-          ],
-        },
-        { namespace: 'other', name: 'db', ports: [{ port: 5432, nodePort: 30432, protocol: 'TCP', endpoints: [] }] },
-      ],
-      'default',
-      '172.18.0.1',
-    );
-
-    // assess
-    expect(env).toEqual([
-      { name: 'MY_API_SERVICE_HOST', value: '172.18.0.1' },
-      { name: 'MY_API_SERVICE_PORT', value: '30080' },
-      { name: 'MY_API_SERVICE_PORT_HTTP', value: '30080' },
-      { name: 'MY_API_SERVICE_PORT_GRPC_PORT', value: '30081' },
-    ]);
   });
 });

@@ -233,6 +233,7 @@ describe('agent protocol: every kind of change reaches its node', () => {
         {
           namespace: 'default',
           name: 'a',
+          clusterIP: (svc.json.spec as { clusterIP: string }).clusterIP,
           ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [{ ip: '10.0.0.2', port: 41000 }] }],
         },
       ],

@@ -138,6 +138,7 @@ describe('agent routes', () => {
       body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } },
     });
     const nodePort = (svc.json.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
+    const clusterIP = (svc.json.spec as { clusterIP: string }).clusterIP;
     await publishRoutes();
     const first = await api.send('POST', SYNC, { token: nodeToken, body: {} });
 
@@ -158,7 +159,7 @@ describe('agent routes', () => {
 
     // assess
     expect((first.json.routes as { services: unknown[] }).services).toEqual([
-      { namespace: 'default', name: 'web', ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [] }] },
+      { namespace: 'default', name: 'web', clusterIP, ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [] }] },
     ]);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(woken.json.versions).not.toEqual(first.json.versions);
@@ -166,6 +167,7 @@ describe('agent routes', () => {
       {
         namespace: 'default',
         name: 'web',
+        clusterIP,
         ports: [{ port: 80, nodePort, protocol: 'TCP', endpoints: [{ ip: '10.0.0.2', port: 41000 }] }],
       },
     ]);

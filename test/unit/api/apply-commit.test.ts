@@ -46,7 +46,7 @@ const bundle = (...objs: unknown[]) => ({
 });
 
 describe('apply commits its bundle in one transaction', () => {
-  it('writes every object and node port claim in one transact call and nothing on its own', async () => {
+  it('writes every object, node port claim and cluster IP claim in one transact call and nothing on its own', async () => {
     const { store, calls } = recordingStore();
     const api = await startApi(store);
     calls.length = 0;
@@ -54,10 +54,12 @@ describe('apply commits its bundle in one transaction', () => {
     const res = await api.send('POST', APPLY, bundle(configMap('a'), configMap('b'), service('web'), service('api')));
 
     expect(res.status).toBe(200);
-    // 4 objects and 2 claims.
-    expect(calls).toEqual(['transact 6']);
+    // 4 objects, 2 node port claims and 2 cluster IP claims.
+    expect(calls).toEqual(['transact 8']);
     const claims = (await store.list('NodePortClaim')).items as (Obj & { spec: { service: string } })[];
     expect(claims.map((c) => c.spec.service).sort()).toEqual(['default/api', 'default/web']);
+    const ipClaims = (await store.list('ClusterIPClaim')).items as (Obj & { spec: { service: string } })[];
+    expect(ipClaims.map((c) => c.spec.service).sort()).toEqual(['default/api', 'default/web']);
     const ports = (res.json.items as { object: { spec?: { ports?: { nodePort: number }[] } } }[])
       .map((i) => i.object.spec?.ports?.[0]?.nodePort)
       .filter((p) => p !== undefined);

@@ -100,7 +100,7 @@ export async function startApi(
     snapshot: async () => {
       const all: Record<string, unknown> = {};
       let revision = '';
-      for (const kind of [...kinds.map((k) => k.kind), 'Token', 'NodePortClaim', 'QuotaLedger']) {
+      for (const kind of [...kinds.map((k) => k.kind), 'Token', 'NodePortClaim', 'ClusterIPClaim', 'QuotaLedger']) {
         const list = await store.list(kind);
         all[kind] = list.items;
         revision = list.resourceVersion;

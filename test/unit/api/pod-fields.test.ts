@@ -10,7 +10,6 @@ const base = { containers: [{ name: 'app', image: 'img' }] };
 const withContainer = (extra: Record<string, unknown>) => ({ containers: [{ name: 'app', image: 'img', ...extra }] });
 
 const REFUSED: [string, Record<string, unknown>, string, string][] = [
-  ['subdomain', { ...base, subdomain: 'db' }, 'spec.subdomain', 'subdomain (no cluster DNS yet)'],
   [
     'a serviceAccountToken projection',
     { ...base, volumes: [{ name: 'd', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }] },
@@ -58,7 +57,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'emptyDir medium other than Memory',
   ],
   ['runtimeClassName', { ...base, runtimeClassName: 'gvisor' }, 'spec.runtimeClassName', 'runtimeClassName'],
-  ['dnsConfig', { ...base, dnsConfig: { nameservers: ['1.1.1.1'] } }, 'spec.dnsConfig', 'dnsConfig'],
   ['hostNetwork', { ...base, hostNetwork: true }, 'spec.hostNetwork', 'hostNetwork'],
   [
     'ephemeralContainers',

@@ -1,0 +1,122 @@
+/**
+ * The route a Service publishes to every node (functions/service-routes.ts routeOf): its type,
+ * cluster IP, external name, ports with node ports and ready endpoints, and a headless Service's
+ * pods, which the node's proxy and DNS server serve.
+ */
+import { describe, expect, it } from 'vitest';
+import { headlessPods, routeOf, type ServiceLike } from '../../../functions/service-routes';
+import type { Pod } from '../../../schemas';
+
+const svc = (spec: ServiceLike['spec'], name = 'web'): ServiceLike => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'default' },
+  spec,
+});
+const endpoints = {
+  apiVersion: 'v1',
+  kind: 'Endpoints',
+  metadata: { name: 'web', namespace: 'default' },
+  subsets: [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ name: 'http', port: 31001, protocol: 'TCP' }] }],
+};
+const pod = (name: string, extra: { ready?: boolean; ip?: string; hostname?: string; terminating?: boolean } = {}) =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'default',
+      ...(extra.terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+    },
+    spec: { nodeName: 'n1', containers: [], ...(extra.hostname ? { hostname: extra.hostname, subdomain: 'db' } : {}) },
+    status: {
+      phase: 'Running',
+      ...(extra.ip === '' ? {} : { podIP: extra.ip ?? `172.18.0.${name.length}` }),
+      conditions: [{ type: 'Ready', status: extra.ready === false ? 'False' : 'True' }],
+    },
+  }) as unknown as Pod;
+const isReady = (p: Pod) => p.status?.conditions?.[0]?.status === 'True';
+
+describe('routeOf', () => {
+  it('carries the cluster IP, the type and each port with its node port and ready endpoints', () => {
+    // act
+    const route = routeOf(
+      svc({
+        type: 'NodePort',
+        clusterIP: '10.96.4.2',
+        ports: [{ name: 'http', port: 80, nodePort: 30080, protocol: 'TCP' }],
+      }),
+      endpoints,
+    );
+
+    // assess
+    expect(route).toEqual({
+      namespace: 'default',
+      name: 'web',
+      type: 'NodePort',
+      clusterIP: '10.96.4.2',
+      ports: [
+        { name: 'http', port: 80, nodePort: 30080, protocol: 'TCP', endpoints: [{ ip: '10.0.0.1', port: 31001 }] },
+      ],
+    });
+  });
+
+  it('publishes an ExternalName Service with its name and no ports, so DNS can answer it', () => {
+    expect(routeOf(svc({ type: 'ExternalName', externalName: 'db.example.com' }), undefined)).toEqual({
+      namespace: 'default',
+      name: 'web',
+      type: 'ExternalName',
+      externalName: 'db.example.com',
+      ports: [],
+    });
+  });
+
+  it('publishes a headless Service with its pods even when it has no ports', () => {
+    // act
+    const route = routeOf(svc({ clusterIP: 'None' }), undefined, [{ ip: '172.18.0.5', nodeName: 'n1' }]);
+
+    // assess
+    expect(route).toEqual({
+      namespace: 'default',
+      name: 'web',
+      clusterIP: 'None',
+      ports: [],
+      pods: [{ ip: '172.18.0.5', nodeName: 'n1' }],
+    });
+  });
+
+  it('leaves out a Service with no port that is neither headless nor ExternalName', () => {
+    expect(routeOf(svc({ clusterIP: '10.96.0.9' }), undefined)).toBeUndefined();
+  });
+});
+
+describe('headlessPods', () => {
+  it('lists ready pods with an address by name, with hostname and subdomain, and not terminating ones', () => {
+    // prepare
+    const pods = [
+      pod('web-b', { hostname: 'web-b' }),
+      pod('web-a'),
+      pod('web-c', { ready: false }),
+      pod('web-d', { terminating: true }),
+      pod('web-e', { ip: '' }),
+    ];
+
+    // act
+    const listed = headlessPods(svc({ clusterIP: 'None' }), pods, isReady);
+
+    // assess
+    expect(listed).toEqual([
+      { ip: '172.18.0.5', nodeName: 'n1' },
+      { ip: '172.18.0.5', nodeName: 'n1', hostname: 'web-b', subdomain: 'db' },
+    ]);
+  });
+
+  it('lists not-ready pods too with publishNotReadyAddresses', () => {
+    const listed = headlessPods(
+      svc({ clusterIP: 'None', publishNotReadyAddresses: true }),
+      [pod('a', { ready: false })],
+      isReady,
+    );
+    expect(listed).toHaveLength(1);
+  });
+});
