@@ -1,0 +1,85 @@
+/**
+ * The controllers a pass runs, in order (the manager's rounds run them over one snapshot; those
+ * marked `oncePerPass` run once after the rounds). Each entry adapts a controller to the pass.
+ */
+import type { CloudProvider } from '../../providers/types';
+import { refreshQuotaStatus } from '../admission';
+import { schedulePass } from '../scheduler';
+import { RESERVATION_TTL_MS } from '../scheduler/allocation';
+import { repairClusterIPs } from './cluster-ip-repair';
+import type { Controller, PassContext } from './controller';
+import { reconcileCronJobs } from './cronjob';
+import { reconcileDaemonSets } from './daemonset';
+import { reconcileDeployments } from './deployment';
+import { reconcileDisruptionBudgets } from './disruption';
+import { reconcileEndpoints } from './endpoints';
+import { collectGarbage } from './gc';
+import { reconcileIngresses } from './ingress';
+import { reconcileJobs } from './job';
+import { reconcileLoadBalancers } from './load-balancer';
+import { type NodeLifecycleOptions, type newNodeLifecycleState, reconcileNodes } from './node-lifecycle';
+import { repairNodePorts } from './node-port-repair';
+import { type NodePoolOptions, reconcileNodePools } from './nodepool';
+import { reconcileReplicaSets } from './replicaset';
+import { ensureDefaultServiceAccounts, podTokenSweeper } from './service-accounts';
+
+/** The declared list, in order. */
+export function declaredControllers(
+  lifecycle: NodeLifecycleOptions,
+  lifecycleState: ReturnType<typeof newNodeLifecycleState>,
+  options: { provider?: CloudProvider; nodePools?: NodePoolOptions },
+): Controller[] {
+  const pools = options.nodePools;
+  return [
+    // First: a namespace's pods (made below) run as its `default` ServiceAccount.
+    { name: 'service-accounts', run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx) },
+    { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
+    { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'daemonset', run: (ctx) => reconcileDaemonSets(ctx) },
+    { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
+    { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
+    {
+      name: 'scheduler',
+      run: async (ctx) => {
+        const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
+        // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
+        if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
+      },
+    },
+    { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
+    // After the pods moved this round: what each PodDisruptionBudget allows the next eviction.
+    { name: 'disruption', run: (ctx) => reconcileDisruptionBudgets(ctx) },
+    // These read through the pass store, which answers lists from the snapshot.
+    { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
+    { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
+    // Every round, so its first write (the built-in IngressClass) is settled within the pass; it
+    // calls the provider only when the nodes behind the ingress' load balancer change.
+    {
+      name: 'ingress',
+      run: (ctx) =>
+        reconcileIngresses(ctx.deps, {
+          ...(options.provider ? { provider: options.provider } : {}),
+          ...(pools?.cluster ? { cluster: pools.cluster } : {}),
+        }),
+    },
+    { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
+    { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
+    { name: 'cluster-ip-repair', oncePerPass: true, run: (ctx) => repairClusterIPs(ctx.deps, ctx) },
+    // The quota controller's resync: status.used after deletes the API did not see.
+    { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
+    { name: 'pod-tokens', oncePerPass: true, run: podTokenSweeper() },
+    ...(pools
+      ? [
+          {
+            name: 'nodepool',
+            oncePerPass: true,
+            run: async (ctx: PassContext) => {
+              await reconcileNodePools(ctx.deps, pools);
+              // Machines change in the cloud without a write here: look again at the next resync.
+              if ((await ctx.snapshot.list('NodePool')).length > 0) ctx.wakeAt(ctx.deps.clock() + 60_000);
+            },
+          },
+        ]
+      : []),
+  ];
+}
