@@ -5,6 +5,7 @@ import { CloudSchema, NodePoolSchema } from './ferry';
 import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
+import { PriorityClassSchema } from './scheduling';
 import { EndpointsSchema, ServiceSchema } from './service';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
@@ -64,6 +65,7 @@ export const kinds: readonly KindInfo[] = [
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
+  info('scheduling.k8s.io/v1', 'PriorityClass', 'priorityclasses', false, ['pc'], [], PriorityClassSchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
 ];

@@ -21,6 +21,7 @@ import {
   Time,
 } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
+import { PREEMPTION_POLICIES } from './scheduling';
 import { PodSecurityContextSchema, SecurityContextSchema } from './security-context';
 
 export { PodSecurityContextSchema, SecurityContextSchema };
@@ -216,7 +217,7 @@ export const PodSpecSchema = Obj({
   dnsConfig: Opt(Free()),
   runtimeClassName: Opt(Str()),
   overhead: Opt(ResourceList()),
-  preemptionPolicy: Opt(Str()),
+  preemptionPolicy: Opt(Enum(PREEMPTION_POLICIES)),
   readinessGates: Opt(Type.Array(Free())),
   os: Opt(Obj({ name: Str() })),
   setHostnameAsFQDN: Opt(Bool()),

@@ -6,7 +6,7 @@
  * just before the store write (`checkQuota`), so dry runs reserve nothing. Returns the warnings
  * to send as `Warning:` headers.
  */
-import { admitPodSecurity, applyLimitRanges } from '../admission';
+import { admitPodSecurity, applyLimitRanges, resolvePodPriority } from '../admission';
 import { limitRangeProblems } from '../admission/limit-range';
 import { labelProblems, type NamespacePolicy, PSA_LABEL_PREFIX, podOf } from '../admission/pod-security/policy';
 import { quotaProblems } from '../admission/quota/validate';
@@ -33,7 +33,10 @@ export async function admitPolicy(
   const runs = podOf(next);
   if (!runs) return [];
   checkNodeName(principal, next, runs.path, stored);
-  if (next.kind === 'Pod' && !stored) await applyLimitRanges(deps, next);
+  if (next.kind === 'Pod' && !stored) {
+    await resolvePodPriority(deps, next);
+    await applyLimitRanges(deps, next);
+  }
   // As Kubernetes: an update that leaves the pod (template) as it was is not measured again, so a
   // namespace tightened later does not block scaling or relabelling what already runs.
   if (stored && JSON.stringify(podOf(stored)?.pod.spec) === JSON.stringify(runs.pod.spec)) return [];

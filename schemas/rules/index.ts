@@ -9,6 +9,7 @@ import { checkConfigData } from './config';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
 import { checkPodSpec } from './pod';
+import { checkPriorityClass } from './scheduling';
 import { checkService } from './service';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
 
@@ -28,6 +29,7 @@ const RULES: Record<string, Rule> = {
   CronJob: withSpec(checkCronJob),
   Service: withSpec(checkService),
   Endpoints: checkEndpoints,
+  PriorityClass: checkPriorityClass,
   Secret: checkConfigData,
   ConfigMap: checkConfigData,
 };
