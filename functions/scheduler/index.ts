@@ -67,7 +67,7 @@ export async function schedulePass(
       failed.push({ pod, message: unschedulableMessage(snapshot.nodes.length, choice.reasons) });
       continue;
     }
-    assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts);
+    assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts, ctx.other);
     placement.add(pod, choice.node);
     const list = plan.get(choice.node) ?? [];
     list.push(ctx);
