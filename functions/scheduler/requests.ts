@@ -26,10 +26,20 @@ const COUNTED_APART = new Set(['cpu', 'memory', 'pods']);
  */
 export function podOtherRequests(pod: Pod): Record<string, number> | undefined {
   let out: Record<string, number> | undefined;
+  // for...in without copies: this runs for every pod of every pass.
   for (const c of pod.spec.containers) {
-    const given = { ...c.resources?.limits, ...c.resources?.requests };
-    for (const [name, q] of Object.entries(given)) {
+    const requests = c.resources?.requests;
+    const limits = c.resources?.limits;
+    for (const name in requests) {
+      const q = requests[name];
       if (COUNTED_APART.has(name) || q === undefined) continue;
+      out ??= {};
+      out[name] = (out[name] ?? 0) + parseQuantity(q);
+    }
+    // A limit without a request is the request, as Kubernetes defaults it.
+    for (const name in limits) {
+      const q = limits[name];
+      if (COUNTED_APART.has(name) || q === undefined || requests?.[name] !== undefined) continue;
       out ??= {};
       out[name] = (out[name] ?? 0) + parseQuantity(q);
     }
