@@ -267,6 +267,8 @@ export const PodStatusSchema = Obj({
   containerStatuses: Opt(Type.Array(ContainerStatusSchema)),
   initContainerStatuses: Opt(Type.Array(ContainerStatusSchema)),
   qosClass: Opt(Str()),
+  /** The node a preempting pod made room on (functions/scheduler/preemption.ts). */
+  nominatedNodeName: Opt(Str()),
   /** ferry extension: where each container port is published on the node (the Service proxy's targets). */
   portMappings: Opt(
     Type.Array(Obj({ containerName: Str(), name: Opt(Str()), containerPort: Int(), hostPort: Int(), protocol: Str() })),

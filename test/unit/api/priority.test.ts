@@ -174,3 +174,71 @@ describe('priority on the controllers’ pods and in the scheduler', () => {
     expect(await bound('aaa-low')).toBeUndefined();
   });
 });
+
+describe('preemption', () => {
+  async function cluster() {
+    const store = new MemoryStore(() => 1_700_000_000_000);
+    const deps = { store, clock: () => 1_700_000_000_000, log: silentLogger };
+    await store.create(makeNode('n1', { cpu: '1' }));
+    const low = makePod('low', { cpu: '600m', nodeName: 'n1' });
+    const mid = makePod('mid', { cpu: '300m', nodeName: 'n1' });
+    low.spec.priority = 0;
+    mid.spec.priority = 100;
+    await store.create(low);
+    await store.create(mid);
+    return { store, deps };
+  }
+  const get = (store: MemoryStore, name: string) => store.get<Pod>({ kind: 'Pod', namespace: 'default', name });
+
+  it('deletes the fewest lower-priority pods that make room, nominates the node, and binds once they are gone', async () => {
+    const { store, deps } = await cluster();
+    const high = makePod('high', { cpu: '500m' });
+    high.spec.priority = 1000;
+    await store.create(high);
+
+    await schedulePass(deps);
+    const lowAfter = await get(store, 'low');
+    const midAfter = await get(store, 'mid');
+    const highAfter = await get(store, 'high');
+    await store.delete({ kind: 'Pod', namespace: 'default', name: 'low' });
+    await schedulePass(deps);
+
+    // Taking off `low` alone makes room: `mid` is given back (kube-scheduler's reprieve).
+    expect(lowAfter?.metadata.deletionTimestamp).toBeDefined();
+    expect(midAfter?.metadata.deletionTimestamp).toBeUndefined();
+    expect(highAfter?.spec.nodeName).toBeUndefined();
+    expect(highAfter?.status?.nominatedNodeName).toBe('n1');
+    const events = (await store.list('Event')).items.filter((e) => e.reason === 'Preempted');
+    expect(events.map((e) => (e.involvedObject as { name: string }).name)).toEqual(['low']);
+    expect((await get(store, 'high'))?.spec.nodeName).toBe('n1');
+  });
+
+  it('never preempts for a pod with preemptionPolicy Never, nor pods of equal or higher priority', async () => {
+    const { store, deps } = await cluster();
+    const polite = makePod('polite', { cpu: '500m' });
+    polite.spec.priority = 1000;
+    polite.spec.preemptionPolicy = 'Never';
+    const peer = makePod('peer', { cpu: '500m' });
+    peer.spec.priority = 0;
+    await store.create(polite);
+    await store.create(peer);
+
+    await schedulePass(deps);
+
+    expect((await get(store, 'low'))?.metadata.deletionTimestamp).toBeUndefined();
+    expect((await get(store, 'mid'))?.metadata.deletionTimestamp).toBeUndefined();
+    expect((await store.list('Event')).items.filter((e) => e.reason === 'Preempted')).toEqual([]);
+  });
+
+  it('does not preempt when even removing every lower-priority pod would not make room', async () => {
+    const { store, deps } = await cluster();
+    const huge = makePod('huge', { cpu: '2' });
+    huge.spec.priority = 1000;
+    await store.create(huge);
+
+    await schedulePass(deps);
+
+    expect((await get(store, 'low'))?.metadata.deletionTimestamp).toBeUndefined();
+    expect((await get(store, 'huge'))?.status?.nominatedNodeName).toBeUndefined();
+  });
+});
