@@ -18,10 +18,12 @@ describe('the agent’s Node flags', () => {
     expect(withAgentNodeFlags(['/usr/local/bin/ferry-agent', '--x'])).toEqual(['/usr/local/bin/ferry-agent', '--x']);
   });
 
-  it('are the agent container’s too', () => {
-    const dockerfile = readFileSync(join(ROOT, 'agent/Dockerfile'), 'utf8');
-    const entry = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
-    expect(entry.slice(1, 1 + AGENT_NODE_FLAGS.length)).toEqual(AGENT_NODE_FLAGS);
+  it('are the agent container’s too (agent/Dockerfile, and the e2e image built like it)', () => {
+    for (const file of ['agent/Dockerfile', 'scripts/build-agent-image.sh']) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const entry = JSON.parse(/ENTRYPOINT (\[[^\]]*\])/.exec(text)?.[1] ?? '[]') as string[];
+      expect(entry.slice(1, 1 + AGENT_NODE_FLAGS.length), file).toEqual(AGENT_NODE_FLAGS);
+    }
   });
 
   it('start this Node quietly (no warning on stderr)', () => {
