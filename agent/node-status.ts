@@ -1,4 +1,5 @@
 /** The NodeStatus this agent reports: capacity from the host (or the configured override). */
+import { statfsSync } from 'node:fs';
 import { arch, availableParallelism, platform, release, totalmem } from 'node:os';
 import { isoTime } from '../schemas/time';
 import type { AgentConfig } from './config';
@@ -16,7 +17,9 @@ export interface NodeStatusInput {
 export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, now }: NodeStatusInput) {
   const cpu = config.cpu ?? String(availableParallelism());
   const memory = config.memory ?? `${Math.floor(totalmem() / 1024)}Ki`;
-  const resources = { cpu, memory, pods: String(config.maxPods) };
+  const resources: Record<string, string> = { cpu, memory, pods: String(config.maxPods) };
+  const storage = ephemeralStorage(config.stateDir);
+  if (storage !== undefined) resources['ephemeral-storage'] = storage;
   const time = isoTime(now.getTime());
   return {
     capacity: resources,
@@ -44,6 +47,20 @@ export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, n
       osImage: platform(),
     },
   };
+}
+
+/**
+ * The size of the filesystem pods' writable data lives on, as the kubelet reports
+ * `ephemeral-storage` (the scheduler accounts pods' requests of it against this). The state dir's
+ * filesystem stands for Docker's; undefined when it cannot be read (the node then offers none).
+ */
+function ephemeralStorage(dir: string): string | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return `${Math.floor((fs.blocks * fs.bsize) / 1024)}Ki`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Node status without the times, to tell whether anything worth writing changed. */

@@ -94,6 +94,9 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       if (isRec(spec) && Array.isArray(spec.limits))
         for (const item of spec.limits) if (isRec(item)) defaultLimitRangeItem(item as unknown as LimitRangeItem);
       break;
+    case 'PriorityClass':
+      setDefault(out as unknown as Rec, 'preemptionPolicy', 'PreemptLowerPriority');
+      break;
     case 'ReplicaSet':
       if (isRec(spec)) {
         setDefault(spec, 'replicas', 1);

@@ -9,6 +9,7 @@ import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
 import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSchema } from './rbac';
+import { PriorityClassSchema } from './scheduling';
 import { EndpointsSchema, ServiceSchema } from './service';
 import { ServiceAccountSchema } from './service-account';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
@@ -95,6 +96,7 @@ export const kinds: readonly KindInfo[] = [
   info('networking.k8s.io/v1', 'Ingress', 'ingresses', true, ['ing'], ['status'], IngressSchema),
   info('networking.k8s.io/v1', 'IngressClass', 'ingressclasses', false, [], [], IngressClassSchema),
   info('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', true, ['netpol'], [], NetworkPolicySchema),
+  info('scheduling.k8s.io/v1', 'PriorityClass', 'priorityclasses', false, ['pc'], [], PriorityClassSchema),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
 ];

@@ -21,6 +21,7 @@ import {
   Time,
 } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
+import { PREEMPTION_POLICIES } from './scheduling';
 import { PodSecurityContextSchema, SecurityContextSchema } from './security-context';
 
 export { PodSecurityContextSchema, SecurityContextSchema };
@@ -222,7 +223,7 @@ export const PodSpecSchema = Obj({
   ),
   runtimeClassName: Opt(Str()),
   overhead: Opt(ResourceList()),
-  preemptionPolicy: Opt(Str()),
+  preemptionPolicy: Opt(Enum(PREEMPTION_POLICIES)),
   readinessGates: Opt(Type.Array(Free())),
   os: Opt(Obj({ name: Str() })),
   setHostnameAsFQDN: Opt(Bool()),
@@ -272,6 +273,8 @@ export const PodStatusSchema = Obj({
   containerStatuses: Opt(Type.Array(ContainerStatusSchema)),
   initContainerStatuses: Opt(Type.Array(ContainerStatusSchema)),
   qosClass: Opt(Str()),
+  /** The node a preempting pod made room on (functions/scheduler/preemption.ts). */
+  nominatedNodeName: Opt(Str()),
   /** ferry extension: where each container port is published on the node (the Service proxy's targets). */
   portMappings: Opt(
     Type.Array(Obj({ containerName: Str(), name: Opt(Str()), containerPort: Int(), hostPort: Int(), protocol: Str() })),

@@ -24,5 +24,5 @@ echo 'root:x:0:0:root:/:/bin/sh' > "$rootfs/etc/passwd"
 chmod 1777 "$rootfs/tmp"
 
 tar -C "$rootfs" -c . | docker import \
-  -c 'ENTRYPOINT ["/usr/local/bin/node", "/opt/ferry/agent.js"]' - ferry.local/agent:dev >/dev/null
+  -c 'ENTRYPOINT ["/usr/local/bin/node", "--lite-mode", "--no-expose-wasm", "/opt/ferry/agent.js"]' - ferry.local/agent:dev >/dev/null
 echo "build-agent-image: built ferry.local/agent:dev"

@@ -205,6 +205,9 @@ export class DockerRuntime implements ContainerRuntime {
           PortBindings: bindings,
           RestartPolicy: { Name: 'no' },
           NetworkMode: network.name,
+          // A pod's containers share one IPC namespace (SysV IPC, POSIX queues, /dev/shm), as the
+          // kubelet gives them the sandbox's: the sandbox's is made joinable.
+          IpcMode: 'shareable',
           Mounts: memory.map((v) => ({
             Type: 'volume',
             Source: this.memoryVolumeName(pod, v.name),
@@ -319,6 +322,7 @@ export class DockerRuntime implements ContainerRuntime {
         },
         HostConfig: {
           NetworkMode: `container:${sandboxId}`,
+          IpcMode: `container:${sandboxId}`,
           ...(config.sharePid ? { PidMode: `container:${sandboxId}` } : {}),
           Binds: config.mounts.flatMap((m) =>
             m.kind === 'bind' ? [`${m.hostPath}:${m.mountPath}${m.readOnly ? ':ro' : ''}`] : [],

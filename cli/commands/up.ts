@@ -104,9 +104,10 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
 }
 
 /**
- * Removes the containers and pod networks of the cluster of this data dir only (their
- * `ferry.cluster` label is the id in `<data-dir>/cluster-id`); another cluster on this machine
- * keeps its pods. A network still used by another cluster's containers stays.
+ * Removes the containers, pod networks and volumes (memory-medium emptyDirs) of the cluster of
+ * this data dir only (their `ferry.cluster` label is the id in `<data-dir>/cluster-id`); another
+ * cluster on this machine keeps its pods. A network still used by another cluster's containers
+ * stays; volumes go after the containers that held them.
  */
 async function down(ctx: CliContext, opts: { dataDir: string }): Promise<void> {
   const dataDir = resolve(ctx.io.cwd ?? process.cwd(), opts.dataDir);
@@ -128,7 +129,12 @@ async function down(ctx: CliContext, opts: { dataDir: string }): Promise<void> {
     )
       removedNets++;
   }
-  out(ctx, `removed ${ids.length} container(s) and ${removedNets} pod network(s) of cluster ${clusterId} (${dataDir})`);
+  const volumes = (await run('docker', ['volume', 'ls', '-q', ...scope])).stdout.split('\n').filter(Boolean);
+  if (volumes.length) await run('docker', ['volume', 'rm', '-f', ...volumes]);
+  out(
+    ctx,
+    `removed ${ids.length} container(s), ${removedNets} pod network(s) and ${volumes.length} volume(s) of cluster ${clusterId} (${dataDir})`,
+  );
   const labelled = await run('docker', [
     'ps',
     '-a',

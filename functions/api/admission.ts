@@ -9,6 +9,20 @@ import { BadRequestError, InvalidError, type StatusCause } from '../errors';
 import type { Obj } from '../store/types';
 
 /** metadata fields the server owns: a client's values are ignored on create. */
+/**
+ * A Pod's spec fields the server sets: the scheduler's binding and the priority resolved from the
+ * PriorityClass (functions/admission/priority.ts). Like a Service's node ports, a manifest applied
+ * again that leaves them out keeps them (a Pod's spec is immutable but for its images).
+ */
+const SERVER_POD_FIELDS = ['nodeName', 'priorityClassName', 'priority', 'preemptionPolicy'];
+
+export function keepServerPodFields(stored: Obj, next: Obj): void {
+  const was = stored.spec as Record<string, unknown> | undefined;
+  const now = next.spec as Record<string, unknown> | undefined;
+  if (!now) return;
+  for (const f of SERVER_POD_FIELDS) if (now[f] === undefined && was?.[f] !== undefined) now[f] = was[f];
+}
+
 export const SERVER_METADATA = [
   'uid',
   'resourceVersion',

@@ -31,6 +31,7 @@ import {
   hasStatusSubresource,
   immutableChanges,
   isRecord,
+  keepServerPodFields,
   resourceLabel,
   SERVER_METADATA,
   stripServerMetadata,
@@ -352,11 +353,7 @@ export function mergeForApply(stored: Obj, desired: Obj, info: KindInfo): Obj {
     else next.status = structuredClone(stored.status);
   }
   if (info.kind === 'Service') keepAllocated(stored, next);
-  // The scheduler's binding is the server's, like a Service's node ports: a manifest that leaves
-  // nodeName out keeps it (a Pod's spec is immutable but for its images).
-  const bound = (stored.spec as { nodeName?: unknown } | undefined)?.nodeName;
-  const spec = next.spec as { nodeName?: unknown } | undefined;
-  if (info.kind === 'Pod' && bound !== undefined && spec && spec.nodeName === undefined) spec.nodeName = bound;
+  if (info.kind === 'Pod') keepServerPodFields(stored, next);
   return next;
 }
 

@@ -1,7 +1,8 @@
 /**
  * DELETE of one object: preconditions, grace periods for pods, a Namespace with everything in it,
  * and the propagation policy of an owner (Background, the default: the garbage collector removes
- * the dependents; Orphan: they lose their owner reference and stay; Foreground: they go first).
+ * the dependents; Orphan: they lose their owner reference and stay; Foreground: the owner is kept,
+ * marked, until the garbage collector has removed every dependent, `owner-deletion.ts`).
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/#cascading-deletion
  */
 import { kinds } from '../../schemas';
@@ -9,8 +10,9 @@ import { QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
 import { clusterIPOf, releaseClusterIP } from '../cluster-ips';
 import { BadRequestError, ConflictError, ForbiddenError, InvalidError, isNotFound } from '../errors';
 import { nodePortsOf, ownerKey, releaseNodePorts } from '../node-ports';
+import { DEPENDENT_KINDS, markForegroundDeletion, OWNER_KINDS } from '../owner-deletion';
 import { deletePod } from '../pod-deletion';
-import { ignoreNotFound, retryOnConflict } from '../store/retry';
+import { retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
 import { isRecord } from './admission';
 import { authorizeObject, type Principal } from './auth';
@@ -41,11 +43,17 @@ export async function removeResource(
     return pod;
   }
   const policy = options.propagationPolicy ?? 'Background';
+  if (policy === 'Foreground' && OWNER_KINDS.includes(info.kind)) {
+    // 200 with the owner as kept (deletionTimestamp, the finalizer): `kubectl delete` then waits
+    // for the 404 that comes once its dependents are gone.
+    const marked = await markForegroundDeletion(deps, refOf(route, name));
+    if (!marked) throw notFoundFor(info, name);
+    return marked;
+  }
   if (policy === 'Orphan') await orphanDependents(deps, stored);
-  if (policy === 'Foreground') await deleteDependents(deps, stored);
   try {
-    // After orphaning or deleting the dependents a controller may have touched the owner's status
-    // meanwhile: that must not turn this delete into a 409 with its dependents already handled.
+    // After orphaning the dependents a controller may have touched the owner's status meanwhile:
+    // that must not turn this delete into a 409 with its dependents already orphaned.
     const rv = policy === 'Background' ? stored.metadata.resourceVersion : undefined;
     const gone = await deps.store.delete(refOf(route, name), rv ? { resourceVersion: rv } : {});
     await releaseNodePorts(deps, nodePortsOf(gone), ownerKey(gone));
@@ -98,9 +106,6 @@ function deleteOptions(deps: ApiDeps, req: ApiRequest): DeleteOptions {
   return out;
 }
 
-/** Kinds whose objects other objects name in their ownerReferences (the garbage collector's). */
-const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
-
 async function dependentsOf(deps: ApiDeps, owner: Obj): Promise<Obj[]> {
   const namespace = owner.metadata.namespace;
   if (namespace === undefined) return [];
@@ -127,23 +132,6 @@ async function orphanDependents(deps: ApiDeps, owner: Obj): Promise<void> {
         metadata: refs.length > 0 ? { ...metadata, ownerReferences: refs } : metadata,
       });
     });
-  }
-}
-
-/**
- * Foreground: the dependents (and theirs) are deleted before the owner, in this request; pods go
- * gracefully, so the owner is gone while its pods may still be terminating (Kubernetes keeps the
- * owner, with a deletionTimestamp, until they are gone).
- */
-async function deleteDependents(deps: ApiDeps, owner: Obj): Promise<void> {
-  for (const dep of await dependentsOf(deps, owner)) {
-    const ref = { kind: dep.kind, namespace: dep.metadata.namespace as string, name: dep.metadata.name };
-    if (dep.kind === 'Pod') {
-      await deletePod(deps, ref);
-      continue;
-    }
-    await deleteDependents(deps, dep);
-    await ignoreNotFound(deps.store.delete(ref));
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { applyDefaults, openApiDocument } from '../../schemas';
+import { SYSTEM_PRIORITY_CLASSES } from '../../schemas/scheduling';
 import { DEFAULT_SERVICE_ACCOUNT, defaultServiceAccount } from '../../schemas/service-account';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import { trackNodeDesired } from '../node-desired';
@@ -149,18 +150,25 @@ function versionInfo(deps: ApiDeps): object {
 }
 
 /**
- * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) when they are
- * missing, and the `default` ServiceAccount of every namespace (the controllers keep it so; this
- * repairs a store written before ServiceAccounts existed). Safe to run on every start and from
- * several processes at once.
+ * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) and the
+ * built-in PriorityClasses (system-cluster-critical, system-node-critical) when they are missing,
+ * and the `default` ServiceAccount of every namespace (the controllers keep it so; this repairs a
+ * store written before ServiceAccounts existed). Safe to run on every start and from several
+ * processes at once.
  */
 export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
-  for (const name of SYSTEM_NAMESPACES) {
-    if (await deps.store.get({ kind: 'Namespace', name })) continue;
-    try {
+  const builtIns: Obj[] = [
+    ...SYSTEM_NAMESPACES.map((name) => {
       const ns = applyDefaults<Obj>({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
       ns.status ??= { phase: 'Active' };
-      await deps.store.create(ns);
+      return ns;
+    }),
+    ...SYSTEM_PRIORITY_CLASSES.map((c) => structuredClone(c) as Obj),
+  ];
+  for (const obj of builtIns) {
+    if (await deps.store.get({ kind: obj.kind, name: obj.metadata.name })) continue;
+    try {
+      await deps.store.create(obj);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }

@@ -7,7 +7,7 @@
  * just before the store write (`checkQuota`), so dry runs reserve nothing. Returns the warnings
  * to send as `Warning:` headers.
  */
-import { admitPodSecurity, admitServiceAccount, applyLimitRanges } from '../admission';
+import { admitPodSecurity, admitServiceAccount, applyLimitRanges, resolvePodPriority } from '../admission';
 import { limitRangeProblems } from '../admission/limit-range';
 import { labelProblems, type NamespacePolicy, PSA_LABEL_PREFIX, podOf } from '../admission/pod-security/policy';
 import { quotaProblems } from '../admission/quota/validate';
@@ -40,6 +40,7 @@ export async function admitPolicy(
   checkNodeName(principal, next, runs.path, stored);
   if (next.kind === 'Pod' && !stored) {
     await admitServiceAccount(deps, next, options.bundled);
+    await resolvePodPriority(deps, next);
     await applyLimitRanges(deps, next);
   }
   // As Kubernetes: an update that leaves the pod (template) as it was is not measured again, so a

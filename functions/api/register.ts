@@ -11,7 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { RegisterRequest, RegisterResponse } from '../../schemas/agent-protocol';
-import { ForbiddenError, InvalidError, isConflict, type StatusCause } from '../errors';
+import { ForbiddenError, InvalidError, type StatusCause } from '../errors';
+import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
 import { consumeBootstrapUse, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
 import { admit, validateOnly } from './admission';
@@ -37,8 +38,11 @@ export async function registerNode(
   const capacity = capacityProblems(status);
   if (capacity.length > 0) throw new InvalidError('Node', nodeName, capacity);
 
-  for (let attempt = 1; ; attempt++) {
-    const stored = await deps.store.get({ kind: 'Node', name: nodeName });
+  const ref = { kind: 'Node', name: nodeName };
+  // Node writes carry the resourceVersion read here (an agent's status write may land between):
+  // a lost race is rebased on the Node the conflict carries.
+  await retryOnConflict(async (conflicted, attempt) => {
+    const stored = isObjectAt(conflicted, ref) ? conflicted : await deps.store.get(ref);
     if (stored && principal.role === 'bootstrap') {
       throw new ForbiddenError(
         `node "${nodeName}" is already registered: a bootstrap token registers new nodes only; re-registering needs the node's current credential or an admin (or delete the Node first)`,
@@ -51,14 +55,8 @@ export async function registerNode(
     // The use is spent once everything about the request checked out, before the Node is written:
     // a racing second registration on a single-use token fails here rather than after writing.
     if (attempt === 1 && principal.role === 'bootstrap') await consumeBootstrapUse(deps, principal.name);
-    try {
-      if (!stored) await deps.store.create(node);
-      else await deps.store.update(node);
-      break;
-    } catch (err) {
-      if (!isConflict(err) || attempt >= 5) throw err;
-    }
-  }
+    return stored ? deps.store.update(node) : deps.store.create(node);
+  });
   // One credential per node: registering again replaces (revokes) the previous one.
   const name = nodeTokenName(nodeName);
   await deps.store.delete({ kind: TOKEN_KIND, name }).catch(() => undefined);

@@ -5,8 +5,7 @@
  * https://kubernetes.io/docs/reference/using-api/api-concepts/
  */
 import { randomBytes } from 'node:crypto';
-import { type KindInfo, kinds } from '../../schemas';
-import { checkQuota, QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
+import { checkQuota } from '../admission';
 import {
   checkRangeHasRoom,
   clusterIPOf,
@@ -14,34 +13,16 @@ import {
   DEFAULT_SERVICE_RANGE,
   writeServiceWithClusterIP,
 } from '../cluster-ips';
-import {
-  BadRequestError,
-  ConflictError,
-  ForbiddenError,
-  InvalidError,
-  isConflict,
-  isNotFound,
-  MethodNotAllowedError,
-  NotFoundError,
-} from '../errors';
-import {
-  DEFAULT_NODE_PORT_RANGE,
-  keepAllocated,
-  nodePortProblems,
-  nodePortsOf,
-  ownerKey,
-  releaseNodePorts,
-  writeServiceWithNodePorts,
-} from '../node-ports';
-import { deletePod } from '../pod-deletion';
-import type { Obj, ObjectRef } from '../store/types';
+import { BadRequestError, ConflictError, InvalidError, MethodNotAllowedError, NotFoundError } from '../errors';
+import { DEFAULT_NODE_PORT_RANGE, keepAllocated, nodePortProblems, writeServiceWithNodePorts } from '../node-ports';
+import { isObjectAt, retryOnConflict } from '../store/retry';
+import type { Obj } from '../store/types';
 import {
   admit,
   asObjectOf,
   checkPlacement,
   hasStatusSubresource,
   immutableChanges,
-  isRecord,
   resourceLabel,
   stripServerMetadata,
   validateOnly,
@@ -57,7 +38,7 @@ import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
 import { admitPolicy, warningHeaders } from './policy';
 import { handleRollback } from './rollback';
-import { mustGet, notFoundFor, refOf } from './route-objects';
+import { mustGet, refOf } from './route-objects';
 import { toScale, writeScale } from './scale';
 import { toTable, wantsTable } from './table';
 import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
@@ -288,66 +269,67 @@ async function write(
   }
   const input = parseBody(req, deps.config.maxBodyBytes);
 
-  for (let attempt = 1; ; attempt++) {
-    const stored = await mustGet(deps, route);
-    authorizeObject(principal, verb, stored);
+  const ref = refOf(route, name);
+  // Set by each attempt: a client that named a resourceVersion gets the 409, unpinned writes were
+  // computed from a snapshot and are rebased on what is stored now (the conflict's `current`).
+  let pinnedRv: string | undefined;
+  return retryOnConflict(
+    async (current) => {
+      const stored = isObjectAt(current, ref) ? current : await mustGet(deps, route);
+      authorizeObject(principal, verb, stored);
 
-    // The object the client asks for, in full: the PUT body, or the stored object patched.
-    let desired: Obj;
-    let pinnedRv: string | undefined;
-    if (verb === 'update') {
-      desired = asObjectOf(structuredClone(input), info);
-      pinnedRv = desired.metadata.resourceVersion;
-    } else {
-      const patched = applyPatch(type, structuredClone(stored), input);
-      checkTree(patched);
-      desired = asObjectOf(patched, info);
-      const rv = desired.metadata.resourceVersion;
-      pinnedRv = rv !== stored.metadata.resourceVersion ? rv : undefined;
-    }
-    checkPlacement(desired, info, route.namespace, name);
-
-    let next: Obj;
-    if (status) {
-      // /status: only status moves; everything else stays as stored.
-      next = structuredClone(stored);
-      if (desired.status === undefined) delete next.status;
-      else next.status = desired.status;
-      validateOnly(next);
-    } else {
-      const body = stripServerMetadata(structuredClone(desired));
-      if (hasStatusSubresource(info)) delete body.status;
-      if (info.kind === 'Service') keepAllocated(stored, body);
-      next = admit(body);
-      const immutable = immutableChanges(stored, next);
-      if (immutable.length) throw new InvalidError(info.kind, name, immutable);
-      carryServerMetadata(stored, next);
-      if (hasStatusSubresource(info)) {
-        if (stored.status === undefined) delete next.status;
-        else next.status = structuredClone(stored.status);
+      // The object the client asks for, in full: the PUT body, or the stored object patched.
+      let desired: Obj;
+      if (verb === 'update') {
+        desired = asObjectOf(structuredClone(input), info);
+        pinnedRv = desired.metadata.resourceVersion;
+      } else {
+        const patched = applyPatch(type, structuredClone(stored), input);
+        checkTree(patched);
+        desired = asObjectOf(patched, info);
+        const rv = desired.metadata.resourceVersion;
+        pinnedRv = rv !== stored.metadata.resourceVersion ? rv : undefined;
       }
-    }
-    authorizeObject(principal, verb, next);
-    restrictNodeWrite(principal, deps.clock(), next, stored);
-    if (!status) warnings.push(...(await admitPolicy(deps, principal, next, stored)));
-    if (pinnedRv !== undefined && pinnedRv !== stored.metadata.resourceVersion) {
-      throw new ConflictError(info.kind, name, stored);
-    }
-    next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
-    // A /status write changes no counted usage but a pod's phase, which only shrinks it.
-    if (!status) await checkQuota(deps, [{ obj: next, stored }], { dryRun });
-    if (dryRun) {
-      if (next.kind === 'Service' && !status) await checkServiceDryRun(deps, next);
-      return next;
-    }
-    try {
-      if (status) return await deps.store.update(next);
-      return await writeService(deps, next, stored, (o) => deps.store.update(o));
-    } catch (err) {
-      // Unpinned writes were computed from a snapshot: rebase on what is stored now and try again.
-      if (!isConflict(err) || pinnedRv !== undefined || attempt >= WRITE_ATTEMPTS) throw err;
-    }
-  }
+      checkPlacement(desired, info, route.namespace, name);
+
+      let next: Obj;
+      if (status) {
+        // /status: only status moves; everything else stays as stored.
+        next = structuredClone(stored);
+        if (desired.status === undefined) delete next.status;
+        else next.status = desired.status;
+        validateOnly(next);
+      } else {
+        const body = stripServerMetadata(structuredClone(desired));
+        if (hasStatusSubresource(info)) delete body.status;
+        if (info.kind === 'Service') keepAllocated(stored, body);
+        next = admit(body);
+        const immutable = immutableChanges(stored, next);
+        if (immutable.length) throw new InvalidError(info.kind, name, immutable);
+        carryServerMetadata(stored, next);
+        if (hasStatusSubresource(info)) {
+          if (stored.status === undefined) delete next.status;
+          else next.status = structuredClone(stored.status);
+        }
+      }
+      authorizeObject(principal, verb, next);
+      restrictNodeWrite(principal, deps.clock(), next, stored);
+      if (!status) warnings.push(...(await admitPolicy(deps, principal, next, stored)));
+      if (pinnedRv !== undefined && pinnedRv !== stored.metadata.resourceVersion) {
+        throw new ConflictError(info.kind, name, stored);
+      }
+      next.metadata.resourceVersion = stored.metadata.resourceVersion as string;
+      // A /status write changes no counted usage but a pod's phase, which only shrinks it.
+      if (!status) await checkQuota(deps, [{ obj: next, stored }], { dryRun });
+      if (dryRun) {
+        if (next.kind === 'Service' && !status) await checkServiceDryRun(deps, next);
+        return next;
+      }
+      if (status) return deps.store.update(next);
+      return writeService(deps, next, stored, (o) => deps.store.update(o));
+    },
+    { attempts: WRITE_ATTEMPTS, pinned: () => pinnedRv },
+  );
 }
 
 /** Metadata the server keeps across writes to the main resource. */

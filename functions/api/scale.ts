@@ -5,7 +5,8 @@
  * https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/#Scale
  */
 import { INT32_MAX } from '../../schemas';
-import { BadRequestError, ConflictError, InvalidError, isConflict } from '../errors';
+import { BadRequestError, ConflictError, InvalidError } from '../errors';
+import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
 import { isRecord, validateOnly } from './admission';
 import { authorizeObject, type Principal } from './auth';
@@ -54,42 +55,52 @@ export async function writeScale(
     throw new BadRequestError(`a PATCH needs Content-Type ${PATCH_TYPES.join(', ')} (got ${JSON.stringify(type)})`);
   }
   const input = parseBody(req, deps.config.maxBodyBytes);
-  for (let attempt = 1; ; attempt++) {
-    const stored = await get();
-    authorizeObject(principal, verb, stored);
-    const current = toScale(stored);
-    const desired = verb === 'update' ? input : applyPatch(type, current, input);
-    checkTree(desired);
-    if (!isRecord(desired)) throw new BadRequestError('the request body must be a Scale object');
-    const meta = isRecord(desired.metadata) ? desired.metadata : {};
-    if (meta.name !== undefined && meta.name !== route.name) {
-      throw new BadRequestError(
-        `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL`,
-      );
-    }
-    const replicas = isRecord(desired.spec) ? desired.spec.replicas : undefined;
-    // int32, as Kubernetes types it: 2^31 replicas is a 422, not two billion pods.
-    if (!Number.isInteger(replicas) || (replicas as number) < 0 || (replicas as number) > INT32_MAX) {
-      throw new InvalidError('Scale', route.name ?? '', [
-        {
-          field: 'spec.replicas',
-          message: `Invalid value: ${JSON.stringify(replicas) ?? 'undefined'}: must be a whole number between 0 and ${INT32_MAX}`,
-          reason: 'FieldValueInvalid',
-        },
-      ]);
-    }
-    const pinned = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined;
-    if (pinned !== undefined && pinned !== stored.metadata.resourceVersion) {
-      throw new ConflictError(route.info.kind, route.name ?? '', stored);
-    }
-    const next = structuredClone(stored) as Scalable;
-    next.spec = { ...next.spec, replicas: replicas as number };
-    validateOnly(next);
-    if (dryRun) return toScale(next);
-    try {
+  const ref = {
+    kind: route.info.kind,
+    ...(route.namespace ? { namespace: route.namespace } : {}),
+    name: route.name ?? '',
+  };
+  // A Scale that names a resourceVersion gets the 409 when it is stale; one that does not is
+  // rebased on what the conflict says is stored now.
+  let pinned: string | undefined;
+  return retryOnConflict(
+    async (conflicted) => {
+      const stored = isObjectAt(conflicted, ref) ? conflicted : await get();
+      authorizeObject(principal, verb, stored);
+      const current = toScale(stored);
+      const desired = verb === 'update' ? input : applyPatch(type, current, input);
+      checkTree(desired);
+      if (!isRecord(desired)) throw new BadRequestError('the request body must be a Scale object');
+      const meta = isRecord(desired.metadata) ? desired.metadata : {};
+      if (meta.name !== undefined && meta.name !== route.name) {
+        throw new BadRequestError(
+          `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL`,
+        );
+      }
+      const replicas = isRecord(desired.spec) ? desired.spec.replicas : undefined;
+      // int32, as Kubernetes types it: 2^31 replicas is a 422, not two billion pods.
+      if (!Number.isInteger(replicas) || (replicas as number) < 0 || (replicas as number) > INT32_MAX) {
+        throw new InvalidError('Scale', route.name ?? '', [
+          {
+            field: 'spec.replicas',
+            message: `Invalid value: ${JSON.stringify(replicas) ?? 'undefined'}: must be a whole number between 0 and ${INT32_MAX}`,
+            reason: 'FieldValueInvalid',
+          },
+        ]);
+      }
+      const rv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined;
+      // A patch applies to the current Scale, which carries the stored resourceVersion: only a
+      // patch that sets another one pins it (as for the main resource, resources.ts).
+      pinned = verb === 'update' || rv !== stored.metadata.resourceVersion ? rv : undefined;
+      if (pinned !== undefined && pinned !== stored.metadata.resourceVersion) {
+        throw new ConflictError(route.info.kind, route.name ?? '', stored);
+      }
+      const next = structuredClone(stored) as Scalable;
+      next.spec = { ...next.spec, replicas: replicas as number };
+      validateOnly(next);
+      if (dryRun) return toScale(next);
       return toScale(await deps.store.update(next));
-    } catch (err) {
-      if (!isConflict(err) || pinned !== undefined || attempt >= 5) throw err;
-    }
-  }
+    },
+    { pinned: () => pinned },
+  );
 }

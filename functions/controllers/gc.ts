@@ -1,40 +1,88 @@
 /**
- * Garbage collector: cascading deletion through ownerReferences. An object whose controller owner
- * no longer exists (by uid) is deleted — background propagation, the Kubernetes default (the only
- * one ferry offers). Owners and dependents come from the round's snapshot.
+ * Garbage collector: cascading deletion through ownerReferences, from the round's snapshot.
+ * - Background (the default): an object whose controller owner no longer exists (by uid) is
+ *   deleted.
+ * - Foreground (`owner-deletion.ts`): an owner marked with the `foregroundDeletion` finalizer has
+ *   its dependents deleted — owners among them marked the same way, so theirs go first; pods
+ *   gracefully — and is removed itself only once none is left, terminating pods included, as
+ *   Kubernetes' garbage collector keeps it until then.
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/
  */
+import { releaseQuota } from '../admission';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
+import {
+  DEPENDENT_KINDS,
+  FOREGROUND_FINALIZER,
+  isDeletingInForeground,
+  markForegroundDeletion,
+  OWNER_KINDS,
+} from '../owner-deletion';
 import { deletePod } from '../pod-deletion';
 import type { Obj } from '../store/types';
 import { ClusterSnapshot } from './snapshot';
-
-/** Kinds that can own others, and kinds that can be owned. */
-const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob', 'DaemonSet'];
-const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
 
 export async function collectGarbage(
   deps: Deps,
   snapshot: ClusterSnapshot = new ClusterSnapshot(deps.store),
 ): Promise<void> {
-  const owners = new Set<string>();
-  for (const kind of OWNER_KINDS) for (const o of await snapshot.list(kind)) owners.add(o.metadata.uid as string);
+  const owners = new Map<string, Obj>();
+  for (const kind of OWNER_KINDS) for (const o of await snapshot.list(kind)) owners.set(o.metadata.uid as string, o);
+  const dependents = new Map<string, Obj[]>();
   for (const kind of DEPENDENT_KINDS) {
     for (const obj of await snapshot.list(kind)) {
       const refs = obj.metadata.ownerReferences ?? [];
+      for (const r of refs) dependents.set(r.uid, [...(dependents.get(r.uid) ?? []), obj]);
       if (refs.length === 0 || refs.some((r) => owners.has(r.uid) || !OWNER_KINDS.includes(r.kind))) continue;
       await remove(deps, obj);
     }
   }
+  for (const owner of owners.values()) {
+    // An owner whose finalizers were all removed (by a client) goes too, as in Kubernetes.
+    const released = owner.metadata.deletionTimestamp !== undefined && !owner.metadata.finalizers?.length;
+    if (!released && !isDeletingInForeground(owner)) continue;
+    const waiting = dependents.get(owner.metadata.uid as string) ?? [];
+    if (waiting.length === 0) await removeOwner(deps, owner);
+    else for (const dep of waiting) await deleteDependent(deps, dep);
+  }
+}
+
+/** A dependent of an owner deleted in the foreground: its own dependents go first too. */
+async function deleteDependent(deps: Deps, obj: Obj): Promise<void> {
+  if (obj.metadata.deletionTimestamp) return;
+  const ref = refOf(obj);
+  if (obj.kind === 'Pod') await deletePod(deps, ref);
+  else await markForegroundDeletion(deps, ref);
+}
+
+/** The owner's dependents are gone: drop the finalizer and the owner with it. */
+async function removeOwner(deps: Deps, owner: Obj): Promise<void> {
+  const ref = refOf(owner);
+  const finalizers = (owner.metadata.finalizers ?? []).filter((f) => f !== FOREGROUND_FINALIZER);
+  try {
+    // Other finalizers are someone else's to remove: the owner stays until they do.
+    if (finalizers.length > 0) {
+      await deps.store.update({ ...owner, metadata: { ...owner.metadata, finalizers } });
+      return;
+    }
+    const gone = await deps.store.delete(ref, { resourceVersion: owner.metadata.resourceVersion as string });
+    await releaseQuota(deps, gone);
+  } catch (err) {
+    // A write meanwhile (or a dependent created since the snapshot): the next round looks again.
+    if (!isNotFound(err) && !isConflict(err)) throw err;
+  }
 }
 
 async function remove(deps: Deps, obj: Obj): Promise<void> {
-  const ref = { kind: obj.kind, namespace: obj.metadata.namespace as string, name: obj.metadata.name };
+  const ref = refOf(obj);
   try {
     if (obj.kind === 'Pod') await deletePod(deps, ref);
     else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
   } catch (err) {
     if (!isNotFound(err) && !isConflict(err)) throw err;
   }
+}
+
+function refOf(obj: Obj) {
+  return { kind: obj.kind, namespace: obj.metadata.namespace as string, name: obj.metadata.name };
 }

@@ -152,14 +152,21 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   if (env.AWS_REGION) config.region = env.AWS_REGION;
   if (env.FERRY_DYNAMODB_ENDPOINT) config.endpoint = env.FERRY_DYNAMODB_ENDPOINT;
   if (env.FERRY_SQLITE_PATH) config.path = env.FERRY_SQLITE_PATH;
-  // On AWS the key belongs in KMS (envelope encryption, README "Encryption at rest"); until the
-  // KMS client is bundled, the key comes from the function's environment or a file in the bundle.
+  // On AWS the key belongs in KMS (envelope encryption, README "Encryption at rest"): serverless.yml
+  // sets FERRY_KMS_KEY_ARN. Operator keys still decrypt what was sealed before the move to KMS.
   config.encryptionKeys = readEncryptionKeys({
     inline: env.FERRY_ENCRYPTION_KEYS,
     file: env.FERRY_ENCRYPTION_KEY_FILE,
   });
+  if (env.FERRY_KMS_KEY_ARN) {
+    config.kms = {
+      keyId: env.FERRY_KMS_KEY_ARN,
+      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      ...(env.FERRY_KMS_ENDPOINT ? { endpoint: env.FERRY_KMS_ENDPOINT } : {}),
+    };
+  }
   const log = createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  if (config.encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
+  if (config.encryptionKeys.length === 0 && !config.kms) log.warn(NO_ENCRYPTION_WARNING);
   const deps: ApiDeps = {
     // Every writer of this function moves the NodeDesired records agents' syncs read.
     store: trackNodeDesired(await openStore(config), Date.now),

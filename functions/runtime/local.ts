@@ -75,8 +75,22 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       inline: process.env.FERRY_ENCRYPTION_KEYS,
       file: options.encryptionKeyFile ?? process.env.FERRY_ENCRYPTION_KEY_FILE,
     });
-    if (encryptionKeys.length === 0) log.warn(NO_ENCRYPTION_WARNING);
-    opened = await openStore({ backend: 'sqlite', path: join(options.dataDir, 'ferry.db'), encryptionKeys });
+    // A KMS key works here too (a server on EC2 with an instance role): it seals, the keys decrypt.
+    const kmsKey = process.env.FERRY_KMS_KEY_ARN;
+    const kms = kmsKey
+      ? {
+          keyId: kmsKey,
+          ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+          ...(process.env.FERRY_KMS_ENDPOINT ? { endpoint: process.env.FERRY_KMS_ENDPOINT } : {}),
+        }
+      : undefined;
+    if (encryptionKeys.length === 0 && !kms) log.warn(NO_ENCRYPTION_WARNING);
+    opened = await openStore({
+      backend: 'sqlite',
+      path: join(options.dataDir, 'ferry.db'),
+      encryptionKeys,
+      ...(kms ? { kms } : {}),
+    });
   }
   // Every writer of this process, and whoever writes through the store it returns, moves the
   // NodeDesired records agents' syncs read (functions/node-desired.ts).

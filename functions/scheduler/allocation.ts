@@ -12,7 +12,7 @@
  */
 import type { Pod } from '../../schemas';
 import type { Obj } from '../store/types';
-import { podHostPorts, podRequests } from './requests';
+import { podHostPorts, podOtherRequests, podRequests } from './requests';
 
 export const ALLOCATION_KIND = 'NodeAllocation';
 export const RESERVATION_TTL_MS = 30_000;
@@ -23,6 +23,8 @@ export interface Reservation {
   cpu: number;
   mem: number;
   hostPorts?: string[];
+  /** Requests of other resources (ephemeral-storage, extended resources), when there are any. */
+  other?: Record<string, number>;
   /** When the reservation was made; 0 for entries derived from a bound pod. */
   boundAt: number;
 }
@@ -33,11 +35,22 @@ export interface AllocationRecord extends Obj {
 
 export function reservationOf(pod: Pod, now: number): Reservation {
   const { cpu, mem } = podRequests(pod);
-  return reservation(pod.metadata.uid as string, cpu, mem, podHostPorts(pod), now);
+  return reservation(pod.metadata.uid as string, cpu, mem, podHostPorts(pod), now, podOtherRequests(pod));
 }
 
-export function reservation(uid: string, cpu: number, mem: number, hostPorts: string[], now: number): Reservation {
-  return hostPorts.length ? { uid, cpu, mem, hostPorts, boundAt: now } : { uid, cpu, mem, boundAt: now };
+export function reservation(
+  uid: string,
+  cpu: number,
+  mem: number,
+  hostPorts: string[],
+  now: number,
+  other?: Record<string, number>,
+): Reservation {
+  const r: Reservation = hostPorts.length
+    ? { uid, cpu, mem, hostPorts, boundAt: now }
+    : { uid, cpu, mem, boundAt: now };
+  if (other) r.other = other;
+  return r;
 }
 
 export function newRecord(nodeName: string): AllocationRecord {

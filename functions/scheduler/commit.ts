@@ -21,6 +21,7 @@ import {
   reservation,
 } from './allocation';
 import type { PodContext } from './filters';
+import { addOther, insufficient } from './requests';
 import type { NodeInfo } from './snapshot';
 
 export interface CommitContext {
@@ -126,8 +127,8 @@ function reserve(
   const accepted: Pod[] = [];
   const rejected: Pod[] = [];
   const used = sum(entries.values());
-  for (const { pod, cpu, mem, hostPorts } of planned) {
-    const r = reservation(pod.metadata.uid as string, cpu, mem, hostPorts, now);
+  for (const { pod, cpu, mem, hostPorts, other } of planned) {
+    const r = reservation(pod.metadata.uid as string, cpu, mem, hostPorts, now, other);
     if (fits(info, used, r)) {
       entries.set(r.uid, r);
       add(used, r);
@@ -157,10 +158,11 @@ interface Used {
   mem: number;
   pods: number;
   ports: Set<string>;
+  other: Record<string, number>;
 }
 
 function sum(entries: Iterable<Reservation>): Used {
-  const used: Used = { cpu: 0, mem: 0, pods: 0, ports: new Set() };
+  const used: Used = { cpu: 0, mem: 0, pods: 0, ports: new Set(), other: {} };
   for (const r of entries) add(used, r);
   return used;
 }
@@ -169,6 +171,7 @@ function add(used: Used, r: Reservation): void {
   used.cpu += r.cpu;
   used.mem += r.mem;
   used.pods += 1;
+  if (r.other) addOther(used.other, r.other);
   for (const p of r.hostPorts ?? []) used.ports.add(p);
 }
 
@@ -176,5 +179,6 @@ function fits(info: NodeInfo, used: Used, r: Reservation): boolean {
   if (used.pods + 1 > info.allocPods) return false;
   if (r.cpu > 0 && used.cpu + r.cpu > info.allocCpu) return false;
   if (r.mem > 0 && used.mem + r.mem > info.allocMem) return false;
+  if (r.other && insufficient(r.other, used.other, info.allocOther)) return false;
   return !(r.hostPorts ?? []).some((p) => used.ports.has(p));
 }

@@ -4,7 +4,7 @@
  */
 import type { Pod } from '../../schemas';
 import type { PodPlacement } from './affinity';
-import { podHostPorts, podRequests } from './requests';
+import { insufficient, podHostPorts, podOtherRequests, podRequests } from './requests';
 import type { NodeInfo } from './snapshot';
 import { tolerates } from './tolerations';
 
@@ -13,6 +13,8 @@ export interface PodContext {
   cpu: number;
   mem: number;
   hostPorts: string[];
+  /** Requests of resources besides cpu and memory, when the pod has any. */
+  other?: Record<string, number>;
   /** Node affinity, pod (anti-)affinity and spreading, when the pod or a placed pod has any. */
   placement?: PodPlacement;
 }
@@ -20,7 +22,10 @@ export interface PodContext {
 const UNSCHEDULABLE_TAINT = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' } as const;
 
 export function podContext(pod: Pod): PodContext {
-  return { pod, ...podRequests(pod), hostPorts: podHostPorts(pod) };
+  const ctx: PodContext = { pod, ...podRequests(pod), hostPorts: podHostPorts(pod) };
+  const other = podOtherRequests(pod);
+  if (other) ctx.other = other;
+  return ctx;
 }
 
 /**
@@ -56,6 +61,10 @@ export function firstFailure(n: NodeInfo, ctx: PodContext): string | undefined {
   if (n.usedPods + 1 > n.allocPods) return 'Too many pods';
   if (ctx.cpu > 0 && n.usedCpu + ctx.cpu > n.allocCpu) return 'Insufficient cpu';
   if (ctx.mem > 0 && n.usedMem + ctx.mem > n.allocMem) return 'Insufficient memory';
+  if (ctx.other) {
+    const short = insufficient(ctx.other, n.usedOther, n.allocOther);
+    if (short) return `Insufficient ${short}`;
+  }
   return undefined;
 }
 

@@ -16,6 +16,7 @@ import { Placement } from './affinity';
 import { ALLOCATION_KIND, type AllocationRecord } from './allocation';
 import { commitPlan } from './commit';
 import { type PodContext, podContext } from './filters';
+import { Preemptor } from './preemptor';
 import { assume, buildSnapshot, livePodMap, type NodeInfo } from './snapshot';
 import { Stack, unschedulableMessage } from './stack';
 
@@ -57,17 +58,20 @@ export async function schedulePass(
   const stack = new Stack(snapshot);
   const placement = new Placement(snapshot.nodes, snapshot.byName, pods);
   const plan = new Map<NodeInfo, PodContext[]>();
-  const failed: { pod: Pod; message: string }[] = [];
+  const failed: { pod: Pod; message: string; nominated?: string }[] = [];
+  const preemptor = new Preemptor(snapshot.nodes, pods);
   for (const pod of snapshot.pending) {
     const ctx = podContext(pod);
     const checks = placement.forPod(pod);
     if (checks) ctx.placement = checks;
     const choice = stack.select(ctx);
     if (!choice.node) {
-      failed.push({ pod, message: unschedulableMessage(snapshot.nodes.length, choice.reasons) });
+      const message = unschedulableMessage(snapshot.nodes.length, choice.reasons);
+      const nominated = preemptor.consider(ctx);
+      failed.push(nominated ? { pod, message, nominated } : { pod, message });
       continue;
     }
-    assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts);
+    assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts, ctx.other);
     placement.add(pod, choice.node);
     const list = plan.get(choice.node) ?? [];
     list.push(ctx);
@@ -77,16 +81,24 @@ export async function schedulePass(
   const commitCtx = { deps, live: livePodMap(pods), snapshotAt, events };
   const { bound: placed, conflicts } = await commitPlan(commitCtx, plan);
   const bound = placed.length;
-  for (const { pod, message } of failed) await markUnschedulable(deps, pod, message, events);
+  await preemptor.evict(deps, events);
+  for (const { pod, message, nominated } of failed) await markUnschedulable(deps, pod, message, events, nominated);
   if (bound > 0 || failed.length > 0)
     deps.log.debug('scheduling pass', { bound, unschedulable: failed.length, conflicts });
   return { bound, unschedulable: failed.length, conflicts };
 }
 
 /** PodScheduled=False with kube-scheduler's message; written (and evented) only when it changes. */
-async function markUnschedulable(deps: Deps, pod: Pod, message: string, events: boolean): Promise<void> {
+async function markUnschedulable(
+  deps: Deps,
+  pod: Pod,
+  message: string,
+  events: boolean,
+  nominated?: string,
+): Promise<void> {
   const current = findCondition(pod, 'PodScheduled');
-  if (current?.status === 'False' && current.message === message) return;
+  const sameNomination = nominated === undefined || pod.status?.nominatedNodeName === nominated;
+  if (current?.status === 'False' && current.message === message && sameNomination) return;
   const time = isoTime(deps.clock());
   const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
   try {
@@ -94,6 +106,7 @@ async function markUnschedulable(deps: Deps, pod: Pod, message: string, events: 
       ...pod,
       status: {
         ...pod.status,
+        ...(nominated ? { nominatedNodeName: nominated } : {}),
         phase: 'Pending',
         conditions: [
           { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: time },

@@ -7,6 +7,7 @@ import { bytes, cpuMillis, type Node, type Pod, type Taint } from '../../schemas
 import { isConditionTrue } from '../../schemas/conditions';
 import type { Obj } from '../store/types';
 import { type AllocationRecord, pruneEntries, type Reservation, reservationOf } from './allocation';
+import { addOther, otherAllocatable } from './requests';
 
 export interface NodeInfo {
   node: Node;
@@ -21,10 +22,13 @@ export interface NodeInfo {
   allocCpu: number;
   allocMem: number;
   allocPods: number;
+  /** Allocatable resources besides cpu, memory and pods (ephemeral-storage, extended resources). */
+  allocOther: Record<string, number>;
   /** Sums over the node's allocation record: bound pods plus fresh reservations. */
   usedCpu: number;
   usedMem: number;
   usedPods: number;
+  usedOther: Record<string, number>;
   hostPorts: Set<string>;
   record: AllocationRecord | undefined;
   entries: Map<string, Reservation>;
@@ -128,9 +132,11 @@ export function buildSnapshot(nodes: Node[], pods: Pod[], records: AllocationRec
       allocCpu: cpuMillis(alloc.cpu ?? 0),
       allocMem: bytes(alloc.memory ?? 0),
       allocPods: alloc.pods === undefined ? 110 : Number(alloc.pods),
+      allocOther: otherAllocatable(alloc),
       usedCpu: 0,
       usedMem: 0,
       usedPods: 0,
+      usedOther: {},
       hostPorts: new Set(),
       record,
       entries: pruneEntries(record, node.metadata.name, live, snapshotAt, snapshotAt),
@@ -155,6 +161,7 @@ export function buildSnapshot(nodes: Node[], pods: Pod[], records: AllocationRec
       info.usedCpu += r.cpu;
       info.usedMem += r.mem;
       info.usedPods += 1;
+      if (r.other) addOther(info.usedOther, r.other);
       for (const hp of r.hostPorts ?? []) info.hostPorts.add(hp);
     }
   }
@@ -181,10 +188,12 @@ export function assume(
   cpu: number,
   mem: number,
   hostPorts: string[],
+  other?: Record<string, number>,
 ): void {
   info.usedCpu += cpu;
   info.usedMem += mem;
   info.usedPods += 1;
+  if (other) addOther(info.usedOther, other);
   for (const hp of hostPorts) info.hostPorts.add(hp);
   const owner = controllerOf(pod);
   if (owner) snapshot.spread.add(owner, info);

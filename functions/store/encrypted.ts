@@ -2,24 +2,29 @@
  * Secrets encrypted at rest: a StateStore decorator (`index.ts` puts it over every backend) that
  * encrypts a Secret's `data` and `stringData` with AES-256-GCM before the backend sees them and
  * decrypts them on every way out (get, list, write results, Conflict errors, watch events), as
- * Kubernetes' EncryptionConfiguration `aesgcm` provider does for etcd. The backend keeps the
- * Secret with those two fields replaced by one string,
- * `ferry:enc:aesgcm:v1:<key name>:<base64 of nonce | ciphertext | tag>`, authenticated with the
- * Secret's kind/namespace/name so a ciphertext copied onto another Secret does not decrypt.
- * Metadata (names, labels) and `type` stay readable: selectors and authorization need them.
+ * Kubernetes' EncryptionConfiguration does for etcd. The backend keeps the Secret with those two
+ * fields replaced by one string (`sealed-value.ts`), authenticated with the Secret's
+ * kind/namespace/name so a ciphertext copied onto another Secret does not decrypt. Metadata
+ * (names, labels) and `type` stay readable: selectors and authorization need them.
  *
- * Keys (`encryption-keys.ts`): the first encrypts, all decrypt. A Secret stored before any key was
- * given is read as it is and encrypted at its next write; `rewriteSecrets` rewrites every Secret
- * not under the first key (the runtimes call it at start), which is what rotation needs: add the
- * new key first, restart, then remove the old key. A ciphertext whose key is not configured, or
- * that fails authentication (a wrong key under the right name), is a 500 naming the Secret and the
- * key, never an empty Secret. With no keys Secrets are written as they are (the runtimes warn).
+ * Where keys come from, first match seals: a KMS key (`kms-keys.ts`, envelope encryption, the
+ * `kms` provider), else the first operator key (`encryption-keys.ts`, the `aesgcm` provider).
+ * Every configured source decrypts, so moving from operator keys to KMS, or from one KMS key to
+ * another, is a configuration change plus `rewriteSecrets` (the runtimes call it at start): it
+ * rewrites every Secret not sealed by the current source, then the old key can go. A Secret stored
+ * before any key was given is read as it is and sealed at its next write.
+ *
+ * Failures are loud, never an empty Secret: a ciphertext whose key is not configured, or that
+ * fails authentication, is a 500 naming the Secret and the key; KMS not answering is a 503 and the
+ * write or read fails (nothing is stored in plaintext because KMS is down). With no keys at all
+ * Secrets are written as they are (the runtimes warn).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ConflictError, FerryError } from '../errors';
 import type { Logger } from '../log';
 import type { EncryptionKey } from './encryption-keys';
+import type { KmsDataKeys } from './kms-keys';
 import { refOf } from './object-meta';
+import { formatSealed, openBody, parseSealed, type SealedValue, sealBody } from './sealed-value';
 import type {
   ChangeListener,
   DeleteOptions,
@@ -34,16 +39,14 @@ import type {
 } from './types';
 
 const KIND = 'Secret';
-const PREFIX = 'ferry:enc:aesgcm:v1:';
 /** The stored field that replaces `data` and `stringData`. */
 export const ENCRYPTED_FIELD = 'encrypted';
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 export class EncryptedStore implements StateStore {
   constructor(
     private readonly inner: StateStore,
     private readonly keys: EncryptionKey[],
+    private readonly kms?: KmsDataKeys,
   ) {}
 
   async get<T extends Obj>(ref: ObjectRef): Promise<T | undefined> {
@@ -54,28 +57,38 @@ export class EncryptedStore implements StateStore {
   async list<T extends Obj>(kind: string, options?: ListOptions): Promise<ListResult<T>> {
     const result = await this.inner.list<T>(kind, options);
     if (kind !== KIND) return result;
-    return { ...result, items: result.items.map((o) => this.open(o)) };
+    return { ...result, items: await Promise.all(result.items.map((o) => this.open(o))) };
   }
 
   async create<T extends Obj>(obj: T): Promise<T> {
-    return this.open(await this.guard(this.inner.create(this.seal(obj))));
+    const sealed = await this.seal(obj);
+    return this.open(await this.guard(this.inner.create(sealed)));
   }
 
   async update<T extends Obj>(obj: T): Promise<T> {
-    return this.open(await this.guard(this.inner.update(this.seal(obj))));
+    const sealed = await this.seal(obj);
+    return this.open(await this.guard(this.inner.update(sealed)));
   }
 
   async writeBatch<T extends Obj>(ops: WriteOp<T>[]): Promise<WriteResult<T>[]> {
-    const results = await this.inner.writeBatch(ops.map((op) => ({ ...op, object: this.seal(op.object) })));
-    return results.map((r, i) => {
-      if (ops[i]?.object.kind !== KIND) return r;
-      return r.ok ? { ok: true, object: this.open(r.object) } : { ok: false, error: this.openError(r.error) };
-    });
+    const sealed = await Promise.all(ops.map(async (op) => ({ ...op, object: await this.seal(op.object) })));
+    const results = await this.inner.writeBatch(sealed);
+    return Promise.all(
+      results.map(async (r, i): Promise<WriteResult<T>> => {
+        if (ops[i]?.object.kind !== KIND) return r;
+        return r.ok
+          ? { ok: true, object: await this.open(r.object) }
+          : { ok: false, error: await this.openError(r.error) };
+      }),
+    );
   }
 
   async transact(ops: TransactOp[]): Promise<Obj[]> {
-    const sealed = ops.map((op) => (op.op === 'delete' ? op : { ...op, object: this.seal(op.object) }));
-    return (await this.guard(this.inner.transact(sealed))).map((o) => this.open(o));
+    const sealed = await Promise.all(
+      ops.map(async (op) => (op.op === 'delete' ? op : { ...op, object: await this.seal(op.object) })),
+    );
+    const results = await this.guard(this.inner.transact(sealed));
+    return Promise.all(results.map((o) => this.open(o)));
   }
 
   async delete(ref: ObjectRef, options?: DeleteOptions): Promise<Obj> {
@@ -93,16 +106,13 @@ export class EncryptedStore implements StateStore {
   watch(listener: ChangeListener): () => void {
     return this.inner.watch((event) => {
       if (event.object.kind !== KIND) return listener(event);
-      let object: Obj;
-      try {
-        object = this.open(event.object);
-      } catch {
-        // Only this instance's own writes arrive here, sealed with the first key; should one not
-        // open, watchers still learn that the Secret changed, without its values.
-        const { [ENCRYPTED_FIELD]: _sealed, ...rest } = event.object;
-        object = rest as Obj;
-      }
-      listener({ type: event.type, object });
+      // Only this instance's own writes arrive here, sealed with a key it holds in memory; should
+      // one not open (a key that expired meanwhile), watchers still learn that the Secret changed,
+      // without its values.
+      const opened = this.openHeld(event.object);
+      if (opened) return listener({ type: event.type, object: opened });
+      const { [ENCRYPTED_FIELD]: _sealed, ...rest } = event.object;
+      listener({ type: event.type, object: rest as Obj });
     });
   }
 
@@ -111,29 +121,31 @@ export class EncryptedStore implements StateStore {
   }
 
   /**
-   * Rewrites every Secret that is stored in plaintext or under a key other than the first, so an
-   * old key can be removed (rotation) and Secrets from before encryption get encrypted. A Secret
-   * written meanwhile is skipped (that write sealed it with the first key). Returns how many were
-   * rewritten, and the Secrets that could not be decrypted with any configured key.
+   * Rewrites every Secret that is stored in plaintext or not under the current key (another KMS
+   * key, an operator key other than the first), so an old key can be removed (rotation) and
+   * Secrets from before encryption get encrypted. A Secret written meanwhile is skipped (that
+   * write sealed it with the current key). Returns how many were rewritten, and the Secrets that
+   * could not be decrypted with any configured key. KMS not answering throws (a 503).
    */
   async rewriteSecrets(): Promise<{ rewritten: number; unreadable: string[] }> {
-    const primary = this.keys[0];
+    const current = await this.currentSealer('rewriting Secrets under the current key');
     let rewritten = 0;
     const unreadable: string[] = [];
     for (const stored of (await this.inner.list(KIND)).items) {
-      const sealed = stored[ENCRYPTED_FIELD];
-      if (typeof sealed === 'string' && keyNameOf(sealed) === primary?.name) continue;
+      const parsed = parseSealed(stored[ENCRYPTED_FIELD]);
+      if (parsed && current && sealedBy(parsed) === current) continue;
       let plain: Obj;
       try {
-        plain = this.open(stored);
-      } catch {
+        plain = await this.open(stored);
+      } catch (err) {
+        if (err instanceof FerryError && err.status === 503) throw err;
         unreadable.push(`${stored.metadata.namespace}/${stored.metadata.name}`);
         continue;
       }
       // Without a key there is nothing to seal with: plaintext stays plaintext.
-      if (!primary) continue;
+      if (!current) continue;
       try {
-        await this.inner.update(this.seal(plain));
+        await this.inner.update(await this.seal(plain));
         rewritten++;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
@@ -142,58 +154,100 @@ export class EncryptedStore implements StateStore {
     return { rewritten, unreadable };
   }
 
-  /** `obj` as the backend keeps it: a Secret's values sealed with the first key, if there is one. */
-  private seal<T extends Obj>(obj: T): T {
+  /** Who seals new writes, in `sealedBy`'s terms; undefined when nothing does. */
+  private async currentSealer(what: string): Promise<string | undefined> {
+    if (this.kms) return `kms:${await this.kms.currentKeyArn(what)}`;
     const primary = this.keys[0];
-    if (obj.kind !== KIND || !primary) return obj;
+    return primary && `aesgcm:${primary.name}`;
+  }
+
+  /** `obj` as the backend keeps it: a Secret's values sealed with the current key, if there is one. */
+  private async seal<T extends Obj>(obj: T): Promise<T> {
+    if (obj.kind !== KIND) return obj;
+    const primary = this.keys[0];
+    if (!this.kms && !primary) return obj;
     const { data, stringData, [ENCRYPTED_FIELD]: _old, ...rest } = obj as Obj;
     const payload: Record<string, unknown> = {};
     if (data !== undefined) payload.data = data;
     if (stringData !== undefined) payload.stringData = stringData;
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', primary.secret, nonce);
-    cipher.setAAD(Buffer.from(aadOf(obj)));
-    const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
-    const sealed = Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64');
-    return { ...rest, [ENCRYPTED_FIELD]: `${PREFIX}${primary.name}:${sealed}` } as unknown as T;
+    const text = JSON.stringify(payload);
+    let value: SealedValue;
+    if (this.kms) {
+      const key = await this.kms.sealingKey(`storing Secret ${nameOf(obj)}`);
+      value = { scheme: 'kms', keyArn: key.keyArn, wrapped: key.wrapped, body: sealBody(key.secret, text, aadOf(obj)) };
+    } else {
+      const key = primary as EncryptionKey;
+      value = { scheme: 'aesgcm', keyName: key.name, body: sealBody(key.secret, text, aadOf(obj)) };
+    }
+    return { ...rest, [ENCRYPTED_FIELD]: formatSealed(value) } as unknown as T;
   }
 
-  /** `obj` as callers see it: a sealed Secret's values decrypted. Throws a 500 when it cannot be. */
-  private open<T extends Obj>(obj: T): T {
+  /** `obj` as callers see it: a sealed Secret's values decrypted. Throws a 500 (or KMS's 503). */
+  private async open<T extends Obj>(obj: T): Promise<T> {
     const sealed = obj[ENCRYPTED_FIELD];
     if (obj.kind !== KIND || sealed === undefined) return obj;
-    const what = `decrypting Secret ${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
-    const name = typeof sealed === 'string' ? keyNameOf(sealed) : undefined;
-    if (name === undefined)
-      throw new FerryError(500, 'InternalError', `${what}: the stored value is not in a format ferry knows`);
-    const key = this.keys.find((k) => k.name === name);
-    if (!key) {
-      const configured =
-        this.keys.length === 0
-          ? 'no encryption keys are configured'
-          : `the configured keys are ${this.keys.map((k) => `"${k.name}"`).join(', ')}`;
-      throw new FerryError(
-        500,
-        'InternalError',
-        `${what}: it is encrypted with key "${name}" and ${configured} (FERRY_ENCRYPTION_KEYS)`,
-      );
+    const what = `decrypting Secret ${nameOf(obj)}`;
+    const parsed = this.parse(obj, what);
+    const key =
+      parsed.scheme === 'kms'
+        ? await this.kmsFor(parsed, what).unwrap(parsed.keyArn, parsed.wrapped, what)
+        : this.operatorKey(parsed.keyName, what);
+    return this.decrypt(obj, parsed, key, what);
+  }
+
+  /** `open` with keys already in memory only (no KMS call): undefined when it cannot. */
+  private openHeld<T extends Obj>(obj: T): T | undefined {
+    const what = `decrypting Secret ${nameOf(obj)}`;
+    try {
+      if (obj[ENCRYPTED_FIELD] === undefined) return obj;
+      const parsed = this.parse(obj, what);
+      const key = parsed.scheme === 'kms' ? this.kms?.cached(parsed.wrapped) : this.operatorKey(parsed.keyName, what);
+      return key && this.decrypt(obj, parsed, key, what);
+    } catch {
+      return undefined;
     }
-    const raw = Buffer.from((sealed as string).slice(PREFIX.length + name.length + 1), 'base64');
+  }
+
+  private parse(obj: Obj, what: string): SealedValue {
+    const parsed = parseSealed(obj[ENCRYPTED_FIELD]);
+    if (!parsed) throw new FerryError(500, 'InternalError', `${what}: the stored value is not in a format ferry knows`);
+    return parsed;
+  }
+
+  private kmsFor(parsed: SealedValue & { scheme: 'kms' }, what: string): KmsDataKeys {
+    if (this.kms) return this.kms;
+    throw new FerryError(
+      500,
+      'InternalError',
+      `${what}: it is encrypted with a data key from AWS KMS key ${parsed.keyArn} and KMS is not configured (FERRY_KMS_KEY_ARN)`,
+    );
+  }
+
+  private operatorKey(name: string, what: string): Buffer {
+    const key = this.keys.find((k) => k.name === name);
+    if (key) return key.secret;
+    const configured =
+      this.keys.length === 0
+        ? 'no encryption keys are configured'
+        : `the configured keys are ${this.keys.map((k) => `"${k.name}"`).join(', ')}`;
+    throw new FerryError(
+      500,
+      'InternalError',
+      `${what}: it is encrypted with key "${name}" and ${configured} (FERRY_ENCRYPTION_KEYS)`,
+    );
+  }
+
+  private decrypt<T extends Obj>(obj: T, parsed: SealedValue, key: Buffer, what: string): T {
     let payload: { data?: unknown; stringData?: unknown };
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key.secret, raw.subarray(0, NONCE_BYTES));
-      decipher.setAAD(Buffer.from(aadOf(obj)));
-      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      const text = Buffer.concat([
-        decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      payload = JSON.parse(text.toString('utf8'));
+      payload = JSON.parse(openBody(key, parsed.body, aadOf(obj)));
     } catch {
+      const which =
+        parsed.scheme === 'kms' ? `the data key from AWS KMS key ${parsed.keyArn}` : `key "${parsed.keyName}"`;
       throw new FerryError(
         500,
         'InternalError',
-        `${what}: authentication failed with key "${name}" (a different key under that name, or a damaged value)`,
+        `${what}: authentication failed with ${which} (a different key under that name, or a damaged value)`,
       );
     }
     const { [ENCRYPTED_FIELD]: _sealed, ...rest } = obj as Obj;
@@ -201,9 +255,9 @@ export class EncryptedStore implements StateStore {
   }
 
   /** A Conflict carries the stored object: decrypted like every other way out. */
-  private openError(err: FerryError): FerryError {
+  private async openError(err: FerryError): Promise<FerryError> {
     if (!(err instanceof ConflictError) || err.current?.kind !== KIND) return err;
-    const current = this.open(err.current);
+    const current = await this.open(err.current);
     return new ConflictError(current.kind, current.metadata.name, current, err.message);
   }
 
@@ -211,15 +265,18 @@ export class EncryptedStore implements StateStore {
     try {
       return await promise;
     } catch (err) {
-      throw err instanceof FerryError ? this.openError(err) : err;
+      throw err instanceof FerryError ? await this.openError(err) : err;
     }
   }
 }
 
-function keyNameOf(sealed: string): string | undefined {
-  if (!sealed.startsWith(PREFIX)) return undefined;
-  const end = sealed.indexOf(':', PREFIX.length);
-  return end < 0 ? undefined : sealed.slice(PREFIX.length, end);
+/** Who sealed a stored value: a KMS key ARN or an operator key name, comparable to `currentSealer`. */
+function sealedBy(value: SealedValue): string {
+  return value.scheme === 'kms' ? `kms:${value.keyArn}` : `aesgcm:${value.keyName}`;
+}
+
+function nameOf(obj: Obj): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
 
 /** What a ciphertext is bound to: the Secret it belongs to, as Kubernetes binds it to the etcd key. */
@@ -230,13 +287,22 @@ function aadOf(obj: Obj): string {
 
 /**
  * What a runtime does at start: seals Secrets stored in plaintext or under an older key with the
- * first key (rotation's rewrite step), logging what it did; Secrets no configured key opens are
- * logged as an error, loudly, with what to do.
+ * current key (rotation's rewrite step), logging what it did; Secrets no configured key opens are
+ * logged as an error, loudly, with what to do. KMS not answering is logged, not thrown: the
+ * runtime starts (Secrets answer 503 meanwhile) and the next start rewrites.
  */
 export async function rewriteSecretsAtStart(store: StateStore, log: Logger): Promise<void> {
   if (!(store instanceof EncryptedStore)) return;
-  const { rewritten, unreadable } = await store.rewriteSecrets();
-  if (rewritten > 0) log.info('Secrets rewritten under the first encryption key', { rewritten });
+  let result: { rewritten: number; unreadable: string[] };
+  try {
+    result = await store.rewriteSecrets();
+  } catch (err) {
+    if (!(err instanceof FerryError && err.status === 503)) throw err;
+    log.error('Secrets were not rewritten under the current key: the next start tries again', { error: err.message });
+    return;
+  }
+  const { rewritten, unreadable } = result;
+  if (rewritten > 0) log.info('Secrets rewritten under the current encryption key', { rewritten });
   if (unreadable.length > 0) {
     log.error('Secrets that no configured encryption key decrypts: add back the key they were written with', {
       count: unreadable.length,

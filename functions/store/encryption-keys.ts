@@ -68,4 +68,4 @@ export function readEncryptionKeys(given: { inline?: string | undefined; file?: 
 
 /** The line a runtime logs at start when no key was given. */
 export const NO_ENCRYPTION_WARNING =
-  'Secrets are stored unencrypted: set FERRY_ENCRYPTION_KEYS or FERRY_ENCRYPTION_KEY_FILE (ferry server --encryption-key-file) to encrypt them at rest';
+  'Secrets are stored unencrypted: set FERRY_ENCRYPTION_KEYS or FERRY_ENCRYPTION_KEY_FILE (ferry server --encryption-key-file), or FERRY_KMS_KEY_ARN, to encrypt them at rest';

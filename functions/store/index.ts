@@ -3,14 +3,16 @@
  * bundle never loads better-sqlite3 and the embedded server never loads the AWS SDK. Every backend
  * is opened under the Secrets encryption decorator (`encrypted.ts`), with or without keys: without
  * keys Secrets are written as given, and a Secret sealed earlier still fails loudly on read
- * instead of reading as empty.
+ * instead of reading as empty. A KMS key, when configured, seals every write (`kms-keys.ts`).
  */
 import { EncryptedStore } from './encrypted';
 import type { EncryptionKey } from './encryption-keys';
+import { type KmsConfig, KmsDataKeys } from './kms-keys';
 import type { Clock, StateStore } from './types';
 
 export { EncryptedStore } from './encrypted';
 export { type EncryptionKey, NO_ENCRYPTION_WARNING, parseEncryptionKeys, readEncryptionKeys } from './encryption-keys';
+export { type KmsConfig, KmsDataKeys } from './kms-keys';
 
 export interface StoreConfig {
   backend: 'memory' | 'sqlite' | 'dynamodb';
@@ -23,6 +25,8 @@ export interface StoreConfig {
   clock?: Clock;
   /** Keys for Secrets at rest: the first encrypts, all decrypt (`encryption-keys.ts`). */
   encryptionKeys?: EncryptionKey[];
+  /** A KMS key for Secrets at rest (envelope encryption, `kms-keys.ts`): when given it seals every write. */
+  kms?: KmsConfig;
 }
 
 const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
@@ -47,5 +51,7 @@ const backends: Record<string, (config: StoreConfig) => Promise<StateStore>> = {
 export async function openStore(config: StoreConfig): Promise<EncryptedStore> {
   const open = backends[config.backend];
   if (!open) throw new Error(`opening state store: unknown backend ${JSON.stringify(config.backend)}`);
-  return new EncryptedStore(await open(config), config.encryptionKeys ?? []);
+  // KmsDataKeys loads the KMS SDK on its first call, not here.
+  const kms = config.kms ? new KmsDataKeys(config.kms) : undefined;
+  return new EncryptedStore(await open(config), config.encryptionKeys ?? [], kms);
 }

@@ -349,6 +349,16 @@ export const COLUMNS: Record<string, KindColumns> = {
     headers: ['NAME', 'AGE', 'REQUEST', 'LIMIT'],
     row: (o, now) => [name(o), created(o, now), quotaUsage(o, false), quotaUsage(o, true)],
   },
+  PriorityClass: {
+    headers: ['NAME', 'VALUE', 'GLOBAL-DEFAULT', 'AGE', 'PREEMPTIONPOLICY'],
+    row: (o, now) => [
+      name(o),
+      str(o, 'value'),
+      str(o, 'globalDefault', 'false'),
+      created(o, now),
+      str(o, 'preemptionPolicy', 'PreemptLowerPriority'),
+    ],
+  },
   LimitRange: {
     headers: ['NAME', 'CREATED AT'],
     row: (o) => [name(o), str(o, 'metadata.creationTimestamp')],

@@ -76,6 +76,9 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
         : [immutable('spec.controller', ' (delete the IngressClass and create it again to change it)')];
     case 'Service':
       return clusterIPChanges(before, after);
+    case 'PriorityClass':
+      // Pods resolved their priority from it when created: a new value would not reach them.
+      return ['value', 'preemptionPolicy'].filter((f) => !sameValue(stored[f], next[f])).map((f) => immutable(f, ''));
     default:
       return [];
   }

@@ -13,6 +13,7 @@ import { checkMetadata } from './meta';
 import { checkIngress, checkIngressClass, checkNetworkPolicy } from './networking';
 import { checkPodSpec } from './pod';
 import { checkBinding, checkRoleRules } from './rbac';
+import { checkPriorityClass } from './scheduling';
 import { checkService } from './service';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
 
@@ -34,6 +35,7 @@ const RULES: Record<string, Rule> = {
   CronJob: withSpec(checkCronJob),
   Service: withSpec(checkService),
   Endpoints: checkEndpoints,
+  PriorityClass: checkPriorityClass,
   Secret: checkConfigData,
   ConfigMap: checkConfigData,
   Role: checkRoleRules(true),

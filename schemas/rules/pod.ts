@@ -10,6 +10,7 @@ import { isRec, type Rec } from '../tree';
 import { checkLabels } from './meta';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names';
 import { checkPodDns } from './pod-dns';
+import { checkContainerResources } from './resources';
 
 export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
   const names = new Set<string>();
@@ -56,6 +57,7 @@ function checkContainer(c: Rec, at: string, names: Set<string>, volumes: Set<unk
         if (problem) causes.push(invalid(`${at}.resources.${part}[${res}]`, q, problem));
       }
     }
+    checkContainerResources(c.resources, at, causes);
   }
   const mounts = Array.isArray(c.volumeMounts) ? c.volumeMounts.filter(isRec) : [];
   mounts.forEach((m, j) => {

@@ -182,6 +182,31 @@ for (const b of backends) {
       expect(await rt.imageUser(b.image)).toBe('');
     });
 
+    // What only a real engine has: namespaces. The fake runs no processes.
+    if (b.name === 'docker') {
+      it('gives the containers of one pod one IPC namespace and /dev/shm, and another pod its own', async () => {
+        const pod = newPod();
+        const sandbox = await rt.createSandbox(pod, { ports: [] });
+        const writer = await rt.startContainer(pod, sandbox.id, config('writer', {}));
+        const reader = await rt.startContainer(pod, sandbox.id, config('reader', {}));
+        const other = newPod();
+        const otherSandbox = await rt.createSandbox(other, { ports: [] });
+        const stranger = await rt.startContainer(other, otherSandbox.id, config('app', {}));
+        const sameNs = ['sh', '-c', '[ "$(cat /dev/shm/ns)" = "$(readlink /proc/self/ns/ipc)" ]'];
+
+        const wrote = await rt.exec(writer, ['sh', '-c', 'readlink /proc/self/ns/ipc > /dev/shm/ns'], 5000);
+        const shared = await rt.exec(reader, sameNs, 5000);
+        const isolated = await rt.exec(stranger, ['test', '-e', '/dev/shm/ns'], 5000);
+
+        expect(wrote).toBe(0);
+        expect(shared).toBe(0);
+        expect(isolated).not.toBe(0);
+        for (const id of [writer, reader, stranger]) await rt.stopAndRemove(id, 0);
+        await rt.removeSandbox(sandbox.id, pod);
+        await rt.removeSandbox(otherSandbox.id, other);
+      }, 60_000);
+    }
+
     it('runs a command in a running container and resolves to its exit code', async () => {
       const pod = newPod();
       const sandbox = await rt.createSandbox(pod, { ports: [] });

@@ -1,5 +1,5 @@
 /**
- * `ferry down --data-dir X` removes the containers and pod networks of X's cluster only: a second
+ * `ferry down --data-dir X` removes the containers, pod networks and volumes of X's cluster only: a second
  * cluster on the same machine keeps its pods (issue 19: down used to remove every ferry
  * container). Containers are made with `docker create` and the agent's labels, so no agent runs.
  */
@@ -15,6 +15,7 @@ const docker = (...args: string[]) => execFileSync('docker', args, { encoding: '
 const made: string[] = [];
 const nets: string[] = [];
 const dirs: string[] = [];
+const vols: string[] = [];
 
 async function clusterDir(id: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-down-'));
@@ -37,6 +38,7 @@ function exists(id: string): boolean {
 afterAll(async () => {
   for (const id of made) if (exists(id)) docker('rm', '-f', id);
   for (const n of nets) execFileSync('docker', ['network', 'rm', n], { stdio: 'ignore' });
+  for (const v of vols) execFileSync('docker', ['volume', 'rm', '-f', v], { stdio: 'ignore' });
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -45,7 +47,7 @@ describeDocker('ferry down', () => {
     execFileSync('bash', [join(import.meta.dirname, '../../scripts/build-test-images.sh')], { stdio: 'ignore' });
   });
 
-  it('removes only the containers and networks of its own data dir', async () => {
+  it('removes only the containers, networks and volumes of its own data dir', async () => {
     const mine = await clusterDir('d0wna');
     const theirs = await clusterDir('d0wnb');
     const a = agentContainer('d0wna');
@@ -70,11 +72,18 @@ describeDocker('ferry down', () => {
       'ferry-d0wnb-local-1',
     );
     nets.push(netB);
+    const volume = (cluster: string) =>
+      docker('volume', 'create', '--label', 'ferry.managed=true', '--label', `ferry.cluster=${cluster}`);
+    const volA = volume('d0wna');
+    const volB = volume('d0wnb');
+    vols.push(volA, volB);
 
     const res = await ferry(['down', '--data-dir', mine], { env: {} });
 
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('removed 1 container(s) and 1 pod network(s) of cluster d0wna');
+    expect(res.stdout).toContain('removed 1 container(s), 1 pod network(s) and 1 volume(s) of cluster d0wna');
+    expect(docker('volume', 'ls', '-q', '--filter', `name=${volA}`)).toBe('');
+    expect(docker('volume', 'ls', '-q', '--filter', `name=${volB}`)).not.toBe('');
     expect(res.stdout).toContain('no cluster label');
     expect(exists(a)).toBe(false);
     expect(exists(b)).toBe(true);

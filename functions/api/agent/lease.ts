@@ -6,7 +6,7 @@
  */
 
 import type { Deps } from '../../deps';
-import { isAlreadyExists, isNotFound } from '../../errors';
+import { replaceOrCreate } from '../../store/retry';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -37,19 +37,6 @@ async function renewLease(deps: Deps, nodeName: string, durationSeconds: number,
     metadata: { name: nodeName, namespace: NODE_LEASE_NAMESPACE },
     spec: { holderIdentity: nodeName, leaseDurationSeconds: durationSeconds, renewTime: new Date(now).toISOString() },
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await deps.store.update(lease);
-      return;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    try {
-      await deps.store.create(lease);
-      return;
-    } catch (err) {
-      // Two syncs of one node raced to create it: update the one that won.
-      if (!isAlreadyExists(err) || attempt >= 2) throw err;
-    }
-  }
+  // Two syncs of one node racing to create it: the loser replaces what the winner created.
+  await replaceOrCreate(deps.store, lease);
 }

@@ -97,6 +97,22 @@ describe('serverless.yml', () => {
     expect(env.FERRY_PUBLIC_URL).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
   });
 
+  it('seals Secrets under its own KMS key, with only GenerateDataKey and Decrypt on that key', () => {
+    const role = resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[];
+    };
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const kms = statements.filter((s) => s.Action.some((a) => a.startsWith('kms:')));
+    expect(kms.flatMap((s) => s.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms.flatMap((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': ['SecretsKey', 'Arn'] }]);
+    expect(resources.SecretsKey?.Type).toBe('AWS::KMS::Key');
+    expect(resources.SecretsKey?.Properties.EnableKeyRotation).toBe(true);
+    for (const f of ofType('AWS::Lambda::Function')) {
+      const env = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env.FERRY_KMS_KEY_ARN).toEqual({ 'Fn::GetAtt': ['SecretsKey', 'Arn'] });
+    }
+  });
+
   it('triggers the controllers on the stream except for what the local manager ignores', () => {
     const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
     const criteria = mapping?.Properties.FilterCriteria as { Filters: { Pattern: string }[] } | undefined;

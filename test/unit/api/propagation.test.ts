@@ -1,15 +1,17 @@
 /**
  * DELETE honours DeleteOptions.propagationPolicy as Kubernetes does (issue 14: `kubectl delete
  * --cascade=orphan` deleted the dependents anyway): Orphan keeps them without their owner
- * reference, Foreground deletes them first, Background (the default) leaves them to the garbage
+ * reference, Foreground keeps the owner until the garbage collector has removed them, Background (the default) leaves them to the garbage
  * collector; anything else is a 422 that changes nothing.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { collectGarbage } from '../../../functions/controllers/gc';
 import type { Obj } from '../../../functions/store/types';
 import { makePod } from '../../helpers/objects';
 import { startApi, type TestApi } from './harness';
 
 const RS_PATH = '/apis/apps/v1/namespaces/default/replicasets/web';
+const RS_REF = { kind: 'ReplicaSet', namespace: 'default', name: 'web' };
 
 describe('delete propagation', () => {
   let api: TestApi;
@@ -35,6 +37,11 @@ describe('delete propagation', () => {
   });
 
   const pod = () => api.store.get({ kind: 'Pod', namespace: 'default', name: podName });
+  /** The pod as the scheduler leaves it: on a node, so deleting it waits for the node's agent. */
+  const bindPod = async () => {
+    const p = (await pod()) as Obj;
+    await api.store.update({ ...p, spec: { ...(p.spec as object), nodeName: 'n1' } });
+  };
 
   it('orphans: the pod stays, without its owner reference (kubectl --cascade=orphan)', async () => {
     const res = await api.send('DELETE', RS_PATH, {
@@ -51,10 +58,71 @@ describe('delete propagation', () => {
     expect((await pod())?.metadata.ownerReferences).toBeUndefined();
   });
 
-  it('deletes the dependents first in the foreground', async () => {
+  it('in the foreground keeps the owner, marked, until the collector has removed its dependents', async () => {
     const res = await api.send('DELETE', RS_PATH, { query: { propagationPolicy: 'Foreground' } });
+    const kept = await api.send('GET', RS_PATH);
+    await collectGarbage(api.deps);
+    const afterFirst = [await pod(), await api.store.get(RS_REF)];
+    await collectGarbage(api.deps);
+
     expect(res.status).toBe(200);
-    expect(await pod()).toBeUndefined();
+    expect((res.json.metadata as { finalizers?: string[] }).finalizers).toEqual(['foregroundDeletion']);
+    expect(kept.status).toBe(200);
+    expect((kept.json.metadata as { deletionTimestamp?: string }).deletionTimestamp).toBeDefined();
+    // The pod (never bound) went at once; the ReplicaSet waited for it.
+    expect(afterFirst[0]).toBeUndefined();
+    expect(afterFirst[1]).toBeDefined();
+    expect(await api.store.get(RS_REF)).toBeUndefined();
+  });
+
+  it('in the foreground the owner waits for a pod that is still terminating on its node', async () => {
+    await bindPod();
+    await api.send('DELETE', RS_PATH, { query: { propagationPolicy: 'Foreground' } });
+
+    await collectGarbage(api.deps);
+    await collectGarbage(api.deps);
+    const terminating = await pod();
+    const ownerWhileTerminating = await api.store.get(RS_REF);
+    // The agent confirms the containers stopped: the pod object goes.
+    await api.store.delete({ kind: 'Pod', namespace: 'default', name: podName });
+    await collectGarbage(api.deps);
+
+    expect(terminating?.metadata.deletionTimestamp).toBeDefined();
+    expect(ownerWhileTerminating).toBeDefined();
+    expect(await api.store.get(RS_REF)).toBeUndefined();
+  });
+
+  it('in the foreground a Deployment goes after its ReplicaSet, which goes after its pods', async () => {
+    const rs = (await api.store.get(RS_REF)) as Obj;
+    const deployment = await api.store.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+      },
+    } as Obj);
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: deployment.metadata.uid as string };
+    await api.store.update({ ...rs, metadata: { ...rs.metadata, ownerReferences: [{ ...ref, controller: true }] } });
+    await bindPod();
+    const deploymentRef = { kind: 'Deployment', namespace: 'default', name: 'web' };
+
+    await api.send('DELETE', '/apis/apps/v1/namespaces/default/deployments/web', {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' },
+    });
+    for (let i = 0; i < 3; i++) await collectGarbage(api.deps);
+    const whilePodTerminates = [await api.store.get(deploymentRef), await api.store.get(RS_REF), await pod()];
+    await api.store.delete({ kind: 'Pod', namespace: 'default', name: podName });
+    await collectGarbage(api.deps);
+    const afterPod = [await api.store.get(deploymentRef), await api.store.get(RS_REF)];
+    await collectGarbage(api.deps);
+
+    expect(whilePodTerminates.map((o) => o?.metadata.deletionTimestamp !== undefined)).toEqual([true, true, true]);
+    expect(afterPod[0]).toBeDefined();
+    expect(afterPod[1]).toBeUndefined();
+    expect(await api.store.get(deploymentRef)).toBeUndefined();
   });
 
   it('leaves the dependents to the garbage collector in the background (the default)', async () => {

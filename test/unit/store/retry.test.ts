@@ -1,0 +1,225 @@
+/**
+ * The conflict idioms, alone and where the API uses them: a write computed by the server from its
+ * own read is retried from the object the conflict carries; a write whose client pinned a
+ * resourceVersion gets the 409 at once (Kubernetes' optimistic concurrency is the client's).
+ * Races are made by a store that lets another writer in just before a chosen write.
+ */
+import { describe, expect, it } from 'vitest';
+import { registerNode } from '../../../functions/api/register';
+import { ConflictError, isConflict } from '../../../functions/errors';
+import { MemoryStore } from '../../../functions/store/memory';
+import { replaceOrCreate, retryOnConflict } from '../../../functions/store/retry';
+import type { Obj, ObjectRef, StateStore } from '../../../functions/store/types';
+import { startApi, T0 } from '../api/harness';
+
+const conflict = (current?: Obj) => new ConflictError('ConfigMap', 'c', current);
+
+describe('retryOnConflict', () => {
+  it('retries from the object the conflict carried, counting attempts from 1', async () => {
+    const seen: [Obj | undefined, number][] = [];
+    const stored = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', resourceVersion: '7' } };
+
+    const result = await retryOnConflict(async (current, attempt) => {
+      seen.push([current, attempt]);
+      if (attempt === 1) throw conflict(stored);
+      return 'written';
+    });
+
+    expect(result).toBe('written');
+    expect(seen).toEqual([
+      [undefined, 1],
+      [stored, 2],
+    ]);
+  });
+
+  it('gives a pinned write its conflict at once, and retries it once the pin is gone', async () => {
+    let pin: string | undefined = '3';
+    let calls = 0;
+    const write = async () => {
+      calls++;
+      throw conflict();
+    };
+
+    const pinned = await retryOnConflict(write, { pinned: () => pin }).catch((e) => e);
+    const callsWhilePinned = calls;
+    pin = undefined;
+    const unpinned = await retryOnConflict(write, { attempts: 4, pinned: () => pin }).catch((e) => e);
+
+    expect(isConflict(pinned)).toBe(true);
+    expect(callsWhilePinned).toBe(1);
+    expect(isConflict(unpinned)).toBe(true);
+    expect(calls - callsWhilePinned).toBe(4);
+  });
+
+  it('does not retry other errors, and takes a bare number as the attempts', async () => {
+    let calls = 0;
+    const other = await retryOnConflict(async () => {
+      calls++;
+      throw new Error('disk full');
+    }).catch((e) => e);
+    let conflicts = 0;
+    await retryOnConflict(async () => {
+      conflicts++;
+      throw conflict();
+    }, 2).catch(() => undefined);
+
+    expect((other as Error).message).toBe('disk full');
+    expect(calls).toBe(1);
+    expect(conflicts).toBe(2);
+  });
+});
+
+describe('replaceOrCreate', () => {
+  it('creates a missing object, replaces an existing one, and wins a create race by replacing', async () => {
+    const store = new MemoryStore(() => T0);
+    const lease = (holder: string): Obj => ({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'n1', namespace: 'kube-node-lease' },
+      spec: { holderIdentity: holder },
+    });
+    await replaceOrCreate(store, lease('first'));
+    await replaceOrCreate(store, lease('second'));
+    // A racer creates the Lease between our update (NotFound) and our create.
+    const racing = new MemoryStore(() => T0);
+    const racer: StateStore = Object.create(racing);
+    let raced = false;
+    racer.create = async <T extends Obj>(obj: T): Promise<T> => {
+      if (!raced) {
+        raced = true;
+        await racing.create(lease('racer'));
+      }
+      return racing.create(obj);
+    };
+    await replaceOrCreate(racer, lease('us'));
+
+    const ref = { kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' };
+    expect((await store.get(ref))?.spec).toEqual({ holderIdentity: 'second' });
+    expect((await racing.get(ref))?.spec).toEqual({ holderIdentity: 'us' });
+  });
+});
+
+/**
+ * `inner`, except that the first update of `ref` is preceded by another writer's `change`: the
+ * update then loses the race. Counts the reads of `ref` and the updates that reach the store.
+ */
+function racingStore(inner: StateStore, ref: ObjectRef, change: (o: Obj) => Obj) {
+  const counts = { reads: 0, updates: 0, raced: false };
+  const same = (o: ObjectRef) => o.kind === ref.kind && o.name === ref.name && o.namespace === ref.namespace;
+  const store: StateStore = Object.create(inner);
+  store.get = async <T extends Obj>(r: ObjectRef) => {
+    if (same(r)) counts.reads++;
+    return inner.get<T>(r);
+  };
+  store.update = async <T extends Obj>(obj: T): Promise<T> => {
+    if (same({ kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace })) {
+      counts.updates++;
+      if (!counts.raced) {
+        counts.raced = true;
+        const now = (await inner.get(ref)) as Obj;
+        await inner.update(change(now));
+      }
+    }
+    return inner.update(obj);
+  };
+  return { store, counts };
+}
+
+const deployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'default' },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } },
+  },
+};
+const webRef = { kind: 'Deployment', namespace: 'default', name: 'web' };
+const labelled = (o: Obj): Obj => ({
+  ...o,
+  metadata: { ...o.metadata, labels: { ...o.metadata.labels, by: 'other' } },
+});
+
+describe('the API write paths on a lost race', () => {
+  async function api() {
+    const inner = new MemoryStore(() => T0);
+    const { store, counts } = racingStore(inner, webRef, labelled);
+    const started = await startApi(store);
+    expect(
+      (await started.send('POST', '/apis/apps/v1/namespaces/default/deployments', { body: deployment })).status,
+    ).toBe(201);
+    counts.reads = 0;
+    return { ...started, counts, inner };
+  }
+
+  it('an unpinned PATCH is rebased on the conflict’s object and keeps the other writer’s change', async () => {
+    const { send, counts, inner } = await api();
+
+    const res = await send('PATCH', '/apis/apps/v1/namespaces/default/deployments/web', {
+      body: { metadata: { annotations: { note: 'ours' } } },
+      contentType: 'application/merge-patch+json',
+    });
+
+    expect(res.status).toBe(200);
+    const stored = (await inner.get(webRef)) as Obj;
+    expect(stored.metadata.labels).toEqual({ by: 'other' });
+    expect(stored.metadata.annotations).toEqual({ note: 'ours' });
+    expect(counts.updates).toBe(2);
+    // One read for the first attempt; the retry starts from the conflict's `current`.
+    expect(counts.reads).toBe(1);
+  });
+
+  it('a PUT that pins the resourceVersion it read gets the 409, not a retry over the other write', async () => {
+    const { send, counts, inner } = await api();
+    const read = (await send('GET', '/apis/apps/v1/namespaces/default/deployments/web')).json as unknown as Obj;
+
+    const res = await send('PUT', '/apis/apps/v1/namespaces/default/deployments/web', {
+      body: { ...read, spec: { ...(read.spec as object), replicas: 3 } },
+    });
+
+    expect(res.status).toBe(409);
+    expect(res.json.reason).toBe('Conflict');
+    expect(counts.updates).toBe(1);
+    expect(((await inner.get(webRef)) as Obj).spec).toMatchObject({ replicas: 1 });
+  });
+
+  it('a scale without a resourceVersion is retried; one that pins a stale one gets the 409', async () => {
+    const { send, counts, inner } = await api();
+
+    const unpinned = await send('PATCH', '/apis/apps/v1/namespaces/default/deployments/web/scale', {
+      body: { spec: { replicas: 4 } },
+      contentType: 'application/merge-patch+json',
+    });
+    const updatesUnpinned = counts.updates;
+    counts.raced = false;
+    const scale = (await send('GET', '/apis/apps/v1/namespaces/default/deployments/web/scale')).json;
+    const pinned = await send('PUT', '/apis/apps/v1/namespaces/default/deployments/web/scale', {
+      body: { ...scale, spec: { replicas: 9 } },
+    });
+
+    expect(unpinned.status).toBe(200);
+    expect(updatesUnpinned).toBe(2);
+    expect(pinned.status).toBe(409);
+    expect(counts.updates - updatesUnpinned).toBe(1);
+    expect(((await inner.get(webRef)) as Obj).spec).toMatchObject({ replicas: 4 });
+  });
+
+  it('a node re-registering while its status is written is rebased on the Node the conflict carries', async () => {
+    const inner = new MemoryStore(() => T0);
+    const nodeRef = { kind: 'Node', name: 'n1' };
+    const { deps } = await startApi(inner);
+    const status = {
+      capacity: { cpu: '2', memory: '4Gi', pods: '110' },
+      allocatable: { cpu: '2', memory: '4Gi', pods: '110' },
+    };
+    const admin = { role: 'admin', name: 'admin' } as never;
+    await registerNode(deps, admin, { nodeName: 'n1', status } as never);
+    const { store, counts } = racingStore(inner, nodeRef, labelled);
+
+    await registerNode({ ...deps, store }, admin, { nodeName: 'n1', status } as never);
+
+    expect(counts.updates).toBe(2);
+    expect(((await inner.get(nodeRef)) as Obj).metadata.labels).toMatchObject({ by: 'other' });
+  });
+});
