@@ -3,17 +3,13 @@
  * A kind not listed here prints NAME and AGE. `wide` adds the extra columns of `-o wide`.
  */
 import { age, humanDuration } from './age';
+import { ACCESS_COLUMNS } from './columns-access';
+import { NETWORKING_COLUMNS } from './columns-networking';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
+import { created, type KindColumns, name } from './kind-columns';
 
-export interface KindColumns {
-  headers: string[];
-  row(obj: Loose, now: number): string[];
-  wideHeaders?: string[];
-  wideRow?(obj: Loose): string[];
-}
+export type { KindColumns } from './kind-columns';
 
-const created = (obj: Loose, now: number) => age(at(obj, 'metadata.creationTimestamp'), now);
-const name = (obj: Loose) => str(obj, 'metadata.name');
 const containerImages = (obj: Loose, path: string) => [
   arr(obj, path)
     .map((c) => str(c, 'name'))
@@ -158,34 +154,14 @@ function endpointsString(ep: Loose): string {
   return addrs.length > 3 ? `${addrs.slice(0, 3).join(',')} + ${addrs.length - 3} more...` : addrs.join(',');
 }
 
-/** kubectl's formatHosts: every rule's host (`*` for none), four at most then `+ N more...`. */
-function ingressHosts(ing: Loose): string {
-  const hosts = arr(ing, 'spec.rules').map((r) => str(r, 'host') || '*');
-  if (hosts.length === 0) return '*';
-  return hosts.length > 4 ? `${hosts.slice(0, 4).join(',')} + ${hosts.length - 4} more...` : hosts.join(',');
-}
-
-/** kubectl's loadBalancerStatusStringer: each ingress' ip or hostname. */
-function ingressAddress(ing: Loose): string {
-  return arr(ing, 'status.loadBalancer.ingress')
-    .map((i) => str(i, 'ip') || str(i, 'hostname'))
-    .filter(Boolean)
-    .join(',');
-}
-
-function ingressClassParameters(cls: Loose): string {
-  const kind = str(cls, 'spec.parameters.kind');
-  if (!kind) return '<none>';
-  const group = str(cls, 'spec.parameters.apiGroup');
-  return `${group ? `${kind}.${group}` : kind}/${str(cls, 'spec.parameters.name')}`;
-}
-
 /** kubectl's PDB columns: the IntOrString as given, `N/A` when unset. */
 function intOrNA(v: unknown): string {
   return typeof v === 'number' || typeof v === 'string' ? String(v) : 'N/A';
 }
 
 export const COLUMNS: Record<string, KindColumns> = {
+  ...NETWORKING_COLUMNS,
+  ...ACCESS_COLUMNS,
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
     row: (o, now) => [
@@ -284,25 +260,7 @@ export const COLUMNS: Record<string, KindColumns> = {
     wideHeaders: ['SELECTOR'],
     wideRow: (o) => [labelsString(record(o, 'spec.selector'))],
   },
-  Ingress: {
-    headers: ['NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'AGE'],
-    row: (o, now) => [
-      name(o),
-      str(o, 'spec.ingressClassName', '<none>'),
-      ingressHosts(o),
-      ingressAddress(o),
-      arr(o, 'spec.tls').length > 0 ? '80, 443' : '80',
-      created(o, now),
-    ],
-  },
-  IngressClass: {
-    headers: ['NAME', 'CONTROLLER', 'PARAMETERS', 'AGE'],
-    row: (o, now) => [name(o), str(o, 'spec.controller'), ingressClassParameters(o), created(o, now)],
-  },
-  NetworkPolicy: {
-    headers: ['NAME', 'POD-SELECTOR', 'AGE'],
-    row: (o, now) => [name(o), selectorString(at(o, 'spec.podSelector')), created(o, now)],
-  },
+
   Node: {
     headers: ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'],
     row: (o, now) => [
@@ -363,14 +321,7 @@ export const COLUMNS: Record<string, KindColumns> = {
     headers: ['NAME', 'CREATED AT'],
     row: (o) => [name(o), str(o, 'metadata.creationTimestamp')],
   },
-  ServiceAccount: {
-    headers: ['NAME', 'SECRETS', 'AGE'],
-    row: (o, now) => [name(o), String(arr(o, 'secrets').length), created(o, now)],
-  },
-  Role: { headers: ['NAME', 'CREATED AT'], row: (o) => [name(o), str(o, 'metadata.creationTimestamp')] },
-  ClusterRole: { headers: ['NAME', 'CREATED AT'], row: (o) => [name(o), str(o, 'metadata.creationTimestamp')] },
-  RoleBinding: bindingColumns(),
-  ClusterRoleBinding: bindingColumns(),
+
   Event: {
     headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
     row: (o, now) => [
@@ -382,21 +333,6 @@ export const COLUMNS: Record<string, KindColumns> = {
     ],
   },
 };
-
-/** kubectl's printRoleBinding: ROLE is `Kind/name`; `-o wide` lists the subjects by kind. */
-function bindingColumns(): KindColumns {
-  const subjects = (o: Loose, kind: string) =>
-    arr(o, 'subjects')
-      .filter((s) => str(s, 'kind') === kind)
-      .map((s) => (kind === 'ServiceAccount' ? `${str(s, 'namespace')}/${str(s, 'name')}` : str(s, 'name')))
-      .join(', ');
-  return {
-    headers: ['NAME', 'ROLE', 'AGE'],
-    row: (o, now) => [name(o), `${str(o, 'roleRef.kind')}/${str(o, 'roleRef.name')}`, created(o, now)],
-    wideHeaders: ['USERS', 'GROUPS', 'SERVICEACCOUNTS'],
-    wideRow: (o) => [subjects(o, 'User'), subjects(o, 'Group'), subjects(o, 'ServiceAccount')],
-  };
-}
 
 export const GENERIC_COLUMNS: KindColumns = {
   headers: ['NAME', 'AGE'],
