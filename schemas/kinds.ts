@@ -6,6 +6,8 @@ import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
 import { EndpointsSchema, ServiceSchema } from './service';
+import { StatefulSetSchema } from './statefulset';
+import { PersistentVolumeClaimSchema, PersistentVolumeSchema, StorageClassSchema } from './storage';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
 export interface KindInfo {
@@ -61,6 +63,10 @@ export const kinds: readonly KindInfo[] = [
   info('v1', 'LimitRange', 'limitranges', true, ['limits'], [], LimitRangeSchema),
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
+  info('apps/v1', 'StatefulSet', 'statefulsets', true, ['sts'], ['status', 'scale'], StatefulSetSchema),
+  info('v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, ['pvc'], ['status'], PersistentVolumeClaimSchema),
+  info('v1', 'PersistentVolume', 'persistentvolumes', false, ['pv'], ['status'], PersistentVolumeSchema),
+  info('storage.k8s.io/v1', 'StorageClass', 'storageclasses', false, ['sc'], [], StorageClassSchema),
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),

@@ -6,7 +6,13 @@
  * leaves through http-errors.ts.
  */
 
-import { applyDefaults, openApiDocument } from '../../schemas';
+import {
+  applyDefaults,
+  DEFAULT_CLASS_ANNOTATION,
+  DEFAULT_STORAGE_CLASS,
+  LOCAL_PROVISIONER,
+  openApiDocument,
+} from '../../schemas';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import { trackNodeDesired } from '../node-desired';
 import type { Obj } from '../store/types';
@@ -146,5 +152,29 @@ export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): P
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
+  }
+  await ensureDefaultStorageClass(deps);
+}
+
+/**
+ * The default StorageClass, as k3s ships `local-path`: the built-in node-local provisioner, bound
+ * when the claim's first pod is scheduled, the directory removed with its claim. Made when no
+ * StorageClass exists at a server's start (k3s re-applies its manifest at each start too).
+ */
+async function ensureDefaultStorageClass(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
+  if ((await deps.store.list('StorageClass')).items.length > 0) return;
+  try {
+    await deps.store.create(
+      applyDefaults<Obj>({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: DEFAULT_STORAGE_CLASS, annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
+        provisioner: LOCAL_PROVISIONER,
+        reclaimPolicy: 'Delete',
+        volumeBindingMode: 'WaitForFirstConsumer',
+      } as Obj),
+    );
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
   }
 }

@@ -156,6 +156,22 @@ function endpointsString(ep: Loose): string {
   return addrs.length > 3 ? `${addrs.slice(0, 3).join(',')} + ${addrs.length - 3} more...` : addrs.join(',');
 }
 
+/** kubectl's short access modes: RWO, ROX, RWX, RWOP. */
+const ACCESS_SHORT: Record<string, string> = {
+  ReadWriteOnce: 'RWO',
+  ReadOnlyMany: 'ROX',
+  ReadWriteMany: 'RWX',
+  ReadWriteOncePod: 'RWOP',
+};
+const accessModes = (obj: Loose, path: string) =>
+  (at(obj, path) as string[] | undefined)?.map((m) => ACCESS_SHORT[m] ?? m).join(',') ?? '';
+
+function claimOf(pv: Loose): string {
+  const ns = str(pv, 'spec.claimRef.namespace');
+  const n = str(pv, 'spec.claimRef.name');
+  return n ? `${ns}/${n}` : '';
+}
+
 export const COLUMNS: Record<string, KindColumns> = {
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
@@ -192,6 +208,66 @@ export const COLUMNS: Record<string, KindColumns> = {
     ],
     wideHeaders: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
     wideRow: (o) => [...containerImages(o, 'spec.template.spec.containers'), selectorString(at(o, 'spec.selector'))],
+  },
+  StatefulSet: {
+    headers: ['NAME', 'READY', 'AGE'],
+    row: (o, now) => [name(o), `${num(o, 'status.readyReplicas')}/${num(o, 'spec.replicas', 1)}`, created(o, now)],
+    wideHeaders: ['CONTAINERS', 'IMAGES'],
+    wideRow: (o) => containerImages(o, 'spec.template.spec.containers'),
+  },
+  PersistentVolumeClaim: {
+    headers: ['NAME', 'STATUS', 'VOLUME', 'CAPACITY', 'ACCESS MODES', 'STORAGECLASS', 'VOLUMEATTRIBUTESCLASS', 'AGE'],
+    row: (o, now) => [
+      name(o),
+      at(o, 'metadata.deletionTimestamp') ? 'Terminating' : str(o, 'status.phase', 'Pending'),
+      str(o, 'spec.volumeName'),
+      str(o, 'status.capacity.storage'),
+      accessModes(o, 'status.accessModes'),
+      str(o, 'spec.storageClassName'),
+      '<unset>',
+      created(o, now),
+    ],
+    wideHeaders: ['VOLUMEMODE'],
+    wideRow: (o) => [str(o, 'spec.volumeMode', 'Filesystem')],
+  },
+  PersistentVolume: {
+    headers: [
+      'NAME',
+      'CAPACITY',
+      'ACCESS MODES',
+      'RECLAIM POLICY',
+      'STATUS',
+      'CLAIM',
+      'STORAGECLASS',
+      'VOLUMEATTRIBUTESCLASS',
+      'REASON',
+      'AGE',
+    ],
+    row: (o, now) => [
+      name(o),
+      str(o, 'spec.capacity.storage'),
+      accessModes(o, 'spec.accessModes'),
+      str(o, 'spec.persistentVolumeReclaimPolicy', 'Retain'),
+      at(o, 'metadata.deletionTimestamp') ? 'Terminating' : str(o, 'status.phase', 'Pending'),
+      claimOf(o),
+      str(o, 'spec.storageClassName'),
+      '<unset>',
+      str(o, 'status.reason'),
+      created(o, now),
+    ],
+    wideHeaders: ['VOLUMEMODE'],
+    wideRow: (o) => [str(o, 'spec.volumeMode', 'Filesystem')],
+  },
+  StorageClass: {
+    headers: ['NAME', 'PROVISIONER', 'RECLAIMPOLICY', 'VOLUMEBINDINGMODE', 'ALLOWVOLUMEEXPANSION', 'AGE'],
+    row: (o, now) => [
+      `${name(o)}${record(o, 'metadata.annotations')['storageclass.kubernetes.io/is-default-class'] === 'true' ? ' (default)' : ''}`,
+      str(o, 'provisioner'),
+      str(o, 'reclaimPolicy', 'Delete'),
+      str(o, 'volumeBindingMode', 'Immediate'),
+      String(at(o, 'allowVolumeExpansion') === true),
+      created(o, now),
+    ],
   },
   Job: {
     headers: ['NAME', 'STATUS', 'COMPLETIONS', 'DURATION', 'AGE'],

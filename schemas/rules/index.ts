@@ -10,6 +10,8 @@ import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
 import { checkPodSpec } from './pod';
 import { checkService } from './service';
+import { checkStatefulSet } from './statefulset';
+import { checkClaim, checkStorageClass, checkVolume } from './storage';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
 
 type Rule = (obj: Rec, causes: StatusCause[]) => void;
@@ -24,6 +26,10 @@ const RULES: Record<string, Rule> = {
   Pod: withSpec((spec, causes) => checkPodSpec(spec, 'spec', causes)),
   Deployment: withSpec(checkWorkload),
   ReplicaSet: withSpec(checkWorkload),
+  StatefulSet: checkStatefulSet,
+  PersistentVolumeClaim: checkClaim,
+  PersistentVolume: checkVolume,
+  StorageClass: checkStorageClass,
   Job: withSpec((spec, causes) => checkJob(spec, causes)),
   CronJob: withSpec(checkCronJob),
   Service: withSpec(checkService),

@@ -27,12 +27,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'this downward API fieldPath in a volume',
   ],
   [
-    'a PVC volume',
-    { ...base, volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] },
-    'spec.volumes[0].persistentVolumeClaim',
-    'persistentVolumeClaim volumes',
-  ],
-  [
     'an ephemeral volume',
     { ...base, volumes: [{ name: 'd', ephemeral: {} }] },
     'spec.volumes[0].ephemeral',
@@ -154,7 +148,7 @@ describe('Pod fields ferry does not support yet', () => {
         selector: { matchLabels: { app: 'd' } },
         template: {
           metadata: { labels: { app: 'd' } },
-          spec: { ...base, volumes: [{ name: 'x', persistentVolumeClaim: { claimName: 'c' } }] },
+          spec: { ...base, volumes: [{ name: 'x', ephemeral: {} }] },
         },
       },
     };
@@ -165,7 +159,7 @@ describe('Pod fields ferry does not support yet', () => {
     // assess
     expect(res.status).toBe(422);
     expect(res.json.details?.causes?.map((c) => c.field)).toContain(
-      'spec.template.spec.volumes[0].persistentVolumeClaim',
+      'spec.template.spec.volumes[0].ephemeral',
     );
   });
 
