@@ -158,9 +158,7 @@ describe('Pod fields ferry does not support yet', () => {
 
     // assess
     expect(res.status).toBe(422);
-    expect(res.json.details?.causes?.map((c) => c.field)).toContain(
-      'spec.template.spec.volumes[0].ephemeral',
-    );
+    expect(res.json.details?.causes?.map((c) => c.field)).toContain('spec.template.spec.volumes[0].ephemeral');
   });
 
   it('accepts the fields the agent runs: init containers, sidecars, securityContext, hooks, gRPC and startup probes, memory emptyDirs', async () => {

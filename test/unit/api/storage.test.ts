@@ -140,16 +140,16 @@ describe('storage kinds over the API', () => {
     const res = await api.send('GET', PVCS, {
       headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
     });
-    const columns = (res.json.columnDefinitions as { name: string }[]).map((c) => c.name);
+    const columns = (res.json.columnDefinitions as { name: string }[]).map((c) => c.name.toLowerCase());
     expect(columns.slice(0, 8)).toEqual([
-      'Name',
-      'Status',
-      'Volume',
-      'Capacity',
-      'Access Modes',
-      'StorageClass',
-      'VolumeAttributesClass',
-      'Age',
+      'name',
+      'status',
+      'volume',
+      'capacity',
+      'access modes',
+      'storageclass',
+      'volumeattributesclass',
+      'age',
     ]);
   });
 });
