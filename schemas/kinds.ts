@@ -6,7 +6,7 @@ import { LeaseSchema, NodeSchema } from './node';
 import { PodSchema } from './pod';
 import { LimitRangeSchema, ResourceQuotaSchema } from './policy';
 import { EndpointsSchema, ServiceSchema } from './service';
-import { StatefulSetSchema } from './statefulset';
+import { ControllerRevisionSchema, StatefulSetSchema } from './statefulset';
 import { PersistentVolumeClaimSchema, PersistentVolumeSchema, StorageClassSchema } from './storage';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
@@ -64,6 +64,7 @@ export const kinds: readonly KindInfo[] = [
   info('apps/v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale', 'rollback'], DeploymentSchema),
   info('apps/v1', 'ReplicaSet', 'replicasets', true, ['rs'], ['status', 'scale'], ReplicaSetSchema),
   info('apps/v1', 'StatefulSet', 'statefulsets', true, ['sts'], ['status', 'scale'], StatefulSetSchema),
+  info('apps/v1', 'ControllerRevision', 'controllerrevisions', true, [], [], ControllerRevisionSchema),
   info('v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, ['pvc'], ['status'], PersistentVolumeClaimSchema),
   info('v1', 'PersistentVolume', 'persistentvolumes', false, ['pv'], ['status'], PersistentVolumeSchema),
   info('storage.k8s.io/v1', 'StorageClass', 'storageclasses', false, ['sc'], [], StorageClassSchema),

@@ -4,7 +4,7 @@
  * partition. Run by functions/controllers/statefulset.ts.
  */
 import { type Static, Type } from 'typebox';
-import { Enum, Int, Int64, IntOrString, Obj, Opt, Str } from './dsl';
+import { Enum, Free, Int, Int64, IntOrString, Obj, Opt, Str } from './dsl';
 import { ConditionSchema, envelope, type Kind, LabelSelectorSchema, ObjectMetaSchema } from './meta';
 import { PodTemplateSpecSchema } from './pod';
 import { PersistentVolumeClaimSpecSchema } from './storage';
@@ -66,3 +66,14 @@ export const StatefulSetSchema = Obj({
 export type StatefulSetSpec = Static<typeof StatefulSetSpecSchema>;
 export type StatefulSetStatus = Static<typeof StatefulSetStatusSchema>;
 export type StatefulSet = Kind<Static<typeof StatefulSetSchema>>;
+
+/**
+ * apps/v1 ControllerRevision: one per distinct pod template a StatefulSet has had (`data` holds
+ * `{ spec: { template } }`), so a pod below the partition, deleted, comes back at its old revision.
+ */
+export const ControllerRevisionSchema = Obj({
+  ...envelope('apps/v1', 'ControllerRevision'),
+  data: Opt(Free()),
+  revision: Int64({ minimum: 0 }),
+});
+export type ControllerRevision = Kind<Static<typeof ControllerRevisionSchema>>;

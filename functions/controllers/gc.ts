@@ -4,6 +4,8 @@
  * one ferry offers). Owners and dependents come from the round's snapshot.
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/
  */
+
+import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
 import { deletePod } from '../pod-deletion';
@@ -11,8 +13,9 @@ import type { Obj } from '../store/types';
 import { ClusterSnapshot } from './snapshot';
 
 /** Kinds that can own others, and kinds that can be owned. */
-const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob'];
-const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
+const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob', 'StatefulSet', 'Pod'];
+/** A StatefulSet owns its pods and revisions, and claims by its retention policy (a set or a pod owns them). */
+const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod', 'ControllerRevision', 'PersistentVolumeClaim'];
 
 export async function collectGarbage(
   deps: Deps,
@@ -33,7 +36,11 @@ async function remove(deps: Deps, obj: Obj): Promise<void> {
   const ref = { kind: obj.kind, namespace: obj.metadata.namespace as string, name: obj.metadata.name };
   try {
     if (obj.kind === 'Pod') await deletePod(deps, ref);
-    else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
+    // A protected claim is marked; the volume controller removes it once no pod uses it.
+    else if ((obj.metadata.finalizers?.length ?? 0) > 0) {
+      if (!obj.metadata.deletionTimestamp)
+        await deps.store.update({ ...obj, metadata: { ...obj.metadata, deletionTimestamp: isoTime(deps.clock()) } });
+    } else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
   } catch (err) {
     if (!isNotFound(err) && !isConflict(err)) throw err;
   }

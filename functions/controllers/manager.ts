@@ -3,8 +3,9 @@
  * pass (snapshot.ts: each kind listed once, with owner-uid and node-name indexes, kept current
  * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
- * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> cronjob -> job ->
- * scheduler (binds) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
+ * Order (CONTROLLERS below): deployment (ReplicaSets) -> replicaset (pods) -> statefulset (pods
+ * and claims) -> cronjob -> job -> scheduler (binds) -> volumes (claims bound, provisioned,
+ * protected, reclaimed) -> node-lifecycle (failures) -> endpoints (where Services send traffic) ->
  * load-balancer -> gc (orphans); the rounds repeat over the same snapshot while they still write
  * (bounded), so one trigger carries a new Deployment all the way to bound pods without rereading.
  * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
@@ -50,7 +51,9 @@ import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
 import { ClusterSnapshot } from './snapshot';
+import { reconcileStatefulSets } from './statefulset';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
+import { reconcileVolumes } from './volumes';
 
 export { IGNORED_KINDS } from './triggers';
 
@@ -110,6 +113,7 @@ function declaredControllers(
   return [
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'statefulset', run: (ctx) => reconcileStatefulSets(ctx.deps, ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
     { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
     {
@@ -120,6 +124,8 @@ function declaredControllers(
         if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
       },
     },
+    // After the scheduler: claims it gave a node are provisioned there in the same round.
+    { name: 'volumes', run: (ctx) => reconcileVolumes(ctx) },
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },

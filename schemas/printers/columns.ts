@@ -215,6 +215,14 @@ export const COLUMNS: Record<string, KindColumns> = {
     wideHeaders: ['CONTAINERS', 'IMAGES'],
     wideRow: (o) => containerImages(o, 'spec.template.spec.containers'),
   },
+  ControllerRevision: {
+    headers: ['NAME', 'CONTROLLER', 'REVISION', 'AGE'],
+    row: (o, now) => {
+      const owner = arr(o, 'metadata.ownerReferences').find((r) => r.controller === true);
+      const controller = owner ? `${str(owner, 'kind').toLowerCase()}.apps/${str(owner, 'name')}` : '<none>';
+      return [name(o), controller, String(num(o, 'revision')), created(o, now)];
+    },
+  },
   PersistentVolumeClaim: {
     headers: ['NAME', 'STATUS', 'VOLUME', 'CAPACITY', 'ACCESS MODES', 'STORAGECLASS', 'VOLUMEATTRIBUTESCLASS', 'AGE'],
     row: (o, now) => [
