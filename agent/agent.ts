@@ -16,6 +16,7 @@
 import type {
   ConfigSource,
   LogRequestRef,
+  NodeVolume,
   PodRef,
   RoutesDiff,
   ServiceRoute,
@@ -33,7 +34,11 @@ import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
 /** What the sync loop needs from the pod manager (agent/pods/). */
 export interface PodSink {
   /** The pods bound to this node, as the control plane sees them now. */
-  setDesired(pods: Record<string, unknown>[], config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] }): void;
+  setDesired(
+    pods: Record<string, unknown>[],
+    config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
+    volumes?: NodeVolume[],
+  ): void;
   /** Statuses that changed since `markReported` was last called for them. */
   changedStatuses(): { pod: PodRef; status: Record<string, unknown> }[];
   /** Terminating pods whose containers are all gone. */
@@ -238,12 +243,14 @@ export class Agent {
     if (res.configMaps || res.secrets)
       this.desiredConfig = { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] };
     if (res.logRequests) this.logRequests = res.logRequests;
+    const volumes = res.volumes;
     // Routes first: a pod that starts now gets the Service variables of this sync.
     if (res.routes) {
       this.applyRoutes(res.routes);
       if (this.services) await this.services.update([...this.routes.values()]);
     }
-    this.pods.setDesired(this.desiredPods, this.desiredConfig);
+    // Volumes come with the pods: an answer without them leaves what the manager holds.
+    this.pods.setDesired(this.desiredPods, this.desiredConfig, volumes);
     this.answerLogRequests(this.logRequests);
     // Last: an answer that failed to apply (the proxy could not bind) is asked for again.
     this.versions = { ...res.versions };

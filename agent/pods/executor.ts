@@ -12,6 +12,7 @@ import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
 import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
+import type { ClaimVolumes } from './claims';
 import type { ConfigSources } from './config-sources';
 import { runPreStop } from './hooks';
 import { keepExitedLog } from './logs';
@@ -25,6 +26,7 @@ import { memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
 export interface ExecutorOptions {
   runtime: ContainerRuntime;
   config: ConfigSources;
+  claims: ClaimVolumes;
   log: AgentLogger;
   now: () => number;
   nodeIp: string;
@@ -108,6 +110,7 @@ export class PodExecutor {
       pod,
       dir: (v) => this.volumeDir(rec, v),
       memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
+      claimPath: (claim) => this.o.claims.pathOf(pod.metadata.namespace as string, claim),
     };
   }
 
