@@ -9,6 +9,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeVolume } from '../../schemas/agent-protocol';
+import type { Pod } from '../../schemas/pod';
 import type { AgentLogger } from '../log';
 import { ConfigNotReadyError } from './config-sources';
 
@@ -28,13 +29,17 @@ export class ClaimVolumes {
     return join(this.stateDir, 'volumes');
   }
 
-  /** Takes a sync's list; true when it changed what a claim resolves to. */
-  update(volumes: NodeVolume[]): boolean {
+  /**
+   * Takes a sync's list, then sweeps (below) with the pods the node holds; true when it changed
+   * what a claim resolves to.
+   */
+  update(volumes: NodeVolume[], held: (Pod | undefined)[] = [], desired?: Map<string, Pod>): boolean {
     this.known = new Set(volumes.filter((v) => v.provisioned).map((v) => v.name));
     this.byClaim = new Map(volumes.flatMap((v) => (v.claim ? [[v.claim, v] as const] : [])));
     const fingerprint = JSON.stringify([...this.byClaim.entries()].sort());
     const changed = fingerprint !== this.fingerprint;
     this.fingerprint = fingerprint;
+    this.sweep(held, desired);
     return changed;
   }
 
@@ -67,10 +72,14 @@ export class ClaimVolumes {
   }
 
   /**
-   * Removes provisioned directories whose PV is gone. `inUse` are the claim keys of the pods this
-   * node still runs: their directories stay whatever the list says.
+   * Removes provisioned directories whose PV is gone. The claims of the pods this node still holds
+   * (`held`: its records, `desired`: what the control plane sent) keep theirs whatever the list says.
    */
-  sweep(inUse: Set<string>): void {
+  sweep(held: (Pod | undefined)[], desired: Map<string, Pod> | undefined): void {
+    const inUse = new Set<string>();
+    for (const pod of [...held, ...(desired?.values() ?? [])])
+      for (const v of pod?.spec.volumes ?? [])
+        if (v.persistentVolumeClaim) inUse.add(`${pod?.metadata.namespace}/${v.persistentVolumeClaim.claimName}`);
     if (!this.known || !existsSync(this.root)) return;
     for (const k of [...this.mounted.keys()]) if (!inUse.has(k)) this.mounted.delete(k);
     const used = new Set(this.mounted.values());

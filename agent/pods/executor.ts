@@ -12,7 +12,7 @@ import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
 import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
-import type { ClaimVolumes } from './claims';
+import { ClaimVolumes } from './claims';
 import type { ConfigSources } from './config-sources';
 import { runPreStop } from './hooks';
 import { keepExitedLog } from './logs';
@@ -26,7 +26,6 @@ import { memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
 export interface ExecutorOptions {
   runtime: ContainerRuntime;
   config: ConfigSources;
-  claims: ClaimVolumes;
   log: AgentLogger;
   now: () => number;
   nodeIp: string;
@@ -36,7 +35,12 @@ export interface ExecutorOptions {
 }
 
 export class PodExecutor {
-  constructor(private readonly o: ExecutorOptions) {}
+  /** Where the pods' claims live on this node (the manager feeds it the sync's volumes). */
+  readonly claims: ClaimVolumes;
+
+  constructor(private readonly o: ExecutorOptions) {
+    this.claims = new ClaimVolumes(o.stateDir, o.log);
+  }
 
   volumeDir(rec: PodRecord, volume: string): string {
     return join(this.o.stateDir, 'pods', rec.identity.uid, 'volumes', volume);
@@ -110,7 +114,7 @@ export class PodExecutor {
       pod,
       dir: (v) => this.volumeDir(rec, v),
       memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
-      claimPath: (claim) => this.o.claims.pathOf(pod.metadata.namespace as string, claim),
+      claimPath: (claim) => this.claims.pathOf(pod.metadata.namespace as string, claim),
     };
   }
 

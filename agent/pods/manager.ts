@@ -18,7 +18,6 @@ import type { PodSink } from '../agent';
 import type { AgentLogger } from '../log';
 import type { ContainerRuntime, PodIdentity } from '../runtime/types';
 import { isSidecar } from './actions';
-import { ClaimVolumes } from './claims';
 import type { ConfigVolume } from './config-sources';
 import { ConfigSources } from './config-sources';
 import { drain } from './drain';
@@ -48,7 +47,6 @@ export interface PodManagerOptions {
 export class PodManager implements PodSink {
   private readonly records = new Map<string, PodRecord>();
   private readonly config = new ConfigSources();
-  private readonly claims: ClaimVolumes;
   private readonly executor: PodExecutor;
   private desired: Map<string, Pod> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -65,11 +63,9 @@ export class PodManager implements PodSink {
     private readonly options: PodManagerOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.claims = new ClaimVolumes(options.stateDir, options.log);
     this.executor = new PodExecutor({
       runtime,
       config: this.config,
-      claims: this.claims,
       log: options.log,
       now: this.now,
       nodeIp: options.nodeIp,
@@ -115,25 +111,9 @@ export class PodManager implements PodSink {
   ): void {
     this.desired = new Map(pods.map((p) => [(p as unknown as Pod).metadata.uid as string, p as unknown as Pod]));
     if (config && this.config.update(config.configMaps ?? [], config.secrets ?? [])) this.configChanged();
-    if (volumes) {
-      if (this.claims.update(volumes)) this.configChanged();
-      this.sweepVolumes();
-    }
+    const held = () => [...this.records.values()].map((r) => this.desired?.get(r.identity.uid) ?? r.pod);
+    if (volumes && this.executor.claims.update(volumes, held(), this.desired)) this.configChanged();
     void this.tick();
-  }
-
-  /** Provisioned directories whose PV is gone go, unless a pod this node still holds uses the claim. */
-  private sweepVolumes(): void {
-    const inUse = new Set<string>();
-    for (const rec of this.records.values()) {
-      const pod = this.desired?.get(rec.identity.uid) ?? rec.pod;
-      for (const v of pod?.spec.volumes ?? [])
-        if (v.persistentVolumeClaim) inUse.add(`${pod?.metadata.namespace}/${v.persistentVolumeClaim.claimName}`);
-    }
-    for (const pod of this.desired?.values() ?? [])
-      for (const v of pod.spec.volumes ?? [])
-        if (v.persistentVolumeClaim) inUse.add(`${pod.metadata.namespace}/${v.persistentVolumeClaim.claimName}`);
-    this.claims.sweep(inUse);
   }
 
   /**
