@@ -69,7 +69,13 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   },
   { path: 'ephemeralContainers', what: 'ephemeral containers' },
   { path: 'runtimeClassName', what: 'runtimeClassName' },
-  { path: 'subdomain', what: 'subdomain (no cluster DNS yet)' },
+  {
+    // A StatefulSet's pods carry hostname and subdomain (its controller sets both, and their status
+    // writes are validated); a lone subdomain stays refused until cluster DNS answers for it.
+    path: 'subdomain',
+    what: 'subdomain (no cluster DNS yet)',
+    when: (v, spec) => typeof v === 'string' && v !== '' && typeof spec.hostname !== 'string',
+  },
   { path: 'dnsConfig', what: 'dnsConfig' },
   { path: 'hostNetwork', what: 'hostNetwork', when: (v) => v === true },
   { path: 'hostPID', what: 'hostPID', when: (v) => v === true },

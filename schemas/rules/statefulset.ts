@@ -13,7 +13,7 @@ import { checkWorkload } from './workloads';
 export function checkStatefulSet(obj: Rec, causes: StatusCause[]): void {
   const spec = isRec(obj.spec) ? obj.spec : undefined;
   if (!spec) return;
-  checkWorkload(spec, causes);
+  checkWorkload(withClaimVolumes(spec), causes);
   const name = isRec(obj.metadata) && typeof obj.metadata.name === 'string' ? obj.metadata.name : '';
   // The pod name (NAME-ORDINAL) is the pod's hostname: Kubernetes caps a StatefulSet's name the same way.
   if (name.length > 52)
@@ -51,4 +51,22 @@ export function checkStatefulSet(obj: Rec, causes: StatusCause[]): void {
     if (typeof tname === 'string') names.add(tname);
     if (isRec(t.spec)) checkClaimSpec(t.spec, `${at}.spec`, causes);
   });
+}
+
+/**
+ * The spec as the pods get it: each claim template is a volume the containers may mount (added
+ * after the pod's own volumes, so causes about those keep their paths).
+ */
+function withClaimVolumes(spec: Rec): Rec {
+  const template = isRec(spec.template) ? spec.template : undefined;
+  const podSpec = template && isRec(template.spec) ? template.spec : undefined;
+  if (!template || !podSpec || !Array.isArray(spec.volumeClaimTemplates)) return spec;
+  const volumes = Array.isArray(podSpec.volumes) ? podSpec.volumes : [];
+  const have = new Set(volumes.filter(isRec).map((v) => v.name));
+  const added = spec.volumeClaimTemplates
+    .map((t) => (isRec(t) && isRec(t.metadata) ? t.metadata.name : undefined))
+    .filter((n): n is string => typeof n === 'string' && DNS1123_LABEL.test(n) && !have.has(n))
+    .map((name) => ({ name, persistentVolumeClaim: { claimName: name } }));
+  if (added.length === 0) return spec;
+  return { ...spec, template: { ...template, spec: { ...podSpec, volumes: [...volumes, ...added] } } };
 }
