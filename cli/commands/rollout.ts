@@ -17,6 +17,7 @@ import { toYaml } from '../output/print';
 import { renderTable } from '../output/table';
 import { collectionPath, DEFAULT_NAMESPACE, objectPath, parseTarget, resolveKind } from '../resources';
 import { waitForRollouts } from '../rollout';
+import { waitForStatefulSet } from '../rollout-statefulset';
 
 /** The annotation kubectl stamps on the pod template for `rollout restart`. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
@@ -28,10 +29,15 @@ interface Target {
   path: string;
 }
 
-async function target(ctx: CliContext, args: string[], namespace: string | undefined): Promise<Target> {
-  const { info, name } = parseTarget(args, ['Deployment']);
+async function target(
+  ctx: CliContext,
+  args: string[],
+  namespace: string | undefined,
+  kinds: readonly string[] = ['Deployment'],
+): Promise<Target & { kind: string }> {
+  const { info, name } = parseTarget(args, kinds);
   const ns = namespace ?? DEFAULT_NAMESPACE;
-  return { client: await connect(ctx.io.env), namespace: ns, name, path: objectPath(info, ns, name) };
+  return { client: await connect(ctx.io.env), namespace: ns, name, path: objectPath(info, ns, name), kind: info.kind };
 }
 
 const MERGE_PATCH = 'application/merge-patch+json';
@@ -41,14 +47,21 @@ export function register(program: Command, ctx: CliContext): void {
 
   rollout
     .command('status')
-    .description('wait until a Deployment is rolled out (exit 1 if it fails or times out)')
-    .argument('<target...>', 'deployment/NAME')
+    .description('wait until a Deployment or StatefulSet is rolled out (exit 1 if it fails or times out)')
+    .argument('<target...>', 'deployment/NAME or statefulset/NAME')
     .option('-n, --namespace <ns>', 'namespace')
     .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m); default: never')
     .option('--no-watch', 'print the current state once instead of waiting')
     .action(async (args: string[], opts: { namespace?: string; timeout?: string; watch: boolean }) => {
       const timeoutMs = parseTimeoutMs(opts.timeout);
-      const t = await target(ctx, args, opts.namespace);
+      const t = await target(ctx, args, opts.namespace, ['Deployment', 'StatefulSet']);
+      if (t.kind === 'StatefulSet') {
+        await waitForStatefulSet(ctx, t.client, t, {
+          once: !opts.watch,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        });
+        return;
+      }
       await waitForRollouts(ctx, t.client, [{ namespace: t.namespace, name: t.name }], {
         style: 'kubectl',
         once: !opts.watch,
