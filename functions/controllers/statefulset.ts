@@ -30,7 +30,7 @@ import {
   statefulPod,
   templateOf,
 } from './statefulset-pods';
-import { isAvailable, isReady, sameJson } from './util';
+import { isAvailable, isReady, ownerReferenceTo, sameJson } from './util';
 
 const SOURCE = { component: 'statefulset-controller' };
 
@@ -209,7 +209,10 @@ async function ensureClaims(ctx: PassContext, sts: StatefulSet, pod: string): Pr
       name,
     });
     if (have?.metadata.deletionTimestamp) return false;
-    if (have) continue;
+    if (have) {
+      await reclaimForOrdinal(ctx, sts, have);
+      continue;
+    }
     await ctx.deps.store.create(statefulClaim(sts, t, pod));
     await recordEvent(
       ctx.deps,
@@ -221,6 +224,23 @@ async function ensureClaims(ctx: PassContext, sts: StatefulSet, pod: string): Pr
     );
   }
   return true;
+}
+
+/**
+ * The ordinal is wanted again (a scale up) before the collector removed the claim a condemned pod
+ * was given: the claim goes back to the set's retention policy, as Kubernetes' claim owner update does.
+ */
+async function reclaimForOrdinal(ctx: PassContext, sts: StatefulSet, claim: PersistentVolumeClaim): Promise<void> {
+  const refs = claim.metadata.ownerReferences ?? [];
+  const kept = refs.filter((r) => r.kind !== 'Pod');
+  if (kept.length === refs.length) return;
+  if (
+    sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete' &&
+    !kept.some((r) => r.uid === sts.metadata.uid)
+  )
+    kept.push({ ...ownerReferenceTo(sts), controller: false });
+  const { ownerReferences: _, ...rest } = claim.metadata;
+  await ctx.deps.store.update({ ...claim, metadata: kept.length > 0 ? { ...rest, ownerReferences: kept } : rest });
 }
 
 /** `whenScaled: Delete`: the condemned pod owns its claims, so they go with it (Kubernetes does the same). */

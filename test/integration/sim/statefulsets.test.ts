@@ -190,6 +190,30 @@ describe('StatefulSet in simulation', () => {
     await sim.until(async () => (await claims(sim)).length === 0 && (await sim.pods()).length === 0);
   });
 
+  it('gives a claim back to the set when a scale up wants its ordinal before the collector removed it', async () => {
+    const sim = await cluster();
+    const policy = { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } };
+    await sim.apply(statefulSet(2, policy));
+    await sim.until(async () => (await sim.readyPods('web-')).length === 2);
+    const claim = (await claims(sim)).find((c) => c.metadata.name === 'www-web-1') as PersistentVolumeClaim;
+    const old = await pod(sim, 'web-1');
+    // As the controller leaves it when it condemns web-1, with the pod gone and the scale back up.
+    await sim.store.update({
+      ...claim,
+      metadata: {
+        ...claim.metadata,
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'web-1', uid: old.metadata.uid as string }],
+      },
+    });
+    await sim.store.delete({ kind: 'Pod', namespace: 'default', name: 'web-1' });
+    await sim.until(async () => (await sim.readyPods('web-1')).length === 1);
+    await sim.advance(3_000);
+    const after = (await claims(sim)).find((c) => c.metadata.name === 'www-web-1');
+    expect(after?.metadata.deletionTimestamp).toBeUndefined();
+    expect(after?.metadata.ownerReferences).toBeUndefined();
+    expect(after?.spec.volumeName).toBe(claim.spec.volumeName);
+  });
+
   it('keeps a claim in use until its pod is gone (pvc-protection), then reclaims its volume', async () => {
     const sim = await cluster();
     await sim.apply(statefulSet(1));
