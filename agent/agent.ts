@@ -17,6 +17,7 @@ import type {
   ConfigSource,
   IngressTable,
   LogRequestRef,
+  NodeVolume,
   PodRef,
   RoutesDiff,
   ServiceRoute,
@@ -34,7 +35,11 @@ import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
 /** What the sync loop needs from the pod manager (agent/pods/). */
 export interface PodSink {
   /** The pods bound to this node, as the control plane sees them now. */
-  setDesired(pods: Record<string, unknown>[], config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] }): void;
+  setDesired(
+    pods: Record<string, unknown>[],
+    config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
+    volumes?: NodeVolume[],
+  ): void;
   /** Statuses that changed since `markReported` was last called for them. */
   changedStatuses(): { pod: PodRef; status: Record<string, unknown> }[];
   /** Terminating pods whose containers are all gone. */
@@ -246,6 +251,7 @@ export class Agent {
     if (res.configMaps || res.secrets)
       this.desiredConfig = { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] };
     if (res.logRequests) this.logRequests = res.logRequests;
+    const volumes = res.volumes;
     // Routes first: a pod that starts now gets the Service variables of this sync.
     if (res.routes) {
       this.applyRoutes(res.routes);
@@ -253,7 +259,8 @@ export class Agent {
     }
     if (this.ingress && (res.routes || res.ingress))
       await this.ingress.update(res.ingress, res.routes ? [...this.routes.values()] : undefined);
-    this.pods.setDesired(this.desiredPods, this.desiredConfig);
+    // Volumes come with the pods: an answer without them leaves what the manager holds.
+    this.pods.setDesired(this.desiredPods, this.desiredConfig, volumes);
     this.answerLogRequests(this.logRequests);
     // Last: an answer that failed to apply (the proxy could not bind) is asked for again.
     this.versions = { ...res.versions };

@@ -5,7 +5,7 @@
  *
  * The record has one version token per section of what a node must run:
  * - `pods`: a pod bound to the node was created, changed (anything but a status-only write by its
- *   agent) or deleted;
+ *   agent) or deleted, or a PersistentVolume pinned to the node was written (volumes go with pods);
  * - `config`: a ConfigMap or Secret that a pod of the node refers to was written or deleted;
  * - `logs`: a LogRequest for the node was created or deleted;
  * - `routes`: the Service route index moved (written by the endpoints controller, which brings
@@ -20,6 +20,7 @@
  * (agent/agent.ts), and the endpoints controller catches lagging records up.
  */
 import { randomBytes } from 'node:crypto';
+import { type PersistentVolume, volumeNode } from '../schemas/storage';
 import { isAlreadyExists, isConflict, isNotFound } from './errors';
 import type {
   ChangeListener,
@@ -307,6 +308,9 @@ class TrackingStore implements StateStore {
     for (const { object, deleted, created } of writes) {
       const node = nodeNameOf(object);
       if (object.kind === 'Pod' && node) add(node, 'pods');
+      // A node's volumes travel with its pods: a PV made, bound or deleted there moves them.
+      else if (object.kind === 'PersistentVolume' && volumeNode(object as PersistentVolume))
+        add(volumeNode(object as PersistentVolume) as string, 'pods');
       else if (object.kind === LOG_REQUEST_KIND && node && (created || deleted)) add(node, 'logs');
       else if (object.kind === 'ConfigMap' || object.kind === 'Secret') configWrites.push(object);
     }

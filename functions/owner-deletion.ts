@@ -13,8 +13,9 @@ import type { Obj, ObjectRef } from './store/types';
 
 export const FOREGROUND_FINALIZER = 'foregroundDeletion';
 /** Kinds that own others (their dependents named by ownerReferences), and kinds that are owned. */
-export const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob', 'DaemonSet'];
-export const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod'];
+export const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'Job', 'CronJob', 'DaemonSet', 'StatefulSet', 'Pod'];
+/** A StatefulSet owns its pods and revisions, and claims by its retention policy (a set or a pod owns them). */
+export const DEPENDENT_KINDS = ['ReplicaSet', 'Job', 'Pod', 'ControllerRevision', 'PersistentVolumeClaim'];
 
 /** Whether `obj` waits for its dependents to be gone before it goes. */
 export function isDeletingInForeground(obj: Obj): boolean {

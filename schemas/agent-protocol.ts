@@ -98,6 +98,12 @@ export interface SyncResponse {
    */
   configMaps?: ConfigSource[];
   secrets?: ConfigSource[];
+  /**
+   * With the pods: the PersistentVolumes of this node (and those its pods' claims are bound to).
+   * The agent mounts a claim's volume from it, and removes the directory of a provisioned volume
+   * that is no longer listed (its PV was deleted: reclaim policy Delete).
+   */
+  volumes?: NodeVolume[];
   /** When they moved: the pending log requests for this node's pods, answered on `/agent/v1/logs`. */
   logRequests?: LogRequestRef[];
   /** When the routes moved: the Services whose routes changed (all of them when `full`), and those removed. */
@@ -113,6 +119,19 @@ export interface SyncResponse {
    * seconds (shorter right after a change), or at once to report a status change.
    */
   syncAfterSeconds?: number;
+}
+
+export interface NodeVolume {
+  /** The PersistentVolume's name. */
+  name: string;
+  /** `namespace/name` of the claim it is bound to (the claim's uid matched), if any. */
+  claim?: string;
+  /** Made by the local provisioner: a directory `<state dir>/volumes/<name>` the agent creates and removes. */
+  provisioned: boolean;
+  /** A hand-made PV's hostPath or local path on the node. */
+  path?: string;
+  /** hostPath type DirectoryOrCreate (or none): the agent creates a missing directory; a local path must exist. */
+  create?: boolean;
 }
 
 export interface RoutesDiff {

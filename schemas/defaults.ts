@@ -130,6 +130,23 @@ export function applyDefaults<T extends Obj>(obj: T): T {
       // pkg/apis/networking/v1/defaults.go: parameters without a scope are cluster-scoped.
       if (isRec(spec) && isRec(spec.parameters)) setDefault(spec.parameters, 'scope', 'Cluster');
       break;
+    case 'StatefulSet':
+      if (isRec(spec)) defaultStatefulSet(spec);
+      break;
+    case 'PersistentVolumeClaim':
+      if (isRec(spec)) setDefault(spec, 'volumeMode', 'Filesystem');
+      break;
+    case 'PersistentVolume':
+      if (isRec(spec)) {
+        // A PV made by hand keeps its data when its claim goes (Kubernetes' default for static PVs).
+        setDefault(spec, 'persistentVolumeReclaimPolicy', 'Retain');
+        setDefault(spec, 'volumeMode', 'Filesystem');
+      }
+      break;
+    case 'StorageClass':
+      setDefault(out as unknown as Rec, 'reclaimPolicy', 'Delete');
+      setDefault(out as unknown as Rec, 'volumeBindingMode', 'Immediate');
+      break;
     case 'NodePool':
       if (isRec(spec)) {
         setDefault(spec, 'minNodes', 0);
@@ -157,6 +174,31 @@ function defaultClusterIPs(spec: Rec): void {
     spec.clusterIP = ips[0];
   setDefault(spec, 'ipFamilies', ['IPv4']);
   setDefault(spec, 'ipFamilyPolicy', 'SingleStack');
+}
+
+/** pkg/apis/apps/v1/defaults.go SetDefaults_StatefulSet. */
+function defaultStatefulSet(spec: Rec): void {
+  setDefault(spec, 'replicas', 1);
+  setDefault(spec, 'podManagementPolicy', 'OrderedReady');
+  setDefault(spec, 'revisionHistoryLimit', 10);
+  setDefault(spec, 'minReadySeconds', 0);
+  setDefault(spec, 'updateStrategy', {});
+  if (isRec(spec.updateStrategy)) {
+    setDefault(spec.updateStrategy, 'type', 'RollingUpdate');
+    if (spec.updateStrategy.type === 'RollingUpdate') {
+      setDefault(spec.updateStrategy, 'rollingUpdate', {});
+      if (isRec(spec.updateStrategy.rollingUpdate)) setDefault(spec.updateStrategy.rollingUpdate, 'partition', 0);
+    }
+  }
+  setDefault(spec, 'persistentVolumeClaimRetentionPolicy', {});
+  if (isRec(spec.persistentVolumeClaimRetentionPolicy)) {
+    setDefault(spec.persistentVolumeClaimRetentionPolicy, 'whenDeleted', 'Retain');
+    setDefault(spec.persistentVolumeClaimRetentionPolicy, 'whenScaled', 'Retain');
+  }
+  if (Array.isArray(spec.volumeClaimTemplates))
+    for (const t of spec.volumeClaimTemplates)
+      if (isRec(t) && isRec(t.spec)) setDefault(t.spec, 'volumeMode', 'Filesystem');
+  defaultTemplate(spec.template);
 }
 
 /** A Job's spec (also a CronJob's jobTemplate.spec). */

@@ -19,6 +19,8 @@ export * from './policy';
 export { bytes, cpuMillis, isQuantity, parseQuantity } from './quantity';
 export { immutableChanges as updateProblems } from './rules/immutable';
 export * from './service';
+export * from './statefulset';
+export * from './storage';
 export { MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from './tree';
 export { precompile, validate } from './validate';
 export * from './workloads';

@@ -12,6 +12,8 @@ import { ClusterRoleBindingSchema, ClusterRoleSchema, RoleBindingSchema, RoleSch
 import { PriorityClassSchema } from './scheduling';
 import { EndpointsSchema, ServiceSchema } from './service';
 import { ServiceAccountSchema } from './service-account';
+import { ControllerRevisionSchema, StatefulSetSchema } from './statefulset';
+import { PersistentVolumeClaimSchema, PersistentVolumeSchema, StorageClassSchema } from './storage';
 import { CronJobSchema, DeploymentSchema, JobSchema, ReplicaSetSchema } from './workloads';
 
 export interface KindInfo {
@@ -77,6 +79,11 @@ export const kinds: readonly KindInfo[] = [
     ['status'],
     PodDisruptionBudgetSchema,
   ),
+  info('apps/v1', 'StatefulSet', 'statefulsets', true, ['sts'], ['status', 'scale'], StatefulSetSchema),
+  info('apps/v1', 'ControllerRevision', 'controllerrevisions', true, [], [], ControllerRevisionSchema),
+  info('v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, ['pvc'], ['status'], PersistentVolumeClaimSchema),
+  info('v1', 'PersistentVolume', 'persistentvolumes', false, ['pv'], ['status'], PersistentVolumeSchema),
+  info('storage.k8s.io/v1', 'StorageClass', 'storageclasses', false, ['sc'], [], StorageClassSchema),
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),

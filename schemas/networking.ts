@@ -11,7 +11,7 @@ import { envelope, type Kind, LabelSelectorSchema } from './meta';
 export const FERRY_INGRESS_CLASS = 'ferry';
 export const FERRY_INGRESS_CONTROLLER = 'ferry.dev/ingress';
 /** Kubernetes' annotation marking the class an Ingress without `ingressClassName` gets. */
-export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+export const DEFAULT_INGRESS_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
 
 export const PATH_TYPES = ['Exact', 'Prefix', 'ImplementationSpecific'] as const;
 

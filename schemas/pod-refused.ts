@@ -29,7 +29,6 @@ const FIELD_PATHS =
 const VOLUME_FIELD_PATHS = /^metadata\.(name|namespace|uid|labels|annotations|(labels|annotations)\['[^']+'\])$/;
 
 export const REFUSED_POD_FIELDS: readonly Refused[] = [
-  { path: 'volumes[].persistentVolumeClaim', what: 'persistentVolumeClaim volumes' },
   { path: 'volumes[].ephemeral', what: 'ephemeral volumes' },
   { path: 'volumes[].csi', what: 'CSI volumes' },
   { path: 'volumes[].nfs', what: 'NFS volumes' },

@@ -14,6 +14,7 @@ import type { AgentLogger } from '../log';
 import type { ProbeTarget } from '../probes';
 import type { ContainerInspect, ContainerRuntime } from '../runtime/types';
 import { computePodActions, isSidecar, type ObservedContainer, type PodAction } from './actions';
+import { ClaimVolumes } from './claims';
 import type { ConfigSources } from './config-sources';
 import { resolvConfPath, writePodResolvConf } from './dns';
 import { runPreStop } from './hooks';
@@ -41,7 +42,12 @@ export interface ExecutorOptions {
 }
 
 export class PodExecutor {
-  constructor(private readonly o: ExecutorOptions) {}
+  /** Where the pods' claims live on this node (the manager feeds it the sync's volumes). */
+  readonly claims: ClaimVolumes;
+
+  constructor(private readonly o: ExecutorOptions) {
+    this.claims = new ClaimVolumes(o.stateDir, o.log);
+  }
 
   volumeDir(rec: PodRecord, volume: string): string {
     return join(this.o.stateDir, 'pods', rec.identity.uid, 'volumes', volume);
@@ -116,6 +122,7 @@ export class PodExecutor {
       pod,
       dir: (v) => this.volumeDir(rec, v),
       memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
+      claimPath: (claim) => this.claims.pathOf(pod.metadata.namespace as string, claim),
     };
   }
 

@@ -11,7 +11,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfigSource, LogRequestRef, PodRef } from '../../schemas/agent-protocol';
+import type { ConfigSource, LogRequestRef, NodeVolume, PodRef } from '../../schemas/agent-protocol';
 import type { Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { PodSink } from '../agent';
@@ -114,9 +114,12 @@ export class PodManager implements PodSink {
   setDesired(
     pods: Record<string, unknown>[],
     config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
+    volumes?: NodeVolume[],
   ): void {
     this.desired = new Map(pods.map((p) => [(p as unknown as Pod).metadata.uid as string, p as unknown as Pod]));
     if (config && this.config.update(config.configMaps ?? [], config.secrets ?? [])) this.configChanged();
+    const held = () => [...this.records.values()].map((r) => this.desired?.get(r.identity.uid) ?? r.pod);
+    if (volumes && this.executor.claims.update(volumes, held(), this.desired)) this.configChanged();
     void this.tick();
   }
 

@@ -1,5 +1,6 @@
 /**
- * A container's mounts from the pod's volumes: emptyDir (a directory under the node's state dir,
+ * A container's mounts from the pod's volumes: persistentVolumeClaim (the node directory of the
+ * claim's volume, claims.ts; `readOnly` on the claim or the mount honoured), emptyDir (a directory under the node's state dir,
  * or with `medium: Memory` a tmpfs volume the sandbox holds so it is shared by the pod's
  * containers and outlives their restarts, sized by `sizeLimit`), hostPath, configMap and secret
  * (files projected by config-sources.ts), downwardAPI and projected (volume-files.ts), all
@@ -24,6 +25,8 @@ export interface VolumeContext {
   dir: (volume: string) => string;
   /** The runtime's name of the pod's memory volume `volume`. */
   memoryVolume: (volume: string) => string;
+  /** The host directory of a claim of the pod's namespace (claims.ts); throws ConfigNotReadyError until bound here. */
+  claimPath: (claimName: string) => string;
 }
 
 /** The pod's `medium: Memory` emptyDirs, which the sandbox creates and holds. */
@@ -47,7 +50,8 @@ export function containerMounts(ctx: VolumeContext, spec: Container, env: { name
     const sub = m.subPathExpr !== undefined ? expand(m.subPathExpr, env) : m.subPath;
     // Kubernetes mounts these read-only whatever the mount says.
     const projectedKind = vol.configMap ?? vol.secret ?? vol.downwardAPI ?? vol.projected;
-    const readOnly = (m.readOnly ?? false) || projectedKind !== undefined;
+    const readOnly =
+      (m.readOnly ?? false) || projectedKind !== undefined || vol.persistentVolumeClaim?.readOnly === true;
     if (vol.emptyDir?.medium === 'Memory') {
       if (sub)
         throw new ConfigNotReadyError(`volume ${vol.name}: ferry does not support subPath into a Memory emptyDir yet`);
@@ -73,6 +77,9 @@ export function containerMounts(ctx: VolumeContext, spec: Container, env: { name
  */
 export function prepareVolume(ctx: VolumeContext, vol: Volume, fsGroup: number | undefined): string | undefined {
   if (vol.hostPath) return vol.hostPath.path;
+  // The claim's directory is the volume's, shared by every pod that mounts the claim; fsGroup is
+  // not applied to it (the kubelet applies it, ferry does not yet: the directory is 0777).
+  if (vol.persistentVolumeClaim) return ctx.claimPath(vol.persistentVolumeClaim.claimName);
   if (vol.emptyDir) {
     const dir = ctx.dir(vol.name);
     if (!existsSync(dir)) {

@@ -18,6 +18,7 @@ import { renderTable } from '../output/table';
 import { collectionPath, DEFAULT_NAMESPACE, objectPath, parseTarget, resolveKind } from '../resources';
 import { waitForRollouts } from '../rollout';
 import { waitForDaemonSet } from '../rollout-daemonset';
+import { waitForStatefulSet } from '../rollout-statefulset';
 
 /** The annotation kubectl stamps on the pod template for `rollout restart`. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
@@ -34,10 +35,10 @@ async function target(
   args: string[],
   namespace: string | undefined,
   kinds: readonly string[] = ['Deployment'],
-): Promise<Target> {
+): Promise<Target & { kind: string }> {
   const { info, name } = parseTarget(args, kinds);
   const ns = namespace ?? DEFAULT_NAMESPACE;
-  return { client: await connect(ctx.io.env), namespace: ns, name, path: objectPath(info, ns, name) };
+  return { client: await connect(ctx.io.env), namespace: ns, name, path: objectPath(info, ns, name), kind: info.kind };
 }
 
 const MERGE_PATCH = 'application/merge-patch+json';
@@ -47,22 +48,28 @@ export function register(program: Command, ctx: CliContext): void {
 
   rollout
     .command('status')
-    .description('wait until a Deployment or DaemonSet is rolled out (exit 1 if it fails or times out)')
-    .argument('<target...>', 'deployment/NAME or daemonset/NAME')
+    .description('wait until a Deployment, DaemonSet or StatefulSet is rolled out (exit 1 if it fails or times out)')
+    .argument('<target...>', 'deployment/NAME, daemonset/NAME or statefulset/NAME')
     .option('-n, --namespace <ns>', 'namespace')
     .option('--timeout <duration>', 'give up after this long (e.g. 90s, 5m); default: never')
     .option('--no-watch', 'print the current state once instead of waiting')
     .action(async (args: string[], opts: { namespace?: string; timeout?: string; watch: boolean }) => {
       const timeoutMs = parseTimeoutMs(opts.timeout);
-      if (parseTarget(args, ['Deployment', 'DaemonSet']).info.kind === 'DaemonSet') {
-        const t = await target(ctx, args, opts.namespace, ['DaemonSet']);
+      const t = await target(ctx, args, opts.namespace, ['Deployment', 'DaemonSet', 'StatefulSet']);
+      if (t.kind === 'DaemonSet') {
         await waitForDaemonSet(ctx, t.client, t.path, {
           once: !opts.watch,
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
         });
         return;
       }
-      const t = await target(ctx, args, opts.namespace);
+      if (t.kind === 'StatefulSet') {
+        await waitForStatefulSet(ctx, t.client, t, {
+          once: !opts.watch,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        });
+        return;
+      }
       await waitForRollouts(ctx, t.client, [{ namespace: t.namespace, name: t.name }], {
         style: 'kubectl',
         once: !opts.watch,

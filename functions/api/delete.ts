@@ -6,6 +6,7 @@
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/#cascading-deletion
  */
 import { kinds } from '../../schemas';
+import { isoTime } from '../../schemas/time';
 import { QUOTA_LEDGER_KIND, releaseQuota } from '../admission';
 import { clusterIPOf, releaseClusterIP } from '../cluster-ips';
 import { BadRequestError, ConflictError, ForbiddenError, InvalidError, isNotFound } from '../errors';
@@ -42,8 +43,12 @@ export async function removeResource(
     await releaseQuota(deps, pod);
     return pod;
   }
+  // PVC and PV protection: a claim in use (or a bound volume) is marked and stays until the volume
+  // controller lifts its finalizer (functions/controllers/volume-protection.ts), as Kubernetes does.
+  if (PROTECTED_KINDS.has(info.kind) && (stored.metadata.finalizers?.length ?? 0) > 0) return markDeleted(deps, stored);
   const policy = options.propagationPolicy ?? 'Background';
-  if (policy === 'Foreground' && OWNER_KINDS.includes(info.kind)) {
+  // A pod's own deletion is its graceful termination (pod-deletion.ts), whatever it owns.
+  if (policy === 'Foreground' && OWNER_KINDS.includes(info.kind) && info.kind !== 'Pod') {
     // 200 with the owner as kept (deletionTimestamp, the finalizer): `kubectl delete` then waits
     // for the 404 that comes once its dependents are gone.
     const marked = await markForegroundDeletion(deps, refOf(route, name));
@@ -64,6 +69,21 @@ export async function removeResource(
     if (isNotFound(err)) throw notFoundFor(info, name);
     throw err;
   }
+}
+
+const PROTECTED_KINDS = new Set(['PersistentVolumeClaim', 'PersistentVolume']);
+
+/** Sets deletionTimestamp once (a second DELETE returns the object as it is). */
+async function markDeleted(deps: ApiDeps, stored: Obj): Promise<Obj> {
+  if (stored.metadata.deletionTimestamp) return stored;
+  return retryOnConflict((fresh) => {
+    const current = fresh ?? stored;
+    if (current.metadata.deletionTimestamp) return Promise.resolve(current);
+    return deps.store.update({
+      ...current,
+      metadata: { ...current.metadata, deletionTimestamp: isoTime(deps.clock()) },
+    });
+  });
 }
 
 type PropagationPolicy = 'Orphan' | 'Background' | 'Foreground';

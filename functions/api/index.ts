@@ -6,7 +6,13 @@
  * leaves through http-errors.ts.
  */
 
-import { applyDefaults, openApiDocument } from '../../schemas';
+import {
+  applyDefaults,
+  DEFAULT_STORAGE_CLASS,
+  DEFAULT_STORAGE_CLASS_ANNOTATION,
+  LOCAL_PROVISIONER,
+  openApiDocument,
+} from '../../schemas';
 import { SYSTEM_PRIORITY_CLASSES } from '../../schemas/scheduling';
 import { DEFAULT_SERVICE_ACCOUNT, defaultServiceAccount } from '../../schemas/service-account';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
@@ -185,5 +191,29 @@ export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): P
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
+  }
+  await ensureDefaultStorageClass(deps);
+}
+
+/**
+ * The default StorageClass, as k3s ships `local-path`: the built-in node-local provisioner, bound
+ * when the claim's first pod is scheduled, the directory removed with its claim. Made when no
+ * StorageClass exists at a server's start (k3s re-applies its manifest at each start too).
+ */
+async function ensureDefaultStorageClass(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
+  if ((await deps.store.list('StorageClass')).items.length > 0) return;
+  try {
+    await deps.store.create(
+      applyDefaults<Obj>({
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: DEFAULT_STORAGE_CLASS, annotations: { [DEFAULT_STORAGE_CLASS_ANNOTATION]: 'true' } },
+        provisioner: LOCAL_PROVISIONER,
+        reclaimPolicy: 'Delete',
+        volumeBindingMode: 'WaitForFirstConsumer',
+      } as Obj),
+    );
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
   }
 }

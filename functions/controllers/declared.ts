@@ -22,6 +22,8 @@ import { repairNodePorts } from './node-port-repair';
 import { type NodePoolOptions, reconcileNodePools } from './nodepool';
 import { reconcileReplicaSets } from './replicaset';
 import { ensureDefaultServiceAccounts, podTokenSweeper } from './service-accounts';
+import { reconcileStatefulSets } from './statefulset';
+import { reconcileVolumes } from './volumes';
 
 /** The declared list, in order. */
 export function declaredControllers(
@@ -35,6 +37,7 @@ export function declaredControllers(
     { name: 'service-accounts', run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx) },
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
+    { name: 'statefulset', run: (ctx) => reconcileStatefulSets(ctx.deps, ctx) },
     { name: 'daemonset', run: (ctx) => reconcileDaemonSets(ctx) },
     { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
     { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
@@ -46,6 +49,8 @@ export function declaredControllers(
         if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
       },
     },
+    // After the scheduler: claims it gave a node are provisioned there in the same round.
+    { name: 'volumes', run: (ctx) => reconcileVolumes(ctx) },
     { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
     // After the pods moved this round: what each PodDisruptionBudget allows the next eviction.
     { name: 'disruption', run: (ctx) => reconcileDisruptionBudgets(ctx) },

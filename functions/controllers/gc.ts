@@ -8,6 +8,7 @@
  *   Kubernetes' garbage collector keeps it until then.
  * https://kubernetes.io/docs/concepts/architecture/garbage-collection/
  */
+import { isoTime } from '../../schemas/time';
 import { releaseQuota } from '../admission';
 import type { Deps } from '../deps';
 import { isConflict, isNotFound } from '../errors';
@@ -32,14 +33,20 @@ export async function collectGarbage(
   for (const kind of DEPENDENT_KINDS) {
     for (const obj of await snapshot.list(kind)) {
       const refs = obj.metadata.ownerReferences ?? [];
-      for (const r of refs) dependents.set(r.uid, [...(dependents.get(r.uid) ?? []), obj]);
+      for (const r of refs) {
+        const list = dependents.get(r.uid);
+        if (list) list.push(obj);
+        else dependents.set(r.uid, [obj]);
+      }
       if (refs.length === 0 || refs.some((r) => owners.has(r.uid) || !OWNER_KINDS.includes(r.kind))) continue;
       await remove(deps, obj);
     }
   }
   for (const owner of owners.values()) {
-    // An owner whose finalizers were all removed (by a client) goes too, as in Kubernetes.
-    const released = owner.metadata.deletionTimestamp !== undefined && !owner.metadata.finalizers?.length;
+    // An owner whose finalizers were all removed (by a client) goes too, as in Kubernetes. Not a
+    // pod: its deletionTimestamp is its graceful termination, which pod-deletion.ts finishes.
+    const released =
+      owner.kind !== 'Pod' && owner.metadata.deletionTimestamp !== undefined && !owner.metadata.finalizers?.length;
     if (!released && !isDeletingInForeground(owner)) continue;
     const waiting = dependents.get(owner.metadata.uid as string) ?? [];
     if (waiting.length === 0) await removeOwner(deps, owner);
@@ -52,6 +59,8 @@ async function deleteDependent(deps: Deps, obj: Obj): Promise<void> {
   if (obj.metadata.deletionTimestamp) return;
   const ref = refOf(obj);
   if (obj.kind === 'Pod') await deletePod(deps, ref);
+  // Kinds that own nothing (ControllerRevisions, claims) just go; a protected claim is marked.
+  else if (!OWNER_KINDS.includes(obj.kind)) await remove(deps, obj);
   else await markForegroundDeletion(deps, ref);
 }
 
@@ -77,7 +86,11 @@ async function remove(deps: Deps, obj: Obj): Promise<void> {
   const ref = refOf(obj);
   try {
     if (obj.kind === 'Pod') await deletePod(deps, ref);
-    else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
+    // A protected claim is marked; the volume controller removes it once no pod uses it.
+    else if ((obj.metadata.finalizers?.length ?? 0) > 0) {
+      if (!obj.metadata.deletionTimestamp)
+        await deps.store.update({ ...obj, metadata: { ...obj.metadata, deletionTimestamp: isoTime(deps.clock()) } });
+    } else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
   } catch (err) {
     if (!isNotFound(err) && !isConflict(err)) throw err;
   }

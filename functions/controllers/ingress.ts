@@ -19,7 +19,7 @@ import type { IngressDefault, IngressPathRule, IngressServiceRef } from '../../s
 import { isConditionTrue } from '../../schemas/conditions';
 import type { Secret } from '../../schemas/core';
 import {
-  DEFAULT_CLASS_ANNOTATION,
+  DEFAULT_INGRESS_CLASS_ANNOTATION,
   FERRY_INGRESS_CLASS,
   FERRY_INGRESS_CONTROLLER,
   type Ingress,
@@ -60,7 +60,7 @@ export function ferryIngresses(ingresses: Ingress[], classes: IngressClass[]): I
     classes.filter((c) => c.spec?.controller === FERRY_INGRESS_CONTROLLER).map((c) => c.metadata.name),
   );
   const defaultIsOurs = classes.some(
-    (c) => c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true' && ours.has(c.metadata.name),
+    (c) => c.metadata.annotations?.[DEFAULT_INGRESS_CLASS_ANNOTATION] === 'true' && ours.has(c.metadata.name),
   );
   return ingresses
     .filter((ing) => {
@@ -163,7 +163,7 @@ async function ensureBuiltInClass(deps: Deps): Promise<IngressClass | undefined>
     return await deps.store.create<IngressClass>({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'IngressClass',
-      metadata: { name: FERRY_INGRESS_CLASS, annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
+      metadata: { name: FERRY_INGRESS_CLASS, annotations: { [DEFAULT_INGRESS_CLASS_ANNOTATION]: 'true' } },
       spec: { controller: FERRY_INGRESS_CONTROLLER },
     });
   } catch (err) {

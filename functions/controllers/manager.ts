@@ -4,7 +4,8 @@
  * with the pass's own writes), behind a store lease so only one manager acts on a store at a time.
  *
  * Order (declared.ts): service-accounts -> deployment (ReplicaSets) -> replicaset (pods) ->
- * daemonset (pods) -> cronjob -> job -> scheduler (binds) -> node-lifecycle (failures) ->
+ * statefulset (pods and claims) -> daemonset (pods) -> cronjob -> job -> scheduler (binds) ->
+ * volumes (claims bound, provisioned, protected, reclaimed) -> node-lifecycle (failures) ->
  * disruption (budgets) -> endpoints (where Services send traffic) -> load-balancer -> ingress (the
  * built-in ingress' table and load balancer) -> gc (orphans); the rounds repeat over the same
  * snapshot while they still write (bounded), so one trigger carries a new Deployment all the way

@@ -7,6 +7,7 @@ import type { PodPlacement } from './affinity';
 import { insufficient, podHostPorts, podOtherRequests, podRequests } from './requests';
 import type { NodeInfo } from './snapshot';
 import { tolerates } from './tolerations';
+import type { PodVolumes } from './volumes';
 
 export interface PodContext {
   pod: Pod;
@@ -17,6 +18,8 @@ export interface PodContext {
   other?: Record<string, number>;
   /** Node affinity, pod (anti-)affinity and spreading, when the pod or a placed pod has any. */
   placement?: PodPlacement;
+  /** The pod's PersistentVolumeClaims, when it has any (volumes.ts). */
+  volumes?: PodVolumes;
 }
 
 const UNSCHEDULABLE_TAINT = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' } as const;
@@ -54,6 +57,11 @@ export function firstFailure(n: NodeInfo, ctx: PodContext): string | undefined {
   }
   if (ctx.placement) {
     const reason = ctx.placement.failure(n);
+    if (reason) return reason;
+  }
+  // After affinity (kube-scheduler runs VolumeBinding after NodeAffinity): a bound claim pins one node.
+  if (ctx.volumes) {
+    const reason = ctx.volumes.failure(n.node);
     if (reason) return reason;
   }
   if (ctx.hostPorts.length > 0 && ctx.hostPorts.some((p) => n.hostPorts.has(p)))

@@ -5,7 +5,7 @@
  * Under the controller manager the nodes, pods and allocation records come from the round's
  * cluster snapshot (listed once per round for every controller); called alone it lists them.
  */
-import type { Node, Pod } from '../../schemas';
+import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
@@ -19,6 +19,7 @@ import { type PodContext, podContext } from './filters';
 import { Preemptor } from './preemptor';
 import { assume, buildSnapshot, livePodMap, type NodeInfo } from './snapshot';
 import { Stack, unschedulableMessage } from './stack';
+import { claimNames, VolumeBinder } from './volumes';
 
 export interface ScheduleOptions {
   /** Record Scheduled/FailedScheduling events (default true). */
@@ -60,15 +61,31 @@ export async function schedulePass(
   const plan = new Map<NodeInfo, PodContext[]>();
   const failed: { pod: Pod; message: string; nominated?: string }[] = [];
   const preemptor = new Preemptor(snapshot.nodes, pods);
+  const binder = snapshot.pending.some((p) => claimNames(p).length > 0) ? await volumeBinder(read, pods) : undefined;
+  let volumeConflicts = 0;
   for (const pod of snapshot.pending) {
     const ctx = podContext(pod);
     const checks = placement.forPod(pod);
     if (checks) ctx.placement = checks;
+    const volumes = binder?.forPod(pod);
+    if (volumes?.unresolvable) {
+      failed.push({ pod, message: `0/${snapshot.nodes.length} nodes are available: ${volumes.unresolvable}.` });
+      continue;
+    }
+    if (volumes) ctx.volumes = volumes;
     const choice = stack.select(ctx);
     if (!choice.node) {
       const message = unschedulableMessage(snapshot.nodes.length, choice.reasons);
       const nominated = preemptor.consider(ctx);
       failed.push(nominated ? { pod, message, nominated } : { pod, message });
+      continue;
+    }
+    try {
+      await volumes?.reserve(deps, choice.node.node);
+    } catch (err) {
+      // Another writer moved the claim or the PV: the next pass sees it and tries again.
+      if (!isConflict(err) && !isNotFound(err)) throw err;
+      volumeConflicts++;
       continue;
     }
     assume(snapshot, choice.node, pod, ctx.cpu, ctx.mem, ctx.hostPorts, ctx.other);
@@ -79,13 +96,24 @@ export async function schedulePass(
   }
 
   const commitCtx = { deps, live: livePodMap(pods), snapshotAt, events };
-  const { bound: placed, conflicts } = await commitPlan(commitCtx, plan);
+  const committed = await commitPlan(commitCtx, plan);
+  const placed = committed.bound;
+  const conflicts = committed.conflicts + volumeConflicts;
   const bound = placed.length;
   await preemptor.evict(deps, events);
   for (const { pod, message, nominated } of failed) await markUnschedulable(deps, pod, message, events, nominated);
   if (bound > 0 || failed.length > 0)
     deps.log.debug('scheduling pass', { bound, unschedulable: failed.length, conflicts });
   return { bound, unschedulable: failed.length, conflicts };
+}
+
+async function volumeBinder(read: <T extends Obj>(kind: string) => Promise<T[]>, pods: Pod[]): Promise<VolumeBinder> {
+  const [claims, pvs, classes] = await Promise.all([
+    read<PersistentVolumeClaim>('PersistentVolumeClaim'),
+    read<PersistentVolume>('PersistentVolume'),
+    read<StorageClass>('StorageClass'),
+  ]);
+  return new VolumeBinder(claims, pvs, classes, pods);
 }
 
 /** PodScheduled=False with kube-scheduler's message; written (and evented) only when it changes. */

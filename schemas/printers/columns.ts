@@ -5,19 +5,11 @@
 import { age, humanDuration } from './age';
 import { ACCESS_COLUMNS } from './columns-access';
 import { NETWORKING_COLUMNS } from './columns-networking';
+import { STORAGE_COLUMNS } from './columns-storage';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
-import { created, type KindColumns, name } from './kind-columns';
+import { containerImages, created, type KindColumns, name } from './kind-columns';
 
 export type { KindColumns } from './kind-columns';
-
-const containerImages = (obj: Loose, path: string) => [
-  arr(obj, path)
-    .map((c) => str(c, 'name'))
-    .join(','),
-  arr(obj, path)
-    .map((c) => str(c, 'image'))
-    .join(','),
-];
 
 /**
  * kubectl's STATUS column (printPod): while the pod initializes, the first unfinished init
@@ -162,6 +154,7 @@ function intOrNA(v: unknown): string {
 export const COLUMNS: Record<string, KindColumns> = {
   ...NETWORKING_COLUMNS,
   ...ACCESS_COLUMNS,
+  ...STORAGE_COLUMNS,
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
     row: (o, now) => [

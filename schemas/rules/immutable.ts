@@ -79,9 +79,64 @@ export function immutableChanges(stored: Rec, next: Rec): StatusCause[] {
     case 'PriorityClass':
       // Pods resolved their priority from it when created: a new value would not reach them.
       return ['value', 'preemptionPolicy'].filter((f) => !sameValue(stored[f], next[f])).map((f) => immutable(f, ''));
+    case 'StatefulSet':
+      return statefulSetChanges(before, after);
+    case 'PersistentVolumeClaim':
+      return claimChanges(before, after);
+    case 'PersistentVolume':
+      return ['hostPath', 'local', 'nodeAffinity', 'storageClassName']
+        .filter((f) => !sameValue(before[f], after[f]))
+        .map((f) => immutable(`spec.${f}`, ''));
+    case 'StorageClass':
+      return ['provisioner', 'parameters', 'reclaimPolicy', 'volumeBindingMode']
+        .filter((f) => !sameValue(stored[f], next[f]))
+        .map((f) => immutable(f, ''));
     default:
       return [];
   }
+}
+
+/** Kubernetes lets a StatefulSet change replicas, ordinals, template, updateStrategy, retention policy and minReadySeconds. */
+const STS_MUTABLE = [
+  'replicas',
+  'ordinals',
+  'template',
+  'updateStrategy',
+  'persistentVolumeClaimRetentionPolicy',
+  'minReadySeconds',
+  'revisionHistoryLimit',
+];
+
+function statefulSetChanges(before: Rec, after: Rec): StatusCause[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => !STS_MUTABLE.includes(k)));
+  return [...keys]
+    .filter((k) => !sameValue(before[k], after[k]))
+    .map((k) =>
+      forbidden(
+        `spec.${k}`,
+        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+      ),
+    );
+}
+
+/** A claim's spec is fixed once made; `volumeName` may be set once (binding); a larger request would be an expansion. */
+function claimChanges(before: Rec, after: Rec): StatusCause[] {
+  const causes: StatusCause[] = [];
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (sameValue(before[k], after[k])) continue;
+    if (k === 'volumeName' && (before[k] === undefined || before[k] === '')) continue;
+    if (k === 'resources')
+      causes.push({
+        field: 'spec.resources.requests[storage]',
+        reason: 'FieldValueNotSupported',
+        message: 'ferry does not support volume expansion yet (the local provisioner cannot grow a volume)',
+      });
+    else
+      causes.push(
+        forbidden(`spec.${k}`, 'spec is immutable after creation except resources.requests for bound claims'),
+      );
+  }
+  return causes;
 }
 
 function podSpecChanges(before: Rec, after: Rec): StatusCause[] {

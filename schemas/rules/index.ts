@@ -15,6 +15,8 @@ import { checkPodSpec } from './pod';
 import { checkBinding, checkRoleRules } from './rbac';
 import { checkPriorityClass } from './scheduling';
 import { checkService } from './service';
+import { checkStatefulSet } from './statefulset';
+import { checkClaim, checkStorageClass, checkVolume } from './storage';
 import { checkCronJob, checkJob, checkWorkload } from './workloads';
 
 type Rule = (obj: Rec, causes: StatusCause[]) => void;
@@ -31,6 +33,10 @@ const RULES: Record<string, Rule> = {
   ReplicaSet: withSpec(checkWorkload),
   DaemonSet: withSpec(checkDaemonSet),
   PodDisruptionBudget: withSpec(checkPodDisruptionBudget),
+  StatefulSet: checkStatefulSet,
+  PersistentVolumeClaim: checkClaim,
+  PersistentVolume: checkVolume,
+  StorageClass: checkStorageClass,
   Job: withSpec((spec, causes) => checkJob(spec, causes)),
   CronJob: withSpec(checkCronJob),
   Service: withSpec(checkService),

@@ -79,6 +79,9 @@ function checkVolumes(list: unknown, path: string, causes: StatusCause[]): void 
       causes.push(invalid(`${at}.name`, v.name, 'must be a lowercase RFC 1123 label'));
     else if (seen.has(v.name)) causes.push(duplicate(`${at}.name`, v.name));
     seen.add(v.name);
+    const claim = v.persistentVolumeClaim;
+    if (isRec(claim) && (typeof claim.claimName !== 'string' || claim.claimName === ''))
+      causes.push(required(`${at}.persistentVolumeClaim.claimName`));
     for (const [source, nameField] of [
       ['configMap', 'name'],
       ['secret', 'secretName'],

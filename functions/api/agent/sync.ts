@@ -6,9 +6,9 @@
  * 2. Renew the Lease if due (lease.ts), write the statuses and remove finished pods (status.ts).
  * 3. Compare the record's section versions with those the agent holds; held runtimes wait for the
  *    record to move while nothing did (modes.ts), polled ones answer at once with when to call again.
- * 4. Read only the sections that moved: the pods bound to the node and their config (config.ts),
- *    the log requests, the routes changed since the agent's sequence (routes.ts), the ingress
- *    table when its hash moved (ingress.ts).
+ * 4. Read only the sections that moved: the pods bound to the node, their volumes (volumes.ts) and
+ *    config (config.ts), the log requests, the routes changed since the agent's sequence
+ *    (routes.ts), the ingress table when its hash moved (ingress.ts).
  *
  * A quiet sync with a fresh Lease is therefore one eventually consistent read of one small record.
  */
@@ -26,6 +26,7 @@ import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
 import { checkReports } from './restriction';
 import { readRoutes } from './routes';
 import { removePod, writeNodeStatus, writePodStatus } from './status';
+import { nodeVolumes } from './volumes';
 
 /** Appended to a version answered while a list may still lag its change: it never matches, so the agent reads again. */
 const SETTLING = '~';
@@ -80,7 +81,10 @@ export async function syncNode(
   };
   if (moved.has('pods') || moved.has('config')) {
     const pods = await podsOf(deps, nodeName);
-    if (moved.has('pods')) res.pods = pods;
+    if (moved.has('pods')) {
+      res.pods = pods;
+      res.volumes = await nodeVolumes(deps, nodeName, pods);
+    }
     const config = await podConfig(deps, pods);
     res.configMaps = config.configMaps;
     res.secrets = config.secrets;

@@ -100,6 +100,8 @@ describe('agent protocol: what a sync costs', () => {
     expect(counter.calls).toEqual([
       { method: 'get', kind: 'NodeDesired' },
       { method: 'list', kind: 'Pod' },
+      // The node's volumes travel with its pods (functions/api/agent/volumes.ts).
+      { method: 'list', kind: 'PersistentVolume' },
       { method: 'get', kind: 'ConfigMap' },
     ]);
     expect(counter.calls.some((c) => c.kind === 'Service' || c.kind === 'Endpoints')).toBe(false);

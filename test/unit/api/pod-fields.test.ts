@@ -26,12 +26,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'this downward API fieldPath in a volume',
   ],
   [
-    'a PVC volume',
-    { ...base, volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] },
-    'spec.volumes[0].persistentVolumeClaim',
-    'persistentVolumeClaim volumes',
-  ],
-  [
     'an ephemeral volume',
     { ...base, volumes: [{ name: 'd', ephemeral: {} }] },
     'spec.volumes[0].ephemeral',
@@ -152,7 +146,7 @@ describe('Pod fields ferry does not support yet', () => {
         selector: { matchLabels: { app: 'd' } },
         template: {
           metadata: { labels: { app: 'd' } },
-          spec: { ...base, volumes: [{ name: 'x', persistentVolumeClaim: { claimName: 'c' } }] },
+          spec: { ...base, volumes: [{ name: 'x', ephemeral: {} }] },
         },
       },
     };
@@ -162,9 +156,7 @@ describe('Pod fields ferry does not support yet', () => {
 
     // assess
     expect(res.status).toBe(422);
-    expect(res.json.details?.causes?.map((c) => c.field)).toContain(
-      'spec.template.spec.volumes[0].persistentVolumeClaim',
-    );
+    expect(res.json.details?.causes?.map((c) => c.field)).toContain('spec.template.spec.volumes[0].ephemeral');
   });
 
   it('accepts the fields the agent runs: init containers, sidecars, securityContext, hooks, gRPC and startup probes, memory emptyDirs', async () => {
