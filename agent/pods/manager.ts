@@ -15,39 +15,18 @@ import type { ConfigSource, LogRequestRef, NodeVolume, PodRef } from '../../sche
 import type { Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { PodSink } from '../agent';
-import type { NodeDnsFacts } from '../dns/pod-config';
-import type { AgentLogger } from '../log';
 import type { ContainerRuntime, PodIdentity } from '../runtime/types';
 import { isSidecar } from './actions';
 import type { ConfigVolume } from './config-sources';
 import { ConfigSources } from './config-sources';
 import { drain } from './drain';
 import { isInitialized, PodExecutor } from './executor';
-import type { InClusterApi } from './in-cluster';
 import { answerLogs } from './logs';
+import type { PodManagerOptions } from './manager-options';
 import { type AnyContainer, type PodRecord, podKey } from './record';
 import { buildPodStatus, type ContainerView } from './status';
 
-export interface PodManagerOptions {
-  nodeIp: string;
-  stateDir: string;
-  log: AgentLogger;
-  now?: () => number;
-  tickMs?: number;
-  /** Restart back-off base (Kubernetes: 10 s); lowered in tests. */
-  backoffBaseMs?: number;
-  /** Service environment variables for a pod's containers in this namespace, read at container start. */
-  serviceEnv?: (namespace: string) => { name: string; value: string }[];
-  inCluster?: InClusterApi;
-  /** Whether the node's proxy still sends traffic to this address and host port. */
-  routesTo?: (ip: string, port: number) => boolean;
-  /** Longest wait for the proxies to drop a terminating pod before its SIGTERM (default 5 s). */
-  drainTimeoutMs?: number;
-  /** Extra wait after this node's proxy dropped it, for the other nodes' proxies (default 1 s). */
-  drainSettleMs?: number;
-  /** The node's DNS facts for new pods' resolv.conf (agent/dns/pod-config.ts). */
-  dns?: () => NodeDnsFacts;
-}
+export type { PodManagerOptions } from './manager-options';
 
 export class PodManager implements PodSink {
   private readonly records = new Map<string, PodRecord>();
