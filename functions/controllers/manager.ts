@@ -11,8 +11,9 @@
  *
  * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
  * heartbeats, or Node status writes that change nothing a controller acts on; a periodic full
- * resync (10 s locally); and a cheap scheduled check (every second locally, each minute on
- * Lambda) that reads the marker record and the node Leases only (marker.ts) and runs a full pass
+ * resync (10 s locally); and a cheap scheduled check (every second locally; on Lambda each minute
+ * and on each batch of the lease stream) that reads the marker record and judges the node Leases
+ * by the renewals it saw written (heartbeats.ts; it lists them only until it has) and runs a full pass
  * when time-driven work is due or a node's heartbeat went stale or came back.
  *
  * Leadership: the lease is written for `leaseTtlMs - retryMs`, the leader renews it every third
@@ -35,6 +36,7 @@ import { reconcileCronJobs } from './cronjob';
 import { reconcileDeployments } from './deployment';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { HeartbeatTable } from './heartbeats';
 import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
@@ -94,6 +96,12 @@ export interface ControllerManager {
    * if something is due (marker.ts). True if a pass ran. What a Lambda schedule event does.
    */
   runScheduled(): Promise<boolean>;
+  /**
+   * A node Lease written (or deleted) that this manager did not see through its store's watch:
+   * the Lambda runtime passes the lease stream's records here, so the checks that follow judge
+   * liveness from these instead of listing every Lease (heartbeats.ts).
+   */
+  noteHeartbeat(lease: Lease, deleted?: boolean): void;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
@@ -176,6 +184,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let marker: MarkerSpec | undefined;
   /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
   let nodePrints = new Map<string, string>();
+  /** The node Leases' renewals as last listed or seen written: what the check judges liveness by. */
+  const heartbeats = new HeartbeatTable();
   let running: Promise<void> | undefined;
   let again = false;
   let debounce: NodeJS.Timeout | undefined;
@@ -245,6 +255,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
     if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
     await remember(snapshot, startedAt, wakeAt);
+    // node-lifecycle listed them at the start of the pass: the snapshot has them, no read here.
+    heartbeats.seed(await snapshot.list<Lease>('Lease'), startedAt);
   }
 
   /** Keeps what the next check and the watch filter need, and stores the marker when it changed. */
@@ -296,12 +308,16 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     look();
     const known = fromStore ? await readMarker(deps.store) : marker;
     const now = deps.clock();
-    let leases: Lease[] | undefined;
+    let renewals: ReadonlyMap<string, number> | undefined;
     if (known && known.nodes > 0) {
-      leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+      if (heartbeats.live) renewals = heartbeats.renewals;
+      else {
+        const leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+        renewals = new Map(leases.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '') || 0]));
+      }
     }
     const grace = lifecycle.gracePeriodMs + (lifecycleState.lagUntil > now ? lifecycleState.lagMs : 0);
-    return passReason(known, leases, now, grace, fullResyncMs);
+    return passReason(known, renewals, now, grace, fullResyncMs);
   }
 
   function trigger(): void {
@@ -343,9 +359,11 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       return leadAndPass();
     },
     isLeader: () => leader,
+    noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
     start() {
       stopped = false;
       unwatch = deps.store.watch((ev) => {
+        if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
         if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
         pending.push(ev);
         clearTimeout(debounce);

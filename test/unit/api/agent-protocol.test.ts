@@ -63,7 +63,7 @@ describe('agent protocol: what a sync costs', () => {
     expect(counter.calls.filter((c) => c.kind === 'Lease').map((c) => c.method)).toEqual(['update']);
     const lease = await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' });
     expect(lease?.spec).toEqual(
-      expect.objectContaining({ leaseDurationSeconds: 60, renewTime: new Date(api.now.ms).toISOString() }),
+      expect.objectContaining({ leaseDurationSeconds: POLLED_SYNC.leaseDurationSeconds, renewTime: new Date(api.now.ms).toISOString() }),
     );
   });
 
