@@ -16,6 +16,7 @@ import { bumpNodes, type NodeDesired, SECTIONS, type Section, untracked } from '
 import type { Obj } from '../../store/types';
 import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
+import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
 import { readDesired, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
@@ -38,13 +39,11 @@ export async function syncNode(
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
 
-  const leaseRenewedAt = await heartbeat(
-    deps,
-    nodeName,
-    req.leaseRenewedAt,
-    mode.leaseDurationSeconds,
-    mode.renewAfterSeconds,
-  );
+  const renew = (nextSyncMs: number) =>
+    heartbeat(deps, nodeName, req.leaseRenewedAt, mode.leaseDurationSeconds, mode.renewAfterSeconds, nextSyncMs);
+  // Held: renewed before the hold, so the held call is the heartbeat. Polled: at the end, once the
+  // answer says when the agent calls next.
+  let leaseRenewedAt = mode.hold ? await renew(0) : (req.leaseRenewedAt ?? 0);
   if (req.nodeStatus) await writeNodeStatus(deps, nodeName, reports.node, req.nodeStatus);
   for (const { pod: ref, status } of req.podStatuses ?? []) {
     const pod = reports.pods.get(ref.uid);
@@ -108,7 +107,10 @@ export async function syncNode(
   }
   if (!mode.hold) {
     const busy = moved.size > 0 || reported || now - desired.spec.changedAt < mode.busyForSeconds * 1000;
-    res.syncAfterSeconds = busy ? mode.busySyncSeconds : mode.quietSyncSeconds;
+    const afterMs = busy ? mode.busySyncSeconds * 1000 : quietSyncAfterMs(nodeName, now, mode.quietSyncSeconds * 1000);
+    res.syncAfterSeconds = afterMs / 1000;
+    leaseRenewedAt = await renew(afterMs);
+    res.leaseRenewedAt = leaseRenewedAt;
   }
   return res;
 }
