@@ -25,20 +25,12 @@ import { randomUUID } from 'node:crypto';
 import type { CloudProvider } from '../../providers/types';
 import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
-import { refreshQuotaStatus } from '../admission';
 import type { Deps } from '../deps';
 import { trackNodeDesired } from '../node-desired';
-import { schedulePass } from '../scheduler';
-import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import type { ChangeEvent, Obj } from '../store/types';
-import { type Controller, createBudget, type PassContext } from './controller';
-import { reconcileCronJobs } from './cronjob';
-import { reconcileDeployments } from './deployment';
-import { reconcileEndpoints } from './endpoints';
-import { collectGarbage } from './gc';
+import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
+import { declaredControllers } from './declared';
 import { HeartbeatTable } from './heartbeats';
-import { reconcileJobs } from './job';
-import { reconcileLoadBalancers } from './load-balancer';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -48,9 +40,7 @@ import {
   noteLag,
   reconcileNodes,
 } from './node-lifecycle';
-import { repairNodePorts } from './node-port-repair';
-import { type NodePoolOptions, reconcileNodePools } from './nodepool';
-import { reconcileReplicaSets } from './replicaset';
+import type { NodePoolOptions } from './nodepool';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
@@ -75,6 +65,12 @@ export interface ControllerManagerOptions {
    * grace by the lag. Default: the retry period locally (1 s); the Lambda runtime says 60 s.
    */
   expectedIntervalMs?: number;
+  /**
+   * How far behind the rest of the control plane is, ms, read at each look (the local runtime: how
+   * late agents' syncs arrive, api/agent/sync-lag.ts): node-lifecycle extends its grace by it as by
+   * a late pass, so a server too busy to take heartbeats in time does not mark their nodes NotReady.
+   */
+  lagProbe?: () => number;
   /** The scheduled check runs a full pass at least this often anyway (default one hour). */
   fullResyncMs?: number;
   /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
@@ -106,50 +102,6 @@ export interface ControllerManager {
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
   isLeader(): boolean;
-}
-
-/** The declared list, in order. */
-function declaredControllers(
-  lifecycle: NodeLifecycleOptions,
-  lifecycleState: ReturnType<typeof newNodeLifecycleState>,
-  options: ControllerManagerOptions,
-): Controller[] {
-  const pools = options.nodePools;
-  return [
-    { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
-    { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
-    { name: 'cronjob', run: (ctx) => reconcileCronJobs(ctx.deps, ctx) },
-    { name: 'job', run: (ctx) => reconcileJobs(ctx.deps, ctx) },
-    {
-      name: 'scheduler',
-      run: async (ctx) => {
-        const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
-        // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
-        if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
-      },
-    },
-    { name: 'node-lifecycle', run: (ctx) => reconcileNodes(ctx, lifecycle, lifecycleState) },
-    // These read through the pass store, which answers lists from the snapshot.
-    { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
-    { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
-    { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
-    { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
-    // The quota controller's resync: status.used after deletes the API did not see.
-    { name: 'resource-quota', oncePerPass: true, run: (ctx) => refreshQuotaStatus(ctx.deps) },
-    ...(pools
-      ? [
-          {
-            name: 'nodepool',
-            oncePerPass: true,
-            run: async (ctx: PassContext) => {
-              await reconcileNodePools(ctx.deps, pools);
-              // Machines change in the cloud without a write here: look again at the next resync.
-              if ((await ctx.snapshot.list('NodePool')).length > 0) ctx.wakeAt(ctx.deps.clock() + 60_000);
-            },
-          },
-        ]
-      : []),
-  ];
 }
 
 /**
@@ -213,7 +165,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   /** Notes how late this look at the cluster is; node-lifecycle extends its grace by it. */
   function look(): void {
     const now = deps.clock();
-    if (lastLook !== undefined) noteLag(lifecycleState, now - lastLook - expectedIntervalMs, now, lifecycle);
+    const late = lastLook === undefined ? 0 : now - lastLook - expectedIntervalMs;
+    noteLag(lifecycleState, Math.max(late, options.lagProbe?.() ?? 0), now, lifecycle);
     lastLook = now;
   }
 
@@ -235,6 +188,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       takeCreates: createBudget(),
     };
     const step = async (c: Controller) => {
+      await yieldSlice();
       try {
         await c.run(ctx);
       } catch (err) {

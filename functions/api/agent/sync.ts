@@ -25,6 +25,7 @@ import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
 import { checkReports } from './restriction';
 import { readRoutes } from './routes';
 import { removePod, writeNodeStatus, writePodStatus } from './status';
+import { syncAnswered, syncStarted } from './sync-lag';
 
 /** Appended to a version answered while a list may still lag its change: it never matches, so the agent reads again. */
 const SETTLING = '~';
@@ -36,6 +37,7 @@ export async function syncNode(
   signal?: AbortSignal,
 ): Promise<SyncResponse> {
   const mode = deps.config.agentSync ?? HELD_SYNC;
+  syncStarted(deps.store, nodeName, deps.clock());
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
 
@@ -105,13 +107,16 @@ export async function syncNode(
     if (res.pods) res.versions.pods += SETTLING;
     if (res.logRequests) res.versions.logs += SETTLING;
   }
+  let callAgainMs = 0;
   if (!mode.hold) {
     const busy = moved.size > 0 || reported || now - desired.spec.changedAt < mode.busyForSeconds * 1000;
     const afterMs = busy ? mode.busySyncSeconds * 1000 : quietSyncAfterMs(nodeName, now, mode.quietSyncSeconds * 1000);
     res.syncAfterSeconds = afterMs / 1000;
+    callAgainMs = afterMs;
     leaseRenewedAt = await renew(afterMs);
     res.leaseRenewedAt = leaseRenewedAt;
   }
+  syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
   return res;
 }
 
