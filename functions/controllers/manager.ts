@@ -38,7 +38,6 @@ import {
   type NodeLifecycleOptions,
   newNodeLifecycleState,
   noteLag,
-  reconcileNodes,
 } from './node-lifecycle';
 import type { NodePoolOptions } from './nodepool';
 import { ClusterSnapshot } from './snapshot';
