@@ -45,6 +45,9 @@ import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
 export { IGNORED_KINDS } from './triggers';
 
+/** The longest wait between back-to-back passes (the pass's own duration, up to this). */
+const MAX_BREATHER_MS = 2_000;
+
 export interface ControllerManagerOptions {
   resyncMs?: number;
   debounceMs?: number;
@@ -282,7 +285,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     running = (async () => {
       do {
         again = false;
+        const started = Date.now();
         await leadAndPass();
+        // Triggered again while it ran (a busy cluster writes all the time): wait as long as the
+        // pass took before the next, so passes take at most half the process and the agents'
+        // syncs the other half, and the next pass takes in everything written meanwhile at once.
+        const took = Date.now() - started;
+        if (again && !stopped && took > debounceMs)
+          await new Promise((r) => setTimeout(r, Math.min(took, MAX_BREATHER_MS)));
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;

@@ -86,7 +86,7 @@ export async function syncNode(
   }
   if (moved.has('logs')) res.logRequests = await pendingLogRequests(deps, nodeName);
   if (moved.has('routes')) {
-    const routes = await readRoutes(deps, held.routes);
+    const routes = await readRoutes(deps, held.routes, desired.spec.routes);
     res.versions.routes = routes.seq;
     if (routes.diff) res.routes = routes.diff;
     // The index is ahead of this node's record (the fan-out has not reached it yet, or the record
