@@ -179,7 +179,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
-    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite);
+    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite, deps.clock);
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },

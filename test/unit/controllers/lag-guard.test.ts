@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { syncAnswered, syncLagMs, syncStarted } from '../../../functions/api/agent/sync-lag';
+import { createBudget } from '../../../functions/controllers/controller';
 import { createControllerManager } from '../../../functions/controllers/manager';
+import { reconcileNodes } from '../../../functions/controllers/node-lifecycle';
+import { ClusterSnapshot } from '../../../functions/controllers/snapshot';
 import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
 import type { Lease, Node } from '../../../schemas';
@@ -97,5 +100,29 @@ describe('node-lifecycle behind a slow sync path', () => {
     await manager.runLeased();
 
     expect(await readyOf(store, 'n1')).toBe('Unknown');
+  });
+});
+
+describe('node-lifecycle in a long pass', () => {
+  it('judges heartbeats by when the Leases were listed, not by the clock at a late round', async () => {
+    const now = { ms: 1_700_000_000_000 };
+    const store = new MemoryStore(() => now.ms);
+    await store.create(makeNode('n1'));
+    await renew(store, 'n1', now.ms);
+    const deps = { store, clock: () => now.ms, log: silentLogger };
+    const snapshot = new ClusterSnapshot(store, () => undefined, deps.clock);
+    const ctx = {
+      deps: { ...deps, store: snapshot.store },
+      snapshot,
+      wakeAt: () => undefined,
+      takeCreates: createBudget(),
+    };
+    await snapshot.list('Lease');
+
+    // The pass's rounds take 30 s (a slow store): renewals meanwhile are not in its snapshot.
+    now.ms += 30_000;
+    await reconcileNodes(ctx, { gracePeriodMs: 10_000, evictionDelayMs: 5_000 });
+
+    expect(await readyOf(store, 'n1')).toBe('True');
   });
 });
