@@ -7,8 +7,12 @@
  * stream with serverless.yml's filter and batching. N simulated nodes run the real agent loop on
  * the in-memory runtime with ten pods each (Deployments of 100 replicas and a Service each, applied
  * through the API). Each cluster is
- * measured in a steady window (real time: the protocol's own intervals are honoured) and during a
- * rolling update, and projected to a month at list prices (bench/cost/model.ts). 1,000 nodes are
+ * measured in a steady window (real time: the protocol's own intervals are honoured), in a status
+ * round (every agent sends its periodic full node status, which it does every
+ * nodeStatusUpdateSeconds: the steady window holds none, so its cost is added to the steady month
+ * pro rata, and the passes it triggers are counted), during a rolling update, and while one node
+ * dies (how long until it is NotReady and its pods are evicted and replaced), and projected to a
+ * month at list prices (bench/cost/model.ts). 1,000 nodes are
  * extrapolated: from the per-node cost when the per-sync counts are flat from 10 to 100 nodes,
  * else along the line the per-sync counts follow.
  */
@@ -18,13 +22,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { POLLED_SYNC } from '../functions/api/agent/modes';
-import type { Pod } from '../schemas';
+import type { Lease, Node, Pod } from '../schemas';
 import { Cluster, type Window } from './cost/cluster';
 import { readDeployment } from './cost/deployment';
 import {
   extrapolate,
   FORMULA,
   gbSeconds,
+  MINUTES_PER_MONTH,
   type MonthlyCost,
   monthly,
   type PerMinute,
@@ -44,6 +49,12 @@ const ROLL_LIMIT_S = QUICK ? 30 : 60;
 /** Today's controllers take minutes to start 1,000 pods on dynalite on 2 shared cores. */
 const CONVERGE_LIMIT_S = 480;
 const IDLE_WINDOW_S = QUICK ? 5 : 10;
+/** Every agent's status goes out at its next sync: one quiet interval, and the batches after it. */
+const STATUS_WINDOW_S = POLLED_SYNC.quietSyncSeconds + 10;
+/** How long the bench waits for a dead node's pods to be replaced. */
+const FAILURE_LIMIT_S = 150;
+/** Full node status rounds per month: each agent sends one every nodeStatusUpdateSeconds. */
+const STATUS_ROUNDS_PER_MONTH = (MINUTES_PER_MONTH * 60) / POLLED_SYNC.nodeStatusUpdateSeconds;
 /** Per-sync counts within this ratio from 10 to 100 nodes count as flat. */
 const FLAT_TOLERANCE = 0.1;
 const NEW_IMAGE = 'ferry.local/app:2';
@@ -57,7 +68,7 @@ const perGbS = deployment.api.architecture === 'arm64' ? PRICES.lambdaPerGbSecon
 
 interface Measured {
   nodes: number;
-  phase: 'idle' | 'steady' | 'rolling';
+  phase: 'idle' | 'steady' | 'status' | 'rolling' | 'failure';
   window: Window;
   converged: boolean;
   seconds: number;
@@ -65,6 +76,21 @@ interface Measured {
   peakConcurrency: number;
   /** Controllers invocations so far that ran past the function's timeout (billed at the timeout). */
   controllerTimeouts: number;
+}
+
+/** One node's agent stopped: seconds until each step of its replacement was seen (null: not within the limit). */
+interface Failure {
+  nodes: number;
+  notReadyAfterStopS: number | null;
+  notReadyAfterLastRenewalS: number | null;
+  evictedAfterStopS: number | null;
+  replacedAfterStopS: number | null;
+}
+const failures: Failure[] = [];
+
+/** The agent sends its full node status at its next sync, as it does every nodeStatusUpdateSeconds. */
+function statusDueNow(agent: unknown): void {
+  (agent as { lastNodeStatusAt: number }).lastNodeStatusAt = Number.NEGATIVE_INFINITY;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,6 +169,28 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
       controllerTimeouts: cluster.controllers.timeouts,
     });
 
+    if (nodes > 0 && fleet) {
+      const s0 = await cluster.snapshot();
+      for (const n of fleet.nodes) statusDueNow(n.agent);
+      await sleep(STATUS_WINDOW_S * 1000);
+      await cluster.controllers.drained(5000);
+      const s1 = await cluster.snapshot();
+      const w = Cluster.window(s0, s1);
+      console.log(
+        `  ${nodes} nodes: status round: ${w.stream.byMapping.stream?.invocations ?? 0} stream invocations, ${w.stream.passes} ran a pass (KEYS_ONLY would have run one in each)`,
+      );
+      out.push({
+        nodes,
+        phase: 'status',
+        window: w,
+        converged,
+        seconds: (s1.at - s0.at) / 1000,
+        containers: s1.containers,
+        peakConcurrency: cluster.http.peakConcurrency,
+        controllerTimeouts: cluster.controllers.timeouts,
+      });
+    }
+
     if (nodes > 0) {
       const r0 = await cluster.snapshot();
       await cluster.admin.rollApps(appsFor(nodes), NEW_IMAGE);
@@ -168,11 +216,76 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
         controllerTimeouts: cluster.controllers.timeouts,
       });
     }
+    if (nodes > 0 && fleet) out.push(await killOneNode(cluster, fleet, nodes, want));
   } finally {
     await fleet?.stop();
     await cluster.close();
   }
   return out;
+}
+
+/**
+ * Stops the last node's agent (its containers "keep running", as a dead agent's would) and watches,
+ * through the uncounted observer, until its node is NotReady, its pods are gone, and every replica
+ * is Ready again elsewhere.
+ */
+async function killOneNode(
+  cluster: Cluster,
+  fleet: Awaited<ReturnType<typeof startFleet>>,
+  nodes: number,
+  want: number,
+): Promise<Measured> {
+  const victim = fleet.nodes[fleet.nodes.length - 1] as (typeof fleet.nodes)[number];
+  const f0 = await cluster.snapshot();
+  const stoppedAt = Date.now();
+  victim.agent.stop();
+  const since = (at: number | undefined) => (at === undefined ? null : round((at - stoppedAt) / 1000));
+  let notReadyAt: number | undefined;
+  let evictedAt: number | undefined;
+  let replacedAt: number | undefined;
+  let lastRenewal: number | undefined;
+  while (Date.now() - stoppedAt < FAILURE_LIMIT_S * 1000 && replacedAt === undefined) {
+    await sleep(500);
+    const node = await cluster.observer.get<Node>({ kind: 'Node', name: victim.name });
+    const ready = node?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    if (ready !== 'True' && notReadyAt === undefined) {
+      notReadyAt = Date.now();
+      const lease = await cluster.observer.get<Lease>({
+        kind: 'Lease',
+        namespace: 'kube-node-lease',
+        name: victim.name,
+      });
+      lastRenewal = Date.parse(lease?.spec?.renewTime ?? '') || undefined;
+    }
+    if (notReadyAt === undefined) continue;
+    const pods = (await cluster.observer.list<Pod>('Pod')).items;
+    if (evictedAt === undefined && !pods.some((p) => p.spec?.nodeName === victim.name)) evictedAt = Date.now();
+    const c = podCounts(pods);
+    if (evictedAt !== undefined && c.ready === want && c.total === want) replacedAt = Date.now();
+  }
+  const f1 = await cluster.snapshot();
+  const failure: Failure = {
+    nodes,
+    notReadyAfterStopS: since(notReadyAt),
+    notReadyAfterLastRenewalS:
+      notReadyAt === undefined || lastRenewal === undefined ? null : round((notReadyAt - lastRenewal) / 1000),
+    evictedAfterStopS: since(evictedAt),
+    replacedAfterStopS: since(replacedAt),
+  };
+  failures.push(failure);
+  console.log(
+    `  ${nodes} nodes: one node's agent stopped: NotReady after ${failure.notReadyAfterStopS ?? 'NOT seen'} s (${failure.notReadyAfterLastRenewalS ?? '-'} s after its last Lease renewal), pods evicted after ${failure.evictedAfterStopS ?? 'NOT seen'} s, all ${want} Ready again after ${failure.replacedAfterStopS ?? `NOT within ${FAILURE_LIMIT_S}`} s`,
+  );
+  return {
+    nodes,
+    phase: 'failure',
+    window: Cluster.window(f0, f1),
+    converged: replacedAt !== undefined,
+    seconds: (f1.at - f0.at) / 1000,
+    containers: f1.containers,
+    peakConcurrency: cluster.http.peakConcurrency,
+    controllerTimeouts: cluster.controllers.timeouts,
+  };
 }
 
 function perMinute(w: Window): PerMinute {
@@ -233,6 +346,7 @@ function costRow(
     'RRU/sync': s && w?.syncs ? round(s.rru) : '-',
     'WRU/sync': s && w?.syncs ? round(s.wru) : '-',
     'ctl inv/min': w ? round(w.stream.invocations / w.minutes + deployment.schedulePerMinute) : '-',
+    'ctl passes/min': w ? round(w.stream.passes / w.minutes) : '-',
     ...extra,
     '$ lambda req': round(cost.lambdaRequests),
     '$ GB-s': round(cost.lambdaGbS),
@@ -259,14 +373,37 @@ try {
   rmSync(root, { recursive: true, force: true });
 }
 
-const costOf = (m: Measured) =>
+const windowCost = (m: Measured) =>
   monthly(perMinute(m.window), scheduledCost(m, measured), deployment.schedulePerMinute, perGbS);
+const COST_PARTS = ['lambdaRequests', 'lambdaGbS', 'httpApi', 'dynamoReads', 'dynamoWrites'] as const;
+/**
+ * A steady month: the steady window's rates, plus a status round every nodeStatusUpdateSeconds:
+ * what the status round's window cost beyond the steady rates, once per round.
+ */
+const costOf = (m: Measured): MonthlyCost => {
+  const base = windowCost(m);
+  const status = m.phase === 'steady' ? measured.find((x) => x.phase === 'status' && x.nodes === m.nodes) : undefined;
+  if (!status) return base;
+  const r = windowCost(status);
+  const perRound = status.window.minutes / MINUTES_PER_MONTH;
+  const out = { ...base };
+  for (const k of COST_PARTS) out[k] = base[k] + Math.max(0, r[k] - base[k]) * perRound * STATUS_ROUNDS_PER_MONTH;
+  out.total = COST_PARTS.reduce((n, k) => n + out[k], 0);
+  return out;
+};
 const idle = measured.find((m) => m.phase === 'idle') as Measured;
 const steady = (n: number) => measured.find((m) => m.phase === 'steady' && m.nodes === n);
+const LABELS: Record<Measured['phase'], string> = {
+  idle: 'idle',
+  steady: 'steady (+ status rounds)',
+  status: 'status round*',
+  rolling: 'rolling update*',
+  failure: 'node failure*',
+};
 const rows: Row[] = [];
 for (const m of measured) {
   rows.push(
-    costRow(m.phase === 'rolling' ? 'rolling update*' : m.phase, m.nodes, m, costOf(m), {
+    costRow(LABELS[m.phase], m.nodes, m, costOf(m), {
       converged: m.converged ? 'yes' : 'NO',
       'peak containers': m.peakConcurrency,
       'ctl timeouts': m.controllerTimeouts,
@@ -354,7 +491,7 @@ const unpriced = measured.flatMap((m) => [
 if (unpriced.length)
   console.log(`\nWARNING: commands priced approximately: ${JSON.stringify(Object.fromEntries(unpriced))}`);
 console.log(
-  `\n* rolling update rows: the rollout's rates, as $/month if sustained. Bench took ${round((Date.now() - benchStart) / 1000)} s.\n`,
+  `\n* status round, rolling update and node failure rows: that window's rates, as $/month if sustained. Bench took ${round((Date.now() - benchStart) / 1000)} s.\n`,
 );
 
 const usd = (m: Measured | undefined) => (m ? costOf(m).total : null);
@@ -367,11 +504,26 @@ report('cost', rows, {
   prices: PRICES,
   deployment,
   scheduledInvocation: Object.fromEntries(
-    measured.filter((m) => m.phase !== 'rolling').map((m) => [`n${m.nodes}`, scheduledCost(m, measured)]),
+    measured
+      .filter((m) => m.phase === 'idle' || m.phase === 'steady')
+      .map((m) => [`n${m.nodes}`, scheduledCost(m, measured)]),
   ),
   flatCheck: flat,
   perSyncBreakdown: syncBreakdown,
   perPassBreakdown: passBreakdown,
+  statusRounds: measured
+    .filter((m) => m.phase === 'status')
+    .map((m) => ({
+      nodes: m.nodes,
+      seconds: m.seconds,
+      streamInvocations: m.window.stream.byMapping.stream?.invocations ?? 0,
+      passes: m.window.stream.passes,
+      // Every record the stream's filter lets through triggered a pass when the records had no images.
+      passesSaved:
+        (m.window.stream.byMapping.stream?.invocations ?? 0) - (m.window.stream.byMapping.stream?.passes ?? 0),
+      roundsPerMonth: STATUS_ROUNDS_PER_MONTH,
+    })),
+  failureDetection: failures,
   rollingUpdates: measured
     .filter((m) => m.phase === 'rolling')
     .map((m) => ({

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all]`: how many nodes the
+ * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all] [--profile=DIR]`: how many nodes the
  * local control plane holds. `ferry server` runs as a child process on its default store (SQLite),
  * so its CPU and resident memory are its own (read from /proc); N simulated nodes run the real
  * agent loop on the in-memory runtime in other child processes (bench/scale/agents-child.ts) with
@@ -23,6 +23,8 @@ const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.spl
 const NODE_COUNTS = (flag('nodes') ?? '1000,2000,5000').split(',').map(Number);
 const SECONDS = Number(flag('seconds') ?? 60);
 const ALL = argv.includes('--all');
+/** `--profile=DIR`: the server writes a V8 CPU profile there when it stops (node --cpu-prof). */
+const PROFILE_DIR = flag('profile');
 const AGENTS_PER_CHILD = 2500;
 const REPLICAS = 100;
 const PODS_PER_NODE = 10;
@@ -66,6 +68,7 @@ async function startServer(dataDir: string): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
+      ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
       '--import',
       'tsx',
       join(ROOT, 'cli', 'main.ts'),
@@ -252,7 +255,8 @@ async function measure(nodes: number): Promise<Result> {
     return result;
   } finally {
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM', 10_000)));
-    await stopChild(server.child);
+    // A profiled server writes its profile as it exits: give it the time.
+    await stopChild(server.child, 'SIGTERM', PROFILE_DIR ? 60_000 : 5000);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -75,7 +75,7 @@ export class Cluster {
       (event, context) => withEnv(this.env(ctlTap.url), () => ctl(event, context)),
       ctlTap.stats,
       () => meter.settled(),
-      deployment.stream,
+      deployment.streams,
       deployment.controllers.timeoutSeconds * 1000,
     );
     meter.onStreamRecord((r) => this.controllers.record(r));
@@ -88,6 +88,7 @@ export class Cluster {
     const meter = new DynamoMeter(dynalite, {
       keyAttrs: (def.KeySchema ?? []).map((k) => k.AttributeName as string),
       indexes: (def.GlobalSecondaryIndexes ?? []).map((g) => (g.KeySchema ?? []).map((k) => k.AttributeName as string)),
+      streamViewType: deployment.streamViewType,
     });
     // The SDK resolves credentials lazily (on the first command), so they are set for the process;
     // the endpoint and table are read at each container's cold start, so they are set per call.

@@ -1,10 +1,11 @@
 /**
- * The controllers function's two triggers, played as AWS plays them: the schedule (one event per
- * period) and the table's DynamoDB stream (records that pass the trigger's filter patterns,
- * gathered for up to the batch window or the batch size, one invocation per batch, one batch at a
- * time: the function's reserved concurrency is 1, so schedule and stream invocations queue behind
- * each other). Each invocation is timed and its DynamoDB cost (the controllers' own meter tap) is
- * attributed to its trigger.
+ * The controllers function's triggers, played as AWS plays them: the schedule (one event per
+ * period) and each mapping on the table's DynamoDB stream (records that pass the mapping's filter
+ * patterns, gathered for up to its batch window or its batch size, one invocation per batch, one
+ * batch at a time: the function's reserved concurrency is 1, so schedule and stream invocations
+ * queue behind each other). Each invocation is timed and its DynamoDB cost (the controllers' own
+ * meter tap) is attributed to its trigger; stream invocations are also counted per mapping, with
+ * how many ran a full pass (the handler answers `{ ran }`).
  */
 import { performance } from 'node:perf_hooks';
 import type { StreamTrigger } from './deployment';
@@ -13,31 +14,57 @@ import { copyStats, diffStats, emptyStats, type MeterStats, type StreamRecord } 
 
 export type Trigger = 'schedule' | 'stream';
 
+export interface MappingStats {
+  invocations: number;
+  /** Invocations that ran a full controllers pass (the rest ran the cheap check or nothing). */
+  passes: number;
+  records: number;
+}
+
 export interface TriggerStats {
   invocations: number;
+  passes: number;
   billedMs: number;
   records: number;
   dynamo: MeterStats;
+  /** Stream invocations by mapping (`stream`: the function's own stream event). */
+  byMapping: Record<string, MappingStats>;
 }
 
 export function emptyTrigger(): TriggerStats {
-  return { invocations: 0, billedMs: 0, records: 0, dynamo: emptyStats() };
+  return { invocations: 0, passes: 0, billedMs: 0, records: 0, dynamo: emptyStats(), byMapping: {} };
 }
 
 export function diffTrigger(a: TriggerStats, b: TriggerStats): TriggerStats {
+  const byMapping: Record<string, MappingStats> = {};
+  for (const [name, m] of Object.entries(a.byMapping)) {
+    const o = b.byMapping[name] ?? { invocations: 0, passes: 0, records: 0 };
+    byMapping[name] = {
+      invocations: m.invocations - o.invocations,
+      passes: m.passes - o.passes,
+      records: m.records - o.records,
+    };
+  }
   return {
     invocations: a.invocations - b.invocations,
+    passes: a.passes - b.passes,
     billedMs: a.billedMs - b.billedMs,
     records: a.records - b.records,
     dynamo: diffStats(a.dynamo, b.dynamo),
+    byMapping,
   };
+}
+
+interface Batching {
+  trigger: StreamTrigger;
+  queue: StreamRecord[];
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class ControllersFunction {
   readonly stats: Record<Trigger, TriggerStats> = { schedule: emptyTrigger(), stream: emptyTrigger() };
-  private queue: StreamRecord[] = [];
+  private readonly batching: Batching[];
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
   private scheduleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Records seen on the stream before and after the filter. */
@@ -54,18 +81,22 @@ export class ControllersFunction {
     private readonly fn: (event: unknown, context: unknown) => Promise<unknown>,
     private readonly tap: MeterStats,
     private readonly settle: () => Promise<void>,
-    private readonly trigger: StreamTrigger | undefined,
+    triggers: StreamTrigger[],
     private readonly timeoutMs = Number.POSITIVE_INFINITY,
-  ) {}
+  ) {
+    this.batching = triggers.map((trigger) => ({ trigger, queue: [], timer: undefined }));
+  }
 
-  /** A stream record from the table (the meter's listener). */
+  /** A stream record from the table (the meter's listener): each mapping whose filter it passes gets it. */
   record(r: StreamRecord): void {
-    if (this.stopped || !this.trigger) return;
+    if (this.stopped) return;
     this.streamSeen++;
-    if (!passesFilters(r, this.trigger.filterPatterns)) return;
-    this.queue.push(r);
-    if (this.queue.length >= this.trigger.batchSize) this.flushSoon(0);
-    else this.flushSoon(this.trigger.batchWindowSeconds * 1000);
+    for (const b of this.batching) {
+      if (!passesFilters(r, b.trigger.filterPatterns)) continue;
+      b.queue.push(r);
+      if (b.queue.length >= b.trigger.batchSize) this.flushSoon(b, 0);
+      else this.flushSoon(b, b.trigger.batchWindowSeconds * 1000);
+    }
   }
 
   /** Starts the schedule: one event every `periodMs` (the first after one period). */
@@ -80,7 +111,7 @@ export class ControllersFunction {
   /** Stops the triggers and waits (at most `limitMs`) for the invocation under way. */
   async stop(limitMs = 30_000): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    for (const b of this.batching) clearTimeout(b.timer);
     clearInterval(this.scheduleTimer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.chain, new Promise((r) => (timer = setTimeout(r, limitMs)))]);
@@ -100,33 +131,35 @@ export class ControllersFunction {
     const deadline = Date.now() + limitMs;
     for (;;) {
       await Promise.race([this.chain, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
-      if (this.queue.length === 0 && !this.timer) return true;
+      if (this.batching.every((b) => b.queue.length === 0 && !b.timer)) return true;
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  private flushSoon(ms: number): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const batch = this.queue.splice(0, this.trigger?.batchSize ?? 100);
+  private flushSoon(b: Batching, ms: number): void {
+    if (b.timer) return;
+    b.timer = setTimeout(() => {
+      b.timer = undefined;
+      const batch = b.queue.splice(0, b.trigger.batchSize);
       if (batch.length === 0) return;
-      void this.enqueue('stream', { Records: batch.map(({ at: _at, ...r }) => r) }, batch.length).then(() => {
+      const event = { Records: batch.map(({ at: _at, ...r }) => r) };
+      void this.enqueue('stream', event, batch.length, b.trigger.name).then(() => {
         // Records that arrived meanwhile have waited their window already (or start it now).
-        if (this.queue.length > 0 && !this.stopped) this.flushSoon(0);
+        if (b.queue.length > 0 && !this.stopped) this.flushSoon(b, 0);
       });
     }, ms);
   }
 
-  private enqueue(kind: Trigger, event: unknown, records: number): Promise<void> {
+  private enqueue(kind: Trigger, event: unknown, records: number, mapping?: string): Promise<void> {
     const run = this.chain.then(async () => {
       if (this.stopped && kind === 'stream') return;
       await this.settle();
       const before = copyStats(this.tap);
       const started = performance.now();
+      let ran = false;
       try {
-        await this.fn(event, {});
+        ran = ((await this.fn(event, {})) as { ran?: boolean } | undefined)?.ran === true;
       } catch {
         this.errors++;
       }
@@ -140,6 +173,14 @@ export class ControllersFunction {
       s.invocations++;
       s.billedMs += billed;
       s.records += records;
+      if (ran) s.passes++;
+      if (mapping) {
+        s.byMapping[mapping] ??= { invocations: 0, passes: 0, records: 0 };
+        const m = s.byMapping[mapping];
+        m.invocations++;
+        m.records += records;
+        if (ran) m.passes++;
+      }
       const d = diffStats(this.tap, before);
       addInto(s.dynamo, d);
     });

@@ -1,8 +1,10 @@
 /**
  * What the cost model takes from serverless.yml, read from the file itself so the bench follows
- * the deployment: each function's memory and architecture, the controllers' schedule rate and its
- * DynamoDB stream trigger (batch size, batch window, filter patterns), and an evaluator for those
- * filter patterns (the EventBridge-style subset Lambda event filtering uses).
+ * the deployment: each function's memory and architecture, the controllers' schedule rate, its
+ * DynamoDB stream triggers (the function's `stream` event and any EventSourceMapping under
+ * resources that targets it: batch size, batch window, filter patterns), the table's stream view
+ * type, and an evaluator for those filter patterns (the EventBridge-style subset Lambda event
+ * filtering uses).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,8 @@ export interface FunctionShape {
 }
 
 export interface StreamTrigger {
+  /** The mapping's name: `stream` for the function's event, else its resource name. */
+  name: string;
   batchSize: number;
   batchWindowSeconds: number;
   filterPatterns: unknown[];
@@ -26,8 +30,23 @@ export interface Deployment {
   controllers: FunctionShape;
   /** Scheduled invocations of the controllers function per minute. */
   schedulePerMinute: number;
+  /** The function's own `stream` event. */
   stream?: StreamTrigger;
+  /** Every stream mapping that invokes the controllers function (the `stream` event first). */
+  streams: StreamTrigger[];
+  /** What a stream record carries: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES. */
+  streamViewType: string;
 }
+
+type Mapping = {
+  Type?: string;
+  Properties?: {
+    FunctionName?: unknown;
+    BatchSize?: number;
+    MaximumBatchingWindowInSeconds?: number;
+    FilterCriteria?: { Filters?: { Pattern: string }[] };
+  };
+};
 
 type Fn = { memorySize?: number; architecture?: string; timeout?: number; events?: Record<string, unknown>[] };
 
@@ -36,6 +55,9 @@ export function readDeployment(root = join(import.meta.dirname, '..', '..')): De
   const doc = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
     provider: { memorySize?: number; architecture?: string; timeout?: number };
     functions: Record<string, Fn>;
+    resources?: {
+      Resources?: Record<string, Mapping & { Properties?: { StreamSpecification?: { StreamViewType?: string } } }>;
+    };
   };
   const shape = (fn: Fn | undefined): FunctionShape => ({
     memoryMb: fn?.memorySize ?? doc.provider.memorySize ?? 1024,
@@ -50,17 +72,36 @@ export function readDeployment(root = join(import.meta.dirname, '..', '..')): De
     const s = ev.stream as { type?: string; batchSize?: number; batchWindow?: number; filterPatterns?: unknown[] };
     if (s && typeof s === 'object' && s.type === 'dynamodb') {
       stream = {
+        name: 'stream',
         batchSize: s.batchSize ?? 100,
         batchWindowSeconds: s.batchWindow ?? 0,
         filterPatterns: s.filterPatterns ?? [],
       };
     }
   }
+  const resources = doc.resources?.Resources ?? {};
+  const streams = stream ? [stream] : [];
+  let streamViewType = 'KEYS_ONLY';
+  for (const [name, r] of Object.entries(resources)) {
+    const view = r.Properties?.StreamSpecification?.StreamViewType;
+    if (view) streamViewType = view;
+    // The framework names the controllers function's resource ControllersLambdaFunction.
+    if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    if (!JSON.stringify(r.Properties?.FunctionName ?? '').includes('ControllersLambdaFunction')) continue;
+    streams.push({
+      name,
+      batchSize: r.Properties?.BatchSize ?? 100,
+      batchWindowSeconds: r.Properties?.MaximumBatchingWindowInSeconds ?? 0,
+      filterPatterns: (r.Properties?.FilterCriteria?.Filters ?? []).map((f) => JSON.parse(f.Pattern) as unknown),
+    });
+  }
   return {
     api: shape(doc.functions.api),
     controllers: shape(controllers),
     schedulePerMinute,
     ...(stream ? { stream } : {}),
+    streams,
+    streamViewType,
   };
 }
 

@@ -7,7 +7,8 @@
  * function are told apart by the endpoint their store was opened with. Write sizes need the item
  * before the write: the proxy keeps a shadow of every item written through it (all writes in the
  * bench are), and reads an UpdateItem's result back from dynalite directly (uncounted).
- * Successful writes are also handed to stream listeners as DynamoDB stream records (KEYS_ONLY).
+ * Successful writes are also handed to stream listeners as DynamoDB stream records, with the
+ * images the table's stream view type carries (serverless.yml: NEW_AND_OLD_IMAGES).
  */
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,7 +40,7 @@ export interface MeterStats {
 export interface StreamRecord {
   eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
   eventSource: 'aws:dynamodb';
-  dynamodb: { Keys: Item; SizeBytes: number };
+  dynamodb: { Keys: Item; SizeBytes: number; NewImage?: Item; OldImage?: Item };
   at: number;
 }
 
@@ -47,6 +48,8 @@ export interface TableShape {
   keyAttrs: string[];
   /** Key attributes of each global secondary index. */
   indexes: string[][];
+  /** The stream's view type (KEYS_ONLY when omitted). */
+  streamViewType?: string;
 }
 
 export function emptyStats(): MeterStats {
@@ -263,10 +266,18 @@ export class DynamoMeter {
     const source = (after ?? before) as Item;
     const Keys: Item = {};
     for (const k of this.shape.keyAttrs) if (source[k]) Keys[k] = source[k];
+    const view = this.shape.streamViewType ?? 'KEYS_ONLY';
+    const NewImage = after && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? after : undefined;
+    const OldImage = before && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? before : undefined;
     const record: StreamRecord = {
       eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
       eventSource: 'aws:dynamodb',
-      dynamodb: { Keys, SizeBytes: itemSize(Keys) },
+      dynamodb: {
+        Keys,
+        SizeBytes: itemSize(Keys) + (NewImage ? itemSize(NewImage) : 0) + (OldImage ? itemSize(OldImage) : 0),
+        ...(NewImage ? { NewImage } : {}),
+        ...(OldImage ? { OldImage } : {}),
+      },
       at: Date.now(),
     };
     for (const l of this.streamListeners) l(record);

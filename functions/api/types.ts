@@ -60,7 +60,10 @@ export interface AgentSyncConfig {
   hold: boolean;
   /** The node Lease's duration: node-lifecycle's grace period must be the same. */
   leaseDurationSeconds: number;
-  /** A sync renews the Lease only when its last renewal is older than this (a heartbeat is then no write). */
+  /**
+   * A sync renews the Lease only when its last renewal would be older than this by the agent's next
+   * sync (held: at once; polled: after the interval it is told), so a heartbeat is mostly no write.
+   */
   renewAfterSeconds: number;
   /** Polling: the interval when nothing changed for the node lately, and right after a change. */
   quietSyncSeconds: number;

@@ -53,6 +53,21 @@ export function standaloneContext(deps: Deps): PassContext {
  * waits for the next pass, which sees the fresh state; anything else is reported on the object as
  * a Warning `ReconcileError` Event (rate-limited per object by the event recorder) and logged.
  */
+/** How long a pass may keep the event loop before it lets waiting I/O (agents' syncs) in. */
+const SLICE_MS = 20;
+let sliceStart = Date.now();
+
+/**
+ * Lets queued I/O run when this pass has held the event loop for a slice. A pass over thousands
+ * of objects is otherwise one synchronous stretch on SQLite (its reads resolve as microtasks), and
+ * every agent's sync waits behind it; sliced, a sync waits at most a slice at a time.
+ */
+export async function yieldSlice(): Promise<void> {
+  if (Date.now() - sliceStart < SLICE_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  sliceStart = Date.now();
+}
+
 export async function reconcileEach<T extends Obj>(
   ctx: PassContext,
   component: string,
@@ -60,6 +75,7 @@ export async function reconcileEach<T extends Obj>(
   reconcile: (obj: T) => Promise<unknown>,
 ): Promise<void> {
   for (const obj of objects) {
+    await yieldSlice();
     try {
       await reconcile(obj);
     } catch (err) {

@@ -1,6 +1,11 @@
 /**
- * The controllers a pass runs, in order (the manager's rounds run them over one snapshot; those
- * marked `oncePerPass` run once after the rounds). Each entry adapts a controller to the pass.
+ * The controller manager's declared list, in order (manager.ts runs it: the per-round controllers
+ * repeat over one snapshot while they write; the once-per-pass ones follow). Why this order: the
+ * default ServiceAccounts exist before pods are made; deployment -> replicaset, statefulset and
+ * daemonset make the pods, the scheduler binds them, volumes provisions the claims it placed,
+ * node-lifecycle removes what dead nodes held, disruption recounts budgets after the pods moved,
+ * endpoints, load-balancer and ingress follow where pods run, gc collects orphans last; the repairs,
+ * resource-quota, pod-tokens and nodepool sweep or call clouds, so they run once per pass.
  */
 import type { CloudProvider } from '../../providers/types';
 import { refreshQuotaStatus } from '../admission';

@@ -14,8 +14,9 @@
  *
  * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
  * heartbeats, or Node status writes that change nothing a controller acts on; a periodic full
- * resync (10 s locally); and a cheap scheduled check (every second locally, each minute on
- * Lambda) that reads the marker record and the node Leases only (marker.ts) and runs a full pass
+ * resync (10 s locally); and a cheap scheduled check (every second locally; on Lambda each minute
+ * and on each batch of the lease stream) that reads the marker record and judges the node Leases
+ * by the renewals it saw written (heartbeats.ts; it lists them only until it has) and runs a full pass
  * when time-driven work is due or a node's heartbeat went stale or came back.
  *
  * Leadership: the lease is written for `leaseTtlMs - retryMs`, the leader renews it every third
@@ -30,8 +31,9 @@ import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
 import { trackNodeDesired } from '../node-desired';
 import type { ChangeEvent, Obj } from '../store/types';
-import { type Controller, createBudget, type PassContext } from './controller';
+import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
 import { declaredControllers } from './declared';
+import { HeartbeatTable } from './heartbeats';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -45,6 +47,9 @@ import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
 export { IGNORED_KINDS } from './triggers';
+
+/** The longest wait between back-to-back passes (the pass's own duration, up to this). */
+const MAX_BREATHER_MS = 2_000;
 
 export interface ControllerManagerOptions {
   resyncMs?: number;
@@ -65,6 +70,12 @@ export interface ControllerManagerOptions {
    * grace by the lag. Default: the retry period locally (1 s); the Lambda runtime says 60 s.
    */
   expectedIntervalMs?: number;
+  /**
+   * How far behind the rest of the control plane is, ms, read at each look (the local runtime: how
+   * late agents' syncs arrive, api/agent/sync-lag.ts): node-lifecycle extends its grace by it as by
+   * a late pass, so a server too busy to take heartbeats in time does not mark their nodes NotReady.
+   */
+  lagProbe?: () => number;
   /** The scheduled check runs a full pass at least this often anyway (default one hour). */
   fullResyncMs?: number;
   /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
@@ -86,6 +97,12 @@ export interface ControllerManager {
    * if something is due (marker.ts). True if a pass ran. What a Lambda schedule event does.
    */
   runScheduled(): Promise<boolean>;
+  /**
+   * A node Lease written (or deleted) that this manager did not see through its store's watch:
+   * the Lambda runtime passes the lease stream's records here, so the checks that follow judge
+   * liveness from these instead of listing every Lease (heartbeats.ts).
+   */
+  noteHeartbeat(lease: Lease, deleted?: boolean): void;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
@@ -124,6 +141,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let marker: MarkerSpec | undefined;
   /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
   let nodePrints = new Map<string, string>();
+  /** The node Leases' renewals as last listed or seen written: what the check judges liveness by. */
+  const heartbeats = new HeartbeatTable();
   let running: Promise<void> | undefined;
   let again = false;
   let debounce: NodeJS.Timeout | undefined;
@@ -151,7 +170,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   /** Notes how late this look at the cluster is; node-lifecycle extends its grace by it. */
   function look(): void {
     const now = deps.clock();
-    if (lastLook !== undefined) noteLag(lifecycleState, now - lastLook - expectedIntervalMs, now, lifecycle);
+    const late = lastLook === undefined ? 0 : now - lastLook - expectedIntervalMs;
+    noteLag(lifecycleState, Math.max(late, options.lagProbe?.() ?? 0), now, lifecycle);
     lastLook = now;
   }
 
@@ -162,7 +182,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
-    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite);
+    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite, deps.clock);
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },
@@ -173,6 +193,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       takeCreates: createBudget(),
     };
     const step = async (c: Controller) => {
+      await yieldSlice();
       try {
         await c.run(ctx);
       } catch (err) {
@@ -193,6 +214,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
     if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
     await remember(snapshot, startedAt, wakeAt);
+    // node-lifecycle listed them at the start of the pass: the snapshot has them, no read here.
+    heartbeats.seed(await snapshot.list<Lease>('Lease'), startedAt);
   }
 
   /** Keeps what the next check and the watch filter need, and stores the marker when it changed. */
@@ -244,12 +267,16 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     look();
     const known = fromStore ? await readMarker(deps.store) : marker;
     const now = deps.clock();
-    let leases: Lease[] | undefined;
+    let renewals: ReadonlyMap<string, number> | undefined;
     if (known && known.nodes > 0) {
-      leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+      if (heartbeats.live) renewals = heartbeats.renewals;
+      else {
+        const leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+        renewals = new Map(leases.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '') || 0]));
+      }
     }
     const grace = lifecycle.gracePeriodMs + (lifecycleState.lagUntil > now ? lifecycleState.lagMs : 0);
-    return passReason(known, leases, now, grace, fullResyncMs);
+    return passReason(known, renewals, now, grace, fullResyncMs);
   }
 
   function trigger(): void {
@@ -261,7 +288,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     running = (async () => {
       do {
         again = false;
+        const started = Date.now();
         await leadAndPass();
+        // Triggered again while it ran (a busy cluster writes all the time): wait as long as the
+        // pass took before the next, so passes take at most half the process and the agents'
+        // syncs the other half, and the next pass takes in everything written meanwhile at once.
+        const took = Date.now() - started;
+        if (again && !stopped && took > debounceMs)
+          await new Promise((r) => setTimeout(r, Math.min(took, MAX_BREATHER_MS)));
       } while (again && !stopped);
     })().finally(() => {
       running = undefined;
@@ -291,9 +325,11 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       return leadAndPass();
     },
     isLeader: () => leader,
+    noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
     start() {
       stopped = false;
       unwatch = deps.store.watch((ev) => {
+        if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
         if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
         pending.push(ev);
         clearTimeout(debounce);

@@ -7,10 +7,10 @@
  * It says when time-driven work is next due (`wakeAt`: a CronJob's next time, a Job's back-off, an
  * eviction delay, as controllers asked through `PassContext.wakeAt`), how many nodes there are,
  * and which nodes the last pass left Ready=Unknown: a heartbeat's expiry is a time event, not a
- * write, so the check also reads the node Leases (and only those) and runs a pass when a Lease went
- * stale for a node not yet Unknown, or was renewed for one that is.
+ * write, so the check also looks at the node Leases' renewals (listed, or as the manager saw them
+ * written: heartbeats.ts) and runs a pass when a Lease went stale for a node not yet Unknown, or
+ * was renewed for one that is.
  */
-import type { Lease } from '../../schemas';
 import { isAlreadyExists, isNotFound } from '../errors';
 import type { Obj, StateStore } from '../store/types';
 import { CONTROLLER_MARKER_KIND } from './triggers';
@@ -54,10 +54,10 @@ export async function writeMarker(store: StateStore, spec: MarkerSpec): Promise<
   }
 }
 
-/** Why a scheduled check must run a full pass, or undefined when it need not. */
+/** Why a scheduled check must run a full pass, or undefined when it need not. `renewals`: node name -> ms. */
 export function passReason(
   marker: MarkerSpec | undefined,
-  leases: Lease[] | undefined,
+  renewals: ReadonlyMap<string, number> | undefined,
   now: number,
   graceMs: number,
   fullResyncMs: number,
@@ -66,9 +66,9 @@ export function passReason(
   if (marker.wakeAt !== null && now >= marker.wakeAt) return 'time-driven work is due';
   if (now - marker.passAt >= fullResyncMs) return 'full resync';
   const unknown = new Set(marker.unknownNodes);
-  for (const lease of leases ?? []) {
-    const stale = !(now - Date.parse(lease.spec?.renewTime ?? '') <= graceMs);
-    if (stale !== unknown.has(lease.metadata.name)) return `node ${lease.metadata.name} changed liveness`;
+  for (const [name, renewedAt] of renewals ?? []) {
+    const stale = !(now - renewedAt <= graceMs);
+    if (stale !== unknown.has(name)) return `node ${name} changed liveness`;
   }
   return undefined;
 }

@@ -98,6 +98,9 @@ export async function reconcileNodes(
   const renewed = new Map(leases.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '')]));
   const now = deps.clock();
   const grace = options.gracePeriodMs + (state.lagUntil > now ? state.lagMs : 0);
+  // The Leases as listed at the pass's start: a heartbeat is judged by that time, not by now, or a
+  // long pass would take renewals it has not read for missed ones.
+  const asOf = Math.min(now, snapshot.listedAt('Lease') ?? now);
 
   const ready = new Map<string, boolean>();
   const due: { node: Node; since: number }[] = [];
@@ -106,7 +109,7 @@ export async function reconcileNodes(
     const lease = renewed.get(name);
     const heartbeat = lease ?? Date.parse(node.metadata.creationTimestamp ?? '');
     const last = Math.max(Number.isNaN(heartbeat) ? 0 : heartbeat, options.observingSince ?? 0);
-    const fresh = now - last <= grace;
+    const fresh = asOf - last <= grace;
     const condition = findCondition(node, 'Ready');
     ready.set(name, isConditionTrue(node));
     if (condition?.status === 'Unknown') {

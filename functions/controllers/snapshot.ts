@@ -54,6 +54,8 @@ function nodeOf(obj: Obj): string | undefined {
 export class ClusterSnapshot {
   private readonly views = new Map<string, KindView>();
   private readonly loading = new Map<string, Promise<KindView>>();
+  /** When each kind was listed (the clock given): what was stored then, not necessarily now. */
+  private readonly listed = new Map<string, number>();
   /** Successful writes made through `store`: the manager goes round again while a round writes. */
   writes = 0;
   /** The store this round's controllers use: see the file comment. */
@@ -66,6 +68,7 @@ export class ClusterSnapshot {
   constructor(
     private readonly backing: StateStore,
     private readonly written: (obj: Obj, deleted: boolean) => void = () => undefined,
+    private readonly clock: () => number = Date.now,
   ) {
     this.store = this.passStore();
   }
@@ -87,6 +90,14 @@ export class ClusterSnapshot {
   async podsOn<T extends Obj>(nodeName: string): Promise<T[]> {
     const view = await this.view('Pod');
     return [...(view.byNode.get(nodeName) ?? [])].map((k) => view.byKey.get(k) as T);
+  }
+
+  /**
+   * When `kind` was listed, if it was: a pass of many rounds judges a heartbeat by when it was read,
+   * not by the clock at its last round (renewals since are not in the snapshot).
+   */
+  listedAt(kind: string): number | undefined {
+    return this.listed.get(kind);
   }
 
   /** True once `kind` was listed in this snapshot. */
@@ -134,7 +145,9 @@ export class ClusterSnapshot {
     if (have) return Promise.resolve(have);
     let pending = this.loading.get(kind);
     if (!pending) {
+      const at = this.clock();
       pending = this.backing.list(kind).then((result) => {
+        this.listed.set(kind, at);
         const view: KindView = {
           byKey: new Map(),
           byOwner: new Map(),

@@ -8,7 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { providerFor } from '../../providers';
-import { type Node, precompile } from '../../schemas';
+import { type Lease, type Node, precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
@@ -85,7 +85,7 @@ interface StreamRecord {
   eventSource?: string;
   eventName?: string;
   dynamodb?: {
-    Keys?: { pk?: { S?: string } };
+    Keys?: { pk?: { S?: string }; sk?: { S?: string } };
     NewImage?: { body?: { S?: string } };
     OldImage?: { body?: { S?: string } };
   };
@@ -103,12 +103,33 @@ export function isDynamoStreamEvent(event: unknown): event is { Records: StreamR
  * counts, since a missed trigger costs correctness and an extra one only a pass.
  */
 export function streamRecordTriggers(record: StreamRecord): boolean {
-  const kind = record.dynamodb?.Keys?.pk?.S ?? '';
-  if (IGNORED_KINDS.has(kind) || kind.startsWith('~')) return false;
+  const pk = record.dynamodb?.Keys?.pk?.S ?? '';
+  if (IGNORED_KINDS.has(kindOf(pk)) || pk.startsWith('~')) return false;
   const next = parseBody(record.dynamodb?.NewImage?.body?.S);
   const previous = parseBody(record.dynamodb?.OldImage?.body?.S);
   if (record.eventName !== 'MODIFY' || !next || !previous) return true;
   return triggersPass('MODIFIED', next, nodeFingerprint(previous as Node));
+}
+
+/** The kind a partition key holds: sharded kinds' keys end in `#shard` (store/dynamodb-layout.ts). */
+function kindOf(pk: string): string {
+  return pk.split('#')[0] as string;
+}
+
+/**
+ * A record of the lease stream (serverless.yml: the Lease partitions only), as the Lease it wrote:
+ * the new image, or for a removal the old image or the key (`namespace/name`). Undefined for any
+ * other record.
+ */
+export function leaseOfRecord(record: StreamRecord): { lease: Lease; deleted: boolean } | undefined {
+  if (kindOf(record.dynamodb?.Keys?.pk?.S ?? '') !== 'Lease') return undefined;
+  const deleted = record.eventName === 'REMOVE';
+  const image = parseBody((deleted ? record.dynamodb?.OldImage : record.dynamodb?.NewImage)?.body?.S);
+  if (image) return { lease: image as Lease, deleted };
+  if (!deleted) return undefined; // a write without its image says nothing about the renewal
+  const [namespace, name] = (record.dynamodb?.Keys?.sk?.S ?? '').split('/');
+  if (!namespace || !name) return undefined;
+  return { lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace, name } }, deleted };
 }
 
 function parseBody(body: string | undefined): Obj | undefined {
@@ -125,9 +146,15 @@ function parseBody(body: string | undefined): Obj | undefined {
  * concurrency of 1; the lease keeps a second copy harmless anyway). A stream event whose records
  * matter runs a full pass (level-triggered: it reads the store, not the records); a schedule event
  * runs the cheap check (the marker and the node Leases), and a full pass only when it is due.
+ *
+ * Failure detection rides on the heartbeats the syncs write anyway: the lease stream (its own event
+ * source in serverless.yml, batched for a few seconds) hands every node Lease renewal to this
+ * function, which notes it and runs the cheap check, now one read of the marker: a node whose
+ * renewals stop is found stale within a batch window of its grace period running out, not at the
+ * next minute's schedule, and an idle cluster (no nodes, no renewals) pays nothing for it.
  */
 export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
-  // Agents poll here and renew their 60 s Leases every other sync (api/agent/modes.ts): the grace
+  // Agents poll here and renew their 50 s Leases every other sync (api/agent/modes.ts): the grace
   // period is the lease duration.
   const manager = createControllerManager(deps, {
     leaseTtlMs: 60_000,
@@ -138,8 +165,16 @@ export function createControllersHandler(deps: Deps, options: ControllerManagerO
   return middy(async (event: unknown): Promise<{ ran: boolean }> => {
     if (isScheduleEvent(event)) return { ran: await manager.runScheduled() };
     if (isDynamoStreamEvent(event)) {
-      if (!event.Records.some(streamRecordTriggers)) return { ran: false };
-      return { ran: await manager.runLeased() };
+      let heartbeats = 0;
+      for (const record of event.Records) {
+        const seen = leaseOfRecord(record);
+        if (!seen) continue;
+        manager.noteHeartbeat(seen.lease, seen.deleted);
+        heartbeats++;
+      }
+      if (event.Records.some(streamRecordTriggers)) return { ran: await manager.runLeased() };
+      if (heartbeats > 0) return { ran: await manager.runScheduled() };
+      return { ran: false };
     }
     throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');
   });

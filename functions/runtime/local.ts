@@ -10,6 +10,7 @@ import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
+import { syncLagMs } from '../api/agent/sync-lag';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { parseServiceRange, type ServiceRange } from '../cluster-ips';
 import { createLogger, type Logger, type LogLevel } from '../log';
@@ -135,6 +136,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
+      // Heartbeats that arrive late because this process is behind are not the nodes' fault.
+      lagProbe: () => syncLagMs(store),
       nodePools: {
         cluster: options.cluster ?? process.env.FERRY_CLUSTER ?? 'ferry',
         apiUrl: options.publicUrl ?? process.env.FERRY_PUBLIC_URL ?? server.url,

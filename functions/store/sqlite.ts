@@ -73,8 +73,11 @@ export class SqliteStore implements StateStore {
       listNs: db.prepare<[string, string], Row>(
         'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? ORDER BY name',
       ),
+      // INDEXED BY: without table statistics the planner takes the primary key's `kind = ?` and
+      // scans every Pod (9 ms a call at 10,000 pods, the top of a 1,000-node server's profile);
+      // the by-node index answers in 0.05 ms.
       listNode: db.prepare<[string, string], Row>(
-        'SELECT body, rv FROM objects WHERE kind = ? AND node_name = ? ORDER BY namespace, name',
+        'SELECT body, rv FROM objects INDEXED BY objects_by_node WHERE kind = ? AND node_name = ? ORDER BY namespace, name',
       ),
       insert: db.prepare('INSERT INTO objects (kind, namespace, name, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?)'),
       update: db.prepare(

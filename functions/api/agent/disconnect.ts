@@ -13,6 +13,7 @@ import { isoTime } from '../../../schemas/time';
 import type { Deps } from '../../deps';
 import { retryOnConflict } from '../../store/retry';
 import { NODE_LEASE_NAMESPACE } from './lease';
+import { syncLagMs } from './sync-lag';
 
 export const DISCONNECT_GRACE_MS = 2_000;
 
@@ -25,9 +26,14 @@ export function cancelDisconnectChecks(store: object): void {
   pendingChecks.delete(store);
 }
 
-/** After `graceMs`, marks the node Unknown unless its Lease was renewed since now. */
+/**
+ * After `graceMs`, marks the node Unknown unless its Lease was renewed since now. The grace grows
+ * by how late syncs are arriving lately (sync-lag.ts): a server that is behind takes the agent's
+ * reconnection in later, which is no disconnection.
+ */
 export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCONNECT_GRACE_MS): void {
   const cutAt = deps.clock();
+  const wait = graceMs + syncLagMs(deps.store);
   const pending = pendingChecks.get(deps.store) ?? new Set<NodeJS.Timeout>();
   pendingChecks.set(deps.store, pending);
   const timer = setTimeout(() => {
@@ -35,7 +41,7 @@ export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCON
     markIfGone(deps, nodeName, cutAt).catch((err) =>
       deps.log.warn('checking a disconnected node failed', { node: nodeName, error: String(err) }),
     );
-  }, graceMs);
+  }, wait);
   timer.unref?.();
   pending.add(timer);
 }

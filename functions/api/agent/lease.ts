@@ -1,8 +1,10 @@
 /**
  * The node's heartbeat: its Lease in `kube-node-lease` (as Kubernetes' node leases), renewed by a
- * sync only when the previous renewal is older than `renewAfterSeconds` (a third to a half of the
- * lease duration: api/agent/modes.ts), so a heartbeat is at most one small write and often none. The agent echoes the `leaseRenewedAt` of the previous
- * answer; a node that lies about it only lets its own Lease expire.
+ * sync only when, by the agent's next sync (`nextSyncMs` away: 0 for a held runtime's, which calls
+ * again at once), the previous renewal would be older than `renewAfterSeconds` (api/agent/modes.ts),
+ * so a heartbeat is at most one small write and often none, and the gap between renewals is bounded
+ * whatever the sync intervals are. The agent echoes the `leaseRenewedAt` of the previous answer; a
+ * node that lies about it only lets its own Lease expire.
  */
 
 import type { Deps } from '../../deps';
@@ -17,11 +19,12 @@ export async function heartbeat(
   previousRenewal: number | undefined,
   durationSeconds: number,
   renewAfterSeconds: number,
+  nextSyncMs = 0,
 ): Promise<number> {
   const now = deps.clock();
   const age = previousRenewal === undefined ? Number.POSITIVE_INFINITY : now - previousRenewal;
   // A renewal "from the future" (another server's clock, a forged value) is not trusted.
-  if (age >= 0 && age < renewAfterSeconds * 1000) return previousRenewal as number;
+  if (age >= 0 && age + nextSyncMs < renewAfterSeconds * 1000) return previousRenewal as number;
   await renewLease(deps, nodeName, durationSeconds, now);
   return now;
 }

@@ -9,11 +9,13 @@
  *
  * Polled (Lambda, billed per GB-second while a call is held): every sync answers at once and says
  * when to call again: every 20 s while the node's desired state is quiet (so a log request, which
- * waits 25 s, reaches it), every 2 s for a minute after it moved. The Lease lasts 60 s and is
- * renewed when older than 30 s: every other quiet sync writes it, a renewal that fails has a whole
- * sync interval of margin, and a dead node's Lease expires within 60 s of its death; the Lambda
- * controllers use the same 60 s as node grace period (functions/runtime/lambda.ts). Why polling and not a WebSocket push
- * channel: README, "On AWS Lambda".
+ * waits 25 s, reaches it: quiet syncs fall on a slot of the node's own, cadence.ts), every 2 s for a
+ * minute after it moved. The Lease is renewed when it would be older than 42 s at the next sync, so
+ * every other quiet sync writes it (renewals 40 s apart, and never more than 42 s, busy or quiet),
+ * and lasts 50 s: a renewal has 8 s of slack (a failed sync's retries), and the Lambda
+ * controllers, which use the same 50 s as node grace period and check on each 8 s batch of the
+ * lease stream (functions/runtime/lambda.ts, serverless.yml), find a node NotReady within 60 s of
+ * its last renewal. Why polling and not a WebSocket push channel: README, "On AWS Lambda".
  */
 import type { AgentSyncConfig } from '../types';
 
@@ -34,8 +36,8 @@ export const HELD_SYNC: AgentSyncConfig = {
 
 export const POLLED_SYNC: AgentSyncConfig = {
   hold: false,
-  leaseDurationSeconds: 60,
-  renewAfterSeconds: 30,
+  leaseDurationSeconds: 50,
+  renewAfterSeconds: 42,
   quietSyncSeconds: 20,
   busySyncSeconds: 2,
   busyForSeconds: 60,

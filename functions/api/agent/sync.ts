@@ -17,6 +17,7 @@ import { bumpNodes, type NodeDesired, SECTIONS, type Section, untracked } from '
 import type { Obj } from '../../store/types';
 import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
+import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
 import { readDesired, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
@@ -26,6 +27,7 @@ import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
 import { checkReports } from './restriction';
 import { readRoutes } from './routes';
 import { removePod, writeNodeStatus, writePodStatus } from './status';
+import { syncAnswered, syncStarted } from './sync-lag';
 import { nodeVolumes } from './volumes';
 
 /** Appended to a version answered while a list may still lag its change: it never matches, so the agent reads again. */
@@ -38,16 +40,15 @@ export async function syncNode(
   signal?: AbortSignal,
 ): Promise<SyncResponse> {
   const mode = deps.config.agentSync ?? HELD_SYNC;
+  syncStarted(deps.store, nodeName, deps.clock());
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
 
-  const leaseRenewedAt = await heartbeat(
-    deps,
-    nodeName,
-    req.leaseRenewedAt,
-    mode.leaseDurationSeconds,
-    mode.renewAfterSeconds,
-  );
+  const renew = (nextSyncMs: number) =>
+    heartbeat(deps, nodeName, req.leaseRenewedAt, mode.leaseDurationSeconds, mode.renewAfterSeconds, nextSyncMs);
+  // Held: renewed before the hold, so the held call is the heartbeat. Polled: at the end, once the
+  // answer says when the agent calls next.
+  let leaseRenewedAt = mode.hold ? await renew(0) : (req.leaseRenewedAt ?? 0);
   if (req.nodeStatus) await writeNodeStatus(deps, nodeName, reports.node, req.nodeStatus);
   for (const { pod: ref, status } of req.podStatuses ?? []) {
     const pod = reports.pods.get(ref.uid);
@@ -91,7 +92,7 @@ export async function syncNode(
   }
   if (moved.has('logs')) res.logRequests = await pendingLogRequests(deps, nodeName);
   if (moved.has('routes')) {
-    const routes = await readRoutes(deps, held.routes);
+    const routes = await readRoutes(deps, held.routes, desired.spec.routes);
     res.versions.routes = routes.seq;
     if (routes.diff) res.routes = routes.diff;
     // The index is ahead of this node's record (the fan-out has not reached it yet, or the record
@@ -117,10 +118,16 @@ export async function syncNode(
     if (res.pods) res.versions.pods += SETTLING;
     if (res.logRequests) res.versions.logs += SETTLING;
   }
+  let callAgainMs = 0;
   if (!mode.hold) {
     const busy = moved.size > 0 || reported || now - desired.spec.changedAt < mode.busyForSeconds * 1000;
-    res.syncAfterSeconds = busy ? mode.busySyncSeconds : mode.quietSyncSeconds;
+    const afterMs = busy ? mode.busySyncSeconds * 1000 : quietSyncAfterMs(nodeName, now, mode.quietSyncSeconds * 1000);
+    res.syncAfterSeconds = afterMs / 1000;
+    callAgainMs = afterMs;
+    leaseRenewedAt = await renew(afterMs);
+    res.leaseRenewedAt = leaseRenewedAt;
   }
+  syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
   return res;
 }
 

@@ -44,7 +44,8 @@ describe('serverless.yml', () => {
     expect(table.KeySchema).toEqual(expected.KeySchema);
     expect(table.GlobalSecondaryIndexes).toEqual(expected.GlobalSecondaryIndexes);
     expect(table.BillingMode).toBe(expected.BillingMode);
-    expect(table.StreamSpecification).toEqual({ StreamViewType: 'KEYS_ONLY' });
+    // Both images: the controllers tell a heartbeat-only Node write and read a Lease renewal from the record.
+    expect(table.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
   });
 
   it('points every function at an export of the Lambda runtime, on nodejs22.x', () => {
@@ -113,15 +114,32 @@ describe('serverless.yml', () => {
     }
   });
 
-  it('triggers the controllers on the stream except for what the local manager ignores', () => {
-    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+  const patternOf = (mapping: Resource | undefined) => {
     const criteria = mapping?.Properties.FilterCriteria as { Filters: { Pattern: string }[] } | undefined;
-    const filters = criteria?.Filters ?? [];
-    const pattern = JSON.parse(filters[0]?.Pattern ?? '{}');
+    return JSON.parse(criteria?.Filters[0]?.Pattern ?? '{}');
+  };
+
+  it('triggers the controllers on the stream except for what the local manager ignores', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    const mapping = mappings.find((m) => JSON.stringify(m.Properties.FilterCriteria).includes('anything-but'));
+    const pattern = patternOf(mapping);
     const skipped = pattern.dynamodb.Keys.pk.S[0]['anything-but'] as string[];
     // Sharded kinds (Events, Leases) are skipped by each of their partition keys.
     expect(skipped.sort()).toEqual([...[...IGNORED_KINDS].flatMap(partitionKeys), LEASE_PARTITION].sort());
     expect(ofType('AWS::Events::Rule')[0]?.Properties.ScheduleExpression).toBe('rate(1 minute)');
+  });
+
+  it('hands the controllers every node Lease renewal on a second mapping, batched for at most 8 s', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    const lease = mappings.find((m) => JSON.stringify(m.Properties.FilterCriteria).includes('prefix'));
+
+    expect(mappings).toHaveLength(2);
+    expect(patternOf(lease)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'Lease#' }] } } } });
+    expect(lease?.Properties.MaximumBatchingWindowInSeconds).toBe(8);
+    expect(lease?.Properties.FunctionName).toEqual({ 'Fn::GetAtt': ['ControllersLambdaFunction', 'Arn'] });
+    expect(lease?.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': ['StateTable', 'StreamArn'] });
+    // Every Lease partition matches it, and only those (store/dynamodb-layout.ts names them).
+    for (const pk of partitionKeys('Lease')) expect(pk.startsWith('Lease#')).toBe(true);
   });
 
   it('zips only the Lambda bundle', async () => {

@@ -4,6 +4,7 @@
  * every kind of change reaches its node, and the two modes. Convergence: agent-convergence.test.ts.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { quietSyncAfterMs } from '../../../functions/api/agent/cadence';
 import { waitForDesired } from '../../../functions/api/agent/desired';
 import { HELD_SYNC, POLLED_SYNC } from '../../../functions/api/agent/modes';
 import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
@@ -44,13 +45,13 @@ describe('agent protocol: what a sync costs', () => {
     );
   });
 
-  it('renews the Lease with one write when it is due, and not before', async () => {
-    // prepare
+  it('renews the Lease with one write when it would be older than 42 s at the next sync, and not before', async () => {
+    // prepare: the node is busy (its first sync moved everything), so it is told to call in 2 s.
     const { api, counter, sync, syncAfter } = await setup(POLLED_SYNC);
     const first = await sync();
 
     // act
-    api.now.ms += 29_000;
+    api.now.ms += 39_000;
     const fresh = await syncAfter(first);
     api.now.ms += 2_000;
     counter.state.on = true;
@@ -63,7 +64,10 @@ describe('agent protocol: what a sync costs', () => {
     expect(counter.calls.filter((c) => c.kind === 'Lease').map((c) => c.method)).toEqual(['update']);
     const lease = await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' });
     expect(lease?.spec).toEqual(
-      expect.objectContaining({ leaseDurationSeconds: 60, renewTime: new Date(api.now.ms).toISOString() }),
+      expect.objectContaining({
+        leaseDurationSeconds: POLLED_SYNC.leaseDurationSeconds,
+        renewTime: new Date(api.now.ms).toISOString(),
+      }),
     );
   });
 
@@ -382,7 +386,28 @@ describe('agent protocol: modes', () => {
 
     // assess
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(res.json.syncAfterSeconds).toBe(POLLED_SYNC.quietSyncSeconds);
+    // On the node's own slot of the quiet interval (cadence.ts): never sooner than a quarter of it.
+    expect(res.json.syncAfterSeconds).toBeGreaterThanOrEqual(POLLED_SYNC.quietSyncSeconds / 4);
+    expect(res.json.syncAfterSeconds).toBeLessThanOrEqual(POLLED_SYNC.quietSyncSeconds * 1.25);
+  });
+
+  it('spreads quiet nodes that synced in step over the interval, each on a slot of its own', () => {
+    const period = POLLED_SYNC.quietSyncSeconds * 1000;
+    const now = 1_700_000_000_000;
+    const names = Array.from({ length: 200 }, (_, i) => `node-${i}`);
+
+    // Two hundred nodes answered at the same instant; then each calls again on its slot.
+    const first = names.map((n) => now + quietSyncAfterMs(n, now, period));
+    const second = names.map((n, i) => (first[i] as number) + quietSyncAfterMs(n, first[i] as number, period));
+
+    // Every later interval is the full quiet interval, and the calls cover it evenly.
+    for (const [i, at] of second.entries()) expect(at - (first[i] as number)).toBe(period);
+    const quarters = [0, 0, 0, 0];
+    for (const at of first) {
+      const q = Math.floor(((at - now) % period) / (period / 4));
+      quarters[q] = (quarters[q] ?? 0) + 1;
+    }
+    for (const q of quarters) expect(q).toBeGreaterThan(25);
   });
 
   it('holds a quiet sync on a held runtime until a pod of the node is created', async () => {
