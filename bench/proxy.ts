@@ -9,6 +9,15 @@
  *               the pod IP, as kube-proxy does);
  *   proxy-remote the node port on the other node (that node's proxy, then the pod's host port:
  *               one extra hop over `direct`, the worst case).
+ * and from inside pods (a client pod on each node, node's http in `ferry.local/node:1`, the same loop):
+ *   pod-direct             the client on the pod's node to the pod IP (same bridge: no proxy at all);
+ *   pod-clusterip-local    that client to clusterIP:80 (redirected by the node's nat rules to its
+ *                          proxy at the bridge gateway, then to the pod IP);
+ *   pod-clusterip-remote   the client on the other node to clusterIP:80 (its node's proxy, then the
+ *                          pod's host port on the first node). A pod on one node cannot dial the
+ *                          other node's published ports itself (they are on 127.0.1.N, the
+ *                          container's own loopback), so both cluster IP paths are held against
+ *                          pod-direct, the fastest path there is.
  * Rounds alternate the paths so drift hits all alike.
  *
  * Why not autocannon (used by `bench api`): busybox httpd closes every connection after one
@@ -19,16 +28,27 @@
  * Then DNS lookups/s and p99 from a pod through the C library (lib/dns-load.ts, its own baseline).
  * Loopback only; bounded by duration.
  */
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { applyDefaults, type Deployment, type Pod } from '../schemas';
 import type { Service } from '../schemas/service';
-import { buildOnce, TestCluster } from '../test/e2e/helpers/cluster';
+import { buildOnce, docker, TestCluster } from '../test/e2e/helpers/cluster';
 import { dnsLoad } from './lib/dns-load';
 import { type Row, report } from './report';
 
 const CONCURRENCY = 8;
 const DURATION_S = 6;
 const ROUNDS = 3;
+
+/** `load` below, as a script for node inside a client pod's container; prints its result as JSON. */
+const IN_POD = `const http=require('http');const [host,port,conc,ms]=process.argv.slice(1);const lat=[];let errors=0;
+const end=performance.now()+Number(ms);const one=()=>new Promise((done)=>{const t0=performance.now();
+const req=http.request({host,port:Number(port),path:'/',agent:false,timeout:10000},(res)=>{res.resume();res.on('end',()=>{
+if(res.statusCode===200)lat.push(performance.now()-t0);else errors++;done();});});req.on('timeout',()=>req.destroy(new Error('timeout')));
+req.on('error',()=>{errors++;done();});req.end();});const started=performance.now();
+Promise.all(Array.from({length:Number(conc)},async()=>{while(performance.now()<end)await one();})).then(()=>{
+const s=(performance.now()-started)/1000;lat.sort((a,b)=>a-b);
+console.log(JSON.stringify({rps:lat.length/s,p99:lat[Math.min(lat.length-1,Math.floor(lat.length*0.99))]??0,errors}));});`;
 
 buildOnce();
 const c = new TestCluster();
@@ -89,28 +109,64 @@ try {
     await c.waitFor(async () => (await fetch(`http://${h}:${nodePort}/`)).ok, 20_000, `node port on ${h} answering`);
   }
 
+  const clusterIP = svc.spec.clusterIP as string;
+  const podIP = pod.status?.podIP as string;
+  // A client pod on each node, to load the cluster IP from inside the pod network.
+  for (const [i, node] of c.names.entries()) {
+    await c.store.create(
+      applyDefaults({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `client-${i + 1}`, namespace: 'default' },
+        spec: {
+          nodeName: node,
+          containers: [{ name: 'node', image: 'ferry.local/node:1', command: ['sh', '-c', 'exec sleep 3600'] }],
+        },
+      } as unknown as Pod),
+    );
+  }
+  await c.waitFor(async () => (await c.readyPods('client-')).length === 2, 60_000, 'client pods ready');
+  const clientOn = new Map<string, string>();
+  for (const p of await c.readyPods('client-')) {
+    clientOn.set(
+      p.status?.hostIP as string,
+      docker(
+        'ps',
+        '-q',
+        '--no-trunc',
+        '--filter',
+        `label=ferry.pod.uid=${p.metadata.uid}`,
+        '--filter',
+        'label=ferry.role=container',
+      ),
+    );
+  }
   const paths = [
-    ['direct', host, hostPort],
-    ['proxy-local', host, nodePort],
-    ['proxy-remote', other, nodePort],
+    ['direct', host, hostPort, undefined],
+    ['proxy-local', host, nodePort, undefined],
+    ['proxy-remote', other, nodePort, undefined],
+    ['pod-direct', podIP, 8080, clientOn.get(host)],
+    ['pod-clusterip-local', clusterIP, 80, clientOn.get(host)],
+    ['pod-clusterip-remote', clusterIP, 80, clientOn.get(other)],
   ] as const;
-  for (const [, h, port] of paths) await load(h, port, CONCURRENCY, 2000);
+  for (const [, h, port, inPod] of paths) await load(h, port, CONCURRENCY, 2000, inPod);
   const rows: Row[] = [];
   const totals = Object.fromEntries(paths.map(([p]) => [p, { rps: 0, p99: 0 }])) as Record<
     (typeof paths)[number][0],
     { rps: number; p99: number }
   >;
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [path, h, port] of paths) {
-      const r = await load(h, port, CONCURRENCY, DURATION_S * 1000);
+    for (const [path, h, port, inPod] of paths) {
+      const r = await load(h, port, CONCURRENCY, DURATION_S * 1000, inPod);
       totals[path].rps += r.rps / ROUNDS;
       totals[path].p99 += r.p99 / ROUNDS;
-      rows.push({ round, path, target: `${h}:${port}`, 'req/s': r.rps, 'p99 ms': r.p99, errors: r.errors });
+      const from = inPod ? `pod on ${[...clientOn].find(([, id]) => id === inPod)?.[0]}` : 'host';
+      rows.push({ round, path, from, target: `${h}:${port}`, 'req/s': r.rps, 'p99 ms': r.p99, errors: r.errors });
     }
   }
-  const ratio = (path: 'proxy-local' | 'proxy-remote') => ({
-    rate: totals[path].rps / totals.direct.rps,
-    p99: totals[path].p99 / Math.max(totals.direct.p99, 0.001),
+  const ratio = (path: keyof typeof totals, base: keyof typeof totals = 'direct') => ({
+    rate: totals[path].rps / totals[base].rps,
+    p99: totals[path].p99 / Math.max(totals[base].p99, 0.001),
   });
   const dns = await dnsLoad(c, { service: 'target', namespace: 'default', node: c.names[0] as string });
   rows.push(...dns.rows);
@@ -122,6 +178,13 @@ try {
     'rate ratio proxy-remote/direct (target >= 0.7)': ratio('proxy-remote').rate,
     'p99 ratio proxy-local/direct (target <= 2)': ratio('proxy-local').p99,
     'p99 ratio proxy-remote/direct (target <= 2)': ratio('proxy-remote').p99,
+    'pod-direct req/s (mean)': totals['pod-direct'].rps,
+    'pod-clusterip-local req/s (mean)': totals['pod-clusterip-local'].rps,
+    'pod-clusterip-remote req/s (mean)': totals['pod-clusterip-remote'].rps,
+    'rate ratio pod-clusterip-local/pod-direct (target >= 0.7)': ratio('pod-clusterip-local', 'pod-direct').rate,
+    'rate ratio pod-clusterip-remote/pod-direct (target >= 0.7)': ratio('pod-clusterip-remote', 'pod-direct').rate,
+    'p99 ratio pod-clusterip-local/pod-direct (target <= 2)': ratio('pod-clusterip-local', 'pod-direct').p99,
+    'p99 ratio pod-clusterip-remote/pod-direct (target <= 2)': ratio('pod-clusterip-remote', 'pod-direct').p99,
     concurrency: CONCURRENCY,
     'seconds per run': DURATION_S,
     ...dns.summary,
@@ -130,8 +193,21 @@ try {
   await c.stop();
 }
 
-/** `concurrency` loops of one-connection GETs for `ms`; rate, p99 latency and failures. */
-async function load(host: string, port: number, concurrency: number, ms: number) {
+/**
+ * `concurrency` loops of one-connection GETs for `ms`; rate, p99 latency and failures. From this
+ * process, or from inside the container `inPod` (the same loop, run by the pod's node).
+ */
+async function load(host: string, port: number, concurrency: number, ms: number, inPod?: string) {
+  if (inPod) {
+    const args = ['exec', inPod, 'node', '-e', IN_POD, host, String(port), String(concurrency), String(ms)];
+    // Not execFileSync: the control plane runs in this process and must keep answering meanwhile.
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('docker', args, { encoding: 'utf8', timeout: ms + 30_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    return JSON.parse(out.trim().split('\n').at(-1) as string) as { rps: number; p99: number; errors: number };
+  }
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + ms;

@@ -1,0 +1,294 @@
+/**
+ * End-to-end on real Docker: cluster IPs. A 2-node local cluster (two agents on this machine, each
+ * with its own pod bridge and nat chain); an HTTP Deployment spread over both nodes behind a
+ * ClusterIP Service on port 80 whose target port is the container port named `http` (8080); a
+ * client pod on each node. Each client reaches the Service at clusterIP:80 and gets answers from
+ * pods on both nodes; its `WEB_SERVICE_HOST/PORT` are the cluster IP and 80; a request loop inside
+ * a client (bounded in count and time) loses nothing through a rolling update; a UDP echo Service
+ * answers at its cluster IP from both nodes; the redirects go with the Service and with the agents.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Deployment, Pod } from '../../schemas';
+import { applyDefaults } from '../../schemas';
+import type { Endpoints, Service } from '../../schemas/service';
+import { buildOnce, docker, TestCluster } from './helpers/cluster';
+import { describeDocker } from './helpers/docker';
+
+const SVCS = '/api/v1/namespaces/default/services';
+
+function web(version: string): Deployment {
+  return applyDefaults({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          terminationGracePeriodSeconds: 5,
+          containers: [
+            {
+              name: 'httpd',
+              image: 'ferry.local/busybox:1',
+              command: ['sh', '-c', 'echo "$POD_NAME" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'VERSION', value: version },
+              ],
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  } as unknown as Deployment);
+}
+
+/** A UDP server that answers each datagram with `echo:<datagram>`. */
+const UDP_ECHO = `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353);`;
+/** One datagram to argv[1]:argv[2]; prints the answer (exit 1 after 3 s without one). */
+const UDP_ASK = `const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{console.log(String(m));process.exit(0)});s.send(process.argv[3],Number(process.argv[2]),process.argv[1]);setTimeout(()=>process.exit(1),3000);`;
+
+function udpEcho(): Deployment {
+  return applyDefaults({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'udp', namespace: 'default' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'udp' } },
+      template: {
+        metadata: { labels: { app: 'udp' } },
+        spec: {
+          containers: [
+            {
+              name: 'echo',
+              image: 'ferry.local/node:1',
+              command: ['node', '-e', UDP_ECHO],
+              ports: [{ name: 'echo', containerPort: 5353, protocol: 'UDP' }],
+            },
+          ],
+        },
+      },
+    },
+  } as unknown as Deployment);
+}
+
+function client(name: string, node: string): Pod {
+  return applyDefaults({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      nodeName: node,
+      // busybox for wget and the shell loop; node for UDP (busybox's nc has no UDP).
+      containers: [
+        { name: 'sh', image: 'ferry.local/busybox:1', command: ['sh', '-c', 'exec sleep 3600'] },
+        { name: 'node', image: 'ferry.local/node:1', command: ['sh', '-c', 'exec sleep 3600'] },
+      ],
+    },
+  } as unknown as Pod);
+}
+
+// busybox-static's wget crashes on -T (its timeout option): `timeout 5 wget` bounds each request instead.
+
+/** The FERRY-SVC chains of nat on this machine (the agents of every cluster on it). */
+function iptablesChains(): string[] {
+  return iptables('-S')
+    .split('\n')
+    .filter((l) => l.startsWith('-N FERRY-SVC-'))
+    .map((l) => l.slice(3));
+}
+const iptables = (...args: string[]) =>
+  execFileSync('iptables', ['-w', '5', '-t', 'nat', ...args], { encoding: 'utf8' });
+
+describeDocker('e2e: cluster IPs on real Docker', () => {
+  const c = new TestCluster();
+  let clusterIP = '';
+  let udpIP = '';
+  /** node -> container id, per container of the client pod on that node. */
+  const clients = new Map<string, string>();
+  const nodeClients = new Map<string, string>();
+  let chainsBefore: string[] = [];
+
+  const endpointCount = async (name: string) =>
+    (
+      (await c.store.get<Endpoints>({ kind: 'Endpoints', namespace: 'default', name }))?.subsets?.flatMap(
+        (s) => s.addresses ?? [],
+      ) ?? []
+    ).length;
+  const exec = (node: string, ...cmd: string[]) => docker('exec', clients.get(node) as string, ...cmd);
+
+  beforeAll(async () => {
+    buildOnce();
+    chainsBefore = iptablesChains();
+    await c.start(2);
+    await c.store.create(web('1'));
+    await c.store.create(udpEcho());
+    const svc = await c.post<Service>(SVCS, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web' },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] },
+    });
+    clusterIP = svc.spec.clusterIP as string;
+    const udp = await c.post<Service>(SVCS, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'udp' },
+      spec: { selector: { app: 'udp' }, ports: [{ port: 53, targetPort: 'echo', protocol: 'UDP' }] },
+    });
+    udpIP = udp.spec.clusterIP as string;
+    await c.waitFor(
+      async () => (await c.readyPods('web-')).length === 2 && (await endpointCount('web')) === 2,
+      60_000,
+      '2 ready web pods in the endpoints',
+    );
+    await c.waitFor(async () => (await endpointCount('udp')) === 1, 60_000, 'the UDP echo pod in the endpoints');
+    // Made after the Services, as a pod that finds them through its environment must be.
+    for (const node of c.names) await c.store.create(client(`client-${node}`, node));
+    await c.waitFor(async () => (await c.readyPods('client-')).length === 2, 60_000, 'client pods ready');
+    for (const p of await c.readyPods('client-')) {
+      const byName = (name: string) =>
+        docker(
+          'ps',
+          '-q',
+          '--no-trunc',
+          '--filter',
+          `label=ferry.pod.uid=${p.metadata.uid}`,
+          '--filter',
+          `label=ferry.container.name=${name}`,
+        );
+      clients.set(p.spec.nodeName as string, byName('sh'));
+      nodeClients.set(p.spec.nodeName as string, byName('node'));
+    }
+  }, 180_000);
+
+  let stopped = false;
+  const stop = async () => {
+    if (!stopped) await c.stop();
+    stopped = true;
+  };
+  afterAll(stop, 60_000);
+
+  it('reaches the Service at clusterIP:80 from a pod on each node, answered by pods on both nodes', async () => {
+    // prepare
+    const pods = await c.readyPods('web-');
+    const podNodes = new Map(pods.map((p) => [p.metadata.name, p.spec.nodeName]));
+
+    // act
+    const seen = new Map<string, Set<string>>();
+    for (const node of c.names) {
+      const answers = new Set<string>();
+      for (let i = 0; i < 20; i++)
+        answers.add(exec(node, 'timeout', '5', 'wget', '-q', '-O', '-', `http://${clusterIP}:80/`));
+      seen.set(node, answers);
+    }
+
+    // assess
+    console.log(`cluster IP ${clusterIP}:80: ${JSON.stringify([...seen].map(([n, s]) => [n, [...s]]))}`);
+    expect(clusterIP).toMatch(/^10\.96\./);
+    expect(new Set(podNodes.values()).size).toBe(2);
+    for (const answers of seen.values()) expect(answers).toEqual(new Set(podNodes.keys()));
+  }, 60_000);
+
+  it('gives pods WEB_SERVICE_HOST and WEB_SERVICE_PORT at the cluster IP and the Service port', () => {
+    // act
+    const env = exec(c.names[0] as string, 'sh', '-c', 'echo "$WEB_SERVICE_HOST:$WEB_SERVICE_PORT $WEB_PORT"');
+    const answer = exec(
+      c.names[0] as string,
+      'sh',
+      '-c',
+      'timeout 5 wget -q -O - "http://$WEB_SERVICE_HOST:$WEB_SERVICE_PORT/"',
+    );
+
+    // assess
+    expect(env).toBe(`${clusterIP}:80 tcp://${clusterIP}:80`);
+    expect(answer).toMatch(/^web-/);
+  });
+
+  it('answers UDP at the cluster IP from a pod on each node', () => {
+    for (const node of c.names) {
+      const answer = docker(
+        'exec',
+        nodeClients.get(node) as string,
+        'node',
+        '-e',
+        UDP_ASK,
+        udpIP,
+        '53',
+        `from-${node}`,
+      );
+      expect(answer).toBe(`echo:from-${node}`);
+    }
+  });
+
+  it('loses no request through a rolling update of the backend', async () => {
+    // prepare: a loop inside the client on the node, until told to stop (at most 5,000 requests or 120 s).
+    const node = c.names[0] as string;
+    const script = [
+      'ok=0; failed=0; i=0; end=$(( $(date +%s) + 120 ))',
+      `while [ ! -e /tmp/stop ] && [ $i -lt 5000 ] && [ $(date +%s) -lt $end ]; do`,
+      `  if timeout 5 wget -q -O /dev/null http://${clusterIP}:80/; then ok=$((ok+1)); else failed=$((failed+1)); fi`,
+      '  i=$((i+1))',
+      'done',
+      'echo "$ok $failed"',
+    ].join('\n');
+    const loop = spawn('docker', ['exec', clients.get(node) as string, 'sh', '-c', script]);
+    let out = '';
+    loop.stdout.on('data', (d) => {
+      out += d;
+    });
+    const finished = new Promise<void>((r) => loop.on('close', () => r()));
+    await new Promise((r) => setTimeout(r, 1000));
+
+    // act
+    const d = await c.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'web' });
+    await c.store.update({ ...d, spec: { ...d?.spec, template: web('2').spec.template } } as Deployment);
+    await c.waitFor(
+      async () => {
+        const pods = await c.pods('web-');
+        const allNew = pods.every((p) =>
+          p.spec.containers[0]?.env?.some((e) => e.name === 'VERSION' && e.value === '2'),
+        );
+        return (
+          allNew && pods.length === 2 && (await c.readyPods('web-')).length === 2 && (await endpointCount('web')) === 2
+        );
+      },
+      90_000,
+      'rollout complete',
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    exec(node, 'touch', '/tmp/stop');
+    await finished;
+
+    // assess
+    const [ok, failed] = out.trim().split(' ').map(Number);
+    console.log(`rolling update through ${clusterIP}:80: ${ok} ok, ${failed} failed`);
+    expect(ok).toBeGreaterThan(50);
+    expect(failed).toBe(0);
+  }, 150_000);
+
+  it('removes a Service’s redirect when the Service goes, and every chain when the agents stop', async () => {
+    // prepare
+    const chains = iptablesChains().filter((ch) => !chainsBefore.includes(ch));
+    const rulesOf = () => chains.map((ch) => iptables('-S', ch)).join('\n');
+    const before = rulesOf();
+
+    // act
+    await c.store.delete({ kind: 'Service', namespace: 'default', name: 'udp' });
+    await c.waitFor(async () => !rulesOf().includes(udpIP), 20_000, 'the UDP redirect removed');
+    await stop();
+
+    // assess
+    expect(chains).toHaveLength(2);
+    expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -j REDIRECT`);
+    expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j REDIRECT`);
+    expect(iptablesChains().filter((ch) => chains.includes(ch))).toEqual([]);
+  }, 60_000);
+});
