@@ -10,6 +10,8 @@
 
 /** Milliseconds until the node's next quiet slot. */
 export function quietSyncAfterMs(nodeName: string, now: number, periodMs: number): number {
+  // No quiet interval (a runtime that answers at once and wants the next call at once): no slot.
+  if (periodMs <= 0) return 0;
   const phase = hash(nodeName) % periodMs;
   let next = (((phase - now) % periodMs) + periodMs) % periodMs;
   if (next < periodMs / 4) next += periodMs;
