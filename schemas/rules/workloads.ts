@@ -29,15 +29,15 @@ export function checkSelectorMatches(selector: unknown, template: Rec, at: strin
   }
 }
 
-/** Deployment and ReplicaSet. */
-export function checkWorkload(spec: Rec, causes: StatusCause[]): void {
+/** Deployment and ReplicaSet (and the part DaemonSets share: `noun` names the kind in messages). */
+export function checkWorkload(spec: Rec, causes: StatusCause[], noun = 'deployment'): void {
   const selector = isRec(spec.selector) ? spec.selector : undefined;
   const template = isRec(spec.template) ? spec.template : undefined;
   if (selector) {
     const match = isRec(selector.matchLabels) ? selector.matchLabels : {};
     const exprs = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
     if (Object.keys(match).length === 0 && exprs.length === 0)
-      causes.push(invalidMessage('spec.selector', 'Invalid value: empty selector is invalid for deployment'));
+      causes.push(invalidMessage('spec.selector', `Invalid value: empty selector is invalid for ${noun}`));
     checkSelector(selector, 'spec.selector', causes);
     if (template) checkSelectorMatches(selector, template, 'spec', causes);
   }
