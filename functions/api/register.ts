@@ -7,7 +7,9 @@
  * - the node's current credential re-registers its own node (a new credential replaces it);
  * - an admin may (re-)register any node.
  * The Node's labels come from the token's issuer (a NodePool) plus what the agent may set on itself
- * (node-identity.ts); spec and taints are never the agent's. Claimed capacity is bounded.
+ * (node-identity.ts); spec and taints are never the agent's. Claimed capacity is bounded, and a
+ * NodePool machine's (its bootstrap token carries what the cloud says the machine is) may not
+ * exceed its machine's.
  */
 import { createHash } from 'node:crypto';
 import type { RegisterRequest, RegisterResponse } from '../../schemas/agent-protocol';
@@ -17,7 +19,7 @@ import type { Obj } from '../store/types';
 import { consumeBootstrapUse, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
 import { admit, validateOnly } from './admission';
 import type { Principal } from './auth';
-import { capacityProblems, nodeMaySetLabel } from './node-identity';
+import { capacityProblems, machineCapacityProblems, nodeMaySetLabel } from './node-identity';
 import type { ApiDeps } from './types';
 
 /** Which credential registered a node (shown to admins; nodes may not change it). */
@@ -30,12 +32,15 @@ export async function registerNode(
 ): Promise<RegisterResponse> {
   const { nodeName, status } = body;
   checkCaller(principal, nodeName);
-  const issued = principal.role === 'bootstrap' ? await issuedLabels(deps, principal.name) : {};
+  const issuer = principal.role === 'bootstrap' ? await issuedSpec(deps, principal.name) : undefined;
   const labels = {
     ...wellKnownLabels(nodeName, body.status),
-    ...registrationLabels(nodeName, body.labels ?? {}, issued),
+    ...registrationLabels(nodeName, body.labels ?? {}, { ...issuer?.nodeLabels }),
   };
-  const capacity = capacityProblems(status);
+  const bounded = capacityProblems(status);
+  const machine = issuer?.expectedCapacity ? machineCapacityProblems(status, issuer.expectedCapacity) : [];
+  // One cause per field: a claim beyond the bounds is reported as that.
+  const capacity = [...bounded, ...machine.filter((c) => !bounded.some((b) => b.field === c.field))];
   if (capacity.length > 0) throw new InvalidError('Node', nodeName, capacity);
 
   const ref = { kind: 'Node', name: nodeName };
@@ -77,9 +82,9 @@ function checkCaller(principal: Principal, nodeName: string): void {
   }
 }
 
-async function issuedLabels(deps: ApiDeps, tokenName: string): Promise<Record<string, string>> {
-  const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName });
-  return { ...record?.spec.nodeLabels };
+/** What the bootstrap token's issuer (a NodePool) set for the node: its labels and its machine's size. */
+async function issuedSpec(deps: ApiDeps, tokenName: string): Promise<TokenRecord['spec'] | undefined> {
+  return (await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName }))?.spec;
 }
 
 /** Go's names for Node's architectures (`process.arch` -> GOARCH), as the kubelet reports them. */
