@@ -142,8 +142,48 @@ export function machineCapacityProblems(status: unknown, machine: MachineSize, f
   return causes;
 }
 
-export function checkCapacity(kind: string, name: string, status: unknown, field?: string): void {
-  const causes = capacityProblems(status, field);
+/**
+ * The server-owned annotation a NodePool machine's Node carries from registration on: what its
+ * cloud said the machine is, as JSON `{"cpu":2,"memory":8589934592}`. A node may not change it
+ * (`ferry.dev/` annotations are the server's), so its later status writes are held to it too.
+ */
+export const MACHINE_CAPACITY_ANNOTATION = 'ferry.dev/machine-capacity';
+
+export function machineSizeAnnotation(machine: MachineSize): Record<string, string> {
+  return { [MACHINE_CAPACITY_ANNOTATION]: JSON.stringify({ cpu: machine.cpu, memory: machine.memory }) };
+}
+
+/** The machine size a Node records, or undefined (none, or not two positive numbers: then the bounds only). */
+export function machineSizeOf(node: Obj | undefined): MachineSize | undefined {
+  const raw = node?.metadata.annotations?.[MACHINE_CAPACITY_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const { cpu, memory } = JSON.parse(raw) as { cpu?: unknown; memory?: unknown };
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+    return ok(cpu) && ok(memory) ? { cpu, memory } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every capacity problem of a node's claim: the bounds, then (one cause per field) what its machine
+ * has, when known.
+ */
+export function claimProblems(status: unknown, machine: MachineSize | undefined, field = 'status'): StatusCause[] {
+  const bounded = capacityProblems(status, field);
+  const over = machine ? machineCapacityProblems(status, machine, field) : [];
+  return [...bounded, ...over.filter((c) => !bounded.some((b) => b.field === c.field))];
+}
+
+export function checkClaim(
+  kind: string,
+  name: string,
+  status: unknown,
+  machine: MachineSize | undefined,
+  field?: string,
+): void {
+  const causes = claimProblems(status, machine, field);
   if (causes.length > 0) throw new InvalidError(kind, name, causes);
 }
 
@@ -182,7 +222,7 @@ function restrictNodeObject(self: string, next: Obj, stored: Obj | undefined): v
     if (JSON.stringify(next.metadata[field] ?? []) !== JSON.stringify(stored.metadata[field] ?? []))
       refuse(`metadata.${field}`);
   }
-  checkCapacity('Node', self, next.status);
+  checkClaim('Node', self, next.status, machineSizeOf(stored));
 }
 
 function restrictLease(self: string, now: number, lease: Obj): void {

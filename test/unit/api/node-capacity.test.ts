@@ -128,4 +128,66 @@ describe('claimed capacity of a NodePool machine', () => {
     expect(res.json.details?.causes?.[0]?.field).toBe('status.capacity.example.com/gpu');
     expect(await api.store.get({ kind: 'Node', name: 'n1' })).toBeUndefined();
   });
+
+  describe('after registering', () => {
+    let nodeToken: string;
+    const SYNC = '/agent/v1/sync';
+    const MERGE = 'application/merge-patch+json';
+
+    beforeEach(async () => {
+      const res = await register(await machineToken(), 'n1', { capacity: { cpu: '2', memory: '7Gi', pods: '110' } });
+      nodeToken = String(res.json.token);
+    });
+
+    it('records the machine size on the Node in a server-owned annotation', async () => {
+      const node = await api.store.get({ kind: 'Node', name: 'n1' });
+      expect(JSON.parse(node?.metadata.annotations?.['ferry.dev/machine-capacity'] ?? '{}')).toEqual(MACHINE);
+    });
+
+    it('refuses a sync inflating the capacity beyond the machine (within the general bounds) and keeps the status', async () => {
+      // prepare
+      const before = await api.store.get({ kind: 'Node', name: 'n1' });
+
+      // act
+      const res = await api.send('POST', SYNC, {
+        token: nodeToken,
+        body: { nodeStatus: { capacity: { cpu: '64', memory: '7Gi', pods: '110' } } },
+      });
+
+      // assess
+      expect(res.status).toBe(422);
+      expect(res.json.details?.causes?.[0]?.field).toBe('nodeStatus.capacity.cpu');
+      expect(await api.store.get({ kind: 'Node', name: 'n1' })).toEqual(before);
+    });
+
+    it('refuses a status patch inflating the memory, and the node removing the annotation', async () => {
+      // act
+      const status = await api.send('PATCH', '/api/v1/nodes/n1/status', {
+        token: nodeToken,
+        contentType: MERGE,
+        body: { status: { capacity: { memory: '64Gi' } } },
+      });
+      const annotation = await api.send('PATCH', '/api/v1/nodes/n1', {
+        token: nodeToken,
+        contentType: MERGE,
+        body: { metadata: { annotations: { 'ferry.dev/machine-capacity': null } } },
+      });
+
+      // assess
+      expect(status.status).toBe(422);
+      expect(status.json.details?.causes?.[0]?.field).toBe('status.capacity.memory');
+      expect(annotation.status).toBe(403);
+    });
+
+    it('holds a re-registration with the node credential to the machine too, and lets a true one through', async () => {
+      // act
+      const inflated = await register(nodeToken, 'n1', { capacity: { cpu: '8', memory: '7Gi' } });
+      const honest = await register(nodeToken, 'n1', { capacity: { cpu: '2', memory: '7Gi' } });
+
+      // assess
+      expect(inflated.status).toBe(422);
+      expect(inflated.json.details?.causes?.[0]?.field).toBe('status.capacity.cpu');
+      expect(honest.status).toBe(200);
+    });
+  });
 });
