@@ -48,9 +48,19 @@ export interface TokenSpec {
    * agent may not claim other values for them.
    */
   nodeLabels?: Record<string, string>;
+  /**
+   * bootstrap: what the issuer's cloud says the machine is (cpu cores, memory bytes); the node it
+   * registers may not claim more (api/node-identity.ts). Absent: only the general bounds apply.
+   */
+  expectedCapacity?: ExpectedCapacity;
   description?: string;
   /** serviceaccount: the pod the token is bound to; it stops working when the pod or its ServiceAccount goes. */
   boundPod?: BoundPod;
+}
+
+export interface ExpectedCapacity {
+  cpu: number;
+  memory: number;
 }
 
 export interface BoundPod {
@@ -83,6 +93,7 @@ export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ r
   if (options.role === 'bootstrap') {
     spec.maxUses = options.maxUses ?? 1;
     if (options.nodeLabels && Object.keys(options.nodeLabels).length > 0) spec.nodeLabels = { ...options.nodeLabels };
+    if (options.expectedCapacity) spec.expectedCapacity = { ...options.expectedCapacity };
   }
   if (options.description) spec.description = options.description;
   if (options.boundPod) spec.boundPod = { ...options.boundPod };

@@ -20,6 +20,7 @@
 import {
   DescribeInstancesCommand,
   type DescribeInstancesCommandOutput,
+  DescribeInstanceTypesCommand,
   EC2Client,
   type Instance as Ec2Instance,
   RunInstancesCommand,
@@ -27,6 +28,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsLoadBalancers } from './aws-lb';
+import { MachineCatalogue } from './machine-capacity';
 import {
   CloudApiError,
   type CloudConfig,
@@ -40,6 +42,7 @@ import {
   type LoadBalancerIngress,
   type LoadBalancerNode,
   type LoadBalancerService,
+  type MachineCapacity,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -65,6 +68,12 @@ export class AwsProvider implements CloudProvider {
   readonly type = 'aws';
   private readonly ec2: EC2Client;
   private lbs: Promise<AwsLoadBalancers> | undefined;
+  /** DescribeInstanceTypes, once per type: VCpuInfo.DefaultVCpus and MemoryInfo.SizeInMiB. */
+  private readonly catalogue = new MachineCatalogue(async (instanceType) => {
+    const res = await this.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as never] }));
+    const info = res.InstanceTypes?.find((t) => t.InstanceType === instanceType);
+    return info && { cpu: info.VCpuInfo?.DefaultVCpus, memoryMiB: info.MemoryInfo?.SizeInMiB };
+  });
 
   constructor(
     private readonly config: CloudConfig,
@@ -148,6 +157,10 @@ export class AwsProvider implements CloudProvider {
     }
     if (!out?.InstanceId) throw new Error(`aws: RunInstances for ${spec.name} returned no instance`);
     return toInstance(out);
+  }
+
+  machineCapacity(instanceType: string, zone: string): Promise<MachineCapacity | undefined> {
+    return this.catalogue.get(instanceType, zone);
   }
 
   async deleteInstance(id: string): Promise<void> {

@@ -49,6 +49,7 @@ import {
 } from '@azure/arm-compute';
 import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { AzureLoadBalancers, AzureNetworkOptions } from './azure-lb';
+import { MachineCatalogue } from './machine-capacity';
 import {
   type CloudConfig,
   CloudConfigError,
@@ -61,6 +62,7 @@ import {
   type LoadBalancerIngress,
   type LoadBalancerNode,
   type LoadBalancerService,
+  type MachineCapacity,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -110,6 +112,14 @@ export class AzureProvider implements CloudProvider {
   private readonly poll: { updateIntervalInMs?: number };
   private readonly network: AzureNetworkOptions;
   private lbs: Promise<AzureLoadBalancers> | undefined;
+  /** The location's VM sizes (virtualMachineSizes.list), once per size: numberOfCores and memoryInMB (MiB). */
+  private readonly catalogue = new MachineCatalogue(async (vmSize) => {
+    for await (const size of this.compute.virtualMachineSizes.list(this.location)) {
+      if (size.name?.toLowerCase() === vmSize.toLowerCase())
+        return { cpu: size.numberOfCores, memoryMiB: size.memoryInMB };
+    }
+    return undefined;
+  });
 
   constructor(
     private readonly config: CloudConfig,
@@ -136,6 +146,10 @@ export class AzureProvider implements CloudProvider {
     // The bearer token policy refuses plain http (it would send the token in clear): a local fake
     // endpoint gets no Authorization header at all.
     if (insecure) this.compute.pipeline.removePolicy({ name: 'bearerTokenAuthenticationPolicy' });
+  }
+
+  machineCapacity(instanceType: string, zone: string): Promise<MachineCapacity | undefined> {
+    return this.catalogue.get(instanceType, zone);
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {

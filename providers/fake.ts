@@ -14,6 +14,7 @@ import {
   type LoadBalancerIngress,
   type LoadBalancerNode,
   type LoadBalancerService,
+  type MachineCapacity,
 } from './types';
 
 export interface FakeMachine extends Instance {
@@ -34,6 +35,10 @@ export class FakeProvider implements CloudProvider {
   listsEveryCloud = false;
   /** Lie: machines of Cloud uid K are listed as machines of Cloud uid V (and not as K's). */
   readonly listsAs = new Map<string, string>();
+  /** What machineCapacity answers, by instance type; a type not here is unknown. */
+  readonly machineTypes = new Map<string, MachineCapacity>();
+  /** Lie: machineCapacity throws (an adapter breaking its contract); callers must treat it as unknown. */
+  machineCapacityThrows = false;
   readonly loadBalancers = new Map<string, { service: LoadBalancerService; nodes: LoadBalancerNode[] }>();
   private seq = 0;
 
@@ -59,6 +64,12 @@ export class FakeProvider implements CloudProvider {
     };
     this.machines.set(machine.id, machine);
     return this.view(machine, spec.cloud.uid);
+  }
+
+  async machineCapacity(instanceType: string, zone: string): Promise<MachineCapacity | undefined> {
+    this.calls.push({ method: 'machineCapacity', arg: { instanceType, zone } });
+    if (this.machineCapacityThrows) throw new Error('fake: machineCapacity failed');
+    return this.machineTypes.get(instanceType);
   }
 
   async deleteInstance(id: string): Promise<void> {

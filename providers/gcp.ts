@@ -41,9 +41,10 @@
  * Load balancers: a target pool and forwarding rule per Service (gcp-lb.ts).
  */
 import { createHash } from 'node:crypto';
-import { InstancesClient, type protos, ZoneOperationsClient } from '@google-cloud/compute';
+import { InstancesClient, MachineTypesClient, type protos, ZoneOperationsClient } from '@google-cloud/compute';
 import { apiError } from './gcp-errors';
 import type { GcpLoadBalancers } from './gcp-lb';
+import { MachineCatalogue } from './machine-capacity';
 import {
   type CloudConfig,
   CloudConfigError,
@@ -56,6 +57,7 @@ import {
   type LoadBalancerIngress,
   type LoadBalancerNode,
   type LoadBalancerService,
+  type MachineCapacity,
 } from './types';
 import { stringOption, userData, userDataOptions } from './userdata';
 
@@ -122,6 +124,16 @@ export class GcpProvider implements CloudProvider {
   private readonly pollIntervalMs: number;
   private readonly clientOptions: ClientOptions;
   private lbs: Promise<GcpLoadBalancers> | undefined;
+  /** machineTypes.get in the machine's zone, once per type: guestCpus and memoryMb (MiB). */
+  private readonly catalogue = new MachineCatalogue(async (machineType, zone) => {
+    const client = new MachineTypesClient({ ...this.clientOptions });
+    try {
+      const [type] = await client.get({ project: this.project, zone, machineType });
+      return { cpu: type.guestCpus, memoryMiB: type.memoryMb };
+    } finally {
+      await client.close();
+    }
+  });
 
   constructor(
     private readonly config: CloudConfig,
@@ -161,6 +173,10 @@ export class GcpProvider implements CloudProvider {
       ({ GcpLoadBalancers }) => new GcpLoadBalancers(this.config, this.project, this.instances, this.clientOptions),
     );
     return this.lbs;
+  }
+
+  machineCapacity(instanceType: string, zone: string): Promise<MachineCapacity | undefined> {
+    return this.catalogue.get(instanceType, zone);
   }
 
   async createInstance(spec: InstanceSpec): Promise<Instance> {

@@ -6,8 +6,10 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseQuantity } from '../schemas/quantity';
 import { LocalLoadBalancers } from './local-lb';
 import type {
   CloudProvider,
@@ -17,6 +19,7 @@ import type {
   LoadBalancerIngress,
   LoadBalancerNode,
   LoadBalancerService,
+  MachineCapacity,
 } from './types';
 
 const run = promisify(execFile);
@@ -173,9 +176,24 @@ export class LocalProvider implements CloudProvider {
    * machine): instances are kept apart by their Cloud tag, load balancers by this scope, so a
    * Service has one load balancer in each local Cloud, as it would in two real ones.
    */
+  /**
+   * Every local machine is this one: what its agents are started with (`--cpu`, `--memory`), else
+   * what the agent reads from the host. The instance type means nothing here.
+   */
+  async machineCapacity(): Promise<MachineCapacity | undefined> {
+    try {
+      const cpu = this.options.cpuPerNode ? parseQuantity(this.options.cpuPerNode) : availableParallelism();
+      const memory = this.options.memoryPerNode ? parseQuantity(this.options.memoryPerNode) : totalmem();
+      return Number.isFinite(cpu) && Number.isFinite(memory) && cpu > 0 && memory > 0 ? { cpu, memory } : undefined;
+    } catch {
+      return undefined; // a setting that is not a quantity: unknown, the bounds apply
+    }
+  }
+
   forCloud(cloud: string): CloudProvider {
     return {
       type: this.type,
+      machineCapacity: () => this.machineCapacity(),
       createInstance: (spec) => this.createInstance(spec),
       deleteInstance: (id) => this.deleteInstance(id),
       listInstances: (filter) => this.listInstances(filter),

@@ -112,8 +112,21 @@ export interface LoadBalancerIngress {
   ports?: { port: number; protocol: string }[];
 }
 
+/** What a machine of one instance type is: its vCPUs and its nominal memory in bytes. */
+export interface MachineCapacity {
+  cpu: number;
+  memory: number;
+}
+
 export interface CloudProvider {
   readonly type: string;
+  /**
+   * What the provider says a machine of `instanceType` is (in `zone`), so a node's claimed capacity
+   * can be checked against it. Never throws: undefined means unknown (the lookup failed, the type
+   * is not listed, or the provider has no catalogue), and the caller falls back to its bounds.
+   * Answers are cached per type.
+   */
+  machineCapacity?(instanceType: string, zone: string): Promise<MachineCapacity | undefined>;
   /**
    * Starts a machine that boots the agent with `spec.bootstrap`. Not idempotent by itself: callers
    * list first (instances are tagged with cluster and pool). Throws InsufficientCapacityError when

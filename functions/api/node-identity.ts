@@ -1,6 +1,7 @@
 /**
  * What a node may say about itself, after Kubernetes' NodeRestriction admission plugin
- * (plugin/pkg/admission/noderestriction): the capacity it claims is bounded, the labels it
+ * (plugin/pkg/admission/noderestriction): the capacity it claims is no more than its machine's
+ * when its pool's cloud said what the machine is, and bounded in any case; the labels it
  * registers with stay out of the namespaces that steer scheduling and ownership, and once
  * registered it writes only its Node's status (and annotations outside `ferry.dev/`) and its own
  * Lease, whose renewTime may not run ahead of the server's clock. Labels, taints and spec come from
@@ -12,9 +13,9 @@ import type { Obj } from '../store/types';
 import type { Principal } from './auth';
 
 /**
- * Bounds on claimed capacity. Providers report no machine sizes (providers/types.ts has no
- * instance-type catalogue), so every claim is bounded instead: beyond the largest machines the
- * clouds sell, and Kubernetes' tested limit of 110 pods per node (also the agent's default).
+ * Bounds on every claimed capacity: beyond the largest machines the clouds sell, and Kubernetes'
+ * tested limit of 110 pods per node (also the agent's default). A NodePool machine is held to its
+ * machine type as well (machineCapacityProblems); any other node only to these.
  */
 export const CAPACITY_BOUNDS: Record<string, number> = {
   cpu: 1024,
@@ -56,7 +57,7 @@ export function nodeMaySetLabel(key: string): boolean {
   return !kube || NODE_SETTABLE_KUBERNETES_LABELS.has(key);
 }
 
-/** 422 causes for claimed capacity/allocatable beyond the bounds (or not a quantity). */
+/** 422 causes for claimed capacity/allocatable beyond the bounds, or not a quantity. */
 export function capacityProblems(status: unknown, field = 'status'): StatusCause[] {
   const causes: StatusCause[] = [];
   const s = (status ?? {}) as Record<string, unknown>;
@@ -64,14 +65,20 @@ export function capacityProblems(status: unknown, field = 'status'): StatusCause
     const resources = s[list];
     if (typeof resources !== 'object' || resources === null) continue;
     for (const [name, value] of Object.entries(resources as Record<string, unknown>)) {
-      const bound = CAPACITY_BOUNDS[name];
-      if (bound === undefined) continue;
       let n: number;
       try {
         n = parseQuantity(value as string | number);
       } catch {
-        continue; // the Node schema's quantity check reports it
+        // The Node schema takes any string: a claim the scheduler cannot read is refused here.
+        causes.push({
+          field: `${field}.${list}.${name}`,
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: ${JSON.stringify(value)}: must be a quantity (e.g. "2", "500m", "4Gi")`,
+        });
+        continue;
       }
+      const bound = CAPACITY_BOUNDS[name];
+      if (bound === undefined) continue;
       if (!Number.isFinite(n) || n < 0 || n > bound) {
         causes.push({
           field: `${field}.${list}.${name}`,
@@ -85,8 +92,98 @@ export function capacityProblems(status: unknown, field = 'status'): StatusCause
   return causes;
 }
 
-export function checkCapacity(kind: string, name: string, status: unknown, field?: string): void {
-  const causes = capacityProblems(status, field);
+/**
+ * How far above its machine's nominal memory a node may claim: catalogues round (a size listed in
+ * MB, a kernel counting MiB), and a kernel reports less than the machine has, never much more.
+ */
+export const MEMORY_SLACK = 0.03;
+
+/** What a NodePool machine is, as its cloud said when the machine was made (cores, bytes). */
+export interface MachineSize {
+  cpu: number;
+  memory: number;
+}
+
+/**
+ * 422 causes for claimed cpu or memory (capacity or allocatable) above what the machine is. A value
+ * that is not a quantity is capacityProblems' to report.
+ */
+export function machineCapacityProblems(status: unknown, machine: MachineSize, field = 'status'): StatusCause[] {
+  const limits: Record<string, { max: number; what: string }> = {
+    cpu: { max: machine.cpu, what: `${machine.cpu} CPUs` },
+    memory: {
+      max: Math.floor(machine.memory * (1 + MEMORY_SLACK)),
+      what: `${machine.memory} bytes of memory (claims up to ${MEMORY_SLACK * 100}% above are allowed)`,
+    },
+  };
+  const causes: StatusCause[] = [];
+  const s = (status ?? {}) as Record<string, unknown>;
+  for (const list of ['capacity', 'allocatable']) {
+    const resources = s[list];
+    if (typeof resources !== 'object' || resources === null) continue;
+    for (const [name, limit] of Object.entries(limits)) {
+      const value = (resources as Record<string, unknown>)[name];
+      if (value === undefined) continue;
+      let n: number;
+      try {
+        n = parseQuantity(value as string | number);
+      } catch {
+        continue;
+      }
+      if (Number.isNaN(n) || n > limit.max) {
+        causes.push({
+          field: `${field}.${list}.${name}`,
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: ${JSON.stringify(value)}: must be no more than the node's machine has: its cloud reports ${limit.what}`,
+        });
+      }
+    }
+  }
+  return causes;
+}
+
+/**
+ * The server-owned annotation a NodePool machine's Node carries from registration on: what its
+ * cloud said the machine is, as JSON `{"cpu":2,"memory":8589934592}`. A node may not change it
+ * (`ferry.dev/` annotations are the server's), so its later status writes are held to it too.
+ */
+export const MACHINE_CAPACITY_ANNOTATION = 'ferry.dev/machine-capacity';
+
+export function machineSizeAnnotation(machine: MachineSize): Record<string, string> {
+  return { [MACHINE_CAPACITY_ANNOTATION]: JSON.stringify({ cpu: machine.cpu, memory: machine.memory }) };
+}
+
+/** The machine size a Node records, or undefined (none, or not two positive numbers: then the bounds only). */
+export function machineSizeOf(node: Obj | undefined): MachineSize | undefined {
+  const raw = node?.metadata.annotations?.[MACHINE_CAPACITY_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const { cpu, memory } = JSON.parse(raw) as { cpu?: unknown; memory?: unknown };
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+    return ok(cpu) && ok(memory) ? { cpu, memory } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every capacity problem of a node's claim: the bounds, then (one cause per field) what its machine
+ * has, when known.
+ */
+export function claimProblems(status: unknown, machine: MachineSize | undefined, field = 'status'): StatusCause[] {
+  const bounded = capacityProblems(status, field);
+  const over = machine ? machineCapacityProblems(status, machine, field) : [];
+  return [...bounded, ...over.filter((c) => !bounded.some((b) => b.field === c.field))];
+}
+
+export function checkClaim(
+  kind: string,
+  name: string,
+  status: unknown,
+  machine: MachineSize | undefined,
+  field?: string,
+): void {
+  const causes = claimProblems(status, machine, field);
   if (causes.length > 0) throw new InvalidError(kind, name, causes);
 }
 
@@ -125,7 +222,7 @@ function restrictNodeObject(self: string, next: Obj, stored: Obj | undefined): v
     if (JSON.stringify(next.metadata[field] ?? []) !== JSON.stringify(stored.metadata[field] ?? []))
       refuse(`metadata.${field}`);
   }
-  checkCapacity('Node', self, next.status);
+  checkClaim('Node', self, next.status, machineSizeOf(stored));
 }
 
 function restrictLease(self: string, now: number, lease: Obj): void {

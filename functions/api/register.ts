@@ -7,17 +7,19 @@
  * - the node's current credential re-registers its own node (a new credential replaces it);
  * - an admin may (re-)register any node.
  * The Node's labels come from the token's issuer (a NodePool) plus what the agent may set on itself
- * (node-identity.ts); spec and taints are never the agent's. Claimed capacity is bounded.
+ * (node-identity.ts); spec and taints are never the agent's. Claimed capacity is bounded, and a
+ * NodePool machine's (its bootstrap token carries what the cloud says the machine is) may not
+ * exceed its machine's, now or later: the Node records the size in a server-owned annotation.
  */
 import { createHash } from 'node:crypto';
 import type { RegisterRequest, RegisterResponse } from '../../schemas/agent-protocol';
-import { ForbiddenError, InvalidError, type StatusCause } from '../errors';
+import { ForbiddenError, type StatusCause } from '../errors';
 import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
 import { consumeBootstrapUse, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
 import { admit, validateOnly } from './admission';
 import type { Principal } from './auth';
-import { capacityProblems, nodeMaySetLabel } from './node-identity';
+import { checkClaim, type MachineSize, machineSizeAnnotation, machineSizeOf, nodeMaySetLabel } from './node-identity';
 import type { ApiDeps } from './types';
 
 /** Which credential registered a node (shown to admins; nodes may not change it). */
@@ -30,13 +32,13 @@ export async function registerNode(
 ): Promise<RegisterResponse> {
   const { nodeName, status } = body;
   checkCaller(principal, nodeName);
-  const issued = principal.role === 'bootstrap' ? await issuedLabels(deps, principal.name) : {};
+  const issuer = principal.role === 'bootstrap' ? await issuedSpec(deps, principal.name) : undefined;
   const labels = {
     ...wellKnownLabels(nodeName, body.status),
-    ...registrationLabels(nodeName, body.labels ?? {}, issued),
+    ...registrationLabels(nodeName, body.labels ?? {}, { ...issuer?.nodeLabels }),
   };
-  const capacity = capacityProblems(status);
-  if (capacity.length > 0) throw new InvalidError('Node', nodeName, capacity);
+  const machine = issuer?.expectedCapacity;
+  checkClaim('Node', nodeName, status, machine);
 
   const ref = { kind: 'Node', name: nodeName };
   // Node writes carry the resourceVersion read here (an agent's status write may land between):
@@ -48,7 +50,9 @@ export async function registerNode(
         `node "${nodeName}" is already registered: a bootstrap token registers new nodes only; re-registering needs the node's current credential or an admin (or delete the Node first)`,
       );
     }
-    const node = stored ? restatus(stored, status) : fresh(nodeName, labels, principal, status);
+    // A re-registration is held to the machine size the Node recorded when it first registered.
+    if (stored) checkClaim('Node', nodeName, status, machineSizeOf(stored));
+    const node = stored ? restatus(stored, status) : fresh(nodeName, labels, principal, status, machine);
     if (stored && principal.role === 'admin' && Object.keys(labels).length > 0)
       node.metadata.labels = { ...stored.metadata.labels, ...labels };
     validateOnly(node);
@@ -77,9 +81,9 @@ function checkCaller(principal: Principal, nodeName: string): void {
   }
 }
 
-async function issuedLabels(deps: ApiDeps, tokenName: string): Promise<Record<string, string>> {
-  const record = await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName });
-  return { ...record?.spec.nodeLabels };
+/** What the bootstrap token's issuer (a NodePool) set for the node: its labels and its machine's size. */
+async function issuedSpec(deps: ApiDeps, tokenName: string): Promise<TokenRecord['spec'] | undefined> {
+  return (await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name: tokenName }))?.spec;
 }
 
 /** Go's names for Node's architectures (`process.arch` -> GOARCH), as the kubelet reports them. */
@@ -132,13 +136,19 @@ function registrationLabels(
   return { ...claimed, ...issued };
 }
 
-function fresh(nodeName: string, labels: Record<string, string>, principal: Principal, status: unknown): Obj {
+function fresh(
+  nodeName: string,
+  labels: Record<string, string>,
+  principal: Principal,
+  status: unknown,
+  machine: MachineSize | undefined,
+): Obj {
   const node = admit({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name: nodeName,
-      annotations: { [REGISTERED_BY]: principal.name },
+      annotations: { [REGISTERED_BY]: principal.name, ...(machine ? machineSizeAnnotation(machine) : {}) },
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
     },
     spec: {},

@@ -9,7 +9,7 @@ import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors';
 import type { Obj } from '../../store/types';
 import { validateOnly } from '../admission';
-import { checkCapacity } from '../node-identity';
+import { checkClaim, machineSizeOf } from '../node-identity';
 
 export interface CheckedReports {
   /** The node, when the request carries its status. */
@@ -21,10 +21,11 @@ export interface CheckedReports {
 export async function checkReports(deps: Deps, nodeName: string, req: SyncRequest): Promise<CheckedReports> {
   const out: CheckedReports = { pods: new Map() };
   if (req.nodeStatus) {
-    // A node may not claim capacity beyond the bounds (node-identity.ts: 1024 CPUs, 16 TiB, 110 pods).
-    checkCapacity('Node', nodeName, req.nodeStatus, 'nodeStatus');
     // Consistent: the base of the status write that follows.
     const node = await deps.store.get({ kind: 'Node', name: nodeName });
+    // A node may not claim capacity beyond the bounds (node-identity.ts: 1024 CPUs, 16 TiB, 110
+    // pods), nor beyond its machine's when the Node records what its cloud says the machine is.
+    checkClaim('Node', nodeName, req.nodeStatus, machineSizeOf(node), 'nodeStatus');
     if (node) {
       validateOnly({ ...node, status: req.nodeStatus });
       out.node = node;

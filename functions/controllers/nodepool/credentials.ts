@@ -6,15 +6,19 @@
 
 import type { Deps } from '../../deps';
 import type { Obj } from '../../store/types';
-import { issueToken, TOKEN_KIND } from '../../tokens';
+import { type ExpectedCapacity, issueToken, TOKEN_KIND } from '../../tokens';
 
-/** Issues the bootstrap token of machine `nodeName`; returns the plaintext for its user-data. */
+/**
+ * Issues the bootstrap token of machine `nodeName`; returns the plaintext for its user-data. With
+ * `expectedCapacity` (what the cloud says the machine is), the node may not claim more.
+ */
 export async function issueBootstrap(
   deps: Deps,
   nodeName: string,
   pool: string,
   ttlSeconds: number,
   labels: Record<string, string>,
+  expectedCapacity?: ExpectedCapacity,
 ): Promise<string> {
   const { token } = await issueToken(deps, {
     name: bootstrapName(nodeName),
@@ -22,6 +26,7 @@ export async function issueBootstrap(
     // Single-use and bound to this machine's name; the labels are the pool's, not the agent's say.
     nodeName,
     nodeLabels: labels,
+    ...(expectedCapacity ? { expectedCapacity } : {}),
     ttlSeconds,
     description: `bootstrap of node ${nodeName} (pool ${pool})`,
   });

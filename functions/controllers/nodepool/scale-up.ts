@@ -8,10 +8,16 @@
  *   creates, the other gets a conflict and creates nothing. A create retried under the same name
  *   is idempotent in every adapter, so a pass that dies between the record and the call is safe.
  * Each machine goes to the zone of `spec.zones` with the fewest; a zone without capacity is
- * skipped for the next one.
+ * skipped for the next one. Before the cloud is called, the provider is asked what a machine of the
+ * pool's type is, and its bootstrap token records that: the node may not claim to be bigger.
  */
 import { randomBytes } from 'node:crypto';
-import { type Instance, InsufficientCapacityError } from '../../../providers/types';
+import {
+  type CloudProvider,
+  type Instance,
+  InsufficientCapacityError,
+  type MachineCapacity,
+} from '../../../providers/types';
 import type { NodePool, NodePoolLaunch } from '../../../schemas';
 import { isoTime } from '../../../schemas/time';
 import { isConflict } from '../../errors';
@@ -125,7 +131,15 @@ async function createOne(
       [ZONE_LABEL]: zone,
       [TYPE_LABEL]: pool.spec.instanceType,
     };
-    const token = await issueBootstrap(deps, name, pool.metadata.name, options.bootstrapTtlSeconds ?? 3600, labels);
+    const expected = await machineCapacity(pass.provider, pool.spec.instanceType, zone);
+    const token = await issueBootstrap(
+      deps,
+      name,
+      pool.metadata.name,
+      options.bootstrapTtlSeconds ?? 3600,
+      labels,
+      expected,
+    );
     try {
       return await pass.provider.createInstance({
         name,
@@ -156,4 +170,17 @@ async function createOne(
     }
   }
   return undefined;
+}
+
+/** What the provider says the machine is; undefined (unknown: registration's bounds apply) if it cannot say. */
+async function machineCapacity(
+  provider: CloudProvider,
+  instanceType: string,
+  zone: string,
+): Promise<MachineCapacity | undefined> {
+  try {
+    return await provider.machineCapacity?.(instanceType, zone);
+  } catch {
+    return undefined; // the seam promises no throw; an adapter that breaks it must not stop the pool
+  }
 }
