@@ -77,9 +77,14 @@ export function containerMounts(ctx: VolumeContext, spec: Container, env: { name
  */
 export function prepareVolume(ctx: VolumeContext, vol: Volume, fsGroup: number | undefined): string | undefined {
   if (vol.hostPath) return vol.hostPath.path;
-  // The claim's directory is the volume's, shared by every pod that mounts the claim; fsGroup is
-  // not applied to it (the kubelet applies it, ferry does not yet: the directory is 0777).
-  if (vol.persistentVolumeClaim) return ctx.claimPath(vol.persistentVolumeClaim.claimName);
+  // The claim's directory is the volume's, shared by every pod that mounts the claim; fsGroup
+  // makes it the group's as the kubelet's SetVolumeOwnership does (fsGroupChangePolicy honoured).
+  if (vol.persistentVolumeClaim) {
+    const dir = ctx.claimPath(vol.persistentVolumeClaim.claimName);
+    const policy = ctx.pod.spec.securityContext?.fsGroupChangePolicy;
+    if (fsGroup !== undefined) ownClaim(dir, fsGroup, policy === 'OnRootMismatch');
+    return dir;
+  }
   if (vol.emptyDir) {
     const dir = ctx.dir(vol.name);
     if (!existsSync(dir)) {
@@ -118,6 +123,27 @@ function own(dir: string, gid: number, dirMode: number, files = false): void {
       chownSync(path, st.uid, gid);
       chmodSync(path, st.isDirectory() ? dirMode : (st.mode & 0o777) | 0o040);
     }
+  } catch (err) {
+    throw new ConfigNotReadyError(`setting fsGroup ${gid} on volume: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * fsGroup on a claim's data, as the kubelet does it: every file and directory gets the group, group
+ * read-write, directories setgid (so new files keep the group). OnRootMismatch skips the walk when
+ * the volume's root already has the group and mode, which matters on a large volume.
+ */
+function ownClaim(dir: string, gid: number, onRootMismatch: boolean): void {
+  try {
+    const root = statSync(dir);
+    if (onRootMismatch && root.gid === gid && (root.mode & 0o2070) === 0o2070) return;
+    const apply = (path: string) => {
+      const st = statSync(path);
+      chownSync(path, st.uid, gid);
+      chmodSync(path, (st.mode & 0o7777) | (st.isDirectory() ? 0o2070 : 0o060));
+    };
+    apply(dir);
+    for (const entry of readdirSync(dir, { recursive: true }) as string[]) apply(join(dir, entry));
   } catch (err) {
     throw new ConfigNotReadyError(`setting fsGroup ${gid} on volume: ${(err as Error).message}`);
   }

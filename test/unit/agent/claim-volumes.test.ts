@@ -4,7 +4,7 @@
  * claim honoured); the data outlives the pod; the directory goes only once its PV is no longer
  * listed; a hand-made local PV whose path is missing is not created.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { NodeVolume } from '../../../schemas/agent-protocol';
 import { pod, startManager, statusOf, until } from './pod-harness';
@@ -35,6 +35,24 @@ describe('claim volumes on the node', () => {
     ]);
     expect(statSync(`${stateDir}/volumes`).mode & 0o777).toBe(0o700);
     expect(statSync(dir).mode & 0o777).toBe(0o777);
+  });
+
+  it("gives the claim's data to the pod's fsGroup, group-writable and setgid, as the kubelet does", async () => {
+    // prepare: data an earlier pod left, owned by root's group
+    const { m, runtime, stateDir } = await startManager();
+    const dir = `${stateDir}/volumes/pvc-1`;
+    mkdirSync(`${dir}/sub`, { recursive: true });
+    writeFileSync(`${dir}/sub/old`, 'x', { mode: 0o600 });
+
+    // act
+    const grouped = { ...withClaim(), spec: { ...withClaim().spec, securityContext: { fsGroup: 2000 } } };
+    m.setDesired([grouped], undefined, [provisioned]);
+    await until(() => runtime.byName('app') !== undefined, 'app');
+
+    // assess
+    for (const path of [dir, `${dir}/sub`, `${dir}/sub/old`]) expect(statSync(path).gid).toBe(2000);
+    expect(statSync(dir).mode & 0o2070).toBe(0o2070);
+    expect(statSync(`${dir}/sub/old`).mode & 0o777).toBe(0o660);
   });
 
   it('mounts the claim read-only when the pod volume says readOnly', async () => {
