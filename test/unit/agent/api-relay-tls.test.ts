@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiRelay } from '../../../agent/api-relay';
 import { PodTokens } from '../../../agent/pods/service-account';
@@ -141,6 +142,36 @@ describe('the API relay in front of a plain-HTTP API', () => {
 
     // assess
     await expect(answer).rejects.toThrow(/certificate/i);
+  });
+
+  it('serves a reissued certificate to new connections once the old one nears its end', async () => {
+    // prepare
+    const now = { ms: Date.now() };
+    const certs = new RelayCertificates({
+      stateDir: mkdtempSync(join(tmpdir(), 'ferry-relay-')),
+      openssl: 'openssl',
+      log: quiet,
+      now: () => now.ms,
+    });
+    const { port, relay } = await relayWith(certs, await startApi());
+    const served = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, ca: certs.caCert() }, () => {
+          resolve(socket.getPeerX509Certificate()?.serialNumber ?? '');
+          socket.end();
+        });
+        socket.on('error', reject);
+      });
+    const before = await served();
+
+    // act
+    now.ms += 340 * DAY;
+    await relay.renew();
+    const after = await served();
+
+    // assess
+    expect(before).not.toBe('');
+    expect(after).not.toBe(before);
   });
 
   it('falls back to pass-through with one clear log line when openssl is missing', async () => {
