@@ -1,8 +1,14 @@
 /**
  * How a pod reaches the ferry API: a TCP relay the agent runs on its pod network's gateway (each
  * node has its own Docker bridge network, so the address is per node), forwarding each connection
- * to the API URL the agent itself uses. Bytes pass through untouched: over HTTPS the client talks
+ * to the API URL the agent itself uses. Over HTTPS bytes pass through untouched: the client talks
  * TLS to the API server itself and verifies its certificate with the mounted `ca.crt`.
+ *
+ * Over plain HTTP (`ferry up`) the relay terminates TLS itself with the node's own certificate
+ * (relay-cert.ts; pods' `ca.crt` is its CA) and forwards plaintext, because in-cluster clients
+ * (client-go, client-node) always dial https. A connection whose first byte is not a TLS
+ * handshake is still passed through as plaintext, so `http://` clients such as busybox wget keep
+ * working. Without a certificate (no openssl on the node) it passes everything through as before.
  *
  * What the pod is told (`KUBERNETES_SERVICE_HOST`/`_PORT`/`_PORT_HTTPS` and the `KUBERNETES_PORT*`
  * link variables, as for Kubernetes' `kubernetes` Service): the gateway address and the relay's
@@ -14,7 +20,12 @@
  * 443 and the node's service proxy would carry it, making this relay a plain endpoint of it.
  */
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { AgentLogger } from './log';
+import type { RelayIdentity } from './relay-cert';
+
+/** The first byte of a TLS record carrying a handshake (RFC 8446 5.1: ContentType handshake). */
+const TLS_HANDSHAKE = 0x16;
 
 /** Bounds what one node's pods can hold open against the API through it. */
 const MAX_CONNECTIONS = 512;
@@ -24,19 +35,31 @@ export class ApiRelay {
   private bound: { host: string; port: number } | undefined;
   private readonly target: URL;
   private readonly open = new Set<Socket>();
+  private tls: TlsServer | undefined;
 
+  /** `identity` gives the certificate for a gateway address; only asked when the API is plain HTTP. */
   constructor(
     apiUrl: string,
     private readonly log: AgentLogger,
+    private readonly identity?: (host: string) => Promise<RelayIdentity | undefined>,
   ) {
     this.target = new URL(apiUrl);
+  }
+
+  /** Whether pods get TLS from the relay itself (plain HTTP API and a certificate made). */
+  get terminatesTls(): boolean {
+    return this.tls !== undefined;
   }
 
   /** Listens on `host:port` (the pod network's gateway), or on a free port when that one is taken. */
   async listen(host: string, port: number): Promise<void> {
     if (this.bound?.host === host) return;
     await this.close();
-    const server = createServer((client) => this.forward(client));
+    const id = this.target.protocol === 'http:' && this.identity ? await this.identity(host) : undefined;
+    const tls = id ? new TlsServer({ cert: id.cert, key: id.key }, (client) => this.forward(client)) : undefined;
+    if (tls)
+      tls.on('tlsClientError', (err) => this.log.debug('api relay: TLS handshake failed', { error: err.message }));
+    const server = createServer((client) => (tls ? this.sniff(client, tls) : this.forward(client)));
     server.maxConnections = MAX_CONNECTIONS;
     const tryListen = (p: number) =>
       new Promise<void>((resolve, reject) => {
@@ -54,8 +77,24 @@ export class ApiRelay {
     }
     const address = server.address();
     this.server = server;
+    this.tls = tls;
     this.bound = { host, port: typeof address === 'object' && address ? address.port : port };
-    this.log.info('api relay listening', { address: `${host}:${this.bound.port}`, api: this.target.origin });
+    this.log.info('api relay listening', {
+      address: `${host}:${this.bound.port}`,
+      api: this.target.origin,
+      tls: tls ? 'terminated here' : 'passed through',
+    });
+  }
+
+  /**
+   * Picks up a reissued serving certificate (relay-cert.ts renews it 30 days before its end) for
+   * new connections; open ones keep theirs. A no-op when the relay passes bytes through.
+   */
+  async renew(): Promise<void> {
+    const host = this.bound?.host;
+    if (!this.tls || !host || !this.identity) return;
+    const id = await this.identity(host);
+    if (id && this.tls) this.tls.setSecureContext({ cert: id.cert, key: id.key });
   }
 
   /** The variables every container gets (none until the relay listens). */
@@ -85,6 +124,7 @@ export class ApiRelay {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.tls = undefined;
     this.bound = undefined;
     for (const socket of this.open) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -94,6 +134,20 @@ export class ApiRelay {
     const name = this.target.hostname.replace(/^\[|\]$/g, '');
     const byName = this.target.protocol === 'https:' && isIP(name) === 0 && name !== 'localhost';
     return byName ? name : (this.bound?.host ?? '');
+  }
+
+  /** TLS when the client opens with a handshake, else plaintext straight through. */
+  private sniff(client: Socket, tls: TlsServer): void {
+    this.open.add(client);
+    client.on('close', () => this.open.delete(client));
+    client.on('error', () => client.destroy());
+    // Put back, then handed on: the TLS socket reads what is buffered first, and so does the pipe.
+    client.once('data', (first: Buffer) => {
+      client.pause();
+      client.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) tls.emit('connection', client);
+      else this.forward(client);
+    });
   }
 
   private forward(client: Socket): void {

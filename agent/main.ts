@@ -18,7 +18,11 @@ import { PodManager } from './pods/manager';
 import { PodTokens } from './pods/service-account';
 import { ClusterIPRules } from './proxy/cluster-ip-rules';
 import { ServiceProxy } from './proxy/service-proxy';
+import { RelayCertificates } from './relay-cert';
 import { DockerRuntime } from './runtime/docker';
+
+/** How often the relay checks its serving certificate is not near its end (it lives a year). */
+const RELAY_RENEW_MS = 12 * 3600_000;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -49,12 +53,17 @@ async function main(): Promise<void> {
   // Containers reach this node's proxy and DNS server at the gateway of the node's pod network, once known.
   let gateway: string | undefined;
   const client = new AgentApiClient(config.apiUrl, config.token ?? '');
-  const relay = new ApiRelay(config.apiUrl, log);
+  // Over a plain-HTTP API the relay serves TLS with the node's own certificate (relay-cert.ts).
+  const relayCerts = new RelayCertificates({ stateDir: config.stateDir, openssl: 'openssl', log });
+  const relay = new ApiRelay(config.apiUrl, log, (host) => relayCerts.forGateway(host));
+  setInterval(() => void relay.renew().catch(() => undefined), RELAY_RENEW_MS).unref();
   const tokens = new PodTokens({
     stateDir: config.stateDir,
     fetch: (pod) => client.podToken({ pod }),
-    // Read when a token is written, so a rotated CA file reaches pods with their next token.
-    caCert: () => (config.caFile ? readFileSync(config.caFile, 'utf8') : ''),
+    // Read when a token is written, so a rotated CA file reaches pods with their next token; the
+    // relay's own CA when it is what pods talk TLS to.
+    caCert: () =>
+      relay.terminatesTls ? relayCerts.caCert() : config.caFile ? readFileSync(config.caFile, 'utf8') : '',
     now: Date.now,
     log,
   });

@@ -5,13 +5,15 @@
  * ($KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT) and lists its namespace's pods, and is
  * refused (403) on another namespace. The token stops working once the pod is deleted.
  *
- * Transport: plain HTTP. The test control plane serves HTTP on loopback, and the relay passes
- * bytes through untouched, so the container speaks what the API speaks; busybox's wget could
- * not verify an HTTPS certificate against ca.crt anyway (it has no CA option), so HTTPS here
- * would test nothing more. The relay's TLS pass-through (a client verifying the API server's
- * certificate with its CA through the relay) is a unit test (test/unit/agent/in-cluster.test.ts).
+ * Transport: the test control plane serves plain HTTP on loopback, so the relay terminates TLS
+ * with the node's own certificate (agent/relay-cert.ts). A Node client in the pod
+ * (ferry.local/dns-client:1) does what client-go's rest.InClusterConfig does: https to
+ * $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, verifying with the mounted ca.crt only.
+ * busybox's wget (no CA option) uses plain http://, which the relay still passes through. The
+ * relay's TLS pass-through to an HTTPS API is a unit test (test/unit/agent/in-cluster.test.ts).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Pod } from '../../schemas';
@@ -22,6 +24,34 @@ const run = promisify(execFile);
 const BUSYBOX = 'ferry.local/busybox:1';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+const ROOT = join(import.meta.dirname, '../..');
+
+/**
+ * What an in-cluster client does (client-go's rest.InClusterConfig): https to the
+ * KUBERNETES_SERVICE_* address, the mounted token as Bearer, the mounted ca.crt as the only trust.
+ * A fixed script run with node's argv (no shell, no test value in it); prints "STATUS BODY".
+ */
+const IN_CLUSTER_CLIENT = `
+const fs = require('node:fs');
+const https = require('node:https');
+const dir = '${SA_DIR}';
+const read = (f) => fs.readFileSync(dir + '/' + f, 'utf8');
+const req = https.get({
+  host: process.env.KUBERNETES_SERVICE_HOST,
+  port: Number(process.env.KUBERNETES_SERVICE_PORT),
+  path: '/api/v1/namespaces/' + read('namespace') + '/pods',
+  ca: read('ca.crt'),
+  headers: { authorization: 'Bearer ' + read('token') },
+  timeout: 10000,
+  agent: false,
+}, (res) => {
+  let body = '';
+  res.on('data', (c) => (body += c));
+  res.on('end', () => console.log(res.statusCode + ' ' + body));
+});
+req.on('timeout', () => req.destroy(new Error('timeout')));
+req.on('error', (err) => { console.log('error ' + err.message); process.exitCode = 1; });
+`;
 
 /**
  * Runs a fixed shell script in the pod's container (no test value reaches the shell). Async: the
@@ -39,6 +69,19 @@ async function inPod(p: Pod, script: string): Promise<{ ok: boolean; out: string
   }
 }
 
+/** Runs the in-cluster client in the pod's container (an image with node and no shell). */
+async function nodeInPod(p: Pod): Promise<string> {
+  const [id] = appContainers(p);
+  if (!id) throw new Error(`no running container in ${p.metadata.name}`);
+  try {
+    const args = ['exec', id, 'node', '-e', IN_CLUSTER_CLIENT];
+    return (await run('docker', args, { encoding: 'utf8', timeout: 20_000 })).stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+}
+
 const listPods = (namespace: 'sa-team' | 'sa-other') =>
   `wget -q -O - --header "Authorization: Bearer $(cat ${SA_DIR}/token)" "http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api/v1/namespaces/${namespace}/pods"`;
 
@@ -47,6 +90,7 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
 
   beforeAll(async () => {
     buildOnce();
+    execFileSync('bash', [join(ROOT, 'scripts/build-dns-client-image.sh')], { stdio: 'ignore' });
     await c.start(1);
     for (const name of ['sa-team', 'sa-other'])
       await c.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -82,7 +126,18 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
           containers: [{ name: 'sh', image: BUSYBOX, command: ['sleep', '3600'] }],
         },
       });
-    await c.waitFor(async () => (await c.readyPods()).length === 2, 60_000, 'both pods Ready');
+    // The dns-client image serves HTTP on 8080 by itself: it stays up for the exec.
+    await c.post('/api/v1/namespaces/sa-team/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'https-client' },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        serviceAccountName: 'robot',
+        containers: [{ name: 'client', image: 'ferry.local/dns-client:1', imagePullPolicy: 'Never' }],
+      },
+    });
+    await c.waitFor(async () => (await c.readyPods()).length === 3, 60_000, 'the three pods Ready');
   }, 300_000);
 
   afterAll(async () => {
@@ -98,7 +153,17 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
     // assess
     expect(res.ok, res.out).toBe(true);
     const names = (JSON.parse(res.out) as { items: Pod[] }).items.map((p) => p.metadata.name).sort();
-    expect(names).toEqual(['client', 'quiet']);
+    expect(names).toEqual(['client', 'https-client', 'quiet']);
+  });
+
+  it('lists them over https verified with the mounted ca.crt, as client-go in a pod does', async () => {
+    // act
+    const out = await nodeInPod(await pod('https-client'));
+
+    // assess
+    expect(out).toMatch(/^200 /);
+    const names = (JSON.parse(out.slice(4)) as { items: Pod[] }).items.map((p) => p.metadata.name).sort();
+    expect(names).toEqual(['client', 'https-client', 'quiet']);
   });
 
   it('is refused with 403 on another namespace', async () => {
