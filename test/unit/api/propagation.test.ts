@@ -43,6 +43,35 @@ describe('delete propagation', () => {
     await api.store.update({ ...p, spec: { ...(p.spec as object), nodeName: 'n1' } });
   };
 
+  it('leaves a terminating pod to its graceful stop, even with Foreground asked for, while gc runs', async () => {
+    // prepare: a bound pod (its agent must stop it) that owns a claim, as a StatefulSet's pods may
+    await bindPod();
+    const owner = (await pod()) as Obj;
+    await api.store.create({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: 'data-web',
+        namespace: 'default',
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: podName, uid: owner.metadata.uid as string }],
+      },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    } as Obj);
+
+    // act
+    const res = await api.send('DELETE', `/api/v1/namespaces/default/pods/${podName}`, {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' },
+    });
+    await collectGarbage(api.deps);
+    await collectGarbage(api.deps);
+
+    // assess: still there, terminating, without the foreground finalizer: the agent ends it
+    expect(res.status).toBe(200);
+    const left = await pod();
+    expect(left?.metadata.deletionTimestamp).toBeDefined();
+    expect(left?.metadata.finalizers ?? []).not.toContain('foregroundDeletion');
+  });
+
   it('orphans: the pod stays, without its owner reference (kubectl --cascade=orphan)', async () => {
     const res = await api.send('DELETE', RS_PATH, {
       body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' },
