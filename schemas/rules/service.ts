@@ -15,6 +15,11 @@ const IP_FAMILY_POLICIES = ['SingleStack', 'PreferDualStack', 'RequireDualStack'
 const SINGLE_STACK = 'ferry runs single-stack IPv4 clusters';
 
 export function checkService(spec: Rec, causes: StatusCause[]): void {
+  // The node proxy spreads every connection over the endpoints; it keeps no per-client affinity yet.
+  if (spec.sessionAffinity === 'ClientIP')
+    causes.push(notSupported('spec.sessionAffinity', 'ClientIP', ['None (ferry has no session affinity yet)']));
+  if (spec.sessionAffinityConfig !== undefined)
+    causes.push(forbidden('spec.sessionAffinityConfig', 'ferry has no session affinity yet'));
   const ports = Array.isArray(spec.ports) ? spec.ports.filter(isRec) : [];
   const names = new Set<unknown>();
   ports.forEach((p, i) => {

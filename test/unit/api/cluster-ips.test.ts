@@ -75,6 +75,26 @@ describe('Service cluster IPs', () => {
     expect(specOf(b.json)).toMatchObject({ clusterIP: '10.96.0.11', clusterIPs: ['10.96.0.11'] });
   });
 
+  it('refuses ClientIP session affinity by name, since the node proxy keeps none, storing nothing', async () => {
+    // prepare
+    const before = await api.snapshot();
+
+    // act
+    const affinity = await api.send('POST', SVCS, {
+      body: service('sticky', undefined, { sessionAffinity: 'ClientIP' }),
+    });
+    const config = await api.send('POST', SVCS, {
+      body: service('sticky', undefined, { sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }),
+    });
+
+    // assess
+    expect(affinity.status).toBe(422);
+    expect(causesOf(affinity.json).map(([field]) => field)).toEqual(['spec.sessionAffinity']);
+    expect(config.status).toBe(422);
+    expect(causesOf(config.json).map(([field]) => field)).toEqual(['spec.sessionAffinityConfig']);
+    expect(await api.snapshot()).toEqual(before);
+  });
+
   it('refuses a taken, out-of-range, malformed, IPv6 or dual-stack choice with 422 naming the field, storing nothing', async () => {
     // prepare
     await api.send('POST', SVCS, { body: service('a', undefined, { clusterIP: '10.96.0.10' }) });
