@@ -20,6 +20,16 @@ export function checkService(spec: Rec, causes: StatusCause[]): void {
     causes.push(notSupported('spec.sessionAffinity', 'ClientIP', ['None (ferry has no session affinity yet)']));
   if (spec.sessionAffinityConfig !== undefined)
     causes.push(forbidden('spec.sessionAffinityConfig', 'ferry has no session affinity yet'));
+  // Fields ferry's proxy and load balancers do not act on yet: refused rather than stored and ignored.
+  for (const policy of ['externalTrafficPolicy', 'internalTrafficPolicy'] as const)
+    if (spec[policy] === 'Local')
+      causes.push(notSupported(`spec.${policy}`, 'Local', ['Cluster (ferry routes to endpoints on every node)']));
+  if (Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0)
+    causes.push(forbidden('spec.externalIPs', 'ferry does not route external IPs yet'));
+  if (Array.isArray(spec.loadBalancerSourceRanges) && spec.loadBalancerSourceRanges.length > 0)
+    causes.push(forbidden('spec.loadBalancerSourceRanges', 'ferry load balancers do not filter sources yet'));
+  if (typeof spec.loadBalancerIP === 'string' && spec.loadBalancerIP !== '')
+    causes.push(forbidden('spec.loadBalancerIP', 'ferry load balancers take the address their cloud gives'));
   const ports = Array.isArray(spec.ports) ? spec.ports.filter(isRec) : [];
   const names = new Set<unknown>();
   ports.forEach((p, i) => {

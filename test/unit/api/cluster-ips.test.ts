@@ -95,6 +95,30 @@ describe('Service cluster IPs', () => {
     expect(await api.snapshot()).toEqual(before);
   });
 
+  it('refuses the traffic policies, external IPs and load balancer options it does not act on, by name', async () => {
+    // prepare
+    const before = await api.snapshot();
+    const fields = async (extra: Record<string, unknown>) => {
+      const res = await api.send('POST', SVCS, { body: service('x', undefined, { type: 'LoadBalancer', ...extra }) });
+      return [res.status, causesOf(res.json).map(([field]) => field)];
+    };
+
+    // act + assess
+    expect(await fields({ externalTrafficPolicy: 'Local' })).toEqual([422, ['spec.externalTrafficPolicy']]);
+    expect(await fields({ internalTrafficPolicy: 'Local' })).toEqual([422, ['spec.internalTrafficPolicy']]);
+    expect(await fields({ externalIPs: ['192.0.2.1'] })).toEqual([422, ['spec.externalIPs']]);
+    expect(await fields({ loadBalancerSourceRanges: ['10.0.0.0/8'] })).toEqual([
+      422,
+      ['spec.loadBalancerSourceRanges'],
+    ]);
+    expect(await fields({ loadBalancerIP: '192.0.2.2' })).toEqual([422, ['spec.loadBalancerIP']]);
+    expect(await api.snapshot()).toEqual(before);
+    // The defaults Kubernetes writes are fine.
+    expect(
+      (await fields({ externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [] }))[0],
+    ).toBe(201);
+  });
+
   it('refuses a taken, out-of-range, malformed, IPv6 or dual-stack choice with 422 naming the field, storing nothing', async () => {
     // prepare
     await api.send('POST', SVCS, { body: service('a', undefined, { clusterIP: '10.96.0.10' }) });
