@@ -3,7 +3,7 @@
  * retries while a PodDisruptionBudget answers 429, and skips DaemonSet pods with
  * --ignore-daemonsets. Without kubectl on the PATH this suite skips, saying so.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
 import type { Pod } from '../../../schemas';
+import { kubectlAvailable } from '../../helpers/kubectl';
 import { type SimulatedNodes, startSimulatedNodes, type TestPlane } from '../cli/harness';
 
 const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../../fixtures/tls');
-const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+const hasKubectl = kubectlAvailable();
 if (!hasKubectl) console.warn('\n*** SKIPPED: kubectl is not installed: the kubectl drain suite did not run ***\n');
 
 const manifests = [

@@ -3,7 +3,7 @@
  * everyday verbs a Kubernetes user reaches for. kubectl is not part of ferry's install: without it
  * on the PATH this suite skips, saying so.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +11,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
+import { kubectlAvailable } from '../../helpers/kubectl';
 import { type SimulatedNodes, startSimulatedNodes, type TestPlane } from '../cli/harness';
 
 const run = promisify(execFile);
 const FIXTURES = join(import.meta.dirname, '../../fixtures/tls');
 const EXAMPLES = join(import.meta.dirname, '../../../examples');
-const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+const hasKubectl = kubectlAvailable();
 if (!hasKubectl)
   console.warn('\n*** SKIPPED: kubectl is not installed: the kubectl compatibility suite did not run ***\n');
 
