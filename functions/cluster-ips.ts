@@ -16,7 +16,7 @@
  */
 import { formatIPv4, parseIPv4 } from '../schemas/ipv4';
 import type { Deps } from './deps';
-import { FerryError, InvalidError, isAlreadyExists, isConflict, isNotFound, type StatusCause } from './errors';
+import { FerryError, InvalidError, isAlreadyExists, isLostRace, type StatusCause } from './errors';
 import { ownerKey } from './node-ports';
 import type { Obj, TransactOp } from './store/types';
 
@@ -250,7 +250,7 @@ export async function releaseClusterIP(deps: Deps, ip: string | undefined, owner
   try {
     await deps.store.delete(ref, { resourceVersion: existing.metadata.resourceVersion as string });
   } catch (err) {
-    if (!isNotFound(err) && !isConflict(err)) throw err;
+    if (!isLostRace(err)) throw err;
   }
 }
 

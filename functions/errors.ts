@@ -138,6 +138,14 @@ export function isConflict(err: unknown): err is ConflictError {
   return err instanceof ConflictError;
 }
 
+/**
+ * A write that lost a race: the object moved (409) or went (404) since it was read. Controllers
+ * and claim writers let such a write go, since the next pass reads again.
+ */
+export function isLostRace(err: unknown): err is ConflictError | NotFoundError {
+  return isConflict(err) || isNotFound(err);
+}
+
 export function isAlreadyExists(err: unknown): err is AlreadyExistsError {
   return err instanceof AlreadyExistsError;
 }

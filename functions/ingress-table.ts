@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { IngressCert, IngressDefault, IngressPathRule, IngressTable } from '../schemas/agent-protocol';
 import type { Deps } from './deps';
-import { isConflict, isNotFound } from './errors';
+import { isConflict, isLostRace, isNotFound } from './errors';
 import { NODE_DESIRED_KIND, type NodeDesired, nodeDesiredRef, untracked } from './node-desired';
 import { retryOnConflict } from './store/retry';
 import type { Obj, ObjectRef } from './store/types';
@@ -121,7 +121,7 @@ async function fanOut(deps: Deps, record: IngressTableRecord): Promise<void> {
   try {
     await store.update<IngressTableRecord>({ ...record, spec: { ...record.spec, fannedOut: hash } });
   } catch (err) {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
+    if (!isLostRace(err)) throw err;
   }
 }
 

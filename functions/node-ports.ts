@@ -11,7 +11,7 @@
  * repair pass (`functions/controllers/node-port-repair.ts`) releases after CLAIM_REPAIR_AGE_MS.
  */
 import type { Deps } from './deps';
-import { FerryError, InvalidError, isAlreadyExists, isConflict, isNotFound, type StatusCause } from './errors';
+import { FerryError, InvalidError, isAlreadyExists, isLostRace, type StatusCause } from './errors';
 import type { Obj } from './store/types';
 
 export const NODE_PORT_CLAIM_KIND = 'NodePortClaim';
@@ -271,7 +271,7 @@ export async function releaseNodePorts(deps: Deps, ports: number[], owner: strin
     try {
       await deps.store.delete(ref, { resourceVersion: existing.metadata.resourceVersion as string });
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
 }

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import type { Pod } from '../schemas';
 import type { RoutePod, RoutePort, ServiceRoute } from '../schemas/agent-protocol';
 import type { Deps } from './deps';
-import { isConflict, isNotFound } from './errors';
+import { isConflict, isLostRace, isNotFound } from './errors';
 import { bumpNodes, NODE_DESIRED_KIND, type NodeDesired, type Section, untracked } from './node-desired';
 import type { Obj, ObjectRef } from './store/types';
 
@@ -244,6 +244,6 @@ async function fanOut(deps: Deps, index: RouteIndex): Promise<void> {
   try {
     await store.update<RouteIndex>({ ...index, spec: { ...index.spec, fannedOut: index.spec.seq } });
   } catch (err) {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
+    if (!isLostRace(err)) throw err;
   }
 }

@@ -5,7 +5,7 @@
  * may belong to a write still in flight and is left alone (the pass wakes again when it is not).
  */
 import type { Deps } from '../deps';
-import { isConflict, isNotFound } from '../errors';
+import { isLostRace } from '../errors';
 import { CLAIM_REPAIR_AGE_MS, ownerKey } from '../node-ports';
 import type { Obj } from '../store/types';
 import type { PassContext } from './controller';
@@ -46,7 +46,7 @@ export async function repairClaims(deps: Deps, ctx: PassContext, claimKind: Clai
         owner: claim.spec.service,
       });
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
 }

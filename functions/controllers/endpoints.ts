@@ -25,7 +25,7 @@ import type { RoutePod } from '../../schemas/agent-protocol';
 import { isConditionTrue } from '../../schemas/conditions';
 import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
 import type { Deps } from '../deps';
-import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { isAlreadyExists, isConflict, isLostRace } from '../errors';
 import { recordEvent } from '../events';
 import { headlessPods, publishRoutes } from '../service-routes';
 import { compileSelectorObject } from '../store/selector';
@@ -107,7 +107,7 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
       );
       current.delete(k);
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
   await publishRoutes(deps, services, current, headless);

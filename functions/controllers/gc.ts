@@ -11,7 +11,7 @@
 import { isoTime } from '../../schemas/time';
 import { releaseQuota } from '../admission';
 import type { Deps } from '../deps';
-import { isConflict, isNotFound } from '../errors';
+import { isLostRace } from '../errors';
 import {
   DEPENDENT_KINDS,
   FOREGROUND_FINALIZER,
@@ -78,7 +78,7 @@ async function removeOwner(deps: Deps, owner: Obj): Promise<void> {
     await releaseQuota(deps, gone);
   } catch (err) {
     // A write meanwhile (or a dependent created since the snapshot): the next round looks again.
-    if (!isNotFound(err) && !isConflict(err)) throw err;
+    if (!isLostRace(err)) throw err;
   }
 }
 
@@ -92,7 +92,7 @@ async function remove(deps: Deps, obj: Obj): Promise<void> {
         await deps.store.update({ ...obj, metadata: { ...obj.metadata, deletionTimestamp: isoTime(deps.clock()) } });
     } else await deps.store.delete(ref, { resourceVersion: obj.metadata.resourceVersion as string });
   } catch (err) {
-    if (!isNotFound(err) && !isConflict(err)) throw err;
+    if (!isLostRace(err)) throw err;
   }
 }
 

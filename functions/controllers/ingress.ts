@@ -28,7 +28,7 @@ import {
 } from '../../schemas/networking';
 import type { Node } from '../../schemas/node';
 import type { Deps } from '../deps';
-import { isAlreadyExists, isConflict, isNotFound } from '../errors';
+import { isAlreadyExists, isLostRace } from '../errors';
 import { recordEventOnce } from '../events';
 import {
   INGRESS_TABLE_REF,
@@ -241,6 +241,6 @@ async function writeStatus(
     if (!fresh) return;
     await deps.store.update({ ...fresh, status: { ...fresh.status, loadBalancer: ingress.length ? { ingress } : {} } });
   }, 3).catch((err) => {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
+    if (!isLostRace(err)) throw err;
   });
 }

@@ -23,7 +23,7 @@ import type { Cloud, Node } from '../../schemas';
 import { isConditionTrue } from '../../schemas/conditions';
 import type { Service } from '../../schemas/service';
 import type { Deps } from '../deps';
-import { isConflict, isNotFound } from '../errors';
+import { isLostRace } from '../errors';
 import { recordEventOnce } from '../events';
 import { retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
@@ -183,7 +183,7 @@ export async function reconcileLoadBalancers(
         { resourceVersion: record.metadata.resourceVersion as string },
       );
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      if (!isLostRace(err)) throw err;
     }
     // A Service changed away from LoadBalancer loses its ingress too.
     const svc = services.find((s) => recordName(s) === name);
@@ -271,6 +271,6 @@ async function writeIngress(deps: Deps, svc: Service, ingress: LoadBalancerIngre
     if (!fresh) return;
     await deps.store.update({ ...fresh, status: { ...fresh.status, loadBalancer: ingress ? { ingress } : {} } });
   }, 3).catch((err) => {
-    if (!isConflict(err) && !isNotFound(err)) throw err;
+    if (!isLostRace(err)) throw err;
   });
 }

@@ -84,7 +84,7 @@ export async function reconcileClaim(
     return;
   }
   const cls = classes.find((c) => c.metadata.name === (claim.spec.storageClassName ?? ''));
-  if (!cls || cls.volumeBindingMode !== 'WaitForFirstConsumer') {
+  if (cls?.volumeBindingMode !== 'WaitForFirstConsumer') {
     const pv = bestVolume(pvs, claim);
     if (pv) await bindVolume(ctx, pv, claim);
     else if (cls?.provisioner === LOCAL_PROVISIONER)

@@ -9,7 +9,7 @@ import type { Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass }
 import { findCondition } from '../../schemas/conditions';
 import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
-import { isConflict, isNotFound } from '../errors';
+import { isConflict, isLostRace, isNotFound } from '../errors';
 import { recordEvent } from '../events';
 import type { Obj } from '../store/types';
 import { Placement } from './affinity';
@@ -84,7 +84,7 @@ export async function schedulePass(
       await volumes?.reserve(deps, choice.node.node);
     } catch (err) {
       // Another writer moved the claim or the PV: the next pass sees it and tries again.
-      if (!isConflict(err) && !isNotFound(err)) throw err;
+      if (!isLostRace(err)) throw err;
       volumeConflicts++;
       continue;
     }

@@ -17,7 +17,7 @@ import {
   type StorageClass,
 } from '../../schemas';
 import type { Deps } from '../deps';
-import { bestVolume, claimClass, defaultClass, locallyProvisionable, volumeOnNode } from './volume-match';
+import { bestVolume, defaultClass, locallyProvisionable, volumeOnNode } from './volume-match';
 
 export const REASON_VOLUME_NODE_CONFLICT = 'node(s) had volume node affinity conflict';
 export const REASON_NO_VOLUME_TO_BIND = "node(s) didn't find available persistent volumes to bind";

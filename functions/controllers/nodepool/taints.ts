@@ -1,6 +1,6 @@
 /** Gives every node of the pool the pool's taints (added, never removed: a user may add more). */
 import type { Taint } from '../../../schemas';
-import { isConflict, isNotFound } from '../../errors';
+import { isLostRace } from '../../errors';
 import type { PoolPass } from './context';
 
 export async function ensureTaints(pass: PoolPass): Promise<void> {
@@ -13,7 +13,7 @@ export async function ensureTaints(pass: PoolPass): Promise<void> {
     try {
       await pass.deps.store.update({ ...node, spec: { ...node.spec, taints: [...have, ...missing] } });
     } catch (err) {
-      if (!isConflict(err) && !isNotFound(err)) throw err;
+      if (!isLostRace(err)) throw err;
     }
   }
 }
