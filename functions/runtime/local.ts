@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { providerFor } from '../../providers';
 import type { CloudProvider } from '../../providers/types';
-import { precompile } from '../../schemas';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
@@ -116,7 +115,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     ...(serviceRange ? { serviceRange } : {}),
   };
   const deps: ApiDeps = { store, clock: Date.now, log, config };
-  precompile();
+  // Validators compile on a kind's first write (schemas/validate.ts caches them): compiling all
+  // ~40 kinds up front cost about 17 MB of resident code for kinds most clusters never write.
   await ensureDefaults(deps);
   await rewriteSecretsAtStart(store, log);
   const adminToken = await ensureAdminToken(deps);
