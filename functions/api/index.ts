@@ -14,7 +14,7 @@ import {
   openApiDocument,
 } from '../../schemas';
 import { SYSTEM_PRIORITY_CLASSES } from '../../schemas/scheduling';
-import { DEFAULT_SERVICE_ACCOUNT, defaultServiceAccount } from '../../schemas/service-account';
+import { defaultServiceAccount } from '../../schemas/service-account';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import { trackNodeDesired } from '../node-desired';
 import type { Obj } from '../store/types';
@@ -158,9 +158,8 @@ function versionInfo(deps: ApiDeps): object {
 /**
  * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) and the
  * built-in PriorityClasses (system-cluster-critical, system-node-critical) when they are missing,
- * and the `default` ServiceAccount of every namespace (the controllers keep it so; this repairs a
- * store written before ServiceAccounts existed). Safe to run on every start and from several
- * processes at once.
+ * and those namespaces' `default` ServiceAccounts (the controllers give every other namespace its
+ * own). Safe to run on every start and from several processes at once.
  */
 export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
   const builtIns: Obj[] = [
@@ -170,24 +169,16 @@ export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): P
       return ns;
     }),
     ...SYSTEM_PRIORITY_CLASSES.map((c) => structuredClone(c) as Obj),
+    // Only the system namespaces' accounts, a get each: listing every Namespace and ServiceAccount
+    // on each start (each Lambda cold start) cost reads that grow with the cluster, and the
+    // service-accounts controller gives every other namespace its `default` within a pass.
+    ...SYSTEM_NAMESPACES.map((ns) => defaultServiceAccount(ns)),
   ];
   for (const obj of builtIns) {
-    if (await deps.store.get({ kind: obj.kind, name: obj.metadata.name })) continue;
+    const { namespace, name } = obj.metadata;
+    if (await deps.store.get({ kind: obj.kind, ...(namespace ? { namespace } : {}), name })) continue;
     try {
       await deps.store.create(obj);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-  }
-  const accounts = new Set(
-    (await deps.store.list('ServiceAccount')).items
-      .filter((sa) => sa.metadata.name === DEFAULT_SERVICE_ACCOUNT)
-      .map((sa) => sa.metadata.namespace),
-  );
-  for (const ns of (await deps.store.list('Namespace')).items) {
-    if (accounts.has(ns.metadata.name) || ns.metadata.deletionTimestamp) continue;
-    try {
-      await deps.store.create(defaultServiceAccount(ns.metadata.name));
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
