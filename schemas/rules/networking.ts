@@ -8,7 +8,7 @@
  * https://github.com/kubernetes/kubernetes/blob/master/pkg/apis/networking/validation/validation.go
  */
 import { forbidden, invalid, invalidMessage, notSupported, required } from '../causes';
-import { PATH_TYPES } from '../networking';
+import { FERRY_INGRESS_CONTROLLER, PATH_TYPES } from '../networking';
 import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
 import { DNS1123_SUBDOMAIN, validQualifiedName } from './names';
@@ -135,6 +135,9 @@ export function checkIngressClass(obj: Rec, causes: StatusCause[]): void {
     causes.push(invalid('spec.controller', spec.controller, 'must be a domain-prefixed path (such as "acme.io/foo")'));
   const params = spec.parameters;
   if (!isRec(params)) return;
+  // ferry's own controller takes no parameters; another controller's class keeps them for it.
+  if (spec.controller === FERRY_INGRESS_CONTROLLER)
+    causes.push(forbidden('spec.parameters', `the ${FERRY_INGRESS_CONTROLLER} controller takes no parameters`));
   const scope = params.scope ?? 'Cluster';
   if (scope === 'Namespace' && (typeof params.namespace !== 'string' || params.namespace === ''))
     causes.push(required('spec.parameters.namespace', '`parameters.scope` is set to "Namespace"'));

@@ -157,8 +157,18 @@ describe('Ingress, IngressClass and NetworkPolicy through the API', () => {
         spec: { controller: 'no-slash' },
       },
     });
+    const ours = await api.send('POST', CLASSES, {
+      body: {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'IngressClass',
+        metadata: { name: 'tuned' },
+        spec: { controller: 'ferry.dev/ingress', parameters: { kind: 'Config', name: 'c' } },
+      },
+    });
 
     // assess
+    expect(ours.status).toBe(422);
+    expect(fields(ours)).toEqual(['spec.parameters']);
     expect(created.status).toBe(201);
     expect((created.json.spec as { parameters: { scope: string } }).parameters.scope).toBe('Cluster');
     expect(changed.status).toBe(422);
