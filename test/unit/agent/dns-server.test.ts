@@ -47,7 +47,20 @@ class FakeUpstream {
     });
   }
 
+  /** UDP and TCP on one port: a free UDP port may be taken for TCP, so try again until both bind. */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bindBoth();
+        return;
+      } catch (err) {
+        this.udp.close();
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+      }
+    }
+  }
+
+  private async bindBoth(): Promise<void> {
     this.udp = createSocket('udp4');
     await new Promise<void>((r) => this.udp.bind(0, '127.0.0.1', r));
     this.port = this.udp.address().port;
@@ -65,7 +78,13 @@ class FakeUpstream {
         s.end(Buffer.concat([frame, reply]));
       });
     });
-    await new Promise<void>((r) => this.tcp.listen(this.port, '127.0.0.1', r));
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.port, '127.0.0.1', () => {
+        this.tcp.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async stop(): Promise<void> {
