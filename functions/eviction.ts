@@ -24,15 +24,9 @@ import { isConditionTrue, setCondition } from '../schemas/conditions';
 import { DISRUPTION_ALLOWED_CONDITION, PDB_CAUSE_TYPE } from '../schemas/disruption';
 import { isoTime } from '../schemas/time';
 import type { Deps } from './deps';
-import {
-  ConflictError,
-  ForbiddenError,
-  InternalError,
-  isConflict,
-  NotFoundError,
-  TooManyRequestsError,
-} from './errors';
+import { ConflictError, ForbiddenError, InternalError, NotFoundError, TooManyRequestsError } from './errors';
 import { deletePod } from './pod-deletion';
+import { isObjectAt, retryOnConflict } from './store/retry';
 import { compileSelectorObject } from './store/selector';
 import type { Obj } from './store/types';
 
@@ -134,20 +128,22 @@ export async function budgetsFor(deps: Deps, pod: Pod): Promise<PodDisruptionBud
 
 /** Kubernetes' checkAndDecrement, retried from the fresh budget when another eviction won a race. */
 async function spendBudget(deps: Deps, first: PodDisruptionBudget, podName: string, dryRun: boolean): Promise<void> {
-  let budget: PodDisruptionBudget | undefined = first;
-  for (let attempt = 1; ; attempt++) {
-    if (!budget) return; // deleted meanwhile: nothing protects the pod any more
-    const next = decremented(budget, podName, deps.clock());
-    if (dryRun) return;
-    try {
+  const ref = refOf(first);
+  await retryOnConflict(
+    async (current, attempt) => {
+      const budget =
+        attempt === 1
+          ? first
+          : isObjectAt(current, ref)
+            ? (current as PodDisruptionBudget)
+            : await deps.store.get<PodDisruptionBudget>(ref);
+      if (!budget) return; // deleted meanwhile: nothing protects the pod any more
+      const next = decremented(budget, podName, deps.clock());
+      if (dryRun) return;
       await deps.store.update(next);
-      return;
-    } catch (err) {
-      if (!isConflict(err) || attempt >= BUDGET_ATTEMPTS) throw err;
-      budget =
-        (err.current as PodDisruptionBudget | undefined) ?? (await deps.store.get<PodDisruptionBudget>(refOf(first)));
-    }
-  }
+    },
+    { attempts: BUDGET_ATTEMPTS },
+  );
 }
 
 /** The budget with one disruption spent on `podName`, or the error that says why none is left. */

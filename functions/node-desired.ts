@@ -21,7 +21,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type PersistentVolume, volumeNode } from '../schemas/storage';
-import { isAlreadyExists, isConflict, isNotFound } from './errors';
+import { isAlreadyExists, isNotFound } from './errors';
+import { isConflictOrExists, isObjectAt, retryOnConflict } from './store/retry';
 import type {
   ChangeListener,
   Clock,
@@ -98,16 +99,25 @@ export async function bumpNodes(
 ): Promise<void> {
   for (const [nodeName, sections] of bumps) {
     if (sections.size === 0) continue;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await bumpOne(store, clock, nodeName, sections, routesSeq);
-        break;
-      } catch (err) {
-        if ((!isConflict(err) && !isAlreadyExists(err)) || attempt >= 8) throw err;
-      }
-    }
+    const ref = nodeDesiredRef(nodeName);
+    // Retried from the record a conflict carries (a concurrent bump); a lost create reads it again.
+    await retryOnConflict(
+      (current) =>
+        bumpOne(
+          store,
+          clock,
+          nodeName,
+          sections,
+          routesSeq,
+          isObjectAt(current, ref) ? (current as NodeDesired) : undefined,
+        ),
+      { attempts: BUMP_ATTEMPTS, retryIf: isConflictOrExists },
+    );
   }
 }
+
+/** Bumps of one record at most: every writer of a busy cluster may bump the same node at once. */
+const BUMP_ATTEMPTS = 9;
 
 async function bumpOne(
   store: StateStore,
@@ -115,9 +125,11 @@ async function bumpOne(
   nodeName: string,
   sections: Set<Section>,
   routesSeq: string | undefined,
+  /** The record as a lost race left it, when there was one: no read then. */
+  known: NodeDesired | undefined,
 ): Promise<void> {
   // Consistent: the bump is a read-modify-write conditional on what it read.
-  const current = await store.get<NodeDesired>(nodeDesiredRef(nodeName));
+  const current = known ?? (await store.get<NodeDesired>(nodeDesiredRef(nodeName)));
   const now = clock();
   const spec: NodeDesiredSpec = current?.spec ?? {
     pods: token(),

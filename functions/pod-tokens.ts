@@ -19,7 +19,7 @@ import type { PodTokenResponse } from '../schemas/agent-protocol';
 import type { ServiceAccount } from '../schemas/service-account';
 import type { Deps } from './deps';
 import { ForbiddenError, isAlreadyExists, NotFoundError } from './errors';
-import { ignoreNotFound } from './store/retry';
+import { ignoreNotFound, retryOnConflict } from './store/retry';
 import type { Obj } from './store/types';
 import { type BoundPod, issueToken, TOKEN_KIND, type TokenRecord } from './tokens';
 
@@ -93,29 +93,28 @@ async function issueInSlot(
   boundPod: BoundPod,
   saName: string,
 ): Promise<{ record: TokenRecord; token: string }> {
-  for (let attempt = 0; ; attempt++) {
-    const slots = await Promise.all(
-      Array.from({ length: POD_TOKEN_SLOTS }, async (_, i) => {
-        const name = `pod-${boundPod.uid}-${i}`;
-        return { name, record: await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name }) };
-      }),
-    );
-    const expiry = (r: TokenRecord | undefined) => (r ? Date.parse(r.status?.expirationTimestamp ?? '') || 0 : -1);
-    const slot = slots.reduce((a, b) => (expiry(b.record) < expiry(a.record) ? b : a));
-    if (slot.record) await ignoreNotFound(deps.store.delete({ kind: TOKEN_KIND, name: slot.name }));
-    try {
-      return await issueToken(deps, {
+  // Another request for the same pod took the slot meanwhile (AlreadyExists): choose again.
+  return retryOnConflict(
+    async () => {
+      const slots = await Promise.all(
+        Array.from({ length: POD_TOKEN_SLOTS }, async (_, i) => {
+          const name = `pod-${boundPod.uid}-${i}`;
+          return { name, record: await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name }) };
+        }),
+      );
+      const expiry = (r: TokenRecord | undefined) => (r ? Date.parse(r.status?.expirationTimestamp ?? '') || 0 : -1);
+      const slot = slots.reduce((a, b) => (expiry(b.record) < expiry(a.record) ? b : a));
+      if (slot.record) await ignoreNotFound(deps.store.delete({ kind: TOKEN_KIND, name: slot.name }));
+      return issueToken(deps, {
         name: slot.name,
         role: 'serviceaccount',
         ttlSeconds: POD_TOKEN_TTL_SECONDS,
         boundPod,
         description: `pod ${boundPod.namespace}/${boundPod.name}, serviceaccount ${saName}`,
       });
-    } catch (err) {
-      // Another request for the same pod took the slot meanwhile: choose again.
-      if (!isAlreadyExists(err) || attempt >= 2) throw err;
-    }
-  }
+    },
+    { attempts: 3, retryIf: isAlreadyExists },
+  );
 }
 
 /**

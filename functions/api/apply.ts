@@ -15,16 +15,9 @@ import { dropNulls, type KindInfo, kinds } from '../../schemas';
 import { checkQuota } from '../admission';
 import { policyOf } from '../admission/pod-security/policy';
 import { clusterIPProblems } from '../cluster-ips';
-import {
-  BadRequestError,
-  FerryError,
-  ForbiddenError,
-  InvalidError,
-  isAlreadyExists,
-  isConflict,
-  type StatusCause,
-} from '../errors';
+import { BadRequestError, FerryError, ForbiddenError, InvalidError, type StatusCause } from '../errors';
 import { keepAllocated, nodePortProblems } from '../node-ports';
+import { isConflictOrExists, retryOnConflict } from '../store/retry';
 import type { Obj, ObjectRef } from '../store/types';
 import {
   defaultAndValidate,
@@ -315,10 +308,12 @@ function plan(p: Planned): ApplyItem {
  * stored now and tries again.
  */
 async function commit(deps: ApiDeps, planned: Planned[]): Promise<ApplyItem[]> {
-  for (let attempt = 1; ; attempt++) {
-    const items = planned.map(plan);
-    const changed = items.filter((item) => item.action !== 'unchanged');
-    try {
+  return retryOnConflict(
+    async (_current, attempt) => {
+      // The lost race may have been on any of the bundle's objects or on a port claim: read all again.
+      if (attempt > 1) for (const p of planned) p.stored = await deps.store.get(p.ref);
+      const items = planned.map(plan);
+      const changed = items.filter((item) => item.action !== 'unchanged');
       const stored = await commitBundle(
         deps,
         nodePortRange(deps),
@@ -328,11 +323,9 @@ async function commit(deps: ApiDeps, planned: Planned[]): Promise<ApplyItem[]> {
         item.object = stored[i] as Obj;
       });
       return items;
-    } catch (err) {
-      if (!(isConflict(err) || isAlreadyExists(err)) || attempt >= WRITE_ATTEMPTS) throw err;
-      for (const p of planned) p.stored = await deps.store.get(p.ref);
-    }
-  }
+    },
+    { attempts: WRITE_ATTEMPTS, retryIf: isConflictOrExists },
+  );
 }
 
 /**

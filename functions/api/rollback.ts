@@ -14,6 +14,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type Deployment, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, type ReplicaSet } from '../../schemas';
 import { BadRequestError, ConflictError, InvalidError, isConflict, NotFoundError } from '../errors';
+import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { StateStore } from '../store/types';
 import { isRecord } from './admission';
 import type { Principal } from './auth';
@@ -31,6 +32,9 @@ export interface RollbackOutcome {
 
 const ATTEMPTS = 5;
 
+/** The refusal of a paused Deployment: a 409 that is the answer, not a lost race to retry. */
+class PausedError extends ConflictError {}
+
 /** Writes the template of `toRevision` (default: the previous revision) into the Deployment. */
 export async function rollbackDeployment(
   store: StateStore,
@@ -40,32 +44,34 @@ export async function rollbackDeployment(
   /** Admission of the rolled-back Deployment (Pod Security, nodeName): the namespace may have tightened since. */
   admitNext?: (next: Deployment, stored: Deployment) => Promise<unknown>,
 ): Promise<RollbackOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    const d = await store.get<Deployment>({ kind: 'Deployment', ...ref });
-    if (!d) throw new NotFoundError('Deployment', ref.name);
-    if (d.spec.paused) {
-      throw new ConflictError(
-        'Deployment',
-        ref.name,
-        d,
-        `deployment "${ref.name}" is paused: resume it first (ferry rollout resume deployment/${ref.name}), then roll back`,
-      );
-    }
-    const target = chooseRevision(d, await ownedReplicaSets(store, d), toRevision);
-    if (!target.spec.template) throw new BadRequestError(`revision ${revisionOf(target)} has no pod template`);
-    const template = structuredClone(target.spec.template);
-    if (template.metadata?.labels) delete template.metadata.labels[POD_TEMPLATE_HASH_LABEL];
-    const revision = revisionOf(target);
-    if (isDeepStrictEqual(template, d.spec.template)) return { deployment: d, revision, unchanged: true };
-    const next: Deployment = { ...d, spec: { ...d.spec, template } };
-    await admitNext?.(next, d);
-    if (dryRun) return { deployment: next, revision, unchanged: false };
-    try {
+  const at = { kind: 'Deployment', ...ref };
+  // Retried from the Deployment the conflict carries; the ReplicaSets are listed again, since the
+  // revision to roll back to is chosen among them.
+  return retryOnConflict(
+    async (current) => {
+      const d = isObjectAt(current, at) ? (current as Deployment) : await store.get<Deployment>(at);
+      if (!d) throw new NotFoundError('Deployment', ref.name);
+      if (d.spec.paused) {
+        throw new PausedError(
+          'Deployment',
+          ref.name,
+          d,
+          `deployment "${ref.name}" is paused: resume it first (ferry rollout resume deployment/${ref.name}), then roll back`,
+        );
+      }
+      const target = chooseRevision(d, await ownedReplicaSets(store, d), toRevision);
+      if (!target.spec.template) throw new BadRequestError(`revision ${revisionOf(target)} has no pod template`);
+      const template = structuredClone(target.spec.template);
+      if (template.metadata?.labels) delete template.metadata.labels[POD_TEMPLATE_HASH_LABEL];
+      const revision = revisionOf(target);
+      if (isDeepStrictEqual(template, d.spec.template)) return { deployment: d, revision, unchanged: true };
+      const next: Deployment = { ...d, spec: { ...d.spec, template } };
+      await admitNext?.(next, d);
+      if (dryRun) return { deployment: next, revision, unchanged: false };
       return { deployment: await store.update(next), revision, unchanged: false };
-    } catch (err) {
-      if (!isConflict(err) || attempt >= ATTEMPTS) throw err;
-    }
-  }
+    },
+    { attempts: ATTEMPTS, retryIf: (err) => isConflict(err) && !(err instanceof PausedError) },
+  );
 }
 
 /** The HTTP face of rollbackDeployment: parses the body, answers a `Status`. */

@@ -2,15 +2,16 @@
  * Commits a pass's plan: reserve on each planned node's allocation record (conditional writes),
  * then bind each accepted pod (conditional writes). Both steps go to the store as one batch
  * (`writeBatch`: one SQLite transaction for the whole pass instead of one per pod). On a record
- * conflict the fresh record is re-read and that node's planned pods re-checked against it; pods
- * that no longer fit are left pending for the next pass. See allocation.ts for why this never
- * over-commits.
+ * conflict that node's planned pods are re-checked against the fresh record (the one the conflict
+ * carries), in rounds (`retryRounds`); pods that no longer fit are left pending for the next pass.
+ * See allocation.ts for why this never over-commits.
  */
 import type { Pod } from '../../schemas';
 import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isNotFound } from '../errors';
 import { type EventRecord, recordEvents } from '../events';
+import { retryRounds, storedAfter } from '../store/retry';
 import type { WriteOp } from '../store/types';
 import {
   ALLOCATION_KIND,
@@ -47,41 +48,44 @@ export async function commitPlan(ctx: CommitContext, plan: Map<NodeInfo, PodCont
   const leftover: Pod[] = [];
   const toBind: { pod: Pod; node: string }[] = [];
   let conflicts = 0;
-  let pending = [...plan].map(([info, planned]) => ({ info, planned, record: info.record }));
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt >= MAX_ATTEMPTS) {
-      for (const p of pending) for (const c of p.planned) leftover.push(c.pod);
-      break;
-    }
-    const reserving: { info: NodeInfo; planned: PodContext[]; accepted: Pod[] }[] = [];
-    const ops: WriteOp<AllocationRecord>[] = [];
-    for (const { info, planned, record } of pending) {
-      const { entries, accepted, rejected } = reserve(ctx, info, record, planned, now);
-      leftover.push(...rejected);
-      if (accepted.length === 0) continue;
-      const next: AllocationRecord = { ...(record ?? newRecord(info.name)), spec: { pods: entries } };
-      ops.push(record ? { op: 'update', object: next } : { op: 'create', object: next });
-      reserving.push({ info, planned, accepted });
-    }
-    const results = await deps.store.writeBatch(ops);
-    const retry: typeof pending = [];
-    for (let i = 0; i < results.length; i++) {
-      const result = results[i];
-      const r = reserving[i];
-      if (!result || !r) continue;
-      if (result.ok) {
-        for (const pod of r.accepted) toBind.push({ pod, node: r.info.name });
-        continue;
+  const nodes = [...plan].map(([info, planned]) => ({ info, planned, record: info.record }));
+  const unreserved = await retryRounds(
+    nodes,
+    async (pending) => {
+      const reserving: { info: NodeInfo; planned: PodContext[]; accepted: Pod[] }[] = [];
+      const ops: WriteOp<AllocationRecord>[] = [];
+      for (const { info, planned, record } of pending) {
+        const { entries, accepted, rejected } = reserve(ctx, info, record, planned, now);
+        leftover.push(...rejected);
+        if (accepted.length === 0) continue;
+        const next: AllocationRecord = { ...(record ?? newRecord(info.name)), spec: { pods: entries } };
+        ops.push(record ? { op: 'update', object: next } : { op: 'create', object: next });
+        reserving.push({ info, planned, accepted });
       }
-      // Conflict or AlreadyExists: another pass wrote the record first. NotFound: it was removed
-      // (its node went away); re-reading finds none and the retry creates it if the node fits.
-      if (!isConflict(result.error) && !isAlreadyExists(result.error) && !isNotFound(result.error)) throw result.error;
-      conflicts++;
-      const fresh = await deps.store.get<AllocationRecord>({ kind: ALLOCATION_KIND, name: r.info.name });
-      retry.push({ info: r.info, planned: r.planned, record: fresh });
-    }
-    pending = retry;
-  }
+      const results = await deps.store.writeBatch(ops);
+      const retry: typeof pending = [];
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i];
+        const r = reserving[i];
+        if (!result || !r) continue;
+        if (result.ok) {
+          for (const pod of r.accepted) toBind.push({ pod, node: r.info.name });
+          continue;
+        }
+        // Conflict or AlreadyExists: another pass wrote the record first (the conflict carries it).
+        // NotFound: it was removed (its node went away); the retry creates it if the node fits.
+        if (!isConflict(result.error) && !isAlreadyExists(result.error) && !isNotFound(result.error))
+          throw result.error;
+        conflicts++;
+        const ref = { kind: ALLOCATION_KIND, name: r.info.name };
+        const record = await storedAfter<AllocationRecord>(deps.store, ref, result.error);
+        retry.push({ info: r.info, planned: r.planned, record });
+      }
+      return retry;
+    },
+    MAX_ATTEMPTS,
+  );
+  for (const p of unreserved) for (const c of p.planned) leftover.push(c.pod);
 
   // Conditional on each pod's resourceVersion: a pod bound (or changed) by anyone since the
   // snapshot is left alone, so no pod is ever bound twice.

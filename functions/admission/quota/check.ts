@@ -19,7 +19,8 @@
 import { kindInfo } from '../../../schemas/kinds';
 import type { ResourceQuota } from '../../../schemas/policy';
 import type { Deps } from '../../deps';
-import { ForbiddenError, isAlreadyExists, isConflict } from '../../errors';
+import { ForbiddenError, isConflict } from '../../errors';
+import { isConflictOrExists, isObjectAt, retryOnConflict } from '../../store/retry';
 import type { Obj } from '../../store/types';
 import { addUsage, formatAmount, kindsFor, quantity, type Usage, usageOf } from './usage';
 
@@ -78,21 +79,22 @@ async function checkNamespace(deps: Deps, namespace: string, changes: QuotaChang
   if (![...bounded].some((r) => (delta[r] ?? 0) > 0)) return;
 
   const ref = { kind: QUOTA_LEDGER_KIND, namespace, name: 'quota' };
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const ledger = await deps.store.get<Ledger>(ref);
-    const now = deps.clock();
-    const own = new Set(changes.map((c) => keyOf(c.obj)));
-    const { used, live } = await recount(deps, namespace, bounded, ledger?.pending ?? [], now, own);
-    for (const quota of quotas) refuseIfExceeded(quota, used, delta);
-    if (dryRun) return;
-    const mine: Pending[] = changes.map((c) => ({
-      key: keyOf(c.obj),
-      baseRv: c.stored?.metadata.resourceVersion ?? '',
-      usage: usageOf(c.obj),
-      expires: now + PENDING_TTL_MS,
-    }));
-    const pending = [...live, ...mine];
-    try {
+  const own = new Set(changes.map((c) => keyOf(c.obj)));
+  // Retried from the ledger a conflict carries (another check wrote it first): recounted each time.
+  const used = await retryOnConflict(
+    async (current) => {
+      const ledger = isObjectAt(current, ref) ? (current as Ledger) : await deps.store.get<Ledger>(ref);
+      const now = deps.clock();
+      const { used, live } = await recount(deps, namespace, bounded, ledger?.pending ?? [], now, own);
+      for (const quota of quotas) refuseIfExceeded(quota, used, delta);
+      if (dryRun) return undefined;
+      const mine: Pending[] = changes.map((c) => ({
+        key: keyOf(c.obj),
+        baseRv: c.stored?.metadata.resourceVersion ?? '',
+        usage: usageOf(c.obj),
+        expires: now + PENDING_TTL_MS,
+      }));
+      const pending = [...live, ...mine];
       if (ledger) await deps.store.update<Ledger>({ ...ledger, pending });
       else
         await deps.store.create<Ledger>({
@@ -101,14 +103,16 @@ async function checkNamespace(deps: Deps, namespace: string, changes: QuotaChang
           metadata: { name: 'quota', namespace },
           pending,
         });
-    } catch (err) {
-      if (isConflict(err) || isAlreadyExists(err)) continue;
-      throw err;
-    }
-    await publishUsage(deps, quotas, addUsage({ ...used }, delta));
-    return;
-  }
-  throw new ForbiddenError(`exceeded quota retries in namespace "${namespace}": too many concurrent writes, try again`);
+      return used;
+    },
+    {
+      attempts: ATTEMPTS,
+      retryIf: isConflictOrExists,
+      exhausted: () =>
+        new ForbiddenError(`exceeded quota retries in namespace "${namespace}": too many concurrent writes, try again`),
+    },
+  );
+  if (used) await publishUsage(deps, quotas, addUsage({ ...used }, delta));
 }
 
 /**
@@ -160,15 +164,19 @@ export async function releaseQuota(deps: Deps, obj: Obj): Promise<void> {
   const namespace = obj.metadata.namespace;
   if (namespace === undefined) return;
   const key = keyOf(obj);
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const ledger = await deps.store.get<Ledger>({ kind: QUOTA_LEDGER_KIND, namespace, name: 'quota' });
-    if (!ledger?.pending.some((p) => p.key === key)) return;
-    try {
-      await deps.store.update<Ledger>({ ...ledger, pending: ledger.pending.filter((p) => p.key !== key) });
-      return;
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-    }
+  const ref = { kind: QUOTA_LEDGER_KIND, namespace, name: 'quota' };
+  try {
+    await retryOnConflict(
+      async (current) => {
+        const ledger = isObjectAt(current, ref) ? (current as Ledger) : await deps.store.get<Ledger>(ref);
+        if (!ledger?.pending.some((p) => p.key === key)) return;
+        await deps.store.update<Ledger>({ ...ledger, pending: ledger.pending.filter((p) => p.key !== key) });
+      },
+      { attempts: ATTEMPTS },
+    );
+  } catch (err) {
+    // Best effort: an entry left behind lapses after PENDING_TTL_MS and counts nothing once its object is gone.
+    if (!isConflict(err)) throw err;
   }
 }
 

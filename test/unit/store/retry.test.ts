@@ -6,9 +6,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { registerNode } from '../../../functions/api/register';
-import { ConflictError, isConflict } from '../../../functions/errors';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  isAlreadyExists,
+  isConflict,
+  NotFoundError,
+} from '../../../functions/errors';
 import { MemoryStore } from '../../../functions/store/memory';
-import { replaceOrCreate, retryOnConflict } from '../../../functions/store/retry';
+import {
+  isConflictOrExists,
+  replaceOrCreate,
+  retryOnConflict,
+  retryRounds,
+  storedAfter,
+} from '../../../functions/store/retry';
 import type { Obj, ObjectRef, StateStore } from '../../../functions/store/types';
 import { startApi, T0 } from '../api/harness';
 
@@ -66,6 +78,122 @@ describe('retryOnConflict', () => {
     expect((other as Error).message).toBe('disk full');
     expect(calls).toBe(1);
     expect(conflicts).toBe(2);
+  });
+});
+
+describe('retryOnConflict options', () => {
+  it('retries what retryIf takes (a create that lost to AlreadyExists) from no object, and throws the rest at once', async () => {
+    const seen: (Obj | undefined)[] = [];
+    const created = await retryOnConflict(
+      async (current, attempt) => {
+        seen.push(current);
+        if (attempt === 1) throw new AlreadyExistsError('ConfigMap', 'c');
+        return 'created';
+      },
+      { retryIf: isConflictOrExists },
+    );
+    let answers = 0;
+    const answer = await retryOnConflict(
+      async () => {
+        answers++;
+        throw new ConflictError('Deployment', 'web', undefined, 'deployment "web" is paused');
+      },
+      { retryIf: (err) => isConflict(err) && !(err as Error).message.includes('paused') },
+    ).catch((e) => e);
+    const byDefault = await retryOnConflict(async () => {
+      throw new AlreadyExistsError('ConfigMap', 'c');
+    }).catch((e) => e);
+
+    expect(created).toBe('created');
+    expect(seen).toEqual([undefined, undefined]);
+    expect((answer as Error).message).toBe('deployment "web" is paused');
+    expect(answers).toBe(1);
+    expect(isAlreadyExists(byDefault)).toBe(true);
+  });
+
+  it('holds the bound and throws what exhausted makes of the last lost race', async () => {
+    let calls = 0;
+    const last = conflict();
+
+    const err = await retryOnConflict(
+      async () => {
+        calls++;
+        throw last;
+      },
+      { attempts: 3, exhausted: (e) => new Error(`gave up after ${calls}: ${e === last}`) },
+    ).catch((e) => e);
+
+    expect(calls).toBe(3);
+    expect((err as Error).message).toBe('gave up after 3: true');
+  });
+
+  it('gives a pinned write its 409 as it is, not what exhausted makes of it', async () => {
+    let calls = 0;
+
+    const err = await retryOnConflict(
+      async () => {
+        calls++;
+        throw conflict();
+      },
+      { pinned: () => '3', exhausted: () => new Error('exhausted') },
+    ).catch((e) => e);
+
+    expect(isConflict(err)).toBe(true);
+    expect(calls).toBe(1);
+  });
+});
+
+describe('retryRounds and storedAfter', () => {
+  it('sends again only what lost its race, as the round rebased it, and returns what is left when the rounds run out', async () => {
+    const rounds: string[][] = [];
+
+    const left = await retryRounds(
+      ['a', 'b', 'c'],
+      async (pending, attempt) => {
+        rounds.push(pending);
+        return pending.filter((x) => !x.startsWith('a') && !(x.startsWith('b') && attempt === 2)).map((x) => `${x}+`);
+      },
+      3,
+    );
+    const none = await retryRounds([], async () => {
+      throw new Error('never called');
+    });
+
+    expect(rounds).toEqual([['a', 'b', 'c'], ['b+', 'c+'], ['c++']]);
+    expect(left).toEqual(['c+++']);
+    expect(none).toEqual([]);
+  });
+
+  it('takes the conflict’s object when it is the one written, reads otherwise, and finds nothing after NotFound', async () => {
+    const store = new MemoryStore(() => T0);
+    const cm = (name: string, v: string): Obj => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: 'ns' },
+      data: { v },
+    });
+    await store.create(cm('c', 'read'));
+    const ref = { kind: 'ConfigMap', namespace: 'ns', name: 'c' };
+    let reads = 0;
+    const counting = {
+      get: <T extends Obj>(r: ObjectRef) => {
+        reads++;
+        return store.get<T>(r);
+      },
+    };
+
+    const fromConflict = await storedAfter(counting, ref, new ConflictError('ConfigMap', 'c', cm('c', 'carried')));
+    const readsAfterConflict = reads;
+    const fromOther = await storedAfter(counting, ref, new ConflictError('ConfigMap', 'o', cm('o', 'other')));
+    const fromExists = await storedAfter(counting, ref, new AlreadyExistsError('ConfigMap', 'c'));
+    const fromGone = await storedAfter(counting, ref, new NotFoundError('ConfigMap', 'c'));
+
+    expect(fromConflict?.data).toEqual({ v: 'carried' });
+    expect(readsAfterConflict).toBe(0);
+    expect(fromOther?.data).toEqual({ v: 'read' });
+    expect(fromExists?.data).toEqual({ v: 'read' });
+    expect(fromGone).toBeUndefined();
+    expect(reads).toBe(2);
   });
 });
 
