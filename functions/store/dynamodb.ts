@@ -233,6 +233,7 @@ export class DynamoStore implements StateStore {
       );
     }
     const doing = `committing a transaction of ${ops.length}`;
+    // Hand-written, not retryOnConflict: it retries DynamoDB's cancellation (below the ConflictError it makes).
     for (let attempt = 1; ; attempt++) {
       const planned = await Promise.all(ops.map((op) => this.planTransactOp(op)));
       const bytes = planned.reduce((sum, p) => sum + p.bytes, 0);
@@ -366,6 +367,7 @@ export class DynamoStore implements StateStore {
   private async updateNow<T extends Obj>(obj: T): Promise<T> {
     const doing = `updating ${obj.kind} ${obj.metadata.name}`;
     const rv = obj.metadata.resourceVersion;
+    // Hand-written, not retryOnConflict: the backend makes ConflictErrors; this retries its own failed condition.
     for (let attempt = 0; ; attempt++) {
       const row = await this.read(obj.kind, obj.metadata.namespace, obj.metadata.name);
       if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);

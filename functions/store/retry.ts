@@ -99,6 +99,7 @@ export async function storedAfter<T extends Obj>(
  * replaces what the winner created. Other errors, and losing that race `attempts` times, throw.
  */
 export async function replaceOrCreate<T extends Obj>(store: StateStore, obj: T, attempts = 3): Promise<T> {
+  // Hand-written: each attempt is two writes (update, then create), and only the create's race is retried.
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.update(obj);
