@@ -7,47 +7,20 @@
  * a client (bounded in count and time) loses nothing through a rolling update; a UDP echo Service
  * answers at its cluster IP from both nodes; the redirects go with the Service and with the agents.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { beforeAll, expect, it } from 'vitest';
 import type { Deployment, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
-import type { Endpoints, Service } from '../../schemas/service';
-import { buildOnce, docker, TestCluster } from './helpers/cluster';
+import type { Service } from '../../schemas/service';
+import { docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { containerLoop } from './helpers/requests';
+import { httpdDeployment } from './helpers/workloads';
 
 const SVCS = '/api/v1/namespaces/default/services';
 
-function web(version: string): Deployment {
-  return applyDefaults({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web' } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: {
-          terminationGracePeriodSeconds: 5,
-          containers: [
-            {
-              name: 'httpd',
-              image: 'ferry.local/busybox:1',
-              command: ['sh', '-c', 'echo "$POD_NAME" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
-              env: [
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'VERSION', value: version },
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as unknown as Deployment);
-}
+/** Two pods answering with their names; a rollout never takes a ready one away first. */
+const web = (version: string) => httpdDeployment('web', { replicas: 2, grace: 5, surge: true, version });
 
 /** A UDP server that answers each datagram with `echo:<datagram>`. */
 const UDP_ECHO = `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353);`;
@@ -108,26 +81,22 @@ const iptables = (...args: string[]) =>
   execFileSync('iptables', ['-w', '5', '-t', 'nat', ...args], { encoding: 'utf8' });
 
 describeDocker('e2e: cluster IPs on real Docker', () => {
-  const c = new TestCluster();
+  let chainsBefore: string[] = [];
+  const c = useCluster(2, {
+    before: () => {
+      chainsBefore = iptablesChains();
+    },
+  });
   let clusterIP = '';
   let udpIP = '';
   /** node -> container id, per container of the client pod on that node. */
   const clients = new Map<string, string>();
   const nodeClients = new Map<string, string>();
-  let chainsBefore: string[] = [];
 
-  const endpointCount = async (name: string) =>
-    (
-      (await c.store.get<Endpoints>({ kind: 'Endpoints', namespace: 'default', name }))?.subsets?.flatMap(
-        (s) => s.addresses ?? [],
-      ) ?? []
-    ).length;
+  const endpointCount = async (name: string) => (await c.endpointAddresses(name)).length;
   const exec = (node: string, ...cmd: string[]) => docker('exec', clients.get(node) as string, ...cmd);
 
   beforeAll(async () => {
-    buildOnce();
-    chainsBefore = iptablesChains();
-    await c.start(2);
     await c.store.create(web('1'));
     await c.store.create(udpEcho());
     const svc = await c.post<Service>(SVCS, {
@@ -168,13 +137,6 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
       nodeClients.set(p.spec.nodeName as string, byName('node'));
     }
   }, 180_000);
-
-  let stopped = false;
-  const stop = async () => {
-    if (!stopped) await c.stop();
-    stopped = true;
-  };
-  afterAll(stop, 60_000);
 
   it('reaches the Service at clusterIP:80 from a pod on each node, answered by pods on both nodes', async () => {
     // prepare
@@ -231,20 +193,7 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
   it('loses no request through a rolling update of the backend', async () => {
     // prepare: a loop inside the client on the node, until told to stop (at most 5,000 requests or 120 s).
     const node = c.names[0] as string;
-    const script = [
-      'ok=0; failed=0; i=0; end=$(( $(date +%s) + 120 ))',
-      `while [ ! -e /tmp/stop ] && [ $i -lt 5000 ] && [ $(date +%s) -lt $end ]; do`,
-      `  if timeout 5 wget -q -O /dev/null http://${clusterIP}:80/; then ok=$((ok+1)); else failed=$((failed+1)); fi`,
-      '  i=$((i+1))',
-      'done',
-      'echo "$ok $failed"',
-    ].join('\n');
-    const loop = spawn('docker', ['exec', clients.get(node) as string, 'sh', '-c', script]);
-    let out = '';
-    loop.stdout.on('data', (d) => {
-      out += d;
-    });
-    const finished = new Promise<void>((r) => loop.on('close', () => r()));
+    const loop = containerLoop(clients.get(node) as string, `http://${clusterIP}:80/`);
     await new Promise((r) => setTimeout(r, 1000));
 
     // act
@@ -264,11 +213,9 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
       'rollout complete',
     );
     await new Promise((r) => setTimeout(r, 1000));
-    exec(node, 'touch', '/tmp/stop');
-    await finished;
+    const { ok, failed } = await loop.stop();
 
     // assess
-    const [ok, failed] = out.trim().split(' ').map(Number);
     console.log(`rolling update through ${clusterIP}:80: ${ok} ok, ${failed} failed`);
     expect(ok).toBeGreaterThan(50);
     expect(failed).toBe(0);
@@ -283,7 +230,7 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     // act
     await c.store.delete({ kind: 'Service', namespace: 'default', name: 'udp' });
     await c.waitFor(async () => !rulesOf().includes(udpIP), 20_000, 'the UDP redirect removed');
-    await stop();
+    await c.stop();
 
     // assess
     expect(chains).toHaveLength(2);

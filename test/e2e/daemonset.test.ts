@@ -3,18 +3,14 @@
  * for a PodDisruptionBudget (blocked while it allows no disruption, done once a replacement is
  * Ready on another node), leaving the DaemonSet's pod on the drained node.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { DaemonSet, Deployment } from '../../schemas';
 import { ferry } from '../integration/cli/harness';
-import { appContainers, buildOnce, TestCluster } from './helpers/cluster';
+import { appContainers, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { httpdContainer } from './helpers/workloads';
 
-const httpd = (name: string) => ({
-  name,
-  image: 'ferry.local/busybox:1',
-  command: ['sh', '-c', 'echo ok > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
-  readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-});
+const httpd = (name: string) => httpdContainer({ name, reply: 'ok', port: false });
 
 const daemonSet = {
   apiVersion: 'apps/v1',
@@ -44,16 +40,7 @@ const guarded = {
 };
 
 describeDocker('e2e: DaemonSets and drain through PodDisruptionBudgets on real Docker', () => {
-  const c = new TestCluster();
-
-  beforeAll(async () => {
-    buildOnce();
-    await c.start(2);
-  }, 120_000);
-
-  afterAll(async () => {
-    await c.stop();
-  }, 60_000);
+  const c = useCluster(2);
 
   it('runs a DaemonSet pod on every node, and on a node that joins later', async () => {
     // prepare

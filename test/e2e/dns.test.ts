@@ -19,8 +19,9 @@ import { decode, encode } from 'dns-packet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Pod } from '../../schemas';
 import type { Service } from '../../schemas/service';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { appContainers, docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { httpdDeployment } from './helpers/workloads';
 
 const ROOT = join(import.meta.dirname, '../..');
 const OUTSIDE_IP = '192.0.2.77';
@@ -77,32 +78,8 @@ class LoopbackResolver {
   }
 }
 
-function httpd(name: string, namespace: string, reply: string) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'httpd',
-              image: 'ferry.local/busybox:1',
-              command: ['sh', '-c', `echo ${reply} > /tmp/index.html && exec httpd -f -p 8080 -h /tmp`],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
+const httpd = (name: string, namespace: string, reply: string) =>
+  httpdDeployment(name, { namespace, reply, probe: 'tcp' });
 
 const service = (name: string, namespace: string, spec: Record<string, unknown>) => ({
   apiVersion: 'v1',
@@ -161,8 +138,18 @@ async function ask<T>(podIp: string, path: string): Promise<T> {
 }
 
 describeDocker('e2e: cluster DNS on real Docker', () => {
-  const c = new TestCluster();
   const upstream = new LoopbackResolver();
+  const c = useCluster(2, {
+    setupMs: 180_000,
+    before: async () => {
+      execFileSync('bash', [join(ROOT, 'scripts/build-dns-client-image.sh')], { stdio: 'ignore' });
+      await upstream.start();
+      const resolvConf = join(mkdtempSync(join(tmpdir(), 'ferry-dns-e2e-')), 'resolv.conf');
+      writeFileSync(resolvConf, `nameserver ${upstream.host}\nsearch corp.example\n`);
+      // The agents inherit it (the local provider passes its environment on).
+      process.env.FERRY_RESOLV_CONF = resolvConf;
+    },
+  });
   const clients: Record<string, string> = {};
   const clusterIPs: Record<string, string> = {};
   const lookup = (client: string, name: string) =>
@@ -172,14 +159,6 @@ describeDocker('e2e: cluster DNS on real Docker', () => {
     );
 
   beforeAll(async () => {
-    buildOnce();
-    execFileSync('bash', [join(ROOT, 'scripts/build-dns-client-image.sh')], { stdio: 'ignore' });
-    await upstream.start();
-    const resolvConf = join(mkdtempSync(join(tmpdir(), 'ferry-dns-e2e-')), 'resolv.conf');
-    writeFileSync(resolvConf, `nameserver ${upstream.host}\nsearch corp.example\n`);
-    // The agents inherit it (the local provider passes its environment on).
-    process.env.FERRY_RESOLV_CONF = resolvConf;
-    await c.start(2);
     await c.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'other' } });
     await c.post('/apis/apps/v1/namespaces/default/deployments', httpd('web', 'default', 'web'));
     await c.post('/apis/apps/v1/namespaces/other/deployments', httpd('api', 'other', 'api'));

@@ -5,47 +5,18 @@
  * route is asked through each node's built-in ingress (127.0.1.N:80/443) and through the local
  * load balancer address the controller writes into `status.loadBalancer` (127.0.2.N).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Deployment, Service } from '../../schemas';
+import { expect, it } from 'vitest';
+import type { Service } from '../../schemas';
 import { applyDefaults } from '../../schemas';
 import type { Ingress } from '../../schemas/networking';
 import { selfSigned } from '../helpers/certs';
-import { buildOnce, TestCluster } from './helpers/cluster';
+import { useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { ask as request } from './helpers/requests';
+import { httpdDeployment } from './helpers/workloads';
 
-function app(name: string): Deployment {
-  return applyDefaults({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'httpd',
-              image: 'ferry.local/busybox:1',
-              // The same answer at / and under /api/, so each path shows which Service served it.
-              command: [
-                'sh',
-                '-c',
-                `mkdir -p /tmp/w/api && echo ${name} > /tmp/w/index.html && echo ${name} > /tmp/w/api/index.html && exec httpd -f -p 8080 -h /tmp/w`,
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as unknown as Deployment);
-}
+// The same answer at / and under /api/, so each path shows which Service served it.
+const app = (name: string) => httpdDeployment(name, { replicas: 2, reply: name, paths: ['api'] });
 
 const svc = (name: string) =>
   applyDefaults({
@@ -57,44 +28,14 @@ const svc = (name: string) =>
 
 const backend = (name: string) => ({ service: { name, port: { number: 80 } } });
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
 /** One request on a new connection, with the given Host (and SNI name for HTTPS). */
-function ask(address: string, port: number, host: string, path: string, ca?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const options = { host: address, port, path, agent: false, timeout: 3000, headers: { host } } as const;
-    const onResponse = (res: import('node:http').IncomingMessage) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-      res.on('error', reject);
-    };
-    const req = ca ? httpsRequest({ ...options, servername: host, ca }, onResponse) : httpRequest(options, onResponse);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const ask = (address: string, port: number, host: string, path: string, ca?: string) =>
+  request(address, port, { host, path, ...(ca !== undefined ? { ca } : {}) });
 
 describeDocker('e2e: Ingress on real Docker', () => {
-  const c = new TestCluster();
+  const c = useCluster(2);
   const pair = selfSigned(['secure.test']);
   let entrypoints: { name: string; address: string }[] = [];
-
-  beforeAll(async () => {
-    buildOnce();
-    await c.start(2);
-  }, 120_000);
-
-  afterAll(async () => {
-    await c.stop();
-  }, 60_000);
 
   it('routes two hosts and two paths to two Services through every node and the load balancer', async () => {
     for (const name of ['web', 'api']) {

@@ -5,47 +5,19 @@
  * rolling update, a scale 3 -> 6 -> 3 and the loss of a node; a pod that finds a Service through
  * the injected environment variables.
  */
-import { request } from 'node:http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Deployment, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
-import type { Endpoints, Service } from '../../schemas/service';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import type { Service } from '../../schemas/service';
+import { appContainers, docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { getBody as get, requestLoop } from './helpers/requests';
+import { httpdDeployment } from './helpers/workloads';
 
 const FAILOVER_BOUND_MS = 20_000;
 
-function echo(replicas: number, version = '1'): Deployment {
-  return applyDefaults({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'echo', namespace: 'default' },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: 'echo' } },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels: { app: 'echo' } },
-        spec: {
-          terminationGracePeriodSeconds: 5,
-          containers: [
-            {
-              name: 'httpd',
-              image: 'ferry.local/busybox:1',
-              command: ['sh', '-c', 'echo "$POD_NAME" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
-              env: [
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'VERSION', value: version },
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as unknown as Deployment);
-}
+/** Pods answering with their names; a rollout never takes a ready one away first. */
+const echo = (replicas: number, version = '1') => httpdDeployment('echo', { replicas, grace: 5, surge: true, version });
 
 const echoService = applyDefaults({
   apiVersion: 'v1',
@@ -54,75 +26,19 @@ const echoService = applyDefaults({
   spec: { type: 'LoadBalancer', selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 'http' }] },
 } as unknown as Service);
 
-/** One GET on a new connection; the body, or the error. */
-function get(host: string, port: number, timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Requests in a loop until `stop()` (at most `max`); failures with the time they happened. */
-function loop(host: string, port: number, max = 20_000) {
-  const started = Date.now();
-  const result = { ok: 0, failed: [] as { at: number; error: string }[], pods: new Set<string>() };
-  let stopped = false;
-  const done = (async () => {
-    for (let i = 0; i < max && !stopped && Date.now() - started < 120_000; i++) {
-      try {
-        result.pods.add(await get(host, port));
-        result.ok++;
-      } catch (err) {
-        result.failed.push({ at: Date.now(), error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  })();
-  return {
-    result,
-    async stop() {
-      stopped = true;
-      await done;
-      return result;
-    },
-  };
-}
+const loop = (host: string, port: number) => requestLoop(() => get(host, port));
 
 describeDocker('e2e: Services on real Docker', () => {
-  const c = new TestCluster();
+  const c = useCluster(2);
   let lbIp = '';
   let lbPort = 0;
   let nodePort = 0;
 
-  const endpoints = async () =>
-    (await c.store.get<Endpoints>({ kind: 'Endpoints', namespace: 'default', name: 'echo' }))?.subsets?.flatMap(
-      (s) => s.addresses ?? [],
-    ) ?? [];
+  const endpoints = () => c.endpointAddresses('echo');
   const settled = (n: number) => async () =>
     (await c.readyPods('echo-')).length === n &&
     (await c.pods('echo-')).length === n &&
     (await endpoints()).length === n;
-
-  beforeAll(async () => {
-    buildOnce();
-    await c.start(2);
-  }, 120_000);
-
-  afterAll(async () => {
-    await c.stop();
-  }, 60_000);
 
   it('spreads 300 requests through the load balancer over all 3 pods, 20-47% each', async () => {
     await c.store.create(echo(3));
@@ -267,13 +183,7 @@ describeDocker('e2e: Services on real Docker', () => {
   }, 120_000);
 
   async function scale(replicas: number): Promise<void> {
-    for (;;) {
-      const d = await c.store.get<Deployment>({ kind: 'Deployment', namespace: 'default', name: 'echo' });
-      try {
-        await c.store.update({ ...d, spec: { ...d?.spec, replicas } } as Deployment);
-        return;
-      } catch {}
-    }
+    await c.patch('/apis/apps/v1/namespaces/default/deployments/echo/scale', { spec: { replicas } });
   }
 
   /** The rollout to VERSION=2 is over: every pod runs the new template and the Deployment says so. */

@@ -7,11 +7,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
 import { issueToken } from '../../../functions/tokens';
 import { LocalProvider } from '../../../providers/local';
 import type { Node, Pod } from '../../../schemas';
+import type { Endpoints } from '../../../schemas/service';
+
+type EndpointAddress = NonNullable<NonNullable<Endpoints['subsets']>[number]['addresses']>[number];
 
 const ROOT = join(import.meta.dirname, '../../..');
 
@@ -28,6 +32,7 @@ export class TestCluster {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   port = 0;
   names: string[] = [];
+  private stopped = false;
 
   async start(nodes: number): Promise<void> {
     this.provider = new LocalProvider({
@@ -45,20 +50,7 @@ export class TestCluster {
       maxUses: nodes,
       nodeLabels: { 'ferry.dev/pool': 'e2e' },
     });
-    for (let i = 1; i <= nodes; i++) {
-      const name = `e2e-${i}`;
-      this.names.push(name);
-      await this.provider.createInstance({
-        name,
-        cluster: 'e2e',
-        cloud: { name: 'e2e', uid: 'e2e' },
-        pool: 'e2e',
-        instanceType: 'local',
-        zone: `z${i}`,
-        bootstrap: { apiUrl: this.plane.url, token, labels: {} },
-        tags: {},
-      });
-    }
+    for (let i = 1; i <= nodes; i++) await this.launch(`e2e-${i}`, `z${i}`, token);
     await this.waitFor(async () => (await this.readyNodes()).length === nodes, 30_000, 'nodes Ready');
   }
 
@@ -70,6 +62,11 @@ export class TestCluster {
       maxUses: 1,
       nodeLabels: { 'ferry.dev/pool': 'e2e' },
     });
+    await this.launch(name, zone, token);
+  }
+
+  /** Starts agent `name` in `zone`, as the local provider starts a pool's instance. */
+  private async launch(name: string, zone: string, token: string): Promise<void> {
     this.names.push(name);
     await this.provider.createInstance({
       name,
@@ -103,7 +100,10 @@ export class TestCluster {
     await this.plane.close();
   }
 
+  /** Stops the agents and the control plane; a second call does nothing. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     for (const name of this.names) {
       const id = `local-${name}`;
       await this.provider.deleteInstance(id).catch(() => undefined);
@@ -155,6 +155,12 @@ export class TestCluster {
       .map((n) => n.metadata.name);
   }
 
+  /** The ready addresses in the Endpoints of Service `name`. */
+  async endpointAddresses(name: string, namespace = 'default'): Promise<EndpointAddress[]> {
+    const endpoints = await this.store.get<Endpoints>({ kind: 'Endpoints', namespace, name });
+    return endpoints?.subsets?.flatMap((s) => s.addresses ?? []) ?? [];
+  }
+
   async pods(prefix = ''): Promise<Pod[]> {
     return (await this.store.list<Pod>('Pod')).items.filter((p) => p.metadata.name.startsWith(prefix));
   }
@@ -174,6 +180,28 @@ export class TestCluster {
       await new Promise((r) => setTimeout(r, every));
     }
   }
+}
+
+export interface ClusterOptions {
+  /** How long building, `before` and starting may take (default 120 s). */
+  setupMs?: number;
+  /** Runs after the build, before the cluster starts (the agents inherit the environment it sets). */
+  before?: () => Promise<void> | void;
+}
+
+/**
+ * The suite's cluster of `nodes` agents: built and started before its tests, stopped after them
+ * (a test may stop it sooner: `stop` is once). Call it at the top of a `describe`.
+ */
+export function useCluster(nodes: number, o: ClusterOptions = {}): TestCluster {
+  const c = new TestCluster();
+  beforeAll(async () => {
+    buildOnce();
+    await o.before?.();
+    await c.start(nodes);
+  }, o.setupMs ?? 120_000);
+  afterAll(() => c.stop(), 60_000);
+  return c;
 }
 
 export function docker(...args: string[]): string {
