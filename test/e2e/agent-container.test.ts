@@ -9,26 +9,25 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { issueToken } from '../../functions/tokens';
 import { userData } from '../../providers/userdata';
 import type { Deployment, Node } from '../../schemas';
 import { applyDefaults } from '../../schemas';
-import { buildOnce, docker, TestCluster } from './helpers/cluster';
+import { docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
 const ROOT = join(import.meta.dirname, '../..');
 const NODE = 'ctr-node';
 
 describeDocker('e2e: the agent as a container, started by the user-data', () => {
-  const cluster = new TestCluster();
+  const cluster = useCluster(0, {
+    setupMs: 180_000,
+    before: () => {
+      execFileSync('bash', [join(ROOT, 'scripts/build-agent-image.sh')], { stdio: 'ignore' });
+    },
+  });
   const dir = mkdtempSync(join(tmpdir(), 'ferry-boot-'));
-
-  beforeAll(async () => {
-    buildOnce();
-    execFileSync('bash', [join(ROOT, 'scripts/build-agent-image.sh')], { stdio: 'ignore' });
-    await cluster.start(0);
-  }, 180_000);
 
   afterAll(async () => {
     execFileSync('docker', ['rm', '-f', 'ferry-agent'], { stdio: 'ignore' });

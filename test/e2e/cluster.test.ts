@@ -2,10 +2,10 @@
  * End-to-end on real Docker: a 3-node local cluster (control plane in this process, three agent
  * processes) running real containers. Tests run in order on one cluster, as a user's day would.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Deployment, Job, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { appContainers, docker, type TestCluster, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
 function web(name: string, replicas: number, image = 'ferry.local/busybox:1'): Deployment {
@@ -46,16 +46,7 @@ async function removeDeployment(c: TestCluster, name: string): Promise<void> {
 }
 
 describeDocker('e2e: a local cluster on real Docker', () => {
-  const c = new TestCluster();
-
-  beforeAll(async () => {
-    buildOnce();
-    await c.start(3);
-  }, 120_000);
-
-  afterAll(async () => {
-    await c.stop();
-  }, 60_000);
+  const c = useCluster(3);
 
   it('runs a 6-replica Deployment as 2 pods per node', async () => {
     await c.store.create(web('web', 6));

@@ -6,14 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import type { Deployment, Node, Pod } from '../../schemas';
 import type { Service } from '../../schemas/service';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { appContainers, docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
+import { getBody } from './helpers/requests';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BUSYBOX = 'ferry.local/busybox:1';
@@ -36,28 +36,19 @@ function containerOf(p: Pod, name: string): string {
 }
 
 /** One GET on a new connection: resolves on a 200, rejects otherwise. */
-function httpGet(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: 3000 }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const httpGet = async (host: string, port: number): Promise<void> => {
+  await getBody(host, port);
+};
 
 describeDocker('e2e: Pod fields on real Docker', () => {
-  const c = new TestCluster();
+  const c = useCluster(1, {
+    setupMs: 300_000,
+    before: () => {
+      execFileSync('bash', [join(ROOT, 'scripts/build-node-image.sh')], { stdio: 'ignore' });
+    },
+  });
   const get = async (name: string) => (await c.pods(name)).find((p) => p.metadata.name === name) as Pod;
   const ready = async (name: string) => (await c.readyPods(name)).some((p) => p.metadata.name === name);
-
-  beforeAll(async () => {
-    buildOnce();
-    execFileSync('bash', [join(ROOT, 'scripts/build-node-image.sh')], { stdio: 'ignore' });
-    await c.start(1);
-  }, 300_000);
 
   afterAll(async () => {
     await c.stop();

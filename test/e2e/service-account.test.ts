@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Pod } from '../../schemas';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { appContainers, docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
 const run = promisify(execFile);
@@ -86,12 +86,13 @@ const listPods = (namespace: 'sa-team' | 'sa-other') =>
   `wget -q -O - --header "Authorization: Bearer $(cat ${SA_DIR}/token)" "http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api/v1/namespaces/${namespace}/pods"`;
 
 describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
-  const c = new TestCluster();
+  const c = useCluster(1, {
+    before: () => {
+      execFileSync('bash', [join(ROOT, 'scripts/build-dns-client-image.sh')], { stdio: 'ignore' });
+    },
+  });
 
   beforeAll(async () => {
-    buildOnce();
-    execFileSync('bash', [join(ROOT, 'scripts/build-dns-client-image.sh')], { stdio: 'ignore' });
-    await c.start(1);
     for (const name of ['sa-team', 'sa-other'])
       await c.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     await c.post('/api/v1/namespaces/sa-team/serviceaccounts', {

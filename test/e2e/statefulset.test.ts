@@ -8,10 +8,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deletePod } from '../../functions/pod-deletion';
 import type { PersistentVolumeClaim, Pod } from '../../schemas';
-import { appContainers, buildOnce, docker, TestCluster } from './helpers/cluster';
+import { appContainers, docker, useCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
 const BUSYBOX = 'ferry.local/busybox:1';
@@ -50,7 +50,7 @@ const statefulSet = {
 };
 
 describeDocker('e2e: a StatefulSet keeps its names and its data on real Docker', () => {
-  const c = new TestCluster();
+  const c = useCluster(2, { setupMs: 300_000 });
   const get = async (name: string) => (await c.pods(name)).find((p) => p.metadata.name === name) as Pod | undefined;
   const readyOne = async (name: string, notUid?: string) => {
     const p = (await c.readyPods(name)).find((x) => x.metadata.name === name);
@@ -61,15 +61,6 @@ describeDocker('e2e: a StatefulSet keeps its names and its data on real Docker',
     return docker('exec', appContainers(p)[0] as string, 'cat', file);
   };
   const scale = (replicas: number) => c.patch(`${STS}/db/scale`, { spec: { replicas } });
-
-  beforeAll(async () => {
-    buildOnce();
-    await c.start(2);
-  }, 300_000);
-
-  afterAll(async () => {
-    await c.stop();
-  }, 60_000);
 
   it('brings a deleted pod back with its name, on its node, with its data', async () => {
     // prepare
