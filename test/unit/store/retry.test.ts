@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { registerNode } from '../../../functions/api/register';
+import { rollbackDeployment } from '../../../functions/api/rollback';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -22,6 +23,7 @@ import {
   storedAfter,
 } from '../../../functions/store/retry';
 import type { Obj, ObjectRef, StateStore } from '../../../functions/store/types';
+import type { Deployment } from '../../../schemas';
 import { startApi, T0 } from '../api/harness';
 
 const conflict = (current?: Obj) => new ConflictError('ConfigMap', 'c', current);
@@ -349,5 +351,59 @@ describe('the API write paths on a lost race', () => {
 
     expect(counts.updates).toBe(2);
     expect(((await inner.get(nodeRef)) as Obj).metadata.labels).toMatchObject({ by: 'other' });
+  });
+});
+
+describe('the writers that spelled their own retry loop, on a lost race', () => {
+  const template = (image: string) => ({
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'web', image }] },
+  });
+  /** A Deployment at revision 2 (image v2) with the ReplicaSets of revisions 1 and 2. */
+  async function twoRevisions(paused = false) {
+    const inner = new MemoryStore(() => T0);
+    const d = await inner.create<Obj>({
+      ...deployment,
+      spec: { ...deployment.spec, paused, template: template('v2') },
+    });
+    for (const revision of [1, 2])
+      await inner.create({
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name: `web-${revision}`,
+          namespace: 'default',
+          annotations: { 'deployment.kubernetes.io/revision': String(revision) },
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: d.metadata.uid as string, controller: true },
+          ],
+        },
+        spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: template(`v${revision}`) },
+      });
+    return { inner, ...racingStore(inner, webRef, labelled) };
+  }
+
+  it('a rollback is retried from the Deployment the conflict carried, keeping the other writer’s change', async () => {
+    const { inner, store, counts } = await twoRevisions();
+
+    const outcome = await rollbackDeployment(store, { namespace: 'default', name: 'web' });
+
+    const stored = (await inner.get<Deployment>(webRef)) as Deployment;
+    expect(outcome).toMatchObject({ revision: 1, unchanged: false });
+    expect(stored.spec.template.spec.containers[0]?.image).toBe('v1');
+    expect(stored.metadata.labels).toEqual({ by: 'other' });
+    expect(counts.updates).toBe(2);
+    expect(counts.reads).toBe(1);
+  });
+
+  it('a paused Deployment’s 409 is the answer, not a lost race: no second read', async () => {
+    const { store, counts } = await twoRevisions(true);
+
+    const err = await rollbackDeployment(store, { namespace: 'default', name: 'web' }).catch((e) => e);
+
+    expect(isConflict(err)).toBe(true);
+    expect((err as Error).message).toMatch(/is paused: resume it first/);
+    expect(counts.reads).toBe(1);
+    expect(counts.updates).toBe(0);
   });
 });
