@@ -14,6 +14,13 @@ import {
   isConflict,
   NotFoundError,
 } from '../../../functions/errors';
+import {
+  bumpNodes,
+  createNodeDesired,
+  type NodeDesired,
+  nodeDesiredRef,
+  type Section,
+} from '../../../functions/node-desired';
 import { MemoryStore } from '../../../functions/store/memory';
 import {
   isConflictOrExists,
@@ -405,5 +412,23 @@ describe('the writers that spelled their own retry loop, on a lost race', () => 
     expect((err as Error).message).toMatch(/is paused: resume it first/);
     expect(counts.reads).toBe(1);
     expect(counts.updates).toBe(0);
+  });
+
+  it('a NodeDesired bump is retried from the record the conflict carried, keeping the other bump', async () => {
+    const inner = new MemoryStore(() => T0);
+    await createNodeDesired(inner, () => T0, 'node-1');
+    const before = (await inner.get<NodeDesired>(nodeDesiredRef('node-1'))) as NodeDesired;
+    const { store, counts } = racingStore(inner, nodeDesiredRef('node-1'), (o) => ({
+      ...o,
+      spec: { ...(o.spec as object), config: 'theirs' },
+    }));
+
+    await bumpNodes(store, () => T0, new Map([['node-1', new Set<Section>(['pods'])]]));
+
+    const after = (await inner.get<NodeDesired>(nodeDesiredRef('node-1'))) as NodeDesired;
+    expect(after.spec.config).toBe('theirs');
+    expect(after.spec.pods).not.toBe(before.spec.pods);
+    expect(counts.updates).toBe(2);
+    expect(counts.reads).toBe(1);
   });
 });
