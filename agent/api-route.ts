@@ -42,6 +42,15 @@ export function withRelayEndpoint(routes: ServiceRoute[], relay: Address | undef
   );
 }
 
+/**
+ * The routes but the `kubernetes` Service's, for the Service variables of pods in `default`: the
+ * relay alone says what `KUBERNETES_SERVICE_*` are (api-relay.ts), since only it knows whether the
+ * certificate pods will see names the cluster IP (over an HTTPS API it does not).
+ */
+export function exceptKubernetes(routes: readonly ServiceRoute[]): readonly ServiceRoute[] {
+  return routes.some(isKubernetes) ? routes.filter((r) => !isKubernetes(r)) : routes;
+}
+
 /** The `kubernetes` Service's cluster IP and its `https` port (else its first TCP one), if it has them. */
 export function kubernetesServiceAddress(routes: readonly ServiceRoute[]): Address | undefined {
   const route = routes.find(isKubernetes);

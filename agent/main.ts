@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ApiRelay } from './api-relay';
-import { ApiRouteIntake } from './api-route';
+import { ApiRouteIntake, exceptKubernetes } from './api-route';
 import { ConfigError, loadConfig } from './config';
 import { HostResolvConf } from './dns/resolv-conf';
 import { NodeDnsServer } from './dns/server';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     log,
     backoffBaseMs: config.restartBackoffMs,
     serviceEnv: (namespace) =>
-      serviceEnv(proxy.table, namespace, {
+      serviceEnv(exceptKubernetes(proxy.table), namespace, {
         clusterIPs: rules?.active ?? false,
         fallbackHost: gateway ?? config.nodeIp,
       }),

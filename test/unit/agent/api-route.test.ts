@@ -4,7 +4,14 @@
  * Service's address (when the node serves cluster IPs) and renews its certificate when it moves.
  */
 import { describe, expect, it } from 'vitest';
-import { type Address, ApiRouteIntake, kubernetesServiceAddress, withRelayEndpoint } from '../../../agent/api-route';
+import {
+  type Address,
+  ApiRouteIntake,
+  exceptKubernetes,
+  kubernetesServiceAddress,
+  withRelayEndpoint,
+} from '../../../agent/api-route';
+import { serviceEnv } from '../../../agent/pods/env';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -44,6 +51,17 @@ describe('the kubernetes Service route at intake', () => {
     const udp = { ...kubernetes, ports: [...kubernetes.ports, { port: 53, protocol: 'UDP', endpoints: [] }] };
     expect(withRelayEndpoint([kubernetes], undefined)[0]?.ports[0]?.endpoints).toEqual([]);
     expect(withRelayEndpoint([udp], relay)[0]?.ports[1]?.endpoints).toEqual([]);
+  });
+
+  it("leaves KUBERNETES_SERVICE_* of pods in default to the relay, not to the Service variables (an HTTPS API's certificate does not name the cluster IP)", () => {
+    const env = serviceEnv(exceptKubernetes([web, kubernetes]), 'default', {
+      clusterIPs: true,
+      fallbackHost: '172.18.0.1',
+    });
+    expect(env.some((e) => e.name.startsWith('KUBERNETES_'))).toBe(false);
+    expect(env.find((e) => e.name === 'WEB_SERVICE_HOST')?.value).toBe('10.96.3.4');
+    const routes = [web];
+    expect(exceptKubernetes(routes)).toBe(routes); // nothing copied when there is nothing to drop
   });
 
   it("finds the Service's cluster IP and https port, and nothing for a route without an IPv4 cluster IP", () => {
