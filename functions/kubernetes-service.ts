@@ -88,8 +88,8 @@ function inShape(svc: ServiceObj): boolean {
 /**
  * Makes the Service when it is missing and puts its type and port back when they were changed.
  * Safe from several processes at once (a lost race is someone else's success). A Service that
- * already holds the first address (chosen before ferry reserved it) keeps it: this one is then
- * not made, and the log says why.
+ * already holds the first address (chosen before ferry reserved it) keeps it, and a full node port
+ * range has none for it: it is then not made, and the log says why.
  */
 export async function ensureKubernetesService(deps: Deps, ranges: KubernetesServiceRanges): Promise<void> {
   const ref = { kind: 'Service', ...KUBERNETES_SERVICE };
@@ -123,8 +123,9 @@ export async function ensureKubernetesService(deps: Deps, ranges: KubernetesServ
     );
   } catch (err) {
     if (isAlreadyExists(err) || isConflict(err) || isNotFound(err)) return;
-    if (err instanceof FerryError && err.status === 422) {
-      deps.log.warn('the kubernetes Service cannot have its cluster IP; pods reach the API at the node relay only', {
+    // Its address held by another Service, or no node port left: the API still starts, and says so.
+    if (err instanceof FerryError && (err.status === 422 || err.status === 503)) {
+      deps.log.warn('the kubernetes Service cannot be made; pods reach the API at their node relay only', {
         error: err.message,
       });
       return;

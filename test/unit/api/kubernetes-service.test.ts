@@ -179,3 +179,24 @@ describe('the kubernetes Service', () => {
     });
   });
 });
+
+describe('the kubernetes Service when it cannot be made', () => {
+  it('lets the API start and says why when another Service already holds the first address', async () => {
+    const store = new MemoryStore(() => T0);
+    await store.create({
+      apiVersion: 'ferry.dev/v1',
+      kind: 'ClusterIPClaim',
+      metadata: { name: '10.96.0.1' },
+      spec: { service: 'default/old', claimedAt: T0 },
+    });
+    const warnings: string[] = [];
+    const base = (await startApi()).deps;
+    const log = { ...base.log, warn: (msg: string) => void warnings.push(msg) };
+
+    await ensureDefaults({ ...base, store, log });
+
+    expect(await store.get({ kind: 'Service', namespace: 'default', name: 'kubernetes' })).toBeUndefined();
+    expect((await store.list('NodePortClaim')).items).toEqual([]); // the node port it claimed went back
+    expect(warnings.join('\n')).toContain('the kubernetes Service cannot be made');
+  });
+});
