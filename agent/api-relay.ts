@@ -10,14 +10,18 @@
  * handshake is still passed through as plaintext, so `http://` clients such as busybox wget keep
  * working. Without a certificate (no openssl on the node) it passes everything through as before.
  *
- * What the pod is told (`KUBERNETES_SERVICE_HOST`/`_PORT`/`_PORT_HTTPS` and the `KUBERNETES_PORT*`
- * link variables, as for Kubernetes' `kubernetes` Service): the gateway address and the relay's
- * port; or, when the API is HTTPS under a DNS name, that name (with an /etc/hosts entry pointing
- * it at the gateway) so the certificate's name matches what the client dialled. An HTTPS API
- * known by IP address only verifies when its certificate also names the gateway address.
+ * The relay is the endpoint of the `kubernetes` Service on this node (api-route.ts puts its
+ * address into that Service's route), so `kubernetes.default.svc:443` and the Service's cluster IP
+ * reach it through the node's service proxy like any Service.
  *
- * Once `kubernetes.default` has a cluster IP (issue 15), the variables would name that IP and port
- * 443 and the node's service proxy would carry it, making this relay a plain endpoint of it.
+ * What the pod is told (`KUBERNETES_SERVICE_HOST`/`_PORT`/`_PORT_HTTPS` and the `KUBERNETES_PORT*`
+ * link variables, as for Kubernetes' `kubernetes` Service): when the relay terminates TLS and the
+ * node serves cluster IPs, the Service's cluster IP and port 443, as in Kubernetes (the relay's
+ * certificate names that IP and the `kubernetes.default.svc...` names). Otherwise the gateway
+ * address and the relay's port; or, when the API is HTTPS under a DNS name, that name (with an
+ * /etc/hosts entry pointing it at the gateway) so the certificate's name matches what the client
+ * dialled. An HTTPS API known by IP address only verifies when its certificate also names the
+ * gateway address.
  */
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
@@ -36,6 +40,7 @@ export class ApiRelay {
   private readonly target: URL;
   private readonly open = new Set<Socket>();
   private tls: TlsServer | undefined;
+  private service: { host: string; port: number } | undefined;
 
   /** `identity` gives the certificate for a gateway address; only asked when the API is plain HTTP. */
   constructor(
@@ -49,6 +54,19 @@ export class ApiRelay {
   /** Whether pods get TLS from the relay itself (plain HTTP API and a certificate made). */
   get terminatesTls(): boolean {
     return this.tls !== undefined;
+  }
+
+  /** Where the relay listens (the gateway and its port), once it does. */
+  get address(): { host: string; port: number } | undefined {
+    return this.bound ? { ...this.bound } : undefined;
+  }
+
+  /**
+   * The `kubernetes` Service's cluster IP and port, when this node serves cluster IPs (undefined
+   * when it does not, or the Service has none): what pods are told when the relay terminates TLS.
+   */
+  serveService(service: { host: string; port: number } | undefined): void {
+    this.service = service;
   }
 
   /** Listens on `host:port` (the pod network's gateway), or on a free port when that one is taken. */
@@ -100,8 +118,10 @@ export class ApiRelay {
   /** The variables every container gets (none until the relay listens). */
   env(): { name: string; value: string }[] {
     if (!this.bound) return [];
-    const host = this.serviceHost();
-    const port = String(this.bound.port);
+    // Only over the relay's own TLS: an API's own certificate does not name the cluster IP.
+    const viaService = this.tls && this.service ? this.service : undefined;
+    const host = viaService?.host ?? this.serviceHost();
+    const port = String(viaService?.port ?? this.bound.port);
     const url = `tcp://${host}:${port}`;
     return [
       { name: 'KUBERNETES_SERVICE_HOST', value: host },

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from './agent';
 import { AgentApiClient } from './api-client';
 import { ApiRelay } from './api-relay';
+import { ApiRouteIntake, exceptKubernetes } from './api-route';
 import { ConfigError, loadConfig } from './config';
 import { HostResolvConf } from './dns/resolv-conf';
 import { NodeDnsServer } from './dns/server';
@@ -54,8 +55,16 @@ async function main(): Promise<void> {
   let gateway: string | undefined;
   const client = new AgentApiClient(config.apiUrl, config.token ?? '');
   // Over a plain-HTTP API the relay serves TLS with the node's own certificate (relay-cert.ts).
-  const relayCerts = new RelayCertificates({ stateDir: config.stateDir, openssl: 'openssl', log });
+  const relayCerts = new RelayCertificates({
+    stateDir: config.stateDir,
+    openssl: 'openssl',
+    log,
+    domain: config.clusterDomain,
+    serviceIPs: () => routes.clusterIPs,
+  });
   const relay = new ApiRelay(config.apiUrl, log, (host) => relayCerts.forGateway(host));
+  // The `kubernetes` Service's route gets this node's relay as its endpoint on its way to the proxy.
+  const routes = new ApiRouteIntake({ proxy, relay, clusterIPsServed: () => rules?.active ?? false, log });
   setInterval(() => void relay.renew().catch(() => undefined), RELAY_RENEW_MS).unref();
   const tokens = new PodTokens({
     stateDir: config.stateDir,
@@ -86,7 +95,7 @@ async function main(): Promise<void> {
     log,
     backoffBaseMs: config.restartBackoffMs,
     serviceEnv: (namespace) =>
-      serviceEnv(proxy.table, namespace, {
+      serviceEnv(exceptKubernetes(proxy.table), namespace, {
         clusterIPs: rules?.active ?? false,
         fallbackHost: gateway ?? config.nodeIp,
       }),
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
     httpsPort: config.ingressHttpsPort,
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
   });
-  const agent = new Agent(config, client, pods, log, Date.now, proxy, ingress);
+  const agent = new Agent(config, client, pods, log, Date.now, routes, ingress);
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {
@@ -123,6 +132,7 @@ async function main(): Promise<void> {
         }
       }
       await dns.listen(gateway);
+      await routes.refresh();
     } catch (err) {
       log.warn('pod network or its DNS server not ready; retrying', { error: String((err as Error).message) });
       setTimeout(() => void findGateway(), 5000).unref();

@@ -6,9 +6,11 @@
  *
  * Kept under `<stateDir>/api-relay/` (directory 0700, files 0600): a private CA (`ca.key` never
  * leaves this directory; `ca.crt` is what pods get) and a serving certificate naming the gateway
- * IP and the `kubernetes.default.svc...` names. Both are reused across restarts while valid, so
- * running pods' `ca.crt` stays good; the serving certificate alone is reissued when it expires
- * soon or stops naming the gateway, so the CA pods already trust still verifies it.
+ * IP, the `kubernetes` Service's cluster IP once the node knows it, and the
+ * `kubernetes.default.svc.<cluster domain>` names, as kube-apiserver's certificate does. Both are
+ * reused across restarts while valid, so running pods' `ca.crt` stays good; the serving
+ * certificate alone is reissued when it expires soon or stops naming one of those, so the CA pods
+ * already trust still verifies it.
  *
  * Node has no X.509 creation API: the keys come from node:crypto, the certificates from the
  * `openssl` binary (execFile with an argument list; no shell). Without openssl the relay keeps
@@ -38,12 +40,12 @@ const SERVING_DAYS = 365;
 /** A certificate this close to its end is replaced at the next check rather than reused. */
 const RENEW_WITHIN_MS = 30 * DAY_MS;
 /** What the `kubernetes` Service is called from inside a pod (kube-apiserver's default SANs). */
-export const API_NAMES = [
-  'kubernetes',
-  'kubernetes.default',
-  'kubernetes.default.svc',
-  'kubernetes.default.svc.cluster.local',
-];
+export function apiNames(domain: string): string[] {
+  return ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`];
+}
+export const API_NAMES = apiNames('cluster.local');
+/** A DNS name as it may go into the openssl config: labels of letters, digits and dashes only. */
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export interface RelayIdentity {
   /** PEM: the serving certificate, then its key. */
@@ -59,6 +61,10 @@ export interface RelayCertOptions {
   openssl: string;
   log: AgentLogger;
   now?: () => number;
+  /** The cluster domain (default cluster.local): the certificate names `kubernetes.default.svc.<domain>`. */
+  domain?: string;
+  /** More addresses to name, read at each issue: the `kubernetes` Service's cluster IP once known. */
+  serviceIPs?: () => string[];
 }
 
 export class RelayCertificates {
@@ -82,13 +88,16 @@ export class RelayCertificates {
    * missing or fails: the caller passes plaintext through.
    */
   async forGateway(ip: string): Promise<RelayIdentity | undefined> {
-    if (isIP(ip) === 0) throw new Error(`api relay certificate: "${ip}" is not an IP address`);
+    const ips = [ip, ...(this.o.serviceIPs?.() ?? []).filter((x) => x !== ip)];
+    for (const x of ips) if (isIP(x) === 0) throw new Error(`api relay certificate: "${x}" is not an IP address`);
+    const names = apiNames(this.o.domain ?? 'cluster.local');
+    for (const n of names) if (!DNS_NAME.test(n)) throw new Error(`api relay certificate: "${n}" is not a DNS name`);
     if (this.unavailable) return undefined;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     chmodSync(this.dir, 0o700);
     try {
       const ca = this.usableCa() ?? (await this.makeCa());
-      const serving = this.usableServing(ca, ip) ?? (await this.makeServing(ip));
+      const serving = this.usableServing(ca, ips, names) ?? (await this.makeServing(ips, names));
       this.current = { cert: serving.cert, key: serving.key, ca: ca.cert };
       return this.current;
     } catch (err) {
@@ -131,14 +140,20 @@ export class RelayCertificates {
     return { cert, key };
   }
 
-  private usableServing(ca: { cert: string }, ip: string): { cert: string; key: string } | undefined {
+  private usableServing(
+    ca: { cert: string },
+    ips: string[],
+    names: string[],
+  ): { cert: string; key: string } | undefined {
     const cert = this.read('tls.crt');
     const key = this.read('tls.key');
     if (!cert || !key) return undefined;
     const x = parse(cert);
     const issuer = parse(ca.cert);
     if (!x || !issuer || !x.checkIssued(issuer) || !x.verify(issuer.publicKey)) return undefined;
-    if (!x.checkPrivateKey(createPrivateKey(key)) || x.checkIP(ip) === undefined) return undefined;
+    if (!x.checkPrivateKey(createPrivateKey(key))) return undefined;
+    if (ips.some((ip) => x.checkIP(ip) === undefined) || names.some((n) => x.checkHost(n) === undefined))
+      return undefined;
     if (Date.parse(x.validTo) - this.now() < RENEW_WITHIN_MS) return undefined;
     return { cert, key };
   }
@@ -147,7 +162,7 @@ export class RelayCertificates {
     const key = newKey();
     const cert = await this.openssl((work) => {
       writeFileSync(join(work, 'key.pem'), key, { mode: 0o600 });
-      writeFileSync(join(work, 'openssl.cnf'), config(''));
+      writeFileSync(join(work, 'openssl.cnf'), config([], []));
       return [
         ['req', '-config', join(work, 'openssl.cnf'), '-x509', '-new', '-key', join(work, 'key.pem')]
           .concat(['-subj', '/CN=ferry-api-relay-ca', '-days', String(CA_DAYS), '-sha256', '-extensions', 'ca'])
@@ -162,7 +177,7 @@ export class RelayCertificates {
     return { cert, key };
   }
 
-  private async makeServing(ip: string): Promise<{ cert: string; key: string }> {
+  private async makeServing(ips: string[], names: string[]): Promise<{ cert: string; key: string }> {
     const key = newKey();
     const caKey = this.read('ca.key') as string;
     const caCert = this.read('ca.crt') as string;
@@ -171,7 +186,7 @@ export class RelayCertificates {
       writeFileSync(at('key.pem'), key, { mode: 0o600 });
       writeFileSync(at('ca.key'), caKey, { mode: 0o600 });
       writeFileSync(at('ca.crt'), caCert);
-      writeFileSync(at('openssl.cnf'), config(ip));
+      writeFileSync(at('openssl.cnf'), config(ips, names));
       return [
         ['req', '-config', at('openssl.cnf'), '-new', '-key', at('key.pem'), '-subj', '/CN=kubernetes'].concat([
           '-out',
@@ -184,7 +199,7 @@ export class RelayCertificates {
     });
     this.write('tls.key', key);
     this.write('tls.crt', cert);
-    this.o.log.info('api relay: issued its serving certificate', { ip, names: API_NAMES.join(',') });
+    this.o.log.info('api relay: issued its serving certificate', { ips: ips.join(','), names: names.join(',') });
     return { cert, key };
   }
 
@@ -218,8 +233,8 @@ function parse(pem: string): X509Certificate | undefined {
  * The extensions strict verifiers want (Python's VERIFY_X509_STRICT, Go): a CA marked as one with
  * keyCertSign and a subject key id; the serving certificate with serverAuth and the issuer's key id.
  */
-function config(ip: string): string {
-  const names = [`IP:${ip}`, ...API_NAMES.map((n) => `DNS:${n}`)].join(',');
+function config(ips: string[], dnsNames: string[]): string {
+  const names = [...ips.map((ip) => `IP:${ip}`), ...dnsNames.map((n) => `DNS:${n}`)].join(',');
   return [
     '[req]',
     'distinguished_name = dn',
@@ -236,7 +251,7 @@ function config(ip: string): string {
     'extendedKeyUsage = serverAuth',
     'subjectKeyIdentifier = hash',
     'authorityKeyIdentifier = keyid',
-    ...(ip ? [`subjectAltName = ${names}`] : []),
+    ...(ips.length > 0 ? [`subjectAltName = ${names}`] : []),
     '',
   ].join('\n');
 }

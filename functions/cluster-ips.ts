@@ -12,7 +12,8 @@
  * Like Kubernetes' allocator (KEP-3070, static subrange), addresses are handed out from the upper
  * part of the range first, so the lower part stays free for addresses users choose (a DNS Service
  * at 10.96.0.10); the range's network and broadcast addresses are never used, and the first address
- * (10.96.0.1) is never handed out unasked: Kubernetes gives it to the `kubernetes` Service.
+ * (10.96.0.1) belongs to the `kubernetes` Service (functions/kubernetes-service.ts): never handed
+ * out, and refused to any other Service that asks for it.
  */
 import { formatIPv4, parseIPv4 } from '../schemas/ipv4';
 import type { Deps } from './deps';
@@ -21,6 +22,8 @@ import { ownerKey } from './node-ports';
 import type { Obj, TransactOp } from './store/types';
 
 export const CLUSTER_IP_CLAIM_KIND = 'ClusterIPClaim';
+/** Who may hold the range's first address (`ownerKey` of the `kubernetes` Service). */
+const KUBERNETES_OWNER = 'default/kubernetes';
 
 export interface ServiceRange {
   /** The network address as an unsigned 32-bit number. */
@@ -98,6 +101,14 @@ function fieldOf(svc: Obj): string {
 export function checkClusterIP(svc: Obj, range: ServiceRange, prefix = ''): StatusCause[] {
   const ip = clusterIPOf(svc);
   const n = ip === undefined ? undefined : parseIPv4(ip);
+  if (n === range.base + 1 && ownerKey(svc) !== KUBERNETES_OWNER)
+    return [
+      {
+        field: `${prefix}${fieldOf(svc)}`,
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: "${ip}": failed to allocate IP ${ip}: it is reserved for the kubernetes Service in default (the range's first address)`,
+      },
+    ];
   if (ip === undefined || n === undefined || inRange(range, n)) return [];
   return [
     {

@@ -32,6 +32,11 @@ export interface Bootstrap {
   /** Short-lived bootstrap token: may register one node and nothing else. */
   token: string;
   labels: Record<string, string>;
+  /**
+   * The cluster's DNS domain (the server's, `cluster.local` by default): the agent serves it and
+   * pods search it (its FERRY_CLUSTER_DOMAIN), so a cloud node answers the same names as a local one.
+   */
+  clusterDomain?: string;
 }
 
 /**

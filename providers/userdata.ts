@@ -13,8 +13,10 @@
  * for those: node labels become one `k=v,k=v` list the agent splits (a `,` or `=` in a value would
  * add a label), so keys must be qualified names and values label values, as Kubernetes has them;
  * the image becomes an argument of `docker run`, where a value starting with `-` would be read as a
- * flag, so it must be an image reference; the node name is a DNS subdomain.
+ * flag, so it must be an image reference; the node name is a DNS subdomain, and so is the cluster
+ * domain (the agent refuses anything else at start, which would leave the machine without a node).
  */
+import { isClusterDomain } from '../schemas/cluster-domain';
 import type { InstanceSpec } from './types';
 
 export const DEFAULT_AGENT_IMAGE = 'ghcr.io/ferry-dev/ferry-agent:0.1.0';
@@ -56,6 +58,11 @@ function checkValues(spec: InstanceSpec, image: string): void {
     throw new UserDataError(`user-data: agentImage ${JSON.stringify(image)} is not an image reference`);
   if (spec.name.length > 253 || !DNS_SUBDOMAIN.test(spec.name))
     throw new UserDataError(`user-data: node name ${JSON.stringify(spec.name)} is not a DNS subdomain`);
+  const domain = spec.bootstrap.clusterDomain;
+  if (domain !== undefined && !isClusterDomain(domain))
+    throw new UserDataError(
+      `user-data: cluster domain ${JSON.stringify(domain)} is not a DNS domain such as cluster.local`,
+    );
 }
 
 /** POSIX shell single-quoting: the value comes back byte for byte, whatever it holds. */
@@ -76,6 +83,8 @@ export function userData(spec: InstanceSpec, options: UserDataOptions = {}): str
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
     FERRY_STATE_DIR: state,
+    // The server's domain over a Cloud's agentEnv: every node of the cluster serves the same names.
+    ...(spec.bootstrap.clusterDomain !== undefined ? { FERRY_CLUSTER_DOMAIN: spec.bootstrap.clusterDomain } : {}),
   };
   for (const [key, value] of [...Object.entries(env), ['agentImage', image] as const]) {
     if (/[\n\r\0]/.test(value)) throw new UserDataError(`user-data: ${key} may not contain a newline or NUL byte`);

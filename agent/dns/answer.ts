@@ -22,6 +22,7 @@ export type Outcome =
 export function answerQuestion(q: Question, zone: ClusterZone, serial: number, ttl = DEFAULT_TTL): Outcome {
   if (q.class && q.class !== 'IN' && q.class !== 'ANY') return { kind: 'forward' };
   const name = q.name.toLowerCase().replace(/\.$/, '');
+  if (name === 'in-addr.arpa' || name.endsWith('.in-addr.arpa')) return reverseAnswer(q, name, zone, ttl);
   const found = zone.lookup(name);
   if (found.kind === 'outside') return { kind: 'forward' };
   const soa = soaOf(zone.domain, serial, ttl);
@@ -50,6 +51,30 @@ export function answerQuestion(q: Question, zone: ClusterZone, serial: number, t
         })
       : [];
   return { kind: 'reply', reply: { rcode: 'NOERROR', authoritative: true, answers, authorities: [], additionals } };
+}
+
+/**
+ * A reverse name: PTR records for an address the zone knows (a cluster IP, a headless Service's
+ * pod), as CoreDNS's kubernetes plugin answers for `in-addr.arpa`; anything else (other types,
+ * other addresses, partial names) goes upstream, as its `fallthrough in-addr.arpa` sends it on.
+ */
+function reverseAnswer(q: Question, name: string, zone: ClusterZone, ttl: number): Outcome {
+  const ip = addressOfReverse(name);
+  const targets = ip === undefined ? [] : zone.reverse(ip);
+  // dns-packet's type names leave out ANY (255), which it decodes all the same.
+  const type: string = q.type;
+  if (targets.length === 0 || (type !== 'PTR' && type !== 'ANY')) return { kind: 'forward' };
+  const answers: Answer[] = targets.map((target) => ({ type: 'PTR', name: q.name, ttl, class: 'IN', data: target }));
+  return { kind: 'reply', reply: { rcode: 'NOERROR', authoritative: true, answers, authorities: [], additionals: [] } };
+}
+
+/** `4.3.2.1.in-addr.arpa` -> `1.2.3.4`; undefined unless exactly four octets, written canonically. */
+export function addressOfReverse(name: string): string | undefined {
+  const labels = name.split('.');
+  if (labels.length !== 6) return undefined;
+  const octets = labels.slice(0, 4).reverse();
+  const canonical = (o: string) => /^(0|[1-9]\d{0,2})$/.test(o) && Number(o) <= 255;
+  return octets.every(canonical) ? octets.join('.') : undefined;
 }
 
 /** The records of `type` at a name (`owner` as the client spelled it: resolvers match it byte for byte). */

@@ -2,7 +2,7 @@
  * Name compression for the replies we build (RFC 1035 §4.1.4): `dns-packet` writes every name in
  * full, so each A record of a headless Service repeats the ~35-byte question name and only ~10 fit
  * in a 512-byte UDP answer. This pass rewrites a record's owner name as a pointer to the same name
- * written earlier (the question's, another owner's, an SRV or CNAME target's), which brings an A
+ * written earlier (the question's, another owner's, an SRV, CNAME or PTR target's), which brings an A
  * record down to 16 bytes. Whole names only, no suffix sharing: that is where nearly all of the
  * saving is. It reads only packets `dns-packet` just encoded (uncompressed, well formed), never
  * input from the network.
@@ -10,6 +10,7 @@
 
 const SRV = 33;
 const CNAME = 5;
+const PTR = 12;
 /** A pointer holds a 14-bit offset. */
 const MAX_POINTER = 0x3fff;
 
@@ -57,7 +58,7 @@ export function compressNames(packet: Buffer): Buffer {
     push(packet.subarray(end, end + 10 + rdlength));
     // Targets inside rdata stay in full (their length is in rdlength) but can be pointed at.
     if (type === SRV) remember(packet.subarray(end + 16, nameEnd(end + 16)), rdataAt + 6);
-    if (type === CNAME) remember(packet.subarray(end + 10, nameEnd(end + 10)), rdataAt);
+    if (type === CNAME || type === PTR) remember(packet.subarray(end + 10, nameEnd(end + 10)), rdataAt);
     at = end + 10 + rdlength;
   }
   return Buffer.concat(out);

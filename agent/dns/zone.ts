@@ -12,6 +12,10 @@
  *
  * Every name in between (`<ns>.svc.<domain>`, `svc.<domain>`, the domain) exists without records,
  * so it answers NODATA, not NXDOMAIN. Names are lower case without the trailing dot.
+ *
+ * Reverse names (`<d.c.b.a>.in-addr.arpa`, PTR), as CoreDNS's `serviceRecordForIP`: a cluster IP
+ * names its Service; else a ready pod of a headless Service names the pod's record under each such
+ * Service (`hostname.svc...` or `a-b-c-d.svc...`). Any other address is not ours (forwarded).
  */
 import { isIPv4 } from 'node:net';
 import type { ServiceRoute } from '../../schemas/agent-protocol';
@@ -39,6 +43,10 @@ const POD_NAME = /^(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\.[a-z0-9]([-a-z0-9]*[
 
 export class ClusterZone {
   private readonly names = new Map<string, NameRecords>();
+  /** Cluster IP -> its Service's name (one: no two Services share a cluster IP). */
+  private readonly serviceByIP = new Map<string, string>();
+  /** A headless Service's pod IP -> its names, one per Service that lists the pod. */
+  private readonly podsByIP = new Map<string, string[]>();
   /** Names that exist only because names below them do. */
   private readonly between = new Set<string>();
 
@@ -76,6 +84,12 @@ export class ClusterZone {
     return this.between.has(name) ? { kind: 'empty' } : { kind: 'nxdomain' };
   }
 
+  /** The PTR targets of an IPv4 address: its Service when it is a cluster IP, else its pod names. */
+  reverse(ip: string): readonly string[] {
+    const service = this.serviceByIP.get(ip);
+    return service !== undefined ? [service] : (this.podsByIP.get(ip) ?? []);
+  }
+
   private at(name: string): NameRecords {
     let r = this.names.get(name);
     if (!r) {
@@ -102,6 +116,9 @@ export class ClusterZone {
         const label = pod.hostname && pod.subdomain === route.name ? pod.hostname : pod.ip.replace(/\./g, '-');
         const podName = `${label}.${base}`.toLowerCase();
         this.at(podName).a.push(pod.ip);
+        const names = this.podsByIP.get(pod.ip) ?? [];
+        if (!names.includes(podName)) names.push(podName);
+        this.podsByIP.set(pod.ip, names);
         // Headless: the target port is where the pod listens; ferry's routes carry the Service port.
         for (const p of named) this.at(srvName(p)).srv.push({ port: p.port, target: podName });
       }
@@ -109,6 +126,7 @@ export class ClusterZone {
     }
     if (route.clusterIP && isIPv4(route.clusterIP)) {
       service.a.push(route.clusterIP);
+      if (!this.serviceByIP.has(route.clusterIP)) this.serviceByIP.set(route.clusterIP, base);
       for (const p of named) this.at(srvName(p)).srv.push({ port: p.port, target: base });
     }
   }

@@ -23,6 +23,7 @@ interface ServerOptions {
   tlsKey?: string;
   encryptionKeyFile?: string;
   serviceClusterIpRange?: string;
+  clusterDomain?: string;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -42,6 +43,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option(
       '--service-cluster-ip-range <cidr>',
       "Services' cluster IPs (default FERRY_SERVICE_CLUSTER_IP_RANGE, else 10.96.0.0/16)",
+    )
+    .option(
+      '--cluster-domain <domain>',
+      "the cluster's DNS domain, for NodePools' machines (default FERRY_CLUSTER_DOMAIN, else cluster.local)",
     )
     .action(async (opts: ServerOptions) => {
       await server(ctx, opts);
@@ -71,6 +76,7 @@ async function server(ctx: CliContext, opts: ServerOptions): Promise<void> {
     controllers: opts.controllers,
     ...(tls ? { tls } : {}),
     ...(opts.serviceClusterIpRange ? { serviceRange: opts.serviceClusterIpRange } : {}),
+    ...(opts.clusterDomain ? { clusterDomain: opts.clusterDomain } : {}),
     ...(opts.encryptionKeyFile
       ? { encryptionKeyFile: resolve(ctx.io.cwd ?? process.cwd(), opts.encryptionKeyFile) }
       : {}),

@@ -15,8 +15,11 @@ import {
 } from '../../schemas';
 import { SYSTEM_PRIORITY_CLASSES } from '../../schemas/scheduling';
 import { defaultServiceAccount } from '../../schemas/service-account';
+import { DEFAULT_SERVICE_RANGE } from '../cluster-ips';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
+import { ensureKubernetesService, isKubernetesService } from '../kubernetes-service';
 import { trackNodeDesired } from '../node-desired';
+import { DEFAULT_NODE_PORT_RANGE } from '../node-ports';
 import type { Obj } from '../store/types';
 import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
@@ -25,7 +28,7 @@ import { type Access, authenticate, authorize, type Principal, TokenCache } from
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
-import { handleResource, SYSTEM_NAMESPACES } from './resources';
+import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
@@ -98,10 +101,12 @@ async function dispatch(
       return only(req, ['GET'], () => jsonResponse(200, apiResourceList(r.group, r.version)));
     case 'resource': {
       const res = await handleResource(deps, req, r, principal);
+      if (changedKubernetesService(req, res, r)) await keepKubernetesService(deps);
       return r.subresource ? res : withWarnings(res, writeWarnings(r.info, req.method, res));
     }
     case 'apply': {
       const res = await only(req, ['POST'], () => handleApply(deps, req, principal));
+      if (appliedKubernetesService(res)) await keepKubernetesService(deps);
       return withWarnings(res, applyWarnings(res));
     }
     case 'tokens':
@@ -114,6 +119,31 @@ async function dispatch(
       return only(req, ['POST'], () => handler(deps, req, principal));
     }
   }
+}
+
+/**
+ * As kube-apiserver does for the `kubernetes` Service: deleted, it is made again; its type or
+ * ports edited, they are put back (functions/kubernetes-service.ts). Here right after the write
+ * that did it, which every user change passes through, rather than on a timer.
+ */
+function keepKubernetesService(deps: ApiDeps): Promise<void> {
+  return ensureKubernetesService(deps, { serviceRange: serviceRange(deps), nodePortRange: nodePortRange(deps) });
+}
+
+function changedKubernetesService(req: ApiRequest, res: ApiResponse, r: Extract<Route, { type: 'resource' }>): boolean {
+  if (r.info.kind !== 'Service' || !isKubernetesService(r.namespace, r.name) || res.status >= 300) return false;
+  return ['DELETE', 'PUT', 'PATCH'].includes(req.method) && !req.query.has('dryRun');
+}
+
+function appliedKubernetesService(res: ApiResponse): boolean {
+  if (res.status >= 300 || typeof res.body !== 'string' || !res.body.includes('"kubernetes"')) return false;
+  const result = JSON.parse(res.body) as {
+    dryRun?: boolean;
+    items?: { kind?: string; namespace?: string; name?: string }[];
+  };
+  return (
+    !result.dryRun && (result.items ?? []).some((i) => i.kind === 'Service' && isKubernetesService(i.namespace, i.name))
+  );
 }
 
 async function tokens(deps: ApiDeps, req: ApiRequest, name: string | undefined): Promise<ApiResponse> {
@@ -159,7 +189,8 @@ function versionInfo(deps: ApiDeps): object {
  * Creates the namespaces every cluster has (default, kube-system, kube-node-lease) and the
  * built-in PriorityClasses (system-cluster-critical, system-node-critical) when they are missing,
  * and those namespaces' `default` ServiceAccounts (the controllers give every other namespace its
- * own). Safe to run on every start and from several processes at once.
+ * own), and the `kubernetes` Service in `default` (one get when it is there). Safe to run on every
+ * start and from several processes at once.
  */
 export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): Promise<void> {
   const builtIns: Obj[] = [
@@ -184,6 +215,11 @@ export async function ensureDefaults(deps: ApiDeps | Omit<ApiDeps, 'config'>): P
     }
   }
   await ensureDefaultStorageClass(deps);
+  const config = 'config' in deps ? deps.config : undefined;
+  await ensureKubernetesService(deps, {
+    serviceRange: config?.serviceRange ?? DEFAULT_SERVICE_RANGE,
+    nodePortRange: config?.nodePortRange ?? DEFAULT_NODE_PORT_RANGE,
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { providerFor } from '../../providers';
 import { type Lease, type Node, precompile } from '../../schemas';
+import { DEFAULT_CLUSTER_DOMAIN, parseClusterDomain } from '../../schemas/cluster-domain';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
@@ -264,7 +265,14 @@ export function createControllersFunction(): (event: unknown, context: unknown) 
       const env = process.env;
       // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
       const nodePools = env.FERRY_PUBLIC_URL
-        ? { nodePools: { cluster: env.FERRY_CLUSTER ?? 'ferry', apiUrl: env.FERRY_PUBLIC_URL, providerFor } }
+        ? {
+            nodePools: {
+              cluster: env.FERRY_CLUSTER ?? 'ferry',
+              apiUrl: env.FERRY_PUBLIC_URL,
+              clusterDomain: parseClusterDomain(env.FERRY_CLUSTER_DOMAIN ?? DEFAULT_CLUSTER_DOMAIN),
+              providerFor,
+            },
+          }
         : {};
       if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
       // One function seals Secrets left under an older key (rotation): the controllers, at cold start.

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { providerFor } from '../../providers';
 import type { CloudProvider } from '../../providers/types';
+import { DEFAULT_CLUSTER_DOMAIN, parseClusterDomain } from '../../schemas/cluster-domain';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
@@ -48,6 +49,8 @@ export interface LocalControlPlaneOptions {
   cluster?: string;
   /** Where machines of NodePools reach the API (default FERRY_PUBLIC_URL, else this server's URL). */
   publicUrl?: string;
+  /** The cluster's DNS domain, given to NodePools' machines (default FERRY_CLUSTER_DOMAIN, else cluster.local). */
+  clusterDomain?: string;
   /** PEM certificate and key: serve HTTPS (what kubectl needs to send a token). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /**
@@ -97,6 +100,10 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const store = trackNodeDesired(opened, Date.now);
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
+  // Checked before anything starts: a bad domain would only show on a cloud node that never joins.
+  const clusterDomain = parseClusterDomain(
+    options.clusterDomain ?? process.env.FERRY_CLUSTER_DOMAIN ?? DEFAULT_CLUSTER_DOMAIN,
+  );
   const envIPs = process.env.FERRY_SERVICE_CLUSTER_IP_RANGE;
   const rangeText = typeof options.serviceRange === 'string' ? options.serviceRange : envIPs;
   const serviceRange =
@@ -141,6 +148,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       nodePools: {
         cluster: options.cluster ?? process.env.FERRY_CLUSTER ?? 'ferry',
         apiUrl: options.publicUrl ?? process.env.FERRY_PUBLIC_URL ?? server.url,
+        clusterDomain,
         providerFor: (cloud) => providerFor(cloud, options.provider),
       },
     });

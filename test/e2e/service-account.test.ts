@@ -11,6 +11,11 @@
  * $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, verifying with the mounted ca.crt only.
  * busybox's wget (no CA option) uses plain http://, which the relay still passes through. The
  * relay's TLS pass-through to an HTTPS API is a unit test (test/unit/agent/in-cluster.test.ts).
+ *
+ * The `kubernetes` Service: $KUBERNETES_SERVICE_HOST is its cluster IP (10.96.0.1) and port 443,
+ * and `https://kubernetes.default.svc/...` resolves through the C library's search list (A and
+ * AAAA asked together: the AAAA answer must be NODATA) to that IP, which the node proxies to its
+ * relay; the relay's certificate names the Service, and the node DNS answers its PTR.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -54,6 +59,43 @@ req.on('error', (err) => { console.log('error ' + err.message); process.exitCode
 `;
 
 /**
+ * An in-cluster client by the Service's name, as a pod configured with `https://kubernetes.default.svc`
+ * does: getaddrinfo (AF_UNSPEC) resolves it, TLS checks the name against the mounted ca.crt. Prints
+ * one JSON line: the status and item count, the KUBERNETES_SERVICE_* address, the PTR of that IP.
+ */
+const BY_SERVICE_NAME = `
+const fs = require('node:fs');
+const https = require('node:https');
+const dns = require('node:dns');
+const dir = '${SA_DIR}';
+const read = (f) => fs.readFileSync(dir + '/' + f, 'utf8');
+const out = { env: process.env.KUBERNETES_SERVICE_HOST + ':' + process.env.KUBERNETES_SERVICE_PORT };
+const done = () => console.log(JSON.stringify(out));
+const req = https.get({
+  host: 'kubernetes.default.svc',
+  path: '/api/v1/namespaces/default/pods',
+  ca: read('ca.crt'),
+  headers: { authorization: 'Bearer ' + read('token') },
+  timeout: 10000,
+  agent: false,
+}, (res) => {
+  let body = '';
+  res.on('data', (c) => (body += c));
+  res.on('end', () => {
+    out.status = res.statusCode;
+    try { out.kind = JSON.parse(body).kind; } catch { out.body = body.slice(0, 200); }
+    dns.reverse(process.env.KUBERNETES_SERVICE_HOST, (err, names) => {
+      out.ptr = err ? err.code : names;
+      done();
+    });
+  });
+});
+req.on('socket', (s) => s.on('connect', () => (out.remote = s.remoteAddress + ':' + s.remotePort)));
+req.on('timeout', () => req.destroy(new Error('timeout')));
+req.on('error', (err) => { out.error = err.code || err.message; done(); });
+`;
+
+/**
  * Runs a fixed shell script in the pod's container (no test value reaches the shell). Async: the
  * control plane answering the container's request runs in this process.
  */
@@ -69,12 +111,12 @@ async function inPod(p: Pod, script: string): Promise<{ ok: boolean; out: string
   }
 }
 
-/** Runs the in-cluster client in the pod's container (an image with node and no shell). */
-async function nodeInPod(p: Pod): Promise<string> {
+/** Runs an in-cluster client script in the pod's container (an image with node and no shell). */
+async function nodeInPod(p: Pod, script = IN_CLUSTER_CLIENT): Promise<string> {
   const [id] = appContainers(p);
   if (!id) throw new Error(`no running container in ${p.metadata.name}`);
   try {
-    const args = ['exec', id, 'node', '-e', IN_CLUSTER_CLIENT];
+    const args = ['exec', id, 'node', '-e', script];
     return (await run('docker', args, { encoding: 'utf8', timeout: 20_000 })).stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
@@ -105,6 +147,20 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
       kind: 'Role',
       metadata: { name: 'pod-lister' },
       rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }],
+    });
+    // robot may also list the pods of `default`, where the in-cluster-by-name test looks.
+    await c.post(`${RBAC}/namespaces/default/roles`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'pod-lister' },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }],
+    });
+    await c.post(`${RBAC}/namespaces/default/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'sa-team-robot-lists-pods' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-lister' },
+      subjects: [{ kind: 'ServiceAccount', name: 'robot', namespace: 'sa-team' }],
     });
     await c.post(`${RBAC}/namespaces/sa-team/rolebindings`, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -165,6 +221,26 @@ describeDocker('e2e: ServiceAccount tokens on real Docker', () => {
     expect(out).toMatch(/^200 /);
     const names = (JSON.parse(out.slice(4)) as { items: Pod[] }).items.map((p) => p.metadata.name).sort();
     expect(names).toEqual(['client', 'https-client', 'quiet']);
+  });
+
+  it('reaches https://kubernetes.default.svc through its cluster IP, verified with ca.crt, as $KUBERNETES_SERVICE_HOST says', async () => {
+    // act
+    const out = await nodeInPod(await pod('https-client'), BY_SERVICE_NAME);
+    const svc = await fetch(`${c.plane.url}/api/v1/namespaces/default/services/kubernetes`, {
+      headers: { authorization: `Bearer ${c.plane.adminToken}` },
+    });
+
+    // assess
+    const got = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(got, out).toMatchObject({
+      status: 200,
+      kind: 'PodList',
+      env: '10.96.0.1:443',
+      remote: '10.96.0.1:443',
+      ptr: ['kubernetes.default.svc.cluster.local'],
+    });
+    expect(svc.status).toBe(200);
+    expect(((await svc.json()) as { spec: { clusterIP: string } }).spec.clusterIP).toBe('10.96.0.1');
   });
 
   it('is refused with 403 on another namespace', async () => {

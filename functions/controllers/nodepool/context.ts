@@ -19,6 +19,8 @@ export interface NodePoolOptions {
   cluster: string;
   /** Where agents reach the API (it goes into each machine's user-data). */
   apiUrl: string;
+  /** The cluster's DNS domain, for each machine's agent (default: the agent's own, cluster.local). */
+  clusterDomain?: string;
   /** Builds the provider of a Cloud (default: providers/index.ts). */
   providerFor: (config: CloudConfig) => Promise<CloudProvider>;
   /** Lifetime of a machine's bootstrap token (default one hour). */

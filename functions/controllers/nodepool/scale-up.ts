@@ -154,6 +154,7 @@ async function createOne(
           apiUrl: options.apiUrl,
           token,
           labels,
+          ...(options.clusterDomain ? { clusterDomain: options.clusterDomain } : {}),
         },
       });
     } catch (err) {

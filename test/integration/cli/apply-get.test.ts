@@ -59,8 +59,12 @@ describe('ferry apply, get, describe and delete', () => {
     expect(lines(deployments.stdout)[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
     expect(lines(deployments.stdout)[1]).toMatch(/^web\s+0\/3\s+0\s+0\s+\d+s$/);
     expect(lines(services.stdout)[0]).toMatch(/^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/);
-    // No cloud provider in this harness: the load balancer stays pending; the node port is allocated.
+    // Every cluster's own Service first (as in Kubernetes; ferry gives every Service a node port), then web.
     expect(lines(services.stdout)[1]).toMatch(
+      /^kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443:3\d{4}\/TCP\s+\d+s$/,
+    );
+    // No cloud provider in this harness: the load balancer stays pending; the node port is allocated.
+    expect(lines(services.stdout)[2]).toMatch(
       /^web\s+LoadBalancer\s+10\.96\.\d+\.\d+\s+<pending>\s+80:3\d{4}\/TCP\s+\d+s$/,
     );
   });
@@ -124,8 +128,9 @@ describe('ferry apply, get, describe and delete', () => {
     // assess
     const parsed = JSON.parse(list.stdout) as { kind: string; items: { kind: string }[] };
     expect(parsed.kind).toBe('List');
-    expect(parsed.items.map((i) => i.kind)).toEqual(['Deployment', 'Service']);
-    expect(lines(names.stdout)).toEqual(['deployment.apps/web', 'service/web']);
+    // The built-in kubernetes Service is listed with the ones applied.
+    expect(parsed.items.map((i) => i.kind)).toEqual(['Deployment', 'Service', 'Service']);
+    expect(lines(names.stdout)).toEqual(['deployment.apps/web', 'service/kubernetes', 'service/web']);
   });
 
   it('filters by label selector, shows wide columns and all namespaces', async () => {

@@ -14,7 +14,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiRelay } from '../../../agent/api-relay';
 import { PodTokens } from '../../../agent/pods/service-account';
-import { API_NAMES, RelayCertificates } from '../../../agent/relay-cert';
+import { API_NAMES, apiNames, RelayCertificates } from '../../../agent/relay-cert';
 import type { Pod } from '../../../schemas/pod';
 import { pod as podOf } from './pod-harness';
 
@@ -104,6 +104,37 @@ describe('the API relay in front of a plain-HTTP API', () => {
     expect(byName).toBe('/version Bearer pod-token');
     expect(caCrt).toContain('BEGIN CERTIFICATE');
     expect(caCrt).not.toContain('PRIVATE KEY');
+  });
+
+  it("tells pods the kubernetes Service's cluster IP and port 443 once it serves them, over its own TLS only", async () => {
+    // prepare
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-relay-'));
+    const certs = new RelayCertificates({ stateDir, openssl: 'openssl', log: quiet });
+    const { relay, port } = await relayWith(certs, await startApi());
+    const plain = new ApiRelay('https://127.0.0.1:1', quiet);
+    relays.push(plain);
+    await plain.listen('127.0.0.1', 0);
+
+    // act
+    relay.serveService({ host: '10.96.0.1', port: 443 });
+    plain.serveService({ host: '10.96.0.1', port: 443 });
+    const vars = Object.fromEntries(relay.env().map((e) => [e.name, e.value]));
+    const passVars = Object.fromEntries(plain.env().map((e) => [e.name, e.value]));
+    relay.serveService(undefined);
+    const back = Object.fromEntries(relay.env().map((e) => [e.name, e.value]));
+
+    // assess
+    expect(vars).toMatchObject({
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+      KUBERNETES_SERVICE_PORT: '443',
+      KUBERNETES_SERVICE_PORT_HTTPS: '443',
+      KUBERNETES_PORT: 'tcp://10.96.0.1:443',
+      KUBERNETES_PORT_443_TCP_ADDR: '10.96.0.1',
+    });
+    // An API's own certificate does not name the cluster IP: pods keep dialling the relay.
+    expect(passVars.KUBERNETES_SERVICE_HOST).toBe('127.0.0.1');
+    expect(back).toMatchObject({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) });
+    expect(relay.address).toEqual({ host: '127.0.0.1', port });
   });
 
   it('still passes a plain http:// request through on the same port', async () => {
@@ -286,6 +317,66 @@ describe("the relay's certificates on the node", () => {
     expect(repaired?.ca).toBe(first?.ca);
     expect(new X509Certificate(repaired?.cert as string).checkIP('10.88.0.1')).toBe('10.88.0.1');
     expect(existsSync(join(files(stateDir), 'tls.key'))).toBe(true);
+  });
+
+  it("names the kubernetes Service's cluster IP and the configured cluster domain, reissuing under the same CA when the IP appears", async () => {
+    // prepare
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-relay-'));
+    const serviceIPs: string[] = [];
+    const certs = new RelayCertificates({
+      stateDir,
+      openssl: 'openssl',
+      log: quiet,
+      domain: 'corp.internal',
+      serviceIPs: () => serviceIPs,
+    });
+    const before = await certs.forGateway('10.88.0.1');
+
+    // act
+    serviceIPs.push('10.96.0.1');
+    const after = await certs.forGateway('10.88.0.1');
+    const again = await certs.forGateway('10.88.0.1');
+
+    // assess
+    const x = new X509Certificate(after?.cert as string);
+    expect(x.checkIP('10.96.0.1')).toBe('10.96.0.1');
+    expect(x.checkIP('10.88.0.1')).toBe('10.88.0.1');
+    for (const name of apiNames('corp.internal')) expect(x.checkHost(name), name).toBe(name);
+    expect(x.checkHost('kubernetes.default.svc.cluster.local')).toBeUndefined();
+    expect(new X509Certificate(before?.cert as string).checkIP('10.96.0.1')).toBeUndefined();
+    expect(after?.ca).toBe(before?.ca);
+    expect(again).toEqual(after);
+  });
+
+  it('reissues a certificate made for another cluster domain', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-relay-'));
+    const first = await new RelayCertificates({ stateDir, openssl: 'openssl', log: quiet }).forGateway('10.88.0.1');
+    const moved = await new RelayCertificates({
+      stateDir,
+      openssl: 'openssl',
+      log: quiet,
+      domain: 'corp.internal',
+    }).forGateway('10.88.0.1');
+    expect(moved?.cert).not.toBe(first?.cert);
+    expect(new X509Certificate(moved?.cert as string).checkHost('kubernetes.default.svc.corp.internal')).toBeTruthy();
+  });
+
+  it('refuses a Service address or a domain that could add names of its own to the openssl config', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-relay-'));
+    const ips = new RelayCertificates({
+      stateDir,
+      openssl: 'openssl',
+      log: quiet,
+      serviceIPs: () => ['10.96.0.1,DNS:evil'],
+    });
+    await expect(ips.forGateway('10.88.0.1')).rejects.toThrow('not an IP address');
+    const domain = new RelayCertificates({
+      stateDir,
+      openssl: 'openssl',
+      log: quiet,
+      domain: 'x,DNS:evil.example.com',
+    });
+    await expect(domain.forGateway('10.88.0.1')).rejects.toThrow('not a DNS name');
   });
 
   it('refuses a gateway that is not an IP address (it goes into the openssl config)', async () => {

@@ -4,8 +4,10 @@
  * Services and their pods, SRV for named ports, ExternalName CNAMEs, and the negative answers a
  * stub resolver's search list walks through.
  */
+
+import { createSocket } from 'node:dgram';
 import { type Answer, type DecodedPacket, decode, encode, type RecordType } from 'dns-packet';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Upstream } from '../../../agent/dns/forwarder';
 import { DnsResolver } from '../../../agent/dns/resolver';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
@@ -226,5 +228,143 @@ describe('node DNS: the cluster domain', () => {
     expect(data((await ask(r, 'backend.default.svc.cluster.local')).answers, 'A')).toEqual(['10.96.0.11']);
     routes = [];
     expect(rcodeOf(await ask(r, 'backend.default.svc.cluster.local'))).toBe('NXDOMAIN');
+  });
+});
+
+describe('node DNS: AAAA in an IPv4 cluster', () => {
+  const r = resolverOf([backend, db]);
+
+  it('answers NODATA (NOERROR, no records, the SOA) for AAAA of every kind of cluster name, never NXDOMAIN', async () => {
+    // glibc's getaddrinfo(AF_UNSPEC) asks A and AAAA together: an NXDOMAIN for AAAA would fail the lookup.
+    for (const name of [
+      'db.data.svc.cluster.local',
+      'db-0.db.data.svc.cluster.local',
+      '172-18-0-7.db.data.svc.cluster.local',
+      '10-1-2-3.default.pod.cluster.local',
+      '_http._tcp.backend.default.svc.cluster.local',
+      'default.svc.cluster.local',
+    ]) {
+      const res = await ask(r, name, 'AAAA');
+      expect(rcodeOf(res), name).toBe('NOERROR');
+      expect(res.flag_aa, name).toBe(true);
+      expect(res.answers, name).toEqual([]);
+      expect(res.authorities?.[0]?.type, name).toBe('SOA');
+    }
+  });
+
+  it('still answers NXDOMAIN for AAAA of a name that does not exist', async () => {
+    expect(rcodeOf(await ask(r, 'nothere.default.svc.cluster.local', 'AAAA'))).toBe('NXDOMAIN');
+  });
+});
+
+/** A fake upstream on UDP that answers every PTR with `upstream.example.` (so a test sees what was forwarded). */
+async function ptrUpstream(): Promise<{ upstream: Upstream; asked: string[]; close: () => void }> {
+  const socket = createSocket('udp4');
+  const asked: string[] = [];
+  socket.on('message', (msg, from) => {
+    const q = decode(msg);
+    const question = q.questions?.[0];
+    if (!question) return;
+    asked.push(`${question.type} ${question.name}`);
+    const answers: Answer[] =
+      question.type === 'PTR'
+        ? [{ type: 'PTR', name: question.name, ttl: 30, class: 'IN', data: 'upstream.example' }]
+        : [];
+    socket.send(
+      encode({ type: 'response', id: q.id, flags: 0x8180, questions: [question], answers }),
+      from.port,
+      from.address,
+    );
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { upstream: { host: '127.0.0.1', port: socket.address().port }, asked, close: () => socket.close() };
+}
+
+describe('node DNS: reverse names (PTR)', () => {
+  const otherDb: ServiceRoute = { ...db, name: 'db-alias', pods: [{ ip: '172.18.0.7' }] };
+  let fake: Awaited<ReturnType<typeof ptrUpstream>>;
+  let r: DnsResolver;
+  beforeAll(async () => {
+    fake = await ptrUpstream();
+    r = resolverOf([backend, db, otherDb, external], 'cluster.local', [fake.upstream]);
+  });
+  afterAll(() => fake.close());
+
+  it("answers a cluster IP's reverse name with its Service's full name, authoritatively", async () => {
+    const res = await ask(r, '10.0.96.10.in-addr.arpa', 'PTR');
+    expect(rcodeOf(res)).toBe('NOERROR');
+    expect(res.flag_aa).toBe(true);
+    expect(data(res.answers, 'PTR')).toEqual(['backend.default.svc.cluster.local']);
+    expect(res.answers?.[0]?.name).toBe('10.0.96.10.in-addr.arpa');
+    expect((res.answers?.[0] as { ttl?: number } | undefined)?.ttl).toBe(5);
+  });
+
+  it('answers a headless pod by its hostname.subdomain name, and by the dashed address without a hostname', async () => {
+    expect(data((await ask(r, '5.0.18.172.in-addr.arpa', 'PTR')).answers, 'PTR')).toEqual([
+      'db-0.db.data.svc.cluster.local',
+    ]);
+    expect(data((await ask(r, '7.0.18.172.IN-ADDR.ARPA.', 'PTR')).answers, 'PTR')).toEqual([
+      '172-18-0-7.db.data.svc.cluster.local',
+      '172-18-0-7.db-alias.data.svc.cluster.local',
+    ]);
+  });
+
+  it('answers in the configured cluster domain', async () => {
+    const corp = resolverOf([backend], 'corp.internal');
+    expect(data((await ask(corp, '10.0.96.10.in-addr.arpa', 'PTR')).answers, 'PTR')).toEqual([
+      'backend.default.svc.corp.internal',
+    ]);
+  });
+
+  it('forwards the reverse name of an address the cluster does not hold, and returns what upstream said', async () => {
+    const res = await ask(r, '8.8.8.8.in-addr.arpa', 'PTR');
+    expect(data(res.answers, 'PTR')).toEqual(['upstream.example']);
+    expect(res.flag_aa).toBe(false);
+    expect(fake.asked).toContain('PTR 8.8.8.8.in-addr.arpa');
+  });
+
+  it('forwards partial, over-long, non-canonical and out-of-range reverse names rather than guessing', async () => {
+    for (const name of [
+      '0.96.10.in-addr.arpa',
+      '1.10.0.96.10.in-addr.arpa',
+      '010.0.96.10.in-addr.arpa',
+      '10.0.96.256.in-addr.arpa',
+      'x.0.96.10.in-addr.arpa',
+      'in-addr.arpa',
+    ]) {
+      const res = await ask(r, name, 'PTR');
+      expect(data(res.answers, 'PTR'), name).toEqual(['upstream.example']);
+    }
+  });
+
+  it('forwards other types at a known reverse name, as CoreDNS falls through for them', async () => {
+    const res = await ask(r, '10.0.96.10.in-addr.arpa', 'A');
+    expect(res.flag_aa).toBe(false);
+    expect(fake.asked).toContain('A 10.0.96.10.in-addr.arpa');
+  });
+
+  it('forwards the reverse name of a cluster IP whose Service is gone', async () => {
+    const gone = resolverOf([], 'cluster.local', [fake.upstream]);
+    expect(data((await ask(gone, '10.0.96.10.in-addr.arpa', 'PTR')).answers, 'PTR')).toEqual(['upstream.example']);
+  });
+
+  it('truncates a PTR answer too large for UDP (a pod in 60 headless Services), and answers it whole over TCP', async () => {
+    const many: ServiceRoute[] = Array.from({ length: 60 }, (_, i) => ({
+      ...db,
+      name: `headless-service-number-${i}`,
+      pods: [{ ip: '172.18.0.9' }],
+    }));
+    const big = resolverOf(many);
+    const q = encode({
+      type: 'query',
+      id: 7,
+      flags: 0x0100,
+      questions: [{ type: 'PTR', name: '9.0.18.172.in-addr.arpa', class: 'IN' }],
+    });
+    const udp = decode((await big.handle(q, 'udp')) as Buffer);
+    expect(udp.flag_tc).toBe(true);
+    expect(udp.answers).toEqual([]);
+    const tcp = decode((await big.handle(q, 'tcp')) as Buffer);
+    expect(data(tcp.answers, 'PTR')).toHaveLength(60);
   });
 });

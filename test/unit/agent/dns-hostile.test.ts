@@ -143,6 +143,38 @@ describe('node DNS: hostile packets', () => {
   });
 });
 
+describe('node DNS: hostile reverse names', () => {
+  const reverseOf = (labels: string[]) =>
+    encode({
+      type: 'query',
+      id: 0x4321,
+      flags: 0x0100,
+      questions: [{ type: 'PTR', name: `${labels.join('.')}.in-addr.arpa`, class: 'IN' }],
+    });
+
+  it('answers any PTR question under in-addr.arpa with its id, a known pod or a forward, never a throw', async () => {
+    const label = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.stringMatching(/^[a-z0-9-]{1,20}$/),
+      fc.constantFrom('0', '00', '-1', '1e2', '0x10', ''),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(label, { minLength: 0, maxLength: 8 }), async (labels) => {
+        const reply = await r.handle(reverseOf(labels.filter(Boolean)), 'udp');
+        expect(reply?.readUInt16BE(0)).toBe(0x4321);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("answers a known pod's reverse name at once, from the zone", async () => {
+    const res = decode((await r.handle(reverseOf(['5', '0', '18', '172']), 'udp')) as Buffer);
+    expect(res.answers?.map((a) => (a as { data: unknown }).data)).toEqual([
+      '172-18-0-5.many.default.svc.cluster.local',
+    ]);
+  });
+});
+
 describe('node DNS: answers too large for UDP', () => {
   const query = (type: RecordType, udpPayloadSize?: number) =>
     encode({

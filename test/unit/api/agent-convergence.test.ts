@@ -46,7 +46,8 @@ describe('agent protocol: convergence', () => {
     // assess
     expect(steady.view().pods).toEqual(['web-5']);
     expect(steady.view().config.configMaps).toEqual([{ namespace: 'default', name: 'cfg', data: { R: '5' } }]);
-    expect(steady.view().routes.map((r) => r.name)).toEqual(['svc-5']);
+    // With the built-in kubernetes Service's route, which every node serves.
+    expect(steady.view().routes.map((r) => r.name)).toEqual(['kubernetes', 'svc-5']);
     expect(restarted.view()).toEqual(steady.view());
   });
 
@@ -75,9 +76,10 @@ describe('agent protocol: convergence', () => {
       expect(res.json.configMaps).toEqual(truth.json.configMaps);
       expect(res.json.versions).toEqual(truth.json.versions);
     }
+    // An agent at sequence 1 holds the first route published, the built-in kubernetes Service's.
     expect(answers[0]?.json.routes).toEqual({
       full: false,
-      services: (truth.json.routes as { services: unknown[] }).services,
+      services: (truth.json.routes as { services: { name: string }[] }).services.filter((s) => s.name !== 'kubernetes'),
       removed: ['default/svc-0'],
     });
     expect(answers[1]?.json.routes).toEqual(expect.objectContaining({ full: true }));

@@ -232,7 +232,12 @@ describe('agent protocol: every kind of change reaches its node', () => {
 
     // assess
     const nodePort = (svc.json.spec as { ports: { nodePort: number }[] }).ports[0]?.nodePort;
-    expect((both.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual(['a', 'b']);
+    // With the built-in kubernetes Service's route, which every node serves.
+    expect((both.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual([
+      'a',
+      'b',
+      'kubernetes',
+    ]);
     expect(one.json.routes).toEqual({
       full: false,
       services: [
@@ -340,7 +345,10 @@ describe('agent protocol: route records', () => {
     t.counter.state.on = false;
 
     // assess
-    expect((first.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual(['a']);
+    expect((first.json.routes as { services: ServiceRoute[] }).services.map((r) => r.name)).toEqual([
+      'a',
+      'kubernetes',
+    ]);
     expect(quiet.json.routes).toBeUndefined();
     expect(t.counter.calls).toEqual([{ method: 'get', kind: 'NodeDesired' }]);
   });

@@ -184,6 +184,13 @@ describe('node pool controller', () => {
     expect(fake.live('eu-west-1')).toHaveLength(3);
   });
 
+  it("boots each machine's agent with the server's cluster domain, as ferry up's agents get it", async () => {
+    await reconcileNodePools(deps, { ...options, clusterDomain: 'corp.internal' });
+    const machines = fake.live('eu-west-1');
+    expect(machines).toHaveLength(3);
+    for (const m of machines) expect(userDataOf(m)).toContain('\nFERRY_CLUSTER_DOMAIN=corp.internal\n');
+  });
+
   it('does not launch duplicates while the cloud has not listed its new machines yet', async () => {
     fake.hidden = true; // DescribeInstances lags behind RunInstances, as EC2's does
     await pass();

@@ -44,6 +44,7 @@ const spec: InstanceSpec = {
   bootstrap: {
     apiUrl: 'https://ferry.example.com',
     token: 'ferry_boot_s3cret',
+    clusterDomain: 'corp.internal',
     labels: { 'ferry.dev/pool': 'web-pool' },
   },
 };
@@ -99,6 +100,7 @@ describe('aws provider (EC2, SDK mocked at the client)', () => {
     const script = Buffer.from(input?.UserData ?? '', 'base64').toString('utf8');
     expect(script).toContain(`FERRY_NODE_NAME=${spec.name}`);
     expect(script).toContain('FERRY_TOKEN=ferry_boot_s3cret');
+    expect(script).toContain('\nFERRY_CLUSTER_DOMAIN=corp.internal\n');
     expect(script).toContain("'registry.example.com/ferry-agent:1'");
     expect(instance).toEqual({
       id: 'i-0abc',

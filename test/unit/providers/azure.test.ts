@@ -227,6 +227,7 @@ const spec: InstanceSpec = {
   bootstrap: {
     apiUrl: 'https://ferry.example.com',
     token: 'ferry_boot_s3cret',
+    clusterDomain: 'corp.internal',
     labels: { 'ferry.dev/pool': 'web-pool' },
   },
 };
@@ -316,6 +317,7 @@ describe('azure provider (ARM virtualMachines, against a fake ARM server)', () =
     expect(script).toContain('FERRY_TOKEN=ferry_boot_s3cret');
     expect(script).toContain('FERRY_API_URL=https://ferry.example.com');
     expect(script).toContain('FERRY_NODE_NAME=web-pool-k2x9q');
+    expect(script).toContain('\nFERRY_CLUSTER_DOMAIN=corp.internal\n');
     expect(script).toContain("'registry.example.com/ferry-agent:1'");
 
     // It waited for the operation (InProgress, then Succeeded) before answering.

@@ -344,6 +344,7 @@ const spec: InstanceSpec = {
   bootstrap: {
     apiUrl: 'https://ferry.example.com',
     token: 'ferry_boot_s3cret',
+    clusterDomain: 'corp.internal',
     labels: { 'ferry.dev/pool': 'web-pool' },
   },
 };
@@ -410,6 +411,7 @@ describe('gcp provider (Compute Engine, against a fake REST API on 127.0.0.1)', 
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain('FERRY_TOKEN=ferry_boot_s3cret\n');
     expect(script).toContain('FERRY_API_URL=https://ferry.example.com\n');
+    expect(script).toContain('\nFERRY_CLUSTER_DOMAIN=corp.internal\n');
     expect(script).toContain('FERRY_NODE_NAME=web-pool-k2x9q\n');
     expect(script).toContain('FERRY_LOG_LEVEL=debug\n');
     expect(script).toContain(" 'registry.example.com/ferry-agent:1'");

@@ -89,6 +89,42 @@ describe('user-data', () => {
     );
   });
 
+  it("writes the server's cluster domain into the agent env file, over a Cloud's agentEnv", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-userdata-'));
+    const bin = join(dir, 'bin');
+    await run('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'docker'), '#!/bin/bash\nexit 0\n');
+    chmodSync(join(bin, 'docker'), 0o755);
+    const script = userData(spec({ clusterDomain: 'corp.internal' }), {
+      etcDir: join(dir, 'etc'),
+      stateDir: join(dir, 'state'),
+      env: { FERRY_CLUSTER_DOMAIN: 'other.example' },
+    });
+    writeFileSync(join(dir, 'user-data.sh'), script);
+    await run('bash', [join(dir, 'user-data.sh')], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const env = readFileSync(join(dir, 'etc/agent.env'), 'utf8').split('\n');
+    expect(env.filter((l) => l.startsWith('FERRY_CLUSTER_DOMAIN='))).toEqual(['FERRY_CLUSTER_DOMAIN=corp.internal']);
+  });
+
+  it('leaves the cluster domain to the agent (cluster.local) when the server names none', () => {
+    expect(userData(spec())).not.toContain('FERRY_CLUSTER_DOMAIN');
+  });
+
+  it('refuses a cluster domain that is not a DNS domain, before it reaches the script or the agent', () => {
+    for (const domain of [
+      '$(touch /tmp/x)',
+      "a'; touch /tmp/x; '",
+      '-rf',
+      'Cluster.Local',
+      'a..b',
+      '',
+      `${'a.'.repeat(101)}a`,
+    ]) {
+      expect(() => userData(spec({ clusterDomain: domain })), domain).toThrow(/cluster domain .* is not a DNS domain/);
+    }
+    expect(() => userData(spec({ clusterDomain: 'a\nFERRY_AGENT_ENV\ntouch /tmp/x' }))).toThrow(UserDataError);
+  });
+
   it('refuses a node name that is not a DNS subdomain', () => {
     expect(() => userData(spec({}, '-rf'))).toThrow(/node name "-rf" is not a DNS subdomain/);
   });
