@@ -25,6 +25,7 @@ import { type Access, authenticate, authorize, type Principal, TokenCache } from
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
+import { openApiV3Response } from './openapi-v3';
 import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
@@ -84,6 +85,9 @@ async function dispatch(
         headers: { 'content-type': 'application/json' },
         body: openApi(),
       }));
+    case 'openapiV3':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => openApiV3Response(r.path, req.query.get('hash')));
     case 'apiVersions':
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => jsonResponse(200, apiVersions()));

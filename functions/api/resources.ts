@@ -31,6 +31,7 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { removeResource } from './delete';
 import { handleEviction } from './eviction';
+import { applyFieldValidation, fieldValidationOf } from './field-validation';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { restrictNodeWrite } from './node-identity';
@@ -199,6 +200,7 @@ async function create(
   }
   stripServerMetadata(body);
   if (hasStatusSubresource(info)) delete body.status;
+  applyFieldValidation(body, fieldValidationOf(req.query, 'CreateOptions'), warnings);
   const obj = admit(body);
   authorizeObject(principal, 'create', obj);
   restrictNodeWrite(principal, deps.clock(), obj, undefined);
@@ -268,6 +270,8 @@ async function write(
     throw new BadRequestError(`a PATCH needs Content-Type ${PATCH_TYPES.join(', ')} (got ${JSON.stringify(type)})`);
   }
   const input = parseBody(req, deps.config.maxBodyBytes);
+  const directive = fieldValidationOf(req.query, verb === 'update' ? 'UpdateOptions' : 'PatchOptions');
+  let dropped: string[] = [];
 
   const ref = refOf(route, name);
   // Set by each attempt: a client that named a resourceVersion gets the 409, unpinned writes were
@@ -291,6 +295,8 @@ async function write(
         pinnedRv = rv !== stored.metadata.resourceVersion ? rv : undefined;
       }
       checkPlacement(desired, info, route.namespace, name);
+      dropped = [];
+      applyFieldValidation(desired, directive, dropped);
 
       let next: Obj;
       if (status) {
@@ -329,7 +335,10 @@ async function write(
       return writeService(deps, next, stored, (o) => deps.store.update(o));
     },
     { attempts: WRITE_ATTEMPTS, pinned: () => pinnedRv },
-  );
+  ).then((written) => {
+    warnings.push(...dropped);
+    return written;
+  });
 }
 
 /** Metadata the server keeps across writes to the main resource. */

@@ -15,6 +15,8 @@ export type Route =
   | { type: 'healthz' }
   | { type: 'version' }
   | { type: 'openapi' }
+  /** `/openapi/v3` (the index, no `path`) and `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`. */
+  | { type: 'openapiV3'; path?: string }
   /** `/api`: the core group's versions. */
   | { type: 'apiVersions' }
   /** `/apis`: every named group. */
@@ -46,7 +48,11 @@ export function route(path: string): Route {
       if (rest.length === 0) return { type: 'openapi' };
       break;
     case 'openapi':
-      if (rest.length === 1 && rest[0] === 'v3') return { type: 'openapi' };
+      if (rest[0] === 'v3') {
+        if (rest.length === 1) return { type: 'openapiV3' };
+        if ((rest[1] === 'api' && rest.length === 3) || (rest[1] === 'apis' && rest.length === 4))
+          return { type: 'openapiV3', path: rest.slice(1).join('/') };
+      }
       break;
     case 'agent':
       if (rest.length === 2 && rest[0] === 'v1') return { type: 'agent', op: rest[1] as string };

@@ -74,8 +74,8 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
 
   it('applies the examples (client-side apply: strategic merge patch), then re-applies them unchanged', async () => {
     // act
-    const first = await kubectl('apply', '--validate=false', '-f', EXAMPLES);
-    const second = await kubectl('apply', '--validate=false', '-f', EXAMPLES);
+    const first = await kubectl('apply', '-f', EXAMPLES);
+    const second = await kubectl('apply', '-f', EXAMPLES);
 
     // assess
     expect(first.code, first.stderr).toBe(0);
@@ -91,7 +91,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     await writeFile(changed, manifest.replaceAll('ferry.local/busybox:1', 'ferry.local/busybox:2'));
 
     // act
-    const applied = await kubectl('apply', '--validate=false', '-f', changed);
+    const applied = await kubectl('apply', '-f', changed);
     const container = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0]}');
 
     // assess
@@ -101,6 +101,62 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(c.image).toBe('ferry.local/busybox:2');
     expect(c.command[0]).toBe('sh');
     expect(c.ports).toHaveLength(1);
+  });
+
+  it('validates on the server by default (kubectl --validate=strict): a typo fails naming the field, warn drops it', async () => {
+    // prepare
+    const typo = join(dir, 'typo.yaml');
+    await writeFile(
+      typo,
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: "1"\ndtaa:\n  b: "2"\n',
+    );
+
+    // act
+    const strict = await kubectl('apply', '-f', typo);
+    const created = await kubectl('create', '-f', typo);
+    const warned = await kubectl('create', '-f', typo, '--validate=warn');
+    const stored = await kubectl('get', 'configmap', 'typo', '-o', 'jsonpath={.data}');
+    await kubectl('delete', 'configmap', 'typo');
+
+    // assess
+    expect(strict.code).not.toBe(0);
+    expect(strict.stderr).toContain('strict decoding error: unknown field "dtaa"');
+    expect(strict.stderr).not.toContain('openapi');
+    expect(created.stderr).toContain('unknown field "dtaa"');
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain('Warning: unknown field "dtaa"');
+    expect(JSON.parse(stored.stdout)).toEqual({ a: '1' });
+  });
+
+  it('applies a manifest that drops an env var: the patch kubectl computes from the OpenAPI removes it', async () => {
+    // prepare
+    const manifest = (env: string) =>
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata: {name: envy}',
+        'spec:',
+        '  selector: {matchLabels: {app: envy}}',
+        '  template:',
+        '    metadata: {labels: {app: envy}}',
+        '    spec:',
+        '      containers:',
+        `      - {name: c, image: ferry.local/busybox:1, env: [${env}]}`,
+      ].join('\n');
+    const file = join(dir, 'envy.yaml');
+    await writeFile(file, manifest('{name: A, value: "1"}, {name: B, value: "2"}'));
+    const first = await kubectl('apply', '-f', file);
+    await writeFile(file, manifest('{name: B, value: "3"}'));
+
+    // act
+    const second = await kubectl('apply', '-f', file);
+    const env = await kubectl('get', 'deployment', 'envy', '-o', 'jsonpath={.spec.template.spec.containers[0].env}');
+    await kubectl('delete', 'deployment', 'envy');
+
+    // assess
+    expect([first.code, second.code], `${first.stderr}${second.stderr}`).toEqual([0, 0]);
+    expect(second.stderr).not.toContain('warning');
+    expect(JSON.parse(env.stdout)).toEqual([{ name: 'B', value: '3' }]);
   });
 
   it('gets, describes, scales and deletes', async () => {
@@ -191,7 +247,7 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
 
   it('follows a rollout with kubectl rollout status (list, then watch) until it succeeds', async () => {
     // prepare
-    await kubectl('apply', '--validate=false', '-f', join(EXAMPLES, 'web-deployment.yaml'));
+    await kubectl('apply', '-f', join(EXAMPLES, 'web-deployment.yaml'));
     await kubectl('scale', 'deployment', 'web', '--replicas=3');
 
     // act
