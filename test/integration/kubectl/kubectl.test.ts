@@ -159,6 +159,80 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(JSON.parse(env.stdout)).toEqual([{ name: 'B', value: '3' }]);
   });
 
+  it('applies server-side: creates, records kubectl as the manager, and answers another manager with the conflict', async () => {
+    // prepare
+    const manifest = (name: string, replicas: number) =>
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        `metadata: {name: ${name}, labels: {app: ${name}}}`,
+        'spec:',
+        `  replicas: ${replicas}`,
+        `  selector: {matchLabels: {app: ${name}}}`,
+        '  template:',
+        `    metadata: {labels: {app: ${name}}}`,
+        '    spec: {containers: [{name: c, image: ferry.local/busybox:1}]}',
+      ].join('\n');
+    const file = join(dir, 'ssa.yaml');
+    const other = join(dir, 'ssa-other.yaml');
+    await writeFile(file, manifest('ssa', 1));
+    await writeFile(other, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ssa}\nspec: {replicas: 4}\n');
+
+    // act
+    const created = await kubectl('apply', '--server-side', '-f', file);
+    const again = await kubectl('apply', '--server-side', '-f', file);
+    const managers = await kubectl('get', 'deployment', 'ssa', '-o', 'jsonpath={.metadata.managedFields[*].manager}');
+    const conflict = await kubectl('apply', '--server-side', '--field-manager=autoscaler', '-f', other);
+    const forced = await kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager=autoscaler',
+      '--force-conflicts',
+      '-f',
+      other,
+    );
+    const replicas = await kubectl('get', 'deployment', 'ssa', '-o', 'jsonpath={.spec.replicas}');
+    const back = await kubectl('apply', '--server-side', '-f', file);
+    await kubectl('delete', 'deployment', 'ssa');
+
+    // assess
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('deployment.apps/ssa serverside-applied');
+    expect(again.code, again.stderr).toBe(0);
+    expect(managers.stdout).toBe('kubectl');
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toContain('Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas');
+    expect(conflict.stderr).toContain('--force-conflicts');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(replicas.stdout).toBe('4');
+    expect(back.stderr).toContain('conflict with "autoscaler": .spec.replicas');
+  });
+
+  it('moves an object from client-side to server-side apply (kubectl migrates its managedFields)', async () => {
+    // prepare
+    const file = join(dir, 'moving.yaml');
+    await writeFile(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: moving}\ndata: {a: "1", b: "2"}\n');
+    const clientSide = await kubectl('apply', '-f', file);
+    const before = await kubectl('get', 'configmap', 'moving', '-o', 'jsonpath={.metadata.managedFields[*].manager}');
+    await writeFile(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: moving}\ndata: {a: "1"}\n');
+
+    // act
+    const serverSide = await kubectl('apply', '--server-side', '-f', file);
+    const after = await kubectl('get', 'configmap', 'moving', '-o', 'jsonpath={.metadata.managedFields[*].manager}');
+    const data = await kubectl('get', 'configmap', 'moving', '-o', 'jsonpath={.data}');
+    await kubectl('delete', 'configmap', 'moving');
+
+    // assess
+    expect(clientSide.code, clientSide.stderr).toBe(0);
+    expect(before.stdout).toBe('kubectl-client-side-apply');
+    expect(serverSide.code, serverSide.stderr).toBe(0);
+    expect(serverSide.stderr).toBe('');
+    expect(after.stdout.split(' ')).not.toContain('kubectl-client-side-apply');
+    expect(after.stdout.split(' ')).toContain('kubectl');
+    // b was the client-side apply's; once migrated, the server-side apply that leaves it out removes it.
+    expect(JSON.parse(data.stdout)).toEqual({ a: '1' });
+  });
+
   it('gets, describes, scales and deletes', async () => {
     // act
     const ns = await kubectl('get', 'namespaces', '-o', 'name');
