@@ -18,6 +18,7 @@ import { defaultServiceAccount } from '../../schemas/service-account';
 import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
 import { trackNodeDesired } from '../node-desired';
 import type { Obj } from '../store/types';
+import { watchCacheOf } from '../store/watch-cache';
 import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
@@ -40,6 +41,8 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   const deps: ApiDeps = { ...given, store: trackNodeDesired(given.store, given.clock) };
   let openApi: string | undefined;
   const tokens = new TokenCache();
+  // Watches resume from a list's resourceVersion: the history they replay starts now.
+  if (deps.config.watch) watchCacheOf(deps.store);
   deps.store.watch((event) => {
     if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
   });

@@ -344,6 +344,31 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(out.stdout.split('\n').filter((l) => l === 'configmap/live').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('replays to a watch from a list the deletions made since, and tells a too old resourceVersion to relist (410)', async () => {
+    // prepare: what an informer does, list then watch from the list's resourceVersion
+    await kubectl('create', 'configmap', 'short-lived', '--from-literal=a=1');
+    const list = await kubectl('get', '--raw', '/api/v1/namespaces/default/configmaps');
+    const rv = (JSON.parse(list.stdout) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    await kubectl('delete', 'configmap', 'short-lived');
+    const watch = (from: string) =>
+      kubectl('get', '--raw', `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${from}&timeoutSeconds=1`);
+
+    // act
+    const resumed = await watch(rv);
+    const tooOld = await watch('1');
+
+    // assess
+    const events = resumed.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['DELETED short-lived']);
+    expect(JSON.parse(tooOld.stdout)).toMatchObject({
+      type: 'ERROR',
+      object: { kind: 'Status', code: 410, reason: 'Expired' },
+    });
+  });
+
   it('reads container output with kubectl logs (the same relay as ferry logs)', async () => {
     // prepare: play the node's agent, answering each log request for its pods
     const { answerLogRequest, LOG_REQUEST_KIND } = await import('../../../functions/api/pod-logs');
