@@ -385,10 +385,22 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
 
     // act
     const logs = await kubectl('logs', pod, '--tail=7');
+    const named = await kubectl('logs', pod, '-c', 'httpd', '--tail=3');
+    const byDeployment = await kubectl('logs', 'deployment/web', '--tail=2');
+    const unknownContainer = await kubectl('logs', pod, '-c', 'nope');
+    const follow = await kubectl('logs', pod, '-f');
+    const since = await kubectl('logs', pod, '--since=1h');
     unwatch();
 
     // assess
     expect(logs.code, logs.stderr).toBe(0);
     expect(logs.stdout).toBe('hello from the node (tail 7)\n');
+    expect(named.stdout).toBe('hello from the node (tail 3)\n');
+    expect(byDeployment.stdout).toBe('hello from the node (tail 2)\n');
+    expect(unknownContainer.stderr).toContain('container nope is not valid for pod');
+    // Not yet: refused, naming the flag, rather than printing a snapshot and exiting as if the pod had stopped.
+    expect(follow.code).not.toBe(0);
+    expect(follow.stderr).toContain('follow (kubectl logs -f): not supported yet by ferry');
+    expect(since.stderr).toContain('sinceSeconds (kubectl logs --since)');
   });
 });
