@@ -84,6 +84,26 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(second.stdout).toContain('deployment.apps/web unchanged');
   });
 
+  it('diffs a changed manifest against the live object (a server-side dry run) and explains fields from the OpenAPI', async () => {
+    // prepare
+    const manifest = await readFile(join(EXAMPLES, 'web-deployment.yaml'), 'utf8');
+    const changed = join(dir, 'web-diff.yaml');
+    await writeFile(changed, manifest.replaceAll('ferry.local/busybox:1', 'ferry.local/busybox:9'));
+
+    // act
+    const diff = await kubectl('diff', '-f', changed);
+    const image = await kubectl('get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image}');
+    const explained = await kubectl('explain', 'deployment.spec.replicas');
+
+    // assess: diff exits 1 when there are differences
+    expect(diff.code, diff.stderr).toBe(1);
+    expect(diff.stdout).toMatch(/^-\s+image: ferry\.local\/busybox:1$/m);
+    expect(diff.stdout).toMatch(/^\+\s+image: ferry\.local\/busybox:9$/m);
+    expect(image.stdout).toBe('ferry.local/busybox:1');
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout).toMatch(/FIELD:\s+replicas <integer>/);
+  });
+
   it('applies a changed manifest (a new image): the container is patched by name, the rest kept', async () => {
     // prepare
     const manifest = await readFile(join(EXAMPLES, 'web-deployment.yaml'), 'utf8');
