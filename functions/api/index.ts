@@ -26,7 +26,7 @@ import { type Access, authenticate, authorize, type Principal, TokenCache } from
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
-import { openApiV3Response } from './openapi-v3';
+import { openApiV2Response, openApiV3Response } from './openapi-v3';
 import { handleResource, SYSTEM_NAMESPACES } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
@@ -88,6 +88,9 @@ async function dispatch(
         headers: { 'content-type': 'application/json' },
         body: openApi(),
       }));
+    case 'openapiV2':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => openApiV2Response(req.headers.accept));
     case 'openapiV3':
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => openApiV3Response(r.path, req.query.get('hash')));

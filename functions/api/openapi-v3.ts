@@ -189,3 +189,38 @@ export function openApiV3Response(path: string | undefined, hash: string | null)
     body: doc.body,
   };
 }
+
+/**
+ * `/openapi/v2`, which kubectl still reads for one thing: validating a `v1` List file client-side
+ * (a List is no kind the v3 documents can vouch for). The document lists no definitions, on
+ * purpose: kubectl then skips its client-side check of each item (a kind absent from it is not
+ * checked), and the server checks every item as kubectl sends it, with the `fieldValidation` the
+ * v3 documents offer. kubectl asks for the gnostic protobuf form; JSON otherwise.
+ */
+export function openApiV2Response(accept: string | undefined): ApiResponse {
+  if ((accept ?? '').includes('application/com.github.proto-openapi.spec.v2')) {
+    return {
+      status: 200,
+      // The API server answers with the type spelled without the `@`, which Go's mime parser refuses.
+      headers: { 'content-type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' },
+      body: V2_PROTOBUF,
+    };
+  }
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ swagger: '2.0', info: V2_INFO, paths: {}, definitions: {} }),
+  };
+}
+
+const V2_INFO = { title: 'ferry', version: 'v1' };
+
+/**
+ * The same document as openapi_v2.Document (gnostic openapiv2/OpenAPIv2.proto): swagger = 1,
+ * info = 2 (title = 1, version = 2), paths = 8, definitions = 9. Every byte is below 0x80, so the
+ * string is its own UTF-8 encoding.
+ */
+const V2_PROTOBUF = (() => {
+  const field = (n: number, payload: string) => String.fromCharCode((n << 3) | 2, payload.length) + payload;
+  return field(1, '2.0') + field(2, field(1, V2_INFO.title) + field(2, V2_INFO.version)) + field(8, '') + field(9, '');
+})();

@@ -148,6 +148,34 @@ describe.skipIf(!hasKubectl)('kubectl against ferry', () => {
     expect(JSON.parse(stored.stdout)).toEqual({ a: '1' });
   });
 
+  it('applies a v1 List file with default validation: each item is checked by the server as it is sent', async () => {
+    // prepare
+    const list = (second: object) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'listed-1' }, data: { a: '1' } },
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'listed-2' }, ...second },
+        ],
+      });
+    const good = join(dir, 'list-good.json');
+    const typo = join(dir, 'list-typo.json');
+    await writeFile(good, list({ data: { b: '2' } }));
+    await writeFile(typo, list({ dtaa: { b: '2' } }));
+
+    // act
+    const applied = await kubectl('apply', '-f', good);
+    const refused = await kubectl('apply', '-f', typo);
+    await kubectl('delete', '-f', good);
+
+    // assess
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('configmap/listed-2 created');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('strict decoding error: unknown field "dtaa"');
+  });
+
   it('applies a manifest that drops an env var: the patch kubectl computes from the OpenAPI removes it', async () => {
     // prepare
     const manifest = (env: string) =>

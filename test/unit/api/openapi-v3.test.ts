@@ -80,6 +80,36 @@ describe('OpenAPI v3 as kubectl reads it', () => {
     expect(dig(service, 'properties', 'spec', 'properties', 'ports', 'x-kubernetes-patch-merge-key')).toBe('port');
   });
 
+  it('serves /openapi/v2 without definitions, as protobuf to kubectl and as JSON otherwise', async () => {
+    // act
+    const pb = await api.send('GET', '/openapi/v2', {
+      headers: { accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' },
+    });
+    const json = await api.send('GET', '/openapi/v2');
+
+    // assess
+    expect(pb.headers['content-type']).toBe('application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    // swagger (field 1) "2.0", info (2) {title, version}, paths (8) and definitions (9) empty.
+    expect([...Buffer.from(pb.body, 'utf8')]).toEqual([
+      0x0a,
+      3,
+      ...Buffer.from('2.0'),
+      0x12,
+      13,
+      0x0a,
+      5,
+      ...Buffer.from('ferry'),
+      0x12,
+      2,
+      ...Buffer.from('v1'),
+      0x42,
+      0,
+      0x4a,
+      0,
+    ]);
+    expect(json.json).toEqual({ swagger: '2.0', info: { title: 'ferry', version: 'v1' }, paths: {}, definitions: {} });
+  });
+
   it('answers 404 for a group-version it does not serve, and 405 for a write', async () => {
     // act
     const missing = await api.send('GET', '/openapi/v3/apis/nope.io/v1');
