@@ -95,7 +95,7 @@ describe('OpenAPI v3 as kubectl reads it', () => {
       3,
       ...Buffer.from('2.0'),
       0x12,
-      13,
+      11,
       0x0a,
       5,
       ...Buffer.from('ferry'),
