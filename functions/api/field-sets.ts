@@ -37,37 +37,99 @@ export function fieldsOf(kind: string, obj: Rec): FieldSet {
     if (key === 'apiVersion' || key === 'kind' || key === 'status') continue;
     if (key === 'metadata' && isRec(value)) {
       for (const [m, v] of Object.entries(value))
-        if (!STRIPPED_METADATA.has(m)) walk(kind, v, ['metadata', m], [`f:metadata`, `f:${m}`], out);
+        if (!STRIPPED_METADATA.has(m)) walk(kind, v, ['metadata', m], `${open('f:metadata')},${el(`f:${m}`)}`, out);
       continue;
     }
-    walk(kind, value, [key], [`f:${key}`], out);
+    walk(kind, value, [key], open(`f:${key}`), out);
   }
   return out;
 }
 
-function walk(kind: string, value: unknown, fieldPath: string[], path: string[], out: FieldSet): void {
+/**
+ * Paths are built as their JSON text without the closing bracket (`["f:spec","f:replicas"`):
+ * appending an element is a concatenation, and a set member is `path + ']'` (stringifying each
+ * path array was most of a write's bookkeeping cost).
+ */
+const open = (first: string) => `[${JSON.stringify(first)}`;
+const el = (element: string) => JSON.stringify(element);
+
+function walk(kind: string, value: unknown, fieldPath: string[], path: string, out: FieldSet): void {
   if (isRec(value)) {
     const entries = Object.entries(value);
-    if (entries.length === 0) out.add(JSON.stringify(path));
-    for (const [k, v] of entries) walk(kind, v, [...fieldPath, k], [...path, `f:${k}`], out);
+    if (entries.length === 0) out.add(`${path}]`);
+    for (const [k, v] of entries) walk(kind, v, [...fieldPath, k], `${path},${el(`f:${k}`)}`, out);
     return;
   }
   if (Array.isArray(value)) {
     const key = mergeKeyAt(kind, fieldPath);
     if (key === '' && value.every((v) => !isRec(v) && !Array.isArray(v))) {
-      for (const v of value) out.add(JSON.stringify([...path, `v:${JSON.stringify(v)}`]));
+      for (const v of value) out.add(`${path},${el(`v:${JSON.stringify(v)}`)}]`);
       return;
     }
     if (key && value.every((e) => isRec(e) && e[key] !== undefined)) {
       for (const e of value as Rec[]) {
-        const item = [...path, `k:${JSON.stringify({ [key]: e[key] })}`];
-        out.add(JSON.stringify([...item, '.']));
-        for (const [k, v] of Object.entries(e)) walk(kind, v, [...fieldPath, k], [...item, `f:${k}`], out);
+        const item = `${path},${el(`k:${JSON.stringify({ [key]: e[key] })}`)}`;
+        out.add(`${item},"."]`);
+        for (const [k, v] of Object.entries(e)) walk(kind, v, [...fieldPath, k], `${item},${el(`f:${k}`)}`, out);
       }
       return;
     }
   }
-  out.add(JSON.stringify(path));
+  out.add(`${path}]`);
+}
+
+/**
+ * The fields `after` sets that `before` did not set to the same value (a new list item counts
+ * with its `.`): what a write changed, in one walk of both objects.
+ */
+export function changedFields(kind: string, before: Rec | undefined, after: Rec): FieldSet {
+  const out: FieldSet = new Set();
+  const wasMeta = isRec(before?.metadata) ? (before.metadata as Rec) : undefined;
+  for (const [key, value] of Object.entries(after)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'status') continue;
+    if (key === 'metadata' && isRec(value)) {
+      for (const [m, v] of Object.entries(value))
+        if (!STRIPPED_METADATA.has(m))
+          diff(kind, wasMeta?.[m], v, ['metadata', m], `${open('f:metadata')},${el(`f:${m}`)}`, out);
+      continue;
+    }
+    diff(kind, before?.[key], value, [key], open(`f:${key}`), out);
+  }
+  return out;
+}
+
+function diff(kind: string, was: unknown, value: unknown, fieldPath: string[], path: string, out: FieldSet): void {
+  if (isRec(value)) {
+    const entries = Object.entries(value);
+    if (entries.length === 0 && !(isRec(was) && Object.keys(was).length === 0)) out.add(`${path}]`);
+    const prev = isRec(was) ? was : undefined;
+    for (const [k, v] of entries) diff(kind, prev?.[k], v, [...fieldPath, k], `${path},${el(`f:${k}`)}`, out);
+    return;
+  }
+  if (Array.isArray(value)) {
+    const key = mergeKeyAt(kind, fieldPath);
+    const prev = Array.isArray(was) ? was : [];
+    if (key === '' && value.every((v) => !isRec(v) && !Array.isArray(v))) {
+      const had = new Set(prev.map((v) => JSON.stringify(v)));
+      for (const v of value)
+        if (!had.has(JSON.stringify(v))) out.add(JSON.stringify([...path, `v:${JSON.stringify(v)}`]));
+      return;
+    }
+    if (key && value.every((e) => isRec(e) && e[key] !== undefined)) {
+      const byKey = new Map(prev.filter(isRec).map((e) => [JSON.stringify(e[key]), e]));
+      for (const e of value as Rec[]) {
+        const id = JSON.stringify(e[key]);
+        const item = `${path},${el(`k:${JSON.stringify({ [key]: e[key] })}`)}`;
+        const old = byKey.get(id);
+        if (!old) out.add(`${item},"."]`);
+        for (const [k, v] of Object.entries(e))
+          diff(kind, old?.[k], v, [...fieldPath, k], `${item},${el(`f:${k}`)}`, out);
+      }
+      return;
+    }
+  }
+  if (was !== value && (typeof value !== 'object' || JSON.stringify(was) !== JSON.stringify(value)))
+    out.add(`${path}]`);
 }
 
 /** The value at `path` in `obj` (`.` is the item itself), or undefined when it is not there. */
@@ -123,13 +185,13 @@ export function toFieldsV1(set: FieldSet): Rec {
 /** `FieldsV1` back to a set; anything that is not one (hand-written managedFields) yields what it can. */
 export function fromFieldsV1(fields: unknown): FieldSet {
   const out: FieldSet = new Set();
-  const visit = (node: unknown, path: string[]) => {
+  const visit = (node: unknown, path: string) => {
     if (!isRec(node)) return;
     const children = Object.entries(node);
-    if (children.length === 0 && path.length > 0) out.add(JSON.stringify(path));
-    for (const [el, child] of children) visit(child, [...path, el]);
+    if (children.length === 0 && path !== '') out.add(`${path}]`);
+    for (const [element, child] of children) visit(child, path === '' ? open(element) : `${path},${el(element)}`);
   };
-  visit(fields, []);
+  visit(fields, '');
   return out;
 }
 

@@ -20,7 +20,16 @@ import { mergeKeyAt } from '../../schemas/list-keys';
 import { isoTime } from '../../schemas/time';
 import { BadRequestError, FerryError, InvalidError } from '../errors';
 import type { Obj } from '../store/types';
-import { describePath, type FieldSet, fieldsOf, fromFieldsV1, removeAt, toFieldsV1, valueAt } from './field-sets';
+import {
+  changedFields,
+  describePath,
+  type FieldSet,
+  fieldsOf,
+  fromFieldsV1,
+  removeAt,
+  toFieldsV1,
+  valueAt,
+} from './field-sets';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -127,8 +136,9 @@ export function applyConfiguration(
   for (const encoded of applied) {
     const path = JSON.parse(encoded) as string[];
     if (path[path.length - 1] === '.') continue;
-    if (live && same(valueAt(config, path), valueAt(live, path))) continue;
-    for (const owner of others) if (owner.fields.has(encoded)) conflicts.push({ owner, path });
+    const owning = others.filter((o) => o.fields.has(encoded));
+    if (owning.length === 0 || (live && same(valueAt(config, path), valueAt(live, path)))) continue;
+    for (const owner of owning) conflicts.push({ owner, path });
   }
   if (conflicts.length > 0 && !force) throw conflictError(conflicts);
   for (const { owner, path } of conflicts) owner.fields.delete(JSON.stringify(path));
@@ -171,10 +181,7 @@ export function trackUpdate(stored: Obj | undefined, next: Obj, given: unknown, 
   }
   const kind = next.kind;
   const after = fieldsOf(kind, next as unknown as Rec);
-  const was = stored ? fieldsOf(kind, stored as unknown as Rec) : new Set<string>();
-  const changed = new Set(
-    [...after].filter((p) => !was.has(p) || !same(valueAt(stored, JSON.parse(p)), valueAt(next, JSON.parse(p)))),
-  );
+  const changed = changedFields(kind, stored as unknown as Rec | undefined, next as unknown as Rec);
   const list = owners(stored);
   for (const o of list) for (const p of o.fields) if (changed.has(p) || !after.has(p)) o.fields.delete(p);
   if (changed.size > 0) {
