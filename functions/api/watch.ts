@@ -15,8 +15,10 @@
  *   ADDED events, then a BOOKMARK annotated `k8s.io/initial-events-end`.
  * Ends after `timeoutSeconds` (default and at most 30 minutes) or when the client goes away.
  *
- * An object that stops (or starts) matching a selector is not turned into DELETED (ADDED) as the
- * API server does: events are filtered on the object as written.
+ * With a selector, an object that stops matching is sent as DELETED (as it was, at the new
+ * resourceVersion) and one that starts matching as ADDED, as the API server does, when the
+ * history holds the object's previous version (else the event is filtered on the object as
+ * written).
  *
  * Events come from the store's in-process change feed, so only a runtime that serves every write
  * from one process (the local server) can watch; elsewhere (Lambda) a watch is refused with 400.
@@ -25,7 +27,7 @@ import type { KindInfo } from '../../schemas';
 import { BadRequestError, InvalidError } from '../errors';
 import { compileLabelSelector } from '../store/selector';
 import type { ChangeEvent, Obj } from '../store/types';
-import { watchCacheOf } from '../store/watch-cache';
+import { type CachedEvent, watchCacheOf } from '../store/watch-cache';
 import { listObjects, matchesFields, parseFieldSelector } from './list';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
 
@@ -62,8 +64,9 @@ export async function watchObjects(
   const cache = watchCacheOf(deps.store);
   const queued: ChangeEvent[] = [];
   let sink: ((ev: ChangeEvent) => void) | undefined;
-  const deliver = (ev: ChangeEvent) => {
-    if (!matches(ev.object)) return;
+  const deliver = (cached: CachedEvent) => {
+    const ev = asSeen(cached, matches);
+    if (!ev) return;
     if (sink) sink(ev);
     else queued.push(ev);
   };
@@ -140,6 +143,19 @@ export async function watchObjects(
         if (signal.aborted) finish();
       }),
   };
+}
+
+/** The event as a watcher with this selector sees it, or undefined when it sees nothing. */
+function asSeen(ev: CachedEvent, matches: (o: Obj) => boolean): ChangeEvent | undefined {
+  const now = matches(ev.object);
+  if (ev.type !== 'MODIFIED' || ev.prev === undefined) return now ? { type: ev.type, object: ev.object } : undefined;
+  const before = matches(ev.prev);
+  if (before && now) return { type: 'MODIFIED', object: ev.object };
+  if (now) return { type: 'ADDED', object: ev.object };
+  if (!before) return undefined;
+  const gone = structuredClone(ev.prev);
+  gone.metadata.resourceVersion = ev.object.metadata.resourceVersion as string;
+  return { type: 'DELETED', object: gone };
 }
 
 const LIST_IGNORES = [

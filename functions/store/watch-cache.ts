@@ -11,18 +11,29 @@
  * The history is complete from the revision the store had when the cache started, and from the
  * last event a kind has dropped.
  */
-import type { ChangeEvent, StateStore } from './types';
+import type { ChangeEvent, Obj, StateStore } from './types';
 
 export const WATCH_HISTORY_PER_KIND = 1000;
 
+/**
+ * A change and, when the history still holds the object's previous event, the object as it was
+ * before: what lets a watch with a selector turn "stopped matching" into DELETED and "started
+ * matching" into ADDED, as the API server does.
+ */
+export interface CachedEvent extends ChangeEvent {
+  prev?: Obj;
+}
+
 interface KindHistory {
-  events: ChangeEvent[];
+  events: CachedEvent[];
+  /** The newest object of each key with an event in `events` (the next event's `prev`). */
+  latest: Map<string, Obj>;
   /** Every event of the kind after this revision is in `events`. */
   completeAfter: bigint;
 }
 
 export type WatchStart =
-  | { ok: true; replay: ChangeEvent[]; stop: () => void }
+  | { ok: true; replay: CachedEvent[]; stop: () => void }
   /** `from` is older than the history: the client must list again (410 Expired). */
   | { ok: false; reason: 'Expired'; oldest: bigint }
   /** `from` is newer than anything the store has written (a forged or foreign resourceVersion). */
@@ -30,7 +41,7 @@ export type WatchStart =
 
 export class WatchCache {
   private readonly byKind = new Map<string, KindHistory>();
-  private readonly listeners = new Set<(ev: ChangeEvent) => void>();
+  private readonly listeners = new Set<(ev: CachedEvent) => void>();
   private started: bigint | undefined;
   private latest = 0n;
   private readonly ready: Promise<void>;
@@ -60,7 +71,7 @@ export class WatchCache {
    * Subscribes `listener` to `kind`'s events after revision `from`: those already past come back
    * as `replay` (in order), later ones go to the listener, with nothing missed or repeated.
    */
-  async watchFrom(kind: string, from: bigint, listener: (ev: ChangeEvent) => void): Promise<WatchStart> {
+  async watchFrom(kind: string, from: bigint, listener: (ev: CachedEvent) => void): Promise<WatchStart> {
     await this.ready;
     if (from > this.latest) {
       // Writes made by another process sharing the store move its revision without an event here.
@@ -72,28 +83,39 @@ export class WatchCache {
     if (from < oldest) return { ok: false, reason: 'Expired', oldest };
     const replay = (history?.events ?? []).filter((ev) => revision(ev.object.metadata.resourceVersion) > from);
     // An event still on its way when a list read past it is not sent twice.
-    const own = (ev: ChangeEvent) => {
+    const own = (ev: CachedEvent) => {
       if (ev.object.kind === kind && revision(ev.object.metadata.resourceVersion) > from) listener(ev);
     };
     this.listeners.add(own);
     return { ok: true, replay, stop: () => this.listeners.delete(own) };
   }
 
-  private record(ev: ChangeEvent): void {
-    const rv = revision(ev.object.metadata.resourceVersion);
+  private record(change: ChangeEvent): void {
+    const rv = revision(change.object.metadata.resourceVersion);
     if (rv > this.latest) this.latest = rv;
-    let history = this.byKind.get(ev.object.kind);
+    let history = this.byKind.get(change.object.kind);
     if (!history) {
-      history = { events: [], completeAfter: this.started ?? rv - 1n };
-      this.byKind.set(ev.object.kind, history);
+      history = { events: [], latest: new Map(), completeAfter: this.started ?? rv - 1n };
+      this.byKind.set(change.object.kind, history);
     }
+    const key = keyOf(change.object);
+    const prev = history.latest.get(key);
+    const ev: CachedEvent = prev ? { ...change, prev } : change;
     history.events.push(ev);
+    if (change.type === 'DELETED') history.latest.delete(key);
+    else history.latest.set(key, change.object);
     if (history.events.length > this.capacity) {
-      const dropped = history.events.shift() as ChangeEvent;
+      const dropped = history.events.shift() as CachedEvent;
       history.completeAfter = revision(dropped.object.metadata.resourceVersion);
+      const k = keyOf(dropped.object);
+      if (history.latest.get(k) === dropped.object) history.latest.delete(k);
     }
     for (const listener of this.listeners) listener(ev);
   }
+}
+
+function keyOf(o: Obj): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
 function revision(rv: string | undefined): bigint {

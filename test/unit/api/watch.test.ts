@@ -76,6 +76,27 @@ describe('watch', () => {
     expect(w.events).toEqual(['ADDED old', 'ADDED new', 'MODIFIED new', 'DELETED old']);
   });
 
+  it('sends DELETED when an object stops matching the label selector and ADDED when one starts', async () => {
+    // prepare
+    await api.send('POST', CMS, { body: configMap('outsider') });
+    const w = follow(await api.send('GET', CMS, { query: { watch: 'true', labelSelector: 'app=web' } }));
+    stops.push(w.stop);
+    const relabel = (name: string, app: string) =>
+      api.send('PATCH', `${CMS}/${name}`, {
+        body: { metadata: { labels: { app } } },
+        contentType: 'application/merge-patch+json',
+      });
+
+    // act
+    await relabel('old', 'other');
+    await relabel('outsider', 'web');
+    await relabel('old', 'still-other');
+    await settle();
+
+    // assess: the second change of old is not seen (it matched neither before nor after)
+    expect(w.events).toEqual(['ADDED old', 'DELETED old', 'ADDED outsider']);
+  });
+
   it('from a list resourceVersion, sends only what changed since', async () => {
     // prepare
     const list = await api.send('GET', CMS);
