@@ -51,6 +51,7 @@ import { toScale, writeScale } from './scale';
 import {
   APPLY_PATCH_TYPE,
   applyConfiguration,
+  checkNoManagedFields,
   fieldManagerOf,
   forceOf,
   managedOf,
@@ -224,6 +225,7 @@ async function create(
   const apply = isApply(req);
   const manager = fieldManagerOf(req.query, req.headers, apply);
   const given = (body.metadata as { managedFields?: unknown }).managedFields;
+  if (apply) checkNoManagedFields(body);
   const meta = body.metadata;
   if ((meta.name === undefined || meta.name === '') && typeof meta.generateName === 'string') {
     meta.name = `${meta.generateName}${randomSuffix()}`;

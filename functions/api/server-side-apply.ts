@@ -115,6 +115,12 @@ function entries(list: Owner[]): ManagedFieldsEntry[] {
   return list.filter((o) => o.fields.size > 0).map((o) => ({ ...o.entry, fieldsV1: toFieldsV1(o.fields) }));
 }
 
+/** The API server's rule: ownership is the server's to record, never part of an applied intent. */
+export function checkNoManagedFields(config: Obj): void {
+  if ((config.metadata as unknown as Rec).managedFields !== undefined)
+    throw new BadRequestError('metadata.managedFields must be nil in an applied configuration');
+}
+
 /**
  * The object an apply of `config` by `manager` makes of `live` (undefined: it is created), with
  * its managedFields. Throws 409 listing every conflict unless `force`.
@@ -126,6 +132,7 @@ export function applyConfiguration(
   force: boolean,
   now: number,
 ): Obj {
+  checkNoManagedFields(config);
   const kind = config.kind;
   const applied = fieldsOf(kind, config as unknown as Rec);
   const all = owners(live);

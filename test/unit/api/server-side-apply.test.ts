@@ -190,9 +190,14 @@ describe('server-side apply', () => {
     expect(res.json.message).toContain(message);
   });
 
-  it('refuses an apply whose body names another object, and force on a merge patch', async () => {
+  it('refuses an apply whose body names another object or sets managedFields, and force on a merge patch', async () => {
     // act
     const other = await apply(`${CONFIGMAPS}/c`, configMap('d'), { fieldManager: 'ci' });
+    const owned = await apply(
+      `${CONFIGMAPS}/c`,
+      { ...configMap('c'), metadata: { name: 'c', managedFields: [{ manager: 'x' }] } },
+      { fieldManager: 'ci' },
+    );
     const force = await api.send('PATCH', `${CONFIGMAPS}/c`, {
       body: {},
       contentType: 'application/merge-patch+json',
@@ -201,6 +206,8 @@ describe('server-side apply', () => {
 
     // assess
     expect(other.status).toBe(400);
+    expect(owned.status).toBe(400);
+    expect(owned.json.message).toContain('metadata.managedFields must be nil');
     expect(force.status).toBe(400);
   });
 });
