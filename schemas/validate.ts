@@ -8,7 +8,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { toCauses } from './ajv-causes';
-import { invalidMessage, notSupported, required, tooLong } from './causes';
+import { invalidMessage, joinPath, notSupported, required, tooLong } from './causes';
 import { type KindInfo, kindInfo, kinds } from './kinds';
 import { semantic } from './rules';
 import { shareSubschemas } from './shared-subschemas';
@@ -70,4 +70,33 @@ function treeCause(p: TreeProblem): StatusCause {
     case 'size':
       return tooLong('', `the object may not be more than ${MAX_OBJECT_BYTES} bytes as JSON`);
   }
+}
+
+/**
+ * The fields of `obj` its kind's schema does not declare, each as the path of keys and list
+ * indexes to it and in Kubernetes' notation (`spec.template.spec.foo`): what a request's
+ * `fieldValidation` decides about (Strict refuses them, Warn and Ignore drop them). Fields inside
+ * a union no branch of which matched are left to validation, which reports the union.
+ */
+export function unknownFields(obj: unknown): { path: string[]; field: string }[] {
+  if (!isRec(obj) || typeof obj.kind !== 'string' || treeProblems(obj).length > 0) return [];
+  const info = kindInfo(obj.kind);
+  if (!info || obj.apiVersion !== info.apiVersion) return [];
+  const validator = validatorFor(info);
+  if (validator(obj)) return [];
+  const errors = validator.errors ?? [];
+  const unions = errors.filter((e) => e.keyword === 'anyOf').map((u) => u.schemaPath.replace(/\/anyOf$/, '/anyOf/'));
+  const out: { path: string[]; field: string }[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'additionalProperties' || unions.some((u) => e.schemaPath.startsWith(u))) continue;
+    const path = [...e.instancePath.split('/').slice(1), String(e.params.additionalProperty)].map((s) =>
+      s.replace(/~1/g, '/').replace(/~0/g, '~'),
+    );
+    const field = path.reduce(
+      (at, seg, i) => (/^\d+$/.test(seg) && i < path.length - 1 ? `${at}[${seg}]` : joinPath(at, seg)),
+      '',
+    );
+    out.push({ path, field });
+  }
+  return out;
 }

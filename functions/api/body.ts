@@ -38,7 +38,14 @@ const JSON_TYPES = new Set([
   'application/strategic-merge-patch+json',
   'application/json-patch+json',
 ]);
-const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
+// A server-side apply body (application/apply-patch+yaml) is YAML or JSON, as YAML reads JSON.
+const YAML_TYPES = new Set([
+  'application/yaml',
+  'application/x-yaml',
+  'text/yaml',
+  'text/x-yaml',
+  'application/apply-patch+yaml',
+]);
 /** The media type without parameters, lower-cased; '' when the header is absent. */
 export function mediaType(req: ApiRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';

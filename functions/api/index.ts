@@ -21,6 +21,7 @@ import { ensureKubernetesService, isKubernetesService } from '../kubernetes-serv
 import { trackNodeDesired } from '../node-desired';
 import { DEFAULT_NODE_PORT_RANGE } from '../node-ports';
 import type { Obj } from '../store/types';
+import { watchCacheOf } from '../store/watch-cache';
 import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
@@ -28,6 +29,7 @@ import { type Access, authenticate, authorize, type Principal, TokenCache } from
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
+import { openApiV2Response, openApiV3Response } from './openapi-v3';
 import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
@@ -42,6 +44,8 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   const deps: ApiDeps = { ...given, store: trackNodeDesired(given.store, given.clock) };
   let openApi: string | undefined;
   const tokens = new TokenCache();
+  // Watches resume from a list's resourceVersion: the history they replay starts now.
+  if (deps.config.watch) watchCacheOf(deps.store);
   deps.store.watch((event) => {
     if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
   });
@@ -87,6 +91,12 @@ async function dispatch(
         headers: { 'content-type': 'application/json' },
         body: openApi(),
       }));
+    case 'openapiV2':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => openApiV2Response(req.headers.accept));
+    case 'openapiV3':
+      gate({ path: 'discovery' });
+      return only(req, ['GET'], () => openApiV3Response(r.path, req.query.get('hash')));
     case 'apiVersions':
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => jsonResponse(200, apiVersions()));

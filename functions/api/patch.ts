@@ -27,6 +27,8 @@ export const PATCH_TYPES = [
   'application/merge-patch+json',
   'application/strategic-merge-patch+json',
   'application/json-patch+json',
+  // Server-side apply: not a patch of the stored object but a manager's configuration (server-side-apply.ts).
+  'application/apply-patch+yaml',
 ] as const;
 
 export function applyPatch(contentType: string, target: unknown, patch: unknown): unknown {

@@ -1,6 +1,8 @@
 /**
  * `GET /api/v1/namespaces/{ns}/pods/{name}/log`: a container's output, as `kubectl logs` reads it
- * (text/plain; `container`, `tailLines`, `previous`, `limitBytes`).
+ * (text/plain; `container`, `tailLines`, `previous`, `limitBytes`). `follow`, `timestamps`,
+ * `sinceSeconds` and `sinceTime` are refused with 400 naming them: the node sends a snapshot of
+ * the output's tail, not a stream, and keeps no timestamps.
  *
  * The control plane never calls an agent (agents poll, and may sit behind NAT), so the call is
  * relayed through the store: it writes an internal `LogRequest` for the pod's node, which moves the
@@ -42,6 +44,7 @@ export async function podLogs(
   query: URLSearchParams,
   signal?: AbortSignal,
 ): Promise<ApiResponse> {
+  refuseUnsupported(query);
   const p = pod as PodLike;
   const names = [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name);
   const container = query.get('container') ?? (p.spec.containers.length === 1 ? p.spec.containers[0]?.name : undefined);
@@ -165,6 +168,20 @@ export function truncateTail(text: string, limit: number): string {
   let start = buf.length - limit;
   while (start < buf.length && ((buf[start] as number) & 0xc0) === 0x80) start++;
   return buf.subarray(start).toString('utf8');
+}
+
+/** Options kubectl logs may send that the relay cannot honour (`-f`, `--timestamps`, `--since`, `--since-time`). */
+function refuseUnsupported(query: URLSearchParams): void {
+  const offending = [
+    query.get('follow') === 'true' ? 'follow (kubectl logs -f)' : undefined,
+    query.get('timestamps') === 'true' ? 'timestamps (kubectl logs --timestamps)' : undefined,
+    query.has('sinceSeconds') ? 'sinceSeconds (kubectl logs --since)' : undefined,
+    query.has('sinceTime') ? 'sinceTime (kubectl logs --since-time)' : undefined,
+  ].filter((o) => o !== undefined);
+  if (offending.length > 0)
+    throw new BadRequestError(
+      `${offending.join(', ')}: not supported yet by ferry (a node sends the tail of a container's output, not a stream); use --tail`,
+    );
 }
 
 function intParam(query: URLSearchParams, name: string, min: number): number | undefined {

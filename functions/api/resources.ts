@@ -4,7 +4,6 @@
  * writes to the main resource never change `status` and writes to `/status` change nothing else.
  * https://kubernetes.io/docs/reference/using-api/api-concepts/
  */
-import { randomBytes } from 'node:crypto';
 import { checkQuota } from '../admission';
 import {
   checkRangeHasRoom,
@@ -13,7 +12,15 @@ import {
   DEFAULT_SERVICE_RANGE,
   writeServiceWithClusterIP,
 } from '../cluster-ips';
-import { BadRequestError, ConflictError, InvalidError, MethodNotAllowedError, NotFoundError } from '../errors';
+import {
+  BadRequestError,
+  ConflictError,
+  InvalidError,
+  isNotFound,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnsupportedMediaTypeError,
+} from '../errors';
 import { DEFAULT_NODE_PORT_RANGE, keepAllocated, nodePortProblems, writeServiceWithNodePorts } from '../node-ports';
 import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
@@ -31,6 +38,7 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { removeResource } from './delete';
 import { handleEviction } from './eviction';
+import { applyFieldValidation, fieldValidationOf } from './field-validation';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
 import { restrictNodeWrite } from './node-identity';
@@ -38,8 +46,18 @@ import { applyPatch, PATCH_TYPES } from './patch';
 import { podLogs } from './pod-logs';
 import { admitPolicy, warningHeaders } from './policy';
 import { handleRollback } from './rollback';
-import { mustGet, refOf } from './route-objects';
+import { carryServerMetadata, mustGet, randomSuffix, refOf } from './route-objects';
 import { toScale, writeScale } from './scale';
+import {
+  APPLY_PATCH_TYPE,
+  applyConfiguration,
+  checkNoManagedFields,
+  fieldManagerOf,
+  forceOf,
+  managedOf,
+  setManaged,
+  trackUpdate,
+} from './server-side-apply';
 import { toTable, wantsTable } from './table';
 import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
 import { isWatch, watchObjects } from './watch';
@@ -121,8 +139,15 @@ export async function handleResource(
       }
       {
         const warnings: string[] = [];
-        const written = await write(deps, req, route, principal, verb, dryRun, warnings);
-        return withWarnings(jsonResponse(200, written), warnings);
+        try {
+          const written = await write(deps, req, route, principal, verb, dryRun, warnings);
+          return withWarnings(jsonResponse(200, written), warnings);
+        } catch (err) {
+          // Server-side apply creates what is not there yet.
+          if (!isApply(req) || route.subresource || !isNotFound(err)) throw err;
+          const created = await create(deps, req, route, principal, dryRun, warnings);
+          return withWarnings(jsonResponse(201, created), warnings);
+        }
       }
     case 'delete':
       return jsonResponse(200, await removeResource(deps, req, route, principal));
@@ -160,6 +185,10 @@ function describe(route: ResourceRoute): string {
   return `${ns}${resourceLabel(route.info)}${name}${route.subresource ? `/${route.subresource}` : ''}`;
 }
 
+function isApply(req: ApiRequest): boolean {
+  return req.method === 'PATCH' && mediaType(req) === APPLY_PATCH_TYPE;
+}
+
 function dryRunOf(req: ApiRequest): boolean {
   const values = req.query.getAll('dryRun');
   if (values.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
@@ -192,14 +221,24 @@ async function create(
 ): Promise<Obj> {
   const { info } = route;
   const body = asObjectOf(parseBody(req, deps.config.maxBodyBytes), info);
-  checkPlacement(body, info, route.namespace);
+  checkPlacement(body, info, route.namespace, route.name);
+  const apply = isApply(req);
+  const manager = fieldManagerOf(req.query, req.headers, apply);
+  const given = (body.metadata as { managedFields?: unknown }).managedFields;
+  if (apply) checkNoManagedFields(body);
   const meta = body.metadata;
   if ((meta.name === undefined || meta.name === '') && typeof meta.generateName === 'string') {
     meta.name = `${meta.generateName}${randomSuffix()}`;
   }
   stripServerMetadata(body);
   if (hasStatusSubresource(info)) delete body.status;
+  applyFieldValidation(body, fieldValidationOf(req.query, apply ? 'PatchOptions' : 'CreateOptions'), warnings);
+  const applied = apply
+    ? applyConfiguration(undefined, body, manager, forceOf(req.query, true), deps.clock())
+    : undefined;
   const obj = admit(body);
+  if (applied) setManaged(obj, managedOf(applied) ?? []);
+  else trackUpdate(undefined, obj, given, manager, deps.clock());
   authorizeObject(principal, 'create', obj);
   restrictNodeWrite(principal, deps.clock(), obj, undefined);
   if (info.namespaced) await requireNamespace(deps, obj.metadata.namespace as string);
@@ -268,6 +307,13 @@ async function write(
     throw new BadRequestError(`a PATCH needs Content-Type ${PATCH_TYPES.join(', ')} (got ${JSON.stringify(type)})`);
   }
   const input = parseBody(req, deps.config.maxBodyBytes);
+  const directive = fieldValidationOf(req.query, verb === 'update' ? 'UpdateOptions' : 'PatchOptions');
+  const apply = isApply(req);
+  if (apply && status)
+    throw new UnsupportedMediaTypeError(`${type} on the status subresource (apply the object instead)`);
+  const manager = fieldManagerOf(req.query, req.headers, apply);
+  const force = forceOf(req.query, apply);
+  let dropped: string[] = [];
 
   const ref = refOf(route, name);
   // Set by each attempt: a client that named a resourceVersion gets the 409, unpinned writes were
@@ -283,6 +329,12 @@ async function write(
       if (verb === 'update') {
         desired = asObjectOf(structuredClone(input), info);
         pinnedRv = desired.metadata.resourceVersion;
+      } else if (apply) {
+        const config = asObjectOf(structuredClone(input), info);
+        checkPlacement(config, info, route.namespace, name);
+        applyFieldValidation(config, directive, []);
+        pinnedRv = config.metadata.resourceVersion;
+        desired = applyConfiguration(stored, config, manager, force, deps.clock());
       } else {
         const patched = applyPatch(type, structuredClone(stored), input);
         checkTree(patched);
@@ -291,7 +343,10 @@ async function write(
         pinnedRv = rv !== stored.metadata.resourceVersion ? rv : undefined;
       }
       checkPlacement(desired, info, route.namespace, name);
+      dropped = [];
+      applyFieldValidation(desired, directive, dropped);
 
+      const given = (desired.metadata as { managedFields?: unknown }).managedFields;
       let next: Obj;
       if (status) {
         // /status: only status moves; everything else stays as stored.
@@ -307,6 +362,8 @@ async function write(
         const immutable = immutableChanges(stored, next);
         if (immutable.length) throw new InvalidError(info.kind, name, immutable);
         carryServerMetadata(stored, next);
+        if (apply) setManaged(next, managedOf(desired) ?? []);
+        else trackUpdate(stored, next, given, manager, deps.clock());
         if (hasStatusSubresource(info)) {
           if (stored.status === undefined) delete next.status;
           else next.status = structuredClone(stored.status);
@@ -329,22 +386,8 @@ async function write(
       return writeService(deps, next, stored, (o) => deps.store.update(o));
     },
     { attempts: WRITE_ATTEMPTS, pinned: () => pinnedRv },
-  );
-}
-
-/** Metadata the server keeps across writes to the main resource. */
-function carryServerMetadata(stored: Obj, next: Obj): void {
-  const m = stored.metadata;
-  if (m.deletionTimestamp !== undefined) next.metadata.deletionTimestamp = m.deletionTimestamp;
-  if (m.deletionGracePeriodSeconds !== undefined)
-    next.metadata.deletionGracePeriodSeconds = m.deletionGracePeriodSeconds;
-  if (m.uid !== undefined) next.metadata.uid = m.uid;
-  if (m.creationTimestamp !== undefined) next.metadata.creationTimestamp = m.creationTimestamp;
-  if (m.generation !== undefined) next.metadata.generation = m.generation;
-}
-
-/** Kubernetes' generateName suffix: five characters from [a-z0-9]. */
-function randomSuffix(): string {
-  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-  return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
+  ).then((written) => {
+    warnings.push(...dropped);
+    return written;
+  });
 }

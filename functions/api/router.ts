@@ -15,6 +15,10 @@ export type Route =
   | { type: 'healthz' }
   | { type: 'version' }
   | { type: 'openapi' }
+  /** `/openapi/v3` (the index, no `path`) and `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`. */
+  | { type: 'openapiV3'; path?: string }
+  /** `/openapi/v2`: kubectl's client-side check of List files (openapi-v3.ts). */
+  | { type: 'openapiV2' }
   /** `/api`: the core group's versions. */
   | { type: 'apiVersions' }
   /** `/apis`: every named group. */
@@ -46,7 +50,12 @@ export function route(path: string): Route {
       if (rest.length === 0) return { type: 'openapi' };
       break;
     case 'openapi':
-      if (rest.length === 1 && rest[0] === 'v3') return { type: 'openapi' };
+      if (rest.length === 1 && rest[0] === 'v2') return { type: 'openapiV2' };
+      if (rest[0] === 'v3') {
+        if (rest.length === 1) return { type: 'openapiV3' };
+        if ((rest[1] === 'api' && rest.length === 3) || (rest[1] === 'apis' && rest.length === 4))
+          return { type: 'openapiV3', path: rest.slice(1).join('/') };
+      }
       break;
     case 'agent':
       if (rest.length === 2 && rest[0] === 'v1') return { type: 'agent', op: rest[1] as string };

@@ -7,42 +7,15 @@
  * `$deleteFromPrimitiveList/<list>` and `$retainKeys`.
  * https://github.com/kubernetes/community/blob/master/contributors/devel/sig-api-machinery/strategic-merge-patch.md
  *
- * The merge keys come from a table of the list fields ferry's kinds have (below), keyed by field
- * name and, where a name means two things (`ports`), by where it sits. Other lists are replaced
- * whole, as the Kubernetes types say for them.
+ * The merge keys come from the table of the list fields ferry's kinds have (schemas/list-keys.ts,
+ * also what the OpenAPI documents tell kubectl). Other lists are replaced whole, as the Kubernetes
+ * types say for them.
  */
+import { mergeKeyAt } from '../../schemas/list-keys';
 import { BadRequestError } from '../errors';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Lists merged by key; `''` marks a list of primitives merged as a set (finalizers). */
-const MERGE_KEYS: Record<string, string> = {
-  containers: 'name',
-  initContainers: 'name',
-  ephemeralContainers: 'name',
-  volumes: 'name',
-  imagePullSecrets: 'name',
-  env: 'name',
-  volumeMounts: 'mountPath',
-  volumeDevices: 'devicePath',
-  hostAliases: 'ip',
-  ownerReferences: 'uid',
-  conditions: 'type',
-  addresses: 'type',
-  finalizers: '',
-};
-
-/** The merge key of the list at `path` (field names from the object's root), if it merges. */
-function mergeKeyAt(kind: string, path: string[]): string | undefined {
-  const field = path[path.length - 1] as string;
-  if (field === 'ports') {
-    // Service.spec.ports merge on port; a container's ports on containerPort.
-    if (kind === 'Service' && path.length === 2 && path[0] === 'spec') return 'port';
-    return path.includes('containers') || path.includes('initContainers') ? 'containerPort' : undefined;
-  }
-  return MERGE_KEYS[field];
-}
 
 export function strategicMergePatch(kind: string, target: unknown, patch: unknown): unknown {
   if (!isRec(patch)) throw new BadRequestError('a strategic merge patch must be a JSON object');

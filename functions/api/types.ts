@@ -38,6 +38,8 @@ export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
 export interface ApiConfig {
   /** The runtime can stream responses and sees every write (one process): watch is served. */
   watch?: boolean;
+  /** How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK (default a minute). */
+  watchBookmarkMs?: number;
   /** Largest accepted request body in bytes (default 1 MiB); runtimes enforce it while reading. */
   maxBodyBytes: number;
   /** Reported by /version. */

@@ -76,7 +76,7 @@ describeKubectl('kubectl drain against ferry', () => {
     await kubectl(['cordon', 'node-2']);
     const file = join(dir, 'manifests.json');
     await writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }));
-    const created = await kubectl(['apply', '--validate=false', '-f', file]);
+    const created = await kubectl(['apply', '-f', file]);
     expect(created.code, created.stderr).toBe(0);
     await until(async () => (await ready('guarded')).length === 2 && (await ready('agent')).length === 1);
     await kubectl(['uncordon', 'node-2']);

@@ -67,6 +67,21 @@ describe('pod logs', () => {
     expect((await api.store.list('LogRequest')).items).toEqual([]);
   });
 
+  it.each([
+    [{ follow: 'true' }, 'follow (kubectl logs -f)'],
+    [{ timestamps: 'true' }, 'timestamps'],
+    [{ sinceSeconds: '60' }, 'sinceSeconds'],
+    [{ sinceTime: '2026-01-01T00:00:00Z' }, 'sinceTime'],
+  ])('refuses %j with a 400 naming it rather than answering something else, and asks no node', async (query, named) => {
+    // act
+    const res = await api.send('GET', LOG, { query: { container: 'app', ...query } });
+
+    // assess
+    expect(res.status).toBe(400);
+    expect(res.json.message).toContain(named);
+    expect((await api.store.list('LogRequest')).items).toEqual([]);
+  });
+
   it("refuses another node's answer, and passes the node's error on as a 400", async () => {
     // act
     const call = api.send('GET', LOG, { query: { container: 'sidecar' } });

@@ -562,7 +562,7 @@ describe('discovery and meta routes', () => {
     expect(version.json.gitVersion).toBe('v0.1.0-test');
   });
 
-  it('serves the OpenAPI document at /openapi.json and /openapi/v3', async () => {
+  it('serves the OpenAPI document at /openapi.json, and the OpenAPI v3 index at /openapi/v3', async () => {
     // act
     const json = await api.send('GET', '/openapi.json');
     const v3 = await api.send('GET', '/openapi/v3');
@@ -570,7 +570,7 @@ describe('discovery and meta routes', () => {
     // assess
     expect(json.status).toBe(200);
     expect(String(json.json.openapi)).toMatch(/^3\./);
-    expect(v3.body).toBe(json.body);
+    expect(Object.keys(v3.json.paths as object)).toEqual(expect.arrayContaining(['api/v1', 'apis/apps/v1']));
   });
 
   it('serves the discovery documents kubectl reads', async () => {
