@@ -33,7 +33,7 @@ export function cancelDisconnectChecks(store: object): void {
  */
 export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCONNECT_GRACE_MS): void {
   const cutAt = deps.clock();
-  const wait = graceMs + syncLagMs(deps.store);
+  const wait = graceMs + syncLagMs(deps.store, cutAt);
   const pending = pendingChecks.get(deps.store) ?? new Set<NodeJS.Timeout>();
   pendingChecks.set(deps.store, pending);
   const timer = setTimeout(() => {
