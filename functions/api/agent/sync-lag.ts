@@ -75,6 +75,10 @@ class SyncLag {
     if (track) track.inFlightDue = undefined;
   }
 
+  startedAt(nodeName: string): number | undefined {
+    return this.nodes.get(nodeName)?.startedAt;
+  }
+
   lagMs(now: number): number {
     if (this.cached && now - this.cached.at >= 0 && now - this.cached.at < CACHE_MS) return this.cached.lag;
     const late: number[] = [];
@@ -126,6 +130,11 @@ export function syncAnswered(store: StateStore, nodeName: string, at: number, ca
 /** A sync of `nodeName` ended, answered or failed (call in a finally). */
 export function syncEnded(store: StateStore, nodeName: string): void {
   trackerOf(store).ended(nodeName);
+}
+
+/** When the last sync of `nodeName` this server saw started (server clock, ms), if it saw one lately. */
+export function lastSyncStartedAt(store: StateStore, nodeName: string): number | undefined {
+  return trackerOf(store).startedAt(nodeName);
 }
 
 /** How late the agents' heartbeats have lately been reaching this store's API, ms, at `now`. */
