@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SyncTimings } from './lib/agents';
 import { AdminClient } from './lib/workload';
@@ -34,6 +34,7 @@ const RAMP_MS = 10_000;
 /** The pod manager's reconcile tick: 5 s rather than 1 s, so 5,000 nodes fit the agents' processes. */
 const AGENT_TICK_MS = 5000;
 const ROOT = join(import.meta.dirname, '..');
+const PROBE = join(import.meta.dirname, 'scale', 'loop-probe.ts');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,6 +55,25 @@ function procStat(pid: number): { cpuSeconds: number; rssMb: number } | undefine
   return { cpuSeconds: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
 }
 
+/**
+ * The machine's TCP counters that show connections the server did not take in time: SYNs dropped
+ * because the listen queue was full (ListenOverflows) and SYNs clients sent again (TCPSynRetrans,
+ * 1 s, 3 s, 7 s... later): latency no process's CPU or event loop shows. Machine-wide: other work
+ * adds to them too.
+ */
+function tcpCounters(): { listenOverflows: number; synRetrans: number } {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const names = (lines[i] ?? '').split(' ');
+    const values = (lines[i + 1] ?? '').split(' ').map(Number);
+    const get = (n: string) => values[names.indexOf(n)] ?? Number.NaN;
+    return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
+  } catch {
+    return { listenOverflows: Number.NaN, synRetrans: Number.NaN };
+  }
+}
+
 interface Server {
   child: ChildProcess;
   url: string;
@@ -61,6 +81,24 @@ interface Server {
   /** The last lines it wrote to stderr, and how it ended if it did. */
   stderr(): string;
   exit?: string;
+}
+
+/** Event-loop delay of one process over the run, from loop-probe.ts's lines: the worst second and the 99th percentile of seconds. */
+interface LoopDelay {
+  worstMs: number;
+  p99OfSecondsMs: number;
+}
+
+function loopDelay(file: string): LoopDelay {
+  let lines: { maxMs: number }[] = [];
+  try {
+    lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { maxMs: number });
+  } catch {}
+  const maxes = lines.map((l) => l.maxMs).sort((a, b) => a - b);
+  return { worstMs: maxes[maxes.length - 1] ?? Number.NaN, p99OfSecondsMs: percentile(maxes, 99) };
 }
 
 async function startServer(dataDir: string): Promise<Server> {
@@ -71,6 +109,8 @@ async function startServer(dataDir: string): Promise<Server> {
       ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
       '--import',
       'tsx',
+      '--import',
+      PROBE,
       join(ROOT, 'cli', 'main.ts'),
       'server',
       '--port',
@@ -80,7 +120,10 @@ async function startServer(dataDir: string): Promise<Server> {
       '--log-level',
       'error',
     ],
-    { env: { ...process.env, FERRY_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, FERRY_CONFIG: config, FERRY_LOOP_PROBE: join(dataDir, 'loop-server.jsonl') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
@@ -141,6 +184,16 @@ interface Result {
   leftReady: number;
   podsBound: number;
   podsWanted: number;
+  /** CPU of the simulated agents' processes together (cores): the fleet shares the machine with the server. */
+  agentCores: number;
+  serverLoop: LoopDelay;
+  /** The worst of the agents' processes. */
+  agentsLoop: LoopDelay;
+  /** The machine's 1-minute load average at the end (other work on a shared machine shows here). */
+  loadAverage: number;
+  /** Connection attempts dropped by a full listen queue during the window, and SYNs sent again (machine-wide). */
+  listenOverflows: number;
+  synRetransmits: number;
   serverExit?: string;
 }
 
@@ -155,11 +208,17 @@ async function measure(nodes: number): Promise<Result> {
     const cpu0 = procStat(pid)?.cpuSeconds ?? 0;
     let cpuLast = cpu0;
     const started = Date.now();
+    const tcp0 = tcpCounters();
+    const agentCpu0 = 0; // the agents' processes start below: all their CPU is in the window
     const figures: Promise<SyncTimings>[] = [];
     for (let i = 0; i * AGENTS_PER_CHILD < nodes; i++) {
       const count = Math.min(AGENTS_PER_CHILD, nodes - i * AGENTS_PER_CHILD);
       const child = fork(join(import.meta.dirname, 'scale', 'agents-child.ts'), [], {
-        execArgv: ['--import', 'tsx'],
+        execArgv: [
+          ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, `agents-${i}`)}`] : []),
+          ...['--import', 'tsx', '--import', PROBE],
+        ],
+        env: { ...process.env, FERRY_LOOP_PROBE: join(dataDir, `loop-agents-${i}.jsonl`) },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });
       children.push(child);
@@ -212,6 +271,8 @@ async function measure(nodes: number): Promise<Result> {
       await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
     }
     const cpu1 = procStat(pid)?.cpuSeconds ?? cpuLast;
+    const tcp1 = tcpCounters();
+    const agentCpu1 = children.reduce((n, c) => n + (procStat(c.pid as number)?.cpuSeconds ?? 0), 0);
     if (server.exit) {
       console.log(
         `  ${nodes} nodes: ferry server ${server.exit} after ${round((Date.now() - started) / 1000)} s: ${server.stderr().slice(-600)}`,
@@ -243,6 +304,14 @@ async function measure(nodes: number): Promise<Result> {
       leftReady: leftReady.size,
       podsBound,
       podsWanted: apps * REPLICAS,
+      agentCores: (agentCpu1 - agentCpu0) / wall,
+      serverLoop: loopDelay(join(dataDir, 'loop-server.jsonl')),
+      agentsLoop: children
+        .map((_, i) => loopDelay(join(dataDir, `loop-agents-${i}.jsonl`)))
+        .reduce((a, b) => (b.p99OfSecondsMs > a.p99OfSecondsMs ? b : a)),
+      loadAverage: loadavg()[0] as number,
+      listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
+      synRetransmits: tcp1.synRetrans - tcp0.synRetrans,
       ...(server.exit ? { serverExit: server.exit } : {}),
     };
     result.held =
@@ -288,6 +357,11 @@ for (const n of NODE_COUNTS) {
     'peak RSS MB': round(r.peakRssMb),
     'sync p50 ms': round(r.syncP50Ms),
     'sync p99 ms': round(r.syncP99Ms),
+    'server loop delay worst / p99 s ms': `${round(r.serverLoop.worstMs)} / ${round(r.serverLoop.p99OfSecondsMs)}`,
+    'agent cores': round(r.agentCores),
+    'agents loop delay worst / p99 s ms': `${round(r.agentsLoop.worstMs)} / ${round(r.agentsLoop.p99OfSecondsMs)}`,
+    load: round(r.loadAverage),
+    'listen drops / SYN resent': `${r.listenOverflows} / ${r.synRetransmits}`,
     syncs: r.syncs,
     'held syncs late': r.heldLate,
     'failed syncs': r.failedSyncs,

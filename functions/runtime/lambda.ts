@@ -22,6 +22,7 @@ import { createLogger, type LogLevel } from '../log';
 import { trackNodeDesired } from '../node-desired';
 import { parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys, type StoreConfig } from '../store';
+import { objectOf } from '../store/dynamodb-layout';
 import { rewriteSecretsAtStart } from '../store/encrypted';
 import type { Obj } from '../store/types';
 import { VERSION } from './version';
@@ -87,8 +88,8 @@ interface StreamRecord {
   eventName?: string;
   dynamodb?: {
     Keys?: { pk?: { S?: string }; sk?: { S?: string } };
-    NewImage?: { body?: { S?: string } };
-    OldImage?: { body?: { S?: string } };
+    NewImage?: Record<string, { S?: string; N?: string }>;
+    OldImage?: Record<string, { S?: string; N?: string }>;
   };
 }
 
@@ -125,12 +126,21 @@ function kindOf(pk: string): string {
 export function leaseOfRecord(record: StreamRecord): { lease: Lease; deleted: boolean } | undefined {
   if (kindOf(record.dynamodb?.Keys?.pk?.S ?? '') !== 'Lease') return undefined;
   const deleted = record.eventName === 'REMOVE';
-  const image = parseBody((deleted ? record.dynamodb?.OldImage : record.dynamodb?.NewImage)?.body?.S);
+  // The image's renewal attributes over its body: a renewal writes only those (store/dynamodb.ts).
+  const image = imageObject(deleted ? record.dynamodb?.OldImage : record.dynamodb?.NewImage);
   if (image) return { lease: image as Lease, deleted };
   if (!deleted) return undefined; // a write without its image says nothing about the renewal
   const [namespace, name] = (record.dynamodb?.Keys?.sk?.S ?? '').split('/');
   if (!namespace || !name) return undefined;
   return { lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace, name } }, deleted };
+}
+
+function imageObject(image: Record<string, { S?: string; N?: string }> | undefined): Obj | undefined {
+  try {
+    return image ? objectOf(image) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseBody(body: string | undefined): Obj | undefined {

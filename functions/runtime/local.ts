@@ -144,7 +144,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
       // Heartbeats that arrive late because this process is behind are not the nodes' fault.
-      lagProbe: () => syncLagMs(store),
+      lagProbe: () => syncLagMs(store, deps.clock()),
       nodePools: {
         cluster: options.cluster ?? process.env.FERRY_CLUSTER ?? 'ferry',
         apiUrl: options.publicUrl ?? process.env.FERRY_PUBLIC_URL ?? server.url,

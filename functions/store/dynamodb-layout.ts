@@ -69,7 +69,30 @@ export function itemOf(obj: Obj, body = JSON.stringify(obj)): Item {
   };
   const nodeName = nodeNameOf(obj);
   if (nodeName) item.nodeKey = { S: `${obj.kind}/${nodeName}` };
+  // A Lease's holder and renewal beside its body: a renewal is one UpdateItem conditional on them
+  // that writes only these (DynamoDbStore.renewLeaseObject), not a read and a Put of the body.
+  if (obj.kind === 'Lease') {
+    const spec = (obj.spec ?? {}) as { holderIdentity?: unknown; renewTime?: unknown };
+    if (typeof spec.holderIdentity === 'string') item.holder = { S: spec.holderIdentity };
+    if (typeof spec.renewTime === 'string') item.renewTime = { S: spec.renewTime };
+  }
   return item;
+}
+
+/**
+ * The object an item (or a stream image) holds: its body, with what a Lease renewal wrote beside
+ * it laid over (the renewal time and the resourceVersion). Undefined for an item without a body.
+ */
+export function objectOf(item: Readonly<Record<string, { S?: string; N?: string } | undefined>>): Obj | undefined {
+  const body = item.body?.S;
+  if (body === undefined) return undefined;
+  const obj = JSON.parse(body) as Obj;
+  const renewTime = item.renewTime?.S;
+  if (renewTime !== undefined && obj.kind === 'Lease') {
+    obj.spec = { ...(obj.spec as object), renewTime };
+    if (item.rv?.N !== undefined) obj.metadata.resourceVersion = item.rv.N;
+  }
+  return obj;
 }
 
 /** The table this store expects, as CreateTable input (serverless.yml declares the same). */

@@ -49,9 +49,19 @@ import {
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { BY_NODE, type Item, itemOf, key, LEASE_PARTITION, partitionKeys, tableDefinition } from './dynamodb-layout';
+import {
+  BY_NODE,
+  type Item,
+  itemOf,
+  key,
+  LEASE_PARTITION,
+  objectOf,
+  partitionKeys,
+  tableDefinition,
+} from './dynamodb-layout';
 import { assertDistinct, clone, compareObjects, opRef, stampCreate, stampUpdate } from './object-meta';
 import { RevisionClock } from './revision-clock';
 import { compileLabelSelector } from './selector';
@@ -61,6 +71,7 @@ import type {
   ChangeType,
   Clock,
   DeleteOptions,
+  LeaseRenewal,
   ListOptions,
   ListResult,
   Obj,
@@ -134,7 +145,7 @@ export class DynamoStore implements StateStore {
 
   async get<T extends Obj>(ref: ObjectRef, options: ReadOptions = {}): Promise<T | undefined> {
     const item = await this.read(ref.kind, ref.namespace, ref.name, options.consistent ?? true);
-    return item ? (JSON.parse(item.body) as T) : undefined;
+    return item ? (item.obj as T) : undefined;
   }
 
   async list<T extends Obj>(kind: string, options: ListOptions = {}): Promise<ListResult<T>> {
@@ -177,7 +188,7 @@ export class DynamoStore implements StateStore {
         const rv = Number((item.rv as Attr).N);
         if (rv > newest) newest = rv;
         this.revisions.observe(rv);
-        const obj = JSON.parse((item.body as Attr).S as string) as Obj;
+        const obj = objectOf(item) as Obj;
         if (options.namespace !== undefined && (obj.metadata.namespace ?? '') !== options.namespace) continue;
         if (match(obj.metadata.labels)) items.push(obj);
       }
@@ -196,6 +207,44 @@ export class DynamoStore implements StateStore {
 
   async update<T extends Obj>(obj: T): Promise<T> {
     const stored = await this.updateNow(obj);
+    this.emit({ type: 'MODIFIED', object: stored });
+    return stored;
+  }
+
+  /**
+   * One UpdateItem, no read: sets the renewal time (and a new resourceVersion) beside the Lease's
+   * body, conditional on the holder and the renewal it replaces, and on the new resourceVersion
+   * being above the stored one (an instance whose clock is behind must not move it backwards: it
+   * gets a conflict, and the caller's read-and-replace takes the stored version into account).
+   */
+  async renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
+    const doing = `renewing Lease ${ref.name}`;
+    const rv = String(this.revisions.next());
+    let res: { Attributes?: Record<string, Attr> };
+    try {
+      res = (await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key('Lease', ref.namespace, ref.name),
+          UpdateExpression: 'SET #renew = :renew, #rv = :rv',
+          ConditionExpression: '#holder = :holder AND #renew = :previous AND #rv < :rv',
+          ExpressionAttributeNames: { '#renew': 'renewTime', '#rv': 'rv', '#holder': 'holder' },
+          ExpressionAttributeValues: {
+            ':renew': { S: renewal.renewTime },
+            ':rv': { N: rv },
+            ':holder': { S: renewal.holder },
+            ':previous': { S: renewal.previousRenewTime },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )) as { Attributes?: Record<string, Attr> };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw translate(err, doing);
+      const current = await this.get({ ...ref, kind: 'Lease' });
+      if (!current) throw new NotFoundError('Lease', ref.name);
+      throw new ConflictError('Lease', ref.name, current);
+    }
+    const stored = objectOf(res.Attributes ?? {}) as Obj;
     this.emit({ type: 'MODIFIED', object: stored });
     return stored;
   }
@@ -289,7 +338,7 @@ export class DynamoStore implements StateStore {
       if (!current) throw new NotFoundError(ref.kind, ref.name);
       throw new ConflictError(ref.kind, ref.name, current);
     }
-    const gone = JSON.parse(old?.body?.S as string) as Obj;
+    const gone = objectOf(old ?? {}) as Obj;
     gone.metadata.resourceVersion = String(this.revisions.next(Number(old?.rv?.N)));
     this.emit({ type: 'DELETED', object: gone });
     return gone;
@@ -371,7 +420,7 @@ export class DynamoStore implements StateStore {
     for (let attempt = 0; ; attempt++) {
       const row = await this.read(obj.kind, obj.metadata.namespace, obj.metadata.name);
       if (!row) throw new NotFoundError(obj.kind, obj.metadata.name);
-      const current = JSON.parse(row.body) as Obj;
+      const current = row.obj;
       if (rv !== undefined && rv !== row.rv) throw new ConflictError(obj.kind, obj.metadata.name, current);
       const out = stampUpdate(current, obj, String(this.revisions.next(Number(row.rv))));
       try {
@@ -423,7 +472,7 @@ export class DynamoStore implements StateStore {
     const ref = opRef(op);
     const row = await this.read(ref.kind, ref.namespace, ref.name);
     if (!row) throw new NotFoundError(ref.kind, ref.name);
-    const current = JSON.parse(row.body) as Obj;
+    const current = row.obj;
     const rv = op.op === 'update' ? op.object.metadata.resourceVersion : op.resourceVersion;
     if (rv !== undefined && rv !== row.rv) throw new ConflictError(ref.kind, ref.name, current);
     const condition = {
@@ -475,7 +524,7 @@ export class DynamoStore implements StateStore {
     namespace: string | undefined,
     name: string,
     consistent = true,
-  ): Promise<{ body: string; rv: string } | undefined> {
+  ): Promise<{ obj: Obj; rv: string } | undefined> {
     const res = await this.send(`reading ${kind} ${name}`, () =>
       this.db.send(
         new GetItemCommand({ TableName: this.table, Key: key(kind, namespace, name), ConsistentRead: consistent }),
@@ -484,7 +533,7 @@ export class DynamoStore implements StateStore {
     const item = res.Item as Record<string, Attr> | undefined;
     if (!item) return undefined;
     this.revisions.observe(Number(item.rv?.N));
-    return { body: item.body?.S as string, rv: item.rv?.N as string };
+    return { obj: objectOf(item) as Obj, rv: item.rv?.N as string };
   }
 
   private async send<R>(doing: string, call: () => Promise<R>): Promise<R> {

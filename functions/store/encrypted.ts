@@ -23,11 +23,13 @@ import { ConflictError, FerryError } from '../errors';
 import type { Logger } from '../log';
 import type { EncryptionKey } from './encryption-keys';
 import type { KmsDataKeys } from './kms-keys';
+import { renewByReplace } from './lease-renewal';
 import { refOf } from './object-meta';
 import { formatSealed, openBody, parseSealed, type SealedValue, sealBody } from './sealed-value';
 import type {
   ChangeListener,
   DeleteOptions,
+  LeaseRenewal,
   ListOptions,
   ListResult,
   Obj,
@@ -101,6 +103,11 @@ export class EncryptedStore implements StateStore {
 
   releaseLease(name: string, holder: string): Promise<void> {
     return this.inner.releaseLease(name, holder);
+  }
+
+  /** Leases hold nothing sealed: the inner store's renewal, or a read and a replace here. */
+  renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
+    return this.inner.renewLeaseObject ? this.inner.renewLeaseObject(ref, renewal) : renewByReplace(this, ref, renewal);
   }
 
   watch(listener: ChangeListener): () => void {

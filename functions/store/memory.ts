@@ -3,6 +3,7 @@
  * Same semantics as sqlite.ts (the conformance suite pins them); nothing survives the process.
  */
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
+import { renewByReplace } from './lease-renewal';
 import {
   assertDistinct,
   clone,
@@ -19,6 +20,7 @@ import type {
   ChangeListener,
   Clock,
   DeleteOptions,
+  LeaseRenewal,
   ListOptions,
   ListResult,
   Obj,
@@ -159,6 +161,10 @@ export class MemoryStore implements StateStore {
     if (lease && lease.holder !== holder && lease.expires > now) return false;
     this.leases.set(name, { holder, expires: now + ttlMs });
     return true;
+  }
+
+  renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
+    return renewByReplace(this, ref, renewal);
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {

@@ -22,6 +22,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
+import { renewByReplace } from './lease-renewal';
 import { assertDistinct, clone, compareObjects, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
@@ -29,6 +30,7 @@ import type {
   ChangeListener,
   Clock,
   DeleteOptions,
+  LeaseRenewal,
   ListOptions,
   ListResult,
   Obj,
@@ -245,6 +247,10 @@ export class SqliteStore implements StateStore {
       this.stmt.putLease.run(name, holder, now + ttlMs);
       return true;
     });
+  }
+
+  renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
+    return renewByReplace(this, ref, renewal);
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {

@@ -71,6 +71,13 @@ export type TransactOp<T extends Obj = Obj> =
   | { op: 'update'; object: T }
   | { op: 'delete'; ref: ObjectRef; resourceVersion?: string };
 
+/** A Lease renewal: who renews, the renewal time it replaces, the new one (RFC 3339, as `spec.renewTime`). */
+export interface LeaseRenewal {
+  holder: string;
+  previousRenewTime: string;
+  renewTime: string;
+}
+
 export interface StateStore {
   /** The object, or undefined when there is none. Never throws NotFoundError. */
   get<T extends Obj = Obj>(ref: ObjectRef, options?: ReadOptions): Promise<T | undefined>;
@@ -132,6 +139,16 @@ export interface StateStore {
 
   /** Gives the lease up if `holder` holds it, so another holder can take it at once. */
   releaseLease(name: string, holder: string): Promise<void>;
+
+  /**
+   * Renews a Lease object (kind Lease, as a node's heartbeat) by setting `spec.renewTime`, if its
+   * `spec.holderIdentity` is `renewal.holder` and its `spec.renewTime` is `renewal.previousRenewTime`
+   * (what this renewer wrote last): optimistic concurrency on the fields the renewer owns, with no
+   * read on DynamoDB (one conditional write). Returns the stored Lease with a new resourceVersion.
+   * Throws ConflictError carrying the stored Lease when the condition fails, NotFoundError when
+   * there is none. Optional: without it a caller reads and replaces.
+   */
+  renewLeaseObject?(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj>;
 
   /**
    * Calls `listener` after every committed write made through this store instance (in-process

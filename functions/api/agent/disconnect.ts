@@ -5,15 +5,16 @@
  * eviction delay starts. Only runtimes that see the client go away (the local one) can tell;
  * elsewhere the lease expiry (node-lifecycle's grace period) is the detector.
  *
- * "Called again" is read from the Lease: an agent whose call was cut drops the renewal time it
- * echoes (agent/agent.ts), so its next sync renews the Lease whatever its age.
+ * "Called again" is a sync of the node this server saw start after the cut, or else the Lease: an
+ * agent whose call was cut drops the renewal time it echoes (agent/agent.ts), so its next sync
+ * renews the Lease whatever its age (which another server instance's sync shows).
  */
 import { findCondition, setCondition } from '../../../schemas/conditions';
 import { isoTime } from '../../../schemas/time';
 import type { Deps } from '../../deps';
 import { retryOnConflict } from '../../store/retry';
 import { NODE_LEASE_NAMESPACE } from './lease';
-import { syncLagMs } from './sync-lag';
+import { lastSyncStartedAt, syncLagMs } from './sync-lag';
 
 export const DISCONNECT_GRACE_MS = 2_000;
 
@@ -33,7 +34,7 @@ export function cancelDisconnectChecks(store: object): void {
  */
 export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCONNECT_GRACE_MS): void {
   const cutAt = deps.clock();
-  const wait = graceMs + syncLagMs(deps.store);
+  const wait = graceMs + syncLagMs(deps.store, cutAt);
   const pending = pendingChecks.get(deps.store) ?? new Set<NodeJS.Timeout>();
   pendingChecks.set(deps.store, pending);
   const timer = setTimeout(() => {
@@ -47,6 +48,9 @@ export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCON
 }
 
 async function markIfGone(deps: Deps, nodeName: string, cutAt: number): Promise<void> {
+  // The agent called again (its sync reached this server after the cut): it is there, however
+  // long that sync takes to renew the Lease behind a busy server.
+  if ((lastSyncStartedAt(deps.store, nodeName) ?? Number.NEGATIVE_INFINITY) > cutAt) return;
   // Consistent: a renewal just made by the reconnected agent must be seen, or a live node is marked.
   const lease = await deps.store.get({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name: nodeName });
   const renewed = Date.parse(((lease?.spec ?? {}) as { renewTime?: string }).renewTime ?? '');

@@ -27,7 +27,7 @@ import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
 import { checkReports } from './restriction';
 import { readRoutes } from './routes';
 import { removePod, writeNodeStatus, writePodStatus } from './status';
-import { syncAnswered, syncStarted } from './sync-lag';
+import { syncAnswered, syncEnded, syncHeartbeat, syncStarted } from './sync-lag';
 import { nodeVolumes } from './volumes';
 
 /** Appended to a version answered while a list may still lag its change: it never matches, so the agent reads again. */
@@ -39,13 +39,36 @@ export async function syncNode(
   req: SyncRequest,
   signal?: AbortSignal,
 ): Promise<SyncResponse> {
-  const mode = deps.config.agentSync ?? HELD_SYNC;
   syncStarted(deps.store, nodeName, deps.clock());
+  try {
+    return await answerSync(deps, nodeName, req, signal);
+  } finally {
+    syncEnded(deps.store, nodeName);
+  }
+}
+
+async function answerSync(
+  deps: ApiDeps,
+  nodeName: string,
+  req: SyncRequest,
+  signal: AbortSignal | undefined,
+): Promise<SyncResponse> {
+  const mode = deps.config.agentSync ?? HELD_SYNC;
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
 
-  const renew = (nextSyncMs: number) =>
-    heartbeat(deps, nodeName, req.leaseRenewedAt, mode.leaseDurationSeconds, mode.renewAfterSeconds, nextSyncMs);
+  const renew = async (nextSyncMs: number) => {
+    const at = await heartbeat(
+      deps,
+      nodeName,
+      req.leaseRenewedAt,
+      mode.leaseDurationSeconds,
+      mode.renewAfterSeconds,
+      nextSyncMs,
+    );
+    syncHeartbeat(deps.store, nodeName, deps.clock());
+    return at;
+  };
   // Held: renewed before the hold, so the held call is the heartbeat. Polled: at the end, once the
   // answer says when the agent calls next.
   let leaseRenewedAt = mode.hold ? await renew(0) : (req.leaseRenewedAt ?? 0);

@@ -122,4 +122,25 @@ describe('the controllers stream triggers on DynamoDB items', () => {
     expect(leaseOfRecord(renewed)?.lease.spec?.renewTime).toBe('2026-12-01T12:00:40.000Z');
     expect(streamRecordTriggers(renewed)).toBe(false);
   });
+
+  it("a Lease renewed in one conditional write (renewLeaseObject) is read from its image's renewal attributes", async () => {
+    const lease: Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'n2', namespace: 'kube-node-lease' },
+      spec: { holderIdentity: 'n2', renewTime: '2026-12-01T12:00:00.000Z' },
+    };
+    const created = await store.create(lease);
+    const renewed = await written(created, () =>
+      store.renewLeaseObject(
+        { kind: 'Lease', namespace: 'kube-node-lease', name: 'n2' },
+        { holder: 'n2', previousRenewTime: '2026-12-01T12:00:00.000Z', renewTime: '2026-12-01T12:00:40.000Z' },
+      ),
+    );
+
+    expect(passesFilters(renewed, leases?.filterPatterns ?? [])).toBe(true);
+    expect(leaseOfRecord(renewed)?.lease.spec?.renewTime).toBe('2026-12-01T12:00:40.000Z');
+    expect(leaseOfRecord(renewed)?.lease.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
+    expect(streamRecordTriggers(renewed)).toBe(false);
+  });
 });

@@ -45,7 +45,7 @@ describe('agent protocol: what a sync costs', () => {
     );
   });
 
-  it('renews the Lease with one write when it would be older than 42 s at the next sync, and not before', async () => {
+  it('renews the Lease with one conditional renewal (one write on DynamoDB) when it would be older than 42 s at the next sync, and not before', async () => {
     // prepare: the node is busy (its first sync moved everything), so it is told to call in 2 s.
     const { api, counter, sync, syncAfter } = await setup(POLLED_SYNC);
     const first = await sync();
@@ -61,7 +61,7 @@ describe('agent protocol: what a sync costs', () => {
     // assess
     expect(fresh.json.leaseRenewedAt).toBe(first.json.leaseRenewedAt);
     expect(due.json.leaseRenewedAt).toBe(api.now.ms);
-    expect(counter.calls.filter((c) => c.kind === 'Lease').map((c) => c.method)).toEqual(['update']);
+    expect(counter.calls.filter((c) => c.kind === 'Lease').map((c) => c.method)).toEqual(['renewLeaseObject']);
     const lease = await api.store.get({ kind: 'Lease', namespace: 'kube-node-lease', name: 'n1' });
     expect(lease?.spec).toEqual(
       expect.objectContaining({
