@@ -60,6 +60,8 @@ export interface LocalClusterOptions {
   apiUrlFor: (planeUrl: string) => string;
   /** How long to wait for every node to be Ready. */
   readyTimeoutMs?: number;
+  /** The first node address's host number (127.0.1.N), for a second cluster on the machine. */
+  firstAddress?: number;
 }
 
 export interface LocalCluster {
@@ -89,6 +91,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     cpuPerNode: options.cpuPerNode,
     memoryPerNode: options.memoryPerNode,
     extraEnv: { FERRY_LOG_LEVEL: options.agentLogLevel, FERRY_CLUSTER_ID: clusterId, ...AGENT_ENV },
+    ...(options.firstAddress !== undefined ? { firstAddress: options.firstAddress } : {}),
   });
   const plane = await startLocalControlPlane({
     dataDir: options.dataDir,
