@@ -11,7 +11,7 @@
  * FOOTPRINT_ROUNDS (default 4) sets the rounds. Everything is bounded in time and cleaned up.
  *
  * `--churn-minutes=M` (the hour of churn, issue 19): after the same start, repeats the rounds for M
- * minutes with a pause of `--churn-pause-seconds` (default 30) between them, samples each
+ * minutes with a pause of `--churn-pause-seconds` (default 45) between them, samples each
  * agent's RSS every minute, and writes bench/results/footprint-hour.json (start, every 5 minutes,
  * end, max, growth per hour). It skips Swarm and runs without the Docker lock for its hour, so its
  * cluster keeps out of others' way: its own data dir and API port, and node addresses from
@@ -30,9 +30,14 @@ const CLI = join(ROOT, 'dist/cli.js');
 const ROUNDS = Number(process.env.FOOTPRINT_ROUNDS ?? 4);
 const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const CHURN_MINUTES = Number(flag('churn-minutes') ?? 0);
-const CHURN_PAUSE_MS = Number(flag('churn-pause-seconds') ?? 30) * 1000;
+const CHURN_PAUSE_MS = Number(flag('churn-pause-seconds') ?? 45) * 1000;
 if (!(CHURN_MINUTES >= 0 && CHURN_PAUSE_MS >= 0))
   throw new Error('--churn-minutes and --churn-pause-seconds take numbers');
+/**
+ * A diagnosis aid: FOOTPRINT_HEAP_SNAPSHOTS=DIR has the first agent write a V8 heap snapshot into
+ * DIR at the start and the end of the churn (they perturb its RSS: not for the figures).
+ */
+const SNAPSHOTS = process.env.FOOTPRINT_HEAP_SNAPSHOTS;
 /** Far from where e2e clusters and `ferry up` start (127.0.1.1). */
 const CHURN_FIRST_ADDRESS = 200;
 const IMAGE = 'ferry.local/busybox:1';
@@ -46,6 +51,12 @@ const mb = (kb: number) => kb / 1024;
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** The anonymous part of a process's RSS (heap and malloc; the rest is the binary's file pages), in kB. */
+function anonKb(pid: number): number {
+  const m = /Anonymous:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
   return m ? Number(m[1]) : Number.NaN;
 }
 
@@ -180,17 +191,19 @@ async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record
       ...(CHURN_MINUTES > 0 ? ['--first-address', String(CHURN_FIRST_ADDRESS)] : []),
     ],
     {
-      env,
+      // Agents inherit it: each writes a heap snapshot into SNAPSHOTS on SIGUSR2 (see churn()).
+      env: SNAPSHOTS ? { ...env, NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : env,
+      ...(SNAPSHOTS ? { cwd: SNAPSHOTS } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   let upOut = '';
-  up.stdout?.on('data', (d) => {
-    upOut += d;
-  });
-  up.stderr?.on('data', (d) => {
-    upOut += d;
-  });
+  // Kept only as far as the start needs (the cluster id, Ready): an hour's warnings would pile up.
+  const keep = (d: Buffer) => {
+    if (upOut.length < 64 * 1024) upOut += d;
+  };
+  up.stdout?.on('data', keep);
+  up.stderr?.on('data', keep);
   try {
     await until('3 nodes Ready', 90_000, () => upOut.includes('node(s) Ready'));
     const plane = up.pid as number;
@@ -321,18 +334,29 @@ async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
   const t0 = performance.now();
   const end = t0 + CHURN_MINUTES * 60_000;
   const minutes = () => (performance.now() - t0) / 60_000;
-  const series: { min: number; agents: number[]; plane: number }[] = [];
+  const series: { min: number; agents: number[]; anon: number[]; plane: number }[] = [];
   const take = () => {
-    const s = { min: minutes(), agents: agents.map((p) => mb(rssKb(p))), plane: mb(rssKb(plane)) };
+    const s = {
+      min: minutes(),
+      agents: agents.map((p) => mb(rssKb(p))),
+      anon: agents.map((p) => mb(anonKb(p))),
+      plane: mb(rssKb(plane)),
+    };
     series.push(s);
     console.log(
-      `churn ${s.min.toFixed(1)} min: agents ${s.agents.map((a) => a.toFixed(1)).join(' / ')} MB, control plane ${s.plane.toFixed(1)} MB, rounds ${rounds}`,
+      `churn ${s.min.toFixed(1)} min: agents ${s.agents.map((a) => a.toFixed(1)).join(' / ')} MB (anonymous ${s.anon.map((a) => a.toFixed(1)).join(' / ')}), control plane ${s.plane.toFixed(1)} MB, rounds ${rounds}`,
     );
     return s;
   };
   let rounds = 0;
   let failed = 0;
   let failedInARow = 0;
+  const snapshot = async () => {
+    if (!SNAPSHOTS || agents[0] === undefined) return;
+    process.kill(agents[0], 'SIGUSR2');
+    await sleep(15_000);
+  };
+  await snapshot();
   take();
   let nextSample = 1;
   while (performance.now() < end && failedInARow < 3) {
@@ -355,6 +379,7 @@ async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
       }
     }
   }
+  await snapshot();
   const last = take();
   const first = series[0] as (typeof series)[number];
   const perAgent = (i: number) => series.map((s) => s.agents[i] as number);
@@ -387,12 +412,21 @@ async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
       agentMaxMB: max,
       agentMaxOfAllMB: Math.max(...max),
       agentGrowthMBPerHour: growth,
+      agentAnonymousStartMB: first.anon,
+      agentAnonymousEndMB: last.anon,
+      agentAnonymousGrowthMBPerHour: agents.map((_, i) =>
+        slopeOver(
+          hours,
+          series.map((s) => s.anon[i] as number),
+        ),
+      ),
       agentsUnder60MB: Math.max(...max) < 60,
       controlPlaneStartMB: first.plane,
       controlPlaneEndMB: last.plane,
       series: series.map((s) => ({
         min: Number(s.min.toFixed(2)),
         agents: s.agents.map((a) => Number(a.toFixed(2))),
+        anonymous: s.anon.map((a) => Number(a.toFixed(2))),
         plane: Number(s.plane.toFixed(2)),
       })),
     },
