@@ -15,7 +15,8 @@
  * agent's RSS every minute, and writes bench/results/footprint-hour.json (start, every 5 minutes,
  * end, max, growth per hour). It skips Swarm and runs without the Docker lock for its hour, so its
  * cluster keeps out of others' way: its own data dir and API port, and node addresses from
- * 127.0.1.200 (`ferry up --first-address`; e2e and other clusters allocate from 127.0.1.1).
+ * 127.0.1.200 (`--first-address=N` moves them; `ferry up --first-address`; e2e and other clusters
+ * allocate from 127.0.1.1).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ if (!(CHURN_MINUTES >= 0 && CHURN_PAUSE_MS >= 0))
  */
 const SNAPSHOTS = process.env.FOOTPRINT_HEAP_SNAPSHOTS;
 /** Far from where e2e clusters and `ferry up` start (127.0.1.1). */
-const CHURN_FIRST_ADDRESS = 200;
+const CHURN_FIRST_ADDRESS = Number(flag('first-address') ?? 200);
 const IMAGE = 'ferry.local/busybox:1';
 const CMD = ['sh', '-c', 'echo ok > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'];
 const dir = mkdtempSync(join(tmpdir(), 'ferry-footprint-'));
