@@ -25,6 +25,7 @@ import type {
   SyncResponse,
   SyncVersions,
 } from '../schemas/agent-protocol';
+import { withSignal } from './abort';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
@@ -222,7 +223,10 @@ export class Agent {
     this.held = held;
     let res: SyncResponse;
     try {
-      res = await this.client.sync(req, held ? AbortSignal.any([this.abort.signal, held.signal]) : this.abort.signal);
+      // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
+      res = await withSignal(held ? [this.abort.signal, held.signal] : [this.abort.signal], (signal) =>
+        this.client.sync(req, signal),
+      );
     } catch (err) {
       // Cut short by wake(): nothing was sent that needs resending; go round and report. The
       // server saw the call dropped, so the next sync renews the Lease (api/agent/disconnect.ts).
@@ -278,7 +282,7 @@ export class Agent {
     const pause = new AbortController();
     this.held = pause;
     try {
-      await sleep(this.nextSyncAfterMs, AbortSignal.any([this.abort.signal, pause.signal]));
+      await withSignal([this.abort.signal, pause.signal], (signal) => sleep(this.nextSyncAfterMs, signal));
     } finally {
       this.held = undefined;
     }

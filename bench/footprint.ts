@@ -9,6 +9,14 @@
  *  (c) the same create / rolling update / scale / replacement on Docker Swarm (`docker swarm init`
  *      on loopback, left afterwards), beside ferry's times, and dockerd's memory growth.
  * FOOTPRINT_ROUNDS (default 4) sets the rounds. Everything is bounded in time and cleaned up.
+ *
+ * `--churn-minutes=M` (the hour of churn, issue 19): after the same start, repeats the rounds for M
+ * minutes with a pause of `--churn-pause-seconds` (default 45) between them, samples each
+ * agent's RSS every minute, and writes bench/results/footprint-hour.json (start, every 5 minutes,
+ * end, max, growth per hour). It skips Swarm and runs without the Docker lock for its hour, so its
+ * cluster keeps out of others' way: its own data dir and API port, and node addresses from
+ * 127.0.1.200 (`--first-address=N` moves them; `ferry up --first-address`; e2e and other clusters
+ * allocate from 127.0.1.1).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +29,18 @@ import { type Row, report } from './report';
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/cli.js');
 const ROUNDS = Number(process.env.FOOTPRINT_ROUNDS ?? 4);
+const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const CHURN_MINUTES = Number(flag('churn-minutes') ?? 0);
+const CHURN_PAUSE_MS = Number(flag('churn-pause-seconds') ?? 45) * 1000;
+if (!(CHURN_MINUTES >= 0 && CHURN_PAUSE_MS >= 0))
+  throw new Error('--churn-minutes and --churn-pause-seconds take numbers');
+/**
+ * A diagnosis aid: FOOTPRINT_HEAP_SNAPSHOTS=DIR has the first agent write a V8 heap snapshot into
+ * DIR at the start and the end of the churn (they perturb its RSS: not for the figures).
+ */
+const SNAPSHOTS = process.env.FOOTPRINT_HEAP_SNAPSHOTS;
+/** Far from where e2e clusters and `ferry up` start (127.0.1.1). */
+const CHURN_FIRST_ADDRESS = Number(flag('first-address') ?? 200);
 const IMAGE = 'ferry.local/busybox:1';
 const CMD = ['sh', '-c', 'echo ok > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'];
 const dir = mkdtempSync(join(tmpdir(), 'ferry-footprint-'));
@@ -32,6 +52,12 @@ const mb = (kb: number) => kb / 1024;
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** The anonymous part of a process's RSS (heap and malloc; the rest is the binary's file pages), in kB. */
+function anonKb(pid: number): number {
+  const m = /Anonymous:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
   return m ? Number(m[1]) : Number.NaN;
 }
 
@@ -154,19 +180,31 @@ async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record
   const port = await freePort();
   const up: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'up', '--nodes', '3', '--port', String(port), '--data-dir', dataDir],
+    [
+      CLI,
+      'up',
+      '--nodes',
+      '3',
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      ...(CHURN_MINUTES > 0 ? ['--first-address', String(CHURN_FIRST_ADDRESS)] : []),
+    ],
     {
-      env,
+      // Agents inherit it: each writes a heap snapshot into SNAPSHOTS on SIGUSR2 (see churn()).
+      env: SNAPSHOTS ? { ...env, NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : env,
+      ...(SNAPSHOTS ? { cwd: SNAPSHOTS } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   let upOut = '';
-  up.stdout?.on('data', (d) => {
-    upOut += d;
-  });
-  up.stderr?.on('data', (d) => {
-    upOut += d;
-  });
+  // Kept only as far as the start needs (the cluster id, Ready): an hour's warnings would pile up.
+  const keep = (d: Buffer) => {
+    if (upOut.length < 64 * 1024) upOut += d;
+  };
+  up.stdout?.on('data', keep);
+  up.stderr?.on('data', keep);
   try {
     await until('3 nodes Ready', 90_000, () => upOut.includes('node(s) Ready'));
     const plane = up.pid as number;
@@ -206,10 +244,22 @@ async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record
     await until('30 Running after update', 180_000, () => runningPods('fp-') === 30 && allPods('fp-') === 30);
     times.update30 = performance.now() - t0;
 
-    // Replacement: kill one pod's app container behind ferry's back; the agent restarts it.
+    // Replacement: kill one pod's app container behind ferry's back; the agent restarts it. Only
+    // this cluster's (its id labels them): another cluster on the machine may be running tests.
+    const clusterId = /\(cluster ([a-z0-9]+)\)/.exec(upOut)?.[1];
+    if (!clusterId) throw new Error(`no cluster id in the output of ferry up: ${upOut}`);
     const victim = execFileSync(
       'docker',
-      ['ps', '-q', '--filter', 'label=ferry.role=container', '--filter', 'label=ferry.pod.namespace=default'],
+      [
+        'ps',
+        '-q',
+        '--filter',
+        `label=ferry.cluster=${clusterId}`,
+        '--filter',
+        'label=ferry.role=container',
+        '--filter',
+        'label=ferry.pod.namespace=default',
+      ],
       {
         encoding: 'utf8',
       },
@@ -227,15 +277,11 @@ async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record
     await until('a restarted container', 60_000, () => restarts('fp-') >= 1 && runningPods('fp-') === 30);
     times.replace1 = performance.now() - t0;
 
+    if (CHURN_MINUTES > 0) churnResult = await churn(plane, agents);
     const planeSeries: number[] = [];
     const agentSeries: number[] = [];
-    for (let r = 2; r < 2 + ROUNDS; r++) {
-      applyDeployment(30, r);
-      ferry('rollout', 'status', 'deployment/fp', '--timeout', '5m');
-      applyDeployment(10, r);
-      await until('scaled to 10', 120_000, () => allPods('fp-') === 10);
-      applyDeployment(30, r);
-      await until('scaled to 30', 180_000, () => runningPods('fp-') === 30);
+    for (let r = 2; r < 2 + (CHURN_MINUTES > 0 ? 0 : ROUNDS); r++) {
+      await churnRound(r);
       await sleep(2_000);
       const row = sample(`after round ${r - 1} (update + scale 30-10-30)`);
       planeSeries.push(row['control plane MB']);
@@ -262,6 +308,154 @@ async function ferryOps(): Promise<{ times: OpTimes; rss: Row[]; summary: Record
       ferry('down', '--data-dir', dataDir);
     } catch {}
   }
+}
+
+/** One round: a rolling update of the 30, then scale 30 -> 10 -> 30. */
+async function churnRound(r: number): Promise<void> {
+  applyDeployment(30, r);
+  ferry('rollout', 'status', 'deployment/fp', '--timeout', '5m');
+  applyDeployment(10, r);
+  await until('scaled to 10', 120_000, () => allPods('fp-') === 10);
+  applyDeployment(30, r);
+  await until('scaled to 30', 180_000, () => runningPods('fp-') === 30);
+}
+
+interface ChurnResult {
+  rows: Row[];
+  summary: Record<string, unknown>;
+}
+let churnResult: ChurnResult | undefined;
+
+/**
+ * The long churn: rounds with a pause between them for CHURN_MINUTES, each agent's RSS sampled
+ * every minute (and after each round, into the max). A round that times out on a loaded machine
+ * is counted and the churn goes on; three in a row end it.
+ */
+async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
+  const t0 = performance.now();
+  const end = t0 + CHURN_MINUTES * 60_000;
+  const minutes = () => (performance.now() - t0) / 60_000;
+  const series: { min: number; agents: number[]; anon: number[]; plane: number }[] = [];
+  const take = () => {
+    const s = {
+      min: minutes(),
+      agents: agents.map((p) => mb(rssKb(p))),
+      anon: agents.map((p) => mb(anonKb(p))),
+      plane: mb(rssKb(plane)),
+    };
+    series.push(s);
+    console.log(
+      `churn ${s.min.toFixed(1)} min: agents ${s.agents.map((a) => a.toFixed(1)).join(' / ')} MB (anonymous ${s.anon.map((a) => a.toFixed(1)).join(' / ')}), control plane ${s.plane.toFixed(1)} MB, rounds ${rounds}`,
+    );
+    return s;
+  };
+  let rounds = 0;
+  let failed = 0;
+  let failedInARow = 0;
+  const snapshot = async () => {
+    if (!SNAPSHOTS || agents[0] === undefined) return;
+    process.kill(agents[0], 'SIGUSR2');
+    await sleep(15_000);
+  };
+  await snapshot();
+  take();
+  let nextSample = 1;
+  while (performance.now() < end && failedInARow < 3) {
+    try {
+      await churnRound(100 + rounds);
+      rounds++;
+      failedInARow = 0;
+    } catch (err) {
+      failed++;
+      failedInARow++;
+      console.warn(`churn round failed (${failed} so far): ${(err as Error).message}`);
+    }
+    take();
+    const pauseEnd = Math.min(end, performance.now() + CHURN_PAUSE_MS);
+    while (performance.now() < pauseEnd) {
+      await sleep(Math.min(5_000, pauseEnd - performance.now()));
+      if (minutes() >= nextSample) {
+        take();
+        nextSample = Math.floor(minutes()) + 1;
+      }
+    }
+  }
+  await snapshot();
+  const last = take();
+  const first = series[0] as (typeof series)[number];
+  const perAgent = (i: number) => series.map((s) => s.agents[i] as number);
+  const hours = series.map((s) => s.min / 60);
+  const rows: Row[] = [];
+  // Start, each 5 minutes (the first sample at or past the mark), end.
+  for (let m = 0; m <= CHURN_MINUTES; m += 5) {
+    const s = series.find((x) => x.min >= m);
+    if (!s || (m > 0 && s === last)) continue;
+    rows.push(churnRow(m === 0 ? 'churn start' : `churn ${m} min`, s));
+  }
+  rows.push(churnRow(`churn end (${last.min.toFixed(1)} min, ${rounds} rounds)`, last));
+  const growth = agents.map((_, i) => slopeOver(hours, perAgent(i)));
+  const max = agents.map((_, i) => Math.max(...perAgent(i)));
+  rows.push({
+    state: 'churn: max over the run / growth per hour',
+    'control plane MB': Math.max(...series.map((s) => s.plane)),
+    'agents MB (each)': max.map((m, i) => `${m.toFixed(1)} (${(growth[i] as number).toFixed(2)}/h)`).join(' / '),
+    'agents MB (max)': Math.max(...max),
+  });
+  return {
+    rows,
+    summary: {
+      churnMinutes: last.min,
+      churnRounds: rounds,
+      churnRoundsFailed: failed,
+      churnPauseSeconds: CHURN_PAUSE_MS / 1000,
+      agentStartMB: first.agents,
+      agentEndMB: last.agents,
+      agentMaxMB: max,
+      agentMaxOfAllMB: Math.max(...max),
+      agentGrowthMBPerHour: growth,
+      agentAnonymousStartMB: first.anon,
+      agentAnonymousEndMB: last.anon,
+      agentAnonymousGrowthMBPerHour: agents.map((_, i) =>
+        slopeOver(
+          hours,
+          series.map((s) => s.anon[i] as number),
+        ),
+      ),
+      agentsUnder60MB: Math.max(...max) < 60,
+      controlPlaneStartMB: first.plane,
+      controlPlaneEndMB: last.plane,
+      series: series.map((s) => ({
+        min: Number(s.min.toFixed(2)),
+        agents: s.agents.map((a) => Number(a.toFixed(2))),
+        anonymous: s.anon.map((a) => Number(a.toFixed(2))),
+        plane: Number(s.plane.toFixed(2)),
+      })),
+    },
+  };
+}
+
+function churnRow(state: string, s: { agents: number[]; plane: number }): Row {
+  return {
+    state,
+    'control plane MB': s.plane,
+    'agents MB (each)': s.agents.map((a) => a.toFixed(1)).join(' / '),
+    'agents MB (max)': Math.max(...s.agents),
+  };
+}
+
+/** Least-squares slope of ys over xs. */
+function slopeOver(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * ((ys[i] as number) - my);
+    den += (x - mx) ** 2;
+  });
+  return den === 0 ? 0 : num / den;
 }
 
 let cliMedians: Record<string, number> = {};
@@ -365,6 +559,19 @@ async function swarmOps(): Promise<{ times: OpTimes; dockerdGrowthMB: number }> 
 buildOnce();
 try {
   const f = await ferryOps();
+  if (churnResult) {
+    // The long mode reports the churn only: the short run's figures stay in footprint.json.
+    report('footprint-hour', [...f.rss.slice(0, 2), ...churnResult.rows], {
+      controlPlaneIdleMB: f.summary.controlPlaneIdleMB,
+      agentMaxAt30PodsMB: f.summary.agentMaxAt30PodsMB,
+      ...churnResult.summary,
+    });
+  } else await shortReport(f);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function shortReport(f: Awaited<ReturnType<typeof ferryOps>>): Promise<void> {
   let swarm: Awaited<ReturnType<typeof swarmOps>> | undefined;
   try {
     swarm = await swarmOps();
@@ -393,6 +600,4 @@ try {
     dockerdGrowthUnderSwarmMB: swarm?.dockerdGrowthMB ?? 'n/a',
     rounds: ROUNDS,
   });
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -35,6 +35,12 @@ export interface LocalProviderOptions {
   cpuPerNode?: string;
   memoryPerNode?: string;
   extraEnv?: Record<string, string>;
+  /**
+   * The host number of the first node address (127.0.1.N; default 1). Each data dir allocates
+   * its own addresses, so a second cluster on the machine starts past the first's (agents bind
+   * their address's port 80 for ingress, and node ports).
+   */
+  firstAddress?: number;
 }
 
 interface InstanceRecord extends Instance {
@@ -219,11 +225,11 @@ export class LocalProvider implements CloudProvider {
 
   private allocateIp(): string {
     const used = new Set(this.records().map((r) => r.privateIp));
-    for (let n = 1; n < 255; n++) {
+    for (let n = this.options.firstAddress ?? 1; n < 255; n++) {
       const ip = `127.0.1.${n}`;
       if (!used.has(ip)) return ip;
     }
-    throw new Error('local provider: no free loopback address in 127.0.1.0/24');
+    throw new Error(`local provider: no free loopback address in 127.0.1.${this.options.firstAddress ?? 1}-254`);
   }
 }
 

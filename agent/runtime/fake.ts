@@ -88,7 +88,9 @@ export class FakeRuntime implements ContainerRuntime {
     const portMappings = config.ports.map((p) => ({ ...p, hostPort: p.hostPort || this.nextHostPort++ }));
     this.add(id, pod, 'sandbox', []).sandbox = config;
     this.record('createSandbox', id);
-    return { id, podIp: `10.99.0.${this.next + 1}`, portMappings };
+    // A valid address however many sandboxes a long test makes (a fourth octet past 255 is a host name to resolve).
+    const n = this.next + 1;
+    return { id, podIp: `10.99.${(n >> 8) & 255}.${n & 255}`, portMappings };
   }
 
   async sandboxInfo(id: string): Promise<SandboxInfo> {

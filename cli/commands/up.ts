@@ -27,6 +27,7 @@ interface UpOptions {
   cpu: string;
   memory: string;
   logLevel: string;
+  firstAddress: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -39,6 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--cpu <n>', 'CPU each local node reports', '2')
     .option('--memory <q>', 'memory each local node reports', '2Gi')
     .option('--log-level <level>', 'debug, info, warn, error or silent', 'warn')
+    .option('--first-address <n>', 'nodes get 127.0.1.N from this N up (a second cluster on this machine)', '1')
     .action(async (opts: UpOptions) => up(ctx, opts));
   program
     .command('down')
@@ -54,6 +56,11 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port "${opts.port}" is not a port number`);
+  const firstAddress = Number(opts.firstAddress);
+  if (!Number.isInteger(firstAddress) || firstAddress < 1 || firstAddress + count - 1 > 254)
+    throw new UsageError(
+      `--first-address "${opts.firstAddress}" must be a whole number from 1 to ${255 - count} (127.0.1.N, ${count} node(s))`,
+    );
   await requireDocker();
   await ensureLocalImages(ctx);
   const dataDir = resolve(ctx.io.cwd ?? process.cwd(), opts.dataDir);
@@ -75,6 +82,7 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<void> {
       memoryPerNode: opts.memory,
       agentLogLevel: opts.logLevel === 'silent' ? 'error' : opts.logLevel,
       apiUrlFor: clientUrl,
+      firstAddress,
     });
     try {
       const { plane } = cluster;

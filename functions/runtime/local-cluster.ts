@@ -21,9 +21,11 @@ import { type LocalControlPlane, startLocalControlPlane } from './local';
 export const CLUSTER_ID_FILE = 'cluster-id';
 /**
  * Two glibc malloc arenas for the agent, not one per libuv worker thread: a bound on what freed
- * native memory the process keeps (agent/Dockerfile sets it too). Measured effect is small: an
- * agent under rounds of rolling updates levels off at about 65 MB either way (bench footprint),
- * while its JS heap stays flat; what holds the rest is not found yet.
+ * native memory the process keeps (agent/Dockerfile sets it too). Measured effect is small. What
+ * an agent's RSS does under churn is V8's: its live heap stays at ~6 MB, promoted garbage fills the
+ * old generation up to about 8 MB above that, then a full GC (or the idle memory reducer) empties
+ * it, so the anonymous part saws between ~13 and ~21 MB (bench footprint --churn-minutes; heap
+ * growth, semi-space, old-space caps from 32 MB up and GC-thread flags left it where it was).
  */
 export const AGENT_ENV = { MALLOC_ARENA_MAX: '2' };
 /**
@@ -60,6 +62,8 @@ export interface LocalClusterOptions {
   apiUrlFor: (planeUrl: string) => string;
   /** How long to wait for every node to be Ready. */
   readyTimeoutMs?: number;
+  /** The first node address's host number (127.0.1.N), for a second cluster on the machine. */
+  firstAddress?: number;
 }
 
 export interface LocalCluster {
@@ -89,6 +93,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     cpuPerNode: options.cpuPerNode,
     memoryPerNode: options.memoryPerNode,
     extraEnv: { FERRY_LOG_LEVEL: options.agentLogLevel, FERRY_CLUSTER_ID: clusterId, ...AGENT_ENV },
+    ...(options.firstAddress !== undefined ? { firstAddress: options.firstAddress } : {}),
   });
   const plane = await startLocalControlPlane({
     dataDir: options.dataDir,

@@ -3,6 +3,7 @@
  * is cut short as soon as a pod status changes, so a started pod is reported at once instead of
  * when the hold ends (up to 5 s later).
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Agent, type PodSink } from '../../../agent/agent';
 import type { AgentApiClient } from '../../../agent/api-client';
@@ -84,7 +85,37 @@ function setup() {
   return { client, pods, agent };
 }
 
+/** How many signals hang on `signal`: its abort listeners and the composite signals made from it. */
+function hangingOn(signal: AbortSignal): number {
+  const dependants = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  const set = dependants ? (signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants] : undefined;
+  return getEventListeners(signal, 'abort').length + (set?.size ?? 0);
+}
+
 describe('agent sync loop', () => {
+  it('leaves nothing hanging on its stop signal after many held syncs and polling pauses', async () => {
+    // prepare: a server that answers at once, held or not, and names a 1 ms pause
+    const client = new ScriptedClient();
+    client.syncAfterSeconds = 0.001;
+    client.sync = async () => ({
+      versions: { pods: 'p1', config: 'c1', logs: 'l1', routes: '1' },
+      nodeStatusUpdateSeconds: 60,
+      leaseRenewedAt: 0,
+      syncAfterSeconds: 0.001,
+    });
+    const agent = new Agent(config, client as unknown as AgentApiClient, new ScriptedPods(), log);
+    const stopSignal = (agent as unknown as { abort: AbortController }).abort.signal;
+
+    // act
+    for (let i = 0; i < 200; i++) {
+      await agent.syncOnce();
+      await agent.waitForNextSync();
+    }
+
+    // assess: each call's signal was let go of (AbortSignal.any kept one per call on Node 20)
+    expect(hangingOn(stopSignal)).toBe(0);
+  });
+
   it('cuts a held sync short when a pod status changes and reports it at once', async () => {
     // prepare
     const { client, pods, agent } = setup();
