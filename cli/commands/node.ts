@@ -6,12 +6,12 @@
  *   without a controller, emptyDir data and DaemonSet pods).
  */
 import type { Command } from 'commander';
-import type { Node, Pod } from '../../schemas';
+import type { Node } from '../../schemas';
 import { type ApiClient, connect } from '../client';
-import { type CliContext, out, pause } from '../context';
+import { type CliContext, out } from '../context';
 import { drainNode } from '../drain';
-import { formatDuration, parseTimeoutMs } from '../duration';
-import { ApiError, CliError, UsageError } from '../errors';
+import { parseTimeoutMs } from '../duration';
+import { UsageError } from '../errors';
 import { objectPath, resolveKind } from '../resources';
 
 const MERGE_PATCH = 'application/merge-patch+json';
