@@ -4,8 +4,9 @@
  * ClusterIP Service on port 80 whose target port is the container port named `http` (8080); a
  * client pod on each node. Each client reaches the Service at clusterIP:80 and gets answers from
  * pods on both nodes; its `WEB_SERVICE_HOST/PORT` are the cluster IP and 80; a request loop inside
- * a client (bounded in count and time) loses nothing through a rolling update; a UDP echo Service
- * answers at its cluster IP from both nodes; the redirects go with the Service and with the agents.
+ * a client (bounded in count and time) loses nothing through a rolling update; a process on the
+ * node reaches the cluster IP too; a UDP echo Service answers at its cluster IP from both nodes;
+ * the rules go with the Service and with the agents.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -97,15 +98,14 @@ function client(name: string, node: string): Pod {
 
 // busybox-static's wget crashes on -T (its timeout option): `timeout 5 wget` bounds each request instead.
 
-/** The FERRY-SVC chains of nat on this machine (the agents of every cluster on it). */
+/** The FERRY-SVC chains of nat and FERRY-FW chains of filter on this machine (the agents of every cluster on it). */
 function iptablesChains(): string[] {
-  return iptables('-S')
-    .split('\n')
-    .filter((l) => l.startsWith('-N FERRY-SVC-'))
+  return [...iptables('nat', '-S').split('\n'), ...iptables('filter', '-S').split('\n')]
+    .filter((l) => l.startsWith('-N FERRY-SVC-') || l.startsWith('-N FERRY-FW-'))
     .map((l) => l.slice(3));
 }
-const iptables = (...args: string[]) =>
-  execFileSync('iptables', ['-w', '5', '-t', 'nat', ...args], { encoding: 'utf8' });
+const iptables = (table: 'nat' | 'filter', ...args: string[]) =>
+  execFileSync('iptables', ['-w', '5', '-t', table, ...args], { encoding: 'utf8' });
 
 describeDocker('e2e: cluster IPs on real Docker', () => {
   const c = new TestCluster();
@@ -212,6 +212,18 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     expect(answer).toMatch(/^web-/);
   });
 
+  it('reaches the Service at clusterIP:80 from a process on the node itself', async () => {
+    // act
+    const answers = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://${clusterIP}:80/`, { signal: AbortSignal.timeout(5000) });
+      answers.add((await res.text()).trim());
+    }
+
+    // assess
+    expect(answers).toEqual(new Set((await c.readyPods('web-')).map((p) => p.metadata.name)));
+  });
+
   it('answers UDP at the cluster IP from a pod on each node', () => {
     for (const node of c.names) {
       const answer = docker(
@@ -277,8 +289,10 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
   it('removes a Service’s redirect when the Service goes, and every chain when the agents stop', async () => {
     // prepare
     const chains = iptablesChains().filter((ch) => !chainsBefore.includes(ch));
-    const rulesOf = () => chains.map((ch) => iptables('-S', ch)).join('\n');
+    const natChains = chains.filter((ch) => ch.startsWith('FERRY-SVC-'));
+    const rulesOf = () => natChains.map((ch) => iptables('nat', '-S', ch)).join('\n');
     const before = rulesOf();
+    const podIPs = (await c.readyPods('web-')).map((p) => p.status?.podIP as string);
 
     // act
     await c.store.delete({ kind: 'Service', namespace: 'default', name: 'udp' });
@@ -286,9 +300,12 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     await stop();
 
     // assess
-    expect(chains).toHaveLength(2);
-    expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -j REDIRECT`);
-    expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j REDIRECT`);
+    // Two agents, each with its nat chain and the filter chain guarding its bridge's route_localnet.
+    expect(chains).toHaveLength(4);
+    // Each web pod is reached by its pod IP from its own node's chain, not through a proxy.
+    for (const ip of podIPs) expect(before).toContain(`-j DNAT --to-destination ${ip}:8080`);
+    expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -m statistic --mode random`);
+    expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j DNAT`);
     expect(iptablesChains().filter((ch) => chains.includes(ch))).toEqual([]);
   }, 60_000);
 });
