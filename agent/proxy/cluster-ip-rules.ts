@@ -14,6 +14,12 @@
  * (`FERRY-FW-<hash>`, from INPUT on the bridge) drops every packet to 127/8 the nat chain did not
  * send there (CVE-2020-8558), and `stop` turns it off before removing the guard.
  *
+ * Local mode also reaches another local node's pod straight at its pod IP when the route names it
+ * and it is on another bridge of this machine (nat-rules.ts); a filter chain (`FERRY-XB-<hash>`,
+ * first in DOCKER-USER, which FORWARD evaluates before Docker's isolation chains) lets exactly
+ * those DNATed flows and their replies cross between the bridges. Without it (no DOCKER-USER and
+ * no FORWARD permitted) such endpoints stay at their host ports.
+ *
  * Several local nodes on one machine (`ferry up`) each have their own bridge and chains. The nat
  * chain is replaced whole on every change with `iptables-restore --noflush` (declaring a chain
  * flushes it), so no packet sees half a table. `start` first removes what a killed agent of this
@@ -29,10 +35,19 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import type { ServiceRoute } from '../../schemas/agent-protocol';
 import type { AgentLogger } from '../log';
 import type { Backend } from './forward';
-import { isIPv4, isPort, renderLoopbackGuard, renderNat, stillRouted } from './nat-rules';
+import {
+  isIPv4,
+  isPort,
+  type NatContext,
+  renderCrossings,
+  renderLoopbackGuard,
+  renderNat,
+  stillRouted,
+} from './nat-rules';
 
 export interface CommandResult {
   code: number;
@@ -65,6 +80,30 @@ export function chainName(network: string): string {
   return `FERRY-SVC-${hashOf(network)}`;
 }
 
+/** The filter chain letting this node's DNATed flows cross to other bridges of the machine. */
+export function crossingChainName(network: string): string {
+  return `FERRY-XB-${hashOf(network)}`;
+}
+
+const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** The IPv4 interface of this machine (by name) whose subnet holds `ip`, from the kernel's own list. */
+export function interfaceHolding(ip: string, interfaces = networkInterfaces()): string | undefined {
+  if (!isIPv4(ip)) return undefined;
+  const at = toInt(ip);
+  for (const [name, addrs] of Object.entries(interfaces)) {
+    for (const a of addrs ?? []) {
+      if (a.family !== 'IPv4' || a.internal || !isIPv4(a.address) || !isIPv4(a.netmask)) continue;
+      const mask = toInt(a.netmask);
+      if (mask === 0xffffffff) continue;
+      const net = toInt(a.address);
+      // Unsigned AND of both with the mask: same network prefix.
+      if ((at & mask) >>> 0 === (net & mask) >>> 0) return name;
+    }
+  }
+  return undefined;
+}
+
 /** The filter chain guarding the bridge's route_localnet (CVE-2020-8558). */
 export function guardChainName(network: string): string {
   return `FERRY-FW-${hashOf(network)}`;
@@ -82,6 +121,8 @@ export interface ClusterIPRulesOptions {
   iptables?: string;
   /** Writes a /proc/sys file (tests record it instead). */
   writeSysctl?: (path: string, value: string) => Promise<void>;
+  /** The interface holding an IP (tests give a table; default: the machine's interfaces). */
+  interfaceOf?: (ip: string) => string | undefined;
   /** How often the chain is rendered again for pods that started meanwhile (default 2 s; 0: never). */
   refreshMs?: number;
 }
@@ -89,6 +130,10 @@ export interface ClusterIPRulesOptions {
 export class ClusterIPRules {
   readonly chain: string;
   readonly guard: string;
+  readonly crossing: string;
+  private crossingOn = false;
+  private crossed: string[] = [];
+  private lastCrossings = '';
   private bridge: string | undefined;
   private gateway = '';
   private loopbackReachable = false;
@@ -104,6 +149,7 @@ export class ClusterIPRules {
   constructor(private readonly options: ClusterIPRulesOptions) {
     this.chain = chainName(options.network);
     this.guard = guardChainName(options.network);
+    this.crossing = crossingChainName(options.network);
     this.run = options.run ?? execRunner;
     this.iptables = options.iptables ?? 'iptables';
     this.localMode = options.nodeIp.startsWith('127.');
@@ -150,6 +196,9 @@ export class ClusterIPRules {
         return false;
       }
       this.loopbackReachable = this.localMode && (await this.guardLoopback(bridge));
+      this.crossed = [];
+      this.lastCrossings = '';
+      this.crossingOn = this.localMode && (await this.openCrossings(bridge));
       this.bridge = bridge;
       this.gateway = gateway;
       this.last = '';
@@ -180,6 +229,45 @@ export class ClusterIPRules {
     return false;
   }
 
+  /** The crossing chain, empty, first in DOCKER-USER (or FORWARD): false when neither is permitted. */
+  private async openCrossings(bridge: string): Promise<boolean> {
+    const empty = renderCrossings(this.crossing, bridge, [], this.context()).text;
+    const made = await this.restore(empty);
+    let jumped = made.code === 0 ? await this.ipt('filter', ['-I', 'DOCKER-USER', '1', '-j', this.crossing]) : made;
+    if (made.code === 0 && jumped.code !== 0)
+      jumped = await this.ipt('filter', ['-I', 'FORWARD', '1', '-j', this.crossing]);
+    if (jumped.code === 0) {
+      this.lastCrossings = empty;
+      return true;
+    }
+    this.options.log.warn(
+      'pods of other local nodes are reached at their host ports: the filter chain letting cluster IP flows cross between pod bridges could not be installed',
+      { error: jumped.stderr.trim().slice(0, 300) },
+    );
+    await this.removeCrossings();
+    return false;
+  }
+
+  private context(): NatContext {
+    const own = this.bridge;
+    const interfaceOf = this.options.interfaceOf ?? ((ip: string) => interfaceHolding(ip));
+    return {
+      nodeIp: this.options.nodeIp,
+      gateway: this.gateway,
+      podBehind: this.options.podBehind ?? (() => undefined),
+      withdrawn: this.withdrawn,
+      loopbackReachable: this.loopbackReachable,
+      ...(this.crossingOn
+        ? {
+            bridgeOf: (ip: string) => {
+              const name = interfaceOf(ip);
+              return name && name !== own && name !== 'lo' ? name : undefined;
+            },
+          }
+        : {}),
+    };
+  }
+
   /** Makes the chain send exactly these routes' cluster IP ports (nothing is run when unchanged). */
   update(routes: readonly ServiceRoute[]): Promise<void> {
     this.routes = routes;
@@ -201,14 +289,25 @@ export class ClusterIPRules {
     const nodeIp = this.options.nodeIp;
     // A withdrawn port the routes no longer name is forgotten: Docker may hand it to a new pod later.
     this.withdrawn = stillRouted(this.withdrawn, nodeIp, this.routes);
-    const podBehind = this.options.podBehind ?? (() => undefined);
-    const rules = renderNat(this.chain, this.routes, {
-      nodeIp,
-      gateway: this.gateway,
-      podBehind,
-      withdrawn: this.withdrawn,
-      loopbackReachable: this.loopbackReachable,
-    });
+    const ctx = this.context();
+    if (this.crossingOn) {
+      // Before the nat chain: a DNAT to another bridge must find its way through already.
+      const { text, bridges } = renderCrossings(this.crossing, this.bridge, this.routes, ctx, this.crossed);
+      if (text !== this.lastCrossings) {
+        const res = await this.restore(text);
+        if (res.code !== 0) {
+          this.options.log.error('installing the cluster IP crossing rules failed; retrying with the next change', {
+            error: res.stderr.trim().slice(0, 300),
+          });
+          // Without them a DNAT to another bridge would be dropped: keep those endpoints at their host ports.
+          delete ctx.bridgeOf;
+        } else {
+          this.lastCrossings = text;
+          this.crossed = bridges;
+        }
+      }
+    }
+    const rules = renderNat(this.chain, this.routes, ctx);
     if (rules === this.last) return;
     const res = await this.restore(rules);
     if (res.code !== 0) {
@@ -244,7 +343,17 @@ export class ClusterIPRules {
     for (let i = 0; i < 10; i++) if ((await this.ipt('nat', ['-D', 'OUTPUT', '-j', this.chain])).code) break;
     await this.ipt('nat', ['-F', this.chain]);
     await this.ipt('nat', ['-X', this.chain]);
-    if (this.localMode) await this.removeGuard(bridge);
+    if (this.localMode) {
+      await this.removeGuard(bridge);
+      await this.removeCrossings();
+    }
+  }
+
+  private async removeCrossings(): Promise<void> {
+    for (const from of ['DOCKER-USER', 'FORWARD'])
+      for (let i = 0; i < 10; i++) if ((await this.ipt('filter', ['-D', from, '-j', this.crossing])).code) break;
+    await this.ipt('filter', ['-F', this.crossing]);
+    await this.ipt('filter', ['-X', this.crossing]);
   }
 
   /** route_localnet off first, then the guard: never the one without the other. */

@@ -13,6 +13,11 @@
  *     where the other node's Docker publishes the pod: in the cloud its kernel DNAT (no user-space
  *     hop at all), in local mode (node addresses on 127/8) Docker's userland proxy, reached from the
  *     bridge only with `route_localnet` (`loopbackReachable`; cluster-ip-rules.ts guards it).
+ *     Except when that node is on this machine too (local mode: both on 127/8) and the route
+ *     names the pod's IP and container port, and that IP is on another bridge of this machine
+ *     (`bridgeOf`): then straight to the pod, as for this node's pods, since the userland proxy
+ *     behind a loopback host port cost two thirds of the rate. Docker isolates its bridges from
+ *     each other, so `renderCrossings` lets exactly these DNATed flows (and their replies) through.
  *
  * Three cases go to the node's own user-space proxy at the bridge gateway and the node port
  * instead: UDP (udp-relay.ts keeps per-client flows and moves one off a refusing endpoint, which a
@@ -45,7 +50,20 @@ export interface NatContext {
   withdrawn: ReadonlySet<number>;
   /** Whether packets from the bridge may be sent to 127/8 (route_localnet is on and guarded). */
   loopbackReachable: boolean;
+  /**
+   * Local mode only: the bridge of this machine (not this node's own) whose subnet holds a pod IP
+   * of another node; undefined keeps that endpoint at its node address and host port.
+   */
+  bridgeOf?: (podIP: string) => string | undefined;
 }
+
+/** A DNAT to a pod on another bridge of this machine: what the forward chain must let through. */
+interface Target extends Backend {
+  via?: string;
+}
+
+const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
+export const isBridgeName = (name: unknown): name is string => typeof name === 'string' && BRIDGE.test(name);
 
 /** The `iptables-restore --noflush` input that makes `chain` hold exactly these routes' cluster IP ports. */
 export function renderNat(chain: string, routes: readonly ServiceRoute[], ctx: NatContext): string {
@@ -85,14 +103,20 @@ export function renderNat(chain: string, routes: readonly ServiceRoute[], ctx: N
  * Where a TCP port's connections go in the kernel, and this node's pod IPs that must reach it
  * through the proxy; undefined when the whole port goes to the proxy.
  */
-function destinations(port: RoutePort, ctx: NatContext): { targets: Backend[]; selves: string[] } | undefined {
-  const targets: Backend[] = [];
+function destinations(port: RoutePort, ctx: NatContext): { targets: Target[]; selves: string[] } | undefined {
+  const targets: Target[] = [];
   const selves: string[] = [];
   const seen = new Set<string>();
   for (const e of port.endpoints) {
     if (!isIPv4(e.ip) || !isPort(e.port)) continue;
-    let target: Backend = { host: e.ip, port: e.port };
-    if (e.ip === ctx.nodeIp) {
+    let target: Target = { host: e.ip, port: e.port };
+    const via =
+      e.ip !== ctx.nodeIp && isLoopback(e.ip) && isLoopback(ctx.nodeIp) && isIPv4(e.podIP) && isPort(e.podPort)
+        ? ctx.bridgeOf?.(e.podIP)
+        : undefined;
+    if (via !== undefined && isBridgeName(via) && isIPv4(e.podIP) && isPort(e.podPort)) {
+      target = { host: e.podIP, port: e.podPort, via };
+    } else if (e.ip === ctx.nodeIp) {
       if (ctx.withdrawn.has(e.port)) continue;
       const pod = ctx.podBehind(e.port);
       if (pod && isIPv4(pod.host) && isPort(pod.port)) {
@@ -107,6 +131,47 @@ function destinations(port: RoutePort, ctx: NatContext): { targets: Backend[]; s
     targets.push(target);
   }
   return targets.length > 0 ? { targets, selves } : undefined;
+}
+
+/**
+ * The filter chain (jumped from DOCKER-USER, which Docker evaluates before its isolation chains)
+ * that lets this node's pods reach, through the nat chain, pods on other bridges of this machine:
+ * per such endpoint, new packets from `bridge` to that pod's IP and port that our DNAT sent there;
+ * per bridge in `crossed` (every bridge crossed to since start, so a drained pod's open connections
+ * keep working after it left the routes), established DNATed flows and their replies. Nothing
+ * else crosses, so other containers stay isolated from each other. Returns the bridges crossed now.
+ */
+export function renderCrossings(
+  chain: string,
+  bridge: string,
+  routes: readonly ServiceRoute[],
+  ctx: NatContext,
+  crossed: readonly string[] = [],
+): { text: string; bridges: string[] } {
+  if (!isBridgeName(bridge)) throw new Error(`pod bridge interface name ${JSON.stringify(bridge)} is not one`);
+  const pods: string[] = [];
+  const bridges = new Set(crossed.filter((b) => isBridgeName(b) && b !== bridge));
+  for (const route of routes) {
+    if (!isIPv4(route.clusterIP)) continue;
+    for (const port of route.ports) {
+      if (port.protocol !== 'TCP' || !isPort(port.port) || !isPort(port.nodePort)) continue;
+      for (const t of destinations(port, ctx)?.targets ?? []) {
+        if (!t.via || t.via === bridge) continue;
+        bridges.add(t.via);
+        const line = `-A ${chain} -i ${bridge} -o ${t.via} -d ${t.host}/32 -p tcp -m tcp --dport ${t.port} -m conntrack --ctstate DNAT -j ACCEPT`;
+        if (!pods.includes(line)) pods.push(line);
+      }
+    }
+  }
+  const lines = ['*filter', `:${chain} - [0:0]`, ...pods];
+  for (const via of [...bridges].sort()) {
+    lines.push(
+      `-A ${chain} -i ${bridge} -o ${via} -m conntrack --ctstate ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT`,
+      `-A ${chain} -i ${via} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT`,
+    );
+  }
+  lines.push('COMMIT', '');
+  return { text: lines.join('\n'), bridges: [...bridges].sort() };
 }
 
 /**

@@ -5,7 +5,7 @@
  * picked up, and one clear line when iptables cannot be used.
  */
 import { describe, expect, it } from 'vitest';
-import { ClusterIPRules, type CommandRunner, chainName } from '../../../agent/proxy/cluster-ip-rules';
+import { ClusterIPRules, type CommandRunner, chainName, interfaceHolding } from '../../../agent/proxy/cluster-ip-rules';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const route = (clusterIP: string | undefined, ports: ServiceRoute['ports'], name = 'web'): ServiceRoute => ({
@@ -70,7 +70,7 @@ describe('cluster IP rules', () => {
     await rules.stop();
 
     // assess
-    const { chain, guard } = rules;
+    const { chain, guard, crossing } = rules;
     const line = (c: { file: string; args: string[] }) => `${c.file} ${c.args.join(' ')}`;
     const localnet = 'sysctl /proc/sys/net/ipv4/conf/br-0123456789ab/route_localnet';
     const cleanup = [
@@ -82,6 +82,10 @@ describe('cluster IP rules', () => {
       `iptables -w 5 -t filter -D INPUT -i br-0123456789ab -j ${guard}`,
       `iptables -w 5 -t filter -F ${guard}`,
       `iptables -w 5 -t filter -X ${guard}`,
+      `iptables -w 5 -t filter -D DOCKER-USER -j ${crossing}`,
+      `iptables -w 5 -t filter -D FORWARD -j ${crossing}`,
+      `iptables -w 5 -t filter -F ${crossing}`,
+      `iptables -w 5 -t filter -X ${crossing}`,
     ];
     expect(started).toBe(true);
     expect(calls.map(line)).toEqual([
@@ -93,13 +97,61 @@ describe('cluster IP rules', () => {
       `iptables -w 5 -t filter -I INPUT 1 -i br-0123456789ab -j ${guard}`,
       `${localnet} 1`,
       'iptables-restore -w 5 --noflush',
+      `iptables -w 5 -t filter -I DOCKER-USER 1 -j ${crossing}`,
+      'iptables-restore -w 5 --noflush',
       ...cleanup,
     ]);
-    expect(calls[11]?.input).toContain(
+    expect(calls[15]?.input).toContain(
       `-A ${guard} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
     );
-    expect(calls[14]?.input).toContain('--dport 80 -j DNAT --to-destination 172.20.0.1:30080');
+    expect(calls[18]?.input).toBe(`*filter\n:${crossing} - [0:0]\nCOMMIT\n`);
+    expect(calls[20]?.input).toContain('--dport 80 -j DNAT --to-destination 172.20.0.1:30080');
     expect(rules.active).toBe(false);
+  });
+
+  it('finds the interface whose subnet holds a pod IP, never loopback or a host route', () => {
+    const ifs = {
+      lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', internal: true }],
+      'br-bbbbbbbbbbbb': [{ address: '172.21.0.1', netmask: '255.255.0.0', family: 'IPv4', internal: false }],
+      wg0: [{ address: '10.9.0.1', netmask: '255.255.255.255', family: 'IPv4', internal: false }],
+    } as never;
+    expect(interfaceHolding('172.21.3.7', ifs)).toBe('br-bbbbbbbbbbbb');
+    expect(interfaceHolding('172.22.0.7', ifs)).toBeUndefined();
+    expect(interfaceHolding('127.0.0.5', ifs)).toBeUndefined();
+    expect(interfaceHolding('10.9.0.1', ifs)).toBeUndefined();
+    expect(interfaceHolding('172.21.0.7 -j ACCEPT', ifs)).toBeUndefined();
+  });
+
+  it('sends another local node’s pod straight to its IP only once the crossing chain lets it through', async () => {
+    // prepare
+    const { calls, run } = recorder();
+    const rules = new ClusterIPRules({
+      network: 'ferry-local-1',
+      nodeIp: '127.0.1.1',
+      log,
+      run,
+      writeSysctl: async () => {},
+      interfaceOf: (ip) =>
+        ip.startsWith('172.21.') ? 'br-bbbbbbbbbbbb' : ip.startsWith('172.20.') ? 'br-0123456789ab' : undefined,
+      refreshMs: 0,
+    });
+    const remote = { ip: '127.0.1.2', port: 32500, podIP: '172.21.0.7', podPort: 8080 };
+    // A pod IP on this node's own bridge but named for another node is not crossed to.
+    const odd = { ip: '127.0.1.3', port: 32600, podIP: '172.20.0.9', podPort: 8080 };
+
+    // act
+    await rules.start('br-0123456789ab', '172.20.0.1');
+    const before = calls.length;
+    await rules.update([route('10.96.0.10', [{ ...tcp(80, 30080), endpoints: [remote, odd] }])]);
+    await rules.stop();
+
+    // assess
+    const [filter, nat] = calls.slice(before).filter((c) => c.input !== undefined);
+    expect(filter?.input).toContain(`-A ${rules.crossing} -i br-0123456789ab -o br-bbbbbbbbbbbb -d 172.21.0.7/32`);
+    expect(filter?.input).not.toContain('172.20.0.9');
+    expect(nat?.input).toContain('-j DNAT --to-destination 172.21.0.7:8080');
+    expect(nat?.input).toContain('-j DNAT --to-destination 127.0.1.3:32600');
+    expect(calls.at(-1)?.args).toEqual(['-w', '5', '-t', 'filter', '-X', rules.crossing]);
   });
 
   it('touches neither route_localnet nor the filter table on a node with a routable address', async () => {
@@ -143,7 +195,7 @@ describe('cluster IP rules', () => {
     // assess
     expect(started).toBe(true);
     expect(logs).toEqual([expect.stringContaining('route_localnet')]);
-    expect(calls.at(-2)?.args).toEqual(['-w', '5', '-t', 'filter', '-X', rules.guard]);
+    expect(calls.some((c) => c.args.join(' ') === `-w 5 -t filter -X ${rules.guard}`)).toBe(true);
     expect(calls.at(-1)?.input).toContain('--dport 80 -j DNAT --to-destination 172.20.0.1:30080');
   });
 

@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../../agent/proxy/forward';
-import { type NatContext, renderLoopbackGuard, renderNat, stillRouted } from '../../../agent/proxy/nat-rules';
+import {
+  type NatContext,
+  renderCrossings,
+  renderLoopbackGuard,
+  renderNat,
+  stillRouted,
+} from '../../../agent/proxy/nat-rules';
 import type { RoutePort, ServiceRoute } from '../../../schemas/agent-protocol';
 
 const route = (clusterIP: string | undefined, ports: RoutePort[], name = 'web'): ServiceRoute => ({
@@ -219,5 +225,80 @@ describe('cluster IP nat rules', () => {
 
     // assess
     expect([...kept]).toEqual([32001, 32002]);
+  });
+  describe('a pod of another node on this machine (local mode)', () => {
+    /** Node 127.0.1.2's bridge is br-bbbbbbbbbbbb (172.21.0.0/16) on this machine too. */
+    const bridgeOf = (ip: string) => (ip.startsWith('172.21.') ? 'br-bbbbbbbbbbbb' : undefined);
+    const remote = { ip: '127.0.1.2', port: 32500, podIP: '172.21.0.7', podPort: 8080 };
+    const m = '-d 10.96.0.10/32 -p tcp -m tcp --dport 80';
+
+    it('is reached straight at its pod IP and container port when its bridge is on this machine', () => {
+      expect(rulesOf(renderNat('C', web([remote]), ctx({ bridgeOf })))).toEqual([
+        `-A C ${m} -j DNAT --to-destination 172.21.0.7:8080`,
+      ]);
+    });
+
+    it('stays at its node address and host port when its bridge is not here, or the node is in the cloud', () => {
+      expect(rulesOf(renderNat('C', web([remote]), ctx({ bridgeOf: () => undefined })))).toEqual([
+        `-A C ${m} -j DNAT --to-destination 127.0.1.2:32500`,
+      ]);
+      expect(rulesOf(renderNat('C', web([remote]), ctx()))).toEqual([
+        `-A C ${m} -j DNAT --to-destination 127.0.1.2:32500`,
+      ]);
+      // Separate VMs: another node's pod IP may fall inside a subnet of this machine by chance.
+      const cloud = { ip: '10.0.0.6', port: 32500, podIP: '172.21.0.7', podPort: 8080 };
+      expect(rulesOf(renderNat('C', web([cloud]), ctx({ nodeIp: '10.0.0.5', bridgeOf })))).toEqual([
+        `-A C ${m} -j DNAT --to-destination 10.0.0.6:32500`,
+      ]);
+    });
+
+    it('lets only the DNATed flows to that pod, and their replies, cross from this node’s bridge to its bridge', () => {
+      // act
+      const { text, bridges } = renderCrossings('XB', 'br-aaaaaaaaaaaa', web([remote]), ctx({ bridgeOf }));
+
+      // assess
+      expect(text).toBe(
+        [
+          '*filter',
+          ':XB - [0:0]',
+          '-A XB -i br-aaaaaaaaaaaa -o br-bbbbbbbbbbbb -d 172.21.0.7/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT -j ACCEPT',
+          '-A XB -i br-aaaaaaaaaaaa -o br-bbbbbbbbbbbb -m conntrack --ctstate ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT',
+          '-A XB -i br-bbbbbbbbbbbb -o br-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT',
+          'COMMIT',
+          '',
+        ].join('\n'),
+      );
+      expect(bridges).toEqual(['br-bbbbbbbbbbbb']);
+    });
+
+    it('keeps a drained pod’s open connections crossing after it left the routes, but lets no new one through', () => {
+      const { text } = renderCrossings('XB', 'br-aaaaaaaaaaaa', [], ctx({ bridgeOf }), ['br-bbbbbbbbbbbb']);
+      expect(rulesOf(text)).toEqual([
+        '-A XB -i br-aaaaaaaaaaaa -o br-bbbbbbbbbbbb -m conntrack --ctstate ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT',
+        '-A XB -i br-bbbbbbbbbbbb -o br-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT',
+      ]);
+    });
+
+    it('refuses hostile pod IPs, ports and interface names: no rule, no line of their own', () => {
+      // prepare
+      const hostile = [
+        { ...remote, podIP: '172.21.0.7/0 -j ACCEPT' },
+        { ...remote, port: 32501, podPort: 0 },
+        { ...remote, port: 32502, podIP: '172.21.0.8', podPort: '8080 -j ACCEPT' as unknown as number },
+      ];
+      const evil = ctx({ bridgeOf: () => 'br-x -j ACCEPT' });
+
+      // act
+      const nat = rulesOf(renderNat('C', web(hostile), ctx({ bridgeOf })));
+      const crossings = renderCrossings('XB', 'br-aaaaaaaaaaaa', web([remote]), evil, ['eth0\n-A INPUT -j ACCEPT']);
+
+      // assess
+      expect(nat.every((l) => /--to-destination 127\.0\.1\.2:3250[0-2]$/.test(l))).toBe(true);
+      expect(rulesOf(renderNat('C', web([remote]), evil))).toEqual([
+        `-A C ${m} -j DNAT --to-destination 127.0.1.2:32500`,
+      ]);
+      expect(rulesOf(crossings.text)).toEqual([]);
+      expect(() => renderCrossings('XB', 'br-a -j ACCEPT', [], ctx())).toThrow(/not one/);
+    });
   });
 });
