@@ -20,8 +20,10 @@
  *                          and the pod drops those SYNs (1 s retransmits: measured, each path's rate
  *                          halved the later it ran). No application alternates like that;
  *   pod-clusterip-remote   the client on the other node to clusterIP:80 (its node's nat chain DNATs
- *                          it to the pod's host port on the first node, 127.0.1.1: Docker's userland
- *                          proxy there, the one user-space hop left in local mode). A pod on one node
+ *                          it straight to the pod IP on the first node's bridge, which is on this
+ *                          machine too, and its FERRY-XB chain lets that flow cross Docker's bridge
+ *                          isolation: kernel only; it used to go to the pod's host port on 127.0.1.1,
+ *                          Docker's userland proxy, at 0.31 of direct). A pod on one node
  *                          cannot dial the other node's published ports itself (they are on
  *                          127.0.1.N, the container's own loopback), so both cluster IP paths are held
  *                          against pod-direct, the fastest path there is.

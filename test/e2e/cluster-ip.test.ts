@@ -98,10 +98,10 @@ function client(name: string, node: string): Pod {
 
 // busybox-static's wget crashes on -T (its timeout option): `timeout 5 wget` bounds each request instead.
 
-/** The FERRY-SVC chains of nat and FERRY-FW chains of filter on this machine (the agents of every cluster on it). */
+/** The FERRY-SVC chains of nat and FERRY-FW/FERRY-XB chains of filter on this machine (the agents of every cluster on it). */
 function iptablesChains(): string[] {
   return [...iptables('nat', '-S').split('\n'), ...iptables('filter', '-S').split('\n')]
-    .filter((l) => l.startsWith('-N FERRY-SVC-') || l.startsWith('-N FERRY-FW-'))
+    .filter((l) => ['-N FERRY-SVC-', '-N FERRY-FW-', '-N FERRY-XB-'].some((p) => l.startsWith(p)))
     .map((l) => l.slice(3));
 }
 const iptables = (table: 'nat' | 'filter', ...args: string[]) =>
@@ -292,6 +292,10 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     const natChains = chains.filter((ch) => ch.startsWith('FERRY-SVC-'));
     const rulesOf = () => natChains.map((ch) => iptables('nat', '-S', ch)).join('\n');
     const before = rulesOf();
+    const eachChain = natChains.map((ch) => iptables('nat', '-S', ch));
+    const crossings = chains
+      .filter((ch) => ch.startsWith('FERRY-XB-'))
+      .flatMap((ch) => iptables('filter', '-S', ch).split('\n'));
     const podIPs = (await c.readyPods('web-')).map((p) => p.status?.podIP as string);
 
     // act
@@ -300,10 +304,20 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     await stop();
 
     // assess
-    // Two agents, each with its nat chain and the filter chain guarding its bridge's route_localnet.
-    expect(chains).toHaveLength(4);
-    // Each web pod is reached by its pod IP from its own node's chain, not through a proxy.
-    for (const ip of podIPs) expect(before).toContain(`-j DNAT --to-destination ${ip}:8080`);
+    // Two agents, each with its nat chain, the filter chain guarding its bridge's route_localnet and
+    // the one letting its DNATed flows cross to the other node's bridge.
+    expect(chains).toHaveLength(6);
+    // Each web pod is reached by its pod IP from both nodes' chains (both bridges are on this
+    // machine), not through a proxy or the other node's published port.
+    for (const ip of podIPs)
+      for (const rules of eachChain) expect(rules).toContain(`-j DNAT --to-destination ${ip}:8080`);
+    // And the node whose bridge does not hold a pod lets exactly that DNATed flow across (one rule line).
+    for (const ip of podIPs)
+      expect(
+        crossings.filter(
+          (r) => r.includes(`-d ${ip}/32 -i br-`) && r.includes('--dport 8080 -m conntrack --ctstate DNAT -j ACCEPT'),
+        ),
+      ).toHaveLength(1);
     expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -m statistic --mode random`);
     expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j DNAT`);
     expect(iptablesChains().filter((ch) => chains.includes(ch))).toEqual([]);
