@@ -250,7 +250,9 @@ export class ClusterIPRules {
 
   private context(): NatContext {
     const own = this.bridge;
-    const interfaceOf = this.options.interfaceOf ?? ((ip: string) => interfaceHolding(ip));
+    // The machine's interfaces read once per rendering, not once per endpoint.
+    const interfaces = this.crossingOn && !this.options.interfaceOf ? networkInterfaces() : {};
+    const interfaceOf = this.options.interfaceOf ?? ((ip: string) => interfaceHolding(ip, interfaces));
     return {
       nodeIp: this.options.nodeIp,
       gateway: this.gateway,
