@@ -43,6 +43,7 @@ import {
   isIPv4,
   isPort,
   type NatContext,
+  renderCrossingNat,
   renderCrossings,
   renderLoopbackGuard,
   renderNat,
@@ -78,6 +79,21 @@ const hashOf = (network: string) => createHash('sha256').update(network).digest(
 /** The nat chain of the node whose pod network is `network` (unique per machine; 28 characters at most). */
 export function chainName(network: string): string {
   return `FERRY-SVC-${hashOf(network)}`;
+}
+
+/** The nat chain keeping the client pod's address on those flows (no MASQUERADE). */
+export function crossingNatChainName(network: string): string {
+  return `FERRY-XN-${hashOf(network)}`;
+}
+
+/** The subnet (CIDR, network address) of an interface of this machine, e.g. `172.20.0.0/16`. */
+export function subnetOf(name: string, interfaces = networkInterfaces()): string | undefined {
+  const a = interfaces[name]?.find((x) => x.family === 'IPv4' && isIPv4(x.address) && isIPv4(x.netmask));
+  if (!a) return undefined;
+  const mask = toInt(a.netmask);
+  const net = (toInt(a.address) & mask) >>> 0;
+  const bits = (mask >>> 0).toString(2).replace(/0+$/, '').length;
+  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join('.')}/${bits}`;
 }
 
 /** The filter chain letting this node's DNATed flows cross to other bridges of the machine. */
@@ -121,6 +137,8 @@ export interface ClusterIPRulesOptions {
   iptables?: string;
   /** Writes a /proc/sys file (tests record it instead). */
   writeSysctl?: (path: string, value: string) => Promise<void>;
+  /** This node's bridge subnet (tests give it; default: read from the machine's interfaces). */
+  subnet?: string;
   /** The interface holding an IP (tests give a table; default: the machine's interfaces). */
   interfaceOf?: (ip: string) => string | undefined;
   /** How often the chain is rendered again for pods that started meanwhile (default 2 s; 0: never). */
@@ -131,6 +149,8 @@ export class ClusterIPRules {
   readonly chain: string;
   readonly guard: string;
   readonly crossing: string;
+  readonly crossingNat: string;
+  private subnet: string | undefined;
   private crossingOn = false;
   private crossed: string[] = [];
   private lastCrossings = '';
@@ -150,6 +170,7 @@ export class ClusterIPRules {
     this.chain = chainName(options.network);
     this.guard = guardChainName(options.network);
     this.crossing = crossingChainName(options.network);
+    this.crossingNat = crossingNatChainName(options.network);
     this.run = options.run ?? execRunner;
     this.iptables = options.iptables ?? 'iptables';
     this.localMode = options.nodeIp.startsWith('127.');
@@ -231,11 +252,13 @@ export class ClusterIPRules {
 
   /** The crossing chain, empty, first in DOCKER-USER (or FORWARD): false when neither is permitted. */
   private async openCrossings(bridge: string): Promise<boolean> {
-    const empty = renderCrossings(this.crossing, bridge, [], this.context()).text;
+    this.subnet = undefined;
+    const empty = this.crossingText(bridge, []);
     const made = await this.restore(empty);
     let jumped = made.code === 0 ? await this.ipt('filter', ['-I', 'DOCKER-USER', '1', '-j', this.crossing]) : made;
     if (made.code === 0 && jumped.code !== 0)
       jumped = await this.ipt('filter', ['-I', 'FORWARD', '1', '-j', this.crossing]);
+    if (jumped.code === 0) jumped = await this.ipt('nat', ['-I', 'POSTROUTING', '1', '-j', this.crossingNat]);
     if (jumped.code === 0) {
       this.lastCrossings = empty;
       return true;
@@ -247,6 +270,17 @@ export class ClusterIPRules {
     await this.removeCrossings();
     return false;
   }
+
+  /** Both crossing chains, filter and nat, as one restore input; and the bridges crossed to. */
+  private crossingText(bridge: string, routes: readonly ServiceRoute[]): string {
+    // Node lists a bridge's address only while a container is attached (the interface running).
+    this.subnet ??= this.options.subnet ?? subnetOf(bridge);
+    const { text, bridges } = renderCrossings(this.crossing, bridge, routes, this.context(), this.crossed);
+    this.pendingCrossed = bridges;
+    return text + renderCrossingNat(this.crossingNat, this.subnet, bridges);
+  }
+
+  private pendingCrossed: string[] = [];
 
   private context(): NatContext {
     const own = this.bridge;
@@ -294,7 +328,8 @@ export class ClusterIPRules {
     const ctx = this.context();
     if (this.crossingOn) {
       // Before the nat chain: a DNAT to another bridge must find its way through already.
-      const { text, bridges } = renderCrossings(this.crossing, this.bridge, this.routes, ctx, this.crossed);
+      const text = this.crossingText(this.bridge, this.routes);
+      const bridges = this.pendingCrossed;
       if (text !== this.lastCrossings) {
         const res = await this.restore(text);
         if (res.code !== 0) {
@@ -352,6 +387,9 @@ export class ClusterIPRules {
   }
 
   private async removeCrossings(): Promise<void> {
+    for (let i = 0; i < 10; i++) if ((await this.ipt('nat', ['-D', 'POSTROUTING', '-j', this.crossingNat])).code) break;
+    await this.ipt('nat', ['-F', this.crossingNat]);
+    await this.ipt('nat', ['-X', this.crossingNat]);
     for (const from of ['DOCKER-USER', 'FORWARD'])
       for (let i = 0; i < 10; i++) if ((await this.ipt('filter', ['-D', from, '-j', this.crossing])).code) break;
     await this.ipt('filter', ['-F', this.crossing]);

@@ -175,6 +175,24 @@ export function renderCrossings(
 }
 
 /**
+ * The nat chain (first in POSTROUTING) that keeps the client pod's own address on those crossing
+ * flows: without it Docker's MASQUERADE rule (`-s <subnet> ! -o <bridge>`) rewrites it to the other
+ * bridge's gateway, where it meets the host's own connections to the pod (docker-proxy, the node
+ * port proxy) and their TIME_WAIT sockets with other TCP timestamps, which drop its SYNs. As in
+ * kube-proxy, pod to pod is not masqueraded. `subnet` is this node's bridge subnet (CIDR).
+ */
+export function renderCrossingNat(chain: string, subnet: string | undefined, bridges: readonly string[]): string {
+  const lines = ['*nat', `:${chain} - [0:0]`];
+  const [net, bits] = (subnet ?? '').split('/');
+  const len = Number(bits);
+  if (isIPv4(net) && Number.isInteger(len) && len >= 8 && len <= 30)
+    for (const via of bridges.filter(isBridgeName))
+      lines.push(`-A ${chain} -s ${net}/${len} -o ${via} -m conntrack --ctstate DNAT -j ACCEPT`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/**
  * The filter rules that make `route_localnet` safe on the bridge (CVE-2020-8558): with it on, a
  * pod could otherwise reach services bound to the host's loopback. Only packets the nat chain sent
  * there (conntrack state DNAT), and their replies, pass; kube-proxy's KUBE-FIREWALL rule.

@@ -98,10 +98,10 @@ function client(name: string, node: string): Pod {
 
 // busybox-static's wget crashes on -T (its timeout option): `timeout 5 wget` bounds each request instead.
 
-/** The FERRY-SVC chains of nat and FERRY-FW/FERRY-XB chains of filter on this machine (the agents of every cluster on it). */
+/** The FERRY-SVC/FERRY-XN chains of nat and FERRY-FW/FERRY-XB chains of filter on this machine (the agents of every cluster on it). */
 function iptablesChains(): string[] {
   return [...iptables('nat', '-S').split('\n'), ...iptables('filter', '-S').split('\n')]
-    .filter((l) => ['-N FERRY-SVC-', '-N FERRY-FW-', '-N FERRY-XB-'].some((p) => l.startsWith(p)))
+    .filter((l) => ['-N FERRY-SVC-', '-N FERRY-FW-', '-N FERRY-XB-', '-N FERRY-XN-'].some((p) => l.startsWith(p)))
     .map((l) => l.slice(3));
 }
 const iptables = (table: 'nat' | 'filter', ...args: string[]) =>
@@ -290,6 +290,7 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     // prepare
     const chains = iptablesChains().filter((ch) => !chainsBefore.includes(ch));
     const natChains = chains.filter((ch) => ch.startsWith('FERRY-SVC-'));
+    const unmasked = chains.filter((ch) => ch.startsWith('FERRY-XN-')).map((ch) => iptables('nat', '-S', ch));
     const rulesOf = () => natChains.map((ch) => iptables('nat', '-S', ch)).join('\n');
     const before = rulesOf();
     const eachChain = natChains.map((ch) => iptables('nat', '-S', ch));
@@ -305,8 +306,8 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
 
     // assess
     // Two agents, each with its nat chain, the filter chain guarding its bridge's route_localnet and
-    // the one letting its DNATed flows cross to the other node's bridge.
-    expect(chains).toHaveLength(6);
+    // the two letting its DNATed flows cross to the other node's bridge (filter) unmasqueraded (nat).
+    expect(chains).toHaveLength(8);
     // Each web pod is reached by its pod IP from both nodes' chains (both bridges are on this
     // machine), not through a proxy or the other node's published port.
     for (const ip of podIPs)
@@ -318,6 +319,7 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
           (r) => r.includes(`-d ${ip}/32 -i br-`) && r.includes('--dport 8080 -m conntrack --ctstate DNAT -j ACCEPT'),
         ),
       ).toHaveLength(1);
+    for (const rules of unmasked) expect(rules).toMatch(/-o br-\w+ -m conntrack --ctstate DNAT -j ACCEPT/);
     expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -m statistic --mode random`);
     expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j DNAT`);
     expect(iptablesChains().filter((ch) => chains.includes(ch))).toEqual([]);

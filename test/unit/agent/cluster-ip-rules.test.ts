@@ -5,7 +5,13 @@
  * picked up, and one clear line when iptables cannot be used.
  */
 import { describe, expect, it } from 'vitest';
-import { ClusterIPRules, type CommandRunner, chainName, interfaceHolding } from '../../../agent/proxy/cluster-ip-rules';
+import {
+  ClusterIPRules,
+  type CommandRunner,
+  chainName,
+  interfaceHolding,
+  subnetOf,
+} from '../../../agent/proxy/cluster-ip-rules';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const route = (clusterIP: string | undefined, ports: ServiceRoute['ports'], name = 'web'): ServiceRoute => ({
@@ -70,7 +76,7 @@ describe('cluster IP rules', () => {
     await rules.stop();
 
     // assess
-    const { chain, guard, crossing } = rules;
+    const { chain, guard, crossing, crossingNat } = rules;
     const line = (c: { file: string; args: string[] }) => `${c.file} ${c.args.join(' ')}`;
     const localnet = 'sysctl /proc/sys/net/ipv4/conf/br-0123456789ab/route_localnet';
     const cleanup = [
@@ -82,6 +88,9 @@ describe('cluster IP rules', () => {
       `iptables -w 5 -t filter -D INPUT -i br-0123456789ab -j ${guard}`,
       `iptables -w 5 -t filter -F ${guard}`,
       `iptables -w 5 -t filter -X ${guard}`,
+      `iptables -w 5 -t nat -D POSTROUTING -j ${crossingNat}`,
+      `iptables -w 5 -t nat -F ${crossingNat}`,
+      `iptables -w 5 -t nat -X ${crossingNat}`,
       `iptables -w 5 -t filter -D DOCKER-USER -j ${crossing}`,
       `iptables -w 5 -t filter -D FORWARD -j ${crossing}`,
       `iptables -w 5 -t filter -F ${crossing}`,
@@ -98,14 +107,15 @@ describe('cluster IP rules', () => {
       `${localnet} 1`,
       'iptables-restore -w 5 --noflush',
       `iptables -w 5 -t filter -I DOCKER-USER 1 -j ${crossing}`,
+      `iptables -w 5 -t nat -I POSTROUTING 1 -j ${crossingNat}`,
       'iptables-restore -w 5 --noflush',
       ...cleanup,
     ]);
-    expect(calls[15]?.input).toContain(
+    expect(calls[18]?.input).toContain(
       `-A ${guard} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
     );
-    expect(calls[18]?.input).toBe(`*filter\n:${crossing} - [0:0]\nCOMMIT\n`);
-    expect(calls[20]?.input).toContain('--dport 80 -j DNAT --to-destination 172.20.0.1:30080');
+    expect(calls[21]?.input).toBe(`*filter\n:${crossing} - [0:0]\nCOMMIT\n*nat\n:${crossingNat} - [0:0]\nCOMMIT\n`);
+    expect(calls[24]?.input).toContain('--dport 80 -j DNAT --to-destination 172.20.0.1:30080');
     expect(rules.active).toBe(false);
   });
 
@@ -120,6 +130,8 @@ describe('cluster IP rules', () => {
     expect(interfaceHolding('127.0.0.5', ifs)).toBeUndefined();
     expect(interfaceHolding('10.9.0.1', ifs)).toBeUndefined();
     expect(interfaceHolding('172.21.0.7 -j ACCEPT', ifs)).toBeUndefined();
+    expect(subnetOf('br-bbbbbbbbbbbb', ifs)).toBe('172.21.0.0/16');
+    expect(subnetOf('br-missing', ifs)).toBeUndefined();
   });
 
   it('sends another local node’s pod straight to its IP only once the crossing chain lets it through', async () => {
@@ -131,6 +143,7 @@ describe('cluster IP rules', () => {
       log,
       run,
       writeSysctl: async () => {},
+      subnet: '172.20.0.0/16',
       interfaceOf: (ip) =>
         ip.startsWith('172.21.') ? 'br-bbbbbbbbbbbb' : ip.startsWith('172.20.') ? 'br-0123456789ab' : undefined,
       refreshMs: 0,
@@ -149,6 +162,10 @@ describe('cluster IP rules', () => {
     const [filter, nat] = calls.slice(before).filter((c) => c.input !== undefined);
     expect(filter?.input).toContain(`-A ${rules.crossing} -i br-0123456789ab -o br-bbbbbbbbbbbb -d 172.21.0.7/32`);
     expect(filter?.input).not.toContain('172.20.0.9');
+    // The client pod keeps its own address across (no MASQUERADE to the other bridge's gateway).
+    expect(filter?.input).toContain(
+      `-A ${rules.crossingNat} -s 172.20.0.0/16 -o br-bbbbbbbbbbbb -m conntrack --ctstate DNAT -j ACCEPT`,
+    );
     expect(nat?.input).toContain('-j DNAT --to-destination 172.21.0.7:8080');
     expect(nat?.input).toContain('-j DNAT --to-destination 127.0.1.3:32600');
     expect(calls.at(-1)?.args).toEqual(['-w', '5', '-t', 'filter', '-X', rules.crossing]);

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../../agent/proxy/forward';
 import {
   type NatContext,
+  renderCrossingNat,
   renderCrossings,
   renderLoopbackGuard,
   renderNat,
@@ -277,6 +278,15 @@ describe('cluster IP nat rules', () => {
         '-A XB -i br-aaaaaaaaaaaa -o br-bbbbbbbbbbbb -m conntrack --ctstate ESTABLISHED -m conntrack --ctstate DNAT -j ACCEPT',
         '-A XB -i br-bbbbbbbbbbbb -o br-aaaaaaaaaaaa -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT',
       ]);
+    });
+
+    it('keeps the client pod’s address on flows to the crossed bridges, and refuses a hostile subnet', () => {
+      expect(rulesOf(renderCrossingNat('XN', '172.20.0.0/16', ['br-bbbbbbbbbbbb', 'br-x -j DROP']))).toEqual([
+        '-A XN -s 172.20.0.0/16 -o br-bbbbbbbbbbbb -m conntrack --ctstate DNAT -j ACCEPT',
+      ]);
+      expect(rulesOf(renderCrossingNat('XN', '0.0.0.0/0', ['br-bbbbbbbbbbbb']))).toEqual([]);
+      expect(rulesOf(renderCrossingNat('XN', '172.20.0.0/16 -j ACCEPT', ['br-bbbbbbbbbbbb']))).toEqual([]);
+      expect(rulesOf(renderCrossingNat('XN', undefined, ['br-bbbbbbbbbbbb']))).toEqual([]);
     });
 
     it('refuses hostile pod IPs, ports and interface names: no rule, no line of their own', () => {
