@@ -17,8 +17,10 @@
  * Local mode also reaches another local node's pod straight at its pod IP when the route names it
  * and it is on another bridge of this machine (nat-rules.ts); a filter chain (`FERRY-XB-<hash>`,
  * first in DOCKER-USER, which FORWARD evaluates before Docker's isolation chains) lets exactly
- * those DNATed flows and their replies cross between the bridges. Without it (no DOCKER-USER and
- * no FORWARD permitted) such endpoints stay at their host ports.
+ * those DNATed flows and their replies cross between the bridges, and a nat chain
+ * (`FERRY-XN-<hash>`, first in POSTROUTING) keeps Docker's MASQUERADE off them (nat-rules.ts says
+ * why). Without the filter chain (no DOCKER-USER and no FORWARD permitted) such endpoints stay at
+ * their host ports.
  *
  * Several local nodes on one machine (`ferry up`) each have their own bridge and chains. The nat
  * chain is replaced whole on every change with `iptables-restore --noflush` (declaring a chain
