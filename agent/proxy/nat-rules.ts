@@ -178,7 +178,8 @@ export function renderCrossings(
  * The nat chain (first in POSTROUTING) that keeps the client pod's own address on those crossing
  * flows: without it Docker's MASQUERADE rule (`-s <subnet> ! -o <bridge>`) rewrites it to the other
  * bridge's gateway, where it meets the host's own connections to the pod (docker-proxy, the node
- * port proxy) and their TIME_WAIT sockets with other TCP timestamps, which drop its SYNs. As in
+ * port proxy) and, likely, their TIME_WAIT sockets with other TCP timestamps (the bench's
+ * cross-node rate went from 0.36 to 0.74-0.98 of direct with this chain). As in
  * kube-proxy, pod to pod is not masqueraded. `subnet` is this node's bridge subnet (CIDR).
  */
 export function renderCrossingNat(chain: string, subnet: string | undefined, bridges: readonly string[]): string {
