@@ -41,6 +41,7 @@ import { networkInterfaces } from 'node:os';
 import type { ServiceRoute } from '../../schemas/agent-protocol';
 import type { AgentLogger } from '../log';
 import type { Backend } from './forward';
+import { interfaceHolding, subnetOf } from './host-interfaces';
 import {
   isIPv4,
   isPort,
@@ -88,38 +89,9 @@ export function crossingNatChainName(network: string): string {
   return `FERRY-XN-${hashOf(network)}`;
 }
 
-/** The subnet (CIDR, network address) of an interface of this machine, e.g. `172.20.0.0/16`. */
-export function subnetOf(name: string, interfaces = networkInterfaces()): string | undefined {
-  const a = interfaces[name]?.find((x) => x.family === 'IPv4' && isIPv4(x.address) && isIPv4(x.netmask));
-  if (!a) return undefined;
-  const mask = toInt(a.netmask);
-  const net = (toInt(a.address) & mask) >>> 0;
-  const bits = (mask >>> 0).toString(2).replace(/0+$/, '').length;
-  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join('.')}/${bits}`;
-}
-
 /** The filter chain letting this node's DNATed flows cross to other bridges of the machine. */
 export function crossingChainName(network: string): string {
   return `FERRY-XB-${hashOf(network)}`;
-}
-
-const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-
-/** The IPv4 interface of this machine (by name) whose subnet holds `ip`, from the kernel's own list. */
-export function interfaceHolding(ip: string, interfaces = networkInterfaces()): string | undefined {
-  if (!isIPv4(ip)) return undefined;
-  const at = toInt(ip);
-  for (const [name, addrs] of Object.entries(interfaces)) {
-    for (const a of addrs ?? []) {
-      if (a.family !== 'IPv4' || a.internal || !isIPv4(a.address) || !isIPv4(a.netmask)) continue;
-      const mask = toInt(a.netmask);
-      if (mask === 0xffffffff) continue;
-      const net = toInt(a.address);
-      // Unsigned AND of both with the mask: same network prefix.
-      if ((at & mask) >>> 0 === (net & mask) >>> 0) return name;
-    }
-  }
-  return undefined;
 }
 
 /** The filter chain guarding the bridge's route_localnet (CVE-2020-8558). */

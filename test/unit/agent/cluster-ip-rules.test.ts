@@ -5,13 +5,8 @@
  * picked up, and one clear line when iptables cannot be used.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  ClusterIPRules,
-  type CommandRunner,
-  chainName,
-  interfaceHolding,
-  subnetOf,
-} from '../../../agent/proxy/cluster-ip-rules';
+import { ClusterIPRules, type CommandRunner, chainName } from '../../../agent/proxy/cluster-ip-rules';
+import { interfaceHolding, subnetOf } from '../../../agent/proxy/host-interfaces';
 import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const route = (clusterIP: string | undefined, ports: ServiceRoute['ports'], name = 'web'): ServiceRoute => ({
