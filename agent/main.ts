@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     nodeIp: config.nodeIp,
     sandboxImage: config.sandboxImage,
   });
-  // Cluster IPs: nat rules on the node's pod bridge, once the pod network is known (main.ts findGateway).
+  // Cluster IPs: nat rules on the node's pod bridge and for its own processes, once the pod network is known (main.ts findGateway).
   let rules: ClusterIPRules | undefined;
   const proxy = new ServiceProxy({
     log,
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
         fallbackHost: gateway ?? config.nodeIp,
       }),
     routesTo: (ip, port) => proxy.routesTo(ip, port),
+    withdraw: async (hostPorts) => rules?.withdraw(hostPorts),
     inCluster: { env: () => relay.env(), hostAliases: () => relay.hostAliases(), tokens },
     dns: () => ({
       ...(dns.address ? { nodeDns: dns.address.address } : {}),
@@ -124,8 +125,13 @@ async function main(): Promise<void> {
       await proxy.setAddresses([config.nodeIp, gateway]);
       await relay.listen(gateway, config.apiRelayPort);
       if (network.bridge && !rules) {
-        const candidate = new ClusterIPRules({ network: network.name, log });
-        if (await candidate.start(network.bridge)) {
+        const candidate = new ClusterIPRules({
+          network: network.name,
+          nodeIp: config.nodeIp,
+          log,
+          podBehind: (hostPort) => pods.podBehind(hostPort),
+        });
+        if (await candidate.start(network.bridge, network.gateway)) {
           rules = candidate;
           await rules.update(proxy.table);
           log.info('cluster IPs served on this node', { chain: rules.chain, bridge: network.bridge });

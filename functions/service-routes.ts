@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pod } from '../schemas';
-import type { RoutePod, RoutePort, ServiceRoute } from '../schemas/agent-protocol';
+import type { RouteEndpoint, RoutePod, RoutePort, ServiceRoute } from '../schemas/agent-protocol';
 import type { Deps } from './deps';
 import { isConflict, isLostRace, isNotFound } from './errors';
 import { bumpNodes, NODE_DESIRED_KIND, type NodeDesired, type Section, untracked } from './node-desired';
@@ -87,13 +87,40 @@ export function headlessPods(svc: ServiceLike, matching: Pod[], ready: (pod: Pod
   return pods;
 }
 
+/** `nodeIP:hostPort/protocol` -> the pod IP and container port Docker publishes there (`podPortsOf`). */
+export type PodPorts = ReadonlyMap<string, { ip: string; port: number }>;
+
+type PodWithMappings = Pod & {
+  status?: { portMappings?: { containerPort: number; hostPort: number; protocol?: string }[] };
+};
+
+/** What is behind each published host port of these pods: their pod IP and container port. */
+export function podPortsOf(pods: readonly Pod[]): PodPorts {
+  const behind = new Map<string, { ip: string; port: number }>();
+  for (const pod of pods as PodWithMappings[]) {
+    const hostIP = pod.status?.hostIP;
+    const podIP = pod.status?.podIP;
+    if (!hostIP || !podIP || pod.metadata.deletionTimestamp) continue;
+    for (const m of pod.status?.portMappings ?? [])
+      if (m.hostPort > 0)
+        behind.set(`${hostIP}:${m.hostPort}/${m.protocol ?? 'TCP'}`, { ip: podIP, port: m.containerPort });
+  }
+  return behind;
+}
+
 /**
  * What every node needs of a Service: its type, cluster IP (or `None`), external name, each port
  * with its node port and ready endpoints, and for a headless Service its pods (`headlessPods`).
  * ExternalName Services get a route with no ports (DNS answers a CNAME); undefined for a Service
- * with nothing to serve (no port, not headless, not ExternalName).
+ * with nothing to serve (no port, not headless, not ExternalName). `behind` adds each endpoint's
+ * pod IP and container port, for agents on the same machine as the pod's bridge (local mode).
  */
-export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined, pods?: RoutePod[]): ServiceRoute | undefined {
+export function routeOf(
+  svc: ServiceLike,
+  ep: EndpointsLike | undefined,
+  pods?: RoutePod[],
+  behind?: PodPorts,
+): ServiceRoute | undefined {
   const base = { namespace: svc.metadata.namespace as string, name: svc.metadata.name };
   const type = svc.spec.type;
   if (type === 'ExternalName') {
@@ -102,12 +129,15 @@ export function routeOf(svc: ServiceLike, ep: EndpointsLike | undefined, pods?: 
   const ports: RoutePort[] = [];
   for (const sp of svc.spec.ports ?? []) {
     const protocol = sp.protocol ?? 'TCP';
-    const targets: { ip: string; port: number }[] = [];
+    const targets: RouteEndpoint[] = [];
     for (const subset of ep?.subsets ?? []) {
       // Endpoints ports carry the Service port's name; a single-port Service may leave both unnamed.
       const match = subset.ports?.find((p) => (p.protocol ?? 'TCP') === protocol && (p.name ?? '') === (sp.name ?? ''));
       if (!match) continue;
-      for (const a of subset.addresses ?? []) targets.push({ ip: a.ip, port: match.port });
+      for (const a of subset.addresses ?? []) {
+        const pod = behind?.get(`${a.ip}:${match.port}/${protocol}`);
+        targets.push({ ip: a.ip, port: match.port, ...(pod ? { podIP: pod.ip, podPort: pod.port } : {}) });
+      }
     }
     ports.push({
       ...(sp.name ? { name: sp.name } : {}),
@@ -136,13 +166,14 @@ function hashOf(route: ServiceRoute): string {
 /**
  * Writes the route records that changed, moves the index, and brings every node's record to it.
  * `endpoints` are the Endpoints as this pass left them, `headless` the pods of headless Services,
- * both by `namespace/name`.
+ * both by `namespace/name`; `behind` what each published host port leads to (`podPortsOf`).
  */
 export async function publishRoutes(
   deps: Deps,
   services: ServiceLike[],
   endpoints: Map<string, EndpointsLike>,
   headless: Map<string, RoutePod[]> = new Map(),
+  behind?: PodPorts,
 ): Promise<void> {
   const store = untracked(deps.store);
   // Consistent: the index write below is conditional on this read.
@@ -151,7 +182,7 @@ export async function publishRoutes(
   const wanted = new Map<string, ServiceRoute>();
   for (const svc of services) {
     const k = routeKey(svc.metadata.namespace, svc.metadata.name);
-    const route = routeOf(svc, endpoints.get(k), headless.get(k));
+    const route = routeOf(svc, endpoints.get(k), headless.get(k), behind);
     if (route) wanted.set(k, route);
   }
   const changed = [...wanted].filter(([k, r]) => spec.services[k]?.hash !== hashOf(r));

@@ -225,7 +225,20 @@ export interface RoutePort {
   nodePort?: number;
   protocol: string;
   /** Ready endpoints: a node address and the host port the pod's container port is published on. */
-  endpoints: { ip: string; port: number }[];
+  endpoints: RouteEndpoint[];
+}
+
+export interface RouteEndpoint {
+  /** The pod's node address. */
+  ip: string;
+  /** The host port the pod's container port is published on. */
+  port: number;
+  /**
+   * The pod's own IP and container port behind that host port: an agent whose machine holds the
+   * pod's bridge too (local mode) sends there directly; others, and older agents, ignore them.
+   */
+  podIP?: string;
+  podPort?: number;
 }
 
 /**

@@ -17,6 +17,11 @@ export interface PodManagerOptions {
   inCluster?: InClusterApi;
   /** Whether the node's proxy still sends traffic to this address and host port. */
   routesTo?: (ip: string, port: number) => boolean;
+  /**
+   * Takes a terminating pod's host ports out of the node's cluster IP rules (agent/proxy/): awaited
+   * before the drain and the SIGTERM, since the kernel's DNAT, unlike the proxy, cannot retry.
+   */
+  withdraw?: (hostPorts: number[]) => Promise<void>;
   /** Longest wait for the proxies to drop a terminating pod before its SIGTERM (default 5 s). */
   drainTimeoutMs?: number;
   /** Extra wait after this node's proxy dropped it, for the other nodes' proxies (default 1 s). */

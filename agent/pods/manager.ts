@@ -298,6 +298,12 @@ export class PodManager implements PodSink {
   private async stopPod(rec: PodRecord, graceSeconds: number, drainFirst = false): Promise<void> {
     if (drainFirst) {
       const ports = (rec.sandbox?.portMappings ?? []).map((m) => m.hostPort);
+      await this.options.withdraw?.(ports).catch((err) =>
+        this.options.log.warn('withdrawing a terminating pod from the cluster IP rules failed', {
+          pod: podKey(rec),
+          error: String(err),
+        }),
+      );
       const waited = await drain(ports, graceSeconds, {
         nodeIp: this.options.nodeIp,
         ...(this.options.routesTo ? { routesTo: this.options.routesTo } : {}),

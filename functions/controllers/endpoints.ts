@@ -27,7 +27,7 @@ import type { EndpointSubset, Endpoints, Service } from '../../schemas/service';
 import type { Deps } from '../deps';
 import { isAlreadyExists, isConflict, isLostRace } from '../errors';
 import { recordEvent } from '../events';
-import { headlessPods, publishRoutes } from '../service-routes';
+import { headlessPods, podPortsOf, publishRoutes } from '../service-routes';
 import { compileSelectorObject } from '../store/selector';
 import { yieldSlice } from './controller';
 import { isReady, sameJson } from './util';
@@ -110,7 +110,7 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
       if (!isLostRace(err)) throw err;
     }
   }
-  await publishRoutes(deps, services, current, headless);
+  await publishRoutes(deps, services, current, headless, podPortsOf(pods));
 }
 
 /** The subsets for a Service over the pods its selector matches; pods that cannot be reached, by name. */

@@ -4,8 +4,9 @@
  * ClusterIP Service on port 80 whose target port is the container port named `http` (8080); a
  * client pod on each node. Each client reaches the Service at clusterIP:80 and gets answers from
  * pods on both nodes; its `WEB_SERVICE_HOST/PORT` are the cluster IP and 80; a request loop inside
- * a client (bounded in count and time) loses nothing through a rolling update; a UDP echo Service
- * answers at its cluster IP from both nodes; the redirects go with the Service and with the agents.
+ * a client (bounded in count and time) loses nothing through a rolling update; a process on the
+ * node reaches the cluster IP too; a UDP echo Service answers at its cluster IP from both nodes;
+ * the rules go with the Service and with the agents.
  */
 import { execFileSync } from 'node:child_process';
 import { beforeAll, expect, it } from 'vitest';
@@ -70,15 +71,14 @@ function client(name: string, node: string): Pod {
 
 // busybox-static's wget crashes on -T (its timeout option): `timeout 5 wget` bounds each request instead.
 
-/** The FERRY-SVC chains of nat on this machine (the agents of every cluster on it). */
+/** The FERRY-SVC/FERRY-XN chains of nat and FERRY-FW/FERRY-XB chains of filter on this machine (the agents of every cluster on it). */
 function iptablesChains(): string[] {
-  return iptables('-S')
-    .split('\n')
-    .filter((l) => l.startsWith('-N FERRY-SVC-'))
+  return [...iptables('nat', '-S').split('\n'), ...iptables('filter', '-S').split('\n')]
+    .filter((l) => ['-N FERRY-SVC-', '-N FERRY-FW-', '-N FERRY-XB-', '-N FERRY-XN-'].some((p) => l.startsWith(p)))
     .map((l) => l.slice(3));
 }
-const iptables = (...args: string[]) =>
-  execFileSync('iptables', ['-w', '5', '-t', 'nat', ...args], { encoding: 'utf8' });
+const iptables = (table: 'nat' | 'filter', ...args: string[]) =>
+  execFileSync('iptables', ['-w', '5', '-t', table, ...args], { encoding: 'utf8' });
 
 describeDocker('e2e: cluster IPs on real Docker', () => {
   let chainsBefore: string[] = [];
@@ -174,6 +174,18 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     expect(answer).toMatch(/^web-/);
   });
 
+  it('reaches the Service at clusterIP:80 from a process on the node itself', async () => {
+    // act
+    const answers = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://${clusterIP}:80/`, { signal: AbortSignal.timeout(5000) });
+      answers.add((await res.text()).trim());
+    }
+
+    // assess
+    expect(answers).toEqual(new Set((await c.readyPods('web-')).map((p) => p.metadata.name)));
+  });
+
   it('answers UDP at the cluster IP from a pod on each node', () => {
     for (const node of c.names) {
       const answer = docker(
@@ -224,8 +236,15 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
   it('removes a Service’s redirect when the Service goes, and every chain when the agents stop', async () => {
     // prepare
     const chains = iptablesChains().filter((ch) => !chainsBefore.includes(ch));
-    const rulesOf = () => chains.map((ch) => iptables('-S', ch)).join('\n');
+    const natChains = chains.filter((ch) => ch.startsWith('FERRY-SVC-'));
+    const unmasked = chains.filter((ch) => ch.startsWith('FERRY-XN-')).map((ch) => iptables('nat', '-S', ch));
+    const rulesOf = () => natChains.map((ch) => iptables('nat', '-S', ch)).join('\n');
     const before = rulesOf();
+    const eachChain = natChains.map((ch) => iptables('nat', '-S', ch));
+    const crossings = chains
+      .filter((ch) => ch.startsWith('FERRY-XB-'))
+      .flatMap((ch) => iptables('filter', '-S', ch).split('\n'));
+    const podIPs = (await c.readyPods('web-')).map((p) => p.status?.podIP as string);
 
     // act
     await c.store.delete({ kind: 'Service', namespace: 'default', name: 'udp' });
@@ -233,9 +252,23 @@ describeDocker('e2e: cluster IPs on real Docker', () => {
     await c.stop();
 
     // assess
-    expect(chains).toHaveLength(2);
-    expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -j REDIRECT`);
-    expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j REDIRECT`);
+    // Two agents, each with its nat chain, the filter chain guarding its bridge's route_localnet and
+    // the two letting its DNATed flows cross to the other node's bridge (filter) unmasqueraded (nat).
+    expect(chains).toHaveLength(8);
+    // Each web pod is reached by its pod IP from both nodes' chains (both bridges are on this
+    // machine), not through a proxy or the other node's published port.
+    for (const ip of podIPs)
+      for (const rules of eachChain) expect(rules).toContain(`-j DNAT --to-destination ${ip}:8080`);
+    // And the node whose bridge does not hold a pod lets exactly that DNATed flow across (one rule line).
+    for (const ip of podIPs)
+      expect(
+        crossings.filter(
+          (r) => r.includes(`-d ${ip}/32 -i br-`) && r.includes('--dport 8080 -m conntrack --ctstate DNAT -j ACCEPT'),
+        ),
+      ).toHaveLength(1);
+    for (const rules of unmasked) expect(rules).toMatch(/-o br-\w+ -m conntrack --ctstate DNAT -j ACCEPT/);
+    expect(before).toContain(`-d ${clusterIP}/32 -p tcp -m tcp --dport 80 -m statistic --mode random`);
+    expect(before).toContain(`-d ${udpIP}/32 -p udp -m udp --dport 53 -j DNAT`);
     expect(iptablesChains().filter((ch) => chains.includes(ch))).toEqual([]);
   }, 60_000);
 });

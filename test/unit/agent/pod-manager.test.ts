@@ -119,6 +119,33 @@ describe('pod manager', () => {
     expect(firstStop?.at).toBeGreaterThanOrEqual(droppedAt + 250);
   });
 
+  it('takes a terminating pod’s host ports out of the cluster IP rules, and waits for it, before stopping anything', async () => {
+    // prepare
+    const runtime = new FakeRuntime();
+    const withdrawn: number[][] = [];
+    let withdrawnAt = 0;
+    const m = await startManager(runtime, {
+      routesTo: () => false,
+      drainSettleMs: 0,
+      withdraw: async (ports) => {
+        withdrawn.push(ports);
+        await new Promise((r) => setTimeout(r, 200));
+        withdrawnAt = Date.now();
+      },
+    });
+    m.setDesired([pod()]);
+    await until(() => runtime.calls.some((c) => c.call === 'startContainer'));
+
+    // act
+    m.setDesired([pod({ deletionTimestamp: '2026-01-01T00:00:00Z' })]);
+    await until(() => m.terminated().length === 1);
+
+    // assess
+    const firstStop = runtime.calls.find((c) => c.call === 'stopAndRemove');
+    expect(withdrawn).toEqual([[40000]]);
+    expect(firstStop?.at).toBeGreaterThanOrEqual(withdrawnAt);
+  });
+
   it('does not hold a pod longer than the drain timeout when the proxy keeps routing to it', async () => {
     // prepare
     const runtime = new FakeRuntime();

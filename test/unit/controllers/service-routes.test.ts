@@ -4,7 +4,7 @@
  * pods, which the node's proxy and DNS server serve.
  */
 import { describe, expect, it } from 'vitest';
-import { headlessPods, routeOf, type ServiceLike } from '../../../functions/service-routes';
+import { headlessPods, podPortsOf, routeOf, type ServiceLike } from '../../../functions/service-routes';
 import type { Pod } from '../../../schemas';
 
 const svc = (spec: ServiceLike['spec'], name = 'web'): ServiceLike => ({
@@ -59,6 +59,59 @@ describe('routeOf', () => {
         { name: 'http', port: 80, nodePort: 30080, protocol: 'TCP', endpoints: [{ ip: '10.0.0.1', port: 31001 }] },
       ],
     });
+  });
+
+  it('names each endpoint’s pod IP and container port behind its host port, for nodes on the same machine', () => {
+    // prepare
+    const running = (name: string, status: Record<string, unknown>, terminating = false) =>
+      ({
+        metadata: { name, namespace: 'default', ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+        spec: { containers: [] },
+        status,
+      }) as unknown as Pod;
+    const behind = podPortsOf([
+      running('a', {
+        hostIP: '10.0.0.1',
+        podIP: '172.21.0.7',
+        portMappings: [{ containerPort: 8080, hostPort: 31001 }],
+      }),
+      // Not started (no pod IP), going away, or a UDP port: nothing to name.
+      running('b', { hostIP: '10.0.0.1', portMappings: [{ containerPort: 8080, hostPort: 31002 }] }),
+      running(
+        'c',
+        { hostIP: '10.0.0.2', podIP: '172.22.0.2', portMappings: [{ containerPort: 80, hostPort: 31001 }] },
+        true,
+      ),
+      running('d', {
+        hostIP: '10.0.0.3',
+        podIP: '172.23.0.2',
+        portMappings: [{ containerPort: 53, hostPort: 31001, protocol: 'UDP' }],
+      }),
+    ]);
+    const two = {
+      ...endpoints,
+      subsets: [
+        {
+          addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }, { ip: '10.0.0.3' }],
+          ports: [{ name: 'http', port: 31001, protocol: 'TCP' }],
+        },
+      ],
+    };
+
+    // act
+    const route = routeOf(
+      svc({ clusterIP: '10.96.4.2', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }),
+      two,
+      undefined,
+      behind,
+    );
+
+    // assess
+    expect(route?.ports[0]?.endpoints).toEqual([
+      { ip: '10.0.0.1', port: 31001, podIP: '172.21.0.7', podPort: 8080 },
+      { ip: '10.0.0.2', port: 31001 },
+      { ip: '10.0.0.3', port: 31001 },
+    ]);
   });
 
   it('publishes an ExternalName Service with its name and no ports, so DNS can answer it', () => {
