@@ -59,8 +59,11 @@ describeDocker('e2e: DaemonSets and drain through PodDisruptionBudgets on real D
     const pods = await c.readyPods('node-agent-');
     expect(pods.map((p) => p.spec.nodeName).sort()).toEqual(['e2e-1', 'e2e-2', 'e2e-3']);
     for (const p of pods) expect(appContainers(p)).toHaveLength(1);
-    const ds = JSON.parse((await c.get('/apis/apps/v1/namespaces/default/daemonsets/node-agent')).text) as DaemonSet;
-    expect(ds.status).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3 });
+    // The controller writes the DaemonSet's status on its pass after the pods turned Ready.
+    const dsStatus = async () =>
+      (JSON.parse((await c.get('/apis/apps/v1/namespaces/default/daemonsets/node-agent')).text) as DaemonSet).status;
+    await c.waitFor(async () => (await dsStatus())?.numberReady === 3, 30_000, 'the DaemonSet counting 3 ready');
+    expect(await dsStatus()).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3 });
     expect(took).toBeLessThan(60_000);
   }, 150_000);
 
