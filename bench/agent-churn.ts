@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../functions/runtime/local-cluster';
 import { FakeApi, fakeDocker } from './lib/fake-engine';
+import { slope } from './lib/stats';
 import { type Row, report } from './report';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -42,20 +43,6 @@ function memory(pid: number): { rss: number; anon: number; cpu: number } {
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(smaps)?.[1] ?? Number.NaN) / 1024;
   const stat = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   return { rss: kb('Rss'), anon: kb('Anonymous'), cpu: (Number(stat[11]) + Number(stat[12])) / 100 };
-}
-
-function slope(ys: number[]): number {
-  const n = ys.length;
-  if (n < 2) return 0;
-  const mx = (n - 1) / 2;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  ys.forEach((y, x) => {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  });
-  return num / den;
 }
 
 /** The lowest sample after each drop (a full GC), first to last: a leak makes them climb. */

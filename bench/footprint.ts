@@ -24,6 +24,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOnce } from '../test/e2e/helpers/cluster';
+import { slope } from './lib/stats';
 import { type Row, report } from './report';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -152,20 +153,6 @@ function applyDeployment(replicas: number, round: number): void {
   const file = join(dir, 'fp.yaml');
   writeFileSync(file, deploymentYaml(replicas, round));
   ferry('apply', '-f', file);
-}
-
-function slope(ys: number[]): number {
-  const n = ys.length;
-  if (n < 2) return 0;
-  const mx = (n - 1) / 2;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  ys.forEach((y, x) => {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  });
-  return num / den;
 }
 
 interface OpTimes {
@@ -393,7 +380,7 @@ async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
     rows.push(churnRow(m === 0 ? 'churn start' : `churn ${m} min`, s));
   }
   rows.push(churnRow(`churn end (${last.min.toFixed(1)} min, ${rounds} rounds)`, last));
-  const growth = agents.map((_, i) => slopeOver(hours, perAgent(i)));
+  const growth = agents.map((_, i) => slope(perAgent(i), hours));
   const max = agents.map((_, i) => Math.max(...perAgent(i)));
   rows.push({
     state: 'churn: max over the run / growth per hour',
@@ -416,9 +403,9 @@ async function churn(plane: number, agents: number[]): Promise<ChurnResult> {
       agentAnonymousStartMB: first.anon,
       agentAnonymousEndMB: last.anon,
       agentAnonymousGrowthMBPerHour: agents.map((_, i) =>
-        slopeOver(
-          hours,
+        slope(
           series.map((s) => s.anon[i] as number),
+          hours,
         ),
       ),
       agentsUnder60MB: Math.max(...max) < 60,
@@ -441,21 +428,6 @@ function churnRow(state: string, s: { agents: number[]; plane: number }): Row {
     'agents MB (each)': s.agents.map((a) => a.toFixed(1)).join(' / '),
     'agents MB (max)': Math.max(...s.agents),
   };
-}
-
-/** Least-squares slope of ys over xs. */
-function slopeOver(xs: number[], ys: number[]): number {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  xs.forEach((x, i) => {
-    num += (x - mx) * ((ys[i] as number) - my);
-    den += (x - mx) ** 2;
-  });
-  return den === 0 ? 0 : num / den;
 }
 
 let cliMedians: Record<string, number> = {};
