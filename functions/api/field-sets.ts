@@ -10,6 +10,7 @@
  * Atomic lists, primitives and empty maps are leaves. A set holds each path JSON-encoded.
  */
 import { mergeKeyAt } from '../../schemas/list-keys';
+import { SERVER_METADATA } from './admission';
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,18 +18,7 @@ const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !
 export type FieldSet = Set<string>;
 
 /** Fields the server owns or that name the object: never in a manager's set (as the API server strips them). */
-const STRIPPED_METADATA = new Set([
-  'name',
-  'namespace',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'managedFields',
-  'selfLink',
-]);
+const STRIPPED_METADATA = new Set<string>(['name', 'namespace', ...SERVER_METADATA]);
 
 /** Every field `obj` sets (its status left out: the main resource's writes never change it). */
 export function fieldsOf(kind: string, obj: Rec): FieldSet {
