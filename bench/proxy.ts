@@ -41,7 +41,7 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { applyDefaults, type Deployment, type Pod } from '../schemas';
 import type { Service } from '../schemas/service';
-import { buildOnce, docker, TestCluster } from '../test/e2e/helpers/cluster';
+import { appContainers, buildOnce, TestCluster } from '../test/e2e/helpers/cluster';
 import { dnsLoad } from './lib/dns-load';
 import { type Row, report } from './report';
 
@@ -141,15 +141,7 @@ try {
   const clientHost = new Map<string, string>();
   const client = new Map<string, string>();
   for (const p of await c.readyPods('client-')) {
-    const id = docker(
-      'ps',
-      '-q',
-      '--no-trunc',
-      '--filter',
-      `label=ferry.pod.uid=${p.metadata.uid}`,
-      '--filter',
-      'label=ferry.role=container',
-    );
+    const id = appContainers(p).join('\n');
     client.set(p.metadata.name, id);
     clientHost.set(id, p.status?.hostIP as string);
   }
