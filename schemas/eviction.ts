@@ -1,10 +1,10 @@
 /**
  * The Eviction a client POSTs to `pods/NAME/eviction` (policy/v1, and policy/v1beta1 of the same
  * shape, as kubectl drain sends either): never stored, so it is not a kind; its schema validates
- * the request body, compiled once.
+ * the request body, compiled on the first eviction (not at import: most processes never see one).
  * https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/eviction-v1/
  */
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { type Static, Type } from 'typebox';
 import { toCauses } from './ajv-causes';
 import { Bool, Enum, Int64, Obj, Opt, Str } from './dsl';
@@ -31,7 +31,11 @@ export const EvictionSchema = Obj({
 
 export type Eviction = Static<typeof EvictionSchema>;
 
-const validator = new Ajv({ allErrors: true, strict: false, validateFormats: false }).compile(EvictionSchema);
+let compiled: ValidateFunction | undefined;
+function validator(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: true, strict: false, validateFormats: false }).compile(EvictionSchema);
+  return compiled;
+}
 
 /** Every violation in an Eviction body, with its field path; empty when valid. */
 export function evictionProblems(body: unknown): StatusCause[] {
@@ -45,5 +49,6 @@ export function evictionProblems(body: unknown): StatusCause[] {
         message: 'Invalid value: the Eviction is too deep, too large or has a forbidden key',
       },
     ];
-  return validator(body) ? [] : toCauses(validator.errors ?? [], body);
+  const validate = validator();
+  return validate(body) ? [] : toCauses(validate.errors ?? [], body);
 }

@@ -22,6 +22,6 @@ export * from './service';
 export * from './statefulset';
 export * from './storage';
 export { MAX_DEPTH, MAX_OBJECT_BYTES, sizeUpTo, treeProblems } from './tree';
-export { precompile, unknownFields, validate } from './validate';
+export { compiledKinds, precompile, unknownFields, validate } from './validate';
 export * from './workloads';
 export { KUBERNETES_YAML } from './yaml';

@@ -8,7 +8,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { providerFor } from '../../providers';
-import { type Lease, type Node, precompile } from '../../schemas';
+import type { Lease, Node } from '../../schemas';
 import { DEFAULT_CLUSTER_DOMAIN, parseClusterDomain } from '../../schemas/cluster-domain';
 import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { POLLED_SYNC } from '../api/agent/modes';
@@ -230,7 +230,8 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
         : {}),
     },
   };
-  precompile();
+  // No precompile(): each kind's validator compiles on its first use (schemas/validate.ts), so a
+  // cold start pays only for the kinds its first request touches.
   await ensureDefaults(deps);
   return deps;
 }
