@@ -7,17 +7,19 @@
  *
  * Like kube-apiserver's controller (pkg/controlplane/controller/kubernetesservice), the API
  * makes it at start and makes it again or puts its type and ports back after a user deletes or
- * edits it (functions/api/index.ts calls this after such a write); it sets nothing else, so
- * labels and annotations users add stay. One get when all is well: a Lambda cold start pays that.
+ * edits it (functions/api/index.ts calls this after such a write), and the controllers do after
+ * any other write of a Service (declared.ts: a controller such as gc deleting it goes through no
+ * API request); it sets nothing else, so labels and annotations users add stay. One get when all
+ * is well: a Lambda cold start pays that.
  * Its address and node port are claimed as any Service's (cluster-ips.ts, node-ports.ts); the
  * first address is refused to every other Service (checkClusterIP).
  */
 import { applyDefaults } from '../schemas';
 import { formatIPv4 } from '../schemas/ipv4';
-import { type ServiceRange, writeServiceWithClusterIP } from './cluster-ips';
+import { DEFAULT_SERVICE_RANGE, type ServiceRange, writeServiceWithClusterIP } from './cluster-ips';
 import type { Deps } from './deps';
 import { FerryError, isAlreadyExists, isConflict, isNotFound } from './errors';
-import { type NodePortRange, writeServiceWithNodePorts } from './node-ports';
+import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, writeServiceWithNodePorts } from './node-ports';
 import type { Obj } from './store/types';
 
 export const KUBERNETES_SERVICE = { namespace: 'default', name: 'kubernetes' } as const;
@@ -42,6 +44,17 @@ type ServiceObj = Obj & { spec: ServiceSpec };
 export interface KubernetesServiceRanges {
   serviceRange: ServiceRange;
   nodePortRange: NodePortRange;
+}
+
+/** The ranges a server was configured with, the defaults where it names none (as the API's). */
+export function kubernetesServiceRanges(config: {
+  serviceRange?: ServiceRange | undefined;
+  nodePortRange?: NodePortRange | undefined;
+}): KubernetesServiceRanges {
+  return {
+    serviceRange: config.serviceRange ?? DEFAULT_SERVICE_RANGE,
+    nodePortRange: config.nodePortRange ?? DEFAULT_NODE_PORT_RANGE,
+  };
 }
 
 /** The Service's cluster IP in this range: its first address. */

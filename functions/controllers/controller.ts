@@ -39,6 +39,12 @@ export interface Controller {
   name: string;
   /** Run in every round of a pass (default), or once per pass (it calls a cloud's APIs). */
   oncePerPass?: boolean;
+  /**
+   * The kinds whose writes this controller acts on. Set, it runs in a round only when due
+   * (due.ts: after a write of one of them, a failed run or a wakeAt of its own, the full resync,
+   * a new lease); unset, in every round.
+   */
+  triggers?: ReadonlySet<string>;
   run(ctx: PassContext): Promise<unknown>;
 }
 

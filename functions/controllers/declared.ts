@@ -4,11 +4,14 @@
  * default ServiceAccounts exist before pods are made; deployment -> replicaset, statefulset and
  * daemonset make the pods, the scheduler binds them, volumes provisions the claims it placed,
  * node-lifecycle removes what dead nodes held, disruption recounts budgets after the pods moved,
- * endpoints, load-balancer and ingress follow where pods run, gc collects orphans last; the repairs,
- * resource-quota, pod-tokens and nodepool sweep or call clouds, so they run once per pass.
+ * endpoints, load-balancer and ingress follow where pods run, gc collects orphans, then the
+ * `kubernetes` Service is made again if it went; the repairs, resource-quota, pod-tokens and
+ * nodepool sweep or call clouds, so they run once per pass. service-accounts, ingress and
+ * kubernetes-service name the kinds they act on (`triggers`) and run only after such writes (due.ts).
  */
 import type { CloudProvider } from '../../providers/types';
 import { refreshQuotaStatus } from '../admission';
+import { ensureKubernetesService, type KubernetesServiceRanges } from '../kubernetes-service';
 import { schedulePass } from '../scheduler';
 import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import { repairClusterIPs } from './cluster-ip-repair';
@@ -30,16 +33,24 @@ import { ensureDefaultServiceAccounts, podTokenSweeper } from './service-account
 import { reconcileStatefulSets } from './statefulset';
 import { reconcileVolumes } from './volumes';
 
+/** How soon a failed provider call of a triggered controller is tried again. */
+const PROVIDER_RETRY_MS = 10_000;
+
 /** The declared list, in order. */
 export function declaredControllers(
   lifecycle: NodeLifecycleOptions,
   lifecycleState: ReturnType<typeof newNodeLifecycleState>,
-  options: { provider?: CloudProvider; nodePools?: NodePoolOptions },
+  options: { provider?: CloudProvider; nodePools?: NodePoolOptions; kubernetesService?: KubernetesServiceRanges },
 ): Controller[] {
   const pools = options.nodePools;
+  const ranges = options.kubernetesService;
   return [
     // First: a namespace's pods (made below) run as its `default` ServiceAccount.
-    { name: 'service-accounts', run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx) },
+    {
+      name: 'service-accounts',
+      triggers: new Set(['Namespace', 'ServiceAccount']),
+      run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx),
+    },
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
     { name: 'statefulset', run: (ctx) => reconcileStatefulSets(ctx.deps, ctx) },
@@ -62,17 +73,32 @@ export function declaredControllers(
     // These read through the pass store, which answers lists from the snapshot.
     { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
-    // Every round, so its first write (the built-in IngressClass) is settled within the pass; it
-    // calls the provider only when the nodes behind the ingress' load balancer change.
+    // After writes of what it reads: the classes and Ingresses, their TLS Secrets, and Nodes (the
+    // load balancer's targets, the addresses in status). Not Services or Endpoints: the table names
+    // backends, which each node's ingress resolves through its service routes. It calls the
+    // provider only when the nodes behind the ingress' load balancer change.
     {
       name: 'ingress',
+      triggers: new Set(['Ingress', 'IngressClass', 'Secret', 'Node']),
       run: (ctx) =>
         reconcileIngresses(ctx.deps, {
           ...(options.provider ? { provider: options.provider } : {}),
           ...(pools?.cluster ? { cluster: pools.cluster } : {}),
+          retryLater: () => ctx.wakeAt(ctx.deps.clock() + PROVIDER_RETRY_MS),
         }),
     },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
+    // After gc, so a `kubernetes` Service it collected (a stale owner reference) is back in the next
+    // round, as kube-apiserver's controller makes it again; one get, answered by the snapshot.
+    ...(ranges
+      ? [
+          {
+            name: 'kubernetes-service',
+            triggers: new Set(['Service']),
+            run: (ctx: PassContext) => ensureKubernetesService(ctx.deps, ranges),
+          },
+        ]
+      : []),
     { name: 'node-port-repair', oncePerPass: true, run: (ctx) => repairNodePorts(ctx.deps, ctx) },
     { name: 'cluster-ip-repair', oncePerPass: true, run: (ctx) => repairClusterIPs(ctx.deps, ctx) },
     // The quota controller's resync: status.used after deletes the API did not see.

@@ -52,6 +52,11 @@ export const INGRESS_LB = { namespace: 'kube-system', name: 'ferry-ingress' };
 export interface IngressControllerOptions {
   provider?: CloudProvider;
   cluster?: string;
+  /**
+   * Called when a provider call failed and the next run retries it: the manager runs this
+   * controller only after writes it acts on (due.ts), so a failure has to ask for that run.
+   */
+  retryLater?: () => void;
 }
 
 /** The Ingresses this controller serves, oldest first (the oldest wins a conflicting rule). */
@@ -217,6 +222,7 @@ async function ensureLoadBalancer(
     return { fingerprint, ingress };
   } catch (err) {
     deps.log.warn('ensuring the ingress load balancer failed; will retry', { error: String(err) });
+    options.retryLater?.();
     return before;
   }
 }
@@ -227,6 +233,7 @@ async function deleteLoadBalancer(deps: Deps, options: IngressControllerOptions)
     await options.provider.deleteLoadBalancer({ cluster: options.cluster ?? 'ferry', ...INGRESS_LB });
   } catch (err) {
     deps.log.warn('deleting the ingress load balancer failed; will retry', { error: String(err) });
+    options.retryLater?.();
   }
 }
 

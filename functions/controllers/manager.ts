@@ -9,7 +9,8 @@
  * disruption (budgets) -> endpoints (where Services send traffic) -> load-balancer -> ingress (the
  * built-in ingress' table and load balancer) -> gc (orphans); the rounds repeat over the same
  * snapshot while they still write (bounded), so one trigger carries a new Deployment all the way
- * to bound pods without rereading.
+ * to bound pods without rereading. service-accounts, ingress and kubernetes-service run only when
+ * a write of a kind they act on happened (due.ts), on the full resync and on taking the lease.
  * Then node-port-repair and nodepool (machines, when configured) once per pass: it calls clouds.
  *
  * Triggers (triggers.ts, the one list): writes that matter, debounced — not Events, bookkeeping,
@@ -29,10 +30,12 @@ import type { CloudProvider } from '../../providers/types';
 import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
+import type { KubernetesServiceRanges } from '../kubernetes-service';
 import { trackNodeDesired } from '../node-desired';
 import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
 import { declaredControllers } from './declared';
+import { DueControllers } from './due';
 import { HeartbeatTable } from './heartbeats';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
@@ -82,10 +85,12 @@ export interface ControllerManagerOptions {
   provider?: CloudProvider;
   /** Runs the node pool controller (machines for NodePools); without it NodePools are not acted on. */
   nodePools?: NodePoolOptions;
+  /** The API's ranges: the `kubernetes` Service is made again after a pass finds it gone (else left to the API). */
+  kubernetesService?: KubernetesServiceRanges;
 }
 
 export interface ControllerManager {
-  /** One full pass (repeated while it writes); ignores the lease. */
+  /** One full pass (repeated while it writes), the triggered controllers (due.ts) too; ignores the lease. */
   runOnce(): Promise<void>;
   /**
    * Takes or renews the lease and, if this manager holds it, runs one full pass: what one
@@ -97,6 +102,8 @@ export interface ControllerManager {
    * if something is due (marker.ts). True if a pass ran. What a Lambda schedule event does.
    */
   runScheduled(): Promise<boolean>;
+  /** Writes not seen through the store's watch (Lambda's stream): whose controllers act on them run next (due.ts). */
+  noteWrites(kinds: Iterable<string>): void;
   /**
    * A node Lease written (or deleted) that this manager did not see through its store's watch:
    * the Lambda runtime passes the lease stream's records here, so the checks that follow judge
@@ -134,6 +141,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   };
   const lifecycleState = newNodeLifecycleState();
   const controllers = declaredControllers(lifecycle, lifecycleState, options);
+  const due = new DueControllers(controllers);
   const holder = randomUUID();
   let leader = false;
   let renewedAt = 0;
@@ -182,37 +190,48 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
-    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite, deps.clock);
+    const snapshot = new ClusterSnapshot(
+      tracked,
+      (obj, deleted) => {
+        noteOwnWrite(obj, deleted);
+        due.wrote(obj.kind);
+      },
+      deps.clock,
+    );
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },
       snapshot,
       wakeAt: (at) => {
+        due.woke();
         wakeAt = wakeAt === null ? at : Math.min(wakeAt, at);
       },
       takeCreates: createBudget(),
     };
-    const step = async (c: Controller) => {
-      await yieldSlice();
-      try {
-        await c.run(ctx);
-      } catch (err) {
-        deps.log.error('controller pass failed', { controller: c.name, error: String((err as Error).stack ?? err) });
-        ctx.wakeAt(deps.clock() + resyncMs);
+    const step = (c: Controller) =>
+      due.run(c, async () => {
+        await yieldSlice();
+        try {
+          await c.run(ctx);
+        } catch (err) {
+          deps.log.error('controller pass failed', { controller: c.name, error: String((err as Error).stack ?? err) });
+          ctx.wakeAt(deps.clock() + resyncMs);
+        }
+      });
+    await due.pass(async () => {
+      const maxRounds = options.maxRounds ?? 8;
+      for (let round = 0; round < maxRounds; round++) {
+        const before = snapshot.writes;
+        for (const c of controllers) if (!c.oncePerPass) await step(c);
+        if (snapshot.writes === before) break;
+        // Still writing after the last round: the next check (a second away) goes on.
+        if (round === maxRounds - 1) ctx.wakeAt(deps.clock());
       }
-    };
-    const maxRounds = options.maxRounds ?? 8;
-    for (let round = 0; round < maxRounds; round++) {
-      const before = snapshot.writes;
-      for (const c of controllers) if (!c.oncePerPass) await step(c);
-      if (snapshot.writes === before) break;
-      // Still writing after the last round: the next check (a second away) goes on.
-      if (round === maxRounds - 1) ctx.wakeAt(deps.clock());
-    }
-    const beforeOnce = snapshot.writes;
-    for (const c of controllers) if (c.oncePerPass) await step(c);
-    // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
-    if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
+      const beforeOnce = snapshot.writes;
+      for (const c of controllers) if (c.oncePerPass) await step(c);
+      // Their writes (a node pool's new or removed Node) are for the rounds of the next pass.
+      if (snapshot.writes > beforeOnce) ctx.wakeAt(deps.clock());
+    });
     await remember(snapshot, startedAt, wakeAt);
     // node-lifecycle listed them at the start of the pass: the snapshot has them, no read here.
     heartbeats.seed(await snapshot.list<Lease>('Lease'), startedAt);
@@ -250,6 +269,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     if (leader) renewedAt = deps.clock();
     // A new leader has not seen heartbeats yet: it gives every node a grace period from now.
     if (leader && !was) {
+      due.all(); // nor has it seen the writes made while it did not lead
       lifecycle.observingSince = deps.clock();
       marker = undefined;
       lastLook = undefined; // time spent not leading is not lag: observingSince covers it
@@ -316,15 +336,23 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   }
 
   return {
-    runOnce: pass,
+    runOnce: () => {
+      due.all();
+      return pass();
+    },
     runLeased: leadAndPass,
     async runScheduled() {
       const reason = await checkReason(true);
       if (!reason) return false;
       deps.log.debug('scheduled controllers pass', { reason });
+      // The hourly full resync (marker.ts) is the triggered controllers' safety pass too.
+      if (reason === 'full resync' || reason === 'no marker yet') due.all();
       return leadAndPass();
     },
     isLeader: () => leader,
+    noteWrites: (kinds) => {
+      for (const kind of kinds) due.written(kind);
+    },
     noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
     start() {
       stopped = false;
@@ -335,12 +363,17 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
         clearTimeout(debounce);
         // Decided after the debounce, when the pass's own writes have all been noted.
         debounce = setTimeout(() => {
-          const events = pending;
+          const foreign = pending.filter((e) => !isOwn(e));
           pending = [];
-          if (events.filter((e) => !isOwn(e)).length > 0) trigger();
+          for (const e of foreign) due.written(e.object.kind);
+          if (foreign.length > 0) trigger();
         }, debounceMs);
       });
-      resync = setInterval(trigger, resyncMs);
+      // The periodic full resync: the triggered controllers run in it too (their safety pass).
+      resync = setInterval(() => {
+        due.all();
+        trigger();
+      }, resyncMs);
       let ticking = false;
       tick = setInterval(() => {
         if (ticking) return; // a slow check or renewal is still under way

@@ -18,6 +18,7 @@ import { parseServiceRange } from '../cluster-ips';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/triggers';
 import type { Deps } from '../deps';
+import { kubernetesServiceRanges } from '../kubernetes-service';
 import { createLogger, type LogLevel } from '../log';
 import { trackNodeDesired } from '../node-desired';
 import { parseNodePortRange } from '../node-ports';
@@ -183,7 +184,12 @@ export function createControllersHandler(deps: Deps, options: ControllerManagerO
         manager.noteHeartbeat(seen.lease, seen.deleted);
         heartbeats++;
       }
-      if (event.Records.some(streamRecordTriggers)) return { ran: await manager.runLeased() };
+      const triggering = event.Records.filter(streamRecordTriggers);
+      if (triggering.length > 0) {
+        // The controllers that act only on some kinds (controllers/due.ts) learn which were written.
+        manager.noteWrites(triggering.map((r) => kindOf(r.dynamodb?.Keys?.pk?.S ?? '')));
+        return { ran: await manager.runLeased() };
+      }
       if (heartbeats > 0) return { ran: await manager.runScheduled() };
       return { ran: false };
     }
@@ -288,7 +294,7 @@ export function createControllersFunction(): (event: unknown, context: unknown) 
       if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
       // One function seals Secrets left under an older key (rotation): the controllers, at cold start.
       await rewriteSecretsAtStart(deps.store, deps.log);
-      return createControllersHandler(deps, nodePools);
+      return createControllersHandler(deps, { ...nodePools, kubernetesService: kubernetesServiceRanges(deps.config) });
     });
     const handler = await coldControllers;
     return handler(event, context as never);

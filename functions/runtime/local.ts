@@ -13,6 +13,7 @@ import { HELD_SYNC } from '../api/agent/modes';
 import { syncLagMs } from '../api/agent/sync-lag';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { parseServiceRange, type ServiceRange } from '../cluster-ips';
+import { kubernetesServiceRanges } from '../kubernetes-service';
 import { createLogger, type Logger, type LogLevel } from '../log';
 import { trackNodeDesired } from '../node-desired';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
@@ -143,6 +144,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
+      kubernetesService: kubernetesServiceRanges(config),
       // Heartbeats that arrive late because this process is behind are not the nodes' fault.
       lagProbe: () => syncLagMs(store, deps.clock()),
       nodePools: {
