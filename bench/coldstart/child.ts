@@ -5,7 +5,7 @@
  * bootstrap function once and prints the admin token. The store is the SQLite file the parent
  * names in FERRY_SQLITE_PATH (a fresh copy per run), so every run starts from the same state.
  */
-export {};
+import { appObjects } from '../lib/workload';
 
 const [mode = 'lazy', scenario = 'api-get', token = ''] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -25,19 +25,8 @@ function httpEvent(method: string, rawPath: string, body?: unknown): unknown {
   };
 }
 
-const DEPLOYMENT = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web', namespace: 'default' },
-  spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
-    template: {
-      metadata: { labels: { app: 'web' } },
-      spec: { containers: [{ name: 'web', image: 'nginx:1.27', ports: [{ containerPort: 80 }] }] },
-    },
-  },
-};
+/** The cost and scale benches' Deployment (ten replicas reading a ConfigMap). */
+const DEPLOYMENT = appObjects(0).find((o) => o.kind === 'Deployment');
 
 /** What each scenario sends as the container's first event, and the status that means it worked. */
 const EVENTS: Record<string, { fn: 'api' | 'controllers'; event: unknown; ok: (r: unknown) => boolean }> = {

@@ -10,7 +10,8 @@ import { parseServiceRange } from '../../../functions/cluster-ips';
 import { reconcileEndpoints } from '../../../functions/controllers/endpoints';
 import { SERVICE_ROUTE_KIND } from '../../../functions/service-routes';
 import { MemoryStore } from '../../../functions/store/memory';
-import type { Obj, StateStore } from '../../../functions/store/types';
+import type { Obj } from '../../../functions/store/types';
+import { countingStore } from '../../helpers/store-calls';
 import { service, startApi, T0 } from './harness';
 
 const PATH = '/api/v1/namespaces/default/services/kubernetes';
@@ -20,23 +21,6 @@ type Spec = { type?: string; clusterIP?: string; clusterIPs?: string[]; ports: P
 const specOf = (json: Record<string, unknown>) => json.spec as Spec;
 const fieldsOf = (json: Record<string, unknown>) =>
   ((json.details as { causes?: { field: string; message: string }[] } | undefined)?.causes ?? []).map((c) => c.field);
-
-/** Counts the store calls made through it, by method. */
-function counting(store: StateStore): { store: StateStore; calls: string[] } {
-  const calls: string[] = [];
-  const wrapped = new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const first = args[0] as { kind?: string } | string | undefined;
-        calls.push(`${String(key)} ${typeof first === 'string' ? first : (first?.kind ?? '')}`);
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: wrapped, calls };
-}
 
 describe('the kubernetes Service', () => {
   it('exists after the start: ClusterIP at the first address of the range, port 443 named https, no selector', async () => {
@@ -85,7 +69,7 @@ describe('the kubernetes Service', () => {
 
   it('costs one get at a start that finds it in place, and writes nothing', async () => {
     const api = await startApi();
-    const { store, calls } = counting(api.store);
+    const { store, calls } = countingStore(api.store);
 
     await ensureDefaults({ ...api.deps, store });
 

@@ -10,19 +10,12 @@ import { createControllerManager } from '../../../functions/controllers/manager'
 import { KUBERNETES_SERVICE, kubernetesServiceRanges } from '../../../functions/kubernetes-service';
 import { createControllersHandler } from '../../../functions/runtime/lambda';
 import type { Obj } from '../../../functions/store/types';
+import { until } from '../../helpers/store-calls';
 import { startApi } from '../api/harness';
 
 const REF = { kind: 'Service', ...KUBERNETES_SERVICE };
 type Spec = { type?: string; clusterIP?: string; ports?: { name?: string; port?: number; nodePort?: number }[] };
 const specOf = (o: Obj | undefined) => (o as (Obj & { spec: Spec }) | undefined)?.spec;
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A stream record of a Service written or removed (the table's keys: store/dynamodb-layout.ts). */
 function serviceRecord(eventName: 'REMOVE' | 'MODIFY') {

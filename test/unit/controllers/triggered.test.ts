@@ -10,51 +10,34 @@ import { createControllerManager } from '../../../functions/controllers/manager'
 import type { Deps } from '../../../functions/deps';
 import { silentLogger } from '../../../functions/log';
 import { MemoryStore } from '../../../functions/store/memory';
-import type { StateStore } from '../../../functions/store/types';
 import { FakeProvider } from '../../../providers/fake';
 import type { LoadBalancerIngress, LoadBalancerNode, LoadBalancerService } from '../../../providers/types';
 import { FERRY_INGRESS_CLASS } from '../../../schemas/networking';
+import { countingStore, until } from '../../helpers/store-calls';
 
 const SA = { kind: 'ServiceAccount', namespace: 'default', name: 'default' };
 const CLASS = { kind: 'IngressClass', name: FERRY_INGRESS_CLASS };
-
-/** Counts the store calls made through it, as `method kind`. */
-function counting(store: StateStore): { store: StateStore; calls: string[] } {
-  const calls: string[] = [];
-  const wrapped = new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const first = args[0] as { kind?: string } | string | undefined;
-        calls.push(`${String(key)} ${typeof first === 'string' ? first : (first?.kind ?? '')}`);
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: wrapped, calls };
-}
 
 /** A store with the `default` Namespace, and deps for a manager over it that count its calls. */
 async function cluster(): Promise<{ store: MemoryStore; deps: Deps; calls: string[] }> {
   const store = new MemoryStore();
   await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
-  const { store: counted, calls } = counting(store);
+  const { store: counted, calls } = countingStore(store);
   return { store, deps: { store: counted, clock: Date.now, log: silentLogger }, calls };
 }
 
 /** Times the ingress controller ran: it reads its table record once per run (nothing else does). */
 const ingressRuns = (calls: string[]) => calls.filter((c) => c === 'get IngressTable').length;
 
-const configMap = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' } });
+/** An Ingress of the built-in (default) class, everything to one backend. */
+const shopIngress = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'Ingress',
+  metadata: { name: 'shop', namespace: 'default' },
+  spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
+};
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const configMap = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' } });
 
 describe('triggered controllers', () => {
   it('a pass triggered by an unrelated write runs neither; a write of their kinds runs the one it concerns', async () => {
@@ -131,12 +114,7 @@ describe('triggered controllers', () => {
       metadata: { name: 'n1' },
       status: { conditions: [ready], addresses: [{ type: 'InternalIP', address: '10.0.0.5' }] },
     });
-    await c.store.create({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'shop', namespace: 'default' },
-      spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
-    });
+    await c.store.create(shopIngress);
     await manager.runLeased();
     const shop = { kind: 'Ingress', namespace: 'default', name: 'shop' };
     const status = async () => JSON.stringify((await c.store.get(shop))?.status);
@@ -167,12 +145,7 @@ describe('triggered controllers', () => {
     }
     const provider = new FailsOnce();
     const c = await cluster();
-    await c.store.create({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'shop', namespace: 'default' },
-      spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } },
-    });
+    await c.store.create(shopIngress);
     const manager = createControllerManager(c.deps, { provider });
     await manager.runLeased();
     const lbCalls = () => provider.calls.filter((x) => x.method === 'ensureLoadBalancer').length;
