@@ -4,6 +4,7 @@
  * reports with every validator compiled up front (the Lambda API's behaviour until now).
  * `vi.resetModules()` gives each test a fresh module graph: a new process, as a cold container is.
  */
+import Ajv from 'ajv';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 type Validate = typeof import('../../../schemas/validate');
@@ -103,6 +104,26 @@ describe('validators compiled on first use', () => {
     expect(got).toEqual(expected);
     expect(expected.every(([causes]) => (causes as unknown[]).length > 0)).toBe(true);
     expect(lazy.compiledKinds()).toHaveLength(kinds.length);
+  });
+
+  it("compiled without Ajv's code optimizer, every kind reports the errors the optimized code reports", async () => {
+    const { AJV_OPTIONS } = await freshValidate();
+    const { kinds } = await import('../../../schemas/kinds');
+    const { shareSubschemas } = await import('../../../schemas/shared-subschemas');
+    const errorsWith = (options: object) => {
+      const ajv = new Ajv(options);
+      return kinds.map((k) => {
+        const v = ajv.compile(shareSubschemas(ajv, k.schema));
+        v(badObject(k));
+        return v.errors;
+      });
+    };
+
+    const plain = errorsWith(AJV_OPTIONS);
+    const optimized = errorsWith({ ...AJV_OPTIONS, code: { optimize: 1 } });
+
+    expect(plain).toEqual(optimized);
+    expect(plain.every((errors) => (errors?.length ?? 0) > 0)).toBe(true);
   });
 
   it('a value that is not an object, or of no known kind, compiles nothing', async () => {
