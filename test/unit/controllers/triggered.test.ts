@@ -160,6 +160,23 @@ describe('triggered controllers', () => {
     await manager.stop();
   });
 
+  it("the scheduled check's full resync (hourly on Lambda) runs them with no write to trigger it", async () => {
+    const c = await cluster();
+    let now = Date.now();
+    const manager = createControllerManager({ ...c.deps, clock: () => now }, { fullResyncMs: 60_000 });
+    await manager.runLeased();
+    await c.store.delete(SA);
+
+    now += 30_000;
+    expect(await manager.runScheduled()).toBe(false);
+    expect(await c.store.get(SA)).toBeUndefined();
+
+    now += 30_000;
+    expect(await manager.runScheduled()).toBe(true);
+    expect(await c.store.get(SA)).toBeDefined();
+    await manager.stop();
+  });
+
   it('a new manager runs them at its first pass, whatever triggered it: nothing written while none ran is missed', async () => {
     const c = await cluster();
     const first = createControllerManager(c.deps);
