@@ -88,8 +88,9 @@ export function declaredControllers(
         }),
     },
     { name: 'gc', run: (ctx) => collectGarbage(ctx.deps, ctx.snapshot) },
-    // After gc, so a `kubernetes` Service it collected (a stale owner reference) is back in the next
-    // round, as kube-apiserver's controller makes it again; one get, answered by the snapshot.
+    // Last in the round: a `kubernetes` Service another writer deleted or changed (no API request
+    // to repair it) is back by the next round, as kube-apiserver's controller makes it again; one
+    // get, answered by the snapshot.
     ...(ranges
       ? [
           {

@@ -143,8 +143,10 @@ export async function reconcileIngresses(deps: Deps, options: IngressControllerO
   const hash = tableHash(table, secretVersions);
 
   const nodes = (await deps.store.list<Node>('Node')).items;
-  const lb = ours.length > 0 ? await ensureLoadBalancer(deps, options, nodes, record?.spec.loadBalancer) : undefined;
-  if (ours.length === 0 && record?.spec.loadBalancer) await deleteLoadBalancer(deps, options);
+  let lb = ours.length > 0 ? await ensureLoadBalancer(deps, options, nodes, record?.spec.loadBalancer) : undefined;
+  // One whose deletion failed stays in the record, so the retry knows there is one to delete.
+  if (ours.length === 0 && record?.spec.loadBalancer && !(await deleteLoadBalancer(deps, options)))
+    lb = record.spec.loadBalancer;
   await publishIngressTable(deps, { hash, ...table }, lb);
 
   const address = lb
@@ -227,13 +229,16 @@ async function ensureLoadBalancer(
   }
 }
 
-async function deleteLoadBalancer(deps: Deps, options: IngressControllerOptions): Promise<void> {
-  if (!options.provider) return;
+/** True when it is gone (or there is no provider to have made one). */
+async function deleteLoadBalancer(deps: Deps, options: IngressControllerOptions): Promise<boolean> {
+  if (!options.provider) return true;
   try {
     await options.provider.deleteLoadBalancer({ cluster: options.cluster ?? 'ferry', ...INGRESS_LB });
+    return true;
   } catch (err) {
     deps.log.warn('deleting the ingress load balancer failed; will retry', { error: String(err) });
     options.retryLater?.();
+    return false;
   }
 }
 

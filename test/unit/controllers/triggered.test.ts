@@ -160,6 +160,38 @@ describe('triggered controllers', () => {
     await manager.stop();
   });
 
+  it('a failed load balancer deletion is tried again at the next pass until it is gone', async () => {
+    class DeleteFailsOnce extends FakeProvider {
+      failures = 1;
+      override async deleteLoadBalancer(s: { namespace: string; name: string }): Promise<void> {
+        if (this.failures-- > 0) {
+          this.calls.push({ method: 'deleteLoadBalancer', arg: s });
+          throw new Error('fake: the cloud is down');
+        }
+        return super.deleteLoadBalancer(s);
+      }
+    }
+    const provider = new DeleteFailsOnce();
+    const c = await cluster();
+    await c.store.create(shopIngress);
+    const manager = createControllerManager(c.deps, { provider });
+    await manager.runLeased();
+    await c.store.delete({ kind: 'Ingress', namespace: 'default', name: 'shop' });
+    const deletes = () => provider.calls.filter((x) => x.method === 'deleteLoadBalancer').length;
+
+    manager.noteWrites(['Ingress']);
+    await manager.runLeased();
+    expect(deletes()).toBe(1);
+    manager.noteWrites(['ConfigMap']);
+    await manager.runLeased();
+    expect(deletes()).toBe(2);
+    manager.noteWrites(['Ingress']);
+    await manager.runLeased();
+
+    expect(deletes()).toBe(2);
+    await manager.stop();
+  });
+
   it("the scheduled check's full resync (hourly on Lambda) runs them with no write to trigger it", async () => {
     const c = await cluster();
     let now = Date.now();
