@@ -194,12 +194,16 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     };
     const step = async (c: Controller) => {
       await yieldSlice();
+      const started = performance.now();
+      let failed = false;
       try {
         await c.run(ctx);
       } catch (err) {
+        failed = true;
         deps.log.error('controller pass failed', { controller: c.name, error: String((err as Error).stack ?? err) });
         ctx.wakeAt(deps.clock() + resyncMs);
       }
+      deps.metrics?.controllerRun(c.name, (performance.now() - started) / 1000, failed);
     };
     const maxRounds = options.maxRounds ?? 8;
     for (let round = 0; round < maxRounds; round++) {
