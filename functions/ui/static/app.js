@@ -339,6 +339,12 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   for (const m of [state.nodes, state.pods, state.events]) m.clear();
   state.workloads = [];
+  // Nothing of the cluster stays on screen for the next person at this tab.
+  for (const section of ['nodes', 'workloads', 'pods', 'events']) {
+    $(section).tBodies[0].replaceChildren();
+    $(`${section}-count`).textContent = '';
+    showError(section, undefined);
+  }
   $('cluster').hidden = true;
   $('forget').hidden = true;
   $('login').hidden = false;
