@@ -5,7 +5,8 @@
  *   store's change events keep the counts, so a scrape reads two small maps. Listed again every
  *   few minutes, for writes a second process made to a shared SQLite file.
  * - `list` (Lambda, where an instance sees only its own writes): listed at scrape time, at most
- *   once per `listEveryMs` per instance (each list costs read units).
+ *   once per `listEveryMs` per instance, eventually consistent (each list costs read units: about
+ *   the Nodes' and Pods' size in bytes / 8 KB on DynamoDB).
  */
 import { findCondition } from '../../schemas/conditions';
 import type { Obj, StateStore } from '../store/types';
@@ -20,11 +21,14 @@ export interface ClusterCounts {
 export interface ClusterGaugeOptions {
   mode: 'watch' | 'list';
   clock?: () => number;
-  /** list: how long one listing answers scrapes (default 10 s). */
+  /** list: how long one listing answers scrapes (default 30 s). */
   listEveryMs?: number;
   /** watch: how often the counts are listed again from scratch (default 5 min). */
   reseedEveryMs?: number;
 }
+
+/** A gauge a moment behind is still the gauge, at half DynamoDB's read units. */
+const STALE_OK = { consistent: false } as const;
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']);
 const READY = new Set(['True', 'False', 'Unknown']);
@@ -91,7 +95,10 @@ export class ClusterGauges {
       else this.apply(this.nodeState, this.podState, change);
     });
     try {
-      const [nodeList, podList] = await Promise.all([this.store.list('Node'), this.store.list('Pod')]);
+      const [nodeList, podList] = await Promise.all([
+        this.store.list('Node', STALE_OK),
+        this.store.list('Pod', STALE_OK),
+      ]);
       for (const n of nodeList.items) nodes.set(n.metadata.name, nodeReady(n));
       for (const p of podList.items) pods.set(podKey(p), podPhase(p));
       for (const change of during) this.apply(nodes, pods, change);
@@ -119,8 +126,8 @@ export class ClusterGauges {
 
   private async listedCounts(): Promise<ClusterCounts> {
     const now = this.clock();
-    if (this.listed && now - this.listed.at < (this.options.listEveryMs ?? 10_000)) return this.listed.counts;
-    const [nodes, pods] = await Promise.all([this.store.list('Node'), this.store.list('Pod')]);
+    if (this.listed && now - this.listed.at < (this.options.listEveryMs ?? 30_000)) return this.listed.counts;
+    const [nodes, pods] = await Promise.all([this.store.list('Node', STALE_OK), this.store.list('Pod', STALE_OK)]);
     const counts = { nodes: tally(nodes.items.map(nodeReady)), pods: tally(pods.items.map(podPhase)) };
     this.listed = { at: now, counts };
     return counts;

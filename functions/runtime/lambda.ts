@@ -218,7 +218,7 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   // Every writer of this function moves the NodeDesired records agents' syncs read.
   const store = trackNodeDesired(await openStore(config), Date.now);
   // One instance's counters are a random slice of the traffic: /metrics here is the store-derived
-  // gauges only, listed at most every 10 s per instance (README "Observing the cluster").
+  // gauges only, listed at most every 30 s per instance (README "Observing the cluster").
   const metrics = createControlPlaneMetrics({ counters: false });
   metrics.addGauges(new ClusterGauges(store, { mode: 'list' }));
   const deps: ApiDeps = {
