@@ -22,8 +22,8 @@ export interface Deps {
 export interface MetricsSink {
   /** One API request: Kubernetes' verb and target (`resource` "" for non-resource paths), its code, its duration. */
   apiRequest(labels: RequestLabels, code: number, seconds: number): void;
-  /** One `/agent/v1/sync`: held open until something moved, or answered at once; with changes or not. */
-  agentSync(held: boolean, changed: boolean): void;
+  /** One `/agent/v1/sync`: held open until something moved, or answered at once; with changes or not; how long. */
+  agentSync(held: boolean, changed: boolean, seconds: number): void;
   /** One controller's run within a pass, and whether it threw. */
   controllerRun(controller: string, seconds: number, failed: boolean): void;
   /** One scheduler pass's outcomes, as kube-scheduler counts attempts. */

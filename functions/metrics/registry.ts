@@ -37,6 +37,7 @@ export interface ControlPlaneMetrics extends MetricsSink {
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const RUN_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const SYNC_PATH = '/agent/v1/sync';
 const REQUEST_LABELS = ['verb', 'group', 'version', 'resource', 'subresource', 'scope'];
 const READY = ['True', 'False', 'Unknown'];
 const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
@@ -49,7 +50,7 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
   );
   const latency = new Histogram(
     'apiserver_request_duration_seconds',
-    'API response latency by verb, group, version, resource, subresource and scope (watches excluded: they last as long as the client stays).',
+    'API response latency by verb, group, version, resource, subresource and scope. Long-running requests are left out: watches (they last as long as the client stays) and agent syncs (held open by design; ferry_agent_sync_duration_seconds has them).',
     REQUEST_LABELS,
     REQUEST_BUCKETS,
   );
@@ -57,6 +58,12 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
     'ferry_agent_syncs_total',
     'Agent syncs answered, by mode (held: waited for a change; quick: answered at once) and whether the answer carried changes.',
     ['mode', 'changes'],
+  );
+  const syncLatency = new Histogram(
+    'ferry_agent_sync_duration_seconds',
+    'Agent sync latency by mode (held ones include the wait for a change).',
+    ['mode'],
+    REQUEST_BUCKETS,
   );
   const storeOps = new Counter(
     'ferry_store_operations_total',
@@ -90,7 +97,17 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
   ) as [CounterSeries, CounterSeries, CounterSeries];
   // Every series a rate() is taken of exists from the start, at 0.
   for (const mode of ['held', 'quick']) for (const changes of ['true', 'false']) syncs.get(mode, changes);
-  const families = [requests, latency, syncs, storeOps, storeLatency, controllerRuns, controllerErrors, attempts];
+  const families = [
+    requests,
+    latency,
+    syncs,
+    syncLatency,
+    storeOps,
+    storeLatency,
+    controllerRuns,
+    controllerErrors,
+    attempts,
+  ];
   const gaugeFamilies: Gauge[] = [];
   let gauges: ClusterGauges | undefined;
 
@@ -133,15 +150,18 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
         const values = [l.verb, l.group, l.version, l.resource, l.subresource, l.scope];
         series = {
           count: requests.get(...values, String(code)),
-          time: l.verb === 'watch' ? undefined : latency.get(...values),
+          time: l.verb === 'watch' || l.subresource === SYNC_PATH ? undefined : latency.get(...values),
         };
         requestSeries.set(key, series);
       }
       series.count.inc();
       series.time?.observe(seconds);
     },
-    agentSync(held: boolean, changed: boolean) {
-      if (counting) syncs.get(held ? 'held' : 'quick', changed ? 'true' : 'false').inc();
+    agentSync(held: boolean, changed: boolean, seconds: number) {
+      if (!counting) return;
+      const mode = held ? 'held' : 'quick';
+      syncs.get(mode, changed ? 'true' : 'false').inc();
+      syncLatency.get(mode).observe(seconds);
     },
     controllerRun(controller: string, seconds: number, failed: boolean) {
       if (!counting) return;

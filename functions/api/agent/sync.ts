@@ -53,6 +53,7 @@ async function answerSync(
   req: SyncRequest,
   signal: AbortSignal | undefined,
 ): Promise<SyncResponse> {
+  const started = performance.now();
   const mode = deps.config.agentSync ?? HELD_SYNC;
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
@@ -152,7 +153,11 @@ async function answerSync(
     res.leaseRenewedAt = leaseRenewedAt;
   }
   syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
-  deps.metrics?.agentSync(holds, moved.size > 0 || ingressMoved(desired, held.ingress));
+  deps.metrics?.agentSync(
+    holds,
+    moved.size > 0 || ingressMoved(desired, held.ingress),
+    (performance.now() - started) / 1000,
+  );
   return res;
 }
 

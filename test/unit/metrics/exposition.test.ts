@@ -227,6 +227,11 @@ describe('/metrics', () => {
     expect(text).toContain(
       'apiserver_request_total{verb="POST",group="",version="",resource="",subresource="/agent/v1/sync",scope="",code="200"} 2',
     );
+    // Long-running by design: their own histogram, not apiserver's
+    expect(text).toContain('ferry_agent_sync_duration_seconds_count{mode="quick"} 2');
+    expect(text).not.toContain(
+      'apiserver_request_duration_seconds_count{verb="POST",group="",version="",resource="",subresource="/agent/v1/sync"',
+    );
   });
 
   it('times each controller and counts scheduling attempts by result', async () => {
