@@ -4,6 +4,7 @@
  * no token in the text, and who may read it (anonymous 401, deployer 403, reader 200, a
  * ServiceAccount only with RBAC `get` on the non-resource URL `/metrics` from a ClusterRoleBinding).
  */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../../functions/api';
 import type { ApiHandler } from '../../../functions/api/types';
@@ -11,6 +12,7 @@ import { createControllerManager } from '../../../functions/controllers/manager'
 import { ClusterGauges } from '../../../functions/metrics/cluster-gauges';
 import { type ControlPlaneMetrics, createControlPlaneMetrics } from '../../../functions/metrics/registry';
 import { instrumentStore } from '../../../functions/metrics/store';
+import { createLambdaHandler } from '../../../functions/runtime/lambda';
 import { MemoryStore } from '../../../functions/store/memory';
 import { makeNode } from '../../helpers/objects';
 import { namespace, node, pod, startApi, T0, type TestApi } from '../api/harness';
@@ -256,24 +258,34 @@ describe('/metrics', () => {
     expect(text).toMatch(/ferry_controller_run_duration_seconds_count\{controller="deployment"\} [1-9]/);
   });
 
-  it('serves only the cluster gauges when it keeps no counters (Lambda)', async () => {
+  it('serves only the cluster gauges through the Lambda handler, where one instance counts nothing worth showing', async () => {
     // prepare
     const gaugesOnly = createControlPlaneMetrics({ counters: false });
     gaugesOnly.addGauges(new ClusterGauges(api.store, { mode: 'list', clock: () => api.now.ms }));
-    const lambda = createApiHandler({ ...api.deps, metrics: gaugesOnly });
+    const lambda = createLambdaHandler({ ...api.deps, metrics: gaugesOnly });
     await api.store.create(makeNode('n1'));
-    await lambda({ method: 'GET', path: '/api/v1/pods', query: new URLSearchParams(), headers: {} });
+    const event = (path: string, token?: string) =>
+      ({
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: path,
+        rawQueryString: '',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        requestContext: { http: { method: 'GET', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 't' } },
+        isBase64Encoded: false,
+      }) as unknown as APIGatewayProxyEventV2;
+    await lambda(event('/api/v1/pods', api.admin), {} as never);
 
     // act
-    const res = await lambda({
-      method: 'GET',
-      path: '/metrics',
-      query: new URLSearchParams(),
-      headers: { authorization: `Bearer ${api.admin}` },
-    });
+    const served = await lambda(event('/metrics', api.admin), {} as never);
+    const anonymous = await lambda(event('/metrics'), {} as never);
+    const page = await lambda(event('/ui/'), {} as never);
 
     // assess
-    expect(res.body).toContain('ferry_cluster_nodes{ready="True"} 1');
-    expect(samples(res.body, 'apiserver_request_total')).toEqual([]);
+    expect(served.statusCode).toBe(200);
+    expect(served.body).toContain('ferry_cluster_nodes{ready="True"} 1');
+    expect(samples(served.body ?? '', 'apiserver_request_total')).toEqual([]);
+    expect(anonymous.statusCode).toBe(401);
+    expect(page.statusCode).toBe(404); // the page is served by ferry server only
   });
 });
