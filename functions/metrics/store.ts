@@ -4,7 +4,7 @@
  * It goes under every other decorator (the runtime wraps the opened backend with it), so what it
  * counts is what reached the backend. Kinds are labels only while there are few of them: callers
  * name kinds from the registry and the store's own records, but a bound keeps a bug from growing the
- * label set.
+ * label set. A batch or a transaction counts once, under its first op's kind.
  */
 import type {
   ChangeListener,
