@@ -9,7 +9,7 @@
  * The hot path: each label set's series is looked up once and kept in a Map by a joined key
  * (families.ts), so a request costs one string join, one map lookup, an add and a bucket search.
  */
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { MetricsSink, RequestLabels } from '../deps';
 import type { ClusterGauges } from './cluster-gauges';
 import { Counter, type CounterSeries, Gauge, Histogram, type HistogramSeries } from './families';
@@ -191,7 +191,7 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
     async render() {
       const parts = counting ? families.map((f) => f.render()) : [];
       for (const g of gaugeFamilies) parts.push(await g.render());
-      if (options.processMetrics) parts.push(await processRegistry().metrics());
+      if (options.processMetrics) parts.push(await (await processRegistry()).metrics());
       return parts.join('');
     },
     close() {
@@ -200,17 +200,23 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
   };
 }
 
-let processMetrics: Registry | undefined;
+type PromClient = typeof import('prom-client');
+
+let processMetrics: Promise<Registry> | undefined;
 
 /**
  * The process's own metrics, collected once per process: they describe the process, not a
  * control plane in it, and prom-client's collectors cannot be stopped (a test that starts many
- * servers would pile them up).
+ * servers would pile them up). Imported on the first scrape that wants them, so the Lambda
+ * bundle (gauges only) never loads prom-client.
  */
-function processRegistry(): Registry {
-  if (!processMetrics) {
-    processMetrics = new Registry();
-    collectDefaultMetrics({ register: processMetrics });
-  }
+function processRegistry(): Promise<Registry> {
+  processMetrics ??= import('prom-client').then((loaded) => {
+    // A CommonJS package: bundled as ESM, its exports are the namespace's `default`.
+    const { Registry, collectDefaultMetrics } = (loaded as PromClient & { default?: PromClient }).default ?? loaded;
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    return registry;
+  });
   return processMetrics;
 }
