@@ -31,6 +31,7 @@ import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
 import type { AgentLogger } from './log';
+import { noteSync, noteSyncError } from './metrics-endpoint-state';
 import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
 
 /** What the sync loop needs from the pod manager (agent/pods/). */
@@ -137,6 +138,7 @@ export class Agent {
         await this.waitForNextSync();
       } catch (err) {
         if (this.abort.signal.aborted) break;
+        noteSyncError();
         this.pods.markAllUnreported();
         this.lastNodeFingerprint = '';
         this.forget();
@@ -224,9 +226,11 @@ export class Agent {
     let res: SyncResponse;
     try {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
+      const started = performance.now();
       res = await withSignal(held ? [this.abort.signal, held.signal] : [this.abort.signal], (signal) =>
         this.client.sync(req, signal),
       );
+      noteSync(held !== undefined, (performance.now() - started) / 1000);
     } catch (err) {
       // Cut short by wake(): nothing was sent that needs resending; go round and report. The
       // server saw the call dropped, so the next sync renews the Lease (api/agent/disconnect.ts).

@@ -41,16 +41,20 @@ export interface AgentConfig {
   clusterDomain: string;
   /** The node's own resolver config (the kubelet's --resolv-conf): DNS forwards to it, Default pods get it. */
   resolvConf: string;
+  /** The agent's /metrics on loopback (metrics-endpoint.ts); undefined: off. */
+  metricsPort: number | undefined;
 }
 
 const USAGE = `usage: ferry-agent --api-url URL [--token TOKEN] [--node-name NAME] [--cluster-id ID] [--node-ip IP]
   [--labels k=v,...] [--docker-socket PATH] [--state-dir DIR] [--sandbox-image IMAGE]
   [--cpu N] [--memory QUANTITY] [--max-pods N] [--sync-wait SECONDS] [--api-relay-port N] [--ca-file PEM]
   [--ingress-http-port N|off] [--ingress-https-port N|off] [--cluster-domain DOMAIN] [--resolv-conf PATH]
+  [--metrics-port N|off]
 Environment: FERRY_API_URL, FERRY_TOKEN, FERRY_NODE_NAME, FERRY_CLUSTER_ID, FERRY_NODE_IP, FERRY_NODE_LABELS,
   DOCKER_SOCKET, FERRY_STATE_DIR, FERRY_SANDBOX_IMAGE, FERRY_NODE_CPU, FERRY_NODE_MEMORY, FERRY_API_RELAY_PORT,
   FERRY_CA_FILE (else NODE_EXTRA_CA_CERTS), FERRY_INGRESS_HTTP_PORT, FERRY_INGRESS_HTTPS_PORT,
-  FERRY_CLUSTER_DOMAIN (default cluster.local), FERRY_RESOLV_CONF (default /etc/resolv.conf).`;
+  FERRY_CLUSTER_DOMAIN (default cluster.local), FERRY_RESOLV_CONF (default /etc/resolv.conf),
+  FERRY_METRICS_PORT (default 10255, on loopback).`;
 
 export class ConfigError extends Error {}
 
@@ -81,6 +85,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       'ingress-https-port': { type: 'string' },
       'cluster-domain': { type: 'string' },
       'resolv-conf': { type: 'string' },
+      'metrics-port': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -102,8 +107,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
     restartBackoffMs: Number(env.FERRY_RESTART_BACKOFF_MS ?? 10_000),
     logLevel: (values['log-level'] ?? env.FERRY_LOG_LEVEL ?? 'info') as AgentConfig['logLevel'],
     apiRelayPort: Number(values['api-relay-port'] ?? env.FERRY_API_RELAY_PORT ?? 6443),
-    ingressHttpPort: ingressPort('--ingress-http-port', values['ingress-http-port'] ?? env.FERRY_INGRESS_HTTP_PORT, 80),
-    ingressHttpsPort: ingressPort(
+    ingressHttpPort: portOrOff('--ingress-http-port', values['ingress-http-port'] ?? env.FERRY_INGRESS_HTTP_PORT, 80),
+    ingressHttpsPort: portOrOff(
       '--ingress-https-port',
       values['ingress-https-port'] ?? env.FERRY_INGRESS_HTTPS_PORT,
       443,
@@ -112,6 +117,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
       .toLowerCase()
       .replace(/\.$/, ''),
     resolvConf: values['resolv-conf'] ?? env.FERRY_RESOLV_CONF ?? '/etc/resolv.conf',
+    metricsPort: portOrOff('--metrics-port', values['metrics-port'] ?? env.FERRY_METRICS_PORT, 10255),
   };
   const caFile = values['ca-file'] ?? env.FERRY_CA_FILE ?? env.NODE_EXTRA_CA_CERTS;
   if (caFile) config.caFile = caFile;
@@ -139,7 +145,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): AgentConfig 
 }
 
 /** A port 1-65535, or `off`; the control plane's load balancer expects 80 and 443 (README: Ingress). */
-function ingressPort(flag: string, raw: string | undefined, dflt: number): number | undefined {
+function portOrOff(flag: string, raw: string | undefined, dflt: number): number | undefined {
   if (raw === undefined || raw === '') return dflt;
   if (raw === 'off') return undefined;
   const n = Number(raw);

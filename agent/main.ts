@@ -14,6 +14,7 @@ import { HostResolvConf } from './dns/resolv-conf';
 import { NodeDnsServer } from './dns/server';
 import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
+import { metricsAddress, startMetricsEndpoint } from './metrics-endpoint';
 import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
 import { PodTokens } from './pods/service-account';
@@ -145,6 +146,15 @@ async function main(): Promise<void> {
     }
   };
   await findGateway();
+  // Its own metrics, on loopback only (metrics-endpoint.ts says why); a port taken is not fatal.
+  if (config.metricsPort !== undefined) {
+    await startMetricsEndpoint(
+      metricsAddress(config.nodeIp),
+      config.metricsPort,
+      { podStatuses: () => pods.statuses(), routes: () => proxy.table, clusterIPs: () => rules?.active ?? false },
+      log,
+    ).catch((err) => log.warn('agent metrics not served', { error: String((err as Error).message) }));
+  }
   const stop = async () => {
     log.info('stopping agent; containers keep running', {});
     agent.stop();

@@ -3,7 +3,9 @@
  * local HTTP server (memory and SQLite stores), next to a bare node:http server returning the same
  * JSON bytes in the same run; the ratio is the figure. Loopback only; the load generator runs in
  * this process, so each rate is one core's worth of generator plus server, the same for both.
- * Target: API get >= 50% of the bare server's rate.
+ * Target: API get >= 50% of the bare server's rate. A fourth server is the memory one with what
+ * `ferry server` counts for /metrics (request counters and histograms, the store decorator): its
+ * ratio to the plain one is what the counters cost on the hot path.
  */
 
 import { mkdtempSync } from 'node:fs';
@@ -15,6 +17,8 @@ import autocannon from 'autocannon';
 import { createApiHandler, ensureDefaults } from '../functions/api';
 import { type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../functions/api/types';
 import { silentLogger } from '../functions/log';
+import { createControlPlaneMetrics } from '../functions/metrics/registry';
+import { instrumentStore } from '../functions/metrics/store';
 import { startApiServer } from '../functions/runtime/http-server';
 import { MemoryStore } from '../functions/store/memory';
 import { SqliteStore } from '../functions/store/sqlite';
@@ -45,12 +49,19 @@ interface Target {
   close(): Promise<void>;
 }
 
-async function ferry(name: string, store: StateStore): Promise<Target & { body: string; createUrl: string }> {
+async function ferry(
+  name: string,
+  given: StateStore,
+  counted = false,
+): Promise<Target & { body: string; createUrl: string }> {
+  const metrics = counted ? createControlPlaneMetrics({ counters: true }) : undefined;
+  const store = metrics ? instrumentStore(given, metrics.observeStore) : given;
   const deps: ApiDeps = {
     store,
     clock: Date.now,
     log: silentLogger,
     config: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES, version: 'bench' },
+    ...(metrics ? { metrics } : {}),
   };
   precompile();
   await ensureDefaults(deps);
@@ -129,8 +140,9 @@ const sql = await ferry(
   'sqlite store',
   await SqliteStore.open(join(mkdtempSync(join(tmpdir(), 'ferry-bench-')), 'ferry.db')),
 );
+const counted = await ferry('memory store, /metrics counting', new MemoryStore(), true);
 const baseline = await bare(mem.body);
-const targets = [baseline, mem, sql];
+const targets = [baseline, mem, counted, sql];
 // Rounds interleave the servers, so a slow stretch of this shared VM hits all of them alike; each
 // figure is the median over rounds, each ratio the median of per-round ratios.
 // One discarded round warms every server's JIT first; odd rounds run the servers in reverse order,
@@ -153,11 +165,14 @@ const rows: Row[] = targets.map((t) => {
     errors: runs.reduce((s, r) => s + r.errors, 0),
   };
 });
-rows.push(await creates(mem), await creates(sql));
+rows.push(await creates(mem), await creates(counted), await creates(sql));
 for (const t of targets) await t.close();
 report('api', rows, {
   'GET ratio ferry(memory)/bare (target >= 0.5)': ratio(mem),
   'GET ratio ferry(sqlite)/bare': ratio(sql),
+  'GET ratio ferry(memory, counting)/ferry(memory)': median(
+    (results.get(counted) ?? []).map((r, i) => r.rps / ((results.get(mem) ?? [])[i] as Load).rps),
+  ),
   connections: CONNECTIONS,
   'seconds per measurement': DURATION,
   'rounds (GET)': ROUNDS,

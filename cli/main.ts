@@ -17,6 +17,7 @@ import * as rollout from './commands/rollout';
 import * as scale from './commands/scale';
 import * as server from './commands/server';
 import * as token from './commands/token';
+import * as ui from './commands/ui';
 import * as up from './commands/up';
 import * as version from './commands/version';
 import type { CliContext, CliIo } from './context';
@@ -36,6 +37,7 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   rollout,
   node,
   token,
+  ui,
   version,
 ];
 

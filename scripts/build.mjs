@@ -1,7 +1,7 @@
 // Bundles ferry with esbuild: the CLI (which also runs the local control plane), the node agent,
 // and one bundle per Lambda function. better-sqlite3 is native and stays external (it is the
 // embedded store; the Lambda bundles use DynamoDB and never import it).
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -56,3 +56,7 @@ for (const { shebang, ...t } of targets) {
     banner: { js: (shebang ? '#!/usr/bin/env node\n' : '') + common.banner.js },
   });
 }
+
+// The cluster page `ferry server` serves at /ui/ (functions/ui/files.ts finds it next to the bundle).
+rmSync('dist/ui', { recursive: true, force: true });
+cpSync('functions/ui/static', 'dist/ui', { recursive: true });

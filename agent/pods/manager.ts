@@ -165,6 +165,11 @@ export class PodManager implements PodSink {
     }
   }
 
+  /** Every pod's status as last computed, for the agent's /metrics (metrics-endpoint.ts). */
+  statuses(): Record<string, unknown>[] {
+    return [...this.records.values()].flatMap((r) => (r.status ? [r.status] : []));
+  }
+
   markAllUnreported(): void {
     for (const rec of this.records.values()) {
       rec.reportedJson = undefined;

@@ -6,7 +6,8 @@
  * probe's own terminationGracePeriodSeconds when it sets one.
  */
 import type { Container } from '../../schemas/pod';
-import { type ProbeSpec, ProbeState, type ProbeTarget, runProbe } from '../probes';
+import { noteProbe } from '../metrics-endpoint-state';
+import { type ProbeResult, type ProbeSpec, ProbeState, type ProbeTarget, runProbe } from '../probes';
 import type { ContainerRecord } from './record';
 
 export async function probeContainer(
@@ -20,7 +21,8 @@ export async function probeContainer(
   if (spec.startupProbe && !c.started) {
     c.startup ??= new ProbeState(spec.startupProbe, false);
     c.ready = false;
-    if (c.startup.due(now, startedAt)) c.startup.record(now, await runProbe(c.startup.spec, target));
+    if (c.startup.due(now, startedAt))
+      c.startup.record(now, counted('Startup', await runProbe(c.startup.spec, target)));
     if (c.startup.passing) c.started = true;
     else if (c.startup.failed) c.unhealthy = unhealthy('Startup', c.startup, podGraceSeconds);
     if (!c.started) return;
@@ -29,7 +31,7 @@ export async function probeContainer(
   if (spec.livenessProbe) {
     c.liveness ??= new ProbeState(spec.livenessProbe, true);
     if (c.liveness.due(now, startedAt)) {
-      c.liveness.record(now, await runProbe(c.liveness.spec, target));
+      c.liveness.record(now, counted('Liveness', await runProbe(c.liveness.spec, target)));
       if (!c.liveness.passing) {
         c.unhealthy = unhealthy('Liveness', c.liveness, podGraceSeconds);
         c.ready = false;
@@ -39,7 +41,8 @@ export async function probeContainer(
   }
   if (spec.readinessProbe) {
     c.readiness ??= new ProbeState(spec.readinessProbe, false);
-    if (c.readiness.due(now, startedAt)) c.readiness.record(now, await runProbe(c.readiness.spec, target));
+    if (c.readiness.due(now, startedAt))
+      c.readiness.record(now, counted('Readiness', await runProbe(c.readiness.spec, target)));
     c.ready = c.readiness.passing;
   } else {
     c.ready = true;
@@ -54,6 +57,12 @@ export function resetProbes(c: ContainerRecord, spec: Container): void {
   c.started = !spec.startupProbe;
   c.ready = !spec.readinessProbe && !spec.startupProbe;
   c.unhealthy = undefined;
+}
+
+/** The agent's /metrics counts every probe run (prober_probe_total). */
+function counted(kind: 'Liveness' | 'Readiness' | 'Startup', result: ProbeResult): ProbeResult {
+  noteProbe(kind, result.ok);
+  return result;
 }
 
 function unhealthy(kind: string, state: ProbeState, podGraceSeconds: number) {

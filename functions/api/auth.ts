@@ -25,7 +25,7 @@ import { ForbiddenError, UnauthorizedError } from '../errors';
 import { podTokenProblem } from '../pod-tokens';
 import type { Obj } from '../store/types';
 import { type Role, type TokenRecord, verifyToken } from '../tokens';
-import { rbacAllows, type ScopedRule } from './rbac';
+import { nonResourceAllows, rbacAllows, type ScopedRule } from './rbac';
 import { rulesFor, serviceAccountUser } from './rbac-rules';
 
 export { ensureAdminToken } from '../tokens';
@@ -59,7 +59,9 @@ export type Access =
       /** list with `?watch=true`: RBAC's `watch` verb. */
       watch?: boolean;
     }
-  | { path: 'discovery' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token' };
+  | {
+      path: 'discovery' | 'metrics' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token';
+    };
 
 /** Where node heartbeats (Leases) live, as in Kubernetes. */
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
@@ -170,9 +172,13 @@ function allowed(p: Principal, a: Access): boolean {
           a.path === 'agent/register' ||
           a.path === 'discovery'
         );
-      case 'serviceaccount':
-      case 'deployer':
       case 'reader':
+        // Counts and latencies, no object content: what a reader sees anyway, summed.
+        return a.path === 'discovery' || a.path === 'metrics';
+      case 'serviceaccount':
+        // As Kubernetes: a ClusterRole rule `nonResourceURLs: ["/metrics"], verbs: ["get"]` (a Prometheus in a pod).
+        return a.path === 'discovery' || (a.path === 'metrics' && nonResourceAllows(p.rules ?? [], 'get', '/metrics'));
+      case 'deployer':
         return a.path === 'discovery';
     }
   }
@@ -225,6 +231,8 @@ function nodeAllowed(p: Principal, a: Exclude<Access, { path: string }>): boolea
 }
 
 function deniedWhat(p: Principal, a: Access): string {
+  if (p.role === 'serviceaccount' && 'path' in a && a.path === 'metrics')
+    return `forbidden: User "${serviceAccountUser(p.serviceAccount ?? { namespace: '', name: '' })}" cannot get path "/metrics"`;
   if (p.role === 'serviceaccount' && !('path' in a)) return serviceAccountDenied(p, a);
   const who = `token "${p.name}" (role ${p.role})`;
   if ('path' in a)

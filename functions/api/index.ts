@@ -16,7 +16,7 @@ import {
 import { SYSTEM_PRIORITY_CLASSES } from '../../schemas/scheduling';
 import { defaultServiceAccount } from '../../schemas/service-account';
 import { DEFAULT_SERVICE_RANGE } from '../cluster-ips';
-import { isAlreadyExists, MethodNotAllowedError, PayloadTooLargeError } from '../errors';
+import { isAlreadyExists, MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from '../errors';
 import { ensureKubernetesService, isKubernetesService } from '../kubernetes-service';
 import { trackNodeDesired } from '../node-desired';
 import { DEFAULT_NODE_PORT_RANGE } from '../node-ports';
@@ -30,6 +30,7 @@ import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
 import { openApiV2Response, openApiV3Response } from './openapi-v3';
+import { requestLabels } from './request-labels';
 import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
@@ -37,6 +38,10 @@ import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 import { applyWarnings, withWarnings, writeWarnings } from './warnings';
 
 export { ensureAdminToken } from './auth';
+
+/** The Prometheus text exposition format, as Prometheus' own clients answer a scrape. */
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 export type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 
 export function createApiHandler(given: ApiDeps): ApiHandler {
@@ -49,11 +54,13 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   deps.store.watch((event) => {
     if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
   });
-  return async (req) => {
+  const metrics = deps.metrics;
+  const serve = async (req: ApiRequest, seen: { route?: Route }): Promise<ApiResponse> => {
     try {
       if (req.body && req.body.byteLength > deps.config.maxBodyBytes)
         throw new PayloadTooLargeError(deps.config.maxBodyBytes);
       const r = route(req.path);
+      seen.route = r;
       switch (r.type) {
         case 'healthz':
           return only(req, ['GET', 'HEAD'], () => ({
@@ -73,6 +80,19 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
       return errorResponse(err, deps.log, { method: req.method, path: req.path });
     }
   };
+  if (!metrics) return (req) => serve(req, {});
+  // Counted here, where the route is known: the labels cost no second parse of the path.
+  return async (req) => {
+    const started = performance.now();
+    const seen: { route?: Route } = {};
+    const res = await serve(req, seen);
+    metrics.apiRequest(
+      requestLabels(req.method, req.query, seen.route),
+      res.status,
+      (performance.now() - started) / 1000,
+    );
+    return res;
+  };
 }
 
 async function dispatch(
@@ -84,6 +104,16 @@ async function dispatch(
 ): Promise<ApiResponse> {
   const gate = (access: Access) => authorize(principal, access);
   switch (r.type) {
+    case 'metrics': {
+      gate({ path: 'metrics' });
+      const metrics = deps.metrics;
+      if (!metrics) throw new NotFoundError('', req.path, 'this server keeps no metrics');
+      return only(req, ['GET'], async () => ({
+        status: 200,
+        headers: { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' },
+        body: await metrics.render(),
+      }));
+    }
     case 'openapi':
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => ({

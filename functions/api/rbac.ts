@@ -8,9 +8,10 @@
  * - with resourceNames, only requests naming one of them match (so never list or create);
  * - a RoleBinding's rules apply to namespaced resources in its own namespace; a
  *   ClusterRoleBinding's everywhere, cluster-scoped resources included.
- * Non-resource URLs: the only ones ferry serves (discovery, /openapi, /healthz, /version) are open
- * to every authenticated token, as Kubernetes' system:discovery and system:public-info-viewer
- * bindings make them, so a `nonResourceURLs` rule is honoured by what it names being served.
+ * Non-resource URLs: discovery, /openapi, /healthz and /version are open to every authenticated
+ * token, as Kubernetes' system:discovery and system:public-info-viewer bindings make them; the
+ * one guarded is /metrics, which a ServiceAccount reads with a ClusterRoleBinding to a rule
+ * `nonResourceURLs: ["/metrics"]` (or a `*` prefix of it), `verbs: ["get"]` (`nonResourceAllows`).
  * `covers` is the escalation check (ConfirmNoEscalation): every atomic permission a role grants
  * must be allowed by the creator's own rules; a `*` asked for is covered only by a `*` held.
  */
@@ -56,6 +57,22 @@ function applies(scoped: ScopedRule, a: ResourceAttributes): boolean {
 
 export function rbacAllows(rules: readonly ScopedRule[], a: ResourceAttributes): boolean {
   return rules.some((s) => applies(s, a) && ruleAllows(s.rule, a));
+}
+
+/**
+ * Whether the rules allow `verb` on the non-resource `path`, as Kubernetes' NonResourceURLMatches:
+ * a listed URL matches exactly, `*` matches all, and one ending in `*` matches by prefix. Only a
+ * ClusterRoleBinding grants them (a RoleBinding's rules are namespaced).
+ */
+export function nonResourceAllows(rules: readonly ScopedRule[], verb: string, path: string): boolean {
+  return rules.some(
+    (s) =>
+      s.namespace === undefined &&
+      has(s.rule.verbs, verb) &&
+      (s.rule.nonResourceURLs ?? []).some(
+        (u) => u === '*' || u === path || (u.endsWith('*') && path.startsWith(u.slice(0, -1))),
+      ),
+  );
 }
 
 /**

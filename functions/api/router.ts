@@ -14,6 +14,8 @@ export const FERRY_VERSION = 'v1';
 export type Route =
   | { type: 'healthz' }
   | { type: 'version' }
+  /** `/metrics`: Prometheus text (functions/metrics/), for admin, reader and RBAC `get /metrics`. */
+  | { type: 'metrics' }
   | { type: 'openapi' }
   /** `/openapi/v3` (the index, no `path`) and `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`. */
   | { type: 'openapiV3'; path?: string }
@@ -45,6 +47,9 @@ export function route(path: string): Route {
       break;
     case 'version':
       if (rest.length === 0) return { type: 'version' };
+      break;
+    case 'metrics':
+      if (rest.length === 0) return { type: 'metrics' };
       break;
     case 'openapi.json':
       if (rest.length === 0) return { type: 'openapi' };

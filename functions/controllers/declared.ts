@@ -61,6 +61,7 @@ export function declaredControllers(
       name: 'scheduler',
       run: async (ctx) => {
         const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
+        ctx.deps.metrics?.schedulingAttempts(result.bound, result.unschedulable, result.conflicts);
         // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
         if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);
       },

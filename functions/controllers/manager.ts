@@ -211,12 +211,16 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     const step = (c: Controller) =>
       due.run(c, async () => {
         await yieldSlice();
+        const started = performance.now();
+        let failed = false;
         try {
           await c.run(ctx);
         } catch (err) {
+          failed = true;
           deps.log.error('controller pass failed', { controller: c.name, error: String((err as Error).stack ?? err) });
           ctx.wakeAt(deps.clock() + resyncMs);
         }
+        deps.metrics?.controllerRun(c.name, (performance.now() - started) / 1000, failed);
       });
     await due.pass(async () => {
       const maxRounds = options.maxRounds ?? 8;

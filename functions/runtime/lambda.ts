@@ -20,6 +20,8 @@ import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/tri
 import type { Deps } from '../deps';
 import { kubernetesServiceRanges } from '../kubernetes-service';
 import { createLogger, type LogLevel } from '../log';
+import { ClusterGauges } from '../metrics/cluster-gauges';
+import { createControlPlaneMetrics } from '../metrics/registry';
 import { trackNodeDesired } from '../node-desired';
 import { parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys, type StoreConfig } from '../store';
@@ -219,9 +221,15 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
   }
   const log = createLogger((env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'info');
   if (config.encryptionKeys.length === 0 && !config.kms) log.warn(NO_ENCRYPTION_WARNING);
+  // Every writer of this function moves the NodeDesired records agents' syncs read.
+  const store = trackNodeDesired(await openStore(config), Date.now);
+  // One instance's counters are a random slice of the traffic: /metrics here is the store-derived
+  // gauges only, listed at most every 30 s per instance (README "Observing the cluster").
+  const metrics = createControlPlaneMetrics({ counters: false });
+  metrics.addGauges(new ClusterGauges(store, { mode: 'list' }));
   const deps: ApiDeps = {
-    // Every writer of this function moves the NodeDesired records agents' syncs read.
-    store: trackNodeDesired(await openStore(config), Date.now),
+    store,
+    metrics,
     clock: Date.now,
     log,
     config: {

@@ -15,11 +15,16 @@ import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/typ
 import { parseServiceRange, type ServiceRange } from '../cluster-ips';
 import { kubernetesServiceRanges } from '../kubernetes-service';
 import { createLogger, type Logger, type LogLevel } from '../log';
+import { ClusterGauges } from '../metrics/cluster-gauges';
+import { createControlPlaneMetrics } from '../metrics/registry';
+import { instrumentStore } from '../metrics/store';
 import { trackNodeDesired } from '../node-desired';
 import { type NodePortRange, parseNodePortRange } from '../node-ports';
 import { NO_ENCRYPTION_WARNING, openStore, readEncryptionKeys } from '../store';
 import { rewriteSecretsAtStart } from '../store/encrypted';
 import type { StateStore } from '../store/types';
+import { loadUiFiles } from '../ui/files';
+import { withUi } from '../ui/serve';
 import { startApiServer } from './http-server';
 import { VERSION } from './version';
 
@@ -96,9 +101,14 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(kms ? { kms } : {}),
     });
   }
+  // Counted under every other decorator, so /metrics shows what reached the backend.
+  const metrics = createControlPlaneMetrics({ counters: true, processMetrics: true });
   // Every writer of this process, and whoever writes through the store it returns, moves the
   // NodeDesired records agents' syncs read (functions/node-desired.ts).
-  const store = trackNodeDesired(opened, Date.now);
+  const store = trackNodeDesired(instrumentStore(opened, metrics.observeStore), Date.now);
+  // This process sees every write (but another one's on a shared file: listed again every few minutes).
+  const gauges = new ClusterGauges(store, { mode: 'watch' });
+  metrics.addGauges(gauges);
   const envRange = process.env.FERRY_NODE_PORT_RANGE;
   const nodePortRange = options.nodePortRange ?? (envRange ? parseNodePortRange(envRange) : undefined);
   // Checked before anything starts: a bad domain would only show on a cloud node that never joins.
@@ -122,14 +132,18 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     ...(nodePortRange ? { nodePortRange } : {}),
     ...(serviceRange ? { serviceRange } : {}),
   };
-  const deps: ApiDeps = { store, clock: Date.now, log, config };
+  const deps: ApiDeps = { store, clock: Date.now, log, config, metrics };
   // Validators compile on a kind's first write (schemas/validate.ts caches them): compiling all
   // ~40 kinds up front cost about 17 MB of resident code for kinds most clusters never write.
   await ensureDefaults(deps);
   await rewriteSecretsAtStart(store, log);
   const adminToken = await ensureAdminToken(deps);
+  // The cluster page at /ui/ (functions/ui/): read once, served from memory.
+  const uiFiles = loadUiFiles();
+  if (!uiFiles) log.warn('the cluster page is not served: its files (functions/ui/static, dist/ui) were not found');
+  const api = createApiHandler(deps);
   const server = await startApiServer({
-    handler: createApiHandler(deps),
+    handler: uiFiles ? withUi(api, uiFiles) : api,
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 7443,
     maxBodyBytes: config.maxBodyBytes,
@@ -168,6 +182,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       await stopControllers?.();
       await server.close();
       cancelDisconnectChecks(store);
+      metrics.close();
       if (!options.store) await store.close();
     },
   };

@@ -53,6 +53,7 @@ async function answerSync(
   req: SyncRequest,
   signal: AbortSignal | undefined,
 ): Promise<SyncResponse> {
+  const started = performance.now();
   const mode = deps.config.agentSync ?? HELD_SYNC;
   const reports = await checkReports(deps, nodeName, req);
   let desired = await readDesired(deps, nodeName);
@@ -91,7 +92,8 @@ async function answerSync(
   let moved = movedSections(desired, held);
   const reported = Boolean(req.podStatuses?.length || req.terminated?.length);
   const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
-  if (mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress)) {
+  const holds = mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress);
+  if (holds) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
     await waitForDesired(deps, nodeName, waitMs, signal);
     desired = await readDesired(deps, nodeName);
@@ -151,6 +153,11 @@ async function answerSync(
     res.leaseRenewedAt = leaseRenewedAt;
   }
   syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
+  deps.metrics?.agentSync(
+    holds,
+    moved.size > 0 || ingressMoved(desired, held.ingress),
+    (performance.now() - started) / 1000,
+  );
   return res;
 }
 
