@@ -38,6 +38,7 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { removeResource } from './delete';
 import { handleEviction } from './eviction';
+import { refuseWithoutUpgrade } from './exec';
 import { applyFieldValidation, fieldValidationOf } from './field-validation';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
@@ -96,6 +97,8 @@ export async function handleResource(
     authorizeObject(principal, 'get', pod);
     return podLogs(deps, pod, req.query, req.signal);
   }
+  if (route.subresource === 'exec' || route.subresource === 'attach' || route.subresource === 'portforward')
+    refuseWithoutUpgrade(deps.streams !== undefined, route.subresource);
   if (route.subresource === 'eviction') return handleEviction(deps, req, route, principal, dryRun);
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };

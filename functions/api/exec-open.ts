@@ -1,0 +1,77 @@
+/**
+ * The checks an upgrade request passes before its connection is taken over, in the API's order:
+ * route (404), authentication (401), authorization (403: `create` on `pods/exec` or `pods/attach`,
+ * as Kubernetes authorizes them; a node's dial-back only for a session of its own), the pod (404),
+ * the query (400), then the protocol (400 unless a WebSocket with a channel protocol ferry
+ * speaks). Nothing starts on a node unless all pass. Platform-free: the runtime does the handshake
+ * (functions/runtime/exec-upgrade.ts).
+ */
+import { PROTOCOL_V4, PROTOCOL_V5 } from '../../schemas/stream-channels';
+import { BadRequestError, ForbiddenError } from '../errors';
+import { authenticate, authorize, authorizeObject, type TokenCache } from './auth';
+import { PORT_FORWARD_UNSUPPORTED, planStream, type StreamPlan } from './exec';
+import type { StreamPeer } from './exec-sessions';
+import { mustGet } from './route-objects';
+import { route } from './router';
+import type { ApiDeps, ApiRequest } from './types';
+
+export type UpgradeTarget =
+  /** A client's exec or attach, with the subprotocol to answer the handshake with. */
+  | { kind: 'client'; protocol: string; plan: StreamPlan }
+  /** A node's dial-back: hand its end to the waiting session. */
+  | { kind: 'agent'; deliver: (agent: StreamPeer) => void };
+
+export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: TokenCache): Promise<UpgradeTarget> {
+  const r = route(req.path);
+  const principal = await authenticate(deps, req.headers, tokens);
+  const sessions = deps.streams;
+  if (!sessions) throw new BadRequestError('this server holds no stream sessions');
+  if (r.type === 'agent' && r.op === 'stream') {
+    if (principal.role !== 'node' || principal.nodeName === undefined)
+      throw new ForbiddenError(
+        `token "${principal.name}" (role ${principal.role}) may not answer a stream session: only the pod's node may`,
+      );
+    const id = req.query.get('session');
+    if (!id || id.length > 64) throw new BadRequestError('session: the stream session id is required');
+    requireWebSocket(req);
+    return { kind: 'agent', deliver: sessions.claim(id, principal.nodeName) };
+  }
+  const sub = r.type === 'resource' && r.info.kind === 'Pod' ? r.subresource : undefined;
+  if (r.type !== 'resource' || (sub !== 'exec' && sub !== 'attach' && sub !== 'portforward') || r.name === undefined)
+    throw new BadRequestError(`${req.path.slice(0, 200)} takes no upgrade: only pods/exec and pods/attach do`);
+  authorize(principal, {
+    verb: 'create',
+    kind: 'Pod',
+    namespaced: true,
+    ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+    name: r.name,
+    subresource: sub,
+  });
+  const pod = await mustGet(deps, r);
+  authorizeObject(principal, 'create', pod);
+  if (sub === 'portforward') throw new BadRequestError(PORT_FORWARD_UNSUPPORTED);
+  const plan = planStream(pod, sub, req.query);
+  return { kind: 'client', protocol: pickProtocol(req), plan };
+}
+
+/** The best channel protocol the client offers; a 400 for SPDY or a WebSocket without one. */
+function pickProtocol(req: ApiRequest): string {
+  requireWebSocket(req);
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const protocol = [PROTOCOL_V5, PROTOCOL_V4].find((p) => offered.includes(p));
+  if (!protocol)
+    throw new BadRequestError(
+      `no stream protocol ferry speaks was offered (${JSON.stringify(offered.join(', ').slice(0, 120))}): ferry speaks ${PROTOCOL_V5} and ${PROTOCOL_V4}`,
+    );
+  return protocol;
+}
+
+function requireWebSocket(req: ApiRequest): void {
+  const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+  if (upgrade === 'websocket') return;
+  if (upgrade.startsWith('spdy/'))
+    throw new BadRequestError(
+      'ferry serves exec and attach over a WebSocket (v5.channel.k8s.io), not SPDY/3.1: use kubectl 1.30 or newer, and leave KUBECTL_REMOTE_COMMAND_WEBSOCKETS unset (or true)',
+    );
+  throw new BadRequestError(`Upgrade: ${JSON.stringify(upgrade.slice(0, 40))} is not served: only websocket is`);
+}
