@@ -16,7 +16,8 @@ export interface StreamSocket {
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 const DIAL_TIMEOUT_MS = 15_000;
 
-export async function dialStream(apiUrl: string, token: string, session: string): Promise<StreamSocket> {
+/** `ca`: a PEM to trust (tests); the agent trusts what NODE_EXTRA_CA_CERTS names, as for every call. */
+export async function dialStream(apiUrl: string, token: string, session: string, ca?: string): Promise<StreamSocket> {
   const { WebSocket } = await import('ws');
   const url = new URL(`/agent/v1/stream?session=${encodeURIComponent(session)}`, apiUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -25,6 +26,7 @@ export async function dialStream(apiUrl: string, token: string, session: string)
     perMessageDeflate: false,
     maxPayload: MAX_MESSAGE_BYTES,
     handshakeTimeout: DIAL_TIMEOUT_MS,
+    ...(ca ? { ca } : {}),
   });
   const socket = socketOf(ws);
   await new Promise<void>((resolve, reject) => {
