@@ -173,6 +173,11 @@ const VERBS: Record<string, Partial<Record<string, Verb>>> = {
 
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
+  // Connect subresources (exec, attach, portforward) take GET and POST, both answered by exec.ts.
+  if (route.subresource === 'exec' || route.subresource === 'attach' || route.subresource === 'portforward') {
+    if (method === 'GET' || method === 'POST') return method === 'GET' ? 'get' : 'create';
+    throw new MethodNotAllowedError(method, describe(route));
+  }
   const special = route.subresource === 'rollback' || route.subresource === 'eviction';
   const verb = VERBS[special ? (route.subresource as string) : path]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
