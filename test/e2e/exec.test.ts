@@ -1,6 +1,7 @@
 /**
  * End-to-end on real Docker with the real kubectl (1.30's client, over HTTPS since kubectl sends
- * a token only over TLS): `kubectl exec` (output, the exit code propagated, stdin piped), `kubectl
+ * a token only over TLS): `kubectl exec` (output, the exit code propagated, stdin piped, `-it` on a
+ * pseudo-terminal with its size), `kubectl
  * cp` both ways (exec + busybox tar), and `kubectl logs -f` following a container until it stops.
  * The agent dials back over its own HTTPS connection for each session.
  */
@@ -117,6 +118,25 @@ describeDocker('kubectl exec, cp and logs -f on real Docker', () => {
       expect(res.stdout.split('\n')[0]?.trim()).toBe('3');
     }, 60_000);
 
+    it('gives kubectl exec -it a terminal of the size of the one kubectl runs in', async () => {
+      // prepare: script(1) runs kubectl on a pseudo-terminal of a known size (a fixed command line)
+      const line = `stty cols 111 rows 33; kubectl --kubeconfig ${kubeconfig} exec -it box -- sh -c 'stty size; tty; exit 4'`;
+
+      // act
+      const res = await new Promise<{ code: number; out: string }>((resolve) => {
+        const child = spawn('script', ['-qec', line, '/dev/null'], { timeout: 30_000 });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('close', (code) => resolve({ code: code ?? 1, out }));
+        child.stdin.end();
+      });
+
+      // assess
+      expect(res.out).toContain('33 111');
+      expect(res.out).toMatch(/\/dev\/pts\/\d+/);
+      expect(res.code).toBe(4);
+    }, 60_000);
+
     it('copies a file into the container and back with kubectl cp (exec + tar)', async () => {
       // prepare
       const local = join(dir, 'note.txt');
@@ -143,7 +163,11 @@ describeDocker('kubectl exec, cp and logs -f on real Docker', () => {
         spec: {
           restartPolicy: 'Never',
           containers: [
-            { name: 'ticker', image: BUSYBOX, command: ['sh', '-c', 'echo tick 1; sleep 2; echo tick 2; sleep 2; echo tick 3'] },
+            {
+              name: 'ticker',
+              image: BUSYBOX,
+              command: ['sh', '-c', 'echo tick 1; sleep 2; echo tick 2; sleep 2; echo tick 3'],
+            },
           ],
         },
       };
