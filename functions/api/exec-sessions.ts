@@ -20,6 +20,9 @@ export interface StreamPeer {
   close(): void;
   onMessage(listener: (message: Buffer) => void): void;
   onClose(listener: () => void): void;
+  /** Stops reading from the peer (backpressure) until `resume`. */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface OpenSession {

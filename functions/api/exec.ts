@@ -21,7 +21,10 @@ import type { StreamPeer, StreamSessions } from './exec-sessions';
 /** Bounds on hostile input: argv items and their total size (a URL is at most 16 KiB in Node anyway). */
 const MAX_ARGS = 1024;
 const MAX_ARGV_BYTES = 64 * 1024;
-/** What a client may send before the node dials back (stdin typed or piped early). */
+/**
+ * What a client may send before the node dials back (stdin piped early, `kubectl cp`'s tar): past
+ * this the client is no longer read (TCP backpressure) until the node is there; nothing is dropped.
+ */
 const MAX_EARLY_BYTES = 1024 * 1024;
 
 export type StreamPlan = StreamTarget & { stream: Omit<StreamRequest, 'session'> };
@@ -83,11 +86,10 @@ export async function runStreamSession(
   client.onMessage((message) => {
     const f = unframe(message);
     if (!f || !(f.channel === CHANNEL.stdin || f.channel === CHANNEL.resize || f.channel === CHANNEL.close)) return;
-    if (agent) agent.send(message);
-    else if (earlyBytes + message.length <= MAX_EARLY_BYTES) {
-      early.push(message);
-      earlyBytes += message.length;
-    }
+    if (agent) return agent.send(message);
+    early.push(message);
+    earlyBytes += message.length;
+    if (earlyBytes > MAX_EARLY_BYTES) client.pause?.();
   });
   client.onClose(() => {
     gone.abort();
@@ -111,6 +113,7 @@ export async function runStreamSession(
   }
   agent = dialed;
   for (const m of early.splice(0)) agent.send(m);
+  client.resume?.();
   agent.onMessage((message) => {
     const f = unframe(message);
     if (f && (f.channel === CHANNEL.stdout || f.channel === CHANNEL.stderr || f.channel === CHANNEL.error))

@@ -118,5 +118,7 @@ export function peerOf(ws: WebSocket): StreamPeer {
       if (ws.readyState === ws.CLOSED) l();
       else ws.on('close', () => l());
     },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
   };
 }

@@ -188,6 +188,30 @@ describe("the node's dial-back", () => {
     expect(await api.requests()).toEqual([]);
   });
 
+  it('keeps every byte of stdin sent before the node dials back, past the early buffer (backpressure, not loss)', async () => {
+    // prepare
+    const { client, session } = await openExec('?command=cat&container=app&stdin=true&stdout=true');
+    const chunk = Buffer.alloc(600 * 1024, 'x');
+    for (let i = 0; i < 3; i++) client.send(frame(CHANNEL.stdin, chunk));
+    await new Promise((r) => setTimeout(r, 100));
+
+    // act
+    const d = await dial(api.url, agentPath(session), api.tokens.n1, []);
+    if (!('ws' in d)) throw new Error(`refused: ${d.status} ${d.message}`);
+    let bytes = 0;
+    await new Promise<void>((resolve) => {
+      d.ws.on('message', (m: Buffer) => {
+        bytes += m.length - 1;
+        if (bytes >= 3 * chunk.length) resolve();
+      });
+    });
+
+    // assess
+    expect(bytes).toBe(3 * chunk.length);
+    d.ws.close();
+    client.close();
+  });
+
   it("refuses another node's dial-back (403) and keeps the session for its own node", async () => {
     // prepare
     const { client, session } = await openExec();
