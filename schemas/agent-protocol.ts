@@ -164,7 +164,9 @@ export interface LogRequestRef {
 export interface StreamRequest {
   /** The single-use session id the dial-back names (random, expires with the request). */
   session: string;
-  kind: 'exec' | 'attach' | 'logs';
+  kind: 'exec' | 'attach' | 'logs' | 'portforward';
+  /** portforward: the pod's port the node connects to (on the pod's IP). */
+  port?: number;
   /** exec: argv, run without a shell. */
   command?: string[];
   stdin: boolean;

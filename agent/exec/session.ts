@@ -10,9 +10,11 @@
  * the container stops (follow), when the log is read (no follow), at `limitBytes`, or when the
  * client goes away.
  */
+
+import { connect } from 'node:net';
 import type { LogRequestRef, StreamRequest } from '../../schemas/agent-protocol';
 import { CHANNEL, exitStatus, frame, parseResize, unframe } from '../../schemas/stream-channels';
-import type { ContainerRecord } from '../pods/record';
+import type { PodRecord } from '../pods/record';
 import { tailOf } from '../runtime/log-tail';
 import type { ContainerRuntime, OutputListener, StdioStream } from '../runtime/types';
 import type { StreamSocket } from './dial';
@@ -147,20 +149,63 @@ async function logSession(
   finish();
 }
 
-/** Dials back and runs the session on the container the pod manager holds (its record, if any). */
+/** Dials back and runs the session on the pod the pod manager holds (its record, if any). */
 export async function streamSession(
   runtime: ContainerRuntime,
-  c: ContainerRecord | undefined,
+  rec: PodRecord | undefined,
   req: StreamRequestRef,
   dial: (session: string) => Promise<StreamSocket>,
 ): Promise<void> {
   const socket = await dial(req.stream.session);
+  if (req.stream.kind === 'portforward') return forwardPort(rec?.sandbox?.podIp, req, socket);
+  const c = rec?.containers.get(req.container);
   const container = c && {
     ...(c.id ? { id: c.id } : {}),
     running: c.id !== undefined && 'running' in c.state,
     ...(c.exitedLogs ? { exitedLogs: c.exitedLogs } : {}),
   };
   await runSession(runtime, container, req, socket);
+}
+
+/**
+ * kubectl port-forward's connection: TCP to the pod's IP at the port, bytes both ways, either
+ * side's end passed on as a half-close. A refused connection is the error channel's text, which
+ * kubectl prints (`an error occurred forwarding 8080 -> 80: ...`). The pod's IP rather than its
+ * loopback: a server listening only on 127.0.0.1 inside the pod is not reached.
+ */
+export function forwardPort(podIp: string | undefined, req: StreamRequestRef, socket: StreamSocket): Promise<void> {
+  const port = req.stream.port ?? 0;
+  const what = `forwarding port ${port} to pod ${req.pod.name}`;
+  return new Promise((resolve) => {
+    if (!podIp) {
+      socket.send(frame(CHANNEL.error, `error ${what}: the pod has no IP on this node yet`));
+      socket.close();
+      return resolve();
+    }
+    const tcp = connect({ host: podIp, port });
+    let closed = false;
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      tcp.destroy();
+      socket.close();
+      resolve();
+    };
+    tcp.on('data', (d: Buffer) => socket.send(frame(CHANNEL.stdout, d)));
+    tcp.on('end', finish);
+    tcp.on('close', finish);
+    tcp.on('error', (err) => {
+      socket.send(frame(CHANNEL.error, `error ${what}: ${err.message}`));
+      finish();
+    });
+    socket.onMessage((m) => {
+      const f = unframe(m);
+      if (!f) return;
+      if (f.channel === CHANNEL.stdin) tcp.write(f.data);
+      else if (f.channel === CHANNEL.close && f.data[0] === CHANNEL.stdin) tcp.end();
+    });
+    socket.onClose(finish);
+  });
 }
 
 /** Unix seconds to read from: `sinceTime`, or `sinceSeconds` ago by this node's clock (the kubelet's reading). */

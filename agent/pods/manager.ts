@@ -137,7 +137,7 @@ export class PodManager implements PodSink {
 
   /** A stream session (exec, attach, a streamed log) for one of this node's containers (agent/exec/). */
   stream(req: StreamRequestRef, dial: (session: string) => Promise<StreamSocket>): Promise<void> {
-    return streamSession(this.runtime, this.records.get(req.pod.uid)?.containers.get(req.container), req, dial);
+    return streamSession(this.runtime, this.records.get(req.pod.uid), req, dial);
   }
 
   /** A container's output for `GET .../pods/{name}/log` (logs.ts). */

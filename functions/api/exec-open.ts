@@ -8,8 +8,10 @@
  */
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../schemas/stream-channels';
 import { BadRequestError, ForbiddenError } from '../errors';
+import type { Obj } from '../store/types';
 import { authenticate, authorize, authorizeObject, type TokenCache } from './auth';
-import { PORT_FORWARD_UNSUPPORTED, planStream, type StreamPlan } from './exec';
+import { planStream, type StreamPlan } from './exec';
+import type { StreamTarget } from './exec-request';
 import type { StreamPeer } from './exec-sessions';
 import { mustGet } from './route-objects';
 import { route } from './router';
@@ -18,6 +20,8 @@ import type { ApiDeps, ApiRequest } from './types';
 export type UpgradeTarget =
   /** A client's exec or attach, with the subprotocol to answer the handshake with. */
   | { kind: 'client'; protocol: string; plan: StreamPlan }
+  /** kubectl port-forward: SPDY/3.1 with `portforward.k8s.io`, served by functions/runtime/port-forward.ts. */
+  | { kind: 'portforward'; target: StreamTarget }
   /** A node's dial-back: hand its end to the waiting session. */
   | { kind: 'agent'; deliver: (agent: StreamPeer) => void };
 
@@ -49,7 +53,7 @@ export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: Token
   });
   const pod = await mustGet(deps, r);
   authorizeObject(principal, 'create', pod);
-  if (sub === 'portforward') throw new BadRequestError(PORT_FORWARD_UNSUPPORTED);
+  if (sub === 'portforward') return { kind: 'portforward', target: planPortForward(pod, req) };
   const plan = planStream(pod, sub, req.query);
   return { kind: 'client', protocol: pickProtocol(req), plan };
 }
@@ -75,3 +79,26 @@ function requireWebSocket(req: ApiRequest): void {
     );
   throw new BadRequestError(`Upgrade: ${JSON.stringify(upgrade.slice(0, 40))} is not served: only websocket is`);
 }
+
+/**
+ * What a port-forward needs before its upgrade: SPDY/3.1 offering `portforward.k8s.io` (kubectl
+ * 1.30's only transport for it), and a pod on a node that is not finished.
+ */
+function planPortForward(pod: Obj, req: ApiRequest): StreamTarget {
+  const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+  if (upgrade !== 'spdy/3.1')
+    throw new BadRequestError(
+      `port-forward is served over SPDY/3.1 (portforward.k8s.io), not ${JSON.stringify(upgrade.slice(0, 40))}: leave KUBECTL_PORT_FORWARD_WEBSOCKETS unset`,
+    );
+  const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
+  if (!offered.includes(PORT_FORWARD_PROTOCOL))
+    throw new BadRequestError(`X-Stream-Protocol-Version: ferry serves ${PORT_FORWARD_PROTOCOL} for port-forward`);
+  const p = pod as Obj & { spec: { nodeName?: string; containers: { name: string }[] }; status?: { phase?: string } };
+  const phase = p.status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed')
+    throw new BadRequestError(`cannot port-forward to a completed pod; current phase is ${phase}`);
+  if (!p.spec.nodeName) throw new BadRequestError(`pod ${p.metadata.name} is not scheduled to a node yet`);
+  return { pod, nodeName: p.spec.nodeName, container: p.spec.containers[0]?.name ?? '' };
+}
+
+export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';

@@ -167,4 +167,4 @@ export function refuseWithoutUpgrade(holdsConnections: boolean, subresource: str
 
 /** kubectl 1.30's port-forward speaks SPDY/3.1 (its WebSocket tunnel carries SPDY too). */
 export const PORT_FORWARD_UNSUPPORTED =
-  'port-forward is not supported yet by ferry: kubectl speaks SPDY/3.1 for it, which ferry does not serve; reach the pod through a Service (NodePort) instead';
+  'Upgrade request required: pods/portforward is served over SPDY/3.1 (portforward.k8s.io), as kubectl port-forward opens it';

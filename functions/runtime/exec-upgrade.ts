@@ -1,6 +1,6 @@
 /**
- * node:http's `upgrade` event for the local server: kubectl's exec/attach WebSockets and the
- * nodes' dial-backs for them (`/agent/v1/stream`). The API core decides (functions/api/exec-open.ts:
+ * node:http's `upgrade` event for the local server: kubectl's exec/attach WebSockets, its
+ * port-forward's SPDY/3.1 (port-forward.ts) and the nodes' dial-backs for them (`/agent/v1/stream`). The API core decides (functions/api/exec-open.ts:
  * 401/403/404/400 answered as HTTP, before the connection is taken over); this file only does the
  * WebSocket handshake with `ws` and adapts each socket to a StreamPeer. Any other upgrade is
  * answered 400 rather than dropped.
@@ -14,6 +14,7 @@ import { openUpgrade } from '../api/exec-open';
 import type { StreamPeer, StreamSessions } from '../api/exec-sessions';
 import { errorResponse } from '../api/http-errors';
 import type { ApiDeps, ApiRequest } from '../api/types';
+import { servePortForward } from './port-forward';
 
 /** The largest message either end may send (a client's stdin chunk, a node's output chunk). */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -39,6 +40,14 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
       const apiReq = toApiRequest(req);
       openUpgrade(deps, apiReq).then(
         (target) => {
+          if (target.kind === 'portforward') {
+            if (head.length > 0) socket.unshift(head);
+            socket.write(
+              'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n',
+            );
+            servePortForward(deps, deps.streams, target.target, socket);
+            return;
+          }
           if (target.kind === 'client') chosen.set(req, target.protocol);
           wss.handleUpgrade(req, socket, head, (ws) => {
             open.add(ws);

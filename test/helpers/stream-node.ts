@@ -1,11 +1,11 @@
 /**
  * Plays a node's agent for stream sessions without Docker: watches the store for stream requests
  * to `nodeName`, dials back with a node token (the real agent/exec/dial.ts) and runs the real
- * agent/exec/session.ts on a FakeRuntime container, one per pod uid. What the fake container
+ * agent/exec/session.ts on a FakeRuntime container, one per pod uid (port-forward: to 127.0.0.1). What the fake container
  * prints and how it exits the test drives through `runtime`.
  */
 import { dialStream } from '../../agent/exec/dial';
-import { runSession, type StreamRequestRef } from '../../agent/exec/session';
+import { forwardPort, runSession, type StreamRequestRef } from '../../agent/exec/session';
 import { FakeRuntime } from '../../agent/runtime/fake';
 import type { ApiDeps } from '../../functions/api/types';
 import { LOG_REQUEST_KIND } from '../../functions/node-desired';
@@ -65,6 +65,8 @@ export async function startStreamNode(
     seen.push(req);
     void (async () => {
       const socket = await dialStream(url, token, spec.stream.session, ca);
+      // Port-forward connects to the pod's IP: here the test's own listeners on loopback.
+      if (spec.stream.kind === 'portforward') return forwardPort('127.0.0.1', req, socket);
       const id = containerOf(spec.pod.uid, spec.container);
       const c = runtime.containers.get(id);
       await runSession(runtime, c && { id, running: c.running }, req, socket);

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalControlPlane } from '../../../functions/runtime/local';
@@ -174,12 +175,75 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     expect(nodes.reduce((n, x) => n + x.seen.length, 0)).toBe(before);
   });
 
-  it('refuses kubectl port-forward with a message saying why (SPDY/3.1 is not served)', async () => {
+  it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once', async () => {
+    // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
+    const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const podPort = (server.address() as AddressInfo).port;
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const localPort = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+
     // act
-    const res = await kubectl('port-forward', 'pod/box', '18080:80', '--request-timeout=10s');
+    const forward = spawn('kubectl', [
+      '--kubeconfig',
+      kubeconfig,
+      'port-forward',
+      'pod/box',
+      `${localPort}:${podPort}`,
+    ]);
+    let out = '';
+    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    const ask = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = connect(localPort, '127.0.0.1', () => c.write(text));
+        c.once('data', (d) => {
+          resolve(d.toString());
+          c.end();
+        });
+        c.on('error', reject);
+      });
+    const answers = await Promise.all([ask('one'), ask('two'), ask('three')]);
+    forward.kill();
+    server.close();
 
     // assess
-    expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain('port-forward is not supported yet by ferry');
+    expect(out).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
+    expect(answers).toEqual(['echo:one', 'echo:two', 'echo:three']);
+  });
+
+  it("prints the node's error when the pod's port refuses the connection", async () => {
+    // prepare: a port nothing listens on
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const deadPort = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    const localPort = deadPort === 65535 ? deadPort - 1 : deadPort + 1;
+
+    // act
+    const forward = spawn('kubectl', [
+      '--kubeconfig',
+      kubeconfig,
+      'port-forward',
+      'pod/box',
+      `${localPort}:${deadPort}`,
+    ]);
+    let out = '';
+    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((resolve) => {
+      const c = connect(localPort, '127.0.0.1', () => c.write('x'));
+      c.on('close', () => resolve());
+      c.on('error', () => resolve());
+    });
+    for (let i = 0; i < 50 && !out.includes('ECONNREFUSED'); i++) await new Promise((r) => setTimeout(r, 100));
+    forward.kill();
+
+    // assess
+    expect(out).toContain(`error forwarding port ${deadPort} to pod box`);
+    expect(out).toContain('ECONNREFUSED');
   });
 });

@@ -101,15 +101,15 @@ describe('exec and attach upgrades', () => {
     expect(await api.requests()).toEqual([]);
   });
 
-  it('answers SPDY/3.1 (kubectl fallback), port-forward and a plain POST with a 400 saying why', async () => {
+  it('answers exec over SPDY/3.1 (kubectl fallback), port-forward without its protocol or over a WebSocket, and a plain POST, with a 400 saying why', async () => {
+    // prepare
+    const FORWARD = '/api/v1/namespaces/default/pods/web/portforward';
+
     // act
     const spdy = await rawUpgrade(api.url, EXEC + GOOD, api.tokens.admin, 'SPDY/3.1');
-    const forward = await rawUpgrade(
-      api.url,
-      '/api/v1/namespaces/default/pods/web/portforward?ports=80',
-      api.tokens.admin,
-      'SPDY/3.1',
-    );
+    const forward = await rawUpgrade(api.url, FORWARD, api.tokens.admin, 'SPDY/3.1');
+    const forwardWs = refused(await dial(api.url, FORWARD, api.tokens.admin, ['portforward.k8s.io']));
+    const readerForward = await rawUpgrade(api.url, FORWARD, api.tokens.reader, 'SPDY/3.1');
     const plain = await fetch(api.url + EXEC + GOOD, {
       method: 'POST',
       headers: { authorization: `Bearer ${api.tokens.admin}` },
@@ -120,7 +120,11 @@ describe('exec and attach upgrades', () => {
     expect(spdy.status).toBe(400);
     expect(spdy.message).toContain('not SPDY/3.1');
     expect(forward.status).toBe(400);
-    expect(forward.message).toContain('port-forward is not supported yet by ferry');
+    expect(forward.message).toContain('X-Stream-Protocol-Version: ferry serves portforward.k8s.io');
+    expect(forwardWs.status).toBe(400);
+    expect(forwardWs.message).toContain('port-forward is served over SPDY/3.1');
+    expect(readerForward.status).toBe(403);
+    expect(readerForward.message).toContain('may not create pod/portforward');
     expect(plain.status).toBe(400);
     expect(((await plain.json()) as { message: string }).message).toContain('Upgrade request required');
     expect(elsewhere.status).toBe(400);
