@@ -97,8 +97,7 @@ export async function handleResource(
     authorizeObject(principal, 'get', pod);
     return podLogs(deps, pod, req.query, req.signal);
   }
-  if (route.subresource === 'exec' || route.subresource === 'attach' || route.subresource === 'portforward')
-    refuseWithoutUpgrade(deps.streams !== undefined, route.subresource);
+  if (CONNECT.has(route.subresource ?? '')) refuseWithoutUpgrade(deps.streams !== undefined, route.subresource ?? '');
   if (route.subresource === 'eviction') return handleEviction(deps, req, route, principal, dryRun);
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
@@ -169,17 +168,16 @@ const VERBS: Record<string, Partial<Record<string, Verb>>> = {
   rollback: { POST: 'update' },
   // POST .../pods/{name}/eviction: Kubernetes' verb is create on pods/eviction.
   eviction: { POST: 'create' },
+  // exec, attach, portforward: GET and POST alike (exec.ts; their upgrade is served before this).
+  connect: { GET: 'get', POST: 'create' },
 };
+const CONNECT = new Set(['exec', 'attach', 'portforward']);
 
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
-  // Connect subresources (exec, attach, portforward) take GET and POST, both answered by exec.ts.
-  if (route.subresource === 'exec' || route.subresource === 'attach' || route.subresource === 'portforward') {
-    if (method === 'GET' || method === 'POST') return method === 'GET' ? 'get' : 'create';
-    throw new MethodNotAllowedError(method, describe(route));
-  }
-  const special = route.subresource === 'rollback' || route.subresource === 'eviction';
-  const verb = VERBS[special ? (route.subresource as string) : path]?.[method];
+  const sub = route.subresource ?? '';
+  const key = CONNECT.has(sub) ? 'connect' : sub === 'rollback' || sub === 'eviction' ? sub : path;
+  const verb = VERBS[key]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
     throw new MethodNotAllowedError(method, describe(route));
