@@ -2,11 +2,13 @@
  * End-to-end on real Docker with the real kubectl (1.30's client, over HTTPS since kubectl sends
  * a token only over TLS): `kubectl exec` (output, the exit code propagated, stdin piped, `-it` on a
  * pseudo-terminal with its size), `kubectl
- * cp` both ways (exec + busybox tar), and `kubectl logs -f` following a container until it stops.
+ * cp` both ways (exec + busybox tar), `kubectl port-forward` to busybox httpd, and `kubectl logs -f`
+ * following a container until it stops.
  * The agent dials back over its own HTTPS connection for each session.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -119,8 +121,9 @@ describeDocker('kubectl exec, cp and logs -f on real Docker', () => {
     }, 60_000);
 
     it('gives kubectl exec -it a terminal of the size of the one kubectl runs in', async () => {
-      // prepare: script(1) runs kubectl on a pseudo-terminal of a known size (a fixed command line)
-      const line = `stty cols 111 rows 33; kubectl --kubeconfig ${kubeconfig} exec -it box -- sh -c 'stty size; tty; exit 4'`;
+      // prepare: script(1) runs kubectl on a pseudo-terminal of a known size (a fixed command line).
+      // The size follows the start (the resize channel), as with the kubelet: the command waits a moment.
+      const line = `stty cols 111 rows 33; kubectl --kubeconfig ${kubeconfig} exec -it box -- sh -c 'sleep 1; stty size; tty; exit 4'`;
 
       // act
       const res = await new Promise<{ code: number; out: string }>((resolve) => {
@@ -153,6 +156,61 @@ describeDocker('kubectl exec, cp and logs -f on real Docker', () => {
       expect(down.code, down.stderr).toBe(0);
       expect(await readFile(join(dir, 'back.txt'), 'utf8')).toBe('copied through ferry\n');
     }, 60_000);
+
+    it("forwards a local port to the pod's port with kubectl port-forward (SPDY/3.1, the agent dialing the pod IP)", async () => {
+      // prepare: busybox httpd in the pod, a free local port
+      const web = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'web',
+              image: BUSYBOX,
+              command: [
+                'sh',
+                '-c',
+                'mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www',
+              ],
+            },
+          ],
+        },
+      };
+      await writeFile(join(dir, 'web.json'), JSON.stringify(web));
+      await kubectl('apply', '-f', join(dir, 'web.json'));
+      await c.waitFor(
+        async () =>
+          (await c.store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'web' }))?.status?.phase === 'Running',
+        60_000,
+        'pod web Running',
+      );
+      const free = createServer();
+      await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+      const localPort = (free.address() as AddressInfo).port;
+      await new Promise((r) => free.close(r));
+
+      // act
+      const forward = spawn('kubectl', ['--kubeconfig', kubeconfig, 'port-forward', 'pod/web', `${localPort}:8080`]);
+      let out = '';
+      forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 150 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+      let body = '';
+      for (let i = 0; i < 20 && body === ''; i++) {
+        body = await fetch(`http://127.0.0.1:${localPort}/`).then(
+          (r) => r.text(),
+          () => '',
+        );
+        if (body === '') await new Promise((r) => setTimeout(r, 250));
+      }
+      forward.kill();
+
+      // assess
+      expect(out).toContain(`Forwarding from 127.0.0.1:${localPort} -> 8080`);
+      expect(body).toBe('hello-forwarded\n');
+    }, 90_000);
 
     it('follows the output with kubectl logs -f until the container stops', async () => {
       // prepare
