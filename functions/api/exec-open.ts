@@ -1,9 +1,10 @@
 /**
  * The checks an upgrade request passes before its connection is taken over, in the API's order:
- * route (404), authentication (401), authorization (403: `create` on `pods/exec` or `pods/attach`,
- * as Kubernetes authorizes them; a node's dial-back only for a session of its own), the pod (404),
- * the query (400), then the protocol (400 unless a WebSocket with a channel protocol ferry
- * speaks). Nothing starts on a node unless all pass. Platform-free: the runtime does the handshake
+ * route (404), authentication (401), authorization (403: `create` on `pods/exec`, `pods/attach`
+ * or `pods/portforward`, as Kubernetes authorizes them; a node's dial-back only for a session of
+ * its own), the pod (404), the query (400), then the protocol (400 unless a WebSocket with a
+ * channel protocol ferry speaks; SPDY/3.1 with `portforward.k8s.io` for port-forward). Nothing
+ * starts on a node unless all pass. Platform-free: the runtime does the handshake
  * (functions/runtime/exec-upgrade.ts).
  */
 import { PROTOCOL_V4, PROTOCOL_V5 } from '../../schemas/stream-channels';
