@@ -21,6 +21,8 @@ import type { ApiDeps, ApiRequest } from './types';
 export type UpgradeTarget =
   /** A client's exec or attach, with the subprotocol to answer the handshake with. */
   | { kind: 'client'; protocol: string; plan: StreamPlan }
+  /** exec or attach over SPDY/3.1 (`v4.channel.k8s.io`: kubectl before 1.30), functions/runtime/spdy-exec.ts. */
+  | { kind: 'spdy'; plan: StreamPlan }
   /** kubectl port-forward: SPDY/3.1 with `portforward.k8s.io`, served by functions/runtime/port-forward.ts. */
   | { kind: 'portforward'; target: StreamTarget }
   /** A node's dial-back: hand its end to the waiting session. */
@@ -56,6 +58,14 @@ export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: Token
   authorizeObject(principal, 'create', pod);
   if (sub === 'portforward') return { kind: 'portforward', target: planPortForward(pod, req) };
   const plan = planStream(pod, sub, req.query);
+  if ((req.headers.upgrade ?? '').toLowerCase() === 'spdy/3.1') {
+    const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(PROTOCOL_V4))
+      throw new BadRequestError(
+        `X-Stream-Protocol-Version: ferry serves ${PROTOCOL_V4} over SPDY/3.1 (kubectl 1.5 or newer)`,
+      );
+    return { kind: 'spdy', plan };
+  }
   return { kind: 'client', protocol: pickProtocol(req), plan };
 }
 
@@ -74,10 +84,6 @@ function pickProtocol(req: ApiRequest): string {
 function requireWebSocket(req: ApiRequest): void {
   const upgrade = (req.headers.upgrade ?? '').toLowerCase();
   if (upgrade === 'websocket') return;
-  if (upgrade.startsWith('spdy/'))
-    throw new BadRequestError(
-      'ferry serves exec and attach over a WebSocket (v5.channel.k8s.io), not SPDY/3.1: use kubectl 1.30 or newer, and leave KUBECTL_REMOTE_COMMAND_WEBSOCKETS unset (or true)',
-    );
   throw new BadRequestError(`Upgrade: ${JSON.stringify(upgrade.slice(0, 40))} is not served: only websocket is`);
 }
 

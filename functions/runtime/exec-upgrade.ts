@@ -15,6 +15,7 @@ import type { StreamPeer, StreamSessions } from '../api/exec-sessions';
 import { errorResponse } from '../api/http-errors';
 import type { ApiDeps, ApiRequest } from '../api/types';
 import { servePortForward } from './port-forward';
+import { serveSpdyExec } from './spdy-exec';
 
 /** The largest message either end may send (a client's stdin chunk, a node's output chunk). */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -40,12 +41,14 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
       const apiReq = toApiRequest(req);
       openUpgrade(deps, apiReq).then(
         (target) => {
-          if (target.kind === 'portforward') {
+          if (target.kind === 'portforward' || target.kind === 'spdy') {
             if (head.length > 0) socket.unshift(head);
+            const protocol = target.kind === 'spdy' ? 'v4.channel.k8s.io' : 'portforward.k8s.io';
             socket.write(
-              'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n',
+              `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
             );
-            servePortForward(deps, deps.streams, target.target, socket);
+            if (target.kind === 'spdy') serveSpdyExec(deps, deps.streams, target.plan, socket);
+            else servePortForward(deps, deps.streams, target.target, socket);
             return;
           }
           if (target.kind === 'client') chosen.set(req, target.protocol);

@@ -22,9 +22,13 @@ function kubectlWithInput(
   kubeconfig: string,
   args: string[],
   input: string,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 20_000 });
+    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+      timeout: 20_000,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -98,6 +102,27 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     // assess
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toBe('piped line 1\nline 2\n');
+  });
+
+  it('serves the same exec over SPDY/3.1 (v4.channel.k8s.io) when kubectl is told not to use WebSockets', async () => {
+    // prepare
+    const spdy = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' };
+
+    // act
+    const echo = await kubectlWithInput(kubeconfig, ['exec', 'box', '--', 'echo', 'over', 'spdy'], '', spdy);
+    const code = await kubectlWithInput(kubeconfig, ['exec', 'box', '--', 'sh', '-c', 'exit 5'], '', spdy);
+    const piped = await kubectlWithInput(kubeconfig, ['exec', '-i', 'box', '--', 'cat'], 'through spdy\n', spdy);
+    const missing = await kubectlWithInput(kubeconfig, ['exec', 'box', '--', 'no-such-binary'], '', spdy);
+
+    // assess
+    expect(echo.code, echo.stderr).toBe(0);
+    expect(echo.stdout).toBe('over spdy\n');
+    expect(code.code).toBe(5);
+    expect(code.stderr).toContain('command terminated with exit code 5');
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe('through spdy\n');
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toContain('executable file not found');
   });
 
   it('reads the log with --timestamps and --tail from the running container, each line stamped', async () => {

@@ -101,7 +101,7 @@ describe('exec and attach upgrades', () => {
     expect(await api.requests()).toEqual([]);
   });
 
-  it('answers exec over SPDY/3.1 (kubectl fallback), port-forward without its protocol or over a WebSocket, and a plain POST, with a 400 saying why', async () => {
+  it('answers exec over SPDY/3.1 without v4.channel.k8s.io, port-forward without its protocol or over a WebSocket, and a plain POST, with a 400 saying why', async () => {
     // prepare
     const FORWARD = '/api/v1/namespaces/default/pods/web/portforward';
 
@@ -118,7 +118,7 @@ describe('exec and attach upgrades', () => {
 
     // assess
     expect(spdy.status).toBe(400);
-    expect(spdy.message).toContain('not SPDY/3.1');
+    expect(spdy.message).toContain('X-Stream-Protocol-Version: ferry serves v4.channel.k8s.io over SPDY/3.1');
     expect(forward.status).toBe(400);
     expect(forward.message).toContain('X-Stream-Protocol-Version: ferry serves portforward.k8s.io');
     expect(forwardWs.status).toBe(400);
