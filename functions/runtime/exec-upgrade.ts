@@ -35,6 +35,8 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
     handleProtocols: (_offered, req) => chosen.get(req) ?? false,
   });
   const open = new Set<WebSocket>();
+  /** SPDY connections (port-forward, exec from older clients): node:http no longer tracks an upgraded socket. */
+  const spdy = new Set<Duplex>();
   return {
     handle(req, socket, head) {
       socket.on('error', () => undefined);
@@ -47,6 +49,8 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
             socket.write(
               `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
             );
+            spdy.add(socket);
+            socket.on('close', () => spdy.delete(socket));
             if (target.kind === 'spdy') serveSpdyExec(deps, deps.streams, target.plan, socket);
             else servePortForward(deps, deps.streams, target.target, socket);
             return;
@@ -66,6 +70,7 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
     close() {
       deps.streams.closeAll();
       for (const ws of open) ws.terminate();
+      for (const socket of spdy) socket.destroy();
     },
   };
 }
