@@ -20,6 +20,7 @@ const MAX_PAIRS = 64;
 const MAX_EARLY_BYTES = 1024 * 1024;
 
 interface Pair {
+  requestId: string;
   port: number;
   errorStream?: number;
   dataStream?: number;
@@ -37,6 +38,9 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
   const closePair = (p: Pair) => {
     if (p.closed) return;
     p.closed = true;
+    // Forgotten at once: a long port-forward makes one pair per connection, MAX_PAIRS at a time.
+    pairs.delete(p.requestId);
+    for (const id of [p.dataStream, p.errorStream]) if (id !== undefined) byStream.delete(id);
     p.agent?.close();
     if (p.dataStream !== undefined) conn.finish(p.dataStream);
     if (p.errorStream !== undefined) conn.finish(p.errorStream);
@@ -87,7 +91,7 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
         let p = pairs.get(requestId);
         if (!p) {
           if (pairs.size >= MAX_PAIRS) return false;
-          p = { port, early: [], earlyBytes: 0, inputEnded: false, closed: false };
+          p = { requestId, port, early: [], earlyBytes: 0, inputEnded: false, closed: false };
           pairs.set(requestId, p);
         }
         byStream.set(streamId, p);

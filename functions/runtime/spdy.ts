@@ -15,6 +15,8 @@ export const FLAG_FIN = 0x01;
 export const RST = { protocolError: 1, refusedStream: 3, cancel: 5 } as const;
 /** A frame longer than this ends the connection (kubectl's data frames are at most 32 KiB). */
 const MAX_FRAME_BYTES = 1024 * 1024;
+/** Control frames carry a few headers: this bounds what one header block can cost to inflate. */
+const MAX_CONTROL_BYTES = 64 * 1024;
 
 export type Frame =
   | { control: true; type: number; flags: number; data: Buffer }
@@ -36,6 +38,8 @@ export class FrameReader {
       const data = Buffer.from(this.pending.subarray(8, 8 + length));
       const first = this.pending.readUInt32BE(0);
       if (first & 0x80000000) {
+        if (length > MAX_CONTROL_BYTES)
+          throw new Error(`SPDY control frame of ${length} bytes is over the ${MAX_CONTROL_BYTES} limit`);
         const version = (first >>> 16) & 0x7fff;
         if (version !== 3) throw new Error(`SPDY version ${version} is not served (3 only)`);
         frames.push({ control: true, type: first & 0xffff, flags, data });
@@ -124,11 +128,19 @@ export class HeaderCodec {
   }
 }
 
+/** The most a header block may inflate to: a small block of zlib can expand a thousandfold. */
+const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+
 /** Runs `input` through a zlib stream and collects what comes out up to a sync flush. */
 function pass(stream: Inflate | Deflate, input: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const onData = (c: Buffer) => out.push(c);
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_HEADER_BLOCK_BYTES) out.push(c);
+      else out.length = 0;
+    };
     const onError = (err: Error) => {
       stream.off('data', onData);
       reject(err);
@@ -139,7 +151,9 @@ function pass(stream: Inflate | Deflate, input: Buffer): Promise<Buffer> {
     stream.flush(constants.Z_SYNC_FLUSH, () => {
       stream.off('data', onData);
       stream.off('error', onError);
-      resolve(Buffer.concat(out));
+      if (size > MAX_HEADER_BLOCK_BYTES)
+        reject(new Error(`SPDY header block inflates past ${MAX_HEADER_BLOCK_BYTES} bytes`));
+      else resolve(Buffer.concat(out));
     });
   });
 }

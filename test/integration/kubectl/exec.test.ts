@@ -200,7 +200,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     expect(nodes.reduce((n, x) => n + x.seen.length, 0)).toBe(before);
   });
 
-  it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once', async () => {
+  it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once and many in turn', async () => {
     // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
     const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -231,12 +231,16 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
         c.on('error', reject);
       });
     const answers = await Promise.all([ask('one'), ask('two'), ask('three')]);
+    // More connections over the life of one port-forward than it holds at once (64).
+    const later: string[] = [];
+    for (let i = 0; i < 70; i++) later.push(await ask(`n${i}`));
     forward.kill();
     server.close();
 
     // assess
     expect(out).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
     expect(answers).toEqual(['echo:one', 'echo:two', 'echo:three']);
+    expect(later).toEqual(Array.from({ length: 70 }, (_, i) => `echo:n${i}`));
   });
 
   it("prints the node's error when the pod's port refuses the connection", async () => {

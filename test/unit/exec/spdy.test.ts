@@ -35,13 +35,15 @@ describe('SPDY/3.1 frames', () => {
     ]);
   });
 
-  it('refuses a frame over 1 MiB and a version other than 3', () => {
+  it('refuses a frame over 1 MiB, a control frame over 64 KiB and a version other than 3', () => {
     // prepare
     const huge = Buffer.from([0, 0, 0, 1, 0, 0x20, 0, 0]);
+    const bigControl = Buffer.concat([Buffer.from([0x80, 0x03, 0, 1, 0, 0x01, 0, 1]), Buffer.alloc(65537)]);
     const v2 = Buffer.from([0x80, 0x02, 0, 1, 0, 0, 0, 0]);
 
     // act + assess
     expect(() => new FrameReader().push(huge)).toThrow('over the 1048576 limit');
+    expect(() => new FrameReader().push(bigControl)).toThrow('control frame of 65537 bytes is over the 65536 limit');
     expect(() => new FrameReader().push(v2)).toThrow('SPDY version 2 is not served');
   });
 
@@ -63,6 +65,19 @@ describe('SPDY/3.1 frames', () => {
     expect(Object.fromEntries(a)).toEqual({ streamtype: 'error', port: '8080', requestid: '0' });
     expect(Object.fromEntries(b)).toEqual({ streamtype: 'data', port: '8080', requestid: '0' });
     expect(second.length).toBeLessThan(first.length);
+  });
+
+  it('refuses a header block that inflates past 256 KiB (a zlib bomb), however small it is', async () => {
+    // prepare: 4 MiB of zeros as one "header value", compressed to a few KiB
+    const sender = new HeaderCodec();
+    const receiver = new HeaderCodec();
+    const bomb = await sender.encode({ x: '\0'.repeat(4 * 1024 * 1024) });
+
+    // act + assess
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    await expect(receiver.decode(bomb)).rejects.toThrow('inflates past 262144 bytes');
+    sender.close();
+    receiver.close();
   });
 
   it('rejects a header block that is not zlib over the dictionary', async () => {
