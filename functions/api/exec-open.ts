@@ -61,9 +61,7 @@ export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: Token
   if ((req.headers.upgrade ?? '').toLowerCase() === 'spdy/3.1') {
     const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(PROTOCOL_V4))
-      throw new BadRequestError(
-        `X-Stream-Protocol-Version: ferry serves ${PROTOCOL_V4} over SPDY/3.1 (kubectl 1.5 or newer)`,
-      );
+      throw new BadRequestError(`X-Stream-Protocol-Version: ferry serves ${PROTOCOL_V4} over SPDY/3.1`);
     return { kind: 'spdy', plan };
   }
   return { kind: 'client', protocol: pickProtocol(req), plan };

@@ -161,7 +161,7 @@ export function refuseWithoutUpgrade(holdsConnections: boolean, subresource: str
   throw new BadRequestError(
     subresource === 'portforward'
       ? PORT_FORWARD_UNSUPPORTED
-      : `Upgrade request required: pods/${subresource} is served over a WebSocket (${'v5.channel.k8s.io'})`,
+      : `Upgrade request required: pods/${subresource} is served over a WebSocket (v5.channel.k8s.io) or SPDY/3.1`,
   );
 }
 
