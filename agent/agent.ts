@@ -21,6 +21,7 @@ import type {
   PodRef,
   RoutesDiff,
   ServiceRoute,
+  StreamRequest,
   SyncRequest,
   SyncResponse,
   SyncVersions,
@@ -30,6 +31,7 @@ import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } fro
 import { createBackoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
+import type { StreamSocket } from './exec/dial';
 import type { AgentLogger } from './log';
 import { noteSync, noteSyncError } from './metrics-endpoint-state';
 import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
@@ -52,6 +54,11 @@ export interface PodSink {
   runtimeHealthy(): Promise<{ ok: boolean; message: string; version: string }>;
   /** A container's output, for a log request. */
   logs(req: LogRequestRef): Promise<{ content: string } | { error: string }>;
+  /** A stream session (a log request with `stream`): dials back with `dial` and runs it (agent/exec/). */
+  stream?(
+    req: LogRequestRef & { stream: StreamRequest },
+    dial: (session: string) => Promise<StreamSocket>,
+  ): Promise<void>;
   /** Called when there are statuses to report, so a held sync can be cut short. */
   onStatusChange(listener: () => void): void;
 }
@@ -299,6 +306,14 @@ export class Agent {
     for (const r of requests) {
       if (this.answeringLogs.has(r.name)) continue;
       this.answeringLogs.add(r.name);
+      const stream = r.stream;
+      if (stream) {
+        // Answered by dialing back, not by posting: the session is the answer.
+        void this.pods
+          .stream?.({ ...r, stream }, (session) => this.client.dialStream(session))
+          .catch((err) => this.log.warn('a stream session failed', { request: r.name, error: String(err) }));
+        continue;
+      }
       void (async () => {
         const result = await this.pods.logs(r);
         await this.client.answerLogs({ namespace: r.namespace, name: r.name, ...result });

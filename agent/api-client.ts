@@ -17,6 +17,7 @@ import type {
   SyncRequest,
   SyncResponse,
 } from '../schemas/agent-protocol';
+import { dialStream, type StreamSocket } from './exec/dial';
 
 export class ApiUnreachableError extends Error {}
 export class CredentialRejectedError extends Error {}
@@ -61,6 +62,11 @@ export class AgentApiClient {
 
   answerLogs(body: LogAnswer): Promise<unknown> {
     return this.post('/agent/v1/logs', body, 15_000);
+  }
+
+  /** Dials back for a stream session the sync named (agent/exec/dial.ts). */
+  dialStream(session: string): Promise<StreamSocket> {
+    return dialStream(this.baseUrl, this.token, session);
   }
 
   private async post<T>(path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {

@@ -73,6 +73,82 @@ export class ApiClient {
   }
 }
 
+/** What `ApiClient.stream` and `ApiClient.websocket` need beyond `request`. */
+export interface StreamTarget {
+  path: string;
+  /** Repeated keys (exec's `command`) are kept in order. */
+  query: URLSearchParams;
+}
+
+/**
+ * A GET whose body is handed to `onChunk` as it arrives (`logs -f`); resolves when it ends or
+ * `signal` aborts. A non-2xx answer is an ApiError, as for `request`.
+ */
+export async function streamBody(
+  client: ApiClient,
+  target: StreamTarget,
+  onChunk: (chunk: Buffer) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const url = new URL(`${client.server}${target.path}?${target.query}`);
+  const headers: Record<string, string> = client.config.token ? { authorization: `Bearer ${client.config.token}` } : {};
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  await new Promise<void>((resolve, reject) => {
+    const req = request(url, { method: 'GET', headers, ...(signal ? { signal } : {}) }, (res) => {
+      if ((res.statusCode ?? 0) >= 300) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => reject(refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), target.path)));
+        return;
+      }
+      res.on('data', onChunk);
+      res.on('end', () => resolve());
+      res.on('error', () => resolve());
+      res.on('aborted', () => resolve());
+    });
+    req.on('error', (e) =>
+      signal?.aborted
+        ? resolve()
+        : reject(
+            new CliError(
+              `cannot reach the ferry server at ${client.server} (${(e as { code?: string }).code ?? e.message})`,
+            ),
+          ),
+    );
+    req.end();
+  });
+}
+
+/**
+ * A WebSocket to the API (`ferry exec`) offering `protocols`; `ws` is loaded only here. A refused
+ * handshake is an ApiError carrying the server's Status.
+ */
+export async function openWebSocket(client: ApiClient, target: StreamTarget, protocols: string[]) {
+  const { WebSocket } = await import('ws');
+  const url = new URL(`${client.server}${target.path}?${target.query}`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const headers: Record<string, string> = client.config.token ? { authorization: `Bearer ${client.config.token}` } : {};
+  const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => reject(refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), target.path)));
+    });
+    ws.once('error', (e) => reject(new CliError(`cannot reach the ferry server at ${client.server} (${e.message})`)));
+  });
+  return ws;
+}
+
+function refusal(status: number, text: string, path: string): ApiError {
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return ApiError.from(status, parsed, `GET ${path}`);
+}
+
 /** One request and its whole answer. */
 function send(
   url: URL,

@@ -21,6 +21,15 @@ export interface CliIo {
   cwd?: string;
   /** Long-running commands (`ferry server`) stop when this aborts; default SIGINT/SIGTERM. */
   signal?: AbortSignal;
+  /** The user's terminal, when stdin is one (`ferry exec -t`): raw mode and its size. */
+  terminal?: Terminal;
+}
+
+export interface Terminal {
+  setRaw(on: boolean): void;
+  size(): { width: number; height: number };
+  /** Calls `listener` when the terminal is resized; returns the unsubscribe. */
+  onResize(listener: () => void): () => void;
 }
 
 export interface CliContext {

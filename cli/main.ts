@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import * as apply from './commands/apply';
 import * as del from './commands/delete';
 import * as describe from './commands/describe';
+import * as exec from './commands/exec';
 import * as get from './commands/get';
 import * as logs from './commands/logs';
 import * as node from './commands/node';
@@ -20,7 +21,7 @@ import * as token from './commands/token';
 import * as ui from './commands/ui';
 import * as up from './commands/up';
 import * as version from './commands/version';
-import type { CliContext, CliIo } from './context';
+import type { CliContext, CliIo, Terminal } from './context';
 import { CliError } from './errors';
 
 export type { CliIo } from './context';
@@ -33,6 +34,7 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   describe,
   del,
   logs,
+  exec,
   scale,
   rollout,
   node,
@@ -79,6 +81,18 @@ function report(e: unknown, io: CliIo): number {
   return 70;
 }
 
+/** The process' own terminal, for `ferry exec -t`. */
+function processTerminal(): Terminal {
+  return {
+    setRaw: (on) => process.stdin.setRawMode(on),
+    size: () => ({ width: process.stdout.columns, height: process.stdout.rows }),
+    onResize: (listener) => {
+      process.stdout.on('resize', listener);
+      return () => process.stdout.off('resize', listener);
+    },
+  };
+}
+
 function isMain(): boolean {
   const entry = process.argv[1];
   if (!entry) return false;
@@ -95,6 +109,7 @@ if (isMain()) {
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
+    ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: processTerminal() } : {}),
   }).then((code) => {
     process.exitCode = code;
   });

@@ -151,6 +151,42 @@ export interface LogRequestRef {
   previous: boolean;
   tailLines: number;
   limitBytes: number;
+  /**
+   * A stream session rather than a snapshot (exec, attach, a followed log): the agent dials back
+   * to `/agent/v1/stream?session=<session>` (a WebSocket) and speaks the channels of
+   * schemas/stream-channels.ts there. Older agents ignore the field and answer with a snapshot,
+   * which the server drops (the caller then times out).
+   */
+  stream?: StreamRequest;
+}
+
+/** What a stream session asks of the node (functions/api/exec.ts builds it, agent/exec/ runs it). */
+export interface StreamRequest {
+  /** The single-use session id the dial-back names (random, expires with the request). */
+  session: string;
+  kind: 'exec' | 'attach' | 'logs' | 'portforward';
+  /** portforward: the pod's port the node connects to (on the pod's IP). */
+  port?: number;
+  /** exec: argv, run without a shell. */
+  command?: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  /** logs: keep streaming until the container stops. */
+  follow?: boolean;
+  /** logs: only output newer than this many seconds, by the node's clock (as the kubelet reads it). */
+  sinceSeconds?: number;
+  /** logs: only output at or after this RFC 3339 time. */
+  sinceTime?: string;
+  /** logs: stop after this many bytes. */
+  limitBytes?: number;
+  /** logs: start with the last this many lines (absent: all of them, as the kubelet). */
+  tailLines?: number;
+  /** logs: the instance before the current one (the text the node kept of it). */
+  previous?: boolean;
+  /** logs: each line prefixed with its RFC 3339 time, as the kubelet does. */
+  timestamps?: boolean;
 }
 
 export const LogAnswerSchema = Type.Object(

@@ -27,7 +27,7 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
   listKind: string;
-  subresources: ('status' | 'scale' | 'rollback' | 'log' | 'eviction')[];
+  subresources: ('status' | 'scale' | 'rollback' | 'log' | 'eviction' | 'exec' | 'attach' | 'portforward')[];
   schema: TSchema;
 }
 
@@ -58,7 +58,7 @@ function info(
 
 export const kinds: readonly KindInfo[] = [
   info('v1', 'Namespace', 'namespaces', false, ['ns'], ['status'], NamespaceSchema),
-  info('v1', 'Pod', 'pods', true, ['po'], ['status', 'log', 'eviction'], PodSchema),
+  info('v1', 'Pod', 'pods', true, ['po'], ['status', 'log', 'eviction', 'exec', 'attach', 'portforward'], PodSchema),
   info('v1', 'Service', 'services', true, ['svc'], ['status'], ServiceSchema),
   info('v1', 'Endpoints', 'endpoints', true, ['ep'], [], EndpointsSchema),
   info('v1', 'Node', 'nodes', false, ['no'], ['status'], NodeSchema),

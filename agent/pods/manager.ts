@@ -15,6 +15,8 @@ import type { ConfigSource, LogRequestRef, NodeVolume, PodRef } from '../../sche
 import type { Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { PodSink } from '../agent';
+import type { StreamSocket } from '../exec/dial';
+import { type StreamRequestRef, streamSession } from '../exec/session';
 import type { ContainerRuntime, PodIdentity } from '../runtime/types';
 import { isSidecar } from './actions';
 import type { ConfigVolume } from './config-sources';
@@ -131,6 +133,11 @@ export class PodManager implements PodSink {
         }
       }
     }
+  }
+
+  /** A stream session (exec, attach, a streamed log) for one of this node's containers (agent/exec/). */
+  stream(req: StreamRequestRef, dial: (session: string) => Promise<StreamSocket>): Promise<void> {
+    return streamSession(this.runtime, this.records.get(req.pod.uid), req, dial);
   }
 
   /** A container's output for `GET .../pods/{name}/log` (logs.ts). */

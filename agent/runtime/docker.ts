@@ -1,6 +1,6 @@
 /**
  * Longer than 400 lines because it is the one Docker implementation of the seam (its HTTP client is
- * docker-api.ts, output tails log-tail.ts); splitting pod network, sandbox and container calls
+ * docker-api.ts, output tails log-tail.ts, streamed exec/attach/logs docker-streams.ts); splitting pod network, sandbox and container calls
  * into files is the next step when it grows.
  *
  * The Docker implementation of the ContainerRuntime seam. Every container carries labels (pod uid,
@@ -9,19 +9,24 @@
  * Docker errors are translated here; none leaves this file.
  */
 import { DockerApi, DockerError, demuxInterleaved } from './docker-api';
+import { DockerStreams } from './docker-streams';
 import { tailOf } from './log-tail';
 import {
   type ContainerConfig,
   type ContainerInspect,
   type ContainerRuntime,
   ImagePullFailedError,
+  type LogStreamOptions,
   type ManagedContainer,
+  type OutputListener,
   type PodIdentity,
   type PodNetwork,
   type PortMapping,
   type RegistryAuth,
   type SandboxConfig,
   type SandboxInfo,
+  type StdioOptions,
+  type StdioStream,
 } from './types';
 
 const L = {
@@ -75,8 +80,11 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly api: DockerApi;
   private network: Promise<PodNetwork> | undefined;
 
+  private readonly streams: DockerStreams;
+
   constructor(private readonly options: DockerRuntimeOptions) {
     this.api = new DockerApi(options.socketPath);
+    this.streams = new DockerStreams(this.api, options.socketPath);
   }
 
   async version(): Promise<string> {
@@ -396,6 +404,18 @@ export class DockerRuntime implements ContainerRuntime {
     const res = await this.api.call('GET', `/containers/${id}/logs?stdout=1&stderr=1&tail=${options.tailLines}`);
     if (res.status !== 200) throw new DockerError(`docker logs ${id}: ${res.status}`, res.status);
     return tailOf(demuxInterleaved(res.body), options);
+  }
+
+  execStream(id: string, command: string[], options: StdioOptions, onOutput: OutputListener): Promise<StdioStream> {
+    return this.streams.exec(id, command, options, onOutput);
+  }
+
+  attachStream(id: string, options: StdioOptions, onOutput: OutputListener): Promise<StdioStream> {
+    return this.streams.attach(id, options, onOutput);
+  }
+
+  logStream(id: string, options: LogStreamOptions, onOutput: OutputListener): Promise<StdioStream> {
+    return this.streams.logs(id, options, onOutput);
   }
 
   private async remove(id: string): Promise<void> {

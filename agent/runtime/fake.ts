@@ -12,13 +12,30 @@ import {
   type ContainerInspect,
   type ContainerRuntime,
   ImagePullFailedError,
+  type LogStreamOptions,
   type ManagedContainer,
+  type OutputListener,
   type PodIdentity,
   type PodNetwork,
   type RegistryAuth,
   type SandboxConfig,
   type SandboxInfo,
+  type StdioOptions,
+  type StdioStream,
 } from './types';
+
+/**
+ * A process the fake "runs" for execStream: it writes output and exits through `io`. The default
+ * (fakeProcess) knows `echo`, `cat` (stdin to stdout until EOF), `sh -c 'exit N'` and `false`.
+ */
+export type FakeProcess = (command: string[], io: FakeIo) => void;
+export interface FakeIo {
+  options: StdioOptions;
+  out(channel: 1 | 2, text: string): void;
+  exit(code: number): void;
+  /** Input as the client sends it; `undefined` is the end of input. */
+  onInput(listener: (data: Buffer | undefined) => void): void;
+}
 
 export interface FakeContainer extends ManagedContainer {
   env: { name: string; value: string }[];
@@ -63,6 +80,7 @@ export class FakeRuntime implements ContainerRuntime {
     c.running = false;
     c.exitCode = code;
     c.finishedAt = iso(this.now());
+    for (const f of this.followers.get(id) ?? []) f.end();
   }
 
   /** The running app container named `name` (the newest instance), for tests. */
@@ -163,6 +181,105 @@ export class FakeRuntime implements ContainerRuntime {
     return tailOf(c.output ?? '', options);
   }
 
+  /** Appends to a container's output, as if it printed it: followed logs get it at once. */
+  print(id: string, text: string): void {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such container: ${id}`);
+    c.output = (c.output ?? '') + text;
+    for (const f of this.followers.get(id) ?? []) f.send(text);
+  }
+
+  async execStream(
+    id: string,
+    command: string[],
+    options: StdioOptions,
+    onOutput: OutputListener,
+  ): Promise<StdioStream> {
+    const c = this.containers.get(id);
+    if (!c?.running) throw new Error(`container ${id} is not running`);
+    this.record('execStream', id, command.join(' '));
+    let input: ((data: Buffer | undefined) => void) | undefined;
+    let exit!: (code: number | undefined) => void;
+    const done = new Promise<number | undefined>((resolve) => {
+      exit = resolve;
+    });
+    let ended = false;
+    const io: FakeIo = {
+      options,
+      out: (channel, text) => {
+        if (!ended) onOutput(options.tty ? 1 : channel, Buffer.from(text));
+      },
+      exit: (code) => {
+        ended = true;
+        exit(code);
+      },
+      onInput: (l) => {
+        input = l;
+      },
+    };
+    this.process(command, io);
+    return {
+      write: (data) => input?.(data),
+      endInput: () => input?.(undefined),
+      resize: async (width, height) => {
+        this.record('resize', id, `${width}x${height}`);
+      },
+      done,
+      close: () => io.exit(137),
+    };
+  }
+
+  async attachStream(id: string, options: StdioOptions, onOutput: OutputListener): Promise<StdioStream> {
+    const c = this.containers.get(id);
+    if (!c?.running) throw new Error(`container ${id} is not running`);
+    this.record('attachStream', id);
+    return this.follow(
+      id,
+      (text) => options.stdout && onOutput(1, Buffer.from(text)),
+      () => this.inspect(id),
+    );
+  }
+
+  async logStream(id: string, options: LogStreamOptions, onOutput: OutputListener): Promise<StdioStream> {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such container: ${id}`);
+    this.record('logStream', id, JSON.stringify(options));
+    const stamp = (text: string) =>
+      options.timestamps ? text.replace(/^(?=.)/gm, `${iso(this.now()).replace('Z', '.000000000Z')} `) : text;
+    const lines = (c.output ?? '').split(/(?<=\n)/).filter(Boolean);
+    const tail = options.tailLines === undefined ? lines : lines.slice(Math.max(0, lines.length - options.tailLines));
+    if (tail.length > 0) onOutput(1, Buffer.from(stamp(tail.join(''))));
+    if (!options.follow || !c.running) return endedStream();
+    return this.follow(
+      id,
+      (text) => onOutput(1, Buffer.from(stamp(text))),
+      async () => undefined,
+    );
+  }
+
+  /** How execStream runs a command (tests replace it). */
+  process: FakeProcess = fakeProcess;
+
+  private readonly followers = new Map<string, Set<{ send(text: string): void; end(): void }>>();
+
+  /** A stream of what the container prints until it exits or the stream is closed. */
+  private follow(id: string, send: (text: string) => void, exitCode: () => Promise<unknown>): StdioStream {
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const f = { send, end };
+    const set = this.followers.get(id) ?? new Set();
+    set.add(f);
+    this.followers.set(id, set);
+    const done = ended.then(async () => {
+      set.delete(f);
+      const state = (await exitCode()) as ContainerInspect | undefined;
+      return state && !state.running ? state.exitCode : undefined;
+    });
+    return { write: () => undefined, endInput: () => undefined, resize: async () => undefined, done, close: end };
+  }
+
   private failIfTold(call: Failable): void {
     const err = this.failures.get(call)?.shift();
     if (err) {
@@ -191,3 +308,29 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push({ at: this.now(), call, ...(id ? { id } : {}), ...(detail ? { detail } : {}) });
   }
 }
+
+function endedStream(): StdioStream {
+  return {
+    write: () => undefined,
+    endInput: () => undefined,
+    resize: async () => undefined,
+    done: Promise.resolve(undefined),
+    close: () => undefined,
+  };
+}
+
+/** `echo`, `cat`, `sh -c 'exit N'`, `false`; anything else is not found (127), as a shell says. */
+export const fakeProcess: FakeProcess = (command, io) => {
+  const [cmd, ...args] = command;
+  if (cmd === 'echo') {
+    io.out(1, `${args.join(' ')}\n`);
+    io.exit(0);
+  } else if (cmd === 'cat') {
+    io.onInput((data) => (data === undefined ? io.exit(0) : io.out(1, data.toString('utf8'))));
+  } else if (cmd === 'false') io.exit(1);
+  else if (cmd === 'sh' && args[0] === '-c' && /^exit \d+$/.test(args[1] ?? '')) io.exit(Number(args[1]?.slice(5)));
+  else {
+    io.out(2, `exec: "${cmd}": executable file not found in $PATH\n`);
+    io.exit(127);
+  }
+};

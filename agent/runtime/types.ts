@@ -163,6 +163,53 @@ export interface ContainerRuntime {
   exec(id: string, command: string[], timeoutMs: number): Promise<number>;
   /** The last `tailLines` lines of a container's output (stdout and stderr interleaved), at most `limitBytes`. */
   logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string>;
+  /**
+   * Runs `command` in a running container with its stdio streamed (kubectl exec). Rejects when
+   * the engine refuses to create or start it (no such container, not running); a command that
+   * cannot be executed starts and ends with the engine's exit code (126/127) and message.
+   */
+  execStream(id: string, command: string[], options: StdioOptions, onOutput: OutputListener): Promise<StdioStream>;
+  /** Streams a running container's own stdio (kubectl attach); `done` gives its exit code if it ended. */
+  attachStream(id: string, options: StdioOptions, onOutput: OutputListener): Promise<StdioStream>;
+  /** A container's output from the engine's log (kubectl logs -f, --since, --timestamps); ends when it stops. */
+  logStream(id: string, options: LogStreamOptions, onOutput: OutputListener): Promise<StdioStream>;
+}
+
+/** Which of the process' streams a session carries, and whether it has a terminal. */
+export interface StdioOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+export interface LogStreamOptions {
+  follow: boolean;
+  /** Absent: the whole log. */
+  tailLines?: number;
+  /** Unix seconds (fractional): only output at or after it. */
+  since?: number;
+  /** Each line starts with its RFC 3339 (nanosecond) time. */
+  timestamps: boolean;
+}
+
+/** Output as the process writes it: 1 stdout, 2 stderr (with a TTY all of it arrives as stdout). */
+export type OutputListener = (channel: 1 | 2, data: Buffer) => void;
+
+/** A streamed process (or log): its input, terminal size, and end. */
+export interface StdioStream {
+  write(data: Buffer): void;
+  /** End of input: the process reads EOF. */
+  endInput(): void;
+  /** The terminal's size (with a TTY); errors are ignored, as the process may have just ended. */
+  resize(width: number, height: number): Promise<void>;
+  /**
+   * Settles once the output has ended: the process' exit code, or undefined when there is none
+   * (a followed log, an attached container still running). Never rejects.
+   */
+  done: Promise<number | undefined>;
+  /** Stops streaming (the client went away). An exec'd process is not killed, unless losing its terminal ends it. */
+  close(): void;
 }
 
 export class ImagePullFailedError extends Error {

@@ -1,12 +1,14 @@
 /**
- * `ferry logs POD | deployment/NAME [-c CONTAINER] [--tail N] [-p] [--limit-bytes N]`: a container's
- * output, fetched from its node through the API (`GET .../pods/{name}/log`, as `kubectl logs`).
+ * `ferry logs POD | deployment/NAME [-c CONTAINER] [--tail N] [-p] [--limit-bytes N] [-f]
+ * [--since 5m] [--timestamps]`: a container's output, fetched from its node through the API
+ * (`GET .../pods/{name}/log`, as `kubectl logs`); with `-f` printed as it comes until the container
+ * stops (or Ctrl-C).
  * For a Deployment or ReplicaSet, one of its pods is picked (a running one, newest first) and named
  * on stderr, so `ferry logs deployment/web` works in a CI step after a failed `apply --wait`.
  */
 import type { Command } from 'commander';
 import { selectorString } from '../../schemas/printers/fields';
-import { connect } from '../client';
+import { connect, streamBody } from '../client';
 import { type CliContext, err } from '../context';
 import { CliError, UsageError } from '../errors';
 import { collectionPath, DEFAULT_NAMESPACE, objectPath, parseTarget, resolveKind } from '../resources';
@@ -17,6 +19,9 @@ interface LogsOptions {
   previous?: boolean;
   limitBytes?: string;
   namespace?: string;
+  follow?: boolean;
+  since?: string;
+  timestamps?: boolean;
 }
 
 interface PodSummary {
@@ -34,18 +39,36 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-p, --previous', 'the previous instance of the container (after a restart)')
     .option('--limit-bytes <n>', 'at most N bytes from the end (the server caps this at 128 KiB)')
     .option('-n, --namespace <ns>', 'namespace')
+    .option('-f, --follow', 'keep printing the output as it comes, until the container stops')
+    .option('--since <duration>', 'only output newer than this (5s, 2m, 3h)')
+    .option('--timestamps', 'prefix each line with its time (RFC 3339)')
     .action(async (target: string[], opts: LogsOptions) => {
       const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
       const client = await connect(ctx.io.env);
       const pod = await podOf(ctx, client, target, namespace);
-      const text = await client.request<string>('GET', `${objectPath(resolveKind('Pod'), namespace, pod)}/log`, {
-        query: {
-          container: opts.container,
-          tailLines: opts.tail === undefined ? undefined : whole(opts.tail, '--tail'),
-          previous: opts.previous ? 'true' : undefined,
-          limitBytes: opts.limitBytes === undefined ? undefined : whole(opts.limitBytes, '--limit-bytes'),
-        },
-      });
+      const path = `${objectPath(resolveKind('Pod'), namespace, pod)}/log`;
+      const query = {
+        container: opts.container,
+        tailLines: opts.tail === undefined ? undefined : whole(opts.tail, '--tail'),
+        previous: opts.previous ? 'true' : undefined,
+        limitBytes: opts.limitBytes === undefined ? undefined : whole(opts.limitBytes, '--limit-bytes'),
+        follow: opts.follow ? 'true' : undefined,
+        sinceSeconds: opts.since === undefined ? undefined : String(sinceSeconds(opts.since)),
+        timestamps: opts.timestamps ? 'true' : undefined,
+      };
+      if (opts.follow || opts.since !== undefined || opts.timestamps) {
+        const params = new URLSearchParams();
+        for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
+        const decoder = new TextDecoder();
+        await streamBody(
+          client,
+          { path, query: params },
+          (chunk) => ctx.io.stdout.write(decoder.decode(chunk, { stream: true })),
+          ctx.io.signal,
+        );
+        return;
+      }
+      const text = await client.request<string>('GET', path, { query });
       ctx.io.stdout.write(typeof text === 'string' ? text : JSON.stringify(text));
     });
 }
@@ -82,4 +105,12 @@ async function podOf(
 function whole(text: string, flag: string): string {
   if (!/^\d+$/.test(text)) throw new UsageError(`${flag} must be a whole number >= 0 (got "${text}")`);
   return text;
+}
+
+/** `--since` as kubectl reads it (a Go duration of s, m, h), in whole seconds (at least 1). */
+function sinceSeconds(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  const seconds = m && text !== '' ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : Number.NaN;
+  if (!(seconds >= 1)) throw new UsageError(`--since must be a duration such as 30s, 5m or 1h30m (got "${text}")`);
+  return seconds;
 }

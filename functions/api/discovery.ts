@@ -53,6 +53,18 @@ export function apiResourceList(group: string, version: string): object {
         });
         continue;
       }
+      if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
+        // As the API server lists them: connect verbs on their options kinds.
+        const options = { exec: 'PodExecOptions', attach: 'PodAttachOptions', portforward: 'PodPortForwardOptions' };
+        resources.push({
+          name: `${k.plural}/${sub}`,
+          singularName: '',
+          namespaced: true,
+          kind: options[sub],
+          verbs: ['create', 'get'],
+        });
+        continue;
+      }
       resources.push({
         name: `${k.plural}/${sub}`,
         singularName: '',

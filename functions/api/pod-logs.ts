@@ -1,8 +1,8 @@
 /**
  * `GET /api/v1/namespaces/{ns}/pods/{name}/log`: a container's output, as `kubectl logs` reads it
- * (text/plain; `container`, `tailLines`, `previous`, `limitBytes`). `follow`, `timestamps`,
- * `sinceSeconds` and `sinceTime` are refused with 400 naming them: the node sends a snapshot of
- * the output's tail, not a stream, and keeps no timestamps.
+ * (text/plain; `container`, `tailLines`, `previous`, `limitBytes`). With `follow`, `timestamps`,
+ * `sinceSeconds` or `sinceTime` it is streamed from the node instead (pod-logs-stream.ts: a
+ * dial-back session, on servers that hold connections).
  *
  * The control plane never calls an agent (agents poll, and may sit behind NAT), so the call is
  * relayed through the store: it writes an internal `LogRequest` for the pod's node, which moves the
@@ -17,6 +17,8 @@ import type { Deps } from '../deps';
 import { BadRequestError, ForbiddenError, isNotFound, NotFoundError, TimeoutError } from '../errors';
 import { LOG_REQUEST_KIND } from '../node-desired';
 import type { Obj, ObjectRef } from '../store/types';
+import type { StreamSessions } from './exec-sessions';
+import { type LogStreamOptions, streamLogs } from './pod-logs-stream';
 import type { ApiResponse } from './types';
 
 export { LOG_REQUEST_KIND } from '../node-desired';
@@ -39,12 +41,11 @@ type LogRequestObj = Obj & {
 };
 
 export async function podLogs(
-  deps: Deps,
+  deps: Deps & { streams?: StreamSessions },
   pod: Obj,
   query: URLSearchParams,
   signal?: AbortSignal,
 ): Promise<ApiResponse> {
-  refuseUnsupported(query);
   const p = pod as PodLike;
   const names = [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name);
   const container = query.get('container') ?? (p.spec.containers.length === 1 ? p.spec.containers[0]?.name : undefined);
@@ -54,13 +55,29 @@ export async function podLogs(
     );
   if (!names.includes(container))
     throw new BadRequestError(`container ${container} is not valid for pod ${p.metadata.name}`);
-  const tailLines = intParam(query, 'tailLines', 0) ?? DEFAULT_TAIL_LINES;
-  const limitBytes = Math.min(intParam(query, 'limitBytes', 1) ?? MAX_LOG_BYTES, MAX_LOG_BYTES);
+  const givenTail = intParam(query, 'tailLines', 0);
+  const givenLimit = intParam(query, 'limitBytes', 1);
+  const tailLines = givenTail ?? DEFAULT_TAIL_LINES;
+  const limitBytes = Math.min(givenLimit ?? MAX_LOG_BYTES, MAX_LOG_BYTES);
   const previous = boolParam(query, 'previous');
+  const streamed = streamOptions(query);
   const nodeName = p.spec.nodeName;
   if (!nodeName)
     throw new BadRequestError(
       `container "${container}" in pod "${p.metadata.name}" is waiting to start: not scheduled`,
+    );
+  if (streamed)
+    return streamLogs(
+      deps,
+      deps.streams,
+      { pod, nodeName, container },
+      {
+        ...streamed,
+        ...(givenTail !== undefined ? { tailLines: givenTail } : {}),
+        ...(givenLimit !== undefined ? { limitBytes: givenLimit } : {}),
+        ...(previous ? { previous } : {}),
+      },
+      signal,
     );
 
   const namespace = p.metadata.namespace as string;
@@ -170,19 +187,31 @@ export function truncateTail(text: string, limit: number): string {
   return buf.subarray(start).toString('utf8');
 }
 
-/** Options kubectl logs may send that the relay cannot honour (`-f`, `--timestamps`, `--since`, `--since-time`). */
-function refuseUnsupported(query: URLSearchParams): void {
-  const offending = [
-    query.get('follow') === 'true' ? 'follow (kubectl logs -f)' : undefined,
-    query.get('timestamps') === 'true' ? 'timestamps (kubectl logs --timestamps)' : undefined,
-    query.has('sinceSeconds') ? 'sinceSeconds (kubectl logs --since)' : undefined,
-    query.has('sinceTime') ? 'sinceTime (kubectl logs --since-time)' : undefined,
-  ].filter((o) => o !== undefined);
-  if (offending.length > 0)
-    throw new BadRequestError(
-      `${offending.join(', ')}: not supported yet by ferry (a node sends the tail of a container's output, not a stream); use --tail`,
-    );
+/**
+ * The options only a stream honours (`-f`, `--timestamps`, `--since`, `--since-time`), checked;
+ * undefined when none is given (the snapshot relay serves the request).
+ */
+function streamOptions(
+  query: URLSearchParams,
+): Pick<LogStreamOptions, 'follow' | 'timestamps' | 'sinceSeconds' | 'sinceTime'> | undefined {
+  const follow = boolParam(query, 'follow');
+  const timestamps = boolParam(query, 'timestamps');
+  const sinceSeconds = intParam(query, 'sinceSeconds', 1);
+  const sinceTime = query.get('sinceTime') ?? undefined;
+  if (sinceSeconds !== undefined && sinceTime !== undefined)
+    throw new BadRequestError('at most one of sinceTime or sinceSeconds may be specified');
+  if (sinceTime !== undefined && !RFC3339.test(sinceTime))
+    throw new BadRequestError(`sinceTime: must be an RFC 3339 time, got ${JSON.stringify(sinceTime.slice(0, 40))}`);
+  if (!follow && !timestamps && sinceSeconds === undefined && sinceTime === undefined) return undefined;
+  return {
+    ...(follow ? { follow } : {}),
+    ...(timestamps ? { timestamps } : {}),
+    ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
+    ...(sinceTime !== undefined ? { sinceTime } : {}),
+  };
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 function intParam(query: URLSearchParams, name: string, min: number): number | undefined {
   const raw = query.get(name);

@@ -38,6 +38,7 @@ import { type Access, authorize, authorizeObject, type Principal, type Verb } fr
 import { checkTree, mediaType, parseBody } from './body';
 import { removeResource } from './delete';
 import { handleEviction } from './eviction';
+import { refuseWithoutUpgrade } from './exec';
 import { applyFieldValidation, fieldValidationOf } from './field-validation';
 import { jsonResponse } from './http-errors';
 import { listObjects } from './list';
@@ -96,6 +97,7 @@ export async function handleResource(
     authorizeObject(principal, 'get', pod);
     return podLogs(deps, pod, req.query, req.signal);
   }
+  if (CONNECT.has(route.subresource ?? '')) refuseWithoutUpgrade(deps.streams !== undefined, route.subresource ?? '');
   if (route.subresource === 'eviction') return handleEviction(deps, req, route, principal, dryRun);
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
@@ -166,12 +168,16 @@ const VERBS: Record<string, Partial<Record<string, Verb>>> = {
   rollback: { POST: 'update' },
   // POST .../pods/{name}/eviction: Kubernetes' verb is create on pods/eviction.
   eviction: { POST: 'create' },
+  // exec, attach, portforward: GET and POST alike (exec.ts; their upgrade is served before this).
+  connect: { GET: 'get', POST: 'create' },
 };
+const CONNECT = new Set(['exec', 'attach', 'portforward']);
 
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
-  const special = route.subresource === 'rollback' || route.subresource === 'eviction';
-  const verb = VERBS[special ? (route.subresource as string) : path]?.[method];
+  const sub = route.subresource ?? '';
+  const key = CONNECT.has(sub) ? 'connect' : sub === 'rollback' || sub === 'eviction' ? sub : path;
+  const verb = VERBS[key]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {
     throw new MethodNotAllowedError(method, describe(route));

@@ -7,6 +7,7 @@ import type { KindInfo } from '../../schemas';
 import type { ServiceRange } from '../cluster-ips';
 import type { Deps } from '../deps';
 import type { NodePortRange } from '../node-ports';
+import type { StreamSessions } from './exec-sessions';
 
 export interface ApiRequest {
   method: string;
@@ -30,7 +31,7 @@ export interface ApiResponse {
    * until the promise settles; `signal` fires when the client goes away. Only runtimes that can
    * stream (the local server) are given such responses (`ApiConfig.watch`).
    */
-  stream?: (write: (chunk: string) => void, signal: AbortSignal) => Promise<void>;
+  stream?: (write: (chunk: string | Uint8Array) => void, signal: AbortSignal) => Promise<void>;
 }
 
 export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
@@ -83,6 +84,11 @@ export interface AgentSyncConfig {
 
 export interface ApiDeps extends Deps {
   config: ApiConfig;
+  /**
+   * Stream sessions (exec, attach, followed logs) waiting for their node to dial back: only a
+   * runtime that holds connections has them (the local server); without it those are refused.
+   */
+  streams?: StreamSessions;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { statusBody } from '../api/http-errors';
 import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Bounds on slow clients (tests shorten them); the defaults are SERVER_LIMITS. */
   limits?: Partial<ServerLimits>;
+  /** HTTP upgrades (kubectl exec/attach WebSockets: exec-upgrade.ts); without it they are answered 400. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export interface ServerLimits {
@@ -83,6 +86,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ? createTlsServer({ ...http, cert: options.tls.cert, key: options.tls.key }, onRequest)
     : createServer(http, onRequest);
   server.maxConnections = limits.maxConnections;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.upgrade) options.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: options.port, host: options.host, backlog: limits.listenBacklog }, () => resolve());

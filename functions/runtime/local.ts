@@ -11,6 +11,7 @@ import { createApiHandler, ensureAdminToken, ensureDefaults } from '../api';
 import { cancelDisconnectChecks } from '../api/agent/disconnect';
 import { HELD_SYNC } from '../api/agent/modes';
 import { syncLagMs } from '../api/agent/sync-lag';
+import { StreamSessions } from '../api/exec-sessions';
 import { type ApiConfig, type ApiDeps, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { parseServiceRange, type ServiceRange } from '../cluster-ips';
 import { kubernetesServiceRanges } from '../kubernetes-service';
@@ -25,6 +26,7 @@ import { rewriteSecretsAtStart } from '../store/encrypted';
 import type { StateStore } from '../store/types';
 import { loadUiFiles } from '../ui/files';
 import { withUi } from '../ui/serve';
+import { createUpgradeHandler } from './exec-upgrade';
 import { startApiServer } from './http-server';
 import { VERSION } from './version';
 
@@ -132,7 +134,10 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     ...(nodePortRange ? { nodePortRange } : {}),
     ...(serviceRange ? { serviceRange } : {}),
   };
-  const deps: ApiDeps = { store, clock: Date.now, log, config, metrics };
+  // One process holds every connection: exec/attach and followed logs wait here for their node.
+  const streams = new StreamSessions(Date.now);
+  const deps: ApiDeps = { store, clock: Date.now, log, config, metrics, streams };
+  const upgrades = createUpgradeHandler({ ...deps, streams });
   // Validators compile on a kind's first write (schemas/validate.ts caches them): compiling all
   // ~40 kinds up front cost about 17 MB of resident code for kinds most clusters never write.
   await ensureDefaults(deps);
@@ -149,6 +154,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     maxBodyBytes: config.maxBodyBytes,
     log,
     ...(options.tls ? { tls: options.tls } : {}),
+    upgrade: upgrades.handle,
   });
   let stopControllers: (() => Promise<void>) | undefined;
   if (options.controllers ?? true) {
@@ -180,6 +186,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     ...(adminToken ? { adminToken } : {}),
     async close() {
       await stopControllers?.();
+      upgrades.close();
       await server.close();
       cancelDisconnectChecks(store);
       metrics.close();

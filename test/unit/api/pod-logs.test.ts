@@ -68,19 +68,26 @@ describe('pod logs', () => {
   });
 
   it.each([
-    [{ follow: 'true' }, 'follow (kubectl logs -f)'],
-    [{ timestamps: 'true' }, 'timestamps'],
-    [{ sinceSeconds: '60' }, 'sinceSeconds'],
-    [{ sinceTime: '2026-01-01T00:00:00Z' }, 'sinceTime'],
-  ])('refuses %j with a 400 naming it rather than answering something else, and asks no node', async (query, named) => {
-    // act
-    const res = await api.send('GET', LOG, { query: { container: 'app', ...query } });
+    [{ follow: 'true' }, 'follow, since and timestamps need a connection the server holds open'],
+    [{ timestamps: 'true' }, 'AWS Lambda cannot hold one'],
+    [{ sinceSeconds: '60' }, 'use --tail'],
+    [{ sinceTime: '2026-01-01T00:00:00Z' }, 'AWS Lambda cannot hold one'],
+    [{ sinceTime: 'yesterday' }, 'sinceTime: must be an RFC 3339 time'],
+    [{ sinceSeconds: '0' }, 'sinceSeconds: must be an integer >= 1'],
+    [{ sinceSeconds: '5', sinceTime: '2026-01-01T00:00:00Z' }, 'at most one of sinceTime or sinceSeconds'],
+    [{ follow: 'yes' }, 'follow: must be true or false'],
+  ])(
+    'refuses %j with a 400 saying why where the server holds no connections (Lambda), and asks no node',
+    async (query, named) => {
+      // act
+      const res = await api.send('GET', LOG, { query: { container: 'app', ...query } });
 
-    // assess
-    expect(res.status).toBe(400);
-    expect(res.json.message).toContain(named);
-    expect((await api.store.list('LogRequest')).items).toEqual([]);
-  });
+      // assess
+      expect(res.status).toBe(400);
+      expect(res.json.message).toContain(named);
+      expect((await api.store.list('LogRequest')).items).toEqual([]);
+    },
+  );
 
   it("refuses another node's answer, and passes the node's error on as a 400", async () => {
     // act

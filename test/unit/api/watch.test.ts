@@ -13,7 +13,7 @@ function follow(res: Sent) {
   const abort = new AbortController();
   if (!res.stream) throw new Error(`not a stream: ${res.status} ${res.body}`);
   const done = res.stream((chunk) => {
-    for (const line of chunk.split('\n').filter(Boolean)) {
+    for (const line of String(chunk).split('\n').filter(Boolean)) {
       const ev = JSON.parse(line) as { type: string; object: { metadata: { name: string } } };
       events.push(`${ev.type} ${ev.object.metadata.name}`);
     }
