@@ -24,19 +24,8 @@ import { isConflict } from '../../errors';
 import { recordEvent, recordEventOnce } from '../../events';
 import { churnOf, creationHold } from './churn';
 import { cloudRef } from './cloud-config';
-import {
-  CLOUD_LABEL,
-  currentMachines,
-  generationOf,
-  POOL_LABEL,
-  type PoolPass,
-  present,
-  unlistedLaunches,
-} from './context';
+import { currentMachines, generationOf, machineLabels, type PoolPass, present, unlistedLaunches } from './context';
 import { deleteBootstrap, issueBootstrap } from './credentials';
-
-const ZONE_LABEL = 'topology.kubernetes.io/zone';
-const TYPE_LABEL = 'node.kubernetes.io/instance-type';
 
 export async function scaleUp(pass: PoolPass): Promise<void> {
   // Churn seen earlier in this pass backs off from now (the status write records it).
@@ -124,13 +113,7 @@ async function createOne(
   const { deps, pool, cloud, options } = pass;
   const candidates = zones.filter((z) => !full.has(z)).sort((a, b) => (perZone.get(a) ?? 0) - (perZone.get(b) ?? 0));
   for (const zone of candidates) {
-    const labels = {
-      ...pool.spec.labels,
-      [POOL_LABEL]: pool.metadata.name,
-      [CLOUD_LABEL]: cloud.metadata.name,
-      [ZONE_LABEL]: zone,
-      [TYPE_LABEL]: pool.spec.instanceType,
-    };
+    const labels = machineLabels(pool, cloud.metadata.name, zone);
     const expected = await machineCapacity(pass.provider, pool.spec.instanceType, zone);
     const token = await issueBootstrap(
       deps,
