@@ -70,15 +70,13 @@ export async function autoscale(pass: PoolPass, decision: Decision | undefined):
       `scale-up: ${pool.metadata.name} ${from}->${target} (max: ${max}) for ${decision.triggered.length} unschedulable pod(s)`,
       AUTOSCALER_SOURCE,
     );
-    const events: EventRecord[] = decision.triggered
-      .slice(0, 100)
-      .map((pod) => ({
-        involved: pod,
-        type: 'Normal',
-        reason: 'TriggeredScaleUp',
-        message,
-        source: AUTOSCALER_SOURCE,
-      }));
+    const events: EventRecord[] = decision.triggered.slice(0, 100).map((pod) => ({
+      involved: pod,
+      type: 'Normal',
+      reason: 'TriggeredScaleUp',
+      message,
+      source: AUTOSCALER_SOURCE,
+    }));
     await recordEvents(deps, events);
   }
   if (remove && machine?.node) {
