@@ -140,16 +140,16 @@ function scaleDownCondition(
       reason: 'ScaleDown',
       message: `retiring ${remove.node}: ${remove.message}`,
     };
+  const why = needed.slice(0, 5).join('; ') + (needed.length > 5 ? `; and ${needed.length - 5} more` : '');
   if (unneeded.length > 0) {
     const list = unneeded.map((u) => `${u.node} since ${u.since}`).join(', ');
     return {
       type: 'ScaleDown',
       status: 'True',
       reason: 'CandidatesPresent',
-      message: `unneeded: ${list}; retired after ${g.settings.unneededMs / 1000} s unneeded, never below minNodes (${g.min})`,
+      message: `unneeded: ${list} (retired after ${g.settings.unneededMs / 1000} s unneeded, one at a time, never below minNodes ${g.min})${needed.length ? `; needed: ${why}` : ''}`,
     };
   }
-  const why = needed.slice(0, 5).join('; ') + (needed.length > 5 ? `; and ${needed.length - 5} more` : '');
   return {
     type: 'ScaleDown',
     status: 'False',
