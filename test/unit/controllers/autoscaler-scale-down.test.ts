@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { planAutoscaling } from '../../../functions/controllers/autoscaler';
 import type { Group } from '../../../functions/controllers/autoscaler/group';
-import type { Node, NodePool, PersistentVolume, PersistentVolumeClaim, Pod, PodDisruptionBudget } from '../../../schemas';
+import type {
+  Node,
+  NodePool,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  Pod,
+  PodDisruptionBudget,
+} from '../../../schemas';
 import { makeNode, makePod, type PodOptions } from '../../helpers/objects';
 
 const NOW = Date.parse('2026-12-01T00:00:00Z');
@@ -19,7 +26,11 @@ function poolNode(name: string, o: { cpu?: string; annotations?: Record<string, 
   return n;
 }
 
-function running(name: string, node: string, o: PodOptions & { annotations?: Record<string, string>; volumes?: Pod['spec']['volumes'] } = {}): Pod {
+function running(
+  name: string,
+  node: string,
+  o: PodOptions & { annotations?: Record<string, string>; volumes?: Pod['spec']['volumes'] } = {},
+): Pod {
   const { annotations, volumes, ...rest } = o;
   const pod = makePod(name, { owner, nodeName: node, cpu: '500m', ...rest });
   pod.metadata.uid = `uid-${name}`;
@@ -150,17 +161,28 @@ describe('cluster autoscaler scale-down', () => {
 
   it('keeps nodes with pods that have no controller, local storage or safe-to-evict "false", or annotated scale-down-disabled', () => {
     const cases: [string, Pod | Node][] = [
-      ['is not run by a controller', { ...running('bare', 'web-1'), metadata: { name: 'bare', namespace: 'default', uid: 'u' } } as Pod],
+      [
+        'is not run by a controller',
+        { ...running('bare', 'web-1'), metadata: { name: 'bare', namespace: 'default', uid: 'u' } } as Pod,
+      ],
       ['emptyDir volume "scratch"', running('tmp', 'web-1', { volumes: [{ name: 'scratch', emptyDir: {} }] })],
       ['hostPath volume "host"', running('hp', 'web-1', { volumes: [{ name: 'host', hostPath: { path: '/var' } }] })],
-      ['safe-to-evict: "false"', running('pin', 'web-1', { annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } })],
+      [
+        'safe-to-evict: "false"',
+        running('pin', 'web-1', { annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } }),
+      ],
     ];
     for (const [why, pod] of cases) {
       const d = plan(group(twoNodes()), [pod as Pod]);
-      expect(d?.unneeded.map((u) => u.node), why).toEqual(['web-2']);
+      expect(
+        d?.unneeded.map((u) => u.node),
+        why,
+      ).toEqual(['web-2']);
       expect(d?.conditions[1]?.message, why).toContain(why);
     }
-    const disabled = poolNode('web-1', { annotations: { 'cluster-autoscaler.kubernetes.io/scale-down-disabled': 'true' } });
+    const disabled = poolNode('web-1', {
+      annotations: { 'cluster-autoscaler.kubernetes.io/scale-down-disabled': 'true' },
+    });
     const d = plan(group([disabled, poolNode('web-2')]), []);
     expect(d?.unneeded.map((u) => u.node)).toEqual(['web-2']);
   });
@@ -182,7 +204,11 @@ describe('cluster autoscaler scale-down', () => {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
       metadata: { name: 'pv-data' },
-      spec: { hostPath: { path: '/var/lib/ferry/volumes/pv-data' }, capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'] },
+      spec: {
+        hostPath: { path: '/var/lib/ferry/volumes/pv-data' },
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+      },
     } as PersistentVolume;
     const user = running('db', 'web-1', { volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'data' } }] });
     const d = plan(group(twoNodes()), [user], { claims: [claim], pvs: [pv] });

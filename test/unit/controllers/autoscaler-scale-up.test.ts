@@ -11,7 +11,10 @@ import { makeNode, makePod, type PodOptions } from '../../helpers/objects';
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 const owner = { kind: 'ReplicaSet', name: 'web', uid: 'rs-web' };
 
-function template(pool: string, o: { cpu?: string; memory?: string; labels?: Record<string, string>; taints?: Taint[]; zones?: string[] } = {}): TemplateSpec {
+function template(
+  pool: string,
+  o: { cpu?: string; memory?: string; labels?: Record<string, string>; taints?: Taint[]; zones?: string[] } = {},
+): TemplateSpec {
   const zones = o.zones ?? [`${pool}-a`];
   return {
     labelsFor: (zone) => ({ ...o.labels, 'ferry.dev/pool': pool, 'topology.kubernetes.io/zone': zone }),
@@ -47,7 +50,9 @@ function pending(name: string, o: PodOptions & { affinity?: Pod['spec']['affinit
   if (affinity) pod.spec.affinity = affinity;
   pod.status = {
     phase: 'Pending',
-    conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/0 nodes are available.' }],
+    conditions: [
+      { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/0 nodes are available.' },
+    ],
   };
   return pod;
 }
@@ -64,7 +69,8 @@ function plan(groups: Group[], pods: Pod[], o: { nodes?: Node[]; maxNew?: number
   });
 }
 
-const many = (n: number, o: PodOptions = {}) => Array.from({ length: n }, (_, i) => pending(`p${i}`, { cpu: '1', ...o }));
+const many = (n: number, o: PodOptions = {}) =>
+  Array.from({ length: n }, (_, i) => pending(`p${i}`, { cpu: '1', ...o }));
 
 describe('cluster autoscaler scale-up', () => {
   it('asks for as many nodes as the pending pods need, packed first-fit', () => {
@@ -109,19 +115,27 @@ describe('cluster autoscaler scale-up', () => {
     const p = plan([group('web', { tpl: { cpu: '2' } })], [pending('big', { cpu: '3' })]);
     expect(p.decisions.get('web')?.added).toBe(0);
     expect(p.notTriggered).toEqual([
-      { pod: expect.objectContaining({ metadata: expect.objectContaining({ name: 'big' }) }), message: "pod didn't trigger scale-up: 1 Insufficient cpu" },
+      {
+        pod: expect.objectContaining({ metadata: expect.objectContaining({ name: 'big' }) }),
+        message: "pod didn't trigger scale-up: 1 Insufficient cpu",
+      },
     ]);
   });
 
-  it("grows only the pool whose taints the pod tolerates and whose labels its selector names", () => {
-    const gpu = group('gpu', { tpl: { labels: { accel: 'gpu' }, taints: [{ key: 'gpu', value: 'yes', effect: 'NoSchedule' }] } });
+  it('grows only the pool whose taints the pod tolerates and whose labels its selector names', () => {
+    const gpu = group('gpu', {
+      tpl: { labels: { accel: 'gpu' }, taints: [{ key: 'gpu', value: 'yes', effect: 'NoSchedule' }] },
+    });
     const web = group('web');
     const tolerating = pending('t', {
       cpu: '1',
       nodeSelector: { accel: 'gpu' },
       tolerations: [{ key: 'gpu', operator: 'Equal', value: 'yes', effect: 'NoSchedule' }],
     });
-    const p = plan([gpu, web], [tolerating, pending('plain', { cpu: '1' }), pending('picky', { cpu: '1', nodeSelector: { accel: 'gpu' } })]);
+    const p = plan(
+      [gpu, web],
+      [tolerating, pending('plain', { cpu: '1' }), pending('picky', { cpu: '1', nodeSelector: { accel: 'gpu' } })],
+    );
     expect(p.decisions.get('gpu')?.triggered.map((x) => x.metadata.name)).toEqual(['t']);
     expect(p.decisions.get('web')?.triggered.map((x) => x.metadata.name)).toEqual(['plain']);
     expect(p.notTriggered.map((n) => n.message)).toEqual([
@@ -130,18 +144,29 @@ describe('cluster autoscaler scale-up', () => {
   });
 
   it('honours required node affinity and pod anti-affinity on the template nodes', () => {
-    const spread = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } }] } };
+    const spread = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } },
+        ],
+      },
+    };
     const pods = ['a', 'b', 'c'].map((n) => pending(n, { cpu: '100m', labels: { app: 'db' }, affinity: spread }));
     expect(plan([group('web')], pods).decisions.get('web')?.added).toBe(3); // one per node, not one node
 
     const zoned = {
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In' as const, values: ['eu-b'] }] }],
+          nodeSelectorTerms: [
+            { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In' as const, values: ['eu-b'] }] },
+          ],
         },
       },
     };
-    const p = plan([group('a', { tpl: { zones: ['eu-a'] } }), group('b', { tpl: { zones: ['eu-b'] } })], [pending('z', { cpu: '1', affinity: zoned })]);
+    const p = plan(
+      [group('a', { tpl: { zones: ['eu-a'] } }), group('b', { tpl: { zones: ['eu-b'] } })],
+      [pending('z', { cpu: '1', affinity: zoned })],
+    );
     expect(p.decisions.get('b')?.added).toBe(1);
     expect(p.decisions.get('a')?.added).toBe(0);
   });
@@ -149,7 +174,10 @@ describe('cluster autoscaler scale-up', () => {
   it('counts the pods per node and memory, not only cpu', () => {
     const small = group('web', { tpl: { cpu: '64', memory: '1Gi' } });
     expect(plan([small], many(4, { cpu: '10m', memory: '512Mi' })).decisions.get('web')?.added).toBe(2);
-    const few: Group = { ...group('few'), template: { ...template('few'), allocatable: { cpu: '64', memory: '64Gi', pods: '3' } } };
+    const few: Group = {
+      ...group('few'),
+      template: { ...template('few'), allocatable: { cpu: '64', memory: '64Gi', pods: '3' } },
+    };
     expect(plan([few], many(7, { cpu: '10m' })).decisions.get('few')?.added).toBe(3);
   });
 
@@ -160,7 +188,10 @@ describe('cluster autoscaler scale-up', () => {
       metadata: { name: 'agent', namespace: 'kube-system' },
       spec: {
         selector: { matchLabels: { app: 'agent' } },
-        template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'a', image: 'x', resources: { requests: { cpu: '1' } } }] } },
+        template: {
+          metadata: { labels: { app: 'agent' } },
+          spec: { containers: [{ name: 'a', image: 'x', resources: { requests: { cpu: '1' } } }] },
+        },
       },
     } as DaemonSet;
     // 4-cpu nodes with 1 cpu taken by the daemon: three 1-cpu pods a node, not four.
@@ -193,7 +224,10 @@ describe('cluster autoscaler scale-up', () => {
   });
 
   it('cannot grow a pool whose machine size is unknown, and says so', () => {
-    const g: Group = { ...group('web'), template: { unknown: 'pool web: the size of instance type "x1" is not known' } };
+    const g: Group = {
+      ...group('web'),
+      template: { unknown: 'pool web: the size of instance type "x1" is not known' },
+    };
     const p = plan([g], many(1));
     expect(p.decisions.get('web')?.added).toBe(0);
     expect(p.notTriggered[0]?.message).toContain('the size of instance type "x1" is not known');
