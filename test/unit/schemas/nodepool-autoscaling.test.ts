@@ -1,5 +1,8 @@
 /** NodePool `spec.autoscaling`: what the API stores, defaults and refuses (422 causes naming the field). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { NodePool } from '../../../schemas';
 import { applyDefaults } from '../../../schemas/defaults';
 import { validate } from '../../../schemas/validate';
@@ -58,5 +61,10 @@ describe('NodePool spec.autoscaling', () => {
     ];
     for (const [autoscaling, field] of bad) expect(fields({ maxNodes: 3, autoscaling }), field).toContain(field);
     expect(fields({ maxNodes: 3, autoscaling: {} })).toContain('spec.autoscaling.enabled');
+  });
+
+  it("accepts the README's example, examples/clouds/autoscaled-nodepool.yaml", () => {
+    const text = readFileSync(join(import.meta.dirname, '../../../examples/clouds/autoscaled-nodepool.yaml'), 'utf8');
+    expect(validate(applyDefaults(parse(text)))).toEqual([]);
   });
 });
