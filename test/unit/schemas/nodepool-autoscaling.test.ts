@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { NodePool } from '../../../schemas';
 import { applyDefaults } from '../../../schemas/defaults';
+import { COLUMNS, type KindColumns } from '../../../schemas/printers/columns';
 import { validate } from '../../../schemas/validate';
 
 const pool = (spec: Record<string, unknown>) =>
@@ -66,5 +67,18 @@ describe('NodePool spec.autoscaling', () => {
   it("accepts the README's example, examples/clouds/autoscaled-nodepool.yaml", () => {
     const text = readFileSync(join(import.meta.dirname, '../../../examples/clouds/autoscaled-nodepool.yaml'), 'utf8');
     expect(validate(applyDefaults(parse(text)))).toEqual([]);
+  });
+});
+
+describe('NodePool table columns', () => {
+  it("print the autoscaler's count while it is enabled, and the user's count otherwise", () => {
+    const { headers, row } = COLUMNS.NodePool as KindColumns;
+    expect(headers).toEqual(['NAME', 'CLOUD', 'TYPE', 'DESIRED', 'READY', 'MIN', 'MAX', 'AUTOSCALING', 'AGE']);
+    const scaled = {
+      ...pool({ minNodes: 1, maxNodes: 5, autoscaling: { enabled: true } }),
+      status: { readyNodes: 2, autoscaling: { desiredNodes: 3 } },
+    };
+    expect(row(scaled, Date.now()).slice(0, 8)).toEqual(['web', 'aws-eu', 't3.medium', '3', '2', '1', '5', 'on']);
+    expect(row(pool({ desiredNodes: 9, maxNodes: 4 }), Date.now()).slice(3, 8)).toEqual(['4', '0', '0', '4', 'off']);
   });
 });
