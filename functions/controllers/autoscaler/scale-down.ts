@@ -8,6 +8,7 @@
  * A node unneeded for `scaleDownUnneededSeconds` in a row is removed, one at a time by default,
  * never below `minNodes`, never in a pass that grew a pool nor within `scaleDownDelayAfterAddSeconds`
  * of the pool's last growth. Removal is the node pool's drained retirement, so budgets hold there too.
+ * Empty nodes need no simulation; nodes with pods are simulated up to MAX_SIMULATED a pass.
  */
 import type { Node, Pod, PodDisruptionBudget } from '../../../schemas';
 import { isoTime } from '../../../schemas/time';
@@ -48,7 +49,16 @@ interface Candidate {
   since: number;
   utilization: number;
   moving: Pod[];
+  /** Unneeded at the last check, not simulated in this pass (over MAX_SIMULATED): kept, not removed. */
+  unchecked?: boolean;
 }
+
+/**
+ * Nodes with pods simulated per pass (cluster-autoscaler's --scale-down-non-empty-candidates-count,
+ * default 30): each simulation is a scheduler snapshot of the cluster, so a pass stays bounded
+ * however many nodes are under the threshold; the rest wait for a later pass.
+ */
+export const MAX_SIMULATED = 30;
 
 export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
   const { view, groups } = input;
@@ -59,9 +69,11 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
   for (const p of view.pods)
     if (p.spec.nodeName) podsOn.set(p.spec.nodeName, [...(podsOn.get(p.spec.nodeName) ?? []), p]);
 
+  // Cheap checks first, for every node; the simulation (a scheduler snapshot without the node)
+  // only for the nodes that pass them, and at most MAX_SIMULATED nodes with pods a pass.
   const candidates: Candidate[] = [];
+  const toSimulate: (Candidate & { previous: boolean })[] = [];
   for (const g of groups) {
-    const unneeded: { node: string; since: string }[] = [];
     const needed: string[] = [];
     for (const node of g.nodes) {
       const name = node.metadata.name;
@@ -80,19 +92,34 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
         if (blocker) return blocker;
         const budget = budgetBlocker(moving, input.budgets);
         if (budget) return budget;
-        const stuck = unmovable(view, new Set([name]), moving);
-        if (stuck) return stuck;
-        const since = g.unneeded.find((u) => u.node === name)?.since;
-        const at = since && !Number.isNaN(Date.parse(since)) ? Date.parse(since) : now;
-        unneeded.push({ node: name, since: isoTime(at) });
-        candidates.push({ group: g, node, since: at, utilization: Math.max(cpu, mem), moving });
+        const since = Date.parse(g.unneeded.find((u) => u.node === name)?.since ?? '');
+        const c = { group: g, node, since: Number.isNaN(since) ? now : since, utilization: Math.max(cpu, mem), moving };
+        if (moving.length === 0) candidates.push(c);
+        else toSimulate.push({ ...c, previous: !Number.isNaN(since) });
         return undefined;
       })();
       if (why) needed.push(`${name}: ${why}`);
     }
-    result.unneeded.set(g.name, unneeded);
     result.needed.set(g.name, needed);
   }
+  // Nodes already unneeded first (their timers run), then the emptiest.
+  toSimulate.sort(
+    (a, b) => Number(b.previous) - Number(a.previous) || a.since - b.since || a.utilization - b.utilization,
+  );
+  for (const [i, c] of toSimulate.entries()) {
+    const stuck = i < MAX_SIMULATED ? unmovable(view, new Set([c.node.metadata.name]), c.moving) : 'not simulated';
+    if (!stuck) candidates.push(c);
+    else if (i >= MAX_SIMULATED && c.previous) candidates.push({ ...c, unchecked: true });
+    else if (i < MAX_SIMULATED) result.needed.get(c.group.name)?.push(`${c.node.metadata.name}: ${stuck}`);
+  }
+  for (const g of groups)
+    result.unneeded.set(
+      g.name,
+      candidates
+        .filter((c) => c.group === g)
+        .map((c) => ({ node: c.node.metadata.name, since: isoTime(c.since) }))
+        .sort((a, b) => cmp(a.node, b.node)),
+    );
 
   if (input.scaledUp) return result;
   let room = input.parallelism - input.retiring;
@@ -100,7 +127,7 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
   const gone = new Set<string>();
   const moved: Pod[] = [];
   const ripe = candidates
-    .filter((c) => now - c.since >= c.group.settings.unneededMs)
+    .filter((c) => !c.unchecked && now - c.since >= c.group.settings.unneededMs)
     .sort(
       (a, b) => a.since - b.since || a.utilization - b.utilization || cmp(a.node.metadata.name, b.node.metadata.name),
     );

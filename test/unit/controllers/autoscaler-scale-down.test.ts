@@ -241,4 +241,17 @@ describe('cluster autoscaler scale-down', () => {
     expect(d?.added).toBe(1);
     expect(d?.remove).toBeUndefined();
   });
+
+  it('simulates at most 30 nodes with pods a pass, keeping the timers of those it does not get to', () => {
+    const nodes = Array.from({ length: 40 }, (_, i) => poolNode(`web-${String(i).padStart(2, '0')}`));
+    const pods = nodes.map((n, i) => running(`p${i}`, n.metadata.name));
+    const first = plan(group(nodes), pods);
+    expect(first?.unneeded).toHaveLength(30);
+
+    // The next pass: 31 were unneeded; 30 are simulated again, the one left over keeps its timer.
+    const previous = [...(first?.unneeded ?? []), { node: 'web-39', since: since(MIN) }];
+    const next = plan(group(nodes, { unneeded: previous }), pods);
+    expect(next?.unneeded).toHaveLength(31);
+    expect(next?.unneeded).toContainEqual({ node: 'web-39', since: since(MIN) });
+  });
 });

@@ -61,6 +61,8 @@ describe('NodePool spec.autoscaling', () => {
       [{ enabled: true, expander: 'random' }, 'spec.autoscaling.expander'],
     ];
     for (const [autoscaling, field] of bad) expect(fields({ maxNodes: 3, autoscaling }), field).toContain(field);
+    expect(fields({ maxNodes: 1001, autoscaling: { enabled: true } })).toEqual(['spec.maxNodes']);
+    expect(fields({ maxNodes: 1000, autoscaling: { enabled: true } })).toEqual([]);
     expect(fields({ maxNodes: 3, autoscaling: {} })).toContain('spec.autoscaling.enabled');
   });
 
