@@ -205,4 +205,49 @@ describe('cluster autoscaler in simulation', () => {
       },
     );
   }
+
+  it('grows the pool whose labels and taints the pending pod asks for, not the other', async () => {
+    const c = await cluster({ minNodes: 0, maxNodes: 3, autoscaling: { enabled: true } });
+    await c.sim.apply({
+      apiVersion: 'ferry.dev/v1',
+      kind: 'NodePool',
+      metadata: { name: 'gpu' },
+      spec: {
+        cloud: 'sim',
+        instanceType: 'm4',
+        zones: ['sim-a'],
+        minNodes: 0,
+        maxNodes: 2,
+        labels: { accel: 'gpu' },
+        taints: [{ key: 'accel', value: 'gpu', effect: 'NoSchedule' }],
+        autoscaling: { enabled: true },
+      },
+    });
+    const job = deployment('train', 1, { cpu: '1' });
+    job.spec.template.spec = {
+      ...job.spec.template.spec,
+      nodeSelector: { accel: 'gpu' },
+      tolerations: [{ key: 'accel', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }],
+    };
+    await c.sim.apply(job);
+    await c.run(3 * 60_000);
+
+    expect(c.fake.live().map((m) => m.pool)).toEqual(['gpu']);
+    const pod = running(await c.sim.pods())[0] as Pod;
+    expect(c.fake.live()[0]?.name).toBe(pod.spec.nodeName);
+    const triggered = await c.events('TriggeredScaleUp');
+    expect(triggered[0]?.message).toBe('pod triggered scale-up: [{gpu 0->1 (max: 2)}]');
+  });
+
+  it('grows no pool whose machine size nobody knows, and says so on the pod and the pool', async () => {
+    const c = await cluster({ instanceType: 'mystery', minNodes: 0, maxNodes: 3, autoscaling: { enabled: true } });
+    await c.sim.apply(deployment('app', 2, { cpu: '1' }));
+    await c.run(2 * 60_000);
+
+    expect(c.fake.made).toBe(0);
+    const refused = await c.events('NotTriggerScaleUp');
+    expect(refused).toHaveLength(2);
+    expect(refused[0]?.message).toContain('the size of instance type "mystery" is not known');
+    expect(condition(await c.pool(), 'ScaleUp')).toMatchObject({ status: 'False', reason: 'UnknownTemplate' });
+  });
 });
