@@ -107,11 +107,15 @@ async function groupOf(
   const settings = autoscalingOf(pool) as NonNullable<ReturnType<typeof autoscalingOf>>;
   const min = pool.spec.minNodes ?? 0;
   const max = pool.spec.maxNodes ?? min;
-  const hold = creationHold(churnOf(pool.status?.churn, generationOf(pool)), now);
+  const churn = churnOf(pool.status?.churn, generationOf(pool));
+  const hold = creationHold(churn, now);
   let target = autoscaledTarget(pool);
-  // A pool that cannot create now is not counted on for what it has not made: its target falls
-  // back to the machines it has, so other pools can take the pods (cluster-autoscaler's back-off).
-  if (hold) target = Math.min(Math.max(Math.min(target, pool.status?.nodes ?? nodes.length), min), max);
+  // A pool that cannot create now is not counted on for what it has not made (upcoming() is 0
+  // while it holds), so other pools may take the pods, as cluster-autoscaler backs a group off.
+  // Its target stays while it backs off: a target lowered to what it has would make the pool
+  // "settled", which forgets the churn, and the loop the guard is for would start again. Only a
+  // Degraded pool (which stays Degraded however settled) falls back to the machines it has.
+  if (churn?.degraded) target = Math.min(Math.max(Math.min(target, pool.status?.nodes ?? nodes.length), min), max);
   const status = pool.status?.autoscaling;
   return {
     name: pool.metadata.name,

@@ -26,7 +26,7 @@ interface Cluster {
   events(reason: string): Promise<(Obj & { message: string; involvedObject: { name: string } })[]>;
 }
 
-async function cluster(spec: Record<string, unknown>): Promise<Cluster> {
+async function cluster(spec: Record<string, unknown>, bootMs = BOOT_MS): Promise<Cluster> {
   const fake = new FakeProvider();
   fake.machineTypes.set('m4', { cpu: 4, memory: 8 * GiB });
   const sim = new Simulation({
@@ -45,7 +45,7 @@ async function cluster(spec: Record<string, unknown>): Promise<Cluster> {
   const boot = async () => {
     for (const m of fake.live()) {
       if (!seen.has(m.name)) seen.set(m.name, sim.now);
-      if (sim.nodes.has(m.name) || sim.now - (seen.get(m.name) as number) < BOOT_MS) continue;
+      if (sim.nodes.has(m.name) || sim.now - (seen.get(m.name) as number) < bootMs) continue;
       await sim.addNode(m.name, { cpu: '4', memory: '8Gi', labels: m.spec.bootstrap.labels });
     }
     for (const m of fake.machines.values())
@@ -249,5 +249,20 @@ describe('cluster autoscaler in simulation', () => {
     expect(refused).toHaveLength(2);
     expect(refused[0]?.message).toContain('the size of instance type "mystery" is not known');
     expect(condition(await c.pool(), 'ScaleUp')).toMatchObject({ status: 'False', reason: 'UnknownTemplate' });
+  });
+
+  it('bounds what machines that never register cost: three turns of churn, then Degraded and no more', async () => {
+    const c = await cluster({ minNodes: 0, maxNodes: 10, autoscaling: { enabled: true } }, Number.POSITIVE_INFINITY);
+    await c.sim.apply(deployment('app', 8, { cpu: '1' })); // two nodes' worth
+    await c.run(3 * 60 * 60_000);
+
+    expect(c.fake.made).toBeLessThanOrEqual(3 * 2);
+    expect(c.fake.live()).toHaveLength(0); // each deleted after its registration deadline
+    const pool = await c.pool();
+    expect(condition(pool, 'Degraded')).toMatchObject({ status: 'True', reason: 'RegistrationTimeout' });
+    expect(condition(pool, 'ScaleUp')).toMatchObject({ status: 'False', reason: 'Backoff' });
+    const made = c.fake.made;
+    await c.run(60 * 60_000);
+    expect(c.fake.made).toBe(made);
   });
 });
