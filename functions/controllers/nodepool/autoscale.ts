@@ -57,7 +57,7 @@ export async function autoscale(pass: PoolPass, decision: Decision | undefined):
   }
   pass.desired = target;
   pass.autoscalerConditions = decision.conditions;
-  const from = before?.desiredNodes ?? autoscaledTarget(pool);
+  const from = target - decision.added;
 
   if (decision.added > 0) {
     const max = pool.spec.maxNodes;
