@@ -66,6 +66,8 @@ export const LaunchSchema = Obj({
   /** The pool's generation when it was launched: retiring it at that same generation is churn. */
   generation: Int({ minimum: 0 }),
   launchedAt: Time(),
+  /** Where it was made (the autoscaler counts it as coming there until it registers). */
+  zone: Opt(Str()),
 });
 
 /**

@@ -17,6 +17,13 @@ export interface Group {
   target: number;
   /** Registered nodes of the pool in its Cloud that are not retiring. */
   nodes: Node[];
+  /**
+   * Those of `nodes` that registered but are not Ready yet, recently (an agent starting): still
+   * upcoming. A node NotReady for longer is broken: it takes a place in the target, and no room.
+   */
+  booting: Node[];
+  /** Zones of machines launched that have not registered yet (from the pool's launch records). */
+  launched: string[];
   /** Nodes of the pool retiring now (any reason). */
   retiring: number;
   /**
@@ -35,13 +42,26 @@ export interface TemplateSpec {
   labelsFor(zone: string): Record<string, string>;
   /** The zones the next machines go to, in order (the pool's fewest-first choice). */
   nextZones(count: number): string[];
+  /** Every zone of the pool: a pod that needs another zone than the next one gets its node there. */
+  zones: string[];
   taints: Taint[];
   allocatable: Record<string, string>;
 }
 
-/** Machines the group expects that are not registered nodes yet (created, or still to be). */
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+/** Machines the group expects that are not Ready nodes yet (booting, created, or still to be). */
 export function upcoming(g: Group): number {
-  return g.hold ? 0 : Math.max(0, g.target - g.nodes.length);
+  return g.hold ? 0 : Math.max(0, g.target - g.nodes.length + g.booting.length);
+}
+
+/** The zones of the upcoming machines: booting nodes' and launched machines' own, then the pool's next choices. */
+export function upcomingZones(g: Group, t: TemplateSpec): string[] {
+  const n = upcoming(g);
+  const known = [...g.booting.map((b) => b.metadata.labels?.[ZONE_LABEL] ?? ''), ...g.launched]
+    .filter((z) => z !== '')
+    .slice(0, n);
+  return [...known, ...t.nextZones(n - known.length)];
 }
 
 export function isKnown(t: Group['template']): t is TemplateSpec {

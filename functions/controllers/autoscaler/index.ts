@@ -21,7 +21,7 @@ import { planScaleDown, type Removal } from './scale-down';
 import { planScaleUp } from './scale-up';
 import type { ClusterView } from './simulator';
 
-export { type Group, type TemplateSpec, upcoming } from './group';
+export { type Group, type TemplateSpec, upcoming, upcomingZones } from './group';
 export {
   AUTOSCALER_SOURCE,
   type AutoscalerLimits,
@@ -45,8 +45,9 @@ export interface PlanInput {
 
 export interface Decision {
   target: number;
-  /** Nodes added to the target in this pass. */
+  /** Nodes added to the target in this pass, and the zone each goes to. */
   added: number;
+  zones: string[];
   /** Node to retire (its removal lowers the target by one). */
   remove?: Removal;
   unneeded: { node: string; since: string }[];
@@ -81,6 +82,7 @@ export function planAutoscaling(input: PlanInput): Plan {
     decisions.set(g.name, {
       target,
       added,
+      zones: up.zones.get(g.name) ?? [],
       ...(remove ? { remove } : {}),
       unneeded,
       triggered,

@@ -3,10 +3,11 @@
  * many new nodes for the pods the scheduler marked Unschedulable.
  *
  * 1. Pods that fit a node that is there, or one the pool is already making (its target is above
- *    its registered nodes: "upcoming" nodes, simulated as template nodes), wait: nothing is added
- *    for them, so a pass that runs while machines boot never asks twice.
+ *    its Ready nodes: "upcoming" nodes, simulated as template nodes in the zones they are made
+ *    in), wait: nothing is added for them, so a pass that runs while machines boot never asks twice.
  * 2. For the rest, each pool that may grow estimates how many template nodes its pods need,
- *    first-fit over the pods largest first, at most up to `maxNodes` and the pass's budget; the
+ *    first fit over the pods (those fitting fewer zones, then the largest, first; a new node in the
+ *    pool's next zone, else in a zone the pod needs), at most up to `maxNodes` and the budget; the
  *    expander (expander.ts) picks one pool, whose nodes join the simulation; the others estimate
  *    again over the pods left, until no pool helps or the budget is spent.
  * 3. Pods left get the reasons every pool gave (kube-scheduler's words for the template node,
@@ -18,7 +19,7 @@ import { findCondition } from '../../../schemas/conditions';
 import type { PodContext } from '../../scheduler/filters';
 import { isPending, type NodeInfo } from '../../scheduler/snapshot';
 import { bestOption, type Option } from './expander';
-import { type Group, isKnown, type TemplateSpec, upcoming } from './group';
+import { type Group, isKnown, type TemplateSpec, upcoming, upcomingZones } from './group';
 import { ClusterSim, type ClusterView, templateNode } from './simulator';
 
 export const REASON_MAX_SIZE = 'max node group size reached';
@@ -28,6 +29,8 @@ export const REASON_PASS_LIMIT = 'max new nodes per pass reached';
 export interface ScaleUpResult {
   /** New nodes per pool. */
   add: Map<string, number>;
+  /** The zone of each new node, per pool (the node pool creates them there). */
+  zones: Map<string, string[]>;
   /** Pods a scale-up is for, with their pool. */
   triggered: { pod: Pod; group: string }[];
   /** Pods no pool could take, with why, in cluster-autoscaler's message. */
@@ -55,7 +58,14 @@ export function unschedulablePods(pods: readonly Pod[]): Pod[] {
 }
 
 export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewNodes: number): ScaleUpResult {
-  const result: ScaleUpResult = { add: new Map(), triggered: [], notTriggered: [], waiting: 0, atMax: new Set() };
+  const result: ScaleUpResult = {
+    add: new Map(),
+    zones: new Map(),
+    triggered: [],
+    notTriggered: [],
+    waiting: 0,
+    atMax: new Set(),
+  };
   const candidates = new Set(unschedulablePods(view.pods).map((p) => p.metadata.uid));
   const added: Added[] = [];
   const placed: Placed[] = [];
@@ -96,6 +106,7 @@ export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewN
     const g = groups.find((x) => x.name === best.group) as Group;
     used.add(g.name);
     result.add.set(g.name, best.nodes);
+    result.zones.set(g.name, chosen.zones);
     budget -= best.nodes;
     for (const zone of chosen.zones) added.push({ group: g, zone });
     placed.push(...chosen.helped);
@@ -115,11 +126,7 @@ export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewN
         if (!isKnown(g.template)) count(g.template.unknown);
         else if ('unresolvable' in ctx) count(ctx.unresolvable);
         else {
-          const zone = g.template.nextZones(upcoming(g) + 1).at(-1) ?? '';
-          const probe = sim.probe(
-            templateNode(`template-${g.name}`, g.template.labelsFor(zone), g.template.taints, g.template.allocatable),
-          );
-          const why = sim.failure(probe, ctx);
+          const why = firstZoneFailure(sim, g, g.template, ctx);
           if (why) count(why);
           else if (g.hold) count(REASON_BACKOFF);
           else if (g.max - g.target - (result.add.get(g.name) ?? 0) <= 0) count(REASON_MAX_SIZE);
@@ -139,8 +146,7 @@ function rebuild(view: ClusterView, groups: readonly Group[], added: readonly Ad
   for (const g of groups) {
     if (!isKnown(g.template)) continue;
     const t = g.template;
-    const n = upcoming(g);
-    t.nextZones(n).forEach((zone, i) => {
+    upcomingZones(g, t).forEach((zone, i) => {
       sim.add(templateNode(`template-${g.name}-upcoming-${i}`, t.labelsFor(zone), t.taints, t.allocatable));
     });
   }
@@ -158,14 +164,21 @@ function rebuild(view: ClusterView, groups: readonly Group[], added: readonly Ad
 
 /** How many new nodes of `g` the pods need (first fit, largest pods first), at most `limit`. */
 function estimate(sim: ClusterSim, g: Group, t: TemplateSpec, pods: readonly Pod[], limit: number, firstIndex: number) {
-  const zones = t.nextZones(upcoming(g) + limit).slice(upcoming(g));
+  const planned = t.nextZones(upcoming(g) + limit).slice(upcoming(g));
+  const zones: string[] = [];
   const alloc = sim.probe(templateNode('size', {}, [], t.allocatable));
   const size = (c: PodContext) =>
     (alloc.allocCpu ? c.cpu / alloc.allocCpu : 0) + (alloc.allocMem ? c.mem / alloc.allocMem : 0);
+  // Pods that fit fewer of the pool's zones first (a zone-pinned pod opens the node in its zone,
+  // where the others can join it), then the largest first (binpacking's first fit decreasing).
+  const probes = t.zones.map((zone) => sim.probe(templateNode('zone', t.labelsFor(zone), t.taints, t.allocatable)));
   const contexts = pods
     .map((pod) => sim.context(pod))
     .filter((c): c is PodContext => !('unresolvable' in c))
-    .sort((a, b) => size(b) - size(a));
+    .map((c) => ({ c, zones: probes.filter((p) => !sim.failure(p, c)).length }))
+    .filter((x) => x.zones > 0)
+    .sort((a, b) => a.zones - b.zones || size(b.c) - size(a.c))
+    .map((x) => x.c);
   const fresh: NodeInfo[] = [];
   const helped: Placed[] = [];
   let limitedByMax = false;
@@ -173,16 +186,21 @@ function estimate(sim: ClusterSim, g: Group, t: TemplateSpec, pods: readonly Pod
     const ctx = sim.context(first.pod) as PodContext; // sees the nodes added so far
     let node = sim.place(ctx, fresh);
     if (!node) {
-      const zone = zones[fresh.length];
-      if (zone === undefined) {
+      const next = planned[fresh.length];
+      if (next === undefined) {
         limitedByMax ||= limit === g.max - g.target;
         continue;
       }
       // Named as rebuild() names the nodes decided, so the placements replay onto them.
       const name = `template-${g.name}-new-${firstIndex + fresh.length}`;
-      const tn = templateNode(name, t.labelsFor(zone), t.taints, t.allocatable);
-      if (sim.failure(sim.probe(tn), ctx)) continue;
-      node = sim.add(tn);
+      // The pool's next zone, else the first other zone whose node would take the pod (a pod
+      // pinned or spread to a zone gets its node there: the node pool is told where).
+      const fits = [next, ...t.zones.filter((z) => z !== next)]
+        .map((zone) => ({ zone, node: templateNode(name, t.labelsFor(zone), t.taints, t.allocatable) }))
+        .find((c) => !sim.failure(sim.probe(c.node), ctx));
+      if (!fits) continue;
+      node = sim.add(fits.node);
+      zones.push(fits.zone);
       fresh.push(node);
       sim.commit(ctx, node);
     }
@@ -197,5 +215,20 @@ function estimate(sim: ClusterSim, g: Group, t: TemplateSpec, pods: readonly Pod
     allocCpu: fresh.reduce((s, n) => s + n.allocCpu, 0),
     allocMem: fresh.reduce((s, n) => s + n.allocMem, 0),
   };
-  return { option, helped, zones: zones.slice(0, fresh.length), limitedByMax };
+  return { option, helped, zones, limitedByMax };
+}
+
+/** Why no zone's template node of the pool takes the pod (the next zone's reason), or undefined if one does. */
+function firstZoneFailure(sim: ClusterSim, g: Group, t: TemplateSpec, ctx: PodContext): string | undefined {
+  const next = t.nextZones(upcoming(g) + 1).at(-1) ?? t.zones[0] ?? '';
+  let first: string | undefined;
+  for (const zone of [next, ...t.zones.filter((z) => z !== next)]) {
+    const why = sim.failure(
+      sim.probe(templateNode(`template-${g.name}`, t.labelsFor(zone), t.taints, t.allocatable)),
+      ctx,
+    );
+    if (!why) return undefined;
+    first ??= why;
+  }
+  return first;
 }

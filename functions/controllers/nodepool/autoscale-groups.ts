@@ -27,6 +27,7 @@ import { churnOf, creationHold } from './churn';
 import { cloudConfig } from './cloud-config';
 import {
   CLOUD_LABEL,
+  DEFAULTS,
   generationOf,
   isNodeReady,
   machineLabels,
@@ -87,7 +88,11 @@ export async function readAutoscalerInput(
     retiring += leaving.length;
     const here = mine.filter((n) => n.metadata.labels?.[CLOUD_LABEL] === cloud.metadata.name && !leaving.includes(n));
     const provider = await options.providerFor(await cloudConfig(deps, cloud));
-    groups.push(await groupOf(pool, cloud, here, leaving.length, provider, now));
+    const deadline = options.registrationTimeoutMs ?? DEFAULTS.registrationTimeoutMs;
+    const booting = here.filter(
+      (n) => !isNodeReady(n) && now - Date.parse(n.metadata.creationTimestamp ?? '') < deadline,
+    );
+    groups.push(await groupOf(pool, cloud, here, booting, leaving.length, provider, now));
   }
   const volumes: Volumes = {
     claims: new Map(claims.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c])),
@@ -100,6 +105,7 @@ async function groupOf(
   pool: NodePool,
   cloud: Cloud,
   nodes: Node[],
+  booting: Node[],
   retiring: number,
   provider: CloudProvider,
   now: number,
@@ -125,6 +131,10 @@ async function groupOf(
     max,
     target,
     nodes,
+    booting,
+    launched: (pool.status?.launches ?? [])
+      .filter((l) => l.cloud === cloud.metadata.name && l.zone && !nodes.some((n) => n.metadata.name === l.name))
+      .map((l) => l.zone as string),
     retiring,
     template: await templateOf(pool, cloud, nodes, provider),
     ...(hold ? { hold } : {}),
@@ -176,6 +186,7 @@ async function templateOf(
       }
       return out;
     },
+    zones,
     taints: pool.spec.taints ?? [],
     allocatable: { pods: DEFAULT_PODS, ...allocatable },
   };

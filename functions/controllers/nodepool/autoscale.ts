@@ -57,6 +57,7 @@ export async function autoscale(pass: PoolPass, decision: Decision | undefined):
   }
   pass.desired = target;
   pass.autoscalerConditions = decision.conditions;
+  if (decision.added > 0) pass.zoneHints = decision.zones;
   const from = target - decision.added;
 
   if (decision.added > 0) {

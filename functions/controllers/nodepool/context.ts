@@ -91,6 +91,8 @@ export interface PoolPass {
   ambiguous: boolean;
   /** The autoscaler's ScaleUp / ScaleDown conditions for this pool (autoscaled pools only). */
   autoscalerConditions?: Condition[];
+  /** Where the autoscaler wants this pass's new machines, in order (a pod needs that zone). */
+  zoneHints?: string[];
 }
 
 export function isRetiring(m: Machine): boolean {

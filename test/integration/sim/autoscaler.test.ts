@@ -265,4 +265,18 @@ describe('cluster autoscaler in simulation', () => {
     await c.run(60 * 60_000);
     expect(c.fake.made).toBe(made);
   });
+
+  it('makes the new machine in the zone the pending pod is pinned to', async () => {
+    const c = await cluster({ minNodes: 0, maxNodes: 4, autoscaling: { enabled: true } });
+    const pinned = deployment('pinned', 1, { cpu: '1' });
+    pinned.spec.template.spec = {
+      ...pinned.spec.template.spec,
+      nodeSelector: { 'topology.kubernetes.io/zone': 'sim-b' },
+    };
+    await c.sim.apply(pinned);
+    await c.run(3 * 60_000);
+
+    expect(c.fake.live().map((m) => m.zone)).toEqual(['sim-b']); // sim-a would be the pool's next zone
+    expect(running(await c.sim.pods())).toHaveLength(1);
+  });
 });

@@ -49,6 +49,8 @@ function group(nodes: Node[], o: Partial<Group> = {}): Group {
     max: 10,
     target: nodes.length,
     nodes,
+    booting: [],
+    launched: [],
     retiring: 0,
     template: { unknown: 'not needed here' },
     unneeded: [],
@@ -229,6 +231,7 @@ describe('cluster autoscaler scale-down', () => {
       template: {
         labelsFor: () => ({ 'ferry.dev/pool': 'web' }),
         nextZones: (n) => Array(n).fill('a'),
+        zones: ['a'],
         taints: [],
         allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
       },

@@ -19,6 +19,7 @@ function template(
   return {
     labelsFor: (zone) => ({ ...o.labels, 'ferry.dev/pool': pool, 'topology.kubernetes.io/zone': zone }),
     nextZones: (n) => Array.from({ length: n }, (_, i) => zones[i % zones.length] as string),
+    zones,
     taints: o.taints ?? [],
     allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: '110' },
   };
@@ -34,6 +35,8 @@ function group(name: string, o: Partial<Group> & { tpl?: Parameters<typeof templ
     max: 10,
     target: 0,
     nodes: [],
+    booting: [],
+    launched: [],
     retiring: 0,
     template: template(name, tpl),
     unneeded: [],
@@ -243,5 +246,23 @@ describe('cluster autoscaler scale-up', () => {
     const p = plan([group('web')], [fresh, nominated, bound]);
     expect(p.decisions.get('web')?.added).toBe(0);
     expect(p.notTriggered).toEqual([]);
+  });
+
+  it("puts a new node in the zone a pending pod needs, not the pool's next zone", () => {
+    const zoned = { nodeSelector: { 'topology.kubernetes.io/zone': 'eu-b' } };
+    const g = group('web', { tpl: { zones: ['eu-a', 'eu-b'] } });
+    const p = plan([g], [pending('z', { cpu: '1', ...zoned }), pending('any', { cpu: '1' })]);
+    expect(p.decisions.get('web')).toMatchObject({ added: 1, zones: ['eu-b'] }); // both fit the one node in eu-b
+    expect(p.notTriggered).toEqual([]);
+  });
+
+  it('counts a node that registered but is not Ready yet as coming, and a long NotReady one as no room', () => {
+    const booting = makeNode('web-1', { cpu: '4', ready: false, labels: { 'ferry.dev/pool': 'web' } });
+    const waiting = plan([group('web', { target: 1, nodes: [booting], booting: [booting] })], many(4), {
+      nodes: [booting],
+    });
+    expect(waiting.decisions.get('web')?.added).toBe(0);
+    const broken = plan([group('web', { target: 1, nodes: [booting], booting: [] })], many(4), { nodes: [booting] });
+    expect(broken.decisions.get('web')).toMatchObject({ added: 1, target: 2 });
   });
 });
