@@ -4,7 +4,7 @@
  * node and the local provider starts another agent process, which registers and runs the pod.
  * Scaled back, the idle node is retired (drained, its agent stopped) after the unneeded time.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -119,7 +119,7 @@ describeDocker('cluster autoscaler on the local provider', () => {
         instanceType: 'local',
         zones: ['local-a'],
         minNodes: 1,
-        maxNodes: 2,
+        maxNodes: 3,
         autoscaling: { enabled: true, scaleDownUnneededSeconds: 5, scaleDownDelayAfterAddSeconds: 0 },
       },
     });
@@ -150,6 +150,8 @@ describeDocker('cluster autoscaler on the local provider', () => {
       'both pods Ready on two nodes',
     );
     expect(await agents()).toHaveLength(2);
+    // One more agent, not two: passes while it started (every second) counted it as coming.
+    expect(readdirSync(join(dataDir, 'nodes'))).toHaveLength(2);
     const onNodes = new Set((await appPods()).map((p) => p.spec.nodeName));
     expect(onNodes.size).toBe(2);
     const pool = (await plane.store.get<NodePool>({ kind: 'NodePool', name: 'web' })) as NodePool;
