@@ -3,8 +3,8 @@
  * clusters of 100 and 1,000 nodes (one autoscaled pool, 5 pods a node), idle (every node under the
  * threshold: the scale-down simulations) and with 500 unschedulable pods (the scale-up estimate),
  * against a baseline measured in the same run: one scheduler snapshot of the same cluster. A plan
- * is a few snapshots plus at most 30 scale-down simulations (MAX_SIMULATED), so its cost in
- * snapshots is bounded whatever the cluster's size; the table says how many it took.
+ * is a few snapshots plus at most 30 scale-down simulations (MAX_SIMULATED), each answered in
+ * place on one snapshot for pods without affinity: the table says what that costs in snapshots.
  * Each figure is the median of three runs, after one run that is not measured (warm-up).
  */
 import { type Group, planAutoscaling } from '../functions/controllers/autoscaler';
@@ -104,5 +104,5 @@ for (const size of [100, 1000]) {
   }
 }
 report('autoscaler', rows, {
-  note: `a plan is a few snapshots plus at most ${MAX_SIMULATED} scale-down simulations; new nodes at most 10 a pass`,
+  note: `a plan: a few snapshots, at most ${MAX_SIMULATED} scale-down simulations, at most 10 new nodes a pass`,
 });

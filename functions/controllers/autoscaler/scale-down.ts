@@ -107,7 +107,8 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
     (a, b) => Number(b.previous) - Number(a.previous) || a.since - b.since || a.utilization - b.utilization,
   );
   for (const [i, c] of toSimulate.entries()) {
-    const stuck = i < MAX_SIMULATED ? unmovable(view, new Set([c.node.metadata.name]), c.moving) : 'not simulated';
+    const stuck =
+      i < MAX_SIMULATED ? unmovable(view, base, new Set([c.node.metadata.name]), c.moving) : 'not simulated';
     if (!stuck) candidates.push(c);
     else if (i >= MAX_SIMULATED && c.previous) candidates.push({ ...c, unchecked: true });
     else if (i < MAX_SIMULATED) result.needed.get(c.group.name)?.push(`${c.node.metadata.name}: ${stuck}`);
@@ -139,7 +140,7 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
     if (g.target - (leaving.get(g.name) ?? 0) - 1 < g.min) continue;
     // Removed together, their pods must fit the rest together.
     const without = new Set([...gone, c.node.metadata.name]);
-    if (gone.size > 0 && unmovable(view, without, [...moved, ...c.moving])) continue;
+    if (gone.size > 0 && unmovable(view, base, without, [...moved, ...c.moving])) continue;
     gone.add(c.node.metadata.name);
     moved.push(...c.moving);
     leaving.set(g.name, (leaving.get(g.name) ?? 0) + 1);
@@ -154,8 +155,16 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
 }
 
 /** The first pod that fits no node once the nodes in `without` are gone, as a reason; undefined if all fit. */
-function unmovable(view: ClusterView, without: ReadonlySet<string>, pods: readonly Pod[]): string | undefined {
+function unmovable(
+  view: ClusterView,
+  base: ClusterSim,
+  without: ReadonlySet<string>,
+  pods: readonly Pod[],
+): string | undefined {
   if (pods.length === 0) return undefined;
+  const quick = base.firstUnplaceable(pods, without);
+  if (quick !== 'complex')
+    return quick ? `pod ${quick.metadata.namespace}/${quick.metadata.name} fits on no other node` : undefined;
   const sim = new ClusterSim(view, without);
   for (const pod of pods) {
     const { nodeName: _bound, ...spec } = pod.spec;

@@ -118,6 +118,10 @@ export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewN
   // 3. Why the rest stays pending.
   if (remaining.length > 0) {
     const sim = build();
+    // One empty template node per zone of each pool, the pool's next zone first (its reason is the one shown).
+    const probes = new Map(
+      groups.map((g) => [g.name, isKnown(g.template) ? zoneProbes(sim, g, g.template) : []] as const),
+    );
     for (const pod of remaining) {
       const ctx = sim.context(pod);
       const reasons = new Map<string, number>();
@@ -126,7 +130,7 @@ export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewN
         if (!isKnown(g.template)) count(g.template.unknown);
         else if ('unresolvable' in ctx) count(ctx.unresolvable);
         else {
-          const why = firstZoneFailure(sim, g, g.template, ctx);
+          const why = firstFailureOf(sim, probes.get(g.name) ?? [], ctx);
           if (why) count(why);
           else if (g.hold) count(REASON_BACKOFF);
           else if (g.max - g.target - (result.add.get(g.name) ?? 0) <= 0) count(REASON_MAX_SIZE);
@@ -218,15 +222,19 @@ function estimate(sim: ClusterSim, g: Group, t: TemplateSpec, pods: readonly Pod
   return { option, helped, zones, limitedByMax };
 }
 
-/** Why no zone's template node of the pool takes the pod (the next zone's reason), or undefined if one does. */
-function firstZoneFailure(sim: ClusterSim, g: Group, t: TemplateSpec, ctx: PodContext): string | undefined {
+/** The pool's empty template node in each of its zones, its next zone first. */
+function zoneProbes(sim: ClusterSim, g: Group, t: TemplateSpec): NodeInfo[] {
   const next = t.nextZones(upcoming(g) + 1).at(-1) ?? t.zones[0] ?? '';
+  return [next, ...t.zones.filter((z) => z !== next)].map((zone) =>
+    sim.probe(templateNode(`template-${g.name}`, t.labelsFor(zone), t.taints, t.allocatable)),
+  );
+}
+
+/** Why none of the probes takes the pod (the first one's reason), or undefined if one does. */
+function firstFailureOf(sim: ClusterSim, probes: readonly NodeInfo[], ctx: PodContext): string | undefined {
   let first: string | undefined;
-  for (const zone of [next, ...t.zones.filter((z) => z !== next)]) {
-    const why = sim.failure(
-      sim.probe(templateNode(`template-${g.name}`, t.labelsFor(zone), t.taints, t.allocatable)),
-      ctx,
-    );
+  for (const probe of probes) {
+    const why = sim.failure(probe, ctx);
     if (!why) return undefined;
     first ??= why;
   }

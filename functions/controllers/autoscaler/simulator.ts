@@ -75,6 +75,39 @@ export class ClusterSim {
     this.placement.add(ctx.pod, info);
   }
 
+  /**
+   * Whether `pods` all fit on the nodes left once the nodes in `without` are gone, tried on this
+   * snapshot in place and undone after: no new snapshot per question (scale-down asks it for every
+   * candidate node). Only for pods without affinity, spreading or claims, in a cluster where no pod
+   * has required anti-affinity (nothing but the nodes' usage decides then); 'complex' otherwise,
+   * and the caller builds a snapshot without the nodes (the constructor's `without`).
+   * Returns the first pod that fits nowhere, or undefined when all fit.
+   */
+  firstUnplaceable(pods: readonly Pod[], without: ReadonlySet<string>): Pod | undefined | 'complex' {
+    const contexts: PodContext[] = [];
+    for (const pod of pods) {
+      const ctx = this.context(pod);
+      if ('unresolvable' in ctx || ctx.placement || ctx.volumes) return 'complex';
+      contexts.push(ctx);
+    }
+    const saved = new Map<NodeInfo, Usage>();
+    try {
+      for (const ctx of contexts) {
+        const info = this.snapshot.nodes.find((n) => !without.has(n.name) && !firstFailure(n, ctx));
+        if (!info) return ctx.pod;
+        if (!saved.has(info)) saved.set(info, usageOf(info));
+        info.usedCpu += ctx.cpu;
+        info.usedMem += ctx.mem;
+        info.usedPods += 1;
+        if (ctx.other) info.usedOther = addTo({ ...info.usedOther }, ctx.other);
+        if (ctx.hostPorts.length) info.hostPorts = new Set([...info.hostPorts, ...ctx.hostPorts]);
+      }
+      return undefined;
+    } finally {
+      for (const [info, u] of saved) Object.assign(info, u);
+    }
+  }
+
   /** A template node as a NodeInfo outside the cluster: what an empty new machine offers. */
   probe(node: Node): NodeInfo {
     return withDaemons(buildSnapshot([node], [], [], this.view.now).nodes[0] as NodeInfo, this.view.daemonSets);
@@ -123,4 +156,21 @@ export function templateNode(
       conditions: [{ type: 'Ready', status: 'True', reason: 'Template' }],
     },
   };
+}
+
+type Usage = Pick<NodeInfo, 'usedCpu' | 'usedMem' | 'usedPods' | 'usedOther' | 'hostPorts'>;
+
+function usageOf(n: NodeInfo): Usage {
+  return {
+    usedCpu: n.usedCpu,
+    usedMem: n.usedMem,
+    usedPods: n.usedPods,
+    usedOther: n.usedOther,
+    hostPorts: n.hostPorts,
+  };
+}
+
+function addTo(into: Record<string, number>, other: Record<string, number>): Record<string, number> {
+  for (const [k, v] of Object.entries(other)) into[k] = (into[k] ?? 0) + v;
+  return into;
 }

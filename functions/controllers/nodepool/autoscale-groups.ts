@@ -77,7 +77,8 @@ export async function readAutoscalerInput(
     list<PersistentVolume>('PersistentVolume'),
   ]);
   const view: ClusterView = { now, nodes, pods, records, daemonSets };
-  if (pods.some((p) => !p.spec.nodeName && claimNames(p).length > 0))
+  // Pending pods' claims decide where they may go, bound pods' where they may move.
+  if (pods.some((p) => claimNames(p).length > 0))
     view.binder = new VolumeBinder(claims, pvs, await list<StorageClass>('StorageClass'), pods);
   const groups: Group[] = [];
   let retiring = 0;

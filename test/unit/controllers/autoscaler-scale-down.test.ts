@@ -257,4 +257,24 @@ describe('cluster autoscaler scale-down', () => {
     expect(next?.unneeded).toHaveLength(31);
     expect(next?.unneeded).toContainEqual({ node: 'web-39', since: since(MIN) });
   });
+
+  it("keeps a node whose pod's anti-affinity forbids the only other node, and frees it when the other allows", () => {
+    const anti = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'db' } } },
+        ],
+      },
+    };
+    const a = running('db-a', 'web-1', { labels: { app: 'db' } });
+    a.spec.affinity = anti;
+    const b = running('db-b', 'web-2', { labels: { app: 'db' } });
+    b.spec.affinity = anti;
+    const d = plan(group(twoNodes()), [a, b]);
+    expect(d?.unneeded).toEqual([]);
+    expect(d?.conditions[1]?.message).toContain('web-1: pod default/db-a fits on no other node');
+
+    const three = [...twoNodes(), poolNode('web-3')];
+    expect(plan(group(three), [a, b])?.unneeded.map((u) => u.node)).toEqual(['web-1', 'web-2', 'web-3']);
+  });
 });
