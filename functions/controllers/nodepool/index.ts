@@ -108,6 +108,9 @@ async function reconcilePool(
   await writeStatus(pass);
 }
 
+/** NotTriggerScaleUp Events a pass records at most (the first pods by priority and age). */
+const MAX_NOT_TRIGGERED_EVENTS = 20;
+
 /**
  * The cluster autoscaler's plan over every autoscaled pool (one plan: pods may fit several pools),
  * and a NotTriggerScaleUp Event on each unschedulable pod no pool could take. A plan that fails
@@ -129,7 +132,8 @@ async function planAutoscaler(
       maxNewNodesPerPass: limits.maxNewNodesPerPass,
       scaleDownParallelism: limits.maxScaleDownParallelism,
     });
-    for (const { pod, message } of plan.notTriggered.slice(0, 100))
+    // Each is a read (is it recorded already?) on every pass the pods stay pending: a few a pass.
+    for (const { pod, message } of plan.notTriggered.slice(0, MAX_NOT_TRIGGERED_EVENTS))
       await recordEventOnce(deps, pod, 'Normal', 'NotTriggerScaleUp', message, AUTOSCALER_SOURCE);
     return plan.decisions;
   } catch (err) {
