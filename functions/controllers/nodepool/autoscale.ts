@@ -11,6 +11,7 @@ import type { NodePool, NodePoolAutoscalingStatus } from '../../../schemas';
 import { isoTime } from '../../../schemas/time';
 import { isConflict } from '../../errors';
 import { type EventRecord, recordEvent, recordEvents } from '../../events';
+import { storedAfter } from '../../store/retry';
 import { AUTOSCALER_SOURCE, type Decision } from '../autoscaler';
 import { sameJson } from '../util';
 import { autoscaledTarget } from './autoscale-groups';
@@ -51,8 +52,13 @@ export async function autoscale(pass: PoolPass, decision: Decision | undefined):
         status: { ...pass.pool.status, autoscaling: state },
       });
     } catch (err) {
-      if (isConflict(err)) return; // another pass decided: the next one sees its record
-      throw err;
+      if (!isConflict(err)) throw err;
+      // Another pass decided first: this one acts on nothing, but keeps to that decision's count,
+      // so its scale-down step does not retire what the other just made (and its scale-up's
+      // record of launches, written with the resourceVersion read, conflicts and creates nothing).
+      const fresh = await storedAfter<NodePool>(deps.store, { kind: 'NodePool', name: pool.metadata.name }, err);
+      if (fresh?.spec.autoscaling?.enabled) pass.desired = autoscaledTarget(fresh);
+      return;
     }
   }
   pass.desired = target;
