@@ -21,6 +21,25 @@ export const CloudSchema = Obj({
   status: Opt(Obj({ conditions: Opt(Type.Array(ConditionSchema)) })),
 });
 
+/**
+ * The cluster autoscaler's settings for one pool (as kubernetes/autoscaler's cluster-autoscaler
+ * flags, per pool). While `enabled`, the autoscaler owns the node count between `minNodes` and
+ * `maxNodes` (both then required) and `desiredNodes` is refused: its count is in
+ * `status.autoscaling.desiredNodes`, in status so an autoscaler decision is not a spec change
+ * (a new generation would reset the churn guard).
+ */
+export const NodePoolAutoscalingSchema = Obj({
+  enabled: Bool(),
+  /** A node must be unneeded this long before it is retired (default 600: cluster-autoscaler's 10 min). */
+  scaleDownUnneededSeconds: Opt(Int({ minimum: 0, maximum: 7 * 86_400 })),
+  /** A node whose requested cpu and memory are both under this share of its allocatable may be unneeded (default 0.5). */
+  scaleDownUtilizationThreshold: Opt(Type.Number({ minimum: 0, maximum: 1 })),
+  /** No node of the pool is retired this long after it last grew (default 600). */
+  scaleDownDelayAfterAddSeconds: Opt(Int({ minimum: 0, maximum: 7 * 86_400 })),
+  /** The priority expander: a pool of higher priority is grown first; least waste decides among equals (default 0). */
+  priority: Opt(Int()),
+});
+
 export const NodePoolSpecSchema = Obj({
   cloud: Str({ description: 'name of a Cloud' }),
   instanceType: Str(),
@@ -37,6 +56,7 @@ export const NodePoolSpecSchema = Obj({
    * never more than `desiredNodes + maxSurge` machines exist at once, in every Cloud together.
    */
   maxSurge: Opt(Int({ minimum: 0, maximum: 100 })),
+  autoscaling: Opt(NodePoolAutoscalingSchema),
 });
 
 /** A machine the pool launched recently (kept until it is registered and settled, or gone). */
@@ -46,6 +66,8 @@ export const LaunchSchema = Obj({
   /** The pool's generation when it was launched: retiring it at that same generation is churn. */
   generation: Int({ minimum: 0 }),
   launchedAt: Time(),
+  /** Where it was made (the autoscaler counts it as coming there until it registers). */
+  zone: Opt(Str()),
 });
 
 /**
@@ -64,6 +86,18 @@ export const ChurnSchema = Obj({
   degraded: Opt(Bool()),
 });
 
+/** A node the autoscaler found unneeded, and since when (kept in status so the timer survives restarts). */
+export const UnneededSchema = Obj({ node: Str(), since: Time() });
+
+/** What the autoscaler decided for the pool (its conditions ScaleUp and ScaleDown say why). */
+export const AutoscalingStatusSchema = Obj({
+  /** The node count the autoscaler wants, within minNodes..maxNodes: what the pool keeps. */
+  desiredNodes: Int({ minimum: 0 }),
+  lastScaleUpTime: Opt(Time()),
+  lastScaleDownTime: Opt(Time()),
+  unneeded: Opt(Type.Array(UnneededSchema)),
+});
+
 export const NodePoolSchema = Obj({
   ...envelope('ferry.dev/v1', 'NodePool'),
   spec: NodePoolSpecSchema,
@@ -78,6 +112,7 @@ export const NodePoolSchema = Obj({
       /** Clouds the pool has machines in (besides `spec.cloud`), so a move finds unregistered ones too. */
       clouds: Opt(Type.Array(Str())),
       churn: Opt(ChurnSchema),
+      autoscaling: Opt(AutoscalingStatusSchema),
     }),
   ),
 });
@@ -86,3 +121,5 @@ export type Cloud = Kind<Static<typeof CloudSchema>>;
 export type NodePool = Kind<Static<typeof NodePoolSchema>>;
 export type NodePoolLaunch = Static<typeof LaunchSchema>;
 export type NodePoolChurn = Static<typeof ChurnSchema>;
+export type NodePoolAutoscaling = Static<typeof NodePoolAutoscalingSchema>;
+export type NodePoolAutoscalingStatus = Static<typeof AutoscalingStatusSchema>;

@@ -11,6 +11,7 @@ import { checkPodDisruptionBudget } from './disruption';
 import { checkEndpoints } from './endpoints';
 import { checkMetadata } from './meta';
 import { checkIngress, checkIngressClass, checkNetworkPolicy } from './networking';
+import { checkNodePool } from './nodepool';
 import { checkPodSpec } from './pod';
 import { checkBinding, checkRoleRules } from './rbac';
 import { checkPriorityClass } from './scheduling';
@@ -51,6 +52,7 @@ const RULES: Record<string, Rule> = {
   Ingress: checkIngress,
   IngressClass: checkIngressClass,
   NetworkPolicy: checkNetworkPolicy,
+  NodePool: withSpec(checkNodePool),
 };
 
 export function semantic(info: KindInfo, obj: Rec): StatusCause[] {

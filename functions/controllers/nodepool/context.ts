@@ -5,8 +5,9 @@
  */
 import type { CloudConfig, CloudProvider, Instance } from '../../../providers/types';
 import type { Cloud, Node, NodePool, NodePoolLaunch } from '../../../schemas';
-import { isConditionTrue } from '../../../schemas/conditions';
+import { type Condition, isConditionTrue } from '../../../schemas/conditions';
 import type { Deps } from '../../deps';
+import type { AutoscalerLimits } from '../autoscaler/settings';
 
 export const POOL_LABEL = 'ferry.dev/pool';
 export const CLOUD_LABEL = 'ferry.dev/cloud';
@@ -31,6 +32,8 @@ export interface NodePoolOptions {
   churnBackoffMs?: number;
   /** Turns of churn after which the pool stops creating and is Degraded (default 3). */
   maxChurnTurns?: number;
+  /** Bounds on what the cluster autoscaler does in one pass, over every autoscaled pool. */
+  autoscaler?: AutoscalerLimits;
 }
 
 export const DEFAULTS = {
@@ -86,6 +89,10 @@ export interface PoolPass {
   churn: Churn[];
   /** A machine was listed by two Clouds: this pass neither creates nor retires, and the pool degrades. */
   ambiguous: boolean;
+  /** The autoscaler's ScaleUp / ScaleDown conditions for this pool (autoscaled pools only). */
+  autoscalerConditions?: Condition[];
+  /** Where the autoscaler wants this pass's new machines, in order (a pod needs that zone). */
+  zoneHints?: string[];
 }
 
 export function isRetiring(m: Machine): boolean {
@@ -112,6 +119,20 @@ export function currentMachines(pass: PoolPass): Machine[] {
 export function unlistedLaunches(pass: PoolPass): NodePoolLaunch[] {
   const listed = new Set(pass.machines.map((m) => m.instance.name));
   return pass.launches.filter((l) => !listed.has(l.name));
+}
+
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const TYPE_LABEL = 'node.kubernetes.io/instance-type';
+
+/** The labels a machine of the pool registers with (its bootstrap token carries them). */
+export function machineLabels(pool: NodePool, cloud: string, zone: string): Record<string, string> {
+  return {
+    ...pool.spec.labels,
+    [POOL_LABEL]: pool.metadata.name,
+    [CLOUD_LABEL]: cloud,
+    [ZONE_LABEL]: zone,
+    [TYPE_LABEL]: pool.spec.instanceType,
+  };
 }
 
 export function generationOf(pool: NodePool): number {

@@ -10,10 +10,12 @@
  * 2. `discoverMachines` — each Cloud's machines, listed by their Cloud uid tag (discover.ts);
  * 3. `finishRetirements` — machines whose drain is done are deleted, with their Node (retire.ts);
  * 4. `expireUnregistered` — machines not registered by the deadline are deleted: churn (retire.ts);
- * 5. `scaleUp` — create up to the desired count, within desired + maxSurge and the back-off (scale-up.ts);
- * 6. `scaleDown` — retire surplus and old-Cloud machines, maxUnavailable at a time (scale-down.ts);
- * 7. `ensureTaints` — the pool's taints on its nodes (taints.ts);
- * 8. `writeStatus` — conditions, launches, churn state, in one conflict-safe write (status.ts).
+ * 5. `autoscale` — for an autoscaled pool, the cluster autoscaler's decision (planned over every
+ *    pool first: ../autoscaler/) recorded, then the desired count set and an unneeded node retired (autoscale.ts);
+ * 6. `scaleUp` — create up to the desired count, within desired + maxSurge and the back-off (scale-up.ts);
+ * 7. `scaleDown` — retire surplus and old-Cloud machines, maxUnavailable at a time (scale-down.ts);
+ * 8. `ensureTaints` — the pool's taints on its nodes (taints.ts);
+ * 9. `writeStatus` — conditions, launches, churn state, in one conflict-safe write (status.ts).
  * Discovery comes first so every later step sees one listing; retirements finish before creating
  * so the room they free counts in this pass; status is last so it reports what the pass did.
  */
@@ -21,6 +23,9 @@ import type { Cloud, Node, NodePool } from '../../../schemas';
 import type { Deps } from '../../deps';
 import { isConflict } from '../../errors';
 import { recordEvent, recordEventOnce } from '../../events';
+import { AUTOSCALER_SOURCE, type Decision, LIMIT_DEFAULTS, planAutoscaling } from '../autoscaler';
+import { autoscale } from './autoscale';
+import { readAutoscalerInput } from './autoscale-groups';
 import { cloudConfig } from './cloud-config';
 import { CLEAR_DEGRADED_ANNOTATION, generationOf, type NodePoolOptions, POOL_LABEL, type PoolPass } from './context';
 import { discoverMachines } from './discover';
@@ -44,9 +49,10 @@ export async function reconcileNodePools(deps: Deps, options: NodePoolOptions): 
   if (pools.length === 0) return;
   const clouds = new Map((await deps.store.list<Cloud>('Cloud')).items.map((c) => [c.metadata.name, c]));
   const nodes = (await deps.store.list<Node>('Node')).items;
+  const decisions = await planAutoscaler(deps, options, pools, clouds, nodes);
   for (const pool of pools) {
     try {
-      await reconcilePool(deps, options, pool, clouds, nodes);
+      await reconcilePool(deps, options, pool, clouds, nodes, decisions.get(pool.metadata.name));
     } catch (err) {
       await recordEventOnce(deps, pool, 'Warning', 'ReconcileFailed', String((err as Error).message ?? err));
       deps.log.warn('node pool pass failed', { pool: pool.metadata.name, error: String(err) });
@@ -60,6 +66,7 @@ async function reconcilePool(
   given: NodePool,
   clouds: Map<string, Cloud>,
   allNodes: Node[],
+  decision: Decision | undefined,
 ): Promise<void> {
   const pool = await clearDegraded(deps, given);
   if (!pool) return; // lost a race with another writer: the next pass sees its write
@@ -94,10 +101,47 @@ async function reconcilePool(
   await discoverMachines(pass, clouds);
   await finishRetirements(pass);
   await expireUnregistered(pass);
+  await autoscale(pass, decision);
   await scaleUp(pass);
   await scaleDown(pass);
   await ensureTaints(pass);
   await writeStatus(pass);
+}
+
+/** NotTriggerScaleUp Events a pass records at most (the first pods by priority and age). */
+const MAX_NOT_TRIGGERED_EVENTS = 20;
+
+/**
+ * The cluster autoscaler's plan over every autoscaled pool (one plan: pods may fit several pools),
+ * and a NotTriggerScaleUp Event on each unschedulable pod no pool could take. A plan that fails
+ * leaves the pools at their recorded targets, with a Warning.
+ */
+async function planAutoscaler(
+  deps: Deps,
+  options: NodePoolOptions,
+  pools: NodePool[],
+  clouds: Map<string, Cloud>,
+  nodes: Node[],
+): Promise<Map<string, Decision>> {
+  try {
+    const input = await readAutoscalerInput(deps, options, pools, clouds, nodes);
+    if (!input) return new Map();
+    const limits = { ...LIMIT_DEFAULTS, ...options.autoscaler };
+    const plan = planAutoscaling({
+      ...input,
+      maxNewNodesPerPass: limits.maxNewNodesPerPass,
+      scaleDownParallelism: limits.maxScaleDownParallelism,
+    });
+    // Each is a read (is it recorded already?) on every pass the pods stay pending: a few a pass.
+    for (const { pod, message } of plan.notTriggered.slice(0, MAX_NOT_TRIGGERED_EVENTS))
+      await recordEventOnce(deps, pod, 'Normal', 'NotTriggerScaleUp', message, AUTOSCALER_SOURCE);
+    return plan.decisions;
+  } catch (err) {
+    deps.log.warn('cluster autoscaler plan failed', { error: String(err) });
+    for (const pool of pools.filter((p) => p.spec.autoscaling?.enabled))
+      await recordEventOnce(deps, pool, 'Warning', 'AutoscalerFailed', String((err as Error).message ?? err));
+    return new Map();
+  }
 }
 
 /**

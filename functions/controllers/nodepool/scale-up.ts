@@ -7,8 +7,8 @@
  *   carries the resourceVersion read: of two passes racing (Lambda runs them), one records and
  *   creates, the other gets a conflict and creates nothing. A create retried under the same name
  *   is idempotent in every adapter, so a pass that dies between the record and the call is safe.
- * Each machine goes to the zone of `spec.zones` with the fewest; a zone without capacity is
- * skipped for the next one. Before the cloud is called, the provider is asked what a machine of the
+ * Each machine goes to the zone of `spec.zones` with the fewest (or the one the autoscaler chose
+ * for it: a pending pod needs that zone); a zone without capacity is skipped for the next one. Before the cloud is called, the provider is asked what a machine of the
  * pool's type is, and its bootstrap token records that: the node may not claim to be bigger.
  */
 import { randomBytes } from 'node:crypto';
@@ -24,19 +24,8 @@ import { isConflict } from '../../errors';
 import { recordEvent, recordEventOnce } from '../../events';
 import { churnOf, creationHold } from './churn';
 import { cloudRef } from './cloud-config';
-import {
-  CLOUD_LABEL,
-  currentMachines,
-  generationOf,
-  POOL_LABEL,
-  type PoolPass,
-  present,
-  unlistedLaunches,
-} from './context';
+import { currentMachines, generationOf, machineLabels, type PoolPass, present, unlistedLaunches } from './context';
 import { deleteBootstrap, issueBootstrap } from './credentials';
-
-const ZONE_LABEL = 'topology.kubernetes.io/zone';
-const TYPE_LABEL = 'node.kubernetes.io/instance-type';
 
 export async function scaleUp(pass: PoolPass): Promise<void> {
   // Churn seen earlier in this pass backs off from now (the status write records it).
@@ -73,7 +62,7 @@ export async function scaleUp(pass: PoolPass): Promise<void> {
   const perZone = new Map(zones.map((z) => [z, current.filter((m) => m.instance.zone === z).length]));
   const full = new Set<string>();
   for (const [i, name] of names.entries()) {
-    const instance = await createOne(pass, name, zones, perZone, full);
+    const instance = await createOne(pass, name, zones, perZone, full, pass.zoneHints?.[i]);
     if (!instance) {
       // Not made: its record goes, and so do the rest when a create failed or no zone is left.
       const failed = pass.churn.some((c) => c.reason === 'CreateFailed');
@@ -87,6 +76,7 @@ export async function scaleUp(pass: PoolPass): Promise<void> {
       continue;
     }
     perZone.set(instance.zone, (perZone.get(instance.zone) ?? 0) + 1);
+    pass.launches = pass.launches.map((l) => (l.name === name ? { ...l, zone: instance.zone } : l));
     pass.machines.push({ instance, node: undefined, cloud: cloudName, provider: pass.provider });
     await recordEvent(
       deps,
@@ -120,17 +110,15 @@ async function createOne(
   zones: string[],
   perZone: Map<string, number>,
   full: Set<string>,
+  hint?: string,
 ): Promise<Instance | undefined> {
   const { deps, pool, cloud, options } = pass;
-  const candidates = zones.filter((z) => !full.has(z)).sort((a, b) => (perZone.get(a) ?? 0) - (perZone.get(b) ?? 0));
+  // The autoscaler's zone first (the pod it is for needs that zone), then the fewest-first order.
+  const candidates = zones
+    .filter((z) => !full.has(z))
+    .sort((a, b) => Number(b === hint) - Number(a === hint) || (perZone.get(a) ?? 0) - (perZone.get(b) ?? 0));
   for (const zone of candidates) {
-    const labels = {
-      ...pool.spec.labels,
-      [POOL_LABEL]: pool.metadata.name,
-      [CLOUD_LABEL]: cloud.metadata.name,
-      [ZONE_LABEL]: zone,
-      [TYPE_LABEL]: pool.spec.instanceType,
-    };
+    const labels = machineLabels(pool, cloud.metadata.name, zone);
     const expected = await machineCapacity(pass.provider, pool.spec.instanceType, zone);
     const token = await issueBootstrap(
       deps,

@@ -63,6 +63,10 @@ export async function writeStatus(pass: PoolPass): Promise<void> {
     const stored = (base.status?.conditions ?? []) as Condition[];
     let list = conditions.reduce<Condition[]>((all, c) => setCondition(all, c, now), stored);
     if (leaving === 0) list = list.filter((c) => c.type !== 'Migrating');
+    const autoscaled = base.spec.autoscaling?.enabled === true;
+    if (autoscaled && pass.autoscalerConditions)
+      list = pass.autoscalerConditions.reduce<Condition[]>((all, c) => setCondition(all, c, now), list);
+    if (!autoscaled) list = list.filter((c) => c.type !== 'ScaleUp' && c.type !== 'ScaleDown');
     if (churn?.degraded)
       list = setCondition(
         list,
@@ -85,6 +89,8 @@ export async function writeStatus(pass: PoolPass): Promise<void> {
       ...(launches.length > 0 ? { launches } : {}),
       ...(clouds.length > 0 ? { clouds } : {}),
       ...(churn ? { churn } : {}),
+      // The autoscaler's record is written by its own step (autoscale.ts); gone once it is disabled.
+      ...(autoscaled && base.status?.autoscaling ? { autoscaling: base.status.autoscaling } : {}),
     };
     if (sameJson(status, base.status)) return;
     pass.pool = await pass.deps.store.update({ ...base, status });

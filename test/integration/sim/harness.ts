@@ -29,6 +29,8 @@ export interface SimOptions {
   podEvictionDelayMs?: number;
   /** Eviction limits passed to the controller manager (Kubernetes' defaults when omitted). */
   eviction?: ControllerManagerOptions['eviction'];
+  /** Runs the node pool controller (and the cluster autoscaler) with these options. */
+  nodePools?: ControllerManagerOptions['nodePools'];
 }
 
 interface SimNode {
@@ -54,6 +56,7 @@ export class Simulation {
       nodeGracePeriodMs: options.nodeGracePeriodMs ?? 10_000,
       podEvictionDelayMs: options.podEvictionDelayMs ?? 5_000,
       ...(options.eviction ? { eviction: options.eviction } : {}),
+      ...(options.nodePools ? { nodePools: options.nodePools } : {}),
     });
   }
 
