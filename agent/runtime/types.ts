@@ -114,6 +114,17 @@ export interface ContainerConfig {
   stdin?: boolean;
 }
 
+/**
+ * One reading of a container's resource use (the Docker stats API, one shot). CPU is the
+ * cumulative time used, so a rate needs two readings (agent/metrics/ keeps the previous one).
+ */
+export interface ContainerStats {
+  /** CPU time used since the container started, nanoseconds (cgroup `usage_usec` / cpuacct). */
+  cpuUsageNanos: number;
+  /** Working set: memory usage minus inactive file cache, as the kubelet and cAdvisor report it. */
+  memoryWorkingSetBytes: number;
+}
+
 /** Registry credentials for one pull (from a `kubernetes.io/dockerconfigjson` Secret); never persisted. */
 export interface RegistryAuth {
   username?: string;
@@ -163,6 +174,8 @@ export interface ContainerRuntime {
   exec(id: string, command: string[], timeoutMs: number): Promise<number>;
   /** The last `tailLines` lines of a container's output (stdout and stderr interleaved), at most `limitBytes`. */
   logTail(id: string, options: { tailLines: number; limitBytes: number }): Promise<string>;
+  /** One reading of a running container's CPU and memory use; undefined when it is gone or stopped. */
+  stats(id: string): Promise<ContainerStats | undefined>;
 }
 
 export class ImagePullFailedError extends Error {

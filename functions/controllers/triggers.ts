@@ -28,6 +28,8 @@ export const IGNORED_KINDS = new Set([
   'ServiceRouteIndex',
   // The built-in ingress' table (functions/ingress-table.ts): written only by the ingress controller.
   'IngressTable',
+  // Nodes' resource usage (functions/node-usage.ts): the HPA controller reads it at its own pace.
+  'NodeUsage',
   CONTROLLER_MARKER_KIND,
 ]);
 

@@ -4,6 +4,7 @@
  */
 import { age, humanDuration } from './age';
 import { ACCESS_COLUMNS } from './columns-access';
+import { AUTOSCALING_COLUMNS } from './columns-autoscaling';
 import { NETWORKING_COLUMNS } from './columns-networking';
 import { STORAGE_COLUMNS } from './columns-storage';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from './fields';
@@ -155,6 +156,7 @@ export const COLUMNS: Record<string, KindColumns> = {
   ...NETWORKING_COLUMNS,
   ...ACCESS_COLUMNS,
   ...STORAGE_COLUMNS,
+  ...AUTOSCALING_COLUMNS,
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
     row: (o, now) => [
