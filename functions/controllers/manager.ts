@@ -34,6 +34,7 @@ import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
 import { declaredControllers } from './declared';
 import { HeartbeatTable } from './heartbeats';
+import { newHpaState } from './hpa';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -133,7 +134,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     evictionDelayMs: options.podEvictionDelayMs ?? DEFAULT_NODE_LIFECYCLE.evictionDelayMs,
   };
   const lifecycleState = newNodeLifecycleState();
-  const controllers = declaredControllers(lifecycle, lifecycleState, options);
+  const controllers = declaredControllers(lifecycle, lifecycleState, options, newHpaState());
   const holder = randomUUID();
   let leader = false;
   let renewedAt = 0;

@@ -52,7 +52,13 @@ export function nodeFingerprint(node: Node): string {
  */
 export function triggersPass(change: ChangeType, next: Obj, previous?: string): boolean {
   if (IGNORED_KINDS.has(next.kind)) return false;
-  if (next.kind === 'Node' && change === 'MODIFIED' && previous !== undefined)
+  // An HPA's status write (each sync's metrics) is the HPA controller's own, paced by time:
+  // only its spec, labels or a condition's status moving is a trigger (the same fingerprint).
+  if (
+    (next.kind === 'Node' || next.kind === 'HorizontalPodAutoscaler') &&
+    change === 'MODIFIED' &&
+    previous !== undefined
+  )
     return nodeFingerprint(next as Node) !== previous;
   return true;
 }
