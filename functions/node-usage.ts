@@ -27,6 +27,11 @@ export const USAGE_EVERY_SECONDS = 15;
 /** An HPA's ask lasts this long, renewed when less than HPA_RENEW_MS remains. */
 export const HPA_DEMAND_MS = 5 * 60_000;
 export const HPA_RENEW_MS = 150_000;
+/**
+ * Usage older than this is not served (metrics-server likewise drops a node it cannot scrape):
+ * a reporting node sends every 15 s (held) or 20 s (polled).
+ */
+export const USAGE_FRESH_MS = 60_000;
 /** A `kubectl top` keeps its nodes reporting this long, so a second look answers at once. */
 export const TOP_DEMAND_MS = 5 * 60_000;
 

@@ -5,6 +5,7 @@
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#discovery-api
  */
 import { kinds } from '../../schemas';
+import { METRICS_GROUP, METRICS_VERSION, metricsGroup, metricsResourceList } from './metrics-api-route';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 
 const OBJECT_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
@@ -21,14 +22,17 @@ export function apiVersions(): object {
 
 export function apiGroupList(): object {
   const groups = [...new Set(kinds.filter((k) => k.group !== '').map((k) => k.group))].sort();
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupOf) };
+  // The resource metrics API has no stored kinds (metrics-api-route.ts).
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups.map(groupOf), metricsGroup()] };
 }
 
 export function apiGroup(group: string): object {
+  if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...metricsGroup() };
   return { kind: 'APIGroup', apiVersion: 'v1', ...groupOf(group) };
 }
 
 export function apiResourceList(group: string, version: string): object {
+  if (group === METRICS_GROUP && version === METRICS_VERSION) return metricsResourceList();
   const resources: object[] = [];
   for (const k of kinds.filter((k) => k.group === group && k.version === version)) {
     resources.push({

@@ -29,6 +29,7 @@ import { type Access, authenticate, authorize, type Principal, TokenCache } from
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
+import { handleMetrics } from './metrics-api';
 import { openApiV2Response, openApiV3Response } from './openapi-v3';
 import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
 import { type Route, route } from './router';
@@ -119,6 +120,8 @@ async function dispatch(
       if (appliedKubernetesService(res)) await keepKubernetesService(deps);
       return withWarnings(res, applyWarnings(res));
     }
+    case 'metrics':
+      return handleMetrics(deps, req, r, principal);
     case 'tokens':
       gate({ path: 'tokens' });
       return tokens(deps, req, r.name);

@@ -5,15 +5,13 @@
  * containers summed (or the one a ContainerResource metric names), in thousandths.
  *
  * A pod's usage counts only from the record of the node it is bound to, with its uid (a node
- * reports for its own pods only), and only while the record is younger than MAX_USAGE_AGE_MS
+ * reports for its own pods only), and only while the record is younger than USAGE_FRESH_MS
  * (metrics-server likewise stops serving a node it can no longer scrape).
  */
 import { bytes, cpuMillis, type Pod } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
-import { type NodeUsage, usageAgeMs } from '../node-usage';
+import { type NodeUsage, USAGE_FRESH_MS, usageAgeMs } from '../node-usage';
 import type { PodMetric, PodSample } from './hpa-replicas';
-
-export const MAX_USAGE_AGE_MS = 120_000;
 
 /** The containers a pod's metric covers: its app containers and native sidecars (Kubernetes 1.30). */
 function containersOf(pod: Pod): { name: string; resources?: { requests?: Record<string, string | number> } }[] {
@@ -72,7 +70,7 @@ export function podMetrics(
   const out = new Map<string, PodMetric>();
   for (const pod of pods) {
     const record = pod.spec.nodeName ? usage.get(pod.spec.nodeName) : undefined;
-    if (!record || usageAgeMs(record, now) > MAX_USAGE_AGE_MS) continue;
+    if (!record || usageAgeMs(record, now) > USAGE_FRESH_MS) continue;
     const entry = record.spec.pods.find((p) => p.uid === pod.metadata.uid);
     if (!entry) continue;
     const containers = entry.containers.filter((c) => container === undefined || c.name === container);
