@@ -101,7 +101,8 @@ export async function storeUsage(store: StateStore, record: NodeUsage): Promise<
 /**
  * Asks `nodes` for usage until at least `now + forMs`, writing only the records whose ask ends
  * within `renewBelowMs` (so an HPA pass every 15 s writes each node's record once per few
- * minutes). A node without a record has never synced: nothing to ask. Returns the nodes written.
+ * minutes). A node without a record has never synced: it cannot be asked. Returns the nodes
+ * asked (now reporting or about to) and, of those, the ones whose record this call wrote.
  */
 export async function askForUsage(
   store: StateStore,
@@ -109,25 +110,27 @@ export async function askForUsage(
   nodes: Iterable<string>,
   forMs: number,
   renewBelowMs: number,
-): Promise<string[]> {
+): Promise<{ asked: string[]; written: string[] }> {
+  const asked: string[] = [];
   const written: string[] = [];
   for (const nodeName of new Set(nodes)) {
     const ref = nodeDesiredRef(nodeName);
-    const asked = await retryOnConflict(async (conflicted) => {
+    const outcome = await retryOnConflict(async (conflicted) => {
       const current =
         (conflicted as NodeDesired | undefined) ?? (await store.get<NodeDesired>(ref, { consistent: false }));
-      if (!current) return false;
+      if (!current) return 'none';
       const now = clock();
-      if ((current.spec.usageUntil ?? 0) - now >= renewBelowMs) return false;
+      if ((current.spec.usageUntil ?? 0) - now >= renewBelowMs) return 'asked';
       await store.update<NodeDesired>({ ...current, spec: { ...current.spec, usageUntil: now + forMs } });
-      return true;
+      return 'written';
     }).catch((err) => {
-      if (isNotFound(err)) return false;
+      if (isNotFound(err)) return 'none';
       throw err;
     });
-    if (asked) written.push(nodeName);
+    if (outcome !== 'none') asked.push(nodeName);
+    if (outcome === 'written') written.push(nodeName);
   }
-  return written;
+  return { asked, written };
 }
 
 /** The nodes' usage records, as stored (missing ones left out). */

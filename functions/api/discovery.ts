@@ -5,6 +5,7 @@
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#discovery-api
  */
 import { kinds } from '../../schemas';
+import { AUTOSCALING_V1_VERSION } from './autoscaling-v1';
 import { METRICS_GROUP, METRICS_VERSION, metricsGroup, metricsResourceList } from './metrics-api-route';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 
@@ -89,5 +90,7 @@ function versionsOf(group: string): string[] {
 
 function groupOf(group: string): object {
   const versions = versionsOf(group).map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
+  // autoscaling/v1 is served as a view of v2 (autoscaling-v1.ts), listed after the preferred v2.
+  if (group === 'autoscaling') versions.push(AUTOSCALING_V1_VERSION);
   return { name: group, versions, preferredVersion: versions[0] };
 }

@@ -26,6 +26,7 @@ import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
 import { type Access, authenticate, authorize, type Principal, TokenCache } from './auth';
+import { isAutoscalingV1, serveAutoscalingV1 } from './autoscaling-v1';
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
@@ -50,7 +51,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   deps.store.watch((event) => {
     if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
   });
-  return async (req) => {
+  const handler: ApiHandler = async (req) => {
     try {
       if (req.body && req.body.byteLength > deps.config.maxBodyBytes)
         throw new PayloadTooLargeError(deps.config.maxBodyBytes);
@@ -74,6 +75,8 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
       return errorResponse(err, deps.log, { method: req.method, path: req.path });
     }
   };
+  // autoscaling/v1 HPAs are a view of the stored v2 ones, translated at the edge (autoscaling-v1.ts).
+  return (req) => (isAutoscalingV1(req.path) ? serveAutoscalingV1(deps, req, handler) : handler(req));
 }
 
 async function dispatch(

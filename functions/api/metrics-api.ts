@@ -148,11 +148,12 @@ async function freshUsage(
   signal?: AbortSignal,
 ): Promise<Map<string, NodeUsage>> {
   const ready = nodes.filter((n) => findCondition(n, 'Ready')?.status === 'True').map((n) => n.metadata.name);
-  await askForUsage(deps.store, deps.clock, ready, TOP_DEMAND_MS, TOP_DEMAND_MS / 2);
+  // Only nodes that sync can be waited for (a node that never synced has no record to ask through).
+  const { asked } = await askForUsage(deps.store, deps.clock, ready, TOP_DEMAND_MS, TOP_DEMAND_MS / 2);
   const fresh = (all: Map<string, NodeUsage>) =>
     new Map([...all].filter(([, u]) => usageAgeMs(u, deps.clock()) <= USAGE_FRESH_MS));
   let usage = fresh(await readUsage(deps.store, names));
-  const waitingFor = () => ready.filter((n) => !usage.has(n));
+  const waitingFor = () => asked.filter((n) => !usage.has(n));
   // Counted in rounds of real time, not by the injected clock (a test's may stand still).
   for (let round = 0; round < TOP_WAIT_MS / WAIT_ROUND_MS && waitingFor().length > 0 && !signal?.aborted; round++) {
     await changeOrTimeout(deps, waitingFor(), WAIT_ROUND_MS, signal);

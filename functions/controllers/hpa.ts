@@ -192,11 +192,11 @@ async function usageFor(
   cache: Map<string, NodeUsage>,
 ): Promise<{ records: Map<string, NodeUsage>; firstAsk: boolean }> {
   const nodes = [...new Set(pods.map((p) => p.spec.nodeName).filter((n): n is string => Boolean(n)))];
-  const asked = await askForUsage(ctx.deps.store, ctx.deps.clock, nodes, HPA_DEMAND_MS, HPA_RENEW_MS);
+  const { written } = await askForUsage(ctx.deps.store, ctx.deps.clock, nodes, HPA_DEMAND_MS, HPA_RENEW_MS);
   const unread = nodes.filter((n) => !cache.has(n));
   for (const [n, u] of await readUsage(ctx.deps.store, unread)) cache.set(n, u);
   const records = new Map(nodes.flatMap((n) => (cache.has(n) ? [[n, cache.get(n) as NodeUsage] as const] : [])));
-  return { records, firstAsk: asked.some((n) => !records.has(n)) };
+  return { records, firstAsk: written.some((n) => !records.has(n)) };
 }
 
 /** The metric's name in the HPA's messages ("cpu resource utilization (percentage of request)"). */
