@@ -17,6 +17,7 @@ import * as rollout from './commands/rollout';
 import * as scale from './commands/scale';
 import * as server from './commands/server';
 import * as token from './commands/token';
+import * as top from './commands/top';
 import * as up from './commands/up';
 import * as version from './commands/version';
 import type { CliContext, CliIo } from './context';
@@ -33,6 +34,7 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   del,
   logs,
   scale,
+  top,
   rollout,
   node,
   token,
