@@ -41,9 +41,11 @@ export interface ContainerUsage {
   memoryBytes: number;
 }
 
+/**
+ * A pod's usage, by uid alone: readers match it to the Pod object they hold (and to the node it
+ * is bound to), and each byte is paid for on every write (DynamoDB bills per started KB).
+ */
 export interface PodUsage {
-  namespace: string;
-  name: string;
   uid: string;
   containers: ContainerUsage[];
 }
@@ -78,7 +80,7 @@ export function usageRecord(nodeName: string, report: UsageReport, now: number):
       timestamp: isoTime(now - report.ageMs),
       windowSeconds: Math.round(report.windowMs) / 1000,
       node: report.node,
-      pods: report.pods.map((p) => ({ ...p.pod, containers: p.containers })),
+      pods: report.pods.map((p) => ({ uid: p.pod.uid, containers: p.containers })),
     },
   };
 }
