@@ -205,4 +205,30 @@ describe('the HPA in a simulated cluster', () => {
       reason: 'ScalingDisabled',
     });
   });
+
+  it("scales on one container's usage with a ContainerResource metric", async () => {
+    const sim = await cluster();
+    await sim.apply(deployment('web', 2, { cpu: '100m' }));
+    const reporters = new Reporters(sim, 'web', () => 300);
+    await sim.apply(
+      hpa({
+        metrics: [
+          {
+            type: 'ContainerResource',
+            containerResource: {
+              name: 'cpu',
+              container: 'app',
+              target: { type: 'Utilization', averageUtilization: 50 },
+            },
+          },
+        ],
+      }),
+    );
+    await step(sim, reporters, 90_000);
+    expect(await replicas(sim)).toBe(6);
+    expect((await stored(sim)).status?.currentMetrics?.[0]).toMatchObject({
+      type: 'ContainerResource',
+      containerResource: { name: 'cpu', container: 'app', current: { averageUtilization: 50 } },
+    });
+  });
 });
