@@ -32,6 +32,8 @@ export const HPA_RENEW_MS = 150_000;
  * a reporting node sends every 15 s (held) or 20 s (polled).
  */
 export const USAGE_FRESH_MS = 60_000;
+/** A report is still stored this long after its ask ended (it was read before the node saw the end). */
+export const USAGE_GRACE_MS = 30_000;
 /** A `kubectl top` keeps its nodes reporting this long, so a second look answers at once. */
 export const TOP_DEMAND_MS = 5 * 60_000;
 
