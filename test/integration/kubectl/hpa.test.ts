@@ -5,6 +5,8 @@
  * (`usageUntil`), they store a report as a sync would. Where kubectl does not run this suite
  * skips, saying why (under CI it fails instead: test/helpers/kubectl.ts).
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type NodeDesired, nodeDesiredRef } from '../../../functions/node-desired';
 import { storeUsage, usageRecord } from '../../../functions/node-usage';
@@ -15,11 +17,12 @@ import { describeKubectl, runKubectl, startKubectlPlane } from '../../helpers/ku
 describeKubectl('kubectl autoscale, get hpa and top against ferry', () => {
   let plane: LocalControlPlane;
   let kubeconfig: string;
+  let dir: string;
   let stop = async () => {};
   let reporter: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    ({ plane, kubeconfig, stop } = await startKubectlPlane('ferry-kubectl-hpa-', { cpu: '4' }));
+    ({ plane, kubeconfig, dir, stop } = await startKubectlPlane('ferry-kubectl-hpa-', { cpu: '4' }));
     reporter = setInterval(() => void report().catch(() => undefined), 300);
   });
 
@@ -59,6 +62,37 @@ describeKubectl('kubectl autoscale, get hpa and top against ferry', () => {
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout).toMatch(/NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE/);
     expect(got.stdout).toMatch(/web\s+Deployment\/web\s+cpu: .+\/60%\s+1\s+4\s+/);
+  });
+
+  it('applies a v2 HPA with behavior twice (kubectl apply) and describes it', async () => {
+    const manifest = join(dir, 'hpa.json');
+    const hpa = {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'applied', namespace: 'default' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        minReplicas: 1,
+        maxReplicas: 3,
+        metrics: [
+          { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '64Mi' } } },
+        ],
+        behavior: {
+          scaleDown: { stabilizationWindowSeconds: 60, policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }] },
+        },
+      },
+    };
+    await writeFile(manifest, JSON.stringify(hpa));
+    const first = await kubectl(['apply', '-f', manifest]);
+    expect(first.code, first.stderr).toBe(0);
+    await writeFile(manifest, JSON.stringify({ ...hpa, spec: { ...hpa.spec, maxReplicas: 4 } }));
+    const second = await kubectl(['apply', '-f', manifest]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('horizontalpodautoscaler.autoscaling/applied configured');
+    const described = await kubectl(['describe', 'hpa', 'applied']);
+    expect(described.code, described.stderr).toBe(0);
+    expect(described.stdout).toMatch(/Reference:\s+Deployment\/web/);
+    expect(described.stdout).toMatch(/Max replicas:\s+4/);
   });
 
   it('prints pod and node usage with kubectl top', { timeout: 90_000 }, async () => {
