@@ -95,6 +95,28 @@ describeKubectl('kubectl autoscale, get hpa and top against ferry', () => {
     expect(described.stdout).toMatch(/Max replicas:\s+4/);
   });
 
+  it('applies an autoscaling/v1 manifest twice (kubectl apply patches the v1 view)', async () => {
+    const manifest = join(dir, 'hpa-v1.json');
+    const hpa = {
+      apiVersion: 'autoscaling/v1',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'old-style', namespace: 'default' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        maxReplicas: 3,
+        targetCPUUtilizationPercentage: 70,
+      },
+    };
+    await writeFile(manifest, JSON.stringify(hpa));
+    const first = await kubectl(['apply', '-f', manifest]);
+    expect(first.code, first.stderr).toBe(0);
+    await writeFile(manifest, JSON.stringify({ ...hpa, spec: { ...hpa.spec, targetCPUUtilizationPercentage: 40 } }));
+    const second = await kubectl(['apply', '-f', manifest]);
+    expect(second.code, second.stderr).toBe(0);
+    const got = await kubectl(['get', 'hpa', 'old-style']);
+    expect(got.stdout).toMatch(/cpu: .+\/40%/);
+  });
+
   it('prints pod and node usage with kubectl top', { timeout: 90_000 }, async () => {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
