@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { type NodeDesired, nodeDesiredRef } from '../../../functions/node-desired';
 import { NODE_USAGE_KIND, storeUsage, usageRecord } from '../../../functions/node-usage';
+import type { Obj } from '../../../functions/store/types';
 import type { HorizontalPodAutoscaler, Pod } from '../../../schemas';
 import { deployment, Simulation } from './harness';
 
@@ -230,5 +231,25 @@ describe('the HPA in a simulated cluster', () => {
       type: 'ContainerResource',
       containerResource: { name: 'cpu', container: 'app', current: { averageUtilization: 50 } },
     });
+  });
+
+  it('scales a ReplicaSet through the same scale the HPA reads and writes', async () => {
+    const sim = await cluster();
+    const d = deployment('web', 1, { cpu: '100m' });
+    await sim.apply({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: d.metadata,
+      spec: { replicas: 1, selector: d.spec.selector, template: d.spec.template },
+    } as never);
+    const reporters = new Reporters(sim, 'web', () => 150);
+    await sim.apply(hpa({ scaleTargetRef: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web' } }));
+    await step(sim, reporters, 60_000);
+    const rs = await sim.store.get<Obj & { spec: { replicas: number } }>({
+      kind: 'ReplicaSet',
+      namespace: 'default',
+      name: 'web',
+    });
+    expect(rs?.spec.replicas).toBe(3);
   });
 });
