@@ -106,9 +106,14 @@ async function patchV1(deps: ApiDeps, req: ApiRequest, path: string, inner: ApiH
   return inner({ ...req, method: 'PUT', path, body, headers: { ...req.headers, 'content-type': 'application/json' } });
 }
 
-/** The v1 form of a v2 answer (an object or a list); anything else (a Status, a Table) as it is. */
+/** Where a v1 body's CPU target lands in v2: a refusal of it names the v1 field. */
+const V2_CPU_TARGET = 'spec.metrics[0].resource.target.averageUtilization';
+const V1_CPU_TARGET = 'spec.targetCPUUtilizationPercentage';
+
+/** The v1 form of a v2 answer (an object, a list, a refusal's field names); anything else (a Table) as it is. */
 function down(res: ApiResponse): ApiResponse {
   if (res.stream || !(res.headers['content-type'] ?? '').includes('json') || res.body === '') return res;
+  if (res.status === 422) return { ...res, body: res.body.split(V2_CPU_TARGET).join(V1_CPU_TARGET) };
   const body = JSON.parse(res.body) as { kind?: string; apiVersion?: string; items?: HorizontalPodAutoscaler[] };
   if (body.kind === HPA_KIND && body.apiVersion === 'autoscaling/v2')
     return { ...res, body: JSON.stringify(hpaToV1(body as unknown as HorizontalPodAutoscaler)) };

@@ -115,9 +115,7 @@ describe('autoscaling/v1 HorizontalPodAutoscalers', () => {
       body: { ...v1, spec: { ...v1.spec, targetCPUUtilizationPercentage: 0 } },
     });
     expect(bad.status).toBe(422);
-    expect(bad.json.details?.causes?.map((c) => c.field)).toContain(
-      'spec.metrics[0].resource.target.averageUtilization',
-    );
+    expect(bad.json.details?.causes?.map((c) => c.field)).toContain('spec.targetCPUUtilizationPercentage');
     expect(await api.snapshot()).toBe(before);
     const anonymous = await api.send('GET', V1, { token: null });
     expect(anonymous.status).toBe(401);
