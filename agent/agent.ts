@@ -25,6 +25,8 @@ import type {
   SyncRequest,
   SyncResponse,
   SyncVersions,
+  UsageReport,
+  UsageWanted,
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
@@ -73,6 +75,11 @@ export interface IngressSink {
   update(table: IngressTable | undefined, routes: readonly ServiceRoute[] | undefined): Promise<void>;
 }
 
+/** Where the node's usage comes from (agent/metrics/collector.ts). */
+export interface UsageSource {
+  report(): Promise<UsageReport>;
+}
+
 /**
  * Every this often the agent forgets its pod, config and log versions and is sent them whole: a
  * net under a change whose NodeDesired bump was lost (functions/node-desired.ts). Not the routes
@@ -99,6 +106,10 @@ export class Agent {
   private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
+  /** Usage: where it comes from, whether the server wants it, when it was last sent. */
+  private usage: UsageSource | undefined;
+  private usageWanted: UsageWanted | undefined;
+  private usageSentAt = 0;
 
   constructor(
     private readonly config: AgentConfig,
@@ -133,6 +144,29 @@ export class Agent {
 
   stop(): void {
     this.abort.abort();
+  }
+
+  /** The node reports usage from `source` while the server asks for it (HPAs, `kubectl top`). */
+  reportUsageFrom(source: UsageSource): void {
+    this.usage = source;
+  }
+
+  /**
+   * Usage goes out while the server wants it, at most twice per interval it names (syncs come
+   * faster while pods change), and a held sync is held no longer than that interval, so the
+   * control plane's copy is never older than the interval and a round trip.
+   */
+  private async addUsage(req: SyncRequest): Promise<void> {
+    const wanted = this.usageWanted;
+    if (!wanted || !this.usage) return;
+    const everyMs = wanted.everySeconds * 1000;
+    if (req.waitSeconds !== undefined) req.waitSeconds = Math.min(req.waitSeconds, wanted.everySeconds);
+    if (this.now() - this.usageSentAt < everyMs / 2) return;
+    try {
+      req.usage = await this.usage.report();
+    } catch (err) {
+      this.log.warn('reading container usage failed', { error: String(err) });
+    }
   }
 
   async run(): Promise<void> {
@@ -226,6 +260,7 @@ export class Agent {
     }
     if (Object.keys(this.versions).length) req.versions = { ...this.versions };
     if (this.leaseRenewedAt !== undefined) req.leaseRenewedAt = this.leaseRenewedAt;
+    await this.addUsage(req);
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
     const held = req.waitSeconds ? new AbortController() : undefined;
@@ -254,6 +289,7 @@ export class Agent {
       this.lastNodeStatusAt = this.now();
     }
     this.pods.markReported(statuses, terminated);
+    if (req.usage) this.usageSentAt = this.now();
     await this.apply(res);
   }
 
@@ -262,6 +298,9 @@ export class Agent {
     this.leaseRenewedAt = res.leaseRenewedAt;
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
+    // Usage newly asked for: the first report goes out at once, not a poll interval later.
+    if (res.usage && !this.usageWanted && this.usage) this.nextSyncAfterMs = 0;
+    this.usageWanted = res.usage;
     if (res.pods) this.desiredPods = res.pods;
     if (res.configMaps || res.secrets)
       this.desiredConfig = { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] };

@@ -14,6 +14,7 @@ import { HostResolvConf } from './dns/resolv-conf';
 import { NodeDnsServer } from './dns/server';
 import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
+import { UsageCollector } from './metrics/collector';
 import { metricsAddress, startMetricsEndpoint } from './metrics-endpoint';
 import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
@@ -118,6 +119,9 @@ async function main(): Promise<void> {
     shortcut: (b) => (b.host === config.nodeIp ? pods.podBehind(b.port) : undefined),
   });
   const agent = new Agent(config, client, pods, log, Date.now, routes, ingress);
+  // Capacity given by flag means several nodes share this machine: each reports its own pods' sum.
+  const sharedMachine = config.cpu !== undefined || config.memory !== undefined;
+  agent.reportUsageFrom(new UsageCollector(runtime, { sharedMachine }));
   await proxy.setAddresses([config.nodeIp]);
   const findGateway = async (): Promise<void> => {
     try {

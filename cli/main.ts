@@ -18,6 +18,7 @@ import * as rollout from './commands/rollout';
 import * as scale from './commands/scale';
 import * as server from './commands/server';
 import * as token from './commands/token';
+import * as top from './commands/top';
 import * as ui from './commands/ui';
 import * as up from './commands/up';
 import * as version from './commands/version';
@@ -36,6 +37,7 @@ const COMMANDS: { register(program: Command, ctx: CliContext): void }[] = [
   logs,
   exec,
   scale,
+  top,
   rollout,
   node,
   token,

@@ -56,6 +56,8 @@ export interface NodeDesiredSpec {
   podsChangedAt?: number;
   /** The ingress table's hash this record was brought to (functions/ingress-table.ts); absent: none yet. */
   ingress?: string;
+  /** Until when (ms, server clock) the node sends its resource usage on its syncs (functions/node-usage.ts). */
+  usageUntil?: number;
 }
 export type NodeDesired = Obj & { spec: NodeDesiredSpec };
 

@@ -43,6 +43,42 @@ export const PodRefSchema = Type.Object(
 );
 export type PodRef = Static<typeof PodRefSchema>;
 
+/**
+ * A node's resource usage (agent/metrics/): CPU as a rate over the window between two samples,
+ * memory as working set (usage - inactive_file), as the kubelet reports them. Sent on syncs only
+ * while the server asks for it (`SyncResponse.usage`): a node no HPA or `kubectl top` looks at
+ * sends none. `ageMs` instead of a time: the server dates it by its own clock.
+ */
+const Usage = { cpuNanoCores: Type.Number({ minimum: 0 }), memoryBytes: Type.Number({ minimum: 0 }) };
+export const UsageReportSchema = Type.Object(
+  {
+    /** How long before the request the later sample was taken. */
+    ageMs: Type.Number({ minimum: 0, maximum: 600_000 }),
+    /** The time between the two samples the CPU rate is taken over. */
+    windowMs: Type.Number({ minimum: 1, maximum: 600_000 }),
+    node: Type.Object(Usage, { additionalProperties: false }),
+    pods: Type.Array(
+      Type.Object(
+        {
+          pod: PodRefSchema,
+          containers: Type.Array(Type.Object({ name: Str(63), ...Usage }, { additionalProperties: false }), {
+            maxItems: 64,
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type UsageReport = Static<typeof UsageReportSchema>;
+
+/** `SyncResponse.usage`: the server wants the node's usage on its syncs, at least this often. */
+export interface UsageWanted {
+  everySeconds: number;
+}
+
 export const SyncRequestSchema = Type.Object(
   {
     /** Full NodeStatus, sent only when it changed (or every few minutes); omitted it is a cheap heartbeat. */
@@ -70,6 +106,8 @@ export const SyncRequestSchema = Type.Object(
     ),
     /** `leaseRenewedAt` of the previous answer: the server skips renewing a Lease that is still fresh. */
     leaseRenewedAt: Type.Optional(Type.Number({ minimum: 0 })),
+    /** The node's resource usage, while the server asks for it (`SyncResponse.usage`). */
+    usage: Type.Optional(UsageReportSchema),
     /** How long the server may hold the request when nothing changed (capped by the server). */
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
@@ -110,6 +148,8 @@ export interface SyncResponse {
   routes?: RoutesDiff;
   /** When the ingress table moved: the whole table, with the certificates it serves. */
   ingress?: IngressTable;
+  /** While present: send the node's usage with each sync, at least this often (HPAs, `kubectl top`). */
+  usage?: UsageWanted;
   /** The agent sends a full node status at least this often. */
   nodeStatusUpdateSeconds: number;
   /** When the node's Lease was last renewed (server clock, ms). */

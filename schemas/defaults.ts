@@ -3,6 +3,7 @@
  * applied before validation, so a stored object always carries its effective settings.
  */
 
+import { defaultHpaSpec, HPA_KIND } from './autoscaling';
 import { kindInfo } from './kinds';
 import type { Obj } from './object';
 import { defaultLimitRangeItem, type LimitRangeItem } from './policy';
@@ -36,6 +37,9 @@ export function applyDefaults<T extends Obj>(obj: T): T {
     case 'RoleBinding':
     case 'ClusterRoleBinding':
       defaultBinding(out as unknown as Rec);
+      break;
+    case HPA_KIND:
+      if (isRec(spec)) defaultHpaSpec(spec);
       break;
     case 'Deployment':
       if (isRec(spec)) {

@@ -1,6 +1,7 @@
 /** schemas/: the single source of truth for validation, TypeScript types and the API docs. */
 export * from './affinity';
 export * from './agent-protocol';
+export * from './autoscaling';
 export * from './core';
 export * from './daemonset';
 export { applyDefaults, pullPolicyFor } from './defaults';

@@ -1,5 +1,6 @@
 /** The registry of kinds ferry serves: REST names, scope and schema of each. */
 import type { TSchema } from 'typebox';
+import { HorizontalPodAutoscalerSchema } from './autoscaling';
 import { ConfigMapSchema, EventSchema, NamespaceSchema, SecretSchema } from './core';
 import { DaemonSetSchema } from './daemonset';
 import { PodDisruptionBudgetSchema } from './disruption';
@@ -104,6 +105,15 @@ export const kinds: readonly KindInfo[] = [
   info('networking.k8s.io/v1', 'IngressClass', 'ingressclasses', false, [], [], IngressClassSchema),
   info('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', true, ['netpol'], [], NetworkPolicySchema),
   info('scheduling.k8s.io/v1', 'PriorityClass', 'priorityclasses', false, ['pc'], [], PriorityClassSchema),
+  info(
+    'autoscaling/v2',
+    'HorizontalPodAutoscaler',
+    'horizontalpodautoscalers',
+    true,
+    ['hpa'],
+    ['status'],
+    HorizontalPodAutoscalerSchema,
+  ),
   info('ferry.dev/v1', 'NodePool', 'nodepools', false, ['np'], ['status'], NodePoolSchema),
   info('ferry.dev/v1', 'Cloud', 'clouds', false, [], ['status'], CloudSchema),
 ];

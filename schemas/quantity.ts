@@ -10,6 +10,8 @@
  */
 const SUFFIX: Record<string, number> = {
   '': 1,
+  n: 1e-9,
+  u: 1e-6,
   m: 1e-3,
   k: 1e3,
   M: 1e6,
@@ -25,7 +27,7 @@ const SUFFIX: Record<string, number> = {
   Ei: 2 ** 60,
 };
 
-const PATTERN = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:[eE]([-+]?[0-9]+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
+const PATTERN = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:[eE]([-+]?[0-9]+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
 /** Kubernetes' largest exact quantity (int64), in base units. */
 export const MAX_QUANTITY = 2 ** 63 - 1;
 /** Kubernetes' finest scale (nano). */

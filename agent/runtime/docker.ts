@@ -15,6 +15,7 @@ import {
   type ContainerConfig,
   type ContainerInspect,
   type ContainerRuntime,
+  type ContainerStats,
   ImagePullFailedError,
   type LogStreamOptions,
   type ManagedContainer,
@@ -418,10 +419,37 @@ export class DockerRuntime implements ContainerRuntime {
     return this.streams.logs(id, options, onOutput);
   }
 
+  async stats(id: string): Promise<ContainerStats | undefined> {
+    // one-shot: no second reading taken by the engine (a second per call); the agent keeps its own.
+    const res = await this.api.call('GET', `/containers/${id}/stats?stream=false&one-shot=true`, undefined, 10_000);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new DockerError(`docker stats ${id}: ${res.status}`, res.status);
+    return statsOf(JSON.parse(res.body.toString('utf8')) as DockerStats);
+  }
+
   private async remove(id: string): Promise<void> {
     const res = await this.api.call('DELETE', `/containers/${id}?force=1&v=1`);
     if (![204, 404, 409].includes(res.status)) throw new DockerError(`docker rm ${id}: ${res.status}`, res.status);
   }
+}
+
+interface DockerStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: Record<string, number> };
+}
+
+/**
+ * The reading from a stats answer. Working set as cAdvisor computes it: usage minus inactive file
+ * pages (`inactive_file` on cgroup v2, `total_inactive_file` on v1), never below zero. A stopped
+ * container answers with empty stats: no reading.
+ */
+export function statsOf(s: DockerStats): ContainerStats | undefined {
+  const cpu = s.cpu_stats?.cpu_usage?.total_usage;
+  const usage = s.memory_stats?.usage;
+  if (cpu === undefined || usage === undefined) return undefined;
+  const stats = s.memory_stats?.stats ?? {};
+  const inactive = stats.inactive_file ?? stats.total_inactive_file ?? 0;
+  return { cpuUsageNanos: cpu, memoryWorkingSetBytes: Math.max(0, usage - inactive) };
 }
 
 /** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; Kubernetes names fit. */

@@ -11,6 +11,7 @@ import {
   type ContainerConfig,
   type ContainerInspect,
   type ContainerRuntime,
+  type ContainerStats,
   ImagePullFailedError,
   type LogStreamOptions,
   type ManagedContainer,
@@ -44,6 +45,10 @@ export interface FakeContainer extends ManagedContainer {
   sandbox?: SandboxConfig;
   /** What the container "printed": tests set it. */
   output?: string;
+  /** Its resource use: CPU in cores (accrues with the clock), memory working set in bytes; tests set it. */
+  usage?: { cores: number; memoryBytes: number };
+  /** CPU time accrued before the last change of `usage.cores` (setUsage keeps the counter monotonic). */
+  cpuBase?: { nanos: number; at: number };
   exitCode: number;
   startedAt: string;
   finishedAt?: string;
@@ -81,6 +86,22 @@ export class FakeRuntime implements ContainerRuntime {
     c.exitCode = code;
     c.finishedAt = iso(this.now());
     for (const f of this.followers.get(id) ?? []) f.end();
+  }
+
+  /**
+   * The container uses `cores` of CPU from now on (its cumulative CPU time grows at that rate with
+   * the runtime's clock) and `memoryBytes` of working set.
+   */
+  setUsage(id: string, cores: number, memoryBytes: number): void {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such container: ${id}`);
+    c.cpuBase = { nanos: this.cpuNanos(c), at: this.now() };
+    c.usage = { cores, memoryBytes };
+  }
+
+  private cpuNanos(c: FakeContainer): number {
+    const base = c.cpuBase ?? { nanos: 0, at: Date.parse(c.startedAt) };
+    return base.nanos + (c.usage?.cores ?? 0) * Math.max(0, this.now() - base.at) * 1e6;
   }
 
   /** The running app container named `name` (the newest instance), for tests. */
@@ -278,6 +299,13 @@ export class FakeRuntime implements ContainerRuntime {
       return state && !state.running ? state.exitCode : undefined;
     });
     return { write: () => undefined, endInput: () => undefined, resize: async () => undefined, done, close: end };
+  }
+
+  async stats(id: string): Promise<ContainerStats | undefined> {
+    const c = this.containers.get(id);
+    if (!c?.running) return undefined;
+    this.record('stats', id);
+    return { cpuUsageNanos: this.cpuNanos(c), memoryWorkingSetBytes: c.usage?.memoryBytes ?? 0 };
   }
 
   private failIfTold(call: Failable): void {

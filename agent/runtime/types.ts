@@ -114,6 +114,17 @@ export interface ContainerConfig {
   stdin?: boolean;
 }
 
+/**
+ * One reading of a container's resource use (the Docker stats API, one shot). CPU is the
+ * cumulative time used, so a rate needs two readings (agent/metrics/ keeps the previous one).
+ */
+export interface ContainerStats {
+  /** CPU time used since the container started, nanoseconds (cgroup `usage_usec` / cpuacct). */
+  cpuUsageNanos: number;
+  /** Working set: memory usage minus inactive file cache, as the kubelet and cAdvisor report it. */
+  memoryWorkingSetBytes: number;
+}
+
 /** Registry credentials for one pull (from a `kubernetes.io/dockerconfigjson` Secret); never persisted. */
 export interface RegistryAuth {
   username?: string;
@@ -173,6 +184,8 @@ export interface ContainerRuntime {
   attachStream(id: string, options: StdioOptions, onOutput: OutputListener): Promise<StdioStream>;
   /** A container's output from the engine's log (kubectl logs -f, --since, --timestamps); ends when it stops. */
   logStream(id: string, options: LogStreamOptions, onOutput: OutputListener): Promise<StdioStream>;
+  /** One reading of a running container's CPU and memory use; undefined when it is gone or stopped. */
+  stats(id: string): Promise<ContainerStats | undefined>;
 }
 
 /** Which of the process' streams a session carries, and whether it has a terminal. */

@@ -6,6 +6,7 @@
 import { age } from '../../schemas/printers/age';
 import { nodeStatus, podStatus } from '../../schemas/printers/columns';
 import { arr, at, type Loose, labelsString, num, record, selectorString, str } from '../../schemas/printers/fields';
+import { AUTOSCALING_DESCRIBERS } from './describe-hpa';
 import { mapLines, metadataPairs, type Pairs, pairs } from './describe-pairs';
 import { RBAC_DESCRIBERS } from './describe-rbac';
 import { toYaml } from './print';
@@ -280,6 +281,7 @@ const DESCRIBERS: Record<string, (o: Loose) => string[]> = {
   ResourceQuota: describeResourceQuota,
   LimitRange: describeLimitRange,
   ...RBAC_DESCRIBERS,
+  ...AUTOSCALING_DESCRIBERS,
 };
 
 export function describeObject(kind: string, obj: Loose, events: Loose[], now = Date.now()): string {

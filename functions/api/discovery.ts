@@ -5,6 +5,8 @@
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#discovery-api
  */
 import { kinds } from '../../schemas';
+import { AUTOSCALING_V1_VERSION } from './autoscaling-v1';
+import { METRICS_GROUP, METRICS_VERSION, metricsGroup, metricsResourceList } from './metrics-api-route';
 import { FERRY_GROUP, FERRY_VERSION } from './router';
 
 const OBJECT_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
@@ -21,14 +23,17 @@ export function apiVersions(): object {
 
 export function apiGroupList(): object {
   const groups = [...new Set(kinds.filter((k) => k.group !== '').map((k) => k.group))].sort();
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupOf) };
+  // The resource metrics API has no stored kinds (metrics-api-route.ts).
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups.map(groupOf), metricsGroup()] };
 }
 
 export function apiGroup(group: string): object {
+  if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...metricsGroup() };
   return { kind: 'APIGroup', apiVersion: 'v1', ...groupOf(group) };
 }
 
 export function apiResourceList(group: string, version: string): object {
+  if (group === METRICS_GROUP && version === METRICS_VERSION) return metricsResourceList();
   const resources: object[] = [];
   for (const k of kinds.filter((k) => k.group === group && k.version === version)) {
     resources.push({
@@ -97,5 +102,7 @@ function versionsOf(group: string): string[] {
 
 function groupOf(group: string): object {
   const versions = versionsOf(group).map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
+  // autoscaling/v1 is served as a view of v2 (autoscaling-v1.ts), listed after the preferred v2.
+  if (group === 'autoscaling') versions.push(AUTOSCALING_V1_VERSION);
   return { name: group, versions, preferredVersion: versions[0] };
 }

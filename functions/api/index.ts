@@ -26,9 +26,11 @@ import { issueToken, TOKEN_KIND } from '../tokens';
 import { agentRoutes } from './agent-routes';
 import { handleApply } from './apply';
 import { type Access, authenticate, authorize, type Principal, TokenCache } from './auth';
+import { isAutoscalingV1, serveAutoscalingV1 } from './autoscaling-v1';
 import { parseBody } from './body';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery';
 import { errorResponse, jsonResponse } from './http-errors';
+import { handleMetrics } from './metrics-api';
 import { openApiV2Response, openApiV3Response } from './openapi-v3';
 import { requestLabels } from './request-labels';
 import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
@@ -80,19 +82,22 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
       return errorResponse(err, deps.log, { method: req.method, path: req.path });
     }
   };
-  if (!metrics) return (req) => serve(req, {});
-  // Counted here, where the route is known: the labels cost no second parse of the path.
-  return async (req) => {
-    const started = performance.now();
-    const seen: { route?: Route } = {};
-    const res = await serve(req, seen);
-    metrics.apiRequest(
-      requestLabels(req.method, req.query, seen.route),
-      res.status,
-      (performance.now() - started) / 1000,
-    );
-    return res;
-  };
+  const counted: ApiHandler = !metrics
+    ? (req) => serve(req, {})
+    : // Counted here, where the route is known: the labels cost no second parse of the path.
+      async (req) => {
+        const started = performance.now();
+        const seen: { route?: Route } = {};
+        const res = await serve(req, seen);
+        metrics.apiRequest(
+          requestLabels(req.method, req.query, seen.route),
+          res.status,
+          (performance.now() - started) / 1000,
+        );
+        return res;
+      };
+  // autoscaling/v1 HPAs are a view of the stored v2 ones, translated at the edge (autoscaling-v1.ts).
+  return (req) => (isAutoscalingV1(req.path) ? serveAutoscalingV1(deps, req, counted) : counted(req));
 }
 
 async function dispatch(
@@ -149,6 +154,8 @@ async function dispatch(
       if (appliedKubernetesService(res)) await keepKubernetesService(deps);
       return withWarnings(res, applyWarnings(res));
     }
+    case 'resource-metrics':
+      return handleMetrics(deps, req, r, principal);
     case 'tokens':
       gate({ path: 'tokens' });
       return tokens(deps, req, r.name);

@@ -83,5 +83,7 @@ function routePath(r: Exclude<Route, { type: 'resource' }>): string {
       return '/apis/ferry.dev/v1/apply';
     case 'agent':
       return AGENT_OPS.has(r.op) ? `/agent/v1/${r.op}` : 'other';
+    case 'resource-metrics':
+      return `/apis/metrics.k8s.io/v1beta1/${r.resource}`;
   }
 }

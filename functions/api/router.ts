@@ -7,6 +7,7 @@
  */
 import { type KindInfo, kindByPlural, kinds } from '../../schemas';
 import { NotFoundError } from '../errors';
+import { METRICS_GROUP, METRICS_VERSION, type MetricsRoute, metricsRoute } from './metrics-api-route';
 
 export const FERRY_GROUP = 'ferry.dev';
 export const FERRY_VERSION = 'v1';
@@ -33,7 +34,9 @@ export type Route =
   | { type: 'tokens'; name?: string }
   | { type: 'apply' }
   /** `/agent/v1/{op}`: the node agent's protocol (register, sync). */
-  | { type: 'agent'; op: string };
+  | { type: 'agent'; op: string }
+  /** `/apis/metrics.k8s.io/v1beta1/...`: the resource metrics API (metrics-api.ts). */
+  | MetricsRoute;
 
 export function route(path: string): Route {
   const parts = path.split('/').filter((p, i, all) => p !== '' || (i > 0 && i < all.length - 1));
@@ -71,7 +74,14 @@ export function route(path: string): Route {
     case 'apis':
       if (rest.length === 0) return { type: 'apiGroups' };
       if (rest.length === 1) {
-        if (kinds.some((k) => k.group === rest[0])) return { type: 'apiGroup', group: rest[0] as string };
+        if (kinds.some((k) => k.group === rest[0]) || rest[0] === METRICS_GROUP)
+          return { type: 'apiGroup', group: rest[0] as string };
+        break;
+      }
+      if (rest[0] === METRICS_GROUP && rest[1] === METRICS_VERSION) {
+        if (rest.length === 2) return { type: 'resourceList', group: METRICS_GROUP, version: METRICS_VERSION };
+        const metrics = metricsRoute(rest.slice(2));
+        if (metrics) return metrics;
         break;
       }
       return groupRoute(rest[0] as string, rest[1] as string, rest.slice(2), path);

@@ -22,6 +22,7 @@ import { reconcileDeployments } from './deployment';
 import { reconcileDisruptionBudgets } from './disruption';
 import { reconcileEndpoints } from './endpoints';
 import { collectGarbage } from './gc';
+import { type HpaState, reconcileHpas } from './hpa';
 import { reconcileIngresses } from './ingress';
 import { reconcileJobs } from './job';
 import { reconcileLoadBalancers } from './load-balancer';
@@ -41,6 +42,7 @@ export function declaredControllers(
   lifecycle: NodeLifecycleOptions,
   lifecycleState: ReturnType<typeof newNodeLifecycleState>,
   options: { provider?: CloudProvider; nodePools?: NodePoolOptions; kubernetesService?: KubernetesServiceRanges },
+  hpaState: HpaState,
 ): Controller[] {
   const pools = options.nodePools;
   const ranges = options.kubernetesService;
@@ -51,6 +53,8 @@ export function declaredControllers(
       triggers: new Set(['Namespace', 'ServiceAccount']),
       run: (ctx) => ensureDefaultServiceAccounts(ctx.deps, ctx),
     },
+    // Before the workloads: a rescale is carried to pods in the same round.
+    { name: 'horizontal-pod-autoscaler', run: (ctx) => reconcileHpas(ctx, hpaState) },
     { name: 'deployment', run: (ctx) => reconcileDeployments(ctx.deps, ctx) },
     { name: 'replicaset', run: (ctx) => reconcileReplicaSets(ctx.deps, ctx) },
     { name: 'statefulset', run: (ctx) => reconcileStatefulSets(ctx.deps, ctx) },

@@ -37,6 +37,7 @@ import { type Controller, createBudget, type PassContext, yieldSlice } from './c
 import { declaredControllers } from './declared';
 import { DueControllers } from './due';
 import { HeartbeatTable } from './heartbeats';
+import { newHpaState } from './hpa';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -140,7 +141,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     evictionDelayMs: options.podEvictionDelayMs ?? DEFAULT_NODE_LIFECYCLE.evictionDelayMs,
   };
   const lifecycleState = newNodeLifecycleState();
-  const controllers = declaredControllers(lifecycle, lifecycleState, options);
+  const controllers = declaredControllers(lifecycle, lifecycleState, options, newHpaState());
   const due = new DueControllers(controllers);
   const holder = randomUUID();
   let leader = false;

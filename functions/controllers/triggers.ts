@@ -28,6 +28,8 @@ export const IGNORED_KINDS = new Set([
   'ServiceRouteIndex',
   // The built-in ingress' table (functions/ingress-table.ts): written only by the ingress controller.
   'IngressTable',
+  // Nodes' resource usage (functions/node-usage.ts): the HPA controller reads it at its own pace.
+  'NodeUsage',
   CONTROLLER_MARKER_KIND,
 ]);
 
@@ -50,7 +52,13 @@ export function nodeFingerprint(node: Node): string {
  */
 export function triggersPass(change: ChangeType, next: Obj, previous?: string): boolean {
   if (IGNORED_KINDS.has(next.kind)) return false;
-  if (next.kind === 'Node' && change === 'MODIFIED' && previous !== undefined)
+  // An HPA's status write (each sync's metrics) is the HPA controller's own, paced by time:
+  // only its spec, labels or a condition's status moving is a trigger (the same fingerprint).
+  if (
+    (next.kind === 'Node' || next.kind === 'HorizontalPodAutoscaler') &&
+    change === 'MODIFIED' &&
+    previous !== undefined
+  )
     return nodeFingerprint(next as Node) !== previous;
   return true;
 }

@@ -4,6 +4,7 @@
  */
 import { age, humanDuration } from './age';
 import { ACCESS_COLUMNS } from './columns-access';
+import { AUTOSCALING_COLUMNS } from './columns-autoscaling';
 import { FERRY_COLUMNS } from './columns-ferry';
 import { NETWORKING_COLUMNS } from './columns-networking';
 import { STORAGE_COLUMNS } from './columns-storage';
@@ -157,6 +158,7 @@ export const COLUMNS: Record<string, KindColumns> = {
   ...ACCESS_COLUMNS,
   ...STORAGE_COLUMNS,
   ...FERRY_COLUMNS,
+  ...AUTOSCALING_COLUMNS,
   Pod: {
     headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
     row: (o, now) => [

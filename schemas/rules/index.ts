@@ -5,6 +5,7 @@
 import type { KindInfo } from '../kinds';
 import type { StatusCause } from '../status';
 import { isRec, type Rec } from '../tree';
+import { checkHorizontalPodAutoscaler } from './autoscaling';
 import { checkConfigData } from './config';
 import { checkDaemonSet } from './daemonset';
 import { checkPodDisruptionBudget } from './disruption';
@@ -53,6 +54,7 @@ const RULES: Record<string, Rule> = {
   IngressClass: checkIngressClass,
   NetworkPolicy: checkNetworkPolicy,
   NodePool: withSpec(checkNodePool),
+  HorizontalPodAutoscaler: withSpec(checkHorizontalPodAutoscaler),
 };
 
 export function semantic(info: KindInfo, obj: Rec): StatusCause[] {

@@ -161,6 +161,21 @@ for (const b of backends) {
       await rt.removeSandbox(sandbox.id, pod);
     }, 60_000);
 
+    it("reads a running container's CPU time (never going back) and memory working set, and nothing once it is gone", async () => {
+      const pod = newPod();
+      const sandbox = await rt.createSandbox(pod, { ports: [] });
+      const id = await rt.startContainer(pod, sandbox.id, config('app', {}));
+      b.behave(id, {});
+      const first = await rt.stats(id);
+      const second = await rt.stats(id);
+      expect(first?.cpuUsageNanos).toBeGreaterThanOrEqual(0);
+      expect(first?.memoryWorkingSetBytes).toBeGreaterThanOrEqual(0);
+      expect(second?.cpuUsageNanos).toBeGreaterThanOrEqual(first?.cpuUsageNanos ?? 0);
+      await rt.stopAndRemove(id, 0);
+      expect(await rt.stats(id)).toBeUndefined();
+      await rt.removeSandbox(sandbox.id, pod);
+    }, 60_000);
+
     it('stops and removes safely twice, and removes a sandbox already gone', async () => {
       const pod = newPod();
       const sandbox = await rt.createSandbox(pod, { ports: [] });

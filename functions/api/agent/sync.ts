@@ -14,6 +14,7 @@
  */
 import type { SyncRequest, SyncResponse, SyncVersions } from '../../../schemas/agent-protocol';
 import { bumpNodes, type NodeDesired, SECTIONS, type Section, untracked } from '../../node-desired';
+import { storeUsage, USAGE_GRACE_MS, usageRecord, usageWanted } from '../../node-usage';
 import type { Obj } from '../../store/types';
 import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
@@ -85,6 +86,10 @@ async function answerSync(
       removed = true;
     }
   }
+  // Usage the control plane asked for (functions/node-usage.ts): the node's one record, overwritten.
+  // Only while asked (or just after): a node cannot make writes nobody will read.
+  if (req.usage && (desired.spec.usageUntil ?? 0) + USAGE_GRACE_MS > deps.clock())
+    await storeUsage(untracked(deps.store), usageRecord(nodeName, req.usage, deps.clock()));
   // The removal moved this node's pods: answer with them gone rather than on the next sync.
   if (removed) desired = await readDesired(deps, nodeName);
 
@@ -105,6 +110,8 @@ async function answerSync(
     nodeStatusUpdateSeconds: mode.nodeStatusUpdateSeconds,
     leaseRenewedAt,
   };
+  const usage = usageWanted(desired, deps.clock());
+  if (usage) res.usage = usage;
   if (moved.has('pods') || moved.has('config')) {
     const pods = await podsOf(deps, nodeName);
     if (moved.has('pods')) {
