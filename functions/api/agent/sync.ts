@@ -19,7 +19,7 @@ import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
 import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
-import { readDesired, waitForDesired } from './desired';
+import { noteAnswered, readDesired, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
 import { ingressMoved, readIngress } from './ingress';
 import { heartbeat } from './lease';
@@ -93,7 +93,7 @@ async function answerSync(
   const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
   if (mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress)) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
-    await waitForDesired(deps, nodeName, waitMs, signal);
+    await waitForDesired(deps, nodeName, waitMs, signal, held);
     desired = await readDesired(deps, nodeName);
     moved = movedSections(desired, held);
   }
@@ -151,6 +151,8 @@ async function answerSync(
     res.leaseRenewedAt = leaseRenewedAt;
   }
   syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
+  // Held syncs' next wakes are coalesced from this answer on (desired.ts).
+  if (mode.hold && (moved.size > 0 || ingressMoved(desired, held.ingress))) noteAnswered(deps, nodeName, deps.clock());
   return res;
 }
 
