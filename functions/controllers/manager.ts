@@ -34,6 +34,7 @@ import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
 import { declaredControllers } from './declared';
 import { HeartbeatTable } from './heartbeats';
+import { ListCache, withCachedLists } from './list-cache';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -82,6 +83,11 @@ export interface ControllerManagerOptions {
   provider?: CloudProvider;
   /** Runs the node pool controller (machines for NodePools); without it NodePools are not acted on. */
   nodePools?: NodePoolOptions;
+  /**
+   * Keep whole-kind lists between passes from the store's change feed (list-cache.ts): only where
+   * that feed shows every write (the local runtime); it starts over when it finds one missing.
+   */
+  listCache?: boolean;
 }
 
 export interface ControllerManager {
@@ -177,12 +183,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
 
   // Every controller write moves the NodeDesired records it concerns (agents' syncs read those).
   const tracked = trackNodeDesired(deps.store, deps.clock);
+  let lists: ListCache | undefined;
 
   async function pass(): Promise<void> {
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
-    const snapshot = new ClusterSnapshot(tracked, noteOwnWrite, deps.clock);
+    await lists?.verify();
+    const snapshot = new ClusterSnapshot(lists ? withCachedLists(tracked, lists) : tracked, noteOwnWrite, deps.clock);
     let wakeAt: number | null = null;
     const ctx: PassContext = {
       deps: { ...deps, store: snapshot.store },
@@ -328,6 +336,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
     start() {
       stopped = false;
+      if (options.listCache) lists ??= new ListCache(deps.store);
       unwatch = deps.store.watch((ev) => {
         if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
         if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
@@ -358,6 +367,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       clearInterval(resync);
       clearInterval(tick);
       await running;
+      lists?.stop();
+      lists = undefined;
       if (leader) await deps.store.releaseLease('controller-manager', holder).catch(() => undefined);
     },
   };

@@ -143,6 +143,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.podEvictionDelayMs !== undefined ? { podEvictionDelayMs: options.podEvictionDelayMs } : {}),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
+      // This process writes its store: the change feed shows every write, so passes keep their lists.
+      listCache: true,
       // Heartbeats that arrive late because this process is behind are not the nodes' fault.
       lagProbe: () => syncLagMs(store, deps.clock()),
       nodePools: {
