@@ -7,8 +7,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createBackoff, sleep } from '../../agent/backoff';
-import type { RegisterResponse, SyncResponse } from '../../schemas/agent-protocol';
+import type { RegisterResponse } from '../../schemas/agent-protocol';
 import type { SyncTimings } from '../lib/agents';
+import { readSyncAnswer } from './light-answer';
 import { type Call, LightHttp } from './light-http';
 import { LightNode } from './light-node';
 
@@ -31,6 +32,10 @@ export interface LightTimings extends SyncTimings {
   /** Held syncs cut short to report a pod start, as the agent cuts them. */
   cut: number;
   registered: number;
+  /** Answers parsed whole (they carried pods, or were not in the server's usual key order). */
+  parsed: number;
+  /** Bytes of sync answers received. */
+  answerBytes: number;
 }
 
 export interface LightFleet {
@@ -51,6 +56,8 @@ export async function startLightFleet(options: LightFleetOptions): Promise<Light
     recording: options.record ?? false,
     cut: 0,
     registered: 0,
+    parsed: 0,
+    answerBytes: 0,
   };
   const http = new LightHttp(options.apiUrl, options.count + 16);
   const stopped = { now: false };
@@ -92,9 +99,9 @@ async function runNode(
   while (!stopped.now && !node.token) {
     try {
       const res = await http.post(REGISTER, bootstrapToken, node.registerBody(Date.now()), 0, 15_000).answer;
-      if (res.status === 401) throw new Error(`bootstrap token rejected: ${res.text.slice(0, 200)}`);
+      if (res.status === 401) throw new Error(`bootstrap token rejected: ${res.text().slice(0, 200)}`);
       if (res.status < 200 || res.status >= 300) throw new Error(`register: ${res.status}`);
-      node.token = (JSON.parse(res.text) as RegisterResponse).token;
+      node.token = (JSON.parse(res.text()) as RegisterResponse).token;
       timings.registered++;
     } catch {
       if (!stopped.now) await retry();
@@ -123,9 +130,11 @@ async function runNode(
         return runNode(node, http, bootstrapToken, timings, stopped);
       }
       if (res.status < 200 || res.status >= 300) throw new Error(`sync: ${res.status}`);
-      const answer = JSON.parse(res.text) as SyncResponse;
       const ms = performance.now() - started;
+      const { answer, parsed } = readSyncAnswer(res);
       timings.count++;
+      timings.answerBytes += res.size;
+      if (parsed) timings.parsed++;
       if (timings.recording) {
         if (waitMs === 0) timings.latencies.push(ms);
         else if (ms > waitMs + 1000) timings.heldLate++;

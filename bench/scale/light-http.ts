@@ -13,9 +13,36 @@ export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
 /** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */
 export const SIM_SENT_HEADER = 'x-ferry-sim-sent';
 
-export interface Answer {
-  status: number;
-  text: string;
+/** An answer's bytes, kept as they came: most of a large sync answer (the routes) is never decoded. */
+export class Answer {
+  constructor(
+    readonly status: number,
+    private readonly chunks: Buffer[],
+  ) {}
+
+  text(): string {
+    return this.chunks.length === 1
+      ? (this.chunks[0] as Buffer).toString('utf8')
+      : Buffer.concat(this.chunks).toString('utf8');
+  }
+
+  /** The first bytes at most, decoded (a character cut at the end is dropped). */
+  head(bytes: number): string {
+    const first = this.chunks[0];
+    const buf = first && first.length >= bytes ? first : Buffer.concat(this.chunks);
+    return buf.subarray(0, bytes).toString('utf8');
+  }
+
+  /** The last bytes at most, decoded. */
+  tail(bytes: number): string {
+    const last = this.chunks[this.chunks.length - 1];
+    const buf = last && last.length >= bytes ? last : Buffer.concat(this.chunks);
+    return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8');
+  }
+
+  get size(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
 }
 
 export interface Call {
@@ -61,12 +88,9 @@ export class LightHttp {
           },
         },
         (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve(new Answer(res.statusCode ?? 0, chunks)));
           res.on('error', reject);
           res.on('aborted', () => reject(new Error('connection closed mid-response')));
         },

@@ -12,7 +12,8 @@
  * JSON, so a quiet sync allocates one string.
  */
 import { FULL_RESYNC_MS } from '../../agent/agent';
-import type { PodRef, SyncResponse } from '../../schemas/agent-protocol';
+import type { PodRef } from '../../schemas/agent-protocol';
+import type { LightAnswer } from './light-answer';
 import { lightNodeStatus, runningPodStatus } from './light-status';
 
 /** The agent's default `--sync-wait` (agent/config.ts): how long it asks the server to hold a quiet sync. */
@@ -103,7 +104,7 @@ export class LightNode {
   }
 
   /** Takes in a 2xx answer to the sync last built. */
-  answered(res: SyncResponse, now: number): void {
+  answered(res: LightAnswer, now: number): void {
     const sent = this.inFlight;
     this.inFlight = undefined;
     if (sent) {
@@ -126,7 +127,7 @@ export class LightNode {
       ...(routes !== undefined ? { routes } : {}),
       ...(ingress !== undefined ? { ingress } : {}),
     };
-    this.versions = JSON.stringify(res.versions);
+    this.versions = res.versionsJson;
   }
 
   /**
