@@ -7,6 +7,8 @@ import type { SyncVersions } from '../../../schemas/agent-protocol';
 import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors';
 import { createNodeDesired, NODE_DESIRED_KIND, type NodeDesired, nodeDesiredRef, untracked } from '../../node-desired';
+import { MAX_SYNC_WAIT_SECONDS } from './modes';
+import { wakeAt } from './wake';
 
 /**
  * Eventually consistent: every write lands before it bumps this record, so a stale copy is one
@@ -25,22 +27,6 @@ export async function readDesired(deps: Deps, nodeName: string): Promise<NodeDes
   if (!created) throw new Error(`NodeDesired ${nodeName} vanished after its creation`);
   return created;
 }
-
-/**
- * Wakes are coalesced per node. A held sync woken by a move of its pods, config or logs is answered
- * at once, unless the node was last answered with changes less than WORK_WAKE_INTERVAL_MS ago:
- * then at that interval's end, with everything that moved meanwhile (a node whose desired state
- * moves ten times in a second is answered once or twice, not ten times). A move of the routes (or
- * the ingress table) alone, every node's at once whenever an endpoint changes, is answered at
- * most every ROUTES_WAKE_INTERVAL_MS and spread over ROUTES_SPREAD_MS by the node's name, so a
- * route change is not a thousand answers in one burst of the event loop. Nothing is lost: the
- * answer reads the record after the wait and sends every section that moved since the versions
- * the agent holds. Measured at 1,000 nodes (README, scale): see functions/api/agent/README.md.
- */
-export const WORK_WAKE_INTERVAL_MS = 1_000;
-/** kube-proxy's own default floor between two syncs of its rules is 1 s (--iptables-min-sync-period). */
-export const ROUTES_WAKE_INTERVAL_MS = 2_000;
-export const ROUTES_SPREAD_MS = 1_000;
 
 interface Waiter {
   /** Called with the record as written: the waiter decides when to answer. */
@@ -80,35 +66,13 @@ export function noteAnswered(deps: Deps, nodeName: string, at: number): void {
   const { answeredAt, byNode } = waitingOf(deps);
   // Forget nodes answered long ago (gone, or quiet): their next wake is at once anyway.
   if (answeredAt.size > 2 * Math.max(1_000, byNode.size)) {
-    for (const [n, t] of answeredAt) if (at - t > ROUTES_WAKE_INTERVAL_MS + ROUTES_SPREAD_MS) answeredAt.delete(n);
+    for (const [n, t] of answeredAt) if (at - t > 2 * MAX_SYNC_WAIT_SECONDS * 1000) answeredAt.delete(n);
   }
   answeredAt.set(nodeName, at);
 }
 
-/** The node's own offset in the routes spread: the same node always lands on the same slot. */
-export function routesSpreadMs(nodeName: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < nodeName.length; i++) h = Math.imul(h ^ nodeName.charCodeAt(i), 16777619);
-  return (h >>> 0) % ROUTES_SPREAD_MS;
-}
-
-/** When a move of `record` should answer a sync holding `held` (server clock, ms). */
-export function wakeAt(
-  record: NodeDesired,
-  held: Partial<SyncVersions> | undefined,
-  nodeName: string,
-  now: number,
-  answeredAt: number | undefined,
-): number {
-  const last = answeredAt ?? Number.NEGATIVE_INFINITY;
-  const work =
-    !held || record.spec.pods !== held.pods || record.spec.config !== held.config || record.spec.logs !== held.logs;
-  if (work) return Math.max(now, last + WORK_WAKE_INTERVAL_MS);
-  return Math.max(now + routesSpreadMs(nodeName), last + ROUTES_WAKE_INTERVAL_MS);
-}
-
 /**
- * Resolves when the node's record moved, as coalesced above (or after `ms`, or when `signal`
+ * Resolves when the node's record moved, as coalesced by wake.ts (or after `ms`, or when `signal`
  * aborts). `held`: the versions the agent holds, which tell a move of its work from one of the
  * routes alone (without them every move is work).
  */
@@ -126,7 +90,7 @@ export function waitForDesired(
     const waiter: Waiter = {
       moved(record) {
         const now = deps.clock();
-        const at = wakeAt(record, held, nodeName, now, entry.answeredAt.get(nodeName));
+        const at = wakeAt(record, held, nodeName, now, entry.answeredAt.get(nodeName), entry.byNode.size);
         if (due !== undefined && due <= at) return;
         due = at;
         clearTimeout(wake);

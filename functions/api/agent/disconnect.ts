@@ -48,6 +48,10 @@ export function suspectDisconnect(deps: Deps, nodeName: string, graceMs = DISCON
 }
 
 async function markIfGone(deps: Deps, nodeName: string, cutAt: number): Promise<void> {
+  // A reconnection already in this process's socket buffers is no disconnection: two turns of the
+  // event loop accept its connection and read its request, which starts its sync, before looking.
+  // (A server behind on its CPU took such syncs in seconds late and marked hundreds of live nodes.)
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   // The agent called again (its sync reached this server after the cut): it is there, however
   // long that sync takes to renew the Lease behind a busy server.
   if ((lastSyncStartedAt(deps.store, nodeName) ?? Number.NEGATIVE_INFINITY) > cutAt) return;
