@@ -73,8 +73,9 @@ export function noteAnswered(deps: Deps, nodeName: string, at: number): void {
 
 /**
  * Resolves when the node's record moved, as coalesced by wake.ts (or after `ms`, or when `signal`
- * aborts). `held`: the versions the agent holds, which tell a move of its work from one of the
- * routes alone (without them every move is work).
+ * aborts): true if it moved while waiting (a quiet hold needs no second read of it). `held`: the
+ * versions the agent holds, which tell a move of its work from one of the routes alone (without
+ * them every move is work).
  */
 export function waitForDesired(
   deps: Deps,
@@ -82,9 +83,9 @@ export function waitForDesired(
   ms: number,
   signal?: AbortSignal,
   held?: Partial<SyncVersions>,
-): Promise<void> {
+): Promise<boolean> {
   const entry = waitingOf(deps);
-  return new Promise((resolve) => {
+  return new Promise<boolean>((resolve) => {
     let due: number | undefined;
     let wake: NodeJS.Timeout | undefined;
     const waiter: Waiter = {
@@ -105,7 +106,7 @@ export function waitForDesired(
       set?.delete(waiter);
       if (set?.size === 0) entry.byNode.delete(nodeName);
       signal?.removeEventListener('abort', done);
-      resolve();
+      resolve(due !== undefined);
     };
     const timer = setTimeout(done, ms);
     const set = entry.byNode.get(nodeName) ?? new Set<Waiter>();

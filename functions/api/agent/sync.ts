@@ -93,9 +93,11 @@ async function answerSync(
   const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
   if (mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress)) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
-    await waitForDesired(deps, nodeName, waitMs, signal, held);
-    desired = await readDesired(deps, nodeName);
-    moved = movedSections(desired, held);
+    // A hold that ended with no move (its time, or the agent cutting it) answers the record as read.
+    if (await waitForDesired(deps, nodeName, waitMs, signal, held)) {
+      desired = await readDesired(deps, nodeName);
+      moved = movedSections(desired, held);
+    }
   }
 
   const res: SyncResponse = {
