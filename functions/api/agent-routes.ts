@@ -14,10 +14,11 @@ import {
 } from '../../schemas/agent-protocol';
 import { InvalidError, type StatusCause } from '../errors';
 import { issuePodToken } from '../pod-tokens';
+import { syncResponseJson } from './agent/answer-json';
 import { syncNode } from './agent/sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
-import { jsonResponse } from './http-errors';
+import { JSON_HEADERS, jsonResponse } from './http-errors';
 import { answerLogRequest } from './pod-logs';
 import { registerNode } from './register';
 import type { ApiDeps, ApiRequest, ApiResponse } from './types';
@@ -41,7 +42,9 @@ async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): P
 async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!syncCheck.Check(body)) throw invalid('SyncRequest', syncCheck.Errors(body));
-  return jsonResponse(200, await syncNode(deps, principal.nodeName as string, body, req.signal));
+  const answer = await syncNode(deps, principal.nodeName as string, body, req.signal);
+  // A routes diff sent to every node is serialized once (agent/answer-json.ts).
+  return { status: 200, headers: { ...JSON_HEADERS }, body: syncResponseJson(answer) };
 }
 
 /** A node's answer to a log request (functions/api/pod-logs.ts). */

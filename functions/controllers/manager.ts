@@ -26,11 +26,9 @@
  * standby used to try only every 5 s, on top of a lease renewed to a full 15 s.)
  */
 import { randomUUID } from 'node:crypto';
-import type { CloudProvider } from '../../providers/types';
 import type { Lease, Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
-import type { KubernetesServiceRanges } from '../kubernetes-service';
 import { trackNodeDesired } from '../node-desired';
 import type { ChangeEvent, Obj } from '../store/types';
 import { type Controller, createBudget, type PassContext, yieldSlice } from './controller';
@@ -38,6 +36,8 @@ import { declaredControllers } from './declared';
 import { DueControllers } from './due';
 import { HeartbeatTable } from './heartbeats';
 import { newHpaState } from './hpa';
+import { ListCache, withCachedLists } from './list-cache';
+import type { ControllerManagerOptions } from './manager-options';
 import { type MarkerSpec, passReason, readMarker, writeMarker } from './marker';
 import {
   DEFAULT_NODE_LIFECYCLE,
@@ -46,49 +46,14 @@ import {
   newNodeLifecycleState,
   noteLag,
 } from './node-lifecycle';
-import type { NodePoolOptions } from './nodepool';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
+export type { ControllerManagerOptions } from './manager-options';
 export { IGNORED_KINDS } from './triggers';
 
 /** The longest wait between back-to-back passes (the pass's own duration, up to this). */
 const MAX_BREATHER_MS = 2_000;
-
-export interface ControllerManagerOptions {
-  resyncMs?: number;
-  debounceMs?: number;
-  leaseTtlMs?: number;
-  nodeGracePeriodMs?: number;
-  podEvictionDelayMs?: number;
-  /** Eviction limits (node-lifecycle.ts); Kubernetes' defaults when omitted. */
-  eviction?: Pick<
-    NodeLifecycleOptions,
-    'evictionRate' | 'secondaryEvictionRate' | 'unhealthyZoneThreshold' | 'largeClusterSizeThreshold'
-  >;
-  /** Passes repeated per trigger while they keep writing. */
-  maxRounds?: number;
-  /**
-   * How often this manager is expected to look at the cluster (a pass or a scheduled check):
-   * looking later than that means the control plane is behind, and node-lifecycle extends its
-   * grace by the lag. Default: the retry period locally (1 s); the Lambda runtime says 60 s.
-   */
-  expectedIntervalMs?: number;
-  /**
-   * How far behind the rest of the control plane is, ms, read at each look (the local runtime: how
-   * late agents' syncs arrive, api/agent/sync-lag.ts): node-lifecycle extends its grace by it as by
-   * a late pass, so a server too busy to take heartbeats in time does not mark their nodes NotReady.
-   */
-  lagProbe?: () => number;
-  /** The scheduled check runs a full pass at least this often anyway (default one hour). */
-  fullResyncMs?: number;
-  /** Makes load balancers for LoadBalancer Services; without one they stay pending. */
-  provider?: CloudProvider;
-  /** Runs the node pool controller (machines for NodePools); without it NodePools are not acted on. */
-  nodePools?: NodePoolOptions;
-  /** The API's ranges: the `kubernetes` Service is made again after a pass finds it gone (else left to the API). */
-  kubernetesService?: KubernetesServiceRanges;
-}
 
 export interface ControllerManager {
   /** One full pass (repeated while it writes), the triggered controllers (due.ts) too; ignores the lease. */
@@ -186,13 +151,15 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
 
   // Every controller write moves the NodeDesired records it concerns (agents' syncs read those).
   const tracked = trackNodeDesired(deps.store, deps.clock);
+  let lists: ListCache | undefined;
 
   async function pass(): Promise<void> {
     look();
     const startedAt = deps.clock();
     if (ownWrites.size > 10_000) ownWrites.clear();
+    await lists?.verify();
     const snapshot = new ClusterSnapshot(
-      tracked,
+      lists ? withCachedLists(tracked, lists) : tracked,
       (obj, deleted) => {
         noteOwnWrite(obj, deleted);
         due.wrote(obj.kind);
@@ -361,6 +328,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
     start() {
       stopped = false;
+      if (options.listCache) lists ??= new ListCache(deps.store);
       unwatch = deps.store.watch((ev) => {
         if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
         if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
@@ -396,6 +364,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       clearInterval(resync);
       clearInterval(tick);
       await running;
+      lists?.stop();
+      lists = undefined;
       if (leader) await deps.store.releaseLease('controller-manager', holder).catch(() => undefined);
     },
   };

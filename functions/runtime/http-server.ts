@@ -219,8 +219,11 @@ function safeDecode(path: string): string {
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
   if (res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  // Encoded once: its length and the bytes sent from one pass over the text (sync answers
+  // carrying a route change are a few hundred KB, to every node).
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { ...headers, 'content-length': bytes.length });
+  res.end(bytes);
 }
 
 /** The body, `too-large` past `limit` bytes, or `timeout` when it is not all in within `deadlineMs`. */

@@ -165,6 +165,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(options.provider ? { provider: options.provider } : {}),
       kubernetesService: kubernetesServiceRanges(config),
+      // This process writes its store: the change feed shows every write, so passes keep their lists.
+      listCache: true,
       // Heartbeats that arrive late because this process is behind are not the nodes' fault.
       lagProbe: () => syncLagMs(store, deps.clock()),
       nodePools: {

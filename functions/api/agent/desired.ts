@@ -3,9 +3,12 @@
  * read of a quiet sync), create it for a node that has none, and, on runtimes that hold quiet
  * syncs, wait until it moves.
  */
+import type { SyncVersions } from '../../../schemas/agent-protocol';
 import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors';
 import { createNodeDesired, NODE_DESIRED_KIND, type NodeDesired, nodeDesiredRef, untracked } from '../../node-desired';
+import { MAX_SYNC_WAIT_SECONDS } from './modes';
+import { wakeAt } from './wake';
 
 /**
  * Eventually consistent: every write lands before it bumps this record, so a stale copy is one
@@ -25,42 +28,90 @@ export async function readDesired(deps: Deps, nodeName: string): Promise<NodeDes
   return created;
 }
 
+interface Waiter {
+  /** Called with the record as written: the waiter decides when to answer. */
+  moved(record: NodeDesired): void;
+}
+
+interface Waiting {
+  byNode: Map<string, Set<Waiter>>;
+  /** When each node was last answered with something that moved (server clock, ms). */
+  answeredAt: Map<string, number>;
+  unwatch: () => void;
+}
+
 /**
  * The held syncs waiting per store, by node: one store listener for all of them, since a store
  * copies every change for each listener and a server holds a sync per node (thousands).
  */
-const waiting = new WeakMap<object, { byNode: Map<string, Set<() => void>>; unwatch: () => void }>();
+const waiting = new WeakMap<object, Waiting>();
 
-function waitersOf(deps: Deps): Map<string, Set<() => void>> {
-  let entry = waiting.get(deps.store);
+function waitingOf(deps: Deps): Waiting {
+  const key = untracked(deps.store);
+  let entry = waiting.get(key);
   if (!entry) {
-    const byNode = new Map<string, Set<() => void>>();
+    const byNode = new Map<string, Set<Waiter>>();
     const unwatch = deps.store.watch((ev) => {
       if (ev.object.kind !== NODE_DESIRED_KIND) return;
-      for (const wake of [...(byNode.get(ev.object.metadata.name) ?? [])]) wake();
+      for (const w of [...(byNode.get(ev.object.metadata.name) ?? [])]) w.moved(ev.object as NodeDesired);
     });
-    entry = { byNode, unwatch };
-    waiting.set(deps.store, entry);
+    entry = { byNode, answeredAt: new Map(), unwatch };
+    waiting.set(key, entry);
   }
-  return entry.byNode;
+  return entry;
 }
 
-/** Resolves when the node's record is written (or after `ms`, or when `signal` aborts). */
-export function waitForDesired(deps: Deps, nodeName: string, ms: number, signal?: AbortSignal): Promise<void> {
-  const byNode = waitersOf(deps);
-  return new Promise((resolve) => {
+/** The node's sync answered with sections that moved: the next wakes of its held syncs count from now. */
+export function noteAnswered(deps: Deps, nodeName: string, at: number): void {
+  const { answeredAt, byNode } = waitingOf(deps);
+  // Forget nodes answered long ago (gone, or quiet): their next wake is at once anyway.
+  if (answeredAt.size > 2 * Math.max(1_000, byNode.size)) {
+    for (const [n, t] of answeredAt) if (at - t > 2 * MAX_SYNC_WAIT_SECONDS * 1000) answeredAt.delete(n);
+  }
+  answeredAt.set(nodeName, at);
+}
+
+/**
+ * Resolves when the node's record moved, as coalesced by wake.ts (or after `ms`, or when `signal`
+ * aborts): true if it moved while waiting (a quiet hold needs no second read of it). `held`: the
+ * versions the agent holds, which tell a move of its work from one of the routes alone (without
+ * them every move is work).
+ */
+export function waitForDesired(
+  deps: Deps,
+  nodeName: string,
+  ms: number,
+  signal?: AbortSignal,
+  held?: Partial<SyncVersions>,
+): Promise<boolean> {
+  const entry = waitingOf(deps);
+  return new Promise<boolean>((resolve) => {
+    let due: number | undefined;
+    let wake: NodeJS.Timeout | undefined;
+    const waiter: Waiter = {
+      moved(record) {
+        const now = deps.clock();
+        const at = wakeAt(record, held, nodeName, now, entry.answeredAt.get(nodeName), entry.byNode.size);
+        if (due !== undefined && due <= at) return;
+        due = at;
+        clearTimeout(wake);
+        if (at <= now) done();
+        else wake = setTimeout(done, at - now);
+      },
+    };
     const done = () => {
       clearTimeout(timer);
-      const set = byNode.get(nodeName);
-      set?.delete(done);
-      if (set?.size === 0) byNode.delete(nodeName);
+      clearTimeout(wake);
+      const set = entry.byNode.get(nodeName);
+      set?.delete(waiter);
+      if (set?.size === 0) entry.byNode.delete(nodeName);
       signal?.removeEventListener('abort', done);
-      resolve();
+      resolve(due !== undefined);
     };
     const timer = setTimeout(done, ms);
-    const set = byNode.get(nodeName) ?? new Set<() => void>();
-    set.add(done);
-    byNode.set(nodeName, set);
+    const set = entry.byNode.get(nodeName) ?? new Set<Waiter>();
+    set.add(waiter);
+    entry.byNode.set(nodeName, set);
     if (signal?.aborted) done();
     signal?.addEventListener('abort', done, { once: true });
   });

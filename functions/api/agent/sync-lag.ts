@@ -75,6 +75,10 @@ class SyncLag {
     if (track) track.inFlightDue = undefined;
   }
 
+  get size(): number {
+    return this.nodes.size;
+  }
+
   startedAt(nodeName: string): number | undefined {
     return this.nodes.get(nodeName)?.startedAt;
   }
@@ -135,6 +139,11 @@ export function syncEnded(store: StateStore, nodeName: string): void {
 /** When the last sync of `nodeName` this server saw started (server clock, ms), if it saw one lately. */
 export function lastSyncStartedAt(store: StateStore, nodeName: string): number | undefined {
   return trackerOf(store).startedAt(nodeName);
+}
+
+/** How many nodes this store's API heard from lately (forgotten after the sample window of silence). */
+export function nodesHeardFrom(store: StateStore): number {
+  return trackerOf(store).size;
 }
 
 /** How late the agents' heartbeats have lately been reaching this store's API, ms, at `now`. */

@@ -20,7 +20,7 @@ import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
 import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
-import { readDesired, waitForDesired } from './desired';
+import { noteAnswered, readDesired, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
 import { ingressMoved, readIngress } from './ingress';
 import { heartbeat } from './lease';
@@ -100,9 +100,11 @@ async function answerSync(
   const holds = mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress);
   if (holds) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
-    await waitForDesired(deps, nodeName, waitMs, signal);
-    desired = await readDesired(deps, nodeName);
-    moved = movedSections(desired, held);
+    // A hold that ended with no move (its time, or the agent cutting it) answers the record as read.
+    if (await waitForDesired(deps, nodeName, waitMs, signal, held)) {
+      desired = await readDesired(deps, nodeName);
+      moved = movedSections(desired, held);
+    }
   }
 
   const res: SyncResponse = {
@@ -160,11 +162,10 @@ async function answerSync(
     res.leaseRenewedAt = leaseRenewedAt;
   }
   syncAnswered(deps.store, nodeName, deps.clock(), callAgainMs);
-  deps.metrics?.agentSync(
-    holds,
-    moved.size > 0 || ingressMoved(desired, held.ingress),
-    (performance.now() - started) / 1000,
-  );
+  const answered = moved.size > 0 || ingressMoved(desired, held.ingress);
+  deps.metrics?.agentSync(holds, answered, (performance.now() - started) / 1000);
+  // Held syncs' next wakes are coalesced from this answer on (desired.ts).
+  if (mode.hold && answered) noteAnswered(deps, nodeName, deps.clock());
   return res;
 }
 

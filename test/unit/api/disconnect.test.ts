@@ -38,4 +38,27 @@ describe('the disconnect check after a cut held sync', () => {
 
     expect(await readyOf(store, 'back')).toBe('True');
   });
+
+  it('leaves nodes to their Leases while many cut at once have not called again, and marks a lone one once they are back', async () => {
+    // prepare: forty nodes heard from, their syncs started
+    const store = new MemoryStore();
+    const deps = { store, clock: Date.now, log: silentLogger };
+    const names = Array.from({ length: 40 }, (_, i) => `n${i}`);
+    for (const n of names) {
+      await store.create(makeNode(n));
+      syncStarted(store, n, Date.now() - 10);
+    }
+
+    // act: ten cut together (a stalled path between them and the server); later they are back
+    for (const n of names.slice(0, 10)) suspectDisconnect(deps, n, 20);
+    await settle();
+    const afterMassCut = await Promise.all(names.slice(0, 10).map((n) => readyOf(store, n)));
+    for (const n of names.slice(0, 10)) syncStarted(store, n, Date.now());
+    suspectDisconnect(deps, 'n39', 20);
+    await settle();
+
+    // assess
+    expect(afterMassCut).toEqual(Array(10).fill('True'));
+    expect(await readyOf(store, 'n39')).toBe('Unknown');
+  });
 });

@@ -1,0 +1,158 @@
+/**
+ * The light simulated fleet of the scale bench: N nodes in one process, each registering with the
+ * bootstrap token and then syncing as the server paces it (bench/scale/light-node.ts), over one
+ * shared keep-alive pool (bench/scale/light-http.ts). No agent loop, pod manager or runtime per
+ * node: what a node costs here is what it sends and parses. Syncs are timed as bench/lib/agents.ts
+ * times the real agent's (the same SyncTimings), so the bench reads both fleets alike.
+ */
+import { performance } from 'node:perf_hooks';
+import { createBackoff, sleep } from '../../agent/backoff';
+import type { RegisterResponse } from '../../schemas/agent-protocol';
+import type { SyncTimings } from '../lib/agents';
+import { readSyncAnswer } from './light-answer';
+import { type Call, LightHttp } from './light-http';
+import { LightNode } from './light-node';
+
+export interface LightFleetOptions {
+  apiUrl: string;
+  bootstrapToken: string;
+  count: number;
+  prefix?: string;
+  /** The nodes' starts are spread over this long. */
+  rampMs?: number;
+  /** How long after a pod arrives it is reported Running (the real agent's pod manager: a tick). */
+  startMs?: number;
+  /** Keep sync latencies from the first sync on (else from `timings.recording = true`). */
+  record?: boolean;
+  /** Spreads node IPs of several fleets (10.<ipBase + i / 250>.<i % 250>.1). */
+  ipBase?: number;
+}
+
+export interface LightTimings extends SyncTimings {
+  /** Held syncs cut short to report a pod start, as the agent cuts them. */
+  cut: number;
+  registered: number;
+  /** Answers parsed whole (they carried pods, or were not in the server's usual key order). */
+  parsed: number;
+  /** Bytes of sync answers received. */
+  answerBytes: number;
+}
+
+export interface LightFleet {
+  nodes: LightNode[];
+  timings: LightTimings;
+  stop(): Promise<void>;
+}
+
+const REGISTER = '/agent/v1/register';
+const SYNC = '/agent/v1/sync';
+
+export async function startLightFleet(options: LightFleetOptions): Promise<LightFleet> {
+  const timings: LightTimings = {
+    count: 0,
+    latencies: [],
+    heldLate: 0,
+    failed: 0,
+    recording: options.record ?? false,
+    cut: 0,
+    registered: 0,
+    parsed: 0,
+    answerBytes: 0,
+  };
+  const http = new LightHttp(options.apiUrl, options.count + 16);
+  const stopped = { now: false };
+  const nodes: LightNode[] = [];
+  const loops: Promise<void>[] = [];
+  const gap = options.count > 0 ? (options.rampMs ?? 0) / options.count : 0;
+  const ipBase = options.ipBase ?? 0;
+  for (let i = 0; i < options.count && !stopped.now; i++) {
+    const name = `${options.prefix ?? 'node'}-${String(i).padStart(4, '0')}`;
+    const ip = `10.${(ipBase + Math.floor(i / 250)) % 250}.${i % 250}.1`;
+    const node = new LightNode(name, ip, options.startMs ?? 0);
+    nodes.push(node);
+    loops.push(runNode(node, http, options.bootstrapToken, timings, stopped));
+    if (gap > 0) await sleep(gap);
+  }
+  return {
+    nodes,
+    timings,
+    async stop() {
+      stopped.now = true;
+      http.close();
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function runNode(
+  node: LightNode,
+  http: LightHttp,
+  bootstrapToken: string,
+  timings: LightTimings,
+  stopped: { now: boolean },
+): Promise<void> {
+  let backoff: ReturnType<typeof createBackoff> | undefined;
+  const retry = async () => {
+    backoff ??= createBackoff(500, 15_000);
+    await sleep(backoff.next());
+  };
+  while (!stopped.now && !node.token) {
+    try {
+      const res = await http.post(REGISTER, bootstrapToken, node.registerBody(Date.now()), 0, 15_000).answer;
+      if (res.status === 401) throw new Error(`bootstrap token rejected: ${res.text().slice(0, 200)}`);
+      if (res.status < 200 || res.status >= 300) throw new Error(`register: ${res.status}`);
+      node.token = (JSON.parse(res.text()) as RegisterResponse).token;
+      timings.registered++;
+    } catch {
+      if (!stopped.now) await retry();
+    }
+  }
+  while (!stopped.now) {
+    const next = node.nextSync(Date.now());
+    const waitMs = next.waitSeconds * 1000;
+    const started = performance.now();
+    const call: Call = http.post(SYNC, node.token, next.body, next.waitSeconds, waitMs + 15_000);
+    // A pod due to "start" while the call is held: cut it then, as the agent's wake() does.
+    const dueIn = waitMs > 0 ? node.reportDueIn(Date.now()) : Number.POSITIVE_INFINITY;
+    let cutting = false;
+    const timer =
+      dueIn < waitMs
+        ? setTimeout(() => {
+            cutting = true;
+            call.cut();
+          }, dueIn)
+        : undefined;
+    try {
+      const res = await call.answer;
+      if (timer) clearTimeout(timer);
+      if (res.status === 401) {
+        node.token = '';
+        return runNode(node, http, bootstrapToken, timings, stopped);
+      }
+      if (res.status < 200 || res.status >= 300) throw new Error(`sync: ${res.status}`);
+      const ms = performance.now() - started;
+      const { answer, parsed } = readSyncAnswer(res);
+      timings.count++;
+      timings.answerBytes += res.size;
+      if (parsed) timings.parsed++;
+      if (timings.recording) {
+        if (waitMs === 0) timings.latencies.push(ms);
+        else if (ms > waitMs + 1000) timings.heldLate++;
+      }
+      node.answered(answer, Date.now());
+      backoff?.reset();
+      if (node.syncAfterMs > 0) await sleep(Math.min(node.syncAfterMs, node.reportDueIn(Date.now())));
+    } catch {
+      if (timer) clearTimeout(timer);
+      if (stopped.now) return;
+      if (cutting) {
+        timings.cut++;
+        node.cut();
+        continue;
+      }
+      timings.failed++;
+      node.failed();
+      await retry();
+    }
+  }
+}

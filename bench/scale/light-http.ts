@@ -1,0 +1,113 @@
+/**
+ * The light simulator's HTTP: a JSON POST over one keep-alive connection pool shared by every
+ * node of the process (node:http, as the agent's client; one pool rather than one per node, so
+ * 2,500 nodes cost one pool's bookkeeping). Each call can be cut (the socket is destroyed, as an
+ * agent aborting a held sync does), and carries `x-ferry-sim-wait`, the `waitSeconds` it asked for,
+ * and `x-ferry-sim-sent`, when it was sent, which the server ignores and the bench's server probe
+ * (bench/scale/server-probe.ts) reads to tell held syncs from those answered at once and to time
+ * a call from its sending, queueing before the server read it included.
+ */
+import { type ClientRequest, Agent as HttpAgent, request } from 'node:http';
+
+export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
+/** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */
+export const SIM_SENT_HEADER = 'x-ferry-sim-sent';
+
+/** An answer's bytes, kept as they came: most of a large sync answer (the routes) is never decoded. */
+export class Answer {
+  constructor(
+    readonly status: number,
+    private readonly chunks: Buffer[],
+  ) {}
+
+  text(): string {
+    return this.chunks.length === 1
+      ? (this.chunks[0] as Buffer).toString('utf8')
+      : Buffer.concat(this.chunks).toString('utf8');
+  }
+
+  /** The first bytes at most, decoded (a character cut at the end is dropped). */
+  head(bytes: number): string {
+    const first = this.chunks[0];
+    const buf = first && first.length >= bytes ? first : Buffer.concat(this.chunks);
+    return buf.subarray(0, bytes).toString('utf8');
+  }
+
+  /** The last bytes at most, decoded. */
+  tail(bytes: number): string {
+    const last = this.chunks[this.chunks.length - 1];
+    const buf = last && last.length >= bytes ? last : Buffer.concat(this.chunks);
+    return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8');
+  }
+
+  get size(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
+}
+
+export interface Call {
+  answer: Promise<Answer>;
+  /** Cuts the call short (its promise rejects). */
+  cut(): void;
+}
+
+export class LightHttp {
+  private readonly pool: HttpAgent;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly open = new Set<ClientRequest>();
+
+  constructor(baseUrl: string, sockets: number) {
+    const url = new URL(baseUrl);
+    if (url.protocol !== 'http:')
+      throw new Error(`the light simulator speaks plain HTTP (loopback), not ${url.protocol}`);
+    this.host = url.hostname;
+    this.port = Number(url.port || 80);
+    // Every node holds one call at a time: keep as many idle sockets as nodes, or the pool closes
+    // the surplus after a burst and the next burst pays a connect each (Node keeps 256 by default).
+    this.pool = new HttpAgent({ keepAlive: true, maxFreeSockets: sockets, scheduling: 'lifo' });
+  }
+
+  post(path: string, token: string, body: string, waitSeconds: number, timeoutMs: number): Call {
+    let req: ClientRequest | undefined;
+    const answer = new Promise<Answer>((resolve, reject) => {
+      req = request(
+        {
+          host: this.host,
+          port: this.port,
+          path,
+          method: 'POST',
+          agent: this.pool,
+          timeout: timeoutMs,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [SIM_WAIT_HEADER]: String(waitSeconds),
+            [SIM_SENT_HEADER]: (performance.timeOrigin + performance.now()).toFixed(2),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve(new Answer(res.statusCode ?? 0, chunks)));
+          res.on('error', reject);
+          res.on('aborted', () => reject(new Error('connection closed mid-response')));
+        },
+      );
+      const r = req;
+      this.open.add(r);
+      r.on('close', () => this.open.delete(r));
+      r.on('timeout', () => r.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      r.on('error', reject);
+      r.end(body);
+    });
+    return { answer, cut: () => req?.destroy(new Error('cut')) };
+  }
+
+  /** Cuts every call in flight and closes the pool's sockets. */
+  close(): void {
+    for (const r of this.open) r.destroy(new Error('stopped'));
+    this.pool.destroy();
+  }
+}
