@@ -24,7 +24,7 @@ import { AdminClient } from './lib/workload';
 import { type Row, report, round } from './report';
 import { type ChildTimings, startFleetChildren } from './scale/fleet';
 import { type LoopDelay, loopDelay, type ServerSyncs, serverSyncs } from './scale/probes';
-import { percentile, procStat, sleep, stopChild, tcpCounters } from './scale/proc';
+import { percentile, procStat, type SocketQueues, sleep, socketQueues, stopChild, tcpCounters } from './scale/proc';
 import { startServer } from './scale/server';
 
 const argv = process.argv.slice(2);
@@ -43,6 +43,8 @@ const PODS_PER_NODE = 10;
 const P99_LIMIT_MS = 1000;
 /** A simulator process whose event loop was delayed more than this in over 5% of seconds was itself behind. */
 const SIM_LOOP_LIMIT_MS = 100;
+/** A server whose thread waited for a CPU more than this share of the time was starved by the machine. */
+const STARVED = 0.1;
 /** The nodes start over this long (machines do not boot in one instant). */
 const RAMP_MS = 10_000;
 /** Full: the pod manager's reconcile tick, 5 s rather than 1 s, so more nodes fit its processes. */
@@ -63,6 +65,9 @@ interface Result {
   /** Client-side: syncs the simulator did not ask to be held, request start to response end. */
   syncP50Ms: number;
   syncP99Ms: number;
+  /** Of those, the syncs that opened a connection (light): how many, and their p99. */
+  connectSyncs: number;
+  connectP99Ms: number;
   /** Server-side, the same syncs (light only): arrival to response end, in the server. */
   server: ServerSyncs;
   syncs: number;
@@ -70,6 +75,8 @@ interface Result {
   failedSyncs: number;
   /** Held syncs cut to report a pod start (light; the full agent cuts them too, uncounted). */
   cutSyncs: number;
+  /** Sync answers' bytes (light): what the route fan-out and pod lists cost the wire. */
+  answerMb: number;
   registered: number;
   everReady: number;
   leftReady: number;
@@ -87,6 +94,14 @@ interface Result {
   loadAverage: number;
   listenOverflows: number;
   synRetransmits: number;
+  /**
+   * Share of the window the server's JavaScript thread was runnable but waited for a CPU (other
+   * work on the machine, the simulator included), and the same for the worst simulator process.
+   */
+  serverRunWait: number;
+  simRunWait: number;
+  /** The most that waited in the kernel for the server at one of the 1 s samples. */
+  kernelQueues: SocketQueues;
   serverExit?: string;
 }
 
@@ -131,13 +146,24 @@ async function measure(nodes: number): Promise<Result> {
     const leftReady = new Set<string>();
     let registered = 0;
     let peakRssMb = 0;
-    const deadline = started + SECONDS * 1000;
-    while (Date.now() < deadline && !server.exit) {
+    const kernelQueues: SocketQueues = { acceptQueue: 0, unreadConnections: 0, unreadBytes: 0 };
+    const port = Number(new URL(server.url).port);
+    // Every second, beside the node list (which can take seconds to answer): RSS, CPU, kernel queues.
+    const sampler = setInterval(() => {
       const now = procStat(pid);
       if (now) {
         peakRssMb = Math.max(peakRssMb, now.rssMb);
         cpuLast = now.cpuSeconds;
       }
+      const q = socketQueues(port);
+      kernelQueues.acceptQueue = Math.max(kernelQueues.acceptQueue, q.acceptQueue);
+      kernelQueues.unreadConnections = Math.max(kernelQueues.unreadConnections, q.unreadConnections);
+      kernelQueues.unreadBytes = Math.max(kernelQueues.unreadBytes, q.unreadBytes);
+    }, 1000);
+    const wait0 = procStat(pid)?.runWaitSeconds ?? Number.NaN;
+    const simWait0 = fleet.children.map((c) => procStat(c.pid as number)?.runWaitSeconds ?? Number.NaN);
+    const deadline = started + SECONDS * 1000;
+    while (Date.now() < deadline && !server.exit) {
       try {
         const list = await fetchJson<NodeList>(admin, '/api/v1/nodes', 10_000);
         registered = list.items.length;
@@ -151,8 +177,13 @@ async function measure(nodes: number): Promise<Result> {
       }
       await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
     }
+    clearInterval(sampler);
     const windowEnd = Date.now();
-    const cpu1 = procStat(pid)?.cpuSeconds ?? cpuLast;
+    const end = procStat(pid);
+    const cpu1 = end?.cpuSeconds ?? cpuLast;
+    const simWait = fleet.children.map(
+      (c, i) => (procStat(c.pid as number)?.runWaitSeconds ?? Number.NaN) - (simWait0[i] as number),
+    );
     const tcp1 = tcpCounters();
     if (server.exit) {
       console.log(
@@ -184,6 +215,9 @@ async function measure(nodes: number): Promise<Result> {
         .reduce((a, b) => (b.p95OfSecondsMs > a.p95OfSecondsMs ? b : a)),
       listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
       synRetransmits: tcp1.synRetrans - tcp0.synRetrans,
+      kernelQueues,
+      serverRunWait: ((end?.runWaitSeconds ?? Number.NaN) - wait0) / wall,
+      simRunWait: Math.max(...simWait) / wall,
       ...(server.exit ? { serverExit: server.exit } : {}),
     });
   } finally {
@@ -217,10 +251,13 @@ type Measured = Omit<
   | 'sim'
   | 'syncP50Ms'
   | 'syncP99Ms'
+  | 'connectSyncs'
+  | 'connectP99Ms'
   | 'syncs'
   | 'heldLate'
   | 'failedSyncs'
   | 'cutSyncs'
+  | 'answerMb'
   | 'simCpuUsPerSync'
   | 'simSaturated'
   | 'loadAverage'
@@ -231,6 +268,7 @@ function judge(m: Measured): Result {
   const { timings, simCpuSeconds, ...rest } = m;
   const latencies = timings.flatMap((t) => t?.latencies ?? []).sort((a, b) => a - b);
   const syncs = timings.reduce((n, t) => n + (t?.count ?? 0), 0);
+  const connects = timings.flatMap((t) => t?.connectLatencies ?? []).sort((a, b) => a - b);
   const r: Result = {
     ...rest,
     sim: SIM,
@@ -238,10 +276,13 @@ function judge(m: Measured): Result {
     verdict: '',
     syncP50Ms: percentile(latencies, 50),
     syncP99Ms: percentile(latencies, 99),
+    connectSyncs: connects.length,
+    connectP99Ms: percentile(connects, 99),
     syncs,
     heldLate: timings.reduce((n, t) => n + (t?.heldLate ?? 0), 0),
     failedSyncs: timings.reduce((n, t) => n + (t?.failed ?? 0), 0),
     cutSyncs: timings.reduce((n, t) => n + (t?.cut ?? 0), 0),
+    answerMb: timings.reduce((n, t) => n + (t?.answerBytes ?? 0), 0) / 2 ** 20,
     simCpuUsPerSync: syncs > 0 ? (simCpuSeconds / syncs) * 1e6 : Number.NaN,
     simSaturated: m.agentsLoop.p95OfSecondsMs > SIM_LOOP_LIMIT_MS,
     loadAverage: loadavg()[0] as number,
@@ -254,10 +295,16 @@ function judge(m: Measured): Result {
   if (r.leftReady > 0) why.push(`${r.leftReady} left Ready`);
   if (!(r.syncP99Ms <= P99_LIMIT_MS)) why.push(`client sync p99 ${round(r.syncP99Ms)} ms`);
   r.held = why.length === 0;
-  const behind = r.simSaturated
-    ? `; simulator behind (event loop p95 of seconds ${round(r.agentsLoop.p95OfSecondsMs)} ms > ${SIM_LOOP_LIMIT_MS} ms): latency not the server's alone`
-    : '';
-  r.verdict = `${r.held ? 'held' : `not held: ${why.join(', ')}`}${behind}`;
+  const notes: string[] = [];
+  if (r.simSaturated)
+    notes.push(
+      `simulator behind (event loop p95 of seconds ${round(r.agentsLoop.p95OfSecondsMs)} ms > ${SIM_LOOP_LIMIT_MS} ms): latency not the server's alone`,
+    );
+  if (r.serverRunWait > STARVED)
+    notes.push(
+      `the server's thread waited for a CPU ${Math.round(r.serverRunWait * 100)}% of the time (the machine is busy): its latency is partly the machine's`,
+    );
+  r.verdict = [r.held ? 'held' : `not held: ${why.join(', ')}`, ...notes].join('; ');
   return r;
 }
 
@@ -275,20 +322,30 @@ for (const n of NODE_COUNTS) {
   console.log(`  ${n} nodes: ${r.verdict}`);
   rows.push({
     nodes: n,
-    held: r.held ? 'yes' : r.simSaturated ? 'NO (simulator behind)' : 'NO',
+    held: r.held
+      ? 'yes'
+      : r.simSaturated
+        ? 'NO (simulator behind)'
+        : r.serverRunWait > STARVED
+          ? 'NO (server starved of CPU)'
+          : 'NO',
     'server cores': round(r.cpuCores),
     'sim cores': round(r.agentCores),
     'sim µs/sync': round(r.simCpuUsPerSync),
     'peak RSS MB': round(r.peakRssMb),
     'client sync p50 / p99 ms': `${round(r.syncP50Ms)} / ${round(r.syncP99Ms)}`,
+    'on a new connection: syncs, p99 ms': `${r.connectSyncs}, ${round(r.connectP99Ms)}`,
     'server sync p50 / p99 ms: since sent': `${round(r.server.sinceSentP50Ms)} / ${round(r.server.sinceSentP99Ms)}`,
     'handler only': `${round(r.server.p50Ms)} / ${round(r.server.p99Ms)}`,
     'server loop worst / p99 s ms': `${round(r.serverLoop.worstMs)} / ${round(r.serverLoop.p99OfSecondsMs)}`,
     'sim loop worst / p95 s ms': `${round(r.agentsLoop.worstMs)} / ${round(r.agentsLoop.p95OfSecondsMs)}`,
     load: round(r.loadAverage),
+    'CPU wait server / sim %': `${Math.round(r.serverRunWait * 100)} / ${Math.round(r.simRunWait * 100)}`,
     'listen drops / SYN resent': `${r.listenOverflows} / ${r.synRetransmits}`,
+    'kernel: unaccepted / unread conns (max)': `${r.kernelQueues.acceptQueue} / ${r.kernelQueues.unreadConnections}`,
     syncs: r.syncs,
     'failed / cut syncs': `${r.failedSyncs} / ${r.cutSyncs}`,
+    'answers MB': round(r.answerMb),
     registered: r.registered,
     'ever Ready': r.everReady,
     'left Ready': r.leftReady,
@@ -311,6 +368,8 @@ report('scale', rows, {
   heldMeans: `every node registered and Ready, none left Ready, client-side sync p99 <= ${P99_LIMIT_MS} ms (syncs the simulator did not ask to be held)`,
   verdictLatency: 'client-side sync p99; the server-side p99 (arrival to response end) is shown beside it',
   simSaturatedMeans: `the simulator's event loop was delayed more than ${SIM_LOOP_LIMIT_MS} ms in over 5% of seconds`,
+  cpuWaitMeans:
+    "share of the window a process's JavaScript thread was runnable but waited for a CPU (/proc/PID/schedstat): other work on the machine",
   // What the simulator costs a node, from the largest count run: what 5,000 nodes would ask of it.
   simCoresPer1000Nodes: largest ? (largest.agentCores / largest.nodes) * 1000 : null,
   results,

@@ -49,6 +49,8 @@ export interface Call {
   answer: Promise<Answer>;
   /** Cuts the call short (its promise rejects). */
   cut(): void;
+  /** Whether it went on a kept-alive connection (false: it paid a connect). */
+  reused(): boolean;
 }
 
 export class LightHttp {
@@ -102,7 +104,7 @@ export class LightHttp {
       r.on('error', reject);
       r.end(body);
     });
-    return { answer, cut: () => req?.destroy(new Error('cut')) };
+    return { answer, cut: () => req?.destroy(new Error('cut')), reused: () => req?.reusedSocket ?? false };
   }
 
   /** Cuts every call in flight and closes the pool's sockets. */
