@@ -21,9 +21,11 @@ export class Answer {
   ) {}
 
   text(): string {
-    return this.chunks.length === 1
-      ? (this.chunks[0] as Buffer).toString('utf8')
-      : Buffer.concat(this.chunks).toString('utf8');
+    return this.bytes().toString('utf8');
+  }
+
+  bytes(): Buffer {
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
   }
 
   /** The first bytes at most, decoded (a character cut at the end is dropped). */
