@@ -61,6 +61,8 @@ interface Result {
   /** Why not held, or that the simulator was behind, in words. */
   verdict: string;
   cpuCores: number;
+  /** The server's CPU (all of it: controllers too) per sync it answered or held (µs), light only. */
+  serverCpuUsPerSync: number;
   peakRssMb: number;
   /** Client-side: syncs the simulator did not ask to be held, request start to response end. */
   syncP50Ms: number;
@@ -208,6 +210,7 @@ async function measure(nodes: number): Promise<Result> {
       peakRssMb,
       agentCores: simCpu / wall,
       simCpuSeconds: simCpu,
+      wallSeconds: wall,
       server: serverSyncs(join(dataDir, 'syncs-server.jsonl'), windowEnd),
       serverLoop: loopDelay(join(dataDir, 'loop-server.jsonl'), windowEnd),
       agentsLoop: fleet.loopFiles
@@ -259,13 +262,14 @@ type Measured = Omit<
   | 'cutSyncs'
   | 'answerMb'
   | 'simCpuUsPerSync'
+  | 'serverCpuUsPerSync'
   | 'simSaturated'
   | 'loadAverage'
-> & { timings: (ChildTimings | undefined)[]; simCpuSeconds: number };
+> & { timings: (ChildTimings | undefined)[]; simCpuSeconds: number; wallSeconds: number };
 
 /** The verdict (every node Ready, client sync p99 <= 1 s), and whether the simulator was behind. */
 function judge(m: Measured): Result {
-  const { timings, simCpuSeconds, ...rest } = m;
+  const { timings, simCpuSeconds, wallSeconds, ...rest } = m;
   const latencies = timings.flatMap((t) => t?.latencies ?? []).sort((a, b) => a - b);
   const syncs = timings.reduce((n, t) => n + (t?.count ?? 0), 0);
   const connects = timings.flatMap((t) => t?.connectLatencies ?? []).sort((a, b) => a - b);
@@ -284,6 +288,7 @@ function judge(m: Measured): Result {
     cutSyncs: timings.reduce((n, t) => n + (t?.cut ?? 0), 0),
     answerMb: timings.reduce((n, t) => n + (t?.answerBytes ?? 0), 0) / 2 ** 20,
     simCpuUsPerSync: syncs > 0 ? (simCpuSeconds / syncs) * 1e6 : Number.NaN,
+    serverCpuUsPerSync: ((m.cpuCores * m.wallSeconds) / (m.server.answered + m.server.held)) * 1e6,
     simSaturated: m.agentsLoop.p95OfSecondsMs > SIM_LOOP_LIMIT_MS,
     loadAverage: loadavg()[0] as number,
   };
@@ -330,6 +335,7 @@ for (const n of NODE_COUNTS) {
           ? 'NO (server starved of CPU)'
           : 'NO',
     'server cores': round(r.cpuCores),
+    'server µs/sync': round(r.serverCpuUsPerSync),
     'sim cores': round(r.agentCores),
     'sim µs/sync': round(r.simCpuUsPerSync),
     'peak RSS MB': round(r.peakRssMb),

@@ -92,7 +92,7 @@ async function drive(kind: 'light' | 'real') {
     const options = { apiUrl: plane.url, bootstrapToken, count: NODES, prefix: 'node', record: true };
     fleet =
       kind === 'light'
-        ? await startLightFleet({ ...options, startMs: 10 })
+        ? startLightFleet({ ...options, startMs: 10 })
         : await startFleet({ ...options, root: join(dir, 'agents') });
     await admin.applyApps(APPS, 1, REPLICAS);
     const running = async (n: number) => {
