@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient } from './lib/workload';
 import { type Row, report, round } from './report';
+import { calibrate } from './scale/calibrate';
 import { type ChildTimings, startFleetChildren } from './scale/fleet';
 import { type LoopDelay, loopDelay, type ServerSyncs, serverSyncs } from './scale/probes';
 import { percentile, procStat, type SocketQueues, sleep, socketQueues, stopChild, tcpCounters } from './scale/proc';
@@ -313,9 +314,37 @@ function judge(m: Measured): Result {
   return r;
 }
 
+/** `--calibrate`: the light simulator alone against a canned control plane (bench/scale/calibrate.ts), into scale-calibrate.json. */
+async function calibrateAll(): Promise<void> {
+  const measured = [];
+  for (const n of NODE_COUNTS) {
+    console.log(`  ${n} light nodes against the canned control plane for ${SECONDS} s ...`);
+    measured.push(await calibrate(n, SECONDS, PER_CHILD, START_MS, RAMP_MS));
+  }
+  report(
+    'scale-calibrate',
+    measured.map((c) => ({
+      nodes: c.nodes,
+      'syncs / node / min': round(c.syncsPerNodeMinute),
+      'sim cores': round(c.simCores),
+      'sim µs/sync': round(c.simCpuUsPerSync),
+      'sim cores / 1,000 nodes': round(c.simCoresPer1000Nodes),
+      'sim loop worst / p95 s ms': `${round(c.simLoop.worstMs)} / ${round(c.simLoop.p95OfSecondsMs)}`,
+      'sim CPU wait %': Math.round(c.simRunWait * 100),
+      'canned server cores': round(c.cannedServerCores),
+      'failed / cut syncs': `${c.failed} / ${c.cut}`,
+    })),
+    { perChild: PER_CHILD, load: loadavg()[0], results: measured },
+  );
+}
+
 const results: Result[] = [];
 const rows: Row[] = [];
 let stopAfter = false;
+if (argv.includes('--calibrate')) {
+  await calibrateAll();
+  process.exit(0);
+}
 for (const n of NODE_COUNTS) {
   if (stopAfter) {
     rows.push({ nodes: n, held: 'skipped: a smaller count was not held (--all runs it)' });
