@@ -62,7 +62,7 @@ interface Result {
   /** Why not held, or that the simulator was behind, in words. */
   verdict: string;
   cpuCores: number;
-  /** The server's CPU (all of it: controllers too) per sync it answered or held (µs), light only. */
+  /** The server's CPU (all of it: controllers too) per sync it answered (µs). */
   serverCpuUsPerSync: number;
   peakRssMb: number;
   /** Client-side: syncs the simulator did not ask to be held, request start to response end. */
@@ -289,7 +289,8 @@ function judge(m: Measured): Result {
     cutSyncs: timings.reduce((n, t) => n + (t?.cut ?? 0), 0),
     answerMb: timings.reduce((n, t) => n + (t?.answerBytes ?? 0), 0) / 2 ** 20,
     simCpuUsPerSync: syncs > 0 ? (simCpuSeconds / syncs) * 1e6 : Number.NaN,
-    serverCpuUsPerSync: ((m.cpuCores * m.wallSeconds) / (m.server.answered + m.server.held)) * 1e6,
+    serverCpuUsPerSync:
+      ((m.cpuCores * m.wallSeconds) / (m.server.answered + m.server.held + m.server.unclassified)) * 1e6,
     simSaturated: m.agentsLoop.p95OfSecondsMs > SIM_LOOP_LIMIT_MS,
     loadAverage: loadavg()[0] as number,
   };
