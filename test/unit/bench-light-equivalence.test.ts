@@ -72,7 +72,7 @@ async function state(admin: AdminClient) {
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -141,5 +141,5 @@ describe('light simulator against the real agent loop', () => {
       { name: 'app-0000', ready: 2 },
       { name: 'app-0001', ready: REPLICAS },
     ]);
-  }, 120_000);
+  }, 300_000);
 });
