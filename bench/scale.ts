@@ -1,21 +1,24 @@
 /**
  * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all] [--sim=light|full]
- * [--per-child=2500] [--start-ms=200] [--profile=DIR]`: how many nodes the local control plane
- * holds. `ferry server` runs as a child process on its default store (SQLite), so its CPU and
- * resident memory are its own (read from /proc); N simulated nodes run in other child processes
- * (bench/scale/fleet.ts) with ten pods per node (Deployments of 100 replicas applied through the
- * API). The default simulator is the light one (bench/scale/light-fleet.ts: the real protocol,
- * tokens and keep-alive HTTP, no agent loop or pod manager per node); `--sim=full` runs the real
- * agent loop on the in-memory runtime (bench/lib/agents.ts).
+ * [--per-child=2500] [--start-ms=10] [--calibrate] [--profile=DIR]`: how many nodes the local
+ * control plane holds. `ferry server` runs as a child process on its default store (SQLite), so
+ * its CPU, resident memory and CPU wait are its own (read from /proc); N simulated nodes run in
+ * other child processes (bench/scale/fleet.ts) with ten pods per node (Deployments of 100 replicas
+ * applied through the API). The default simulator is the light one (bench/scale/light-fleet.ts:
+ * the real protocol, tokens and keep-alive HTTP, no agent loop or pod manager per node);
+ * `--sim=full` runs the real agent loop on the in-memory runtime (bench/lib/agents.ts);
+ * `--calibrate` runs the light simulator alone against a canned control plane (scale/calibrate.ts).
  *
- * For each N, for the given seconds from the first node's start: server CPU (cores), peak RSS,
- * sync p50/p99 at the client (syncs the simulator did not ask to be held) and at the server (its
- * arrival-to-response-end, bench/scale/server-probe.ts), the simulator's CPU per sync and its
- * event-loop delay, nodes that left Ready (GET /api/v1/nodes every 5 s), and pods bound and Running
- * at the end. `held` is the issue's: every node registered and stayed Ready, client sync p99 <= 1 s.
- * A row whose simulator was itself behind (event loop delayed over SIM_LOOP_LIMIT_MS in more than
- * one second in twenty) says so: its latency is not the server's alone. A count not held ends the
- * run unless --all. Every child is stopped, by SIGKILL if need be.
+ * For each N, for the given seconds from the first node's start: server CPU (cores, and per sync),
+ * peak RSS, sync p50/p99 at the client (syncs the simulator did not ask to be held) and at the
+ * server (since the client sent it, and in its handler: bench/scale/server-probe.ts), the
+ * simulator's CPU per sync and its event-loop delay, how long each process waited for a CPU, what
+ * waited in the kernel for the server, nodes that left Ready (GET /api/v1/nodes every 5 s), and
+ * pods bound and Running at the end. `held` is the issue's: every node registered and stayed
+ * Ready, client sync p99 <= 1 s. A row whose simulator was itself behind (event loop delayed over
+ * SIM_LOOP_LIMIT_MS in more than one second in twenty), or whose server was starved of CPU by the
+ * machine, says so: its latency is not the server's alone. A count not held ends the run unless
+ * --all. Every child is stopped, by SIGKILL if need be.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
