@@ -1,30 +1,34 @@
 /**
  * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all] [--sim=light|full]
- * [--per-child=2500] [--start-ms=200] [--profile=DIR]`: how many nodes the local control plane
- * holds. `ferry server` runs as a child process on its default store (SQLite), so its CPU and
- * resident memory are its own (read from /proc); N simulated nodes run in other child processes
- * (bench/scale/fleet.ts) with ten pods per node (Deployments of 100 replicas applied through the
- * API). The default simulator is the light one (bench/scale/light-fleet.ts: the real protocol,
- * tokens and keep-alive HTTP, no agent loop or pod manager per node); `--sim=full` runs the real
- * agent loop on the in-memory runtime (bench/lib/agents.ts).
+ * [--per-child=2500] [--start-ms=10] [--calibrate] [--profile=DIR]`: how many nodes the local
+ * control plane holds. `ferry server` runs as a child process on its default store (SQLite), so
+ * its CPU, resident memory and CPU wait are its own (read from /proc); N simulated nodes run in
+ * other child processes (bench/scale/fleet.ts) with ten pods per node (Deployments of 100 replicas
+ * applied through the API). The default simulator is the light one (bench/scale/light-fleet.ts:
+ * the real protocol, tokens and keep-alive HTTP, no agent loop or pod manager per node);
+ * `--sim=full` runs the real agent loop on the in-memory runtime (bench/lib/agents.ts);
+ * `--calibrate` runs the light simulator alone against a canned control plane (scale/calibrate.ts).
  *
- * For each N, for the given seconds from the first node's start: server CPU (cores), peak RSS,
- * sync p50/p99 at the client (syncs the simulator did not ask to be held) and at the server (its
- * arrival-to-response-end, bench/scale/server-probe.ts), the simulator's CPU per sync and its
- * event-loop delay, nodes that left Ready (GET /api/v1/nodes every 5 s), and pods bound and Running
- * at the end. `held` is the issue's: every node registered and stayed Ready, client sync p99 <= 1 s.
- * A row whose simulator was itself behind (event loop delayed over SIM_LOOP_LIMIT_MS in more than
- * one second in twenty) says so: its latency is not the server's alone. A count not held ends the
- * run unless --all. Every child is stopped, by SIGKILL if need be.
+ * For each N, for the given seconds from the first node's start: server CPU (cores, and per sync),
+ * peak RSS, sync p50/p99 at the client (syncs the simulator did not ask to be held) and at the
+ * server (since the client sent it, and in its handler: bench/scale/server-probe.ts), the
+ * simulator's CPU per sync and its event-loop delay, how long each process waited for a CPU, what
+ * waited in the kernel for the server, nodes that left Ready (GET /api/v1/nodes every 5 s), and
+ * pods bound and Running at the end. `held` is the issue's: every node registered and stayed
+ * Ready, client sync p99 <= 1 s. A row whose simulator was itself behind (event loop delayed over
+ * SIM_LOOP_LIMIT_MS in more than one second in twenty), or whose server was starved of CPU by the
+ * machine, says so: its latency is not the server's alone. A count not held ends the run unless
+ * --all. Every child is stopped, by SIGKILL if need be.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient } from './lib/workload';
 import { type Row, report, round } from './report';
+import { calibrate } from './scale/calibrate';
 import { type ChildTimings, startFleetChildren } from './scale/fleet';
 import { type LoopDelay, loopDelay, type ServerSyncs, serverSyncs } from './scale/probes';
-import { percentile, procStat, sleep, stopChild, tcpCounters } from './scale/proc';
+import { percentile, procStat, type SocketQueues, sleep, socketQueues, stopChild, tcpCounters } from './scale/proc';
 import { startServer } from './scale/server';
 
 const argv = process.argv.slice(2);
@@ -43,6 +47,10 @@ const PODS_PER_NODE = 10;
 const P99_LIMIT_MS = 1000;
 /** A simulator process whose event loop was delayed more than this in over 5% of seconds was itself behind. */
 const SIM_LOOP_LIMIT_MS = 100;
+/** ...unless the client p99 is within this share of the server's since-sent p99 (of the 1 s limit at least): then its lateness did not move the figure. */
+const SIM_SHARE_LIMIT = 0.1;
+/** A server whose thread waited for a CPU more than this share of the time was starved by the machine. */
+const STARVED = 0.1;
 /** The nodes start over this long (machines do not boot in one instant). */
 const RAMP_MS = 10_000;
 /** Full: the pod manager's reconcile tick, 5 s rather than 1 s, so more nodes fit its processes. */
@@ -59,10 +67,15 @@ interface Result {
   /** Why not held, or that the simulator was behind, in words. */
   verdict: string;
   cpuCores: number;
+  /** The server's CPU (all of it: controllers too) per sync it answered (µs). */
+  serverCpuUsPerSync: number;
   peakRssMb: number;
   /** Client-side: syncs the simulator did not ask to be held, request start to response end. */
   syncP50Ms: number;
   syncP99Ms: number;
+  /** Of those, the syncs that opened a connection (light): how many, and their p99. */
+  connectSyncs: number;
+  connectP99Ms: number;
   /** Server-side, the same syncs (light only): arrival to response end, in the server. */
   server: ServerSyncs;
   syncs: number;
@@ -70,6 +83,8 @@ interface Result {
   failedSyncs: number;
   /** Held syncs cut to report a pod start (light; the full agent cuts them too, uncounted). */
   cutSyncs: number;
+  /** Sync answers' bytes (light): what the route fan-out and pod lists cost the wire. */
+  answerMb: number;
   registered: number;
   everReady: number;
   leftReady: number;
@@ -80,6 +95,11 @@ interface Result {
   agentCores: number;
   /** The simulator's CPU per completed sync (µs): what one more node costs the bench. */
   simCpuUsPerSync: number;
+  /**
+   * The simulator's own share of the client p99: client p99 less the server's since-sent p99 (what
+   * the client took to read answers the server had finished); NaN where the server's is not split.
+   */
+  simShareOfP99Ms: number;
   simSaturated: boolean;
   serverLoop: LoopDelay;
   /** The worst of the simulator's processes. */
@@ -87,6 +107,14 @@ interface Result {
   loadAverage: number;
   listenOverflows: number;
   synRetransmits: number;
+  /**
+   * Share of the window the server's JavaScript thread was runnable but waited for a CPU (other
+   * work on the machine, the simulator included), and the same for the worst simulator process.
+   */
+  serverRunWait: number;
+  simRunWait: number;
+  /** The most that waited in the kernel for the server at one of the 1 s samples. */
+  kernelQueues: SocketQueues;
   serverExit?: string;
 }
 
@@ -131,13 +159,24 @@ async function measure(nodes: number): Promise<Result> {
     const leftReady = new Set<string>();
     let registered = 0;
     let peakRssMb = 0;
-    const deadline = started + SECONDS * 1000;
-    while (Date.now() < deadline && !server.exit) {
+    const kernelQueues: SocketQueues = { acceptQueue: 0, unreadConnections: 0, unreadBytes: 0 };
+    const port = Number(new URL(server.url).port);
+    // Every second, beside the node list (which can take seconds to answer): RSS, CPU, kernel queues.
+    const sampler = setInterval(() => {
       const now = procStat(pid);
       if (now) {
         peakRssMb = Math.max(peakRssMb, now.rssMb);
         cpuLast = now.cpuSeconds;
       }
+      const q = socketQueues(port);
+      kernelQueues.acceptQueue = Math.max(kernelQueues.acceptQueue, q.acceptQueue);
+      kernelQueues.unreadConnections = Math.max(kernelQueues.unreadConnections, q.unreadConnections);
+      kernelQueues.unreadBytes = Math.max(kernelQueues.unreadBytes, q.unreadBytes);
+    }, 1000);
+    const wait0 = procStat(pid)?.runWaitSeconds ?? Number.NaN;
+    const simWait0 = fleet.children.map((c) => procStat(c.pid as number)?.runWaitSeconds ?? Number.NaN);
+    const deadline = started + SECONDS * 1000;
+    while (Date.now() < deadline && !server.exit) {
       try {
         const list = await fetchJson<NodeList>(admin, '/api/v1/nodes', 10_000);
         registered = list.items.length;
@@ -151,8 +190,13 @@ async function measure(nodes: number): Promise<Result> {
       }
       await sleep(Math.min(5000, Math.max(0, deadline - Date.now())));
     }
+    clearInterval(sampler);
     const windowEnd = Date.now();
-    const cpu1 = procStat(pid)?.cpuSeconds ?? cpuLast;
+    const end = procStat(pid);
+    const cpu1 = end?.cpuSeconds ?? cpuLast;
+    const simWait = fleet.children.map(
+      (c, i) => (procStat(c.pid as number)?.runWaitSeconds ?? Number.NaN) - (simWait0[i] as number),
+    );
     const tcp1 = tcpCounters();
     if (server.exit) {
       console.log(
@@ -177,6 +221,7 @@ async function measure(nodes: number): Promise<Result> {
       peakRssMb,
       agentCores: simCpu / wall,
       simCpuSeconds: simCpu,
+      wallSeconds: wall,
       server: serverSyncs(join(dataDir, 'syncs-server.jsonl'), windowEnd),
       serverLoop: loopDelay(join(dataDir, 'loop-server.jsonl'), windowEnd),
       agentsLoop: fleet.loopFiles
@@ -184,6 +229,9 @@ async function measure(nodes: number): Promise<Result> {
         .reduce((a, b) => (b.p95OfSecondsMs > a.p95OfSecondsMs ? b : a)),
       listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
       synRetransmits: tcp1.synRetrans - tcp0.synRetrans,
+      kernelQueues,
+      serverRunWait: ((end?.runWaitSeconds ?? Number.NaN) - wait0) / wall,
+      simRunWait: Math.max(...simWait) / wall,
       ...(server.exit ? { serverExit: server.exit } : {}),
     });
   } finally {
@@ -217,20 +265,26 @@ type Measured = Omit<
   | 'sim'
   | 'syncP50Ms'
   | 'syncP99Ms'
+  | 'connectSyncs'
+  | 'connectP99Ms'
   | 'syncs'
   | 'heldLate'
   | 'failedSyncs'
   | 'cutSyncs'
+  | 'answerMb'
   | 'simCpuUsPerSync'
+  | 'serverCpuUsPerSync'
   | 'simSaturated'
+  | 'simShareOfP99Ms'
   | 'loadAverage'
-> & { timings: (ChildTimings | undefined)[]; simCpuSeconds: number };
+> & { timings: (ChildTimings | undefined)[]; simCpuSeconds: number; wallSeconds: number };
 
 /** The issue's verdict (every node Ready, client sync p99 <= 1 s), and whether the simulator was behind. */
 function judge(m: Measured): Result {
-  const { timings, simCpuSeconds, ...rest } = m;
+  const { timings, simCpuSeconds, wallSeconds, ...rest } = m;
   const latencies = timings.flatMap((t) => t?.latencies ?? []).sort((a, b) => a - b);
   const syncs = timings.reduce((n, t) => n + (t?.count ?? 0), 0);
+  const connects = timings.flatMap((t) => t?.connectLatencies ?? []).sort((a, b) => a - b);
   const r: Result = {
     ...rest,
     sim: SIM,
@@ -238,14 +292,25 @@ function judge(m: Measured): Result {
     verdict: '',
     syncP50Ms: percentile(latencies, 50),
     syncP99Ms: percentile(latencies, 99),
+    connectSyncs: connects.length,
+    connectP99Ms: percentile(connects, 99),
     syncs,
     heldLate: timings.reduce((n, t) => n + (t?.heldLate ?? 0), 0),
     failedSyncs: timings.reduce((n, t) => n + (t?.failed ?? 0), 0),
     cutSyncs: timings.reduce((n, t) => n + (t?.cut ?? 0), 0),
+    answerMb: timings.reduce((n, t) => n + (t?.answerBytes ?? 0), 0) / 2 ** 20,
     simCpuUsPerSync: syncs > 0 ? (simCpuSeconds / syncs) * 1e6 : Number.NaN,
-    simSaturated: m.agentsLoop.p95OfSecondsMs > SIM_LOOP_LIMIT_MS,
+    serverCpuUsPerSync:
+      ((m.cpuCores * m.wallSeconds) / (m.server.answered + m.server.held + m.server.unclassified)) * 1e6,
+    simShareOfP99Ms: Number.NaN,
+    simSaturated: false,
     loadAverage: loadavg()[0] as number,
   };
+  r.simShareOfP99Ms = r.syncP99Ms - r.server.sinceSentP99Ms;
+  // Behind: its loop was late, and (where the server's figure is split) that lateness moved the p99.
+  r.simSaturated =
+    m.agentsLoop.p95OfSecondsMs > SIM_LOOP_LIMIT_MS &&
+    !(r.simShareOfP99Ms <= SIM_SHARE_LIMIT * Math.max(r.syncP99Ms, P99_LIMIT_MS));
   const why: string[] = [];
   if (timings.some((t) => t === undefined)) why.push('a simulator process sent no figures');
   if (r.serverExit) why.push(`server ${r.serverExit}`);
@@ -254,16 +319,50 @@ function judge(m: Measured): Result {
   if (r.leftReady > 0) why.push(`${r.leftReady} left Ready`);
   if (!(r.syncP99Ms <= P99_LIMIT_MS)) why.push(`client sync p99 ${round(r.syncP99Ms)} ms`);
   r.held = why.length === 0;
-  const behind = r.simSaturated
-    ? `; simulator behind (event loop p95 of seconds ${round(r.agentsLoop.p95OfSecondsMs)} ms > ${SIM_LOOP_LIMIT_MS} ms): latency not the server's alone`
-    : '';
-  r.verdict = `${r.held ? 'held' : `not held: ${why.join(', ')}`}${behind}`;
+  const notes: string[] = [];
+  if (r.simSaturated)
+    notes.push(
+      `simulator behind (event loop p95 of seconds ${round(r.agentsLoop.p95OfSecondsMs)} ms > ${SIM_LOOP_LIMIT_MS} ms, its share of the p99 ${round(r.simShareOfP99Ms)} ms): latency not the server's alone`,
+    );
+  if (r.serverRunWait > STARVED)
+    notes.push(
+      `the server's thread waited for a CPU ${Math.round(r.serverRunWait * 100)}% of the time (the machine is busy): its latency is partly the machine's`,
+    );
+  r.verdict = [r.held ? 'held' : `not held: ${why.join(', ')}`, ...notes].join('; ');
   return r;
+}
+
+/** `--calibrate`: the light simulator alone against a canned control plane (bench/scale/calibrate.ts), into scale-calibrate.json. */
+async function calibrateAll(): Promise<void> {
+  const measured = [];
+  for (const n of NODE_COUNTS) {
+    console.log(`  ${n} light nodes against the canned control plane for ${SECONDS} s ...`);
+    measured.push(await calibrate(n, SECONDS, PER_CHILD, START_MS, RAMP_MS));
+  }
+  report(
+    'scale-calibrate',
+    measured.map((c) => ({
+      nodes: c.nodes,
+      'syncs / node / min': round(c.syncsPerNodeMinute),
+      'sim cores': round(c.simCores),
+      'sim µs/sync': round(c.simCpuUsPerSync),
+      'sim cores / 1,000 nodes': round(c.simCoresPer1000Nodes),
+      'sim loop worst / p95 s ms': `${round(c.simLoop.worstMs)} / ${round(c.simLoop.p95OfSecondsMs)}`,
+      'sim CPU wait %': Math.round(c.simRunWait * 100),
+      'canned server cores': round(c.cannedServerCores),
+      'failed / cut syncs': `${c.failed} / ${c.cut}`,
+    })),
+    { perChild: PER_CHILD, load: loadavg()[0], results: measured },
+  );
 }
 
 const results: Result[] = [];
 const rows: Row[] = [];
 let stopAfter = false;
+if (argv.includes('--calibrate')) {
+  await calibrateAll();
+  process.exit(0);
+}
 for (const n of NODE_COUNTS) {
   if (stopAfter) {
     rows.push({ nodes: n, held: 'skipped: a smaller count was not held (--all runs it)' });
@@ -275,20 +374,32 @@ for (const n of NODE_COUNTS) {
   console.log(`  ${n} nodes: ${r.verdict}`);
   rows.push({
     nodes: n,
-    held: r.held ? 'yes' : r.simSaturated ? 'NO (simulator behind)' : 'NO',
+    held: r.held
+      ? 'yes'
+      : r.simSaturated
+        ? 'NO (simulator behind)'
+        : r.serverRunWait > STARVED
+          ? 'NO (server starved of CPU)'
+          : 'NO',
     'server cores': round(r.cpuCores),
+    'server µs/sync': round(r.serverCpuUsPerSync),
     'sim cores': round(r.agentCores),
     'sim µs/sync': round(r.simCpuUsPerSync),
     'peak RSS MB': round(r.peakRssMb),
     'client sync p50 / p99 ms': `${round(r.syncP50Ms)} / ${round(r.syncP99Ms)}`,
+    'on a new connection: syncs, p99 ms': `${r.connectSyncs}, ${round(r.connectP99Ms)}`,
     'server sync p50 / p99 ms: since sent': `${round(r.server.sinceSentP50Ms)} / ${round(r.server.sinceSentP99Ms)}`,
     'handler only': `${round(r.server.p50Ms)} / ${round(r.server.p99Ms)}`,
     'server loop worst / p99 s ms': `${round(r.serverLoop.worstMs)} / ${round(r.serverLoop.p99OfSecondsMs)}`,
     'sim loop worst / p95 s ms': `${round(r.agentsLoop.worstMs)} / ${round(r.agentsLoop.p95OfSecondsMs)}`,
+    "sim's share of p99 ms": round(r.simShareOfP99Ms),
     load: round(r.loadAverage),
+    'CPU wait server / sim %': `${Math.round(r.serverRunWait * 100)} / ${Math.round(r.simRunWait * 100)}`,
     'listen drops / SYN resent': `${r.listenOverflows} / ${r.synRetransmits}`,
+    'kernel: unaccepted / unread conns (max)': `${r.kernelQueues.acceptQueue} / ${r.kernelQueues.unreadConnections}`,
     syncs: r.syncs,
     'failed / cut syncs': `${r.failedSyncs} / ${r.cutSyncs}`,
+    'answers MB': round(r.answerMb),
     registered: r.registered,
     'ever Ready': r.everReady,
     'left Ready': r.leftReady,
@@ -310,7 +421,9 @@ report('scale', rows, {
   simulator: SIM,
   heldMeans: `every node registered and Ready, none left Ready, client-side sync p99 <= ${P99_LIMIT_MS} ms (syncs the simulator did not ask to be held)`,
   verdictLatency: 'client-side sync p99; the server-side p99 (arrival to response end) is shown beside it',
-  simSaturatedMeans: `the simulator's event loop was delayed more than ${SIM_LOOP_LIMIT_MS} ms in over 5% of seconds`,
+  simSaturatedMeans: `the simulator's event loop was delayed more than ${SIM_LOOP_LIMIT_MS} ms in over 5% of seconds, and the client p99 exceeds the server's since-sent p99 by more than ${SIM_SHARE_LIMIT * 100}% (of the 1 s limit at least), or the server's is not split`,
+  cpuWaitMeans:
+    "share of the window a process's JavaScript thread was runnable but waited for a CPU (/proc/PID/schedstat): other work on the machine",
   // What the simulator costs a node, from the largest count run: what 5,000 nodes would ask of it.
   simCoresPer1000Nodes: largest ? (largest.agentCores / largest.nodes) * 1000 : null,
   results,

@@ -33,10 +33,13 @@ process.on('message', (msg: Message) => {
   void (async () => {
     if (msg.type === 'start') {
       cpuAtStart = process.cpuUsage();
-      fleet =
-        msg.sim === 'full'
-          ? await startFleet({ ...msg, record: true })
-          : await startLightFleet({ ...msg, record: true });
+      if (msg.sim === 'full') fleet = await startFleet({ ...msg, record: true });
+      else {
+        // Held at once: a stop during a long ramp still finds the fleet and its figures.
+        const light = startLightFleet({ ...msg, record: true });
+        fleet = light;
+        await light.ramped;
+      }
       process.send?.({ type: 'started' });
     } else if (msg.type === 'stop') {
       const timings = fleet?.timings;

@@ -5,7 +5,8 @@
  * Service whose endpoints moved (hundreds of KB at 1,000 nodes), which the real agent parses for
  * its proxy and a simulator does not need. So an answer is read from its head (and tail) when the
  * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt
- * first: functions/api/agent/sync.ts) without pods, and parsed whole otherwise: a server that
+ * first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
+ * bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
  * orders its keys differently costs the simulator more, never a wrong reading.
  */
 import type { SyncResponse } from '../../schemas/agent-protocol';
@@ -40,10 +41,50 @@ export function fromResponse(res: SyncResponse): LightAnswer {
   };
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = [0x5b, 0x7b];
+const CLOSE = [0x5d, 0x7d];
+
+/**
+ * The end (exclusive) of the JSON array or object starting at `start` in `bytes`, or -1. Quotes,
+ * backslashes and brackets are ASCII, and no byte of a multi-byte UTF-8 character is below 0x80,
+ * so the bytes can be scanned without decoding them.
+ */
+export function endOfJsonValue(bytes: Buffer, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (inString) {
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (OPEN.includes(b)) depth++;
+    else if (CLOSE.includes(b) && --depth === 0) return i + 1;
+  }
+  return -1;
+}
+
 /** Reads an answer; `parsed` says whether it had to be parsed whole. */
 export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: boolean } {
   const head = HEAD.exec(answer.head(HEAD_BYTES));
-  if (!head || head[4]) return { answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true };
+  const whole = () => ({ answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true });
+  if (!head) return whole();
+  let pods: Record<string, unknown>[] | undefined;
+  if (head[4]) {
+    // The head is ASCII up to here (versions are hashes and numbers): its length is its byte count.
+    const bytes = answer.bytes();
+    const start = Buffer.byteLength(head[0]);
+    const end = endOfJsonValue(bytes, start);
+    if (end < 0) return whole();
+    try {
+      pods = JSON.parse(bytes.subarray(start, end).toString('utf8')) as Record<string, unknown>[];
+    } catch {
+      return whole();
+    }
+    if (!Array.isArray(pods)) return whole();
+  }
   const versionsJson = head[1] as string;
   const after = TAIL.exec(answer.tail(64));
   return {
@@ -53,6 +94,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
       nodeStatusUpdateSeconds: Number(head[2]),
       leaseRenewedAt: Number(head[3]),
       ...(after ? { syncAfterSeconds: Number(after[1]) } : {}),
+      ...(pods ? { pods } : {}),
     },
     parsed: false,
   };

@@ -36,18 +36,23 @@ export interface LightTimings extends SyncTimings {
   parsed: number;
   /** Bytes of sync answers received. */
   answerBytes: number;
+  /** Of `latencies`, those of syncs that opened a new connection (after a cut, or a closed idle one). */
+  connectLatencies: number[];
 }
 
 export interface LightFleet {
   nodes: LightNode[];
   timings: LightTimings;
+  /** Every node started (the ramp is over). */
+  ramped: Promise<void>;
   stop(): Promise<void>;
 }
 
 const REGISTER = '/agent/v1/register';
 const SYNC = '/agent/v1/sync';
 
-export async function startLightFleet(options: LightFleetOptions): Promise<LightFleet> {
+/** Starts the fleet's ramp and returns at once: the fleet can be stopped, and its timings read, while it ramps. */
+export function startLightFleet(options: LightFleetOptions): LightFleet {
   const timings: LightTimings = {
     count: 0,
     latencies: [],
@@ -58,26 +63,38 @@ export async function startLightFleet(options: LightFleetOptions): Promise<Light
     registered: 0,
     parsed: 0,
     answerBytes: 0,
+    connectLatencies: [],
   };
   const http = new LightHttp(options.apiUrl, options.count + 16);
   const stopped = { now: false };
   const nodes: LightNode[] = [];
   const loops: Promise<void>[] = [];
-  const gap = options.count > 0 ? (options.rampMs ?? 0) / options.count : 0;
   const ipBase = options.ipBase ?? 0;
-  for (let i = 0; i < options.count && !stopped.now; i++) {
+  const startNode = (i: number) => {
     const name = `${options.prefix ?? 'node'}-${String(i).padStart(4, '0')}`;
     const ip = `10.${(ipBase + Math.floor(i / 250)) % 250}.${i % 250}.1`;
     const node = new LightNode(name, ip, options.startMs ?? 0);
     nodes.push(node);
     loops.push(runNode(node, http, options.bootstrapToken, timings, stopped));
-    if (gap > 0) await sleep(gap);
-  }
+  };
+  // Node i starts at i * rampMs / count from the first, on the clock: a process whose timers run
+  // late starts every node that is due at once, so the ramp does not stretch with its delay.
+  const rampMs = options.rampMs ?? 0;
+  const t0 = Date.now();
+  const ramp = (async () => {
+    while (nodes.length < options.count && !stopped.now) {
+      const due = rampMs > 0 ? Math.ceil(((Date.now() - t0) / rampMs) * options.count) : options.count;
+      while (nodes.length < Math.min(options.count, due)) startNode(nodes.length);
+      if (nodes.length < options.count) await sleep(20);
+    }
+  })();
   return {
     nodes,
     timings,
+    ramped: ramp,
     async stop() {
       stopped.now = true;
+      await ramp;
       http.close();
       await Promise.all(loops);
     },
@@ -136,8 +153,10 @@ async function runNode(
       timings.answerBytes += res.size;
       if (parsed) timings.parsed++;
       if (timings.recording) {
-        if (waitMs === 0) timings.latencies.push(ms);
-        else if (ms > waitMs + 1000) timings.heldLate++;
+        if (waitMs === 0) {
+          timings.latencies.push(ms);
+          if (!call.reused()) timings.connectLatencies.push(ms);
+        } else if (ms > waitMs + 1000) timings.heldLate++;
       }
       node.answered(answer, Date.now());
       backoff?.reset();
@@ -151,6 +170,8 @@ async function runNode(
         continue;
       }
       timings.failed++;
+      // A sync that failed took at least this long: left out, the slowest would not count.
+      if (timings.recording && waitMs === 0) timings.latencies.push(performance.now() - started);
       node.failed();
       await retry();
     }

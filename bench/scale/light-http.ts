@@ -21,9 +21,11 @@ export class Answer {
   ) {}
 
   text(): string {
-    return this.chunks.length === 1
-      ? (this.chunks[0] as Buffer).toString('utf8')
-      : Buffer.concat(this.chunks).toString('utf8');
+    return this.bytes().toString('utf8');
+  }
+
+  bytes(): Buffer {
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
   }
 
   /** The first bytes at most, decoded (a character cut at the end is dropped). */
@@ -49,6 +51,8 @@ export interface Call {
   answer: Promise<Answer>;
   /** Cuts the call short (its promise rejects). */
   cut(): void;
+  /** Whether it went on a kept-alive connection (false: it paid a connect). */
+  reused(): boolean;
 }
 
 export class LightHttp {
@@ -102,7 +106,7 @@ export class LightHttp {
       r.on('error', reject);
       r.end(body);
     });
-    return { answer, cut: () => req?.destroy(new Error('cut')) };
+    return { answer, cut: () => req?.destroy(new Error('cut')), reused: () => req?.reusedSocket ?? false };
   }
 
   /** Cuts every call in flight and closes the pool's sockets. */

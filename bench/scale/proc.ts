@@ -8,8 +8,12 @@ import { readFileSync } from 'node:fs';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU seconds and RSS of a live process (undefined once it is gone). */
-export function procStat(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
+/**
+ * CPU seconds and RSS of a live process (undefined once it is gone), and how long its main thread
+ * (the JavaScript one) was runnable but waited for a CPU (/proc/PID/schedstat, the scheduler's
+ * run delay): time other work on the machine took from it, which its event-loop delay includes.
+ */
+export function procStat(pid: number): { cpuSeconds: number; rssMb: number; runWaitSeconds: number } | undefined {
   let stat: string;
   let status: string;
   try {
@@ -22,7 +26,11 @@ export function procStat(pid: number): { cpuSeconds: number; rssMb: number } | u
   // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rss = /VmRSS:\s+(\d+) kB/.exec(status);
-  return { cpuSeconds: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+  let runWaitSeconds = Number.NaN;
+  try {
+    runWaitSeconds = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {}
+  return { cpuSeconds: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024, runWaitSeconds };
 }
 
 /**
@@ -61,4 +69,38 @@ export async function stopChild(
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export interface SocketQueues {
+  /** Connections the kernel completed that the server has not accepted yet (its listen socket's queue). */
+  acceptQueue: number;
+  /** The server's connections with bytes the kernel holds that the server has not read: requests waiting for it. */
+  unreadConnections: number;
+  unreadBytes: number;
+}
+
+/**
+ * The server's side of its TCP connections, from /proc/net/tcp (IPv4 loopback): what waits in the
+ * kernel for the server's event loop, a queue neither process's own timing shows.
+ */
+export function socketQueues(port: number): SocketQueues {
+  const queues: SocketQueues = { acceptQueue: 0, unreadConnections: 0, unreadBytes: 0 };
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return { acceptQueue: Number.NaN, unreadConnections: Number.NaN, unreadBytes: Number.NaN };
+  }
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (!f[1]?.endsWith(local)) continue;
+    const rx = Number.parseInt((f[4] ?? '0:0').split(':')[1] ?? '0', 16);
+    if (f[3] === '0A') queues.acceptQueue = rx;
+    else if (rx > 0) {
+      queues.unreadConnections++;
+      queues.unreadBytes += rx;
+    }
+  }
+  return queues;
 }

@@ -72,7 +72,7 @@ async function state(admin: AdminClient) {
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -92,7 +92,7 @@ async function drive(kind: 'light' | 'real') {
     const options = { apiUrl: plane.url, bootstrapToken, count: NODES, prefix: 'node', record: true };
     fleet =
       kind === 'light'
-        ? await startLightFleet({ ...options, startMs: 10 })
+        ? startLightFleet({ ...options, startMs: 10 })
         : await startFleet({ ...options, root: join(dir, 'agents') });
     await admin.applyApps(APPS, 1, REPLICAS);
     const running = async (n: number) => {
@@ -141,5 +141,5 @@ describe('light simulator against the real agent loop', () => {
       { name: 'app-0000', ready: 2 },
       { name: 'app-0001', ready: REPLICAS },
     ]);
-  }, 120_000);
+  }, 300_000);
 });
