@@ -3,7 +3,7 @@
  * the node credential (the API lets only the pod's node claim the session, once). `ws` is loaded
  * on the first dial, so an agent that never streams never loads it.
  */
-import type { WebSocket } from 'ws';
+import { messagePeerOf } from '../../schemas/message-peer';
 
 /** One end of the session, as session.ts uses it. */
 export interface StreamSocket {
@@ -28,7 +28,7 @@ export async function dialStream(apiUrl: string, token: string, session: string,
     handshakeTimeout: DIAL_TIMEOUT_MS,
     ...(ca ? { ca } : {}),
   });
-  const socket = socketOf(ws);
+  const socket = messagePeerOf(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
@@ -45,33 +45,4 @@ export async function dialStream(apiUrl: string, token: string, session: string,
     ws.once('error', (err) => reject(new Error(`dialing stream session: ${err.message}`)));
   });
   return socket;
-}
-
-/** Binary messages in both directions; those that arrive before a listener is set are kept. */
-function socketOf(ws: WebSocket): StreamSocket {
-  let listener: ((m: Buffer) => void) | undefined;
-  const early: Buffer[] = [];
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) return;
-    const m = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    if (listener) listener(m);
-    else early.push(m);
-  });
-  ws.on('error', () => ws.terminate());
-  return {
-    send(message) {
-      if (ws.readyState === ws.OPEN) ws.send(message, { binary: true });
-    },
-    close() {
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000);
-    },
-    onMessage(l) {
-      listener = l;
-      for (const m of early.splice(0)) l(m);
-    },
-    onClose(l) {
-      if (ws.readyState === ws.CLOSED) l();
-      else ws.on('close', () => l());
-    },
-  };
 }

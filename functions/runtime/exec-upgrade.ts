@@ -9,9 +9,10 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { messagePeerOf } from '../../schemas/message-peer';
 import { runStreamSession } from '../api/exec';
 import { openUpgrade } from '../api/exec-open';
-import type { StreamPeer, StreamSessions } from '../api/exec-sessions';
+import type { StreamSessions } from '../api/exec-sessions';
 import { errorResponse } from '../api/http-errors';
 import type { ApiDeps, ApiRequest } from '../api/types';
 import { servePortForward } from './port-forward';
@@ -59,7 +60,8 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
           wss.handleUpgrade(req, socket, head, (ws) => {
             open.add(ws);
             ws.on('close', () => open.delete(ws));
-            const peer = peerOf(ws);
+            // The node's dial-back adapts its end with the same (schemas/message-peer.ts).
+            const peer = messagePeerOf(ws);
             if (target.kind === 'agent') target.deliver(peer);
             else void runStreamSession(deps, deps.streams, target.plan, peer);
           });
@@ -107,35 +109,4 @@ function refuse(socket: Duplex, res: { status: number; headers: Record<string, s
     }).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${res.body}`);
-}
-
-/** A WebSocket as a StreamPeer: binary messages, kept until a listener is set. */
-export function peerOf(ws: WebSocket): StreamPeer {
-  let listener: ((m: Buffer) => void) | undefined;
-  const early: Buffer[] = [];
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) return;
-    const m = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    if (listener) listener(m);
-    else early.push(m);
-  });
-  ws.on('error', () => ws.terminate());
-  return {
-    send(message) {
-      if (ws.readyState === ws.OPEN) ws.send(message, { binary: true });
-    },
-    close() {
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(1000);
-    },
-    onMessage(l) {
-      listener = l;
-      for (const m of early.splice(0)) l(m);
-    },
-    onClose(l) {
-      if (ws.readyState === ws.CLOSED) l();
-      else ws.on('close', () => l());
-    },
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
-  };
 }
