@@ -106,6 +106,9 @@ export class Agent {
   private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
+  /** Whether `held` is a call in flight (not the pause between polls), and the call a wake was asked for. */
+  private heldCall = false;
+  private wakingFor: AbortController | undefined;
   /** Usage: where it comes from, whether the server wants it, when it was last sent. */
   private usage: UsageSource | undefined;
   private usageWanted: UsageWanted | undefined;
@@ -130,7 +133,23 @@ export class Agent {
    * needs nothing: the next sync reads the statuses after it starts.
    */
   private wake(): void {
-    this.held?.abort();
+    const held = this.held;
+    if (!held || held.signal.aborted || this.wakingFor === held) return;
+    // Held by a server that holds (its answers set no poll interval): ask it to answer now, so the
+    // report goes out on this connection instead of a new one (api/agent/desired.ts
+    // releaseHeldSyncs: a server accepts one new connection per event-loop turn). If it held
+    // nothing yet, or cannot be asked, cut the call as before.
+    if (this.heldCall && this.nextSyncAfterMs === 0) {
+      this.wakingFor = held;
+      Promise.resolve()
+        .then(() => this.client.wake())
+        .then((r) => {
+          if (r.released === 0) held.abort();
+        })
+        .catch(() => held.abort());
+      return;
+    }
+    held.abort();
   }
 
   /**
@@ -265,6 +284,7 @@ export class Agent {
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
+    this.heldCall = held !== undefined;
     let res: SyncResponse;
     try {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
@@ -283,6 +303,7 @@ export class Agent {
       throw err;
     } finally {
       this.held = undefined;
+      this.heldCall = false;
     }
     if (req.nodeStatus) {
       this.lastNodeFingerprint = fingerprint;

@@ -16,6 +16,7 @@ import type {
   RegisterResponse,
   SyncRequest,
   SyncResponse,
+  WakeResponse,
 } from '../schemas/agent-protocol';
 import { dialStream, type StreamSocket } from './exec/dial';
 
@@ -58,6 +59,11 @@ export class AgentApiClient {
   /** A ServiceAccount token for a pod bound to this node (the API refuses any other pod). */
   podToken(body: PodTokenRequest): Promise<PodTokenResponse> {
     return this.post('/agent/v1/token', body, 15_000);
+  }
+
+  /** Asks the server to answer this node's held sync now (on another kept-alive connection). */
+  wake(): Promise<WakeResponse> {
+    return this.post('/agent/v1/wake', {}, 5_000);
   }
 
   answerLogs(body: LogAnswer): Promise<unknown> {

@@ -363,3 +363,8 @@ export interface IngressCert {
   cert: string;
   key: string;
 }
+
+/** `/agent/v1/wake`: how many of the node's held syncs were answered (0: none was held; cut instead). */
+export interface WakeResponse {
+  released: number;
+}

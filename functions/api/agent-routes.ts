@@ -3,7 +3,8 @@
  * the node agent's calls enter the API. `register` trades a bootstrap token for a node token
  * (register.ts decides who may register what); `sync` is the node's heartbeat and status report
  * (functions/api/agent/ does the work, and checks the statuses it carries against the Node and Pod
- * schemas); `token` gives a node its pods' ServiceAccount tokens (functions/pod-tokens.ts). Both bodies are checked against the protocol schemas before anything is written.
+ * schemas); `token` gives a node its pods' ServiceAccount tokens (functions/pod-tokens.ts); `wake` answers
+ * the node's held sync now, so it reports on the connection it has instead of cutting it. Both bodies are checked against the protocol schemas before anything is written.
  */
 import { Compile } from 'typebox/compile';
 import {
@@ -11,10 +12,12 @@ import {
   PodTokenRequestSchema,
   RegisterRequestSchema,
   SyncRequestSchema,
+  type WakeResponse,
 } from '../../schemas/agent-protocol';
 import { InvalidError, type StatusCause } from '../errors';
 import { issuePodToken } from '../pod-tokens';
 import { syncResponseJson } from './agent/answer-json';
+import { releaseHeldSyncs } from './agent/desired';
 import { syncNode } from './agent/sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
@@ -31,7 +34,7 @@ const tokenCheck = Compile(PodTokenRequestSchema);
 export type AgentRoute = (deps: ApiDeps, req: ApiRequest, principal: Principal) => Promise<ApiResponse>;
 
 /** op -> handler; `authorize` (auth.ts) has already checked the role for `agent/<op>`. */
-export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs, token };
+export const agentRoutes: Record<string, AgentRoute> = { register, sync, logs, token, wake };
 
 async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
@@ -45,6 +48,12 @@ async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
   const answer = await syncNode(deps, principal.nodeName as string, body, req.signal);
   // A routes diff sent to every node is serialized once (agent/answer-json.ts).
   return { status: 200, headers: { ...JSON_HEADERS }, body: syncResponseJson(answer) };
+}
+
+/** The calling node's held syncs answered now (agent/desired.ts `releaseHeldSyncs`); the body is ignored. */
+async function wake(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
+  const answer: WakeResponse = { released: releaseHeldSyncs(deps, principal.nodeName as string) };
+  return jsonResponse(200, answer);
 }
 
 /** A node's answer to a log request (functions/api/pod-logs.ts). */

@@ -60,7 +60,15 @@ export type Access =
       watch?: boolean;
     }
   | {
-      path: 'discovery' | 'metrics' | 'tokens' | 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token';
+      path:
+        | 'discovery'
+        | 'metrics'
+        | 'tokens'
+        | 'agent/register'
+        | 'agent/sync'
+        | 'agent/logs'
+        | 'agent/token'
+        | 'agent/wake';
     };
 
 /** Where node heartbeats (Leases) live, as in Kubernetes. */
@@ -167,6 +175,7 @@ function allowed(p: Principal, a: Access): boolean {
         // register: its current credential re-registers its own node (register.ts checks the name).
         return (
           a.path === 'agent/sync' ||
+          a.path === 'agent/wake' ||
           a.path === 'agent/logs' ||
           a.path === 'agent/token' ||
           a.path === 'agent/register' ||

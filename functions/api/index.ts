@@ -162,7 +162,7 @@ async function dispatch(
     case 'agent': {
       const handler = agentRoutes[r.op];
       if (!handler) throw new MethodNotAllowedError(req.method, req.path);
-      gate({ path: `agent/${r.op}` as 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token' });
+      gate({ path: `agent/${r.op}` as 'agent/register' | 'agent/sync' | 'agent/logs' | 'agent/token' | 'agent/wake' });
       return only(req, ['POST'], () => handler(deps, req, principal));
     }
   }

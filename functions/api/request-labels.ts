@@ -10,7 +10,7 @@ import type { RequestLabels } from '../deps';
 import type { Route } from './router';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-const AGENT_OPS = new Set(['register', 'sync', 'logs', 'token']);
+const AGENT_OPS = new Set(['register', 'sync', 'logs', 'token', 'wake']);
 
 export function requestLabels(method: string, query: URLSearchParams, r: Route | undefined): RequestLabels {
   if (r === undefined || r.type !== 'resource') return nonResource(method, r);

@@ -31,6 +31,8 @@ export async function readDesired(deps: Deps, nodeName: string): Promise<NodeDes
 interface Waiter {
   /** Called with the record as written: the waiter decides when to answer. */
   moved(record: NodeDesired): void;
+  /** Ends the hold now (the node asked: `releaseHeldSyncs`). */
+  release(): void;
 }
 
 interface Waiting {
@@ -98,7 +100,9 @@ export function waitForDesired(
         if (at <= now) done();
         else wake = setTimeout(done, at - now);
       },
+      release: () => undefined,
     };
+    waiter.release = () => done();
     const done = () => {
       clearTimeout(timer);
       clearTimeout(wake);
@@ -115,4 +119,17 @@ export function waitForDesired(
     if (signal?.aborted) done();
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * Answers the node's held syncs now, with whatever moved (usually nothing), so the agent can send
+ * a report on the connection it already has. An agent that must report while its sync is held
+ * asks for this (`/agent/v1/wake`) instead of cutting the call: a cut closes the connection, and
+ * Node accepts one new connection per event-loop turn, so at 1,000 nodes the connections the cuts
+ * opened waited seconds in the listen queue. How many were held: 0 tells the agent to cut instead.
+ */
+export function releaseHeldSyncs(deps: Deps, nodeName: string): number {
+  const held = [...(waitingOf(deps).byNode.get(nodeName) ?? [])];
+  for (const w of held) w.release();
+  return held.length;
 }
