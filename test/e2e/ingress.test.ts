@@ -106,9 +106,12 @@ describeDocker('e2e: Ingress on real Docker', () => {
     for (const e of entrypoints) {
       // Each node's ingress gets the table and the endpoints in its next sync.
       await c.waitFor(
-        async () => (await ask(e.address, 80, 'shop.test', '/api/')).body === 'api',
+        // Both backends: each Service's endpoints reach the node on their own.
+        async () =>
+          (await ask(e.address, 80, 'shop.test', '/api/')).body === 'api' &&
+          (await ask(e.address, 80, 'shop.test', '/')).body === 'web',
         30_000,
-        `the ingress on ${e.name} (${e.address}) to route shop.test/api/`,
+        `the ingress on ${e.name} (${e.address}) to route shop.test/api/ and shop.test/`,
       );
       for (const [host, path, status, body] of cases) {
         const got = await ask(e.address, 80, host, path);
