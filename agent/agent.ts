@@ -106,8 +106,8 @@ export class Agent {
   private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
-  /** Whether `held` is a call in flight (not the pause between polls), and the call a wake was asked for. */
-  private heldCall = false;
+  /** Whether the server holds syncs (its answers name no poll interval), and the call a wake was asked for. */
+  private serverHolds = false;
   private wakingFor: AbortController | undefined;
   /** Usage: where it comes from, whether the server wants it, when it was last sent. */
   private usage: UsageSource | undefined;
@@ -139,7 +139,7 @@ export class Agent {
     // report goes out on this connection instead of a new one (api/agent/desired.ts
     // releaseHeldSyncs: a server accepts one new connection per event-loop turn). If it held
     // nothing yet, or cannot be asked, cut the call as before.
-    if (this.heldCall && this.nextSyncAfterMs === 0) {
+    if (this.serverHolds) {
       this.wakingFor = held;
       Promise.resolve()
         .then(() => this.client.wake())
@@ -284,7 +284,6 @@ export class Agent {
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
-    this.heldCall = held !== undefined;
     let res: SyncResponse;
     try {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
@@ -303,7 +302,6 @@ export class Agent {
       throw err;
     } finally {
       this.held = undefined;
-      this.heldCall = false;
     }
     if (req.nodeStatus) {
       this.lastNodeFingerprint = fingerprint;
@@ -319,6 +317,7 @@ export class Agent {
     this.leaseRenewedAt = res.leaseRenewedAt;
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
+    this.serverHolds = res.syncAfterSeconds === undefined;
     // Usage newly asked for: the first report goes out at once, not a poll interval later.
     if (res.usage && !this.usageWanted && this.usage) this.nextSyncAfterMs = 0;
     this.usageWanted = res.usage;

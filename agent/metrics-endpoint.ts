@@ -19,8 +19,6 @@ import type { ServiceRoute } from '../schemas/agent-protocol';
 import type { AgentLogger } from './log';
 import { agentCounters, SYNC_BUCKETS } from './metrics-endpoint-state';
 
-export const DEFAULT_METRICS_PORT = 10255;
-
 export interface AgentMetricsSource {
   /** The statuses of the pods the agent runs (`status` objects as it reports them). */
   podStatuses(): Record<string, unknown>[];

@@ -73,7 +73,7 @@ export class ApiClient {
   }
 }
 
-/** What `ApiClient.stream` and `ApiClient.websocket` need beyond `request`. */
+/** What `streamBody` and `openWebSocket` need beyond `ApiClient.request`. */
 export interface StreamTarget {
   path: string;
   /** Repeated keys (exec's `command`) are kept in order. */

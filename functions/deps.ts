@@ -20,6 +20,8 @@ export interface Deps {
  * route names, controller names, never an object's name or a raw path.
  */
 export interface MetricsSink {
+  /** False where one instance's counters mean nothing (Lambda): the API then labels no request. */
+  readonly countsRequests?: boolean;
   /** One API request: Kubernetes' verb and target (`resource` "" for non-resource paths), its code, its duration. */
   apiRequest(labels: RequestLabels, code: number, seconds: number): void;
   /** One `/agent/v1/sync`: held open until something moved, or answered at once; with changes or not; how long. */

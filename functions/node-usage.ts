@@ -16,9 +16,9 @@
  */
 import type { UsageReport, UsageWanted } from '../schemas/agent-protocol';
 import { isoTime } from '../schemas/time';
-import { isAlreadyExists, isNotFound } from './errors';
+import { isNotFound } from './errors';
 import { type NodeDesired, nodeDesiredRef } from './node-desired';
-import { retryOnConflict } from './store/retry';
+import { replaceOrCreate, retryOnConflict } from './store/retry';
 import type { Clock, Obj, ObjectRef, StateStore } from './store/types';
 
 export const NODE_USAGE_KIND = 'NodeUsage';
@@ -89,17 +89,7 @@ export function usageRecord(nodeName: string, report: UsageReport, now: number):
 
 /** Stores a node's report over its previous one (one write; a create the first time). */
 export async function storeUsage(store: StateStore, record: NodeUsage): Promise<void> {
-  try {
-    await store.update(record);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    try {
-      await store.create(record);
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-      await store.update(record);
-    }
-  }
+  await replaceOrCreate(store, record);
 }
 
 /**
@@ -142,7 +132,8 @@ export async function readUsage(store: StateStore, nodes: Iterable<string>): Pro
   const out = new Map<string, NodeUsage>();
   await Promise.all(
     [...new Set(nodes)].map(async (n) => {
-      const u = await store.get<NodeUsage>(nodeUsageRef(n));
+      // Usage is seconds old when written: a read a moment stale is as good, at half the units.
+      const u = await store.get<NodeUsage>(nodeUsageRef(n), { consistent: false });
       if (u) out.set(n, u);
     }),
   );

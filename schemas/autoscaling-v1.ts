@@ -7,6 +7,7 @@
  * loses nothing. `kubectl autoscale` (1.32) writes v1.
  */
 import type { HorizontalPodAutoscaler, MetricSpec, MetricStatus } from './autoscaling';
+import { isRec, type Rec } from './tree';
 
 export const ANNOTATION = {
   metrics: 'autoscaling.alpha.kubernetes.io/metrics',
@@ -14,9 +15,6 @@ export const ANNOTATION = {
   conditions: 'autoscaling.alpha.kubernetes.io/conditions',
   currentMetrics: 'autoscaling.alpha.kubernetes.io/current-metrics',
 } as const;
-
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function isCpuUtilization(m: MetricSpec): boolean {
   return m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization';

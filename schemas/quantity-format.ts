@@ -19,16 +19,3 @@ export function nanoCpu(nanocores: number): string {
 export function kibiBytes(bytes: number): string {
   return `${Math.max(0, Math.round(bytes / 1024))}Ki`;
 }
-
-/** Bytes in the largest binary unit that keeps them whole (kubectl's `12Mi`). */
-export function binaryBytes(bytes: number): string {
-  const b = Math.round(bytes);
-  for (const [suffix, size] of [
-    ['Gi', 2 ** 30],
-    ['Mi', 2 ** 20],
-    ['Ki', 2 ** 10],
-  ] as const) {
-    if (b !== 0 && b % size === 0) return `${b / size}${suffix}`;
-  }
-  return String(b);
-}

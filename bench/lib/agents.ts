@@ -88,6 +88,8 @@ export interface FleetOptions {
   log?: AgentLogger;
   /** Keep sync latencies from the first sync on (else from `timings.recording = true`). */
   record?: boolean;
+  /** Spreads node IPs of several fleets (10.<ipBase + i / 250>.<i % 250>.1), as the light fleet does. */
+  ipBase?: number;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -103,7 +105,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     const config = loadConfig(
       [
         ...['--api-url', options.apiUrl, '--token', options.bootstrapToken, '--node-name', name],
-        ...['--node-ip', `10.${Math.floor(i / 250) % 250}.${i % 250}.1`, '--state-dir', stateDir],
+        ...[
+          '--node-ip',
+          `10.${((options.ipBase ?? 0) + Math.floor(i / 250)) % 250}.${i % 250}.1`,
+          '--state-dir',
+          stateDir,
+        ],
         ...['--cpu', '4', '--memory', '8Gi', '--log-level', 'error'],
       ],
       {},

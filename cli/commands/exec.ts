@@ -6,7 +6,7 @@
  * exit code as ferry's. `ws` is loaded only by this command.
  */
 import type { Command } from 'commander';
-import { CHANNEL, frame, PROTOCOL_V4, PROTOCOL_V5, unframe } from '../../schemas/stream-channels';
+import { CHANNEL, frame, PROTOCOL_V5, STREAM_PROTOCOLS, unframe } from '../../schemas/stream-channels';
 import { connect, openWebSocket } from '../client';
 import { type CliContext, err } from '../context';
 import { CliError } from '../errors';
@@ -54,7 +54,7 @@ async function execIn(ctx: CliContext, pod: string, command: string[], opts: Exe
   if (tty) query.set('tty', 'true');
   const client = await connect(ctx.io.env);
   const path = `${objectPath(resolveKind('Pod'), opts.namespace ?? DEFAULT_NAMESPACE, pod)}/exec`;
-  const ws = await openWebSocket(client, { path, query }, [PROTOCOL_V5, PROTOCOL_V4]);
+  const ws = await openWebSocket(client, { path, query }, [...STREAM_PROTOCOLS]);
   const decoders = { out: new TextDecoder(), err: new TextDecoder() };
   let status: EndStatus | undefined;
   const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));

@@ -37,7 +37,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-c, --container <name>', 'the container (required when the pod has several)')
     .option('--tail <lines>', 'only the last N lines (default: up to 10,000)')
     .option('-p, --previous', 'the previous instance of the container (after a restart)')
-    .option('--limit-bytes <n>', 'at most N bytes from the end (the server caps this at 128 KiB)')
+    .option(
+      '--limit-bytes <n>',
+      'at most N bytes from the end (a snapshot is capped at 128 KiB; with -f, --since or --timestamps N is kept as given)',
+    )
     .option('-n, --namespace <ns>', 'namespace')
     .option('-f, --follow', 'keep printing the output as it comes, until the container stops')
     .option('--since <duration>', 'only output newer than this (5s, 2m, 3h)')

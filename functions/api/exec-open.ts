@@ -7,7 +7,7 @@
  * starts on a node unless all pass. Platform-free: the runtime does the handshake
  * (functions/runtime/exec-upgrade.ts).
  */
-import { PROTOCOL_V4, PROTOCOL_V5 } from '../../schemas/stream-channels';
+import { PROTOCOL_V4, PROTOCOL_V5, STREAM_PROTOCOLS } from '../../schemas/stream-channels';
 import { BadRequestError, ForbiddenError } from '../errors';
 import type { Obj } from '../store/types';
 import { authenticate, authorize, authorizeObject, type TokenCache } from './auth';
@@ -71,7 +71,7 @@ export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: Token
 function pickProtocol(req: ApiRequest): string {
   requireWebSocket(req);
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-  const protocol = [PROTOCOL_V5, PROTOCOL_V4].find((p) => offered.includes(p));
+  const protocol = STREAM_PROTOCOLS.find((p) => offered.includes(p));
   if (!protocol)
     throw new BadRequestError(
       `no stream protocol ferry speaks was offered (${JSON.stringify(offered.join(', ').slice(0, 120))}): ferry speaks ${PROTOCOL_V5} and ${PROTOCOL_V4}`,

@@ -82,7 +82,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
       return errorResponse(err, deps.log, { method: req.method, path: req.path });
     }
   };
-  const counted: ApiHandler = !metrics
+  const counted: ApiHandler = !metrics?.countsRequests
     ? (req) => serve(req, {})
     : // Counted here, where the route is known: the labels cost no second parse of the path.
       async (req) => {

@@ -19,7 +19,15 @@ import { kibiBytes, nanoCpu } from '../../schemas/quantity-format';
 import { isoTime } from '../../schemas/time';
 import type { Deps } from '../deps';
 import { BadRequestError, ForbiddenError, MethodNotAllowedError, NotFoundError } from '../errors';
-import { askForUsage, type NodeUsage, readUsage, TOP_DEMAND_MS, USAGE_FRESH_MS, usageAgeMs } from '../node-usage';
+import {
+  askForUsage,
+  NODE_USAGE_KIND,
+  type NodeUsage,
+  readUsage,
+  TOP_DEMAND_MS,
+  USAGE_FRESH_MS,
+  usageAgeMs,
+} from '../node-usage';
 import type { Obj } from '../store/types';
 import { authorize, type Principal } from './auth';
 import { jsonResponse } from './http-errors';
@@ -174,7 +182,7 @@ function changeOrTimeout(deps: Deps, nodes: string[], ms: number, signal?: Abort
     };
     const timer = setTimeout(done, ms);
     const unwatch = deps.store.watch((ev) => {
-      if (ev.object.kind === 'NodeUsage' && names.has(ev.object.metadata.name)) done();
+      if (ev.object.kind === NODE_USAGE_KIND && names.has(ev.object.metadata.name)) done();
     });
     signal?.addEventListener('abort', done, { once: true });
   });

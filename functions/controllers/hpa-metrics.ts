@@ -8,7 +8,7 @@
  * reports for its own pods only), and only while the record is younger than USAGE_FRESH_MS
  * (metrics-server likewise stops serving a node it can no longer scrape).
  */
-import { bytes, cpuMillis, type Pod } from '../../schemas';
+import { cpuMillis, type Pod } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import { type NodeUsage, USAGE_FRESH_MS, usageAgeMs } from '../node-usage';
 import type { PodMetric, PodSample } from './hpa-replicas';
@@ -22,11 +22,6 @@ function containersOf(pod: Pod): { name: string; resources?: { requests?: Record
   }[];
 }
 
-/** A request in thousandths: millicores for cpu, milli-bytes for memory (Kubernetes' MilliValue). */
-export function milli(resource: string, q: string | number): number {
-  return resource === 'cpu' ? cpuMillis(q) : bytes(q) * 1000;
-}
-
 export function podSample(pod: Pod, resource: string, container: string | undefined): PodSample {
   let request: number | undefined = 0;
   let missingRequestIn: string | undefined;
@@ -38,7 +33,8 @@ export function podSample(pod: Pod, resource: string, container: string | undefi
       missingRequestIn = c.name;
       break;
     }
-    request += milli(resource, q);
+    // Thousandths of the unit for both (millicores; milli-bytes), as Kubernetes' MilliValue.
+    request += cpuMillis(q);
   }
   const ready = findCondition(pod, 'Ready');
   const phase = pod.status?.phase;

@@ -26,6 +26,7 @@ import {
   type Pod,
 } from '../../schemas';
 import { setCondition } from '../../schemas/conditions';
+import { cpuMillis } from '../../schemas/quantity';
 import { milliQuantity } from '../../schemas/quantity-format';
 import { isoTime } from '../../schemas/time';
 import { recordEvent } from '../events';
@@ -34,7 +35,7 @@ import { compileSelectorObject } from '../store/selector';
 import type { Obj } from '../store/types';
 import { type PassContext, reconcileEach } from './controller';
 import { type ConditionNote, type HpaHistory, newHistory, normalize, recordRescale } from './hpa-behavior';
-import { milli, podMetrics, podSample } from './hpa-metrics';
+import { podMetrics, podSample } from './hpa-metrics';
 import { resourceReplicas } from './hpa-replicas';
 import { sameJson } from './util';
 
@@ -232,7 +233,7 @@ async function proposeReplicas(
     const utilization = source.target.type === 'Utilization';
     const target = utilization
       ? { type: 'Utilization' as const, value: source.target.averageUtilization ?? 0 }
-      : { type: 'AverageValue' as const, value: milli(source.name, source.target.averageValue ?? 0) };
+      : { type: 'AverageValue' as const, value: cpuMillis(source.target.averageValue ?? 0) };
     const samples = pods.map((p) => podSample(p, source.name, container));
     const result = resourceReplicas(
       current,

@@ -21,6 +21,7 @@ import type {
   ListResult,
   Obj,
   ObjectRef,
+  ReadOptions,
   StateStore,
   TransactOp,
   WriteOp,
@@ -212,9 +213,9 @@ export class ClusterSnapshot {
       ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
     });
     return {
-      get: async <T extends Obj>(ref: ObjectRef) => {
+      get: async <T extends Obj>(ref: ObjectRef, options?: ReadOptions) => {
         const view = this.views.get(ref.kind);
-        if (!view) return backing.get<T>(ref);
+        if (!view) return backing.get<T>(ref, options);
         const obj = view.byKey.get(keyOf(ref));
         return obj ? structuredClone(obj as T) : undefined;
       },

@@ -116,6 +116,7 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
   const counting = options.counters;
 
   return {
+    countsRequests: counting,
     addGauges(given: ClusterGauges) {
       gauges = given;
       // One read of the counts per scrape, shared by the two gauges.

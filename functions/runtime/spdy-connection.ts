@@ -15,6 +15,7 @@ import {
   HeaderCodec,
   parseSynStream,
   pingFrame,
+  RST,
   rstStreamFrame,
   synReplyFrame,
   TYPE,
@@ -112,7 +113,7 @@ export class SpdyConnection {
         // The reply's block goes through the compressor even when empty: it keeps the stream in step.
         // Replied before its user may write on it: the client drops data on a stream not replied yet.
         this.write(synReplyFrame(streamId, await this.codec.encode({})));
-        if (!this.handlers.onStream(streamId, headers)) return this.reset(streamId, 3);
+        if (!this.handlers.onStream(streamId, headers)) return this.reset(streamId, RST.refusedStream);
         if ((f.flags & FLAG_FIN) !== 0) this.handlers.onData(streamId, Buffer.alloc(0), true);
         return;
       }

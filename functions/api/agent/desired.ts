@@ -100,9 +100,8 @@ export function waitForDesired(
         if (at <= now) done();
         else wake = setTimeout(done, at - now);
       },
-      release: () => undefined,
+      release: () => done(),
     };
-    waiter.release = () => done();
     const done = () => {
       clearTimeout(timer);
       clearTimeout(wake);

@@ -67,6 +67,8 @@ export function planScaleUp(view: ClusterView, groups: readonly Group[], maxNewN
     atMax: new Set(),
   };
   const candidates = new Set(unschedulablePods(view.pods).map((p) => p.metadata.uid));
+  // Nothing unschedulable (most passes): no snapshot of the cluster to build.
+  if (candidates.size === 0) return result;
   const added: Added[] = [];
   const placed: Placed[] = [];
   const build = () => rebuild(view, groups, added, placed);

@@ -19,6 +19,7 @@ import type {
 } from '../../../schemas';
 import type { Deps } from '../../deps';
 import { ALLOCATION_KIND, type AllocationRecord } from '../../scheduler/allocation';
+import { ZONE_LABEL } from '../../scheduler/snapshot';
 import { claimNames, VolumeBinder } from '../../scheduler/volumes';
 import type { Obj } from '../../store/types';
 import { autoscalingOf, type ClusterView, type Group, type TemplateSpec } from '../autoscaler';
@@ -35,8 +36,8 @@ import {
   POOL_LABEL,
   RETIRING_ANNOTATION,
 } from './context';
+import { machineCapacity } from './scale-up';
 
-const ZONE_LABEL = 'topology.kubernetes.io/zone';
 /** A node reports 110 pods unless told otherwise (the agent's default, the kubelet's). */
 const DEFAULT_PODS = '110';
 
@@ -155,7 +156,7 @@ async function templateOf(
   const sample = nodes.find((n) => isNodeReady(n) && n.status?.allocatable);
   let allocatable = sample?.status?.allocatable as Record<string, string> | undefined;
   if (!allocatable) {
-    const size = await sizeOf(provider, pool.spec.instanceType, zones[0] as string);
+    const size = await machineCapacity(provider, pool.spec.instanceType, zones[0] as string);
     if (!size)
       return {
         unknown: `pool ${pool.metadata.name}: the size of instance type "${pool.spec.instanceType}" is not known (Cloud "${cloud.metadata.name}" does not say, and no node of the pool is Ready to learn it from)`,
@@ -192,13 +193,4 @@ async function templateOf(
     allocatable: { pods: DEFAULT_PODS, ...allocatable },
   };
   return spec;
-}
-
-/** The provider's machine size; undefined when it cannot say (the seam promises no throw: one that breaks it is unknown too). */
-async function sizeOf(provider: CloudProvider, instanceType: string, zone: string) {
-  try {
-    return await provider.machineCapacity?.(instanceType, zone);
-  } catch {
-    return undefined;
-  }
 }

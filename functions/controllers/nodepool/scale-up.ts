@@ -162,7 +162,7 @@ async function createOne(
 }
 
 /** What the provider says the machine is; undefined (unknown: registration's bounds apply) if it cannot say. */
-async function machineCapacity(
+export async function machineCapacity(
   provider: CloudProvider,
   instanceType: string,
   zone: string,
