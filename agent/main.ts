@@ -16,6 +16,7 @@ import { IngressServer } from './ingress/ingress-server';
 import { createAgentLogger } from './log';
 import { UsageCollector } from './metrics/collector';
 import { metricsAddress, startMetricsEndpoint } from './metrics-endpoint';
+import { nodeResources } from './node-status';
 import { serviceEnv } from './pods/env';
 import { PodManager } from './pods/manager';
 import { PodTokens } from './pods/service-account';
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   setInterval(() => void relay.renew().catch(() => undefined), RELAY_RENEW_MS).unref();
   const tokens = new PodTokens({
     stateDir: config.stateDir,
-    fetch: (pod) => client.podToken({ pod }),
+    fetch: (pod, projection) => client.podToken({ pod, ...(projection ? { projection } : {}) }),
     // Read when a token is written, so a rotated CA file reaches pods with their next token; the
     // relay's own CA when it is what pods talk TLS to.
     caCert: () =>
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     },
     log,
   });
+  // Read once: the host's cores, memory and disk size do not change under a running agent.
+  const allocatable = nodeResources(config);
   const pods = new PodManager(runtime, {
     nodeIp: config.nodeIp,
     stateDir: config.stateDir,
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
     routesTo: (ip, port) => proxy.routesTo(ip, port),
     withdraw: async (hostPorts) => rules?.withdraw(hostPorts),
     inCluster: { env: () => relay.env(), hostAliases: () => relay.hostAliases(), tokens },
+    allocatable: () => allocatable,
     dns: () => ({
       ...(dns.address ? { nodeDns: dns.address.address } : {}),
       domain: config.clusterDomain,

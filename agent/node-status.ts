@@ -14,12 +14,18 @@ export interface NodeStatusInput {
   now: Date;
 }
 
-export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, now }: NodeStatusInput) {
+/** What the node offers pods: reported as capacity and allocatable, and the limit of a container that sets none. */
+export function nodeResources(config: AgentConfig): Record<string, string> {
   const cpu = config.cpu ?? String(availableParallelism());
   const memory = config.memory ?? `${Math.floor(totalmem() / 1024)}Ki`;
   const resources: Record<string, string> = { cpu, memory, pods: String(config.maxPods) };
   const storage = ephemeralStorage(config.stateDir);
   if (storage !== undefined) resources['ephemeral-storage'] = storage;
+  return resources;
+}
+
+export function buildNodeStatus({ config, runtimeVersion, ready, readyMessage, now }: NodeStatusInput) {
+  const resources = nodeResources(config);
   const time = isoTime(now.getTime());
   return {
     capacity: resources,

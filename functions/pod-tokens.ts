@@ -14,20 +14,46 @@
  *
  * Whether a pod gets a token: `spec.automountServiceAccountToken`, else the ServiceAccount's, else
  * true (Kubernetes' order: the pod wins).
+ *
+ * A `serviceAccountToken` projected volume source gets its own token the same way (the request
+ * names the projection): only one the pod's spec holds, with its audience and expirationSeconds,
+ * whatever automount says (as in Kubernetes, automount governs the default mount only).
  */
-import type { PodTokenResponse } from '../schemas/agent-protocol';
+import { createHash } from 'node:crypto';
+import type { PodTokenResponse, TokenProjection } from '../schemas/agent-protocol';
 import type { ServiceAccount } from '../schemas/service-account';
 import type { Deps } from './deps';
 import { ForbiddenError, isAlreadyExists, NotFoundError } from './errors';
 import { ignoreNotFound, retryOnConflict } from './store/retry';
 import type { Obj } from './store/types';
-import { type BoundPod, issueToken, TOKEN_KIND, type TokenRecord } from './tokens';
+import { API_AUDIENCES, type BoundPod, issueToken, TOKEN_KIND, type TokenRecord } from './tokens';
 
 export const POD_TOKEN_TTL_SECONDS = 3600;
 export const POD_TOKEN_SLOTS = 3;
 
 interface PodParts extends Obj {
-  spec?: { nodeName?: string; serviceAccountName?: string; automountServiceAccountToken?: boolean };
+  spec?: {
+    nodeName?: string;
+    serviceAccountName?: string;
+    automountServiceAccountToken?: boolean;
+    volumes?: { projected?: { sources?: { serviceAccountToken?: TokenProjection }[] } }[];
+  };
+}
+
+/** A projection's audience and life as Kubernetes defaults them (the API's audience, one hour). */
+export function projectionKey(p: TokenProjection): { audience: string; expirationSeconds: number } {
+  return { audience: p.audience || (API_AUDIENCES[0] as string), expirationSeconds: p.expirationSeconds ?? 3600 };
+}
+
+function holdsProjection(pod: PodParts, wanted: TokenProjection): boolean {
+  const want = projectionKey(wanted);
+  return (pod.spec?.volumes ?? []).some((v) =>
+    (v.projected?.sources ?? []).some((s) => {
+      if (!s.serviceAccountToken) return false;
+      const has = projectionKey(s.serviceAccountToken);
+      return has.audience === want.audience && has.expirationSeconds === want.expirationSeconds;
+    }),
+  );
 }
 
 export function automounts(pod: PodParts, account: ServiceAccount | undefined): boolean {
@@ -39,6 +65,7 @@ export async function issuePodToken(
   deps: Deps,
   nodeName: string,
   ref: { namespace: string; name: string; uid: string },
+  projection?: TokenProjection,
 ): Promise<PodTokenResponse> {
   const pod = await deps.store.get<PodParts>({ kind: 'Pod', namespace: ref.namespace, name: ref.name });
   if (!pod || pod.metadata.uid !== ref.uid)
@@ -59,7 +86,11 @@ export async function issuePodToken(
     namespace: ref.namespace,
     name: saName,
   });
-  if (!automounts(pod, account)) return { automount: false };
+  if (projection && !holdsProjection(pod, projection))
+    throw new ForbiddenError(
+      `pod ${ref.namespace}/${ref.name} has no serviceAccountToken projection with this audience and expirationSeconds`,
+    );
+  if (!projection && !automounts(pod, account)) return { automount: false };
   if (!account)
     throw new NotFoundError(
       'ServiceAccount',
@@ -73,7 +104,7 @@ export async function issuePodToken(
     serviceAccountName: saName,
     serviceAccountUid: account.metadata.uid as string,
   };
-  const { record, token } = await issueInSlot(deps, boundPod, saName);
+  const { record, token } = await issueInSlot(deps, boundPod, saName, projection && projectionKey(projection));
   return {
     automount: true,
     token,
@@ -83,22 +114,27 @@ export async function issuePodToken(
 }
 
 /**
- * A pod holds at most POD_TOKEN_SLOTS token records, named `pod-<uid>-<slot>`: a new token takes
- * a free slot or replaces the one expiring first (revoking it), so a node asking again and again
- * cannot pile records up in the store. The agent asks at 80% of a token's life, so two slots are
- * in use at most; a third lets a renewal race a restart.
+ * A pod holds at most POD_TOKEN_SLOTS token records per token it mounts, named `pod-<uid>-<slot>`
+ * (the default mount) or `pod-<uid>-<projection hash>-<slot>`: a new token takes a free slot or
+ * replaces the one expiring first (revoking it), so a node asking again and again cannot pile
+ * records up in the store. The agent asks at 80% of a token's life, so two slots are in use at
+ * most; a third lets a renewal race a restart.
  */
 async function issueInSlot(
   deps: Deps,
   boundPod: BoundPod,
   saName: string,
+  projection?: { audience: string; expirationSeconds: number },
 ): Promise<{ record: TokenRecord; token: string }> {
+  const key = projection
+    ? `-${createHash('sha256').update(`${projection.audience}\n${projection.expirationSeconds}`).digest('hex').slice(0, 10)}`
+    : '';
   // Another request for the same pod took the slot meanwhile (AlreadyExists): choose again.
   return retryOnConflict(
     async () => {
       const slots = await Promise.all(
         Array.from({ length: POD_TOKEN_SLOTS }, async (_, i) => {
-          const name = `pod-${boundPod.uid}-${i}`;
+          const name = `pod-${boundPod.uid}${key}-${i}`;
           return { name, record: await deps.store.get<TokenRecord>({ kind: TOKEN_KIND, name }) };
         }),
       );
@@ -108,9 +144,10 @@ async function issueInSlot(
       return issueToken(deps, {
         name: slot.name,
         role: 'serviceaccount',
-        ttlSeconds: POD_TOKEN_TTL_SECONDS,
+        ttlSeconds: projection?.expirationSeconds ?? POD_TOKEN_TTL_SECONDS,
         boundPod,
-        description: `pod ${boundPod.namespace}/${boundPod.name}, serviceaccount ${saName}`,
+        ...(projection ? { audiences: [projection.audience] } : {}),
+        description: `pod ${boundPod.namespace}/${boundPod.name}, serviceaccount ${saName}${projection ? `, audience ${projection.audience}` : ''}`,
       });
     },
     { attempts: 3, retryIf: isAlreadyExists },
@@ -118,12 +155,16 @@ async function issueInSlot(
 }
 
 /**
- * Why a pod token no longer works (its pod is gone, replaced or past its deletion grace period,
- * its ServiceAccount deleted or recreated), or undefined while it does.
+ * Why a ServiceAccount token is no API credential (issued for another audience) or no longer
+ * works (its pod is gone, replaced or past its deletion grace period, its bound Secret or its
+ * ServiceAccount deleted or recreated), or undefined while it does.
  */
 export async function podTokenProblem(deps: Deps, record: TokenRecord): Promise<string | undefined> {
+  const audiences = record.spec.audiences;
+  if (audiences && !audiences.some((a) => API_AUDIENCES.includes(a)))
+    return `its audiences (${audiences.join(', ')}) are not the API's (${API_AUDIENCES.join(', ')})`;
   const bound = record.spec.boundPod;
-  if (!bound) return 'the token is bound to no pod';
+  if (!bound) return boundObjectProblem(deps, record);
   const pod = await deps.store.get({ kind: 'Pod', namespace: bound.namespace, name: bound.name });
   if (!pod || pod.metadata.uid !== bound.uid) return 'its pod no longer exists';
   const deleted = pod.metadata.deletionTimestamp;
@@ -137,5 +178,17 @@ export async function podTokenProblem(deps: Deps, record: TokenRecord): Promise<
     name: bound.serviceAccountName,
   });
   if (!account || account.metadata.uid !== bound.serviceAccountUid) return 'its ServiceAccount no longer exists';
+  return undefined;
+}
+
+/** A TokenRequest token bound to its ServiceAccount, and maybe a Secret (api/tokens-request.ts). */
+async function boundObjectProblem(deps: Deps, record: TokenRecord): Promise<string | undefined> {
+  const sa = record.spec.boundServiceAccount;
+  if (!sa) return 'the token is bound to no pod or ServiceAccount';
+  const account = await deps.store.get({ kind: 'ServiceAccount', namespace: sa.namespace, name: sa.name });
+  if (!account || account.metadata.uid !== sa.uid) return 'its ServiceAccount no longer exists';
+  if (!sa.secret) return undefined;
+  const secret = await deps.store.get({ kind: 'Secret', namespace: sa.namespace, name: sa.secret.name });
+  if (!secret || secret.metadata.uid !== sa.secret.uid) return 'its Secret no longer exists';
   return undefined;
 }

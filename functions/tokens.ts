@@ -56,6 +56,30 @@ export interface TokenSpec {
   description?: string;
   /** serviceaccount: the pod the token is bound to; it stops working when the pod or its ServiceAccount goes. */
   boundPod?: BoundPod;
+  /**
+   * serviceaccount, not bound to a pod (the TokenRequest API): its ServiceAccount, and the Secret
+   * it may be bound to; it stops working when either goes or is recreated.
+   */
+  boundServiceAccount?: BoundServiceAccount;
+  /**
+   * serviceaccount: who the token is for (Kubernetes' `aud`). The API accepts it only when one of
+   * them is one of API_AUDIENCES; absent means the API's own (tokens issued before audiences).
+   */
+  audiences?: string[];
+}
+
+/**
+ * The audiences the ferry API accepts, as Kubernetes' `--api-audiences` (which defaults to the
+ * issuer, `https://kubernetes.default.svc.cluster.local` in kubeadm): the first is what a token
+ * asked for without an audience gets.
+ */
+export const API_AUDIENCES = ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'];
+
+export interface BoundServiceAccount {
+  namespace: string;
+  name: string;
+  uid: string;
+  secret?: { name: string; uid: string };
 }
 
 export interface ExpectedCapacity {
@@ -97,6 +121,8 @@ export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ r
   }
   if (options.description) spec.description = options.description;
   if (options.boundPod) spec.boundPod = { ...options.boundPod };
+  if (options.boundServiceAccount) spec.boundServiceAccount = structuredClone(options.boundServiceAccount);
+  if (options.audiences) spec.audiences = [...options.audiences];
   const status: TokenRecord['status'] = {};
   if (options.ttlSeconds !== undefined) {
     status.expirationTimestamp = isoTime(deps.clock() + options.ttlSeconds * 1000);

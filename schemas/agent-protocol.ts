@@ -242,8 +242,27 @@ export const LogAnswerSchema = Type.Object(
 );
 export type LogAnswer = Static<typeof LogAnswerSchema>;
 
-/** `POST /agent/v1/token`: a token for a pod bound to the calling node (functions/pod-tokens.ts). */
-export const PodTokenRequestSchema = Type.Object({ pod: PodRefSchema }, { additionalProperties: false });
+/**
+ * A pod's `serviceAccountToken` projected volume source, as the token request names it (the API
+ * issues only one the pod's spec holds); bounds as Kubernetes validates them.
+ */
+export const TokenProjectionSchema = Type.Object(
+  {
+    audience: Type.Optional(Type.String({ maxLength: 1024 })),
+    expirationSeconds: Type.Optional(Type.Integer({ minimum: 600, maximum: 2 ** 32 })),
+  },
+  { additionalProperties: false },
+);
+export type TokenProjection = Static<typeof TokenProjectionSchema>;
+
+/**
+ * `POST /agent/v1/token`: a token for a pod bound to the calling node (functions/pod-tokens.ts),
+ * for its default mount or, with `projection`, for one of its serviceAccountToken projections.
+ */
+export const PodTokenRequestSchema = Type.Object(
+  { pod: PodRefSchema, projection: Type.Optional(TokenProjectionSchema) },
+  { additionalProperties: false },
+);
 export type PodTokenRequest = Static<typeof PodTokenRequestSchema>;
 
 /**

@@ -28,7 +28,7 @@ export interface KindInfo {
   shortNames: string[];
   namespaced: boolean;
   listKind: string;
-  subresources: ('status' | 'scale' | 'rollback' | 'log' | 'eviction' | 'exec' | 'attach' | 'portforward')[];
+  subresources: ('status' | 'scale' | 'rollback' | 'log' | 'eviction' | 'exec' | 'attach' | 'portforward' | 'token')[];
   schema: TSchema;
 }
 
@@ -88,7 +88,7 @@ export const kinds: readonly KindInfo[] = [
   info('batch/v1', 'Job', 'jobs', true, [], ['status'], JobSchema),
   info('batch/v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], CronJobSchema),
   info('coordination.k8s.io/v1', 'Lease', 'leases', true, [], [], LeaseSchema),
-  info('v1', 'ServiceAccount', 'serviceaccounts', true, ['sa'], [], ServiceAccountSchema),
+  info('v1', 'ServiceAccount', 'serviceaccounts', true, ['sa'], ['token'], ServiceAccountSchema),
   info('rbac.authorization.k8s.io/v1', 'Role', 'roles', true, [], [], RoleSchema),
   info('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles', false, [], [], ClusterRoleSchema),
   info('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings', true, [], [], RoleBindingSchema),

@@ -34,24 +34,15 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].nfs', what: 'NFS volumes' },
   { path: 'volumes[].iscsi', what: 'iSCSI volumes' },
   { path: 'volumes[].image', what: 'image volumes' },
-  { path: 'volumes[].downwardAPI.items[].resourceFieldRef', what: 'downwardAPI resourceFieldRef files' },
   {
     path: 'volumes[].downwardAPI.items[].fieldRef.fieldPath',
     what: 'this downward API fieldPath in a volume',
     when: (v) => typeof v === 'string' && !VOLUME_FIELD_PATHS.test(v),
   },
   {
-    path: 'volumes[].projected.sources[].downwardAPI.items[].resourceFieldRef',
-    what: 'downwardAPI resourceFieldRef files',
-  },
-  {
     path: 'volumes[].projected.sources[].downwardAPI.items[].fieldRef.fieldPath',
     what: 'this downward API fieldPath in a volume',
     when: (v) => typeof v === 'string' && !VOLUME_FIELD_PATHS.test(v),
-  },
-  {
-    path: 'volumes[].projected.sources[].serviceAccountToken',
-    what: 'serviceAccountToken projections (the pod token is mounted at the standard path; audiences and custom paths are not)',
   },
   { path: 'volumes[].projected.sources[].clusterTrustBundle', what: 'clusterTrustBundle projections' },
   { path: 'volumes[].projected.sources[].podCertificate', what: 'podCertificate projections' },
@@ -100,7 +91,6 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   ...forContainers('stdinOnce', 'stdinOnce', (v) => v === true),
   ...forContainers('volumeMounts[].mountPropagation', 'mountPropagation other than None', not('None')),
   ...forContainers('volumeMounts[].recursiveReadOnly', 'recursiveReadOnly', not('Disabled')),
-  ...forContainers('env[].valueFrom.resourceFieldRef', 'env valueFrom.resourceFieldRef'),
   ...forContainers(
     'env[].valueFrom.fieldRef.fieldPath',
     'this downward API fieldPath',

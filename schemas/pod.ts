@@ -146,6 +146,17 @@ const DownwardAPIFileSchema = Obj({
   mode: Opt(Int()),
 });
 
+/**
+ * A pod's own ServiceAccount token as a file (agent/pods/service-account.ts): Kubernetes' bounds
+ * on expirationSeconds (10 minutes to 2^32 s, default 1 h); ferry bounds the audience, which the
+ * token record stores.
+ */
+export const ServiceAccountTokenProjectionSchema = Obj({
+  audience: Opt(Str({ maxLength: 1024 })),
+  expirationSeconds: Opt(Int64({ minimum: 600, maximum: 2 ** 32 })),
+  path: Str({ maxLength: 4096 }),
+});
+
 export const VolumeSchema = Obj({
   name: Str({ maxLength: 63 }),
   emptyDir: Opt(Obj({ medium: Opt(Str()), sizeLimit: Opt(IntOrString()) })),
@@ -167,7 +178,7 @@ export const VolumeSchema = Obj({
             configMap: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
             secret: Opt(Obj({ name: Opt(Str()), items: Opt(Type.Array(KeyToPathSchema)), optional: Opt(Bool()) })),
             downwardAPI: Opt(Obj({ items: Opt(Type.Array(DownwardAPIFileSchema)) })),
-            serviceAccountToken: Opt(Free()),
+            serviceAccountToken: Opt(ServiceAccountTokenProjectionSchema),
             clusterTrustBundle: Opt(Free()),
             podCertificate: Opt(Free()),
           }),

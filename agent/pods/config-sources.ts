@@ -7,6 +7,11 @@
  * ConfigMap default/web`): the container waits with CreateContainerConfigError and starts once the
  * object appears. Volume files are rewritten in place (each file written aside and renamed over)
  * when the object changes, so a running container sees the new contents, as in Kubernetes.
+ *
+ * `kube-root-ca.crt` (the ConfigMap Kubernetes publishes in every namespace, which the standard
+ * kube-api-access volume projects) is this node's CA for the API, `rootCa`: the API has no one CA
+ * to publish (over plain HTTP each node's relay has its own, agent/relay-cert.ts), so each agent
+ * serves its own, the same bytes as the default mount's `ca.crt`, in every namespace.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -43,9 +48,19 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 export class ConfigNotReadyError extends Error {}
 
+const ROOT_CA = 'kube-root-ca.crt';
+
 export class ConfigSources {
   private readonly objects = new Map<string, Map<string, Buffer>>();
   private fingerprint = '';
+  /** This node's CA for the API, served as the `kube-root-ca.crt` ConfigMap of every namespace. */
+  rootCa: (() => string) | undefined;
+
+  private lookup(kind: Kind, namespace: string, name: string): Map<string, Buffer> | undefined {
+    if (kind === 'ConfigMap' && name === ROOT_CA && this.rootCa)
+      return new Map([['ca.crt', Buffer.from(this.rootCa(), 'utf8')]]);
+    return this.objects.get(`${kind}/${namespace}/${name}`);
+  }
 
   /** Replaces what the node holds; true when anything changed. */
   update(configMaps: ConfigSource[], secrets: ConfigSource[]): boolean {
@@ -74,7 +89,7 @@ export class ConfigSources {
 
   /** One key of a ConfigMap or Secret the node holds (decoded), if present. */
   value(kind: Kind, namespace: string, name: string, key: string): Buffer | undefined {
-    return this.objects.get(`${kind}/${namespace}/${name}`)?.get(key);
+    return this.lookup(kind, namespace, name)?.get(key);
   }
 
   /**
@@ -92,7 +107,7 @@ export class ConfigSources {
       const kind: Kind = from.secretRef ? 'Secret' : 'ConfigMap';
       const ref = from.secretRef ?? from.configMapRef;
       if (!ref) continue;
-      const values = this.objects.get(`${kind}/${namespace}/${ref.name}`);
+      const values = this.lookup(kind, namespace, ref.name);
       if (!values) {
         if (ref.optional) continue;
         throw new ConfigNotReadyError(`${kind.toLowerCase()} "${ref.name}" not found`);
@@ -109,7 +124,7 @@ export class ConfigSources {
         continue;
       }
       const kind: Kind = e.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap';
-      const values = this.objects.get(`${kind}/${namespace}/${ref.name ?? ''}`);
+      const values = this.lookup(kind, namespace, ref.name ?? '');
       const value = values?.get(ref.key);
       if (value === undefined) {
         if (ref.optional) continue;
@@ -142,7 +157,7 @@ export class ConfigSources {
    */
   files(namespace: string, src: FileSource, defaultMode = DEFAULT_MODE): VolumeFiles {
     const { kind, name } = src;
-    const values = this.objects.get(`${kind}/${namespace}/${name ?? ''}`);
+    const values = this.lookup(kind, namespace, name ?? '');
     const files: VolumeFiles = new Map();
     const mode = src.defaultMode ?? defaultMode;
     if (!values) {

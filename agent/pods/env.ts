@@ -1,17 +1,20 @@
 /**
  * A container's environment: the Service variables of its namespace (`serviceEnv`), then
  * `envFrom`, then its own `env` (a later one wins on a clash, as in Kubernetes), with `valueFrom`
- * resolved from the downward API (`fieldRef`), ConfigMaps and Secrets. Throws
+ * resolved from the downward API (`fieldRef`, `resourceFieldRef`), ConfigMaps and Secrets. Throws
  * ConfigNotReadyError saying what is missing.
  */
 import type { ServiceRoute } from '../../schemas/agent-protocol';
 import type { Pod } from '../../schemas/pod';
 import { ConfigNotReadyError, type ConfigSources, type EnvSpec } from './config-sources';
+import { type Allocatable, type ResourceFieldRef, resourceFieldValue } from './resource-fields';
 
 export interface PodFacts {
   pod: Pod;
   nodeIp: string;
   podIp?: string;
+  /** The node's allocatable, the limit of a container that sets none (resource-fields.ts). */
+  allocatable?: Allocatable;
 }
 
 export function containerEnv(
@@ -27,6 +30,9 @@ export function containerEnv(
     spec,
     (e) => {
       if (e.valueFrom === undefined) return e.value ?? '';
+      const resourceRef = e.valueFrom.resourceFieldRef as ResourceFieldRef | undefined;
+      if (resourceRef)
+        return resourceFieldValue(facts.pod, resourceRef, (spec as { name?: string }).name, facts.allocatable ?? {});
       const path = (e.valueFrom.fieldRef as { fieldPath?: string } | undefined)?.fieldPath;
       const value = path === undefined ? undefined : fieldValue(facts, path);
       // The API refuses any other fieldPath; this guards a pod stored before it did.

@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TokenProjection } from '../../schemas/agent-protocol';
 import type { Container, Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { NodeDnsFacts } from '../dns/pod-config';
@@ -23,8 +24,10 @@ import { keepExitedLog } from './logs';
 import { allContainers, graceOf, specHash } from './pod-spec';
 import { probeContainer } from './probing';
 import { type AnyContainer, type ContainerRecord, newContainerRecord, type PodRecord, podKey } from './record';
+import type { Allocatable } from './resource-fields';
 import { sandboxSysctls } from './security';
 import { startContainer } from './start';
+import type { VolumeFacts } from './volume-files';
 import { memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
 
 export interface ExecutorOptions {
@@ -39,6 +42,8 @@ export interface ExecutorOptions {
   inCluster?: InClusterApi;
   /** The node's DNS facts, for each new sandbox's resolv.conf; absent, Docker's resolver stays. */
   dns?: () => NodeDnsFacts;
+  /** The node's allocatable resources, for resourceFieldRef of a container without limits. */
+  allocatable?: () => Allocatable;
 }
 
 export class PodExecutor {
@@ -90,6 +95,7 @@ export class PodExecutor {
       if (!(await this.act(rec, pod, action, infos))) return;
     }
     if (rec.finished) return;
+    await this.o.inCluster?.tokens.ensureProjected(pod);
     this.refreshVolumes(rec, pod);
     await this.o.inCluster?.tokens.refresh(pod);
     // Probes of every running container, in parallel: one slow probe must not hold the others.
@@ -123,6 +129,16 @@ export class PodExecutor {
       dir: (v) => this.volumeDir(rec, v),
       memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
       claimPath: (claim) => this.claims.pathOf(pod.metadata.namespace as string, claim),
+      facts: this.volumeFacts(pod),
+    };
+  }
+
+  /** The node's allocatable and the pod's projected tokens (service-account.ts), for volume files. */
+  private volumeFacts(pod: Pod): VolumeFacts {
+    const tokens = this.o.inCluster?.tokens;
+    return {
+      ...(this.o.allocatable ? { allocatable: this.o.allocatable() } : {}),
+      ...(tokens ? { token: (projection: TokenProjection) => tokens.projectedToken(pod, projection) } : {}),
     };
   }
 

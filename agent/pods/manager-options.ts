@@ -3,6 +3,7 @@
 import type { NodeDnsFacts } from '../dns/pod-config';
 import type { AgentLogger } from '../log';
 import type { InClusterApi } from './in-cluster';
+import type { Allocatable } from './resource-fields';
 
 export interface PodManagerOptions {
   nodeIp: string;
@@ -28,4 +29,6 @@ export interface PodManagerOptions {
   drainSettleMs?: number;
   /** The node's DNS facts for new pods' resolv.conf (agent/dns/pod-config.ts). */
   dns?: () => NodeDnsFacts;
+  /** The node's allocatable resources, for resourceFieldRef of a container without limits. */
+  allocatable?: () => Allocatable;
 }

@@ -60,7 +60,11 @@ export class PodManager implements PodSink {
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.inCluster ? { inCluster: options.inCluster } : {}),
       ...(options.dns ? { dns: options.dns } : {}),
+      ...(options.allocatable ? { allocatable: options.allocatable } : {}),
     });
+    // The kube-root-ca.crt ConfigMap pods project is this node's CA for the API (config-sources.ts).
+    const tokens = options.inCluster?.tokens;
+    if (tokens) this.config.rootCa = () => tokens.caCert();
   }
 
   /** Adopts what runs already, then starts the tick. */

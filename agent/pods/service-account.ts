@@ -10,10 +10,16 @@
  * place (a new file renamed over the old one, so a reader never sees half a token). A pod that
  * says `automountServiceAccountToken: false` is not asked for; one whose ServiceAccount says so
  * gets `automount: false` from the API. The token is never logged.
+ *
+ * A `serviceAccountToken` projected volume source gets its own token (its audience and
+ * expirationSeconds, asked of the API with the projection named), held here in memory and written
+ * with the volume's other files (volume-files.ts); it is renewed at 80% of its life too, and the
+ * running container sees the new file. The same CA serves the `kube-root-ca.crt` ConfigMap the
+ * standard kube-api-access volume projects (config-sources.ts).
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PodRef, PodTokenResponse } from '../../schemas/agent-protocol';
+import type { PodRef, PodTokenResponse, TokenProjection } from '../../schemas/agent-protocol';
 import type { Pod } from '../../schemas/pod';
 import type { AgentLogger } from '../log';
 import type { Mount } from '../runtime/types';
@@ -25,7 +31,7 @@ const RENEW_AT = 0.8;
 
 export interface PodTokensOptions {
   stateDir: string;
-  fetch: (pod: PodRef) => Promise<PodTokenResponse>;
+  fetch: (pod: PodRef, projection?: TokenProjection) => Promise<PodTokenResponse>;
   /** The CA a client verifies the API with (the agent's own trust), or '' when the API is plain HTTP. */
   caCert: () => string;
   now: () => number;
@@ -38,10 +44,71 @@ interface Held {
   expiresAt: number;
 }
 
+interface HeldProjection {
+  token?: string;
+  renewAt: number;
+  expiresAt: number;
+  /** Why there is no token yet (the last fetch's error). */
+  error?: string;
+}
+
+const projectionKey = (p: TokenProjection) => `${p.audience ?? ''}\n${p.expirationSeconds ?? 3600}`;
+
 export class PodTokens {
   private readonly held = new Map<string, Held | 'none'>();
+  /** Per pod uid, per projection (audience and life): its current token. */
+  private readonly projections = new Map<string, Map<string, HeldProjection>>();
 
   constructor(private readonly o: PodTokensOptions) {}
+
+  /** The CA pods verify the API with (the default mount's `ca.crt`, the `kube-root-ca.crt` ConfigMap). */
+  caCert(): string {
+    return this.o.caCert();
+  }
+
+  /**
+   * Fetches the token of each of the pod's serviceAccountToken projections that has none yet or
+   * is due for renewal (80% of its life). A failure is kept for projectedToken to report while
+   * there is no token, and logged while an unexpired one stays.
+   */
+  async ensureProjected(pod: Pod): Promise<void> {
+    const wanted = tokenProjections(pod);
+    if (wanted.length === 0) return;
+    const uid = pod.metadata.uid as string;
+    const held = this.projections.get(uid) ?? new Map<string, HeldProjection>();
+    this.projections.set(uid, held);
+    const ref = { namespace: pod.metadata.namespace as string, name: pod.metadata.name, uid };
+    for (const projection of wanted) {
+      const key = projectionKey(projection);
+      const current = held.get(key);
+      const now = this.o.now();
+      if (current?.token && now < current.renewAt) continue;
+      try {
+        const answer = await this.o.fetch(ref, projection);
+        if (!answer.automount) throw new Error('the API issued no token for this projection');
+        const expiresAt = Date.parse(answer.expirationTimestamp);
+        held.set(key, { token: answer.token, expiresAt, renewAt: now + (expiresAt - now) * RENEW_AT });
+      } catch (err) {
+        const error = (err as Error).message;
+        if (current?.token && now < current.expiresAt) {
+          this.o.log.warn('renewing a projected token failed; the current one stays until it expires', {
+            pod: `${ref.namespace}/${ref.name}`,
+            secondsLeft: Math.round((current.expiresAt - now) / 1000),
+            error,
+          });
+        } else held.set(key, { renewAt: 0, expiresAt: 0, error });
+      }
+    }
+  }
+
+  /** The token for one projection; ConfigNotReadyError (the container waits) while there is none. */
+  projectedToken(pod: Pod, projection: TokenProjection): string {
+    const held = this.projections.get(pod.metadata.uid as string)?.get(projectionKey(projection));
+    if (held?.token && this.o.now() < held.expiresAt) return held.token;
+    throw new ConfigNotReadyError(
+      `serviceAccountToken ${projection.audience ?? ''}: ${held?.error ?? 'not issued yet'}`,
+    );
+  }
 
   /**
    * The mount for one container: undefined when the pod mounts no token (or the container mounts
@@ -88,6 +155,7 @@ export class PodTokens {
   /** The pod is gone from this node (its directory goes with the pod's state dir). */
   forget(uid: string): void {
     this.held.delete(uid);
+    this.projections.delete(uid);
   }
 
   private dirOf(uid: string): string {
@@ -123,4 +191,20 @@ function write(dir: string, name: string, content: string): void {
   const tmp = join(dir, `.${name}.tmp`);
   writeFileSync(tmp, content, { mode: 0o644 });
   renameSync(tmp, join(dir, name));
+}
+
+/** The pod's distinct serviceAccountToken projections (audience and expirationSeconds). */
+function tokenProjections(pod: Pod): TokenProjection[] {
+  const out = new Map<string, TokenProjection>();
+  for (const v of pod.spec.volumes ?? [])
+    for (const src of v.projected?.sources ?? []) {
+      const t = src.serviceAccountToken;
+      if (!t) continue;
+      const projection: TokenProjection = {
+        ...(t.audience ? { audience: t.audience } : {}),
+        ...(t.expirationSeconds !== undefined ? { expirationSeconds: t.expirationSeconds } : {}),
+      };
+      out.set(projectionKey(projection), projection);
+    }
+  return [...out.values()];
 }

@@ -19,6 +19,7 @@ import { graceOf, specHash } from './pod-spec';
 import { resetProbes } from './probing';
 import { registryAuth } from './pull-secrets';
 import type { AnyContainer, ContainerRecord, PodRecord } from './record';
+import type { Allocatable } from './resource-fields';
 import { restartDelayMs } from './restart';
 import { securityConfig } from './security';
 import { containerMounts, type VolumeContext } from './volumes';
@@ -37,6 +38,8 @@ export interface StartDeps {
   target: () => ProbeTarget;
   /** The pod's resolv.conf, mounted when it was written (dns.ts). */
   resolvConf?: string;
+  /** The node's allocatable resources, for resourceFieldRef of a container without limits. */
+  allocatable?: () => Allocatable;
 }
 
 export async function startContainer(
@@ -55,7 +58,14 @@ export async function startContainer(
   };
   let env: { name: string; value: string }[];
   let mounts: ReturnType<typeof containerMounts>;
-  const facts = { pod, nodeIp: o.nodeIp, ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}) };
+  const facts = {
+    pod,
+    nodeIp: o.nodeIp,
+    ...(rec.sandbox?.podIp ? { podIp: rec.sandbox.podIp } : {}),
+    ...(o.allocatable ? { allocatable: o.allocatable() } : {}),
+  };
+  // The projected tokens its volumes' files hold (a failure shows as the volume's error below).
+  await o.inCluster?.tokens.ensureProjected(pod);
   try {
     env = containerEnv(o.config, facts, spec, [
       ...(o.inCluster?.env() ?? []),

@@ -16,7 +16,7 @@ import type { Container, Pod, Volume } from '../../schemas/pod';
 import { bytes } from '../../schemas/quantity';
 import type { Mount } from '../runtime/types';
 import { ConfigNotReadyError, type ConfigSources, type ConfigVolume, writeVolumeFiles } from './config-sources';
-import { downwardFiles, projectedFiles } from './volume-files';
+import { downwardFiles, projectedFiles, type VolumeFacts } from './volume-files';
 
 export interface VolumeContext {
   config: ConfigSources;
@@ -27,6 +27,8 @@ export interface VolumeContext {
   memoryVolume: (volume: string) => string;
   /** The host directory of a claim of the pod's namespace (claims.ts); throws ConfigNotReadyError until bound here. */
   claimPath: (claimName: string) => string;
+  /** The node's allocatable and the pod's projected tokens, for downwardAPI and projected files. */
+  facts?: VolumeFacts;
 }
 
 /** The pod's `medium: Memory` emptyDirs, which the sandbox creates and holds. */
@@ -104,10 +106,10 @@ export function prepareVolume(ctx: VolumeContext, vol: Volume, fsGroup: number |
 }
 
 /** Writes the files of a configMap, secret, downwardAPI or projected volume (again when called again). */
-export function projectVolume(ctx: Pick<VolumeContext, 'config' | 'pod'>, vol: Volume, dir: string): void {
+export function projectVolume(ctx: Pick<VolumeContext, 'config' | 'pod' | 'facts'>, vol: Volume, dir: string): void {
   if (vol.downwardAPI)
-    writeVolumeFiles(dir, downwardFiles(ctx.pod, vol.downwardAPI.items ?? [], vol.downwardAPI.defaultMode));
-  else if (vol.projected) writeVolumeFiles(dir, projectedFiles(ctx.config, ctx.pod, vol.projected));
+    writeVolumeFiles(dir, downwardFiles(ctx.pod, vol.downwardAPI.items ?? [], vol.downwardAPI.defaultMode, ctx.facts));
+  else if (vol.projected) writeVolumeFiles(dir, projectedFiles(ctx.config, ctx.pod, vol.projected, ctx.facts));
   else ctx.config.project(ctx.pod.metadata.namespace as string, vol as ConfigVolume, dir);
 }
 

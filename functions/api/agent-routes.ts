@@ -68,7 +68,7 @@ async function logs(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
 async function token(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!tokenCheck.Check(body)) throw invalid('PodTokenRequest', tokenCheck.Errors(body));
-  return jsonResponse(200, await issuePodToken(deps, principal.nodeName as string, body.pod));
+  return jsonResponse(200, await issuePodToken(deps, principal.nodeName as string, body.pod, body.projection));
 }
 
 function invalid(kind: string, errors: Iterable<{ instancePath: string; message: string }>): InvalidError {

@@ -142,6 +142,9 @@ export function principalOf(record: TokenRecord): Principal {
   const bound = record.spec.boundPod;
   if (record.spec.role === 'serviceaccount' && bound)
     p.serviceAccount = { namespace: bound.namespace, name: bound.serviceAccountName };
+  const account = record.spec.boundServiceAccount;
+  if (record.spec.role === 'serviceaccount' && account)
+    p.serviceAccount = { namespace: account.namespace, name: account.name };
   return p;
 }
 

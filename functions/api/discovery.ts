@@ -58,6 +58,18 @@ export function apiResourceList(group: string, version: string): object {
         });
         continue;
       }
+      if (sub === 'token') {
+        resources.push({
+          name: `${k.plural}/token`,
+          singularName: '',
+          namespaced: true,
+          group: 'authentication.k8s.io',
+          version: 'v1',
+          kind: 'TokenRequest',
+          verbs: ['create'],
+        });
+        continue;
+      }
       if (sub === 'exec' || sub === 'attach' || sub === 'portforward') {
         // As the API server lists them: connect verbs on their options kinds.
         const options = { exec: 'PodExecOptions', attach: 'PodAttachOptions', portforward: 'PodPortForwardOptions' };

@@ -46,6 +46,8 @@ export async function sweepPodTokens(deps: Deps, ctx: PassContext = standaloneCo
     const expires = token.status?.expirationTimestamp;
     const pod = bound ? pods.get(`${bound.namespace}/${bound.name}`) : undefined;
     const expired = expires !== undefined && Date.parse(expires) <= now;
+    // A TokenRequest token bound to no pod: authentication checks its ServiceAccount and Secret.
+    if (!bound && token.spec.boundServiceAccount && !expired) continue;
     if (!expired && pod && pod.metadata.uid === bound?.uid) continue;
     await ignoreNotFound(ctx.deps.store.delete({ kind: TOKEN_KIND, name: token.metadata.name }));
   }

@@ -10,6 +10,7 @@ import { isRec, type Rec } from '../tree';
 import { checkLabels } from './meta';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names';
 import { checkPodDns } from './pod-dns';
+import { checkResourceFieldRefs } from './pod-resource-fields';
 import { checkContainerResources } from './resources';
 
 export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): void {
@@ -30,6 +31,7 @@ export function checkPodSpec(spec: Rec, path: string, causes: StatusCause[]): vo
       invalid(`${path}.serviceAccountName`, account, 'a ServiceAccount name must be a lowercase RFC 1123 subdomain'),
     );
   checkPodDns(spec, path, causes);
+  checkResourceFieldRefs(spec, path, causes);
   causes.push(...refusedPodFields(spec, path));
 }
 
@@ -89,7 +91,18 @@ function checkVolumes(list: unknown, path: string, causes: StatusCause[]): void 
       const src = v[source];
       if (isRec(src)) checkProjection(src, `${at}.${source}`, nameField, causes);
     }
+    const sources = isRec(v.projected) && Array.isArray(v.projected.sources) ? v.projected.sources : [];
+    sources.forEach((src, j) => {
+      const token = isRec(src) ? src.serviceAccountToken : undefined;
+      if (isRec(token)) checkPath(token.path, `${at}.projected.sources[${j}].serviceAccountToken.path`, causes);
+    });
   });
+}
+
+function checkPath(path: unknown, field: string, causes: StatusCause[]): void {
+  if (typeof path !== 'string' || path === '') causes.push(required(field));
+  else if (path.startsWith('/') || path.split('/').includes('..') || path.includes('\0'))
+    causes.push(invalid(field, path, "must be a relative path without '..'"));
 }
 
 function checkProjection(src: Rec, at: string, nameField: string, causes: StatusCause[]): void {
@@ -108,9 +121,7 @@ function checkProjection(src: Rec, at: string, nameField: string, causes: Status
         causes.push({ field: `${ip}.${k}`, reason: 'FieldValueNotSupported', message: 'unknown field' });
     }
     if (typeof item.key !== 'string' || item.key === '') causes.push(required(`${ip}.key`));
-    if (typeof item.path !== 'string' || item.path === '') causes.push(required(`${ip}.path`));
-    else if (item.path.startsWith('/') || item.path.split('/').includes('..') || item.path.includes('\0'))
-      causes.push(invalid(`${ip}.path`, item.path, "must be a relative path without '..'"));
+    checkPath(item.path, `${ip}.path`, causes);
     checkMode(item.mode, `${ip}.mode`, causes);
   });
 }

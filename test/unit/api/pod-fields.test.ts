@@ -11,12 +11,6 @@ const withContainer = (extra: Record<string, unknown>) => ({ containers: [{ name
 
 const REFUSED: [string, Record<string, unknown>, string, string][] = [
   [
-    'a serviceAccountToken projection',
-    { ...base, volumes: [{ name: 'd', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }] },
-    'spec.volumes[0].projected.sources[0].serviceAccountToken',
-    'serviceAccountToken projections (the pod token is mounted at the standard path; audiences and custom paths are not)',
-  ],
-  [
     'a downwardAPI volume file of spec.nodeName',
     {
       ...base,
@@ -87,12 +81,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     },
     'spec.containers[0].volumeMounts[0].subPath',
     'subPath into a medium: Memory emptyDir',
-  ],
-  [
-    'resourceFieldRef',
-    withContainer({ env: [{ name: 'M', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } }] }),
-    'spec.containers[0].env[0].valueFrom.resourceFieldRef',
-    'env valueFrom.resourceFieldRef',
   ],
   [
     'an unknown fieldPath',
