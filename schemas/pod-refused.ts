@@ -96,8 +96,6 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
     'this downward API fieldPath',
     (v) => typeof v === 'string' && !FIELD_PATHS.test(v),
   ),
-  ...forContainers('terminationMessagePolicy', 'terminationMessagePolicy FallbackToLogsOnError', not('File')),
-  ...forContainers('terminationMessagePath', 'a terminationMessagePath', not('/dev/termination-log')),
 ];
 
 /** subPath into a `medium: Memory` emptyDir: the engine's volume mounts have no sub-path (API 1.41). */

@@ -6,7 +6,6 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TokenProjection } from '../../schemas/agent-protocol';
 import type { Container, Pod } from '../../schemas/pod';
 import { isoTime } from '../../schemas/time';
 import type { NodeDnsFacts } from '../dns/pod-config';
@@ -27,8 +26,8 @@ import { type AnyContainer, type ContainerRecord, newContainerRecord, type PodRe
 import type { Allocatable } from './resource-fields';
 import { sandboxSysctls } from './security';
 import { startContainer } from './start';
-import type { VolumeFacts } from './volume-files';
-import { memoryVolumes, prepareVolume, type VolumeContext } from './volumes';
+import { exitedMessage, podDir } from './termination-message';
+import { memoryVolumes, prepareVolume, type VolumeContext, volumeFacts } from './volumes';
 
 export interface ExecutorOptions {
   runtime: ContainerRuntime;
@@ -129,16 +128,7 @@ export class PodExecutor {
       dir: (v) => this.volumeDir(rec, v),
       memoryVolume: (v) => this.o.runtime.memoryVolumeName(rec.identity, v),
       claimPath: (claim) => this.claims.pathOf(pod.metadata.namespace as string, claim),
-      facts: this.volumeFacts(pod),
-    };
-  }
-
-  /** The node's allocatable and the pod's projected tokens (service-account.ts), for volume files. */
-  private volumeFacts(pod: Pod): VolumeFacts {
-    const tokens = this.o.inCluster?.tokens;
-    return {
-      ...(this.o.allocatable ? { allocatable: this.o.allocatable() } : {}),
-      ...(tokens ? { token: (projection: TokenProjection) => tokens.projectedToken(pod, projection) } : {}),
+      facts: volumeFacts(pod, this.o.allocatable, this.o.inCluster?.tokens),
     };
   }
 
@@ -206,7 +196,7 @@ export class PodExecutor {
         await this.kill(rec, spec, c, action.graceSeconds ?? graceOf(pod));
         break;
       case 'reap':
-        await this.reap(c, infos.get(c.name), action, now);
+        await this.reap(rec, c, infos.get(c.name), action, now);
         break;
       case 'backOff': {
         if ('waiting' in c.state && c.state.waiting.reason === 'CreateContainerConfigError') break;
@@ -258,6 +248,7 @@ export class PodExecutor {
   }
 
   private async reap(
+    rec: PodRecord,
     c: ContainerRecord,
     info: ContainerInspect | undefined,
     action: Extract<PodAction, { type: 'reap' }>,
@@ -265,15 +256,16 @@ export class PodExecutor {
   ): Promise<void> {
     if (c.id) {
       const exitCode = info?.exitCode ?? action.exitCode;
+      await keepExitedLog(this.o.runtime, c);
       c.state = {
         terminated: {
           exitCode,
           reason: info?.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
+          ...(await exitedMessage(this.o.stateDir, rec, c, exitCode)),
           startedAt: info?.startedAt ?? isoTime(c.startedAtMs ?? now),
           finishedAt: info?.finishedAt ?? isoTime(now),
         },
       };
-      await keepExitedLog(this.o.runtime, c);
       await this.o.runtime.stopAndRemove(c.id, 0);
       c.id = undefined;
     }
@@ -299,6 +291,7 @@ export class PodExecutor {
       terminated: {
         exitCode: 137,
         reason: 'Error',
+        ...(await exitedMessage(this.o.stateDir, rec, c, 137)),
         startedAt: isoTime(c.startedAtMs ?? now),
         finishedAt: isoTime(now),
       },
@@ -316,6 +309,7 @@ export class PodExecutor {
         volumes: this.volumeContext(rec, pod),
         target: () => this.target(rec, c, spec),
         resolvConf: resolvConfPath(this.o.stateDir, rec.identity.uid),
+        podDir: podDir(this.o.stateDir, rec.identity.uid),
       },
       rec,
       pod,

@@ -19,7 +19,6 @@ import type { StreamSocket } from '../exec/dial';
 import { type StreamRequestRef, streamSession } from '../exec/session';
 import type { ContainerRuntime, PodIdentity } from '../runtime/types';
 import { isSidecar } from './actions';
-import type { ConfigVolume } from './config-sources';
 import { ConfigSources } from './config-sources';
 import { drain } from './drain';
 import { isInitialized, PodExecutor } from './executor';
@@ -27,6 +26,7 @@ import { answerLogs } from './logs';
 import type { PodManagerOptions } from './manager-options';
 import { type AnyContainer, type PodRecord, podKey } from './record';
 import { buildPodStatus, type ContainerView } from './status';
+import { refreshConfigVolumes } from './volumes';
 
 export type { PodManagerOptions } from './manager-options';
 
@@ -63,8 +63,7 @@ export class PodManager implements PodSink {
       ...(options.allocatable ? { allocatable: options.allocatable } : {}),
     });
     // The kube-root-ca.crt ConfigMap pods project is this node's CA for the API (config-sources.ts).
-    const tokens = options.inCluster?.tokens;
-    if (tokens) this.config.rootCa = () => tokens.caCert();
+    this.config.rootCa = options.inCluster && (() => options.inCluster?.tokens.caCert() ?? '');
   }
 
   /** Adopts what runs already, then starts the tick. */
@@ -119,23 +118,7 @@ export class PodManager implements PodSink {
       }
       const pod = this.desired?.get(rec.identity.uid);
       if (!pod || !rec.sandbox || rec.stopping || pod.metadata.deletionTimestamp) continue;
-      for (const vol of pod.spec.volumes ?? []) {
-        if (!vol.configMap && !vol.secret) continue;
-        try {
-          this.config.project(
-            pod.metadata.namespace as string,
-            vol as ConfigVolume,
-            this.executor.volumeDir(rec, vol.name),
-          );
-        } catch (err) {
-          // The running container keeps the files it has; a restart reports the error.
-          this.options.log.warn('refreshing a volume failed', {
-            pod: podKey(rec),
-            volume: vol.name,
-            error: String(err),
-          });
-        }
-      }
+      refreshConfigVolumes(this.config, pod, (v) => this.executor.volumeDir(rec, v), this.options.log);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Starting one container instance, as the kubelet's startContainer does: its env (the API's and
- * Service variables, downward API, ConfigMaps/Secrets), its mounts (the ServiceAccount token too), the image pull (with the pod's pull
+ * Service variables, downward API, ConfigMaps/Secrets), its mounts (the ServiceAccount token and
+ * the termination message file too), the image pull (with the pod's pull
  * secrets), its securityContext (runAsNonRoot checked against the image), the create and start,
  * then the postStart hook. Each failure leaves the container waiting with the kubelet's reason
  * (CreateContainerConfigError, ErrImagePull/ImagePullBackOff, RunContainerError) and a back-off.
@@ -22,6 +23,7 @@ import type { AnyContainer, ContainerRecord, PodRecord } from './record';
 import type { Allocatable } from './resource-fields';
 import { restartDelayMs } from './restart';
 import { securityConfig } from './security';
+import { terminationMount } from './termination-message';
 import { containerMounts, type VolumeContext } from './volumes';
 
 export interface StartDeps {
@@ -40,6 +42,8 @@ export interface StartDeps {
   resolvConf?: string;
   /** The node's allocatable resources, for resourceFieldRef of a container without limits. */
   allocatable?: () => Allocatable;
+  /** The pod's state dir on the node, where its containers' termination message files live. */
+  podDir?: string;
 }
 
 export async function startContainer(
@@ -72,6 +76,8 @@ export async function startContainer(
       ...(pod.spec.enableServiceLinks === false ? [] : (o.serviceEnv?.(pod.metadata.namespace as string) ?? [])),
     ]);
     mounts = containerMounts(o.volumes, spec, env);
+    const message = o.podDir ? terminationMount(o.podDir, spec) : undefined;
+    if (message) mounts.push(message);
     const token = await o.inCluster?.tokens.mountFor(pod, spec.volumeMounts ?? []);
     if (token) mounts.push(token);
     const resolv = o.resolvConf ? resolvConfMount(o.resolvConf, mounts) : undefined;

@@ -12,10 +12,14 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import type { TokenProjection } from '../../schemas/agent-protocol';
 import type { Container, Pod, Volume } from '../../schemas/pod';
 import { bytes } from '../../schemas/quantity';
+import type { AgentLogger } from '../log';
 import type { Mount } from '../runtime/types';
 import { ConfigNotReadyError, type ConfigSources, type ConfigVolume, writeVolumeFiles } from './config-sources';
+import type { Allocatable } from './resource-fields';
+import type { PodTokens } from './service-account';
 import { downwardFiles, projectedFiles, type VolumeFacts } from './volume-files';
 
 export interface VolumeContext {
@@ -29,6 +33,14 @@ export interface VolumeContext {
   claimPath: (claimName: string) => string;
   /** The node's allocatable and the pod's projected tokens, for downwardAPI and projected files. */
   facts?: VolumeFacts;
+}
+
+/** The node's allocatable and the pod's projected tokens (service-account.ts), for volume files. */
+export function volumeFacts(pod: Pod, allocatable?: () => Allocatable, tokens?: PodTokens): VolumeFacts {
+  return {
+    ...(allocatable ? { allocatable: allocatable() } : {}),
+    ...(tokens ? { token: (projection: TokenProjection) => tokens.projectedToken(pod, projection) } : {}),
+  };
 }
 
 /** The pod's `medium: Memory` emptyDirs, which the sandbox creates and holds. */
@@ -111,6 +123,30 @@ export function projectVolume(ctx: Pick<VolumeContext, 'config' | 'pod' | 'facts
     writeVolumeFiles(dir, downwardFiles(ctx.pod, vol.downwardAPI.items ?? [], vol.downwardAPI.defaultMode, ctx.facts));
   else if (vol.projected) writeVolumeFiles(dir, projectedFiles(ctx.config, ctx.pod, vol.projected, ctx.facts));
   else ctx.config.project(ctx.pod.metadata.namespace as string, vol as ConfigVolume, dir);
+}
+
+/**
+ * A ConfigMap or Secret changed: the configMap and secret volumes of a running pod get the new
+ * files in place; on an error the container keeps the files it has (a restart reports it).
+ */
+export function refreshConfigVolumes(
+  config: ConfigSources,
+  pod: Pod,
+  dirOf: (volume: string) => string,
+  log: AgentLogger,
+): void {
+  for (const vol of pod.spec.volumes ?? []) {
+    if (!vol.configMap && !vol.secret) continue;
+    try {
+      config.project(pod.metadata.namespace as string, vol as ConfigVolume, dirOf(vol.name));
+    } catch (err) {
+      log.warn('refreshing a volume failed', {
+        pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
+        volume: vol.name,
+        error: String(err),
+      });
+    }
+  }
 }
 
 /** Group `gid` on the directory (and, for projected files, every file, group-readable). */

@@ -36,6 +36,7 @@ import { requestLabels } from './request-labels';
 import { handleResource, nodePortRange, SYSTEM_NAMESPACES, serviceRange } from './resources';
 import { type Route, route } from './router';
 import { getToken, listTokens, revokeToken, tokenRequest, tokenView } from './tokens';
+import { handleTokenRequest } from './tokens-request';
 import type { ApiDeps, ApiHandler, ApiRequest, ApiResponse } from './types';
 import { applyWarnings, withWarnings, writeWarnings } from './warnings';
 
@@ -145,6 +146,7 @@ async function dispatch(
       gate({ path: 'discovery' });
       return only(req, ['GET'], () => jsonResponse(200, apiResourceList(r.group, r.version)));
     case 'resource': {
+      if (r.subresource === 'token') return handleTokenRequest(deps, req, r, principal);
       const res = await handleResource(deps, req, r, principal);
       if (changedKubernetesService(req, res, r)) await keepKubernetesService(deps);
       return r.subresource ? res : withWarnings(res, writeWarnings(r.info, req.method, res));

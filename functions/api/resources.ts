@@ -60,7 +60,6 @@ import {
   trackUpdate,
 } from './server-side-apply';
 import { toTable, wantsTable } from './table';
-import { handleTokenRequest } from './tokens-request';
 import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
 import { isWatch, watchObjects } from './watch';
 
@@ -100,7 +99,6 @@ export async function handleResource(
   }
   if (CONNECT.has(route.subresource ?? '')) refuseWithoutUpgrade(deps.streams !== undefined, route.subresource ?? '');
   if (route.subresource === 'eviction') return handleEviction(deps, req, route, principal, dryRun);
-  if (route.subresource === 'token') return handleTokenRequest(deps, req, route, principal, dryRun);
   if (route.subresource === 'rollback') {
     const ref = { namespace: route.namespace as string, name: route.name as string };
     return jsonResponse(200, await handleRollback(deps, req, ref, dryRun, principal));
@@ -170,8 +168,6 @@ const VERBS: Record<string, Partial<Record<string, Verb>>> = {
   rollback: { POST: 'update' },
   // POST .../pods/{name}/eviction: Kubernetes' verb is create on pods/eviction.
   eviction: { POST: 'create' },
-  // POST .../serviceaccounts/{name}/token (TokenRequest): create on serviceaccounts/token.
-  token: { POST: 'create' },
   // exec, attach, portforward: GET and POST alike (exec.ts; their upgrade is served before this).
   connect: { GET: 'get', POST: 'create' },
 };
@@ -180,7 +176,7 @@ const CONNECT = new Set(['exec', 'attach', 'portforward']);
 function verbOf(method: string, route: ResourceRoute): Verb {
   const path = route.subresource ? 'subresource' : route.name !== undefined ? 'object' : 'collection';
   const sub = route.subresource ?? '';
-  const key = CONNECT.has(sub) ? 'connect' : sub === 'rollback' || sub === 'eviction' || sub === 'token' ? sub : path;
+  const key = CONNECT.has(sub) ? 'connect' : sub === 'rollback' || sub === 'eviction' ? sub : path;
   const verb = VERBS[key]?.[method];
   // A namespaced kind's all-namespaces path (/api/v1/pods) only lists.
   if (!verb || (verb === 'create' && route.info.namespaced && route.namespace === undefined)) {

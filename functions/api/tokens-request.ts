@@ -11,10 +11,17 @@
  * bound object's uid when given, a Pod running as this ServiceAccount.
  */
 import { isoTime } from '../../schemas/time';
-import { BadRequestError, ForbiddenError, InvalidError, NotFoundError, type StatusCause } from '../errors';
+import {
+  BadRequestError,
+  ForbiddenError,
+  InvalidError,
+  MethodNotAllowedError,
+  NotFoundError,
+  type StatusCause,
+} from '../errors';
 import type { Obj } from '../store/types';
 import { API_AUDIENCES, type BoundPod, type BoundServiceAccount, issueToken } from '../tokens';
-import type { Principal } from './auth';
+import { authorize, type Principal } from './auth';
 import { parseBody } from './body';
 import { jsonResponse } from './http-errors';
 import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
@@ -43,12 +50,23 @@ export async function handleTokenRequest(
   deps: ApiDeps,
   req: ApiRequest,
   route: ResourceRoute,
-  _principal: Principal,
-  dryRun: boolean,
+  principal: Principal,
 ): Promise<ApiResponse> {
-  if (req.method !== 'POST') throw new BadRequestError('serviceaccounts/token takes POST only');
   const namespace = route.namespace as string;
   const name = route.name as string;
+  if (req.method !== 'POST')
+    throw new MethodNotAllowedError(req.method, `namespaces/${namespace}/serviceaccounts/${name}/token`);
+  authorize(principal, {
+    verb: 'create',
+    kind: 'ServiceAccount',
+    namespaced: true,
+    namespace,
+    name,
+    subresource: 'token',
+  });
+  const dryRuns = req.query.getAll('dryRun');
+  if (dryRuns.some((v) => v !== 'All')) throw new BadRequestError('dryRun must be "All" when given');
+  const dryRun = dryRuns.length > 0;
   const wanted = tokenRequestOf(parseBody(req, deps.config.maxBodyBytes), name);
   const account = await deps.store.get({ kind: 'ServiceAccount', namespace, name });
   if (!account) throw new NotFoundError('ServiceAccount', name, `serviceaccounts "${name}" not found`);

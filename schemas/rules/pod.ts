@@ -43,6 +43,10 @@ function checkContainer(c: Rec, at: string, names: Set<string>, volumes: Set<unk
     names.add(c.name);
   }
   if (typeof c.image === 'string' && c.image.trim() === '') causes.push(required(`${at}.image`));
+  // The agent bind-mounts the message file there (agent/pods/termination-message.ts).
+  const message = c.terminationMessagePath;
+  if (typeof message === 'string' && (!message.startsWith('/') || message.includes('\0') || message.length > 4096))
+    causes.push(invalid(`${at}.terminationMessagePath`, message, 'must be an absolute path'));
   const ports = Array.isArray(c.ports) ? c.ports.filter(isRec) : [];
   const portNames = new Set<unknown>();
   ports.forEach((p, j) => {

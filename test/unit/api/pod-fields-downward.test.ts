@@ -50,6 +50,8 @@ describe('downward API and token fields real manifests carry', () => {
           name: 'app',
           image: 'img',
           resources: { limits: { cpu: '2', memory: '256Mi' } },
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+          terminationMessagePath: '/tmp/why',
           env: [
             { name: 'GOMAXPROCS', valueFrom: { resourceFieldRef: { resource: 'limits.cpu', divisor: '0' } } },
             {
@@ -163,6 +165,11 @@ describe('downward API and token fields real manifests carry', () => {
       'a volume file with a bad divisor',
       fileOf({ resource: 'requests.cpu', containerName: 'app', divisor: '1Mi' }),
       'spec.volumes[0].downwardAPI.items[0].resourceFieldRef.divisor',
+    ],
+    [
+      'a relative terminationMessagePath',
+      { containers: [{ name: 'app', image: 'img', terminationMessagePath: 'log' }] },
+      'spec.containers[0].terminationMessagePath',
     ],
   ];
 

@@ -88,12 +88,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath',
     'this downward API fieldPath',
   ],
-  [
-    'a termination message from logs',
-    withContainer({ terminationMessagePolicy: 'FallbackToLogsOnError' }),
-    'spec.containers[0].terminationMessagePolicy',
-    'terminationMessagePolicy FallbackToLogsOnError',
-  ],
   ['a windows pod', { ...base, os: { name: 'windows' } }, 'spec.os.name', 'Pods for an OS other than linux'],
 ];
 
