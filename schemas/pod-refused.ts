@@ -48,12 +48,6 @@ export const REFUSED_POD_FIELDS: readonly Refused[] = [
   { path: 'volumes[].projected.sources[].podCertificate', what: 'podCertificate projections' },
   { path: 'volumes[].emptyDir.medium', what: 'emptyDir medium other than Memory', when: not('', 'Memory') },
   {
-    // A disk emptyDir's usage is not measured, so its limit could not be enforced (a Memory one is tmpfs-sized).
-    path: 'volumes[].emptyDir.sizeLimit',
-    what: 'sizeLimit on an emptyDir on disk (use medium: Memory)',
-    when: (_, emptyDir) => emptyDir.medium !== 'Memory',
-  },
-  {
     path: 'volumes[].hostPath.type',
     what: 'hostPath types other than DirectoryOrCreate',
     when: not('', 'DirectoryOrCreate'),

@@ -45,6 +45,8 @@ export interface ObservedPod {
   backoffBaseMs?: number;
   /** The pod ran longer than its activeDeadlineSeconds: everything stops and the pod fails. */
   deadlineExceeded?: boolean;
+  /** The pod is evicted (a disk emptyDir over its sizeLimit): everything stops at once and the pod fails. */
+  evicted?: string;
 }
 
 export type PodAction =
@@ -74,11 +76,14 @@ export function computePodActions(spec: Pod['spec'], observed: ObservedPod): Pod
   const st = (c: AnyContainer) => state.get(c.name) as ObservedContainer;
   const running = (c: AnyContainer) => st(c).instance?.running === true;
 
-  if (observed.deadlineExceeded) {
-    const message = 'Pod was active on the node longer than the specified deadline';
+  if (observed.deadlineExceeded || observed.evicted) {
+    const [reason, message] = observed.deadlineExceeded
+      ? ['DeadlineExceeded', 'Pod was active on the node longer than the specified deadline']
+      : ['Evicted', observed.evicted as string];
+    const grace = observed.deadlineExceeded ? {} : { graceSeconds: 0 };
     const kills: PodAction[] = [...apps, ...[...inits].reverse()]
       .filter(running)
-      .map((c) => ({ type: 'kill', container: c.name, reason: 'DeadlineExceeded', message }));
+      .map((c) => ({ type: 'kill', container: c.name, reason, message, ...grace }));
     return [...kills, { type: 'finish', failed: true }];
   }
 

@@ -20,6 +20,7 @@ import { resolvConfPath, writePodResolvConf } from './dns';
 import { runPreStop } from './hooks';
 import type { InClusterApi } from './in-cluster';
 import { keepExitedLog } from './logs';
+import { podFailure } from './pod-failure';
 import { allContainers, graceOf, specHash } from './pod-spec';
 import { probeContainer } from './probing';
 import { type AnyContainer, type ContainerRecord, newContainerRecord, type PodRecord, podKey } from './record';
@@ -78,12 +79,8 @@ export class PodExecutor {
       }
       observed.set(spec.name, await this.observe(c, infos, now));
     }
-    const deadline = pod.spec.activeDeadlineSeconds;
-    const deadlineExceeded =
-      deadline !== undefined && rec.startTime !== undefined && now - Date.parse(rec.startTime) >= deadline * 1000;
-    if (deadlineExceeded) rec.deadlineExceeded = true;
     const actions = computePodActions(pod.spec, {
-      deadlineExceeded,
+      ...podFailure(rec, pod, now, (v) => this.volumeDir(rec, v)),
       sandbox: rec.sandbox !== undefined,
       containers: observed,
       specHash,

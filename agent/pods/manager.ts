@@ -370,7 +370,9 @@ export class PodManager implements PodSink {
                 message: 'Pod was active on the node longer than the specified deadline',
               },
             }
-          : {}),
+          : rec.evicted
+            ? { failure: { reason: 'Evicted', message: rec.evicted } }
+            : {}),
         portMappings: rec.sandbox?.portMappings ?? [],
         now: isoTime(this.now()),
       },

@@ -48,6 +48,10 @@ export interface PodRecord {
   finished?: 'here' | 'before';
   /** Stopped for running past spec.activeDeadlineSeconds (status reason DeadlineExceeded). */
   deadlineExceeded?: boolean;
+  /** Evicted for a disk emptyDir over its sizeLimit (status reason Evicted, this message; pod-failure.ts). */
+  evicted?: string;
+  /** When the pod's emptyDir usage was last measured. */
+  diskCheckedAt?: number;
   status?: Record<string, unknown>;
   statusJson?: string;
   reportedJson?: string;

@@ -85,6 +85,10 @@ function checkVolumes(list: unknown, path: string, causes: StatusCause[]): void 
       causes.push(invalid(`${at}.name`, v.name, 'must be a lowercase RFC 1123 label'));
     else if (seen.has(v.name)) causes.push(duplicate(`${at}.name`, v.name));
     seen.add(v.name);
+    // The agent evicts a pod whose disk emptyDir passes it (agent/pods/pod-failure.ts); Memory sizes a tmpfs.
+    const size = isRec(v.emptyDir) ? v.emptyDir.sizeLimit : undefined;
+    const sizeProblem = size === undefined ? undefined : quantityProblem(size);
+    if (sizeProblem) causes.push(invalid(`${at}.emptyDir.sizeLimit`, size, sizeProblem));
     const claim = v.persistentVolumeClaim;
     if (isRec(claim) && (typeof claim.claimName !== 'string' || claim.claimName === ''))
       causes.push(required(`${at}.persistentVolumeClaim.claimName`));

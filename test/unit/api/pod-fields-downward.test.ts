@@ -2,9 +2,11 @@
  * The pod fields real manifests carry that ferry now runs, at the API: the kube-api-access
  * projected volume `kubectl get pod -o yaml` exports (serviceAccountToken, the kube-root-ca.crt
  * ConfigMap, the namespace), serviceAccountToken projections with an audience, and
- * `resourceFieldRef` in env and downwardAPI files. Hostile input is refused with a 422 naming the
- * field, storing nothing: a short or huge expirationSeconds, an audience too long, a path out of
- * the volume, an unknown resource, a bad divisor, a volume item without its container.
+ * `resourceFieldRef` in env and downwardAPI files, FallbackToLogsOnError and a termination message
+ * path, a disk emptyDir's sizeLimit. Hostile input is refused with a 422 naming the field,
+ * storing nothing: a short or huge expirationSeconds, an audience too long, a path out of the
+ * volume, an unknown resource, a bad divisor, a volume item without its container, a relative
+ * termination message path, a sizeLimit that is no quantity.
  */
 import { describe, expect, it } from 'vitest';
 import { startApi } from './harness';
@@ -74,6 +76,7 @@ describe('downward API and token fields real manifests carry', () => {
             ],
           },
         },
+        { name: 'scratch', emptyDir: { sizeLimit: '1Gi' } },
         {
           name: 'vault',
           projected: { sources: [{ serviceAccountToken: { audience: 'vault', path: 'vault/token' } }] },
@@ -165,6 +168,16 @@ describe('downward API and token fields real manifests carry', () => {
       'a volume file with a bad divisor',
       fileOf({ resource: 'requests.cpu', containerName: 'app', divisor: '1Mi' }),
       'spec.volumes[0].downwardAPI.items[0].resourceFieldRef.divisor',
+    ],
+    [
+      'an emptyDir sizeLimit that is no quantity',
+      { containers: [{ name: 'app', image: 'img' }], volumes: [{ name: 'd', emptyDir: { sizeLimit: 'big' } }] },
+      'spec.volumes[0].emptyDir.sizeLimit',
+    ],
+    [
+      'a negative emptyDir sizeLimit',
+      { containers: [{ name: 'app', image: 'img' }], volumes: [{ name: 'd', emptyDir: { sizeLimit: '-1Gi' } }] },
+      'spec.volumes[0].emptyDir.sizeLimit',
     ],
     [
       'a relative terminationMessagePath',

@@ -33,12 +33,6 @@ const REFUSED: [string, Record<string, unknown>, string, string][] = [
     'NFS volumes',
   ],
   [
-    'sizeLimit on a disk emptyDir',
-    { ...base, volumes: [{ name: 'd', emptyDir: { sizeLimit: '1Gi' } }] },
-    'spec.volumes[0].emptyDir.sizeLimit',
-    'sizeLimit on an emptyDir on disk (use medium: Memory)',
-  ],
-  [
     'a HugePages emptyDir',
     { ...base, volumes: [{ name: 'd', emptyDir: { medium: 'HugePages' } }] },
     'spec.volumes[0].emptyDir.medium',
