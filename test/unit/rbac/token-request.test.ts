@@ -66,6 +66,24 @@ describe('the TokenRequest API and audiences', () => {
     expect(await listWith(status.token)).toBe(401);
   });
 
+  it('takes the body kubectl create token sends, nulls and all', async () => {
+    // prepare
+    const body = {
+      kind: 'TokenRequest',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: { audiences: null, expirationSeconds: null, boundObjectRef: null },
+      status: { token: '', expirationTimestamp: null },
+    };
+
+    // act
+    const res = await api.send('POST', TOKEN_PATH, { body });
+
+    // assess
+    expect(res.status).toBe(201);
+    expect(await listWith((res.json.status as { token: string }).token)).toBe(200);
+  });
+
   it('refuses a token for another audience as an API credential, and accepts one that also names the API', async () => {
     // act
     const vault = await api.send('POST', TOKEN_PATH, { body: request({ audiences: ['vault'] }) });
