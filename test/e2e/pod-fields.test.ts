@@ -2,7 +2,9 @@
  * End-to-end on real Docker: the Pod fields the agent runs as Kubernetes does, on a one-node local
  * cluster, each pod created through the API (so validation and defaults apply): init containers in
  * order and a native sidecar, runAsUser with a read-only root and a tmpfs emptyDir, a Pod whose
- * image is changed by a PATCH, and a gRPC readiness probe against a grpc.health.v1 server.
+ * image is changed by a PATCH, a gRPC readiness probe against a grpc.health.v1 server, the
+ * kube-api-access volume and resourceFieldRef env an exported pod carries (checked from inside the
+ * container), and FallbackToLogsOnError's termination message.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -112,6 +114,96 @@ describeDocker('e2e: Pod fields on real Docker', () => {
       ['second', 'terminated'],
     ]);
     expect(p.status?.conditions?.find((x) => x.type === 'Initialized')?.status).toBe('True');
+  }, 90_000);
+
+  it('fills the kube-api-access volume an exported pod carries and resourceFieldRef env, seen from inside', async () => {
+    // prepare: the volume as `kubectl get pod -o yaml` shows it, plus a token for another audience
+    const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const ref = (resource: string, divisor: string) => ({ resourceFieldRef: { resource, divisor } });
+
+    // act
+    await c.post(
+      PODS,
+      pod('exported', {
+        volumes: [
+          {
+            name: 'kube-api-access-x7k2q',
+            projected: {
+              defaultMode: 420,
+              sources: [
+                { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+                { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                {
+                  downwardAPI: {
+                    items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+                  },
+                },
+              ],
+            },
+          },
+          { name: 'vault', projected: { sources: [{ serviceAccountToken: { audience: 'vault', path: 'token' } }] } },
+        ],
+        containers: [
+          {
+            name: 'app',
+            image: BUSYBOX,
+            command: ['sleep', '3600'],
+            resources: { limits: { cpu: '1500m', memory: '64Mi' } },
+            env: [
+              { name: 'GOMAXPROCS', valueFrom: ref('limits.cpu', '0') },
+              { name: 'GOMEMLIMIT', valueFrom: ref('limits.memory', '1') },
+              { name: 'MEM_MI', valueFrom: ref('requests.memory', '1Mi') },
+            ],
+            volumeMounts: [
+              { name: 'kube-api-access-x7k2q', mountPath: SA, readOnly: true },
+              { name: 'vault', mountPath: '/vault' },
+            ],
+          },
+        ],
+      }),
+    );
+    await c.waitFor(() => ready('exported'), 60_000, 'the exported pod Ready');
+
+    // assess
+    const app = containerOf(await get('exported'), 'app');
+    const sh = (script: string) => docker('exec', app, 'sh', '-c', script);
+    expect(sh('echo $GOMAXPROCS $GOMEMLIMIT $MEM_MI')).toBe(`2 ${64 * 1024 * 1024} 64`);
+    expect(sh(`cat ${SA}/namespace`)).toBe('default');
+    expect(sh(`head -1 ${SA}/ca.crt`)).toBe('-----BEGIN CERTIFICATE-----');
+    expect(sh(`touch ${SA}/x 2>&1 || echo read-only`)).toContain('read-only');
+    const token = sh(`cat ${SA}/token`);
+    const vault = sh('cat /vault/token');
+    const asPod = async (t: string) =>
+      (
+        await fetch(`${c.plane.url}/api/v1/namespaces/default/configmaps`, {
+          headers: { authorization: `Bearer ${t}` },
+        })
+      ).status;
+    expect(await asPod(token)).toBe(403); // authenticated as the ServiceAccount, which RBAC grants nothing
+    expect(await asPod(vault)).toBe(401); // a token for another audience is no API credential
+  }, 90_000);
+
+  it('reports the tail of a failed container output as its termination message under FallbackToLogsOnError', async () => {
+    // act
+    await c.post(
+      PODS,
+      pod('crash', {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'app',
+            image: BUSYBOX,
+            command: ['sh', '-c', 'echo starting; echo "panic: no config"; exit 3'],
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          },
+        ],
+      }),
+    );
+    await c.waitFor(async () => (await get('crash'))?.status?.phase === 'Failed', 60_000, 'the crash pod Failed');
+
+    // assess
+    const terminated = (await get('crash')).status?.containerStatuses?.[0]?.state?.terminated;
+    expect(terminated).toMatchObject({ exitCode: 3, message: 'starting\npanic: no config\n' });
   }, 90_000);
 
   it('runs a container as runAsUser with a read-only root filesystem and a tmpfs emptyDir it can write', async () => {
