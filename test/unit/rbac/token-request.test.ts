@@ -205,6 +205,42 @@ describe('the TokenRequest API and audiences', () => {
     expect(get.status).toBe(405);
   });
 
+  it('lets a pod token that RBAC grants create serviceaccounts/token mint one, and only for the names granted', async () => {
+    // prepare
+    await api.send('POST', '/api/v1/namespaces/team/serviceaccounts', {
+      body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'other' } },
+    });
+    await api.send('POST', `${RBAC}/namespaces/team/roles`, {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'minter' },
+        rules: [{ apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: ['robot'], verbs: ['create'] }],
+      },
+    });
+    await api.send('POST', `${RBAC}/namespaces/team/rolebindings`, {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'minter' },
+        roleRef: { kind: 'Role', name: 'minter' },
+        subjects: [{ kind: 'ServiceAccount', name: 'robot' }],
+      },
+    });
+    const sa = (await api.send('POST', TOKEN_PATH, { body: request() })).json.status as { token: string };
+
+    // act
+    const mine = await api.send('POST', TOKEN_PATH, { body: request(), token: sa.token });
+    const theirs = await api.send('POST', '/api/v1/namespaces/team/serviceaccounts/other/token', {
+      body: request(),
+      token: sa.token,
+    });
+
+    // assess
+    expect(mine.status).toBe(201);
+    expect(theirs.status).toBe(403);
+  });
+
   it('lists serviceaccounts/token in discovery as a TokenRequest', async () => {
     // act
     const res = await api.send('GET', '/api/v1');
