@@ -92,6 +92,67 @@ describe('downward API and token fields real manifests carry', () => {
     expect(res.status).toBe(201);
   });
 
+  it('accepts a whole `kubectl get pod -o yaml` export unchanged, status and server fields included', async () => {
+    // prepare
+    const api = await startApi();
+    const exported = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'web-7d4b9c8f6d-x2k9q',
+        namespace: 'default',
+        generateName: 'web-7d4b9c8f6d-',
+        labels: { app: 'web', 'pod-template-hash': '7d4b9c8f6d' },
+        creationTimestamp: '2026-01-01T00:00:00Z',
+        resourceVersion: '123',
+        uid: '0b1c2d3e-1111-2222-3333-444455556666',
+      },
+      spec: {
+        containers: [
+          {
+            name: 'nginx',
+            image: 'nginx:1.27',
+            imagePullPolicy: 'IfNotPresent',
+            ports: [{ containerPort: 80, protocol: 'TCP' }],
+            resources: {},
+            terminationMessagePath: '/dev/termination-log',
+            terminationMessagePolicy: 'File',
+            volumeMounts: [
+              {
+                mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+                name: KUBE_API_ACCESS.name,
+                readOnly: true,
+              },
+            ],
+          },
+        ],
+        dnsPolicy: 'ClusterFirst',
+        enableServiceLinks: true,
+        preemptionPolicy: 'PreemptLowerPriority',
+        priority: 0,
+        restartPolicy: 'Always',
+        schedulerName: 'default-scheduler',
+        securityContext: {},
+        serviceAccount: 'default',
+        serviceAccountName: 'default',
+        terminationGracePeriodSeconds: 30,
+        tolerations: [
+          { effect: 'NoExecute', key: 'node.kubernetes.io/not-ready', operator: 'Exists', tolerationSeconds: 300 },
+          { effect: 'NoExecute', key: 'node.kubernetes.io/unreachable', operator: 'Exists', tolerationSeconds: 300 },
+        ],
+        volumes: [KUBE_API_ACCESS],
+      },
+      status: { phase: 'Running', qosClass: 'BestEffort' },
+    };
+
+    // act
+    const res = await api.send('POST', '/api/v1/namespaces/default/pods', { body: exported });
+
+    // assess
+    expect(res.json.details?.causes ?? []).toEqual([]);
+    expect(res.status).toBe(201);
+  });
+
   const HOSTILE: [string, Record<string, unknown>, string][] = [
     [
       'an expirationSeconds under ten minutes',
