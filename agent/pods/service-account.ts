@@ -28,6 +28,8 @@ import { ConfigNotReadyError } from './config-sources';
 export const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The kubelet renews a token once this share of its life has passed. */
 const RENEW_AT = 0.8;
+/** A projection whose token could not be fetched is asked for again after this long. */
+const RETRY_MS = 10_000;
 
 export interface PodTokensOptions {
   stateDir: string;
@@ -82,7 +84,8 @@ export class PodTokens {
       const key = projectionKey(projection);
       const current = held.get(key);
       const now = this.o.now();
-      if (current?.token && now < current.renewAt) continue;
+      // renewAt is also when a failed fetch is tried again, so a failing API is asked every 10 s, not every pass.
+      if (current && now < current.renewAt) continue;
       try {
         const answer = await this.o.fetch(ref, projection);
         if (!answer.automount) throw new Error('the API issued no token for this projection');
@@ -91,12 +94,13 @@ export class PodTokens {
       } catch (err) {
         const error = (err as Error).message;
         if (current?.token && now < current.expiresAt) {
+          current.renewAt = now + RETRY_MS;
           this.o.log.warn('renewing a projected token failed; the current one stays until it expires', {
             pod: `${ref.namespace}/${ref.name}`,
             secondsLeft: Math.round((current.expiresAt - now) / 1000),
             error,
           });
-        } else held.set(key, { renewAt: 0, expiresAt: 0, error });
+        } else held.set(key, { renewAt: now + RETRY_MS, expiresAt: 0, error });
       }
     }
   }

@@ -156,6 +156,30 @@ describe('projected ServiceAccount tokens on the node', () => {
   });
 });
 
+describe('projected tokens when the API fails', () => {
+  it('asks a failing API again every 10 seconds, not at every pass, and reports its error meanwhile', async () => {
+    // prepare
+    const { tokens, asked, now } = keeper(() => '/nonexistent', true);
+    const p = podOf({ volumes: [VAULT] }, { namespace: 'team' }) as never;
+
+    // act
+    await tokens.ensureProjected(p);
+    await tokens.ensureProjected(p);
+    now.ms += 5_000;
+    await tokens.ensureProjected(p);
+    const early = asked.length;
+    now.ms += 5_000;
+    await tokens.ensureProjected(p);
+
+    // assess
+    expect(early).toBe(1);
+    expect(asked).toHaveLength(2);
+    expect(() => tokens.projectedToken(p, { audience: 'vault', expirationSeconds: 600 })).toThrow(
+      'serviceaccounts "default" not found',
+    );
+  });
+});
+
 describe('resourceFieldRef on the node', () => {
   it('gives env and files the limits and requests as the kubelet does, the node allocatable where no limit is set', async () => {
     // prepare
