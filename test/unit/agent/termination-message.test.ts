@@ -20,7 +20,8 @@ async function run(container: Record<string, unknown>) {
   const exit = async (code: number) => {
     runtime.exit(app?.id as string, code);
     await until(() => statusOf(m).containerStatuses?.[0]?.state.terminated !== undefined, 'the exit');
-    return (statusOf(m).containerStatuses?.[0]?.state.terminated as { message?: string }).message;
+    const terminated = statusOf(m).containerStatuses?.[0]?.state.terminated as { message?: string } | undefined;
+    return terminated?.message;
   };
   return { runtime, app, mount, exit };
 }
