@@ -165,6 +165,6 @@ export function refuseWithoutUpgrade(holdsConnections: boolean, subresource: str
   );
 }
 
-/** kubectl 1.30's port-forward speaks SPDY/3.1 (its WebSocket tunnel carries SPDY too). */
+/** kubectl port-forward speaks SPDY/3.1, upgraded to directly or tunnelled in a WebSocket (1.31+). */
 export const PORT_FORWARD_UNSUPPORTED =
-  'Upgrade request required: pods/portforward is served over SPDY/3.1 (portforward.k8s.io), as kubectl port-forward opens it';
+  'Upgrade request required: pods/portforward is served over SPDY/3.1 (portforward.k8s.io) or a WebSocket tunnelling it (SPDY/3.1+portforward.k8s.io), as kubectl port-forward opens it';

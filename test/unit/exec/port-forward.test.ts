@@ -1,14 +1,15 @@
 /**
- * kubectl port-forward over SPDY/3.1, against a real server with a hand-written client
- * (spdy-client.ts): bytes reach the pod's port and come back, and a connection that goes away on
- * either side ends its session at once: its request is deleted and a late dial-back refused,
- * instead of both waiting out the 25 s dial timeout.
+ * kubectl port-forward over SPDY/3.1, bare or tunnelled in a WebSocket (kubectl 1.31+), against a
+ * real server with a hand-written client (spdy-client.ts): bytes reach the pod's port and come
+ * back, and a connection that goes away on either side ends its session at once: its request is
+ * deleted and a late dial-back refused, instead of both waiting out the 25 s dial timeout.
  */
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startStreamNode } from '../../helpers/stream-node';
-import { type SpdyClient, spdyUpgrade } from './spdy-client';
+import { type SpdyClient, spdyUpgrade, tunnelUpgrade } from './spdy-client';
 import { dial, startUpgradeApi, type UpgradeApi } from './upgrade-harness';
+import { rawWebSocket } from './ws-client';
 
 const PF = '/api/v1/namespaces/default/pods/web/portforward';
 const agentPath = (session: string) => `/agent/v1/stream?session=${encodeURIComponent(session)}`;
@@ -20,7 +21,12 @@ async function until(check: () => boolean | Promise<boolean>, ms = 2000): Promis
   return check();
 }
 
-describe('kubectl port-forward over SPDY/3.1', () => {
+const TRANSPORTS: [string, (url: string, path: string, token: string) => Promise<SpdyClient>][] = [
+  ['SPDY/3.1', spdyUpgrade],
+  ['a WebSocket tunnel (SPDY/3.1+portforward.k8s.io)', async (...a) => (await tunnelUpgrade(...a)).client],
+];
+
+describe.each(TRANSPORTS)('kubectl port-forward over %s', (_name, upgrade) => {
   let api: UpgradeApi;
   let client: SpdyClient | undefined;
 
@@ -35,7 +41,7 @@ describe('kubectl port-forward over SPDY/3.1', () => {
 
   /** Opens a port-forward and one connection's pair of streams; waits for the node's request. */
   async function openConnection(port = 8080): Promise<{ data: number; error: number; session: string }> {
-    client = await spdyUpgrade(api.url, PF, api.tokens.admin);
+    client = await upgrade(api.url, PF, api.tokens.admin);
     const pair = await client.openPair(port, '0');
     expect(await until(async () => (await api.requests()).length === 1)).toBe(true);
     const [request] = await api.requests();
@@ -76,7 +82,7 @@ describe('kubectl port-forward over SPDY/3.1', () => {
     const port = (pod.address() as { port: number }).port;
     const node = await startStreamNode(api.deps, api.deps.store, api.url, 'n1');
     try {
-      client = await spdyUpgrade(api.url, PF, api.tokens.admin);
+      client = await upgrade(api.url, PF, api.tokens.admin);
       const { data, error } = await client.openPair(port, '0');
 
       // act
@@ -101,7 +107,7 @@ describe('kubectl port-forward over SPDY/3.1', () => {
     await new Promise((r) => probe.close(r));
     const node = await startStreamNode(api.deps, api.deps.store, api.url, 'n1');
     try {
-      client = await spdyUpgrade(api.url, PF, api.tokens.admin);
+      client = await upgrade(api.url, PF, api.tokens.admin);
       const { error } = await client.openPair(port, '0');
 
       // assess
@@ -110,5 +116,35 @@ describe('kubectl port-forward over SPDY/3.1', () => {
     } finally {
       node.stop();
     }
+  });
+});
+
+describe('the port-forward WebSocket tunnel handshake', () => {
+  let api: UpgradeApi;
+
+  beforeEach(async () => {
+    api = await startUpgradeApi();
+  });
+
+  afterEach(async () => {
+    await api.close();
+  });
+
+  it("answers kubectl's tunnel subprotocol, and refuses a WebSocket offering only others (400), starting nothing", async () => {
+    // act
+    const { client, protocol } = await tunnelUpgrade(api.url, PF, api.tokens.admin, [
+      'v2.portforward.k8s.io',
+      'SPDY/3.1+portforward.k8s.io',
+    ]);
+    const other = await dial(api.url, PF, api.tokens.admin, ['portforward.k8s.io', 'v5.channel.k8s.io']);
+    const reader = rawWebSocket(api.url, PF, api.tokens.reader, ['SPDY/3.1+portforward.k8s.io']);
+
+    // assess
+    expect(protocol).toBe('SPDY/3.1+portforward.k8s.io');
+    client.close();
+    expect('ws' in other ? 101 : other.status).toBe(400);
+    expect('ws' in other ? '' : other.message).toContain('SPDY/3.1+portforward.k8s.io');
+    await expect(reader).rejects.toThrow('refused: HTTP/1.1 403');
+    expect(await api.requests()).toEqual([]);
   });
 });

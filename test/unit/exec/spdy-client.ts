@@ -6,7 +6,6 @@
  */
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import WebSocket, { createWebSocketStream } from 'ws';
 import {
   dataFrame,
   FLAG_FIN,
@@ -16,6 +15,7 @@ import {
   rstStreamFrame,
   TYPE,
 } from '../../../functions/runtime/spdy';
+import { rawWebSocket } from './ws-client';
 
 export interface ClientStream {
   data: Buffer[];
@@ -131,19 +131,13 @@ export function spdyUpgrade(url: string, path: string, token: string): Promise<S
   });
 }
 
-/** The tunnel kubectl 1.31+ opens: a WebSocket offering `SPDY/3.1+portforward.k8s.io`. */
-export function tunnelUpgrade(
+/** The tunnel kubectl 1.31+ opens: a WebSocket offering `SPDY/3.1+portforward.k8s.io`, SPDY inside. */
+export async function tunnelUpgrade(
   url: string,
   path: string,
   token: string,
   protocols = ['SPDY/3.1+portforward.k8s.io'],
-): Promise<{ client: SpdyClient; ws: WebSocket; protocol: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}${path}`, protocols, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    ws.once('open', () => resolve({ client: new SpdyClient(createWebSocketStream(ws)), ws, protocol: ws.protocol }));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
+): Promise<{ client: SpdyClient; protocol: string | undefined }> {
+  const { stream, protocol } = await rawWebSocket(url, path, token, protocols);
+  return { client: new SpdyClient(stream), protocol };
 }
