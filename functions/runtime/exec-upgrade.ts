@@ -15,7 +15,8 @@ import { runStreamSession } from '../api/exec';
 import { openUpgrade } from '../api/exec-open';
 import type { StreamSessions } from '../api/exec-sessions';
 import { errorResponse } from '../api/http-errors';
-import type { ApiDeps, ApiRequest } from '../api/types';
+import type { ApiDeps } from '../api/types';
+import { apiRequestHead } from './api-request';
 import { servePortForward } from './port-forward';
 import { serveSpdyExec } from './spdy-exec';
 
@@ -42,7 +43,7 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
   return {
     handle(req, socket, head) {
       socket.on('error', () => undefined);
-      const apiReq = toApiRequest(req);
+      const apiReq = apiRequestHead(req);
       openUpgrade(deps, apiReq).then(
         (target) => {
           if ((target.kind === 'portforward' && !target.tunnel) || target.kind === 'spdy') {
@@ -93,26 +94,6 @@ function tunnelOf(ws: WebSocket): Duplex {
   const stream = createWebSocketStream(ws);
   stream.on('error', () => ws.terminate());
   return stream;
-}
-
-function toApiRequest(req: IncomingMessage): ApiRequest {
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
-  const headers: Record<string, string> = {};
-  for (const k in req.headers) {
-    const v = req.headers[k];
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  let path = q === -1 ? target : target.slice(0, q);
-  try {
-    path = path.includes('%') ? decodeURIComponent(path) : path;
-  } catch {}
-  return {
-    method: req.method ?? 'GET',
-    path,
-    query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
-    headers,
-  };
 }
 
 /** An HTTP answer instead of the handshake (kubectl shows the Status it carries), then the socket closes. */
