@@ -89,7 +89,7 @@ export async function runStreamSession(
     if (agent) return agent.send(message);
     early.push(message);
     earlyBytes += message.length;
-    if (earlyBytes > MAX_EARLY_BYTES) client.pause?.();
+    if (earlyBytes > MAX_EARLY_BYTES) client.pause();
   });
   client.onClose(() => {
     gone.abort();
@@ -113,7 +113,7 @@ export async function runStreamSession(
   }
   agent = dialed;
   for (const m of early.splice(0)) agent.send(m);
-  client.resume?.();
+  client.resume();
   agent.onMessage((message) => {
     const f = unframe(message);
     if (f && (f.channel === CHANNEL.stdout || f.channel === CHANNEL.stderr || f.channel === CHANNEL.error))
