@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalControlPlane } from '../../../functions/runtime/local';
@@ -18,6 +18,29 @@ import { describeKubectl, kubectlProblem, runKubectl, startKubectlPlane } from '
 import { type StreamNode, startStreamNode } from '../../helpers/stream-node';
 
 const CA = join(import.meta.dirname, '../../fixtures/tls/cert.pem');
+
+/** The "pod's" echo server (the test node forwards to loopback), and a free local port to forward from. */
+async function echoPod(): Promise<{ server: Server; podPort: number; localPort: number }> {
+  const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const free = createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const localPort = (free.address() as AddressInfo).port;
+  await new Promise((r) => free.close(r));
+  return { server, podPort: (server.address() as AddressInfo).port, localPort };
+}
+
+/** Sends `text` through the forwarded local port; the first answer. */
+function askThrough(localPort: number, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const c = connect(localPort, '127.0.0.1', () => c.write(text));
+    c.once('data', (d) => {
+      resolve(d.toString());
+      c.end();
+    });
+    c.on('error', reject);
+  });
+}
 
 /** kubectl with `input` on its stdin; its exit code and output. */
 function kubectlWithInput(
@@ -204,13 +227,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
 
   it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once and many in turn', async () => {
     // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
-    const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const podPort = (server.address() as AddressInfo).port;
-    const free = createServer();
-    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-    const localPort = (free.address() as AddressInfo).port;
-    await new Promise((r) => free.close(r));
+    const { server, podPort, localPort } = await echoPod();
 
     // act
     const forward = spawn('kubectl', [
@@ -223,15 +240,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     let out = '';
     forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
-    const ask = (text: string) =>
-      new Promise<string>((resolve, reject) => {
-        const c = connect(localPort, '127.0.0.1', () => c.write(text));
-        c.once('data', (d) => {
-          resolve(d.toString());
-          c.end();
-        });
-        c.on('error', reject);
-      });
+    const ask = (text: string) => askThrough(localPort, text);
     const answers = await Promise.all([ask('one'), ask('two'), ask('three')]);
     // More connections over the life of one port-forward than it holds at once (64).
     const later: string[] = [];
@@ -326,13 +335,7 @@ describeKubectl(
 
     it('forwards local connections through the tunnel, not the SPDY fallback', async () => {
       // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
-      const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const podPort = (server.address() as AddressInfo).port;
-      const free = createServer();
-      await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-      const localPort = (free.address() as AddressInfo).port;
-      await new Promise((r) => free.close(r));
+      const { server, podPort, localPort } = await echoPod();
 
       // act: -v=4 logs which dialer connected
       const forward = spawn(tunnel.command as string, [
@@ -349,15 +352,7 @@ describeKubectl(
       forward.stderr.on('data', (d: Buffer) => (log += d.toString()));
       for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out, log).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
-      const ask = (text: string) =>
-        new Promise<string>((resolve, reject) => {
-          const c = connect(localPort, '127.0.0.1', () => c.write(text));
-          c.once('data', (d) => {
-            resolve(d.toString());
-            c.end();
-          });
-          c.on('error', reject);
-        });
+      const ask = (text: string) => askThrough(localPort, text);
       const answers = await Promise.all([ask('one'), ask('two')]);
       const again = await ask('three');
       forward.kill();

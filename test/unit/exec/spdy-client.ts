@@ -7,6 +7,7 @@
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  controlFrame,
   dataFrame,
   FLAG_FIN,
   FrameReader,
@@ -51,7 +52,7 @@ export class SpdyClient {
     const block = await this.codec.encode(headers);
     const body = Buffer.alloc(10);
     body.writeUInt32BE(id, 0);
-    this.socket.write(control(TYPE.synStream, 0, Buffer.concat([body, block])));
+    this.socket.write(controlFrame(TYPE.synStream, 0, Buffer.concat([body, block])));
     return id;
   }
 
@@ -95,14 +96,6 @@ export class SpdyClient {
       if (s) s.reset = true;
     } else if (f.type === TYPE.goAway) this.goAway = true;
   }
-}
-
-function control(type: number, flags: number, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt16BE(0x8003, 0);
-  head.writeUInt16BE(type, 2);
-  head.writeUInt32BE(((flags & 0xff) << 24) | body.length, 4);
-  return Buffer.concat([head, body]);
 }
 
 /** kubectl's SPDY/3.1 upgrade (POST, `X-Stream-Protocol-Version: portforward.k8s.io`). */
