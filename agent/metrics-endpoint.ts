@@ -10,14 +10,15 @@
  * node-level collector) reads it; pods cannot (their packets to 127/8 are dropped by the agent's
  * FERRY-FW chain in local mode, and never routed elsewhere).
  *
- * The exposition is written here rather than shared with functions/metrics/families.ts: the
- * agent imports nothing of the control plane (agent/README.md).
+ * The exposition is schemas/prom-text.ts, the control plane's too (the agent imports nothing of
+ * the control plane, so it is on the ground floor both stand on).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceRoute } from '../schemas/agent-protocol';
+import { gaugeText } from '../schemas/prom-text';
 import type { AgentLogger } from './log';
-import { agentCounters, SYNC_BUCKETS } from './metrics-endpoint-state';
+import { agentFamilies } from './metrics-endpoint-state';
 
 export interface AgentMetricsSource {
   /** The statuses of the pods the agent runs (`status` objects as it reports them). */
@@ -101,72 +102,31 @@ export function renderAgentMetrics(source: AgentMetricsSource): string {
       endpoints += p.endpoints.length;
     }
   }
-  const out: string[] = [];
-  const family = (name: string, type: string, help: string, lines: string[]) =>
-    out.push(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${lines.join('')}`);
-  family(
-    'ferry_agent_pods',
-    'gauge',
-    'Pods this agent runs, by phase.',
-    [...phases].map(([p, n]) => `ferry_agent_pods{phase="${p}"} ${n}\n`),
-  );
-  family(
-    'ferry_agent_containers',
-    'gauge',
-    'Containers of those pods (init containers included), by state.',
-    [...states].map(([s, n]) => `ferry_agent_containers{state="${s}"} ${n}\n`),
-  );
-  family('ferry_agent_container_restarts', 'gauge', "The sum of those containers' restart counts.", [
-    `ferry_agent_container_restarts ${restarts}\n`,
-  ]);
-  const probeLines: string[] = [];
-  for (const kind of ['Liveness', 'Readiness', 'Startup'])
-    for (const result of ['successful', 'failed'])
-      probeLines.push(
-        `prober_probe_total{probe_type="${kind}",result="${result}"} ${agentCounters.probes.get(`${kind} ${result}`) ?? 0}\n`,
-      );
-  family(
-    'prober_probe_total',
-    'counter',
-    'Probes run, by type and result (the kubelet name, without pod labels).',
-    probeLines,
-  );
-  const syncLines: string[] = [];
-  for (const mode of ['held', 'quick'] as const) {
-    const h = agentCounters.syncs[mode];
-    let cumulative = 0;
-    for (let i = 0; i <= SYNC_BUCKETS.length; i++) {
-      cumulative += h.counts[i] as number;
-      const le = i < SYNC_BUCKETS.length ? String(SYNC_BUCKETS[i]) : '+Inf';
-      syncLines.push(`ferry_agent_sync_duration_seconds_bucket{mode="${mode}",le="${le}"} ${cumulative}\n`);
-    }
-    syncLines.push(`ferry_agent_sync_duration_seconds_sum{mode="${mode}"} ${h.sum}\n`);
-    syncLines.push(`ferry_agent_sync_duration_seconds_count{mode="${mode}"} ${h.count}\n`);
-  }
-  family(
-    'ferry_agent_sync_duration_seconds',
-    'histogram',
-    'Syncs with the control plane, by mode (held: the server may hold it open until something changes; quick: answered at once).',
-    syncLines,
-  );
-  family('ferry_agent_sync_errors_total', 'counter', 'Syncs that failed (the control plane unreachable or refusing).', [
-    `ferry_agent_sync_errors_total ${agentCounters.syncErrors}\n`,
-  ]);
-  family('ferry_agent_proxy_services', 'gauge', 'Services in the service proxy table.', [
-    `ferry_agent_proxy_services ${routes.length}\n`,
-  ]);
-  family(
-    'ferry_agent_proxy_rules',
-    'gauge',
-    'What the proxy serves: node ports listened on, cluster IP ports, endpoints.',
-    [
-      `ferry_agent_proxy_rules{kind="node_port"} ${nodePorts}\n`,
-      `ferry_agent_proxy_rules{kind="cluster_ip_port"} ${clusterIPPorts}\n`,
-      `ferry_agent_proxy_rules{kind="endpoint"} ${endpoints}\n`,
-    ],
-  );
-  family('ferry_agent_cluster_ips_served', 'gauge', "1 when this node's iptables rules serve cluster IPs, else 0.", [
-    `ferry_agent_cluster_ips_served ${source.clusterIPs() ? 1 : 0}\n`,
-  ]);
-  return out.join('');
+  return [
+    gaugeText('ferry_agent_pods', 'Pods this agent runs, by phase.', phases, 'phase'),
+    gaugeText(
+      'ferry_agent_containers',
+      'Containers of those pods (init containers included), by state.',
+      states,
+      'state',
+    ),
+    gaugeText('ferry_agent_container_restarts', "The sum of those containers' restart counts.", [['', restarts]]),
+    agentFamilies.probes.render(),
+    agentFamilies.syncs.render(),
+    agentFamilies.syncErrors.render(),
+    gaugeText('ferry_agent_proxy_services', 'Services in the service proxy table.', [['', routes.length]]),
+    gaugeText(
+      'ferry_agent_proxy_rules',
+      'What the proxy serves: node ports listened on, cluster IP ports, endpoints.',
+      [
+        ['node_port', nodePorts],
+        ['cluster_ip_port', clusterIPPorts],
+        ['endpoint', endpoints],
+      ],
+      'kind',
+    ),
+    gaugeText('ferry_agent_cluster_ips_served', "1 when this node's iptables rules serve cluster IPs, else 0.", [
+      ['', source.clusterIPs() ? 1 : 0],
+    ]),
+  ].join('');
 }

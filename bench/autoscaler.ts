@@ -40,7 +40,13 @@ function cluster(nodes: number, pending: number): { nodes: Node[]; pods: Pod[]; 
   const group: Group = {
     name: 'web',
     pool: { metadata: { name: 'web' } } as NodePool,
-    settings: { unneededMs: 600_000, threshold: 0.5, delayAfterAddMs: 600_000, priority: 0 },
+    settings: {
+      unneededMs: 600_000,
+      threshold: 0.5,
+      delayAfterAddMs: 600_000,
+      delayAfterDeleteMs: 10_000,
+      priority: 0,
+    },
     min: 0,
     max: 1000,
     target: nodes,

@@ -18,7 +18,7 @@
 import { formatIPv4, parseIPv4 } from '../schemas/ipv4';
 import type { Deps } from './deps';
 import { FerryError, InvalidError, isAlreadyExists, isLostRace, type StatusCause } from './errors';
-import { ownerKey } from './node-ports';
+import { ownerKey, serviceRef } from './node-ports';
 import type { Obj, TransactOp } from './store/types';
 
 export const CLUSTER_IP_CLAIM_KIND = 'ClusterIPClaim';
@@ -283,7 +283,9 @@ export async function writeServiceWithClusterIP<T extends Obj>(
   try {
     written = await write(next);
   } catch (err) {
-    await releaseClusterIP(deps, claimed, ownerKey(next));
+    // As for node ports (node-ports.ts): an address another writer of this Service wrote stays claimed.
+    const held = claimed !== undefined && clusterIPOf(await deps.store.get(serviceRef(next))) === claimed;
+    if (!held) await releaseClusterIP(deps, claimed, ownerKey(next));
     throw err;
   }
   const before = clusterIPOf(stored);

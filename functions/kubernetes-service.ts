@@ -12,7 +12,9 @@
  * API request); it sets nothing else, so labels and annotations users add stay. One get when all
  * is well: a Lambda cold start pays that.
  * Its address and node port are claimed as any Service's (cluster-ips.ts, node-ports.ts); the
- * first address is refused to every other Service (checkClusterIP).
+ * first address is refused to every other Service (checkClusterIP). Two re-makes at once (two
+ * servers, the API and the controllers) share its claims, which are by name: the loser's failed
+ * write releases none the winner's Service holds (tested in kubernetes-service-race.test.ts).
  */
 import { applyDefaults } from '../schemas';
 import { formatIPv4 } from '../schemas/ipv4';

@@ -12,7 +12,7 @@
  */
 import type { Deps } from './deps';
 import { FerryError, InvalidError, isAlreadyExists, isLostRace, type StatusCause } from './errors';
-import type { Obj } from './store/types';
+import type { Obj, ObjectRef } from './store/types';
 
 export const NODE_PORT_CLAIM_KIND = 'NodePortClaim';
 /** A claim younger than this may belong to a Service write still in flight. */
@@ -65,6 +65,15 @@ function portsOf(svc: Obj): ServicePortLike[] {
 /** A chosen node port worth looking at: a whole number (anything else is validation's to refuse). */
 const chosen = (p: ServicePortLike): p is ServicePortLike & { nodePort: number } =>
   Number.isInteger(p.nodePort) && (p.nodePort as number) > 0;
+
+/** The Service's own reference (its claims name it by namespace and name). */
+export function serviceRef(svc: Obj): ObjectRef {
+  return {
+    kind: 'Service',
+    name: svc.metadata.name,
+    ...(svc.metadata.namespace ? { namespace: svc.metadata.namespace } : {}),
+  };
+}
 
 export function ownerKey(svc: Obj): string {
   return `${svc.metadata.namespace ?? ''}/${svc.metadata.name}`;
@@ -293,7 +302,15 @@ export async function writeServiceWithNodePorts<T extends Obj>(
   try {
     written = await write(next);
   } catch (err) {
-    await releaseNodePorts(deps, claimed, ownerKey(next));
+    // Claims are the Service's by name: another writer of this Service (a second server making
+    // it at once) may have found a port claimed here "its own" and written it. What the Service
+    // as stored now holds stays claimed.
+    const held = claimed.length > 0 ? new Set(nodePortsOf(await deps.store.get(serviceRef(next)))) : new Set();
+    await releaseNodePorts(
+      deps,
+      claimed.filter((p) => !held.has(p)),
+      ownerKey(next),
+    );
     throw err;
   }
   const keep = new Set(nodePortsOf(written));

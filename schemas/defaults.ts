@@ -156,11 +156,12 @@ export function applyDefaults<T extends Obj>(obj: T): T {
         setDefault(spec, 'minNodes', 0);
         setDefault(spec, 'maxUnavailable', 1);
         setDefault(spec, 'maxSurge', 1);
-        // cluster-autoscaler's defaults (--scale-down-unneeded-time, -utilization-threshold, -delay-after-add).
+        // cluster-autoscaler's defaults (--scale-down-unneeded-time, -utilization-threshold, -delay-after-add, -delay-after-delete).
         if (isRec(spec.autoscaling)) {
           setDefault(spec.autoscaling, 'scaleDownUnneededSeconds', 600);
           setDefault(spec.autoscaling, 'scaleDownUtilizationThreshold', 0.5);
           setDefault(spec.autoscaling, 'scaleDownDelayAfterAddSeconds', 600);
+          setDefault(spec.autoscaling, 'scaleDownDelayAfterDeleteSeconds', 10);
           setDefault(spec.autoscaling, 'priority', 0);
         }
       }

@@ -36,6 +36,8 @@ export const NodePoolAutoscalingSchema = Obj({
   scaleDownUtilizationThreshold: Opt(Type.Number({ minimum: 0, maximum: 1 })),
   /** No node of the pool is retired this long after it last grew (default 600). */
   scaleDownDelayAfterAddSeconds: Opt(Int({ minimum: 0, maximum: 7 * 86_400 })),
+  /** No node of the pool is retired this long after the autoscaler last retired one (default 10: cluster-autoscaler's scan interval). */
+  scaleDownDelayAfterDeleteSeconds: Opt(Int({ minimum: 0, maximum: 7 * 86_400 })),
   /** The priority expander: a pool of higher priority is grown first; least waste decides among equals (default 0). */
   priority: Opt(Int()),
 });

@@ -3,15 +3,10 @@
  * the node credential (the API lets only the pod's node claim the session, once). `ws` is loaded
  * on the first dial, so an agent that never streams never loads it.
  */
-import { messagePeerOf } from '../../schemas/message-peer';
+import { type MessagePeer, messagePeerOf } from '../../schemas/message-peer';
 
-/** One end of the session, as session.ts uses it. */
-export interface StreamSocket {
-  send(message: Buffer): void;
-  close(): void;
-  onMessage(listener: (message: Buffer) => void): void;
-  onClose(listener: () => void): void;
-}
+/** One end of the session, as session.ts uses it: the message pipe the server's end is too. */
+export type StreamSocket = MessagePeer;
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 const DIAL_TIMEOUT_MS = 15_000;

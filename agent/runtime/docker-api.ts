@@ -57,8 +57,7 @@ export class DockerApi {
 
   async json<T>(method: string, path: string, body?: unknown, ok: number[] = [200, 201, 204]): Promise<T> {
     const res = await this.call(method, path, body);
-    if (!ok.includes(res.status))
-      throw new DockerError(`docker ${method} ${path.split('?')[0]}: ${res.status} ${messageOf(res.body)}`, res.status);
+    if (!ok.includes(res.status)) throw dockerError(`docker ${method} ${path.split('?')[0]}`, res.status, res.body);
     return (res.body.length ? JSON.parse(res.body.toString('utf8')) : {}) as T;
   }
 }
@@ -72,25 +71,12 @@ export class DockerError extends Error {
   }
 }
 
-function messageOf(body: Buffer): string {
+/** The error for a refused call: what was done, the status, and the message Docker gave (JSON or text). */
+export function dockerError(what: string, status: number, body: Buffer): DockerError {
+  const text = body.toString('utf8');
+  let message = text.slice(0, 300);
   try {
-    return (JSON.parse(body.toString('utf8')) as { message?: string }).message ?? body.toString('utf8');
-  } catch {
-    return body.toString('utf8').slice(0, 200);
-  }
-}
-
-/**
- * Both streams of non-TTY output in the order they were written: frames of an 8-byte header
- * (stream, 0, 0, 0, size32be) and the bytes.
- */
-export function demuxInterleaved(buf: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    parts.push(buf.subarray(i + 8, i + 8 + size));
-    i += 8 + size;
-  }
-  return Buffer.concat(parts);
+    message = (JSON.parse(text) as { message?: string }).message ?? message;
+  } catch {}
+  return new DockerError(`${what}: ${status} ${message}`, status);
 }

@@ -2,14 +2,14 @@
  * Docker's streamed calls, for the ContainerRuntime's stream methods (docker.ts delegates here):
  * exec (create, start on a hijacked connection, resize, inspect for the exit code), attach to a
  * container's stdio, and a followed log. Docker multiplexes stdout and stderr in 8-byte-headed
- * frames unless the process has a TTY, when the stream is raw
- * (https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Container/operation/ContainerAttach).
+ * frames (docker-frames.ts) unless the process has a TTY, when the stream is raw.
  * A hijacked connection is a plain TCP stream after `101 UPGRADED`: stdin is written to it and
  * its write side half-closed for EOF.
  */
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type DockerApi, DockerError } from './docker-api';
+import { type DockerApi, type DockerError, dockerError } from './docker-api';
+import { FrameDemuxer } from './docker-frames';
 import type { LogStreamOptions, OutputListener, StdioOptions, StdioStream } from './types';
 
 /** How long an ended exec may still read as Running before its exit code is given up on. */
@@ -170,37 +170,8 @@ function pump(
   });
 }
 
-/**
- * Docker's multiplexed stream, read incrementally: frames of an 8-byte header (stream 1 or 2,
- * three zero bytes, a big-endian uint32 size) then that many bytes, split anywhere across chunks.
- * Stream 0 (stdin echoed) and unknown streams are dropped.
- */
-export class FrameDemuxer {
-  private pending = Buffer.alloc(0);
-
-  constructor(private readonly onOutput: OutputListener) {}
-
-  push(chunk: Buffer): void {
-    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const stream = buf[0];
-      const data = buf.subarray(8, 8 + size);
-      if ((stream === 1 || stream === 2) && data.length > 0) this.onOutput(stream, Buffer.from(data));
-      buf = buf.subarray(8 + size);
-    }
-    this.pending = Buffer.from(buf);
-  }
-}
-
 async function refusal(res: IncomingMessage, what: string): Promise<DockerError> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  let message = text.slice(0, 300);
-  try {
-    message = (JSON.parse(text) as { message?: string }).message ?? message;
-  } catch {}
-  return new DockerError(`${what}: ${res.statusCode} ${message}`, res.statusCode ?? 0);
+  return dockerError(what, res.statusCode ?? 0, Buffer.concat(chunks));
 }

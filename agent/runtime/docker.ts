@@ -8,7 +8,8 @@
  * adopts what runs; nothing without `ferry.managed=true` and this node's label is ever touched.
  * Docker errors are translated here; none leaves this file.
  */
-import { DockerApi, DockerError, demuxInterleaved } from './docker-api';
+import { DockerApi, DockerError } from './docker-api';
+import { demuxInterleaved } from './docker-frames';
 import { DockerStreams } from './docker-streams';
 import { tailOf } from './log-tail';
 import {

@@ -3,7 +3,8 @@
  * route (404), authentication (401), authorization (403: `create` on `pods/exec`, `pods/attach`
  * or `pods/portforward`, as Kubernetes authorizes them; a node's dial-back only for a session of
  * its own), the pod (404), the query (400), then the protocol (400 unless a WebSocket with a
- * channel protocol ferry speaks; SPDY/3.1 with `portforward.k8s.io` for port-forward). Nothing
+ * channel protocol ferry speaks; for port-forward SPDY/3.1 with `portforward.k8s.io`, or a
+ * WebSocket offering `SPDY/3.1+portforward.k8s.io`, the tunnel kubectl 1.31+ opens). Nothing
  * starts on a node unless all pass. Platform-free: the runtime does the handshake
  * (functions/runtime/exec-upgrade.ts).
  */
@@ -23,8 +24,11 @@ export type UpgradeTarget =
   | { kind: 'client'; protocol: string; plan: StreamPlan }
   /** exec or attach over SPDY/3.1 (`v4.channel.k8s.io`: kubectl before 1.30), functions/runtime/spdy-exec.ts. */
   | { kind: 'spdy'; plan: StreamPlan }
-  /** kubectl port-forward: SPDY/3.1 with `portforward.k8s.io`, served by functions/runtime/port-forward.ts. */
-  | { kind: 'portforward'; target: StreamTarget }
+  /**
+   * kubectl port-forward: SPDY/3.1 with `portforward.k8s.io`, served by functions/runtime/port-forward.ts;
+   * with `tunnel`, that SPDY rides a WebSocket answered with this subprotocol (kubectl 1.31+).
+   */
+  | { kind: 'portforward'; target: StreamTarget; tunnel?: string }
   /** A node's dial-back: hand its end to the waiting session. */
   | { kind: 'agent'; deliver: (agent: StreamPeer) => void };
 
@@ -56,7 +60,10 @@ export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: Token
   });
   const pod = await mustGet(deps, r);
   authorizeObject(principal, 'create', pod);
-  if (sub === 'portforward') return { kind: 'portforward', target: planPortForward(pod, req) };
+  if (sub === 'portforward') {
+    const tunnel = pickTunnel(req);
+    return { kind: 'portforward', target: planPortForward(pod, req, tunnel), ...(tunnel ? { tunnel } : {}) };
+  }
   const plan = planStream(pod, sub, req.query);
   if ((req.headers.upgrade ?? '').toLowerCase() === 'spdy/3.1') {
     const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
@@ -86,18 +93,35 @@ function requireWebSocket(req: ApiRequest): void {
 }
 
 /**
- * What a port-forward needs before its upgrade: SPDY/3.1 offering `portforward.k8s.io` (kubectl
- * 1.30's only transport for it), and a pod on a node that is not finished.
+ * kubectl 1.31+'s port-forward (PortForwardWebsockets): a WebSocket offering the SPDY protocol
+ * behind `SPDY/3.1+`, whose binary messages carry the SPDY connection's bytes unchanged
+ * (client-go's tools/portforward/tunneling_connection.go). The subprotocol to answer, if offered.
  */
-function planPortForward(pod: Obj, req: ApiRequest): StreamTarget {
-  const upgrade = (req.headers.upgrade ?? '').toLowerCase();
-  if (upgrade !== 'spdy/3.1')
+function pickTunnel(req: ApiRequest): string | undefined {
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return undefined;
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  if (!offered.includes(PORT_FORWARD_TUNNEL))
     throw new BadRequestError(
-      `port-forward is served over SPDY/3.1 (portforward.k8s.io), not ${JSON.stringify(upgrade.slice(0, 40))}: leave KUBECTL_PORT_FORWARD_WEBSOCKETS unset`,
+      `port-forward over a WebSocket is served as ${PORT_FORWARD_TUNNEL} (kubectl 1.31+); offered ${JSON.stringify(offered.join(', ').slice(0, 120))}`,
     );
-  const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
-  if (!offered.includes(PORT_FORWARD_PROTOCOL))
-    throw new BadRequestError(`X-Stream-Protocol-Version: ferry serves ${PORT_FORWARD_PROTOCOL} for port-forward`);
+  return PORT_FORWARD_TUNNEL;
+}
+
+/**
+ * What a port-forward needs before its upgrade: SPDY/3.1 offering `portforward.k8s.io` (or the
+ * WebSocket tunnel, `tunnel`), and a pod on a node that is not finished.
+ */
+function planPortForward(pod: Obj, req: ApiRequest, tunnel: string | undefined): StreamTarget {
+  if (!tunnel) {
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+    if (upgrade !== 'spdy/3.1')
+      throw new BadRequestError(
+        `port-forward is served over SPDY/3.1 (portforward.k8s.io) or a WebSocket tunnel (${PORT_FORWARD_TUNNEL}), not ${JSON.stringify(upgrade.slice(0, 40))}`,
+      );
+    const offered = (req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(PORT_FORWARD_PROTOCOL))
+      throw new BadRequestError(`X-Stream-Protocol-Version: ferry serves ${PORT_FORWARD_PROTOCOL} for port-forward`);
+  }
   const p = pod as Obj & { spec: { nodeName?: string; containers: { name: string }[] }; status?: { phase?: string } };
   const phase = p.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed')
@@ -107,3 +131,5 @@ function planPortForward(pod: Obj, req: ApiRequest): StreamTarget {
 }
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
+/** The WebSocket subprotocol of the tunnel: client-go's WebsocketsSPDYTunnelingPrefix + the SPDY protocol. */
+export const PORT_FORWARD_TUNNEL = `SPDY/3.1+${PORT_FORWARD_PROTOCOL}`;

@@ -7,23 +7,15 @@
  * `ferry server`; Lambda holds no connection at all and has none).
  */
 import { randomBytes } from 'node:crypto';
+import type { MessagePeer } from '../../schemas/message-peer';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { Clock } from '../store/types';
 
 /**
- * One end of a message pipe (a WebSocket, as the runtime adapts it). Messages that arrive before
- * `onMessage` is set are kept for it, so a fast peer loses nothing between the handshake and the
- * splice.
+ * One end of a message pipe: schemas/message-peer.ts's, which both the WebSocket adapter and the
+ * SPDY exec adapter (functions/runtime/spdy-exec.ts) make. The name says its use here.
  */
-export interface StreamPeer {
-  send(message: Buffer): void;
-  close(): void;
-  onMessage(listener: (message: Buffer) => void): void;
-  onClose(listener: () => void): void;
-  /** Stops reading from the peer (backpressure) until `resume`. */
-  pause?(): void;
-  resume?(): void;
-}
+export type StreamPeer = MessagePeer;
 
 export interface OpenSession {
   id: string;

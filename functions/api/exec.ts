@@ -89,7 +89,7 @@ export async function runStreamSession(
     if (agent) return agent.send(message);
     early.push(message);
     earlyBytes += message.length;
-    if (earlyBytes > MAX_EARLY_BYTES) client.pause?.();
+    if (earlyBytes > MAX_EARLY_BYTES) client.pause();
   });
   client.onClose(() => {
     gone.abort();
@@ -113,7 +113,7 @@ export async function runStreamSession(
   }
   agent = dialed;
   for (const m of early.splice(0)) agent.send(m);
-  client.resume?.();
+  client.resume();
   agent.onMessage((message) => {
     const f = unframe(message);
     if (f && (f.channel === CHANNEL.stdout || f.channel === CHANNEL.stderr || f.channel === CHANNEL.error))
@@ -165,6 +165,6 @@ export function refuseWithoutUpgrade(holdsConnections: boolean, subresource: str
   );
 }
 
-/** kubectl 1.30's port-forward speaks SPDY/3.1 (its WebSocket tunnel carries SPDY too). */
+/** kubectl port-forward speaks SPDY/3.1, upgraded to directly or tunnelled in a WebSocket (1.31+). */
 export const PORT_FORWARD_UNSUPPORTED =
-  'Upgrade request required: pods/portforward is served over SPDY/3.1 (portforward.k8s.io), as kubectl port-forward opens it';
+  'Upgrade request required: pods/portforward is served over SPDY/3.1 (portforward.k8s.io) or a WebSocket tunnelling it (SPDY/3.1+portforward.k8s.io), as kubectl port-forward opens it';

@@ -1,6 +1,7 @@
 /**
  * node:http's `upgrade` event for the local server: kubectl's exec/attach WebSockets, its
- * port-forward's SPDY/3.1 (port-forward.ts) and the nodes' dial-backs for them (`/agent/v1/stream`). The API core decides (functions/api/exec-open.ts:
+ * port-forward's SPDY/3.1 (port-forward.ts), bare or tunnelled in a WebSocket (kubectl 1.31+:
+ * the WebSocket becomes the byte stream SPDY runs over), and the nodes' dial-backs for them (`/agent/v1/stream`). The API core decides (functions/api/exec-open.ts:
  * 401/403/404/400 answered as HTTP, before the connection is taken over); this file only does the
  * WebSocket handshake with `ws` and adapts each socket to a StreamPeer. Any other upgrade is
  * answered 400 rather than dropped.
@@ -8,13 +9,14 @@
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import { messagePeerOf } from '../../schemas/message-peer';
 import { runStreamSession } from '../api/exec';
 import { openUpgrade } from '../api/exec-open';
 import type { StreamSessions } from '../api/exec-sessions';
 import { errorResponse } from '../api/http-errors';
-import type { ApiDeps, ApiRequest } from '../api/types';
+import type { ApiDeps } from '../api/types';
+import { apiRequestHead } from './api-request';
 import { servePortForward } from './port-forward';
 import { serveSpdyExec } from './spdy-exec';
 
@@ -41,10 +43,10 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
   return {
     handle(req, socket, head) {
       socket.on('error', () => undefined);
-      const apiReq = toApiRequest(req);
+      const apiReq = apiRequestHead(req);
       openUpgrade(deps, apiReq).then(
         (target) => {
-          if (target.kind === 'portforward' || target.kind === 'spdy') {
+          if ((target.kind === 'portforward' && !target.tunnel) || target.kind === 'spdy') {
             if (head.length > 0) socket.unshift(head);
             const protocol = target.kind === 'spdy' ? 'v4.channel.k8s.io' : 'portforward.k8s.io';
             socket.write(
@@ -57,9 +59,16 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
             return;
           }
           if (target.kind === 'client') chosen.set(req, target.protocol);
+          if (target.kind === 'portforward' && target.tunnel) {
+            // `SPDY/3.1+portforward.k8s.io` is not an RFC 7230 token ('/'), so `ws` would refuse the
+            // header: it is given a token to parse, and the answer names the subprotocol as offered.
+            chosen.set(req, target.tunnel);
+            req.headers['sec-websocket-protocol'] = 'portforward.k8s.io';
+          }
           wss.handleUpgrade(req, socket, head, (ws) => {
             open.add(ws);
             ws.on('close', () => open.delete(ws));
+            if (target.kind === 'portforward') return servePortForward(deps, deps.streams, target.target, tunnelOf(ws));
             // The node's dial-back adapts its end with the same (schemas/message-peer.ts).
             const peer = messagePeerOf(ws);
             if (target.kind === 'agent') target.deliver(peer);
@@ -77,24 +86,14 @@ export function createUpgradeHandler(deps: ApiDeps & { streams: StreamSessions }
   };
 }
 
-function toApiRequest(req: IncomingMessage): ApiRequest {
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
-  const headers: Record<string, string> = {};
-  for (const k in req.headers) {
-    const v = req.headers[k];
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  let path = q === -1 ? target : target.slice(0, q);
-  try {
-    path = path.includes('%') ? decodeURIComponent(path) : path;
-  } catch {}
-  return {
-    method: req.method ?? 'GET',
-    path,
-    query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
-    headers,
-  };
+/**
+ * The WebSocket as the byte stream kubectl's SPDY runs over: each binary message is bytes of it,
+ * each write one message (client-go's TunnelingConnection). Its end ends the WebSocket.
+ */
+function tunnelOf(ws: WebSocket): Duplex {
+  const stream = createWebSocketStream(ws);
+  stream.on('error', () => ws.terminate());
+  return stream;
 }
 
 /** An HTTP answer instead of the handshake (kubectl shows the Status it carries), then the socket closes. */

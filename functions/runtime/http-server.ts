@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import { statusBody } from '../api/http-errors';
 import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
+import { apiRequestHead } from './api-request';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -145,19 +146,9 @@ async function serve(
     }
     // The raw path, not WHATWG URL resolution: `..` stays a path segment (and fails routing) rather
     // than silently naming another resource, and a GET costs no URL object.
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const headers: Record<string, string> = {};
-    for (const k in req.headers) {
-      const v = req.headers[k];
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    }
     let abort: AbortController | undefined;
     const apiReq: ApiRequest = {
-      method: req.method ?? 'GET',
-      path: safeDecode(q === -1 ? target : target.slice(0, q)),
-      query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)),
-      headers,
+      ...apiRequestHead(req),
       // Made on first use (only long-polls wait on it): fires when the client goes away.
       get signal() {
         if (!abort) {
@@ -206,15 +197,6 @@ const EMPTY = new Uint8Array(0);
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function safeDecode(path: string): string {
-  if (!path.includes('%')) return path;
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {

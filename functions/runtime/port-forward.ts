@@ -5,7 +5,9 @@
  * to the pod's node (functions/api/exec-request.ts, kind `portforward`), whose agent connects to
  * the pod's IP at that port. Bytes pass through unchanged on the session's stdin/stdout channels;
  * the node's error (connection refused ...) is written on the error stream, which kubectl prints.
- * The end of either side's data is passed on as a half-close.
+ * The end of either side's data is passed on as a half-close. A connection kubectl resets, or
+ * the whole port-forward going away, cancels its session at once: its request is deleted and a
+ * late dial-back is refused, instead of both waiting out the dial timeout.
  */
 import type { Duplex } from 'node:stream';
 import { CHANNEL, frame, unframe } from '../../schemas/stream-channels';
@@ -29,6 +31,8 @@ interface Pair {
   earlyBytes: number;
   inputEnded: boolean;
   closed: boolean;
+  /** Aborted when the pair closes: cancels its session while the node has not dialed back. */
+  gone: AbortController;
 }
 
 export function servePortForward(deps: Deps, sessions: StreamSessions, target: StreamTarget, socket: Duplex): void {
@@ -38,6 +42,7 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
   const closePair = (p: Pair) => {
     if (p.closed) return;
     p.closed = true;
+    p.gone.abort();
     // Forgotten at once: a long port-forward makes one pair per connection, MAX_PAIRS at a time.
     pairs.delete(p.requestId);
     for (const id of [p.dataStream, p.errorStream]) if (id !== undefined) byStream.delete(id);
@@ -54,14 +59,13 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
   const open = async (p: Pair) => {
     let agent: StreamPeer | undefined;
     try {
-      agent = await dialNode(deps, sessions, target, {
-        kind: 'portforward',
-        port: p.port,
-        stdin: true,
-        stdout: true,
-        stderr: false,
-        tty: false,
-      });
+      agent = await dialNode(
+        deps,
+        sessions,
+        target,
+        { kind: 'portforward', port: p.port, stdin: true, stdout: true, stderr: false, tty: false },
+        p.gone.signal,
+      );
     } catch (err) {
       deps.log.warn('opening a port-forward session failed', { pod: target.pod.metadata.name, error: String(err) });
     }
@@ -91,7 +95,15 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
         let p = pairs.get(requestId);
         if (!p) {
           if (pairs.size >= MAX_PAIRS) return false;
-          p = { requestId, port, early: [], earlyBytes: 0, inputEnded: false, closed: false };
+          p = {
+            requestId,
+            port,
+            early: [],
+            earlyBytes: 0,
+            inputEnded: false,
+            closed: false,
+            gone: new AbortController(),
+          };
           pairs.set(requestId, p);
         }
         byStream.set(streamId, p);
@@ -123,10 +135,7 @@ export function servePortForward(deps: Deps, sessions: StreamSessions, target: S
         if (p) closePair(p);
       },
       onClose() {
-        for (const p of pairs.values()) {
-          p.closed = true;
-          p.agent?.close();
-        }
+        for (const p of [...pairs.values()]) closePair(p);
       },
     },
     (err) => deps.log.warn('port-forward: bad SPDY input', { error: String(err) }),

@@ -43,6 +43,9 @@ export class SpdyConnection {
   ) {
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', () => socket.destroy());
+    // The client's end is the connection's: node:http's sockets are half-open, so without this a
+    // kubectl that quit would keep its streams, and their sessions, until the socket was reaped.
+    socket.on('end', () => this.close());
     socket.on('close', () => this.shut());
   }
 

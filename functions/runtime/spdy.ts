@@ -50,7 +50,8 @@ export class FrameReader {
   }
 }
 
-function control(type: number, flags: number, body: Buffer): Buffer {
+/** A control frame of `type` around `body` (version 3). */
+export function controlFrame(type: number, flags: number, body: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt16BE(0x8003, 0);
   head.writeUInt16BE(type, 2);
@@ -68,24 +69,24 @@ export function dataFrame(streamId: number, data: Buffer, fin = false): Buffer {
 export function synReplyFrame(streamId: number, block: Buffer): Buffer {
   const id = Buffer.alloc(4);
   id.writeUInt32BE(streamId & 0x7fffffff);
-  return control(TYPE.synReply, 0, Buffer.concat([id, block]));
+  return controlFrame(TYPE.synReply, 0, Buffer.concat([id, block]));
 }
 
 export function rstStreamFrame(streamId: number, status: number): Buffer {
   const body = Buffer.alloc(8);
   body.writeUInt32BE(streamId & 0x7fffffff, 0);
   body.writeUInt32BE(status, 4);
-  return control(TYPE.rstStream, 0, body);
+  return controlFrame(TYPE.rstStream, 0, body);
 }
 
 export function pingFrame(data: Buffer): Buffer {
-  return control(TYPE.ping, 0, data.subarray(0, 4));
+  return controlFrame(TYPE.ping, 0, data.subarray(0, 4));
 }
 
 export function goAwayFrame(lastStreamId: number): Buffer {
   const body = Buffer.alloc(8);
   body.writeUInt32BE(lastStreamId & 0x7fffffff, 0);
-  return control(TYPE.goAway, 0, body);
+  return controlFrame(TYPE.goAway, 0, body);
 }
 
 /** A SYN_STREAM's stream id and its (still compressed) header block. */

@@ -8,8 +8,10 @@
  */
 import type { ApiHandler, ApiResponse } from '../api/types';
 
-/** The page's files by name (`index.html`, `app.js`, `style.css`). */
-export type UiFiles = ReadonlyMap<string, string>;
+/** The page's files by name (`index.html`, `app.js`, `style.css`): `get` reads one when first asked. */
+export interface UiFiles {
+  get(name: string): string | undefined;
+}
 
 export const UI_PATH = '/ui/';
 

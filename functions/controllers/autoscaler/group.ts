@@ -34,6 +34,8 @@ export interface Group {
   /** Why the pool may not create machines now (churn back-off, Degraded), if it may not. */
   hold?: string;
   lastScaleUpTime?: string;
+  /** When the autoscaler last retired a node of the pool (scale-down-delay-after-delete counts from it). */
+  lastScaleDownTime?: string;
   unneeded: { node: string; since: string }[];
 }
 

@@ -7,7 +7,8 @@
  * that would move fits on another node (the scheduler's filters, simulated without the node).
  * A node unneeded for `scaleDownUnneededSeconds` in a row is removed, one at a time by default,
  * never below `minNodes`, never in a pass that grew a pool nor within `scaleDownDelayAfterAddSeconds`
- * of the pool's last growth. Removal is the node pool's drained retirement, so budgets hold there too.
+ * of the pool's last growth, nor within `scaleDownDelayAfterDeleteSeconds` of its last removal
+ * (`status.autoscaling.lastScaleDownTime`). Removal is the node pool's drained retirement, so budgets hold there too.
  * Empty nodes need no simulation; nodes with pods are simulated up to MAX_SIMULATED a pass.
  */
 import type { Node, Pod, PodDisruptionBudget } from '../../../schemas';
@@ -135,8 +136,8 @@ export function planScaleDown(input: ScaleDownInput): ScaleDownResult {
   for (const c of ripe) {
     if (room <= 0) break;
     const g = c.group;
-    const last = Date.parse(g.lastScaleUpTime ?? '');
-    if (!Number.isNaN(last) && now - last < g.settings.delayAfterAddMs) continue;
+    if (within(now, g.lastScaleUpTime, g.settings.delayAfterAddMs)) continue;
+    if (within(now, g.lastScaleDownTime, g.settings.delayAfterDeleteMs)) continue;
     if (g.target - (leaving.get(g.name) ?? 0) - 1 < g.min) continue;
     // Removed together, their pods must fit the rest together.
     const without = new Set([...gone, c.node.metadata.name]);
@@ -181,4 +182,10 @@ function pct(x: number): string {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether `time` (an ISO time, if any) is less than `ms` before now. */
+function within(now: number, time: string | undefined, ms: number): boolean {
+  const at = Date.parse(time ?? '');
+  return !Number.isNaN(at) && now - at < ms;
 }

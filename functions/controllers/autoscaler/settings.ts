@@ -17,6 +17,7 @@ export interface PoolAutoscaling {
   unneededMs: number;
   threshold: number;
   delayAfterAddMs: number;
+  delayAfterDeleteMs: number;
   priority: number;
 }
 
@@ -28,16 +29,29 @@ export function autoscalingOf(pool: NodePool): PoolAutoscaling | undefined {
     unneededMs: (a.scaleDownUnneededSeconds ?? 600) * 1000,
     threshold: a.scaleDownUtilizationThreshold ?? 0.5,
     delayAfterAddMs: (a.scaleDownDelayAfterAddSeconds ?? 600) * 1000,
+    delayAfterDeleteMs: (a.scaleDownDelayAfterDeleteSeconds ?? 10) * 1000,
     priority: a.priority ?? 0,
   };
 }
 
 /** Controller-wide bounds (NodePoolOptions.autoscaler): what one pass may do over every pool. */
 export interface AutoscalerLimits {
-  /** New nodes one pass may ask for, over every pool together (default 10): a runaway loop stays cheap. */
+  /**
+   * New machines one pass may create, over every pool together, autoscaled or not (default
+   * MAX_NEW_NODES_PER_PASS): the autoscaler plans no more, and the node pool's scale-up makes no more.
+   */
   maxNewNodesPerPass?: number;
   /** Nodes retiring for scale-down at once, over every pool (default 1: each removal is simulated against the cluster as it is). */
   maxScaleDownParallelism?: number;
 }
 
-export const LIMIT_DEFAULTS = { maxNewNodesPerPass: 10, maxScaleDownParallelism: 1 };
+/**
+ * Machines are billed from the moment they are made, so the loop that makes them is bounded: a
+ * pass creates at most this many, however large the gap (a typo'd desiredNodes of 1000, a target
+ * restored after a move). A mistake costs ten machines, and the pool's events, before the next
+ * pass makes more; machines that never register trip the churn guard within a few passes. Ten a
+ * pass is still about sixty a minute at the 10 s resync, and passes come sooner after each write.
+ */
+export const MAX_NEW_NODES_PER_PASS = 10;
+
+export const LIMIT_DEFAULTS = { maxNewNodesPerPass: MAX_NEW_NODES_PER_PASS, maxScaleDownParallelism: 1 };

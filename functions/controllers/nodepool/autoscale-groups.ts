@@ -141,6 +141,7 @@ async function groupOf(
     template: await templateOf(pool, cloud, nodes, provider),
     ...(hold ? { hold } : {}),
     ...(status?.lastScaleUpTime ? { lastScaleUpTime: status.lastScaleUpTime } : {}),
+    ...(status?.lastScaleDownTime ? { lastScaleDownTime: status.lastScaleDownTime } : {}),
     unneeded: status?.unneeded ?? [],
   };
 }

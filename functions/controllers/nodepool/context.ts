@@ -93,6 +93,8 @@ export interface PoolPass {
   autoscalerConditions?: Condition[];
   /** Where the autoscaler wants this pass's new machines, in order (a pod needs that zone). */
   zoneHints?: string[];
+  /** Machines this controller pass may still create, shared by every pool (MAX_NEW_NODES_PER_PASS). */
+  budget: { creates: number };
 }
 
 export function isRetiring(m: Machine): boolean {

@@ -12,7 +12,8 @@
  * 4. `expireUnregistered` — machines not registered by the deadline are deleted: churn (retire.ts);
  * 5. `autoscale` — for an autoscaled pool, the cluster autoscaler's decision (planned over every
  *    pool first: ../autoscaler/) recorded, then the desired count set and an unneeded node retired (autoscale.ts);
- * 6. `scaleUp` — create up to the desired count, within desired + maxSurge and the back-off (scale-up.ts);
+ * 6. `scaleUp` — create up to the desired count, within desired + maxSurge, the back-off and the
+ *    pass's bound on new machines over every pool (scale-up.ts);
  * 7. `scaleDown` — retire surplus and old-Cloud machines, maxUnavailable at a time (scale-down.ts);
  * 8. `ensureTaints` — the pool's taints on its nodes (taints.ts);
  * 9. `writeStatus` — conditions, launches, churn state, in one conflict-safe write (status.ts).
@@ -50,9 +51,11 @@ export async function reconcileNodePools(deps: Deps, options: NodePoolOptions): 
   const clouds = new Map((await deps.store.list<Cloud>('Cloud')).items.map((c) => [c.metadata.name, c]));
   const nodes = (await deps.store.list<Node>('Node')).items;
   const decisions = await planAutoscaler(deps, options, pools, clouds, nodes);
+  // One bound on machines created, over every pool together (settings.ts says why this many).
+  const budget = { creates: { ...LIMIT_DEFAULTS, ...options.autoscaler }.maxNewNodesPerPass };
   for (const pool of pools) {
     try {
-      await reconcilePool(deps, options, pool, clouds, nodes, decisions.get(pool.metadata.name));
+      await reconcilePool(deps, options, pool, clouds, nodes, decisions.get(pool.metadata.name), budget);
     } catch (err) {
       await recordEventOnce(deps, pool, 'Warning', 'ReconcileFailed', String((err as Error).message ?? err));
       deps.log.warn('node pool pass failed', { pool: pool.metadata.name, error: String(err) });
@@ -67,6 +70,7 @@ async function reconcilePool(
   clouds: Map<string, Cloud>,
   allNodes: Node[],
   decision: Decision | undefined,
+  budget: PoolPass['budget'],
 ): Promise<void> {
   const pool = await clearDegraded(deps, given);
   if (!pool) return; // lost a race with another writer: the next pass sees its write
@@ -97,6 +101,7 @@ async function reconcilePool(
     launchesRead: new Set((pool.status?.launches ?? []).map((l) => l.name)),
     churn: [],
     ambiguous: false,
+    budget,
   };
   await discoverMachines(pass, clouds);
   await finishRetirements(pass);

@@ -3,6 +3,8 @@
  * - never more machines, in every Cloud together (retiring ones and launches not listed yet
  *   included), than `desiredNodes + maxSurge`;
  * - nothing while the pool backs off or is Degraded (churn.ts);
+ * - at most MAX_NEW_NODES_PER_PASS (../autoscaler/settings.ts) a controller pass, over every pool
+ *   together, autoscaled or not: the rest of a large gap is made by the passes after;
  * - launches are recorded in the pool's status *before* the cloud is called, in a write that
  *   carries the resourceVersion read: of two passes racing (Lambda runs them), one records and
  *   creates, the other gets a conflict and creates nothing. A create retried under the same name
@@ -42,8 +44,10 @@ export async function scaleUp(pass: PoolPass): Promise<void> {
     return;
   }
   const ceiling = pass.desired + (pool.spec.maxSurge ?? 1);
-  const count = Math.min(missing, ceiling - present(pass).length - unlisted.length);
-  if (count <= 0) return; // the surge is used up: retirements make room
+  const room = ceiling - present(pass).length - unlisted.length;
+  if (room <= 0) return; // the surge is used up: retirements make room
+  const count = Math.min(missing, room, pass.budget.creates);
+  if (count <= 0) return; // this pass made its share of machines: the next makes more
   const zones = pool.spec.zones ?? [];
   if (zones.length === 0) {
     await recordEventOnce(deps, pool, 'Warning', 'NoZones', 'spec.zones: name at least one zone to create nodes in');
@@ -58,6 +62,7 @@ export async function scaleUp(pass: PoolPass): Promise<void> {
     launchedAt: isoTime(pass.now),
   }));
   if (!(await reserve(pass, records))) return;
+  pass.budget.creates -= count; // spent when reserved: a create that fails is churn, not a refund
 
   const perZone = new Map(zones.map((z) => [z, current.filter((m) => m.instance.zone === z).length]));
   const full = new Set<string>();

@@ -1,21 +1,46 @@
 /**
  * kubectl's streaming verbs against ferry with the real kubectl (1.30's client, WebSockets
  * v5.channel.k8s.io): exec (exit code, stdin piped, a TTY's size), attach, logs -f / --timestamps,
- * and what is refused (a reader's exec, port-forward). The node is played by the agent's own
+ * and what is refused (a reader's exec); port-forward over SPDY/3.1 (1.30) and over the WebSocket
+ * tunnel (a 1.31+ client, when one is installed beside kubectl). The node is played by the agent's own
  * session code over a fake runtime (test/helpers/stream-node.ts): everything but Docker is real.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type AddressInfo, connect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { type AddressInfo, connect, createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalControlPlane } from '../../../functions/runtime/local';
 import { issueToken } from '../../../functions/tokens';
 import type { Pod } from '../../../schemas';
-import { describeKubectl, runKubectl, startKubectlPlane } from '../../helpers/kubectl';
+import { describeKubectl, kubectlProblem, runKubectl, startKubectlPlane } from '../../helpers/kubectl';
 import { type StreamNode, startStreamNode } from '../../helpers/stream-node';
 
 const CA = join(import.meta.dirname, '../../fixtures/tls/cert.pem');
+
+/** The "pod's" echo server (the test node forwards to loopback), and a free local port to forward from. */
+async function echoPod(): Promise<{ server: Server; podPort: number; localPort: number }> {
+  const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const free = createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const localPort = (free.address() as AddressInfo).port;
+  await new Promise((r) => free.close(r));
+  return { server, podPort: (server.address() as AddressInfo).port, localPort };
+}
+
+/** Sends `text` through the forwarded local port; the first answer. */
+function askThrough(localPort: number, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const c = connect(localPort, '127.0.0.1', () => c.write(text));
+    c.once('data', (d) => {
+      resolve(d.toString());
+      c.end();
+    });
+    c.on('error', reject);
+  });
+}
 
 /** kubectl with `input` on its stdin; its exit code and output. */
 function kubectlWithInput(
@@ -202,13 +227,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
 
   it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once and many in turn', async () => {
     // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
-    const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const podPort = (server.address() as AddressInfo).port;
-    const free = createServer();
-    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-    const localPort = (free.address() as AddressInfo).port;
-    await new Promise((r) => free.close(r));
+    const { server, podPort, localPort } = await echoPod();
 
     // act
     const forward = spawn('kubectl', [
@@ -221,15 +240,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     let out = '';
     forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
-    const ask = (text: string) =>
-      new Promise<string>((resolve, reject) => {
-        const c = connect(localPort, '127.0.0.1', () => c.write(text));
-        c.once('data', (d) => {
-          resolve(d.toString());
-          c.end();
-        });
-        c.on('error', reject);
-      });
+    const ask = (text: string) => askThrough(localPort, text);
     const answers = await Promise.all([ask('one'), ask('two'), ask('three')]);
     // More connections over the life of one port-forward than it holds at once (64).
     const later: string[] = [];
@@ -276,3 +287,83 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     expect(out).toContain('ECONNREFUSED');
   });
 });
+
+/**
+ * A kubectl of 1.31 or later: those tunnel port-forward's SPDY through a WebSocket by default
+ * (PortForwardWebsockets). `/usr/bin/kubectl` picks its client by the server's minor (ferry says
+ * 1.30), so the newer clients beside it are asked for by name.
+ */
+function tunnellingKubectl(): { command?: string; problem?: string } {
+  const found = spawnSync('sh', ['-c', 'readlink -f "$(command -v kubectl)"'], { encoding: 'utf8' }).stdout.trim();
+  const dir = found ? dirname(found) : '';
+  for (const minor of [31, 32, 33, 34, 35]) {
+    const command = join(dir, `kubectl.1.${minor}`);
+    if (dir && existsSync(command) && kubectlProblem(command) === undefined) return { command };
+  }
+  return { problem: `no kubectl 1.31+ client beside ${found || 'kubectl'} (kubectl.1.31 ... kubectl.1.35)` };
+}
+
+const tunnel = tunnellingKubectl();
+
+describeKubectl(
+  "kubectl 1.31+'s port-forward over the WebSocket tunnel",
+  () => {
+    let plane: LocalControlPlane;
+    let kubeconfig: string;
+    let stop = async () => {};
+    const nodes: StreamNode[] = [];
+
+    beforeAll(async () => {
+      ({ plane, kubeconfig, stop } = await startKubectlPlane('ferry-kubectl-tunnel-'));
+      const ca = await readFile(CA, 'utf8');
+      for (const name of ['node-1', 'node-2'])
+        nodes.push(await startStreamNode(plane.deps, plane.store, plane.url, name, ca));
+      const run = await runKubectl(kubeconfig, ['run', 'box', '--image=ferry.local/busybox:1', '--restart=Never']);
+      expect(run.code, run.stderr).toBe(0);
+      let pod: Pod | undefined;
+      for (let i = 0; i < 100 && pod?.status?.phase !== 'Running'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        pod = await plane.store.get<Pod>({ kind: 'Pod', namespace: 'default', name: 'box' });
+      }
+      expect(pod?.status?.phase).toBe('Running');
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const n of nodes) n.stop();
+      await stop();
+    });
+
+    it('forwards local connections through the tunnel, not the SPDY fallback', async () => {
+      // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
+      const { server, podPort, localPort } = await echoPod();
+
+      // act: -v=4 logs which dialer connected
+      const forward = spawn(tunnel.command as string, [
+        '--kubeconfig',
+        kubeconfig,
+        '-v=4',
+        'port-forward',
+        'pod/box',
+        `${localPort}:${podPort}`,
+      ]);
+      let out = '';
+      let log = '';
+      forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      forward.stderr.on('data', (d: Buffer) => (log += d.toString()));
+      for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out, log).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
+      const ask = (text: string) => askThrough(localPort, text);
+      const answers = await Promise.all([ask('one'), ask('two')]);
+      const again = await ask('three');
+      forward.kill();
+      server.close();
+
+      // assess
+      expect(answers).toEqual(['echo:one', 'echo:two']);
+      expect(again).toBe('echo:three');
+      expect(log).toMatch(/tunneling_dialer\.go.*(negotiated protocol|Negotiation complete)/);
+      expect(log).not.toMatch(/fallback/i);
+    });
+  },
+  tunnel.problem ?? kubectlProblem(),
+);

@@ -71,7 +71,7 @@ describe("the agent's metrics", () => {
   it('keeps sync latency by mode and counts failed syncs', () => {
     // prepare
     const held = agentCounters.syncs.held.count;
-    const errors = agentCounters.syncErrors;
+    const errors = agentCounters.syncErrors.value;
 
     // act
     noteSync(true, 4.2);
@@ -88,14 +88,17 @@ describe("the agent's metrics", () => {
 
   it('counts probe failures as the pod manager runs the probes', async () => {
     // prepare
-    const failedBefore = agentCounters.probes.get('Readiness failed') ?? 0;
+    const failedBefore = agentCounters.probes.get('Readiness failed')?.value ?? 0;
     const { m, runtime } = await startManager();
     runtime.execResults.set('ready?', 1);
     const readinessProbe = { exec: { command: ['ready?'] }, periodSeconds: 1, failureThreshold: 3 };
 
     // act
     m.setDesired([pod({ containers: [{ name: 'app', image: 'img', readinessProbe }] })]);
-    await until(() => (agentCounters.probes.get('Readiness failed') ?? 0) > failedBefore, 'a failed readiness probe');
+    await until(
+      () => (agentCounters.probes.get('Readiness failed')?.value ?? 0) > failedBefore,
+      'a failed readiness probe',
+    );
     runtime.execResults.set('ready?', 0);
     await until(() => condition(m, 'Ready') === 'True', 'Ready', 4000);
     const text = renderAgentMetrics({ podStatuses: () => m.statuses(), routes: () => [], clusterIPs: () => false });

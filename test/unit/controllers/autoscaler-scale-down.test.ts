@@ -44,7 +44,7 @@ function group(nodes: Node[], o: Partial<Group> = {}): Group {
   return {
     name: 'web',
     pool: { metadata: { name: 'web' } } as NodePool,
-    settings: { unneededMs: 10 * MIN, threshold: 0.5, delayAfterAddMs: 10 * MIN, priority: 0 },
+    settings: { unneededMs: 10 * MIN, threshold: 0.5, delayAfterAddMs: 10 * MIN, delayAfterDeleteMs: MIN, priority: 0 },
     min: 0,
     max: 10,
     target: nodes.length,
@@ -134,6 +134,17 @@ describe('cluster autoscaler scale-down', () => {
     const ripe = [{ node: 'web-1', since: since(20 * MIN) }];
     expect(plan(group(nodes, { unneeded: ripe, lastScaleUpTime: since(5 * MIN) }), [])?.remove).toBeUndefined();
     expect(plan(group(nodes, { unneeded: ripe, lastScaleUpTime: since(11 * MIN) }), [])?.remove).toBeDefined();
+  });
+
+  it('waits scaleDownDelayAfterDeleteSeconds after the pool last retired a node (status.autoscaling.lastScaleDownTime)', () => {
+    const nodes = twoNodes();
+    const ripe = [{ node: 'web-1', since: since(20 * MIN) }];
+    const soon = plan(group(nodes, { unneeded: ripe, lastScaleDownTime: since(30_000) }), []);
+    expect(soon?.remove).toBeUndefined();
+    expect(soon?.target).toBe(2);
+    expect(plan(group(nodes, { unneeded: ripe, lastScaleDownTime: since(2 * MIN) }), [])?.remove).toBeDefined();
+    // A time that does not parse delays nothing (as no time at all).
+    expect(plan(group(nodes, { unneeded: ripe, lastScaleDownTime: 'yesterday' }), [])?.remove).toBeDefined();
   });
 
   it('keeps a node whose pods fit on no other node', () => {

@@ -30,7 +30,13 @@ function group(name: string, o: Partial<Group> & { tpl?: Parameters<typeof templ
   return {
     name,
     pool: { metadata: { name } } as NodePool,
-    settings: { unneededMs: 600_000, threshold: 0.5, delayAfterAddMs: 600_000, priority: 0 },
+    settings: {
+      unneededMs: 600_000,
+      threshold: 0.5,
+      delayAfterAddMs: 600_000,
+      delayAfterDeleteMs: 10_000,
+      priority: 0,
+    },
     min: 0,
     max: 10,
     target: 0,

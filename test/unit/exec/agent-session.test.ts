@@ -29,6 +29,8 @@ function socketPair() {
     onClose: (l) => {
       closeListener = l;
     },
+    pause: () => undefined,
+    resume: () => undefined,
   };
   return {
     socket,

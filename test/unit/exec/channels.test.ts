@@ -4,7 +4,7 @@
  * incrementally (a frame may be split anywhere across chunks).
  */
 import { describe, expect, it } from 'vitest';
-import { FrameDemuxer } from '../../../agent/runtime/docker-streams';
+import { demuxInterleaved, FrameDemuxer } from '../../../agent/runtime/docker-frames';
 import { CHANNEL, exitStatus, frame, parseResize, unframe } from '../../../schemas/stream-channels';
 
 function dockerFrame(stream: number, text: string): Buffer {
@@ -94,5 +94,12 @@ describe("Docker's multiplexed output", () => {
     // assess
     expect(before).toEqual(['one', 'two']);
     expect(out).toEqual(['one', 'two', 'three']);
+  });
+
+  it('reads a whole log body (docker logs) as stdout and stderr in the order written, with the same reader', () => {
+    const body = Buffer.concat([dockerFrame(1, 'a\n'), dockerFrame(2, 'b\n'), dockerFrame(1, 'c\n')]);
+    expect(demuxInterleaved(body).toString()).toBe('a\nb\nc\n');
+    // A body cut inside a frame keeps the whole frames before the cut.
+    expect(demuxInterleaved(body.subarray(0, body.length - 1)).toString()).toBe('a\nb\n');
   });
 });

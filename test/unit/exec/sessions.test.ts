@@ -7,6 +7,8 @@ const peer = (): StreamPeer => ({
   close: () => undefined,
   onMessage: () => undefined,
   onClose: () => undefined,
+  pause: () => undefined,
+  resume: () => undefined,
 });
 
 describe('stream sessions', () => {

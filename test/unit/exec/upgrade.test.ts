@@ -122,7 +122,7 @@ describe('exec and attach upgrades', () => {
     expect(forward.status).toBe(400);
     expect(forward.message).toContain('X-Stream-Protocol-Version: ferry serves portforward.k8s.io');
     expect(forwardWs.status).toBe(400);
-    expect(forwardWs.message).toContain('port-forward is served over SPDY/3.1');
+    expect(forwardWs.message).toContain('port-forward over a WebSocket is served as SPDY/3.1+portforward.k8s.io');
     expect(readerForward.status).toBe(403);
     expect(readerForward.message).toContain('may not create pod/portforward');
     expect(plain.status).toBe(400);

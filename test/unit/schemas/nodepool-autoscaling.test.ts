@@ -26,8 +26,28 @@ describe('NodePool spec.autoscaling', () => {
       scaleDownUnneededSeconds: 600,
       scaleDownUtilizationThreshold: 0.5,
       scaleDownDelayAfterAddSeconds: 600,
+      scaleDownDelayAfterDeleteSeconds: 10,
       priority: 0,
     });
+  });
+
+  it('defaults minNodes to 0 for an autoscaled pool instead of refusing it', () => {
+    const p = pool({ maxNodes: 5, autoscaling: { enabled: true } });
+    expect(validate(p)).toEqual([]);
+    expect((p as NodePool).spec.minNodes).toBe(0);
+  });
+
+  it('refuses a count above 1000 in desiredNodes, minNodes or maxNodes, autoscaled or not, naming the field', () => {
+    expect(fields({ desiredNodes: 1001 })).toEqual(['spec.desiredNodes']);
+    expect(fields({ desiredNodes: 10 ** 9 })).toEqual(['spec.desiredNodes']);
+    expect(fields({ desiredNodes: 1000 })).toEqual([]);
+    expect(fields({ minNodes: 5000 })).toEqual(['spec.minNodes']);
+    expect(fields({ maxNodes: 1001 })).toEqual(['spec.maxNodes']);
+    expect(fields({ desiredNodes: -1 })).toEqual(['spec.desiredNodes']);
+    expect(fields({ desiredNodes: 2.5 })).toEqual(['spec.desiredNodes']);
+    const [cause] = validate(pool({ desiredNodes: 1001 }));
+    expect(cause).toMatchObject({ reason: 'FieldValueInvalid' });
+    expect(cause?.message).toContain('at most 1000');
   });
 
   it('refuses an autoscaled pool without maxNodes, naming the field', () => {
@@ -57,6 +77,11 @@ describe('NodePool spec.autoscaling', () => {
       [{ enabled: true, scaleDownUnneededSeconds: 1.5 }, 'spec.autoscaling.scaleDownUnneededSeconds'],
       [{ enabled: true, scaleDownUnneededSeconds: 10 ** 9 }, 'spec.autoscaling.scaleDownUnneededSeconds'],
       [{ enabled: true, scaleDownDelayAfterAddSeconds: -5 }, 'spec.autoscaling.scaleDownDelayAfterAddSeconds'],
+      [{ enabled: true, scaleDownDelayAfterDeleteSeconds: -1 }, 'spec.autoscaling.scaleDownDelayAfterDeleteSeconds'],
+      [
+        { enabled: true, scaleDownDelayAfterDeleteSeconds: 10 ** 9 },
+        'spec.autoscaling.scaleDownDelayAfterDeleteSeconds',
+      ],
       [{ enabled: 'yes' }, 'spec.autoscaling.enabled'],
       [{ enabled: true, expander: 'random' }, 'spec.autoscaling.expander'],
     ];

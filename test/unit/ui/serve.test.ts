@@ -2,6 +2,9 @@
  * `/ui/` in front of the API: only the page's own files are served (no path reaches the disk),
  * every answer carries the strict CSP, other paths go to the API untouched.
  */
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ApiRequest } from '../../../functions/api/types';
 import { loadUiFiles, UI_FILES } from '../../../functions/ui/files';
@@ -9,16 +12,19 @@ import { withUi } from '../../../functions/ui/serve';
 
 const files = loadUiFiles();
 const passed: string[] = [];
-const handler = withUi(async (req) => {
-  passed.push(req.path);
-  return { status: 200, headers: {}, body: 'api' };
-}, files ?? new Map());
+const handler = withUi(
+  async (req) => {
+    passed.push(req.path);
+    return { status: 200, headers: {}, body: 'api' };
+  },
+  files ?? { get: () => undefined },
+);
 const call = (path: string, method = 'GET') =>
   handler({ method, path, query: new URLSearchParams(), headers: {} } as ApiRequest);
 
 describe('the cluster page route', () => {
   it('finds the page files in the source tree', () => {
-    expect([...(files?.keys() ?? [])]).toEqual([...UI_FILES]);
+    for (const name of UI_FILES) expect(files?.get(name)).toBeTruthy();
   });
 
   it('serves the page and its script with their types and a CSP that allows no inline script', async () => {
@@ -64,3 +70,48 @@ describe('the cluster page route', () => {
     expect(passed).toEqual(['/uix/app.js', '/api/v1/pods']);
   });
 });
+
+describe('the cluster page files', () => {
+  it('are found at start but read on the first request for each, then kept', () => {
+    // prepare: a build's layout, dist/ui beside the bundle
+    const root = mkdtempSync(join(tmpdir(), 'ferry-ui-'));
+    const ui = join(root, 'ui');
+    try {
+      for (const name of UI_FILES) {
+        mkdirp(ui);
+        writeFileSync(join(ui, name), `at start: ${name}`);
+      }
+
+      // act
+      const found = loadUiFiles(root);
+      writeFileSync(join(ui, 'index.html'), 'written after the start');
+      const first = found?.get('index.html');
+      writeFileSync(join(ui, 'index.html'), 'written after the first request');
+      const second = found?.get('index.html');
+      unlinkSync(join(ui, 'style.css'));
+
+      // assess: read when first asked (not at start), and only then
+      expect(first).toBe('written after the start');
+      expect(second).toBe('written after the start');
+      expect(found?.get('style.css')).toBeUndefined();
+      expect(found?.get('../ui/app.js')).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('are not found in a folder without all three, and nothing is served then', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferry-ui-'));
+    try {
+      mkdirp(join(root, 'ui'));
+      writeFileSync(join(root, 'ui', 'index.html'), 'alone');
+      expect(loadUiFiles(root)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+function mkdirp(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+}
