@@ -46,6 +46,7 @@ import {
   newNodeLifecycleState,
   noteLag,
 } from './node-lifecycle';
+import { refreshOverdue } from './overdue';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
@@ -76,6 +77,8 @@ export interface ControllerManager {
    * liveness from these instead of listing every Lease (heartbeats.ts).
    */
   noteHeartbeat(lease: Lease, deleted?: boolean): void;
+  /** True when the last scheduled check had a node whose failure it must notice (one not NotReady). */
+  watchesNodes(): boolean;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
@@ -113,6 +116,8 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let renewedAt = 0;
   let lastLook: number | undefined;
   let marker: MarkerSpec | undefined;
+  /** The marker the last scheduled check judged by. */
+  let checked: MarkerSpec | undefined;
   /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
   let nodePrints = new Map<string, string>();
   /** The node Leases' renewals as last listed or seen written: what the check judges liveness by. */
@@ -219,6 +224,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
     const next: MarkerSpec = { passAt, wakeAt, nodes: nodes.length, unknownNodes };
     const previous = marker;
     marker = next;
+    checked = next;
     // passAt alone moving is not worth a write, except to keep the full resync honest.
     if (
       previous &&
@@ -258,11 +264,23 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   async function checkReason(fromStore: boolean): Promise<string | undefined> {
     look();
     const known = fromStore ? await readMarker(deps.store) : marker;
-    const now = deps.clock();
+    checked = known;
+    let now = deps.clock();
     let renewals: ReadonlyMap<string, number> | undefined;
     if (known && known.nodes > 0) {
-      if (heartbeats.live) renewals = heartbeats.renewals;
-      else {
+      if (heartbeats.live) {
+        // Renewals reach the table late (the lease stream): overdue ones are read, a grace about
+        // to run out is waited for (overdue.ts).
+        if (options.overdueAfterMs !== undefined) {
+          await refreshOverdue(deps.store, heartbeats, new Set(known.unknownNodes), deps.clock, {
+            overdueAfterMs: options.overdueAfterMs,
+            graceMs: lifecycle.gracePeriodMs,
+            sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+          });
+          now = deps.clock();
+        }
+        renewals = heartbeats.renewals;
+      } else {
         const leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
         renewals = new Map(leases.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '') || 0]));
       }
@@ -326,6 +344,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       for (const kind of kinds) due.written(kind);
     },
     noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
+    watchesNodes: () => checked !== undefined && checked.nodes > checked.unknownNodes.length,
     start() {
       stopped = false;
       if (options.listCache) lists ??= new ListCache(deps.store);

@@ -1,0 +1,69 @@
+/**
+ * The overdue check: where the heartbeat table learns renewals late (on Lambda, through the lease
+ * stream's batches, up to a batch window after the write), the scheduled check must not take a
+ * renewal still on its way for a missed one, nor wait for the next batch to find a missed one.
+ *
+ * A node is overdue when its last renewal seen is older than `overdueAfterMs` (the longest gap
+ * between a live agent's renewals: api/agent/modes.ts renews at most 42 s apart). Its Lease is then
+ * read from the store (one strongly consistent get: a renewal that returned is seen) and the table
+ * takes what it finds. A node still overdue whose grace runs out before `waitMs` from now is waited
+ * for, in the same invocation, until it does, and read again: so a node that stopped renewing is
+ * judged stale at its grace period, not at the first check after it (a batch window later), as long
+ * as some check falls between `overdueAfterMs` and the grace (the lease ticks make sure one does:
+ * lease-tick.ts). A live node's renewal costs at most the one get while its record is on the way;
+ * only a node that really missed its renewal makes a check wait, at most grace - overdueAfterMs.
+ */
+import type { Lease } from '../../schemas';
+import type { StateStore } from '../store/types';
+import type { HeartbeatTable } from './heartbeats';
+import { NODE_LEASE_NAMESPACE } from './node-lifecycle';
+
+export interface OverdueOptions {
+  overdueAfterMs: number;
+  graceMs: number;
+  /** Waits that long (a timer; tests pass a fake clock's). */
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * Reads the overdue nodes' Leases into `table`, waiting for the first grace to run out when it runs
+ * out within `graceMs - overdueAfterMs`. Nodes in `unknown` are not looked at: they are NotReady
+ * already, and their renewal (a node back) reaches the table on the stream. Returns the reads made.
+ */
+export async function refreshOverdue(
+  store: StateStore,
+  table: HeartbeatTable,
+  unknown: ReadonlySet<string>,
+  clock: () => number,
+  options: OverdueOptions,
+): Promise<number> {
+  let reads = 0;
+  const readOverdue = async (): Promise<string[]> => {
+    const now = clock();
+    const overdue = [...table.renewals]
+      .filter(([name, at]) => !unknown.has(name) && now - at > options.overdueAfterMs)
+      .map(([name]) => name);
+    const still: string[] = [];
+    for (const name of overdue) {
+      reads++;
+      const lease = await store.get<Lease>({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name });
+      if (!lease) {
+        table.forget(name);
+        continue;
+      }
+      table.note(lease);
+      if (clock() - (table.renewals.get(name) ?? 0) > options.overdueAfterMs) still.push(name);
+    }
+    return still;
+  };
+  const still = await readOverdue();
+  const now = clock();
+  // The earliest grace to run out among those still overdue, if before the next check is sure to come.
+  const due = still
+    .map((name) => (table.renewals.get(name) ?? 0) + options.graceMs)
+    .filter((at) => at >= now && at - now <= options.graceMs - options.overdueAfterMs);
+  if (due.length === 0) return reads;
+  await options.sleep(Math.min(...due) - now + 1);
+  await readOverdue();
+  return reads;
+}
