@@ -26,7 +26,7 @@
  * standby used to try only every 5 s, on top of a lease renewed to a full 15 s.)
  */
 import { randomUUID } from 'node:crypto';
-import type { Lease, Node } from '../../schemas';
+import { HPA_KIND, type Lease, type Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
 import { trackNodeDesired } from '../node-desired';
@@ -97,6 +97,8 @@ export function leaseTiming(leaseTtlMs: number): { retryMs: number; writtenTtlMs
   return { retryMs, writtenTtlMs, renewMs: Math.floor(writtenTtlMs / 3) };
 }
 
+const printKey = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;
   const debounceMs = options.debounceMs ?? 20;
@@ -118,8 +120,12 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let marker: MarkerSpec | undefined;
   /** The marker the last scheduled check judged by. */
   let checked: MarkerSpec | undefined;
-  /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
-  let nodePrints = new Map<string, string>();
+  /**
+   * Node and HPA (triggers.ts) `kind/namespace/name` -> fingerprint as the last pass left it: a
+   * watch event that changes none is no trigger. Keyed by kind too: an HPA named like a Node must
+   * not be judged by the Node's fingerprint.
+   */
+  let prints = new Map<string, string>();
   /** The node Leases' renewals as last listed or seen written: what the check judges liveness by. */
   const heartbeats = new HeartbeatTable();
   let running: Promise<void> | undefined;
@@ -217,7 +223,9 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   /** Keeps what the next check and the watch filter need, and stores the marker when it changed. */
   async function remember(snapshot: ClusterSnapshot, passAt: number, wakeAt: number | null): Promise<void> {
     const nodes = await snapshot.list<Node>('Node');
-    nodePrints = new Map(nodes.map((n) => [n.metadata.name, nodeFingerprint(n)]));
+    // The HPA controller listed them in this pass: the snapshot has them, no read here.
+    const hpas = await snapshot.list<Obj>(HPA_KIND);
+    prints = new Map([...nodes, ...hpas].map((o) => [printKey(o), nodeFingerprint(o as Node)]));
     const unknownNodes = nodes
       .filter((n) => findCondition(n, 'Ready')?.status === 'Unknown')
       .map((n) => n.metadata.name);
@@ -350,7 +358,7 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       if (options.listCache) lists ??= new ListCache(deps.store);
       unwatch = deps.store.watch((ev) => {
         if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
-        if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
+        if (!triggersPass(ev.type, ev.object, prints.get(printKey(ev.object)))) return;
         pending.push(ev);
         clearTimeout(debounce);
         // Decided after the debounce, when the pass's own writes have all been noted.
