@@ -13,6 +13,7 @@
  */
 import type { Lease } from '../../schemas';
 import { isLostRace } from '../errors';
+import { untracked } from '../node-desired';
 import { replaceOrCreate } from '../store/retry';
 import type { StateStore } from '../store/types';
 
@@ -22,7 +23,9 @@ export class LeaseTick {
   /** The renewTime this container wrote last: the condition of its next one-write renewal. */
   private last: string | undefined;
 
-  async write(store: StateStore, now: number): Promise<void> {
+  async write(deps: StateStore, now: number): Promise<void> {
+    // A tick moves no node's desired state: the store under the NodeDesired decorator takes it.
+    const store = untracked(deps);
     const renewTime = new Date(now).toISOString();
     const ref = { kind: 'Lease', ...TICK_LEASE };
     if (this.last !== undefined && this.last !== renewTime && store.renewLeaseObject) {

@@ -6,12 +6,14 @@
  * A node is overdue when its last renewal seen is older than `overdueAfterMs` (the longest gap
  * between a live agent's renewals: api/agent/modes.ts renews at most 42 s apart). Its Lease is then
  * read from the store (one strongly consistent get: a renewal that returned is seen) and the table
- * takes what it finds. A node still overdue whose grace runs out before `waitMs` from now is waited
- * for, in the same invocation, until it does, and read again: so a node that stopped renewing is
- * judged stale at its grace period, not at the first check after it (a batch window later), as long
- * as some check falls between `overdueAfterMs` and the grace (the lease ticks make sure one does:
- * lease-tick.ts). A live node's renewal costs at most the one get while its record is on the way;
- * only a node that really missed its renewal makes a check wait, at most grace - overdueAfterMs.
+ * takes what it finds. A node still overdue whose grace runs out within `graceMs - overdueAfterMs`
+ * is waited for, in the same invocation, its Lease read again each second until it is renewed or
+ * its grace ran out: so a node that stopped renewing is judged stale at its grace period, not at
+ * the first check after it (a batch window later), as long as some check falls between
+ * `overdueAfterMs` and the grace (the lease ticks make sure one does: lease-tick.ts). A live
+ * node's renewal costs at most the one get while its record is on the way; only a node that
+ * really missed its renewal makes a check wait: no longer than it is late, at most
+ * grace - overdueAfterMs.
  */
 import type { Lease } from '../../schemas';
 import type { StateStore } from '../store/types';
@@ -56,14 +58,18 @@ export async function refreshOverdue(
     }
     return still;
   };
-  const still = await readOverdue();
-  const now = clock();
-  // The earliest grace to run out among those still overdue, if before the next check is sure to come.
-  const due = still
-    .map((name) => (table.renewals.get(name) ?? 0) + options.graceMs)
-    .filter((at) => at >= now && at - now <= options.graceMs - options.overdueAfterMs);
-  if (due.length === 0) return reads;
-  await options.sleep(Math.min(...due) - now + 1);
-  await readOverdue();
+  // Read again each second until none is overdue or the earliest grace ran out: a node that is
+  // only late (its agent's sync retried) holds the check no longer than it is late.
+  for (let still = await readOverdue(); still.length > 0; still = await readOverdue()) {
+    const now = clock();
+    const due = still
+      .map((name) => (table.renewals.get(name) ?? 0) + options.graceMs)
+      .filter((at) => at >= now && at - now <= options.graceMs - options.overdueAfterMs);
+    if (due.length === 0) break;
+    await options.sleep(Math.min(Math.min(...due) - now + 1, RECHECK_MS));
+  }
   return reads;
 }
+
+/** How often a waiting check reads the overdue Leases again. */
+const RECHECK_MS = 1_000;
