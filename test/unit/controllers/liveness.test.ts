@@ -223,6 +223,62 @@ describe('failure detection on Lambda', () => {
   });
 });
 
+describe('the lease tick', () => {
+  const tick = { kind: 'Lease', namespace: 'kube-system', name: 'ferry-controllers-tick' };
+
+  it('is not written by a cluster without nodes, so an idle cluster pays for no check but the schedule', async () => {
+    const now = { ms: 1_700_000_000_000 };
+    const store = new MemoryStore(() => now.ms);
+    const handler = createControllersHandler({ store, clock: () => now.ms, log: silentLogger });
+
+    await handler({ source: 'aws.events' }, {} as never);
+    now.ms += 60_000;
+    await handler({ source: 'aws.events' }, {} as never);
+
+    expect(await store.get(tick)).toBeUndefined();
+  });
+
+  it('is renewed in one write per check while a node is watched, and stops once every node is NotReady', async () => {
+    const now = { ms: 1_700_000_000_000 };
+    const raw = new MemoryStore(() => now.ms);
+    const writes: string[] = [];
+    const store = new Proxy(raw, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const ref = args[0] as { kind?: string; metadata?: { name?: string }; name?: string };
+          if (
+            ['create', 'update', 'renewLeaseObject'].includes(String(prop)) &&
+            (ref.metadata?.name ?? ref.name) === tick.name
+          )
+            writes.push(String(prop));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as StateStore;
+    const handler = createControllersHandler({ store, clock: () => now.ms, log: silentLogger });
+    await raw.create(makeNode('n1'));
+    await raw.create(leaseOf('n1', now.ms));
+    await handler({ source: 'aws.events' }, {} as never);
+    for (let i = 0; i < 3; i++) {
+      now.ms += 6_000;
+      await handler({ Records: [leaseRecord(leaseOf('n1', now.ms - 6_000))] }, {} as never);
+    }
+    const watched = [...writes];
+    now.ms += 120_000; // n1 stopped renewing: NotReady at the next check
+    await handler({ source: 'aws.events' }, {} as never);
+    await handler({ source: 'aws.events' }, {} as never);
+    writes.length = 0;
+    await handler({ source: 'aws.events' }, {} as never);
+
+    // The first one creates it (an update that finds none, then a create); then one write each.
+    expect(watched).toEqual(['update', 'create', 'renewLeaseObject', 'renewLeaseObject', 'renewLeaseObject']);
+    expect((await raw.get<Node>({ kind: 'Node', name: 'n1' }))?.status?.conditions?.[0]?.status).toBe('Unknown');
+    expect(writes).toEqual([]);
+  });
+});
+
 describe('the lease stream records', () => {
   it('are read as the Lease they wrote, a removal by its old image, and never trigger a full pass', () => {
     const lease = leaseOf('n1', 1_700_000_000_000);
