@@ -45,10 +45,23 @@ export async function refreshOverdue(
     const overdue = [...table.renewals]
       .filter(([name, at]) => !unknown.has(name) && now - at > options.overdueAfterMs)
       .map(([name]) => name);
-    const still: string[] = [];
-    for (const name of overdue) {
+    // Many at once (the function was busy while their records queued): one list costs less than
+    // a get each (a Query is billed by its bytes, about 13 Leases per 4 KB).
+    let found: Map<string, Lease | undefined>;
+    if (overdue.length > LIST_ABOVE) {
       reads++;
-      const lease = await store.get<Lease>({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name });
+      const leases = (await store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
+      const byName = new Map(leases.map((l) => [l.metadata.name, l]));
+      found = new Map(overdue.map((name) => [name, byName.get(name)]));
+    } else {
+      found = new Map();
+      for (const name of overdue) {
+        reads++;
+        found.set(name, await store.get<Lease>({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name }));
+      }
+    }
+    const still: string[] = [];
+    for (const [name, lease] of found) {
       if (!lease) {
         table.forget(name);
         continue;
@@ -71,5 +84,7 @@ export async function refreshOverdue(
   return reads;
 }
 
+/** Above this many overdue nodes their Leases are listed, not read one by one. */
+const LIST_ABOVE = 8;
 /** How often a waiting check reads the overdue Leases again. */
 const RECHECK_MS = 1_000;
