@@ -35,12 +35,17 @@ const WINDOW_MS = 600_000;
 
 interface Written {
   kind: string;
+  /** A get (its read units in `rru`), not a write. */
+  read?: boolean;
   bytes: number;
   wru: number;
   rru: number;
 }
 
-/** The store, counting every write with its DynamoDB units (replace = read + put). */
+/**
+ * The store, counting every write with its DynamoDB units (replace = read + put) and every get
+ * (a GetItem: ceil(size / 4 KB), half when eventually consistent; a miss still costs the minimum).
+ */
 function counted(inner: StateStore, log: Written[], on: { value: boolean }, reads: { rru: number }): StateStore {
   const sizes = new Map<string, number>();
   const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -65,6 +70,17 @@ function counted(inner: StateStore, log: Written[], on: { value: boolean }, read
           const stored = (await (value as (o: Obj) => Promise<Obj>).call(target, o)) as Obj;
           note(stored, prop === 'update');
           return stored;
+        };
+      if (prop === 'get')
+        return async (ref: Parameters<StateStore['get']>[0], options?: Parameters<StateStore['get']>[1]) => {
+          const found = await target.get(ref, options);
+          const units = Math.max(1, Math.ceil((found ? JSON.stringify(found).length : 0) / 4096));
+          const rru = options?.consistent === false ? units / 2 : units;
+          if (on.value) {
+            log.push({ kind: ref.kind, read: true, bytes: 0, wru: 0, rru });
+            reads.rru += rru;
+          }
+          return found;
         };
       if (prop === 'list')
         return async (kind: string, options?: object) => {
@@ -251,11 +267,13 @@ for (const [label, r] of [
 ] as const) {
   for (const kind of kinds(r.log)) {
     const of = r.log.filter((w) => w.kind === kind);
+    const writes = of.filter((w) => !w.read);
     rows.push({
       cluster: label,
       kind,
-      'writes/node/min': perNodeMinute(of.length),
-      'bytes/write': Math.round(of.reduce((s, w) => s + w.bytes, 0) / of.length),
+      'writes/node/min': perNodeMinute(writes.length),
+      'bytes/write': writes.length ? Math.round(writes.reduce((s, w) => s + w.bytes, 0) / writes.length) : 0,
+      'gets/node/min': perNodeMinute(of.length - writes.length),
       'WRU/node/min': perNodeMinute(of.reduce((s, w) => s + w.wru, 0)),
       'RRU/node/min': perNodeMinute(of.reduce((s, w) => s + w.rru, 0)),
     });
@@ -280,8 +298,9 @@ report('hpa-usage', rows, {
   addedWruPerNodeMinute: added.wru / NODES,
   addedRruPerNodeMinute: added.rru / NODES,
   addedDynamoUsdPerNodeMonth: monthly / NODES,
-  baselineWritesPerNodeMinute: perNodeMinute(results.without.log.length),
+  baselineWritesPerNodeMinute: perNodeMinute(results.without.log.filter((w) => !w.read).length),
   // With HPAs the schedule runs a full pass each minute (their sync period); without, only when due.
-  fullPassListRru: results.with.passRru,
-  fullPassListUsdPerMonth: results.with.passRru * PRICES.dynamoPerRru * MINUTES_PER_MONTH,
+  // Its reads: the lists (Query by bytes) and the HPA controller's gets (usage, asks).
+  fullPassRru: results.with.passRru,
+  fullPassUsdPerMonth: results.with.passRru * PRICES.dynamoPerRru * MINUTES_PER_MONTH,
 });

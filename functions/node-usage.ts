@@ -96,7 +96,8 @@ export async function storeUsage(store: StateStore, record: NodeUsage): Promise<
  * Asks `nodes` for usage until at least `now + forMs`, writing only the records whose ask ends
  * within `renewBelowMs` (so an HPA pass every 15 s writes each node's record once per few
  * minutes). A node without a record has never synced: it cannot be asked. Returns the nodes
- * asked (now reporting or about to) and, of those, the ones whose record this call wrote.
+ * asked (now reporting or about to), of those the ones whose record this call wrote, and until
+ * when each is asked (a caller that keeps it need not read the record again before then).
  */
 export async function askForUsage(
   store: StateStore,
@@ -104,9 +105,10 @@ export async function askForUsage(
   nodes: Iterable<string>,
   forMs: number,
   renewBelowMs: number,
-): Promise<{ asked: string[]; written: string[] }> {
+): Promise<{ asked: string[]; written: string[]; until: Map<string, number> }> {
   const asked: string[] = [];
   const written: string[] = [];
+  const until = new Map<string, number>();
   for (const nodeName of new Set(nodes)) {
     const ref = nodeDesiredRef(nodeName);
     const outcome = await retryOnConflict(async (conflicted) => {
@@ -114,8 +116,13 @@ export async function askForUsage(
         (conflicted as NodeDesired | undefined) ?? (await store.get<NodeDesired>(ref, { consistent: false }));
       if (!current) return 'none';
       const now = clock();
-      if ((current.spec.usageUntil ?? 0) - now >= renewBelowMs) return 'asked';
+      const asks = current.spec.usageUntil ?? 0;
+      if (asks - now >= renewBelowMs) {
+        until.set(nodeName, asks);
+        return 'asked';
+      }
       await store.update<NodeDesired>({ ...current, spec: { ...current.spec, usageUntil: now + forMs } });
+      until.set(nodeName, now + forMs);
       return 'written';
     }).catch((err) => {
       if (isNotFound(err)) return 'none';
@@ -124,7 +131,7 @@ export async function askForUsage(
     if (outcome !== 'none') asked.push(nodeName);
     if (outcome === 'written') written.push(nodeName);
   }
-  return { asked, written };
+  return { asked, written, until };
 }
 
 /** The nodes' usage records, as stored (missing ones left out). */

@@ -14,6 +14,8 @@ import { copyStats, diffStats, emptyStats, type MeterStats, type StreamRecord } 
 
 export type Trigger = 'schedule' | 'stream';
 
+const LOG_LIMIT = 20_000;
+
 export interface MappingStats {
   invocations: number;
   /** Invocations that ran a full controllers pass (the rest ran the cheap check or nothing). */
@@ -55,6 +57,33 @@ export function diffTrigger(a: TriggerStats, b: TriggerStats): TriggerStats {
   };
 }
 
+/** One finished invocation, for a window's timeline (bench/cost.ts: the rolling update's passes). */
+export interface Invocation {
+  /** When it started (Date.now()) and how long it ran, ms (not capped at the timeout). */
+  at: number;
+  ms: number;
+  kind: Trigger;
+  mapping?: string;
+  ran: boolean;
+}
+
+/** What the controllers function did between two times: how busy it was, and its passes. */
+export function busyBetween(log: readonly Invocation[], from: number, to: number, runningSince?: number) {
+  const within = log.filter((i) => i.at >= from && i.at < to);
+  const passes = within.filter((i) => i.ran);
+  const running = runningSince !== undefined && runningSince < to ? to - Math.max(from, runningSince) : 0;
+  const busyMs = within.reduce((n, i) => n + Math.min(i.ms, to - i.at), 0) + running;
+  return {
+    invocations: within.length,
+    passes: passes.length,
+    passSeconds: passes.map((i) => Math.round(i.ms / 100) / 10),
+    /** Share of the time an invocation ran (the function runs one at a time). */
+    busyShare: to > from ? busyMs / (to - from) : 0,
+    /** An invocation still running at `to` (its time is in busyShare, not in passSeconds). */
+    runningAtEnd: running > 0,
+  };
+}
+
 interface Batching {
   trigger: StreamTrigger;
   queue: StreamRecord[];
@@ -76,6 +105,10 @@ export class ControllersFunction {
    * load), so it finishes and is billed the timeout only.
    */
   timeouts = 0;
+  /** The finished invocations, oldest first (the latest LOG_LIMIT). */
+  readonly log: Invocation[] = [];
+  /** When the invocation under way started, if one is. */
+  runningSince: number | undefined;
 
   constructor(
     private readonly fn: (event: unknown, context: unknown) => Promise<unknown>,
@@ -157,13 +190,19 @@ export class ControllersFunction {
       await this.settle();
       const before = copyStats(this.tap);
       const started = performance.now();
+      const startedAt = Date.now();
+      this.runningSince = startedAt;
       let ran = false;
       try {
         ran = ((await this.fn(event, {})) as { ran?: boolean } | undefined)?.ran === true;
       } catch {
         this.errors++;
       }
-      let billed = Math.max(1, Math.ceil(performance.now() - started));
+      this.runningSince = undefined;
+      const took = performance.now() - started;
+      this.log.push({ at: startedAt, ms: took, kind, ...(mapping ? { mapping } : {}), ran });
+      if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+      let billed = Math.max(1, Math.ceil(took));
       if (billed > this.timeoutMs) {
         this.timeouts++;
         billed = this.timeoutMs;

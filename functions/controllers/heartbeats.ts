@@ -44,6 +44,11 @@ export class HeartbeatTable {
     this.seeded = true;
   }
 
+  /** A node's Lease found gone by a read (overdue.ts): nothing is left to judge it by. */
+  forget(name: string): void {
+    this.renewed.delete(name);
+  }
+
   /** A Lease written (created, renewed) or, with `deleted`, removed. Other Leases are ignored. */
   note(lease: Lease, deleted = false): void {
     if (lease.metadata.namespace !== NODE_LEASE_NAMESPACE) return;

@@ -30,7 +30,15 @@ import { cpuMillis } from '../../schemas/quantity';
 import { milliQuantity } from '../../schemas/quantity-format';
 import { isoTime } from '../../schemas/time';
 import { recordEvent } from '../events';
-import { askForUsage, HPA_DEMAND_MS, HPA_RENEW_MS, type NodeUsage, readUsage } from '../node-usage';
+import {
+  askForUsage,
+  HPA_DEMAND_MS,
+  HPA_RENEW_MS,
+  type NodeUsage,
+  readUsage,
+  USAGE_FRESH_MS,
+  usageAgeMs,
+} from '../node-usage';
 import { compileSelectorObject } from '../store/selector';
 import type { Obj } from '../store/types';
 import { type PassContext, reconcileEach } from './controller';
@@ -47,10 +55,18 @@ const COMPONENT = { component: 'horizontal-pod-autoscaler' };
 
 export interface HpaState {
   byUid: Map<string, { nextSyncAt: number; history?: HpaHistory }>;
+  /**
+   * Node name -> until when it is known to be asked for usage (its NodeDesired `usageUntil`, as
+   * this controller wrote or last read it): a node is asked again, which reads its record, only
+   * when less than HPA_RENEW_MS is left, not at every sync of every HPA (a read per target node
+   * per pass). Forgotten when the node's usage goes missing or stale, so a record that lost its
+   * ask (a node registered again) is asked again at the next pass.
+   */
+  askedUntil: Map<string, number>;
 }
 
 export function newHpaState(): HpaState {
-  return { byUid: new Map() };
+  return { byUid: new Map(), askedUntil: new Map() };
 }
 
 /** The HPA's identity across passes: its uid (a re-created HPA starts afresh). */
@@ -64,8 +80,9 @@ export async function reconcileHpas(ctx: PassContext, state: HpaState): Promise<
   const hpas = await ctx.snapshot.list<HorizontalPodAutoscaler>(HPA_KIND);
   const live = new Set(hpas.map(keyOf));
   for (const uid of state.byUid.keys()) if (!live.has(uid)) state.byUid.delete(uid);
-  if (hpas.length === 0) return;
   const now = ctx.deps.clock();
+  for (const [node, until] of state.askedUntil) if (until <= now) state.askedUntil.delete(node);
+  if (hpas.length === 0) return;
   const due = hpas.filter((h) => (state.byUid.get(keyOf(h))?.nextSyncAt ?? 0) <= now);
   // One read of each node's usage per pass, whichever HPAs share it.
   const usage = new Map<string, NodeUsage>();
@@ -140,7 +157,7 @@ async function syncHpa(
     const pods = (await ctx.snapshot.list<Pod>('Pod')).filter(
       (p) => p.metadata.namespace === ns && match(p.metadata.labels),
     );
-    const usage = await usageFor(ctx, pods, usageCache);
+    const usage = await usageFor(ctx, state, pods, usageCache);
     if (usage.firstAsk) entry.nextSyncAt = now + FIRST_USAGE_RETRY_MS;
     const proposal = await proposeReplicas(ctx, hpa, current, pods, usage.records, out, now);
     if (proposal === undefined) {
@@ -186,17 +203,29 @@ async function syncHpa(
   );
 }
 
-/** Asks the pods' nodes for usage (renewing an ask that runs out) and reads what they sent. */
+/**
+ * Asks the pods' nodes for usage (those not known to be asked for long enough: HpaState) and
+ * reads what they sent, once per node per pass.
+ */
 async function usageFor(
   ctx: PassContext,
+  state: HpaState,
   pods: Pod[],
   cache: Map<string, NodeUsage>,
 ): Promise<{ records: Map<string, NodeUsage>; firstAsk: boolean }> {
+  const now = ctx.deps.clock();
   const nodes = [...new Set(pods.map((p) => p.spec.nodeName).filter((n): n is string => Boolean(n)))];
-  const { written } = await askForUsage(ctx.deps.store, ctx.deps.clock, nodes, HPA_DEMAND_MS, HPA_RENEW_MS);
+  const due = nodes.filter((n) => (state.askedUntil.get(n) ?? 0) - now < HPA_RENEW_MS);
+  const { written, until } = await askForUsage(ctx.deps.store, ctx.deps.clock, due, HPA_DEMAND_MS, HPA_RENEW_MS);
+  for (const [n, at] of until) state.askedUntil.set(n, at);
   const unread = nodes.filter((n) => !cache.has(n));
   for (const [n, u] of await readUsage(ctx.deps.store, unread)) cache.set(n, u);
   const records = new Map(nodes.flatMap((n) => (cache.has(n) ? [[n, cache.get(n) as NodeUsage] as const] : [])));
+  // A node asked a while ago that sends nothing fresh may have lost its ask: ask it next time.
+  for (const n of nodes) {
+    const u = records.get(n);
+    if (!written.includes(n) && (!u || usageAgeMs(u, now) > USAGE_FRESH_MS)) state.askedUntil.delete(n);
+  }
   return { records, firstAsk: written.some((n) => !records.has(n)) };
 }
 

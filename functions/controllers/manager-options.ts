@@ -29,6 +29,14 @@ export interface ControllerManagerOptions {
    * a late pass, so a server too busy to take heartbeats in time does not mark their nodes NotReady.
    */
   lagProbe?: () => number;
+  /**
+   * Where renewals reach the heartbeat table late (Lambda's lease stream): a node whose renewal
+   * seen is older than this has its Lease read, and a grace about to run out is waited for
+   * (overdue.ts). The longest gap between a live agent's renewals. Unset: the table is trusted.
+   */
+  overdueAfterMs?: number;
+  /** The overdue check's wait (default a timer; tests pass their fake clock's). */
+  sleep?: (ms: number) => Promise<void>;
   /** The scheduled check runs a full pass at least this often anyway (default one hour). */
   fullResyncMs?: number;
   /** Makes load balancers for LoadBalancer Services; without one they stay pending. */

@@ -26,7 +26,7 @@
  * standby used to try only every 5 s, on top of a lease renewed to a full 15 s.)
  */
 import { randomUUID } from 'node:crypto';
-import type { Lease, Node } from '../../schemas';
+import { HPA_KIND, type Lease, type Node } from '../../schemas';
 import { findCondition } from '../../schemas/conditions';
 import type { Deps } from '../deps';
 import { trackNodeDesired } from '../node-desired';
@@ -46,6 +46,7 @@ import {
   newNodeLifecycleState,
   noteLag,
 } from './node-lifecycle';
+import { refreshOverdue } from './overdue';
 import { ClusterSnapshot } from './snapshot';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from './triggers';
 
@@ -76,6 +77,8 @@ export interface ControllerManager {
    * liveness from these instead of listing every Lease (heartbeats.ts).
    */
   noteHeartbeat(lease: Lease, deleted?: boolean): void;
+  /** True when the last scheduled check had a node whose failure it must notice (one not NotReady). */
+  watchesNodes(): boolean;
   start(): void;
   stop(): Promise<void>;
   /** Whether this manager held the lease at its last attempt. */
@@ -93,6 +96,8 @@ export function leaseTiming(leaseTtlMs: number): { retryMs: number; writtenTtlMs
   const writtenTtlMs = leaseTtlMs - retryMs;
   return { retryMs, writtenTtlMs, renewMs: Math.floor(writtenTtlMs / 3) };
 }
+
+const printKey = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 export function createControllerManager(deps: Deps, options: ControllerManagerOptions = {}): ControllerManager {
   const resyncMs = options.resyncMs ?? 10_000;
@@ -113,8 +118,14 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   let renewedAt = 0;
   let lastLook: number | undefined;
   let marker: MarkerSpec | undefined;
-  /** Node name -> fingerprint as the last pass left it: a watch event that changes none is no trigger. */
-  let nodePrints = new Map<string, string>();
+  /** The marker the last scheduled check judged by. */
+  let checked: MarkerSpec | undefined;
+  /**
+   * Node and HPA (triggers.ts) `kind/namespace/name` -> fingerprint as the last pass left it: a
+   * watch event that changes none is no trigger. Keyed by kind too: an HPA named like a Node must
+   * not be judged by the Node's fingerprint.
+   */
+  let prints = new Map<string, string>();
   /** The node Leases' renewals as last listed or seen written: what the check judges liveness by. */
   const heartbeats = new HeartbeatTable();
   let running: Promise<void> | undefined;
@@ -212,13 +223,16 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   /** Keeps what the next check and the watch filter need, and stores the marker when it changed. */
   async function remember(snapshot: ClusterSnapshot, passAt: number, wakeAt: number | null): Promise<void> {
     const nodes = await snapshot.list<Node>('Node');
-    nodePrints = new Map(nodes.map((n) => [n.metadata.name, nodeFingerprint(n)]));
+    // The HPA controller listed them in this pass: the snapshot has them, no read here.
+    const hpas = await snapshot.list<Obj>(HPA_KIND);
+    prints = new Map([...nodes, ...hpas].map((o) => [printKey(o), nodeFingerprint(o as Node)]));
     const unknownNodes = nodes
       .filter((n) => findCondition(n, 'Ready')?.status === 'Unknown')
       .map((n) => n.metadata.name);
     const next: MarkerSpec = { passAt, wakeAt, nodes: nodes.length, unknownNodes };
     const previous = marker;
     marker = next;
+    checked = next;
     // passAt alone moving is not worth a write, except to keep the full resync honest.
     if (
       previous &&
@@ -258,11 +272,23 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
   async function checkReason(fromStore: boolean): Promise<string | undefined> {
     look();
     const known = fromStore ? await readMarker(deps.store) : marker;
-    const now = deps.clock();
+    checked = known;
+    let now = deps.clock();
     let renewals: ReadonlyMap<string, number> | undefined;
     if (known && known.nodes > 0) {
-      if (heartbeats.live) renewals = heartbeats.renewals;
-      else {
+      if (heartbeats.live) {
+        // Renewals reach the table late (the lease stream): overdue ones are read, a grace about
+        // to run out is waited for (overdue.ts).
+        if (options.overdueAfterMs !== undefined) {
+          await refreshOverdue(deps.store, heartbeats, new Set(known.unknownNodes), deps.clock, {
+            overdueAfterMs: options.overdueAfterMs,
+            graceMs: lifecycle.gracePeriodMs,
+            sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+          });
+          now = deps.clock();
+        }
+        renewals = heartbeats.renewals;
+      } else {
         const leases = (await deps.store.list<Lease>('Lease', { namespace: NODE_LEASE_NAMESPACE })).items;
         renewals = new Map(leases.map((l) => [l.metadata.name, Date.parse(l.spec?.renewTime ?? '') || 0]));
       }
@@ -326,12 +352,13 @@ export function createControllerManager(deps: Deps, options: ControllerManagerOp
       for (const kind of kinds) due.written(kind);
     },
     noteHeartbeat: (lease, deleted = false) => heartbeats.note(lease, deleted),
+    watchesNodes: () => checked !== undefined && checked.nodes > checked.unknownNodes.length,
     start() {
       stopped = false;
       if (options.listCache) lists ??= new ListCache(deps.store);
       unwatch = deps.store.watch((ev) => {
         if (ev.object.kind === 'Lease') heartbeats.note(ev.object as Lease, ev.type === 'DELETED');
-        if (!triggersPass(ev.type, ev.object, nodePrints.get(ev.object.metadata.name))) return;
+        if (!triggersPass(ev.type, ev.object, prints.get(printKey(ev.object)))) return;
         pending.push(ev);
         clearTimeout(debounce);
         // Decided after the debounce, when the pass's own writes have all been noted.

@@ -15,6 +15,7 @@ import { POLLED_SYNC } from '../api/agent/modes';
 import { statusBody } from '../api/http-errors';
 import { type ApiDeps, type ApiHandler, DEFAULT_MAX_BODY_BYTES } from '../api/types';
 import { parseServiceRange } from '../cluster-ips';
+import { LeaseTick } from '../controllers/lease-tick';
 import { type ControllerManagerOptions, createControllerManager } from '../controllers/manager';
 import { IGNORED_KINDS, nodeFingerprint, triggersPass } from '../controllers/triggers';
 import type { Deps } from '../deps';
@@ -162,22 +163,37 @@ function parseBody(body: string | undefined): Obj | undefined {
  * runs the cheap check (the marker and the node Leases), and a full pass only when it is due.
  *
  * Failure detection rides on the heartbeats the syncs write anyway: the lease stream (its own event
- * source in serverless.yml, batched for a few seconds) hands every node Lease renewal to this
- * function, which notes it and runs the cheap check, now one read of the marker: a node whose
- * renewals stop is found stale within a batch window of its grace period running out, not at the
- * next minute's schedule, and an idle cluster (no nodes, no renewals) pays nothing for it.
+ * source in serverless.yml, batched for up to 6 s) hands every node Lease renewal to this
+ * function, which notes it and runs the cheap check, now one read of the marker. A node whose last
+ * renewal seen is older than the longest gap between live renewals (42 s) has its Lease read, and
+ * when its grace (48 s) runs out within the next few seconds the check waits for it (overdue.ts);
+ * every lease-stream and scheduled invocation that still watches a node writes the lease tick
+ * (lease-tick.ts), so some check comes at least every batch window whatever the nodes do. A node
+ * that stops renewing is so NotReady at its grace, 48 s after its last renewal (plus the check's
+ * own time), and an idle cluster (no nodes, no renewals, no ticks) pays nothing for it.
  */
 export function createControllersHandler(deps: Deps, options: ControllerManagerOptions = {}) {
-  // Agents poll here and renew their 50 s Leases every other sync (api/agent/modes.ts): the grace
-  // period is the lease duration.
+  // Agents poll here and renew their 48 s Leases every other sync, at most 42 s apart
+  // (api/agent/modes.ts): the grace period is the lease duration.
   const manager = createControllerManager(deps, {
     leaseTtlMs: 60_000,
     expectedIntervalMs: 60_000,
     nodeGracePeriodMs: POLLED_SYNC.leaseDurationSeconds * 1000,
+    overdueAfterMs: POLLED_SYNC.renewAfterSeconds * 1000,
     ...options,
   });
+  const tick = new LeaseTick();
+  /** The cheap check, then the tick that makes sure the next one comes (lease-tick.ts). */
+  const check = async (): Promise<boolean> => {
+    const ran = await manager.runScheduled();
+    if (manager.watchesNodes())
+      await tick
+        .write(deps.store, deps.clock())
+        .catch((err) => deps.log.warn('writing the lease tick failed', { error: String(err) }));
+    return ran;
+  };
   return middy(async (event: unknown): Promise<{ ran: boolean }> => {
-    if (isScheduleEvent(event)) return { ran: await manager.runScheduled() };
+    if (isScheduleEvent(event)) return { ran: await check() };
     if (isDynamoStreamEvent(event)) {
       let heartbeats = 0;
       for (const record of event.Records) {
@@ -192,7 +208,7 @@ export function createControllersHandler(deps: Deps, options: ControllerManagerO
         manager.noteWrites(triggering.map((r) => kindOf(r.dynamodb?.Keys?.pk?.S ?? '')));
         return { ran: await manager.runLeased() };
       }
-      if (heartbeats > 0) return { ran: await manager.runScheduled() };
+      if (heartbeats > 0) return { ran: await check() };
       return { ran: false };
     }
     throw new Error('ferry lambda controllers: expected a schedule or DynamoDB stream event');

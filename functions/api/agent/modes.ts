@@ -12,10 +12,12 @@
  * waits 25 s, reaches it: quiet syncs fall on a slot of the node's own, cadence.ts), every 2 s for a
  * minute after it moved. The Lease is renewed when it would be older than 42 s at the next sync, so
  * every other quiet sync writes it (renewals 40 s apart, and never more than 42 s, busy or quiet),
- * and lasts 50 s: a renewal has 8 s of slack (a failed sync's retries), and the Lambda
- * controllers, which use the same 50 s as node grace period and check on each 8 s batch of the
- * lease stream (functions/runtime/lambda.ts, serverless.yml), find a node NotReady within 60 s of
- * its last renewal. Why polling and not a WebSocket push channel: README, "On AWS Lambda".
+ * and lasts 48 s: a renewal has 6 s of slack beyond the longest gap (8 s beyond the usual 40 s:
+ * a failed sync's retries after 0.5, 1 and 2 s), and the Lambda controllers, which use the same
+ * 48 s as node grace period, read a Lease whose renewal is overdue (older than 42 s) and wait for
+ * its grace to run out, with a check at least every 6 s batch of the lease stream
+ * (functions/runtime/lambda.ts, controllers/overdue.ts, serverless.yml): a node is NotReady 48 s
+ * after its last renewal. Why polling and not a WebSocket push channel: README, "On AWS Lambda".
  */
 import type { AgentSyncConfig } from '../types';
 
@@ -36,7 +38,7 @@ export const HELD_SYNC: AgentSyncConfig = {
 
 export const POLLED_SYNC: AgentSyncConfig = {
   hold: false,
-  leaseDurationSeconds: 50,
+  leaseDurationSeconds: 48,
   renewAfterSeconds: 42,
   quietSyncSeconds: 20,
   busySyncSeconds: 2,

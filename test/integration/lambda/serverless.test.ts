@@ -129,13 +129,13 @@ describe('serverless.yml', () => {
     expect(ofType('AWS::Events::Rule')[0]?.Properties.ScheduleExpression).toBe('rate(1 minute)');
   });
 
-  it('hands the controllers every node Lease renewal on a second mapping, batched for at most 8 s', () => {
+  it('hands the controllers every node Lease renewal on a second mapping, batched for at most 6 s', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
     const lease = mappings.find((m) => JSON.stringify(m.Properties.FilterCriteria).includes('prefix'));
 
     expect(mappings).toHaveLength(2);
     expect(patternOf(lease)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'Lease#' }] } } } });
-    expect(lease?.Properties.MaximumBatchingWindowInSeconds).toBe(8);
+    expect(lease?.Properties.MaximumBatchingWindowInSeconds).toBe(6);
     expect(lease?.Properties.FunctionName).toEqual({ 'Fn::GetAtt': ['ControllersLambdaFunction', 'Arn'] });
     expect(lease?.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': ['StateTable', 'StreamArn'] });
     // Every Lease partition matches it, and only those (store/dynamodb-layout.ts names them).

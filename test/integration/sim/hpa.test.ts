@@ -6,16 +6,18 @@
  * it down only after the stabilization window, a cluster without HPAs writes no usage, and the
  * HPA's status says why when it cannot act.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type NodeDesired, nodeDesiredRef } from '../../../functions/node-desired';
 import { NODE_USAGE_KIND, storeUsage, usageRecord } from '../../../functions/node-usage';
-import type { Obj } from '../../../functions/store/types';
+import type { Obj, ObjectRef } from '../../../functions/store/types';
 import type { HorizontalPodAutoscaler, Pod } from '../../../schemas';
 import { deployment, Simulation } from './harness';
 
 /** Nodes reporting usage when asked: `load()` millicores shared by the ready pods of `app`. */
 class Reporters {
   readonly writes: { node: string; at: number; bytes: number }[] = [];
+  /** True while the nodes read their records (a test counting the controller's reads skips these). */
+  reading = false;
   private readonly lastAt = new Map<string, number>();
   constructor(
     private readonly sim: Simulation,
@@ -24,6 +26,15 @@ class Reporters {
   ) {}
 
   async run(): Promise<void> {
+    this.reading = true;
+    try {
+      await this.report();
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async report(): Promise<void> {
     const pods = (await this.sim.pods()).filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
     const busy = pods.filter((p) => p.metadata.labels?.app === this.app);
     for (const name of this.sim.nodes.keys()) {
@@ -152,6 +163,40 @@ describe('the HPA in a simulated cluster', () => {
     expect(new Set(steady.map((w) => w.node))).toEqual(new Set([web.spec.nodeName]));
     expect(steady.length / 10).toBeLessThanOrEqual(4);
     expect(Math.max(...steady.map((w) => w.bytes))).toBeLessThan(1024);
+  });
+
+  it("reads a target node's NodeDesired record only when its ask is due for renewal, not at every HPA sync", async () => {
+    const sim = await cluster(2);
+    await sim.apply(deployment('web', 2, { cpu: '100m' }));
+    const reporters = new Reporters(sim, 'web', () => 100);
+    await sim.apply(hpa());
+    await step(sim, reporters, 60_000);
+    const reads: number[] = [];
+    const get = sim.store.get.bind(sim.store);
+    vi.spyOn(sim.store, 'get').mockImplementation((ref: ObjectRef) => {
+      if (ref.kind === 'NodeDesired' && !reporters.reading) reads.push(sim.now);
+      return get(ref);
+    });
+    await step(sim, reporters, 300_000);
+    // 20 HPA syncs (every 15 s) over two nodes: 40 reads before; the 5-minute ask is renewed
+    // when 150 s are left, so each node's record is read about twice.
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.length).toBeLessThanOrEqual(6);
+    expect(await replicas(sim)).toBe(2);
+  });
+
+  it('asks a node again at the next pass when its record lost the ask (a node registered again)', async () => {
+    const sim = await cluster(1);
+    await sim.apply(deployment('web', 1, { cpu: '100m' }));
+    const reporters = new Reporters(sim, 'web', () => 50);
+    await sim.apply(hpa());
+    await step(sim, reporters, 60_000);
+    const ref = nodeDesiredRef('n1');
+    const desired = (await sim.store.get<NodeDesired>(ref)) as NodeDesired;
+    await sim.store.update<NodeDesired>({ ...desired, spec: { ...desired.spec, usageUntil: undefined } });
+    await step(sim, reporters, 120_000);
+    expect((await sim.store.get<NodeDesired>(ref))?.spec.usageUntil ?? 0).toBeGreaterThan(sim.now);
+    expect(reporters.writes.filter((w) => w.at > sim.now - 30_000).length).toBeGreaterThan(0);
   });
 
   it('writes no usage at all in a cluster without HPAs', async () => {

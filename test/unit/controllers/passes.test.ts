@@ -5,7 +5,7 @@ import type { Deps } from '../../../functions/deps';
 import { silentLogger } from '../../../functions/log';
 import { createControllersHandler } from '../../../functions/runtime/lambda';
 import { MemoryStore } from '../../../functions/store/memory';
-import type { StateStore } from '../../../functions/store/types';
+import type { Obj, StateStore } from '../../../functions/store/types';
 import type { Lease, Node, Pod } from '../../../schemas';
 import { makeNode } from '../../helpers/objects';
 import { deployment } from '../../integration/sim/harness';
@@ -97,6 +97,49 @@ describe('a controllers pass', () => {
     const pods = (await raw.list<Pod>('Pod')).items;
     expect(pods.filter((p) => p.spec.nodeName === 'n1')).toHaveLength(3);
     expect(lists.get('Pod')).toBe(1);
+  });
+
+  it('locally, a foreign HPA write that moves only its metrics runs no pass, a spec change does, and an HPA named like a Node is judged by its own fingerprint', async () => {
+    const now = { ms: Date.now() };
+    const { store, raw, lists } = countingStore(now);
+    await raw.create(makeNode('n1'));
+    await heartbeat(raw, 'n1', now.ms);
+    await raw.create(deployment('web', 1));
+    await raw.create({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'n1', namespace: 'default' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        minReplicas: 1,
+        maxReplicas: 3,
+      },
+    } as Obj);
+    const manager = createControllerManager(
+      { store, clock: () => now.ms, log: silentLogger },
+      { resyncMs: 60_000, debounceMs: 5 },
+    );
+    manager.start();
+    await new Promise((r) => setTimeout(r, 400));
+    const ref = { kind: 'HorizontalPodAutoscaler', namespace: 'default', name: 'n1' };
+    const passes = () => lists.get('Pod') ?? 0;
+    lists.clear();
+
+    const hpa = (await raw.get<Obj & { status?: Record<string, unknown>; spec: object }>(ref)) as Obj & {
+      status?: Record<string, unknown>;
+      spec: object;
+    };
+    await raw.update({ ...hpa, status: { ...hpa.status, currentMetrics: [] } });
+    await new Promise((r) => setTimeout(r, 200));
+    const afterStatus = passes();
+    const moved = (await raw.get<typeof hpa>(ref)) as typeof hpa;
+    await raw.update({ ...moved, spec: { ...moved.spec, maxReplicas: 4 } });
+    await new Promise((r) => setTimeout(r, 200));
+    const afterSpec = passes();
+    await manager.stop();
+
+    expect(afterStatus).toBe(0);
+    expect(afterSpec).toBe(1);
   });
 
   it("an idle empty cluster's scheduled check costs one small read and runs no pass", async () => {
