@@ -138,13 +138,14 @@ export class Agent {
     // Held by a server that holds (its answers set no poll interval): ask it to answer now, so the
     // report goes out on this connection instead of a new one (api/agent/desired.ts
     // releaseHeldSyncs: a server accepts one new connection per event-loop turn). If it held
-    // nothing yet, or cannot be asked, cut the call as before.
+    // nothing yet, it keeps the wake for the sync on its way (`kept`); only if it did neither, or
+    // cannot be asked, cut the call as before.
     if (this.serverHolds) {
       this.wakingFor = held;
       Promise.resolve()
         .then(() => this.client.wake())
         .then((r) => {
-          if (r.released === 0) held.abort();
+          if (r.released === 0 && !r.kept) held.abort();
         })
         .catch(() => held.abort());
       return;

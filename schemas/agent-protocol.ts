@@ -367,4 +367,9 @@ export interface IngressCert {
 /** `/agent/v1/wake`: how many of the node's held syncs were answered (0: none was held; cut instead). */
 export interface WakeResponse {
   released: number;
+  /**
+   * None was held, but the server keeps the wake: the node's next held sync (the one on its way,
+   * not yet read) is answered at once, so the agent need not cut it. Absent: cut (older servers).
+   */
+  kept?: boolean;
 }

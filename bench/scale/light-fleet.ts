@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createBackoff, sleep } from '../../agent/backoff';
-import type { RegisterResponse } from '../../schemas/agent-protocol';
+import type { RegisterResponse, WakeResponse } from '../../schemas/agent-protocol';
 import type { SyncTimings } from '../lib/agents';
 import { readSyncAnswer } from './light-answer';
 import { type Call, LightHttp } from './light-http';
@@ -139,13 +139,14 @@ async function runNode(
     const timer =
       dueIn < waitMs
         ? setTimeout(() => {
-            // As the agent's wake(): the server answers the held call now, on its connection;
-            // cut it (a new connection next) only when the server held nothing.
+            // As the agent's wake(): the server answers the held call now, on its connection (or
+            // keeps the wake for it, when it is still on its way); cut it (a new connection
+            // next) only when the server did neither.
             http
               .post(WAKE, node.token, '{}', 0, 5_000)
               .answer.then((r) => {
-                if (r.status !== 200 || (JSON.parse(r.text()) as { released?: number }).released === 0)
-                  throw new Error();
+                const woke = r.status === 200 ? (JSON.parse(r.text()) as WakeResponse) : undefined;
+                if (!woke || (woke.released === 0 && !woke.kept)) throw new Error();
                 timings.woken++;
               })
               .catch(() => {
