@@ -155,6 +155,12 @@ export interface SyncResponse {
   /** When the node's Lease was last renewed (server clock, ms). */
   leaseRenewedAt: number;
   /**
+   * Holding runtimes with many nodes: if this server goes away, wait a random time up to this
+   * many seconds before the first call to it again, so its agents do not all reconnect at once
+   * when it restarts (it accepts so many connections a second). Absent: retry as usual.
+   */
+  reconnectSpreadSeconds?: number;
+  /**
    * Polling runtimes (Lambda): the server did not hold the call; call again after this many
    * seconds (shorter right after a change), or at once to report a status change.
    */

@@ -129,6 +129,21 @@ export function waitForDesired(
   });
 }
 
+/** Reconnects a second a restarted server takes in comfortably (http-server.ts: 16 accept handles, a busy loop's 60+ turns). */
+const RECONNECTS_PER_SECOND = 1_000;
+/** At most: well inside the Lease (10 s, modes.ts), so a spread reconnect never costs a node its Ready. */
+const MAX_RECONNECT_SPREAD_SECONDS = 5;
+
+/**
+ * Over how long this server's agents should spread their reconnects if it goes away (a restart
+ * drops every held sync at once): one second a thousand of the nodes holding a sync now, at most
+ * 5 s; nothing under 100 nodes, where all of them reconnecting at once is no burst.
+ */
+export function reconnectSpreadSeconds(deps: Deps): number | undefined {
+  const spread = Math.min(MAX_RECONNECT_SPREAD_SECONDS, waitingOf(deps).byNode.size / RECONNECTS_PER_SECOND);
+  return spread >= 0.1 ? Math.round(spread * 10) / 10 : undefined;
+}
+
 /**
  * How long a wake that found no held sync is kept for the node's next one. The agent asks only
  * while a held sync of its is in flight, so the next hold is that sync, late in reaching the
