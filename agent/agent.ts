@@ -30,7 +30,7 @@ import type {
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
 import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
-import { createBackoff, sleep } from './backoff';
+import { createBackoff, reconnectDelayMs, sleep } from './backoff';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
 import type { StreamSocket } from './exec/dial';
@@ -103,6 +103,8 @@ export class Agent {
   private readonly routes = new Map<string, ServiceRoute>();
   /** When the server polls rather than holds (Lambda): wait this long before the next sync. */
   private nextSyncAfterMs = 0;
+  /** Over how long the first reconnect to a server that went away is spread (its last answer's ask). */
+  private reconnectSpreadMs = 0;
   private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
@@ -138,13 +140,14 @@ export class Agent {
     // Held by a server that holds (its answers set no poll interval): ask it to answer now, so the
     // report goes out on this connection instead of a new one (api/agent/desired.ts
     // releaseHeldSyncs: a server accepts one new connection per event-loop turn). If it held
-    // nothing yet, or cannot be asked, cut the call as before.
+    // nothing yet, it keeps the wake for the sync on its way (`kept`); only if it did neither, or
+    // cannot be asked, cut the call as before.
     if (this.serverHolds) {
       this.wakingFor = held;
       Promise.resolve()
         .then(() => this.client.wake())
         .then((r) => {
-          if (r.released === 0) held.abort();
+          if (r.released === 0 && !r.kept) held.abort();
         })
         .catch(() => held.abort());
       return;
@@ -212,7 +215,10 @@ export class Agent {
             attempt: backoff.attempts,
           });
         }
-        await sleep(backoff.next(), this.abort.signal);
+        // The server gone (a restart drops every node's held sync at once): the first retry is
+        // spread over the window it asked for, so its agents do not all reconnect in one second.
+        const first = backoff.attempts === 0 && err instanceof ApiUnreachableError;
+        await sleep(reconnectDelayMs(backoff.next(), this.reconnectSpreadMs, first), this.abort.signal);
       }
     }
   }
@@ -318,6 +324,7 @@ export class Agent {
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
     this.serverHolds = res.syncAfterSeconds === undefined;
+    this.reconnectSpreadMs = (res.reconnectSpreadSeconds ?? 0) * 1000;
     // Usage newly asked for: the first report goes out at once, not a poll interval later.
     if (res.usage && !this.usageWanted && this.usage) this.nextSyncAfterMs = 0;
     this.usageWanted = res.usage;

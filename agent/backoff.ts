@@ -26,6 +26,22 @@ export function createBackoff(baseMs: number, maxMs: number, random: () => numbe
   };
 }
 
+/**
+ * The wait before calling a control plane that went away again. The first retry after a
+ * success is spread uniformly over `spreadMs` (what the server last asked: its agents reconnecting
+ * all at once after a restart would overflow its accept queue) when that is longer than the
+ * back-off's own; later ones follow the back-off alone.
+ */
+export function reconnectDelayMs(
+  backoffMs: number,
+  spreadMs: number,
+  firstFailure: boolean,
+  random: () => number = Math.random,
+): number {
+  if (!firstFailure || spreadMs <= 0) return backoffMs;
+  return Math.max(backoffMs, Math.floor(random() * spreadMs));
+}
+
 /** Kubernetes' container restart back-off: 10 s doubling to 5 min, reset after 10 min of running. */
 export function crashLoopDelayMs(restartCount: number, baseMs = 10_000, maxMs = 300_000): number {
   if (restartCount <= 0) return 0;

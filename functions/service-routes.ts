@@ -253,6 +253,15 @@ function pruneTombstones(spec: RouteIndexSpec): void {
   }
 }
 
+/**
+ * Records written per batch of the fan-out. Routes are the whole cluster's (every node proxies
+ * every Service, as kube-proxy), so every route change moves every node's record: one batch of
+ * 5,000 (one SQLite transaction, about 0.3 s) held the event loop, and with it the accepting of
+ * connections and the answering of syncs. Batches of 500 with a yield between keep each turn
+ * short; a record moves only forward (bumpNodes), so batches of two fan-outs can interleave.
+ */
+export const FAN_OUT_BATCH = 500;
+
 /** Every node's record to the index's sequence (one write per node and route change), then the mark. */
 async function fanOut(deps: Deps, index: RouteIndex): Promise<void> {
   const store = untracked(deps.store);
@@ -261,16 +270,20 @@ async function fanOut(deps: Deps, index: RouteIndex): Promise<void> {
   // sync then read the moved index (functions/api/agent/routes.ts), so it cannot be left behind.
   const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
   const behind = records.filter((r) => Number(r.spec.routes || '0') < index.spec.seq);
-  // One batch (one transaction on SQLite) for thousands of nodes; those bumped meanwhile retry one by one.
-  const results = await store.writeBatch(
-    behind.map((r) => ({ op: 'update' as const, object: { ...r, spec: { ...r.spec, routes: seq } } })),
-  );
+  // Those bumped meanwhile (a conflict) retry one by one.
   const retry = new Map<string, Set<Section>>();
-  results.forEach((r, i) => {
-    if (r.ok) return;
-    if (!isConflict(r.error) && !isNotFound(r.error)) throw r.error;
-    if (isConflict(r.error)) retry.set(behind[i]?.metadata.name as string, new Set(['routes']));
-  });
+  for (let start = 0; start < behind.length; start += FAN_OUT_BATCH) {
+    if (start > 0) await new Promise((r) => setImmediate(r));
+    const batch = behind.slice(start, start + FAN_OUT_BATCH);
+    const results = await store.writeBatch(
+      batch.map((r) => ({ op: 'update' as const, object: { ...r, spec: { ...r.spec, routes: seq } } })),
+    );
+    results.forEach((r, i) => {
+      if (r.ok) return;
+      if (!isConflict(r.error) && !isNotFound(r.error)) throw r.error;
+      if (isConflict(r.error)) retry.set(batch[i]?.metadata.name as string, new Set(['routes']));
+    });
+  }
   await bumpNodes(store, deps.clock, retry, seq);
   try {
     await store.update<RouteIndex>({ ...index, spec: { ...index.spec, fannedOut: index.spec.seq } });

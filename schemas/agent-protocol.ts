@@ -155,6 +155,12 @@ export interface SyncResponse {
   /** When the node's Lease was last renewed (server clock, ms). */
   leaseRenewedAt: number;
   /**
+   * Holding runtimes with many nodes: if this server goes away, wait a random time up to this
+   * many seconds before the first call to it again, so its agents do not all reconnect at once
+   * when it restarts (it accepts so many connections a second). Absent: retry as usual.
+   */
+  reconnectSpreadSeconds?: number;
+  /**
    * Polling runtimes (Lambda): the server did not hold the call; call again after this many
    * seconds (shorter right after a change), or at once to report a status change.
    */
@@ -386,4 +392,9 @@ export interface IngressCert {
 /** `/agent/v1/wake`: how many of the node's held syncs were answered (0: none was held; cut instead). */
 export interface WakeResponse {
   released: number;
+  /**
+   * None was held, but the server keeps the wake: the node's next held sync (the one on its way,
+   * not yet read) is answered at once, so the agent need not cut it. Absent: cut (older servers).
+   */
+  kept?: boolean;
 }

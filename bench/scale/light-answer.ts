@@ -4,8 +4,8 @@
  * sends next, and the rest can be large: a route change sends every node the routes of every
  * Service whose endpoints moved (hundreds of KB at 1,000 nodes), which the real agent parses for
  * its proxy and a simulator does not need. So an answer is read from its head (and tail) when the
- * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt
- * first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
+ * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt and
+ * reconnectSpreadSeconds first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
  * bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
  * orders its keys differently costs the simulator more, never a wrong reading.
  */
@@ -19,6 +19,7 @@ export interface LightAnswer {
   leaseRenewedAt: number;
   nodeStatusUpdateSeconds: number;
   syncAfterSeconds?: number;
+  reconnectSpreadSeconds?: number;
   pods?: Record<string, unknown>[];
 }
 
@@ -26,7 +27,7 @@ export interface LightAnswer {
 const HEAD_BYTES = 1024;
 const NUMBER = '(\\d+(?:\\.\\d+)?)';
 const HEAD = new RegExp(
-  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(,"pods":)?`,
+  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(,"pods":)?`,
 );
 const TAIL = new RegExp(`,"syncAfterSeconds":${NUMBER}\\}$`);
 
@@ -37,6 +38,7 @@ export function fromResponse(res: SyncResponse): LightAnswer {
     leaseRenewedAt: res.leaseRenewedAt,
     nodeStatusUpdateSeconds: res.nodeStatusUpdateSeconds,
     ...(res.syncAfterSeconds !== undefined ? { syncAfterSeconds: res.syncAfterSeconds } : {}),
+    ...(res.reconnectSpreadSeconds !== undefined ? { reconnectSpreadSeconds: res.reconnectSpreadSeconds } : {}),
     ...(res.pods ? { pods: res.pods } : {}),
   };
 }
@@ -72,7 +74,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
   const whole = () => ({ answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true });
   if (!head) return whole();
   let pods: Record<string, unknown>[] | undefined;
-  if (head[4]) {
+  if (head[5]) {
     // The head is ASCII up to here (versions are hashes and numbers): its length is its byte count.
     const bytes = answer.bytes();
     const start = Buffer.byteLength(head[0]);
@@ -93,6 +95,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
       versions: JSON.parse(versionsJson) as SyncResponse['versions'],
       nodeStatusUpdateSeconds: Number(head[2]),
       leaseRenewedAt: Number(head[3]),
+      ...(head[4] !== undefined ? { reconnectSpreadSeconds: Number(head[4]) } : {}),
       ...(after ? { syncAfterSeconds: Number(after[1]) } : {}),
       ...(pods ? { pods } : {}),
     },

@@ -6,8 +6,8 @@
  * times the real agent's (the same SyncTimings), so the bench reads both fleets alike.
  */
 import { performance } from 'node:perf_hooks';
-import { createBackoff, sleep } from '../../agent/backoff';
-import type { RegisterResponse } from '../../schemas/agent-protocol';
+import { createBackoff, reconnectDelayMs, sleep } from '../../agent/backoff';
+import type { RegisterResponse, WakeResponse } from '../../schemas/agent-protocol';
 import type { SyncTimings } from '../lib/agents';
 import { readSyncAnswer } from './light-answer';
 import { type Call, LightHttp } from './light-http';
@@ -113,9 +113,11 @@ async function runNode(
   stopped: { now: boolean },
 ): Promise<void> {
   let backoff: ReturnType<typeof createBackoff> | undefined;
-  const retry = async () => {
+  /** As the agent: `unreachable` (no answer, or a 5xx) spreads the first retry over what the server asked. */
+  const retry = async (unreachable = false) => {
     backoff ??= createBackoff(500, 15_000);
-    await sleep(backoff.next());
+    const first = backoff.attempts === 0 && unreachable;
+    await sleep(reconnectDelayMs(backoff.next(), node.reconnectSpreadMs, first));
   };
   while (!stopped.now && !node.token) {
     try {
@@ -139,13 +141,14 @@ async function runNode(
     const timer =
       dueIn < waitMs
         ? setTimeout(() => {
-            // As the agent's wake(): the server answers the held call now, on its connection;
-            // cut it (a new connection next) only when the server held nothing.
+            // As the agent's wake(): the server answers the held call now, on its connection (or
+            // keeps the wake for it, when it is still on its way); cut it (a new connection
+            // next) only when the server did neither.
             http
               .post(WAKE, node.token, '{}', 0, 5_000)
               .answer.then((r) => {
-                if (r.status !== 200 || (JSON.parse(r.text()) as { released?: number }).released === 0)
-                  throw new Error();
+                const woke = r.status === 200 ? (JSON.parse(r.text()) as WakeResponse) : undefined;
+                if (!woke || (woke.released === 0 && !woke.kept)) throw new Error();
                 timings.woken++;
               })
               .catch(() => {
@@ -161,7 +164,7 @@ async function runNode(
         node.token = '';
         return runNode(node, http, bootstrapToken, timings, stopped);
       }
-      if (res.status < 200 || res.status >= 300) throw new Error(`sync: ${res.status}`);
+      if (res.status < 200 || res.status >= 300) throw new SyncRefused(res.status);
       const ms = performance.now() - started;
       const { answer, parsed } = readSyncAnswer(res);
       timings.count++;
@@ -176,7 +179,7 @@ async function runNode(
       node.answered(answer, Date.now());
       backoff?.reset();
       if (node.syncAfterMs > 0) await sleep(Math.min(node.syncAfterMs, node.reportDueIn(Date.now())));
-    } catch {
+    } catch (err) {
       if (timer) clearTimeout(timer);
       if (stopped.now) return;
       if (cutting) {
@@ -188,7 +191,14 @@ async function runNode(
       // A sync that failed took at least this long: left out, the slowest would not count.
       if (timings.recording && waitMs === 0) timings.latencies.push(performance.now() - started);
       node.failed();
-      await retry();
+      await retry(!(err instanceof SyncRefused) || err.status >= 500);
     }
+  }
+}
+
+/** A sync the server answered with an error status (a 5xx counts as unreachable, as the agent's client has it). */
+class SyncRefused extends Error {
+  constructor(readonly status: number) {
+    super(`sync: ${status}`);
   }
 }

@@ -47,6 +47,8 @@ export class LightNode {
   private statusEveryMs = 300_000;
   /** Polled servers: the interval the last answer named. */
   syncAfterMs = 0;
+  /** As the agent: over how long its first reconnect to a server that went away is spread. */
+  reconnectSpreadMs = 0;
   private readonly pods = new Map<string, PodEntry>();
   /** What the sync in flight carries, settled by answered() or failed(). */
   private inFlight: { uids: string[]; terminated: string[]; status: boolean } | undefined;
@@ -121,6 +123,7 @@ export class LightNode {
     this.statusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     if (sent?.status) this.statusDueAt = now + this.statusEveryMs;
     this.syncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
+    this.reconnectSpreadMs = (res.reconnectSpreadSeconds ?? 0) * 1000;
     if (res.pods) this.takePods(res.pods, now);
     const { routes, ingress } = res.versions;
     this.routesAndIngress = {

@@ -52,7 +52,7 @@ async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promi
 
 /** The calling node's held syncs answered now (agent/desired.ts `releaseHeldSyncs`); the body is ignored. */
 async function wake(deps: ApiDeps, _req: ApiRequest, principal: Principal): Promise<ApiResponse> {
-  const answer: WakeResponse = { released: releaseHeldSyncs(deps, principal.nodeName as string) };
+  const answer: WakeResponse = releaseHeldSyncs(deps, principal.nodeName as string);
   return jsonResponse(200, answer);
 }
 

@@ -6,18 +6,21 @@
  * Slow clients are bounded: headers must arrive within 10 s and a whole request (body included)
  * within 30 s (Node's defaults are 60 s and 300 s), a body that stops arriving is cut at its own
  * deadline (408, connection closed), idle keep-alive connections close after 15 s, and at most
- * 2,048 connections are open at once (the rest are refused by the kernel's backlog, not by
- * answering). These bound how a request is *received*: a watch or an agent's long-poll is a long
- * response to a short request, and is not cut.
+ * `maxConnections` are open at once (the ones past it are closed as they are accepted). These
+ * bound how a request is *received*: a watch or an agent's long-poll is a long response to a short
+ * request, and is not cut. Connections are accepted on several handles of the one listening
+ * socket (accept-handles.ts), so a burst of agents connecting does not wait on the loop's turns.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { statusBody } from '../api/http-errors';
 import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
 import { apiRequestHead } from './api-request';
+import { addAcceptHandles } from './accept-handles';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -42,10 +45,12 @@ export interface ServerLimits {
   bodyMs: number;
   /** An idle keep-alive connection closes after this. */
   keepAliveMs: number;
-  /** Open connections at most (watches and long-polls hold one each). */
+  /** Open connections at most (watches and long-polls hold one each); kept under the file limit (connectionLimit). */
   maxConnections: number;
   /** Connections the kernel queues before the server accepts them (capped by net.core.somaxconn). */
   listenBacklog: number;
+  /** Handles accepting on the listening socket besides the server's own (each accepts one connection a loop turn). */
+  extraAcceptHandles: number;
 }
 
 export const SERVER_LIMITS: ServerLimits = {
@@ -54,17 +59,45 @@ export const SERVER_LIMITS: ServerLimits = {
   bodyMs: 20_000,
   // Above a typical client's reuse window, below the 65 s that suits only a load balancer in front.
   keepAliveMs: 15_000,
-  // Every node holds one (its held sync) and the issue 12 goal is 5,000 nodes: room for them and
-  // for watches, far below the process's file limit.
-  maxConnections: 8_192,
+  // Every agent keeps two (its held sync, and the one its reports and wakes go on while the sync
+  // is held) and the issue 12 goal is 5,000 nodes: 10,000, with room for watches, kubectl and
+  // exec streams. Past the limit Node closes each new connection as it accepts it, and the
+  // agent's retry is another one: at 8,192 the 5,000-node bench churned. Capped below the
+  // process's file limit (connectionLimit), so SQLite and logs can still open files.
+  maxConnections: 16_384,
   // Node's default is 511: agents reconnecting at once (each cut held sync is a new connection)
   // overflowed it at 1,000 nodes, and a dropped SYN is resent only after 1, 3, 7, 15 s.
   listenBacklog: 4_096,
+  // A busy loop turns 2-50 times a second: 15 more handles accept 16 connections a turn, enough
+  // for thousands of agents reconnecting within seconds; one more fd and poll entry each.
+  extraAcceptHandles: 15,
 };
+
+/** Descriptors kept for everything but connections (the store's files, logs, child pipes). */
+const FD_RESERVE = 1_024;
+
+/** `wanted`, or less where the process's open-file limit (Linux: /proc/self/limits) leaves less room. */
+export function connectionLimit(wanted: number, limitsText = readLimits()): number {
+  const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limitsText)?.[1];
+  if (soft === undefined || soft === 'unlimited') return wanted;
+  return Math.min(wanted, Math.max(64, Number(soft) - FD_RESERVE));
+}
+
+function readLimits(): string {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export interface ApiServer {
   url: string;
   port: number;
+  /** Resolves with how many handles accept connections once the extra ones are in. */
+  acceptHandles: Promise<number>;
+  /** Connections open now (counted against maxConnections). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -86,7 +119,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server: Server = options.tls
     ? createTlsServer({ ...http, cert: options.tls.cert, key: options.tls.key }, onRequest)
     : createServer(http, onRequest);
-  server.maxConnections = limits.maxConnections;
+  // Counted here rather than by Node's server.maxConnections: sockets accepted on the extra
+  // handles reach the server as 'connection' events, which Node's own count does not see.
+  const maxConnections = connectionLimit(limits.maxConnections);
+  let open = 0;
+  server.prependListener('connection', (socket: Socket) => {
+    if (open >= maxConnections) {
+      socket.destroy();
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (options.upgrade) options.upgrade(req, socket, head);
     else socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -95,12 +139,23 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     server.once('error', reject);
     server.listen({ port: options.port, host: options.host, backlog: limits.listenBacklog }, () => resolve());
   });
+  const extra = addAcceptHandles(
+    server,
+    limits.extraAcceptHandles,
+    limits.listenBacklog,
+    (socket) => server.emit('connection', socket),
+    options.log,
+  );
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
+    /** How many handles accept (the server's own and the copies that arrived). */
+    acceptHandles: extra.ready.then((n) => n + 1),
+    openConnections: () => open,
     async close() {
+      extra.close();
       await closeServer(server);
       // Handlers still running (a long-poll woken by its client going away) finish before the
       // caller closes the store under them.

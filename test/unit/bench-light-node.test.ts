@@ -192,6 +192,19 @@ describe('reading a sync answer', () => {
     expect(read.answer).toEqual(fromResponse(res));
   });
 
+  it('reads the reconnect spread from the head, before the pods, as parsing whole does', () => {
+    // prepare: the server's order (functions/api/agent/sync.ts): the spread right after the Lease
+    const res = answer({ reconnectSpreadSeconds: 4.5, pods: [pod('a')], routes: { full: true, services: [] } });
+
+    // act
+    const read = readSyncAnswer(encode(res, 30));
+
+    // assess
+    expect(read.parsed).toBe(false);
+    expect(read.answer).toEqual(fromResponse(res));
+    expect(read.answer.reconnectSpreadSeconds).toBe(4.5);
+  });
+
   it('parses whole an answer whose keys come in another order', () => {
     // prepare
     const reordered = { leaseRenewedAt: T, versions: VERSIONS, nodeStatusUpdateSeconds: 300, pods: [pod('a')] };

@@ -37,6 +37,8 @@ interface Waiter {
 
 interface Waiting {
   byNode: Map<string, Set<Waiter>>;
+  /** Wakes that found no held sync, by node (server clock, ms): the node's next hold answers at once. */
+  wokenAt: Map<string, number>;
   /** When each node was last answered with something that moved (server clock, ms). */
   answeredAt: Map<string, number>;
   unwatch: () => void;
@@ -57,7 +59,7 @@ function waitingOf(deps: Deps): Waiting {
       if (ev.object.kind !== NODE_DESIRED_KIND) return;
       for (const w of [...(byNode.get(ev.object.metadata.name) ?? [])]) w.moved(ev.object as NodeDesired);
     });
-    entry = { byNode, answeredAt: new Map(), unwatch };
+    entry = { byNode, wokenAt: new Map(), answeredAt: new Map(), unwatch };
     waiting.set(key, entry);
   }
   return entry;
@@ -87,6 +89,13 @@ export function waitForDesired(
   held?: Partial<SyncVersions>,
 ): Promise<boolean> {
   const entry = waitingOf(deps);
+  // Woken before this hold reached here (the wake overtook the sync on the agent's other
+  // connection): answer now, as the release would have.
+  const woken = entry.wokenAt.get(nodeName);
+  if (woken !== undefined) {
+    entry.wokenAt.delete(nodeName);
+    if (deps.clock() - woken <= WAKE_KEPT_MS) return Promise.resolve(false);
+  }
   return new Promise<boolean>((resolve) => {
     let due: number | undefined;
     let wake: NodeJS.Timeout | undefined;
@@ -120,15 +129,48 @@ export function waitForDesired(
   });
 }
 
+/** Reconnects a second a restarted server takes in comfortably (http-server.ts: 16 accept handles, a busy loop's 60+ turns). */
+const RECONNECTS_PER_SECOND = 1_000;
+/** At most: well inside the Lease (10 s, modes.ts), so a spread reconnect never costs a node its Ready. */
+const MAX_RECONNECT_SPREAD_SECONDS = 5;
+
+/**
+ * Over how long this server's agents should spread their reconnects if it goes away (a restart
+ * drops every held sync at once): one second a thousand of the nodes holding a sync now, at most
+ * 5 s; nothing under 100 nodes, where all of them reconnecting at once is no burst.
+ */
+export function reconnectSpreadSeconds(deps: Deps): number | undefined {
+  const spread = Math.min(MAX_RECONNECT_SPREAD_SECONDS, waitingOf(deps).byNode.size / RECONNECTS_PER_SECOND);
+  return spread >= 0.1 ? Math.round(spread * 10) / 10 : undefined;
+}
+
+/**
+ * How long a wake that found no held sync is kept for the node's next one. The agent asks only
+ * while a held sync of its is in flight, so the next hold is that sync, late in reaching the
+ * server: within its client's timeout (the hold and 15 s). Kept longer it would only answer one
+ * later quiet sync early (a wake that crossed its sync's answer), which costs one round trip.
+ */
+export const WAKE_KEPT_MS = 15_000;
+
 /**
  * Answers the node's held syncs now, with whatever moved (usually nothing), so the agent can send
  * a report on the connection it already has. An agent that must report while its sync is held
  * asks for this (`/agent/v1/wake`) instead of cutting the call: a cut closes the connection, and
  * Node accepts one new connection per event-loop turn, so at 1,000 nodes the connections the cuts
- * opened waited seconds in the listen queue. How many were held: 0 tells the agent to cut instead.
+ * opened waited seconds in the listen queue. When none is held yet (the sync is still on its way,
+ * 509 cuts a minute at 1,000 nodes before this), the wake is kept for the node's next hold, which
+ * then answers at once: `kept` tells the agent not to cut.
  */
-export function releaseHeldSyncs(deps: Deps, nodeName: string): number {
-  const held = [...(waitingOf(deps).byNode.get(nodeName) ?? [])];
+export function releaseHeldSyncs(deps: Deps, nodeName: string): { released: number; kept: boolean } {
+  const entry = waitingOf(deps);
+  const held = [...(entry.byNode.get(nodeName) ?? [])];
   for (const w of held) w.release();
-  return held.length;
+  if (held.length > 0) return { released: held.length, kept: false };
+  const now = deps.clock();
+  // Bounded: wakes older than they are kept are dropped once the map outgrows the holds.
+  if (entry.wokenAt.size > Math.max(1_000, entry.byNode.size)) {
+    for (const [n, t] of entry.wokenAt) if (now - t > WAKE_KEPT_MS) entry.wokenAt.delete(n);
+  }
+  entry.wokenAt.set(nodeName, now);
+  return { released: 0, kept: true };
 }

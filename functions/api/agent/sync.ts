@@ -20,7 +20,7 @@ import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
 import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
-import { noteAnswered, readDesired, waitForDesired } from './desired';
+import { noteAnswered, readDesired, reconnectSpreadSeconds, waitForDesired } from './desired';
 import { suspectDisconnect } from './disconnect';
 import { ingressMoved, readIngress } from './ingress';
 import { heartbeat } from './lease';
@@ -107,10 +107,13 @@ async function answerSync(
     }
   }
 
+  const spread = mode.hold ? reconnectSpreadSeconds(deps) : undefined;
   const res: SyncResponse = {
     versions: { ...(held as Partial<SyncVersions>), ...pick(desired) } as SyncVersions,
     nodeStatusUpdateSeconds: mode.nodeStatusUpdateSeconds,
     leaseRenewedAt,
+    // Many agents holding: they spread their reconnects should this server restart (desired.ts).
+    ...(spread !== undefined ? { reconnectSpreadSeconds: spread } : {}),
   };
   const usage = usageWanted(desired, deps.clock());
   if (usage) res.usage = usage;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Agent, type PodSink } from '../../../agent/agent';
 import type { AgentApiClient } from '../../../agent/api-client';
 import type { AgentConfig } from '../../../agent/config';
-import type { PodRef, SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
+import type { PodRef, SyncRequest, SyncResponse, WakeResponse } from '../../../schemas/agent-protocol';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
 const config = {
@@ -26,13 +26,27 @@ class ScriptedClient {
   syncAfterSeconds: number | undefined;
   /** Extra fields of each answer in turn. */
   script: Partial<SyncResponse>[] = [];
+  /** What `/agent/v1/wake` answers (undefined: the call fails); a release or a kept wake answers the hold. */
+  wakeAnswer: WakeResponse | undefined;
+  cuts = 0;
+  private answerHeld: (() => void) | undefined;
+  async wake(): Promise<WakeResponse> {
+    if (!this.wakeAnswer) throw new Error('no wake here');
+    if (this.wakeAnswer.released > 0 || this.wakeAnswer.kept) setTimeout(() => this.answerHeld?.(), 20);
+    return this.wakeAnswer;
+  }
   async sync(req: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
     this.calls.push({ req, at: Date.now() });
     if (req.waitSeconds) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, (req.waitSeconds ?? 0) * 1000);
+        this.answerHeld = () => {
+          clearTimeout(timer);
+          resolve();
+        };
         signal?.addEventListener('abort', () => {
           clearTimeout(timer);
+          this.cuts++;
           reject(new Error('aborted'));
         });
       });
@@ -62,8 +76,9 @@ class ScriptedPods implements PodSink {
   terminated(): PodRef[] {
     return [];
   }
-  markReported(): void {
-    this.statuses = [];
+  markReported(reported: { pod: PodRef; status: Record<string, unknown> }[]): void {
+    // Only what that sync carried: a change that came while it was held is still to report.
+    this.statuses = this.statuses.filter((s) => !reported.includes(s));
   }
   markAllUnreported(): void {}
   async runtimeHealthy() {
@@ -134,6 +149,42 @@ describe('agent sync loop', () => {
     const report = client.calls[2];
     expect(report?.req.podStatuses).toEqual([{ pod: POD, status: { phase: 'Running' } }]);
     expect((report?.at ?? Number.POSITIVE_INFINITY) - changedAt).toBeLessThan(1000);
+  });
+
+  it('asks a holding server to answer its held sync, and does not cut it when the server kept the wake for it', async () => {
+    // prepare: the server held nothing yet (the sync is on its way) but keeps the wake
+    const { client, pods, agent } = setup();
+    client.wakeAnswer = { released: 0, kept: true };
+    await agent.syncOnce();
+    const held = agent.syncOnce();
+    await new Promise((r) => setTimeout(r, 50));
+
+    // act
+    const changedAt = Date.now();
+    pods.changed({ phase: 'Running' });
+    await held;
+    await agent.syncOnce();
+
+    // assess: answered, not cut (no new connection), and the report went out at once
+    expect(client.cuts).toBe(0);
+    expect(client.calls.map((c) => c.req.waitSeconds)).toEqual([0, 5, 0]);
+    expect((client.calls[2]?.at ?? Number.POSITIVE_INFINITY) - changedAt).toBeLessThan(1000);
+  });
+
+  it('cuts its held sync when the server neither held nor kept the wake (an older server)', async () => {
+    // prepare
+    const { client, pods, agent } = setup();
+    client.wakeAnswer = { released: 0 };
+    await agent.syncOnce();
+    const held = agent.syncOnce();
+    await new Promise((r) => setTimeout(r, 50));
+
+    // act
+    pods.changed({ phase: 'Running' });
+    await held;
+
+    // assess
+    expect(client.cuts).toBe(1);
   });
 
   it('waits the interval a polling server names, and cuts the wait short when a pod status changes', async () => {

@@ -23,22 +23,32 @@ describe('agent protocol: a node asks for its held sync to be answered', () => {
 
     // assert
     expect(wake.status).toBe(200);
-    expect(wake.json).toEqual({ released: 1 });
+    expect(wake.json).toEqual({ released: 1, kept: false });
     expect(answer.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(typeof answer.json.leaseRenewedAt).toBe('number');
   });
 
-  it('says none was held when no sync waits, so the agent cuts its call instead', async () => {
+  it('keeps a wake that found no held sync, so the sync on its way answers at once and the next one holds', async () => {
     // prepare
-    const { api, token } = await setup(HELD_SYNC);
+    const { api, sync, syncAfter, token } = await setup(HELD_SYNC);
+    const first = await sync();
 
-    // act
+    // act: the wake overtakes the held sync (it reaches the server first)
     const wake = await api.send('POST', '/agent/v1/wake', { token, body: {} });
+    const started = Date.now();
+    const early = await syncAfter(first, { waitSeconds: 5 });
+    const answeredIn = Date.now() - started;
+    const next = Date.now();
+    const later = await syncAfter(early, { waitSeconds: 1 });
 
-    // assert
+    // assert: told not to cut; that sync answered at once, the one after held its full second
     expect(wake.status).toBe(200);
-    expect(wake.json).toEqual({ released: 0 });
+    expect(wake.json).toEqual({ released: 0, kept: true });
+    expect(early.status).toBe(200);
+    expect(answeredIn).toBeLessThan(2_500);
+    expect(later.status).toBe(200);
+    expect(Date.now() - next).toBeGreaterThanOrEqual(800);
   });
 
   it("refuses a wake from a reader's or a bootstrap credential, and a GET, and releases nothing", async () => {
