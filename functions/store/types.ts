@@ -153,7 +153,8 @@ export interface StateStore {
   /**
    * Calls `listener` after every committed write made through this store instance (in-process
    * only: writes by another process sharing a SQLite file are seen by the periodic resync).
-   * Returns a function that unsubscribes.
+   * The event's object may be shared with the other listeners, frozen (SQLite's is): a listener
+   * that needs to change it changes a copy. Returns a function that unsubscribes.
    */
   watch(listener: ChangeListener): () => void;
 
