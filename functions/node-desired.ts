@@ -332,7 +332,13 @@ class TrackingStore implements StateStore {
       const ref = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
       // Consistent: a pod created just before this write, and already synced without the object,
       // must be found here, or its node would never learn that its config arrived.
-      const pods = await this.inner.list('Pod', { namespace: obj.metadata.namespace as string });
+      // Only pods whose JSON names the object can refer to it (a hint where the backend takes one:
+      // types.ts `containing`; the check below is the rule). Names are DNS names: JSON does not escape them.
+      const name = obj.metadata.name;
+      const pods = await this.inner.list('Pod', {
+        namespace: obj.metadata.namespace as string,
+        ...(/^[a-z0-9.-]+$/.test(name) ? { containing: `"${name}"` } : {}),
+      });
       for (const p of pods.items) {
         const node = nodeNameOf(p);
         if (node && configRefs(p).includes(ref)) add(node, 'config');

@@ -75,6 +75,15 @@ export class SqliteStore implements StateStore {
       listNs: db.prepare<[string, string], Row>(
         'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? ORDER BY name',
       ),
+      // `containing` (types.ts): the text is looked for in SQLite, so only the rows that have it
+      // are parsed. A ConfigMap's write looks for the pods that refer to it (node-desired.ts):
+      // parsing every pod of the namespace for each was the top of a 5,000-node server's profile.
+      listKindContaining: db.prepare<[string, string], Row>(
+        'SELECT body, rv FROM objects WHERE kind = ? AND instr(body, ?) > 0 ORDER BY namespace, name',
+      ),
+      listNsContaining: db.prepare<[string, string, string], Row>(
+        'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? AND instr(body, ?) > 0 ORDER BY name',
+      ),
       // INDEXED BY: without table statistics the planner takes the primary key's `kind = ?` and
       // scans every Pod (9 ms a call at 10,000 pods, the top of a 1,000-node server's profile);
       // the by-node index answers in 0.05 ms.
@@ -124,12 +133,17 @@ export class SqliteStore implements StateStore {
     const match = compileLabelSelector(options.labelSelector);
     try {
       return this.db.transaction(() => {
+        const text = options.containing;
         const rows =
           options.nodeName !== undefined
             ? this.stmt.listNode.all(kind, options.nodeName)
             : options.namespace !== undefined
-              ? this.stmt.listNs.all(kind, options.namespace)
-              : this.stmt.listKind.all(kind);
+              ? text !== undefined
+                ? this.stmt.listNsContaining.all(kind, options.namespace, text)
+                : this.stmt.listNs.all(kind, options.namespace)
+              : text !== undefined
+                ? this.stmt.listKindContaining.all(kind, text)
+                : this.stmt.listKind.all(kind);
         const items: Obj[] = [];
         for (const row of rows) {
           const obj = JSON.parse(row.body) as Obj;

@@ -33,6 +33,13 @@ export interface ListOptions extends ReadOptions {
   labelSelector?: string;
   /** Pods bound to this node (`spec.nodeName`), served from an index. */
   nodeName?: string;
+  /**
+   * A hint, never a filter a caller can rely on: a backend that can (SQLite) leaves out objects
+   * whose stored JSON does not contain this text; the others ignore it. So a list with it returns
+   * every object that contains the text and perhaps others: the caller still checks each one.
+   * For scans that look for a name among many objects (which pods refer to a ConfigMap).
+   */
+  containing?: string;
 }
 
 export interface ListResult<T extends Obj = Obj> {

@@ -160,6 +160,19 @@ for (const backend of backends) {
       expect((await store.list('Pod', { nodeName: 'n2' })).items.map((p) => p.metadata.name)).toEqual(['a', 'b']);
     });
 
+    it('a list with the containing hint returns every object whose JSON has the text, whatever it leaves out', async () => {
+      await store.create(pod('uses-cm', { nodeName: 'n1' }));
+      await store.create({ ...pod('refers'), spec: { containers: [{ name: 'c', image: 'app-config' }] } });
+      await store.create(pod('other', { namespace: 'kube-system' }));
+      const names = async (opts: { namespace?: string; containing: string }) =>
+        (await store.list('Pod', opts)).items.map((p) => p.metadata.name);
+      expect(await names({ namespace: 'default', containing: '"app-config"' })).toContain('refers');
+      expect(await names({ containing: '"app-config"' })).toContain('refers');
+      // The namespace still applies; what else comes back is the backend's choice (a hint).
+      expect(await names({ namespace: 'default', containing: '"kube-system"' })).not.toContain('other');
+      expect(await names({ namespace: 'kube-system', containing: 'busybox' })).toEqual(['other']);
+    });
+
     it('returns copies: mutating a returned object changes nothing stored', async () => {
       const created = await store.create(pod('a'));
       created.metadata.labels = { mutated: 'yes' };
