@@ -34,12 +34,12 @@ export interface ListOptions extends ReadOptions {
   /** Pods bound to this node (`spec.nodeName`), served from an index. */
   nodeName?: string;
   /**
-   * A hint, never a filter a caller can rely on: a backend that can (SQLite) leaves out objects
-   * whose stored JSON does not contain this text; the others ignore it. So a list with it returns
-   * every object that contains the text and perhaps others: the caller still checks each one.
-   * For scans that look for a name among many objects (which pods refer to a ConfigMap).
+   * Pods only, a hint, never a filter a caller can rely on: the pods that refer to this ConfigMap
+   * or Secret (`ConfigMap/namespace/name`, schemas/config-refs.ts). A backend that indexes it
+   * (SQLite) returns only those; the others ignore it. So the caller still checks each pod (and
+   * gives `namespace` too, which every backend applies).
    */
-  containing?: string;
+  referringTo?: string;
 }
 
 export interface ListResult<T extends Obj = Obj> {
