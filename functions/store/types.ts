@@ -109,8 +109,8 @@ export interface StateStore {
   update<T extends Obj = Obj>(obj: T): Promise<T>;
 
   /**
-   * Many creates and updates in one round trip: one transaction on SQLite (and one commit to
-   * disk), parallel conditional writes elsewhere. Each op succeeds or fails on its own, with the
+   * Many creates and updates in one round trip: transactions of a few dozen ops on SQLite (one
+   * commit each, other work running between them), parallel conditional writes elsewhere. Each op succeeds or fails on its own, with the
    * semantics and errors of `create`/`update` (AlreadyExists, Conflict, NotFound come back in its
    * result, in op order); the batch is NOT atomic across objects. Throws only when the store
    * itself fails, and then any subset may have landed (each op is as safe to retry as alone).
