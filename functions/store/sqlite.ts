@@ -23,7 +23,6 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { configRefs } from '../../schemas/config-refs';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
-import { renewByReplace } from './lease-renewal';
 import { assertDistinct, clone, compareObjects, frozenCopy, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
 import type {
@@ -293,8 +292,27 @@ export class SqliteStore implements StateStore {
     });
   }
 
-  renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
-    return renewByReplace(this, ref, renewal);
+  /**
+   * lease-renewal.ts's read, check and replace in one transaction, reading and parsing the Lease
+   * once: every held sync renews its node's Lease, a thousand writes a second at 5,000 nodes.
+   */
+  async renewLeaseObject(ref: ObjectRef, renewal: LeaseRenewal): Promise<Obj> {
+    const stored = this.write(`renewing lease ${ref.name}`, () => {
+      const ns = ref.namespace ?? '';
+      const row = this.stmt.get.get('Lease', ns, ref.name);
+      if (!row) throw new NotFoundError('Lease', ref.name);
+      const current = JSON.parse(row.body) as Obj;
+      const spec = (current.spec ?? {}) as { holderIdentity?: string; renewTime?: string };
+      if (spec.holderIdentity !== renewal.holder || spec.renewTime !== renewal.previousRenewTime) {
+        throw new ConflictError('Lease', ref.name, current);
+      }
+      const next = this.nextRevision();
+      const out = stampUpdate(current, { ...current, spec: { ...spec, renewTime: renewal.renewTime } }, String(next));
+      this.stmt.update.run(next, nodeNameOf(out) ?? null, JSON.stringify(out), 'Lease', ns, ref.name);
+      return out;
+    });
+    this.emit({ type: 'MODIFIED', object: stored });
+    return stored;
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
