@@ -24,14 +24,14 @@ describe('SQLite change events', () => {
     const written = await store.create(pod());
     await settle();
 
-    const [a, b, c] = seen.map((events) => events[0]?.object) as Obj[];
+    const [a, b, c] = seen.map((events) => events[0]?.object as Obj);
     expect(a).toBe(b);
     expect(b).toBe(c);
     expect(a).not.toBe(written);
     expect(a).toEqual(written);
     expect(Object.isFrozen(a)).toBe(true);
-    expect(Object.isFrozen(a?.metadata.labels)).toBe(true);
-    expect(Object.isFrozen((a?.spec as { containers: object[] }).containers[0])).toBe(true);
+    expect(Object.isFrozen((a as Obj).metadata.labels)).toBe(true);
+    expect(Object.isFrozen(((a as Obj).spec as { containers: object[] }).containers[0])).toBe(true);
     await store.close();
   });
 
