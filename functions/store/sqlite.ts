@@ -21,10 +21,10 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { configRefs } from '../../schemas/config-refs';
 import { AlreadyExistsError, ConflictError, FerryError, NotFoundError } from '../errors';
 import { assertDistinct, clone, compareObjects, frozenCopy, nodeNameOf, stampCreate, stampUpdate } from './object-meta';
 import { compileLabelSelector } from './selector';
+import { ConfigRefsIndex } from './sqlite-config-refs';
 import type {
   ChangeEvent,
   ChangeListener,
@@ -55,12 +55,6 @@ CREATE INDEX IF NOT EXISTS objects_by_node ON objects (kind, node_name) WHERE no
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS config_refs (
-  ref TEXT NOT NULL,
-  namespace TEXT NOT NULL,
-  name TEXT NOT NULL,
-  PRIMARY KEY (ref, namespace, name)
-) WITHOUT ROWID;
 `;
 
 type Row = { body: string; rv: number };
@@ -71,11 +65,14 @@ export const BATCH_CHUNK = 64;
 export class SqliteStore implements StateStore {
   private readonly listeners = new Set<ChangeListener>();
   private readonly stmt;
+  /** Which pods refer to which ConfigMaps and Secrets (`referringTo`): sqlite-config-refs.ts. */
+  private readonly refs: ConfigRefsIndex;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
   ) {
+    this.refs = new ConfigRefsIndex(db);
     this.stmt = {
       get: db.prepare<[string, string, string], Row>(
         'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? AND name = ?',
@@ -84,22 +81,6 @@ export class SqliteStore implements StateStore {
       listNs: db.prepare<[string, string], Row>(
         'SELECT body, rv FROM objects WHERE kind = ? AND namespace = ? ORDER BY name',
       ),
-      // `referringTo` (types.ts): the pods that refer to a ConfigMap or Secret, from config_refs
-      // (kept with every Pod write below). A ConfigMap's write looks for them (node-desired.ts):
-      // scanning every pod of the namespace for each was the top of a 5,000-node server's profile
-      // (about 150 ms a write at 50,000 pods, the rows being too large to scan fast).
-      // CROSS JOIN: the refs first (SQLite keeps that order), else the planner walks every pod to
-      // give the ORDER BY for free; the refs' key already gives it.
-      listReferring: db.prepare<[string], Row>(
-        "SELECT o.body, o.rv FROM config_refs r CROSS JOIN objects o ON o.kind = 'Pod' AND o.namespace = r.namespace AND o.name = r.name WHERE r.ref = ? ORDER BY r.namespace, r.name",
-      ),
-      addRef: db.prepare<[string, string, string]>(
-        'INSERT OR IGNORE INTO config_refs (ref, namespace, name) VALUES (?, ?, ?)',
-      ),
-      dropRef: db.prepare<[string, string, string]>(
-        'DELETE FROM config_refs WHERE ref = ? AND namespace = ? AND name = ?',
-      ),
-      refsBuilt: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'config_refs'"),
       // INDEXED BY: without table statistics the planner takes the primary key's `kind = ?` and
       // scans every Pod (9 ms a call at 10,000 pods, the top of a 1,000-node server's profile);
       // the by-node index answers in 0.05 ms.
@@ -135,7 +116,9 @@ export class SqliteStore implements StateStore {
       db.pragma('secure_delete = ON');
       db.exec(SCHEMA);
       const store = new SqliteStore(db, clock);
-      store.buildConfigRefs();
+      store.write('indexing the ConfigMaps and Secrets pods refer to', () =>
+        store.refs.build(() => store.stmt.listKind.all('Pod').map((row) => JSON.parse(row.body) as Obj)),
+      );
       return store;
     } catch (err) {
       throw translate(err, `opening SQLite store ${path}`);
@@ -155,7 +138,7 @@ export class SqliteStore implements StateStore {
           options.nodeName !== undefined
             ? this.stmt.listNode.all(kind, options.nodeName)
             : options.referringTo !== undefined && kind === 'Pod'
-              ? this.stmt.listReferring.all(options.referringTo)
+              ? this.refs.referring(options.referringTo)
               : options.namespace !== undefined
                 ? this.stmt.listNs.all(kind, options.namespace)
                 : this.stmt.listKind.all(kind);
@@ -224,7 +207,7 @@ export class SqliteStore implements StateStore {
     const rv = this.nextRevision();
     const out = stampCreate(obj, String(rv), this.clock());
     this.stmt.insert.run(obj.kind, ns, obj.metadata.name, rv, nodeNameOf(out) ?? null, JSON.stringify(out));
-    if (out.kind === 'Pod') this.moveRefs(ns, out.metadata.name, [], configRefs(out));
+    if (out.kind === 'Pod') this.refs.written(undefined, out);
     return out;
   }
 
@@ -240,7 +223,7 @@ export class SqliteStore implements StateStore {
     const next = this.nextRevision();
     const out = stampUpdate(current, obj, String(next));
     this.stmt.update.run(next, nodeNameOf(out) ?? null, JSON.stringify(out), obj.kind, ns, obj.metadata.name);
-    if (out.kind === 'Pod') this.moveRefs(ns, out.metadata.name, configRefs(current), configRefs(out));
+    if (out.kind === 'Pod') this.refs.written(current, out);
     return out;
   }
 
@@ -277,7 +260,7 @@ export class SqliteStore implements StateStore {
     const current = JSON.parse(row.body) as Obj;
     if (rv !== undefined && rv !== String(row.rv)) throw new ConflictError(ref.kind, ref.name, current);
     this.stmt.remove.run(ref.kind, ns, ref.name);
-    if (current.kind === 'Pod') this.moveRefs(ns, ref.name, configRefs(current), []);
+    if (current.kind === 'Pod') this.refs.written(current, undefined);
     current.metadata.resourceVersion = String(this.nextRevision());
     return current;
   }
@@ -327,29 +310,6 @@ export class SqliteStore implements StateStore {
   async close(): Promise<void> {
     this.listeners.clear();
     if (this.db.open) this.db.close();
-  }
-
-  /** A pod's rows in config_refs from the refs it had to those it has (most writes change none). */
-  private moveRefs(namespace: string, name: string, had: string[], has: string[]): void {
-    for (const r of had) if (!has.includes(r)) this.stmt.dropRef.run(r, namespace, name);
-    for (const r of has) if (!had.includes(r)) this.stmt.addRef.run(r, namespace, name);
-  }
-
-  /**
-   * Fills config_refs from the stored pods, once per file (one from before the table). An older
-   * ferry writing the file afterwards keeps no rows: a pod it wrote can then miss a config bump
-   * until its agent's periodic full resync (agent/agent.ts), the net node-desired.ts names.
-   */
-  private buildConfigRefs(): void {
-    if (this.stmt.refsBuilt.get()) return;
-    this.write('indexing the ConfigMaps and Secrets pods refer to', () => {
-      if (this.stmt.refsBuilt.get()) return;
-      for (const row of this.stmt.listKind.all('Pod')) {
-        const pod = JSON.parse(row.body) as Obj;
-        this.moveRefs(pod.metadata.namespace ?? '', pod.metadata.name, [], configRefs(pod));
-      }
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('config_refs', 1)").run();
-    });
   }
 
   private nextRevision(): number {
