@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AlreadyExistsError, ConflictError } from '../../../functions/errors';
-import { BATCH_CHUNK, SqliteStore } from '../../../functions/store/sqlite';
+import { BATCH_CHUNK, BATCH_SLICE_MS, SqliteStore } from '../../../functions/store/sqlite';
 import type { ChangeEvent, Obj, WriteOp } from '../../../functions/store/types';
 
 const cm = (name: string): Obj => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' } });
@@ -35,7 +35,7 @@ describe('SQLite write batches', () => {
     await store.close();
   });
 
-  it('let other work run between chunks, not only after the whole batch', async () => {
+  it('let other work run between chunks once the batch has held the loop for a slice, not only after it', async () => {
     const store = await SqliteStore.open(':memory:');
     let storedWhenOtherWorkRan = -1;
     setImmediate(() => {
@@ -44,12 +44,14 @@ describe('SQLite write batches', () => {
       });
     });
 
-    await store.writeBatch(
-      Array.from({ length: 4 * BATCH_CHUNK }, (_, i): WriteOp => ({ op: 'create', object: cm(`c${i}`) })),
-    );
+    // Enough ops to take longer than a slice on any machine (each create is tens of µs).
+    const total = 64 * BATCH_CHUNK;
+    const started = performance.now();
+    await store.writeBatch(Array.from({ length: total }, (_, i): WriteOp => ({ op: 'create', object: cm(`c${i}`) })));
 
+    expect(performance.now() - started).toBeGreaterThan(BATCH_SLICE_MS);
     expect(storedWhenOtherWorkRan).toBeGreaterThan(0);
-    expect(storedWhenOtherWorkRan).toBeLessThan(4 * BATCH_CHUNK);
+    expect(storedWhenOtherWorkRan).toBeLessThan(total);
     await store.close();
   });
 });
