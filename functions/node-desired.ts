@@ -20,6 +20,7 @@
  * (agent/agent.ts), and the endpoints controller catches lagging records up.
  */
 import { randomBytes } from 'node:crypto';
+import { configRefs } from '../schemas/config-refs';
 import { type PersistentVolume, volumeNode } from '../schemas/storage';
 import { isAlreadyExists, isNotFound } from './errors';
 import { isConflictOrExists, isObjectAt, retryOnConflict } from './store/retry';
@@ -185,51 +186,7 @@ export async function createNodeDesired(store: StateStore, clock: Clock, nodeNam
   }
 }
 
-type PodSpecRefs = {
-  containers?: ContainerRefs[];
-  initContainers?: ContainerRefs[];
-  volumes?: {
-    configMap?: { name?: string };
-    secret?: { secretName?: string };
-    projected?: { sources?: { configMap?: { name?: string }; secret?: { name?: string } }[] };
-  }[];
-  imagePullSecrets?: { name?: string }[];
-};
-type ContainerRefs = {
-  env?: { valueFrom?: { configMapKeyRef?: { name?: string }; secretKeyRef?: { name?: string } } }[];
-  envFrom?: { configMapRef?: { name?: string }; secretRef?: { name?: string } }[];
-};
-
-/** `ConfigMap/ns/name` and `Secret/ns/name` for every ConfigMap and Secret a pod refers to. */
-export function configRefs(pod: Obj): string[] {
-  const ns = pod.metadata.namespace as string;
-  const spec = (pod.spec ?? {}) as PodSpecRefs;
-  const out = new Set<string>();
-  const add = (kind: string, name: string | undefined) => {
-    if (name) out.add(`${kind}/${ns}/${name}`);
-  };
-  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-    for (const e of c.env ?? []) {
-      add('ConfigMap', e.valueFrom?.configMapKeyRef?.name);
-      add('Secret', e.valueFrom?.secretKeyRef?.name);
-    }
-    for (const e of c.envFrom ?? []) {
-      add('ConfigMap', e.configMapRef?.name);
-      add('Secret', e.secretRef?.name);
-    }
-  }
-  for (const v of spec.volumes ?? []) {
-    add('ConfigMap', v.configMap?.name);
-    add('Secret', v.secret?.secretName);
-    for (const src of v.projected?.sources ?? []) {
-      add('ConfigMap', src.configMap?.name);
-      add('Secret', src.secret?.name);
-    }
-  }
-  // The node's pull of the pod's images needs them (agent/pods/pull-secrets.ts).
-  for (const s of spec.imagePullSecrets ?? []) add('Secret', s.name);
-  return [...out];
-}
+export { configRefs };
 
 class TrackingStore implements StateStore {
   readonly [UNTRACKED]: StateStore;
@@ -332,7 +289,9 @@ class TrackingStore implements StateStore {
       const ref = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
       // Consistent: a pod created just before this write, and already synced without the object,
       // must be found here, or its node would never learn that its config arrived.
-      const pods = await this.inner.list('Pod', { namespace: obj.metadata.namespace as string });
+      // Only the pods that refer to it, where the backend indexes them (a hint: types.ts
+      // `referringTo`; the check below is the rule).
+      const pods = await this.inner.list('Pod', { namespace: obj.metadata.namespace as string, referringTo: ref });
       for (const p of pods.items) {
         const node = nodeNameOf(p);
         if (node && configRefs(p).includes(ref)) add(node, 'config');

@@ -15,7 +15,7 @@ import { ensureKubernetesService, type KubernetesServiceRanges } from '../kubern
 import { schedulePass } from '../scheduler';
 import { RESERVATION_TTL_MS } from '../scheduler/allocation';
 import { repairClusterIPs } from './cluster-ip-repair';
-import type { Controller, PassContext } from './controller';
+import { type Controller, type PassContext, yieldSlice } from './controller';
 import { reconcileCronJobs } from './cronjob';
 import { reconcileDaemonSets } from './daemonset';
 import { reconcileDeployments } from './deployment';
@@ -64,7 +64,7 @@ export function declaredControllers(
     {
       name: 'scheduler',
       run: async (ctx) => {
-        const result = await schedulePass(ctx.deps, {}, ctx.snapshot);
+        const result = await schedulePass(ctx.deps, { pause: yieldSlice }, ctx.snapshot);
         ctx.deps.metrics?.schedulingAttempts(result.bound, result.unschedulable, result.conflicts);
         // Pods left pending may fit once a lost pass's reservations expire, with no write to say so.
         if (result.unschedulable > 0 || result.conflicts > 0) ctx.wakeAt(ctx.deps.clock() + RESERVATION_TTL_MS);

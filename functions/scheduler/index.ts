@@ -24,6 +24,13 @@ import { claimNames, VolumeBinder } from './volumes';
 export interface ScheduleOptions {
   /** Record Scheduled/FailedScheduling events (default true). */
   events?: boolean;
+  /**
+   * Awaited before each pending pod is planned: the controllers give their slice yield
+   * (controllers/controller.ts), so planning a few hundred pods over thousands of nodes lets the
+   * agents' syncs in between instead of holding the event loop. The plan is a snapshot's anyway,
+   * committed conditionally (commit.ts): waiting changes nothing it decides.
+   */
+  pause?: () => Promise<void>;
 }
 
 export interface ScheduleResult {
@@ -64,6 +71,7 @@ export async function schedulePass(
   const binder = snapshot.pending.some((p) => claimNames(p).length > 0) ? await volumeBinder(read, pods) : undefined;
   let volumeConflicts = 0;
   for (const pod of snapshot.pending) {
+    await options.pause?.();
     const ctx = podContext(pod);
     const checks = placement.forPod(pod);
     if (checks) ctx.placement = checks;

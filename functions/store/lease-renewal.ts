@@ -1,8 +1,9 @@
 /**
- * `renewLeaseObject` for the stores whose reads are local and cheap (memory, SQLite): read the
- * Lease, check the holder and the renewal it replaces, and write it back conditional on the
- * resourceVersion read, so two renewers racing from the same renewal cannot both win. DynamoDB
- * does the same in one conditional write (dynamodb.ts).
+ * `renewLeaseObject` for the stores whose reads are local and cheap (memory, and the encrypted
+ * decorator over a backend without one): read the Lease, check the holder and the renewal it
+ * replaces, and write it back conditional on the resourceVersion read, so two renewers racing from
+ * the same renewal cannot both win. SQLite does the same in one transaction (sqlite.ts), DynamoDB
+ * in one conditional write (dynamodb.ts).
  */
 import { ConflictError, NotFoundError } from '../errors';
 import type { LeaseRenewal, Obj, ObjectRef, StateStore } from './types';

@@ -40,6 +40,17 @@ export function clone<T>(value: T): T {
   return copyJson(value) as T;
 }
 
+/** A deep copy, deeply frozen: one object several readers share (a store's change events). */
+export function frozenCopy<T>(value: T): T {
+  return deepFreeze(copyJson(value)) as T;
+}
+
+function deepFreeze(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
+}
+
 function copyJson(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {

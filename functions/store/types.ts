@@ -33,6 +33,13 @@ export interface ListOptions extends ReadOptions {
   labelSelector?: string;
   /** Pods bound to this node (`spec.nodeName`), served from an index. */
   nodeName?: string;
+  /**
+   * Pods only, a hint, never a filter a caller can rely on: the pods that refer to this ConfigMap
+   * or Secret (`ConfigMap/namespace/name`, schemas/config-refs.ts). A backend that indexes it
+   * (SQLite) returns only those; the others ignore it. So the caller still checks each pod (and
+   * gives `namespace` too, which every backend applies).
+   */
+  referringTo?: string;
 }
 
 export interface ListResult<T extends Obj = Obj> {
@@ -102,8 +109,8 @@ export interface StateStore {
   update<T extends Obj = Obj>(obj: T): Promise<T>;
 
   /**
-   * Many creates and updates in one round trip: one transaction on SQLite (and one commit to
-   * disk), parallel conditional writes elsewhere. Each op succeeds or fails on its own, with the
+   * Many creates and updates in one round trip: transactions of a few dozen ops on SQLite (one
+   * commit each, other work running between them), parallel conditional writes elsewhere. Each op succeeds or fails on its own, with the
    * semantics and errors of `create`/`update` (AlreadyExists, Conflict, NotFound come back in its
    * result, in op order); the batch is NOT atomic across objects. Throws only when the store
    * itself fails, and then any subset may have landed (each op is as safe to retry as alone).
@@ -153,7 +160,8 @@ export interface StateStore {
   /**
    * Calls `listener` after every committed write made through this store instance (in-process
    * only: writes by another process sharing a SQLite file are seen by the periodic resync).
-   * Returns a function that unsubscribes.
+   * The event's object may be shared with the other listeners, frozen (SQLite's is): a listener
+   * that needs to change it changes a copy. Returns a function that unsubscribes.
    */
   watch(listener: ChangeListener): () => void;
 

@@ -160,6 +160,33 @@ for (const backend of backends) {
       expect((await store.list('Pod', { nodeName: 'n2' })).items.map((p) => p.metadata.name)).toEqual(['a', 'b']);
     });
 
+    it('a list of pods referring to a ConfigMap returns every pod that does, through binds, edits and deletes', async () => {
+      const uses = (name: string, cm: string, namespace = 'default') => ({
+        ...pod(name, { namespace }),
+        spec: { containers: [{ name: 'c', image: 'busybox', envFrom: [{ configMapRef: { name: cm } }] }] },
+      });
+      const a = await store.create(uses('a', 'app-config'));
+      await store.create(uses('b', 'other'));
+      await store.create(uses('c', 'app-config', 'kube-system'));
+      const d = await store.create({
+        ...pod('d'),
+        spec: { containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 'v', configMap: { name: 'app-config' } }] },
+      });
+      // A hint: every pod that refers to it comes back (SQLite: only those, test/unit/store).
+      const names = async () =>
+        (await store.list('Pod', { namespace: 'default', referringTo: 'ConfigMap/default/app-config' })).items.map(
+          (p) => p.metadata.name,
+        );
+      expect(await names()).toEqual(expect.arrayContaining(['a', 'd']));
+      expect(await names()).not.toContain('c');
+      await store.update({ ...a, spec: { ...(a.spec as object), nodeName: 'n1' } });
+      await store.update({ ...d, spec: { containers: [{ name: 'c', image: 'x' }] } });
+      const e = await store.create(uses('e', 'app-config'));
+      expect(await names()).toEqual(expect.arrayContaining(['a', 'e']));
+      await store.delete({ kind: 'Pod', namespace: 'default', name: e.metadata.name });
+      expect(await names()).not.toContain('e');
+    });
+
     it('returns copies: mutating a returned object changes nothing stored', async () => {
       const created = await store.create(pod('a'));
       created.metadata.labels = { mutated: 'yes' };
