@@ -19,8 +19,8 @@ import type { Duplex } from 'node:stream';
 import { statusBody } from '../api/http-errors';
 import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
-import { apiRequestHead } from './api-request';
 import { addAcceptHandles } from './accept-handles';
+import { apiRequestHead } from './api-request';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
