@@ -29,6 +29,10 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: DOCKER,
           maxWorkers: 3,
+          // A bound against hangs, asserting nothing: three files at once on 2 cores (and whatever
+          // else shares the machine) stretch the CPU-bound tests several-fold (a 4-hour simulation,
+          // loading the cloud SDKs, compiling the pod schema: 1-2 s alone, past 20 s on a busy machine).
+          testTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },

@@ -38,6 +38,25 @@ function kubectlWithInput(
   });
 }
 
+/**
+ * `kubectl port-forward pod/box :podPort`, kubectl picking the local port (a port freed here to be
+ * handed to kubectl could be taken meanwhile by a suite running beside this one); resolves once
+ * kubectl forwards from 127.0.0.1, with that port and everything kubectl printed so far and after.
+ */
+async function portForward(
+  kubeconfig: string,
+  podPort: number,
+): Promise<{ localPort: number; output: () => string; kill: () => void }> {
+  const forward = spawn('kubectl', ['--kubeconfig', kubeconfig, 'port-forward', 'pod/box', `:${podPort}`]);
+  let out = '';
+  forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const listening = new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${podPort}\n`);
+  for (let i = 0; i < 200 && !listening.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  const localPort = Number(listening.exec(out)?.[1] ?? 0);
+  return { localPort, output: () => out, kill: () => forward.kill() };
+}
+
 describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
   let plane: LocalControlPlane;
   let kubeconfig: string;
@@ -205,22 +224,10 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const podPort = (server.address() as AddressInfo).port;
-    const free = createServer();
-    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-    const localPort = (free.address() as AddressInfo).port;
-    await new Promise((r) => free.close(r));
 
     // act
-    const forward = spawn('kubectl', [
-      '--kubeconfig',
-      kubeconfig,
-      'port-forward',
-      'pod/box',
-      `${localPort}:${podPort}`,
-    ]);
-    let out = '';
-    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    const forward = await portForward(kubeconfig, podPort);
+    const { localPort } = forward;
     const ask = (text: string) =>
       new Promise<string>((resolve, reject) => {
         const c = connect(localPort, '127.0.0.1', () => c.write(text));
@@ -238,7 +245,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     server.close();
 
     // assess
-    expect(out).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
+    expect(forward.output()).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
     expect(answers).toEqual(['echo:one', 'echo:two', 'echo:three']);
     expect(later).toEqual(Array.from({ length: 70 }, (_, i) => `echo:n${i}`));
   });
@@ -249,29 +256,20 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
     const deadPort = (free.address() as AddressInfo).port;
     await new Promise((r) => free.close(r));
-    const localPort = deadPort === 65535 ? deadPort - 1 : deadPort + 1;
 
     // act
-    const forward = spawn('kubectl', [
-      '--kubeconfig',
-      kubeconfig,
-      'port-forward',
-      'pod/box',
-      `${localPort}:${deadPort}`,
-    ]);
-    let out = '';
-    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    const forward = await portForward(kubeconfig, deadPort);
     await new Promise<void>((resolve) => {
-      const c = connect(localPort, '127.0.0.1', () => c.write('x'));
+      const c = connect(forward.localPort, '127.0.0.1', () => c.write('x'));
       c.on('close', () => resolve());
       c.on('error', () => resolve());
     });
-    for (let i = 0; i < 50 && !out.includes('ECONNREFUSED'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && !forward.output().includes('ECONNREFUSED'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     forward.kill();
 
     // assess
+    const out = forward.output();
     expect(out).toContain(`error forwarding port ${deadPort} to pod box`);
     expect(out).toContain('ECONNREFUSED');
   });
