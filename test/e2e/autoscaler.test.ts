@@ -14,7 +14,7 @@ import type { Obj } from '../../functions/store/types';
 import { LocalProvider } from '../../providers/local';
 import type { Cloud, Node, NodePool, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
-import { buildOnce } from './helpers/cluster';
+import { buildForSuite } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 import { httpdContainer } from './helpers/workloads';
 
@@ -57,7 +57,7 @@ describeDocker('cluster autoscaler on the local provider', () => {
     );
 
   beforeAll(async () => {
-    buildOnce();
+    await buildForSuite();
     provider = new LocalProvider({
       dataDir,
       agentCommand: [process.execPath, join(ROOT, 'dist/agent.js')],

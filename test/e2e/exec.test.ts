@@ -16,7 +16,7 @@ import { silentLogger } from '../../functions/log';
 import { startLocalControlPlane } from '../../functions/runtime/local';
 import type { Pod } from '../../schemas';
 import { describeKubectl, runKubectl } from '../helpers/kubectl';
-import { buildOnce, TestCluster } from './helpers/cluster';
+import { buildForSuite, TestCluster } from './helpers/cluster';
 import { describeDocker } from './helpers/docker';
 
 const TLS = join(import.meta.dirname, '../fixtures/tls');
@@ -56,7 +56,7 @@ describeDocker('kubectl exec, cp and logs -f on real Docker', () => {
     const kubectl = (...args: string[]) => runKubectl(kubeconfig, args, 30_000);
 
     beforeAll(async () => {
-      buildOnce();
+      await buildForSuite();
       process.env.NODE_EXTRA_CA_CERTS = join(TLS, 'cert.pem');
       await c.start(1);
       dir = await mkdtemp(join(tmpdir(), 'ferry-e2e-exec-'));

@@ -14,14 +14,22 @@ import { issueToken } from '../../../functions/tokens';
 import { LocalProvider } from '../../../providers/local';
 import type { Node, Pod } from '../../../schemas';
 import type { Endpoints } from '../../../schemas/service';
+import { buildDist } from '../../helpers/build';
 
 type EndpointAddress = NonNullable<NonNullable<Endpoints['subsets']>[number]['addresses']>[number];
 
 const ROOT = join(import.meta.dirname, '../../..');
 
+/** For benches (synchronous: they call it first thing): the test images and a fresh `dist/`. */
 export function buildOnce(): void {
   execFileSync('bash', [join(ROOT, 'scripts/build-test-images.sh')], { stdio: 'ignore' });
   execFileSync('node', [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit', cwd: ROOT });
+}
+
+/** For suites: the test images (kept when present) and `dist/`, built once per run (helpers/build.ts). */
+export async function buildForSuite(): Promise<void> {
+  execFileSync('bash', [join(ROOT, 'scripts/build-test-images.sh')], { stdio: 'ignore' });
+  await buildDist();
 }
 
 export class TestCluster {
@@ -196,7 +204,7 @@ export interface ClusterOptions {
 export function useCluster(nodes: number, o: ClusterOptions = {}): TestCluster {
   const c = new TestCluster();
   beforeAll(async () => {
-    buildOnce();
+    await buildForSuite();
     await o.before?.();
     await c.start(nodes);
   }, o.setupMs ?? 120_000);

@@ -3,14 +3,13 @@
  * metrics (prom-client, imported lazily: a bundled CommonJS package) besides ferry's own, and the
  * cluster page is found next to the bundle (`dist/ui/`), as a user who runs the build gets them.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../../helpers/build';
 
-const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../../..');
 
 describe('the built ferry server', () => {
@@ -20,7 +19,7 @@ describe('the built ferry server', () => {
   let token: string;
 
   beforeAll(async () => {
-    await run(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT });
+    await buildDist();
     dir = await mkdtemp(join(tmpdir(), 'ferry-built-server-'));
     const config = join(dir, 'config.json');
     child = spawn(

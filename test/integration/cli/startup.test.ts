@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../../helpers/build';
 import { startTestPlane, type TestPlane } from './harness';
 
 const run = promisify(execFile);
@@ -22,7 +23,7 @@ let plane: TestPlane;
 let dir: string;
 
 beforeAll(async () => {
-  await run(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT });
+  await buildDist();
   plane = await startTestPlane();
   dir = await mkdtemp(join(tmpdir(), 'ferry-startup-'));
 }, 120_000);

@@ -19,15 +19,11 @@ import { type StreamNode, startStreamNode } from '../../helpers/stream-node';
 
 const CA = join(import.meta.dirname, '../../fixtures/tls/cert.pem');
 
-/** The "pod's" echo server (the test node forwards to loopback), and a free local port to forward from. */
-async function echoPod(): Promise<{ server: Server; podPort: number; localPort: number }> {
+/** The "pod's" echo server (the test node forwards to loopback); kubectl picks the local port. */
+async function echoPod(): Promise<{ server: Server; podPort: number }> {
   const server = createServer((c) => c.on('data', (d) => c.write(`echo:${d}`)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const free = createServer();
-  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
-  const localPort = (free.address() as AddressInfo).port;
-  await new Promise((r) => free.close(r));
-  return { server, podPort: (server.address() as AddressInfo).port, localPort };
+  return { server, podPort: (server.address() as AddressInfo).port };
 }
 
 /** Sends `text` through the forwarded local port; the first answer. */
@@ -61,6 +57,25 @@ function kubectlWithInput(
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     child.stdin.end(input);
   });
+}
+
+/**
+ * `kubectl port-forward pod/box :podPort`, kubectl picking the local port (a port freed here to be
+ * handed to kubectl could be taken meanwhile by a suite running beside this one); resolves once
+ * kubectl forwards from 127.0.0.1, with that port and everything kubectl printed so far and after.
+ */
+async function portForward(
+  kubeconfig: string,
+  podPort: number,
+): Promise<{ localPort: number; output: () => string; kill: () => void }> {
+  const forward = spawn('kubectl', ['--kubeconfig', kubeconfig, 'port-forward', 'pod/box', `:${podPort}`]);
+  let out = '';
+  forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const listening = new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${podPort}\n`);
+  for (let i = 0; i < 200 && !listening.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  const localPort = Number(listening.exec(out)?.[1] ?? 0);
+  return { localPort, output: () => out, kill: () => forward.kill() };
 }
 
 describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
@@ -227,19 +242,11 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
 
   it('forwards local connections to a port of the pod with kubectl port-forward (SPDY/3.1), both ways, several at once and many in turn', async () => {
     // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
-    const { server, podPort, localPort } = await echoPod();
+    const { server, podPort } = await echoPod();
 
     // act
-    const forward = spawn('kubectl', [
-      '--kubeconfig',
-      kubeconfig,
-      'port-forward',
-      'pod/box',
-      `${localPort}:${podPort}`,
-    ]);
-    let out = '';
-    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    const forward = await portForward(kubeconfig, podPort);
+    const { localPort } = forward;
     const ask = (text: string) => askThrough(localPort, text);
     const answers = await Promise.all([ask('one'), ask('two'), ask('three')]);
     // More connections over the life of one port-forward than it holds at once (64).
@@ -249,7 +256,7 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     server.close();
 
     // assess
-    expect(out).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
+    expect(forward.output()).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
     expect(answers).toEqual(['echo:one', 'echo:two', 'echo:three']);
     expect(later).toEqual(Array.from({ length: 70 }, (_, i) => `echo:n${i}`));
   });
@@ -260,29 +267,20 @@ describeKubectl('kubectl exec, attach and logs -f against ferry', () => {
     await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
     const deadPort = (free.address() as AddressInfo).port;
     await new Promise((r) => free.close(r));
-    const localPort = deadPort === 65535 ? deadPort - 1 : deadPort + 1;
 
     // act
-    const forward = spawn('kubectl', [
-      '--kubeconfig',
-      kubeconfig,
-      'port-forward',
-      'pod/box',
-      `${localPort}:${deadPort}`,
-    ]);
-    let out = '';
-    forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    forward.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
+    const forward = await portForward(kubeconfig, deadPort);
     await new Promise<void>((resolve) => {
-      const c = connect(localPort, '127.0.0.1', () => c.write('x'));
+      const c = connect(forward.localPort, '127.0.0.1', () => c.write('x'));
       c.on('close', () => resolve());
       c.on('error', () => resolve());
     });
-    for (let i = 0; i < 50 && !out.includes('ECONNREFUSED'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && !forward.output().includes('ECONNREFUSED'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     forward.kill();
 
     // assess
+    const out = forward.output();
     expect(out).toContain(`error forwarding port ${deadPort} to pod box`);
     expect(out).toContain('ECONNREFUSED');
   });
@@ -334,8 +332,8 @@ describeKubectl(
     });
 
     it('forwards local connections through the tunnel, not the SPDY fallback', async () => {
-      // prepare: the "pod's" server (the test node forwards to loopback), and a free local port
-      const { server, podPort, localPort } = await echoPod();
+      // prepare: the "pod's" server (the test node forwards to loopback); kubectl picks the local port
+      const { server, podPort } = await echoPod();
 
       // act: -v=4 logs which dialer connected
       const forward = spawn(tunnel.command as string, [
@@ -344,14 +342,16 @@ describeKubectl(
         '-v=4',
         'port-forward',
         'pod/box',
-        `${localPort}:${podPort}`,
+        `:${podPort}`,
       ]);
       let out = '';
       let log = '';
       forward.stdout.on('data', (d: Buffer) => (out += d.toString()));
       forward.stderr.on('data', (d: Buffer) => (log += d.toString()));
-      for (let i = 0; i < 100 && !out.includes('Forwarding from'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out, log).toContain(`Forwarding from 127.0.0.1:${localPort} -> ${podPort}`);
+      const listening = new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${podPort}\n`);
+      for (let i = 0; i < 200 && !listening.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out, log).toMatch(listening);
+      const localPort = Number(listening.exec(out)?.[1] ?? 0);
       const ask = (text: string) => askThrough(localPort, text);
       const answers = await Promise.all([ask('one'), ask('two')]);
       const again = await ask('three');

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStore } from '../../../functions/store/dynamodb';
+import { buildDist } from '../../helpers/build';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../../..');
@@ -22,7 +23,7 @@ describe('the Lambda bundle', () => {
   let dir = '';
 
   beforeAll(async () => {
-    await run(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root });
+    await buildDist();
     dir = mkdtempSync(join(tmpdir(), 'ferry-lambda-zip-'));
     for (const f of readdirSync(join(root, 'dist/functions')))
       if (f.endsWith('.mjs')) cpSync(join(root, 'dist/functions', f), join(dir, f));

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { IGNORED_KINDS } from '../../../functions/controllers/manager';
 import * as lambda from '../../../functions/runtime/lambda';
 import { LEASE_PARTITION, partitionKeys, tableDefinition } from '../../../functions/store/dynamodb';
+import { buildDist } from '../../helpers/build';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../../..');
@@ -24,7 +25,7 @@ describe('serverless.yml', () => {
   let out = '';
 
   beforeAll(async () => {
-    await run(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root });
+    await buildDist();
     out = mkdtempSync(join(tmpdir(), 'ferry-sls-'));
     await run(
       process.execPath,

@@ -133,8 +133,9 @@ describe('a changed container definition', () => {
 
 describe('failure injection', () => {
   it('reports RunContainerError when a start fails, and starts the container after the back-off', async () => {
-    // prepare
-    const { m, runtime } = await startManager({ backoffBaseMs: 150 });
+    // prepare: RunContainerError shows for one back-off, 1 s: a 150 ms one ended unseen by the
+    // 15 ms polls while a busy machine held this process back
+    const { m, runtime } = await startManager({ backoffBaseMs: 1_000 });
     runtime.failNext('startContainer', new Error('engine said no'));
 
     // act
