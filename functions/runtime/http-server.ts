@@ -112,8 +112,27 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersMs / 2)),
   };
   const serveWith = { ...options, limits };
+  // Once closing, no request is served and every answer closes its connection: a kept-alive
+  // connection must not carry the next request to a server whose store is closed (the client
+  // reconnects, to the next server on the port if there is one).
+  let closing = false;
+  const answering = new Set<ServerResponse>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const p = serve(serveWith, req, res).finally(() => inflight.delete(p));
+    if (closing) {
+      send(
+        res,
+        503,
+        { 'content-type': 'application/json', connection: 'close' },
+        JSON.stringify(statusBody(503, 'ServiceUnavailable', 'the server is shutting down')),
+      );
+      req.resume();
+      return;
+    }
+    answering.add(res);
+    const p = serve(serveWith, req, res).finally(() => {
+      inflight.delete(p);
+      answering.delete(res);
+    });
     inflight.add(p);
   };
   const server: Server = options.tls
@@ -122,14 +141,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // Counted here rather than by Node's server.maxConnections: sockets accepted on the extra
   // handles reach the server as 'connection' events, which Node's own count does not see.
   const maxConnections = connectionLimit(limits.maxConnections);
-  let open = 0;
+  // Every socket, whichever handle accepted it: net.Server counts only its own handle's, so its
+  // close() would call back while the copies' connections still run requests (closeServer).
+  const sockets = new Set<Socket>();
   server.prependListener('connection', (socket: Socket) => {
-    if (open >= maxConnections) {
+    if (sockets.size >= maxConnections) {
       socket.destroy();
       return;
     }
-    open++;
-    socket.once('close', () => open--);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (options.upgrade) options.upgrade(req, socket, head);
@@ -153,10 +174,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     port,
     /** How many handles accept (the server's own and the copies that arrived). */
     acceptHandles: extra.ready.then((n) => n + 1),
-    openConnections: () => open,
+    openConnections: () => sockets.size,
     async close() {
+      closing = true;
+      for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
       extra.close();
-      await closeServer(server);
+      await closeServer(server, sockets);
       // Handlers still running (a long-poll woken by its client going away) finish before the
       // caller closes the store under them.
       await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 6_000))]);
@@ -307,11 +330,15 @@ function readBody(
   });
 }
 
-async function closeServer(server: Server): Promise<void> {
-  server.closeIdleConnections();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Long-polls end within their bound; do not wait longer than that for stragglers.
-  const timer = setTimeout(() => server.closeAllConnections(), 6_000);
-  await closed;
-  clearTimeout(timer);
+async function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+  server.close();
+  // Long-polls end within their bound; a connection goes idle when its request is answered and is
+  // closed then. Do not wait longer than the bound for stragglers.
+  const deadline = Date.now() + 6_000;
+  while (sockets.size > 0 && Date.now() < deadline) {
+    server.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  server.closeAllConnections();
+  for (const socket of sockets) socket.destroy();
 }

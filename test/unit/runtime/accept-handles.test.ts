@@ -4,6 +4,7 @@
  * keeps its connection cap across all of them, closes every handle with the server, and sizes
  * its cap under the process's open-file limit.
  */
+import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
@@ -90,6 +91,50 @@ describe('accepting on several handles', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(closed).toBe(20);
     expect(s.openConnections()).toBe(10);
+  });
+
+  it('answers no request on any handle once closed: kept-alive connections end after their answer', async () => {
+    // A handler that holds each request a while, like a held sync, and counts what it serves.
+    let closedAt = 0;
+    let servedAfterClose = 0;
+    server = await startApiServer({
+      handler: async () => {
+        if (closedAt) servedAfterClose++;
+        await new Promise((r) => setTimeout(r, 300));
+        return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' };
+      },
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1024,
+      log: silentLogger,
+      limits: { extraAcceptHandles: 7 },
+    });
+    const s = server;
+    await s.acceptHandles;
+    const agent = new Agent({ keepAlive: true, maxSockets: 24 });
+    const ask = () =>
+      new Promise<string>((resolve) => {
+        const req = request(`${s.url}/x`, { agent }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+        req.end();
+      });
+    const first = Array.from({ length: 24 }, ask);
+    for (let waited = 0; s.openConnections() < 24 && waited < 3_000; waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
+    closedAt = Date.now();
+    const closing = s.close();
+    server = undefined;
+    const answers = await Promise.all(first);
+    const again = await Promise.all(Array.from({ length: 24 }, ask));
+    await closing;
+    agent.destroy();
+    expect(answers.every((a) => a === 'ok')).toBe(true);
+    expect(again.some((a) => a === 'ok')).toBe(false);
+    expect(servedAfterClose).toBe(0);
   });
 
   it('stops accepting on every handle when it closes', async () => {
