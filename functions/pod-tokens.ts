@@ -42,7 +42,10 @@ interface PodParts extends Obj {
 
 /** A projection's audience and life as Kubernetes defaults them (the API's audience, one hour). */
 export function projectionKey(p: TokenProjection): { audience: string; expirationSeconds: number } {
-  return { audience: p.audience || (API_AUDIENCES[0] as string), expirationSeconds: p.expirationSeconds ?? 3600 };
+  return {
+    audience: p.audience || (API_AUDIENCES[0] as string),
+    expirationSeconds: p.expirationSeconds ?? POD_TOKEN_TTL_SECONDS,
+  };
 }
 
 function holdsProjection(pod: PodParts, wanted: TokenProjection): boolean {

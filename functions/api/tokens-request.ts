@@ -11,6 +11,7 @@
  * bound object's uid when given, a Pod running as this ServiceAccount.
  */
 import { isoTime } from '../../schemas/time';
+import { isRec } from '../../schemas/tree';
 import {
   BadRequestError,
   ForbiddenError,
@@ -19,6 +20,7 @@ import {
   NotFoundError,
   type StatusCause,
 } from '../errors';
+import { POD_TOKEN_TTL_SECONDS } from '../pod-tokens';
 import type { Obj } from '../store/types';
 import { API_AUDIENCES, type BoundPod, type BoundServiceAccount, issueToken } from '../tokens';
 import { authorize, type Principal } from './auth';
@@ -29,7 +31,7 @@ import type { ApiDeps, ApiRequest, ApiResponse, ResourceRoute } from './types';
 const API_VERSION = 'authentication.k8s.io/v1';
 const MIN_SECONDS = 600;
 const MAX_SECONDS = 2 ** 32;
-const DEFAULT_SECONDS = 3600;
+const DEFAULT_SECONDS = POD_TOKEN_TTL_SECONDS;
 /** Bounds of ferry's own (Kubernetes sets none): the audiences are stored in the token record. */
 export const MAX_AUDIENCES = 16;
 export const MAX_AUDIENCE_LENGTH = 1024;
@@ -138,15 +140,15 @@ async function boundObject(
 export function tokenRequestOf(body: unknown, name: string): Wanted {
   const causes: StatusCause[] = [];
   const bad = (field: string, message: string, reason = 'FieldValueInvalid') => causes.push({ field, message, reason });
-  const obj = isRecord(body) ? body : {};
-  if (!isRecord(body)) bad('', 'must be an object');
+  const obj = isRec(body) ? body : {};
+  if (!isRec(body)) bad('', 'must be an object');
   for (const key of Object.keys(obj))
     if (!['apiVersion', 'kind', 'metadata', 'spec', 'status'].includes(key))
       bad(key, 'unknown field', 'FieldValueNotSupported');
   if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) bad('apiVersion', `must be ${API_VERSION}`);
   if (obj.kind !== undefined && obj.kind !== 'TokenRequest') bad('kind', 'must be TokenRequest');
-  const spec = isRecord(obj.spec) ? obj.spec : {};
-  if (obj.spec !== undefined && obj.spec !== null && !isRecord(obj.spec)) bad('spec', 'must be an object');
+  const spec = isRec(obj.spec) ? obj.spec : {};
+  if (obj.spec !== undefined && obj.spec !== null && !isRec(obj.spec)) bad('spec', 'must be an object');
   for (const key of Object.keys(spec))
     if (!['audiences', 'expirationSeconds', 'boundObjectRef'].includes(key))
       bad(`spec.${key}`, 'unknown field', 'FieldValueNotSupported');
@@ -179,7 +181,7 @@ function checkAudiences(value: unknown, bad: (field: string, message: string) =>
 
 function checkBoundRef(value: unknown, bad: (field: string, message: string, reason?: string) => void) {
   if (value === undefined || value === null) return undefined;
-  if (!isRecord(value)) {
+  if (!isRec(value)) {
     bad('spec.boundObjectRef', 'must be an object');
     return undefined;
   }
@@ -194,8 +196,4 @@ function checkBoundRef(value: unknown, bad: (field: string, message: string, rea
     bad('spec.boundObjectRef.name', 'Required value', 'FieldValueRequired');
   if (uid !== undefined && typeof uid !== 'string') bad('spec.boundObjectRef.uid', 'must be a string');
   return { kind, name, ...(typeof uid === 'string' && uid !== '' ? { uid } : {}) } as BoundRef;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
