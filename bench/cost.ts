@@ -4,7 +4,8 @@
  * run over dynalite behind a metering proxy that counts every DynamoDB command, its bytes and its
  * request units; the API function sits behind an HTTP API adapter (one container per concurrent
  * request, durations measured); the controllers function runs on its schedule and on the table's
- * stream with serverless.yml's filter and batching. N simulated nodes run the real agent loop on
+ * stream with serverless.yml's filter and batching; agents sync through the function URL when
+ * serverless.yml gives them one (no HTTP API charge), users' requests go through the HTTP API. N simulated nodes run the real agent loop on
  * the in-memory runtime with ten pods each (Deployments of 100 replicas and a Service each, applied
  * through the API). Each cluster is
  * measured in a steady window (real time: the protocol's own intervals are honoured), in a status
@@ -135,7 +136,7 @@ async function measureCluster(endpoint: string, nodes: number, root: string): Pr
     if (nodes === 0) return undefined;
     await cluster.admin.applyApps(appsFor(nodes), 4, REPLICAS);
     return startFleet({
-      apiUrl: cluster.http.url,
+      apiUrl: cluster.agentUrl,
       bootstrapToken: cluster.bootstrapToken,
       count: nodes,
       root: join(root, `n${nodes}`),
@@ -304,6 +305,7 @@ function perMinute(w: Window): PerMinute {
   const m = w.minutes;
   return {
     apiInvocations: w.http.invocations / m,
+    httpApiRequests: w.http.httpApiRequests / m,
     apiGbS: gbSeconds(w.http.billedMs, deployment.api.memoryMb) / m,
     streamInvocations: w.stream.invocations / m,
     streamGbS: gbSeconds(w.stream.billedMs, deployment.controllers.memoryMb) / m,
@@ -377,7 +379,7 @@ const measured: Measured[] = [];
 const benchStart = Date.now();
 try {
   console.log(
-    `serverless.yml: api ${deployment.api.memoryMb} MB ${deployment.api.architecture}, controllers ${deployment.controllers.memoryMb} MB, schedule ${deployment.schedulePerMinute}/min, stream batch ${deployment.stream?.batchSize} / ${deployment.stream?.batchWindowSeconds} s, ${deployment.stream?.filterPatterns.length ?? 0} filter pattern(s)`,
+    `serverless.yml: api ${deployment.api.memoryMb} MB ${deployment.api.architecture} (agents via ${deployment.agentsViaFunctionUrl ? 'its function URL' : 'the HTTP API'}), controllers ${deployment.controllers.memoryMb} MB, schedule ${deployment.schedulePerMinute}/min, stream batch ${deployment.stream?.batchSize} / ${deployment.stream?.batchWindowSeconds} s, ${deployment.stream?.filterPatterns.length ?? 0} filter pattern(s)`,
   );
   for (const n of [0, ...NODE_COUNTS]) measured.push(...(await measureCluster(endpoint, n, root)));
 } finally {

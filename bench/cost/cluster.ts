@@ -1,6 +1,7 @@
 /**
  * One measured cluster for the cost bench: a fresh table on the shared dynalite, the metering
- * proxy, the API function behind the HTTP API (a container per concurrent request) and the
+ * proxy, the API function behind the HTTP API and its function URL (a container per concurrent
+ * request; agents on the door serverless.yml gives them, the admin on the HTTP API) and the
  * controllers function on its schedule and stream, all built from functions/runtime/lambda.ts's
  * own entry points and serverless.yml. `snapshot()` reads every counter, so a window's cost is
  * the difference of two snapshots.
@@ -64,7 +65,7 @@ export class Cluster {
     private readonly apiTap: { url: string; stats: MeterStats },
     private readonly env: (endpoint: string) => Record<string, string>,
     private readonly ctlTap: { url: string; stats: MeterStats },
-    deployment: Deployment,
+    private readonly deployment: Deployment,
   ) {
     this.http = new HttpApi(() => {
       const fn = createApiFunction();
@@ -111,9 +112,15 @@ export class Cluster {
     const { adminToken } = await withEnv(env(setupTap.url), () => bootstrap({}, {}));
     if (!adminToken) throw new Error('cost bench: bootstrap issued no admin token on a fresh table');
     await cluster.http.start();
+    await cluster.http.startFunctionUrl();
     cluster.admin = new AdminClient(cluster.http.url, adminToken);
     cluster.bootstrapToken = await cluster.admin.bootstrapToken();
     return cluster;
+  }
+
+  /** Where agents sync, as serverless.yml has it: the function URL, or the HTTP API. */
+  get agentUrl(): string {
+    return this.deployment.agentsViaFunctionUrl ? this.http.functionUrl : this.http.url;
   }
 
   async snapshot(): Promise<Snapshot> {

@@ -1,6 +1,8 @@
 /**
  * What the cost model takes from serverless.yml, read from the file itself so the bench follows
- * the deployment: each function's memory and architecture, the controllers' schedule rate, its
+ * the deployment: each function's memory and architecture, whether agents sync through the API
+ * function's URL (the function has `url` and the controllers hand FERRY_AGENT_URL to machines)
+ * or through the HTTP API, the controllers' schedule rate, its
  * DynamoDB stream triggers (the function's `stream` event and any EventSourceMapping under
  * resources that targets it: batch size, batch window, filter patterns), the table's stream view
  * type, and an evaluator for those filter patterns (the EventBridge-style subset Lambda event
@@ -28,6 +30,8 @@ export interface StreamTrigger {
 export interface Deployment {
   api: FunctionShape;
   controllers: FunctionShape;
+  /** Agents sync through the API function's URL (no HTTP API request charge), not the HTTP API. */
+  agentsViaFunctionUrl: boolean;
   /** Scheduled invocations of the controllers function per minute. */
   schedulePerMinute: number;
   /** The function's own `stream` event. */
@@ -48,7 +52,14 @@ type Mapping = {
   };
 };
 
-type Fn = { memorySize?: number; architecture?: string; timeout?: number; events?: Record<string, unknown>[] };
+type Fn = {
+  memorySize?: number;
+  architecture?: string;
+  timeout?: number;
+  url?: unknown;
+  environment?: Record<string, unknown>;
+  events?: Record<string, unknown>[];
+};
 
 export function readDeployment(root = join(import.meta.dirname, '..', '..')): Deployment {
   // CloudFormation tags (!Ref, !GetAtt) are not needed here: silence them.
@@ -95,9 +106,11 @@ export function readDeployment(root = join(import.meta.dirname, '..', '..')): De
       filterPatterns: (r.Properties?.FilterCriteria?.Filters ?? []).map((f) => JSON.parse(f.Pattern) as unknown),
     });
   }
+  const api = doc.functions.api;
   return {
-    api: shape(doc.functions.api),
+    api: shape(api),
     controllers: shape(controllers),
+    agentsViaFunctionUrl: Boolean(api?.url) && controllers?.environment?.FERRY_AGENT_URL !== undefined,
     schedulePerMinute,
     ...(stream ? { stream } : {}),
     streams,

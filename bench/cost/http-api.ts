@@ -1,9 +1,10 @@
 /**
- * The HTTP API in front of the API function, as API Gateway runs it: each HTTP request becomes
- * one HTTP API v2 event, handed to an idle container of the function (a new one when all are
- * busy: Lambda runs one request per container at a time, and a container sees only its own
- * store's writes). Every invocation is timed, so GB-s come from measured durations, rounded up to
- * the millisecond as Lambda bills them.
+ * The API function's two front doors, as AWS runs them: the HTTP API (API Gateway, each request
+ * billed) and the function URL (no charge beyond Lambda's), each on a port of its own. Each HTTP
+ * request becomes one payload-2.0 event shaped as its door sends it, handed to an idle container
+ * of the one function (a new one when all are busy: Lambda runs one request per container at a
+ * time, and a container sees only its own store's writes). Every invocation is timed, so GB-s
+ * come from measured durations, rounded up to the millisecond as Lambda bills them.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,18 +15,21 @@ export type LambdaFunction = (event: unknown, context: unknown) => Promise<APIGa
 
 export interface InvocationStats {
   invocations: number;
+  /** Of those, the requests that came through the HTTP API (the rest: the function URL). */
+  httpApiRequests: number;
   /** Sum of billed milliseconds (each invocation rounded up to 1 ms). */
   billedMs: number;
   byRoute: Record<string, { requests: number; billedMs: number }>;
 }
 
 export function emptyInvocations(): InvocationStats {
-  return { invocations: 0, billedMs: 0, byRoute: {} };
+  return { invocations: 0, httpApiRequests: 0, billedMs: 0, byRoute: {} };
 }
 
 export function diffInvocations(a: InvocationStats, b: InvocationStats): InvocationStats {
   const out: InvocationStats = {
     invocations: a.invocations - b.invocations,
+    httpApiRequests: a.httpApiRequests - b.httpApiRequests,
     billedMs: a.billedMs - b.billedMs,
     byRoute: {},
   };
@@ -37,6 +41,8 @@ export function diffInvocations(a: InvocationStats, b: InvocationStats): Invocat
   return out;
 }
 
+type Door = 'http-api' | 'function-url';
+
 export class HttpApi {
   readonly stats: InvocationStats = emptyInvocations();
   /** Containers created (cold starts) and the most busy at once (the function's concurrency). */
@@ -44,17 +50,30 @@ export class HttpApi {
   peakConcurrency = 0;
   private busy = 0;
   private readonly idle: LambdaFunction[] = [];
-  private server: Server | undefined;
+  private readonly servers: Server[] = [];
+  /** The HTTP API's address. */
   url = '';
+  /** The function URL's address (startFunctionUrl). */
+  functionUrl = '';
 
   constructor(private readonly newContainer: () => LambdaFunction) {}
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
+    this.url = await this.listen('http-api');
+    return this.url;
+  }
+
+  async startFunctionUrl(): Promise<string> {
+    this.functionUrl = await this.listen('function-url');
+    return this.functionUrl;
+  }
+
+  private async listen(door: Door): Promise<string> {
+    const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        this.invoke(req, Buffer.concat(chunks))
+        this.invoke(door, req, Buffer.concat(chunks))
           .then((out) => {
             const headers = { ...(out.headers ?? {}) } as Record<string, string>;
             const body =
@@ -64,16 +83,16 @@ export class HttpApi {
             res.end(body);
           })
           .catch((err: unknown) => {
-            // API Gateway answers 500 when the function throws.
+            // API Gateway answers 500 when the function throws (a function URL: 502).
             res.writeHead(500, { 'content-type': 'application/json' });
             res.end(JSON.stringify({ message: `Internal Server Error: ${String(err)}` }));
           });
       });
     });
-    this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.url;
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    this.servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   /** Waits (at most `limitMs`) for the invocations under way: a held call outlives its caller. */
@@ -83,35 +102,15 @@ export class HttpApi {
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((r) => server.close(() => r(undefined)));
+    for (const server of this.servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
   }
 
-  private async invoke(req: IncomingMessage, body: Buffer): Promise<APIGatewayProxyStructuredResultV2> {
+  private async invoke(door: Door, req: IncomingMessage, body: Buffer): Promise<APIGatewayProxyStructuredResultV2> {
+    const event = payloadEvent(door, req, body);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-    const event = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: url.pathname,
-      rawQueryString: url.search.replace(/^\?/, ''),
-      headers,
-      requestContext: {
-        http: {
-          method: req.method ?? 'GET',
-          path: url.pathname,
-          protocol: 'HTTP/1.1',
-          sourceIp: '127.0.0.1',
-          userAgent: headers['user-agent'] ?? '',
-        },
-        timeEpoch: Date.now(),
-      },
-      isBase64Encoded: true,
-      ...(body.length > 0 ? { body: body.toString('base64') } : {}),
-    };
     const fn = this.idle.pop() ?? this.coldStart();
     this.busy++;
     this.peakConcurrency = Math.max(this.peakConcurrency, this.busy);
@@ -123,6 +122,7 @@ export class HttpApi {
       this.busy--;
       this.idle.push(fn);
       this.stats.invocations++;
+      if (door === 'http-api') this.stats.httpApiRequests++;
       this.stats.billedMs += billed;
       const route = routeOf(req.method ?? 'GET', url.pathname);
       this.stats.byRoute[route] ??= { requests: 0, billedMs: 0 };
@@ -136,6 +136,47 @@ export class HttpApi {
     this.containers++;
     return this.newContainer();
   }
+}
+
+/**
+ * The payload-2.0 event each door sends: both put cookies in `cookies`; a function URL's
+ * requestContext names its domain and the account `anonymous` (AuthType NONE), an HTTP API's its
+ * API id and stage. Bodies arrive base64-encoded (what a binary-safe front door sends).
+ */
+function payloadEvent(door: Door, req: IncomingMessage, body: Buffer) {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'cookie') headers[k] = v;
+  const cookies = req.headers.cookie?.split(/;\s*/).filter(Boolean);
+  const domain = door === 'function-url' ? 'bench.lambda-url.local.on.aws' : 'bench.execute-api.local.amazonaws.com';
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    ...(cookies?.length ? { cookies } : {}),
+    headers,
+    requestContext: {
+      accountId: door === 'function-url' ? 'anonymous' : '000000000000',
+      apiId: 'bench',
+      domainName: domain,
+      domainPrefix: 'bench',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: 'bench',
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    isBase64Encoded: true,
+    ...(body.length > 0 ? { body: body.toString('base64') } : {}),
+  };
 }
 
 /** "POST /agent/v1/sync"; object paths collapse to their collection. */

@@ -1,7 +1,8 @@
 /**
  * The cost model: list prices (us-east-1, stated here so every figure can be checked) and the
  * projection of a measured window to a 30-day month. Measured per minute of the window: API
- * function invocations (= HTTP API requests) and billed GB-s, controllers invocations from the
+ * function invocations and billed GB-s, the HTTP API requests among them (agents' syncs come
+ * through the function URL, which bills nothing beyond Lambda's own charges), controllers invocations from the
  * stream and their GB-s, DynamoDB RRU and WRU of both functions; the schedule is priced per
  * invocation (measured) times its rate from serverless.yml.
  */
@@ -20,7 +21,7 @@ export const MINUTES_PER_MONTH = 30 * 24 * 60;
 
 export const FORMULA =
   'usd/month = 43,200 min x [ (apiInvocations + streamInvocations) x $0.20/M + (apiGbS + streamGbS) x $/GB-s ' +
-  '+ httpApiRequests x $1.00/M + RRU x $0.125/M + WRU x $0.625/M ] per minute of the steady window ' +
+  "+ httpApiRequests x $1.00/M (users' requests; agents' come through the function URL: no charge) + RRU x $0.125/M + WRU x $0.625/M ] per minute of the steady window " +
   '+ 43,200 x schedulePerMinute x (one scheduled invocation: $0.20/M + its GB-s x $/GB-s + its RRU and WRU); ' +
   'GB-s = billed ms (each invocation rounded up to 1 ms) / 1000 x memorySize/1024; $/GB-s = $0.0000133334 (arm64); ' +
   'RRU: 1 per 4 KB strongly consistent (half eventually), Query by total bytes, minimum 1 (0.5); ' +
@@ -30,6 +31,8 @@ export const FORMULA =
 /** What one window measured, per minute (the schedule: per invocation). */
 export interface PerMinute {
   apiInvocations: number;
+  /** Those of the API invocations that came through the HTTP API. */
+  httpApiRequests: number;
   apiGbS: number;
   streamInvocations: number;
   streamGbS: number;
@@ -66,7 +69,7 @@ export function monthly(
   const sched = month * schedulePerMinute;
   const lambdaRequests = (month * (m.apiInvocations + m.streamInvocations) + sched) * PRICES.lambdaPerRequest;
   const lambdaGbS = (month * (m.apiGbS + m.streamGbS) + sched * scheduled.gbS) * perGbS;
-  const httpApi = month * m.apiInvocations * PRICES.httpApiPerRequest;
+  const httpApi = month * m.httpApiRequests * PRICES.httpApiPerRequest;
   const dynamoReads = (month * m.rru + sched * scheduled.rru) * PRICES.dynamoPerRru;
   const dynamoWrites = (month * m.wru + sched * scheduled.wru) * PRICES.dynamoPerWru;
   return {

@@ -1,6 +1,8 @@
 /**
  * The Lambda runtime: middy handlers that translate events into the same platform-free cores the
- * local runtime calls. `api`: API Gateway HTTP API (v2) events go to the API core. `controllers`:
+ * local runtime calls. `api`: API Gateway HTTP API (v2) events and Lambda function URL events (the
+ * same payload format 2.0: users come through the HTTP API, agents through the URL) go to the API
+ * core. `controllers`:
  * schedule events (the periodic resync) and DynamoDB stream events (a store change) each run one
  * leased pass of the controller manager, as a store change or resync does in the local runtime.
  * This file and local.ts are the only places that read process.env.
@@ -31,6 +33,12 @@ import { rewriteSecretsAtStart } from '../store/encrypted';
 import type { Obj } from '../store/types';
 import { VERSION } from './version';
 
+/**
+ * Payload format 2.0: an HTTP API event, or a function URL's, which is the same shape (routeKey
+ * and stage are `$default`, requestContext names the URL's domain and account `anonymous`, and
+ * there is no authorizer with AuthType NONE). What the handler reads (method, rawPath,
+ * rawQueryString, headers, cookies, body) is in both.
+ */
 export function isHttpApiEvent(event: unknown): event is APIGatewayProxyEventV2 {
   return (
     typeof event === 'object' &&
@@ -41,7 +49,7 @@ export function isHttpApiEvent(event: unknown): event is APIGatewayProxyEventV2 
   );
 }
 
-/** Translates one HTTP API v2 event through `api` (exported for the runtime parity tests). */
+/** Translates one payload-2.0 event through `api` (exported for the runtime parity tests). */
 export async function handleHttpEvent(
   api: ApiHandler,
   event: APIGatewayProxyEventV2,
@@ -60,6 +68,8 @@ export async function handleHttpEvent(
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  // Format 2.0 moves Cookie headers into `cookies`: the request goes on as it was sent.
+  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
   let path = event.rawPath;
   try {
     path = decodeURIComponent(event.rawPath);
@@ -296,6 +306,16 @@ export async function bootstrap(_event: unknown, _context: unknown): Promise<{ a
 }
 
 /**
+ * Where machines' agents reach the API: FERRY_AGENT_URL (the function URL: no HTTP API charge per
+ * sync), else FERRY_PUBLIC_URL (the HTTP API). A function URL ends in `/`; agents join absolute
+ * paths to it, and the user-data reads better without the slash.
+ */
+export function agentApiUrl(env: Record<string, string | undefined>): string | undefined {
+  const url = env.FERRY_AGENT_URL?.trim() || env.FERRY_PUBLIC_URL?.trim();
+  return url ? url.replace(/\/+$/, '') : undefined;
+}
+
+/**
  * One container of the controllers function (schedule and DynamoDB stream events): deps are built
  * on its first event. Exported so the cost bench can start a fresh one per measured cluster.
  */
@@ -304,18 +324,20 @@ export function createControllersFunction(): (event: unknown, context: unknown) 
   return async (event, context) => {
     coldControllers ??= depsFromEnvironment().then(async (deps) => {
       const env = process.env;
-      // NodePools need to tell machines where the API is: the HTTP API's URL (serverless.yml sets it).
-      const nodePools = env.FERRY_PUBLIC_URL
+      // NodePools tell machines where their agents sync: the API function's URL (serverless.yml
+      // sets FERRY_AGENT_URL), else the HTTP API's.
+      const agentUrl = agentApiUrl(env);
+      const nodePools = agentUrl
         ? {
             nodePools: {
               cluster: env.FERRY_CLUSTER ?? 'ferry',
-              apiUrl: env.FERRY_PUBLIC_URL,
+              apiUrl: agentUrl,
               clusterDomain: parseClusterDomain(env.FERRY_CLUSTER_DOMAIN ?? DEFAULT_CLUSTER_DOMAIN),
               providerFor,
             },
           }
         : {};
-      if (!env.FERRY_PUBLIC_URL) deps.log.warn('FERRY_PUBLIC_URL is not set: NodePools are not acted on');
+      if (!agentUrl) deps.log.warn('neither FERRY_AGENT_URL nor FERRY_PUBLIC_URL is set: NodePools are not acted on');
       // One function seals Secrets left under an older key (rotation): the controllers, at cold start.
       await rewriteSecretsAtStart(deps.store, deps.log);
       return createControllersHandler(deps, { ...nodePools, kubernetesService: kubernetesServiceRanges(deps.config) });

@@ -81,7 +81,18 @@ describe('the stream filter of serverless.yml', () => {
 });
 
 describe('the monthly projection', () => {
-  const zero = { apiInvocations: 0, apiGbS: 0, streamInvocations: 0, streamGbS: 0, rru: 0, wru: 0 };
+  const zero = { apiInvocations: 0, httpApiRequests: 0, apiGbS: 0, streamInvocations: 0, streamGbS: 0, rru: 0, wru: 0 };
+
+  it('charges the HTTP API only for the requests that came through it, not the function URL syncs', () => {
+    // 30 syncs a minute through the function URL, 2 user requests through the HTTP API.
+    const m = monthly({ ...zero, apiInvocations: 32, httpApiRequests: 2 }, { gbS: 0, rru: 0, wru: 0 }, 0);
+    expect(m.httpApi).toBeCloseTo(43_200 * 2 * 1e-6, 9);
+    expect(m.lambdaRequests).toBeCloseTo(43_200 * 32 * 0.2e-6, 9);
+  });
+
+  it('reads from serverless.yml that agents sync through the API function URL', () => {
+    expect(readDeployment().agentsViaFunctionUrl).toBe(true);
+  });
 
   it('prices an idle cluster by its scheduled passes alone', () => {
     const m = monthly(zero, { gbS: 0.05, rru: 50, wru: 1 }, 1);

@@ -22,6 +22,7 @@ type Resource = { Type: string; Properties: Record<string, unknown> };
 
 describe('serverless.yml', () => {
   let resources: Record<string, Resource>;
+  let outputs: Record<string, { Value: unknown }>;
   let out = '';
 
   beforeAll(async () => {
@@ -34,6 +35,7 @@ describe('serverless.yml', () => {
     );
     const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
     resources = template.Resources;
+    outputs = template.Outputs;
   }, 120_000);
 
   const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
@@ -97,6 +99,48 @@ describe('serverless.yml', () => {
     const env = (controllers.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.FERRY_CLUSTER).toBe('ferry-ci');
     expect(env.FERRY_PUBLIC_URL).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
+  });
+
+  it('gives the API function a URL without IAM auth, public only for invocations through that URL', () => {
+    const urls = ofType('AWS::Lambda::Url');
+    expect(urls).toHaveLength(1);
+    expect(resources.ApiLambdaFunctionUrl?.Properties).toMatchObject({
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': ['ApiLambdaFunction', 'Arn'] },
+    });
+    // A buffered URL, like the HTTP API: no response streaming, no CORS (agents are no browsers).
+    expect(resources.ApiLambdaFunctionUrl?.Properties.InvokeMode).toBeUndefined();
+    expect(resources.ApiLambdaFunctionUrl?.Properties.Cors).toBeUndefined();
+    expect(outputs.ApiLambdaFunctionUrl?.Value).toEqual({ 'Fn::GetAtt': ['ApiLambdaFunctionUrl', 'FunctionUrl'] });
+    // Every public grant is on the API function and bound to its URL: nothing else becomes callable.
+    const publicGrants = ofType('AWS::Lambda::Permission').filter((p) => p.Properties.Principal === '*');
+    expect(
+      publicGrants.map((p) => p.Properties).sort((a, b) => String(a.Action).localeCompare(String(b.Action))),
+    ).toEqual([
+      {
+        FunctionName: { 'Fn::GetAtt': ['ApiLambdaFunction', 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: '*',
+        InvokedViaFunctionUrl: true,
+      },
+      {
+        FunctionName: { 'Fn::GetAtt': ['ApiLambdaFunction', 'Arn'] },
+        Action: 'lambda:InvokeFunctionUrl',
+        Principal: '*',
+        FunctionUrlAuthType: 'NONE',
+      },
+    ]);
+  });
+
+  it("points machines' agents at the function URL and users at the HTTP API", () => {
+    const controllers = ofType('AWS::Lambda::Function').find((f) =>
+      String(f.Properties.Handler).endsWith('.controllers'),
+    ) as Resource;
+    const env = (controllers.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.FERRY_AGENT_URL).toEqual({ 'Fn::GetAtt': ['ApiLambdaFunctionUrl', 'FunctionUrl'] });
+    expect(env.FERRY_PUBLIC_URL).toEqual({ 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] });
+    // The HTTP API still routes everything to the same function.
+    expect(ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey)).toEqual(['$default']);
   });
 
   it('seals Secrets under its own KMS key, with only GenerateDataKey and Decrypt on that key', () => {
