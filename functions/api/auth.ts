@@ -102,7 +102,7 @@ export async function authenticate(
 }
 
 /**
- * Tokens verified in the last second. A client (a CI job, an agent) sends the same token on every
+ * Tokens verified in the last second (the runtime may say longer: ApiConfig.tokenCacheTtlMs). A client (a CI job, an agent) sends the same token on every
  * request, and verifying it costs a store read. Keyed by the token's SHA-256, never the token. A
  * change to any token record made through this process's store clears the cache at once (the
  * handler subscribes to the store's watch); one made by another process sharing the SQLite file,
@@ -112,6 +112,8 @@ export class TokenCache {
   static readonly TTL_MS = 1_000;
   private static readonly MAX_ENTRIES = 1_024;
   private readonly entries = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(private readonly ttlMs = TokenCache.TTL_MS) {}
 
   get(key: string, now: number): Principal | undefined {
     const hit = this.entries.get(key);
@@ -123,10 +125,7 @@ export class TokenCache {
 
   set(key: string, principal: Principal, record: TokenRecord, now: number): void {
     const expires = record.status?.expirationTimestamp;
-    const until = Math.min(
-      now + TokenCache.TTL_MS,
-      expires === undefined ? Number.POSITIVE_INFINITY : Date.parse(expires),
-    );
+    const until = Math.min(now + this.ttlMs, expires === undefined ? Number.POSITIVE_INFINITY : Date.parse(expires));
     if (this.entries.size >= TokenCache.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { principal, until });
   }

@@ -51,7 +51,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   // Every write through the API moves the NodeDesired records it concerns (agents' syncs read those).
   const deps: ApiDeps = { ...given, store: trackNodeDesired(given.store, given.clock) };
   let openApi: string | undefined;
-  const tokens = new TokenCache();
+  const tokens = new TokenCache(deps.config.tokenCacheTtlMs);
   // Watches resume from a list's resourceVersion: the history they replay starts now.
   if (deps.config.watch) watchCacheOf(deps.store);
   deps.store.watch((event) => {

@@ -51,6 +51,11 @@ export interface ApiConfig {
   serviceRange?: ServiceRange;
   /** How agent syncs are answered: held (local, the default) or polled (Lambda); see api/agent/modes.ts. */
   agentSync?: AgentSyncConfig;
+  /**
+   * How long a verified token is trusted without a store read (default 1 s: api/auth.ts
+   * TokenCache). Writes this process sees clear it at once; this bounds a revocation made elsewhere.
+   */
+  tokenCacheTtlMs?: number;
 }
 
 /** The runtime's choice for `/agent/v1/sync` (functions/api/agent/modes.ts has the two presets). */

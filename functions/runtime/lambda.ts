@@ -225,6 +225,15 @@ export function createControllersHandler(deps: Deps, options: ControllerManagerO
   });
 }
 
+/**
+ * How long a container trusts a verified token without reading it again. An agent syncs every
+ * 20 s with the same token, so the API core's 1 s cache never hits here, and the token read was
+ * half of a quiet sync's reads. A revocation (or an RBAC change a pod token's rules follow) made
+ * through this container applies at once; one made through another container applies within this
+ * bound: a Kubernetes API server caches webhook token reviews for 2 minutes by default.
+ */
+export const LAMBDA_TOKEN_CACHE_TTL_MS = 60_000;
+
 async function depsFromEnvironment(): Promise<ApiDeps> {
   const env = process.env;
   const config: StoreConfig = { backend: (env.FERRY_STORE as StoreConfig['backend'] | undefined) ?? 'dynamodb' };
@@ -264,6 +273,7 @@ async function depsFromEnvironment(): Promise<ApiDeps> {
       // A held call is billed by the second here and the store's watch sees only this instance's
       // writes: syncs answer at once and tell the agent when to call again.
       agentSync: POLLED_SYNC,
+      tokenCacheTtlMs: LAMBDA_TOKEN_CACHE_TTL_MS,
       ...(env.FERRY_NODE_PORT_RANGE ? { nodePortRange: parseNodePortRange(env.FERRY_NODE_PORT_RANGE) } : {}),
       ...(env.FERRY_SERVICE_CLUSTER_IP_RANGE
         ? { serviceRange: parseServiceRange(env.FERRY_SERVICE_CLUSTER_IP_RANGE) }
