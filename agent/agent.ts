@@ -207,8 +207,6 @@ export class Agent {
         this.pods.markAllUnreported();
         this.lastNodeFingerprint = '';
         this.forget();
-        // Refused (an older server refuses the pod versions it never named): the next pods come whole.
-        if (err instanceof ApiRequestError) this.desiredPods.unname();
         if (err instanceof CredentialRejectedError) {
           this.log.error('node credential rejected; re-registering', {});
           await this.register().catch((e) => this.log.warn('re-register failed', { error: String(e) }));
@@ -312,6 +310,8 @@ export class Agent {
         this.leaseRenewedAt = undefined;
         return;
       }
+      // Refused (an older server refuses the pod versions it never named): the next pods come whole.
+      if (err instanceof ApiRequestError) this.desiredPods.unname();
       throw err;
     } finally {
       this.held = undefined;
