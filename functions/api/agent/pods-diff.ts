@@ -50,7 +50,7 @@ export function podsSection(
   held: readonly string[] | undefined,
 ): Pick<SyncResponse, 'pods' | 'podVersions' | 'podsDiff'> {
   const versions = pods.map(podVersion);
-  if (held === undefined) return { pods, podVersions: versions };
+  if (held === undefined) return { pods: pods.map(forNode), podVersions: versions };
   const holds = new Set(held);
   const diff: PodsDiff = { pods: [], versions: [], removed: [] };
   const current = new Set<string>();
@@ -58,9 +58,18 @@ export function podsSection(
     const version = versions[i] as string;
     current.add(version);
     if (holds.has(version)) return;
-    diff.pods.push(pod);
+    diff.pods.push(forNode(pod));
     diff.versions.push(version);
   });
   for (const version of holds) if (!current.has(version)) diff.removed.push(version);
   return { podsDiff: diff };
+}
+
+/**
+ * A pod as its node is sent it: without managedFields, which no agent reads and which are over a
+ * third of a pod's JSON (every field a writer set, named again).
+ */
+function forNode(pod: Obj): Obj {
+  const { managedFields, ...metadata } = pod.metadata as Obj['metadata'] & { managedFields?: unknown };
+  return managedFields === undefined ? pod : { ...pod, metadata };
 }
