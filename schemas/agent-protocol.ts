@@ -6,7 +6,8 @@
  * call and the versions of what it holds (`versions`: one per section, pods, config, log requests
  * and service routes); the server answers with only the sections that moved, and an answer with
  * none of them means "nothing changed" (one small read on the server: the node's NodeDesired
- * record). Where waiting is free (the local runtime) the server holds a quiet call open until
+ * record). The pods section is itself a diff with agents that name the pods they hold by version
+ * (`heldPods`, `podsDiff`); the routes section is one by index sequence. Where waiting is free (the local runtime) the server holds a quiet call open until
  * something changes; where it is billed (Lambda) it answers at once and says when to call again.
  */
 import { type Static, Type } from 'typebox';
