@@ -95,6 +95,27 @@ describe('agent protocol: the pods as a per-pod diff', () => {
       expect(a.podsDiff?.pods.map((p) => (p.metadata as Meta).uid)).not.toContain(keep.metadata.uid);
   });
 
+  it('answers a pod added to a node of ten with that pod alone, a small part of the bytes of every pod', async () => {
+    // prepare
+    const t = await setup(POLLED_SYNC);
+    for (let i = 0; i < 10; i++) await create(t, `p${i}`);
+    t.api.now.ms += SETTLED;
+    const first = await t.sync();
+    await create(t, 'p10');
+    t.api.now.ms += SETTLED;
+
+    // act
+    const diff = await t.syncAfter(first, { heldPods: first.json.podVersions as string[] });
+    const whole = await t.syncAfter(first);
+
+    // assess
+    const bytes = (res: { json: Record<string, unknown> }) => JSON.stringify(res.json).length;
+    expect((diff.json.podsDiff as { pods: unknown[] }).pods).toHaveLength(1);
+    expect(whole.json.pods).toHaveLength(11);
+    console.log(`pods answer at 11 pods: ${bytes(whole)} bytes whole, ${bytes(diff)} as a diff`);
+    expect(bytes(diff)).toBeLessThan(bytes(whole) / 5);
+  });
+
   it('does not send an agent its own status report back when other pods of its node move', async () => {
     // prepare
     const t = await setup(POLLED_SYNC);
