@@ -6,9 +6,10 @@
  * sync), a full node status first and then every `nodeStatusUpdateSeconds`, a held call
  * (`waitSeconds` 5, the agent's default) only when there is nothing to report, `syncAfterSeconds`
  * between polls, every desired pod reported Running once its containers "started" (`startMs`
- * after it arrived), a terminating pod reported in `terminated`, and everything resent after a
- * failed sync. What it does not keep is the pod manager, the runtime, the config and the routes
- * themselves: only their versions. Bodies are built by string concatenation from parts kept as
+ * after it arrived), a terminating pod reported in `terminated`, everything resent after a failed
+ * sync, and the versions of the pods it holds (`heldPods`) to a server that named them, taking
+ * pods answered whole or as a diff. What it does not keep is the pod manager, the runtime, the
+ * config and the routes themselves: only their versions. Bodies are built by string concatenation from parts kept as
  * JSON, so a quiet sync allocates one string.
  */
 import { FULL_RESYNC_MS } from '../../agent/agent';
@@ -54,6 +55,7 @@ export class LightNode {
   private readonly pods = new Map<string, PodEntry>();
   /** As the agent: whether the server named a version for every pod held (it diffs). */
   private named = false;
+  private heldJson: string | undefined;
   /** What the sync in flight carries, settled by answered() or failed(). */
   private inFlight: { uids: string[]; terminated: string[]; status: boolean } | undefined;
   private hostPort = 40000;
@@ -131,6 +133,7 @@ export class LightNode {
     if (sent?.status) this.statusDueAt = now + this.statusEveryMs;
     this.syncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
     this.reconnectSpreadMs = (res.reconnectSpreadSeconds ?? 0) * 1000;
+    if (res.pods || res.podsDiff) this.heldJson = undefined;
     if (res.pods) this.takePods(res.pods, res.podVersions, now);
     else if (res.podsDiff) this.takeDiff(res.podsDiff, now);
     const { routes, ingress } = res.versions;
@@ -211,7 +214,9 @@ export class LightNode {
   /** `[...]` of the versions of the pods held, or undefined when the server named none (or too many are held). */
   private heldPods(): string | undefined {
     if (!this.named || this.pods.size > MAX_HELD_PODS) return undefined;
-    return JSON.stringify([...this.pods.values()].map((p) => p.version));
+    // Kept until the pods change: a quiet sync builds no new string for them.
+    this.heldJson ??= JSON.stringify([...this.pods.values()].map((p) => p.version));
+    return this.heldJson;
   }
 
   private status(uid: string, pod: Record<string, unknown>, now: number): Record<string, unknown> {
