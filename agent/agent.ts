@@ -3,8 +3,9 @@
  *
  * Pull-diff-apply: the agent holds the desired state the control plane sent (its pods, their
  * ConfigMaps and Secrets, pending log requests, the service routes) with one version per section,
- * sends those versions, and applies the sections an answer carries (the routes as a diff). The pod
- * manager still gets the whole pod list and config on every sync. Where the server holds quiet
+ * sends those versions, and applies the sections an answer carries (the routes and, with a server
+ * that names pod versions, the pods as diffs: held-pods.ts). The pod manager still gets the whole
+ * pod list and config on every sync. Where the server holds quiet
  * syncs (local) the loop calls again at once; where it does not (Lambda) it waits the interval the
  * answer names, cut short when a pod status changes.
  *
@@ -29,11 +30,12 @@ import type {
   UsageWanted,
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
-import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
+import { type AgentApiClient, ApiRequestError, ApiUnreachableError, CredentialRejectedError } from './api-client';
 import { createBackoff, reconnectDelayMs, sleep } from './backoff';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
 import type { StreamSocket } from './exec/dial';
+import { HeldPods } from './held-pods';
 import type { AgentLogger } from './log';
 import { noteSync, noteSyncError } from './metrics-endpoint-state';
 import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
@@ -96,8 +98,8 @@ export class Agent {
   private versions: Partial<SyncVersions> = {};
   private lastFullAt = 0;
   private leaseRenewedAt: number | undefined;
-  /** The desired state as last sent, section by section. */
-  private desiredPods: Record<string, unknown>[] = [];
+  /** The desired state as last sent, section by section (the pods with their versions: held-pods.ts). */
+  private readonly desiredPods = new HeldPods();
   private desiredConfig: { configMaps: ConfigSource[]; secrets: ConfigSource[] } = { configMaps: [], secrets: [] };
   private logRequests: LogRequestRef[] = [];
   private readonly routes = new Map<string, ServiceRoute>();
@@ -284,6 +286,9 @@ export class Agent {
       this.lastFullAt = this.now();
     }
     if (Object.keys(this.versions).length) req.versions = { ...this.versions };
+    // The pods held, by version, so a pods answer is a diff (held-pods.ts); not after a full resync's reset.
+    const heldPods = this.desiredPods.versions();
+    if (heldPods && this.versions.pods !== undefined) req.heldPods = heldPods;
     if (this.leaseRenewedAt !== undefined) req.leaseRenewedAt = this.leaseRenewedAt;
     await this.addUsage(req);
     // Hold the call open only when there is nothing to report, so status changes go out at once.
@@ -305,6 +310,8 @@ export class Agent {
         this.leaseRenewedAt = undefined;
         return;
       }
+      // Refused (an older server refuses the pod versions it never named): the next pods come whole.
+      if (err instanceof ApiRequestError) this.desiredPods.unname();
       throw err;
     } finally {
       this.held = undefined;
@@ -328,7 +335,7 @@ export class Agent {
     // Usage newly asked for: the first report goes out at once, not a poll interval later.
     if (res.usage && !this.usageWanted && this.usage) this.nextSyncAfterMs = 0;
     this.usageWanted = res.usage;
-    if (res.pods) this.desiredPods = res.pods;
+    this.desiredPods.take(res);
     if (res.configMaps || res.secrets)
       this.desiredConfig = { configMaps: res.configMaps ?? [], secrets: res.secrets ?? [] };
     if (res.logRequests) this.logRequests = res.logRequests;
@@ -341,7 +348,7 @@ export class Agent {
     if (this.ingress && (res.routes || res.ingress))
       await this.ingress.update(res.ingress, res.routes ? [...this.routes.values()] : undefined);
     // Volumes come with the pods: an answer without them leaves what the manager holds.
-    this.pods.setDesired(this.desiredPods, this.desiredConfig, volumes);
+    this.pods.setDesired(this.desiredPods.list(), this.desiredConfig, volumes);
     this.answerLogRequests(this.logRequests);
     // Last: an answer that failed to apply (the proxy could not bind) is asked for again.
     this.versions = { ...res.versions };

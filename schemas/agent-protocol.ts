@@ -6,7 +6,8 @@
  * call and the versions of what it holds (`versions`: one per section, pods, config, log requests
  * and service routes); the server answers with only the sections that moved, and an answer with
  * none of them means "nothing changed" (one small read on the server: the node's NodeDesired
- * record). Where waiting is free (the local runtime) the server holds a quiet call open until
+ * record). The pods section is itself a diff with agents that name the pods they hold by version
+ * (`heldPods`, `podsDiff`); the routes section is one by index sequence. Where waiting is free (the local runtime) the server holds a quiet call open until
  * something changes; where it is billed (Lambda) it answers at once and says when to call again.
  */
 import { type Static, Type } from 'typebox';
@@ -92,6 +93,9 @@ export interface UsageWanted {
   everySeconds: number;
 }
 
+/** The most pod versions a sync may name (`heldPods`); an agent holding more is sent its pods whole. */
+export const MAX_HELD_PODS = 1000;
+
 export const SyncRequestSchema = Type.Object(
   {
     /** Full NodeStatus, sent only when it changed (or every few minutes); omitted it is a cheap heartbeat. */
@@ -123,6 +127,13 @@ export const SyncRequestSchema = Type.Object(
     usage: Type.Optional(UsageReportSchema),
     /** How long the server may hold the request when nothing changed (capped by the server). */
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
+    /**
+     * With `versions.pods`: the version of each pod the agent holds, as the server named them
+     * (`podVersions`, `podsDiff.versions`); the server then answers the pods as a diff
+     * (`podsDiff`). Sent only to a server that named versions (an older one refuses the field),
+     * and not by an agent that holds more pods than fit: it is then sent every pod.
+     */
+    heldPods: Type.Optional(Type.Array(Str(32), { maxItems: MAX_HELD_PODS })),
   },
   { additionalProperties: false },
 );
@@ -142,6 +153,10 @@ export interface SyncResponse {
   versions: SyncVersions;
   /** When the pods moved: every pod bound to this node, terminating ones included (the agent stops those). */
   pods?: Record<string, unknown>[];
+  /** With `pods`: each one's version, in the same order (absent from servers that do not diff). */
+  podVersions?: string[];
+  /** Instead of `pods`, when the pods moved and the agent named those it holds (`heldPods`). */
+  podsDiff?: PodsDiff;
   /**
    * When the pods or their config moved: the ConfigMaps and Secrets this node's pods reference
    * (env, envFrom, volumes), and no others: what a node may read of them, like Kubernetes'
@@ -178,6 +193,21 @@ export interface SyncResponse {
    * seconds (shorter right after a change), or at once to report a status change.
    */
   syncAfterSeconds?: number;
+}
+
+/**
+ * The pods of a node against the versions an agent holds: what it must now hold is what it held,
+ * less `removed`, with `pods` added (a pod changed comes back under its uid with a new version,
+ * its old version removed). A version is the server's hash of what the node runs from the pod
+ * (functions/api/agent/pods-diff.ts): a status write alone does not change it.
+ */
+export interface PodsDiff {
+  /** Pods added or changed since the versions held, terminating ones included. */
+  pods: Record<string, unknown>[];
+  /** Each one's version, in the same order. */
+  versions: string[];
+  /** Versions held that are no pod's now: deleted, replaced under the same name, or changed. */
+  removed: string[];
 }
 
 export interface NodeVolume {

@@ -5,11 +5,11 @@
  * Service whose endpoints moved (hundreds of KB at 1,000 nodes), which the real agent parses for
  * its proxy and a simulator does not need. So an answer is read from its head (and tail) when the
  * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt and
- * reconnectSpreadSeconds first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
- * bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
+ * reconnectSpreadSeconds first: functions/api/agent/sync.ts), the pods, which come next when they moved
+ * (a full list and its versions, or a diff), cut out of the bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
  * orders its keys differently costs the simulator more, never a wrong reading.
  */
-import type { SyncResponse } from '../../schemas/agent-protocol';
+import type { PodsDiff, SyncResponse } from '../../schemas/agent-protocol';
 import type { Answer } from './light-http';
 
 export interface LightAnswer {
@@ -21,13 +21,15 @@ export interface LightAnswer {
   syncAfterSeconds?: number;
   reconnectSpreadSeconds?: number;
   pods?: Record<string, unknown>[];
+  podVersions?: string[];
+  podsDiff?: PodsDiff;
 }
 
 /** How much of an answer's start holds its versions and intervals (versions are at most 5 x 64 characters). */
 const HEAD_BYTES = 1024;
 const NUMBER = '(\\d+(?:\\.\\d+)?)';
 const HEAD = new RegExp(
-  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(,"pods":)?`,
+  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(,"pods":|,"podsDiff":)?`,
 );
 const TAIL = new RegExp(`,"syncAfterSeconds":${NUMBER}\\}$`);
 
@@ -40,6 +42,8 @@ export function fromResponse(res: SyncResponse): LightAnswer {
     ...(res.syncAfterSeconds !== undefined ? { syncAfterSeconds: res.syncAfterSeconds } : {}),
     ...(res.reconnectSpreadSeconds !== undefined ? { reconnectSpreadSeconds: res.reconnectSpreadSeconds } : {}),
     ...(res.pods ? { pods: res.pods } : {}),
+    ...(res.podVersions ? { podVersions: res.podVersions } : {}),
+    ...(res.podsDiff ? { podsDiff: res.podsDiff } : {}),
   };
 }
 
@@ -73,19 +77,14 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
   const head = HEAD.exec(answer.head(HEAD_BYTES));
   const whole = () => ({ answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true });
   if (!head) return whole();
-  let pods: Record<string, unknown>[] | undefined;
+  let pods: Pick<LightAnswer, 'pods' | 'podVersions' | 'podsDiff'> = {};
   if (head[5]) {
     // The head is ASCII up to here (versions are hashes and numbers): its length is its byte count.
     const bytes = answer.bytes();
     const start = Buffer.byteLength(head[0]);
-    const end = endOfJsonValue(bytes, start);
-    if (end < 0) return whole();
-    try {
-      pods = JSON.parse(bytes.subarray(start, end).toString('utf8')) as Record<string, unknown>[];
-    } catch {
-      return whole();
-    }
-    if (!Array.isArray(pods)) return whole();
+    const read = head[5] === ',"pods":' ? readPods(bytes, start) : readPodsDiff(bytes, start);
+    if (!read) return whole();
+    pods = read;
   }
   const versionsJson = head[1] as string;
   const after = TAIL.exec(answer.tail(64));
@@ -97,8 +96,42 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
       leaseRenewedAt: Number(head[3]),
       ...(head[4] !== undefined ? { reconnectSpreadSeconds: Number(head[4]) } : {}),
       ...(after ? { syncAfterSeconds: Number(after[1]) } : {}),
-      ...(pods ? { pods } : {}),
+      ...pods,
     },
     parsed: false,
   };
+}
+
+/** The JSON value starting at `start`, parsed, and where it ends; undefined if it is not one. */
+function valueAt(bytes: Buffer, start: number): { value: unknown; end: number } | undefined {
+  const end = endOfJsonValue(bytes, start);
+  if (end < 0) return undefined;
+  try {
+    return { value: JSON.parse(bytes.subarray(start, end).toString('utf8')), end };
+  } catch {
+    return undefined;
+  }
+}
+
+const POD_VERSIONS = Buffer.from(',"podVersions":');
+
+/** A full pods section: the list, and the versions the server wrote right after it (if it diffs). */
+function readPods(bytes: Buffer, start: number): Pick<LightAnswer, 'pods' | 'podVersions'> | undefined {
+  const pods = valueAt(bytes, start);
+  if (!pods || !Array.isArray(pods.value)) return undefined;
+  const out: Pick<LightAnswer, 'pods' | 'podVersions'> = { pods: pods.value as Record<string, unknown>[] };
+  if (bytes.subarray(pods.end, pods.end + POD_VERSIONS.length).equals(POD_VERSIONS)) {
+    const versions = valueAt(bytes, pods.end + POD_VERSIONS.length);
+    if (!versions || !Array.isArray(versions.value)) return undefined;
+    out.podVersions = versions.value as string[];
+  }
+  return out;
+}
+
+function readPodsDiff(bytes: Buffer, start: number): Pick<LightAnswer, 'podsDiff'> | undefined {
+  const diff = valueAt(bytes, start);
+  const value = diff?.value as Partial<PodsDiff> | undefined;
+  if (!value || !Array.isArray(value.pods) || !Array.isArray(value.versions) || !Array.isArray(value.removed))
+    return undefined;
+  return { podsDiff: value as PodsDiff };
 }

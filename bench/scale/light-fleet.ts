@@ -190,7 +190,7 @@ async function runNode(
       timings.failed++;
       // A sync that failed took at least this long: left out, the slowest would not count.
       if (timings.recording && waitMs === 0) timings.latencies.push(performance.now() - started);
-      node.failed();
+      node.failed(err instanceof SyncRefused && err.status < 500);
       await retry(!(err instanceof SyncRefused) || err.status >= 500);
     }
   }

@@ -6,13 +6,14 @@
  * sync), a full node status first and then every `nodeStatusUpdateSeconds`, a held call
  * (`waitSeconds` 5, the agent's default) only when there is nothing to report, `syncAfterSeconds`
  * between polls, every desired pod reported Running once its containers "started" (`startMs`
- * after it arrived), a terminating pod reported in `terminated`, and everything resent after a
- * failed sync. What it does not keep is the pod manager, the runtime, the config and the routes
- * themselves: only their versions. Bodies are built by string concatenation from parts kept as
+ * after it arrived), a terminating pod reported in `terminated`, everything resent after a failed
+ * sync, and the versions of the pods it holds (`heldPods`) to a server that named them, taking
+ * pods answered whole or as a diff. What it does not keep is the pod manager, the runtime, the
+ * config and the routes themselves: only their versions. Bodies are built by string concatenation from parts kept as
  * JSON, so a quiet sync allocates one string.
  */
 import { FULL_RESYNC_MS } from '../../agent/agent';
-import type { PodRef } from '../../schemas/agent-protocol';
+import { MAX_HELD_PODS, type PodRef, type PodsDiff } from '../../schemas/agent-protocol';
 import type { LightAnswer } from './light-answer';
 import { lightNodeStatus, runningPodStatus } from './light-status';
 
@@ -33,6 +34,8 @@ interface PodEntry {
   terminating: boolean;
   terminatedSent: boolean;
   ref: string;
+  /** The version the server named for the pod (agent/held-pods.ts); undefined from a server that names none. */
+  version: string | undefined;
 }
 
 export class LightNode {
@@ -50,6 +53,9 @@ export class LightNode {
   /** As the agent: over how long its first reconnect to a server that went away is spread. */
   reconnectSpreadMs = 0;
   private readonly pods = new Map<string, PodEntry>();
+  /** As the agent: whether the server named a version for every pod held (it diffs). */
+  private named = false;
+  private heldJson: string | undefined;
   /** What the sync in flight carries, settled by answered() or failed(). */
   private inFlight: { uids: string[]; terminated: string[]; status: boolean } | undefined;
   private hostPort = 40000;
@@ -100,6 +106,9 @@ export class LightNode {
     if (terminated.length)
       body += `,"terminated":[${terminated.map((u) => (this.pods.get(u) as PodEntry).ref).join(',')}]`;
     if (this.versions !== undefined) body += `,"versions":${this.versions}`;
+    // As the agent (agent/held-pods.ts): the pods held by version, while it holds the pods' version.
+    const held = this.heldPods();
+    if (held && this.versions?.includes('"pods":')) body += `,"heldPods":${held}`;
     if (this.leaseRenewedAt !== undefined) body += `,"leaseRenewedAt":${this.leaseRenewedAt}`;
     this.inFlight = { uids, terminated, status };
     return { body: `${body}}`, waitSeconds };
@@ -124,7 +133,9 @@ export class LightNode {
     if (sent?.status) this.statusDueAt = now + this.statusEveryMs;
     this.syncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
     this.reconnectSpreadMs = (res.reconnectSpreadSeconds ?? 0) * 1000;
-    if (res.pods) this.takePods(res.pods, now);
+    if (res.pods || res.podsDiff) this.heldJson = undefined;
+    if (res.pods) this.takePods(res.pods, res.podVersions, now);
+    else if (res.podsDiff) this.takeDiff(res.podsDiff, now);
     const { routes, ingress } = res.versions;
     this.routesAndIngress = {
       ...(routes !== undefined ? { routes } : {}),
@@ -137,10 +148,12 @@ export class LightNode {
    * The sync failed (unreachable, 5xx): as the agent, everything is resent (every pod status, the
    * node status) and the next sync renews the Lease; the versions stay.
    */
-  failed(): void {
+  failed(refused = false): void {
     this.inFlight = undefined;
     this.leaseRenewedAt = undefined;
     this.statusDueAt = 0;
+    // Refused (an older server refuses pod versions): the next pods come whole.
+    if (refused) this.named = false;
     for (const p of this.pods.values()) {
       p.reported = false;
       p.terminatedSent = false;
@@ -154,30 +167,56 @@ export class LightNode {
   }
 
   /** The pods bound to the node now: new ones start, terminating ones are reported gone, missing ones forgotten. */
-  private takePods(pods: Record<string, unknown>[], now: number): void {
+  private takePods(pods: Record<string, unknown>[], versions: string[] | undefined, now: number): void {
     const seen = new Set<string>();
-    for (const pod of pods) {
-      const meta = pod.metadata as { uid: string; name: string; namespace: string; deletionTimestamp?: string };
-      seen.add(meta.uid);
-      let entry = this.pods.get(meta.uid);
-      if (!entry) {
-        const ref: PodRef = { namespace: meta.namespace, name: meta.name, uid: meta.uid };
-        const refJson = JSON.stringify(ref);
-        // Built now, while the pod is at hand; sent once due.
-        const report = `{"pod":${refJson},"status":${JSON.stringify(this.status(meta.uid, pod, now))}}`;
-        entry = {
-          report,
-          dueAt: now + this.startMs,
-          reported: false,
-          terminating: false,
-          terminatedSent: false,
-          ref: refJson,
-        };
-        this.pods.set(meta.uid, entry);
-      }
-      if (meta.deletionTimestamp) entry.terminating = true;
-    }
+    this.named = versions !== undefined && versions.length === pods.length;
+    pods.forEach((pod, i) => {
+      seen.add(this.takePod(pod, this.named ? versions?.[i] : undefined, now));
+    });
     for (const uid of this.pods.keys()) if (!seen.has(uid)) this.pods.delete(uid);
+  }
+
+  /** As the agent: the pods added or changed, then the versions removed (a changed pod keeps its uid). */
+  private takeDiff(diff: PodsDiff, now: number): void {
+    diff.pods.forEach((pod, i) => {
+      this.takePod(pod, diff.versions[i], now);
+    });
+    const removed = new Set(diff.removed);
+    for (const [uid, p] of this.pods) if (p.version !== undefined && removed.has(p.version)) this.pods.delete(uid);
+    this.named = [...this.pods.values()].every((p) => p.version !== undefined);
+  }
+
+  /** A pod as the server sent it: a new one starts, a terminating one is reported gone. Returns its uid. */
+  private takePod(pod: Record<string, unknown>, version: string | undefined, now: number): string {
+    const meta = pod.metadata as { uid: string; name: string; namespace: string; deletionTimestamp?: string };
+    let entry = this.pods.get(meta.uid);
+    if (!entry) {
+      const ref: PodRef = { namespace: meta.namespace, name: meta.name, uid: meta.uid };
+      const refJson = JSON.stringify(ref);
+      // Built now, while the pod is at hand; sent once due.
+      const report = `{"pod":${refJson},"status":${JSON.stringify(this.status(meta.uid, pod, now))}}`;
+      entry = {
+        report,
+        dueAt: now + this.startMs,
+        reported: false,
+        terminating: false,
+        terminatedSent: false,
+        ref: refJson,
+        version,
+      };
+      this.pods.set(meta.uid, entry);
+    }
+    entry.version = version;
+    if (meta.deletionTimestamp) entry.terminating = true;
+    return meta.uid;
+  }
+
+  /** `[...]` of the versions of the pods held, or undefined when the server named none (or too many are held). */
+  private heldPods(): string | undefined {
+    if (!this.named || this.pods.size > MAX_HELD_PODS) return undefined;
+    // Kept until the pods change: a quiet sync builds no new string for them.
+    this.heldJson ??= JSON.stringify([...this.pods.values()].map((p) => p.version));
+    return this.heldJson;
   }
 
   private status(uid: string, pod: Record<string, unknown>, now: number): Record<string, unknown> {

@@ -143,6 +143,59 @@ describe('light simulated node', () => {
     expect(retry.req.versions).toEqual(VERSIONS);
   });
 
+  it('names the pods it holds by the versions the server gave, takes a diff as the agent does, and stops after a refused sync', () => {
+    // prepare
+    const node = new LightNode('n1', '10.0.0.1');
+    node.nextSync(T);
+    node.answered(fromResponse(answer({ pods: [pod('a'), pod('b')], podVersions: ['va', 'vb'] })), T);
+    const named = body(node, T + 1);
+
+    // act: b changed (new version), a deleted, c added
+    node.answered(
+      fromResponse(
+        answer({
+          podsDiff: {
+            pods: [pod('b', { labels: { x: 'y' } }), pod('c')],
+            versions: ['vb2', 'vc'],
+            removed: ['va', 'vb'],
+          },
+        }),
+      ),
+      T + 2,
+    );
+    const after = body(node, T + 3);
+    node.failed(true);
+    const refused = body(node, T + 4);
+
+    // assess
+    expect(named.req.heldPods).toEqual(['va', 'vb']);
+    expect(node.view().map((p) => p.uid)).toEqual(['uid-b', 'uid-c']);
+    expect(after.req.heldPods).toEqual(['vb2', 'vc']);
+    // b was not restarted by its new version: its start was reported once, in the sync after it arrived.
+    expect(after.req.podStatuses?.map((s) => s.pod.name)).toEqual(['c']);
+    expect(refused.req.heldPods).toBeUndefined();
+    expect(refused.req.versions).toEqual(VERSIONS);
+  });
+
+  it('names no pod versions to a server that gave none, nor after its ten-minute full resync', () => {
+    // prepare
+    const old = new LightNode('n1', '10.0.0.1');
+    const node = new LightNode('n2', '10.0.0.2');
+    old.nextSync(T);
+    old.answered(fromResponse(answer({ pods: [pod('a')] })), T);
+    node.nextSync(T);
+    node.answered(fromResponse(answer({ pods: [pod('a')], podVersions: ['va'] })), T);
+
+    // act
+    const toOld = body(old, T + 1);
+    const resync = body(node, T + 10 * 60_000 + 1);
+
+    // assess
+    expect(toOld.req.heldPods).toBeUndefined();
+    expect(resync.req.versions).toEqual({ routes: '3', ingress: '' });
+    expect(resync.req.heldPods).toBeUndefined();
+  });
+
   it('asks for its pods, config and logs whole every ten minutes, keeping the routes and ingress it holds', () => {
     // prepare
     const node = new LightNode('n1', '10.0.0.1');
@@ -203,6 +256,23 @@ describe('reading a sync answer', () => {
     expect(read.parsed).toBe(false);
     expect(read.answer).toEqual(fromResponse(res));
     expect(read.answer.reconnectSpreadSeconds).toBe(4.5);
+  });
+
+  it('reads a full pods section with its versions, and a pods diff, as parsing whole does', () => {
+    // prepare
+    const routes = { full: true, services: [{ namespace: 'default', name: 's', ports: [], pods: [] }] };
+    const full = answer({ pods: [pod('a'), pod('b')], podVersions: ['va', 'vb'], routes } as Partial<SyncResponse>);
+    const diff = answer({ podsDiff: { pods: [pod('c')], versions: ['vc'], removed: ['va'] }, routes });
+
+    // act
+    const readFull = readSyncAnswer(encode(full, 50));
+    const readDiff = readSyncAnswer(encode(diff, 50));
+
+    // assess
+    expect(readFull.parsed).toBe(false);
+    expect(readFull.answer).toEqual(fromResponse(full));
+    expect(readDiff.parsed).toBe(false);
+    expect(readDiff.answer).toEqual(fromResponse(diff));
   });
 
   it('parses whole an answer whose keys come in another order', () => {

@@ -6,7 +6,8 @@
  * 2. Renew the Lease if due (lease.ts), write the statuses and remove finished pods (status.ts).
  * 3. Compare the record's section versions with those the agent holds; held runtimes wait for the
  *    record to move while nothing did (modes.ts), polled ones answer at once with when to call again.
- * 4. Read only the sections that moved: the pods bound to the node, their volumes (volumes.ts) and
+ * 4. Read only the sections that moved: the pods bound to the node (a diff against the versions of
+ *    those the agent holds, when it names them: pods-diff.ts), their volumes (volumes.ts) and
  *    config (config.ts), the log requests, the routes changed since the agent's sequence
  *    (routes.ts), the ingress table when its hash moved (ingress.ts).
  *
@@ -25,6 +26,7 @@ import { suspectDisconnect } from './disconnect';
 import { ingressMoved, readIngress } from './ingress';
 import { heartbeat } from './lease';
 import { HELD_SYNC, MAX_SYNC_WAIT_SECONDS } from './modes';
+import { podsSection } from './pods-diff';
 import { checkReports } from './restriction';
 import { readRoutes } from './routes';
 import { removePod, writeNodeStatus, writePodStatus } from './status';
@@ -120,7 +122,8 @@ async function answerSync(
   if (moved.has('pods') || moved.has('config')) {
     const pods = await podsOf(deps, nodeName);
     if (moved.has('pods')) {
-      res.pods = pods;
+      // A diff against the pods the agent holds, if it named them (pods-diff.ts).
+      Object.assign(res, podsSection(pods, held.pods === undefined ? undefined : req.heldPods));
       res.volumes = await nodeVolumes(deps, nodeName, pods);
     }
     const config = await podConfig(deps, pods);
@@ -152,7 +155,7 @@ async function answerSync(
   // Lists by node may lag their change (DynamoDB's index): versions answered within the settle
   // time never match, so the agent reads those sections once more after it.
   if (mode.listSettleMs > 0 && now - (desired.spec.podsChangedAt ?? 0) < mode.listSettleMs) {
-    if (res.pods) res.versions.pods += SETTLING;
+    if (res.pods || res.podsDiff) res.versions.pods += SETTLING;
     if (res.logRequests) res.versions.logs += SETTLING;
   }
   let callAgainMs = 0;

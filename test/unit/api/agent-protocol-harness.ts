@@ -4,7 +4,7 @@
  * loop wired to the API (`Harnessed`), recording what it feeds the pod manager and the proxy.
  */
 import { Agent, type PodSink, type ServiceSink } from '../../../agent/agent';
-import type { AgentApiClient } from '../../../agent/api-client';
+import { type AgentApiClient, ApiRequestError } from '../../../agent/api-client';
 import type { AgentConfig } from '../../../agent/config';
 import { POLLED_SYNC } from '../../../functions/api/agent/modes';
 import type { AgentSyncConfig } from '../../../functions/api/types';
@@ -68,17 +68,35 @@ export async function setup(mode: AgentSyncConfig) {
 
 export type Setup = Awaited<ReturnType<typeof setup>>;
 
+/**
+ * How the harness' wire behaves: `oldServer` plays a server from before pod diffs (it names no pod
+ * versions and refuses `heldPods` as an unknown field, 422), switchable mid-test.
+ */
+export interface Wire {
+  oldServer?: boolean;
+}
+
 export class Harnessed {
   desired: Record<string, unknown>[] = [];
   config: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] } = {};
   routes: ServiceRoute[] = [];
+  /** Every sync the agent sent and every answer it got, in order. */
+  readonly requests: SyncRequest[] = [];
+  readonly answers: SyncResponse[] = [];
   readonly agent: Agent;
-  constructor(api: TestApi, token: string) {
+  constructor(api: TestApi, token: string, wire: Wire = {}) {
+    const { requests, answers } = this;
     const client = {
       async sync(req: SyncRequest): Promise<SyncResponse> {
+        requests.push(req);
+        if (wire.oldServer && req.heldPods) throw new ApiRequestError('sync: 422 unknown field heldPods', 422);
         const res = await api.send('POST', SYNC, { token, body: { ...req, waitSeconds: 0 } });
+        if (res.status >= 400 && res.status < 500) throw new ApiRequestError(`sync: ${res.status}`, res.status);
         if (res.status !== 200) throw new Error(`sync: ${res.status} ${res.json.message}`);
-        return res.json as unknown as SyncResponse;
+        const answer = res.json as unknown as SyncResponse;
+        if (wire.oldServer) delete answer.podVersions;
+        answers.push(answer);
+        return answer;
       },
     };
     const pods: PodSink = {
