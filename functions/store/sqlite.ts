@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, 
 
 type Row = { body: string; rv: number };
 
+/** How much of the file reads map (`mmap_size`): more than a 5,000-node cluster's file. */
+const MMAP_BYTES = 1 << 30;
+
 /** Ops of a `writeBatch` per transaction (a few ms of work). */
 export const BATCH_CHUNK = 64;
 /** How long a `writeBatch` holds the event loop before other work runs (the controllers' slice). */
@@ -123,6 +126,10 @@ export class SqliteStore implements StateStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.pragma('secure_delete = ON');
+      // Reads straight from the OS page cache instead of a read() into SQLite's 2 MB cache each:
+      // at 5,000 nodes the rows a sync reads (NodeDesired, Lease, token, Node) are tens of MB,
+      // so nearly every get missed that cache and paid a system call. Address space, not memory.
+      db.pragma(`mmap_size = ${MMAP_BYTES}`);
       db.exec(SCHEMA);
       const store = new SqliteStore(db, clock);
       store.write('indexing the ConfigMaps and Secrets pods refer to', () =>
