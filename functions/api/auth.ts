@@ -104,14 +104,20 @@ export async function authenticate(
 /**
  * Tokens verified in the last second (the runtime may say longer: ApiConfig.tokenCacheTtlMs). A client (a CI job, an agent) sends the same token on every
  * request, and verifying it costs a store read. Keyed by the token's SHA-256, never the token. A
- * change to any token record made through this process's store clears the cache at once (the
- * handler subscribes to the store's watch); one made by another process sharing the SQLite file,
- * or by another Lambda instance, takes effect within TTL_MS.
+ * change to a token record made through this process's store drops that token's entry at once,
+ * and a change to RBAC or a pod's deletion drops every service-account entry (the handler
+ * subscribes to the store's watch: `forgetToken`, `forgetServiceAccounts`); one made by another
+ * process sharing the SQLite file, or by another Lambda instance, takes effect within TTL_MS.
+ * Room for every node of a 5,000-node cluster and its pods' tokens: with 1,024 entries, evicted
+ * oldest first, and every Pod deletion clearing them all, a node's token was never found.
  */
 export class TokenCache {
   static readonly TTL_MS = 1_000;
-  private static readonly MAX_ENTRIES = 1_024;
+  static readonly MAX_ENTRIES = 16_384;
   private readonly entries = new Map<string, { principal: Principal; until: number }>();
+  /** The keys cached under each token record's name (a name has one token, but may be cached under an older one). */
+  private readonly byName = new Map<string, Set<string>>();
+  private readonly serviceAccounts = new Set<string>();
 
   constructor(private readonly ttlMs = TokenCache.TTL_MS) {}
 
@@ -119,19 +125,50 @@ export class TokenCache {
     const hit = this.entries.get(key);
     if (!hit) return undefined;
     if (hit.until > now) return hit.principal;
-    this.entries.delete(key);
+    this.drop(key);
     return undefined;
   }
 
   set(key: string, principal: Principal, record: TokenRecord, now: number): void {
     const expires = record.status?.expirationTimestamp;
     const until = Math.min(now + this.ttlMs, expires === undefined ? Number.POSITIVE_INFINITY : Date.parse(expires));
-    if (this.entries.size >= TokenCache.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    this.drop(key);
+    if (this.entries.size >= TokenCache.MAX_ENTRIES) this.drop(this.entries.keys().next().value as string);
     this.entries.set(key, { principal, until });
+    const keys = this.byName.get(principal.name) ?? new Set<string>();
+    keys.add(key);
+    this.byName.set(principal.name, keys);
+    if (principal.role === 'serviceaccount') this.serviceAccounts.add(key);
+  }
+
+  /** A token record was written or deleted: its principal is read again. */
+  forgetToken(name: string): void {
+    for (const key of [...(this.byName.get(name) ?? [])]) this.drop(key);
+  }
+
+  /** RBAC, a ServiceAccount or a pod changed: every service-account principal is read again. */
+  forgetServiceAccounts(): void {
+    for (const key of [...this.serviceAccounts]) this.drop(key);
   }
 
   clear(): void {
     this.entries.clear();
+    this.byName.clear();
+    this.serviceAccounts.clear();
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+
+  private drop(key: string): void {
+    const hit = this.entries.get(key);
+    if (!hit) return;
+    this.entries.delete(key);
+    this.serviceAccounts.delete(key);
+    const keys = this.byName.get(hit.principal.name);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byName.delete(hit.principal.name);
   }
 }
 

@@ -54,9 +54,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
   const tokens = new TokenCache(deps.config.tokenCacheTtlMs);
   // Watches resume from a list's resourceVersion: the history they replay starts now.
   if (deps.config.watch) watchCacheOf(deps.store);
-  deps.store.watch((event) => {
-    if (clearsTokenCache(event.type, event.object.kind)) tokens.clear();
-  });
+  deps.store.watch((event) => forgetCachedTokens(tokens, event.type, event.object));
   const metrics = deps.metrics;
   const serve = async (req: ApiRequest, seen: { route?: Route }): Promise<ApiResponse> => {
     try {
@@ -212,11 +210,13 @@ async function tokens(deps: ApiDeps, req: ApiRequest, name: string | undefined):
 const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding', 'ServiceAccount']);
 
 /**
- * Writes after which a cached principal may be wrong: a token record, an RBAC object or a
- * ServiceAccount (a pod token's rules and binding), a deleted pod (its token stops working).
+ * Writes after which a cached principal may be wrong: a token record (that token's), an RBAC
+ * object or a ServiceAccount (a pod token's rules and binding), a deleted pod (its token stops
+ * working): the last two concern service-account principals only.
  */
-function clearsTokenCache(type: string, kind: string): boolean {
-  return kind === TOKEN_KIND || RBAC_KINDS.has(kind) || (kind === 'Pod' && type === 'DELETED');
+function forgetCachedTokens(tokens: TokenCache, type: string, obj: Obj): void {
+  if (obj.kind === TOKEN_KIND) tokens.forgetToken(obj.metadata.name);
+  else if (RBAC_KINDS.has(obj.kind) || (obj.kind === 'Pod' && type === 'DELETED')) tokens.forgetServiceAccounts();
 }
 
 function only<T extends ApiResponse | Promise<ApiResponse>>(req: ApiRequest, methods: string[], run: () => T): T {

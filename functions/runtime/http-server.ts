@@ -21,6 +21,7 @@ import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
 import { addAcceptHandles } from './accept-handles';
 import { apiRequestHead } from './api-request';
+import { BodyDeadlines, sweepInterval } from './body-deadlines';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -34,6 +35,13 @@ export interface ApiServerOptions {
   limits?: Partial<ServerLimits>;
   /** HTTP upgrades (kubectl exec/attach WebSockets: exec-upgrade.ts); without it they are answered 400. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * How long this request's body may take to arrive, when not `limits.bodyMs` (a request whose
+   * body streams for longer names its own here); it ends within that plus one sweep
+   * (body-deadlines.ts: a quarter of `limits.bodyMs`, at most 1 s), and Node's `limits.requestMs`
+   * still bounds the whole request.
+   */
+  bodyDeadlineMs?: (req: IncomingMessage) => number | undefined;
 }
 
 export interface ServerLimits {
@@ -111,7 +119,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     // How often Node checks the two timeouts above (default 30 s, longer than they are).
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersMs / 2)),
   };
-  const serveWith = { ...options, limits };
+  const bodies = new BodyDeadlines(sweepInterval(limits.bodyMs));
+  const serveWith = { ...options, limits, bodies };
   // Once closing, no request is served and every answer closes its connection: a kept-alive
   // connection must not carry the next request to a server whose store is closed (the client
   // reconnects, to the next server on the port if there is one).
@@ -180,6 +189,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
       extra.close();
       await closeServer(server, sockets);
+      bodies.close();
       // Handlers still running (a long-poll woken by its client going away) finish before the
       // caller closes the store under them.
       await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 6_000))]);
@@ -188,20 +198,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 }
 
 async function serve(
-  options: ApiServerOptions & { limits: ServerLimits },
+  options: ApiServerOptions & { limits: ServerLimits; bodies: BodyDeadlines },
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY;
+    const bodyMs = options.bodyDeadlineMs?.(req) ?? options.limits.bodyMs;
+    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes, bodyMs, options.bodies) : EMPTY;
     if (body === 'timeout') {
       send(
         res,
         408,
         { 'content-type': 'application/json', connection: 'close' },
-        JSON.stringify(
-          statusBody(408, 'Timeout', `the request body did not arrive within ${options.limits.bodyMs} ms`),
-        ),
+        JSON.stringify(statusBody(408, 'Timeout', `the request body did not arrive within ${bodyMs} ms`)),
       );
       req.destroy();
       return;
@@ -291,6 +300,7 @@ function readBody(
   req: IncomingMessage,
   limit: number,
   deadlineMs: number,
+  deadlines: BodyDeadlines,
 ): Promise<Uint8Array | 'too-large' | 'timeout'> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) return Promise.resolve('too-large');
@@ -301,12 +311,12 @@ function readBody(
     const finish = (value: Uint8Array | 'too-large' | 'timeout') => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      release();
       chunks.length = 0;
       resolve(value);
     };
     // Endless chunked bodies (a trickle of bytes forever) end here, whatever they send.
-    const timer = setTimeout(() => finish('timeout'), deadlineMs);
+    const release = deadlines.add(deadlineMs, () => finish('timeout'));
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
@@ -320,7 +330,7 @@ function readBody(
       if (!done) finish(new Uint8Array(Buffer.concat(chunks)));
     });
     req.on('error', (err) => {
-      clearTimeout(timer);
+      release();
       if (!done) {
         done = true;
         reject(err);
