@@ -21,6 +21,7 @@ import type { ApiHandler, ApiRequest } from '../api/types';
 import type { Logger } from '../log';
 import { addAcceptHandles } from './accept-handles';
 import { apiRequestHead } from './api-request';
+import { readBodyHead, wantsBodyHead } from './body-head';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -193,7 +194,13 @@ async function serve(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY;
+    // A held sync streaming beats (body-head.ts): its first line is the body, the rest its tail.
+    const headed = wantsBodyHead(req)
+      ? await readBodyHead(req, options.maxBodyBytes, options.limits.bodyMs)
+      : undefined;
+    const read = headed ?? (hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY);
+    const body = typeof read === 'object' && 'head' in read ? read.head : read;
+    if (typeof read === 'object' && 'head' in read) res.once('finish', read.drain);
     if (body === 'timeout') {
       send(
         res,
@@ -240,6 +247,7 @@ async function serve(
         return abort.signal;
       },
       ...(body.length > 0 ? { body } : {}),
+      ...(typeof read === 'object' && 'head' in read ? { bodyTail: read.tail } : {}),
     };
     const out = await options.handler(apiReq);
     if (out.stream) {
