@@ -29,8 +29,9 @@ import type {
   UsageWanted,
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
-import { type AgentApiClient, ApiUnreachableError, CredentialRejectedError } from './api-client';
+import { type AgentApiClient, ApiUnreachableError, BeatsUnhonouredError, CredentialRejectedError } from './api-client';
 import { createBackoff, reconnectDelayMs, sleep } from './backoff';
+import { BeatPolicy } from './beat-policy';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
 import type { StreamSocket } from './exec/dial';
@@ -115,6 +116,7 @@ export class Agent {
   private usage: UsageSource | undefined;
   private usageWanted: UsageWanted | undefined;
   private usageSentAt = 0;
+  private readonly beats = new BeatPolicy();
 
   constructor(
     private readonly config: AgentConfig,
@@ -268,7 +270,7 @@ export class Agent {
   }
 
   async syncOnce(): Promise<void> {
-    const req: SyncRequest = { waitSeconds: this.config.syncWaitSeconds };
+    const req: SyncRequest = { waitSeconds: this.beats.holdSeconds(this.config.syncWaitSeconds, this.now()) };
     const health = await this.pods.runtimeHealthy();
     const status = this.nodeStatus(health);
     const fingerprint = nodeStatusFingerprint(status);
@@ -288,6 +290,8 @@ export class Agent {
     await this.addUsage(req);
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
+    // Beats prove this agent alive while held (agent/beat-policy.ts): it asks for the offer's longer hold.
+    const beats = this.beats.use(req.waitSeconds, this.now());
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
     let res: SyncResponse;
@@ -295,10 +299,15 @@ export class Agent {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
       const started = performance.now();
       res = await withSignal(held ? [this.abort.signal, held.signal] : [this.abort.signal], (signal) =>
-        this.client.sync(req, signal),
+        beats ? this.client.syncWithBeats(req, beats, signal) : this.client.sync(req, signal),
       );
       noteSync(held !== undefined, (performance.now() - started) / 1000);
     } catch (err) {
+      if (err instanceof BeatsUnhonouredError) {
+        this.beats.refused(this.now(), this.log, err);
+        this.leaseRenewedAt = undefined;
+        return;
+      }
       // Cut short by wake(): nothing was sent that needs resending; go round and report. The
       // server saw the call dropped, so the next sync renews the Lease (api/agent/disconnect.ts).
       if (held?.signal.aborted && !this.abort.signal.aborted) {
@@ -321,6 +330,7 @@ export class Agent {
   /** Takes in the sections the answer carries, and feeds the proxy and the pod manager. */
   private async apply(res: SyncResponse): Promise<void> {
     this.leaseRenewedAt = res.leaseRenewedAt;
+    this.beats.offered(res.beats);
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
     this.serverHolds = res.syncAfterSeconds === undefined;
