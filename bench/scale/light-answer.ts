@@ -5,10 +5,11 @@
  * Service whose endpoints moved (hundreds of KB at 1,000 nodes), which the real agent parses for
  * its proxy and a simulator does not need. So an answer is read from its head (and tail) when the
  * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt and
- * reconnectSpreadSeconds first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
+ * reconnectSpreadSeconds and beats first: functions/api/agent/sync.ts), the pods, which come next when they moved, cut out of the
  * bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
  * orders its keys differently costs the simulator more, never a wrong reading.
  */
+import type { SyncBeatsOffer } from '../../schemas/agent-beats';
 import type { SyncResponse } from '../../schemas/agent-protocol';
 import type { Answer } from './light-http';
 
@@ -21,13 +22,15 @@ export interface LightAnswer {
   syncAfterSeconds?: number;
   reconnectSpreadSeconds?: number;
   pods?: Record<string, unknown>[];
+  /** The server's offer of beat-streamed holds (schemas/agent-beats.ts). */
+  beats?: SyncBeatsOffer;
 }
 
 /** How much of an answer's start holds its versions and intervals (versions are at most 5 x 64 characters). */
 const HEAD_BYTES = 1024;
 const NUMBER = '(\\d+(?:\\.\\d+)?)';
 const HEAD = new RegExp(
-  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(,"pods":)?`,
+  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(?:,"beats":(\\{[^{}]*\\}))?(,"pods":)?`,
 );
 const TAIL = new RegExp(`,"syncAfterSeconds":${NUMBER}\\}$`);
 
@@ -40,6 +43,7 @@ export function fromResponse(res: SyncResponse): LightAnswer {
     ...(res.syncAfterSeconds !== undefined ? { syncAfterSeconds: res.syncAfterSeconds } : {}),
     ...(res.reconnectSpreadSeconds !== undefined ? { reconnectSpreadSeconds: res.reconnectSpreadSeconds } : {}),
     ...(res.pods ? { pods: res.pods } : {}),
+    ...(res.beats ? { beats: res.beats } : {}),
   };
 }
 
@@ -74,7 +78,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
   const whole = () => ({ answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true });
   if (!head) return whole();
   let pods: Record<string, unknown>[] | undefined;
-  if (head[5]) {
+  if (head[6]) {
     // The head is ASCII up to here (versions are hashes and numbers): its length is its byte count.
     const bytes = answer.bytes();
     const start = Buffer.byteLength(head[0]);
@@ -96,6 +100,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
       nodeStatusUpdateSeconds: Number(head[2]),
       leaseRenewedAt: Number(head[3]),
       ...(head[4] !== undefined ? { reconnectSpreadSeconds: Number(head[4]) } : {}),
+      ...(head[5] !== undefined ? { beats: JSON.parse(head[5]) as SyncBeatsOffer } : {}),
       ...(after ? { syncAfterSeconds: Number(after[1]) } : {}),
       ...(pods ? { pods } : {}),
     },
