@@ -47,6 +47,11 @@ export interface SyncBeats {
   renewed(at: number): void;
   /** The last renewal made for this node (server clock, ms), the answer's `leaseRenewedAt`. */
   renewedAt(): number | undefined;
+  /**
+   * Whether the beats renew the Lease whose renewal the agent echoes (this table wrote it last and
+   * holds it): then the sync writes none of its own, the next renewal is in the batch.
+   */
+  holdsLease(echoed: number | undefined): boolean;
 }
 
 interface Beating {
@@ -57,7 +62,12 @@ interface Beating {
   renewedAt?: number;
   /** The Lease as this table last wrote it: the next renewal is a conditional update of it. */
   lease?: Obj;
+  /** When its last stream closed: kept a while for the node's next sync (which comes at once), so its Lease stays held. */
+  closedAt?: number;
 }
+
+/** A node with no beat stream open is forgotten after this (its next sync starts again with a write). */
+const KEEP_CLOSED_MS = 30_000;
 
 class BeatTable {
   readonly nodes = new Map<string, Beating>();
@@ -70,8 +80,12 @@ class BeatTable {
   ) {}
 
   open(nodeName: string): Beating {
-    const entry = this.nodes.get(nodeName) ?? { streams: 0, beatAt: this.deps.clock() };
+    const now = this.deps.clock();
+    const entry = this.nodes.get(nodeName) ?? { streams: 0, beatAt: now };
     entry.streams++;
+    // The sync's arrival is itself a sign of life.
+    entry.beatAt = Math.max(entry.beatAt, now);
+    entry.closedAt = undefined;
     this.nodes.set(nodeName, entry);
     if (!this.timer) {
       this.timer = setInterval(() => void this.flush(), FLUSH_MS);
@@ -80,9 +94,15 @@ class BeatTable {
     return entry;
   }
 
-  close(nodeName: string, entry: Beating): void {
-    if (--entry.streams > 0 || this.nodes.get(nodeName) !== entry) return;
-    this.nodes.delete(nodeName);
+  close(_nodeName: string, entry: Beating): void {
+    if (--entry.streams > 0) return;
+    entry.closedAt = this.deps.clock();
+  }
+
+  /** Forgets nodes without a stream for KEEP_CLOSED_MS; the timer stops with the last. */
+  private sweep(now: number): void {
+    for (const [name, b] of this.nodes)
+      if (b.streams === 0 && now - (b.closedAt ?? now) > KEEP_CLOSED_MS) this.nodes.delete(name);
     if (this.nodes.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -94,9 +114,12 @@ class BeatTable {
     if (this.flushing) return;
     this.flushing = true;
     try {
+      this.sweep(this.deps.clock());
       const afterMs = this.mode.renewAfterSeconds * 1000;
-      // Not before the sync's own heartbeat said where the Lease stands.
-      const due = [...this.nodes].filter(([, b]) => b.renewedAt !== undefined && b.beatAt - b.renewedAt >= afterMs);
+      // Only while a stream is open, and not before the sync's own heartbeat said where the Lease stands.
+      const due = [...this.nodes].filter(
+        ([, b]) => b.streams > 0 && b.renewedAt !== undefined && b.beatAt - b.renewedAt >= afterMs,
+      );
       const batch = due.filter(([, b]) => b.lease !== undefined);
       const ops: WriteOp[] = batch.map(([, b]) => {
         const lease = b.lease as Obj;
@@ -181,6 +204,7 @@ export function countBeats(
       entry.beatAt = Math.max(entry.beatAt, at);
     },
     renewedAt: () => entry.renewedAt,
+    holdsLease: (echoed) => echoed !== undefined && entry.lease !== undefined && entry.renewedAt === echoed,
   };
   let closed = false;
   return {

@@ -76,7 +76,10 @@ async function answerSync(
   };
   // Held: renewed before the hold, so the held call is the heartbeat. Polled: at the end, once the
   // answer says when the agent calls next.
-  let leaseRenewedAt = mode.hold ? await renew(0) : (req.leaseRenewedAt ?? 0);
+  // A beat-streamed sync whose Lease its beats already renew (beats.ts): no write of its own.
+  const byBeats = beats?.holdsLease(req.leaseRenewedAt) ? req.leaseRenewedAt : undefined;
+  if (byBeats !== undefined) syncHeartbeat(deps.store, nodeName, deps.clock());
+  let leaseRenewedAt = mode.hold ? (byBeats ?? (await renew(0))) : (req.leaseRenewedAt ?? 0);
   beats?.renewed(leaseRenewedAt);
   if (req.nodeStatus) await writeNodeStatus(deps, nodeName, reports.node, req.nodeStatus);
   for (const { pod: ref, status } of req.podStatuses ?? []) {

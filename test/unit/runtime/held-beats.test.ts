@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
+import { untracked } from '../../../functions/node-desired';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
 import { issueToken } from '../../../functions/tokens';
 import type { Lease, Node } from '../../../schemas';
@@ -225,6 +226,56 @@ describe('held syncs that stream beats', () => {
     // assess
     expect(await renewedAt(p, 'mine')).toBeGreaterThan(otherBefore + 3_000);
     expect(await renewedAt(p, 'other')).toBe(otherBefore);
+  }, 30_000);
+
+  it("renews beating nodes' Leases together in one batch, and a node's next beat sync writes no renewal of its own", async () => {
+    // prepare: count the Lease writes that reach the store under the API
+    const p = await start();
+    const inner = untracked(p.deps.store);
+    const batches: number[] = [];
+    let single = 0;
+    const writeBatch = inner.writeBatch.bind(inner);
+    inner.writeBatch = async (ops) => {
+      const leases = ops.filter((o) => o.object.kind === 'Lease').length;
+      if (leases) batches.push(leases);
+      return writeBatch(ops);
+    };
+    const renew = inner.renewLeaseObject?.bind(inner);
+    inner.renewLeaseObject = async (ref, renewal) => {
+      single++;
+      return (renew as NonNullable<typeof renew>)(ref, renewal);
+    };
+    const joined = await Promise.all(['b1', 'b2', 'b3'].map((n) => join_(p, n)));
+    const syncs = joined.map(({ token, first }) =>
+      beatSync(p, token, { waitSeconds: 20, versions: first.versions, leaseRenewedAt: first.leaseRenewedAt }),
+    );
+
+    // act: 8 s of beats
+    for (let i = 0; i < 8; i++) {
+      for (const sync of syncs) sync.send('.');
+      await sleep(1_000);
+    }
+    const singleWhileBeating = single;
+    // b1's held sync answered (a wake), and its next beat sync echoing the renewal it was given
+    await post(`${p.url}/agent/v1/wake`, joined[0]?.token as string, {});
+    await until(async () => /\{"versions".*\}/.test(syncs[0]?.answer() ?? ''), 3_000);
+    const answered = JSON.parse(/\{"versions".*\}/.exec(syncs[0]?.answer() ?? '')?.[0] ?? '{}');
+    syncs[0]?.send('');
+    const next = beatSync(p, joined[0]?.token as string, {
+      waitSeconds: 20,
+      versions: answered.versions,
+      leaseRenewedAt: answered.leaseRenewedAt,
+    });
+    next.send('.');
+    await sleep(1_500);
+
+    // assess
+    expect(answered.leaseRenewedAt).toBeGreaterThan(joined[0]?.first.leaseRenewedAt as number);
+    expect(single).toBe(singleWhileBeating);
+    expect(Math.max(...batches)).toBeGreaterThanOrEqual(2);
+    // The first beat sync of each node renews once on its own (the table then holds its Lease); after that only batches.
+    expect(singleWhileBeating).toBeLessThanOrEqual(3);
+    for (const name of ['b1', 'b2', 'b3']) expect(await renewedAt(p, name)).toBeGreaterThan(Date.now() - 4_000);
   }, 30_000);
 
   it('refuses a beat-streamed sync whose first line is no SyncRequest, writing nothing', async () => {
