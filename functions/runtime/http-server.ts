@@ -198,9 +198,12 @@ async function serve(
     const headed = wantsBodyHead(req)
       ? await readBodyHead(req, options.maxBodyBytes, options.limits.bodyMs)
       : undefined;
-    const read = headed ?? (hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY);
-    const body = typeof read === 'object' && 'head' in read ? read.head : read;
-    if (typeof read === 'object' && 'head' in read) res.once('finish', read.drain);
+    const tail = typeof headed === 'object' ? headed : undefined;
+    const body =
+      typeof headed === 'object'
+        ? headed.head
+        : (headed ?? (hasBody(req) ? await readBody(req, options.maxBodyBytes, options.limits.bodyMs) : EMPTY));
+    if (tail) res.once('finish', tail.drain);
     if (body === 'timeout') {
       send(
         res,
@@ -247,7 +250,7 @@ async function serve(
         return abort.signal;
       },
       ...(body.length > 0 ? { body } : {}),
-      ...(typeof read === 'object' && 'head' in read ? { bodyTail: read.tail } : {}),
+      ...(tail ? { bodyTail: tail.tail } : {}),
     };
     const out = await options.handler(apiReq);
     if (out.stream) {
