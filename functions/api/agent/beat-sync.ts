@@ -7,7 +7,6 @@
  */
 import { BEATS_HONOURED, SYNC_BEATS_HEADER } from '../../../schemas/agent-beats';
 import type { SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
-import { JSON_HEADERS } from '../http-errors';
 import type { ApiDeps, ApiResponse, BodyTail } from '../types';
 import { syncResponseJson } from './answer-json';
 import { countBeats } from './beats';
@@ -22,7 +21,7 @@ export async function beatSync(
   signal: AbortSignal | undefined,
 ): Promise<ApiResponse> {
   const mode = deps.config.agentSync ?? HELD_SYNC;
-  const headers = { ...JSON_HEADERS, [SYNC_BEATS_HEADER]: BEATS_HONOURED };
+  const headers = { 'content-type': 'application/json', [SYNC_BEATS_HEADER]: BEATS_HONOURED };
   let holding!: () => void;
   const held = new Promise<'held'>((resolve) => {
     holding = () => resolve('held');
