@@ -30,8 +30,15 @@ import type {
   UsageWanted,
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
-import { type AgentApiClient, ApiRequestError, ApiUnreachableError, CredentialRejectedError } from './api-client';
+import {
+  type AgentApiClient,
+  ApiRequestError,
+  ApiUnreachableError,
+  BeatsUnhonouredError,
+  CredentialRejectedError,
+} from './api-client';
 import { createBackoff, reconnectDelayMs, sleep } from './backoff';
+import { BeatPolicy } from './beat-policy';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
 import type { StreamSocket } from './exec/dial';
@@ -40,47 +47,9 @@ import type { AgentLogger } from './log';
 import { noteSync, noteSyncError } from './metrics-endpoint-state';
 import { buildNodeStatus, nodeStatusFingerprint } from './node-status';
 
-/** What the sync loop needs from the pod manager (agent/pods/). */
-export interface PodSink {
-  /** The pods bound to this node, as the control plane sees them now. */
-  setDesired(
-    pods: Record<string, unknown>[],
-    config?: { configMaps?: ConfigSource[]; secrets?: ConfigSource[] },
-    volumes?: NodeVolume[],
-  ): void;
-  /** Statuses that changed since `markReported` was last called for them. */
-  changedStatuses(): { pod: PodRef; status: Record<string, unknown> }[];
-  /** Terminating pods whose containers are all gone. */
-  terminated(): PodRef[];
-  markReported(statuses: { pod: PodRef; status: Record<string, unknown> }[], terminated: PodRef[]): void;
-  /** After a failed sync, everything is resent. */
-  markAllUnreported(): void;
-  runtimeHealthy(): Promise<{ ok: boolean; message: string; version: string }>;
-  /** A container's output, for a log request. */
-  logs(req: LogRequestRef): Promise<{ content: string } | { error: string }>;
-  /** A stream session (a log request with `stream`): dials back with `dial` and runs it (agent/exec/). */
-  stream?(
-    req: LogRequestRef & { stream: StreamRequest },
-    dial: (session: string) => Promise<StreamSocket>,
-  ): Promise<void>;
-  /** Called when there are statuses to report, so a held sync can be cut short. */
-  onStatusChange(listener: () => void): void;
-}
+import type { IngressSink, PodSink, ServiceSink, UsageSource } from './sinks';
 
-/** What the sync loop feeds the service proxy (agent/proxy/). */
-export interface ServiceSink {
-  update(routes: ServiceRoute[]): Promise<void>;
-}
-
-/** What the sync loop feeds the built-in ingress (agent/ingress/): its table, and the routes for its endpoints. */
-export interface IngressSink {
-  update(table: IngressTable | undefined, routes: readonly ServiceRoute[] | undefined): Promise<void>;
-}
-
-/** Where the node's usage comes from (agent/metrics/collector.ts). */
-export interface UsageSource {
-  report(): Promise<UsageReport>;
-}
+export type { IngressSink, PodSink, ServiceSink, UsageSource };
 
 /**
  * Every this often the agent forgets its pod, config and log versions and is sent them whole: a
@@ -117,6 +86,7 @@ export class Agent {
   private usage: UsageSource | undefined;
   private usageWanted: UsageWanted | undefined;
   private usageSentAt = 0;
+  private readonly beats = new BeatPolicy();
 
   constructor(
     private readonly config: AgentConfig,
@@ -270,7 +240,7 @@ export class Agent {
   }
 
   async syncOnce(): Promise<void> {
-    const req: SyncRequest = { waitSeconds: this.config.syncWaitSeconds };
+    const req: SyncRequest = { waitSeconds: this.beats.holdSeconds(this.config.syncWaitSeconds, this.now()) };
     const health = await this.pods.runtimeHealthy();
     const status = this.nodeStatus(health);
     const fingerprint = nodeStatusFingerprint(status);
@@ -293,6 +263,8 @@ export class Agent {
     await this.addUsage(req);
     // Hold the call open only when there is nothing to report, so status changes go out at once.
     if (statuses.length || terminated.length || req.nodeStatus) req.waitSeconds = 0;
+    // Beats prove this agent alive while held (agent/beat-policy.ts): it asks for the offer's longer hold.
+    const beats = this.beats.use(req.waitSeconds, this.now());
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
     let res: SyncResponse;
@@ -300,10 +272,15 @@ export class Agent {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
       const started = performance.now();
       res = await withSignal(held ? [this.abort.signal, held.signal] : [this.abort.signal], (signal) =>
-        this.client.sync(req, signal),
+        beats ? this.client.syncWithBeats(req, beats, signal) : this.client.sync(req, signal),
       );
       noteSync(held !== undefined, (performance.now() - started) / 1000);
     } catch (err) {
+      if (err instanceof BeatsUnhonouredError) {
+        this.beats.refused(this.now(), this.log, err);
+        this.leaseRenewedAt = undefined;
+        return;
+      }
       // Cut short by wake(): nothing was sent that needs resending; go round and report. The
       // server saw the call dropped, so the next sync renews the Lease (api/agent/disconnect.ts).
       if (held?.signal.aborted && !this.abort.signal.aborted) {
@@ -328,6 +305,7 @@ export class Agent {
   /** Takes in the sections the answer carries, and feeds the proxy and the pod manager. */
   private async apply(res: SyncResponse): Promise<void> {
     this.leaseRenewedAt = res.leaseRenewedAt;
+    this.beats.offered(res.beats);
     this.nodeStatusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     this.nextSyncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
     this.serverHolds = res.syncAfterSeconds === undefined;

@@ -8,6 +8,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { SyncBeatsOffer } from '../schemas/agent-beats';
 import type {
   LogAnswer,
   PodTokenRequest,
@@ -18,7 +19,10 @@ import type {
   SyncResponse,
   WakeResponse,
 } from '../schemas/agent-protocol';
+import { BeatsUnhonouredError, beatCall } from './beat-call';
 import { dialStream, type StreamSocket } from './exec/dial';
+
+export { BeatsUnhonouredError };
 
 export class ApiUnreachableError extends Error {}
 export class CredentialRejectedError extends Error {}
@@ -56,6 +60,31 @@ export class AgentApiClient {
     return this.post('/agent/v1/sync', body, waitMs + 15_000, signal);
   }
 
+  /**
+   * A held sync whose body streams beats while held (agent/beat-call.ts); BeatsUnhonouredError when
+   * the server or a proxy between did not take them.
+   */
+  async syncWithBeats(body: SyncRequest, offer: SyncBeatsOffer, signal?: AbortSignal): Promise<SyncResponse> {
+    const path = '/agent/v1/sync';
+    const timeout = AbortSignal.timeout((body.waitSeconds ?? 0) * 1000 + 15_000);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let res: { status: number; text: string };
+    try {
+      res = await beatCall(
+        new URL(path, this.baseUrl),
+        this.token,
+        this.connections,
+        JSON.stringify(body),
+        offer,
+        combined,
+      );
+    } catch (err) {
+      if (err instanceof BeatsUnhonouredError) throw err;
+      throw new ApiUnreachableError(`calling ${path}: ${(err as Error).message}`);
+    }
+    return decode<SyncResponse>(path, res);
+  }
+
   /** A ServiceAccount token for a pod bound to this node (the API refuses any other pod). */
   podToken(body: PodTokenRequest): Promise<PodTokenResponse> {
     return this.post('/agent/v1/token', body, 15_000);
@@ -84,17 +113,7 @@ export class AgentApiClient {
     } catch (err) {
       throw new ApiUnreachableError(`calling ${path}: ${(err as Error).message}`);
     }
-    const { status, text } = res;
-    if (status === 401) throw new CredentialRejectedError(`calling ${path}: credential rejected (401)`);
-    if (status >= 500) throw new ApiUnreachableError(`calling ${path}: server error ${status}`);
-    if (status < 200 || status >= 300) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? text;
-      } catch {}
-      throw new ApiRequestError(`calling ${path}: ${status} ${message}`, status);
-    }
-    return JSON.parse(text) as T;
+    return decode<T>(path, res);
   }
 
   private send(url: URL, payload: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
@@ -123,5 +142,24 @@ export class AgentApiClient {
       req.on('error', reject);
       req.end(payload);
     });
+  }
+}
+
+/** An answer's status translated to the errors above, or its JSON. */
+function decode<T>(path: string, { status, text }: { status: number; text: string }): T {
+  if (status === 401) throw new CredentialRejectedError(`calling ${path}: credential rejected (401)`);
+  if (status >= 500) throw new ApiUnreachableError(`calling ${path}: server error ${status}`);
+  if (status < 200 || status >= 300) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {}
+    throw new ApiRequestError(`calling ${path}: ${status} ${message}`, status);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    // A held answer whose body broke off (agent/beat-call.ts: the head came, the rest did not).
+    throw new ApiUnreachableError(`calling ${path}: the answer is not whole`);
   }
 }

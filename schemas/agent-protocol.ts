@@ -11,6 +11,7 @@
  * something changes; where it is billed (Lambda) it answers at once and says when to call again.
  */
 import { type Static, Type } from 'typebox';
+import type { SyncBeatsOffer } from './agent-beats';
 import type { IngressTable, ServiceRoute } from './agent-routes';
 
 export type {
@@ -188,6 +189,8 @@ export interface SyncResponse {
    * when it restarts (it accepts so many connections a second). Absent: retry as usual.
    */
   reconnectSpreadSeconds?: number;
+  /** Held runtimes: the server takes held syncs whose body streams beats (schemas/agent-beats.ts). */
+  beats?: SyncBeatsOffer;
   /**
    * Polling runtimes (Lambda): the server did not hold the call; call again after this many
    * seconds (shorter right after a change), or at once to report a status change.

@@ -5,10 +5,11 @@
  * Service whose endpoints moved (hundreds of KB at 1,000 nodes), which the real agent parses for
  * its proxy and a simulator does not need. So an answer is read from its head (and tail) when the
  * server wrote it in its usual key order (versions, nodeStatusUpdateSeconds, leaseRenewedAt and
- * reconnectSpreadSeconds first: functions/api/agent/sync.ts), the pods, which come next when they moved
+ * reconnectSpreadSeconds and beats first: functions/api/agent/sync.ts), the pods, which come next when they moved
  * (a full list and its versions, or a diff), cut out of the bytes by matching brackets and parsed alone; any other answer is parsed whole: a server that
  * orders its keys differently costs the simulator more, never a wrong reading.
  */
+import type { SyncBeatsOffer } from '../../schemas/agent-beats';
 import type { PodsDiff, SyncResponse } from '../../schemas/agent-protocol';
 import type { Answer } from './light-http';
 
@@ -23,13 +24,15 @@ export interface LightAnswer {
   pods?: Record<string, unknown>[];
   podVersions?: string[];
   podsDiff?: PodsDiff;
+  /** The server's offer of beat-streamed holds (schemas/agent-beats.ts). */
+  beats?: SyncBeatsOffer;
 }
 
 /** How much of an answer's start holds its versions and intervals (versions are at most 5 x 64 characters). */
 const HEAD_BYTES = 1024;
 const NUMBER = '(\\d+(?:\\.\\d+)?)';
 const HEAD = new RegExp(
-  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(,"pods":|,"podsDiff":)?`,
+  `^\\{"versions":(\\{[^{}]*\\}),"nodeStatusUpdateSeconds":${NUMBER},"leaseRenewedAt":${NUMBER}(?:,"reconnectSpreadSeconds":${NUMBER})?(?:,"beats":(\\{[^{}]*\\}))?(,"pods":|,"podsDiff":)?`,
 );
 const TAIL = new RegExp(`,"syncAfterSeconds":${NUMBER}\\}$`);
 
@@ -44,6 +47,7 @@ export function fromResponse(res: SyncResponse): LightAnswer {
     ...(res.pods ? { pods: res.pods } : {}),
     ...(res.podVersions ? { podVersions: res.podVersions } : {}),
     ...(res.podsDiff ? { podsDiff: res.podsDiff } : {}),
+    ...(res.beats ? { beats: res.beats } : {}),
   };
 }
 
@@ -78,11 +82,11 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
   const whole = () => ({ answer: fromResponse(JSON.parse(answer.text()) as SyncResponse), parsed: true });
   if (!head) return whole();
   let pods: Pick<LightAnswer, 'pods' | 'podVersions' | 'podsDiff'> = {};
-  if (head[5]) {
+  if (head[6]) {
     // The head is ASCII up to here (versions are hashes and numbers): its length is its byte count.
     const bytes = answer.bytes();
     const start = Buffer.byteLength(head[0]);
-    const read = head[5] === ',"pods":' ? readPods(bytes, start) : readPodsDiff(bytes, start);
+    const read = head[6] === ',"pods":' ? readPods(bytes, start) : readPodsDiff(bytes, start);
     if (!read) return whole();
     pods = read;
   }
@@ -95,6 +99,7 @@ export function readSyncAnswer(answer: Answer): { answer: LightAnswer; parsed: b
       nodeStatusUpdateSeconds: Number(head[2]),
       leaseRenewedAt: Number(head[3]),
       ...(head[4] !== undefined ? { reconnectSpreadSeconds: Number(head[4]) } : {}),
+      ...(head[5] !== undefined ? { beats: JSON.parse(head[5]) as SyncBeatsOffer } : {}),
       ...(after ? { syncAfterSeconds: Number(after[1]) } : {}),
       ...pods,
     },

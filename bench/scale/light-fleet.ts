@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createBackoff, reconnectDelayMs, sleep } from '../../agent/backoff';
+import { BeatsUnhonouredError } from '../../agent/beat-call';
 import type { RegisterResponse, WakeResponse } from '../../schemas/agent-protocol';
 import type { SyncTimings } from '../lib/agents';
 import { readSyncAnswer } from './light-answer';
@@ -31,6 +32,8 @@ export interface LightFleetOptions {
 export interface LightTimings extends SyncTimings {
   /** Held syncs cut short to report a pod start, as the agent cuts them when the server held none. */
   cut: number;
+  /** Beat-streamed syncs the server (or a proxy) did not take: the node fell back to plain holds. */
+  unhonoured: number;
   /** Held syncs the server answered early when asked (`/agent/v1/wake`), as the agent asks. */
   woken: number;
   registered: number;
@@ -64,6 +67,7 @@ export function startLightFleet(options: LightFleetOptions): LightFleet {
     recording: options.record ?? false,
     cut: 0,
     woken: 0,
+    unhonoured: 0,
     registered: 0,
     parsed: 0,
     answerBytes: 0,
@@ -134,7 +138,9 @@ async function runNode(
     const next = node.nextSync(Date.now());
     const waitMs = next.waitSeconds * 1000;
     const started = performance.now();
-    const call: Call = http.post(SYNC, node.token, next.body, next.waitSeconds, waitMs + 15_000);
+    const call: Call = next.beats
+      ? http.postWithBeats(SYNC, node.token, next.body, next.beats, waitMs + 15_000)
+      : http.post(SYNC, node.token, next.body, next.waitSeconds, waitMs + 15_000);
     // A pod due to "start" while the call is held: cut it then, as the agent's wake() does.
     const dueIn = waitMs > 0 ? node.reportDueIn(Date.now()) : Number.POSITIVE_INFINITY;
     let cutting = false;
@@ -185,6 +191,11 @@ async function runNode(
       if (cutting) {
         timings.cut++;
         node.cut();
+        continue;
+      }
+      if (err instanceof BeatsUnhonouredError) {
+        timings.unhonoured++;
+        node.beatsRefused(Date.now());
         continue;
       }
       timings.failed++;

@@ -5,9 +5,12 @@
  * agent aborting a held sync does), and carries `x-ferry-sim-wait`, the `waitSeconds` it asked for,
  * and `x-ferry-sim-sent`, when it was sent, which the server ignores and the bench's server probe
  * (bench/scale/server-probe.ts) reads to tell held syncs from those answered at once and to time
- * a call from its sending, queueing before the server read it included.
+ * a call from its sending, queueing before the server read it included. Held syncs stream beats
+ * as the agent's do when the server offers them (`postWithBeats`).
  */
 import { type ClientRequest, Agent as HttpAgent, request } from 'node:http';
+import { BEAT_HEAD_MS, BeatsUnhonouredError } from '../../agent/beat-call';
+import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
 
 export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
 /** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */
@@ -105,6 +108,71 @@ export class LightHttp {
       r.on('timeout', () => r.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       r.on('error', reject);
       r.end(body);
+    });
+    return { answer, cut: () => req?.destroy(new Error('cut')), reused: () => req?.reusedSocket ?? false };
+  }
+
+  /**
+   * A held sync whose body streams beats, as the agent's (agent/beat-call.ts): the JSON line, a
+   * beat every `offer.everySeconds`, the body's end once the answer is in; rejects with
+   * BeatsUnhonouredError when no head comes within BEAT_HEAD_MS or a 200 comes without the header.
+   */
+  postWithBeats(path: string, token: string, body: string, offer: SyncBeatsOffer, timeoutMs: number): Call {
+    let req: ClientRequest | undefined;
+    const answer = new Promise<Answer>((resolve, reject) => {
+      let beat: NodeJS.Timeout | undefined;
+      const r = request(
+        {
+          host: this.host,
+          port: this.port,
+          path,
+          method: 'POST',
+          agent: this.pool,
+          timeout: timeoutMs,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'transfer-encoding': 'chunked',
+            [SYNC_BEATS_HEADER]: '1',
+            [SIM_WAIT_HEADER]: String(offer.holdSeconds),
+            [SIM_SENT_HEADER]: (performance.timeOrigin + performance.now()).toFixed(2),
+          },
+        },
+        (res) => {
+          clearTimeout(headDue);
+          const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+          if (ok && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED) {
+            r.destroy();
+            reject(new BeatsUnhonouredError('answered without taking the beats'));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            clearInterval(beat);
+            r.end();
+            resolve(new Answer(res.statusCode ?? 0, chunks));
+          });
+          res.on('error', reject);
+          res.on('aborted', () => reject(new Error('connection closed mid-response')));
+        },
+      );
+      req = r;
+      const headDue = setTimeout(() => {
+        r.destroy(new BeatsUnhonouredError(`no answer head within ${BEAT_HEAD_MS} ms`));
+      }, BEAT_HEAD_MS);
+      this.open.add(r);
+      r.on('close', () => {
+        this.open.delete(r);
+        clearTimeout(headDue);
+        clearInterval(beat);
+      });
+      r.on('timeout', () => r.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      r.on('error', reject);
+      r.write(`${body}\n`);
+      beat = setInterval(() => {
+        if (!r.destroyed) r.write('.');
+      }, offer.everySeconds * 1000);
     });
     return { answer, cut: () => req?.destroy(new Error('cut')), reused: () => req?.reusedSocket ?? false };
   }

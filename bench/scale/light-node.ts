@@ -13,6 +13,9 @@
  * JSON, so a quiet sync allocates one string.
  */
 import { FULL_RESYNC_MS } from '../../agent/agent';
+import { BeatPolicy } from '../../agent/beat-policy';
+import type { AgentLogger } from '../../agent/log';
+import type { SyncBeatsOffer } from '../../schemas/agent-beats';
 import { MAX_HELD_PODS, type PodRef, type PodsDiff } from '../../schemas/agent-protocol';
 import type { LightAnswer } from './light-answer';
 import { lightNodeStatus, runningPodStatus } from './light-status';
@@ -20,9 +23,13 @@ import { lightNodeStatus, runningPodStatus } from './light-status';
 /** The agent's default `--sync-wait` (agent/config.ts): how long it asks the server to hold a quiet sync. */
 export const SYNC_WAIT_SECONDS = 5;
 
+const QUIET: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
 export interface NextSync {
   body: string;
   waitSeconds: number;
+  /** Stream beats on this held sync, as the agent does when the server offers them (agent/beat-policy.ts). */
+  beats?: SyncBeatsOffer;
 }
 
 interface PodEntry {
@@ -60,6 +67,8 @@ export class LightNode {
   private inFlight: { uids: string[]; terminated: string[]; status: boolean } | undefined;
   private hostPort = 40000;
   private podSeq = 1;
+  /** The agent's own policy on beat-streamed holds: offered by the last answer, refused for a while after one went unhonoured. */
+  private readonly beatPolicy = new BeatPolicy();
 
   constructor(
     readonly name: string,
@@ -99,7 +108,9 @@ export class LightNode {
       this.versions = Object.keys(this.routesAndIngress).length ? JSON.stringify(this.routesAndIngress) : undefined;
       this.lastFullAt = now;
     }
-    const waitSeconds = statuses.length || terminated.length || status ? 0 : SYNC_WAIT_SECONDS;
+    const waitSeconds =
+      statuses.length || terminated.length || status ? 0 : this.beatPolicy.holdSeconds(SYNC_WAIT_SECONDS, now);
+    const beats = this.beatPolicy.use(waitSeconds, now);
     let body = `{"waitSeconds":${waitSeconds}`;
     if (status) body += `,"nodeStatus":${JSON.stringify(lightNodeStatus(this.name, this.nodeIp, now))}`;
     if (statuses.length) body += `,"podStatuses":[${statuses.join(',')}]`;
@@ -111,7 +122,7 @@ export class LightNode {
     if (held && this.versions?.includes('"pods":')) body += `,"heldPods":${held}`;
     if (this.leaseRenewedAt !== undefined) body += `,"leaseRenewedAt":${this.leaseRenewedAt}`;
     this.inFlight = { uids, terminated, status };
-    return { body: `${body}}`, waitSeconds };
+    return { body: `${body}}`, waitSeconds, ...(beats ? { beats } : {}) };
   }
 
   /** Takes in a 2xx answer to the sync last built. */
@@ -129,6 +140,7 @@ export class LightNode {
       }
     }
     this.leaseRenewedAt = res.leaseRenewedAt;
+    this.beatPolicy.offered(res.beats);
     this.statusEveryMs = res.nodeStatusUpdateSeconds * 1000;
     if (sent?.status) this.statusDueAt = now + this.statusEveryMs;
     this.syncAfterMs = (res.syncAfterSeconds ?? 0) * 1000;
@@ -164,6 +176,13 @@ export class LightNode {
   cut(): void {
     this.inFlight = undefined;
     this.leaseRenewedAt = undefined;
+  }
+
+  /** A beat-streamed sync went unhonoured: as the agent, plain holds for a while, and the next sync renews the Lease. */
+  beatsRefused(now: number): void {
+    this.inFlight = undefined;
+    this.leaseRenewedAt = undefined;
+    this.beatPolicy.refused(now, QUIET, new Error('unhonoured'));
   }
 
   /** The pods bound to the node now: new ones start, terminating ones are reported gone, missing ones forgotten. */

@@ -17,7 +17,9 @@ import {
 import { InvalidError, type StatusCause } from '../errors';
 import { issuePodToken } from '../pod-tokens';
 import { syncResponseJson } from './agent/answer-json';
+import { beatSync } from './agent/beat-sync';
 import { releaseHeldSyncs } from './agent/desired';
+import { HELD_SYNC } from './agent/modes';
 import { syncNode } from './agent/sync';
 import type { Principal } from './auth';
 import { parseBody } from './body';
@@ -45,6 +47,9 @@ async function register(deps: ApiDeps, req: ApiRequest, principal: Principal): P
 async function sync(deps: ApiDeps, req: ApiRequest, principal: Principal): Promise<ApiResponse> {
   const body = parseBody(req, deps.config.maxBodyBytes);
   if (!syncCheck.Check(body)) throw invalid('SyncRequest', syncCheck.Errors(body));
+  // A body streaming beats after its first line (agent/beat-sync.ts), where syncs are held.
+  if (req.bodyTail && (deps.config.agentSync ?? HELD_SYNC).hold)
+    return beatSync(deps, principal.nodeName as string, body, req.bodyTail, req.signal);
   const answer = await syncNode(deps, principal.nodeName as string, body, req.signal);
   // A routes diff sent to every node is serialized once (agent/answer-json.ts).
   return { status: 200, headers: { ...JSON_HEADERS }, body: syncResponseJson(answer) };

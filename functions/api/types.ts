@@ -20,6 +20,19 @@ export interface ApiRequest {
   body?: Uint8Array;
   /** Aborted when the client goes away (long-polls stop waiting). */
   signal?: AbortSignal;
+  /**
+   * A body streamed past its first line (`body` is that line): a held sync's beats
+   * (schemas/agent-beats.ts). Only the local runtime gives one, and only to requests that say so.
+   */
+  bodyTail?: BodyTail;
+}
+
+/** The rest of a request body as it arrives. */
+export interface BodyTail {
+  /** Each later chunk as it comes, then `onEnd` once (the body ended, or the connection closed). */
+  read(onChunk: (chunk: Uint8Array) => void, onEnd: () => void): void;
+  /** Cuts the connection (a tail that sends what it must not). */
+  destroy(): void;
 }
 
 export interface ApiResponse {

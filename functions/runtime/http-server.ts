@@ -22,6 +22,7 @@ import type { Logger } from '../log';
 import { addAcceptHandles } from './accept-handles';
 import { apiRequestHead } from './api-request';
 import { BodyDeadlines, sweepInterval } from './body-deadlines';
+import { readBodyHead, wantsBodyHead } from './body-head';
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -204,7 +205,14 @@ async function serve(
 ): Promise<void> {
   try {
     const bodyMs = options.bodyDeadlineMs?.(req) ?? options.limits.bodyMs;
-    const body = hasBody(req) ? await readBody(req, options.maxBodyBytes, bodyMs, options.bodies) : EMPTY;
+    // A held sync streaming beats (body-head.ts): its first line is the body, the rest its tail.
+    const headed = wantsBodyHead(req) ? await readBodyHead(req, options.maxBodyBytes, bodyMs) : undefined;
+    const tail = typeof headed === 'object' ? headed : undefined;
+    const body =
+      typeof headed === 'object'
+        ? headed.head
+        : (headed ?? (hasBody(req) ? await readBody(req, options.maxBodyBytes, bodyMs, options.bodies) : EMPTY));
+    if (tail) res.once('finish', tail.drain);
     if (body === 'timeout') {
       send(
         res,
@@ -249,6 +257,7 @@ async function serve(
         return abort.signal;
       },
       ...(body.length > 0 ? { body } : {}),
+      ...(tail ? { bodyTail: tail.tail } : {}),
     };
     const out = await options.handler(apiReq);
     if (out.stream) {

@@ -210,6 +210,29 @@ describe('light simulated node', () => {
   });
 });
 
+describe('light simulated node and beats', () => {
+  it('holds quiet syncs streaming beats as the server offers, and plain 5 s holds for a while after one went unhonoured', () => {
+    // prepare
+    const node = new LightNode('n1', '10.0.0.1');
+    node.nextSync(T);
+    node.answered(fromResponse(answer({ beats: { everySeconds: 2, holdSeconds: 20 } })), T);
+
+    // act
+    const offered = body(node, T + 1);
+    node.beatsRefused(T + 2);
+    const refused = body(node, T + 3);
+
+    // assess
+    expect(offered.waitSeconds).toBe(20);
+    expect(offered.req.waitSeconds).toBe(20);
+    expect(offered.beats).toEqual({ everySeconds: 2, holdSeconds: 20 });
+    expect(refused.waitSeconds).toBe(SYNC_WAIT_SECONDS);
+    expect(refused.beats).toBeUndefined();
+    // The server saw the call dropped: the next sync renews the Lease.
+    expect(refused.req.leaseRenewedAt).toBeUndefined();
+  });
+});
+
 describe('reading a sync answer', () => {
   const encode = (res: unknown, split = 0) => {
     const bytes = Buffer.from(JSON.stringify(res));
@@ -273,6 +296,21 @@ describe('reading a sync answer', () => {
     expect(readFull.answer).toEqual(fromResponse(full));
     expect(readDiff.parsed).toBe(false);
     expect(readDiff.answer).toEqual(fromResponse(diff));
+  });
+
+  it('reads the beats offer from the head, before the pods, as parsing whole does', () => {
+    // prepare: the server's order (functions/api/agent/sync.ts): the offer after the spread
+    const beats = { everySeconds: 2, holdSeconds: 20 };
+    const res = answer({ reconnectSpreadSeconds: 1, beats, pods: [pod('a')], routes: { full: true, services: [] } });
+
+    // act
+    const read = readSyncAnswer(encode(res, 30));
+
+    // assess
+    expect(read.parsed).toBe(false);
+    expect(read.answer).toEqual(fromResponse(res));
+    expect(read.answer.beats).toEqual(beats);
+    expect(read.answer.pods).toHaveLength(1);
   });
 
   it('parses whole an answer whose keys come in another order', () => {

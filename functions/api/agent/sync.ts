@@ -19,6 +19,7 @@ import { storeUsage, USAGE_GRACE_MS, usageRecord, usageWanted } from '../../node
 import type { Obj } from '../../store/types';
 import { pendingLogRequests } from '../pod-logs';
 import type { ApiDeps } from '../types';
+import { BEATS_OFFER, type SyncBeats } from './beats';
 import { quietSyncAfterMs } from './cadence';
 import { podConfig } from './config';
 import { noteAnswered, readDesired, reconnectSpreadSeconds, waitForDesired } from './desired';
@@ -41,10 +42,11 @@ export async function syncNode(
   nodeName: string,
   req: SyncRequest,
   signal?: AbortSignal,
+  beats?: SyncBeats,
 ): Promise<SyncResponse> {
   syncStarted(deps.store, nodeName, deps.clock());
   try {
-    return await answerSync(deps, nodeName, req, signal);
+    return await answerSync(deps, nodeName, req, signal, beats);
   } finally {
     syncEnded(deps.store, nodeName);
   }
@@ -55,6 +57,7 @@ async function answerSync(
   nodeName: string,
   req: SyncRequest,
   signal: AbortSignal | undefined,
+  beats: SyncBeats | undefined,
 ): Promise<SyncResponse> {
   const started = performance.now();
   const mode = deps.config.agentSync ?? HELD_SYNC;
@@ -75,7 +78,11 @@ async function answerSync(
   };
   // Held: renewed before the hold, so the held call is the heartbeat. Polled: at the end, once the
   // answer says when the agent calls next.
-  let leaseRenewedAt = mode.hold ? await renew(0) : (req.leaseRenewedAt ?? 0);
+  // A beat-streamed sync whose Lease its beats already renew (beats.ts): no write of its own.
+  const byBeats = beats?.holdsLease(req.leaseRenewedAt) ? req.leaseRenewedAt : undefined;
+  if (byBeats !== undefined) syncHeartbeat(deps.store, nodeName, deps.clock());
+  let leaseRenewedAt = mode.hold ? (byBeats ?? (await renew(0))) : (req.leaseRenewedAt ?? 0);
+  beats?.renewed(leaseRenewedAt);
   if (req.nodeStatus) await writeNodeStatus(deps, nodeName, reports.node, req.nodeStatus);
   for (const { pod: ref, status } of req.podStatuses ?? []) {
     const pod = reports.pods.get(ref.uid);
@@ -98,10 +105,12 @@ async function answerSync(
   const held = req.versions ?? {};
   let moved = movedSections(desired, held);
   const reported = Boolean(req.podStatuses?.length || req.terminated?.length);
-  const waitMs = Math.min(req.waitSeconds ?? 0, MAX_SYNC_WAIT_SECONDS) * 1000;
+  // Beats prove the agent alive while held (beats.ts): such a sync is held longer.
+  const waitMs = Math.min(req.waitSeconds ?? 0, beats ? beats.holdSeconds : MAX_SYNC_WAIT_SECONDS) * 1000;
   const holds = mode.hold && waitMs > 0 && moved.size === 0 && !reported && !ingressMoved(desired, held.ingress);
   if (holds) {
     signal?.addEventListener('abort', () => suspectDisconnect(deps, nodeName), { once: true });
+    beats?.holding();
     // A hold that ended with no move (its time, or the agent cutting it) answers the record as read.
     if (await waitForDesired(deps, nodeName, waitMs, signal, held)) {
       desired = await readDesired(deps, nodeName);
@@ -116,7 +125,11 @@ async function answerSync(
     leaseRenewedAt,
     // Many agents holding: they spread their reconnects should this server restart (desired.ts).
     ...(spread !== undefined ? { reconnectSpreadSeconds: spread } : {}),
+    // Held runtimes offer beat-streamed holds (schemas/agent-beats.ts); polled ones hold nothing.
+    ...(mode.hold ? { beats: BEATS_OFFER } : {}),
   };
+  // The beats renewed the Lease while held: the agent echoes the latest renewal.
+  if (beats) res.leaseRenewedAt = Math.max(leaseRenewedAt, beats.renewedAt() ?? 0);
   const usage = usageWanted(desired, deps.clock());
   if (usage) res.usage = usage;
   if (moved.has('pods') || moved.has('config')) {

@@ -1,0 +1,84 @@
+/**
+ * One held sync whose body streams beats (schemas/agent-beats.ts): the SyncRequest JSON as its first
+ * line, then a beat every `everySeconds` until the answer has come, then the body's end. The
+ * server answers the head at once when it takes the beats; a head that does not come within
+ * BEAT_HEAD_MS (an old server reads the whole body first; a proxy that buffers request bodies
+ * keeps even the first line from it) rejects with BeatsUnhonouredError, and so does a head
+ * without the honoured header: the caller then falls back to plain holds.
+ */
+import type { Agent as HttpAgent } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../schemas/agent-beats';
+
+/** How long the answer's head may take: a server that takes beats sends it before holding. */
+export const BEAT_HEAD_MS = 3_000;
+
+export class BeatsUnhonouredError extends Error {}
+
+export function beatCall(
+  url: URL,
+  token: string,
+  connections: HttpAgent,
+  payload: string,
+  offer: SyncBeatsOffer,
+  signal: AbortSignal,
+): Promise<{ status: number; text: string }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    let beat: NodeJS.Timeout | undefined;
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: connections,
+        signal,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'transfer-encoding': 'chunked',
+          [SYNC_BEATS_HEADER]: '1',
+        },
+      },
+      (res) => {
+        clearTimeout(headDue);
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+        // A refusal (401, 422, 5xx) is the sync's answer, whoever sent it: the caller reads it as any.
+        if (ok && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED) {
+          // Something answered without taking the beats (a proxy, a server between versions).
+          clearInterval(beat);
+          req.destroy();
+          reject(new BeatsUnhonouredError(`the answer (status ${res.statusCode}) did not take the beats`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          clearInterval(beat);
+          req.end();
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('connection closed mid-response')));
+      },
+    );
+    const headDue = setTimeout(() => {
+      clearInterval(beat);
+      req.destroy();
+      reject(new BeatsUnhonouredError(`no answer head within ${BEAT_HEAD_MS} ms of a sync streaming beats`));
+    }, BEAT_HEAD_MS);
+    req.on('error', (err) => {
+      clearTimeout(headDue);
+      clearInterval(beat);
+      reject(err);
+    });
+    req.on('close', () => {
+      clearTimeout(headDue);
+      clearInterval(beat);
+    });
+    req.write(`${payload}\n`);
+    beat = setInterval(() => {
+      if (!req.destroyed) req.write('.');
+    }, offer.everySeconds * 1000);
+  });
+}
