@@ -13,17 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { untracked } from '../../../functions/node-desired';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
-import { issueToken } from '../../../functions/tokens';
 import type { Lease, Node } from '../../../schemas';
 import { BEATS_HONOURED, SYNC_BEATS_HEADER } from '../../../schemas/agent-beats';
+import { NODE_STATUS, postJson, registerNode } from './held-helpers';
 
 const GRACE_MS = 6_000;
-const STATUS = {
-  capacity: { cpu: '4', memory: '8Gi', pods: '110' },
-  allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
-  addresses: [{ type: 'InternalIP', address: '10.0.0.1' }],
-  conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady' }],
-};
 
 let plane: LocalControlPlane | undefined;
 let dir: string | undefined;
@@ -37,16 +31,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function post(url: string, token: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
-}
 
 async function start(): Promise<LocalControlPlane> {
   dir = await mkdtemp(join(tmpdir(), 'ferry-beats-'));
@@ -65,10 +49,8 @@ async function join_(
   p: LocalControlPlane,
   nodeName: string,
 ): Promise<{ token: string; first: Record<string, unknown> }> {
-  const bootstrap = (await issueToken(p.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
-  const reg = await post(`${p.url}/agent/v1/register`, bootstrap, { nodeName, status: STATUS });
-  const token = String(reg.token);
-  const first = await post(`${p.url}/agent/v1/sync`, token, { nodeStatus: STATUS });
+  const token = await registerNode(p, nodeName);
+  const first = await postJson(`${p.url}/agent/v1/sync`, token, { nodeStatus: NODE_STATUS });
   return { token, first };
 }
 
@@ -257,7 +239,7 @@ describe('held syncs that stream beats', () => {
     }
     const singleWhileBeating = single;
     // b1's held sync answered (a wake), and its next beat sync echoing the renewal it was given
-    await post(`${p.url}/agent/v1/wake`, joined[0]?.token as string, {});
+    await postJson(`${p.url}/agent/v1/wake`, joined[0]?.token as string, {});
     await until(async () => /\{"versions".*\}/.test(syncs[0]?.answer() ?? ''), 3_000);
     const answered = JSON.parse(/\{"versions".*\}/.exec(syncs[0]?.answer() ?? '')?.[0] ?? '{}');
     syncs[0]?.send('');

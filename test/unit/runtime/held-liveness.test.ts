@@ -10,16 +10,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
-import { issueToken } from '../../../functions/tokens';
 import type { Node } from '../../../schemas';
+import { NODE_STATUS, postJson, registerNode } from './held-helpers';
 
 const GRACE_MS = 6_000;
-const STATUS = {
-  capacity: { cpu: '4', memory: '8Gi', pods: '110' },
-  allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
-  addresses: [{ type: 'InternalIP', address: '10.0.0.1' }],
-  conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady' }],
-};
 
 let plane: LocalControlPlane | undefined;
 let dir: string | undefined;
@@ -30,22 +24,6 @@ afterEach(async () => {
   await plane?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-async function post(url: string, token: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, unknown>;
-}
-
-async function register(p: LocalControlPlane, nodeName: string): Promise<string> {
-  const bootstrap = (await issueToken(p.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
-  const reg = await post(`${p.url}/agent/v1/register`, bootstrap, { nodeName, status: STATUS });
-  return String(reg.token);
-}
 
 const ready = async (p: LocalControlPlane, name: string) => {
   const node = await p.store.get<Node>({ kind: 'Node', name });
@@ -64,10 +42,10 @@ describe('held syncs and liveness on the local runtime', () => {
       podEvictionDelayMs: 600_000,
     });
     const p = plane;
-    const hungToken = await register(p, 'hung');
-    const liveToken = await register(p, 'live');
-    await post(`${p.url}/agent/v1/sync`, hungToken, { nodeStatus: STATUS });
-    let live = await post(`${p.url}/agent/v1/sync`, liveToken, { nodeStatus: STATUS });
+    const hungToken = await registerNode(p, 'hung');
+    const liveToken = await registerNode(p, 'live');
+    await postJson(`${p.url}/agent/v1/sync`, hungToken, { nodeStatus: NODE_STATUS });
+    let live = await postJson(`${p.url}/agent/v1/sync`, liveToken, { nodeStatus: NODE_STATUS });
 
     // act: the hung agent's last sync is held open, and its socket stays open after the answer
     const url = new URL(`${p.url}/agent/v1/sync`);
@@ -82,7 +60,7 @@ describe('held syncs and liveness on the local runtime', () => {
     const started = Date.now();
     let hung = await ready(p, 'hung');
     while (Date.now() - started < GRACE_MS + 6_000 && hung?.status === 'True') {
-      live = await post(`${p.url}/agent/v1/sync`, liveToken, {
+      live = await postJson(`${p.url}/agent/v1/sync`, liveToken, {
         waitSeconds: 1,
         versions: live.versions,
         leaseRenewedAt: live.leaseRenewedAt,
