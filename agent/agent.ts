@@ -16,17 +16,12 @@
  */
 import type {
   ConfigSource,
-  IngressTable,
   LogRequestRef,
-  NodeVolume,
-  PodRef,
   RoutesDiff,
   ServiceRoute,
-  StreamRequest,
   SyncRequest,
   SyncResponse,
   SyncVersions,
-  UsageReport,
   UsageWanted,
 } from '../schemas/agent-protocol';
 import { withSignal } from './abort';
@@ -41,7 +36,6 @@ import { createBackoff, reconnectDelayMs, sleep } from './backoff';
 import { BeatPolicy } from './beat-policy';
 import type { AgentConfig } from './config';
 import { loadCredential, saveCredential } from './credentials';
-import type { StreamSocket } from './exec/dial';
 import { HeldPods } from './held-pods';
 import type { AgentLogger } from './log';
 import { noteSync, noteSyncError } from './metrics-endpoint-state';
