@@ -8,7 +8,7 @@
  * a call from its sending, queueing before the server read it included. Held syncs stream beats
  * as the agent's do when the server offers them (`postWithBeats`).
  */
-import { type ClientRequest, Agent as HttpAgent, request } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent, type RequestOptions, request } from 'node:http';
 import { BEAT_HEAD_MS, BeatsUnhonouredError } from '../../agent/beat-call';
 import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
 
@@ -75,25 +75,36 @@ export class LightHttp {
     this.pool = new HttpAgent({ keepAlive: true, maxFreeSockets: sockets, scheduling: 'lifo' });
   }
 
+  /** A POST's options: the node's credential, JSON, and the bench's wait and sent-at headers. */
+  private options(
+    path: string,
+    token: string,
+    timeoutMs: number,
+    waitSeconds: number,
+    framing: Record<string, string | number>,
+  ): RequestOptions {
+    return {
+      host: this.host,
+      port: this.port,
+      path,
+      method: 'POST',
+      agent: this.pool,
+      timeout: timeoutMs,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        ...framing,
+        [SIM_WAIT_HEADER]: String(waitSeconds),
+        [SIM_SENT_HEADER]: (performance.timeOrigin + performance.now()).toFixed(2),
+      },
+    };
+  }
+
   post(path: string, token: string, body: string, waitSeconds: number, timeoutMs: number): Call {
     let req: ClientRequest | undefined;
     const answer = new Promise<Answer>((resolve, reject) => {
       req = request(
-        {
-          host: this.host,
-          port: this.port,
-          path,
-          method: 'POST',
-          agent: this.pool,
-          timeout: timeoutMs,
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            [SIM_WAIT_HEADER]: String(waitSeconds),
-            [SIM_SENT_HEADER]: (performance.timeOrigin + performance.now()).toFixed(2),
-          },
-        },
+        this.options(path, token, timeoutMs, waitSeconds, { 'content-length': Buffer.byteLength(body) }),
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -122,22 +133,10 @@ export class LightHttp {
     const answer = new Promise<Answer>((resolve, reject) => {
       let beat: NodeJS.Timeout | undefined;
       const r = request(
-        {
-          host: this.host,
-          port: this.port,
-          path,
-          method: 'POST',
-          agent: this.pool,
-          timeout: timeoutMs,
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'transfer-encoding': 'chunked',
-            [SYNC_BEATS_HEADER]: '1',
-            [SIM_WAIT_HEADER]: String(offer.holdSeconds),
-            [SIM_SENT_HEADER]: (performance.timeOrigin + performance.now()).toFixed(2),
-          },
-        },
+        this.options(path, token, timeoutMs, offer.holdSeconds, {
+          'transfer-encoding': 'chunked',
+          [SYNC_BEATS_HEADER]: '1',
+        }),
         (res) => {
           clearTimeout(headDue);
           const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
