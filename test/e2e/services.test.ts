@@ -6,6 +6,7 @@
  * the injected environment variables.
  */
 import { expect, it } from 'vitest';
+import { ROUTE_INDEX_REF, type RouteIndex } from '../../functions/service-routes';
 import type { Deployment, Pod } from '../../schemas';
 import { applyDefaults } from '../../schemas';
 import type { Service } from '../../schemas/service';
@@ -35,10 +36,17 @@ describeDocker('e2e: Services on real Docker', () => {
   let nodePort = 0;
 
   const endpoints = () => c.endpointAddresses('echo');
+  // The routes went out to every node's record (service-routes.ts): Endpoints written is not yet
+  // routed, as in Kubernetes, where kube-proxy applies them on its next sync.
+  const routesOut = async () => {
+    const index = await c.store.get<RouteIndex>(ROUTE_INDEX_REF);
+    return index !== undefined && index.spec.fannedOut === index.spec.seq;
+  };
   const settled = (n: number) => async () =>
     (await c.readyPods('echo-')).length === n &&
     (await c.pods('echo-')).length === n &&
-    (await endpoints()).length === n;
+    (await endpoints()).length === n &&
+    (await routesOut());
 
   it('spreads 300 requests through the load balancer over all 3 pods, 20-47% each', async () => {
     await c.store.create(echo(3));
@@ -62,6 +70,16 @@ describeDocker('e2e: Services on real Docker', () => {
     const pods = new Set((await c.readyPods('echo-')).map((p) => p.metadata.name));
     expect(new Set((await c.readyPods('echo-')).map((p) => p.spec.nodeName)).size).toBe(2);
 
+    // The agents apply the routes an answer after their records moved: the first request waits for it.
+    await c.waitFor(
+      () =>
+        get(lbIp, lbPort).then(
+          () => true,
+          () => false,
+        ),
+      20_000,
+      'the load balancer answering',
+    );
     const counts = new Map<string, number>();
     for (let i = 0; i < 300; i++) {
       const name = await get(lbIp, lbPort);
