@@ -6,12 +6,18 @@
  * keeps even the first line from it) rejects with BeatsUnhonouredError, and so does a head
  * without the honoured header: the caller then falls back to plain holds.
  */
-import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../schemas/agent-beats';
 
 /** How long the answer's head may take: a server that takes beats sends it before holding. */
+/** A success that did not take the beats (a proxy, a server between versions): fall back to plain holds. */
+export function beatsUnhonoured(res: IncomingMessage): boolean {
+  const status = res.statusCode ?? 0;
+  return status >= 200 && status < 300 && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED;
+}
+
 export const BEAT_HEAD_MS = 3_000;
 
 export class BeatsUnhonouredError extends Error {}
@@ -42,9 +48,8 @@ export function beatCall(
       },
       (res) => {
         clearTimeout(headDue);
-        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
         // A refusal (401, 422, 5xx) is the sync's answer, whoever sent it: the caller reads it as any.
-        if (ok && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED) {
+        if (beatsUnhonoured(res)) {
           // Something answered without taking the beats (a proxy, a server between versions).
           clearInterval(beat);
           req.destroy();

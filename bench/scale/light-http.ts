@@ -9,8 +9,8 @@
  * as the agent's do when the server offers them (`postWithBeats`).
  */
 import { type ClientRequest, Agent as HttpAgent, type RequestOptions, request } from 'node:http';
-import { BEAT_HEAD_MS, BeatsUnhonouredError } from '../../agent/beat-call';
-import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
+import { BEAT_HEAD_MS, BeatsUnhonouredError, beatsUnhonoured } from '../../agent/beat-call';
+import { SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
 
 export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
 /** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */
@@ -139,8 +139,7 @@ export class LightHttp {
         }),
         (res) => {
           clearTimeout(headDue);
-          const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
-          if (ok && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED) {
+          if (beatsUnhonoured(res)) {
             r.destroy();
             reject(new BeatsUnhonouredError('answered without taking the beats'));
             return;
