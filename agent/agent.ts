@@ -73,6 +73,8 @@ export class Agent {
   private readonly answeringLogs = new Set<string>();
   /** The sync being held open by the server, or the pause between polls: cut short when a pod status changes. */
   private held: AbortController | undefined;
+  /** The held call streams beats to a server that takes wakes in the stream: aborted, it sends one. */
+  private heldWake: AbortController | undefined;
   /** Whether the server holds syncs (its answers name no poll interval), and the call a wake was asked for. */
   private serverHolds = false;
   private wakingFor: AbortController | undefined;
@@ -103,6 +105,13 @@ export class Agent {
   private wake(): void {
     const held = this.held;
     if (!held || held.signal.aborted || this.wakingFor === held) return;
+    // Beats to a server that takes wakes in the stream: the wake goes on the held call's own
+    // connection (schemas/agent-beats.ts), no second request.
+    if (this.heldWake) {
+      this.wakingFor = held;
+      this.heldWake.abort();
+      return;
+    }
     // Held by a server that holds (its answers set no poll interval): ask it to answer now, so the
     // report goes out on this connection instead of a new one (api/agent/desired.ts
     // releaseHeldSyncs: a server accepts one new connection per event-loop turn). If it held
@@ -261,12 +270,14 @@ export class Agent {
     const beats = this.beats.use(req.waitSeconds, this.now());
     const held = req.waitSeconds ? new AbortController() : undefined;
     this.held = held;
+    const wakeInBand = beats?.wakes ? new AbortController() : undefined;
+    this.heldWake = wakeInBand;
     let res: SyncResponse;
     try {
       // A signal of its own for each call: the stop signal lives as long as the agent (abort.ts).
       const started = performance.now();
       res = await withSignal(held ? [this.abort.signal, held.signal] : [this.abort.signal], (signal) =>
-        beats ? this.client.syncWithBeats(req, beats, signal) : this.client.sync(req, signal),
+        beats ? this.client.syncWithBeats(req, beats, signal, wakeInBand?.signal) : this.client.sync(req, signal),
       );
       noteSync(held !== undefined, (performance.now() - started) / 1000);
     } catch (err) {
@@ -286,6 +297,7 @@ export class Agent {
       throw err;
     } finally {
       this.held = undefined;
+      this.heldWake = undefined;
     }
     if (req.nodeStatus) {
       this.lastNodeFingerprint = fingerprint;
@@ -341,6 +353,7 @@ export class Agent {
       await withSignal([this.abort.signal, pause.signal], (signal) => sleep(this.nextSyncAfterMs, signal));
     } finally {
       this.held = undefined;
+      this.heldWake = undefined;
     }
   }
 

@@ -62,9 +62,15 @@ export class AgentApiClient {
 
   /**
    * A held sync whose body streams beats while held (agent/beat-call.ts); BeatsUnhonouredError when
-   * the server or a proxy between did not take them.
+   * the server or a proxy between did not take them. `wake` aborted: a wake in the stream (the
+   * offer's `wakes`), so the server answers now.
    */
-  async syncWithBeats(body: SyncRequest, offer: SyncBeatsOffer, signal?: AbortSignal): Promise<SyncResponse> {
+  async syncWithBeats(
+    body: SyncRequest,
+    offer: SyncBeatsOffer,
+    signal?: AbortSignal,
+    wake?: AbortSignal,
+  ): Promise<SyncResponse> {
     const path = '/agent/v1/sync';
     const timeout = AbortSignal.timeout((body.waitSeconds ?? 0) * 1000 + 15_000);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -77,6 +83,7 @@ export class AgentApiClient {
         JSON.stringify(body),
         offer,
         combined,
+        wake,
       );
     } catch (err) {
       if (err instanceof BeatsUnhonouredError) throw err;

@@ -4,21 +4,23 @@
  * server answers the head at once when it takes the beats; a head that does not come within
  * BEAT_HEAD_MS (an old server reads the whole body first; a proxy that buffers request bodies
  * keeps even the first line from it) rejects with BeatsUnhonouredError, and so does a head
- * without the honoured header: the caller then falls back to plain holds.
+ * without the honoured header: the caller then falls back to plain holds. Where the offer has
+ * `wakes`, aborting `wake` sends one WAKE_BYTE in the stream: the server answers the sync now.
  */
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../schemas/agent-beats';
+import { BEATS_HONOURED, SYNC_BEATS_HEADER, type SyncBeatsOffer, WAKE_BYTE } from '../schemas/agent-beats';
 
-/** How long the answer's head may take: a server that takes beats sends it before holding. */
 /** A success that did not take the beats (a proxy, a server between versions): fall back to plain holds. */
 export function beatsUnhonoured(res: IncomingMessage): boolean {
   const status = res.statusCode ?? 0;
   return status >= 200 && status < 300 && res.headers[SYNC_BEATS_HEADER] !== BEATS_HONOURED;
 }
 
+/** How long the answer's head may take: a server that takes beats sends it before holding. */
 export const BEAT_HEAD_MS = 3_000;
+const WAKE = String.fromCharCode(WAKE_BYTE);
 
 export class BeatsUnhonouredError extends Error {}
 
@@ -29,6 +31,7 @@ export function beatCall(
   payload: string,
   offer: SyncBeatsOffer,
   signal: AbortSignal,
+  wake?: AbortSignal,
 ): Promise<{ status: number; text: string }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -85,5 +88,12 @@ export function beatCall(
     beat = setInterval(() => {
       if (!req.destroyed) req.write('.');
     }, offer.everySeconds * 1000);
+    if (offer.wakes && wake) {
+      const sendWake = () => {
+        if (!req.destroyed && !req.writableEnded) req.write(WAKE);
+      };
+      if (wake.aborted) sendWake();
+      else wake.addEventListener('abort', sendWake, { once: true });
+    }
   });
 }

@@ -7,13 +7,20 @@
  * the same header set to BEATS_HONOURED (so the agent knows the body got through, not buffered by a
  * proxy) and the body when the node's desired state moves or the hold (`holdSeconds`) runs out.
  * An agent that sees no answer head soon, or one without the header, falls back to plain holds.
+ *
+ * A server that offers `wakes` also takes WAKE_BYTE in the stream: the agent has a pod status to
+ * report, and the server answers the held sync now, so the report goes out on the same connection
+ * (no `/agent/v1/wake` request on a second one, no cut call and new connection: at 5,000 nodes
+ * those connections waited seconds in the server's accept queue, and the nodes with them).
  */
 
 /** Request: "my body streams beats after its first line". Answer: BEATS_HONOURED when the server took them. */
 export const SYNC_BEATS_HEADER = 'ferry-sync-beats';
 export const BEATS_HONOURED = 'honoured';
-/** One beat; any other byte after the first line ends the beat stream (the server stops counting it). */
+/** One beat; any other byte after the first line (but a wake, where offered) ends the beat stream and its connection. */
 export const BEAT_BYTE = 0x2e; // '.'
+/** "Answer this held sync now": sent only to a server whose offer has `wakes`. */
+export const WAKE_BYTE = 0x21; // '!'
 
 /** `SyncResponse.beats`: the server takes beat-streamed held syncs. */
 export interface SyncBeatsOffer {
@@ -21,4 +28,6 @@ export interface SyncBeatsOffer {
   everySeconds: number;
   /** Hold a beat-streamed sync up to this long (its `waitSeconds`). */
   holdSeconds: number;
+  /** The server answers the held sync at once on a WAKE_BYTE (absent: an older server, which cuts the stream on one). */
+  wakes?: boolean;
 }

@@ -147,7 +147,13 @@ async function runNode(
     const timer =
       dueIn < waitMs
         ? setTimeout(() => {
-            // As the agent's wake(): the server answers the held call now, on its connection (or
+            // As the agent's wake(): in the beat stream where the server takes it, no request.
+            if (call.wake) {
+              call.wake();
+              timings.woken++;
+              return;
+            }
+            // Else the server answers the held call now, on its connection (or
             // keeps the wake for it, when it is still on its way); cut it (a new connection
             // next) only when the server did neither.
             http

@@ -10,7 +10,9 @@
  */
 import { type ClientRequest, Agent as HttpAgent, type RequestOptions, request } from 'node:http';
 import { BEAT_HEAD_MS, BeatsUnhonouredError, beatsUnhonoured } from '../../agent/beat-call';
-import { SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
+import { SYNC_BEATS_HEADER, type SyncBeatsOffer, WAKE_BYTE } from '../../schemas/agent-beats';
+
+const WAKE = String.fromCharCode(WAKE_BYTE);
 
 export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
 /** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */
@@ -56,6 +58,8 @@ export interface Call {
   cut(): void;
   /** Whether it went on a kept-alive connection (false: it paid a connect). */
   reused(): boolean;
+  /** A beat-streamed call to a server whose offer has `wakes`: sends the wake byte (the server answers now). */
+  wake?(): void;
 }
 
 export class LightHttp {
@@ -172,7 +176,15 @@ export class LightHttp {
         if (!r.destroyed) r.write('.');
       }, offer.everySeconds * 1000);
     });
-    return { answer, cut: () => req?.destroy(new Error('cut')), reused: () => req?.reusedSocket ?? false };
+    const wake = () => {
+      if (req && !req.destroyed && !req.writableEnded) req.write(WAKE);
+    };
+    return {
+      answer,
+      cut: () => req?.destroy(new Error('cut')),
+      reused: () => req?.reusedSocket ?? false,
+      ...(offer.wakes ? { wake } : {}),
+    };
   }
 
   /** Cuts every call in flight and closes the pool's sockets. */

@@ -13,7 +13,7 @@
  * abort signal). A beat only ever renews the Lease of the node whose credential the request
  * carries: it names nothing.
  */
-import { BEAT_BYTE, type SyncBeatsOffer } from '../../../schemas/agent-beats';
+import { BEAT_BYTE, type SyncBeatsOffer, WAKE_BYTE } from '../../../schemas/agent-beats';
 import type { Deps } from '../../deps';
 import { untracked } from '../../node-desired';
 import type { Obj, WriteOp } from '../../store/types';
@@ -28,7 +28,11 @@ export const BEAT_EVERY_SECONDS = 2;
  * end (the agent ends it when the answer comes) must beat.
  */
 export const BEAT_HOLD_SECONDS = 20;
-export const BEATS_OFFER: SyncBeatsOffer = { everySeconds: BEAT_EVERY_SECONDS, holdSeconds: BEAT_HOLD_SECONDS };
+export const BEATS_OFFER: SyncBeatsOffer = {
+  everySeconds: BEAT_EVERY_SECONDS,
+  holdSeconds: BEAT_HOLD_SECONDS,
+  wakes: true,
+};
 /** How often the renewals due are written. */
 const FLUSH_MS = 1_000;
 /**
@@ -164,8 +168,10 @@ function tableOf(deps: Deps, mode: AgentSyncConfig): BeatTable {
 
 /**
  * Counts the beats of one held sync's body tail for `nodeName` (the node of the request's
- * credential). Garbage or a flood cuts the connection (the sync's abort then runs the disconnect
- * check). Returns the sync's view of it and `close`, to call when the sync is answered.
+ * credential), and calls `onWake` on each wake byte (BEATS_OFFER has `wakes`): the caller answers
+ * the node's held sync. A wake is a beat too. Garbage or a flood cuts the connection (the sync's
+ * abort then runs the disconnect check). Returns the sync's view of it and `close`, to call when
+ * the sync is answered.
  */
 export function countBeats(
   deps: Deps,
@@ -173,6 +179,7 @@ export function countBeats(
   nodeName: string,
   tail: BodyTail,
   onHold: () => void,
+  onWake: () => void,
 ): { beats: SyncBeats; close(): void } {
   const table = tableOf(deps, mode);
   const entry = table.open(nodeName);
@@ -182,13 +189,14 @@ export function countBeats(
     (chunk) => {
       if (!open) return;
       bytes += chunk.length;
-      if (bytes > MAX_BEAT_BYTES || chunk.some((b) => b !== BEAT_BYTE)) {
+      if (bytes > MAX_BEAT_BYTES || chunk.some((b) => b !== BEAT_BYTE && b !== WAKE_BYTE)) {
         open = false;
         deps.log.warn('a held sync sent what is no beat; its connection is cut', { node: nodeName });
         tail.destroy();
         return;
       }
       entry.beatAt = Math.max(entry.beatAt, deps.clock());
+      if (chunk.includes(WAKE_BYTE)) onWake();
     },
     () => {
       open = false;

@@ -3,7 +3,8 @@
  * against a server that takes them the sync is held on one request and answered whole; against an
  * old server or a proxy that buffers request bodies (no answer head until the body ends) and one
  * that answers without the honoured header it fails with BeatsUnhonouredError, after which the
- * agent holds plain syncs for a while; a refusal is read as the refusal it is.
+ * agent holds plain syncs for a while; a refusal is read as the refusal it is; a wake in the stream
+ * gets the held sync answered at once.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -76,10 +77,37 @@ describe('the agent streaming beats on a held sync', () => {
     );
 
     // assess
-    expect(first.beats).toEqual({ everySeconds: 2, holdSeconds: 20 });
+    expect(first.beats).toEqual({ everySeconds: 2, holdSeconds: 20, wakes: true });
     expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
     expect(res.versions).toEqual(first.versions);
     expect(res.leaseRenewedAt).toBeGreaterThan(first.leaseRenewedAt + 2_000);
+  }, 30_000);
+
+  it('gets its held sync answered at once by a wake in the stream, where the server offers wakes', async () => {
+    // prepare
+    dir = await mkdtemp(join(tmpdir(), 'ferry-beat-call-'));
+    plane = await startLocalControlPlane({ dataDir: dir, port: 0, log: silentLogger });
+    const bootstrap = (await issueToken(plane.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
+    const client = new AgentApiClient(plane.url, bootstrap);
+    const reg = await client.register({ nodeName: 'n1', labels: {}, status: STATUS } as never);
+    client.setToken(reg.token);
+    const first = await client.sync({ nodeStatus: STATUS } as never);
+    const wake = new AbortController();
+
+    // act: held 20 s, woken after half a second
+    const started = Date.now();
+    setTimeout(() => wake.abort(), 500);
+    const res = await client.syncWithBeats(
+      { waitSeconds: 20, versions: first.versions, leaseRenewedAt: first.leaseRenewedAt },
+      first.beats as typeof OFFER,
+      undefined,
+      wake.signal,
+    );
+
+    // assess
+    expect(first.beats?.wakes).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(res.versions).toEqual(first.versions);
   }, 30_000);
 
   it('fails with BeatsUnhonouredError within seconds against a server that reads the whole body first', async () => {

@@ -2,7 +2,9 @@
  * The agent's sync loop and beats (agent/agent.ts, agent/beat-policy.ts) against a scripted client:
  * a server that offers beats gets quiet syncs held 20 s with beats; one whose beat sync went
  * unhonoured (an old server, a proxy buffering bodies) gets plain 5 s holds at once, with the Lease
- * renewed on the next sync; a server that offers nothing never sees a beat sync.
+ * renewed on the next sync; a server that offers nothing never sees a beat sync; a pod status
+ * change during a held beat sync to a server that takes wakes in the stream wakes it there, with
+ * no /agent/v1/wake request.
  */
 import { describe, expect, it } from 'vitest';
 import { Agent, type PodSink } from '../../../agent/agent';
@@ -106,5 +108,48 @@ describe('the agent loop and beats', () => {
     // assess
     expect(client.calls.map((c) => c.kind)).toEqual(['plain', 'plain', 'plain']);
     expect(client.calls[2]?.req.waitSeconds).toBe(5);
+  });
+
+  it('wakes a held beat sync in its stream when a pod status changes, without a wake request', async () => {
+    // prepare: a server offering wakes; the held call returns when its wake signal fires
+    let statusChanged: (() => void) | undefined;
+    const watching = { ...pods, onStatusChange: (f: () => void) => (statusChanged = f) } as unknown as PodSink;
+    let wakeRequests = 0;
+    let wokenInStream = false;
+    const offer: SyncBeatsOffer = { ...OFFER, wakes: true };
+    const answer: SyncResponse = {
+      versions: { pods: 'p1', config: 'c1', logs: 'l1', routes: '1' },
+      nodeStatusUpdateSeconds: 60,
+      leaseRenewedAt: 42,
+      beats: offer,
+    };
+    const client = {
+      sync: async () => answer,
+      wake: async () => {
+        wakeRequests++;
+        return { released: 1, kept: false };
+      },
+      syncWithBeats: (_req: SyncRequest, _offer: SyncBeatsOffer, _signal?: AbortSignal, wake?: AbortSignal) =>
+        new Promise<SyncResponse>((resolve) => {
+          const timer = setTimeout(() => resolve(answer), 5_000);
+          wake?.addEventListener('abort', () => {
+            wokenInStream = true;
+            clearTimeout(timer);
+            resolve(answer);
+          });
+        }),
+    };
+    const agent = new Agent(config, client as unknown as AgentApiClient, watching, log);
+    await agent.syncOnce(); // takes the offer
+
+    // act: a status change 100 ms into the held beat sync
+    const started = Date.now();
+    setTimeout(() => statusChanged?.(), 100);
+    await agent.syncOnce();
+
+    // assess
+    expect(wokenInStream).toBe(true);
+    expect(wakeRequests).toBe(0);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

@@ -3,7 +3,8 @@
  * local runtime, over raw sockets: one held request keeps its node Ready past the grace while it
  * beats; a node that stops beating but keeps its socket goes NotReady by its Lease; a dropped
  * connection is marked Unknown fast; garbage and floods cut the connection; a beat renews only the
- * Lease of the credential's own node.
+ * Lease of the credential's own node; a wake in the stream answers the held sync at once, on its
+ * connection, even when it comes before the sync holds.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -98,7 +99,7 @@ describe('held syncs that stream beats', () => {
     // prepare
     const p = await start();
     const { token, first } = await join_(p, 'beating');
-    expect(first.beats).toEqual({ everySeconds: 2, holdSeconds: 20 });
+    expect(first.beats).toEqual({ everySeconds: 2, holdSeconds: 20, wakes: true });
 
     // act: one held request for twice the grace, beating every second
     const sync = beatSync(p, token, {
@@ -273,5 +274,58 @@ describe('held syncs that stream beats', () => {
     // assess
     expect(sync.answer()).toMatch(/^HTTP\/1\.1 422/);
     expect(await renewedAt(p, 'bad')).toBe(before);
+  }, 30_000);
+
+  it('answers a held sync at once when its stream sends a wake, on the same connection, the Lease kept', async () => {
+    // prepare
+    const p = await start();
+    const { token, first } = await join_(p, 'woken');
+    const sync = beatSync(p, token, {
+      waitSeconds: 20,
+      versions: first.versions,
+      leaseRenewedAt: first.leaseRenewedAt,
+    });
+    await until(async () => /^HTTP\/1\.1 200/.test(sync.answer()), 3_000);
+    sync.send('.');
+    await sleep(300);
+    expect(sync.answer()).not.toContain('"versions"'); // held
+
+    // act
+    const wokenAt = Date.now();
+    sync.send('!');
+    await until(async () => sync.answer().includes('"versions"'), 3_000);
+
+    // assess: answered well inside the 20 s hold, and the socket still open for the next request
+    expect(Date.now() - wokenAt).toBeLessThan(2_000);
+    expect(sync.answer()).toContain('"leaseRenewedAt"');
+    expect(sync.socket.destroyed).toBe(false);
+    expect((await ready(p, 'woken'))?.status).toBe('True');
+  }, 30_000);
+
+  it('answers at once a beat sync whose wake came with its first line, before it could hold', async () => {
+    // prepare
+    const p = await start();
+    const { token, first } = await join_(p, 'early');
+    const url = new URL(`${p.url}/agent/v1/sync`);
+    const socket = connect(Number(url.port), url.hostname);
+    sockets.push(socket);
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString('utf8');
+    });
+    const line = `${JSON.stringify({ waitSeconds: 20, versions: first.versions, leaseRenewedAt: first.leaseRenewedAt })}\n!`;
+
+    // act: the wake in the same chunk as the request's line
+    const sentAt = Date.now();
+    socket.write(
+      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
+        `content-type: application/json\r\ntransfer-encoding: chunked\r\n${SYNC_BEATS_HEADER}: 1\r\n\r\n` +
+        chunk(line),
+    );
+    await until(async () => answer.includes('"versions"'), 5_000);
+
+    // assess
+    expect(answer).toContain('"versions"');
+    expect(Date.now() - sentAt).toBeLessThan(3_000);
   }, 30_000);
 });
