@@ -57,7 +57,10 @@ const RAMP_MS = 10_000;
 const AGENT_TICK_MS = 5000;
 
 type NodeList = {
-  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+  items: {
+    metadata: { name: string };
+    status?: { conditions?: { type: string; status: string; reason?: string }[] };
+  }[];
 };
 
 interface Result {
@@ -88,6 +91,8 @@ interface Result {
   registered: number;
   everReady: number;
   leftReady: number;
+  /** Of those, how many by the Ready condition's reason (NodeStatusUnknown: the Lease; AgentDisconnected: a cut held sync). */
+  leftReasons: Record<string, number>;
   podsBound: number;
   podsRunning: number;
   podsWanted: number;
@@ -157,6 +162,8 @@ async function measure(nodes: number): Promise<Result> {
 
     const everReady = new Set<string>();
     const leftReady = new Set<string>();
+    /** Why they left: the Ready condition's reason when first seen not Ready (Lease or disconnect). */
+    const leftReasons: Record<string, number> = {};
     let registered = 0;
     let peakRssMb = 0;
     const kernelQueues: SocketQueues = { acceptQueue: 0, unreadConnections: 0, unreadBytes: 0 };
@@ -181,9 +188,13 @@ async function measure(nodes: number): Promise<Result> {
         const list = await fetchJson<NodeList>(admin, '/api/v1/nodes', 10_000);
         registered = list.items.length;
         for (const n of list.items) {
-          const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-          if (ready) everReady.add(n.metadata.name);
-          else if (everReady.has(n.metadata.name)) leftReady.add(n.metadata.name);
+          const condition = n.status?.conditions?.find((c) => c.type === 'Ready');
+          if (condition?.status === 'True') everReady.add(n.metadata.name);
+          else if (everReady.has(n.metadata.name) && !leftReady.has(n.metadata.name)) {
+            leftReady.add(n.metadata.name);
+            const reason = condition?.reason ?? 'none';
+            leftReasons[reason] = (leftReasons[reason] ?? 0) + 1;
+          }
         }
       } catch {
         // An API too busy to list nodes in 10 s is a figure too: the next sample tries again.
@@ -215,6 +226,7 @@ async function measure(nodes: number): Promise<Result> {
       registered,
       everReady: everReady.size,
       leftReady: leftReady.size,
+      leftReasons,
       ...pods,
       podsWanted: apps * REPLICAS,
       cpuCores: (cpu1 - cpu0) / wall,
@@ -316,7 +328,12 @@ function judge(m: Measured): Result {
   if (r.serverExit) why.push(`server ${r.serverExit}`);
   if (r.registered < r.nodes) why.push(`${r.registered} of ${r.nodes} registered`);
   if (r.everReady < r.nodes) why.push(`${r.everReady} ever Ready`);
-  if (r.leftReady > 0) why.push(`${r.leftReady} left Ready`);
+  if (r.leftReady > 0)
+    why.push(
+      `${r.leftReady} left Ready (${Object.entries(r.leftReasons)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`,
+    );
   if (!(r.syncP99Ms <= P99_LIMIT_MS)) why.push(`client sync p99 ${round(r.syncP99Ms)} ms`);
   r.held = why.length === 0;
   const notes: string[] = [];
