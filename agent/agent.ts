@@ -14,6 +14,7 @@
  * with back-off and jitter and nothing else changes; when it returns, the next sync reports the
  * true state (every pod status is resent after a failed sync).
  */
+import { randomBytes } from 'node:crypto';
 import type {
   ConfigSource,
   LogRequestRef,
@@ -83,6 +84,8 @@ export class Agent {
   private usageWanted: UsageWanted | undefined;
   private usageSentAt = 0;
   private readonly beats = new BeatPolicy();
+  /** Sent on every registration try: one whose answer was lost is the same registration (api/register.ts). */
+  private readonly registrationId = randomBytes(16).toString('base64url');
 
   constructor(
     private readonly config: AgentConfig,
@@ -226,6 +229,7 @@ export class Agent {
       nodeName: this.config.nodeName,
       labels: this.config.labels,
       status: this.nodeStatus(health),
+      registrationId: this.registrationId,
     });
     saveCredential(this.config.stateDir, { nodeName: res.nodeName, token: res.token, apiUrl: this.config.apiUrl });
     this.client.setToken(res.token);

@@ -141,9 +141,14 @@ export async function issueToken(deps: Deps, options: IssueOptions): Promise<{ r
 
 /**
  * The record a presented token belongs to, or undefined when it is malformed, unknown, revoked,
- * expired, or a bootstrap token whose uses are spent.
+ * expired, or a bootstrap token whose uses are spent (unless `spent`: registration asks, since a
+ * spent token may still finish the registration that spent it: api/register.ts).
  */
-export async function verifyToken(deps: Deps, token: string): Promise<TokenRecord | undefined> {
+export async function verifyToken(
+  deps: Deps,
+  token: string,
+  options: { spent?: boolean } = {},
+): Promise<TokenRecord | undefined> {
   if (!token.startsWith(PREFIX)) return undefined;
   const rest = token.slice(PREFIX.length);
   const cut = rest.indexOf('_');
@@ -158,7 +163,7 @@ export async function verifyToken(deps: Deps, token: string): Promise<TokenRecor
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
   const expires = record.status?.expirationTimestamp;
   if (expires !== undefined && Date.parse(expires) <= deps.clock()) return undefined;
-  if (usesLeft(record) <= 0) return undefined;
+  if (usesLeft(record) <= 0 && !options.spent) return undefined;
   return record;
 }
 

@@ -41,6 +41,13 @@ export const RegisterRequestSchema = Type.Object(
     labels: Type.Optional(Labels),
     /** NodeStatus: capacity, allocatable, addresses, nodeInfo. */
     status: Loose,
+    /**
+     * A random secret the agent picks once and sends on every try until it holds a credential: a
+     * try whose answer was lost (a timeout, a cut connection, a server too busy to answer in
+     * time) after the Node was written is the same registration, and gets the credential instead
+     * of a refusal (functions/api/register.ts).
+     */
+    registrationId: Type.Optional(Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
   },
   { additionalProperties: false },
 );

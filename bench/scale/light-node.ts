@@ -12,6 +12,7 @@
  * config and the routes themselves: only their versions. Bodies are built by string concatenation from parts kept as
  * JSON, so a quiet sync allocates one string.
  */
+import { randomBytes } from 'node:crypto';
 import { FULL_RESYNC_MS } from '../../agent/agent';
 import { BeatPolicy } from '../../agent/beat-policy';
 import type { AgentLogger } from '../../agent/log';
@@ -48,6 +49,8 @@ interface PodEntry {
 export class LightNode {
   /** The node credential (from register). */
   token = '';
+  /** As the agent's: every registration try sends it. */
+  private readonly registrationId = randomBytes(16).toString('base64url');
   /** `{...}` of the versions held, as the last answer gave them; undefined holds nothing. */
   private versions: string | undefined;
   private routesAndIngress: { routes?: string; ingress?: string } = {};
@@ -79,7 +82,12 @@ export class LightNode {
 
   /** The register body: the node's name and full status. */
   registerBody(now: number): string {
-    return JSON.stringify({ nodeName: this.name, labels: {}, status: lightNodeStatus(this.name, this.nodeIp, now) });
+    return JSON.stringify({
+      nodeName: this.name,
+      labels: {},
+      status: lightNodeStatus(this.name, this.nodeIp, now),
+      registrationId: this.registrationId,
+    });
   }
 
   /** Milliseconds until a pod's start is due to be reported (Infinity when none waits): a held sync is cut then. */

@@ -24,7 +24,7 @@ import type { Deps } from '../deps';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { podTokenProblem } from '../pod-tokens';
 import type { Obj } from '../store/types';
-import { type Role, type TokenRecord, verifyToken } from '../tokens';
+import { type Role, type TokenRecord, usesLeft, verifyToken } from '../tokens';
 import { nonResourceAllows, rbacAllows, type ScopedRule } from './rbac';
 import { rulesFor, serviceAccountUser } from './rbac-rules';
 
@@ -38,6 +38,8 @@ export interface Principal {
   namespaces: string[];
   /** node: the node it acts for. */
   nodeName?: string;
+  /** bootstrap, authenticated for registration only: its uses are spent (it may only finish the registration that spent it). */
+  spent?: boolean;
   /** serviceaccount: who it is, and the rules its bindings give it (read at authentication). */
   serviceAccount?: { namespace: string; name: string };
   rules?: ScopedRule[];
@@ -71,27 +73,37 @@ export type Access =
         | 'agent/wake';
     };
 
+export const UNAUTHORIZED = 'Unauthorized: the token is invalid, expired or revoked';
+
 /** Where node heartbeats (Leases) live, as in Kubernetes. */
 const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 const READ_VERBS: readonly Verb[] = ['get', 'list'];
 const DEPLOYER_CLUSTER_READS = new Set(['Node', 'Namespace']);
 
+/**
+ * The principal a request's bearer token names. `registering` (the register route only): a
+ * bootstrap token whose uses are spent still authenticates, marked `spent`, and never through
+ * the cache, so it can do nothing but finish its own registration (api/register.ts).
+ */
 export async function authenticate(
   deps: Deps,
   headers: Record<string, string>,
   cache?: TokenCache,
+  registering = false,
 ): Promise<Principal> {
   const header = headers.authorization;
   if (!header) throw new UnauthorizedError('Unauthorized: no bearer token (send "Authorization: Bearer <token>")');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new UnauthorizedError('Unauthorized: the Authorization header is not "Bearer <token>"');
   const token = match[1] as string;
+  if (registering) cache = undefined;
   const key = cache ? hash('sha256', token, 'hex') : '';
   const cached = cache?.get(key, deps.clock());
   if (cached) return cached;
-  const record = await verifyToken(deps, token);
-  if (!record) throw new UnauthorizedError('Unauthorized: the token is invalid, expired or revoked');
+  const record = await verifyToken(deps, token, { spent: registering });
+  if (!record) throw new UnauthorizedError(UNAUTHORIZED);
   const principal = principalOf(record);
+  if (usesLeft(record) <= 0) principal.spent = true;
   if (record.spec.role === 'serviceaccount') {
     const problem = await podTokenProblem(deps, record);
     if (problem) throw new UnauthorizedError(`Unauthorized: the token is invalid, expired or revoked (${problem})`);

@@ -72,7 +72,7 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
         case 'version':
           return only(req, ['GET'], () => jsonResponse(200, versionInfo(deps)));
       }
-      const principal = await authenticate(deps, req.headers, tokens);
+      const principal = await authenticate(deps, req.headers, tokens, r.type === 'agent' && r.op === 'register');
       return await dispatch(deps, req, r, principal, () => {
         openApi ??= JSON.stringify(openApiDocument());
         return openApi;

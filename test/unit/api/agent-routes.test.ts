@@ -59,6 +59,73 @@ describe('agent routes', () => {
     expect(again.status).toBe(403);
   });
 
+  it('gives a registration retried after its answer was lost the credential, once, and only before the node synced', async () => {
+    // prepare: a single-use token's registration lands, its answer never reaches the agent
+    const once = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+    const registrationId = 'aaaaaaaaaaaaaaaaaaaaaa';
+    const body = { nodeName: 'n1', status: STATUS, registrationId };
+    const lost = await api.send('POST', REGISTER, { token: once, body });
+    const node = await api.store.get({ kind: 'Node', name: 'n1' });
+
+    // act: the same try again; another id with the same token; another token with the same id
+    const retried = await api.send('POST', REGISTER, { token: once, body });
+    const otherId = await api.send('POST', REGISTER, {
+      token: once,
+      body: { ...body, registrationId: 'bbbbbbbbbbbbbbbbbbbbbb' },
+    });
+    const other = await api.token({ role: 'bootstrap', ttlSeconds: 600 });
+    const otherToken = await api.send('POST', REGISTER, { token: other, body });
+    const lostSync = await api.send('POST', SYNC, { token: String(lost.json.token), body: { nodeStatus: STATUS } });
+    const synced = await api.send('POST', SYNC, { token: String(retried.json.token), body: { nodeStatus: STATUS } });
+    const afterSync = await api.send('POST', REGISTER, { token: once, body });
+
+    // assess
+    expect(lost.status).toBe(200);
+    expect(JSON.stringify(node?.metadata.annotations)).not.toContain(registrationId); // only its hash is kept
+    expect(retried.status).toBe(200);
+    expect(retried.json.token).not.toBe(lost.json.token);
+    expect(lostSync.status).toBe(401); // the lost credential is revoked
+    expect(synced.status).toBe(200);
+    expect(otherId.status).toBe(401); // a spent token may only finish its own registration
+    expect(otherToken.status).toBe(403);
+    expect(afterSync.status).toBe(401); // synced: its Lease exists, the credential is the agent's
+  });
+
+  it('refuses a fleet token retrying a registration once its node synced', async () => {
+    // prepare
+    const fleet = await api.token({ role: 'bootstrap', ttlSeconds: 600, maxUses: 5 });
+    const body = { nodeName: 'n1', status: STATUS, registrationId: 'cccccccccccccccccccccc' };
+    const first = await api.send('POST', REGISTER, { token: fleet, body });
+    await api.send('POST', SYNC, { token: String(first.json.token), body: { nodeStatus: STATUS } });
+
+    // act
+    const again = await api.send('POST', REGISTER, { token: fleet, body });
+    const stillAgent = await api.send('POST', SYNC, { token: String(first.json.token), body: { nodeStatus: STATUS } });
+
+    // assess
+    expect(again.status).toBe(403);
+    expect(again.json.message).toMatch(/already registered/);
+    expect(stillAgent.status).toBe(200);
+  });
+
+  it('refuses a registrationId that is not a random id', async () => {
+    // act
+    const short = await api.send('POST', REGISTER, {
+      token: bootstrap,
+      body: { nodeName: 'n1', status: STATUS, registrationId: 'abc' },
+    });
+    const spaced = await api.send('POST', REGISTER, {
+      token: bootstrap,
+      body: { nodeName: 'n1', status: STATUS, registrationId: 'a b c d e f g h i j k l m' },
+    });
+
+    // assess
+    expect(short.status).toBe(422);
+    expect(spaced.status).toBe(422);
+    expect(JSON.stringify(short.json)).toContain('registrationId');
+    expect(await api.store.get({ kind: 'Node', name: 'n1' })).toBeUndefined();
+  });
+
   it('refuses register to any token but bootstrap and admin, and an expired bootstrap token', async () => {
     // prepare
     const reader = await api.token({ role: 'reader' });
