@@ -77,9 +77,14 @@ export const SERVER_LIMITS: ServerLimits = {
   // Node's default is 511: agents reconnecting at once (each cut held sync is a new connection)
   // overflowed it at 1,000 nodes, and a dropped SYN is resent only after 1, 3, 7, 15 s.
   listenBacklog: 4_096,
-  // A busy loop turns 2-50 times a second: 15 more handles accept 16 connections a turn, enough
-  // for thousands of agents reconnecting within seconds; one more fd and poll entry each.
-  extraAcceptHandles: 15,
+  // A busy loop turns 2-50 times a second, and each handle accepts one connection a turn. With 16
+  // handles, 5,000 nodes registering over 10 s (500 connections a second against turns of
+  // 0.3-0.5 s) waited in the accept queue past their 15 s timeout: the kernel kept connections
+  // whose clients had given up, the server registered nodes whose answers nobody read (9,254
+  // registrations for 5,000 nodes) and 2,300 never made a first sync. 128 handles: no listen
+  // drops, every node Ready. One more fd and poll entry each; a handle whose turn finds the
+  // queue empty costs nothing (it is not readable).
+  extraAcceptHandles: 127,
 };
 
 /** Descriptors kept for everything but connections (the store's files, logs, child pipes). */

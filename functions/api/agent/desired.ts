@@ -129,7 +129,7 @@ export function waitForDesired(
   });
 }
 
-/** Reconnects a second a restarted server takes in comfortably (http-server.ts: 16 accept handles, a busy loop's 60+ turns). */
+/** Reconnects a second a restarted server takes in comfortably (http-server.ts: 128 accept handles, a busy loop's few turns). */
 const RECONNECTS_PER_SECOND = 1_000;
 /** At most: well inside the Lease (10 s, modes.ts), so a spread reconnect never costs a node its Ready. */
 const MAX_RECONNECT_SPREAD_SECONDS = 5;
