@@ -20,7 +20,8 @@ export function beatsUnhonoured(res: IncomingMessage): boolean {
 
 /** How long the answer's head may take: a server that takes beats sends it before holding. */
 export const BEAT_HEAD_MS = 3_000;
-const WAKE = String.fromCharCode(WAKE_BYTE);
+/** WAKE_BYTE as written to the stream. */
+export const WAKE = String.fromCharCode(WAKE_BYTE);
 
 export class BeatsUnhonouredError extends Error {}
 

@@ -9,10 +9,8 @@
  * as the agent's do when the server offers them (`postWithBeats`).
  */
 import { type ClientRequest, Agent as HttpAgent, type RequestOptions, request } from 'node:http';
-import { BEAT_HEAD_MS, BeatsUnhonouredError, beatsUnhonoured } from '../../agent/beat-call';
-import { SYNC_BEATS_HEADER, type SyncBeatsOffer, WAKE_BYTE } from '../../schemas/agent-beats';
-
-const WAKE = String.fromCharCode(WAKE_BYTE);
+import { BEAT_HEAD_MS, BeatsUnhonouredError, beatsUnhonoured, WAKE } from '../../agent/beat-call';
+import { SYNC_BEATS_HEADER, type SyncBeatsOffer } from '../../schemas/agent-beats';
 
 export const SIM_WAIT_HEADER = 'x-ferry-sim-wait';
 /** When the client sent the call (epoch ms, fractional): the server probe measures from it, the machine's clock being one. */

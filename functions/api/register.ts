@@ -21,7 +21,7 @@ import type { RegisterRequest, RegisterResponse } from '../../schemas/agent-prot
 import { ForbiddenError, type StatusCause, UnauthorizedError } from '../errors';
 import { isObjectAt, retryOnConflict } from '../store/retry';
 import type { Obj } from '../store/types';
-import { consumeBootstrapUse, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
+import { consumeBootstrapUse, hashSecret, issueToken, TOKEN_KIND, type TokenRecord } from '../tokens';
 import { admit, validateOnly } from './admission';
 import { NODE_LEASE_NAMESPACE } from './agent/lease';
 import { type Principal, UNAUTHORIZED } from './auth';
@@ -97,13 +97,9 @@ async function sameRegistration(
   const annotations = stored.metadata.annotations ?? {};
   if (annotations[REGISTERED_BY] !== principal.name) return false;
   const recorded = annotations[REGISTRATION_HASH];
-  if (recorded === undefined || !sameHash(recorded, registrationHash(registrationId))) return false;
+  if (recorded === undefined || !sameHash(recorded, hashSecret(registrationId))) return false;
   const lease = await deps.store.get({ kind: 'Lease', namespace: NODE_LEASE_NAMESPACE, name: stored.metadata.name });
   return lease === undefined;
-}
-
-function registrationHash(registrationId: string): string {
-  return createHash('sha256').update(registrationId).digest('hex');
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -192,7 +188,7 @@ function fresh(
       name: nodeName,
       annotations: {
         [REGISTERED_BY]: principal.name,
-        ...(registrationId !== undefined ? { [REGISTRATION_HASH]: registrationHash(registrationId) } : {}),
+        ...(registrationId !== undefined ? { [REGISTRATION_HASH]: hashSecret(registrationId) } : {}),
         ...(machine ? machineSizeAnnotation(machine) : {}),
       },
       ...(Object.keys(labels).length > 0 ? { labels } : {}),

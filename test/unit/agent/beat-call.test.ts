@@ -58,16 +58,22 @@ async function wholeBodyServer(
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** A real local control plane with node n1 registered and its first (plain) sync made. */
+async function joinedNode() {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-beat-call-'));
+  plane = await startLocalControlPlane({ dataDir: dir, port: 0, log: silentLogger });
+  const bootstrap = (await issueToken(plane.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
+  const client = new AgentApiClient(plane.url, bootstrap);
+  const reg = await client.register({ nodeName: 'n1', labels: {}, status: STATUS } as never);
+  client.setToken(reg.token);
+  const first = await client.sync({ nodeStatus: STATUS } as never);
+  return { client, first };
+}
+
 describe('the agent streaming beats on a held sync', () => {
   it('is held on one request by a server that takes beats, and gets the whole answer with the Lease renewed meanwhile', async () => {
     // prepare
-    dir = await mkdtemp(join(tmpdir(), 'ferry-beat-call-'));
-    plane = await startLocalControlPlane({ dataDir: dir, port: 0, log: silentLogger });
-    const bootstrap = (await issueToken(plane.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
-    const client = new AgentApiClient(plane.url, bootstrap);
-    const reg = await client.register({ nodeName: 'n1', labels: {}, status: STATUS } as never);
-    client.setToken(reg.token);
-    const first = await client.sync({ nodeStatus: STATUS } as never);
+    const { client, first } = await joinedNode();
 
     // act: held 5 s (the lease's renewal bound is 3 s) on one request
     const started = Date.now();
@@ -85,13 +91,7 @@ describe('the agent streaming beats on a held sync', () => {
 
   it('gets its held sync answered at once by a wake in the stream, where the server offers wakes', async () => {
     // prepare
-    dir = await mkdtemp(join(tmpdir(), 'ferry-beat-call-'));
-    plane = await startLocalControlPlane({ dataDir: dir, port: 0, log: silentLogger });
-    const bootstrap = (await issueToken(plane.deps, { role: 'bootstrap', ttlSeconds: 600 })).token;
-    const client = new AgentApiClient(plane.url, bootstrap);
-    const reg = await client.register({ nodeName: 'n1', labels: {}, status: STATUS } as never);
-    client.setToken(reg.token);
-    const first = await client.sync({ nodeStatus: STATUS } as never);
+    const { client, first } = await joinedNode();
     const wake = new AbortController();
 
     // act: held 20 s, woken after half a second

@@ -12,6 +12,7 @@ import { type AgentApiClient, BeatsUnhonouredError } from '../../../agent/api-cl
 import type { AgentConfig } from '../../../agent/config';
 import type { SyncBeatsOffer } from '../../../schemas/agent-beats';
 import type { SyncRequest, SyncResponse } from '../../../schemas/agent-protocol';
+import { quietPods } from './quiet-pods';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
 const config = {
@@ -48,20 +49,7 @@ class Client {
   }
 }
 
-const pods: PodSink = {
-  setDesired() {},
-  async logs() {
-    return { error: 'none' };
-  },
-  changedStatuses: () => [],
-  terminated: () => [],
-  markReported() {},
-  markAllUnreported() {},
-  async runtimeHealthy() {
-    return { ok: true, message: 'ok', version: 'test' };
-  },
-  onStatusChange() {},
-} as unknown as PodSink;
+const pods = quietPods;
 
 async function syncs(client: Client, n: number): Promise<void> {
   const agent = new Agent(config, client as unknown as AgentApiClient, pods, log);

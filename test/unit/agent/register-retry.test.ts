@@ -18,6 +18,7 @@ import { silentLogger } from '../../../functions/log';
 import { type LocalControlPlane, startLocalControlPlane } from '../../../functions/runtime/local';
 import { issueToken } from '../../../functions/tokens';
 import type { Lease } from '../../../schemas';
+import { quietPods } from './quiet-pods';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
 
@@ -68,20 +69,7 @@ async function lossyProxy(target: string): Promise<{ url: string; registers: str
   return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, registers };
 }
 
-const pods = {
-  setDesired() {},
-  async logs() {
-    return { error: 'none' };
-  },
-  changedStatuses: () => [],
-  terminated: () => [],
-  markReported() {},
-  markAllUnreported() {},
-  async runtimeHealthy() {
-    return { ok: true, message: 'ok', version: 'test' };
-  },
-  onStatusChange() {},
-} as unknown as PodSink;
+const pods = quietPods;
 
 async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

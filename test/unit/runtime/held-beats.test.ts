@@ -57,8 +57,8 @@ async function join_(
 
 const chunk = (data: string) => `${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`;
 
-/** A held sync whose chunked body is the request's JSON line, then whatever `send` writes. */
-function beatSync(p: LocalControlPlane, token: string, body: unknown) {
+/** A held sync whose chunked body is the request's JSON line (and `sameChunk` after it), then whatever `send` writes. */
+function beatSync(p: LocalControlPlane, token: string, body: unknown, sameChunk = '') {
   const url = new URL(`${p.url}/agent/v1/sync`);
   const socket = connect(Number(url.port), url.hostname);
   sockets.push(socket);
@@ -70,7 +70,7 @@ function beatSync(p: LocalControlPlane, token: string, body: unknown) {
   socket.write(
     `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
       `content-type: application/json\r\ntransfer-encoding: chunked\r\n${SYNC_BEATS_HEADER}: 1\r\n\r\n` +
-      chunk(`${JSON.stringify(body)}\n`),
+      chunk(`${JSON.stringify(body)}\n${sameChunk}`),
   );
   return {
     socket,
@@ -306,26 +306,19 @@ describe('held syncs that stream beats', () => {
     // prepare
     const p = await start();
     const { token, first } = await join_(p, 'early');
-    const url = new URL(`${p.url}/agent/v1/sync`);
-    const socket = connect(Number(url.port), url.hostname);
-    sockets.push(socket);
-    let answer = '';
-    socket.on('data', (d) => {
-      answer += d.toString('utf8');
-    });
-    const line = `${JSON.stringify({ waitSeconds: 20, versions: first.versions, leaseRenewedAt: first.leaseRenewedAt })}\n!`;
 
     // act: the wake in the same chunk as the request's line
     const sentAt = Date.now();
-    socket.write(
-      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
-        `content-type: application/json\r\ntransfer-encoding: chunked\r\n${SYNC_BEATS_HEADER}: 1\r\n\r\n` +
-        chunk(line),
+    const sync = beatSync(
+      p,
+      token,
+      { waitSeconds: 20, versions: first.versions, leaseRenewedAt: first.leaseRenewedAt },
+      '!',
     );
-    await until(async () => answer.includes('"versions"'), 5_000);
+    await until(async () => sync.answer().includes('"versions"'), 5_000);
 
     // assess
-    expect(answer).toContain('"versions"');
+    expect(sync.answer()).toContain('"versions"');
     expect(Date.now() - sentAt).toBeLessThan(3_000);
   }, 30_000);
 });
