@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent, type PodSink } from '../../../agent/agent';
+import { Agent } from '../../../agent/agent';
 import { AgentApiClient } from '../../../agent/api-client';
 import type { AgentConfig } from '../../../agent/config';
 import { silentLogger } from '../../../functions/log';
