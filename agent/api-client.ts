@@ -24,6 +24,14 @@ import { dialStream, type StreamSocket } from './exec/dial';
 
 export { BeatsUnhonouredError };
 
+/**
+ * How long a registration may take to answer. Longer than any other call's bound: a NodePool that
+ * starts thousands of machines at once queues their registrations behind each other, and a client
+ * that gives up at 15 s retries into the same queue, doubling it (issue 12: about 5,000 retries in
+ * one 5,000-node start). A retry is still safe (functions/api/register.ts `sameRegistration`).
+ */
+export const REGISTER_TIMEOUT_MS = 60_000;
+
 export class ApiUnreachableError extends Error {}
 export class CredentialRejectedError extends Error {}
 export class ApiRequestError extends Error {
@@ -52,7 +60,7 @@ export class AgentApiClient {
   }
 
   register(body: RegisterRequest): Promise<RegisterResponse> {
-    return this.post('/agent/v1/register', body, 15_000);
+    return this.post('/agent/v1/register', body, REGISTER_TIMEOUT_MS);
   }
 
   sync(body: SyncRequest, signal?: AbortSignal): Promise<SyncResponse> {
