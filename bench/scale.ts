@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- scale [--nodes=1000,2000,5000] [--seconds=60] [--all] [--sim=light|full]
- * [--per-child=2500] [--start-ms=10] [--calibrate] [--profile=DIR]`: how many nodes the local
+ * [--per-child=2500] [--start-ms=10] [--calibrate] [--profile=DIR] [--keep-data]`: how many nodes the local
  * control plane holds. `ferry server` runs as a child process on its default store (SQLite), so
  * its CPU, resident memory and CPU wait are its own (read from /proc); N simulated nodes run in
  * other child processes (bench/scale/fleet.ts) with ten pods per node (Deployments of 100 replicas
@@ -18,7 +18,9 @@
  * Ready, client sync p99 <= 1 s. A row whose simulator was itself behind (event loop delayed over
  * SIM_LOOP_LIMIT_MS in more than one second in twenty), or whose server was starved of CPU by the
  * machine, says so: its latency is not the server's alone. A count not held ends the run unless
- * --all. Every child is stopped, by SIGKILL if need be.
+ * --all. Every child is stopped, by SIGKILL if need be. `--keep-data` keeps each count's server
+ * data directory (its SQLite file, syncs-server.jsonl, loop-server.jsonl) and prints where: what
+ * the store holds after a run says what the server wrote (Nodes created, Tokens deleted, Events).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -39,6 +41,7 @@ const ALL = argv.includes('--all');
 const SIM = flag('sim') === 'full' ? 'full' : 'light';
 /** `--profile=DIR`: the server (and the simulators) write a V8 CPU profile there when they stop. */
 const PROFILE_DIR = flag('profile');
+const KEEP_DATA = argv.includes('--keep-data');
 const PER_CHILD = Number(flag('per-child') ?? 2500);
 /** Light: a pod is reported Running this long after it arrives, cutting the held sync (the real agent on the in-memory runtime cuts it 1-15 ms after). */
 const START_MS = Number(flag('start-ms') ?? 10);
@@ -250,7 +253,8 @@ async function measure(nodes: number): Promise<Result> {
     await fleet?.stop();
     // A profiled server writes its profile as it exits: give it the time.
     await stopChild(server.child, 'SIGTERM', PROFILE_DIR ? 60_000 : 5000);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (KEEP_DATA) console.log(`  ${nodes} nodes: server data kept in ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
