@@ -37,7 +37,10 @@ const cached = new WeakMap<object, Cached>();
 export async function readRoutes(deps: Deps, held: string | undefined, recordSeq?: string): Promise<RoutesRead> {
   const key = untracked(deps.store);
   let entry = cached.get(key);
-  if (!entry || recordSeq === undefined || Number(recordSeq) !== entry.index.spec.seq) {
+  // A record at or behind the cached index needs nothing newer than it: the answer brings the agent
+  // at least as far as its record says (a fan-out still under way leaves thousands of records one
+  // sequence behind, and each of their syncs used to read and parse the index again).
+  if (!entry || recordSeq === undefined || !/^\d+$/.test(recordSeq) || Number(recordSeq) > entry.index.spec.seq) {
     // Consistent: a node whose record was created while the index moved is caught up from this read
     // (service-routes.ts, fanOut); a stale index would leave it behind for good.
     const index = await deps.store.get<RouteIndex>(ROUTE_INDEX_REF);
