@@ -76,7 +76,14 @@ export function declaredControllers(
     // After the pods moved this round: what each PodDisruptionBudget allows the next eviction.
     { name: 'disruption', run: (ctx) => reconcileDisruptionBudgets(ctx) },
     // These read through the pass store, which answers lists from the snapshot.
-    { name: 'endpoints', run: (ctx) => reconcileEndpoints(ctx.deps) },
+    {
+      name: 'endpoints',
+      run: async (ctx) => {
+        // A route fan-out spaced in a large cluster (service-routes.ts): a pass then sends it.
+        const fanOutDueAt = await reconcileEndpoints(ctx.deps);
+        if (fanOutDueAt !== undefined) ctx.wakeAt(fanOutDueAt);
+      },
+    },
     { name: 'load-balancer', run: (ctx) => reconcileLoadBalancers(ctx.deps, options.provider, options.nodePools) },
     // After writes of what it reads: the classes and Ingresses, their TLS Secrets, and Nodes (the
     // load balancer's targets, the addresses in status). Not Services or Endpoints: the table names

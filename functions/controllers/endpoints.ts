@@ -45,7 +45,8 @@ interface PortMapping {
 
 type EndpointAddress = NonNullable<EndpointSubset['addresses']>[number];
 
-export async function reconcileEndpoints(deps: Deps): Promise<void> {
+/** Returns when a route fan-out held back by its spacing is due (service-routes.ts), if one is. */
+export async function reconcileEndpoints(deps: Deps): Promise<number | undefined> {
   const services = (await deps.store.list<Service>('Service')).items;
   const existing = new Map(
     (await deps.store.list<Endpoints>('Endpoints')).items.map((e) => [key(e.metadata.namespace, e.metadata.name), e]),
@@ -110,7 +111,7 @@ export async function reconcileEndpoints(deps: Deps): Promise<void> {
       if (!isLostRace(err)) throw err;
     }
   }
-  await publishRoutes(deps, services, current, headless, podPortsOf(pods));
+  return (await publishRoutes(deps, services, current, headless, podPortsOf(pods))).fanOutDueAt;
 }
 
 /** The subsets for a Service over the pods its selector matches; pods that cannot be reached, by name. */

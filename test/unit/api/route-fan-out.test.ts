@@ -10,6 +10,7 @@ import { createNodeDesired, NODE_DESIRED_KIND, type NodeDesired } from '../../..
 import {
   type EndpointsLike,
   FAN_OUT_BATCH,
+  FAN_OUT_SPACING_MS_PER_NODE,
   publishRoutes,
   ROUTE_INDEX_REF,
   type RouteIndex,
@@ -40,7 +41,8 @@ function endpoints(name: string, ip: string): EndpointsLike {
 describe('the route fan-out', () => {
   it('brings every node record to the index in batches, with the event loop turning between them', async () => {
     // prepare: 1,200 nodes, a store that counts batch sizes
-    const clock = () => 1_000_000;
+    let now = 1_000_000;
+    const clock = () => now;
     const store = new MemoryStore(clock);
     for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
     const batches: number[] = [];
@@ -61,6 +63,7 @@ describe('the route fan-out', () => {
     // act: a Service appears, then its endpoint moves
     await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.1')]]));
     const turnsBefore = turns;
+    now += NODES * FAN_OUT_SPACING_MS_PER_NODE;
     await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.2')]]));
     ticking = false;
 
@@ -73,6 +76,52 @@ describe('the route fan-out', () => {
     expect(Math.max(...batches)).toBeLessThanOrEqual(FAN_OUT_BATCH);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(2 * NODES);
     expect(turns - turnsBefore).toBeGreaterThanOrEqual(Math.ceil(NODES / FAN_OUT_BATCH) - 1);
+  });
+
+  it('spaces fan-outs in a large cluster: a change soon after one waits, and then goes out with the next', async () => {
+    // prepare: 1,200 nodes whose records are at the first change
+    let now = 1_000_000;
+    const clock = () => now;
+    const store = new MemoryStore(clock);
+    for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
+    const deps = { store, clock } as unknown as Deps;
+    const at = (ip: string) => new Map([['default/web', endpoints('web', ip)]]);
+    expect(await publishRoutes(deps, [service('web')], at('10.0.0.1'))).toEqual({});
+    const first = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
+    const dueAt = now + NODES * FAN_OUT_SPACING_MS_PER_NODE;
+
+    // act: two more changes within the spacing, then a pass after it with nothing new
+    now += 1_000;
+    const second = await publishRoutes(deps, [service('web')], at('10.0.0.2'));
+    const third = await publishRoutes(deps, [service('web')], at('10.0.0.3'));
+    const heldBack = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
+    now = dueAt;
+    const late = await publishRoutes(deps, [service('web')], at('10.0.0.3'));
+
+    // assess: the index moved at once, the records only when due, to the latest sequence
+    expect(second).toEqual({ fanOutDueAt: dueAt });
+    expect(third).toEqual({ fanOutDueAt: dueAt });
+    expect(heldBack.every((r) => r.spec.routes === String(first.spec.seq))).toBe(true);
+    expect(late).toEqual({});
+    const index = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
+    expect(index.spec.seq).toBe(first.spec.seq + 2);
+    expect(index.spec.fannedOut).toBe(index.spec.seq);
+    const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
+    expect(records.every((r) => r.spec.routes === String(index.spec.seq))).toBe(true);
+  });
+
+  it('does not space fan-outs in a small cluster', async () => {
+    const clock = () => 1_000_000;
+    const store = new MemoryStore(clock);
+    for (let i = 0; i < 10; i++) await createNodeDesired(store, clock, `n${i}`);
+    const deps = { store, clock } as unknown as Deps;
+    await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.1')]]));
+    expect(
+      await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.2')]])),
+    ).toEqual({});
+    const index = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
+    const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
+    expect(records.every((r) => r.spec.routes === String(index.spec.seq))).toBe(true);
   });
 
   it('writes nothing when the routes did not change', async () => {
