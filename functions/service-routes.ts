@@ -21,7 +21,10 @@
  * FAN_OUT_SPACED_FROM nodes on, the next fan-out waits FAN_OUT_SPACING_MS_PER_NODE per node after
  * the last one ended (2 s at 1,000 nodes, 10 s at 5,000), so route fan-outs take a bounded share
  * of the server however large the cluster; the changes made meanwhile go out together. Kubernetes
- * holds itself to 30 s (99th percentile) for in-cluster network programming at 5,000 nodes.
+ * holds itself to 30 s (99th percentile) for in-cluster network programming at 5,000 nodes. Only
+ * what adds is spaced (a new Service, a pod that became ready: the old endpoints serve meanwhile):
+ * a change that takes an endpoint away goes out at once, because a terminating pod's agent waits
+ * for its node's routes to drop it (at most 5 s) before SIGTERM (agent/pods/drain.ts).
  *
  * The record shape is `ServiceRoute` in schemas/agent-protocol.ts: with the node ports and
  * endpoints, the cluster IP the node's proxy serves, and what the node's DNS server answers
@@ -54,6 +57,8 @@ export interface RouteIndexSpec {
   /** When the last fan-out ended (ms), and how many node records it went over: the next one's spacing. */
   fannedOutAt?: number;
   fannedOutNodes?: number;
+  /** The last sequence whose change took an endpoint, a port, a pod or a Service away: it is never spaced. */
+  withdrawn?: number;
 }
 export type RouteIndex = Obj & { spec: RouteIndexSpec };
 export type RouteRecord = Obj & { spec: ServiceRoute };
@@ -201,7 +206,15 @@ export async function publishRoutes(
 
   if (changed.length > 0 || removed.length > 0 || !index) {
     const seq = spec.seq + 1;
-    for (const [, route] of changed) await putRecord(store, route);
+    let withdraws = removed.length > 0;
+    for (const [k, route] of changed) {
+      if (!withdraws && spec.services[k]) {
+        const [namespace, name] = k.split('/') as [string, string];
+        const old = await store.get<RouteRecord>({ kind: SERVICE_ROUTE_KIND, namespace, name });
+        withdraws = old !== undefined && withdrawsFrom(old.spec, route);
+      }
+      await putRecord(store, route);
+    }
     for (const k of removed) {
       const [namespace, name] = k.split('/') as [string, string];
       await store.delete({ kind: SERVICE_ROUTE_KIND, namespace, name }).catch((err) => {
@@ -222,6 +235,7 @@ export async function publishRoutes(
       delete next.services[k];
       next.removed[k] = seq;
     }
+    if (withdraws) next.withdrawn = seq;
     pruneTombstones(next);
     try {
       index = index
@@ -240,9 +254,22 @@ export async function publishRoutes(
   }
   if (!index || index.spec.fannedOut >= index.spec.seq) return {};
   const dueAt = fanOutDueAt(index.spec);
-  if (dueAt > deps.clock()) return { fanOutDueAt: dueAt };
+  const urgent = (index.spec.withdrawn ?? 0) > index.spec.fannedOut;
+  if (!urgent && dueAt > deps.clock()) return { fanOutDueAt: dueAt };
   await fanOut(deps, index);
   return {};
+}
+
+/** Whether `next` takes away a port (or its node port), an endpoint or a headless pod that `old` had. */
+export function withdrawsFrom(old: ServiceRoute, next: ServiceRoute): boolean {
+  for (const was of old.ports) {
+    const now = next.ports.find((p) => p.port === was.port && p.protocol === was.protocol);
+    if (!now || now.nodePort !== was.nodePort) return true;
+    const kept = new Set(now.endpoints.map((e) => `${e.ip}:${e.port}`));
+    if (was.endpoints.some((e) => !kept.has(`${e.ip}:${e.port}`))) return true;
+  }
+  const pods = new Set((next.pods ?? []).map((p) => p.ip));
+  return (old.pods ?? []).some((p) => !pods.has(p.ip));
 }
 
 /** Below this many nodes a fan-out goes out at once (a fraction of a second of the server's CPU). */

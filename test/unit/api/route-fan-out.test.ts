@@ -15,8 +15,10 @@ import {
   ROUTE_INDEX_REF,
   type RouteIndex,
   type ServiceLike,
+  withdrawsFrom,
 } from '../../../functions/service-routes';
 import { MemoryStore } from '../../../functions/store/memory';
+import type { ServiceRoute } from '../../../schemas/agent-protocol';
 
 const NODES = 1_200;
 
@@ -29,12 +31,12 @@ function service(name: string): ServiceLike {
   };
 }
 
-function endpoints(name: string, ip: string): EndpointsLike {
+function endpoints(name: string, ...ips: string[]): EndpointsLike {
   return {
     apiVersion: 'v1',
     kind: 'Endpoints',
     metadata: { namespace: 'default', name },
-    subsets: [{ addresses: [{ ip }], ports: [{ port: 8080 }] }],
+    subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ port: 8080 }] }],
   };
 }
 
@@ -85,18 +87,19 @@ describe('the route fan-out', () => {
     const store = new MemoryStore(clock);
     for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
     const deps = { store, clock } as unknown as Deps;
-    const at = (ip: string) => new Map([['default/web', endpoints('web', ip)]]);
+    // Pods only become ready (endpoints are added): nothing is taken away, so the spacing holds.
+    const at = (...ips: string[]) => new Map([['default/web', endpoints('web', ...ips)]]);
     expect(await publishRoutes(deps, [service('web')], at('10.0.0.1'))).toEqual({});
     const first = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
     const dueAt = now + NODES * FAN_OUT_SPACING_MS_PER_NODE;
 
     // act: two more changes within the spacing, then a pass after it with nothing new
     now += 1_000;
-    const second = await publishRoutes(deps, [service('web')], at('10.0.0.2'));
-    const third = await publishRoutes(deps, [service('web')], at('10.0.0.3'));
+    const second = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2'));
+    const third = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2', '10.0.0.3'));
     const heldBack = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
     now = dueAt;
-    const late = await publishRoutes(deps, [service('web')], at('10.0.0.3'));
+    const late = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2', '10.0.0.3'));
 
     // assess: the index moved at once, the records only when due, to the latest sequence
     expect(second).toEqual({ fanOutDueAt: dueAt });
@@ -108,6 +111,51 @@ describe('the route fan-out', () => {
     expect(index.spec.fannedOut).toBe(index.spec.seq);
     const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
     expect(records.every((r) => r.spec.routes === String(index.spec.seq))).toBe(true);
+  });
+
+  it('sends a change that takes something away at once, spacing or not', async () => {
+    // prepare: 1,200 nodes, two Services, fanned out
+    let now = 1_000_000;
+    const clock = () => now;
+    const store = new MemoryStore(clock);
+    for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
+    const deps = { store, clock } as unknown as Deps;
+    const eps = new Map([
+      ['default/web', endpoints('web', '10.0.0.1')],
+      ['default/api', endpoints('api', '10.0.0.2')],
+    ]);
+    await publishRoutes(deps, [service('web'), service('api')], eps);
+
+    // act: a second later, one Service is deleted
+    now += 1_000;
+    const answer = await publishRoutes(deps, [service('web')], eps);
+
+    // assess
+    const index = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
+    expect(answer).toEqual({});
+    expect(index.spec.withdrawn).toBe(index.spec.seq);
+    expect(index.spec.fannedOut).toBe(index.spec.seq);
+    const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
+    expect(records.every((r) => r.spec.routes === String(index.spec.seq))).toBe(true);
+  });
+
+  it('counts a lost endpoint, port, node port or headless pod as taking away, and an added one not', () => {
+    const route = (endpointIps: string[], extra: Partial<ServiceRoute> = {}): ServiceRoute => ({
+      namespace: 'default',
+      name: 'web',
+      ports: [
+        { port: 80, nodePort: 30080, protocol: 'TCP', endpoints: endpointIps.map((ip) => ({ ip, port: 31000 })) },
+      ],
+      ...extra,
+    });
+    expect(withdrawsFrom(route(['10.0.0.1']), route(['10.0.0.1', '10.0.0.2']))).toBe(false);
+    expect(withdrawsFrom(route(['10.0.0.1', '10.0.0.2']), route(['10.0.0.2']))).toBe(true);
+    expect(withdrawsFrom(route(['10.0.0.1']), { ...route([]), ports: [] })).toBe(true);
+    const moved = route(['10.0.0.1']);
+    (moved.ports[0] as { nodePort?: number }).nodePort = 30081;
+    expect(withdrawsFrom(route(['10.0.0.1']), moved)).toBe(true);
+    expect(withdrawsFrom(route([], { pods: [{ ip: '172.17.0.2' }] }), route([], { pods: [] }))).toBe(true);
+    expect(withdrawsFrom(route([], { pods: [] }), route([], { pods: [{ ip: '172.17.0.2' }] }))).toBe(false);
   });
 
   it('does not space fan-outs in a small cluster', async () => {
