@@ -207,8 +207,11 @@ export async function publishRoutes(
   if (changed.length > 0 || removed.length > 0 || !index) {
     const seq = spec.seq + 1;
     let withdraws = removed.length > 0;
+    // Whether the change takes something away matters only while a fan-out would wait: the old
+    // records are read only then.
+    const spaced = fanOutDueAt(spec) > deps.clock();
     for (const [k, route] of changed) {
-      if (!withdraws && spec.services[k]) {
+      if (spaced && !withdraws && spec.services[k]) {
         const [namespace, name] = k.split('/') as [string, string];
         const old = await store.get<RouteRecord>({ kind: SERVICE_ROUTE_KIND, namespace, name });
         withdraws = old !== undefined && withdrawsFrom(old.spec, route);

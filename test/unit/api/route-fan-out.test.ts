@@ -113,7 +113,7 @@ describe('the route fan-out', () => {
     expect(records.every((r) => r.spec.routes === String(index.spec.seq))).toBe(true);
   });
 
-  it('sends a change that takes something away at once, spacing or not', async () => {
+  it('sends a change that takes a Service or an endpoint away at once, spacing or not', async () => {
     // prepare: 1,200 nodes, two Services, fanned out
     let now = 1_000_000;
     const clock = () => now;
@@ -126,13 +126,19 @@ describe('the route fan-out', () => {
     ]);
     await publishRoutes(deps, [service('web'), service('api')], eps);
 
-    // act: a second later, one Service is deleted
+    // act: a second later, one Service is deleted; a second after that, an endpoint goes
     now += 1_000;
-    const answer = await publishRoutes(deps, [service('web')], eps);
+    const deleted = await publishRoutes(deps, [service('web')], eps);
+    const afterDelete = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
+    now += 1_000;
+    eps.set('default/web', endpoints('web'));
+    const lost = await publishRoutes(deps, [service('web')], eps);
 
     // assess
     const index = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
-    expect(answer).toEqual({});
+    expect([deleted, lost]).toEqual([{}, {}]);
+    expect(afterDelete.spec.fannedOut).toBe(afterDelete.spec.seq);
+    expect(index.spec.seq).toBe(afterDelete.spec.seq + 1);
     expect(index.spec.withdrawn).toBe(index.spec.seq);
     expect(index.spec.fannedOut).toBe(index.spec.seq);
     const records = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
