@@ -88,15 +88,15 @@ const DEPLOYER_CLUSTER_READS = new Set(['Node', 'Namespace']);
 export async function authenticate(
   deps: Deps,
   headers: Record<string, string>,
-  cache?: TokenCache,
-  registering = false,
+  options: { cache?: TokenCache; registering?: boolean } = {},
 ): Promise<Principal> {
+  const registering = options.registering === true;
+  const cache = registering ? undefined : options.cache;
   const header = headers.authorization;
   if (!header) throw new UnauthorizedError('Unauthorized: no bearer token (send "Authorization: Bearer <token>")');
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new UnauthorizedError('Unauthorized: the Authorization header is not "Bearer <token>"');
   const token = match[1] as string;
-  if (registering) cache = undefined;
   const key = cache ? hash('sha256', token, 'hex') : '';
   const cached = cache?.get(key, deps.clock());
   if (cached) return cached;

@@ -34,7 +34,7 @@ export type UpgradeTarget =
 
 export async function openUpgrade(deps: ApiDeps, req: ApiRequest, tokens?: TokenCache): Promise<UpgradeTarget> {
   const r = route(req.path);
-  const principal = await authenticate(deps, req.headers, tokens);
+  const principal = await authenticate(deps, req.headers, { cache: tokens });
   const sessions = deps.streams;
   if (!sessions) throw new BadRequestError('this server holds no stream sessions');
   if (r.type === 'agent' && r.op === 'stream') {

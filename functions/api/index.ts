@@ -72,7 +72,10 @@ export function createApiHandler(given: ApiDeps): ApiHandler {
         case 'version':
           return only(req, ['GET'], () => jsonResponse(200, versionInfo(deps)));
       }
-      const principal = await authenticate(deps, req.headers, tokens, r.type === 'agent' && r.op === 'register');
+      const principal = await authenticate(deps, req.headers, {
+        cache: tokens,
+        registering: r.type === 'agent' && r.op === 'register',
+      });
       return await dispatch(deps, req, r, principal, () => {
         openApi ??= JSON.stringify(openApiDocument());
         return openApi;
