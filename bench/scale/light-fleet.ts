@@ -6,8 +6,8 @@
  * times the real agent's (the same SyncTimings), so the bench reads both fleets alike.
  */
 import { performance } from 'node:perf_hooks';
-import { createBackoff, reconnectDelayMs, sleep } from '../../agent/backoff';
 import { REGISTER_TIMEOUT_MS } from '../../agent/api-client';
+import { createBackoff, reconnectDelayMs, sleep } from '../../agent/backoff';
 import { BeatsUnhonouredError } from '../../agent/beat-call';
 import type { RegisterResponse, WakeResponse } from '../../schemas/agent-protocol';
 import type { SyncTimings } from '../lib/agents';
@@ -126,7 +126,8 @@ async function runNode(
   };
   while (!stopped.now && !node.token) {
     try {
-      const res = await http.post(REGISTER, bootstrapToken, node.registerBody(Date.now()), 0, REGISTER_TIMEOUT_MS).answer;
+      const res = await http.post(REGISTER, bootstrapToken, node.registerBody(Date.now()), 0, REGISTER_TIMEOUT_MS)
+        .answer;
       if (res.status === 401) throw new Error(`bootstrap token rejected: ${res.text().slice(0, 200)}`);
       if (res.status < 200 || res.status >= 300) throw new Error(`register: ${res.status}`);
       node.token = (JSON.parse(res.text()) as RegisterResponse).token;
