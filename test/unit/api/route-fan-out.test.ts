@@ -40,20 +40,25 @@ function endpoints(name: string, ...ips: string[]): EndpointsLike {
   };
 }
 
+/** `nodes` node records on a memory store whose clock the test moves (`time.now`). */
+async function cluster(nodes: number) {
+  const time = { now: 1_000_000 };
+  const clock = () => time.now;
+  const store = new MemoryStore(clock);
+  for (let i = 0; i < nodes; i++) await createNodeDesired(store, clock, `n${i}`);
+  return { time, store, deps: { store, clock } as unknown as Deps };
+}
+
 describe('the route fan-out', () => {
   it('brings every node record to the index in batches, with the event loop turning between them', async () => {
     // prepare: 1,200 nodes, a store that counts batch sizes
-    let now = 1_000_000;
-    const clock = () => now;
-    const store = new MemoryStore(clock);
-    for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
+    const { time, store, deps } = await cluster(NODES);
     const batches: number[] = [];
     const writeBatch = store.writeBatch.bind(store);
     store.writeBatch = (ops) => {
       batches.push(ops.length);
       return writeBatch(ops);
     };
-    const deps = { store, clock } as unknown as Deps;
     let turns = 0;
     let ticking = true;
     const tick = () => {
@@ -65,7 +70,7 @@ describe('the route fan-out', () => {
     // act: a Service appears, then its endpoint moves
     await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.1')]]));
     const turnsBefore = turns;
-    now += NODES * FAN_OUT_SPACING_MS_PER_NODE;
+    time.now += NODES * FAN_OUT_SPACING_MS_PER_NODE;
     await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.2')]]));
     ticking = false;
 
@@ -82,23 +87,19 @@ describe('the route fan-out', () => {
 
   it('spaces fan-outs in a large cluster: a change soon after one waits, and then goes out with the next', async () => {
     // prepare: 1,200 nodes whose records are at the first change
-    let now = 1_000_000;
-    const clock = () => now;
-    const store = new MemoryStore(clock);
-    for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
-    const deps = { store, clock } as unknown as Deps;
+    const { time, store, deps } = await cluster(NODES);
     // Pods only become ready (endpoints are added): nothing is taken away, so the spacing holds.
     const at = (...ips: string[]) => new Map([['default/web', endpoints('web', ...ips)]]);
     expect(await publishRoutes(deps, [service('web')], at('10.0.0.1'))).toEqual({});
     const first = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
-    const dueAt = now + NODES * FAN_OUT_SPACING_MS_PER_NODE;
+    const dueAt = time.now + NODES * FAN_OUT_SPACING_MS_PER_NODE;
 
     // act: two more changes within the spacing, then a pass after it with nothing new
-    now += 1_000;
+    time.now += 1_000;
     const second = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2'));
     const third = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2', '10.0.0.3'));
     const heldBack = (await store.list<NodeDesired>(NODE_DESIRED_KIND)).items;
-    now = dueAt;
+    time.now = dueAt;
     const late = await publishRoutes(deps, [service('web')], at('10.0.0.1', '10.0.0.2', '10.0.0.3'));
 
     // assess: the index moved at once, the records only when due, to the latest sequence
@@ -115,11 +116,7 @@ describe('the route fan-out', () => {
 
   it('sends a change that takes a Service or an endpoint away at once, spacing or not', async () => {
     // prepare: 1,200 nodes, two Services, fanned out
-    let now = 1_000_000;
-    const clock = () => now;
-    const store = new MemoryStore(clock);
-    for (let i = 0; i < NODES; i++) await createNodeDesired(store, clock, `n${i}`);
-    const deps = { store, clock } as unknown as Deps;
+    const { time, store, deps } = await cluster(NODES);
     const eps = new Map([
       ['default/web', endpoints('web', '10.0.0.1')],
       ['default/api', endpoints('api', '10.0.0.2')],
@@ -127,10 +124,10 @@ describe('the route fan-out', () => {
     await publishRoutes(deps, [service('web'), service('api')], eps);
 
     // act: a second later, one Service is deleted; a second after that, an endpoint goes
-    now += 1_000;
+    time.now += 1_000;
     const deleted = await publishRoutes(deps, [service('web')], eps);
     const afterDelete = (await store.get<RouteIndex>(ROUTE_INDEX_REF)) as RouteIndex;
-    now += 1_000;
+    time.now += 1_000;
     eps.set('default/web', endpoints('web'));
     const lost = await publishRoutes(deps, [service('web')], eps);
 
@@ -165,10 +162,7 @@ describe('the route fan-out', () => {
   });
 
   it('does not space fan-outs in a small cluster', async () => {
-    const clock = () => 1_000_000;
-    const store = new MemoryStore(clock);
-    for (let i = 0; i < 10; i++) await createNodeDesired(store, clock, `n${i}`);
-    const deps = { store, clock } as unknown as Deps;
+    const { store, deps } = await cluster(10);
     await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.1')]]));
     expect(
       await publishRoutes(deps, [service('web')], new Map([['default/web', endpoints('web', '10.0.0.2')]])),
@@ -179,10 +173,7 @@ describe('the route fan-out', () => {
   });
 
   it('writes nothing when the routes did not change', async () => {
-    const clock = () => 1_000_000;
-    const store = new MemoryStore(clock);
-    for (let i = 0; i < 10; i++) await createNodeDesired(store, clock, `n${i}`);
-    const deps = { store, clock } as unknown as Deps;
+    const { store, deps } = await cluster(10);
     const eps = new Map([['default/web', endpoints('web', '10.0.0.1')]]);
     await publishRoutes(deps, [service('web')], eps);
     let batches = 0;
